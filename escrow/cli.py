@@ -1,0 +1,5 @@
+"""CLI commands of `escrow`."""
+
+
+def register(app):
+    pass

@@ -1,0 +1,23 @@
+"""Payment gateways behind one interface; views never import ``stripe``.
+
+``get_gateway()`` picks the implementation from settings: Stripe when
+``STRIPE_SECRET_KEY`` is set, otherwise the offline bank transfer (银行存管).
+"""
+from flask import current_app
+
+from .base import PaymentGateway  # noqa: F401
+
+
+def get_gateway(name=None) -> "PaymentGateway":
+    name = name or ("stripe" if current_app.config.get("STRIPE_SECRET_KEY") else "offline")
+    if name == "stripe":
+        from .stripe_gateway import StripeGateway
+
+        return StripeGateway.from_config(current_app.config)
+    if name == "fake_stripe":
+        from .fake import FakeStripeGateway
+
+        return FakeStripeGateway.instance()
+    from .offline import OfflineGateway
+
+    return OfflineGateway(current_app.config)

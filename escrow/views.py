@@ -1,0 +1,4 @@
+"""HTML pages of `escrow` (thin: parse, call a service, render)."""
+from flask import Blueprint
+
+bp = Blueprint("escrow", __name__)

@@ -1,0 +1,1 @@
+"""IP rights, listings and their lifecycle, identifiers, grades, offers, auctions and bids."""

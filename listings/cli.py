@@ -1,0 +1,5 @@
+"""CLI commands of `listings`."""
+
+
+def register(app):
+    pass

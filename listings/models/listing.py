@@ -1,0 +1,123 @@
+"""Rights (patents, trademarks), listings (one or more rights sold as one deal) and auction terms."""
+from sqlalchemy import JSON, CheckConstraint, UniqueConstraint
+
+from marketplace.extensions import db
+from marketplace.timeutil import utcnow
+
+KINDS = ("patent", "trademark")
+PATENT_TYPES = ("invention", "utility_model", "design")
+LISTING_STATUSES = ("draft", "pending_review", "published", "reserved", "sold", "rejected", "withdrawn", "expired")
+PRICE_MODES = ("fixed", "negotiable", "auction")
+DEAL_TYPES = ("assignment", "exclusive_license", "sole_license", "non_exclusive_license")
+
+
+class Listing(db.Model):
+    __tablename__ = "listings"
+    __table_args__ = (
+        CheckConstraint("price IS NULL OR price > 0", name="price_positive"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    kind = db.Column(db.String(20), nullable=False)  # patent | trademark
+    title = db.Column(db.String(200), nullable=False)
+    description = db.Column(db.Text, nullable=False, default="")  # Markdown, rendered through nh3
+    status = db.Column(db.String(20), nullable=False, default="draft", index=True)
+    rejection_reason = db.Column(db.Text)
+    seller_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
+    organization_id = db.Column(db.Integer, db.ForeignKey("organizations.id"), nullable=False, index=True)
+    deal_types = db.Column(JSON, nullable=False, default=list)
+    price_mode = db.Column(db.String(20), nullable=False, default="fixed")
+    price = db.Column(db.BigInteger)  # fen; None for 面议 without a price
+    offer_floor = db.Column(db.BigInteger)  # fen; offers below are refused (negotiable)
+    currency = db.Column(db.String(3), nullable=False, default="CNY")
+    region = db.Column(db.String(20), nullable=False, default="other")
+    image = db.Column(db.String(100))  # trademark image, stored upload name
+    pledge_consent = db.Column(db.String(100))  # pledgee's consent document, stored upload name
+    license_territory = db.Column(db.String(100))
+    license_field = db.Column(db.String(200))
+    license_years = db.Column(db.Integer)
+    grade = db.Column(db.String(1))  # A-D, from the latest assessment
+    grade_score = db.Column(db.Float)
+    grade_needs_review = db.Column(db.Boolean, nullable=False, default=False)  # 待复核
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    submitted_at = db.Column(db.DateTime)
+    published_at = db.Column(db.DateTime, index=True)
+    version = db.Column(db.Integer, nullable=False, default=1)
+
+    seller = db.relationship("User")
+    organization = db.relationship("Organization")
+    rights = db.relationship("Right", back_populates="listing", order_by="Right.position",
+                             cascade="all, delete-orphan")
+    auction = db.relationship("Auction", back_populates="listing", uselist=False, cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_public(self):
+        return self.status in ("published", "reserved", "sold")
+
+
+class Right(db.Model):
+    """One patent or trademark. Kind-specific columns are null for the other kind."""
+
+    __tablename__ = "rights"
+    id = db.Column(db.Integer, primary_key=True)
+    listing_id = db.Column(db.Integer, db.ForeignKey("listings.id"), nullable=False, index=True)
+    position = db.Column(db.Integer, nullable=False, default=0)
+    kind = db.Column(db.String(20), nullable=False)
+    number = db.Column(db.String(40), nullable=False, index=True)  # canonical application / registration number
+    title = db.Column(db.String(300), nullable=False)  # patent title, or the mark's text
+    abstract = db.Column(db.Text)
+    # patents
+    patent_type = db.Column(db.String(20))  # invention | utility_model | design
+    ipc_codes = db.Column(JSON)  # ["H04L 9/32", ...]
+    locarno_class = db.Column(db.String(10))  # designs, "14-02"
+    filing_date = db.Column(db.Date)
+    grant_date = db.Column(db.Date)
+    claims_count = db.Column(db.Integer)
+    legal_status = db.Column(db.String(20))  # pending | granted | lapsed | invalidated | expired
+    pledged = db.Column(db.Boolean, nullable=False, default=False)
+    family_countries = db.Column(JSON)  # ["US", "EP"]
+    exclusive_license_until = db.Column(db.Date)  # an exclusive licence in force until this date
+    # trademarks
+    nice_classes = db.Column(JSON)  # [9, 42]
+    similar_groups = db.Column(JSON)  # ["0901", "4209"]
+    goods = db.Column(JSON)  # ["计算机软件（已录制）", ...]
+    registration_date = db.Column(db.Date)
+    tm_status = db.Column(db.String(20))  # registered | pending | opposed | cancelled | invalidated
+    disputes = db.Column(db.Integer)  # known oppositions/invalidations/cancellation actions
+    use_evidence = db.Column(db.Boolean)
+
+    listing = db.relationship("Listing", back_populates="rights")
+
+
+class Auction(db.Model):
+    """Timed auction terms and running state. The reserve is never shown, only whether it is met."""
+
+    __tablename__ = "auctions"
+    __table_args__ = (
+        UniqueConstraint("listing_id"),
+        CheckConstraint("start_price > 0 AND min_increment > 0", name="auction_amounts_positive"),
+    )
+    id = db.Column(db.Integer, primary_key=True)
+    listing_id = db.Column(db.Integer, db.ForeignKey("listings.id"), nullable=False)
+    start_price = db.Column(db.BigInteger, nullable=False)
+    reserve_price = db.Column(db.BigInteger)
+    min_increment = db.Column(db.BigInteger, nullable=False)
+    starts_at = db.Column(db.DateTime)
+    ends_at = db.Column(db.DateTime, nullable=False)
+    current_price = db.Column(db.BigInteger)  # highest accepted bid
+    leader_id = db.Column(db.Integer, db.ForeignKey("users.id"))
+    bid_count = db.Column(db.Integer, nullable=False, default=0)
+    closed_at = db.Column(db.DateTime)
+    outcome = db.Column(db.String(20))  # sold | unsold
+
+    listing = db.relationship("Listing", back_populates="auction")
+    leader = db.relationship("User")
+
+    @property
+    def reserve_met(self):
+        if self.current_price is None:
+            return False
+        return self.reserve_price is None or self.current_price >= self.reserve_price

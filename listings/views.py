@@ -1,0 +1,4 @@
+"""HTML pages of `listings` (thin: parse, call a service, render)."""
+from flask import Blueprint
+
+bp = Blueprint("listings", __name__)

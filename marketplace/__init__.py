@@ -1,0 +1,199 @@
+"""IP Mart (知产超市): the application factory."""
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+
+from . import config as config_module
+from .errors import DomainError
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
+log = logging.getLogger(__name__)
+
+
+def create_app(config=None):
+    """Build the app: defaults, then the environment, then ``config`` (tests pass overrides)."""
+    config = dict(config or {})
+    instance_path = Path(config.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH") or ROOT / "instance")
+    instance_path = instance_path.resolve()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__, instance_path=str(instance_path), template_folder=str(ROOT / "templates"),
+                static_folder="static")
+    app.config.update(config_module.DEFAULTS)
+    app.config.update(config_module.load_settings(instance_path))
+    app.config.update(config)
+    app.config.setdefault("AUTO_MIGRATE", True)
+    app.config["UPLOAD_PATH"] = str(instance_path / "uploads")
+    app.config.setdefault("SEARCH_INDEX_PATH", str(instance_path / "search_index"))
+
+    from . import i18n
+
+    i18n.compile_catalogues()
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(i18n.translation_dirs())
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Shanghai")
+
+    _import_models()
+    _register_blueprints(app)
+    _register_errors(app)
+    _register_template_helpers(app)
+    from .security import set_security_headers
+
+    set_security_headers(app)
+    from .cli import register_cli
+
+    register_cli(app)
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        from .models import User
+
+        return db.session.get(User, int(user_id))
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    if app.config["AUTO_MIGRATE"]:
+        with app.app_context():
+            prepare_database(app)
+    return app
+
+
+def _import_models():
+    """Import every package's models so metadata (and Alembic) sees all tables."""
+    from . import models  # noqa: F401
+    import listings.models  # noqa: F401
+    import escrow.models  # noqa: F401
+    import search.models  # noqa: F401
+
+
+def _register_blueprints(app):
+    from . import auth, operator, storefront
+    from . import openapi
+    import escrow.api
+    import escrow.trading_api
+    import escrow.trading_views
+    import escrow.views
+    import escrow.webhooks
+    import listings.api
+    import listings.grading_api
+    import listings.grading_views
+    import listings.views
+    import search.api
+    import search.views
+
+    html = [auth.bp, storefront.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
+            escrow.views.bp, escrow.trading_views.bp, search.views.bp]
+    apis = [auth.api, openapi.bp, listings.api.bp, listings.grading_api.bp, escrow.api.bp,
+            escrow.trading_api.bp, escrow.webhooks.bp, search.api.bp]
+    for bp in html:
+        app.register_blueprint(bp)
+    for bp in apis:
+        csrf.exempt(bp)  # bearer tokens, never cookies: CSRF cannot reach the API
+        app.register_blueprint(bp)
+
+
+def _is_api():
+    return request.path.startswith("/api/")
+
+
+def _register_errors(app):
+    @app.errorhandler(DomainError)
+    def domain_error(exc):
+        if _is_api():
+            return jsonify(exc.to_dict()), exc.status
+        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        if _is_api():
+            codes = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+                     405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+                     429: "rate_limited"}
+            body = {"code": codes.get(exc.code, "http_error"), "message": exc.description or exc.name}
+            response = jsonify({"error": body})
+            response.status_code = exc.code
+            if exc.code == 405 and exc.valid_methods:
+                response.headers["Allow"] = ", ".join(exc.valid_methods)
+            return response
+        if exc.code and exc.code >= 400:
+            return render_template("error.html", status=exc.code, message=exc.description), exc.code
+        return exc
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if _is_api():
+            return jsonify({"error": {"code": "internal_error", "message": "服务器内部错误，请稍后重试"}}), 500
+        return render_template("error.html", status=500, message=None), 500
+
+
+def _register_template_helpers(app):
+    from flask_babel import get_locale
+    from flask_login import current_user
+
+    from .money import format_yuan
+    from .notify import unread_count
+    from .regions import region_label
+    from .timeutil import local
+
+    @app.template_filter("yuan")
+    def yuan(fen, currency="CNY"):
+        return format_yuan(fen, currency)
+
+    @app.template_filter("localtime")
+    def localtime(value, fmt="%Y-%m-%d %H:%M"):
+        value = local(value)
+        return value.strftime(fmt) if value else ""
+
+    @app.template_filter("region")
+    def region(code):
+        return region_label(code, str(get_locale()))
+
+    @app.context_processor
+    def common():
+        unread = 0
+        if current_user.is_authenticated:
+            unread = unread_count(current_user.id)
+        return {"unread_notifications": unread, "current_locale": str(get_locale()),
+                "languages": app.config["LANGUAGES"],
+                "url_map_endpoints": app.view_functions}
+
+
+def prepare_database(app):
+    """Upgrade the schema (an empty database gets every migration) and seed the demo catalogue once."""
+    from flask_migrate import upgrade
+
+    upgrade(directory=MIGRATIONS)
+    if app.config.get("DEMO_DATA"):
+        from listings.demo import seed_if_empty
+
+        seed_if_empty()
+
+
+# SQLite: enforce foreign keys, and let concurrent writers wait instead of failing at once.
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()

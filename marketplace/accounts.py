@@ -1,0 +1,152 @@
+"""Account rules: registration, sign-in, tokens, passwords. Used by the HTML pages, the API and the CLI."""
+import re
+
+from sqlalchemy import func
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .errors import NotAuthenticated, ValidationError
+from .extensions import db
+from .models import ROLES, ApiToken, Organization, User
+from .regions import REGIONS
+from .timeutil import utcnow
+from .uscc import InvalidUSCC, normalize_uscc
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 10
+_dummy_hash = None
+
+
+def _spend_hash_time(password):
+    """Check against a throwaway hash when the email is unknown, so a wrong email
+    costs the same time as a wrong password and reveals nothing."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = generate_password_hash("not-a-real-password", method="scrypt")
+    check_password_hash(_dummy_hash, password)
+
+
+def validate_password(password, fields, key="password"):
+    if not password:
+        fields[key] = "必填"
+    elif len(password) < MIN_PASSWORD:
+        fields[key] = f"密码至少 {MIN_PASSWORD} 个字符"
+
+
+def validate_organization(org, fields):
+    """Check an organisation dict {name, uscc, region}; return cleaned values."""
+    cleaned = {}
+    name = (org.get("name") or "").strip()
+    if not name:
+        fields["organization.name"] = "必填"
+    elif len(name) > 200:
+        fields["organization.name"] = "最多 200 个字符"
+    cleaned["name"] = name
+    try:
+        cleaned["uscc"] = normalize_uscc(org.get("uscc") or "")
+    except InvalidUSCC as exc:
+        fields["organization.uscc"] = str(exc)
+    region = (org.get("region") or "other").strip()
+    if region not in REGIONS:
+        fields["organization.region"] = "未知地区：应为广东省21个地级市之一或 other"
+    cleaned["region"] = region
+    if "uscc" in cleaned and db.session.query(Organization).filter_by(uscc=cleaned["uscc"]).first():
+        fields["organization.uscc"] = "该统一社会信用代码已注册，请联系贵单位管理员加入"
+    return cleaned
+
+
+def register_user(email, password, name, roles, organization=None, *, allow_operator=False):
+    """Create a user (and their organisation). Raise ValidationError naming every bad field.
+
+    Operators are never self-registered: only ``users create`` passes ``allow_operator``.
+    """
+    fields = {}
+    email = (email or "").strip().lower()
+    if not email:
+        fields["email"] = "必填"
+    elif not EMAIL_RE.match(email) or len(email) > 254:
+        fields["email"] = "邮箱格式不正确"
+    elif db.session.query(User).filter(func.lower(User.email) == email).first():
+        fields["email"] = "该邮箱已注册"
+    validate_password(password, fields)
+    name = (name or "").strip()
+    if not name:
+        fields["name"] = "必填"
+    elif len(name) > 100:
+        fields["name"] = "最多 100 个字符"
+    if isinstance(roles, str):
+        roles = [roles]
+    roles = list(roles or [])
+    allowed = ROLES if allow_operator else ("seller", "buyer")
+    if not roles:
+        fields["roles"] = "至少选择一个角色（seller 或 buyer）"
+    elif any(r not in allowed for r in roles):
+        fields["roles"] = "角色只能是 " + " / ".join(allowed)
+    org_values = None
+    if organization:
+        if not isinstance(organization, dict):
+            fields["organization"] = "应为对象 {name, uscc, region}"
+        else:
+            org_values = validate_organization(organization, fields)
+    elif "seller" in roles:
+        fields["organization"] = "卖家须填写所属单位（名称与统一社会信用代码）"
+    if fields:
+        raise ValidationError("注册信息有误，请检查标注的字段", fields)
+    user = User(email=email, name=name)
+    user.roles = roles
+    user.set_password(password)
+    if org_values:
+        user.organization = Organization(**org_values)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(email, password):
+    """Return the user for these credentials, or raise NotAuthenticated without saying which was wrong."""
+    email = (email or "").strip().lower()
+    user = db.session.query(User).filter(func.lower(User.email) == email).first() if email else None
+    if user is None:
+        _spend_hash_time(password or "")
+        raise NotAuthenticated("邮箱或密码不正确")
+    if not user.check_password(password or "") or not user.is_active:
+        raise NotAuthenticated("邮箱或密码不正确")
+    return user
+
+
+def issue_token(user):
+    _row, token = ApiToken.issue(user)
+    db.session.flush()
+    return token
+
+
+def revoke_token(token):
+    row = db.session.query(ApiToken).filter_by(token_hash=ApiToken.hash(token), revoked_at=None).first()
+    if row:
+        row.revoked_at = utcnow()
+    return row is not None
+
+
+def change_password(user, current, new):
+    fields = {}
+    if not user.check_password(current or ""):
+        fields["current_password"] = "当前密码不正确"
+    validate_password(new, fields, "new_password")
+    if fields:
+        raise ValidationError("无法修改密码", fields)
+    user.set_password(new)
+    # Changing the password ends every API token issued before.
+    for row in db.session.query(ApiToken).filter_by(user_id=user.id, revoked_at=None):
+        row.revoked_at = utcnow()
+
+
+def user_json(user):
+    org = user.organization
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "roles": user.roles,
+        "organization": None if org is None else {
+            "id": org.id, "name": org.name, "uscc": org.uscc, "region": org.region, "verified": org.verified,
+        },
+    }

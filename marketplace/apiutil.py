@@ -1,0 +1,100 @@
+"""What every JSON blueprint shares: bearer-token auth, body parsing, the error shape, OpenAPI docs.
+
+The API authenticates by bearer token only (never the session cookie), so its
+blueprints are CSRF-exempt; the HTML pages use the cookie and CSRF instead.
+"""
+import functools
+
+from flask import g, jsonify, request
+
+from .errors import NotAuthenticated, PermissionDenied, ValidationError
+from .extensions import db
+from .models import ApiToken
+from .timeutil import utcnow
+
+API_PREFIX = "/api/v1"
+
+
+def token_user():
+    """The user behind the request's bearer token, or None."""
+    if "api_user" in g:
+        return g.api_user
+    header = request.headers.get("Authorization", "")
+    user = None
+    if header.startswith("Bearer "):
+        token = header[7:].strip()
+        row = db.session.query(ApiToken).filter_by(token_hash=ApiToken.hash(token), revoked_at=None).first()
+        if row is not None and row.user.is_active:
+            row.last_used_at = utcnow()
+            user = row.user
+    g.api_user = user
+    return user
+
+
+def require_user(*roles):
+    """Return the authenticated API user; 401 without a valid token, 403 without one of ``roles``."""
+    user = token_user()
+    if user is None:
+        raise NotAuthenticated("需要有效的访问令牌（Authorization: Bearer …）")
+    if roles and not any(user.has_role(r) for r in roles):
+        raise PermissionDenied("当前账户没有执行此操作的角色：" + "/".join(roles))
+    return user
+
+
+def json_body():
+    """The request's JSON object, or a 400 naming the problem."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ValidationError("请求体必须是 JSON 对象", {"body": "invalid JSON"})
+    if not isinstance(data, dict):
+        raise ValidationError("请求体必须是 JSON 对象", {"body": "expected an object"})
+    return data
+
+
+def error_response(status, code, message, fields=None):
+    body = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return jsonify({"error": body}), status
+
+
+# --- OpenAPI --------------------------------------------------------------
+# A view documents itself with @doc(...); marketplace.openapi builds the
+# document from the app's url_map, so every registered route appears in it.
+
+def doc(summary, *, request_schema=None, responses=None, auth=True, tags=None, parameters=None,
+        content_type="application/json"):
+    """Attach OpenAPI facts to a view function.
+
+    ``responses`` maps status codes to a JSON schema (or None for "no body described").
+    """
+
+    def wrap(fn):
+        fn.__openapi__ = {
+            "summary": summary,
+            "request": request_schema,
+            "responses": responses or {"200": {"type": "object"}},
+            "auth": auth,
+            "tags": tags or [],
+            "parameters": parameters or [],
+            "content_type": content_type,
+        }
+        return fn
+
+    return wrap
+
+
+def commit_after(fn):
+    """Commit once after a successful handler; roll back on any error (Indico's request handler)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            result = fn(*args, **kwargs)
+            db.session.commit()
+            return result
+        except Exception:
+            db.session.rollback()
+            raise
+
+    return wrapper

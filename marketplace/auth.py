@@ -1,0 +1,179 @@
+"""Sign-in pages (HTML, session cookie + CSRF) and the account API (bearer tokens)."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from . import accounts
+from .apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from .errors import NotAuthenticated, ValidationError
+from .extensions import db, limiter
+from .forms import ChangePasswordForm, LoginForm, RegisterForm
+
+bp = Blueprint("auth", __name__)
+api = Blueprint("auth_api", __name__, url_prefix=API_PREFIX)
+
+
+def _login_limit():
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+def _register_limit():
+    return current_app.config["RATELIMIT_REGISTER"]
+
+
+def safe_next(target):
+    """Only a local path (no scheme, no host, no '//' or '\\' tricks) may be a redirect target."""
+    if not target:
+        return None
+    target = target.strip()
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return None
+    return target
+
+
+# --- HTML -----------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(form.email.data, form.password.data)
+        except NotAuthenticated as exc:
+            form.password.errors.append(exc.message)
+        else:
+            login_user(user, remember=form.remember.data)
+            if user.locale:
+                session["locale"] = user.locale
+            flash(_("欢迎回来，%(name)s", name=user.name), "success")
+            return redirect(safe_next(request.args.get("next")) or url_for("storefront.home"))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        org = None
+        if form.org_name.data or form.org_uscc.data:
+            org = {"name": form.org_name.data, "uscc": form.org_uscc.data, "region": form.org_region.data}
+        try:
+            user = accounts.register_user(form.email.data, form.password.data, form.name.data,
+                                          form.roles.data, org)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            _attach_errors(form, exc.fields)
+        else:
+            login_user(user)
+            flash(_("注册成功"), "success")
+            return redirect(url_for("storefront.home"))
+    return render_template("auth/register.html", form=form)
+
+
+def _attach_errors(form, fields):
+    mapping = {"organization.name": "org_name", "organization.uscc": "org_uscc",
+               "organization.region": "org_region", "organization": "org_name"}
+    for key, message in fields.items():
+        field = getattr(form, mapping.get(key, key), None)
+        if field is not None:
+            field.errors = list(field.errors) + [message]
+        else:
+            form.form_errors.append(message)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash(_("已退出登录"), "info")
+    return redirect(url_for("storefront.home"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(current_user, form.current_password.data, form.new_password.data)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            _attach_errors(form, exc.fields)
+        else:
+            flash(_("密码已修改"), "success")
+            return redirect(url_for("storefront.home"))
+    return render_template("auth/password.html", form=form)
+
+
+# --- JSON -----------------------------------------------------------------
+
+USER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
+        "roles": {"type": "array", "items": {"type": "string"}},
+        "organization": {"type": ["object", "null"]},
+    },
+    "required": ["id", "email", "name", "roles", "organization"],
+}
+
+
+@api.post("/auth/register")
+@limiter.limit(_register_limit)
+@doc("Register a user (and their organisation)", auth=False, tags=["accounts"], request_schema={
+    "type": "object", "required": ["email", "password", "name", "roles"],
+    "properties": {
+        "email": {"type": "string"}, "password": {"type": "string", "minLength": 10},
+        "name": {"type": "string"},
+        "roles": {"type": "array", "items": {"type": "string", "enum": ["seller", "buyer"]}},
+        "organization": {"type": "object", "properties": {
+            "name": {"type": "string"}, "uscc": {"type": "string"}, "region": {"type": "string"}}},
+    }}, responses={"201": {"type": "object", "properties": {"user": USER_SCHEMA, "token": {"type": "string"}},
+                           "required": ["user", "token"]}, "422": None})
+@commit_after
+def api_register():
+    data = json_body()
+    user = accounts.register_user(data.get("email"), data.get("password"), data.get("name"),
+                                  data.get("roles"), data.get("organization"))
+    token = accounts.issue_token(user)
+    return jsonify({"user": accounts.user_json(user), "token": token}), 201
+
+
+@api.post("/auth/token")
+@limiter.limit(_login_limit)
+@doc("Exchange email and password for a bearer token", auth=False, tags=["accounts"], request_schema={
+    "type": "object", "required": ["email", "password"],
+    "properties": {"email": {"type": "string"}, "password": {"type": "string"}}},
+    responses={"200": {"type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]},
+               "401": None})
+@commit_after
+def api_token():
+    data = json_body()
+    user = accounts.authenticate(data.get("email"), data.get("password"))
+    return jsonify({"token": accounts.issue_token(user)})
+
+
+@api.post("/auth/revoke")
+@doc("Revoke the bearer token used for this request", tags=["accounts"],
+     responses={"200": {"type": "object", "properties": {"revoked": {"type": "boolean"}}}, "401": None})
+@commit_after
+def api_revoke():
+    require_user()
+    token = request.headers["Authorization"][7:].strip()
+    return jsonify({"revoked": accounts.revoke_token(token)})
+
+
+@api.get("/me")
+@doc("The signed-in user", tags=["accounts"],
+     responses={"200": {"type": "object", "properties": {"user": USER_SCHEMA}, "required": ["user"]}, "401": None})
+@commit_after
+def api_me():
+    return jsonify({"user": accounts.user_json(require_user())})

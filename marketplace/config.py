@@ -1,0 +1,80 @@
+"""Settings, read from the environment exactly as API.md's table says.
+
+Order (as in flaskr): these defaults, then the environment, then the
+``config`` mapping handed to ``create_app`` (tests use it).
+"""
+import os
+import secrets
+from pathlib import Path
+
+
+def _int(name, default):
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _secret_key(instance_path: Path) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_hex(32)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load_settings(instance_path: Path) -> dict:
+    """Return the settings dict taken from the environment."""
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'ipmart.sqlite3'}"
+    is_default_sqlite = "DATABASE_URL" not in os.environ or not os.environ["DATABASE_URL"]
+    return {
+        "SECRET_KEY": _secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "DEMO_DATA": os.environ.get("DEMO_DATA", "1" if is_default_sqlite else "0") == "1",
+        "PLATFORM_FEE_BPS": _int("PLATFORM_FEE_BPS", 300),
+        "INSPECTION_DAYS": _int("INSPECTION_DAYS", 14),
+        "PAYMENT_DAYS": _int("PAYMENT_DAYS", 7),
+        "TRANSFER_DAYS": _int("TRANSFER_DAYS", 90),
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
+        "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY") or None,
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
+        "STRIPE_PAYMENT_METHOD_TYPES": (os.environ.get("STRIPE_PAYMENT_METHOD_TYPES") or "card").split(","),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "SMTP_HOST": os.environ.get("SMTP_HOST") or None,
+        "SMTP_PORT": _int("SMTP_PORT", 25),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "noreply@ipmart.local"),
+        "ANTI_SNIPING_MINUTES": _int("ANTI_SNIPING_MINUTES", 5),
+        "OFFER_DAYS": _int("OFFER_DAYS", 7),
+        "OUTBOX_RETENTION_DAYS": _int("OUTBOX_RETENTION_DAYS", 7),
+    }
+
+
+DEFAULTS = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "BABEL_DEFAULT_LOCALE": "zh_CN",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+    "LANGUAGES": {"zh_CN": "中文", "en": "English"},
+    "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+    "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
+    "IMAGE_MAX_BYTES": 2 * 1024 * 1024,
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_LOGIN": "10/minute;50/hour",
+    "RATELIMIT_REGISTER": "5/minute;30/hour",
+    "RATELIMIT_BID": "30/minute",
+    "RATELIMIT_OFFER": "10/minute",
+    "PLATFORM_BANK": {
+        "account_name": "知产超市（广东）科技有限公司客户资金存管专户",
+        "bank": "中国银行广州天河支行",
+        "account_number": "6216 6100 0001 2345 678",
+    },
+}

@@ -1,0 +1,5 @@
+"""CLI commands of `search`."""
+
+
+def register(app):
+    pass

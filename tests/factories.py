@@ -1,0 +1,90 @@
+"""Model factories, in one place. Each returns a flushed object; tests commit when they need to."""
+import itertools
+
+from marketplace.extensions import db
+from marketplace.models import ApiToken, Organization, User
+from marketplace.uscc import uscc_check_char
+
+_seq = itertools.count(1)
+PASSWORD = "correct-horse-battery"
+
+
+def make_uscc(n=None):
+    """A valid Unified Social Credit Code, different for each n."""
+    n = next(_seq) if n is None else n
+    body = "91440300" + f"{n % 10**9:09d}"
+    return body + uscc_check_char(body)
+
+
+def make_org(name=None, region="shenzhen", verified=True, **kw):
+    n = next(_seq)
+    org = Organization(name=name or f"测试科技有限公司{n}", uscc=make_uscc(n), region=region, verified=verified, **kw)
+    db.session.add(org)
+    db.session.flush()
+    return org
+
+
+def make_user(*roles, org=None, email=None, name=None, password=PASSWORD, **kw):
+    """make_user("seller") gets an organisation of its own; pass org= to share one."""
+    roles = roles or ("buyer",)
+    n = next(_seq)
+    user = User(email=email or f"user{n}@example.com", name=name or f"用户{n}", **kw)
+    user.roles = roles
+    user.set_password(password)
+    if org is None and ("seller" in roles or "operator" in roles):
+        org = make_org()
+    if org is not None:
+        user.organization = org
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def token_for(user):
+    _row, token = ApiToken.issue(user)
+    db.session.flush()
+    return token
+
+
+def auth_header(user):
+    return {"Authorization": f"Bearer {token_for(user)}"}
+
+
+def make_listing(seller=None, *, status="published", price_mode="fixed", price=1_000_000_00,
+                 deal_types=("assignment", "non_exclusive_license"), kind="patent", title=None, auction=None,
+                 number=None, **kw):
+    """A listing with one valid granted invention patent (or a trademark), in ``status``.
+
+    ``auction`` is a dict of Auction fields for price_mode="auction".
+    """
+    from datetime import date, timedelta
+
+    from listings.models import Auction, Listing, Right
+    from marketplace.timeutil import utcnow
+
+    seller = seller or make_user("seller")
+    n = next(_seq)
+    listing = Listing(kind=kind, title=title or f"一种锂电池正极材料及其制备方法{n}", description="**测试**挂牌",
+                      status=status, seller_id=seller.id, organization_id=seller.organization_id,
+                      deal_types=list(deal_types), price_mode=price_mode,
+                      price=None if price_mode == "auction" else price,
+                      region=seller.organization.region if seller.organization else "other", **kw)
+    if status in ("published", "reserved", "sold"):
+        listing.published_at = utcnow()
+    if kind == "patent":
+        listing.rights.append(Right(kind="patent", number=number or "201710601862.3", title=listing.title,
+                                    patent_type="invention", ipc_codes=["H01M 4/36"],
+                                    filing_date=date(2017, 7, 21), grant_date=date(2020, 3, 10),
+                                    claims_count=10, legal_status="granted"))
+    else:
+        listing.rights.append(Right(kind="trademark", number=number or "12345678", title="星河",
+                                    nice_classes=[9], similar_groups=["0901"], goods=["计算机程序"],
+                                    registration_date=date(2018, 5, 7), tm_status="registered"))
+    if price_mode == "auction":
+        values = {"start_price": 100_000_00, "min_increment": 10_000_00,
+                  "ends_at": utcnow() + timedelta(days=3)}
+        values.update(auction or {})
+        listing.auction = Auction(**values)
+    db.session.add(listing)
+    db.session.flush()
+    return listing
