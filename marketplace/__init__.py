@@ -85,6 +85,7 @@ def _register_blueprints(app):
     from . import auth, operator, storefront
     from . import openapi
     import escrow.api
+    import escrow.payment_views
     import escrow.trading_api
     import escrow.trading_views
     import escrow.views
@@ -97,7 +98,7 @@ def _register_blueprints(app):
     import search.views
 
     html = [auth.bp, storefront.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
-            escrow.views.bp, escrow.trading_views.bp, search.views.bp]
+            escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, search.views.bp]
     apis = [auth.api, openapi.bp, listings.api.bp, listings.grading_api.bp, escrow.api.bp,
             escrow.trading_api.bp, escrow.webhooks.bp, search.api.bp]
     for bp in html:
