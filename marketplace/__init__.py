@@ -63,6 +63,15 @@ def create_app(config=None):
 
         return db.session.get(User, int(user_id))
 
+    @app.before_request
+    def _forget_cached_user():
+        # A request normally gets a fresh ``g``; under an app context held open
+        # (tests, CLI) it would inherit the previous request's user. Never let it.
+        from flask import g
+
+        for key in ("_login_user", "api_user", "_flask_babel"):
+            g.pop(key, None)
+
     @app.get("/healthz")
     def healthz():
         return jsonify({"status": "ok"})

@@ -1,6 +1,7 @@
 """Account forms (Flask-WTF: every form carries its CSRF token)."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -23,11 +24,11 @@ class RegisterForm(FlaskForm):
     email = EmailField(_l("邮箱"), validators=[DataRequired(_l("必填"))])
     password = PasswordField(_l("密码（至少10个字符）"), validators=[DataRequired(_l("必填"))])
     name = StringField(_l("姓名"), validators=[DataRequired(_l("必填")), Length(max=100)])
-    roles = MultiCheckboxField(_l("我要"), choices=[("seller", _l("出售/许可知识产权（卖家）")),
-                                                    ("buyer", _l("购买知识产权（买家）"))])
+    roles = MultiCheckboxField(_l("我要"), choices=[SelectChoice("seller", _l("出售/许可知识产权（卖家）")),
+                                                    SelectChoice("buyer", _l("购买知识产权（买家）"))])
     org_name = StringField(_l("单位名称"), validators=[Optional(), Length(max=200)])
     org_uscc = StringField(_l("统一社会信用代码"), validators=[Optional(), Length(max=30)])
-    org_region = SelectField(_l("所在地区"), choices=[(k, v[0]) for k, v in REGIONS.items()], default="guangzhou")
+    org_region = SelectField(_l("所在地区"), choices=[SelectChoice(k, v[0]) for k, v in REGIONS.items()], default="guangzhou")
 
 
 class ChangePasswordForm(FlaskForm):
