@@ -84,15 +84,14 @@ def create_app(config=None):
 
 def _import_models():
     """Import every package's models so metadata (and Alembic) sees all tables."""
-    from . import models  # noqa: F401
-    import listings.models  # noqa: F401
     import escrow.models  # noqa: F401
+    import listings.models  # noqa: F401
     import search.models  # noqa: F401
+
+    from . import models  # noqa: F401
 
 
 def _register_blueprints(app):
-    from . import auth, operator, storefront
-    from . import openapi
     import escrow.api
     import escrow.payment_views
     import escrow.trading_api
@@ -105,6 +104,8 @@ def _register_blueprints(app):
     import listings.views
     import search.api
     import search.views
+
+    from . import auth, openapi, operator, storefront
 
     html = [auth.bp, storefront.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
             escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, search.views.bp]
