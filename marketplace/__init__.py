@@ -187,14 +187,43 @@ def _register_template_helpers(app):
 
 
 def prepare_database(app):
-    """Upgrade the schema (an empty database gets every migration) and seed the demo catalogue once."""
-    from flask_migrate import upgrade
+    """Upgrade the schema (an empty database gets every migration) and seed the demo catalogue once.
 
-    upgrade(directory=MIGRATIONS)
+    Several gunicorn workers (or hosts) start at once: a file lock in the instance
+    folder serialises this host's workers and a PostgreSQL advisory lock the hosts.
+    """
+    import fcntl
+
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    lock_path = Path(app.instance_path) / ".schema.lock"
+    with open(lock_path, "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            is_pg = db.engine.dialect.name == "postgresql"
+            if is_pg:
+                with db.engine.connect() as conn:
+                    conn.execute(text("SELECT pg_advisory_lock(4242001)"))
+                    try:
+                        upgrade(directory=MIGRATIONS)
+                        _seed_demo(app)
+                    finally:
+                        conn.execute(text("SELECT pg_advisory_unlock(4242001)"))
+                        conn.commit()
+            else:
+                upgrade(directory=MIGRATIONS)
+                _seed_demo(app)
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _seed_demo(app):
     if app.config.get("DEMO_DATA"):
         from listings.demo import seed_if_empty
 
         seed_if_empty()
+        db.session.commit()
 
 
 # SQLite: enforce foreign keys, and let concurrent writers wait instead of failing at once.
