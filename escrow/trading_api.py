@@ -1,6 +1,170 @@
-"""JSON API for purchases, offers and bids."""
-from flask import Blueprint
+"""JSON API for purchases, offers and bids (API.md "Offers, purchases, auctions").
 
-from marketplace.apiutil import API_PREFIX
+Thin: parse the body, call ``escrow.trading``, commit once, answer. Bids and
+offers are rate-limited per signed-in user (``RATELIMIT_BID``, ``RATELIMIT_OFFER``).
+"""
+from flask import Blueprint, current_app, jsonify
+from flask_limiter.util import get_remote_address
+
+from listings import bidding
+from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
+from marketplace.extensions import limiter
+from marketplace.openapi import ERROR_SCHEMA
+from marketplace.timeutil import iso
+
+from . import trading
+from .trading_json import DEAL_SCHEMA, bid_json, deal_json, offer_json
 
 bp = Blueprint("trading_api", __name__, url_prefix=API_PREFIX)
+
+
+def _bid_limit():
+    return current_app.config["RATELIMIT_BID"]
+
+
+def _offer_limit():
+    return current_app.config["RATELIMIT_OFFER"]
+
+
+def rate_key():
+    """Per user when a valid token is sent (many bidders share one office IP), else per address."""
+    user = token_user()
+    return f"user:{user.id}" if user is not None else get_remote_address()
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+AMOUNT = {"type": "integer", "minimum": 1, "description": "fen (integer minor units)"}
+DEAL_TYPE = {"type": "string", "enum": ["assignment", "exclusive_license", "sole_license", "non_exclusive_license"]}
+TIME = {"type": "string", "format": "date-time"}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+OFFER_SCHEMA = {
+    "type": "object",
+    "required": ["id", "listing_id", "parent_id", "made_by", "amount", "currency", "deal_type", "message",
+                 "status", "expires_at", "created_at", "decided_at", "buyer"],
+    "properties": {
+        "id": {"type": "integer"}, "listing_id": {"type": "integer"},
+        "parent_id": {"type": ["integer", "null"]},
+        "made_by": {"type": "string", "enum": ["buyer", "seller"]},
+        "amount": {"type": "integer"}, "currency": {"type": "string"}, "deal_type": {"type": "string"},
+        "message": {"type": ["string", "null"]},
+        "status": {"type": "string", "enum": ["open", "countered", "accepted", "declined", "expired", "withdrawn"]},
+        "expires_at": TIME, "created_at": TIME, "decided_at": NULLABLE_TIME,
+        "buyer": {"type": "string", "description": "masked buyer, e.g. 买家***3"},
+    },
+}
+BID_SCHEMA = {
+    "type": "object", "required": ["id", "amount", "currency", "bidder", "created_at"],
+    "properties": {"id": {"type": "integer"}, "amount": {"type": "integer"}, "currency": {"type": "string"},
+                   "bidder": {"type": "string", "description": "masked bidder, e.g. 买家***3"}, "created_at": TIME},
+}
+AUCTION_STATE_SCHEMA = {
+    "type": "object",
+    "required": ["current_price", "ends_at", "bid_count", "minimum_next_bid", "reserve_met"],
+    "properties": {"current_price": {"type": ["integer", "null"]}, "ends_at": TIME, "bid_count": {"type": "integer"},
+                   "minimum_next_bid": {"type": "integer"}, "reserve_met": {"type": "boolean"}},
+}
+AMOUNT_ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {**ERROR_SCHEMA["properties"]["error"]["properties"],
+                       "minimum_amount": {"type": "integer", "description": "the lowest amount that would be taken"}},
+    }},
+}
+
+
+def _auction_state(auction):
+    return {"current_price": auction.current_price, "ends_at": iso(auction.ends_at), "bid_count": auction.bid_count,
+            "minimum_next_bid": bidding.minimum_next_bid(auction), "reserve_met": auction.reserve_met}
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+@bp.post("/listings/<int:listing_id>/purchase")
+@doc("Buy a fixed-price listing now (opens a deal, reserves the listing)", tags=["trading"], request_schema={
+    "type": "object", "required": ["deal_type"], "properties": {"deal_type": DEAL_TYPE}},
+    responses={"201": {"type": "object", "required": ["deal"], "properties": {"deal": DEAL_SCHEMA}},
+               "403": None, "404": None, "409": None, "422": None})
+@commit_after
+def purchase(listing_id):
+    buyer = require_user()
+    data = json_body()
+    deal = trading.buy_now(listing_id, buyer, data.get("deal_type"))
+    return jsonify({"deal": deal_json(deal)}), 201
+
+
+@bp.post("/listings/<int:listing_id>/offers")
+@limiter.limit(_offer_limit, key_func=rate_key)
+@doc("Make an offer on a negotiable (面议) listing", tags=["trading"], request_schema={
+    "type": "object", "required": ["amount", "deal_type"],
+    "properties": {"amount": AMOUNT, "deal_type": DEAL_TYPE, "message": {"type": "string", "maxLength": 2000}}},
+    responses={"201": {"type": "object", "required": ["offer"], "properties": {"offer": OFFER_SCHEMA}},
+               "403": None, "404": None, "409": AMOUNT_ERROR_SCHEMA, "422": AMOUNT_ERROR_SCHEMA, "429": None})
+@commit_after
+def make_offer(listing_id):
+    buyer = require_user()
+    data = json_body()
+    offer = trading.make_offer(listing_id, buyer, data.get("amount"), data.get("deal_type"), data.get("message"))
+    return jsonify({"offer": offer_json(offer)}), 201
+
+
+@bp.post("/offers/<int:offer_id>/accept")
+@doc("Accept an offer (seller: a buyer's offer; buyer: the seller's counter) and open the deal",
+     tags=["trading"], responses={"200": {"type": "object", "required": ["deal"], "properties": {"deal": DEAL_SCHEMA}},
+                                  "403": None, "404": None, "409": None})
+@commit_after
+def accept_offer(offer_id):
+    deal = trading.accept_offer(offer_id, require_user())
+    return jsonify({"deal": deal_json(deal)})
+
+
+@bp.post("/offers/<int:offer_id>/decline")
+@doc("Decline an open offer (the side that did not make it)", tags=["trading"],
+     responses={"200": {"type": "object", "required": ["offer"], "properties": {"offer": OFFER_SCHEMA}},
+                "403": None, "404": None, "409": None})
+@commit_after
+def decline_offer(offer_id):
+    offer = trading.decline_offer(offer_id, require_user())
+    return jsonify({"offer": offer_json(offer)})
+
+
+@bp.post("/offers/<int:offer_id>/counter")
+@limiter.limit(_offer_limit, key_func=rate_key)
+@doc("Counter an open offer with another amount (a new offer pointing at this one)", tags=["trading"],
+     request_schema={"type": "object", "required": ["amount"],
+                     "properties": {"amount": AMOUNT, "message": {"type": "string", "maxLength": 2000}}},
+     responses={"201": {"type": "object", "required": ["offer"], "properties": {"offer": OFFER_SCHEMA}},
+                "403": None, "404": None, "409": AMOUNT_ERROR_SCHEMA, "422": AMOUNT_ERROR_SCHEMA, "429": None})
+@commit_after
+def counter_offer(offer_id):
+    actor = require_user()
+    data = json_body()
+    offer = trading.counter_offer(offer_id, actor, data.get("amount"), data.get("message"))
+    return jsonify({"offer": offer_json(offer)}), 201
+
+
+@bp.post("/listings/<int:listing_id>/bids")
+@limiter.limit(_bid_limit, key_func=rate_key)
+@doc("Bid on a timed auction; a losing bid is a 409 carrying minimum_amount", tags=["trading"],
+     request_schema={"type": "object", "required": ["amount"], "properties": {"amount": AMOUNT}},
+     responses={"201": {"type": "object", "required": ["bid", "auction"],
+                        "properties": {"bid": BID_SCHEMA, "auction": AUCTION_STATE_SCHEMA}},
+                "403": None, "404": None, "409": AMOUNT_ERROR_SCHEMA, "422": AMOUNT_ERROR_SCHEMA, "429": None})
+@commit_after
+def place_bid(listing_id):
+    bidder = require_user()
+    data = json_body()
+    bid = trading.place_bid(listing_id, bidder, data.get("amount"))
+    return jsonify({"bid": bid_json(bid), "auction": _auction_state(bid.auction)}), 201
+
+
+@bp.get("/listings/<int:listing_id>/bids")
+@doc("Accepted bids, newest first, bidders masked (public)", auth=False, tags=["trading"],
+     responses={"200": {"type": "object", "required": ["bids"],
+                        "properties": {"bids": {"type": "array", "items": BID_SCHEMA}}}, "404": None})
+@commit_after
+def list_bids(listing_id):
+    bids = bidding.accepted_bids(listing_id, token_user())
+    return jsonify({"bids": [bid_json(b) for b in bids]})

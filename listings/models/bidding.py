@@ -40,3 +40,4 @@ class Bid(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     bidder = db.relationship("User")
+    auction = db.relationship("Auction")

@@ -1,0 +1,161 @@
+"""The acts that turn a listing into a deal: buy now, accept an offer, close an auction.
+
+Each takes the listing's row lock (``listings.locking.lock_listing``), checks the
+bidding rules (``listings.bidding``) and opens the deal through the single entry
+point ``escrow.deals.open_deal``, all in the caller's transaction (flush, no commit).
+The one exception is ``run_market_deadlines``, a batch job: it commits each auction
+it closes on its own, so a lock is held briefly and one failure does not undo the rest.
+
+Decisions written down here:
+- An auction sells the listing's first deal type (``deal_types[0]``); the panel says so.
+- An auction that ends without a bid at or above the reserve is ``unsold`` and the
+  listing becomes ``expired`` (the seller may relist); the seller and the top bidder
+  are told. An auction whose listing is no longer published (withdrawn, say) closes as
+  ``cancelled`` without touching the listing.
+"""
+import logging
+
+from flask_babel import gettext as _
+
+from listings import bidding
+from listings.locking import lock_listing
+from marketplace.credit import ensure_can
+from marketplace.errors import Conflict, DomainError
+from marketplace.extensions import db
+from marketplace.models import User
+from marketplace.money import format_yuan
+from marketplace.notify import notify
+from marketplace.timeutil import utcnow
+
+from .deals import open_deal
+
+log = logging.getLogger(__name__)
+
+# Re-exported so views and the API call one module for every trading act.
+place_bid = bidding.place_bid
+make_offer = bidding.make_offer
+counter_offer = bidding.counter_offer
+decline_offer = bidding.decline_offer
+
+
+def deal_path(deal_id):
+    return f"/deals/{deal_id}"
+
+
+def buy_now(listing_id, buyer, deal_type, now=None):
+    """Buy a fixed-price listing at its price; returns the opened Deal.
+
+    Two buyers racing: the row lock lets one through, the other then finds the
+    listing ``reserved`` and gets a 409.
+    """
+    ensure_can(buyer, "buy")
+    listing = lock_listing(listing_id)
+    now = now or utcnow()
+    bidding.check_may_trade(listing, buyer, "fixed")
+    bidding.check_deal_type(listing, deal_type)
+    if not listing.price:
+        raise Conflict(_("该挂牌没有标价"))
+    deal = open_deal(listing, buyer, listing.price, deal_type, "purchase", None, now=now, actor=buyer)
+    notify(listing.seller_id, "deal", bidding.zh("挂牌已售出：%(title)s", title=listing.title),
+           bidding.zh("买家已按一口价 %(price)s 下单，等待买家付款。", price=format_yuan(listing.price, listing.currency)),
+           link=deal_path(deal.id))
+    return deal
+
+
+def accept_offer(offer_id, actor, now=None):
+    """Accept an open offer (the seller a buyer's offer, or the buyer a seller's counter).
+
+    Reserves the listing, opens the deal at the offer's amount and deal type, and
+    declines every other open offer on the listing with a notification.
+    """
+    offer = bidding.get_offer(offer_id, actor, lock=True)
+    listing = offer.listing
+    now = now or utcnow()
+    bidding.check_answerable(offer, listing, actor, now)
+    buyer = db.session.get(User, offer.buyer_id)
+    try:
+        ensure_can(buyer, "buy")
+    except DomainError as exc:
+        if buyer.id == actor.id:
+            raise
+        raise Conflict(_("买方账户当前不能购买，无法接受此报价")) from exc
+    deal = open_deal(listing, buyer, offer.amount, offer.deal_type, "offer", offer.id, now=now, actor=actor)
+    bidding.mark_offer_accepted(offer, listing, now)
+    other = listing.seller_id if actor.id == buyer.id else buyer.id
+    notify(other, "deal", bidding.zh("交易已创建：%(title)s", title=listing.title),
+           bidding.zh("报价 %(amount)s 已被接受，等待买家付款。", amount=format_yuan(offer.amount, listing.currency)),
+           link=deal_path(deal.id))
+    return deal
+
+
+def close_auction(listing_id, now=None):
+    """Close one due auction under the row lock; return its outcome, or None if nothing was due.
+
+    Closing twice changes nothing: a closed auction (or one whose close moved
+    past ``now``) is left alone.
+    """
+    now = now or utcnow()
+    listing = lock_listing(listing_id)
+    auction = bidding.fresh_auction(listing)
+    if auction is None or auction.closed_at is not None or auction.ends_at > now:
+        return None
+    if listing.status != "published":
+        auction.closed_at = now
+        auction.outcome = "cancelled"
+        db.session.flush()
+        return "cancelled"
+    if auction.current_price is None or not auction.reserve_met:
+        bidding.close_auction_without_sale(listing, auction, now)
+        return "unsold"
+    winner = db.session.get(User, auction.leader_id)
+    deal_type = listing.deal_types[0]
+    auction.closed_at = now
+    auction.outcome = "sold"
+    deal = open_deal(listing, winner, auction.current_price, deal_type, "auction", auction.id, now=now, actor=winner)
+    price = format_yuan(auction.current_price, listing.currency)
+    notify(winner.id, "auction_end", bidding.zh("恭喜中标：%(title)s", title=listing.title),
+           bidding.zh("您以 %(price)s 赢得拍卖，交易已创建，请在付款期限内付款。", price=price), link=deal_path(deal.id))
+    notify(listing.seller_id, "auction_end", bidding.zh("拍卖成交：%(title)s", title=listing.title),
+           bidding.zh("拍卖以 %(price)s 成交（%(bids)s 次出价），等待买家付款。", price=price, bids=auction.bid_count),
+           link=deal_path(deal.id))
+    return "sold"
+
+
+def close_due_auctions(now=None):
+    """Close every auction due at ``now``, each in its own committed transaction; return counts."""
+    now = now or utcnow()
+    counts = {"sold": 0, "unsold": 0, "cancelled": 0, "failed": 0}
+    for listing_id in bidding.due_auction_listing_ids(now):
+        try:
+            outcome = close_auction(listing_id, now)
+            db.session.commit()
+        except DomainError:
+            db.session.rollback()
+            log.exception("closing the auction of listing %s failed", listing_id)
+            counts["failed"] += 1
+            continue
+        if outcome:
+            counts[outcome] += 1
+    return counts
+
+
+def expire_stale_offers(now=None):
+    """Expire offers past their expiry (committed); return how many."""
+    count = bidding.expire_offers(now or utcnow())
+    db.session.commit()
+    return count
+
+
+def run_market_deadlines(now):
+    """Market deadlines for ``flask deadlines run``: close due auctions, expire stale offers."""
+    counts = close_due_auctions(now)
+    report = {
+        "auctions_sold": counts["sold"],
+        "auctions_unsold": counts["unsold"],
+        "auctions_cancelled": counts["cancelled"],
+        "offers_expired": expire_stale_offers(now),
+    }
+    if counts["failed"]:
+        report["auctions_failed"] = counts["failed"]
+    return report
+

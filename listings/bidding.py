@@ -1,0 +1,424 @@
+"""Bidding and negotiation rules (DESIGN.md "Price modes and bidding").
+
+Plain functions that check the rules, change offers, bids and auctions, flush,
+and raise typed domain errors; they never commit and never open deals (the acts
+that turn a listing into a deal live in ``escrow.trading``, which calls these).
+
+Decisions written down here:
+- Amounts are integer fen, positive and below ``MAX_AMOUNT``; anything else (100.5,
+  "100", true) is a 422. A losing bid or offer is a 409 carrying ``minimum_amount``.
+- Next minimum bid: the start price until the first bid, then current price + increment.
+  The leader may raise their own bid (to reach the reserve, say) under the same rule.
+- Anti-sniping: a bid at or after ``ends_at - window`` moves ``ends_at`` to bid time +
+  window (``ANTI_SNIPING_MINUTES``, default 5). The close never moves earlier.
+- Offers live ``OFFER_DAYS`` (default 7). A counter-offer is a new row pointing at the
+  offer it answers (``parent_id``); the answered one becomes ``countered``. Either party
+  may counter the other's open offer; only the party who did not make an offer may
+  accept, decline or counter it. A buyer's new offer on a listing withdraws their earlier
+  open thread on it, so each buyer has at most one live offer per listing.
+- Offers are taken on negotiable (面议) listings only; the seller's ``offer_floor`` binds buyers.
+- The seller, and anyone of the seller's organisation, cannot bid on, offer for or buy
+  the listing (403). Listings nobody but the seller may see are a 404; a listing that
+  is visible but not ``published`` (reserved, sold, expired, withdrawn) is a 409.
+"""
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from marketplace.credit import ensure_can
+from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.extensions import db
+from marketplace.money import format_yuan
+from marketplace.notify import notify
+from marketplace.timeutil import iso, local, utcnow
+
+from .locking import lock_listing
+from .models import DEAL_TYPES, Auction, Bid, Listing, Offer
+
+MAX_AMOUNT = 10**13  # fen: 1000亿元, far above any IP deal, far below BIGINT
+MAX_MESSAGE = 2000
+HIDDEN_STATUSES = ("draft", "pending_review", "rejected")  # only the seller's side sees these
+
+
+# --- amounts and parties ------------------------------------------------------------------
+
+def whole_fen(value, field="amount"):
+    """Return ``value`` as a positive integer number of fen, or raise a 422 naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(_("金额必须是以分为单位的整数"), {field: _("应为正整数（单位：分）")})
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValidationError(_("金额必须是以分为单位的整数"), {field: _("不能有小数：金额以分为单位")})
+        value = int(value)
+    if value <= 0:
+        raise ValidationError(_("金额必须大于零"), {field: _("应为正整数（单位：分）")})
+    if value > MAX_AMOUNT:
+        raise ValidationError(_("金额过大"), {field: _("不能超过 %(max)s", max=format_yuan(MAX_AMOUNT))})
+    return value
+
+
+def is_seller_side(listing, user):
+    """The listing's seller, or a seller of the same organisation."""
+    if user is None:
+        return False
+    if user.id == listing.seller_id:
+        return True
+    return bool(user.organization_id) and user.organization_id == listing.organization_id and user.has_role("seller")
+
+
+def is_own_organisation(listing, user):
+    """The seller or anyone of the seller's organisation: may not buy, bid or offer."""
+    return user.id == listing.seller_id or (
+        bool(user.organization_id) and user.organization_id == listing.organization_id)
+
+
+def check_may_trade(listing, user, price_mode):
+    """The checks every buying act shares: visible, not one's own, the right mode, published."""
+    if listing.status in HIDDEN_STATUSES and not is_seller_side(listing, user):
+        raise NotFound(_("挂牌不存在"))
+    if not user.has_role("buyer"):
+        raise PermissionDenied(_("需要买家身份才能购买、报价或出价"))
+    if is_own_organisation(listing, user):
+        raise PermissionDenied(_("不能购买、报价或竞拍本单位的挂牌"))
+    if listing.status != "published":
+        raise Conflict(_("该挂牌当前不可交易（状态：%(status)s）", status=listing.status), status=listing.status)
+    if listing.price_mode != price_mode:
+        labels = {"fixed": _("一口价"), "negotiable": _("面议"), "auction": _("竞拍")}
+        raise Conflict(_("该挂牌的交易方式是“%(mode)s”", mode=labels.get(listing.price_mode, listing.price_mode)),
+                       price_mode=listing.price_mode)
+
+
+def check_deal_type(listing, deal_type):
+    """Return ``deal_type`` if the listing offers it; 422 otherwise."""
+    if not isinstance(deal_type, str) or deal_type not in DEAL_TYPES:
+        raise ValidationError(_("交易方式无效"), {"deal_type": _("可选：%(choices)s", choices=", ".join(DEAL_TYPES))})
+    if deal_type not in (listing.deal_types or []):
+        raise ValidationError(_("该挂牌不提供此交易方式"),
+                              {"deal_type": _("可选：%(choices)s", choices=", ".join(listing.deal_types or []))})
+    return deal_type
+
+
+def _clean_message(message):
+    if message is None:
+        return None
+    if not isinstance(message, str):
+        raise ValidationError(_("留言必须是文本"), {"message": _("应为字符串")})
+    message = message.strip()
+    if len(message) > MAX_MESSAGE:
+        raise ValidationError(_("留言过长"), {"message": _("最多 %(n)s 个字符", n=MAX_MESSAGE)})
+    return message or None
+
+
+def zh(text, **values):
+    """Notification text. Notifications are stored rows read later by someone else, in
+    whatever language, so they are written in the platform's language (Chinese), not
+    the acting user's."""
+    return text % values if values else text
+
+
+def _when(value):
+    return local(value).strftime("%Y-%m-%d %H:%M")
+
+
+def listing_path(listing_id):
+    return f"/listings/{listing_id}"
+
+
+# --- auctions ---------------------------------------------------------------------------
+
+def minimum_next_bid(auction):
+    """The lowest amount the next bid may have."""
+    if auction.current_price is None:
+        return auction.start_price
+    return auction.current_price + auction.min_increment
+
+
+def anti_sniping_window():
+    return timedelta(minutes=current_app.config["ANTI_SNIPING_MINUTES"])
+
+
+def time_left(auction, now=None):
+    """Seconds until the close (0 once due)."""
+    now = now or utcnow()
+    return max(0, int((auction.ends_at - now).total_seconds()))
+
+
+def fresh_auction(listing):
+    """The listing's auction re-read from the database (call after taking the lock)."""
+    return db.session.execute(
+        select(Auction).where(Auction.listing_id == listing.id).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _peek_minimum(listing_id):
+    """Minimum next bid for an error body, read without a lock; None where none is public."""
+    listing = db.session.get(Listing, listing_id)
+    if listing is None or listing.status != "published" or listing.auction is None:
+        return None
+    return minimum_next_bid(listing.auction)
+
+
+def place_bid(listing_id, bidder, amount, now=None):
+    """Place ``bidder``'s bid of ``amount`` fen on the auction of listing ``listing_id``.
+
+    Runs under the listing's row lock, so concurrent bids are taken one at a time:
+    each sees the price the previous one left. Returns the new Bid; the auction's
+    ``current_price``, ``leader_id``, ``bid_count`` and ``ends_at`` are updated.
+    """
+    try:
+        amount = whole_fen(amount)
+    except ValidationError as exc:
+        minimum = _peek_minimum(listing_id)
+        if minimum is not None:
+            exc.extra["minimum_amount"] = minimum
+        raise
+    ensure_can(bidder, "bid")
+    listing = lock_listing(listing_id)
+    now = now or utcnow()
+    check_may_trade(listing, bidder, "auction")
+    auction = fresh_auction(listing)
+    if auction is None:
+        raise Conflict(_("该挂牌没有拍卖"))
+    if auction.closed_at is not None or now >= auction.ends_at:
+        raise Conflict(_("拍卖已结束"), ends_at=iso(auction.ends_at))
+    if auction.starts_at is not None and now < auction.starts_at:
+        raise Conflict(_("拍卖尚未开始，开始时间 %(at)s", at=iso(auction.starts_at)), starts_at=iso(auction.starts_at))
+    minimum = minimum_next_bid(auction)
+    if amount < minimum:
+        raise Conflict(_("出价低于当前最低可出价 %(minimum)s", minimum=format_yuan(minimum, listing.currency)),
+                       fields={"amount": _("至少 %(minimum)s", minimum=format_yuan(minimum, listing.currency))},
+                       minimum_amount=minimum)
+
+    previous_leader = auction.leader_id
+    bid = Bid(auction_id=auction.id, bidder_id=bidder.id, amount=amount, created_at=now)
+    db.session.add(bid)
+    auction.current_price = amount
+    auction.leader_id = bidder.id
+    auction.bid_count = (auction.bid_count or 0) + 1
+    window = anti_sniping_window()
+    if now >= auction.ends_at - window:
+        auction.ends_at = max(auction.ends_at, now + window)
+    if previous_leader is not None and previous_leader != bidder.id:
+        notify(previous_leader, "outbid", zh("您的出价已被超过：%(title)s", title=listing.title),
+               zh("当前价 %(price)s，最低可出价 %(minimum)s。",
+                 price=format_yuan(amount, listing.currency),
+                 minimum=format_yuan(minimum_next_bid(auction), listing.currency)),
+               link=listing_path(listing.id))
+    db.session.flush()
+    return bid
+
+
+def accepted_bids(listing_id, viewer=None, limit=200):
+    """Accepted bids, newest first, for the public history (404 where the listing is not visible)."""
+    listing = db.session.get(Listing, listing_id)
+    if listing is None or (listing.status in HIDDEN_STATUSES and not is_seller_side(listing, viewer)):
+        raise NotFound(_("挂牌不存在"))
+    if listing.auction is None:
+        return []
+    return db.session.execute(
+        select(Bid).where(Bid.auction_id == listing.auction.id).order_by(Bid.id.desc()).limit(limit)
+    ).scalars().all()
+
+
+def due_auction_listing_ids(now):
+    """Listings whose auction is due to close at ``now`` and not yet closed."""
+    return db.session.execute(
+        select(Auction.listing_id).where(Auction.closed_at.is_(None), Auction.ends_at <= now).order_by(Auction.id)
+    ).scalars().all()
+
+
+def close_auction_without_sale(listing, auction, now):
+    """Close an auction that did not sell: no bid, or the reserve not met. The listing expires."""
+    auction.closed_at = now
+    auction.outcome = "unsold"
+    if listing.status == "published":
+        listing.status = "expired"
+    if auction.current_price is None:
+        body = zh("拍卖在截止时没有收到出价，挂牌已到期。您可以调整起拍价后重新发布。")
+    else:
+        body = zh("最高出价 %(price)s 未达到保留价，未成交，挂牌已到期。",
+                 price=format_yuan(auction.current_price, listing.currency))
+        notify(auction.leader_id, "auction_end", zh("拍卖未成交：%(title)s", title=listing.title),
+               zh("您的最高出价未达到卖家的保留价，本次拍卖未成交。"), link=listing_path(listing.id))
+    notify(listing.seller_id, "auction_end", zh("拍卖未成交：%(title)s", title=listing.title), body,
+           link=listing_path(listing.id))
+    db.session.flush()
+
+
+# --- offers -----------------------------------------------------------------------------
+
+def offer_days():
+    return timedelta(days=current_app.config["OFFER_DAYS"])
+
+
+def offer_recipient_id(offer, listing=None):
+    """Who answers this offer: the seller for a buyer's offer, the buyer for a counter."""
+    listing = listing or offer.listing
+    return listing.seller_id if offer.made_by == "buyer" else offer.buyer_id
+
+
+def is_offer_party(offer, user, listing=None):
+    listing = listing or offer.listing
+    return user is not None and (user.id == offer.buyer_id or is_seller_side(listing, user))
+
+
+def may_answer(offer, user, listing=None):
+    """True when ``user`` is the side that did not make ``offer``."""
+    listing = listing or offer.listing
+    if offer.made_by == "buyer":
+        return is_seller_side(listing, user)
+    return user.id == offer.buyer_id
+
+
+def get_offer(offer_id, user, lock=False):
+    """The offer if ``user`` is a party to it (or an operator); 404 otherwise.
+
+    With ``lock`` the listing's row lock is taken first and the offer re-read.
+    """
+    offer = db.session.get(Offer, offer_id)
+    if offer is None or not (is_offer_party(offer, user) or (user is not None and user.is_operator)):
+        raise NotFound(_("报价不存在"))
+    if lock:
+        lock_listing(offer.listing_id)
+        offer = db.session.get(Offer, offer_id, populate_existing=True)
+    return offer
+
+
+def check_answerable(offer, listing, user, now):
+    """The offer is open, unexpired, on a published listing, and ``user`` is the side to answer it."""
+    if not may_answer(offer, user, listing):
+        raise PermissionDenied(_("只能由对方答复这条报价"))
+    if offer.status != "open":
+        raise Conflict(_("报价已处理（状态：%(status)s）", status=offer.status), status=offer.status)
+    if now >= offer.expires_at:
+        raise Conflict(_("报价已过期"), status="expired")
+    if listing.status != "published":
+        raise Conflict(_("该挂牌当前不可交易（状态：%(status)s）", status=listing.status), status=listing.status)
+
+
+def _check_floor(listing, amount):
+    if listing.offer_floor and amount < listing.offer_floor:
+        floor = format_yuan(listing.offer_floor, listing.currency)
+        raise Conflict(_("报价低于卖家设定的最低报价 %(floor)s", floor=floor),
+                       fields={"amount": _("至少 %(floor)s", floor=floor)}, minimum_amount=listing.offer_floor)
+
+
+def make_offer(listing_id, buyer, amount, deal_type, message=None, now=None):
+    """A buyer's offer on a negotiable listing; returns the new open Offer."""
+    try:
+        amount = whole_fen(amount)
+    except ValidationError as exc:
+        listing = db.session.get(Listing, listing_id)
+        if listing is not None and listing.status == "published" and listing.offer_floor:
+            exc.extra["minimum_amount"] = listing.offer_floor
+        raise
+    message = _clean_message(message)
+    ensure_can(buyer, "offer")
+    listing = lock_listing(listing_id)
+    now = now or utcnow()
+    check_may_trade(listing, buyer, "negotiable")
+    check_deal_type(listing, deal_type)
+    _check_floor(listing, amount)
+    for earlier in db.session.execute(
+            select(Offer).where(Offer.listing_id == listing.id, Offer.buyer_id == buyer.id, Offer.status == "open")
+    ).scalars():
+        earlier.status = "withdrawn"
+        earlier.decided_at = now
+    offer = Offer(listing_id=listing.id, buyer_id=buyer.id, made_by="buyer", amount=amount, deal_type=deal_type,
+                  message=message, status="open", created_at=now, expires_at=now + offer_days())
+    db.session.add(offer)
+    db.session.flush()
+    notify(listing.seller_id, "offer", zh("收到新报价：%(title)s", title=listing.title),
+           zh("%(buyer)s 报价 %(amount)s，有效期至 %(until)s。", buyer=buyer.masked_name,
+             amount=format_yuan(amount, listing.currency), until=_when(offer.expires_at)),
+           link="/dashboard/offers")
+    return offer
+
+
+def counter_offer(offer_id, actor, amount, message=None, now=None):
+    """Answer an open offer with a new amount: a new Offer row (``parent_id``), the old one ``countered``."""
+    amount = whole_fen(amount)
+    message = _clean_message(message)
+    offer = get_offer(offer_id, actor, lock=True)
+    listing = offer.listing
+    now = now or utcnow()
+    check_answerable(offer, listing, actor, now)
+    made_by = "seller" if offer.made_by == "buyer" else "buyer"
+    if made_by == "buyer":
+        ensure_can(actor, "offer")
+        _check_floor(listing, amount)
+    offer.status = "countered"
+    offer.decided_at = now
+    counter = Offer(listing_id=listing.id, buyer_id=offer.buyer_id, parent_id=offer.id, made_by=made_by,
+                    amount=amount, deal_type=offer.deal_type, message=message, status="open", created_at=now,
+                    expires_at=now + offer_days())
+    db.session.add(counter)
+    db.session.flush()
+    if made_by == "seller":
+        notify(offer.buyer_id, "offer", zh("卖家还价：%(title)s", title=listing.title),
+               zh("卖家还价 %(amount)s，请在 %(until)s 前答复。",
+                 amount=format_yuan(amount, listing.currency), until=_when(counter.expires_at)),
+               link="/dashboard/buying")
+    else:
+        notify(listing.seller_id, "offer", zh("买家还价：%(title)s", title=listing.title),
+               zh("%(buyer)s 还价 %(amount)s。", buyer=actor.masked_name,
+                 amount=format_yuan(amount, listing.currency)),
+               link="/dashboard/offers")
+    return counter
+
+
+def decline_offer(offer_id, actor, now=None):
+    """The answering side declines an open offer; the maker is told."""
+    offer = get_offer(offer_id, actor, lock=True)
+    listing = offer.listing
+    now = now or utcnow()
+    if not may_answer(offer, actor, listing):
+        raise PermissionDenied(_("只能由对方答复这条报价"))
+    if offer.status != "open":
+        raise Conflict(_("报价已处理（状态：%(status)s）", status=offer.status), status=offer.status)
+    offer.status = "declined"
+    offer.decided_at = now
+    maker = offer.buyer_id if offer.made_by == "buyer" else listing.seller_id
+    notify(maker, "offer", zh("报价被拒绝：%(title)s", title=listing.title),
+           zh("您 %(amount)s 的报价被对方拒绝。", amount=format_yuan(offer.amount, listing.currency)),
+           link=listing_path(listing.id))
+    db.session.flush()
+    return offer
+
+
+def mark_offer_accepted(offer, listing, now):
+    """Record the acceptance and decline every other open offer on the listing, telling their buyers."""
+    offer.status = "accepted"
+    offer.decided_at = now
+    maker = offer.buyer_id if offer.made_by == "buyer" else listing.seller_id
+    notify(maker, "offer", zh("报价已被接受：%(title)s", title=listing.title),
+           zh("成交价 %(amount)s，交易已创建。", amount=format_yuan(offer.amount, listing.currency)))
+    others = db.session.execute(
+        select(Offer).where(Offer.listing_id == listing.id, Offer.status == "open", Offer.id != offer.id)
+    ).scalars().all()
+    for other in others:
+        other.status = "declined"
+        other.decided_at = now
+        notify(other.buyer_id, "offer", zh("报价未被接受：%(title)s", title=listing.title),
+               zh("卖家已与其他买家成交，您的报价已自动失效。"), link=listing_path(listing.id))
+    db.session.flush()
+    return len(others)
+
+
+def expire_offers(now):
+    """Mark open offers past their expiry as expired and tell their makers; return how many."""
+    stale = db.session.execute(
+        select(Offer).where(Offer.status == "open", Offer.expires_at <= now).order_by(Offer.id)
+    ).scalars().all()
+    for offer in stale:
+        offer.status = "expired"
+        offer.decided_at = now
+        maker = offer.buyer_id if offer.made_by == "buyer" else offer.listing.seller_id
+        notify(maker, "offer", zh("报价已过期：%(title)s", title=offer.listing.title),
+               zh("对方未在有效期内答复您 %(amount)s 的报价。",
+                 amount=format_yuan(offer.amount, offer.listing.currency)),
+               link=listing_path(offer.listing_id))
+    db.session.flush()
+    return len(stale)
