@@ -1,26 +1,183 @@
-"""The single entry point that turns a listing into a deal.
+"""Deal services: every step from purchase to paid payout (DESIGN.md "Escrow").
 
-Buy-now, an accepted offer and a won auction all end here (see ``escrow.trading``).
-The escrow issue builds the payment, transfer and release steps on the deal this opens.
+Buy-now, an accepted offer and a won auction all end in ``open_deal`` (see
+``escrow.trading``). Each later step is one function here that
+
+1. locks the deal row (``lock_deal``: FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
+   SQLite; the ``version`` column catches any update that slips past),
+2. asks the transition table (``escrow.machine``) whether the actor's role may take
+   the action in the deal's state (403 / 409 otherwise, before anything changes),
+3. posts the ledger entries (``escrow.ledger``), writes an append-only ``DealEvent``
+   and notifies the parties, all in the caller's transaction (flush, never commit).
+
+Roles are relative to the deal (buyer, seller, operator); ``actor=None`` is the
+system (deadlines, gateway webhooks). A deal is visible only to its buyer, its
+seller and operators: anyone else gets 404.
+
+The listing follows the deal: reserved while it runs, ``sold`` when it completes,
+``published`` again when it is cancelled or refunded. A dispute settled by a split
+completes the deal (the parties settled on a lower price), so the listing is sold.
 """
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import func, select
 
-from marketplace.errors import Conflict
+from listings.locking import begin_immediate, lock_listing
+from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.models import User
+from marketplace.money import format_yuan
+from marketplace.notify import notify
+from marketplace.timeutil import local, utcnow
 
+from . import ledger, machine, references
 from .fees import platform_fee
-from .models import Deal, DealEvent
+from .gateways import get_gateway
+from .ledger import Leg
+from .models import Deal, DealEvent, Document
 
+# --- errors -------------------------------------------------------------------------
+
+
+class PaymentMismatch(Conflict):
+    """A gateway reported a payment the deal cannot take (wrong amount or currency, or a closed deal).
+
+    Raised after the deal has been flagged (``Deal.flagged``) and a ``payment_mismatch``
+    event flushed, and before anything is booked: a caller that commits after
+    catching it keeps the flag for an operator.
+    """
+
+    code = "payment_mismatch"
+
+
+# --- loading, roles ------------------------------------------------------------------
+
+def lock_deal(deal_id):
+    """Return the deal, locked for the rest of the transaction and freshly read; 404 if missing."""
+    session = db.session
+    session.flush()
+    if session.get_bind().dialect.name == "sqlite":
+        begin_immediate(session)
+        deal = session.get(Deal, deal_id, populate_existing=True)
+    else:
+        deal = session.get(Deal, deal_id, with_for_update=True, populate_existing=True)
+    if deal is None:
+        raise NotFound("交易不存在")
+    return deal
+
+
+def roles_of(deal, user):
+    """The roles ``user`` holds on ``deal`` (empty: may not see it). ``None`` is the system."""
+    if user is None:
+        return {"system"}
+    roles = set()
+    if user.id == deal.buyer_id:
+        roles.add("buyer")
+    if user.id == deal.seller_id:
+        roles.add("seller")
+    if user.is_operator:
+        roles.add("operator")
+    return roles
+
+
+def get_deal_for(deal_id, user):
+    """The deal if ``user`` may see it (buyer, seller, operator); 404 otherwise."""
+    deal = db.session.get(Deal, deal_id)
+    if deal is None or not roles_of(deal, user):
+        raise NotFound("交易不存在")
+    return deal
+
+
+def deals_of(user):
+    """Deals where ``user`` is the buyer or the seller, newest first."""
+    return db.session.execute(
+        select(Deal).where((Deal.buyer_id == user.id) | (Deal.seller_id == user.id)).order_by(Deal.id.desc())
+    ).scalars().all()
+
+
+def _begin(deal_id, action, actor):
+    deal = lock_deal(deal_id)
+    roles = roles_of(deal, actor)
+    if not roles:
+        raise NotFound("交易不存在")
+    return deal, machine.check(deal.state, action, roles)
+
+
+def _check_guard(deal, row, now):
+    if row.guard == "payment_overdue" and not (deal.payment_due_at and now >= deal.payment_due_at):
+        raise Conflict(f"付款期限（{_when(deal.payment_due_at)}）尚未届满", guard=row.guard)
+    if row.guard == "transfer_overdue" and not (deal.transfer_due_at and now >= deal.transfer_due_at):
+        raise Conflict(f"卖方应在 {_when(deal.transfer_due_at)} 前提交变更申请，期限届满前不能单方取消；"
+                       "如有问题请提出争议", guard=row.guard)
+    if row.guard == "inspection_over" and not (deal.inspection_ends_at and now >= deal.inspection_ends_at):
+        raise Conflict(f"验收期（至 {_when(deal.inspection_ends_at)}）尚未届满", guard=row.guard)
+
+
+def _when(value):
+    return local(value).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _record(deal, action, to_state, actor, now, note=None, document=None):
+    """Write the append-only event and move the deal to ``to_state``."""
+    db.session.add(DealEvent(deal_id=deal.id, actor_id=getattr(actor, "id", None), action=action,
+                             from_state=deal.state, to_state=to_state, note=note,
+                             document_id=document.id if document is not None else None, created_at=now))
+    deal.state = to_state
+    deal.updated_at = now
+    db.session.flush()
+
+
+def _link(deal):
+    return f"/deals/{deal.id}"
+
+
+def _tell(deal, users, title, body=""):
+    for user_id in dict.fromkeys(users):
+        notify(user_id, "deal", title, body, link=_link(deal))
+
+
+def _operators():
+    return db.session.execute(
+        select(User.id).where(User.roles_csv.contains("operator"), User.active.is_(True))
+    ).scalars().all()
+
+
+def _title(deal, text):
+    return f"交易 #{deal.id}：{text}"
+
+
+def _flag(deal, reason, now):
+    deal.flagged = reason[:200]
+    db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="payment_mismatch", from_state=deal.state,
+                             to_state=deal.state, note=reason, created_at=now))
+    db.session.flush()
+    _tell(deal, _operators(), _title(deal, "到账异常，需人工处理"), reason)
+
+
+def _listing_back_on_market(deal):
+    listing = lock_listing(deal.listing_id)
+    if listing.status == "reserved":
+        listing.status = "published"
+
+
+def _listing_sold(deal):
+    listing = lock_listing(deal.listing_id)
+    if listing.status == "reserved":
+        listing.status = "sold"
+
+
+# --- opening --------------------------------------------------------------------------
 
 def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None, actor=None):
     """Open a deal for ``listing`` with ``buyer`` at ``price`` fen and reserve the listing.
 
     The caller must hold the listing's row lock (``listings.locking.lock_listing``)
     and have checked its own rules (price mode, bids, offers); this checks the
-    rules every path shares and flushes, in the caller's transaction.
+    rules every path shares and flushes, in the caller's transaction. The gateway is
+    chosen now: Stripe when ``STRIPE_SECRET_KEY`` is set, otherwise the offline
+    bank transfer; every deal gets a payment reference for bank transfers.
+    Licence deals record their terms (territory, field, start and end) from the listing.
     """
     now = now or utcnow()
     if listing.status != "published":
@@ -29,22 +186,451 @@ def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None
         raise Conflict("不能购买本单位的挂牌")
     if deal_type not in listing.deal_types:
         raise Conflict("该挂牌不提供此交易方式", fields={"deal_type": f"可选：{', '.join(listing.deal_types)}"})
+    if not isinstance(price, int) or isinstance(price, bool) or price <= 0:
+        raise ValidationError("成交价必须是正整数（分）", {"price": "必须为正整数"})
+    config = current_app.config
     deal = Deal(
         listing=listing, buyer_id=buyer.id, seller_id=listing.seller_id, organization_id=listing.organization_id,
         deal_type=deal_type, source=source, source_id=source_id, price=price, fee=platform_fee(price),
-        currency=listing.currency, state="awaiting_payment", created_at=now,
-        payment_due_at=now + timedelta(days=current_app.config["PAYMENT_DAYS"]),
+        currency=listing.currency, state="awaiting_payment", created_at=now, updated_at=now,
+        gateway="stripe" if config.get("STRIPE_SECRET_KEY") else "offline",
+        payment_due_at=now + timedelta(days=config["PAYMENT_DAYS"]),
     )
     if deal_type != "assignment":
         deal.license_territory = listing.license_territory or "中国大陆"
         deal.license_field = listing.license_field or "不限"
         deal.license_start = (now + timedelta(hours=8)).date()
         years = listing.license_years or 3
-        deal.license_end = deal.license_start.replace(year=deal.license_start.year + years)
+        start = deal.license_start
+        try:
+            deal.license_end = start.replace(year=start.year + years)
+        except ValueError:  # 29 February
+            deal.license_end = start.replace(year=start.year + years, day=28)
     listing.status = "reserved"
     db.session.add(deal)
     db.session.flush()
+    deal.payment_reference = references.payment_reference(deal.id)
     db.session.add(DealEvent(deal_id=deal.id, actor_id=(actor or buyer).id, action="open", from_state=None,
                              to_state="awaiting_payment", note=source, created_at=now))
     db.session.flush()
+    _tell(deal, [deal.buyer_id], _title(deal, "交易已创建，请付款"),
+          f"请在 {_when(deal.payment_due_at)} 前支付 {format_yuan(price, deal.currency)}，逾期交易将自动取消。")
+    _tell(deal, [deal.seller_id], _title(deal, "您的挂牌已成交，等待买方付款"),
+          f"《{listing.title}》以 {format_yuan(price, deal.currency)} 成交，买方付款到账后请办理变更手续。")
     return deal
+
+
+# --- paying ---------------------------------------------------------------------------
+
+def start_payment(deal_id, actor, now=None):
+    """The buyer starts (or restarts) paying: returns the gateway's instructions (API.md /deals/{id}/pay)."""
+    now = now or utcnow()
+    deal, _row = _begin(deal_id, "pay", actor)
+    attempt = 1 + db.session.execute(
+        select(func.count(DealEvent.id)).where(DealEvent.deal_id == deal.id, DealEvent.action == "pay")
+    ).scalar_one()
+    instructions = get_gateway(deal.gateway).start_payment(deal, attempt)
+    _record(deal, "pay", deal.state, actor, now, note=f"{deal.gateway} #{attempt}")
+    return instructions
+
+
+def _fund(deal, amount, gateway_name, reference, actor, now):
+    ledger.post(f"deal:{deal.id}:fund", "fund",
+                [Leg(ledger.clearing_account(gateway_name), -amount), Leg("escrow", amount)],
+                deal=deal, currency=deal.currency, memo="买方付款进入托管", reference=reference, actor=actor, now=now)
+    deal.funded_at = now
+    deal.transfer_due_at = now + timedelta(days=current_app.config["TRANSFER_DAYS"])
+    _record(deal, "confirm_payment", "funded", actor, now, note=f"{gateway_name} {reference or ''}".strip())
+    amount_text = format_yuan(amount, deal.currency)
+    _tell(deal, [deal.buyer_id], _title(deal, "付款已到账，资金由平台托管"),
+          f"{amount_text} 已进入托管账户；卖方将办理权利变更，登记完成后您有验收期。")
+    _tell(deal, [deal.seller_id], _title(deal, "买方款项已托管，请办理变更手续"),
+          f"请在 {_when(deal.transfer_due_at)} 前向国家知识产权局提交变更申请，并上传受理回执。")
+
+
+def confirm_offline_payment(deal_id, reference, amount, actor, now=None):
+    """An operator confirms a bank transfer's receipt by its reference and amount; the deal is funded.
+
+    A wrong reference or amount is refused with the reason (422). Confirming a deal
+    that is already funded with the same reference and amount is ignored: nothing is
+    booked twice and the deal is returned unchanged.
+    """
+    now = now or utcnow()
+    deal, row = _begin(deal_id, "confirm_payment", actor)
+    if deal.gateway != "offline":
+        raise Conflict("本交易通过在线支付付款，到账由支付通道自动确认", gateway=deal.gateway)
+    errors = {}
+    ref = references.normalise(reference)
+    if not ref:
+        errors["reference"] = "请填写银行回单上的付款参考号"
+    elif not references.is_valid(ref):
+        errors["reference"] = "参考号格式或校验位不正确（形如 IPM0000004205），请核对回单"
+    elif ref != deal.payment_reference:
+        errors["reference"] = f"参考号 {ref} 不属于本交易（本交易为 {deal.payment_reference}）"
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        errors["amount"] = "到账金额须为整数（分）"
+    elif amount != deal.price:
+        errors["amount"] = (f"到账金额 {format_yuan(amount, deal.currency)} 与应付金额 "
+                            f"{format_yuan(deal.price, deal.currency)} 不符；请退回或联系买方补足")
+    if errors:
+        raise ValidationError("到账信息与本交易不符，未确认", errors)
+    if row.to == machine.IGNORED:
+        return deal
+    _fund(deal, amount, "offline", ref, actor, now)
+    return deal
+
+
+def record_gateway_payment(deal_id, amount, currency, gateway, provider_ref, now=None):
+    """A gateway (the Stripe webhook) reports the buyer's payment: fund the deal, once.
+
+    Idempotent by the ledger key ``deal:{id}:fund``: a replay books nothing and
+    returns the deal. A payment of the wrong amount or currency, or one that reaches
+    a cancelled or refunded deal, flags the deal for an operator and raises
+    ``PaymentMismatch`` (nothing booked).
+    """
+    now = now or utcnow()
+    deal = lock_deal(deal_id)
+    if ledger.find_entry(f"deal:{deal.id}:fund") is not None:
+        return deal
+    if machine.allowed(deal.state, "confirm_payment", {"system"}) is None:
+        reason = (f"{gateway} 付款 {provider_ref} 到达时交易已“{machine.STATE_LABELS[deal.state]}”，"
+                  "需将款项退还买方")
+        _flag(deal, reason, now)
+        raise PaymentMismatch(reason, state=deal.state)
+    currency = (currency or "").upper()
+    if amount != deal.price or currency != deal.currency:
+        reason = (f"{gateway} 付款 {provider_ref} 金额 {amount} {currency} 与应付 {deal.price} {deal.currency} 不符")
+        _flag(deal, reason, now)
+        raise PaymentMismatch(reason, expected_amount=deal.price, received_amount=amount)
+    row = machine.check(deal.state, "confirm_payment", {"system"})
+    if row.to == machine.IGNORED:
+        return deal
+    _fund(deal, amount, gateway, provider_ref, None, now)
+    return deal
+
+
+# --- transfer milestones -----------------------------------------------------------------
+
+def _store_document(deal, kind, file_storage, actor, now):
+    from marketplace.uploads import save_upload
+
+    stored, file_type, size, original = save_upload(file_storage, field="document", area="deals")
+    document = Document(deal_id=deal.id, kind=kind, stored_name=stored, file_type=file_type, size=size,
+                        original_name=original, uploaded_by_id=actor.id, created_at=now)
+    db.session.add(document)
+    db.session.flush()
+    return document
+
+
+def file_transfer(deal_id, actor, document, note=None, now=None):
+    """The seller uploads the CNIPA filing receipt (受理通知书): transfer filed."""
+    now = now or utcnow()
+    deal, _row = _begin(deal_id, "file_transfer", actor)
+    doc = _store_document(deal, "filing_receipt", document, actor, now)
+    deal.filed_at = now
+    _record(deal, "file_transfer", "transfer_filed", actor, now, note=_note(note), document=doc)
+    _tell(deal, [deal.buyer_id], _title(deal, "卖方已向国家知识产权局提交变更申请"),
+          "受理回执已上传，可在交易页查看。登记完成后卖方将上传核准通知。")
+    return deal
+
+
+def record_transfer(deal_id, actor, document, note=None, now=None):
+    """The seller uploads the approval notice: transfer recorded; the buyer's inspection window opens."""
+    now = now or utcnow()
+    deal, _row = _begin(deal_id, "record_transfer", actor)
+    doc = _store_document(deal, "approval_notice", document, actor, now)
+    deal.recorded_at = now
+    deal.inspection_ends_at = now + timedelta(days=current_app.config["INSPECTION_DAYS"])
+    _record(deal, "record_transfer", "transfer_recorded", actor, now, note=_note(note), document=doc)
+    _tell(deal, [deal.buyer_id], _title(deal, "变更已登记，请验收"),
+          f"请核对登记结果并在 {_when(deal.inspection_ends_at)} 前确认验收或提出争议；期满未处理将自动放款。")
+    return deal
+
+
+def _note(note):
+    note = (note or "").strip()
+    return note[:1000] or None
+
+
+# --- release, payout -----------------------------------------------------------------------
+
+def accept(deal_id, actor, now=None):
+    """The buyer accepts the recorded transfer: the money is released to the seller."""
+    now = now or utcnow()
+    deal, _row = _begin(deal_id, "accept", actor)
+    _release(deal, deal.price, actor, now, "accept")
+    return deal
+
+
+def lapse_inspection(deal_id, now=None):
+    """The inspection window ended without acceptance or dispute: release (the system acts)."""
+    now = now or utcnow()
+    deal, row = _begin(deal_id, "lapse_inspection", None)
+    _check_guard(deal, row, now)
+    _release(deal, deal.price, None, now, "lapse_inspection")
+    return deal
+
+
+def _release(deal, seller_share, actor, now, action, note=None):
+    """Book the seller's share and the fee out of escrow, move to released, start the payout."""
+    fee = platform_fee(seller_share)
+    net = seller_share - fee
+    ledger.post(f"deal:{deal.id}:release", "release",
+                [Leg("escrow", -seller_share), Leg("seller_payable", net), Leg("platform_revenue", fee)],
+                deal=deal, currency=deal.currency, memo="托管资金放款：卖方应收与平台服务费", actor=actor, now=now)
+    deal.fee = fee
+    deal.payout_amount = net
+    deal.released_at = now
+    _record(deal, action, "released", actor, now, note=note)
+    _tell(deal, [deal.seller_id], _title(deal, "款项已放款"),
+          f"应付您 {format_yuan(net, deal.currency)}（已扣平台服务费 {format_yuan(fee, deal.currency)}），付款处理中。")
+    _tell(deal, [deal.buyer_id], _title(deal, "交易款项已放给卖方"), "感谢使用知产超市。")
+    _start_payout(deal, now)
+
+
+def _start_payout(deal, now):
+    if not deal.payout_amount:
+        deal.payout_status = "paid"
+        _complete(deal, None, now, note="无应付卖方款项")
+        return
+    result = get_gateway(deal.gateway).payout(deal, deal.payout_amount, f"deal:{deal.id}:payout")
+    if not result.ok:
+        deal.payout_status = "failed"
+        deal.flagged = f"向卖方付款失败：{result.message}"[:200]
+        db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="payout_failed", from_state=deal.state,
+                                 to_state=deal.state, note=result.message, created_at=now))
+        _tell(deal, _operators(), _title(deal, "向卖方付款失败，需人工付款"), result.message)
+        return
+    deal.payout_reference = result.reference
+    if result.pending:
+        deal.payout_status = "pending"
+        _tell(deal, _operators(), _title(deal, "待向卖方付款"),
+              f"请向卖方支付 {format_yuan(deal.payout_amount, deal.currency)} 后在运营后台登记银行流水号。")
+        return
+    machine.check(deal.state, "payout_paid", {"system"})
+    _book_payout(deal, result.reference, None, now)
+
+
+def mark_payout_paid(deal_id, reference, actor, now=None):
+    """An operator records the bank transfer to the seller (``actor=None``: the gateway confirmed it).
+
+    The deal completes and the listing is sold. Repeating it after completion is ignored.
+    """
+    now = now or utcnow()
+    deal, row = _begin(deal_id, "payout_paid", actor)
+    reference = (reference or "").strip()
+    if not reference:
+        raise ValidationError("请填写付款的银行流水号", {"reference": "必填"})
+    if len(reference) > 100:
+        raise ValidationError("流水号过长", {"reference": "不超过 100 个字符"})
+    if row.to == machine.IGNORED:
+        return deal
+    _book_payout(deal, reference, actor, now)
+    return deal
+
+
+def record_gateway_payout(deal_id, provider_ref, now=None):
+    """A gateway confirms the payout transfer (webhook); same as an operator marking it paid."""
+    return mark_payout_paid(deal_id, provider_ref, None, now=now)
+
+
+def _book_payout(deal, reference, actor, now):
+    ledger.post(f"deal:{deal.id}:payout", "payout",
+                [Leg("seller_payable", -deal.payout_amount), Leg("seller_payouts", deal.payout_amount)],
+                deal=deal, currency=deal.currency, memo="向卖方付款", reference=reference, actor=actor, now=now)
+    deal.payout_status = "paid"
+    deal.payout_reference = reference
+    deal.payout_paid_at = now
+    _complete(deal, actor, now, note=reference)
+
+
+def _complete(deal, actor, now, note=None):
+    _record(deal, "payout_paid", "completed", actor, now, note=note)
+    deal.closed_at = now
+    _listing_sold(deal)
+    _tell(deal, [deal.seller_id], _title(deal, "款项已支付，交易完成"),
+          f"{format_yuan(deal.payout_amount or 0, deal.currency)} 已付至您的账户。")
+    _tell(deal, [deal.buyer_id], _title(deal, "交易完成"), "权利变更已登记，款项已结清。")
+
+
+# --- refunds ---------------------------------------------------------------------------------
+
+def _refund(deal, amount, actor, now):
+    """Return ``amount`` of the escrow to the buyer through the deal's gateway and book it."""
+    result = get_gateway(deal.gateway).refund(deal, amount, f"deal:{deal.id}:refund")
+    if not result.ok:
+        raise Conflict(f"退款未能发起：{result.message or '支付通道拒绝'}，请稍后重试")
+    deal.refund_amount = amount
+    deal.refund_reference = result.reference
+    if result.pending:
+        ledger.post(f"deal:{deal.id}:refund_requested", "refund_requested",
+                    [Leg("escrow", -amount), Leg("refunds_in_transit", amount)],
+                    deal=deal, currency=deal.currency, memo="退款已发起，等待支付通道确认",
+                    reference=result.reference, actor=actor, now=now)
+        deal.refund_status = "pending"
+    else:
+        ledger.post(f"deal:{deal.id}:refund", "refund", [Leg("escrow", -amount), Leg("buyer_refunds", amount)],
+                    deal=deal, currency=deal.currency, memo="退还买方", reference=result.reference,
+                    actor=actor, now=now)
+        deal.refund_status = "refunded"
+
+
+def record_gateway_refund(deal_id, amount, provider_ref, now=None):
+    """A gateway confirms a refund it had accepted as pending: book it (once, key ``deal:{id}:refund``)."""
+    now = now or utcnow()
+    deal = lock_deal(deal_id)
+    if ledger.find_entry(f"deal:{deal.id}:refund") is not None:
+        return deal
+    if ledger.find_entry(f"deal:{deal.id}:refund_requested") is None:
+        raise Conflict("该交易没有待确认的退款", state=deal.state)
+    if amount != deal.refund_amount:
+        reason = f"退款 {provider_ref} 金额 {amount} 与发起的 {deal.refund_amount} 不符"
+        _flag(deal, reason, now)
+        raise PaymentMismatch(reason, expected_amount=deal.refund_amount, received_amount=amount)
+    ledger.post(f"deal:{deal.id}:refund", "refund",
+                [Leg("refunds_in_transit", -amount), Leg("buyer_refunds", amount)],
+                deal=deal, currency=deal.currency, memo="退款已到账", reference=provider_ref, now=now)
+    deal.refund_status = "refunded"
+    deal.refund_reference = provider_ref
+    db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="refund_confirmed", from_state=deal.state,
+                             to_state=deal.state, note=provider_ref, created_at=now))
+    db.session.flush()
+    _tell(deal, [deal.buyer_id], _title(deal, "退款已到账"), f"{format_yuan(amount, deal.currency)} 已退回。")
+    return deal
+
+
+# --- cancelling ------------------------------------------------------------------------------
+
+def cancel_deal(deal_id, actor, reason=None, now=None):
+    """Cancel: before payment (buyer or operator) → cancelled; after payment only when the seller
+    missed the transfer deadline (buyer or operator) → full refund. The listing goes back on the market.
+    """
+    now = now or utcnow()
+    deal, row = _begin(deal_id, "cancel", actor)
+    _check_guard(deal, row, now)
+    if row.to == "refunded":
+        _refund(deal, deal.price, actor, now)
+    _close_unsold(deal, "cancel", row.to, actor, now, _note(reason))
+    return deal
+
+
+def expire_unpaid(deal_id, now=None):
+    """The payment deadline passed without payment: cancel (the system acts)."""
+    now = now or utcnow()
+    deal, row = _begin(deal_id, "expire_payment", None)
+    _check_guard(deal, row, now)
+    _close_unsold(deal, "expire_payment", "cancelled", None, now, "付款期限届满")
+    return deal
+
+
+def _close_unsold(deal, action, to_state, actor, now, note):
+    _record(deal, action, to_state, actor, now, note=note)
+    deal.closed_at = now
+    _listing_back_on_market(deal)
+    text = "交易已取消" if to_state == "cancelled" else "交易已取消，款项全额退还买方"
+    _tell(deal, [deal.buyer_id, deal.seller_id], _title(deal, text), note or "")
+
+
+# --- disputes ----------------------------------------------------------------------------------
+
+def open_dispute(deal_id, actor, reason, now=None):
+    """The buyer or the seller opens a dispute (from funded until release); an operator will resolve it."""
+    now = now or utcnow()
+    deal, _row = _begin(deal_id, "dispute", actor)
+    reason = (reason or "").strip() if isinstance(reason, str) else ""
+    if len(reason) < 5:
+        raise ValidationError("请说明争议原因", {"reason": "至少 5 个字"})
+    if len(reason) > 2000:
+        raise ValidationError("争议原因过长", {"reason": "不超过 2000 个字"})
+    deal.dispute_reason = reason
+    deal.disputed_by_id = actor.id
+    deal.disputed_from = deal.state
+    _record(deal, "dispute", "disputed", actor, now, note=reason)
+    other = deal.seller_id if actor.id == deal.buyer_id else deal.buyer_id
+    _tell(deal, [other], _title(deal, "对方提出了争议"), reason)
+    _tell(deal, _operators(), _title(deal, "新的交易争议待处理"), reason)
+    return deal
+
+
+RESOLUTIONS = {"release": "resolve_release", "refund": "resolve_refund", "split": "resolve_split"}
+
+
+def resolve_dispute(deal_id, actor, outcome, seller_share=None, note=None, now=None):
+    """An operator resolves a dispute: ``release`` (all to the seller), ``refund`` (all back to the
+    buyer) or ``split`` (``seller_share`` fen of the price to the seller, the fee charged on that
+    share, the rest refunded to the buyer).
+    """
+    now = now or utcnow()
+    action = RESOLUTIONS.get(outcome)
+    deal, _row = _begin(deal_id, action or "resolve_release", actor)
+    if action is None:
+        raise ValidationError("裁决结果无效", {"outcome": "可选：release、refund、split"})
+    note = _note(note)
+    if outcome == "split":
+        if not isinstance(seller_share, int) or isinstance(seller_share, bool) \
+                or not 0 < seller_share < deal.price:
+            raise ValidationError("分配金额无效", {
+                "seller_share": f"卖方所得须大于 0 且小于成交价 {format_yuan(deal.price, deal.currency)}（单位：分）"})
+    deal.resolution = outcome
+    if outcome == "release":
+        _release(deal, deal.price, actor, now, action, note=note)
+    elif outcome == "refund":
+        _refund(deal, deal.price, actor, now)
+        _close_unsold(deal, action, "refunded", actor, now, note or "争议裁决：全额退款")
+    else:
+        refund = deal.price - seller_share
+        _refund(deal, refund, actor, now)
+        text = (f"争议裁决：卖方 {format_yuan(seller_share, deal.currency)}，"
+                f"退还买方 {format_yuan(refund, deal.currency)}")
+        _release(deal, seller_share, actor, now, action, note=f"{text}。{note}" if note else text)
+    return deal
+
+
+# --- deadlines ---------------------------------------------------------------------------------
+
+def enforce_deal_deadlines(now):
+    """Apply the deal deadlines due at ``now`` (``flask deadlines run``); safe to run twice.
+
+    - unpaid past the payment deadline → cancelled, listing published again;
+    - inspection window over → released (and the payout started);
+    - transfer not filed within TRANSFER_DAYS → the buyer is told they may cancel for a full
+      refund (once).
+
+    A batch job rather than a request: each deal is its own transaction (committed here),
+    so one deal that cannot move does not hold back the others.
+    """
+    from marketplace.errors import DomainError
+
+    report = {"deals_cancelled_unpaid": 0, "deals_released": 0, "transfers_overdue": 0}
+
+    def each(query, step, key):
+        for deal_id in db.session.execute(query).scalars().all():
+            try:
+                step(deal_id)
+                db.session.commit()
+                report[key] += 1
+            except DomainError:  # moved on meanwhile (paid, disputed…): nothing to do
+                db.session.rollback()
+
+    each(select(Deal.id).where(Deal.state == "awaiting_payment", Deal.payment_due_at <= now).order_by(Deal.id),
+         lambda deal_id: expire_unpaid(deal_id, now), "deals_cancelled_unpaid")
+    each(select(Deal.id).where(Deal.state == "transfer_recorded", Deal.inspection_ends_at <= now).order_by(Deal.id),
+         lambda deal_id: lapse_inspection(deal_id, now), "deals_released")
+    each(select(Deal.id).where(Deal.state == "funded", Deal.transfer_due_at <= now,
+                               Deal.transfer_overdue_notified_at.is_(None)).order_by(Deal.id),
+         lambda deal_id: _transfer_overdue(deal_id, now), "transfers_overdue")
+    return report
+
+
+def _transfer_overdue(deal_id, now):
+    deal = lock_deal(deal_id)
+    if deal.state != "funded" or deal.transfer_overdue_notified_at is not None:
+        raise Conflict("不再逾期")
+    deal.transfer_overdue_notified_at = now
+    db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="transfer_overdue", from_state=deal.state,
+                             to_state=deal.state, note=f"期限 {_when(deal.transfer_due_at)}", created_at=now))
+    db.session.flush()
+    _tell(deal, [deal.buyer_id], _title(deal, "卖方未按期提交变更申请"),
+          "您可以在交易页取消交易并获得全额退款，或继续等待。")
+    _tell(deal, [deal.seller_id], _title(deal, "变更申请已逾期"),
+          "买方现在可以取消交易并获得全额退款，请尽快提交变更申请。")

@@ -1,0 +1,48 @@
+"""Offline bank transfer into the platform's custodial account (银行存管): the default gateway.
+
+Paying: the buyer transfers the price to ``PLATFORM_BANK`` quoting the deal's payment
+reference; an operator matches the bank receipt and confirms it
+(``escrow.deals.confirm_offline_payment``). Payouts are instructions: the result is
+pending until an operator has paid the seller and marks it paid with the bank
+reference. Refunds are executed by the custodial bank on the platform's instruction
+back to the paying account, so they are booked at once.
+"""
+from marketplace.timeutil import iso
+
+from .base import GatewayResult, PaymentGateway
+
+
+class OfflineGateway(PaymentGateway):
+    name = "offline"
+
+    def __init__(self, config):
+        self.bank = dict(config["PLATFORM_BANK"])
+
+    def start_payment(self, deal, attempt: int) -> dict:
+        return {
+            "gateway": self.name,
+            "reference": deal.payment_reference,
+            "amount": deal.price,
+            "currency": deal.currency,
+            "bank": {"account_name": self.bank["account_name"], "bank": self.bank["bank"],
+                     "account_number": self.bank["account_number"]},
+            "due_at": iso(deal.payment_due_at),
+            "attempt": attempt,
+            "instructions": (f"请通过对公账户向平台存管专户转账 {_yuan(deal.price)} 元，"
+                             f"并在转账附言中填写付款参考号 {deal.payment_reference}。"
+                             "平台核对到账后资金进入托管，卖方随即办理转让/许可手续。"),
+        }
+
+    def refund(self, deal, amount: int, idempotency_key: str) -> GatewayResult:
+        return GatewayResult(ok=True, reference=f"BANK-REFUND-{deal.payment_reference}", pending=False,
+                             message="存管银行按平台指令原路退回", raw={"idempotency_key": idempotency_key})
+
+    def payout(self, deal, amount: int, idempotency_key: str) -> GatewayResult:
+        return GatewayResult(ok=True, reference=None, pending=True,
+                             message="待运营人员向卖方银行账户付款后登记", raw={"idempotency_key": idempotency_key})
+
+
+def _yuan(fen):
+    """Exact yuan with two decimals, as a bank form wants it (no 万 rounding, no floats)."""
+    yuan, rest = divmod(int(fen), 100)
+    return f"{yuan}.{rest:02d}"

@@ -1,0 +1,142 @@
+"""The deal state machine, as ONE table: (state, action) → next state, who may do it, and a guard.
+
+Roles are relative to the deal: ``buyer``, ``seller``, ``operator`` (platform staff)
+and ``system`` (deadlines, gateway webhooks). A row whose ``to`` is ``IGNORED``
+marks a duplicate (a payment confirmation replayed after the deal was funded): it
+is accepted and changes nothing, as Indico treats a repeated provider callback.
+
+``check(state, action, roles)`` is the only place the table is read: it returns the
+row, or raises PermissionDenied (403: that role may not do this action here) or
+IllegalTransition (409: not in this state). Guards (deadlines) are named here and
+evaluated by ``escrow.deals``.
+"""
+from dataclasses import dataclass
+
+from marketplace.errors import IllegalTransition, PermissionDenied
+
+from .models import DEAL_STATES
+
+IGNORED = "ignored"
+ROLES = ("buyer", "seller", "operator", "system")
+
+STATE_LABELS = {
+    "awaiting_payment": "待付款",
+    "funded": "资金已托管",
+    "transfer_filed": "变更已提交",
+    "transfer_recorded": "变更已登记",
+    "released": "已放款",
+    "completed": "已完成",
+    "disputed": "争议处理中",
+    "cancelled": "已取消",
+    "refunded": "已退款",
+}
+ACTION_LABELS = {
+    "open": "下单",
+    "pay": "发起付款",
+    "confirm_payment": "确认到账",
+    "cancel": "取消交易",
+    "expire_payment": "付款逾期取消",
+    "file_transfer": "提交变更申请",
+    "record_transfer": "变更登记完成",
+    "accept": "确认验收",
+    "lapse_inspection": "验收期满放款",
+    "dispute": "提出争议",
+    "resolve_release": "裁决：放款",
+    "resolve_refund": "裁决：退款",
+    "resolve_split": "裁决：按比例分配",
+    "payout_paid": "卖方款项已支付",
+    "transfer_overdue": "卖方办理逾期",
+    "payment_mismatch": "到账异常",
+    "refund_confirmed": "退款已到账",
+    "payout_failed": "付款失败",
+}
+ROLE_LABELS = {"buyer": "买方", "seller": "卖方", "operator": "平台运营", "system": "系统"}
+
+
+@dataclass(frozen=True)
+class Transition:
+    to: str  # next state, or IGNORED
+    roles: frozenset
+    guard: str | None = None  # payment_overdue | transfer_overdue | inspection_over
+
+
+def _t(to, *roles, guard=None):
+    return Transition(to, frozenset(roles), guard)
+
+
+_PAYMENT_DUPLICATE = _t(IGNORED, "operator", "system")
+
+TABLE = {
+    ("awaiting_payment", "pay"): _t("awaiting_payment", "buyer"),
+    ("awaiting_payment", "confirm_payment"): _t("funded", "operator", "system"),
+    ("awaiting_payment", "cancel"): _t("cancelled", "buyer", "operator"),
+    ("awaiting_payment", "expire_payment"): _t("cancelled", "system", guard="payment_overdue"),
+
+    ("funded", "file_transfer"): _t("transfer_filed", "seller"),
+    ("funded", "cancel"): _t("refunded", "buyer", "operator", guard="transfer_overdue"),
+    ("funded", "dispute"): _t("disputed", "buyer", "seller"),
+    ("funded", "confirm_payment"): _PAYMENT_DUPLICATE,
+
+    ("transfer_filed", "record_transfer"): _t("transfer_recorded", "seller"),
+    ("transfer_filed", "dispute"): _t("disputed", "buyer", "seller"),
+    ("transfer_filed", "confirm_payment"): _PAYMENT_DUPLICATE,
+
+    ("transfer_recorded", "accept"): _t("released", "buyer"),
+    ("transfer_recorded", "lapse_inspection"): _t("released", "system", guard="inspection_over"),
+    ("transfer_recorded", "dispute"): _t("disputed", "buyer", "seller"),
+    ("transfer_recorded", "confirm_payment"): _PAYMENT_DUPLICATE,
+
+    ("disputed", "resolve_release"): _t("released", "operator"),
+    ("disputed", "resolve_refund"): _t("refunded", "operator"),
+    ("disputed", "resolve_split"): _t("released", "operator"),
+    ("disputed", "confirm_payment"): _PAYMENT_DUPLICATE,
+
+    ("released", "payout_paid"): _t("completed", "operator", "system"),
+    ("released", "confirm_payment"): _PAYMENT_DUPLICATE,
+
+    ("completed", "payout_paid"): _t(IGNORED, "operator", "system"),
+    ("completed", "confirm_payment"): _PAYMENT_DUPLICATE,
+}
+ACTIONS = tuple(dict.fromkeys(action for _state, action in TABLE))
+
+assert all(state in DEAL_STATES for state, _ in TABLE)
+assert all(t.to in DEAL_STATES + (IGNORED,) for t in TABLE.values())
+
+
+def roles_for_action(action):
+    """Every role that may do ``action`` in some state."""
+    return frozenset().union(*(t.roles for (_s, a), t in TABLE.items() if a == action))
+
+
+def allowed(state, action, roles):
+    """The row if one of ``roles`` may do ``action`` in ``state`` (guards aside), else None."""
+    row = TABLE.get((state, action))
+    if row is not None and row.roles & set(roles):
+        return row
+    return None
+
+
+def check(state, action, roles):
+    """Return the table row for ``action`` in ``state`` by an actor holding ``roles``, or raise.
+
+    403 when none of the actor's roles may do the action in this state; 409 when
+    they could in some other state but not in this one.
+    """
+    roles = set(roles)
+    label = ACTION_LABELS.get(action, action)
+    row = TABLE.get((state, action))
+    if row is None:
+        if not roles & roles_for_action(action):
+            raise PermissionDenied(f"您无权执行“{label}”", action=action)
+        raise IllegalTransition(f"交易当前状态为“{STATE_LABELS[state]}”，不能执行“{label}”",
+                                state=state, action=action)
+    if not roles & row.roles:
+        who = "、".join(ROLE_LABELS[r] for r in ROLES if r in row.roles)
+        raise PermissionDenied(f"只有{who}可以执行“{label}”", action=action)
+    return row
+
+
+def actions_for(state, roles):
+    """Actions ``roles`` may take in ``state`` (excluding ignored duplicates), in table order."""
+    return [action for (s, action), row in TABLE.items()
+            if s == state and row.to != IGNORED and row.roles & set(roles)]
