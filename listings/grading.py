@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask import has_request_context
+from flask_babel import gettext
 from sqlalchemy import case, event, func, inspect, select
 from sqlalchemy.orm import Session
 
@@ -47,6 +47,24 @@ from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
 from .models import GradeAssessment, Listing, Right
+
+
+def N_(message):
+    """Mark a rubric text for translation; it is translated where it is shown (``tr``)."""
+    return message
+
+
+def _(message, **variables):
+    """gettext in a request; outside one (CLI, cron) the Chinese original, so services work anywhere."""
+    if has_request_context():
+        return gettext(message, **variables)
+    return message % variables if variables else message
+
+
+def tr(message):
+    """Translate a text marked with ``N_``."""
+    return _(message) if message else message
+
 
 # --- the rubric -------------------------------------------------------------
 
@@ -75,98 +93,98 @@ class Indicator:
 
 
 PATENT_DIMENSIONS = (
-    Dimension("legal", _l("法律价值"), 40),
-    Dimension("technical", _l("技术价值"), 30),
-    Dimension("economic", _l("经济价值"), 30),
+    Dimension("legal", N_("法律价值"), 40),
+    Dimension("technical", N_("技术价值"), 30),
+    Dimension("economic", N_("经济价值"), 30),
 )
 TRADEMARK_DIMENSIONS = (
-    Dimension("legal", _l("法律状态"), 40),
-    Dimension("brand", _l("显著性与保护范围"), 30),
-    Dimension("economic", _l("商业价值"), 30),
+    Dimension("legal", N_("法律状态"), 40),
+    Dimension("brand", N_("显著性与保护范围"), 30),
+    Dimension("economic", N_("商业价值"), 30),
 )
 
 PATENT_INDICATORS = (
-    Indicator("stability", "legal", _l("权利稳定性"), 25,
-              _l("专利权被宣告无效的风险：是否经过实质审查、是否已授权、是否仍然有效。"),
-              _l("按法律状态和专利类型预评：已授权发明 8 分，已授权实用新型/外观设计 5 分，审查中 3 分，失效 0 分。"),
-              _l("实用新型和外观设计可提供专利权评价报告；有无效宣告请求被驳回的记录也请写入描述。")),
-    Indicator("remaining_term", "legal", _l("剩余保护期"), 25,
-              _l("自申请日起算的法定保护期（发明 20 年、实用新型 10 年、外观设计 15 年）还剩多少年。"),
-              _l("按剩余年数预评：15 年以上 10 分，逐级递减，不足 1 年 1 分，已届满 0 分。"),
-              _l("准确填写申请日；保护期无法延长，但可与同族或后续改进专利打包挂牌。")),
-    Indicator("encumbrance", "legal", _l("权利负担与许可状况"), 20,
-              _l("是否质押、是否有仍在有效期内的独占许可，这些都会限制买方取得的权利。"),
-              _l("无质押、无在先独占许可 10 分；质押且已上传质权人同意书 6 分，未上传 3 分；独占许可在有效期内 4 分。"),
-              _l("质押专利转让前取得并上传质权人同意书；如实填写在先许可的期限。")),
-    Indicator("family", "legal", _l("同族与海外布局"), 15,
-              _l("同一发明在中国以外国家或地区的申请或授权情况。"),
-              _l("按同族国家/地区数预评：无 4 分，1 个 6 分，2 个 7 分，3–4 个 8 分，5 个及以上 10 分。"),
-              _l("在挂牌中列出同族专利所在的国家或地区（如 US、EP、JP）。")),
-    Indicator("design_around", "legal", _l("规避设计难度"), 15,
-              _l("竞争者绕开权利要求实现同样效果的难易程度。"),
-              _l("以权利要求项数作初步参考：15 项及以上 7 分，10–14 项 6 分，5–9 项 5 分，少于 5 项 3 分；需结合独立权利要求范围复核。"),
-              _l("填写权利要求项数，并在描述中说明独立权利要求的保护范围。")),
-    Indicator("advancement", "technical", _l("技术先进性"), 25,
-              _l("与现有技术相比的改进程度和技术领先性。"), None,
-              _l("在描述中说明相对现有技术解决了什么问题、性能提升多少，附检测数据更好。")),
-    Indicator("maturity", "technical", _l("技术成熟度"), 20,
-              _l("从实验室到量产的距离：原理验证、样机、小试、中试还是已量产。"), None,
-              _l("说明技术所处阶段（如样机、中试、已量产）和实施条件。")),
-    Indicator("breadth", "technical", _l("应用范围"), 20,
-              _l("技术可应用的产品、行业和场景有多广。"), None,
-              _l("列出可应用的产品和行业。")),
-    Indicator("substitutability", "technical", _l("不可替代性"), 20,
-              _l("是否存在成本更低或效果更好的替代技术。"), None,
-              _l("说明与主要替代方案的比较。")),
-    Indicator("independence", "technical", _l("技术独立性"), 15,
-              _l("实施时对他人专利或其他技术的依赖程度；依赖越少越好。"), None,
-              _l("说明实施是否需要他人专利许可或特定配套技术。")),
-    Indicator("market_application", "economic", _l("市场应用情况"), 30,
-              _l("是否已经实施、产生销售收入或许可收入。"), None,
-              _l("提供实施产品、销售或许可收入等证明。")),
-    Indicator("market_size", "economic", _l("市场规模"), 25,
-              _l("相关产品市场的规模和增长前景。"), None,
-              _l("在描述中引用可靠的市场规模数据。")),
-    Indicator("competition", "economic", _l("市场竞争情况"), 20,
-              _l("相关市场的竞争者数量和该专利带来的竞争优势。"), None,
-              _l("说明主要竞争者以及本专利带来的差异化优势。")),
-    Indicator("policy_fit", "economic", _l("政策适应性"), 15,
-              _l("与国家和广东省产业政策（如战略性新兴产业）的契合程度。"), None,
-              _l("说明所属产业领域及相关扶持政策。")),
-    Indicator("completeness", "economic", _l("挂牌信息完整度"), 10,
-              _l("买方做出决定所需的信息是否齐全：描述、摘要、分类号、权利要求数、许可条件等。"),
-              _l("按已填写的必要信息所占比例预评，并列出缺少的项目。"),
-              _l("补全缺少的项目：详细描述、摘要、IPC 分类号、权利要求项数、许可地域/领域/年限。")),
+    Indicator("stability", "legal", N_("权利稳定性"), 25,
+              N_("专利权被宣告无效的风险：是否经过实质审查、是否已授权、是否仍然有效。"),
+              N_("按法律状态和专利类型预评：已授权发明 8 分，已授权实用新型/外观设计 5 分，审查中 3 分，失效 0 分。"),
+              N_("实用新型和外观设计可提供专利权评价报告；有无效宣告请求被驳回的记录也请写入描述。")),
+    Indicator("remaining_term", "legal", N_("剩余保护期"), 25,
+              N_("自申请日起算的法定保护期（发明 20 年、实用新型 10 年、外观设计 15 年）还剩多少年。"),
+              N_("按剩余年数预评：15 年以上 10 分，逐级递减，不足 1 年 1 分，已届满 0 分。"),
+              N_("准确填写申请日；保护期无法延长，但可与同族或后续改进专利打包挂牌。")),
+    Indicator("encumbrance", "legal", N_("权利负担与许可状况"), 20,
+              N_("是否质押、是否有仍在有效期内的独占许可，这些都会限制买方取得的权利。"),
+              N_("无质押、无在先独占许可 10 分；质押且已上传质权人同意书 6 分，未上传 3 分；独占许可在有效期内 4 分。"),
+              N_("质押专利转让前取得并上传质权人同意书；如实填写在先许可的期限。")),
+    Indicator("family", "legal", N_("同族与海外布局"), 15,
+              N_("同一发明在中国以外国家或地区的申请或授权情况。"),
+              N_("按同族国家/地区数预评：无 4 分，1 个 6 分，2 个 7 分，3–4 个 8 分，5 个及以上 10 分。"),
+              N_("在挂牌中列出同族专利所在的国家或地区（如 US、EP、JP）。")),
+    Indicator("design_around", "legal", N_("规避设计难度"), 15,
+              N_("竞争者绕开权利要求实现同样效果的难易程度。"),
+              N_("以权利要求项数作初步参考：15 项及以上 7 分，10–14 项 6 分，5–9 项 5 分，少于 5 项 3 分；需结合独立权利要求范围复核。"),
+              N_("填写权利要求项数，并在描述中说明独立权利要求的保护范围。")),
+    Indicator("advancement", "technical", N_("技术先进性"), 25,
+              N_("与现有技术相比的改进程度和技术领先性。"), None,
+              N_("在描述中说明相对现有技术解决了什么问题、性能提升多少，附检测数据更好。")),
+    Indicator("maturity", "technical", N_("技术成熟度"), 20,
+              N_("从实验室到量产的距离：原理验证、样机、小试、中试还是已量产。"), None,
+              N_("说明技术所处阶段（如样机、中试、已量产）和实施条件。")),
+    Indicator("breadth", "technical", N_("应用范围"), 20,
+              N_("技术可应用的产品、行业和场景有多广。"), None,
+              N_("列出可应用的产品和行业。")),
+    Indicator("substitutability", "technical", N_("不可替代性"), 20,
+              N_("是否存在成本更低或效果更好的替代技术。"), None,
+              N_("说明与主要替代方案的比较。")),
+    Indicator("independence", "technical", N_("技术独立性"), 15,
+              N_("实施时对他人专利或其他技术的依赖程度；依赖越少越好。"), None,
+              N_("说明实施是否需要他人专利许可或特定配套技术。")),
+    Indicator("market_application", "economic", N_("市场应用情况"), 30,
+              N_("是否已经实施、产生销售收入或许可收入。"), None,
+              N_("提供实施产品、销售或许可收入等证明。")),
+    Indicator("market_size", "economic", N_("市场规模"), 25,
+              N_("相关产品市场的规模和增长前景。"), None,
+              N_("在描述中引用可靠的市场规模数据。")),
+    Indicator("competition", "economic", N_("市场竞争情况"), 20,
+              N_("相关市场的竞争者数量和该专利带来的竞争优势。"), None,
+              N_("说明主要竞争者以及本专利带来的差异化优势。")),
+    Indicator("policy_fit", "economic", N_("政策适应性"), 15,
+              N_("与国家和广东省产业政策（如战略性新兴产业）的契合程度。"), None,
+              N_("说明所属产业领域及相关扶持政策。")),
+    Indicator("completeness", "economic", N_("挂牌信息完整度"), 10,
+              N_("买方做出决定所需的信息是否齐全：描述、摘要、分类号、权利要求数、许可条件等。"),
+              N_("按已填写的必要信息所占比例预评，并列出缺少的项目。"),
+              N_("补全缺少的项目：详细描述、摘要、IPC 分类号、权利要求项数、许可地域/领域/年限。")),
 )
 
 TRADEMARK_INDICATORS = (
-    Indicator("registration_status", "legal", _l("注册状态"), 35,
-              _l("商标是否已核准注册并处于有效状态。"),
-              _l("已注册 10 分，申请中 3 分，异议中 2 分，已撤销或无效 0 分。"),
-              _l("申请中的商标待核准注册后再挂牌转让更易成交。")),
-    Indicator("remaining_term", "legal", _l("剩余有效期"), 30,
-              _l("当前十年有效期还剩多久；商标可续展，临近到期需尽快续展。"),
-              _l("按当前有效期剩余年数预评：5 年以上 10 分，3–5 年 8 分，1–3 年 6 分，不足 1 年 4 分。"),
-              _l("有效期不足一年的商标请先办理续展。")),
-    Indicator("dispute_history", "legal", _l("争议记录"), 35,
-              _l("异议、无效宣告、撤三等争议的记录。"),
-              _l("无争议 10 分，1 起 6 分，2 起 4 分，3 起及以上 2 分；未填写则需人工核查。"),
-              _l("如实填写争议记录，并说明已结案争议的结果。")),
-    Indicator("distinctiveness", "brand", _l("显著性"), 50,
-              _l("标志本身的识别力：臆造词高于暗示性词，描述性标志最弱。"), None,
-              _l("上传清晰的商标图样，并说明商标的含义与来源。")),
-    Indicator("coverage", "brand", _l("类别与商品覆盖"), 50,
-              _l("核定使用的尼斯类别、类似群和商品/服务项目的覆盖范围。"),
-              _l("按类别数预评（1 类 4 分，2 类 6 分，3–4 类 7 分，5 类及以上 8 分），覆盖 3 个以上类似群、10 项以上商品各加 1 分。"),
-              _l("完整填写核定使用的类似群和商品/服务项目；同一主体在相关类别的近似商标可一并打包。")),
-    Indicator("use_evidence", "economic", _l("使用证据"), 60,
-              _l("是否有实际使用的证据；注册满三年不使用可能被撤销（《商标法》第四十九条）。"),
-              _l("有使用证据 8 分（证据质量需复核）；无使用证据 2 分，注册满三年者 1 分；未填写则需人工核查。"),
-              _l("提供近三年的使用证据，如销售合同、发票、广告宣传材料。")),
-    Indicator("completeness", "economic", _l("挂牌信息完整度"), 40,
-              _l("买方做出决定所需的信息是否齐全：描述、商标图样、类似群、商品项目、许可条件等。"),
-              _l("按已填写的必要信息所占比例预评，并列出缺少的项目。"),
-              _l("补全缺少的项目：详细描述、商标图样、类似群、商品/服务项目、许可地域/领域/年限。")),
+    Indicator("registration_status", "legal", N_("注册状态"), 35,
+              N_("商标是否已核准注册并处于有效状态。"),
+              N_("已注册 10 分，申请中 3 分，异议中 2 分，已撤销或无效 0 分。"),
+              N_("申请中的商标待核准注册后再挂牌转让更易成交。")),
+    Indicator("remaining_term", "legal", N_("剩余有效期"), 30,
+              N_("当前十年有效期还剩多久；商标可续展，临近到期需尽快续展。"),
+              N_("按当前有效期剩余年数预评：5 年以上 10 分，3–5 年 8 分，1–3 年 6 分，不足 1 年 4 分。"),
+              N_("有效期不足一年的商标请先办理续展。")),
+    Indicator("dispute_history", "legal", N_("争议记录"), 35,
+              N_("异议、无效宣告、撤三等争议的记录。"),
+              N_("无争议 10 分，1 起 6 分，2 起 4 分，3 起及以上 2 分；未填写则需人工核查。"),
+              N_("如实填写争议记录，并说明已结案争议的结果。")),
+    Indicator("distinctiveness", "brand", N_("显著性"), 50,
+              N_("标志本身的识别力：臆造词高于暗示性词，描述性标志最弱。"), None,
+              N_("上传清晰的商标图样，并说明商标的含义与来源。")),
+    Indicator("coverage", "brand", N_("类别与商品覆盖"), 50,
+              N_("核定使用的尼斯类别、类似群和商品/服务项目的覆盖范围。"),
+              N_("按类别数预评（1 类 4 分，2 类 6 分，3–4 类 7 分，5 类及以上 8 分），覆盖 3 个以上类似群、10 项以上商品各加 1 分。"),
+              N_("完整填写核定使用的类似群和商品/服务项目；同一主体在相关类别的近似商标可一并打包。")),
+    Indicator("use_evidence", "economic", N_("使用证据"), 60,
+              N_("是否有实际使用的证据；注册满三年不使用可能被撤销（《商标法》第四十九条）。"),
+              N_("有使用证据 8 分（证据质量需复核）；无使用证据 2 分，注册满三年者 1 分；未填写则需人工核查。"),
+              N_("提供近三年的使用证据，如销售合同、发票、广告宣传材料。")),
+    Indicator("completeness", "economic", N_("挂牌信息完整度"), 40,
+              N_("买方做出决定所需的信息是否齐全：描述、商标图样、类似群、商品项目、许可条件等。"),
+              N_("按已填写的必要信息所占比例预评，并列出缺少的项目。"),
+              N_("补全缺少的项目：详细描述、商标图样、类似群、商品/服务项目、许可地域/领域/年限。")),
 )
 
 RUBRICS = {
@@ -223,12 +241,12 @@ def compute(kind, scores):
 
 STATUTORY_YEARS = {"invention": 20, "utility_model": 10, "design": 15}
 DEAD_PATENT = ("lapsed", "invalidated", "expired")
-STATUS_LABELS = {"pending": _l("审查中"), "granted": _l("已授权"), "lapsed": _l("已失效"),
-                 "invalidated": _l("已被宣告无效"), "expired": _l("已届满")}
-TYPE_LABELS = {"invention": _l("发明专利"), "utility_model": _l("实用新型"), "design": _l("外观设计")}
+STATUS_LABELS = {"pending": N_("审查中"), "granted": N_("已授权"), "lapsed": N_("已失效"),
+                 "invalidated": N_("已被宣告无效"), "expired": N_("已届满")}
+TYPE_LABELS = {"invention": N_("发明专利"), "utility_model": N_("实用新型"), "design": N_("外观设计")}
 TM_STATUS_SCORES = {"registered": 10, "pending": 3, "opposed": 2, "cancelled": 0, "invalidated": 0}
-TM_STATUS_LABELS = {"registered": _l("已注册"), "pending": _l("申请中"), "opposed": _l("异议中"),
-                    "cancelled": _l("已撤销"), "invalidated": _l("已被宣告无效")}
+TM_STATUS_LABELS = {"registered": N_("已注册"), "pending": N_("申请中"), "opposed": N_("异议中"),
+                    "cancelled": N_("已撤销"), "invalidated": N_("已被宣告无效")}
 LICENCE_DEALS = ("exclusive_license", "sole_license", "non_exclusive_license")
 
 
@@ -264,7 +282,7 @@ def _years_between(start, end):
 
 
 def _item(ind, score, reason):
-    return {"key": ind.key, "dimension": ind.dimension, "label": str(ind.label), "score": score,
+    return {"key": ind.key, "dimension": ind.dimension, "label": tr(ind.label), "score": score,
             "reason": reason, "needs_judgement": score is None}
 
 
@@ -272,13 +290,13 @@ def _patent_stability(rights):
     statuses = [r.legal_status or "pending" for r in rights]
     if any(s in DEAD_PATENT for s in statuses):
         dead = next(s for s in statuses if s in DEAD_PATENT)
-        return 0, _("专利%(status)s，不再受保护", status=STATUS_LABELS[dead])
+        return 0, _("专利%(status)s，不再受保护", status=tr(STATUS_LABELS[dead]))
     if any(s == "pending" for s in statuses):
         return 3, _("专利尚在审查中，能否授权及授权范围未定")
     types = {r.patent_type or "invention" for r in rights}
     if types == {"invention"}:
         return 8, _("已授权发明专利，经过实质审查，稳定性较好")
-    label = "、".join(str(TYPE_LABELS[t]) for t in sorted(types - {"invention"}))
+    label = "、".join(tr(TYPE_LABELS[t]) for t in sorted(types - {"invention"}))
     return 5, _("已授权%(type)s，未经实质审查，建议以专利权评价报告确认稳定性", type=label)
 
 
@@ -302,7 +320,7 @@ def _patent_remaining_term(rights, today):
         return 0, _("保护期已于 %(end)s 届满", end=end.isoformat())
     total = (end.year - right.filing_date.year)
     return _term_score(years), _("剩余保护期约 %(years).1f 年（%(type)s保护期 %(total)d 年，自申请日 %(filed)s 起算，"
-                                 "至 %(end)s 届满）", years=years, type=TYPE_LABELS[right.patent_type or "invention"],
+                                 "至 %(end)s 届满）", years=years, type=tr(TYPE_LABELS[right.patent_type or "invention"]),
                                  total=total, filed=right.filing_date.isoformat(), end=end.isoformat())
 
 
@@ -368,7 +386,7 @@ def _completeness(listing, rights):
 def _tm_registration(rights):
     statuses = [r.tm_status or "pending" for r in rights]
     worst = min(statuses, key=lambda s: TM_STATUS_SCORES.get(s, 0))
-    label = TM_STATUS_LABELS.get(worst, worst)
+    label = tr(TM_STATUS_LABELS.get(worst, worst))
     if worst == "registered":
         return 10, _("已核准注册，处于有效状态")
     return TM_STATUS_SCORES.get(worst, 0), _("商标%(status)s", status=label)
@@ -455,7 +473,7 @@ def propose(listing, today=None):
         if ind.key in auto:
             score, reason = auto[ind.key]
         else:
-            score, reason = None, _("需人工判断：%(what)s", what=str(ind.measures))
+            score, reason = None, _("需人工判断：%(what)s", what=tr(ind.measures))
         items.append(_item(ind, score, str(reason)))
     return items
 

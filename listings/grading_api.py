@@ -99,7 +99,7 @@ def assessment_json(row):
 def proposal(listing_id):
     require_user("operator")
     listing = grading.get_listing(listing_id)
-    dims = [{"key": d.key, "label": str(d.label), "weight": d.weight} for d in grading.dimensions_for(listing.kind)]
+    dims = [{"key": d.key, "label": grading.tr(d.label), "weight": d.weight} for d in grading.dimensions_for(listing.kind)]
     return jsonify({"kind": listing.kind, "dimensions": dims, "indicators": grading.propose(listing)})
 
 

@@ -101,7 +101,8 @@ def test_completeness_names_what_is_missing(app, seller):
     item = by_key(grading.propose(listing))["completeness"]
     # factory listing: short description, no abstract, licence terms missing for non-exclusive licence
     assert "详细描述" in item["reason"] and "摘要" in item["reason"] and "许可地域" in item["reason"]
-    assert item["score"] == 3  # 2 of 6 facts given
+    assert item["score"] == 5  # 3 of 6 facts given: deal types, IPC codes, claims count
+    assert "3/6" in item["reason"]
     listing.description = "本发明提供一种锂电池正极材料。" * 10
     listing.rights[0].abstract = "一种正极材料，包含……"
     listing.license_territory, listing.license_field, listing.license_years = "中国大陆", "动力电池", 5
