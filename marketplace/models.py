@@ -153,3 +153,4 @@ class AuditLog(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     actor = db.relationship("User")
+from .credit_models import CreditRecord  # noqa: E402,F401  (credit records, see marketplace.credit)

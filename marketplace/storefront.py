@@ -1,5 +1,6 @@
 """Storefront pages that span packages: home, statistics, language switch, notifications."""
 from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
 
 from .auth import safe_next
 
@@ -24,3 +25,189 @@ def set_language(code):
             current_user.locale = code
             db.session.commit()
     return redirect(safe_next(request.args.get("next")) or url_for("storefront.home"))
+
+
+# --- notification centre (see marketplace.notification_centre) ------------------------------
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    from . import notification_centre
+
+    unread_only = request.args.get("unread") == "1"
+    page = notification_centre.page_for(current_user, unread_only=unread_only,
+                                        page=request.args.get("page", 1, type=int))
+    return render_template("storefront/notifications.html", page=page, unread_only=unread_only,
+                           kind_labels=notification_centre.KIND_LABELS, safe_link=safe_next)
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+@login_required
+def notification_read(notification_id):
+    from . import notification_centre
+    from .extensions import db
+
+    row = notification_centre.mark_read(current_user, notification_id)
+    db.session.commit()
+    if request.form.get("follow") == "1" and safe_next(row.link):
+        return redirect(safe_next(row.link))
+    return redirect(safe_next(request.form.get("next")) or url_for("storefront.notifications"))
+
+
+@bp.post("/notifications/read-all")
+@login_required
+def notifications_read_all():
+    from flask import flash
+    from flask_babel import gettext as _
+
+    from . import notification_centre
+    from .extensions import db
+
+    changed = notification_centre.mark_all_read(current_user)
+    db.session.commit()
+    flash(_("已将 %(n)s 条消息标为已读", n=changed), "success")
+    return redirect(url_for("storefront.notifications"))
+
+
+# --- market statistics (see marketplace.stats) ----------------------------------------------
+
+@bp.get("/stats")
+def stats():
+    from . import stats as market_stats
+
+    data = market_stats.public_stats()
+    return render_template("storefront/stats.html", data=data, charts=market_stats.charts(data),
+                           label=market_stats.label)
+
+
+@bp.get("/stats.csv")
+def stats_csv():
+    from . import stats as market_stats
+
+    return market_stats.csv_response(market_stats.public_stats(), "ipmart-stats.csv")
+
+
+@bp.get("/stats/charts.css")
+def stats_chart_css():
+    """pygal's chart stylesheet, served from our origin so the CSP (style-src 'self') allows it."""
+    from flask import Response
+
+    from .charts import chart_css
+
+    return Response(chart_css(), mimetype="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+
+# --- account pages: business licence, credit records and appeals ----------------------------
+
+@bp.route("/account/organization", methods=["GET", "POST"])
+@login_required
+def account_organization():
+    from flask import flash
+    from flask_babel import gettext as _
+
+    from . import kyc
+    from .credit import ensure_can
+    from .errors import PermissionDenied, ValidationError
+    from .extensions import db
+    from .operator_forms import LicenceForm
+
+    org = current_user.organization
+    form = LicenceForm()
+    status = 200
+    if org is not None and form.validate_on_submit():
+        try:
+            kyc.upload_licence(current_user, form.licence.data)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            form.licence.errors = list(exc.fields.values()) or [exc.message]
+            status = 422
+        except PermissionDenied as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            status = 403
+        else:
+            flash(_("营业执照已上传，运营人员核验后将显示“已核验”标识"), "success")
+            return redirect(url_for("storefront.account_organization"))
+    elif request.method == "POST":
+        status = 422 if org is not None else 403
+    blocked = None
+    if org is not None:
+        try:
+            ensure_can(current_user, "verify")
+        except PermissionDenied as exc:
+            blocked = exc.message
+    return render_template("account/organization.html", org=org, form=form, blocked=blocked,
+                           uscc=kyc.uscc_check(org) if org is not None else None), status
+
+
+@bp.get("/account/organization/licence")
+@login_required
+def account_licence():
+    from flask import send_file
+
+    from . import kyc
+    from .errors import NotFound
+    from .uploads import mimetype_of
+
+    if current_user.organization_id is None:
+        raise NotFound("文件不存在")
+    path, stored = kyc.licence_file(current_user, current_user.organization_id)
+    return send_file(path, mimetype=mimetype_of(stored), download_name=f"licence{path.suffix}", max_age=0)
+
+
+@bp.get("/account/credit")
+@login_required
+def account_credit(forms=None):
+    from . import credit
+    from .operator_forms import AppealForm
+
+    records = credit.records_for(current_user)
+    forms = forms or {}
+    for rec in records:
+        forms.setdefault(rec.id, AppealForm(formdata=None, prefix=f"r{rec.id}"))
+    return render_template("account/credit.html", records=records, forms=forms,
+                           current_level=current_user.effective_credit_level)
+
+
+@bp.post("/account/credit/<int:record_id>/appeal")
+@login_required
+def account_credit_appeal(record_id):
+    from flask import flash
+    from flask_babel import gettext as _
+
+    from . import credit
+    from .errors import DomainError
+    from .extensions import db
+    from .operator_forms import AppealForm
+
+    form = AppealForm(prefix=f"r{record_id}")
+    credit.get_visible_record(current_user, record_id)  # 404 before anything else
+    if form.validate_on_submit():
+        try:
+            credit.file_appeal(current_user, record_id, form.note.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            if "note" in exc.fields:
+                form.note.errors = list(form.note.errors) + [exc.fields["note"]]
+            else:
+                flash(exc.message, "error")
+                return redirect(url_for("storefront.account_credit"), code=303)
+        else:
+            flash(_("申诉已提交，运营人员处理后会通知您"), "success")
+            return redirect(url_for("storefront.account_credit"))
+    return account_credit(forms={record_id: form}), 422
+
+
+@bp.get("/account/credit/<int:record_id>/evidence")
+@login_required
+def account_credit_evidence(record_id):
+    from flask import send_file
+
+    from . import credit
+    from .uploads import mimetype_of
+
+    path, stored = credit.evidence_file(current_user, record_id)
+    return send_file(path, mimetype=mimetype_of(stored), download_name=f"evidence-{record_id}{path.suffix}",
+                     max_age=0)

@@ -1,0 +1,37 @@
+"""The notification centre: a user's notifications, unread first in the count, marked read one by one or all."""
+from .errors import NotFound
+from .extensions import db
+from .models import Notification
+from .timeutil import utcnow
+
+KIND_LABELS = {"offer": "报价", "outbid": "出价被超越", "auction_end": "拍卖结束", "deal": "交易进展",
+               "saved_search": "订阅搜索", "credit": "信用记录", "kyc": "单位核验", "listing": "挂牌审核",
+               "grade": "质量分级"}
+
+
+def page_for(user, *, unread_only=False, page=1, per_page=20):
+    query = db.session.query(Notification).filter(Notification.user_id == user.id)
+    if unread_only:
+        query = query.filter(Notification.read_at.is_(None))
+    return query.order_by(Notification.created_at.desc(), Notification.id.desc()).paginate(
+        page=page, per_page=per_page, error_out=False)
+
+
+def mark_read(user, notification_id, now=None):
+    """Mark one of the user's notifications read (idempotent); another user's is NotFound."""
+    row = db.session.get(Notification, notification_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound("消息不存在")
+    if row.read_at is None:
+        row.read_at = now or utcnow()
+    db.session.flush()
+    return row
+
+
+def mark_all_read(user, now=None):
+    """Mark every unread notification of the user read; returns how many changed."""
+    changed = (db.session.query(Notification)
+               .filter(Notification.user_id == user.id, Notification.read_at.is_(None))
+               .update({Notification.read_at: now or utcnow()}, synchronize_session=False))
+    db.session.flush()
+    return changed
