@@ -13,3 +13,16 @@ class SavedSearch(db.Model):
     filters = db.Column(JSON, nullable=False, default=dict)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     last_notified_listing_id = db.Column(db.Integer)
+
+
+class SavedSearchNotice(db.Model):
+    """One row per (saved search, listing) the owner was told about, so a re-applied outbox row
+    (or a second host's index) never notifies twice."""
+
+    __tablename__ = "saved_search_notices"
+    __table_args__ = (db.UniqueConstraint("saved_search_id", "listing_id"),)
+    id = db.Column(db.Integer, primary_key=True)
+    saved_search_id = db.Column(db.Integer, db.ForeignKey("saved_searches.id", ondelete="CASCADE"),
+                                nullable=False, index=True)
+    listing_id = db.Column(db.Integer, db.ForeignKey("listings.id", ondelete="CASCADE"), nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

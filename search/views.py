@@ -1,4 +1,126 @@
-"""HTML pages of `search` (thin: parse, call a service, render)."""
-from flask import Blueprint
+"""HTML pages of `search` (thin: parse, call a service, render).
+
+``/search`` takes the same arguments as ``GET /api/v1/search``. A person is never shown
+an error page for a bad argument: a too-long query is cut, and any argument that does
+not validate is dropped with a note saying so.
+"""
+import csv
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from marketplace.errors import NotFound, ValidationError
+from marketplace.extensions import db
+from marketplace.regions import REGIONS
+
+from . import service
 
 bp = Blueprint("search", __name__)
+
+KIND_LABELS = {"patent": _l("专利"), "trademark": _l("商标")}
+GRADE_LABELS = {"A": "A", "B": "B", "C": "C", "D": "D"}
+DEAL_TYPE_LABELS = {"assignment": _l("转让"), "exclusive_license": _l("独占许可"), "sole_license": _l("排他许可"),
+                    "non_exclusive_license": _l("普通许可")}
+PRICE_MODE_LABELS = {"fixed": _l("一口价"), "negotiable": _l("面议"), "auction": _l("竞拍")}
+PATENT_TYPE_LABELS = {"invention": _l("发明"), "utility_model": _l("实用新型"), "design": _l("外观设计")}
+SORT_LABELS = {"relevance": _l("相关度"), "newest": _l("最新发布"), "price_asc": _l("价格从低到高"),
+               "price_desc": _l("价格从高到低"), "grade": _l("质量等级")}
+WAN = 10_000 * 100  # one 万元 in fen
+PRICE_BANDS = [
+    (None, 10 * WAN, _l("10 万元以下")),
+    (10 * WAN, 50 * WAN, _l("10–50 万元")),
+    (50 * WAN, 100 * WAN, _l("50–100 万元")),
+    (100 * WAN, 500 * WAN, _l("100–500 万元")),
+    (500 * WAN, None, _l("500 万元以上")),
+]
+DATA = Path(__file__).resolve().parent.parent / "listings" / "data"
+
+
+@lru_cache(maxsize=1)
+def _ipc_sections():
+    out = {}
+    with (DATA / "ipc_scheme_subclass.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["level"] == "section":
+                out[row["code"]] = (row["title_zh"], row["title_en"].capitalize())
+    return out
+
+
+def section_label(code, locale):
+    zh, en = _ipc_sections().get(code, (code, code))
+    return f"{code} {en if str(locale).startswith('en') else zh}"
+
+
+def _parse_forgiving(args):
+    """Parse, dropping what does not validate; returns (params, notes)."""
+    args = {k: v for k, v in args.items()}
+    notes = []
+    if len(args.get("q", "")) > service.MAX_QUERY_CHARS:
+        args["q"] = args["q"][: service.MAX_QUERY_CHARS]
+        notes.append(_("搜索词过长，只用了前 %(n)s 个字符", n=service.MAX_QUERY_CHARS))
+    for _attempt in range(3):
+        try:
+            return service.parse_params(args), notes
+        except ValidationError as exc:
+            for key, why in exc.fields.items():
+                args.pop(key, None)
+                notes.append(_("已忽略参数 %(key)s：%(why)s", key=key, why=why))
+    return service.SearchParams(), notes
+
+
+@bp.get("/search")
+def search_page():
+    from flask_babel import get_locale
+
+    params, notes = _parse_forgiving(request.args)
+    page = service.search(params)
+    if page.results == [] and params.page > 1 and page.total:
+        # Past the last page: show the last one instead of an empty page.
+        params.page = min(params.page, page.pages)
+        page = service.search(params)
+    locale = get_locale()
+    saved = None
+    if current_user.is_authenticated:
+        saved = any(row.q == params.q and (row.filters or {}) == params.filters()
+                    for row in service.saved_searches_for(current_user))
+    return render_template(
+        "search/results.html", page=page, p=params, notes=notes, saved=saved,
+        kind_labels=KIND_LABELS, grade_labels=GRADE_LABELS, deal_type_labels=DEAL_TYPE_LABELS,
+        price_mode_labels=PRICE_MODE_LABELS, patent_type_labels=PATENT_TYPE_LABELS, sort_labels=SORT_LABELS,
+        price_bands=PRICE_BANDS, regions=REGIONS, section_label=lambda c: section_label(c, locale),
+    )
+
+
+@bp.post("/search/save")
+@login_required
+def save_search():
+    params, _notes = _parse_forgiving(request.form)
+    service.save_search(current_user, params.q, params.filters())
+    db.session.commit()
+    flash(_("已保存搜索。有新的挂牌符合条件时，我们会通知您。"), "success")
+    return redirect(url_for("search.search_page", **params.args()))
+
+
+@bp.get("/search/saved")
+@login_required
+def saved_searches():
+    rows = service.saved_searches_for(current_user)
+    return render_template("search/saved.html", rows=rows, kind_labels=KIND_LABELS)
+
+
+@bp.post("/search/saved/<int:saved_id>/delete")
+@login_required
+def delete_saved_search(saved_id):
+    try:
+        service.delete_saved_search(current_user, saved_id)
+    except NotFound:
+        db.session.rollback()
+        flash(_("没有这条保存的搜索"), "error")
+    else:
+        db.session.commit()
+        flash(_("已删除保存的搜索"), "success")
+    return redirect(url_for("search.saved_searches"))

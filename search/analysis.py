@@ -1,0 +1,223 @@
+"""The project's own Chinese/English analyzer for Whoosh, and number normalisation.
+
+Why not jieba's bundled ``ChineseAnalyzer``: it numbers tokens by character
+offset and emits overlapping search-mode tokens one after another, so phrase
+queries find nothing (STYLE.md). Here:
+
+* Chinese runs are cut by jieba in *precise* mode (HMM off, so the same text is
+  cut the same way wherever it appears; unknown characters fall back to single
+  characters on both sides). Every precise word takes the next position.
+* At index time each word also emits its dictionary sub-words (what
+  ``cut_for_search`` adds: 电池 and 锂电 inside 锂电池, 图像 and 识别 inside
+  图像识别) at the *same* position as the word they come from. So 电池 finds
+  锂电池, and the phrase "图像识别方法" (precise: 图像识别/方法) still sees two
+  consecutive positions.
+* Queries are analysed in precise mode only (no sub-words).
+* Latin words and digits are lower-cased; alphabetic words are Porter-stemmed.
+* Application / registration numbers are indexed (and queried) in one digits-only
+  spelling, so ``201710601862.3``, ``ZL201710601862.3`` and ``CN 2017 1 0601862.3``
+  all find the same right.
+
+jieba's dictionary is loaded once per process by :func:`initialise` (called at
+app start-up), never per request.
+"""
+import functools
+import logging
+import re
+import threading
+
+import jieba
+from whoosh.analysis import Token, Tokenizer
+from whoosh.lang.porter import stem as porter_stem
+
+_lock = threading.Lock()
+_ready = False
+
+# Full-width ASCII (ＡＢＣ１２３) and the ideographic space map one-to-one onto ASCII,
+# so character offsets stay valid for highlighting.
+_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_FULLWIDTH[0x3000] = 0x20
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUN = re.compile(rf"([{_CJK}]+)|([A-Za-z0-9]+)")
+_ALPHA = re.compile(r"[a-z]+")
+_CJK_WORD = re.compile(rf"[{_CJK}]+")
+
+
+def initialise():
+    """Load jieba's dictionary once for this process (idempotent, thread-safe)."""
+    global _ready
+    if _ready:
+        return
+    with _lock:
+        if not _ready:
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+            _ready = True
+
+
+def normalise_text(text):
+    return (text or "").translate(_FULLWIDTH)
+
+
+@functools.lru_cache(maxsize=50_000)
+def _latin(word):
+    word = word.lower()
+    if _ALPHA.fullmatch(word):
+        return porter_stem(word)
+    return word
+
+
+@functools.lru_cache(maxsize=200_000)
+def _sub_words(word):
+    """Dictionary words strictly inside ``word`` (length >= 2), with their offset in it."""
+    if len(word) < 3:
+        return ()
+    freq = jieba.dt.FREQ
+    found = []
+    for size in range(2, len(word)):
+        for start in range(0, len(word) - size + 1):
+            piece = word[start:start + size]
+            if freq.get(piece):
+                found.append((piece, start))
+    return tuple(found)
+
+
+def _cut(run):
+    initialise()
+    return jieba.cut(run, HMM=False)
+
+
+def iter_words(text, subwords=False):
+    """Yield ``(word, position, start, end)`` over ``text``.
+
+    Positions count precise words; sub-words (``subwords=True``) share the position of
+    the word they come from.
+    """
+    text = normalise_text(text)
+    pos = 0
+    for match in _RUN.finditer(text):
+        cjk, latin = match.group(1), match.group(2)
+        if latin:
+            yield _latin(latin), pos, match.start(), match.end()
+            pos += 1
+            continue
+        offset = match.start()
+        for word in _cut(cjk):
+            end = offset + len(word)
+            yield word, pos, offset, end
+            if subwords:
+                for piece, at in _sub_words(word):
+                    yield piece, pos, offset + at, offset + at + len(piece)
+            pos += 1
+            offset = end
+
+
+@functools.lru_cache(maxsize=50_000)
+def split_word(word):
+    """The finer cut of a (CJK) dictionary word: the fewest dictionary words, other than ``word`` itself,
+    that make it up, e.g. 识别方法 -> (识别, 方法). None when there is none (two-character words, unknown words).
+
+    A text can cut the same characters into different words than the query does (图像识别/方法 in
+    the document, 识别方法 in the query); matching the finer cut as a phrase bridges that.
+    """
+    if len(word) < 3 or not _CJK_WORD.fullmatch(word):
+        return None
+    initialise()
+    freq = jieba.dt.FREQ
+    n = len(word)
+    # best[i] = (pieces, -frequency sum, parts) for word[i:]
+    best = [None] * (n + 1)
+    best[n] = (0, 0, ())
+    for i in range(n - 1, -1, -1):
+        options = []
+        for j in range(i + 2, n + 1):
+            piece = word[i:j]
+            if (i, j) != (0, n) and freq.get(piece) and best[j] is not None:
+                rest = best[j]
+                options.append((rest[0] + 1, rest[1] - freq[piece], (piece,) + rest[2]))
+        if options:
+            best[i] = min(options)
+    return best[0][2] if best[0] is not None else None
+
+
+def query_words(text):
+    """The precise-mode terms of a piece of query text, in order."""
+    return [word for word, _pos, _s, _e in iter_words(text)]
+
+
+class ChineseEnglishTokenizer(Tokenizer):
+    """Whoosh tokenizer: precise words with real positions, plus sub-words when indexing."""
+
+    def __eq__(self, other):
+        return other is not None and self.__class__ is other.__class__
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            token.original = token.text = value
+            token.boost = 1.0
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar, token.endchar = start_char, start_char + len(value)
+            yield token
+            return
+        for word, pos, start, end in iter_words(value, subwords=(mode == "index")):
+            token.text = word
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = word
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar, token.endchar = start_char + start, start_char + end
+            yield token
+
+
+def ChineseEnglishAnalyzer():  # noqa: N802  (Whoosh names analyzers like classes)
+    return ChineseEnglishTokenizer()
+
+
+# --- numbers --------------------------------------------------------------
+
+# A run that starts with a digit (optionally after CN/ZL), may contain spaces and dots,
+# and ends with a digit or a check character X.
+_NUMBER = re.compile(r"(?i)(?<![A-Za-z0-9])(?:(?:CN|ZL)\s*)?\d[\d .]*[\dX](?![A-Za-z0-9])")
+_MIN_NUMBER_DIGITS = 7
+
+
+def number_key(text):
+    """Digits-only spelling of an application/registration number (check character X kept, lower-cased)."""
+    text = normalise_text(text).upper()
+    text = re.sub(r"^\s*(CN|ZL)", "", text)
+    return re.sub(r"[^0-9X]", "", text).lower()
+
+
+def number_variants(number, kind="patent"):
+    """Index terms for a canonical number: the digits-only key, and for patents also the key without
+    its check character (people often leave it off)."""
+    key = number_key(number)
+    if not key:
+        return []
+    variants = [key]
+    if kind == "patent" and "." in (number or "") and len(key) > 8:
+        variants.append(key[:-1])
+    return variants
+
+
+def split_numbers(text):
+    """Pull number-like parts out of query text. Returns ``(keys, rest_of_text)``."""
+    keys = []
+
+    def take(match):
+        key = number_key(match.group(0))
+        if len(re.sub(r"\D", "", key)) >= _MIN_NUMBER_DIGITS:
+            keys.append(key)
+            return " "
+        return match.group(0)
+
+    rest = _NUMBER.sub(take, normalise_text(text))
+    return keys, rest

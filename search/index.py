@@ -1,0 +1,694 @@
+"""The Whoosh index: schema, documents, writes, and a fast per-process query executor.
+
+Hidden behind a few functions (``add_to_index``, ``remove_from_index``, ``query_index``)
+as in microblog. The index folder is ``app.config["SEARCH_INDEX_PATH"]``.
+
+Writes take Whoosh's file lock with a timeout (several gunicorn workers share one
+folder); a write that cannot get the lock raises :class:`IndexBusy` and the caller
+(the outbox drain) leaves its rows for the next attempt, so a user's request never
+fails because of the index.
+
+Reads: each process keeps one long-lived searcher per index folder and reopens it
+only when another writer has committed a new generation. For every segment the
+per-document columns that filters, facets and sorting need (listing id, a packed
+attribute code, Nice classes, price, published time, field lengths) are loaded once
+into numpy arrays; a query then reads the postings of its few terms block by block
+(``W3LeafMatcher`` blocks, not posting by posting) and does matching, BM25 scoring,
+filtering, facet counting and sorting as array operations. Only phrase queries use
+Whoosh's own positional matcher.
+"""
+import logging
+import math
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from datetime import timezone
+
+import numpy as np
+from whoosh import columns
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh.fields import COLUMN, ID, KEYWORD, TEXT, Schema
+from whoosh.index import LockError
+from whoosh.util.numeric import _length_byte_cache
+from whoosh.writing import CLEAR
+
+from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
+from marketplace.regions import REGIONS
+
+from .analysis import ChineseEnglishAnalyzer, number_variants, split_word
+
+log = logging.getLogger(__name__)
+
+GRADES = ("A", "B", "C", "D")
+IPC_SECTIONS = tuple("ABCDEFGH")
+NICE_CLASSES = tuple(range(1, 46))
+REGION_CODES = tuple(REGIONS)
+
+# Packed attribute code (one int64 column): bit offsets and widths.
+_KIND_SHIFT, _KIND_BITS = 0, 2          # index in KINDS
+_GRADE_SHIFT, _GRADE_BITS = 2, 3        # 0 ungraded, 1..4 = A..D
+_DEAL_SHIFT = 5                         # 4-bit mask over DEAL_TYPES
+_IPC_SHIFT = 9                          # 8-bit mask over sections A..H
+_MODE_SHIFT, _MODE_BITS = 17, 2         # index in PRICE_MODES
+_PTYPE_SHIFT = 19                       # 3-bit mask over PATENT_TYPES
+_REGION_SHIFT, _REGION_BITS = 22, 5     # index in REGION_CODES
+
+FIELD_BOOSTS = {"title": 3.0, "body": 1.0}
+BM25_K1, BM25_B = 1.2, 0.75
+
+
+def build_schema():
+    analyzer = ChineseEnglishAnalyzer()
+    return Schema(
+        lid=ID(unique=True, stored=True),
+        title=TEXT(analyzer=analyzer, phrase=True),
+        body=TEXT(analyzer=analyzer, phrase=True),
+        numbers=KEYWORD(lowercase=True),
+        # Facet and filter fields, also as terms (usable by any Whoosh query).
+        kind=KEYWORD, patent_type=KEYWORD, grade=KEYWORD, ipc_section=KEYWORD, ipc=KEYWORD(lowercase=True),
+        nice_class=KEYWORD, deal_type=KEYWORD, price_mode=KEYWORD, region=KEYWORD,
+        # Per-document columns read in bulk by the executor.
+        c_lid=COLUMN(columns.NumericColumn("q", default=0)),
+        c_attrs=COLUMN(columns.NumericColumn("q", default=0)),
+        c_nice=COLUMN(columns.NumericColumn("Q", default=0)),
+        c_price=COLUMN(columns.NumericColumn("q", default=-1)),
+        c_published=COLUMN(columns.NumericColumn("q", default=0)),
+    )
+
+
+class IndexBusy(Exception):
+    """Another process holds the index writer lock (or the index cannot be written now)."""
+
+
+# --- documents --------------------------------------------------------------
+
+def _ipc_terms(code):
+    """'H01M 4/36' -> ['h', 'h01', 'h01m', 'h01m4/36']."""
+    compact = "".join((code or "").split()).upper()
+    if not compact or compact[0] not in IPC_SECTIONS:
+        return []
+    terms = [compact[:1]]
+    if len(compact) >= 3:
+        terms.append(compact[:3])
+    if len(compact) >= 4:
+        terms.append(compact[:4])
+    if len(compact) > 4:
+        terms.append(compact)
+    return [t.lower() for t in terms]
+
+
+def normalise_ipc(value):
+    """A filter value for ``ipc``: section 'H', class 'H01', subclass 'H01M' or group 'H01M 4/36'; None if malformed."""
+    import re
+
+    compact = "".join((value or "").split()).upper()
+    if re.fullmatch(r"[A-H](\d\d([A-Z](\d{1,4}/\d{1,6})?)?)?", compact):
+        return compact.lower()
+    return None
+
+
+def listing_price(listing):
+    """The price shown and sorted by: fixed/negotiable price, or the auction's current (else start) price."""
+    if listing.price_mode == "auction" and listing.auction is not None:
+        return listing.auction.current_price or listing.auction.start_price
+    return listing.price
+
+
+def _epoch(value):
+    if value is None:
+        return 0
+    return int(value.replace(tzinfo=timezone.utc).timestamp())
+
+
+def listing_document(listing):
+    """The index document of a (published) listing."""
+    rights = list(listing.rights)
+    body = [listing.description or ""]
+    numbers, ipc, sections, nice, ptypes = [], [], set(), set(), set()
+    for right in rights:
+        if right.title and right.title != listing.title:
+            body.append(right.title)
+        body.extend(filter(None, [right.abstract]))
+        body.extend(right.goods or [])
+        numbers.extend(number_variants(right.number, right.kind))
+        for code in right.ipc_codes or []:
+            terms = _ipc_terms(code)
+            ipc.extend(terms)
+            if terms:
+                sections.add(terms[0].upper())
+        for cls in right.nice_classes or []:
+            try:
+                cls = int(cls)
+            except (TypeError, ValueError):
+                continue
+            if 1 <= cls <= 45:
+                nice.add(cls)
+        if right.patent_type in PATENT_TYPES:
+            ptypes.add(right.patent_type)
+    if listing.organization is not None:
+        body.append(listing.organization.name)
+    deal_types = [d for d in (listing.deal_types or []) if d in DEAL_TYPES]
+    grade = listing.grade if listing.grade in GRADES else None
+    price = listing_price(listing)
+
+    attrs = (KINDS.index(listing.kind) if listing.kind in KINDS else 0) << _KIND_SHIFT
+    attrs |= (GRADES.index(grade) + 1 if grade else 0) << _GRADE_SHIFT
+    for d in deal_types:
+        attrs |= 1 << (_DEAL_SHIFT + DEAL_TYPES.index(d))
+    for s in sections:
+        attrs |= 1 << (_IPC_SHIFT + IPC_SECTIONS.index(s))
+    attrs |= (PRICE_MODES.index(listing.price_mode) if listing.price_mode in PRICE_MODES else 0) << _MODE_SHIFT
+    for p in ptypes:
+        attrs |= 1 << (_PTYPE_SHIFT + PATENT_TYPES.index(p))
+    region = listing.region if listing.region in REGION_CODES else "other"
+    attrs |= REGION_CODES.index(region) << _REGION_SHIFT
+    nice_mask = 0
+    for cls in nice:
+        nice_mask |= 1 << (cls - 1)
+
+    return {
+        "lid": str(listing.id),
+        "title": listing.title or "",
+        "body": "\n".join(body),
+        "numbers": " ".join(dict.fromkeys(numbers)),
+        "kind": listing.kind,
+        "patent_type": " ".join(sorted(ptypes)),
+        "grade": grade or "none",
+        "ipc_section": " ".join(sorted(sections)),
+        "ipc": " ".join(dict.fromkeys(ipc)),
+        "nice_class": " ".join(str(c) for c in sorted(nice)),
+        "deal_type": " ".join(deal_types),
+        "price_mode": listing.price_mode,
+        "region": region,
+        "c_lid": int(listing.id),
+        "c_attrs": attrs,
+        "c_nice": nice_mask,
+        "c_price": int(price) if price is not None else -1,
+        "c_published": _epoch(listing.published_at),
+    }
+
+
+def is_searchable(listing):
+    """Only published listings are searchable (DESIGN.md)."""
+    return listing is not None and listing.status == "published"
+
+
+# --- the index on disk --------------------------------------------------------
+
+class IndexHandle:
+    """One index folder in this process: opening, writing, and the long-lived searcher."""
+
+    def __init__(self, path):
+        self.path = path
+        self._ix = None
+        self._snapshot = None
+        self._lock = threading.RLock()
+        self._segment_cache = {}
+
+    # opening
+    def open(self, create=True):
+        with self._lock:
+            if self._ix is not None and os.path.isdir(self.path):
+                return self._ix
+            self._reset()
+            if os.path.isdir(self.path) and whoosh_index.exists_in(self.path):
+                self._ix = whoosh_index.open_dir(self.path)
+            elif create:
+                os.makedirs(self.path, exist_ok=True)
+                try:
+                    self._ix = whoosh_index.create_in(self.path, build_schema())
+                except LockError:  # another process is creating it right now
+                    self._ix = whoosh_index.open_dir(self.path)
+            return self._ix
+
+    def _reset(self):
+        if self._snapshot is not None:
+            self._snapshot.close()
+        self._snapshot = None
+        self._ix = None
+        self._segment_cache.clear()
+
+    # writing
+    def writer(self, timeout, **kwargs):
+        """A writer holding the index lock, or IndexBusy after ``timeout`` seconds."""
+        ix = self.open()
+        try:
+            return ix.writer(timeout=timeout, delay=0.05, **kwargs)
+        except LockError as exc:
+            raise IndexBusy(str(exc)) from exc
+
+    def rebuild(self, documents, timeout=60.0, progress=None):
+        """Replace the whole index with ``documents`` (an iterable of dicts) in one commit."""
+        writer = self.writer(timeout, limitmb=256)
+        try:
+            count = 0
+            for doc in documents:
+                writer.add_document(**doc)
+                count += 1
+                if progress:
+                    progress(1)
+            writer.commit(mergetype=CLEAR, optimize=True)
+        except BaseException:
+            writer.cancel()
+            raise
+        return count
+
+    def destroy(self):
+        with self._lock:
+            self._reset()
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    # reading
+    def snapshot(self):
+        """The current searcher with its column arrays; reopened only when the index changed."""
+        with self._lock:
+            if not os.path.isdir(self.path):
+                self._reset()
+            ix = self.open()
+            snap = self._snapshot
+            if snap is not None:
+                try:
+                    if snap.searcher.up_to_date():
+                        return snap
+                except Exception:  # noqa: BLE001 - files replaced under us: reopen below
+                    log.info("search index changed on disk; reopening", exc_info=True)
+            # A new searcher (Whoosh's refresh() cannot reuse segment readers anyway); the column
+            # arrays of unchanged segments come from the cache.
+            new = Snapshot(ix.searcher(), self._segment_cache)
+            if snap is not None:
+                snap.close()
+            self._snapshot = new
+            return new
+
+
+_handles = {}
+_handles_lock = threading.Lock()
+
+
+def handle_for(path):
+    path = os.path.abspath(path)
+    with _handles_lock:
+        if path not in _handles:
+            _handles[path] = IndexHandle(path)
+        return _handles[path]
+
+
+def current_handle():
+    from flask import current_app
+
+    return handle_for(current_app.config["SEARCH_INDEX_PATH"])
+
+
+def add_to_index(writer, listing):
+    """Add or replace ``listing`` in the index (inside an open writer)."""
+    writer.update_document(**listing_document(listing))
+
+
+def remove_from_index(writer, listing_id):
+    writer.delete_by_term("lid", str(listing_id))
+
+
+# --- executing queries --------------------------------------------------------
+
+_LENGTHS = np.array(list(_length_byte_cache), dtype=np.float32)
+
+
+def _read_numeric_column(segreader, fieldname, coltype, doccount):
+    """A NumericColumn of one segment as a numpy array, read in one go."""
+    perdoc = segreader._perdoc
+    dtype = np.dtype(coltype._typecode).newbyteorder(">")
+    out = np.full(doccount, coltype._default, dtype=dtype.newbyteorder("="))
+    if not perdoc.has_column(fieldname):
+        return out
+    reader = perdoc.column_reader(fieldname, coltype)
+    count = min(getattr(reader, "_count", doccount), doccount)
+    try:
+        raw = reader._dbfile.get(reader._basepos, count * dtype.itemsize)
+        out[:count] = np.frombuffer(raw, dtype=dtype, count=count)
+    except AttributeError:  # a different column implementation: read value by value
+        out[:] = [reader[i] for i in range(doccount)]
+    return out
+
+
+@dataclass
+class SegmentArrays:
+    lid: np.ndarray
+    attrs: np.ndarray
+    nice: np.ndarray
+    price: np.ndarray
+    published: np.ndarray
+    lengths: dict
+
+
+def _segment_arrays(segreader):
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+
+    schema = segreader.schema
+    n = segreader.doc_count_all()
+
+    def col(name):
+        return _read_numeric_column(segreader, name, schema[name].column_type, n)
+
+    lengths = {}
+    for name in FIELD_BOOSTS:
+        raw = _read_numeric_column(segreader, f"_{name}_len", LENGTHS_COLUMN, n)
+        lengths[name] = _LENGTHS[raw.astype(np.int64)]
+    return SegmentArrays(lid=col("c_lid").astype(np.int64), attrs=col("c_attrs").astype(np.int64),
+                         nice=col("c_nice").astype(np.uint64), price=col("c_price").astype(np.int64),
+                         published=col("c_published").astype(np.int64), lengths=lengths)
+
+
+class Snapshot:
+    """A searcher plus its columns concatenated over segments (global docnum = segment offset + local)."""
+
+    def __init__(self, searcher, segment_cache):
+        self.searcher = searcher
+        self.reader = searcher.reader()
+        leaves = self.reader.leaf_readers()
+        self.leaves = leaves
+        parts, live = [], []
+        keep = {}
+        for segreader, _offset in leaves:
+            seg = segreader.segment()
+            key = seg.segment_id()
+            arrays = segment_cache.get(key)
+            if arrays is None:
+                arrays = _segment_arrays(segreader)
+            keep[key] = arrays
+            parts.append(arrays)
+            mask = np.ones(segreader.doc_count_all(), dtype=bool)
+            deleted = list(seg.deleted_docs()) if seg.has_deletions() else []
+            if deleted:
+                mask[np.fromiter(deleted, dtype=np.int64)] = False
+            live.append(mask)
+        segment_cache.clear()
+        segment_cache.update(keep)
+        self.size = sum(len(p.lid) for p in parts)
+
+        def cat(getter, dtype):
+            return np.concatenate([getter(p) for p in parts]) if parts else np.zeros(0, dtype=dtype)
+
+        self.lid = cat(lambda p: p.lid, np.int64)
+        self.attrs = cat(lambda p: p.attrs, np.int64)
+        self.nice = cat(lambda p: p.nice, np.uint64)
+        self.price = cat(lambda p: p.price, np.int64)
+        self.published = cat(lambda p: p.published, np.int64)
+        self.lengths = {name: cat(lambda p, n=name: p.lengths[n], np.float32) for name in FIELD_BOOSTS}
+        self.live = np.concatenate(live) if live else np.zeros(0, dtype=bool)
+        self.doc_count = int(self.live.sum())
+        self.avg_length = {}
+        for name in FIELD_BOOSTS:
+            total = self.reader.field_length(name)
+            self.avg_length[name] = (total / self.doc_count) if self.doc_count else 1.0
+        self._closed = False
+
+    def usable(self):
+        return not self._closed
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            try:
+                self.searcher.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def term_postings(self, fieldname, text):
+        """(global docnums, term frequencies) of one term, read block by block."""
+        ids_parts, tf_parts = [], []
+        for segreader, offset in self.leaves:
+            try:
+                if (fieldname, text) not in segreader:
+                    continue
+                matcher = segreader.postings(fieldname, text)
+            except Exception:  # noqa: BLE001 - TermNotFound and friends
+                continue
+            matcher = getattr(matcher, "child", matcher)  # unwrap the deletion filter: we mask deletions ourselves
+            ids, tfs = _read_blocks(matcher)
+            if len(ids):
+                ids_parts.append(ids + offset)
+                tf_parts.append(tfs)
+        if not ids_parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(ids_parts), np.concatenate(tf_parts)
+
+    def query_docs(self, q):
+        """Global docnums matching a Whoosh query (used for phrases)."""
+        return np.fromiter(self.searcher.docs_for_query(q), dtype=np.int64)
+
+
+def _read_blocks(matcher):
+    ids, tfs = [], []
+    fast = all(hasattr(matcher, a) for a in ("_read_ids", "_read_weights", "_next_block", "_blocklength"))
+    if fast:
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            ids.append(np.asarray(matcher._ids, dtype=np.int64))
+            tfs.append(np.asarray(matcher._weights, dtype=np.float32))
+            matcher._next_block()
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(ids), np.concatenate(tfs)
+    pairs = []
+    while matcher.is_active():
+        pairs.append((matcher.id(), matcher.weight()))
+        matcher.next()
+    if not pairs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    arr = np.array(pairs, dtype=np.float64)
+    return arr[:, 0].astype(np.int64), arr[:, 1].astype(np.float32)
+
+
+@dataclass
+class Clause:
+    """One required part of a query: a word, a phrase (several words in order) or a number key."""
+
+    words: list
+    phrase: bool = False
+    number: bool = False
+
+
+@dataclass
+class IndexQuery:
+    clauses: list = field(default_factory=list)
+    kind: str = None
+    grades: tuple = ()
+    patent_type: str = None
+    ipc: str = None
+    nice_class: int = None
+    deal_type: str = None
+    price_mode: str = None
+    price_min: int = None
+    price_max: int = None
+    region: str = None
+    restrict_ids: tuple = None  # only these listing ids (saved-search matching)
+
+
+@dataclass
+class IndexResult:
+    total: int
+    ids: list  # listing ids in order, a window from ``offset``
+    scores: dict
+    facets: dict
+
+
+SORTS = ("relevance", "price_asc", "price_desc", "newest", "grade")
+
+
+def _idf(df, n):
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+MAX_VARIANTS = 8
+
+
+def clause_variants(clause):
+    """The word sequences that satisfy a text clause: the words as cut, and with long words in their finer cut.
+
+    A single word w becomes [w] or [finer cut of w as a phrase]; a phrase expands each of its words the
+    same way (at most MAX_VARIANTS sequences).
+    """
+    variants = [[]]
+    for word in clause.words:
+        parts = split_word(word)
+        options = [[word]] + ([list(parts)] if parts else [])
+        variants = [v + o for v in variants for o in options][:MAX_VARIANTS]
+    return variants
+
+
+def _clause_match(snap, clause, scores):
+    """Boolean mask of the docs matching ``clause``; adds its BM25 contribution to ``scores``."""
+    n = snap.size
+    if clause.number:
+        mask = np.zeros(n, dtype=bool)
+        for key in clause.words:
+            ids, _tf = snap.term_postings("numbers", key)
+            mask[ids] = True
+        if scores is not None:
+            scores[mask] += 10.0  # an exact number is the strongest signal there is
+        return mask
+    variants = clause_variants(clause) if (clause.phrase or len(clause.words) == 1) else [clause.words]
+    word_masks = {}
+    for word in dict.fromkeys(w for v in variants for w in v):
+        word_mask = np.zeros(n, dtype=bool)
+        postings = [(name, *snap.term_postings(name, word)) for name in FIELD_BOOSTS]
+        for _name, ids, _tf in postings:
+            word_mask[ids] = True
+        word_masks[word] = word_mask
+        if scores is not None:
+            idf = _idf(int(np.count_nonzero(word_mask & snap.live)), max(snap.doc_count, 1))
+            for name, ids, tf in postings:
+                if len(ids):
+                    norm = BM25_K1 * (1 - BM25_B + BM25_B * snap.lengths[name][ids] / snap.avg_length[name])
+                    scores[ids] += FIELD_BOOSTS[name] * idf * tf * (BM25_K1 + 1) / (tf + norm)
+    mask = np.zeros(n, dtype=bool)
+    for words in variants:
+        candidates = np.logical_and.reduce([word_masks[w] for w in words])
+        if len(words) > 1 and candidates.any():
+            # Every word is there; now their positions must follow each other (Whoosh's positional matcher).
+            q = wq.Or([wq.Phrase(name, list(words)) for name in FIELD_BOOSTS])
+            in_order = np.zeros(n, dtype=bool)
+            in_order[snap.query_docs(q)] = True
+            candidates &= in_order
+        mask |= candidates
+    return mask
+
+
+def _filter_mask(snap, iq):
+    mask = snap.live.copy()
+    attrs = snap.attrs
+    if iq.kind:
+        mask &= ((attrs >> _KIND_SHIFT) & ((1 << _KIND_BITS) - 1)) == KINDS.index(iq.kind)
+    if iq.grades:
+        grade_codes = (attrs >> _GRADE_SHIFT) & ((1 << _GRADE_BITS) - 1)
+        mask &= np.isin(grade_codes, [GRADES.index(g) + 1 for g in iq.grades])
+    if iq.deal_type:
+        mask &= (attrs & (1 << (_DEAL_SHIFT + DEAL_TYPES.index(iq.deal_type)))) != 0
+    if iq.price_mode:
+        mask &= ((attrs >> _MODE_SHIFT) & ((1 << _MODE_BITS) - 1)) == PRICE_MODES.index(iq.price_mode)
+    if iq.patent_type:
+        mask &= (attrs & (1 << (_PTYPE_SHIFT + PATENT_TYPES.index(iq.patent_type)))) != 0
+    if iq.region:
+        mask &= ((attrs >> _REGION_SHIFT) & ((1 << _REGION_BITS) - 1)) == REGION_CODES.index(iq.region)
+    if iq.nice_class:
+        mask &= (snap.nice & np.uint64(1 << (iq.nice_class - 1))) != 0
+    if iq.price_min is not None:
+        mask &= snap.price >= iq.price_min
+    if iq.price_max is not None:
+        mask &= (snap.price >= 0) & (snap.price <= iq.price_max)
+    if iq.ipc:
+        ids, _tf = snap.term_postings("ipc", iq.ipc)
+        ipc_mask = np.zeros(snap.size, dtype=bool)
+        ipc_mask[ids] = True
+        mask &= ipc_mask
+    if iq.restrict_ids is not None:
+        mask &= np.isin(snap.lid, np.fromiter(iq.restrict_ids, dtype=np.int64))
+    return mask
+
+
+def _facets(snap, docs):
+    attrs = snap.attrs[docs]
+    facets = {}
+    kinds = np.bincount((attrs >> _KIND_SHIFT) & ((1 << _KIND_BITS) - 1), minlength=len(KINDS))
+    facets["kind"] = {k: int(kinds[i]) for i, k in enumerate(KINDS) if kinds[i]}
+    grades = np.bincount((attrs >> _GRADE_SHIFT) & ((1 << _GRADE_BITS) - 1), minlength=len(GRADES) + 1)
+    facets["grade"] = {g: int(grades[i + 1]) for i, g in enumerate(GRADES) if grades[i + 1]}
+    facets["deal_type"] = {}
+    for i, d in enumerate(DEAL_TYPES):
+        c = int(np.count_nonzero(attrs & (1 << (_DEAL_SHIFT + i))))
+        if c:
+            facets["deal_type"][d] = c
+    facets["ipc_section"] = {}
+    for i, s in enumerate(IPC_SECTIONS):
+        c = int(np.count_nonzero(attrs & (1 << (_IPC_SHIFT + i))))
+        if c:
+            facets["ipc_section"][s] = c
+    facets["nice_class"] = {}
+    nice = snap.nice[docs]
+    nice = nice[nice != 0]
+    if len(nice):
+        # Few distinct class combinations: count those, then spread over their bits.
+        values, counts = np.unique(nice, return_counts=True)
+        per_class = np.zeros(46, dtype=np.int64)
+        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+            while value:
+                low = value & -value
+                per_class[low.bit_length()] += count
+                value ^= low
+        facets["nice_class"] = {str(c): int(per_class[c]) for c in NICE_CLASSES if per_class[c]}
+    return facets
+
+
+def _order(snap, docs, scores, sort, want):
+    """The first ``want`` docs of ``docs`` in the requested order (ties: newest, then highest id)."""
+    if not len(docs):
+        return docs
+    published = snap.published[docs]
+    lid = snap.lid[docs]
+    if sort == "price_asc" or sort == "price_desc":
+        price = snap.price[docs].astype(np.float64)
+        missing = price < 0
+        primary = np.where(missing, np.inf, price if sort == "price_asc" else -price)
+    elif sort == "newest":
+        primary = -published.astype(np.float64)
+    elif sort == "grade":
+        grade = ((snap.attrs[docs] >> _GRADE_SHIFT) & ((1 << _GRADE_BITS) - 1)).astype(np.float64)
+        grade[grade == 0] = 9  # ungraded last
+        primary = grade
+        if scores is not None:
+            # within a grade, the best match first
+            keys = (-lid, -published, -scores[docs], primary)
+            return _top(docs, keys, want)
+    else:  # relevance
+        primary = -scores[docs] if scores is not None else -published.astype(np.float64)
+    return _top(docs, (-lid, -published, primary), want)
+
+
+def _top(docs, keys, want):
+    """``np.lexsort`` (last key primary), on a partition of the primary key when that is cheaper."""
+    primary = keys[-1]
+    if want < len(docs) // 4:
+        # Everything at or better than the want-th primary value (ties included), then an exact sort.
+        kth = np.partition(primary, want - 1)[want - 1]
+        sel = np.nonzero(primary <= kth)[0]
+        docs = docs[sel]
+        keys = tuple(k[sel] for k in keys)
+    order = np.lexsort(keys)
+    return docs[order[:want]]
+
+
+def query_index(handle, iq, sort="relevance", offset=0, limit=20, facets=True):
+    """Run ``iq`` against the index: total, listing ids from ``offset`` (``limit`` of them), facet counts."""
+    with handle._lock:
+        snap = handle.snapshot()
+        if snap.size == 0:
+            return IndexResult(total=0, ids=[], scores={}, facets=_empty_facets() if facets else {})
+        mask = _filter_mask(snap, iq)
+        scores = None
+        if iq.clauses:
+            scores = np.zeros(snap.size, dtype=np.float32) if sort in ("relevance", "grade") else None
+            for clause in sorted(iq.clauses, key=lambda c: not c.number):
+                mask &= _clause_match(snap, clause, scores)
+                if not mask.any():
+                    break
+        docs = np.nonzero(mask)[0]
+        total = int(len(docs))
+        ordered = _order(snap, docs, scores, sort, offset + limit)[offset:offset + limit] if total > offset else docs[:0]
+        return IndexResult(
+            total=total,
+            ids=[int(x) for x in snap.lid[ordered]],
+            scores={int(snap.lid[d]): float(scores[d]) for d in ordered} if scores is not None else {},
+            facets=_facets(snap, docs) if facets else {},
+        )
+
+
+def _empty_facets():
+    return {"kind": {}, "grade": {}, "nice_class": {}, "ipc_section": {}, "deal_type": {}}
+
+
+def index_doc_count(handle):
+    with handle._lock:
+        return handle.snapshot().doc_count

@@ -1,0 +1,263 @@
+"""Keeping the index true: drain the kernel's outbox into the index after commit.
+
+``listings.outbox`` writes an ``OutboxEvent`` row (increasing id) in the same
+transaction as any listing change. Here:
+
+* an ``after_commit`` hook (when ``SEARCH_SYNC_ON_COMMIT``) drains the outbox into this
+  host's index right after a transaction that touched listings commits;
+* the index folder holds the last applied outbox id (``outbox_position``); a drain
+  applies every row after it, re-reading each listing from the database (so applying a
+  row twice is harmless), and only then moves the position;
+* the writer lock is taken with a timeout; when it cannot be had, or anything fails,
+  the rows simply stay and the next drain (any later commit, or ``flask search sync``)
+  catches up. Index work never fails the user's request;
+* ids can commit out of order on PostgreSQL (a sequence is not transactional), so the
+  position only moves over a gap once the row after it is older than
+  ``SEARCH_OUTBOX_GAP_SECONDS`` (the missing id was rolled back); rows after a young gap
+  are applied now and again later;
+* newly published listings are matched against saved searches while draining;
+* rows older than ``OUTBOX_RETENTION_DAYS`` are pruned (never the newest row, so ids
+  keep increasing on SQLite).
+"""
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import chain
+
+from flask import current_app, has_app_context
+from sqlalchemy import delete, event, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from listings.models import Auction, Listing, Right
+from marketplace.extensions import db
+from marketplace.models import OutboxEvent
+from marketplace.timeutil import utcnow
+
+from .index import IndexBusy, add_to_index, current_handle, is_searchable, remove_from_index
+
+log = logging.getLogger(__name__)
+
+POSITION_FILE = "outbox_position"
+_state = threading.local()
+_last_prune = {}
+
+
+@dataclass
+class DrainReport:
+    applied: int = 0  # outbox rows read
+    indexed: int = 0  # listings added or replaced
+    removed: int = 0  # listings taken out
+    position: int = 0  # last applied outbox id afterwards
+    notified: int = 0  # saved-search notifications sent
+
+
+def read_position(handle):
+    try:
+        with open(os.path.join(handle.path, POSITION_FILE)) as fh:
+            return int(fh.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def write_position(handle, value):
+    os.makedirs(handle.path, exist_ok=True)
+    path = os.path.join(handle.path, POSITION_FILE)
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(str(int(value)))
+    os.replace(tmp, path)
+
+
+def load_listings(ids):
+    rows = db.session.execute(
+        select(Listing).where(Listing.id.in_(ids))
+        .options(selectinload(Listing.rights), selectinload(Listing.auction), selectinload(Listing.organization))
+    ).scalars().all()
+    return {row.id: row for row in rows}
+
+
+def _advance(position, rows, now, gap_seconds):
+    """The new position: over contiguous ids, and over gaps whose next row is old enough."""
+    grace = now - timedelta(seconds=gap_seconds)
+    for row_id, _listing_id, created_at in rows:
+        if row_id == position + 1 or created_at <= grace:
+            position = row_id
+        else:
+            break
+    return position
+
+
+def drain(handle=None, *, timeout=None, batch=500, notify_saved=True, max_batches=None):
+    """Apply outbox rows after this index's position. Raises IndexBusy if the writer lock is not free."""
+    handle = handle or current_handle()
+    was_draining = getattr(_state, "draining", False)
+    _state.draining = True
+    try:
+        return _drain(handle, timeout, batch, notify_saved, max_batches)
+    finally:
+        _state.draining = was_draining
+
+
+def _drain(handle, timeout, batch, notify_saved, max_batches):
+    config = current_app.config
+    timeout = config.get("SEARCH_WRITER_TIMEOUT", 2.0) if timeout is None else timeout
+    gap_seconds = config.get("SEARCH_OUTBOX_GAP_SECONDS", 30)
+    report = DrainReport(position=read_position(handle))
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        batches += 1
+        position = read_position(handle)
+        rows = db.session.execute(
+            select(OutboxEvent.id, OutboxEvent.listing_id, OutboxEvent.created_at)
+            .where(OutboxEvent.id > position).order_by(OutboxEvent.id).limit(batch)
+        ).all()
+        if not rows:
+            break
+        listing_ids = sorted({r[1] for r in rows})
+        listings = load_listings(listing_ids)
+        published = []
+        writer = handle.writer(timeout)
+        try:
+            for listing_id in listing_ids:
+                listing = listings.get(listing_id)
+                if is_searchable(listing):
+                    add_to_index(writer, listing)
+                    published.append(listing_id)
+                else:
+                    remove_from_index(writer, listing_id)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        report.applied += len(rows)
+        report.indexed += len(published)
+        report.removed += len(listing_ids) - len(published)
+        new_position = _advance(position, rows, utcnow(), gap_seconds)
+        if new_position > read_position(handle):
+            write_position(handle, new_position)
+        report.position = new_position
+        if notify_saved and published:
+            from .saved import notify_matches
+
+            report.notified += notify_matches(published, handle)
+        if new_position < rows[-1][0]:
+            break  # a young gap: the rest is applied, the position waits for the gap to close
+    _maybe_prune()
+    return report
+
+
+def pending_count(handle=None):
+    handle = handle or current_handle()
+    return db.session.scalar(select(func.count(OutboxEvent.id)).where(OutboxEvent.id > read_position(handle)))
+
+
+def prune(now=None, days=None):
+    """Delete outbox rows older than the retention period (the newest row always stays)."""
+    now = now or utcnow()
+    days = current_app.config.get("OUTBOX_RETENTION_DAYS", 7) if days is None else days
+    newest = db.session.scalar(select(func.max(OutboxEvent.id)))
+    if newest is None:
+        return 0
+    result = db.session.execute(
+        delete(OutboxEvent).where(OutboxEvent.created_at < now - timedelta(days=days), OutboxEvent.id < newest)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def _maybe_prune():
+    """Prune at most once an hour per process (pruning is housekeeping, not part of a request's work)."""
+    key = current_app.config.get("SEARCH_INDEX_PATH")
+    if time.monotonic() - _last_prune.get(key, -1e9) < 3600:
+        return
+    _last_prune[key] = time.monotonic()
+    try:
+        prune()
+    except Exception:  # noqa: BLE001
+        db.session.rollback()
+        log.warning("outbox pruning failed", exc_info=True)
+
+
+# --- the after-commit hook -------------------------------------------------------
+
+_WATCHED = (Listing, Right, Auction, OutboxEvent)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_listing_changes(session, flush_context):
+    if any(isinstance(obj, _WATCHED) for obj in chain(session.new, session.dirty, session.deleted)):
+        session.info["search_outbox_pending"] = True
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session):
+    session.info.pop("search_outbox_pending", None)
+
+
+@event.listens_for(Session, "after_commit")
+def _drain_after_commit(session):
+    if not session.info.pop("search_outbox_pending", False):
+        return
+    if not has_app_context() or getattr(_state, "draining", False):
+        return
+    app = current_app._get_current_object()
+    if not app.config.get("SEARCH_SYNC_ON_COMMIT", True):
+        return
+    sync_quietly(app)
+
+
+def sync_quietly(app):
+    """Drain in a fresh app context (its own database session); never raises."""
+    _state.draining = True
+    try:
+        with app.app_context():
+            try:
+                drain()
+            except IndexBusy:
+                log.info("search index busy; outbox rows left for the next drain")
+                db.session.rollback()
+            except Exception:  # noqa: BLE001 - the index must never fail the user's request
+                log.exception("search index update failed; outbox rows left for retry")
+                db.session.rollback()
+    finally:
+        _state.draining = False
+
+
+# --- rebuilding ----------------------------------------------------------------
+
+def published_count():
+    return db.session.scalar(select(func.count(Listing.id)).where(Listing.status == "published"))
+
+
+def iter_published(chunk=500):
+    """Every published listing, in id order, loaded a chunk at a time with what its document needs."""
+    last = 0
+    while True:
+        rows = db.session.execute(
+            select(Listing).where(Listing.status == "published", Listing.id > last).order_by(Listing.id).limit(chunk)
+            .options(selectinload(Listing.rights), selectinload(Listing.auction),
+                     selectinload(Listing.organization))
+        ).scalars().all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id  # the identity map holds rows weakly: finished chunks are freed
+
+
+def reindex(handle=None, progress=None, timeout=60.0):
+    """Rebuild this host's index from the database (one commit replaces everything). Returns the count.
+
+    The position is taken *before* reading listings: changes committed meanwhile are
+    applied again by the next drain (harmless), never skipped.
+    """
+    from .index import listing_document
+
+    handle = handle or current_handle()
+    position = db.session.scalar(select(func.max(OutboxEvent.id))) or 0
+    count = handle.rebuild((listing_document(listing) for listing in iter_published()), timeout=timeout,
+                           progress=progress)
+    write_position(handle, position)
+    return count

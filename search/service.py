@@ -1,0 +1,431 @@
+"""Search: parsing a request, running it against the index, re-checking hits, highlights, saved searches.
+
+The page and the API call the same functions here. The database is the truth: every
+hit shown is re-read from it in one query and dropped unless it is still published,
+so a stale index can delay a new listing but never shows a withdrawn one.
+
+Query syntax: words are ANDed; ``"…"`` (or “…” / 「…」) is a phrase; an unclosed quote
+runs to the end of the query; application / registration numbers match in any
+accepted spelling. Filters take the API values (unknown values are a 422).
+"""
+import re
+from dataclasses import dataclass, field
+from html import escape
+
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES, Listing
+from marketplace.errors import NotFound, ValidationError
+from marketplace.extensions import db
+from marketplace.regions import REGIONS
+
+from . import analysis
+from .index import (
+    GRADES,
+    SORTS,
+    Clause,
+    IndexQuery,
+    clause_variants,
+    current_handle,
+    listing_price,
+    normalise_ipc,
+    query_index,
+)
+from .models import SavedSearch
+
+MAX_QUERY_CHARS = 200
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+MAX_PAGE = 1000
+FILTER_KEYS = ("kind", "grade", "patent_type", "ipc", "nice_class", "deal_type", "price_mode", "price_min",
+               "price_max", "region")
+_QUOTES = re.compile(r"[\"“”「」『』]")
+_SINGLE_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@dataclass
+class SearchParams:
+    q: str = ""
+    kind: str = None
+    grade: tuple = ()
+    patent_type: str = None
+    ipc: str = None
+    nice_class: int = None
+    deal_type: str = None
+    price_mode: str = None
+    price_min: int = None
+    price_max: int = None
+    region: str = None
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+    def filters(self):
+        """The active filters as API query values (strings), for links and saved searches."""
+        out = {}
+        for key in FILTER_KEYS:
+            value = getattr(self, key)
+            if value in (None, "", ()):
+                continue
+            if key == "grade":
+                value = ",".join(value)
+            elif key == "ipc":
+                value = value.upper()
+            out[key] = str(value)
+        return out
+
+    def args(self, **changes):
+        """Query-string arguments reproducing this search (with ``changes``; None removes a key)."""
+        out = {"q": self.q} if self.q else {}
+        out.update(self.filters())
+        if self.sort != "relevance":
+            out["sort"] = self.sort
+        if self.per_page != DEFAULT_PER_PAGE:
+            out["per_page"] = self.per_page
+        for key, value in changes.items():
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = value
+        return out
+
+
+@dataclass
+class SearchPage:
+    params: SearchParams
+    total: int
+    results: list
+    facets: dict
+    suggestions: list = field(default_factory=list)
+
+    @property
+    def pages(self):
+        return max(1, -(-self.total // self.params.per_page))
+
+
+def _one(args, key):
+    value = args.get(key)
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def _int_arg(args, key, fields, minimum, maximum, message):
+    raw = _one(args, key)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        fields[key] = "必须是整数"
+        return None
+    if not minimum <= value <= maximum:
+        fields[key] = message
+        return None
+    return value
+
+
+def parse_params(args):
+    """Validate search arguments (a dict or request.args); raises ValidationError naming each bad field."""
+    fields = {}
+    p = SearchParams()
+    q = args.get("q") or ""
+    q = str(q).strip()
+    if len(q) > MAX_QUERY_CHARS:
+        fields["q"] = f"搜索词最长 {MAX_QUERY_CHARS} 个字符"
+    p.q = q[:MAX_QUERY_CHARS]
+
+    def choice(key, allowed):
+        value = _one(args, key)
+        if value is not None and value not in allowed:
+            fields[key] = "未知取值，可选：" + ", ".join(allowed)
+            return None
+        return value
+
+    p.kind = choice("kind", KINDS)
+    p.patent_type = choice("patent_type", PATENT_TYPES)
+    p.deal_type = choice("deal_type", DEAL_TYPES)
+    p.price_mode = choice("price_mode", PRICE_MODES)
+    p.region = choice("region", tuple(REGIONS))
+    sort = _one(args, "sort") or "relevance"
+    if sort not in SORTS:
+        fields["sort"] = "未知排序，可选：" + ", ".join(SORTS)
+    else:
+        p.sort = sort
+    grade = _one(args, "grade")
+    if grade:
+        grades = tuple(dict.fromkeys(g.strip().upper() for g in grade.split(",") if g.strip()))
+        if not grades or any(g not in GRADES for g in grades):
+            fields["grade"] = "未知等级，可选：A, B, C, D（可用逗号分隔多个）"
+        else:
+            p.grade = grades
+    ipc = _one(args, "ipc")
+    if ipc:
+        p.ipc = normalise_ipc(ipc)
+        if p.ipc is None:
+            fields["ipc"] = "IPC 分类格式不对，例如 H、H01、H01M 或 H01M 4/36"
+    p.nice_class = _int_arg(args, "nice_class", fields, 1, 45, "尼斯分类为 1–45")
+    p.price_min = _int_arg(args, "price_min", fields, 0, 10**15, "价格（分）超出范围")
+    p.price_max = _int_arg(args, "price_max", fields, 0, 10**15, "价格（分）超出范围")
+    if p.price_min is not None and p.price_max is not None and p.price_min > p.price_max:
+        fields["price_max"] = "最高价不能低于最低价"
+    page = _int_arg(args, "page", fields, 1, MAX_PAGE, f"页码为 1–{MAX_PAGE}")
+    p.page = page or 1
+    per_page = _int_arg(args, "per_page", fields, 1, MAX_PER_PAGE, f"每页条数为 1–{MAX_PER_PAGE}")
+    p.per_page = per_page or DEFAULT_PER_PAGE
+    if fields:
+        raise ValidationError("搜索参数有误", fields)
+    return p
+
+
+# --- query text -----------------------------------------------------------------
+
+def _split_phrases(q):
+    """[(text, is_phrase)]; an unclosed quote runs to the end of the query."""
+    parts, inside, buf = [], False, []
+    for ch in q:
+        if _QUOTES.match(ch):
+            parts.append(("".join(buf), inside))
+            buf, inside = [], not inside
+        else:
+            buf.append(ch)
+    parts.append(("".join(buf), inside))
+    return [(text, phrase) for text, phrase in parts if text.strip()]
+
+
+def parse_query(q):
+    """The query text as AND-ed clauses (words, phrases, numbers)."""
+    clauses = []
+    for text, phrase in _split_phrases(q or ""):
+        keys, rest = analysis.split_numbers(text)
+        for key in keys:
+            clauses.append(Clause([key], number=True))
+        if phrase:
+            words = analysis.query_words(rest)
+            if words:
+                clauses.append(Clause(words, phrase=len(words) > 1))
+            continue
+        for chunk in rest.split():
+            run = []
+            for word in analysis.query_words(chunk) + [None]:
+                # Characters jieba does not know come out one by one: keep such a run together as a phrase.
+                if word is not None and len(word) == 1 and _SINGLE_CJK.match(word):
+                    run.append(word)
+                    continue
+                if run:
+                    clauses.append(Clause(run, phrase=len(run) > 1))
+                    run = []
+                if word is not None:
+                    clauses.append(Clause([word]))
+    unique, seen = [], set()
+    for clause in clauses:
+        key = (tuple(clause.words), clause.phrase, clause.number)
+        if key not in seen:
+            seen.add(key)
+            unique.append(clause)
+    return unique
+
+
+def index_query(params, clauses=None, restrict_ids=None):
+    return IndexQuery(
+        clauses=parse_query(params.q) if clauses is None else clauses,
+        kind=params.kind, grades=params.grade, patent_type=params.patent_type, ipc=params.ipc,
+        nice_class=params.nice_class, deal_type=params.deal_type, price_mode=params.price_mode,
+        price_min=params.price_min, price_max=params.price_max, region=params.region,
+        restrict_ids=restrict_ids,
+    )
+
+
+# --- highlights ---------------------------------------------------------------
+
+def highlight(text, terms):
+    """``text`` HTML-escaped, with every analysed token found in ``terms`` wrapped in ``<mark>``."""
+    text = text or ""
+    spans = []
+    if terms:
+        for word, _pos, start, end in analysis.iter_words(text, subwords=True):
+            if word in terms:
+                spans.append((start, end))
+    spans.sort()
+    merged = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    out, last = [], 0
+    for start, end in merged:
+        out.append(escape(text[last:start]))
+        out.append("<mark>" + escape(text[start:end]) + "</mark>")
+        last = end
+    out.append(escape(text[last:]))
+    return Markup("".join(out))
+
+
+def snippet(text, terms, width=90):
+    """A short highlighted excerpt of ``text`` around the first matching token ('' when none matches)."""
+    text = " ".join((text or "").split())
+    if not terms:
+        return Markup("")
+    for word, _pos, start, _end in analysis.iter_words(text, subwords=True):
+        if word in terms:
+            begin = max(0, start - width // 3)
+            piece = text[begin:begin + width]
+            prefix = "…" if begin else ""
+            suffix = "…" if begin + width < len(text) else ""
+            return Markup(escape(prefix)) + highlight(piece, terms) + Markup(escape(suffix))
+    return Markup("")
+
+
+def _terms(clauses):
+    """Every index term a hit may have matched through (for highlighting)."""
+    return {w for c in clauses if not c.number for variant in clause_variants(c) for w in variant}
+
+
+# --- running a search -------------------------------------------------------------
+
+def _load_published(ids):
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Listing).where(Listing.id.in_(ids), Listing.status == "published")
+        .options(selectinload(Listing.rights))
+    ).scalars().all()
+    return {row.id: row for row in rows}
+
+
+def _body_text(listing):
+    parts = [listing.description or ""]
+    for right in listing.rights:
+        if right.title and right.title != listing.title:
+            parts.append(right.title)
+        if right.abstract:
+            parts.append(right.abstract)
+    text = "\n".join(parts)
+    return re.sub(r"[*_`#>\[\]]+", "", text)
+
+
+def result_json(listing, terms):
+    return {
+        "id": listing.id,
+        "title": listing.title,
+        "kind": listing.kind,
+        "grade": listing.grade,
+        "price": listing_price(listing),
+        "currency": listing.currency,
+        "price_mode": listing.price_mode,
+        "region": listing.region,
+        "highlight": str(highlight(listing.title, terms)),
+        "snippet": str(snippet(_body_text(listing), terms)),
+        "url": f"/listings/{listing.id}",
+    }
+
+
+def search(params, *, with_facets=True, handle=None):
+    """Run a search. Hits come from the index and are re-checked against the database."""
+    handle = handle or current_handle()
+    clauses = parse_query(params.q)
+    terms = _terms(clauses)
+    sort = params.sort
+    if sort == "relevance" and not clauses:
+        sort = "newest"  # browsing: nothing to rank by
+    offset = (params.page - 1) * params.per_page
+    # Fetch a page and a spare page: hits the database no longer calls published are dropped and the gap filled.
+    found = query_index(handle, index_query(params, clauses), sort=sort, offset=offset,
+                        limit=params.per_page * 2, facets=with_facets)
+    live = _load_published(found.ids)
+    stale = [i for i in found.ids if i not in live]
+    ordered = [live[i] for i in found.ids if i in live][: params.per_page]
+    results = [result_json(listing, terms) for listing in ordered]
+    total = max(found.total - len(stale), offset + len(results))
+    page = SearchPage(params=params, total=total, results=results, facets=found.facets or {})
+    if total == 0 and (clauses or params.filters()):
+        page.suggestions = suggestions(params, clauses, handle)
+    return page
+
+
+def suggestions(params, clauses, handle):
+    """When nothing matches: what would (fewer filters, fewer words), with how many results each gives."""
+    out = []
+    if params.filters():
+        plain = SearchParams(q=params.q, sort=params.sort, per_page=params.per_page)
+        n = query_index(handle, index_query(plain, clauses), limit=1, facets=False).total
+        if n:
+            out.append({"kind": "drop_filters", "args": plain.args(), "count": n})
+    if len(clauses) > 1:
+        for clause in clauses:
+            n = query_index(handle, index_query(params, [clause]), limit=1, facets=False).total
+            if n:
+                text = "".join(clause.words) if not clause.phrase else '"' + "".join(clause.words) + '"'
+                out.append({"kind": "fewer_words", "text": text, "args": params.args(q=text, page=None),
+                            "count": n})
+    return out
+
+
+def page_json(page):
+    return {
+        "total": page.total,
+        "page": page.params.page,
+        "per_page": page.params.per_page,
+        "results": page.results,
+        "facets": page.facets,
+    }
+
+
+# --- saved searches ---------------------------------------------------------------
+
+def save_search(user, q, filters):
+    """Save ``q`` and ``filters`` (validated like a search) for ``user``; an identical one is returned as is."""
+    if filters is None:
+        filters = {}
+    if not isinstance(filters, dict):
+        raise ValidationError("filters 必须是对象", {"filters": "expected an object"})
+    if q is not None and not isinstance(q, str):
+        raise ValidationError("q 必须是字符串", {"q": "expected a string"})
+    unknown = sorted(set(filters) - set(FILTER_KEYS))
+    if unknown:
+        raise ValidationError("未知筛选条件", {f"filters.{k}": "未知筛选条件" for k in unknown})
+    args = {k: v for k, v in filters.items() if v not in (None, "")}
+    args = {k: (",".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in args.items()}
+    args["q"] = q or ""
+    try:
+        params = parse_params(args)
+    except ValidationError as exc:
+        raise ValidationError("保存的搜索条件有误", {(k if k == "q" else f"filters.{k}"): v
+                                                 for k, v in exc.fields.items()}) from exc
+    clean = params.filters()
+    for row in db.session.query(SavedSearch).filter_by(user_id=user.id, q=params.q):
+        if (row.filters or {}) == clean:
+            return row
+    row = SavedSearch(user_id=user.id, q=params.q, filters=clean)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def saved_searches_for(user):
+    return (db.session.query(SavedSearch).filter_by(user_id=user.id)
+            .order_by(SavedSearch.created_at.desc(), SavedSearch.id.desc()).all())
+
+
+def delete_saved_search(user, saved_id):
+    row = db.session.get(SavedSearch, saved_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound("没有这条保存的搜索")
+    db.session.delete(row)
+    db.session.flush()
+
+
+def saved_search_json(row):
+    from marketplace.timeutil import iso
+
+    return {"id": row.id, "q": row.q, "filters": row.filters or {}, "created_at": iso(row.created_at)}
+
+
+def saved_search_params(row):
+    args = dict(row.filters or {})
+    args["q"] = row.q or ""
+    return parse_params(args)
