@@ -1,0 +1,99 @@
+"""StripeGateway against localstripe: the PaymentIntent it creates, re-reading an attempt, refunds, errors."""
+import pytest
+
+from escrow.gateways import get_gateway
+from escrow.gateways.stripe_gateway import PaymentProviderError, ProviderObjectMissing, StripeGateway
+from escrow.webhook_models import StripePaymentIntent
+from marketplace.extensions import db
+
+from .conftest import make_deal, stripe_settings
+
+
+@pytest.fixture
+def app_config(localstripe):
+    return stripe_settings(localstripe)
+
+
+def _pay(stripe_client, pi_id, payment_method="pm_card_visa"):
+    stripe_client.v1.payment_intents.update(pi_id, params={"payment_method": payment_method})
+    return stripe_client.v1.payment_intents.confirm(pi_id)
+
+
+def test_settings_choose_stripe(app):
+    gateway = get_gateway()
+    assert isinstance(gateway, StripeGateway)
+    assert gateway.payment_method_types == ["card"]
+
+
+def test_one_payment_intent_per_attempt_in_fen_cny_with_deal_metadata(app, stripe_client):
+    deal = make_deal(price=123_456_78)
+    gateway = get_gateway("stripe")
+    first = gateway.start_payment(deal, 1)
+    assert first["gateway"] == "stripe"
+    assert first["payment_intent_id"].startswith("pi_") and first["client_secret"].startswith(first["payment_intent_id"])
+    pi = stripe_client.v1.payment_intents.retrieve(first["payment_intent_id"])
+    assert (pi.amount, pi.currency, pi.capture_method) == (123_456_78, "cny", "automatic")
+    assert pi.metadata.to_dict() == {"deal_id": str(deal.id), "attempt": "1"}
+    # the same attempt again (a reload) answers the same PaymentIntent; the next attempt gets a new one
+    assert gateway.start_payment(deal, 1)["payment_intent_id"] == first["payment_intent_id"]
+    second = gateway.start_payment(deal, 2)
+    assert second["payment_intent_id"] != first["payment_intent_id"]
+    db.session.commit()
+    rows = db.session.query(StripePaymentIntent).filter_by(deal_id=deal.id).order_by(StripePaymentIntent.attempt)
+    assert [(r.attempt, r.payment_intent_id, r.amount, r.currency) for r in rows] == [
+        (1, first["payment_intent_id"], 123_456_78, "CNY"), (2, second["payment_intent_id"], 123_456_78, "CNY")]
+
+
+def test_refund_draws_on_the_succeeded_payment_intent(app, stripe_client):
+    deal = make_deal(price=10_000_00)
+    gateway = get_gateway("stripe")
+    pi_id = gateway.start_payment(deal, 1)["payment_intent_id"]
+    assert _pay(stripe_client, pi_id).status == "succeeded"
+    result = gateway.refund(deal, 4_000_00, f"deal:{deal.id}:refund")
+    assert result.ok and not result.pending and result.reference.startswith("re_")
+    refund = gateway.fetch_refund(result.reference)
+    assert (refund["amount"], refund["currency"], refund["status"], refund["payment_intent"]) == (
+        4_000_00, "cny", "succeeded", pi_id)
+    assert refund["metadata"]["idempotency_key"] == f"deal:{deal.id}:refund"
+    assert [r["id"] for r in gateway.list_refunds(pi_id)] == [result.reference]
+    row = db.session.query(StripePaymentIntent).filter_by(payment_intent_id=pi_id).one()
+    assert row.status == "succeeded" and row.charge_id and row.charge_id.startswith("ch_")
+
+
+def test_refund_without_a_payment_fails_cleanly(app):
+    deal = make_deal()
+    gateway = get_gateway("stripe")
+    gateway.start_payment(deal, 1)
+    result = gateway.refund(deal, 100, f"deal:{deal.id}:refund")
+    assert not result.ok and "no succeeded PaymentIntent" in result.message
+
+
+def test_declined_card_leaves_the_intent_unpaid(app, stripe_client):
+    import stripe
+
+    deal = make_deal()
+    gateway = get_gateway("stripe")
+    pi_id = gateway.start_payment(deal, 1)["payment_intent_id"]
+    with pytest.raises(stripe.CardError):
+        _pay(stripe_client, pi_id, "pm_card_chargeCustomerFail")
+    pi = gateway.fetch_payment_intent(pi_id)
+    assert pi["status"] == "requires_payment_method" and pi["failure_message"]
+
+
+def test_payout_without_connected_account_is_offline_and_pending(app):
+    deal = make_deal()
+    result = get_gateway("stripe").payout(deal, 1000, f"deal:{deal.id}:payout")
+    assert result.ok and result.pending and result.reference is None
+
+
+def test_missing_objects_and_an_unreachable_provider(app):
+    gateway = get_gateway("stripe")
+    with pytest.raises(ProviderObjectMissing):
+        gateway.fetch_payment_intent("pi_doesnotexist")
+    dead = StripeGateway.from_config({**app.config, "STRIPE_API_BASE": "http://127.0.0.1:9",
+                                      "STRIPE_MAX_NETWORK_RETRIES": 0})
+    deal = make_deal()
+    with pytest.raises(PaymentProviderError) as info:
+        dead.start_payment(deal, 1)
+    assert info.value.status == 503 and "稍后重试" in info.value.message
+    assert not dead.refund(deal, 100, "k").ok
