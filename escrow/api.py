@@ -1,6 +1,178 @@
-"""JSON API of `escrow` under /api/v1 (thin: parse, call a service, map errors)."""
-from flask import Blueprint
+"""JSON API of deals under /api/v1 (API.md "Deals"): parse, call one service, commit once, answer.
 
-from marketplace.apiutil import API_PREFIX
+Deals are visible to their buyer, their seller and operators only; anyone else gets 404.
+"""
+from flask import Blueprint, jsonify, request, send_file
+
+from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+
+from . import deals, documents
+from .serializers import DEAL_RESPONSE, LEDGER_RESPONSE, deal_json, ledger_json
 
 bp = Blueprint("escrow_api", __name__, url_prefix=API_PREFIX)
+
+TAGS = ["deals"]
+_ID = "<int:deal_id>"
+_DEAL_LIST = {"type": "object", "required": ["deals"],
+              "properties": {"deals": {"type": "array", "items": DEAL_RESPONSE["properties"]["deal"]}}}
+_UPLOAD = {"type": "object", "required": ["document"],
+           "properties": {"document": {"type": "string", "format": "binary",
+                                       "description": "PDF, PNG or JPEG, at most 10 MB (type checked by content)"},
+                          "note": {"type": "string", "maxLength": 1000}}}
+_PAY_RESPONSE = {
+    "type": "object", "required": ["gateway"],
+    "properties": {
+        "gateway": {"type": "string"},
+        "reference": {"type": "string"}, "amount": {"type": "integer"}, "currency": {"type": "string"},
+        "bank": {"type": "object", "properties": {"account_name": {"type": "string"}, "bank": {"type": "string"},
+                                                  "account_number": {"type": "string"}}},
+        "due_at": {"type": "string", "nullable": True}, "instructions": {"type": "string"},
+        "payment_intent_id": {"type": "string"}, "client_secret": {"type": "string"},
+    },
+}
+
+
+def _body():
+    """The JSON body when one is sent; an empty object for a bare POST."""
+    if not request.data:
+        return {}
+    return json_body()
+
+
+def _deal_response(deal, status=200, **extra):
+    return jsonify({"deal": deal_json(deal), **extra}), status
+
+
+@bp.get("/deals")
+@doc("Deals where I am the buyer or the seller", tags=TAGS, responses={"200": _DEAL_LIST})
+def list_deals():
+    user = require_user()
+    return jsonify({"deals": [deal_json(d) for d in deals.deals_of(user)]})
+
+
+@bp.get(f"/deals/{_ID}")
+@doc("A deal with its events (buyer, seller or operator)", tags=TAGS, responses={"200": DEAL_RESPONSE})
+def get_deal(deal_id):
+    user = require_user()
+    return _deal_response(deals.get_deal_for(deal_id, user))
+
+
+@bp.post(f"/deals/{_ID}/pay")
+@doc("Start paying (buyer): offline bank details and reference, or a Stripe PaymentIntent", tags=TAGS,
+     responses={"200": _PAY_RESPONSE, "503": None})
+@commit_after
+def pay(deal_id):
+    user = require_user()
+    return jsonify(deals.start_payment(deal_id, user))
+
+
+@bp.post(f"/deals/{_ID}/confirm-payment")
+@doc("Confirm a bank transfer's receipt (operator, offline gateway); a repeat is ignored", tags=TAGS,
+     request_schema={"type": "object", "required": ["reference", "amount"],
+                     "properties": {"reference": {"type": "string", "maxLength": 40},
+                                    "amount": {"type": "integer", "minimum": 1}}},
+     responses={"200": {**DEAL_RESPONSE, "properties": {
+         **DEAL_RESPONSE["properties"], "result": {"type": "string", "enum": ["funded", "ignored"]}}}})
+@commit_after
+def confirm_payment(deal_id):
+    user = require_user()
+    data = json_body()
+    before = deals.lock_deal(deal_id).state
+    deal = deals.confirm_offline_payment(deal_id, data.get("reference"), data.get("amount"), user)
+    return _deal_response(deal, result="funded" if before != deal.state else "ignored")
+
+
+@bp.post(f"/deals/{_ID}/transfer-filed")
+@doc("Upload the CNIPA filing receipt (seller): transfer filed", tags=TAGS, request_schema=_UPLOAD,
+     content_type="multipart/form-data", responses={"200": DEAL_RESPONSE, "413": None})
+@commit_after
+def transfer_filed(deal_id):
+    user = require_user()
+    deal = deals.file_transfer(deal_id, user, request.files.get("document"), note=request.form.get("note"))
+    return _deal_response(deal)
+
+
+@bp.post(f"/deals/{_ID}/transfer-recorded")
+@doc("Upload the approval notice (seller): transfer recorded, the inspection window opens", tags=TAGS,
+     request_schema=_UPLOAD, content_type="multipart/form-data", responses={"200": DEAL_RESPONSE, "413": None})
+@commit_after
+def transfer_recorded(deal_id):
+    user = require_user()
+    deal = deals.record_transfer(deal_id, user, request.files.get("document"), note=request.form.get("note"))
+    return _deal_response(deal)
+
+
+@bp.post(f"/deals/{_ID}/accept")
+@doc("Accept the recorded transfer (buyer): the money is released to the seller", tags=TAGS,
+     responses={"200": DEAL_RESPONSE})
+@commit_after
+def accept(deal_id):
+    user = require_user()
+    return _deal_response(deals.accept(deal_id, user))
+
+
+@bp.post(f"/deals/{_ID}/dispute")
+@doc("Open a dispute (buyer or seller, from funded until release)", tags=TAGS,
+     request_schema={"type": "object", "required": ["reason"],
+                     "properties": {"reason": {"type": "string", "minLength": 5, "maxLength": 2000}}},
+     responses={"200": DEAL_RESPONSE})
+@commit_after
+def dispute(deal_id):
+    user = require_user()
+    data = json_body()
+    return _deal_response(deals.open_dispute(deal_id, user, data.get("reason")))
+
+
+@bp.post(f"/deals/{_ID}/resolve")
+@doc("Resolve a dispute (operator): release, refund, or split with seller_share fen to the seller", tags=TAGS,
+     request_schema={"type": "object", "required": ["outcome"],
+                     "properties": {"outcome": {"type": "string", "enum": ["release", "refund", "split"]},
+                                    "seller_share": {"type": "integer", "minimum": 1},
+                                    "note": {"type": "string", "maxLength": 1000}}},
+     responses={"200": DEAL_RESPONSE})
+@commit_after
+def resolve(deal_id):
+    user = require_user()
+    data = json_body()
+    deal = deals.resolve_dispute(deal_id, user, data.get("outcome"), data.get("seller_share"), note=data.get("note"))
+    return _deal_response(deal)
+
+
+@bp.post(f"/deals/{_ID}/cancel")
+@doc("Cancel: before payment (buyer, operator), or for a full refund once the transfer deadline has passed",
+     tags=TAGS, request_schema={"type": "object", "properties": {"reason": {"type": "string", "maxLength": 1000}}},
+     responses={"200": DEAL_RESPONSE})
+@commit_after
+def cancel(deal_id):
+    user = require_user()
+    data = _body()
+    return _deal_response(deals.cancel_deal(deal_id, user, reason=data.get("reason")))
+
+
+@bp.post(f"/deals/{_ID}/payout-paid")
+@doc("Record the bank transfer to the seller (operator, offline payout): the deal completes", tags=TAGS,
+     request_schema={"type": "object", "required": ["reference"],
+                     "properties": {"reference": {"type": "string", "minLength": 1, "maxLength": 100}}},
+     responses={"200": DEAL_RESPONSE})
+@commit_after
+def payout_paid(deal_id):
+    user = require_user()
+    data = json_body()
+    return _deal_response(deals.mark_payout_paid(deal_id, data.get("reference"), user))
+
+
+@bp.get(f"/deals/{_ID}/ledger")
+@doc("The deal's journal entries and balances derived from their postings", tags=TAGS,
+     responses={"200": LEDGER_RESPONSE})
+def deal_ledger(deal_id):
+    user = require_user()
+    return jsonify(ledger_json(deals.get_deal_for(deal_id, user)))
+
+
+@bp.get(f"/deals/{_ID}/documents/<int:document_id>")
+@doc("Download a deal document (buyer, seller or operator)", tags=TAGS, responses={"200": None})
+def deal_document(deal_id, document_id):
+    user = require_user()
+    document, path = documents.document_for(deal_id, document_id, user)
+    return send_file(path, mimetype=documents.mimetype(document), as_attachment=False,
+                     download_name=documents.download_name(document), max_age=0)

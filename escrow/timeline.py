@@ -1,0 +1,84 @@
+"""What a deal page shows: the steps done and to come, who must act next and by when."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from .machine import ACTION_LABELS, STATE_LABELS
+
+MAIN_PATH = ("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "released", "completed")
+
+APPROVAL_NOTICE = {
+    ("patent", "assignment"): "著录项目变更手续合格通知书",
+    ("patent", "license"): "专利实施许可合同备案通知书",
+    ("trademark", "assignment"): "商标转让核准公告",
+    ("trademark", "license"): "商标使用许可备案公告",
+}
+DOCUMENT_KINDS = {"filing_receipt": "国家知识产权局受理回执", "approval_notice": "登记核准文件"}
+
+
+def approval_notice_name(deal):
+    kind = deal.listing.kind if deal.listing is not None else "patent"
+    return APPROVAL_NOTICE[(kind, "assignment" if deal.deal_type == "assignment" else "license")]
+
+
+@dataclass
+class NextStep:
+    actor: str | None  # buyer | seller | operator | system | None (nothing left)
+    label: str
+    deadline: datetime | None = None
+
+
+def next_step(deal):
+    """Who must act next on ``deal``, what they do, and the deadline (if any)."""
+    state = deal.state
+    if state == "awaiting_payment":
+        if deal.gateway == "offline":
+            return NextStep("buyer", f"买方转账付款（附言填写 {deal.payment_reference}），平台核对到账",
+                            deal.payment_due_at)
+        return NextStep("buyer", "买方在线付款", deal.payment_due_at)
+    if state == "funded":
+        return NextStep("seller", "卖方向国家知识产权局提交变更申请并上传受理回执", deal.transfer_due_at)
+    if state == "transfer_filed":
+        return NextStep("seller", f"卖方在登记完成后上传{approval_notice_name(deal)}")
+    if state == "transfer_recorded":
+        return NextStep("buyer", "买方核对登记结果并确认验收（期满自动放款）", deal.inspection_ends_at)
+    if state == "disputed":
+        return NextStep("operator", "平台处理争议：放款、退款或按比例分配")
+    if state == "released":
+        if deal.payout_status == "failed":
+            return NextStep("operator", "付款失败，平台人工向卖方付款")
+        if deal.gateway == "offline" or deal.payout_status == "pending":
+            return NextStep("operator", "平台向卖方付款并登记银行流水号")
+        return NextStep("system", "支付通道向卖方付款")
+    return NextStep(None, STATE_LABELS[state])
+
+
+def steps(deal):
+    """The main path as rows: label, when it happened, and done / current / pending."""
+    reached = {e.to_state: e.created_at for e in deal.events if e.to_state != e.from_state}
+    labels = {
+        "awaiting_payment": "下单",
+        "funded": "付款到账，资金托管",
+        "transfer_filed": "提交变更申请",
+        "transfer_recorded": "变更登记完成，开始验收",
+        "released": "放款",
+        "completed": "卖方收款，交易完成",
+    }
+    rows = []
+    current = deal.state if deal.state in MAIN_PATH else None
+    for state in MAIN_PATH:
+        at = reached.get(state)
+        if state == current and not deal.is_terminal:
+            status = "current"
+        elif at is not None:
+            status = "done"
+        else:
+            status = "pending"
+        rows.append({"state": state, "label": labels[state], "at": at, "status": status})
+    if deal.state in ("disputed", "cancelled", "refunded") or deal.dispute_reason:
+        for event in deal.events:
+            if event.to_state in ("disputed", "cancelled", "refunded") and event.from_state != event.to_state:
+                rows.append({"state": event.to_state, "label": ACTION_LABELS.get(event.action, event.action),
+                             "at": event.created_at,
+                             "status": "current" if event.to_state == deal.state == "disputed" else "done"})
+        rows.sort(key=lambda r: (r["at"] is None, r["at"] or datetime.max))
+    return rows

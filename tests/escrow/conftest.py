@@ -1,0 +1,87 @@
+"""Escrow fixtures: deals opened with ``open_deal`` on a published listing, and a driver that
+walks a deal along the real transitions to any state."""
+import io
+from datetime import timedelta
+
+import pytest
+from werkzeug.datastructures import FileStorage
+
+from escrow import deals
+from marketplace.extensions import db
+from marketplace.timeutil import utcnow
+from tests import factories
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def upload(data=PDF, name="receipt.pdf"):
+    return FileStorage(stream=io.BytesIO(data), filename=name, content_type="application/pdf")
+
+
+class Parties:
+    def __init__(self, buyer, seller, operator):
+        self.buyer, self.seller, self.operator = buyer, seller, operator
+
+
+@pytest.fixture
+def parties(app):
+    p = Parties(factories.make_user("buyer"), factories.make_user("seller"), factories.make_user("operator"))
+    db.session.commit()
+    return p
+
+
+@pytest.fixture
+def open_deal(app, parties):
+    """open_deal(deal_type="assignment", price=…, kind="patent") → a committed deal awaiting payment."""
+
+    def make(deal_type="assignment", price=1_000_000_00, kind="patent", now=None, **listing_kw):
+        listing = factories.make_listing(parties.seller, price=price, kind=kind,
+                                         deal_types=("assignment", "non_exclusive_license", "exclusive_license"),
+                                         **listing_kw)
+        deal = deals.open_deal(listing, parties.buyer, price, deal_type, "purchase", now=now)
+        db.session.commit()
+        return deal
+
+    return make
+
+
+def drive(deal_id, state, parties, now=None):
+    """Move the deal along the real transitions to ``state``; returns the deal (committed)."""
+    from escrow.models import Deal
+
+    now = now or utcnow()
+    deal = db.session.get(Deal, deal_id)
+    path = {
+        "awaiting_payment": [],
+        "funded": ["fund"],
+        "transfer_filed": ["fund", "file"],
+        "transfer_recorded": ["fund", "file", "record"],
+        "released": ["fund", "file", "record", "accept"],
+        "completed": ["fund", "file", "record", "accept", "payout"],
+        "disputed": ["fund", "dispute"],
+        "cancelled": ["cancel"],
+        "refunded": ["fund", "dispute", "refund"],
+    }[state]
+    steps = {
+        "fund": lambda: deals.confirm_offline_payment(deal_id, deal.payment_reference, deal.price, parties.operator,
+                                                      now=now),
+        "file": lambda: deals.file_transfer(deal_id, parties.seller, upload(), now=now),
+        "record": lambda: deals.record_transfer(deal_id, parties.seller, upload(PNG, "notice.png"), now=now),
+        "accept": lambda: deals.accept(deal_id, parties.buyer, now=now),
+        "payout": lambda: deals.mark_payout_paid(deal_id, "BOC20260101001", parties.operator, now=now),
+        "dispute": lambda: deals.open_dispute(deal_id, parties.buyer, "卖方迟迟不提交变更申请", now=now),
+        "refund": lambda: deals.resolve_dispute(deal_id, parties.operator, "refund", now=now),
+        "cancel": lambda: deals.cancel_deal(deal_id, parties.buyer, now=now),
+    }
+    for step in path:
+        steps[step]()
+        db.session.commit()
+    deal = db.session.get(Deal, deal_id)
+    assert deal.state == state
+    return deal
+
+
+@pytest.fixture
+def later():
+    return lambda **kw: utcnow() + timedelta(**kw)
