@@ -1,0 +1,954 @@
+"""Listing rules: input validation, the lifecycle, encumbrances, visibility (DESIGN.md "Listing lifecycle").
+
+Plain functions that take the acting user and ids or plain values, raise typed
+DomainErrors and flush, never commit: the HTML views, the JSON API and the CSV
+import all call these, so each rule lives here once.
+
+Input is the request shape of API.md ``POST /listings``. Every problem is
+reported under the field's name (``rights[0].patent.application_number``) with
+a human reason, and nothing is written when any field is wrong.
+"""
+import re
+from datetime import date, datetime, timedelta
+
+import markdown as markdown_lib
+import nh3
+from flask import current_app
+from sqlalchemy import select
+
+from marketplace import audit
+from marketplace.credit import ensure_can
+from marketplace.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
+from marketplace.extensions import db
+from marketplace.notify import notify
+from marketplace.regions import REGIONS
+from marketplace.timeutil import as_utc, local, parse_iso, utcnow
+from marketplace.uploads import save_upload
+
+from . import identifiers as ids
+from .models import DEAL_TYPES, KINDS, PRICE_MODES, Auction, Listing, Right
+
+STATUS_LABELS = {
+    "draft": "草稿", "pending_review": "待审核", "published": "已发布", "reserved": "交易中", "sold": "已成交",
+    "rejected": "已驳回", "withdrawn": "已撤回", "expired": "已过期",
+}
+DEAL_TYPE_LABELS = {
+    "assignment": "转让", "exclusive_license": "独占许可", "sole_license": "排他许可",
+    "non_exclusive_license": "普通许可",
+}
+PRICE_MODE_LABELS = {"fixed": "一口价", "negotiable": "面议", "auction": "竞拍"}
+KIND_LABELS = {"patent": "专利", "trademark": "商标"}
+PATENT_TYPE_LABELS = ids.PATENT_TYPE_LABELS
+LEGAL_STATUSES = {"pending": "审查中", "granted": "已授权", "lapsed": "未缴年费失效", "invalidated": "已宣告无效",
+                  "expired": "保护期届满"}
+TM_STATUSES = {"registered": "已注册", "pending": "申请中", "opposed": "异议中", "cancelled": "已撤销",
+               "invalidated": "已宣告无效"}
+DEAD_LEGAL_STATUSES = {"lapsed", "invalidated", "expired"}
+DEAD_TM_STATUSES = {"cancelled", "invalidated"}
+EXCLUSIVE_DEAL_TYPES = {"exclusive_license", "sole_license"}
+LICENSE_DEAL_TYPES = {"exclusive_license", "sole_license", "non_exclusive_license"}
+
+# The lifecycle in one table: action -> (states it may start from, state it leads to).
+TRANSITIONS = {
+    "submit": ({"draft", "rejected"}, "pending_review"),
+    "approve": ({"pending_review"}, "published"),
+    "reject": ({"pending_review"}, "rejected"),
+    "withdraw": ({"draft", "pending_review", "published", "rejected"}, "withdrawn"),
+    "reopen": ({"withdrawn"}, "draft"),
+    "expire": ({"draft", "pending_review", "published", "rejected"}, "expired"),
+    "reserve": ({"published"}, "reserved"),
+    "release": ({"reserved"}, "published"),
+    "sell": ({"reserved"}, "sold"),
+}
+EDITABLE_STATUSES = {"draft", "rejected"}
+PUBLIC_STATUSES = {"published", "reserved", "sold"}
+ACTION_LABELS = {"submit": "提交审核", "approve": "审核通过", "reject": "驳回", "withdraw": "撤回", "reopen": "重新编辑",
+                 "expire": "标记过期", "reserve": "进入交易", "release": "恢复上架", "sell": "标记成交"}
+
+MAX_RIGHTS = 100
+MAX_DESCRIPTION = 20_000
+MAX_PRICE = 10**14  # fen: 1万亿元, far beyond any real deal, keeps BIGINT arithmetic safe
+MAX_AUCTION_DAYS = 90
+
+
+# --- Markdown -------------------------------------------------------------------
+
+_ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "blockquote", "code", "pre", "h3", "h4",
+                 "h5", "hr", "a", "table", "thead", "tbody", "tr", "th", "td", "sup", "sub"}
+
+
+def render_markdown(text):
+    """Markdown → HTML that is safe to show: nh3 removes scripts, handlers, styles and unsafe URLs."""
+    html = markdown_lib.markdown(text or "", extensions=["tables", "sane_lists"])
+    # Headings are demoted so a description never outranks the page's own headings.
+    html = re.sub(r"<(/?)h[12]\b", r"<\1h3", html)
+    return nh3.clean(html, tags=_ALLOWED_TAGS, attributes={"a": {"href", "title"}},
+                     url_schemes={"http", "https", "mailto"}, link_rel="nofollow noopener noreferrer")
+
+
+def plain_text(text, limit=None):
+    """The description as plain text (for cards and search excerpts)."""
+    html = markdown_lib.markdown(text or "")
+    plain = nh3.clean(html, tags=set())
+    plain = re.sub(r"\s+", " ", _unescape(plain)).strip()
+    if limit and len(plain) > limit:
+        plain = plain[: limit - 1] + "…"
+    return plain
+
+
+def _unescape(text):
+    import html
+
+    return html.unescape(text)
+
+
+# --- visibility and permission ------------------------------------------------------
+
+def is_owner(user, listing):
+    """A seller of the listing's organisation acts for it (an SME's staff share its listings)."""
+    return (user is not None and getattr(user, "is_authenticated", True) and user.has_role("seller")
+            and user.organization_id is not None and user.organization_id == listing.organization_id)
+
+
+def can_view(user, listing):
+    if listing.status in PUBLIC_STATUSES:
+        return True
+    if user is None or not getattr(user, "is_authenticated", True):
+        return False
+    return user.is_operator or (user.organization_id is not None and user.organization_id == listing.organization_id)
+
+
+def get_visible(user, listing_id):
+    """The listing if ``user`` (None for anonymous) may see it; NotFound otherwise (never says which)."""
+    listing = db.session.get(Listing, listing_id)
+    if listing is None or not can_view(user, listing):
+        raise NotFound("挂牌不存在")
+    return listing
+
+
+def get_owned(user, listing_id):
+    """The listing if ``user`` may act for it as seller: 404 if invisible, 403 if only visible."""
+    listing = get_visible(user, listing_id)
+    if not is_owner(user, listing):
+        raise PermissionDenied("只有挂牌单位的卖家可以执行此操作")
+    return listing
+
+
+def require_seller(user):
+    if user is None or not user.has_role("seller"):
+        raise PermissionDenied("只有卖家账户可以发布挂牌")
+    if user.organization_id is None:
+        raise PermissionDenied("卖家账户须先关联所属单位")
+    ensure_can(user, "list")
+
+
+def _transition(listing, action):
+    allowed, target = TRANSITIONS[action]
+    if listing.status not in allowed:
+        raise IllegalTransition(
+            f"挂牌当前状态为“{STATUS_LABELS.get(listing.status, listing.status)}”，不能{ACTION_LABELS[action]}",
+            status=listing.status)
+    listing.status = target
+
+
+# --- parsing helpers ----------------------------------------------------------------
+
+def _text(value, fields, key, *, required=False, max_len=None):
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        else:
+            fields[key] = "应为文本"
+            return None
+    value = value.strip()
+    if required and not value:
+        fields[key] = "必填"
+        return None
+    if max_len and len(value) > max_len:
+        fields[key] = f"最多 {max_len} 个字符"
+        return None
+    return value
+
+
+def _date(value, fields, key, *, required=False, today=None):
+    if value in (None, ""):
+        if required:
+            fields[key] = "必填"
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value).strip())
+        except ValueError:
+            fields[key] = f"日期格式应为 YYYY-MM-DD，实际为 {value!r}"
+            return None
+    if value.year < 1980:
+        fields[key] = "日期过早：应在1980年之后"
+        return None
+    if today and value > today:
+        fields[key] = f"不能晚于今天（{today.isoformat()}）"
+        return None
+    return value
+
+
+def _int(value, fields, key, *, required=False, minimum=None, maximum=None):
+    if value in (None, ""):
+        if required:
+            fields[key] = "必填"
+        return None
+    if isinstance(value, bool):
+        fields[key] = "应为整数"
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            fields[key] = "应为整数"
+            return None
+        value = int(value)
+    if isinstance(value, str):
+        if not re.fullmatch(r"-?\d+", value.strip()):
+            fields[key] = "应为整数"
+            return None
+        value = int(value.strip())
+    if not isinstance(value, int):
+        fields[key] = "应为整数"
+        return None
+    if minimum is not None and value < minimum:
+        fields[key] = f"不能小于 {minimum}"
+        return None
+    if maximum is not None and value > maximum:
+        fields[key] = f"不能大于 {maximum}"
+        return None
+    return value
+
+
+def _bool(value, fields, key):
+    if value in (None, ""):
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "y", "on", "是"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "n", "off", "否"):
+        return False
+    if isinstance(value, int):
+        return bool(value)
+    fields[key] = "应为 true 或 false"
+    return False
+
+
+def _list(value, fields, key, *, separators=r"[,，;；|、\n]"):
+    """A list from a JSON array, or from a separated string (forms and CSV)."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in re.split(separators, value) if part.strip()]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    fields[key] = "应为列表"
+    return []
+
+
+# --- rights -------------------------------------------------------------------
+
+def _right_kind(raw):
+    if isinstance(raw, dict):
+        if isinstance(raw.get("patent"), dict):
+            return "patent", raw["patent"]
+        if isinstance(raw.get("trademark"), dict):
+            return "trademark", raw["trademark"]
+        if raw.get("kind") in KINDS:
+            return raw["kind"], raw
+    return None, None
+
+
+def parse_patent(raw, prefix, fields, today):
+    """Validate one patent's input; return Right column values (or None if any field is wrong)."""
+    before = len(fields)
+    values = {"kind": "patent"}
+    key = prefix + "application_number"
+    patent_type = None
+    try:
+        values["number"], patent_type = ids.normalize_application_number(raw.get("application_number"), today)
+    except ids.InvalidIdentifier as exc:
+        fields[key] = str(exc)
+    given_type = raw.get("patent_type")
+    if given_type not in (None, ""):
+        if given_type not in ids.PATENT_TYPE_LABELS:
+            fields[prefix + "patent_type"] = "应为 invention、utility_model 或 design"
+        elif patent_type and given_type != patent_type:
+            fields[prefix + "patent_type"] = (
+                f"与申请号不符：申请号 {values['number']} 是{ids.PATENT_TYPE_LABELS[patent_type]}，"
+                f"不是{ids.PATENT_TYPE_LABELS[given_type]}")
+    values["patent_type"] = patent_type
+    values["title"] = _text(raw.get("title"), fields, prefix + "title", required=True, max_len=300)
+    values["abstract"] = _text(raw.get("abstract"), fields, prefix + "abstract", max_len=5000) or None
+
+    codes = []
+    for i, code in enumerate(_list(raw.get("ipc_codes"), fields, prefix + "ipc_codes")):
+        try:
+            normal = ids.normalize_ipc(code)
+        except ids.InvalidIdentifier as exc:
+            fields[f"{prefix}ipc_codes[{i}]"] = str(exc)
+            continue
+        if normal not in codes:
+            codes.append(normal)
+    if codes and patent_type == "design":
+        fields[prefix + "ipc_codes"] = "外观设计不使用 IPC 分类，请填写洛迦诺分类（locarno_class）"
+    values["ipc_codes"] = codes or None
+
+    locarno = raw.get("locarno_class")
+    values["locarno_class"] = None
+    if locarno not in (None, ""):
+        if patent_type and patent_type != "design":
+            fields[prefix + "locarno_class"] = "洛迦诺分类只适用于外观设计"
+        else:
+            try:
+                values["locarno_class"] = ids.normalize_locarno(locarno)
+            except ids.InvalidIdentifier as exc:
+                fields[prefix + "locarno_class"] = str(exc)
+
+    filing = _date(raw.get("filing_date"), fields, prefix + "filing_date", required=True, today=today)
+    values["filing_date"] = filing
+    if filing and values.get("number") and patent_type:
+        number_year = ids.application_year(values["number"])
+        pct = values["number"].split(".")[0][4 if len(values["number"]) > 11 else 2] in "89"
+        # PCT national-phase numbers carry the year of entry, not of the international filing.
+        if not pct and number_year != filing.year:
+            fields[prefix + "filing_date"] = f"申请日年份 {filing.year} 与申请号年份 {number_year} 不符"
+    grant = _date(raw.get("grant_date"), fields, prefix + "grant_date", today=today)
+    if grant and filing and grant < filing:
+        fields[prefix + "grant_date"] = "授权公告日不能早于申请日"
+    values["grant_date"] = grant
+    values["claims_count"] = _int(raw.get("claims_count"), fields, prefix + "claims_count", minimum=1, maximum=1000)
+    if values["claims_count"] and patent_type == "design":
+        fields[prefix + "claims_count"] = "外观设计没有权利要求"
+
+    status = raw.get("legal_status")
+    if status in (None, ""):
+        fields[prefix + "legal_status"] = "必填：pending（审查中）或 granted（已授权）"
+    elif status not in LEGAL_STATUSES:
+        fields[prefix + "legal_status"] = "应为 " + "、".join(LEGAL_STATUSES)
+    elif status in DEAD_LEGAL_STATUSES:
+        fields[prefix + "legal_status"] = f"权利已失效（{LEGAL_STATUSES[status]}），不能挂牌"
+    values["legal_status"] = status
+    if status == "pending" and grant:
+        fields[prefix + "grant_date"] = "审查中的申请没有授权公告日"
+
+    if filing and patent_type:
+        ends = ids.expiry_date("patent", patent_type=patent_type, filing_date=filing)
+        if ends <= today:
+            term = ids.term_years("patent", patent_type, filing)
+            fields.setdefault(prefix + "filing_date",
+                              f"保护期已于 {ends.isoformat()} 届满（{PATENT_TYPE_LABELS[patent_type]}专利 {term} 年，"
+                              "自申请日起算），不能挂牌")
+    values["pledged"] = _bool(raw.get("pledged"), fields, prefix + "pledged")
+    values["exclusive_license_until"] = _date(raw.get("exclusive_license_until"), fields,
+                                              prefix + "exclusive_license_until")
+    countries = []
+    for i, c in enumerate(_list(raw.get("family_countries"), fields, prefix + "family_countries")):
+        c = str(c).strip().upper()
+        if not re.fullmatch(r"[A-Z]{2}", c):
+            fields[f"{prefix}family_countries[{i}]"] = "应为两位国家/地区代码，如 US、EP、JP"
+        elif c not in countries and c != "CN":
+            countries.append(c)
+    values["family_countries"] = countries or None
+    return values if len(fields) == before else None
+
+
+def parse_trademark(raw, prefix, fields, today):
+    """Validate one trademark's input; return Right column values (or None if any field is wrong)."""
+    before = len(fields)
+    values = {"kind": "trademark"}
+    try:
+        values["number"] = ids.normalize_registration_number(raw.get("registration_number"))
+    except ids.InvalidIdentifier as exc:
+        fields[prefix + "registration_number"] = str(exc)
+    values["title"] = _text(raw.get("mark_text"), fields, prefix + "mark_text", required=True, max_len=100)
+
+    classes = []
+    raw_classes = _list(raw.get("nice_classes"), fields, prefix + "nice_classes")
+    if not raw_classes and prefix + "nice_classes" not in fields:
+        fields[prefix + "nice_classes"] = "至少选择一个尼斯分类（1–45）"
+    for i, c in enumerate(raw_classes):
+        try:
+            number = ids.normalize_nice_class(c)
+        except ids.InvalidIdentifier as exc:
+            fields[f"{prefix}nice_classes[{i}]"] = str(exc)
+            continue
+        if number not in classes:
+            classes.append(number)
+    values["nice_classes"] = sorted(classes)
+
+    groups = []
+    for i, g in enumerate(_list(raw.get("similar_groups"), fields, prefix + "similar_groups")):
+        try:
+            code = ids.normalize_similar_group(g, classes)
+        except ids.InvalidIdentifier as exc:
+            fields[f"{prefix}similar_groups[{i}]"] = str(exc)
+            continue
+        if code not in groups:
+            groups.append(code)
+    values["similar_groups"] = sorted(groups) or None
+    goods = [str(g).strip()[:100] for g in _list(raw.get("goods"), fields, prefix + "goods", separators=r"[;；|\n]")
+             if str(g).strip()]
+    values["goods"] = goods[:200] or None
+
+    status = raw.get("status")
+    if status in (None, ""):
+        fields[prefix + "status"] = "必填：registered（已注册）或 pending（申请中）"
+    elif status not in TM_STATUSES:
+        fields[prefix + "status"] = "应为 " + "、".join(TM_STATUSES)
+    elif status in DEAD_TM_STATUSES:
+        fields[prefix + "status"] = f"商标{TM_STATUSES[status]}，不能挂牌"
+    values["tm_status"] = status
+    reg = _date(raw.get("registration_date"), fields, prefix + "registration_date",
+                required=status in ("registered", "opposed"), today=today)
+    values["registration_date"] = reg
+    if reg:
+        ends = ids.expiry_date("trademark", registration_date=reg)
+        if ends <= today:
+            fields.setdefault(prefix + "registration_date",
+                              f"注册有效期已于 {ends.isoformat()} 届满（自核准注册之日起10年），"
+                              "续展后请填写续展后有效期的起始日")
+    values["exclusive_license_until"] = _date(raw.get("exclusive_license_until"), fields,
+                                              prefix + "exclusive_license_until")
+    values["use_evidence"] = _bool(raw.get("use_evidence"), fields, prefix + "use_evidence") \
+        if raw.get("use_evidence") not in (None, "") else None
+    values["disputes"] = _int(raw.get("disputes"), fields, prefix + "disputes", minimum=0, maximum=1000)
+    return values if len(fields) == before else None
+
+
+# --- the listing ------------------------------------------------------------------
+
+LISTING_KEYS = ("kind", "title", "description", "deal_types", "price_mode", "price", "auction", "rights", "region",
+                "offer_floor", "license_territory", "license_field", "license_years")
+
+
+def parse_listing(data, *, today=None, now=None, default_region="other"):
+    """Validate a full listing input (API.md ``POST /listings`` shape).
+
+    Returns ``cleaned`` (listing values, ``rights`` as a list of Right values,
+    ``auction`` as Auction values or None). Raises ValidationError with every
+    bad field at once.
+    """
+    if not isinstance(data, dict):
+        raise ValidationError("请求体必须是 JSON 对象", {"body": "expected an object"})
+    now = now or utcnow()
+    today = today or local(now).date()
+    fields = {}
+    out = {}
+    kind = data.get("kind")
+    if kind not in KINDS:
+        fields["kind"] = "应为 patent（专利）或 trademark（商标）"
+        kind = None
+    out["kind"] = kind
+    out["title"] = _text(data.get("title"), fields, "title", required=True, max_len=200)
+    out["description"] = _text(data.get("description"), fields, "description", max_len=MAX_DESCRIPTION) or ""
+
+    deal_types = _list(data.get("deal_types"), fields, "deal_types")
+    if not deal_types and "deal_types" not in fields:
+        fields["deal_types"] = "至少选择一种交易方式"
+    elif any(d not in DEAL_TYPES for d in deal_types):
+        fields["deal_types"] = "只能是 " + "、".join(DEAL_TYPES)
+    out["deal_types"] = [d for d in DEAL_TYPES if d in deal_types]
+
+    mode = data.get("price_mode")
+    if mode not in PRICE_MODES:
+        fields["price_mode"] = "应为 fixed（一口价）、negotiable（面议）或 auction（竞拍）"
+        mode = None
+    out["price_mode"] = mode
+    price = _int(data.get("price"), fields, "price", minimum=1, maximum=MAX_PRICE)
+    if mode == "fixed" and price is None and "price" not in fields:
+        fields["price"] = "一口价须填写价格（单位：分）"
+    if mode == "auction":
+        price = None  # the auction's start price and bids are the price
+    out["price"] = price
+    floor = _int(data.get("offer_floor"), fields, "offer_floor", minimum=1, maximum=MAX_PRICE)
+    out["offer_floor"] = floor if mode == "negotiable" else None
+
+    out["auction"] = None
+    if mode == "auction":
+        out["auction"] = _parse_auction(data.get("auction"), fields, now)
+
+    region = data.get("region") or default_region
+    if region not in REGIONS:
+        fields["region"] = "未知地区：应为广东省21个地级市之一或 other"
+    out["region"] = region
+    out["license_territory"] = _text(data.get("license_territory"), fields, "license_territory", max_len=100) or None
+    out["license_field"] = _text(data.get("license_field"), fields, "license_field", max_len=200) or None
+    out["license_years"] = _int(data.get("license_years"), fields, "license_years", minimum=1, maximum=30)
+
+    rights_raw = data.get("rights")
+    rights = []
+    if not isinstance(rights_raw, list) or not rights_raw:
+        fields["rights"] = "至少填写一项专利或商标"
+    elif len(rights_raw) > MAX_RIGHTS:
+        fields["rights"] = f"一个挂牌最多包含 {MAX_RIGHTS} 项权利"
+    else:
+        seen = {}
+        for i, raw in enumerate(rights_raw):
+            right_kind, body = _right_kind(raw)
+            if right_kind is None:
+                fields[f"rights[{i}]"] = "应为 {\"patent\": {…}} 或 {\"trademark\": {…}}"
+                continue
+            if kind and right_kind != kind:
+                fields[f"rights[{i}]"] = f"{KIND_LABELS[kind]}挂牌只能包含{KIND_LABELS[kind]}"
+                continue
+            prefix = f"rights[{i}].{right_kind}."
+            parse = parse_patent if right_kind == "patent" else parse_trademark
+            values = parse(body, prefix, fields, today)
+            if values is None:
+                continue
+            number_key = prefix + ("application_number" if right_kind == "patent" else "registration_number")
+            if values["number"] in seen:
+                fields[number_key] = f"与第 {seen[values['number']] + 1} 项重复"
+                continue
+            seen[values["number"]] = i
+            values["position"] = i
+            rights.append(values)
+    out["rights"] = rights
+    if fields:
+        raise ValidationError("挂牌信息有误，请检查标注的字段", fields)
+    _check_exclusive_licences(out, fields, today)
+    if fields:
+        raise ValidationError("挂牌信息有误，请检查标注的字段", fields)
+    return out
+
+
+def _parse_auction(raw, fields, now):
+    if not isinstance(raw, dict):
+        fields["auction"] = "竞拍须填写 start_price、min_increment 和 ends_at"
+        return None
+    values = {
+        "start_price": _int(raw.get("start_price"), fields, "auction.start_price", required=True, minimum=1,
+                            maximum=MAX_PRICE),
+        "min_increment": _int(raw.get("min_increment"), fields, "auction.min_increment", required=True, minimum=1,
+                              maximum=MAX_PRICE),
+        "reserve_price": _int(raw.get("reserve_price"), fields, "auction.reserve_price", minimum=1, maximum=MAX_PRICE),
+        "ends_at": None,
+    }
+    if values["reserve_price"] and values["start_price"] and values["reserve_price"] < values["start_price"]:
+        fields["auction.reserve_price"] = "保留价不能低于起拍价"
+    ends = raw.get("ends_at")
+    if ends in (None, ""):
+        fields["auction.ends_at"] = "必填"
+    else:
+        try:
+            ends_at = as_utc(ends) if isinstance(ends, datetime) else parse_iso(str(ends))
+        except ValueError:
+            fields["auction.ends_at"] = "时间格式应为 ISO 8601，如 2026-06-30T20:00:00+08:00"
+        else:
+            if ends_at <= now + timedelta(hours=1):
+                fields["auction.ends_at"] = "结束时间至少在一小时之后"
+            elif ends_at > now + timedelta(days=MAX_AUCTION_DAYS):
+                fields["auction.ends_at"] = f"拍卖期最长 {MAX_AUCTION_DAYS} 天"
+            else:
+                values["ends_at"] = ends_at
+    return values
+
+
+def _check_exclusive_licences(out, fields, today):
+    """An exclusive licence in force blocks offering another exclusive (or sole) licence."""
+    wanted = EXCLUSIVE_DEAL_TYPES & set(out["deal_types"])
+    if not wanted:
+        return
+    blocked = [r for r in out["rights"] if r.get("exclusive_license_until") and r["exclusive_license_until"] > today]
+    if blocked:
+        names = "、".join(f"{r['number']}（至 {r['exclusive_license_until'].isoformat()}）" for r in blocked)
+        fields["deal_types"] = (f"{names} 已有独占许可在有效期内，不能再提供"
+                                f"{'、'.join(DEAL_TYPE_LABELS[d] for d in sorted(wanted))}")
+
+
+def _warnings(listing, today):
+    """Advisory findings that do not block a draft (blocking ones are checked again on submit)."""
+    warnings = []
+    if _needs_pledge_consent(listing):
+        pledged = [r.number for r in listing.rights if r.pledged]
+        warnings.append({"code": "pledge_consent_required",
+                         "message": f"{'、'.join(pledged)} 已质押：以转让方式挂牌须上传质权人同意书，提交审核前补齐",
+                         "listing_ids": []})
+    if listing.kind == "patent" and "non_exclusive_license" in listing.deal_types:
+        licensed = [r.number for r in listing.rights
+                    if r.exclusive_license_until and r.exclusive_license_until > today]
+        if licensed:
+            warnings.append({"code": "exclusive_license_in_force",
+                             "message": f"{'、'.join(licensed)} 已有独占/排他许可在有效期内，普通许可须取得被许可人同意",
+                             "listing_ids": []})
+    similar = similar_marks(listing)
+    if similar:
+        names = "；".join(f"#{other.id}《{other.title}》（{', '.join(reasons)}）" for other, reasons in similar)
+        warnings.append({"code": "similar_marks",
+                         "message": "商标转让须将同一注册人在同一种或类似商品上的相同或近似商标一并转让（商标法第四十二条）。"
+                                    f"本单位的以下挂牌含有相同或近似商标：{names}。可将其合并到本挂牌一起转让。",
+                         "listing_ids": [other.id for other, _ in similar]})
+    return warnings
+
+
+def _needs_pledge_consent(listing):
+    return ("assignment" in listing.deal_types and any(r.pledged for r in listing.rights)
+            and not listing.pledge_consent)
+
+
+def similar_marks(listing):
+    """Other live listings of the same organisation holding identical marks or marks in a shared similar group.
+
+    Only matters for an assignment of trademarks. Returns [(other_listing, [reason, …])].
+    """
+    if listing.kind != "trademark" or "assignment" not in (listing.deal_types or []):
+        return []
+    texts = {r.title.strip().lower() for r in listing.rights}
+    groups = {g for r in listing.rights for g in (r.similar_groups or [])}
+    own_numbers = {r.number for r in listing.rights}
+    query = (select(Listing).where(Listing.organization_id == listing.organization_id, Listing.kind == "trademark",
+                                   Listing.status.in_(("draft", "pending_review", "published", "rejected")))
+             .order_by(Listing.id))
+    if listing.id is not None:
+        query = query.where(Listing.id != listing.id)
+    found = []
+    for other in db.session.scalars(query):
+        reasons = []
+        for right in other.rights:
+            if right.number in own_numbers:
+                continue
+            if right.title.strip().lower() in texts:
+                reasons.append(f"相同商标“{right.title}”第{right.number}号")
+            else:
+                shared = groups & set(right.similar_groups or [])
+                if shared:
+                    reasons.append(f"“{right.title}”第{right.number}号与本挂牌同在类似群 {'、'.join(sorted(shared))}")
+        if reasons:
+            found.append((other, reasons))
+    return found
+
+
+def _apply(listing, cleaned):
+    for key in ("kind", "title", "description", "deal_types", "price_mode", "price", "region", "offer_floor",
+                "license_territory", "license_field", "license_years"):
+        setattr(listing, key, cleaned[key])
+    # Rights are replaced as a whole: the input is the full list.
+    existing = {r.number: r for r in listing.rights}
+    new_rights = []
+    for values in cleaned["rights"]:
+        right = existing.pop(values["number"], None) or Right()
+        for column in ("kind", "number", "title", "abstract", "patent_type", "ipc_codes", "locarno_class",
+                       "filing_date", "grant_date", "claims_count", "legal_status", "pledged", "family_countries",
+                       "exclusive_license_until", "nice_classes", "similar_groups", "goods", "registration_date",
+                       "tm_status", "disputes", "use_evidence"):
+            setattr(right, column, values.get(column, _right_default(column)))
+        right.position = values["position"]
+        new_rights.append(right)
+    listing.rights = new_rights
+    if cleaned["auction"]:
+        auction = listing.auction or Auction()
+        for key, value in cleaned["auction"].items():
+            setattr(auction, key, value)
+        listing.auction = auction
+    elif listing.auction is not None:
+        listing.auction = None
+    if listing.kind != "trademark":
+        listing.image = None
+
+
+def _right_default(column):
+    return False if column == "pledged" else None
+
+
+def create_listing(user, data, *, now=None):
+    """Create a draft listing for ``user``'s organisation. Returns (listing, warnings)."""
+    require_seller(user)
+    now = now or utcnow()
+    cleaned = parse_listing(data, now=now, default_region=user.organization.region or "other")
+    listing = Listing(seller_id=user.id, organization_id=user.organization_id, status="draft", currency="CNY")
+    _apply(listing, cleaned)
+    db.session.add(listing)
+    db.session.flush()
+    return listing, _warnings(listing, local(now).date())
+
+
+def listing_input(listing):
+    """The listing as API input (the shape ``parse_listing`` takes): PATCH merges into this."""
+    data = {key: getattr(listing, key) for key in ("kind", "title", "description", "deal_types", "price_mode",
+                                                    "price", "region", "offer_floor", "license_territory",
+                                                    "license_field", "license_years")}
+    data["rights"] = [right_input(r) for r in listing.rights]
+    if listing.auction is not None:
+        a = listing.auction
+        data["auction"] = {"start_price": a.start_price, "min_increment": a.min_increment,
+                           "reserve_price": a.reserve_price, "ends_at": a.ends_at}
+    return data
+
+
+def right_input(right):
+    if right.kind == "patent":
+        return {"patent": {
+            "application_number": right.number, "patent_type": right.patent_type, "title": right.title,
+            "abstract": right.abstract, "ipc_codes": right.ipc_codes or [], "locarno_class": right.locarno_class,
+            "filing_date": right.filing_date, "grant_date": right.grant_date, "claims_count": right.claims_count,
+            "legal_status": right.legal_status, "pledged": right.pledged,
+            "exclusive_license_until": right.exclusive_license_until,
+            "family_countries": right.family_countries or []}}
+    return {"trademark": {
+        "registration_number": right.number, "mark_text": right.title, "nice_classes": right.nice_classes or [],
+        "similar_groups": right.similar_groups or [], "goods": right.goods or [],
+        "registration_date": right.registration_date, "status": right.tm_status,
+        "exclusive_license_until": right.exclusive_license_until, "use_evidence": right.use_evidence,
+        "disputes": right.disputes}}
+
+
+def update_listing(user, listing_id, changes, *, now=None):
+    """Change a draft or rejected listing (PATCH: only the keys given). Returns (listing, warnings)."""
+    listing = get_owned(user, listing_id)
+    ensure_can(user, "list")
+    if listing.status not in EDITABLE_STATUSES:
+        raise IllegalTransition(f"挂牌当前状态为“{STATUS_LABELS[listing.status]}”，只有草稿或被驳回的挂牌可以修改",
+                                status=listing.status)
+    if not isinstance(changes, dict):
+        raise ValidationError("请求体必须是 JSON 对象", {"body": "expected an object"})
+    unknown = sorted(set(changes) - set(LISTING_KEYS))
+    if unknown:
+        raise ValidationError("含有不能修改的字段", {k: "未知或不可修改的字段" for k in unknown})
+    if "kind" in changes and changes["kind"] != listing.kind and "rights" not in changes:
+        raise ValidationError("更改类型须同时提供新的权利列表", {"kind": "更改类型须同时提供 rights"})
+    now = now or utcnow()
+    merged = listing_input(listing)
+    merged.update(changes)
+    if merged.get("price_mode") != "auction":
+        merged.pop("auction", None)
+    cleaned = parse_listing(merged, now=now, default_region=listing.region)
+    _apply(listing, cleaned)
+    db.session.flush()
+    return listing, _warnings(listing, local(now).date())
+
+
+def _check_ready(listing, today, now):
+    """What must hold before a listing goes to review and again before it is published."""
+    fields = {}
+    for i, right in enumerate(listing.rights):
+        prefix = f"rights[{i}].{right.kind}."
+        ends = right_expiry(right)
+        if ends and ends <= today:
+            fields[prefix + ("filing_date" if right.kind == "patent" else "registration_date")] = \
+                f"保护期已于 {ends.isoformat()} 届满，不能挂牌"
+        if right.kind == "patent" and right.legal_status in DEAD_LEGAL_STATUSES:
+            fields[prefix + "legal_status"] = "权利已失效，不能挂牌"
+        if right.kind == "trademark" and right.tm_status in DEAD_TM_STATUSES:
+            fields[prefix + "status"] = "商标已失效，不能挂牌"
+    if not listing.rights:
+        fields["rights"] = "至少填写一项专利或商标"
+    if _needs_pledge_consent(listing):
+        fields["pledge_consent"] = "含已质押的专利，以转让方式挂牌须上传质权人同意书"
+    if listing.price_mode == "fixed" and not listing.price:
+        fields["price"] = "一口价须填写价格"
+    if listing.price_mode == "auction":
+        if listing.auction is None:
+            fields["auction"] = "竞拍须填写拍卖条件"
+        elif listing.auction.ends_at <= now + timedelta(hours=1):
+            fields["auction.ends_at"] = "拍卖结束时间已过或不足一小时，请修改后再提交"
+    if fields:
+        raise ValidationError("挂牌还不能提交审核，请先修改标注的字段", fields)
+
+
+def submit_listing(user, listing_id, *, now=None):
+    """Draft or rejected → pending_review (owner; credit must allow listing)."""
+    listing = get_owned(user, listing_id)
+    ensure_can(user, "list")
+    now = now or utcnow()
+    if listing.status not in TRANSITIONS["submit"][0]:
+        _transition(listing, "submit")  # raises with the current state
+    _check_ready(listing, local(now).date(), now)
+    _transition(listing, "submit")
+    listing.submitted_at = now
+    db.session.flush()
+    return listing
+
+
+def review_listing(operator, listing_id, decision, reason=None, *, now=None):
+    """pending_review → published (approve, sets published_at) or rejected (with the operator's reason)."""
+    if operator is None or not operator.is_operator:
+        raise PermissionDenied("只有运营人员可以审核挂牌")
+    listing = db.session.get(Listing, listing_id)
+    if listing is None:
+        raise NotFound("挂牌不存在")
+    now = now or utcnow()
+    reason = (reason or "").strip() if isinstance(reason, str) else reason
+    if decision not in ("approve", "reject"):
+        raise ValidationError("审核结论应为 approve 或 reject", {"decision": "应为 approve（通过）或 reject（驳回）"})
+    if decision == "reject" and not reason:
+        raise ValidationError("驳回须写明理由", {"reason": "必填：告诉卖家需要修改什么"})
+    if reason is not None and not isinstance(reason, str):
+        raise ValidationError("理由应为文本", {"reason": "应为文本"})
+    if reason and len(reason) > 2000:
+        raise ValidationError("理由过长", {"reason": "最多 2000 个字符"})
+    before = listing.status
+    if decision == "approve":
+        if listing.status not in TRANSITIONS["approve"][0]:
+            _transition(listing, "approve")
+        try:
+            _check_ready(listing, local(now).date(), now)
+        except ValidationError as exc:
+            raise Conflict("挂牌已不满足发布条件，请驳回并说明：" + "；".join(exc.fields.values()),
+                           fields=exc.fields) from exc
+        _transition(listing, "approve")
+        listing.published_at = now
+        listing.rejection_reason = None
+        if listing.auction is not None and listing.auction.starts_at is None:
+            listing.auction.starts_at = now
+        notify(listing.seller_id, "listing", f"挂牌已通过审核：{listing.title}", "挂牌已发布，买家现在可以看到并交易。",
+               link=f"/listings/{listing.id}")
+    else:
+        _transition(listing, "reject")
+        listing.rejection_reason = reason
+        notify(listing.seller_id, "listing", f"挂牌未通过审核：{listing.title}", f"驳回理由：{reason}",
+               link="/my/listings")
+    db.session.flush()
+    audit.record(operator, f"listing.{decision}", "listing", listing.id,
+                 before={"status": before}, after={"status": listing.status, "reason": reason})
+    return listing
+
+
+def withdraw_listing(user, listing_id, *, now=None):
+    """Take a listing off the market (owner). Not while a deal is under way or an auction has bids."""
+    listing = get_owned(user, listing_id)
+    if listing.status in TRANSITIONS["withdraw"][0] and listing.auction is not None \
+            and listing.status == "published" and listing.auction.bid_count:
+        raise Conflict("拍卖已有出价，不能撤回", status=listing.status)
+    _transition(listing, "withdraw")
+    db.session.flush()
+    return listing
+
+
+def reopen_listing(user, listing_id):
+    """A withdrawn listing back to draft, to edit and submit again (owner)."""
+    listing = get_owned(user, listing_id)
+    ensure_can(user, "list")
+    _transition(listing, "reopen")
+    listing.published_at = None
+    db.session.flush()
+    return listing
+
+
+def right_expiry(right):
+    if right.kind == "patent":
+        if not right.patent_type:
+            return None
+        return ids.expiry_date("patent", patent_type=right.patent_type, filing_date=right.filing_date)
+    return ids.expiry_date("trademark", registration_date=right.registration_date)
+
+
+def listing_expiry(listing):
+    """The earliest end of term among the listing's rights (a portfolio is only as live as its shortest right)."""
+    days = [d for d in (right_expiry(r) for r in listing.rights) if d]
+    return min(days) if days else None
+
+
+def expire_due_listings(now=None):
+    """Mark listings whose rights' term has ended as expired (safe to run from cron and twice). Returns ids."""
+    now = now or utcnow()
+    today = local(now).date()
+    expired = []
+    candidates = select(Listing).where(Listing.status.in_(tuple(TRANSITIONS["expire"][0])))
+    for listing in db.session.scalars(candidates):
+        ends = listing_expiry(listing)
+        if ends and ends <= today:
+            if listing.auction is not None and listing.auction.bid_count and listing.status == "published":
+                continue  # an auction with bids closes through the deadlines run
+            _transition(listing, "expire")
+            notify(listing.seller_id, "listing", f"挂牌已过期：{listing.title}",
+                   f"权利保护期已于 {ends.isoformat()} 届满，挂牌已下架。", link=f"/listings/{listing.id}")
+            expired.append(listing.id)
+    db.session.flush()
+    return expired
+
+
+def mark_sold(listing):
+    """reserved → sold (escrow calls this when a deal completes)."""
+    _transition(listing, "sell")
+    db.session.flush()
+
+
+def release_reservation(listing):
+    """reserved → published (escrow calls this when a deal is cancelled or refunded)."""
+    _transition(listing, "release")
+    db.session.flush()
+
+
+# --- uploads and bundling -----------------------------------------------------------
+
+def attach_pledge_consent(user, listing_id, file_storage):
+    """Store the pledgee's consent (PDF, PNG or JPEG) for a pledged patent offered for assignment."""
+    listing = get_owned(user, listing_id)
+    if listing.status not in EDITABLE_STATUSES:
+        raise IllegalTransition("只有草稿或被驳回的挂牌可以修改", status=listing.status)
+    stored, _kind, _size, _name = save_upload(file_storage, field="pledge_consent", area="docs")
+    listing.pledge_consent = stored
+    db.session.flush()
+    return listing
+
+
+def attach_image(user, listing_id, file_storage):
+    """Store the trademark's image (PNG or JPEG, at most IMAGE_MAX_BYTES, 2 MB by default)."""
+    listing = get_owned(user, listing_id)
+    if listing.status not in EDITABLE_STATUSES:
+        raise IllegalTransition("只有草稿或被驳回的挂牌可以修改", status=listing.status)
+    if listing.kind != "trademark":
+        raise ValidationError("只有商标挂牌可以上传商标图样", {"image": "专利挂牌不需要商标图样"})
+    stored, _kind, _size, _name = save_upload(file_storage, allowed=("png", "jpeg"), field="image", area="images",
+                                              max_bytes=current_app.config.get("IMAGE_MAX_BYTES", 2 * 1024 * 1024))
+    listing.image = stored
+    db.session.flush()
+    return listing
+
+
+def bundle_similar_marks(user, listing_id, other_ids, *, now=None):
+    """Carry the organisation's identical/similar marks into this assignment listing.
+
+    The marks are copied into this listing and the listings they came from are
+    withdrawn, since such marks may only be assigned together.
+    """
+    listing = get_owned(user, listing_id)
+    if listing.status not in EDITABLE_STATUSES:
+        raise IllegalTransition("只有草稿或被驳回的挂牌可以合并商标", status=listing.status)
+    offered = {other.id: other for other, _ in similar_marks(listing)}
+    wanted = [int(i) for i in other_ids]
+    missing = [i for i in wanted if i not in offered]
+    if missing:
+        raise ValidationError("只能合并本单位含近似商标的挂牌", {"bundle": f"不可合并：{', '.join(map(str, missing))}"})
+    numbers = {r.number for r in listing.rights}
+    position = len(listing.rights)
+    for other_id in wanted:
+        other = offered[other_id]
+        for right in other.rights:
+            if right.number in numbers:
+                continue
+            copy = Right(**{c.key: getattr(right, c.key) for c in Right.__table__.columns
+                            if c.key not in ("id", "listing_id", "position")})
+            copy.position = position
+            position += 1
+            listing.rights.append(copy)
+            numbers.add(right.number)
+        if other.status != "withdrawn":
+            _transition(other, "withdraw")
+    db.session.flush()
+    return listing, _warnings(listing, local(now or utcnow()).date())
+
+
+def warnings_for(listing, now=None):
+    return _warnings(listing, local(now or utcnow()).date())
+
+
+# --- queries ----------------------------------------------------------------------
+
+def listings_of(user, status=None):
+    """The listings of the user's organisation, newest first."""
+    query = select(Listing).where(Listing.organization_id == user.organization_id).order_by(Listing.id.desc())
+    if status:
+        query = query.where(Listing.status == status)
+    return list(db.session.scalars(query))
+
+
+def review_queue():
+    return list(db.session.scalars(select(Listing).where(Listing.status == "pending_review")
+                                   .order_by(Listing.submitted_at, Listing.id)))
