@@ -488,10 +488,10 @@ def _is_number(value):
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
-def validate_scores(kind, scores):
-    """Normalised {key: int | float} or a ValidationError naming every bad indicator."""
+def _score_errors(kind, scores):
+    """({key: clean number}, {key: why}) for an assessment's indicator scores."""
     if not isinstance(scores, dict):
-        raise ValidationError(_("评分必须是以指标为键的对象"), {"scores": _("必须是对象")})
+        return {}, {"scores": _("必须是以指标为键的对象")}
     keys = indicator_keys(kind)
     errors = {}
     clean = {}
@@ -510,9 +510,34 @@ def validate_scores(kind, scores):
     for key in scores:
         if key not in keys:
             errors[str(key)] = _("未知指标")
+    return clean, errors
+
+
+def _rationale_errors(rationale):
+    text = rationale.strip() if isinstance(rationale, str) else ""
+    if len(text) < MIN_RATIONALE:
+        return text, {"rationale": _("请填写评级理由，至少 %(n)d 个字符", n=MIN_RATIONALE)}
+    if len(text) > MAX_RATIONALE:
+        return text, {"rationale": _("评级理由最多 %(n)d 个字符", n=MAX_RATIONALE)}
+    return text, {}
+
+
+def validate_scores(kind, scores):
+    """Normalised {key: int | float}, or a ValidationError naming every bad indicator."""
+    clean, errors = _score_errors(kind, scores)
     if errors:
         raise ValidationError(_("评分有误，请检查标出的指标"), errors)
     return clean
+
+
+def validate_assessment(kind, scores, rationale):
+    """(clean scores, rationale text), or one ValidationError naming every bad indicator and the rationale."""
+    clean, errors = _score_errors(kind, scores)
+    text, rationale_errors = _rationale_errors(rationale)
+    errors.update(rationale_errors)
+    if errors:
+        raise ValidationError(_("评分或评级理由有误，请检查标出的项目"), errors)
+    return clean, text
 
 
 def _check_operator(operator, listing):
@@ -547,13 +572,7 @@ def assess(listing_id, operator, scores, rationale, now=None):
     _check_operator(operator, listing)
     if listing.status != "published":
         raise Conflict(_("只能为已发布的挂牌评级（当前状态：%(status)s）", status=listing.status), status=listing.status)
-    clean = validate_scores(listing.kind, scores)
-    text = rationale.strip() if isinstance(rationale, str) else ""
-    if len(text) < MIN_RATIONALE:
-        raise ValidationError(_("请填写评级理由（至少 %(n)d 个字符）", n=MIN_RATIONALE),
-                              {"rationale": _("至少 %(n)d 个字符", n=MIN_RATIONALE)})
-    if len(text) > MAX_RATIONALE:
-        raise ValidationError(_("评级理由过长"), {"rationale": _("最多 %(n)d 个字符", n=MAX_RATIONALE)})
+    clean, text = validate_assessment(listing.kind, scores, rationale)
 
     now = now or utcnow()
     dimensions, total = compute(listing.kind, clean)
