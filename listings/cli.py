@@ -1,5 +1,48 @@
-"""CLI commands of `listings`."""
+"""CLI commands of `listings`: ``flask --app wsgi listings import FILE --seller EMAIL`` and ``listings expire``."""
+import click
+from flask.cli import AppGroup
+from sqlalchemy import func
+
+from marketplace.errors import DomainError
+from marketplace.extensions import db
+from marketplace.models import User
+
+listings_cli = AppGroup("listings", help="Listings: bulk import, expiry.")
+
+
+@listings_cli.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--seller", "email", required=True, help="E-mail of the seller account the drafts belong to.")
+def import_command(file, email):
+    """Import a CSV of rights (docs/import.md): valid rows become drafts, invalid rows are reported."""
+    from .importer import decode, import_rows, read_csv
+
+    seller = db.session.query(User).filter(func.lower(User.email) == email.strip().lower()).first()
+    if seller is None:
+        raise click.ClickException(f"no user with e-mail {email}")
+    try:
+        rows = read_csv(decode(file.read()))
+        with click.progressbar(length=len(rows), label="importing", show_pos=True) as bar:
+            report = import_rows(rows, seller, progress=bar.update)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+        raise click.ClickException(f"{exc.message} ({details})" if details else exc.message) from exc
+    click.echo(f"rows: {report['rows']}  drafts created: {report['created']}  rows with errors: {report['failed_rows']}")
+    for error in report["errors"]:
+        click.echo(f"row {error['row']}, column {error['column']}: {error['reason']}", err=True)
+
+
+@listings_cli.command("expire")
+def expire_command():
+    """Mark listings whose rights' term has ended as expired (safe to run from cron, and twice)."""
+    from .service import expire_due_listings
+
+    ids = expire_due_listings()
+    db.session.commit()
+    click.echo(f"expired: {len(ids)}")
 
 
 def register(app):
-    pass
+    app.cli.add_command(listings_cli)

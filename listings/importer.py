@@ -1,0 +1,199 @@
+"""Bulk import of listings from CSV (universities and institutes with many rights). See docs/import.md.
+
+One row is one draft listing holding one right. Each row is validated on its
+own by the same ``service.create_listing`` the API uses, inside a savepoint: a
+valid row becomes a draft, an invalid row is reported with its row number (the
+header is row 1), the CSV column and the reason, and nothing of it is written.
+
+``import_rows(rows, seller)`` is the reusable bulk path (the search benchmark
+feeds it generated rows); it flushes but does not commit.
+"""
+import csv
+import io
+import re
+
+from marketplace.errors import DomainError, ValidationError
+from marketplace.extensions import db
+from marketplace.money import parse_yuan
+
+from . import service
+
+COLUMNS = (
+    # listing
+    "kind", "title", "description", "deal_types", "price_mode", "price_yuan", "offer_floor_yuan",
+    "auction_start_yuan", "auction_reserve_yuan", "auction_increment_yuan", "auction_ends_at", "region",
+    "license_territory", "license_field", "license_years",
+    # patent
+    "application_number", "patent_type", "patent_title", "abstract", "ipc_codes", "locarno_class", "filing_date",
+    "grant_date", "claims_count", "legal_status", "pledged", "exclusive_license_until", "family_countries",
+    # trademark
+    "registration_number", "mark_text", "nice_classes", "similar_groups", "goods", "registration_date", "tm_status",
+    "use_evidence",
+)
+REQUIRED_COLUMNS = ("kind", "deal_types", "price_mode")
+MAX_UPLOAD_ROWS = 5000
+
+# service field name (after rights[0].<kind>.) -> CSV column
+_RIGHT_COLUMN = {"title": "patent_title", "mark_text": "mark_text", "status": "tm_status"}
+_LISTING_COLUMN = {"price": "price_yuan", "offer_floor": "offer_floor_yuan", "auction": "auction_start_yuan",
+                   "auction.start_price": "auction_start_yuan", "auction.reserve_price": "auction_reserve_yuan",
+                   "auction.min_increment": "auction_increment_yuan", "auction.ends_at": "auction_ends_at",
+                   "rights": "kind", "rights[0]": "kind", "body": "kind"}
+
+
+class RowError(Exception):
+    def __init__(self, column, reason):
+        super().__init__(reason)
+        self.column = column
+        self.reason = reason
+
+
+def column_for(field):
+    """The CSV column a service field name refers to."""
+    match = re.match(r"rights\[\d+\]\.(?:patent|trademark)\.(\w+)", field)
+    if match:
+        name = match.group(1)
+        return _RIGHT_COLUMN.get(name, name)
+    return _LISTING_COLUMN.get(field, field.split("[")[0])
+
+
+def _money(row, column):
+    raw = (row.get(column) or "").strip()
+    if not raw:
+        return None
+    multiplier = 1
+    if raw.endswith(("万", "万元")):
+        raw, multiplier = raw.removesuffix("元").removesuffix("万"), 10_000
+    else:
+        raw = raw.removesuffix("元")
+    try:
+        return parse_yuan(raw) * multiplier
+    except ValueError as exc:
+        raise RowError(column, f"不是有效的金额（单位：元，可写“50万”）：{row.get(column)!r}") from exc
+
+
+def row_to_input(row):
+    """A CSV row (dict by header) → the API input of ``POST /listings``; RowError for unreadable money."""
+    get = lambda key: (row.get(key) or "").strip()  # noqa: E731
+    kind = get("kind").lower()
+    kind = {"专利": "patent", "商标": "trademark"}.get(kind, kind)
+    data = {
+        "kind": kind, "title": get("title"), "description": get("description"),
+        "deal_types": get("deal_types"), "price_mode": get("price_mode").lower(),
+        "price": _money(row, "price_yuan"), "offer_floor": _money(row, "offer_floor_yuan"),
+        "region": get("region") or None, "license_territory": get("license_territory"),
+        "license_field": get("license_field"), "license_years": get("license_years") or None,
+    }
+    if data["price_mode"] == "auction":
+        data["auction"] = {"start_price": _money(row, "auction_start_yuan"),
+                           "reserve_price": _money(row, "auction_reserve_yuan"),
+                           "min_increment": _money(row, "auction_increment_yuan"),
+                           "ends_at": get("auction_ends_at")}
+    if kind == "patent":
+        right = {"patent": {
+            "application_number": get("application_number"), "patent_type": get("patent_type") or None,
+            "title": get("patent_title") or get("title"), "abstract": get("abstract"),
+            "ipc_codes": get("ipc_codes"), "locarno_class": get("locarno_class") or None,
+            "filing_date": get("filing_date"), "grant_date": get("grant_date"),
+            "claims_count": get("claims_count") or None, "legal_status": get("legal_status").lower(),
+            "pledged": get("pledged"), "exclusive_license_until": get("exclusive_license_until"),
+            "family_countries": get("family_countries")}}
+        if not data["title"]:
+            data["title"] = right["patent"]["title"]
+    elif kind == "trademark":
+        right = {"trademark": {
+            "registration_number": get("registration_number"), "mark_text": get("mark_text"),
+            "nice_classes": get("nice_classes"), "similar_groups": get("similar_groups"), "goods": get("goods"),
+            "registration_date": get("registration_date"), "status": get("tm_status").lower(),
+            "use_evidence": get("use_evidence")}}
+        if not data["title"] and get("mark_text"):
+            classes = "、".join(c for c in re.split(r"[,，;；|、\s]+", get("nice_classes")) if c)
+            data["title"] = f"“{get('mark_text')}”商标（第{classes}类）"
+    else:
+        right = None
+    data["rights"] = [right] if right else []
+    return data
+
+
+def import_rows(rows, seller, *, progress=None, first_row_number=2):
+    """Create one draft per valid row for ``seller``. Returns the report:
+
+    ``{"rows": n, "created": k, "listing_ids": […], "errors": [{"row", "column", "field", "reason"}]}``.
+    ``progress`` (optional) is called once per row.
+    """
+    service.require_seller(seller)
+    report = {"rows": 0, "created": 0, "listing_ids": [], "errors": []}
+    for offset, row in enumerate(rows):
+        number = first_row_number + offset
+        report["rows"] += 1
+        try:
+            data = row_to_input(row)
+            with db.session.begin_nested():
+                listing, _warnings = service.create_listing(seller, data)
+        except RowError as exc:
+            report["errors"].append({"row": number, "column": exc.column, "field": exc.column, "reason": exc.reason})
+        except ValidationError as exc:
+            for field, reason in (exc.fields or {"row": exc.message}).items():
+                report["errors"].append({"row": number, "column": column_for(field), "field": field,
+                                         "reason": str(reason)})
+        except DomainError as exc:
+            report["errors"].append({"row": number, "column": "", "field": "", "reason": exc.message})
+        else:
+            report["created"] += 1
+            report["listing_ids"].append(listing.id)
+        if progress:
+            progress(1)
+    report["failed_rows"] = len({e["row"] for e in report["errors"]})
+    return report
+
+
+def decode(data: bytes) -> str:
+    """CSV text from UTF-8 (with or without BOM) or GB18030 (what Excel on Chinese Windows writes)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise ValidationError("无法识别文件编码", {"file": "请保存为 UTF-8 或 GBK 编码的 CSV"}) from exc
+
+
+def read_csv(text):
+    """Parse CSV text; check the header. Returns a list of row dicts."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if not header:
+        raise ValidationError("CSV 为空", {"file": "第1行应为表头，见导入说明"})
+    reader.fieldnames = header
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ValidationError("CSV 表头缺少必需的列", {"file": "缺少列：" + "、".join(missing)})
+    unknown = [c for c in header if c and c not in COLUMNS]
+    if unknown:
+        raise ValidationError("CSV 表头含有未知的列", {"file": "未知的列：" + "、".join(unknown) + "（见导入说明）"})
+    return list(reader)
+
+
+def import_csv(data, seller, *, progress=None, max_rows=None):
+    """Import CSV bytes or text for ``seller``; ValidationError for an unreadable file or header."""
+    text = decode(data) if isinstance(data, bytes) else data
+    rows = read_csv(text)
+    if max_rows and len(rows) > max_rows:
+        raise ValidationError("行数过多", {"file": f"一次最多导入 {max_rows} 行，请拆分文件"})
+    return import_rows(rows, seller, progress=progress)
+
+
+def template_csv():
+    """An example CSV with the header and two rows (served on the upload page)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerow({"kind": "patent", "title": "一种锂电池正极材料及其制备方法", "deal_types": "assignment|non_exclusive_license",
+                     "price_mode": "fixed", "price_yuan": "50万", "application_number": "201710601862.3",
+                     "ipc_codes": "H01M 4/36|H01M 4/525", "filing_date": "2017-07-21", "grant_date": "2020-03-10",
+                     "claims_count": "10", "legal_status": "granted"})
+    writer.writerow({"kind": "trademark", "deal_types": "assignment", "price_mode": "negotiable",
+                     "registration_number": "12345678", "mark_text": "星河", "nice_classes": "9|42",
+                     "similar_groups": "0901|4220", "goods": "计算机程序（可下载软件）|计算机软件设计",
+                     "registration_date": "2018-05-07", "tm_status": "registered"})
+    return out.getvalue()
