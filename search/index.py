@@ -366,7 +366,8 @@ class Snapshot:
     def __init__(self, searcher, segment_cache):
         self.searcher = searcher
         self.reader = searcher.reader()
-        leaves = self.reader.leaf_readers()
+        # An empty index has one EmptyReader leaf without a segment.
+        leaves = [(r, off) for r, off in self.reader.leaf_readers() if r.segment() is not None]
         self.leaves = leaves
         parts, live = [], []
         keep = {}
@@ -400,7 +401,7 @@ class Snapshot:
         self.doc_count = int(self.live.sum())
         self.avg_length = {}
         for name in FIELD_BOOSTS:
-            total = self.reader.field_length(name)
+            total = sum(r.field_length(name) for r, _off in leaves)
             self.avg_length[name] = (total / self.doc_count) if self.doc_count else 1.0
         self._closed = False
 

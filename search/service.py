@@ -340,7 +340,9 @@ def search(params, *, with_facets=True, handle=None):
     stale = [i for i in found.ids if i not in live]
     ordered = [live[i] for i in found.ids if i in live][: params.per_page]
     results = [result_json(listing, terms) for listing in ordered]
-    total = max(found.total - len(stale), offset + len(results))
+    total = found.total - len(stale)
+    if results:
+        total = max(total, offset + len(results))
     page = SearchPage(params=params, total=total, results=results, facets=found.facets or {})
     if total == 0 and (clauses or params.filters()):
         page.suggestions = suggestions(params, clauses, handle)
