@@ -103,6 +103,8 @@ def _on_payment_intent(event_type, obj):
         if pi["status"] == "succeeded":
             return _payment_succeeded(row, pi), deal_id
         if event_type == "payment_intent.payment_failed" and pi["status"] == "requires_payment_method":
+            if row.deal.state != "awaiting_payment":  # an old attempt failing late: nothing to tell
+                return f"noted: attempt {row.attempt} failed, deal already {row.deal.state}", deal_id
             _tell_buyer_payment_failed(row.deal, pi)
             return "buyer notified: payment failed", deal_id
         return f"noted: PaymentIntent {pi['status']}", deal_id

@@ -172,3 +172,47 @@ def refresh(obj):
     """Read ``obj`` again from the database (other threads — the live server — changed it)."""
     db.session.expire_all()
     return db.session.get(type(obj), obj.id)
+
+
+class _Capture:
+    """A tiny HTTP endpoint that keeps what localstripe sends, so a test can deliver it when and as often as it likes."""
+
+    def __init__(self):
+        self.deliveries = []  # (raw body, Stripe-Signature header)
+        self._lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(size)
+        with self._lock:
+            self.deliveries.append((body, environ.get("HTTP_STRIPE_SIGNATURE")))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    def of_type(self, event_type):
+        import json
+
+        with self._lock:
+            return [(body, sig) for body, sig in self.deliveries if json.loads(body)["type"] == event_type]
+
+    def wait_for(self, event_type, count=1, timeout=10):
+        return wait_until(lambda: len(self.of_type(event_type)) >= count and self.of_type(event_type),
+                          timeout=timeout, message=f"{count} × {event_type} from localstripe")
+
+
+@pytest.fixture
+def captured_webhooks(localstripe):
+    """localstripe's signed events, caught instead of delivered (for duplicate and out-of-order delivery)."""
+    capture = _Capture()
+    server = make_server("127.0.0.1", 0, capture, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="webhook-capture", daemon=True)
+    thread.start()
+    r = requests.post(f"{localstripe}/_config/webhooks/ipmart",
+                      data={"url": f"http://127.0.0.1:{server.server_port}/", "secret": WEBHOOK_SECRET}, timeout=5)
+    r.raise_for_status()
+    try:
+        yield capture
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
