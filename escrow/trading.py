@@ -7,6 +7,8 @@ The one exception is ``run_market_deadlines``, a batch job: it commits each auct
 it closes on its own, so a lock is held briefly and one failure does not undo the rest.
 
 Decisions written down here:
+- ``open_deal`` tells both parties about the new deal; these acts add only what is
+  particular to them (the auction's winner, the offer's maker and the other offerers).
 - An auction sells the listing's first deal type (``deal_types[0]``); the panel says so.
 - An auction that ends without a bid at or above the reserve is ``unsold`` and the
   listing becomes ``expired`` (the seller may relist); the seller and the top bidder
@@ -55,11 +57,7 @@ def buy_now(listing_id, buyer, deal_type, now=None):
     bidding.check_deal_type(listing, deal_type)
     if not listing.price:
         raise Conflict(_("该挂牌没有标价"))
-    deal = open_deal(listing, buyer, listing.price, deal_type, "purchase", None, now=now, actor=buyer)
-    notify(listing.seller_id, "deal", bidding.zh("挂牌已售出：%(title)s", title=listing.title),
-           bidding.zh("买家已按一口价 %(price)s 下单，等待买家付款。", price=format_yuan(listing.price, listing.currency)),
-           link=deal_path(deal.id))
-    return deal
+    return open_deal(listing, buyer, listing.price, deal_type, "purchase", None, now=now, actor=buyer)
 
 
 def accept_offer(offer_id, actor, now=None):
@@ -80,11 +78,7 @@ def accept_offer(offer_id, actor, now=None):
             raise
         raise Conflict(_("买方账户当前不能购买，无法接受此报价")) from exc
     deal = open_deal(listing, buyer, offer.amount, offer.deal_type, "offer", offer.id, now=now, actor=actor)
-    bidding.mark_offer_accepted(offer, listing, now)
-    other = listing.seller_id if actor.id == buyer.id else buyer.id
-    notify(other, "deal", bidding.zh("交易已创建：%(title)s", title=listing.title),
-           bidding.zh("报价 %(amount)s 已被接受，等待买家付款。", amount=format_yuan(offer.amount, listing.currency)),
-           link=deal_path(deal.id))
+    bidding.mark_offer_accepted(offer, listing, now, link=deal_path(deal.id))
     return deal
 
 
@@ -115,9 +109,6 @@ def close_auction(listing_id, now=None):
     price = format_yuan(auction.current_price, listing.currency)
     notify(winner.id, "auction_end", bidding.zh("恭喜中标：%(title)s", title=listing.title),
            bidding.zh("您以 %(price)s 赢得拍卖，交易已创建，请在付款期限内付款。", price=price), link=deal_path(deal.id))
-    notify(listing.seller_id, "auction_end", bidding.zh("拍卖成交：%(title)s", title=listing.title),
-           bidding.zh("拍卖以 %(price)s 成交（%(bids)s 次出价），等待买家付款。", price=price, bids=auction.bid_count),
-           link=deal_path(deal.id))
     return "sold"
 
 

@@ -1,27 +1,7 @@
-"""JSON shapes of offers, bids and (until ``escrow.serializers`` exists) deals for the trading API."""
+"""JSON shapes of offers and bids for the trading API (deals come from ``escrow.serializers``)."""
 from marketplace.timeutil import iso
 
-DEAL_SCHEMA = {
-    "type": "object",
-    "required": ["id", "state", "deal_type", "price", "fee", "currency"],
-    "properties": {
-        "id": {"type": "integer"}, "state": {"type": "string"}, "deal_type": {"type": "string"},
-        "price": {"type": "integer"}, "fee": {"type": "integer"}, "currency": {"type": "string"},
-    },
-}
-
-try:  # the escrow issue's serializer is the one shape of a deal; this module only falls back
-    from .serializers import deal_json  # noqa: F401
-except ImportError:
-    def deal_json(deal):
-        """Minimal deal JSON (API.md "Deals"), used until ``escrow.serializers.deal_json`` exists."""
-        return {
-            "id": deal.id, "state": deal.state, "deal_type": deal.deal_type, "price": deal.price, "fee": deal.fee,
-            "currency": deal.currency, "listing_id": deal.listing_id, "source": deal.source,
-            "payment_due_at": iso(deal.payment_due_at),
-            "events": [{"action": e.action, "from_state": e.from_state, "to_state": e.to_state,
-                        "created_at": iso(e.created_at)} for e in deal.events],
-        }
+from .serializers import DEAL_SCHEMA, deal_json  # noqa: F401  (the one shape of a deal)
 
 
 def offer_json(offer):

@@ -388,13 +388,13 @@ def decline_offer(offer_id, actor, now=None):
     return offer
 
 
-def mark_offer_accepted(offer, listing, now):
+def mark_offer_accepted(offer, listing, now, link=None):
     """Record the acceptance and decline every other open offer on the listing, telling their buyers."""
     offer.status = "accepted"
     offer.decided_at = now
     maker = offer.buyer_id if offer.made_by == "buyer" else listing.seller_id
     notify(maker, "offer", zh("报价已被接受：%(title)s", title=listing.title),
-           zh("成交价 %(amount)s，交易已创建。", amount=format_yuan(offer.amount, listing.currency)))
+           zh("成交价 %(amount)s，交易已创建。", amount=format_yuan(offer.amount, listing.currency)), link=link)
     others = db.session.execute(
         select(Offer).where(Offer.listing_id == listing.id, Offer.status == "open", Offer.id != offer.id)
     ).scalars().all()
