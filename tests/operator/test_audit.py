@@ -1,0 +1,51 @@
+"""The audit log: the kernel's record() and the page that lists every operator action."""
+from datetime import date, datetime
+
+from marketplace import audit
+from marketplace.extensions import db
+from marketplace.models import AuditLog
+from tests import factories
+
+
+def test_record_keeps_who_what_when_before_after(app, operator):
+    row = audit.record(operator, "listing.approve", "listing", 42, {"status": "pending_review"},
+                       {"status": "published", "at": datetime(2026, 5, 1, 2, 0), "day": date(2026, 5, 1),
+                        "tags": {"b", "a"}})
+    db.session.commit()
+    stored = db.session.get(AuditLog, row.id)
+    assert stored.actor_id == operator.id and stored.action == "listing.approve"
+    assert stored.object_type == "listing" and stored.object_id == 42 and stored.created_at is not None
+    assert stored.before == {"status": "pending_review"}
+    assert stored.after == {"status": "published", "at": "2026-05-01T02:00:00+00:00", "day": "2026-05-01",
+                            "tags": ["a", "b"]}
+
+
+def test_record_by_the_system(app):
+    row = audit.record(None, "deal.cancel_by_deadline", "deal", 7)
+    assert row.actor_id is None and row.before is None
+
+
+def test_audit_page_lists_and_filters(client, as_user, operator):
+    other = factories.make_user("operator", name="第二运营")
+    audit.record(operator, "organization.verify", "organization", 1, {"verified": False}, {"verified": True})
+    audit.record(other, "credit.record", "user", 5, {"credit_level": "good"}, {"credit_level": "warned"})
+    db.session.commit()
+    as_user(operator)
+    html = client.get("/operator/audit").get_data(as_text=True)
+    assert "organization.verify" in html and "credit.record" in html
+    assert operator.name in html and "第二运营" in html
+    assert "<del>good</del>" in html and "<ins>warned</ins>" in html
+    html = client.get("/operator/audit?action=credit.record").get_data(as_text=True)
+    assert "<code>organization.verify</code>" not in html and "<code>credit.record</code>" in html
+    html = client.get(f"/operator/audit?actor={operator.id}").get_data(as_text=True)
+    assert "<code>credit.record</code>" not in html
+    html = client.get("/operator/audit?object_type=user").get_data(as_text=True)
+    assert "<code>credit.record</code>" in html and "<code>organization.verify</code>" not in html
+
+
+def test_audit_values_are_escaped(client, as_user, operator):
+    audit.record(operator, "listing.reject", "listing", 3, None, {"reason": "<script>alert(1)</script>"})
+    db.session.commit()
+    as_user(operator)
+    html = client.get("/operator/audit").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
