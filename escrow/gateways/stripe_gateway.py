@@ -179,8 +179,9 @@ def payment_instructions(pi: dict, publishable_key, payment_method_types) -> dic
 class StripeGateway(PaymentGateway):
     name = "stripe"
 
-    def __init__(self, client, *, publishable_key=None, payment_method_types=("card",)):
+    def __init__(self, client, *, publishable_key=None, payment_method_types=("card",), test_mode=False):
         self.client = client
+        self.test_mode = test_mode  # a sk_test_ key: test cards may be used from the CLI
         self.publishable_key = publishable_key
         self.payment_method_types = [t.strip() for t in payment_method_types if t and t.strip()] or ["card"]
 
@@ -196,7 +197,8 @@ class StripeGateway(PaymentGateway):
             http_client=stripe.RequestsClient(timeout=config.get("STRIPE_TIMEOUT_SECONDS", 20)),
         )
         return cls(client, publishable_key=config.get("STRIPE_PUBLISHABLE_KEY"),
-                   payment_method_types=config.get("STRIPE_PAYMENT_METHOD_TYPES") or ["card"])
+                   payment_method_types=config.get("STRIPE_PAYMENT_METHOD_TYPES") or ["card"],
+                   test_mode=str(config["STRIPE_SECRET_KEY"]).startswith("sk_test_"))
 
     # --- the PaymentGateway interface ---------------------------------------
 
@@ -285,6 +287,19 @@ class StripeGateway(PaymentGateway):
         params = {"transfer_group": transfer_group, "limit": 100}
         return self._call(lambda: [normalise_transfer(t) for t in
                                    self.client.v1.transfers.list(params=params).auto_paging_iter()])
+
+    def confirm(self, payment_intent_id, payment_method="pm_card_visa") -> dict:
+        """Pay with a Stripe test payment method, as Stripe.js would (test keys only; ``flask payments test-pay``)."""
+        if not self.test_mode:
+            raise PaymentProviderError("test cards can only be used with a sk_test_ key")
+        try:
+            self.client.v1.payment_intents.update(payment_intent_id, params={"payment_method": payment_method})
+            self.client.v1.payment_intents.confirm(payment_intent_id)
+        except stripe.CardError as exc:  # declined: the PaymentIntent's status tells the rest
+            log.info("stripe: test payment of %s declined: %s", payment_intent_id, exc.user_message)
+        except stripe.StripeError as exc:
+            raise PaymentProviderError(f"Stripe: {exc.user_message or exc}") from exc
+        return self.fetch_payment_intent(payment_intent_id)
 
     def _charge_for(self, deal):
         row = intent_for_deal(deal, self)

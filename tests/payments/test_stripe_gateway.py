@@ -97,3 +97,23 @@ def test_missing_objects_and_an_unreachable_provider(app):
         dead.start_payment(deal, 1)
     assert info.value.status == 503 and "稍后重试" in info.value.message
     assert not dead.refund(deal, 100, "k").ok
+
+
+def test_cli_test_pay_then_the_webhook_funds(app, runner, localstripe_webhook):
+    from escrow import deals
+    from tests.payments.conftest import refresh, wait_until
+
+    deal = make_deal()
+    assert "no PaymentIntent yet" in runner.invoke(args=["payments", "test-pay", str(deal.id)]).output
+    deals.start_payment(deal.id, deal.buyer)
+    db.session.commit()
+    result = runner.invoke(args=["payments", "test-pay", str(deal.id)])
+    assert result.exit_code == 0 and result.output.strip().endswith(": succeeded")
+    wait_until(lambda: refresh(deal).state == "funded", message="the webhook")
+
+
+def test_test_cards_need_a_test_key(app):
+    live = StripeGateway.from_config({**app.config, "STRIPE_SECRET_KEY": "sk_live_not_really"})
+    assert not live.test_mode
+    with pytest.raises(PaymentProviderError):
+        live.confirm("pi_x")
