@@ -187,8 +187,8 @@ IPC_SECTIONS = tuple("ABCDEFGH")
 def ipc_label(code, locale="zh_CN"):
     """``H04L — 电通信技术 · 数字信息的传输`` for an IPC code (symbol or subclass): class title, then subclass title."""
     subclass = code.replace(" ", "")[:4]
-    klass = subclass[:3]
-    parts = [t for t in (ipc_title(klass, locale), ipc_title(subclass, locale)) if t]
+    keys = list(dict.fromkeys((subclass[:3], subclass)))  # a section or class label has one part
+    parts = [t for t in (ipc_title(k, locale) for k in keys) if t]
     return f"{subclass} — " + " · ".join(parts) if parts else subclass
 
 

@@ -1,4 +1,592 @@
-"""HTML pages of `listings` (thin: parse, call a service, render)."""
-from flask import Blueprint
+"""HTML pages of `listings` (thin: parse, call a service, render).
+
+Seller pages: the listing wizard (new/edit with preview), my listings, submit,
+withdraw, reopen, bundle similar marks, CSV import. Operator: the review queue.
+Public: the listing page and the trademark image.
+"""
+import re
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import Length
+
+from marketplace.errors import DomainError, PermissionDenied, ValidationError
+from marketplace.extensions import db
+from marketplace.money import format_yuan, parse_yuan
+from marketplace.regions import REGIONS
+from marketplace.timeutil import local, parse_iso, utcnow
+from marketplace.uploads import mimetype_of, upload_path
+
+from . import classifications, importer, service
+from .models import DEAL_TYPES
 
 bp = Blueprint("listings", __name__)
+
+PATENT_FIELDS = ("application_number", "patent_type", "title", "abstract", "ipc_codes", "locarno_class", "filing_date",
+                 "grant_date", "claims_count", "legal_status", "pledged", "exclusive_license_until")
+TRADEMARK_FIELDS = ("registration_number", "mark_text", "nice_classes", "similar_groups", "goods",
+                    "registration_date", "status", "exclusive_license_until")
+MAX_FORM_RIGHTS = 20
+
+
+class CsrfForm(FlaskForm):
+    """A form with nothing but its CSRF token (the wizard's fields are drawn by hand)."""
+
+
+class ReviewForm(FlaskForm):
+    reason = TextAreaField(validators=[Length(max=2000)])
+
+
+# --- template helpers (app-wide, so other areas' templates can use the card macro) ---------------
+
+def _locale():
+    return str(get_locale() or "zh_CN")
+
+
+@bp.app_template_filter("listing_status")
+def listing_status(status):
+    return _(service.STATUS_LABELS.get(status, status))
+
+
+@bp.app_template_filter("deal_type")
+def deal_type_label(code):
+    return _(service.DEAL_TYPE_LABELS.get(code, code))
+
+
+@bp.app_template_filter("price_mode")
+def price_mode_label(code):
+    return _(service.PRICE_MODE_LABELS.get(code, code))
+
+
+@bp.app_template_filter("patent_type")
+def patent_type_label(code):
+    return _(service.PATENT_TYPE_LABELS.get(code, code or ""))
+
+
+@bp.app_template_filter("legal_status")
+def legal_status_label(code):
+    return _(service.LEGAL_STATUSES.get(code, code or ""))
+
+
+@bp.app_template_filter("tm_status")
+def tm_status_label(code):
+    return _(service.TM_STATUSES.get(code, code or ""))
+
+
+@bp.app_template_filter("ipc_label")
+def ipc_label(code):
+    return classifications.ipc_label(code, _locale())
+
+
+@bp.app_template_filter("nice_label")
+def nice_label(number):
+    return classifications.nice_label(number, _locale())
+
+
+@bp.app_template_filter("similar_group_label")
+def similar_group_label(code):
+    return classifications.similar_group_label(code)
+
+
+@bp.app_template_filter("locarno_label")
+def locarno_label(code):
+    return classifications.locarno_label(code, _locale())
+
+
+@bp.app_template_filter("markdown")
+def markdown_filter(text):
+    from markupsafe import Markup
+
+    return Markup(service.render_markdown(text))  # nh3-sanitised
+
+
+@bp.app_template_filter("excerpt")
+def excerpt(text, limit=90):
+    return service.plain_text(text, limit)
+
+
+@bp.app_template_global("listing_url")
+def listing_url(listing, **kwargs):
+    slug = re.sub(r"[^a-z0-9]+", "-", (listing.title or "").lower()).strip("-")[:60]
+    if slug and re.search(r"[a-z]{3}", slug):
+        return url_for("listings.detail_slug", listing_id=listing.id, slug=slug, **kwargs)
+    return url_for("listings.detail", listing_id=listing.id, **kwargs)
+
+
+@bp.app_template_global("listing_price")
+def listing_price(listing):
+    """The price as shown: ¥…/…万, 面议 for negotiable without a price, the current bid or start price of an auction."""
+    if listing.price_mode == "auction" and listing.auction is not None:
+        auction = listing.auction
+        if auction.current_price:
+            return _("当前价 %(price)s", price=format_yuan(auction.current_price, listing.currency))
+        return _("起拍价 %(price)s", price=format_yuan(auction.start_price, listing.currency))
+    if listing.price is None:
+        return _("面议")
+    return format_yuan(listing.price, listing.currency)
+
+
+@bp.app_template_global("remaining_term")
+def remaining_term(right):
+    """"剩余 12 年 3 个月" (or 已届满) from the right's end of term."""
+    ends = service.right_expiry(right)
+    if ends is None:
+        return ""
+    today = local(utcnow()).date()
+    if ends <= today:
+        return _("已届满")
+    months = (ends.year - today.year) * 12 + ends.month - today.month - (1 if ends.day < today.day else 0)
+    years, months = divmod(max(months, 0), 12)
+    if years and months:
+        return _("剩余 %(y)s 年 %(m)s 个月", y=years, m=months)
+    if years:
+        return _("剩余 %(y)s 年", y=years)
+    if months:
+        return _("剩余 %(m)s 个月", m=months)
+    return _("剩余 %(d)s 天", d=(ends - today).days)
+
+
+@bp.app_template_global("licence_in_force")
+def licence_in_force(right):
+    return bool(right.exclusive_license_until and right.exclusive_license_until > local(utcnow()).date())
+
+
+@bp.app_template_global("right_expiry")
+def right_expiry(right):
+    return service.right_expiry(right)
+
+
+# --- public -------------------------------------------------------------------------------
+
+def _viewer():
+    return current_user if current_user.is_authenticated else None
+
+
+@bp.get("/listings/<int:listing_id>")
+def detail(listing_id):
+    listing = service.get_visible(_viewer(), listing_id)
+    viewer = _viewer()
+    is_owner = service.is_owner(viewer, listing)
+    similar = service.similar_marks(listing) if is_owner and listing.status in service.EDITABLE_STATUSES else []
+    review_form = ReviewForm() if viewer is not None and viewer.is_operator else None
+    return render_template("listings/detail.html", listing=listing, is_owner=is_owner, similar=similar,
+                           review_form=review_form, csrf_form=CsrfForm(),
+                           warnings=service.warnings_for(listing) if is_owner else [])
+
+
+@bp.get("/listings/<int:listing_id>-<slug>")
+def detail_slug(listing_id, slug):
+    return detail(listing_id)
+
+
+@bp.get("/listings/<int:listing_id>/image")
+def image(listing_id):
+    listing = service.get_visible(_viewer(), listing_id)
+    if not listing.image:
+        abort(404)
+    path = upload_path(listing.image, area="images")
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=mimetype_of(listing.image), max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/listings/<int:listing_id>/pledge-consent")
+@login_required
+def pledge_consent(listing_id):
+    listing = service.get_visible(current_user, listing_id)
+    if not (service.is_owner(current_user, listing) or current_user.is_operator) or not listing.pledge_consent:
+        abort(404)
+    path = upload_path(listing.pledge_consent, area="docs")
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype=mimetype_of(listing.pledge_consent), as_attachment=True,
+                     download_name=f"pledge-consent-{listing.id}{path.suffix}")
+
+
+# --- seller: my listings ------------------------------------------------------------------------
+
+def _require_seller_page():
+    if not current_user.has_role("seller"):
+        raise PermissionDenied(_("只有卖家账户可以管理挂牌"))
+
+
+@bp.get("/my/listings")
+@login_required
+def my_listings():
+    _require_seller_page()
+    status = request.args.get("status")
+    if status not in service.STATUS_LABELS:
+        status = None
+    rows = service.listings_of(current_user, status) if current_user.organization_id else []
+    return render_template("listings/mine.html", listings=rows, status=status, csrf_form=CsrfForm(),
+                           statuses=service.STATUS_LABELS)
+
+
+def _act(listing_id, fn, message):
+    form = CsrfForm()
+    if not form.validate_on_submit():
+        flash(_("页面已过期，请刷新后重试"), "error")
+        return redirect(url_for("listings.my_listings"))
+    try:
+        fn(current_user, listing_id)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(exc.message + "：" + "；".join(f"{v}" for v in exc.fields.values()), "error")
+        return redirect(url_for("listings.edit", listing_id=listing_id))
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(message, "success")
+    return redirect(request.form.get("back") == "detail" and url_for("listings.detail", listing_id=listing_id)
+                    or url_for("listings.my_listings"))
+
+
+@bp.post("/listings/<int:listing_id>/submit")
+@login_required
+def submit(listing_id):
+    return _act(listing_id, service.submit_listing, _("已提交审核，运营人员审核通过后即发布"))
+
+
+@bp.post("/listings/<int:listing_id>/withdraw")
+@login_required
+def withdraw(listing_id):
+    return _act(listing_id, service.withdraw_listing, _("挂牌已撤回"))
+
+
+@bp.post("/listings/<int:listing_id>/reopen")
+@login_required
+def reopen(listing_id):
+    return _act(listing_id, service.reopen_listing, _("挂牌已恢复为草稿，可修改后重新提交"))
+
+
+@bp.post("/listings/<int:listing_id>/bundle")
+@login_required
+def bundle(listing_id):
+    form = CsrfForm()
+    if not form.validate_on_submit():
+        abort(400)
+    ids = [int(i) for i in request.form.getlist("bundle") if str(i).isdigit()]
+    if not ids:
+        flash(_("请选择要合并的挂牌"), "error")
+        return redirect(url_for("listings.edit", listing_id=listing_id))
+    try:
+        service.bundle_similar_marks(current_user, listing_id, ids)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(_("已将近似商标合并到本挂牌，原挂牌已撤回"), "success")
+    return redirect(url_for("listings.edit", listing_id=listing_id))
+
+
+# --- seller: the wizard ---------------------------------------------------------------------
+
+def _yuan(value, key, errors):
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        fen = parse_yuan(text)
+    except ValueError as exc:
+        errors[key] = _("不是有效的金额：%(reason)s", reason=str(exc))
+        return None
+    if fen <= 0:
+        errors[key] = _("金额须大于 0")
+        return None
+    return fen
+
+
+def _form_rows(form, kind):
+    """The right rows of the form, skipping blank ones: [(form_index, {field: text})]."""
+    count = min(int(form.get("right_count", "1") or 1), MAX_FORM_RIGHTS)
+    names = PATENT_FIELDS if kind == "patent" else TRADEMARK_FIELDS
+    rows = []
+    for i in range(count):
+        row = {name: form.get(f"rights-{i}-{name}", "") for name in names}
+        if kind == "patent":
+            row["pledged"] = form.get(f"rights-{i}-pledged") == "on"
+        if any(v for k, v in row.items() if k not in ("patent_type", "legal_status", "status", "pledged")):
+            rows.append((i, row))
+    return rows
+
+
+def form_to_input(form, kind):
+    """The wizard's fields → (API input, {form field: error} for values the form itself cannot read, row map)."""
+    errors = {}
+    data = {
+        "kind": kind, "title": form.get("title", ""), "description": form.get("description", ""),
+        "deal_types": form.getlist("deal_types"), "price_mode": form.get("price_mode", ""),
+        "price": _yuan(form.get("price"), "price", errors),
+        "offer_floor": _yuan(form.get("offer_floor"), "offer_floor", errors),
+        "region": form.get("region") or None,
+        "license_territory": form.get("license_territory", ""), "license_field": form.get("license_field", ""),
+        "license_years": form.get("license_years") or None,
+    }
+    if data["price_mode"] == "auction":
+        ends_text = form.get("auction-ends_at", "").strip()
+        ends = None
+        if ends_text:
+            try:
+                ends = parse_iso(ends_text)  # datetime-local: taken as Asia/Shanghai
+            except ValueError:
+                errors["auction-ends_at"] = _("时间格式不正确")
+        data["auction"] = {"start_price": _yuan(form.get("auction-start_price"), "auction-start_price", errors),
+                           "reserve_price": _yuan(form.get("auction-reserve_price"), "auction-reserve_price", errors),
+                           "min_increment": _yuan(form.get("auction-min_increment"), "auction-min_increment", errors),
+                           "ends_at": ends or ("invalid" if ends_text else None)}
+    rows = _form_rows(form, kind)
+    data["rights"] = []
+    for _index, row in rows:
+        body = dict(row)
+        if kind == "patent":
+            body["patent_type"] = body["patent_type"] or None
+            data["rights"].append({"patent": body})
+        else:
+            body["goods"] = [g.strip() for g in re.split(r"[\n;；]", body["goods"]) if g.strip()]
+            data["rights"].append({"trademark": body})
+    return data, errors, [i for i, _row in rows]
+
+
+def form_key(field, row_map):
+    """A service field name → the wizard's input name (``rights[0].patent.ipc_codes[1]`` → ``rights-3-ipc_codes``)."""
+    match = re.match(r"rights\[(\d+)\](?:\.(?:patent|trademark)\.(\w+))?", field)
+    if match:
+        index = int(match.group(1))
+        form_index = row_map[index] if index < len(row_map) else index
+        return f"rights-{form_index}-{match.group(2)}" if match.group(2) else f"rights-{form_index}"
+    return field.replace(".", "-").split("[")[0]
+
+
+def _merge_errors(errors, fields, row_map):
+    for field, reason in fields.items():
+        key = form_key(field, row_map)
+        errors[key] = f"{errors[key]}；{reason}" if key in errors else str(reason)
+
+
+def _values_from_listing(listing):
+    """Form values (text) for editing an existing listing."""
+    values = {"title": listing.title, "description": listing.description or "",
+              "deal_types": list(listing.deal_types or []), "price_mode": listing.price_mode,
+              "price": _yuan_text(listing.price), "offer_floor": _yuan_text(listing.offer_floor),
+              "region": listing.region, "license_territory": listing.license_territory or "",
+              "license_field": listing.license_field or "", "license_years": listing.license_years or "",
+              "right_count": max(len(listing.rights), 1)}
+    if listing.auction is not None:
+        a = listing.auction
+        values.update({"auction-start_price": _yuan_text(a.start_price),
+                       "auction-reserve_price": _yuan_text(a.reserve_price),
+                       "auction-min_increment": _yuan_text(a.min_increment),
+                       "auction-ends_at": local(a.ends_at).strftime("%Y-%m-%dT%H:%M")})
+    for i, right in enumerate(listing.rights):
+        body = service.right_input(right)[right.kind]
+        for key, value in body.items():
+            if isinstance(value, list):
+                value = ("\n" if key == "goods" else ", ").join(str(v) for v in value)
+            elif value is None:
+                value = ""
+            elif hasattr(value, "isoformat"):
+                value = value.isoformat()
+            values[f"rights-{i}-{key}"] = value
+    return values
+
+
+def _yuan_text(fen):
+    if fen is None:
+        return ""
+    yuan, cents = divmod(int(fen), 100)
+    return f"{yuan}" + (f".{cents:02d}" if cents else "")
+
+
+def _form_values(form):
+    values = {key: form.get(key) for key in form}
+    values["deal_types"] = form.getlist("deal_types")
+    for key in form:
+        if key.endswith("-pledged"):
+            values[key] = True
+    return values
+
+
+def _render_wizard(kind, values, errors, listing=None, preview=None, warnings=(), status=200, similar=()):
+    return render_template("listings/form.html", kind=kind, values=values, errors=errors, listing=listing,
+                           preview=preview, warnings=warnings, similar=similar, csrf_form=CsrfForm(),
+                           regions=REGIONS, deal_types=DEAL_TYPES, now_local=local(utcnow()),
+                           right_count=min(int(values.get("right_count") or 1), MAX_FORM_RIGHTS)), status
+
+
+def _save_wizard(kind, listing=None):
+    """POST of the wizard: preview, add a right row, or save (create/update + uploads)."""
+    form = request.form
+    values = _form_values(form)
+    action = form.get("action", "save")
+    if not CsrfForm().validate_on_submit():
+        return _render_wizard(kind, values, {"form": _("页面已过期，请刷新后重试")}, listing, status=400)
+    if action == "add_right":
+        values["right_count"] = min(int(values.get("right_count") or 1) + 1, MAX_FORM_RIGHTS)
+        return _render_wizard(kind, values, {}, listing)
+    if action == "preview":
+        return _render_wizard(kind, values, {}, listing, preview=service.render_markdown(form.get("description")))
+    data, errors, row_map = form_to_input(form, kind)
+    was_new = listing is None
+    try:
+        if listing is None:
+            listing, warnings = service.create_listing(current_user, data)
+        else:
+            listing, warnings = service.update_listing(current_user, listing.id, data)
+        if request.files.get("image") and request.files["image"].filename:
+            service.attach_image(current_user, listing.id, request.files["image"])
+        if request.files.get("pledge_consent") and request.files["pledge_consent"].filename:
+            service.attach_pledge_consent(current_user, listing.id, request.files["pledge_consent"])
+            warnings = service.warnings_for(listing)
+        if errors:
+            raise ValidationError(_("挂牌信息有误，请检查标注的字段"), {})
+    except ValidationError as exc:
+        db.session.rollback()
+        _merge_errors(errors, exc.fields, row_map)
+        if not errors:
+            errors["form"] = exc.message
+        return _render_wizard(kind, values, errors, None if was_new else listing, status=422)
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status in (403, 404):
+            raise
+        return _render_wizard(kind, values, {"form": exc.message}, None if was_new else listing, status=exc.status)
+    db.session.commit()
+    if form.get("then") == "submit":
+        try:
+            service.submit_listing(current_user, listing.id)
+            db.session.commit()
+            flash(_("已保存并提交审核"), "success")
+            return redirect(url_for("listings.my_listings"))
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = {}
+            _merge_errors(errors, exc.fields, list(range(len(listing.rights))))
+            return _render_wizard(kind, _values_from_listing(listing), errors, listing,
+                                  warnings=service.warnings_for(listing), similar=service.similar_marks(listing),
+                                  status=422)
+    flash(_("草稿已保存"), "success")
+    for warning in warnings:
+        flash(warning["message"], "warning")
+    return redirect(url_for("listings.edit", listing_id=listing.id))
+
+
+@bp.route("/listings/new", methods=["GET", "POST"])
+@login_required
+def new():
+    _require_seller_page()
+    service.require_seller(current_user)  # also the credit check
+    kind = request.args.get("kind", "patent")
+    if kind not in ("patent", "trademark"):
+        kind = "patent"
+    if request.method == "POST":
+        return _save_wizard(kind)
+    values = {"price_mode": "fixed", "deal_types": ["assignment"], "right_count": 1,
+              "region": current_user.organization.region if current_user.organization else "other"}
+    return _render_wizard(kind, values, {})
+
+
+@bp.route("/listings/<int:listing_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(listing_id):
+    listing = service.get_owned(current_user, listing_id)
+    if listing.status not in service.EDITABLE_STATUSES:
+        flash(_("只有草稿或被驳回的挂牌可以修改"), "error")
+        return redirect(url_for("listings.detail", listing_id=listing.id))
+    if request.method == "POST":
+        return _save_wizard(listing.kind, listing)
+    return _render_wizard(listing.kind, _values_from_listing(listing), {}, listing,
+                          warnings=service.warnings_for(listing), similar=service.similar_marks(listing))
+
+
+# --- seller: CSV import -----------------------------------------------------------------------
+
+@bp.route("/listings/import", methods=["GET", "POST"])
+@login_required
+def import_csv():
+    _require_seller_page()
+    service.require_seller(current_user)
+    report, error = None, None
+    form = CsrfForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            error = _("页面已过期，请刷新后重试")
+        else:
+            upload = request.files.get("file")
+            if upload is None or not upload.filename:
+                error = _("请选择 CSV 文件")
+            else:
+                try:
+                    report = importer.import_csv(upload.read(), current_user, max_rows=importer.MAX_UPLOAD_ROWS)
+                    db.session.commit()
+                except ValidationError as exc:
+                    db.session.rollback()
+                    error = exc.message + "：" + "；".join(str(v) for v in exc.fields.values())
+    return render_template("listings/import.html", form=form, report=report, error=error,
+                           columns=importer.COLUMNS), (422 if error else 200)
+
+
+@bp.get("/listings/import/template.csv")
+@login_required
+def import_template():
+    return Response("\ufeff" + importer.template_csv(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=ipmart-import-template.csv"})
+
+
+# --- operator: review ---------------------------------------------------------------------------
+
+def _require_operator():
+    if not current_user.is_operator:
+        raise PermissionDenied(_("只有运营人员可以审核挂牌"))
+
+
+@bp.get("/operator/listings/review")
+@login_required
+def review_queue():
+    _require_operator()
+    return render_template("listings/review_queue.html", listings=service.review_queue(), form=ReviewForm())
+
+
+@bp.post("/operator/listings/<int:listing_id>/review")
+@login_required
+def review(listing_id):
+    _require_operator()
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        flash(_("页面已过期，请刷新后重试"), "error")
+        return redirect(url_for("listings.review_queue"))
+    decision = request.form.get("decision")
+    try:
+        listing = service.review_listing(current_user, listing_id, decision, form.reason.data)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            raise
+        message = exc.message
+        if exc.fields:
+            message += "：" + "；".join(str(v) for v in exc.fields.values())
+        flash(message, "error")
+    else:
+        flash(_("已通过：%(title)s", title=listing.title) if decision == "approve"
+              else _("已驳回：%(title)s", title=listing.title), "success")
+    if request.form.get("back") == "detail":
+        return redirect(url_for("listings.detail", listing_id=listing_id))
+    return redirect(url_for("listings.review_queue"))
+
+
+@bp.app_context_processor
+def _listing_context():
+    return {"listing_image_max_mb": current_app.config.get("IMAGE_MAX_BYTES", 2 * 1024 * 1024) // (1024 * 1024)}

@@ -9,7 +9,27 @@ bp = Blueprint("storefront", __name__)
 
 @bp.get("/")
 def home():
-    return render_template("home.html")
+    """Newest published listings, a featured row of grade-A listings, browsing by IPC section and Nice class."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from listings.classifications import IPC_SECTIONS, nice_classes
+    from listings.models import Listing
+
+    from .extensions import db
+
+    def published(limit, *conditions):
+        query = (select(Listing).where(Listing.status == "published", *conditions)
+                 .options(selectinload(Listing.rights), selectinload(Listing.organization),
+                          selectinload(Listing.auction))
+                 .order_by(Listing.published_at.desc(), Listing.id.desc()).limit(limit))
+        return list(db.session.scalars(query))
+
+    newest = published(12)
+    featured = published(8, Listing.grade == "A")
+    ending = published(4, Listing.price_mode == "auction")
+    return render_template("home.html", newest=newest, featured=featured, auctions=ending,
+                           ipc_sections=IPC_SECTIONS, nice=nice_classes())
 
 
 @bp.get("/lang/<code>")
