@@ -1,12 +1,14 @@
 """The notification centre: a user's notifications, unread first in the count, marked read one by one or all."""
+from flask_babel import lazy_gettext as _l
+
 from .errors import NotFound
 from .extensions import db
 from .models import Notification
 from .timeutil import utcnow
 
-KIND_LABELS = {"offer": "报价", "outbid": "出价被超越", "auction_end": "拍卖结束", "deal": "交易进展",
-               "saved_search": "订阅搜索", "credit": "信用记录", "kyc": "单位核验", "listing": "挂牌审核",
-               "grade": "质量分级"}
+KIND_LABELS = {"offer": _l("报价"), "outbid": _l("出价被超越"), "auction_end": _l("拍卖结束"), "deal": _l("交易进展"),
+               "saved_search": _l("订阅搜索"), "credit": _l("信用记录"), "kyc": _l("单位核验"),
+               "listing": _l("挂牌审核"), "grade": _l("质量分级")}
 
 
 def page_for(user, *, unread_only=False, page=1, per_page=20):
