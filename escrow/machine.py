@@ -96,6 +96,7 @@ TABLE = {
 
     ("completed", "payout_paid"): _t(IGNORED, "operator", "system"),
     ("completed", "confirm_payment"): _PAYMENT_DUPLICATE,
+    ("refunded", "confirm_payment"): _PAYMENT_DUPLICATE,  # a refunded deal was funded: a repeat is that payment
 }
 ACTIONS = tuple(dict.fromkeys(action for _state, action in TABLE))
 

@@ -1,4 +1,277 @@
-"""HTML pages of `escrow` (thin: parse, call a service, render)."""
-from flask import Blueprint
+"""HTML pages of deals: the deal page (timeline, next step, the viewer's actions), "my deals",
+the printable contract summary, documents, and the operator queues (payments, payouts, disputes).
+
+Thin: each POST builds its form, calls one service in ``escrow.deals``, commits once, and
+redirects; bad input re-renders the page with the error beside the field (422), a refused
+action re-renders it with the reason (403 / 409).
+"""
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from marketplace.errors import DomainError, NotFound, ValidationError
+from marketplace.extensions import db
+from marketplace.timeutil import utcnow
+
+from . import deals, documents, ledger, machine
+from .forms import ActionForm, CancelForm, ConfirmPaymentForm, DisputeForm, DocumentForm, PayoutPaidForm, ResolveForm
+from .models import Deal
+from .timeline import DOCUMENT_KINDS, approval_notice_name, next_step, steps
 
 bp = Blueprint("escrow", __name__)
+
+FORMS = {
+    "pay": ActionForm,
+    "confirm_payment": ConfirmPaymentForm,
+    "cancel": CancelForm,
+    "file_transfer": DocumentForm,
+    "record_transfer": DocumentForm,
+    "accept": ActionForm,
+    "dispute": DisputeForm,
+    "resolve": ResolveForm,
+    "payout_paid": PayoutPaidForm,
+}
+QUEUES = {"payments": "escrow.payment_queue", "payouts": "escrow.payout_queue", "disputes": "escrow.dispute_queue"}
+
+
+def _operator_only():
+    if not current_user.is_operator:
+        abort(403)
+
+
+def _viewer_actions(deal):
+    """The actions the signed-in user may take now, collapsed to the page's forms (resolve_* → resolve)."""
+    roles = deals.roles_of(deal, current_user)
+    names = []
+    for action in machine.actions_for(deal.state, roles - {"system"}):
+        name = "resolve" if action.startswith("resolve_") else action
+        if name in FORMS and name not in names:
+            names.append(name)
+    if "confirm_payment" in names and deal.gateway != "offline":
+        names.remove("confirm_payment")
+    return names
+
+
+def _render(deal, bound=None, status=200):
+    forms = {name: cls(prefix=name, formdata=None) for name, cls in FORMS.items()}
+    if bound is not None:
+        forms[bound[0]] = bound[1]
+    roles = deals.roles_of(deal, current_user)
+    entries = ledger.deal_entries(deal.id)
+    transfer_overdue = bool(deal.transfer_due_at and deal.state == "funded"
+                            and utcnow() >= deal.transfer_due_at)
+    return render_template(
+        "escrow/deal.html", deal=deal, forms=forms, actions=_viewer_actions(deal), roles=roles,
+        steps=steps(deal), next=next_step(deal), entries=entries, balances=ledger.deal_balances(deal),
+        state_labels=machine.STATE_LABELS, action_labels=machine.ACTION_LABELS, role_labels=machine.ROLE_LABELS,
+        document_kinds=DOCUMENT_KINDS, approval_notice=approval_notice_name(deal),
+        transfer_overdue=transfer_overdue, documents={d.id: d for d in deal.documents},
+    ), status
+
+
+def _attach(form, fields):
+    for key, message in (fields or {}).items():
+        field = getattr(form, key, None)
+        if field is not None:
+            field.errors = list(field.errors) + [message]
+        else:
+            form.form_errors.append(message)
+
+
+def _back(deal_id):
+    queue = request.form.get("next")
+    if queue in QUEUES:
+        return redirect(url_for(QUEUES[queue]))
+    return redirect(url_for("escrow.deal_detail", deal_id=deal_id))
+
+
+def _act(deal_id, name, run, done_message):
+    """Validate the form for ``name``, run the service, commit; or re-render with the reason."""
+    deal = deals.get_deal_for(deal_id, current_user)
+    form = FORMS[name](prefix=name)
+    if not form.validate_on_submit():
+        return _render(deal, bound=(name, form), status=422)
+    try:
+        run(form)
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        raise
+    except ValidationError as exc:
+        db.session.rollback()
+        _attach(form, exc.fields)
+        if not exc.fields:
+            form.form_errors.append(exc.message)
+        return _render(db.session.get(Deal, deal_id), bound=(name, form), status=422)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _render(db.session.get(Deal, deal_id), status=exc.status)
+    flash(done_message, "success")
+    return _back(deal_id)
+
+
+# --- pages --------------------------------------------------------------------------------
+
+@bp.get("/deals")
+@login_required
+def my_deals():
+    rows = deals.deals_of(current_user)
+    return render_template("escrow/my_deals.html", deals=rows, state_labels=machine.STATE_LABELS,
+                           next_step=next_step)
+
+
+bp.add_url_rule("/deals", endpoint="buyer_dashboard", view_func=my_deals)  # the header's "我的交易" link
+
+
+@bp.get("/deals/<int:deal_id>")
+@login_required
+def deal_detail(deal_id=None, id=None):  # ``id``: for url_for(…, id=…) callers
+    deal = deals.get_deal_for(deal_id or id, current_user)
+    return _render(deal)
+
+
+# url_for("escrow.deal_detail", id=…) builds the same URL; matching always uses the rule above.
+bp.add_url_rule("/deals/<int:id>", endpoint="deal_detail", view_func=deal_detail, methods=["GET"])
+
+
+@bp.get("/deals/<int:deal_id>/contract")
+@login_required
+def deal_contract(deal_id):
+    deal = deals.get_deal_for(deal_id, current_user)
+    return render_template("escrow/contract.html", deal=deal, state_labels=machine.STATE_LABELS,
+                           approval_notice=approval_notice_name(deal))
+
+
+@bp.get("/deals/<int:deal_id>/documents/<int:document_id>")
+@login_required
+def deal_document(deal_id, document_id):
+    document, path = documents.document_for(deal_id, document_id, current_user)
+    return send_file(path, mimetype=documents.mimetype(document), as_attachment=False,
+                     download_name=documents.download_name(document), max_age=0)
+
+
+# --- actions ------------------------------------------------------------------------------
+
+@bp.post("/deals/<int:deal_id>/pay")
+@login_required
+def deal_pay(deal_id):
+    deal = deals.get_deal_for(deal_id, current_user)
+    form = ActionForm(prefix="pay")
+    if not form.validate_on_submit():
+        return _render(deal, status=422)
+    stripe_page = current_app.view_functions.get("payments.pay_page")
+    if deal.gateway != "offline" and stripe_page is not None:
+        return redirect(url_for("payments.pay_page", deal_id=deal_id))
+    try:
+        instructions = deals.start_payment(deal_id, current_user)
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        raise
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _render(db.session.get(Deal, deal_id), status=exc.status)
+    return render_template("escrow/pay_offline.html", deal=db.session.get(Deal, deal_id), pay=instructions)
+
+
+@bp.post("/deals/<int:deal_id>/confirm-payment")
+@login_required
+def deal_confirm_payment(deal_id):
+    def run(form):
+        deals.confirm_offline_payment(deal_id, form.reference.data, form.amount.fen, current_user)
+
+    return _act(deal_id, "confirm_payment", run, _("已确认到账，资金进入托管"))
+
+
+@bp.post("/deals/<int:deal_id>/transfer-filed")
+@login_required
+def deal_transfer_filed(deal_id):
+    def run(form):
+        deals.file_transfer(deal_id, current_user, form.document.data, note=form.note.data)
+
+    return _act(deal_id, "file_transfer", run, _("受理回执已上传"))
+
+
+@bp.post("/deals/<int:deal_id>/transfer-recorded")
+@login_required
+def deal_transfer_recorded(deal_id):
+    def run(form):
+        deals.record_transfer(deal_id, current_user, form.document.data, note=form.note.data)
+
+    return _act(deal_id, "record_transfer", run, _("登记核准文件已上传，买方验收期开始"))
+
+
+@bp.post("/deals/<int:deal_id>/accept")
+@login_required
+def deal_accept(deal_id):
+    return _act(deal_id, "accept", lambda form: deals.accept(deal_id, current_user), _("已确认验收，款项放给卖方"))
+
+
+@bp.post("/deals/<int:deal_id>/dispute")
+@login_required
+def deal_dispute(deal_id):
+    return _act(deal_id, "dispute", lambda form: deals.open_dispute(deal_id, current_user, form.reason.data),
+                _("争议已提交，平台将尽快处理"))
+
+
+@bp.post("/deals/<int:deal_id>/resolve")
+@login_required
+def deal_resolve(deal_id):
+    def run(form):
+        share = getattr(form.seller_share, "fen", None) if form.outcome.data == "split" else None
+        deals.resolve_dispute(deal_id, current_user, form.outcome.data, share, note=form.note.data)
+
+    return _act(deal_id, "resolve", run, _("争议已裁决"))
+
+
+@bp.post("/deals/<int:deal_id>/cancel")
+@login_required
+def deal_cancel(deal_id):
+    return _act(deal_id, "cancel", lambda form: deals.cancel_deal(deal_id, current_user, reason=form.reason.data),
+                _("交易已取消"))
+
+
+@bp.post("/deals/<int:deal_id>/payout-paid")
+@login_required
+def deal_payout_paid(deal_id):
+    return _act(deal_id, "payout_paid",
+                lambda form: deals.mark_payout_paid(deal_id, form.reference.data, current_user),
+                _("已登记向卖方付款，交易完成"))
+
+
+# --- operator queues -------------------------------------------------------------------------
+
+def _queue(template, query, queue):
+    _operator_only()
+    rows = db.session.execute(query).scalars().all()
+    return render_template(template, deals=rows, queue=queue, state_labels=machine.STATE_LABELS,
+                           confirm_form=ConfirmPaymentForm(prefix="confirm_payment", formdata=None),
+                           payout_form=PayoutPaidForm(prefix="payout_paid", formdata=None),
+                           next_step=next_step)
+
+
+@bp.get("/operator/payments")
+@login_required
+def payment_queue():
+    """Bank transfers to match: offline deals awaiting payment, oldest deadline first."""
+    query = (select(Deal).where(Deal.state == "awaiting_payment", Deal.gateway == "offline")
+             .order_by(Deal.payment_due_at, Deal.id))
+    return _queue("escrow/queue_payments.html", query, "payments")
+
+
+@bp.get("/operator/payouts")
+@login_required
+def payout_queue():
+    """Released deals whose seller has not been paid yet (offline instructions, failed transfers)."""
+    query = select(Deal).where(Deal.state == "released").order_by(Deal.released_at, Deal.id)
+    return _queue("escrow/queue_payouts.html", query, "payouts")
+
+
+@bp.get("/operator/disputes")
+@login_required
+def dispute_queue():
+    query = select(Deal).where(Deal.state == "disputed").order_by(Deal.updated_at, Deal.id)
+    return _queue("escrow/queue_disputes.html", query, "disputes")
