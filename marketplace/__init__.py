@@ -181,7 +181,8 @@ def _register_template_helpers(app):
         unread = 0
         if current_user.is_authenticated:
             unread = unread_count(current_user.id)
-        return {"unread_notifications": unread, "current_locale": str(get_locale()),
+        locale = str(get_locale())
+        return {"unread_notifications": unread, "current_locale": "en" if locale.startswith("en") else "zh_CN",
                 "languages": app.config["LANGUAGES"],
                 "url_map_endpoints": app.view_functions}
 
@@ -222,8 +223,12 @@ def _seed_demo(app):
     if app.config.get("DEMO_DATA"):
         from listings.demo import seed_if_empty
 
-        seed_if_empty()
-        db.session.commit()
+        if seed_if_empty():
+            db.session.commit()
+            # The index is derived: bring it up to date now rather than on the first change.
+            from search.outbox import sync_quietly
+
+            sync_quietly(app)
 
 
 # SQLite: enforce foreign keys, and let concurrent writers wait instead of failing at once.
