@@ -218,3 +218,13 @@ def test_home_lists_published_and_featured(client, seller):
     html = client.get("/").get_data(as_text=True)
     assert published.title in html and graded.title in html and "草稿专利不该出现" not in html
     assert "精选 A 级" in html and "H — 电学" in html and "第9类 — 科学仪器" in html
+
+
+def test_pages_in_english(client, seller):
+    listing = factories.make_listing(seller, status="published", price_mode="negotiable", price=None)
+    db.session.commit()
+    html = client.get(f"/listings/{listing.id}?lang=en").get_data(as_text=True)
+    assert ("Price on request" in html or "Negotiable" in html) and "Rights" in html and "Assignment" in html
+    assert "Electric" in html or "Basic electric elements" in html or "H01M — " in html
+    home = client.get("/?lang=en").get_data(as_text=True)
+    assert "Browse trademarks by Nice class" in home and "Class 9 — Electrical and scientific apparatus" in home
