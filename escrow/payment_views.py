@@ -51,7 +51,7 @@ def _page(deal, instructions=None, error=None, status=200):
 
 @bp.get("/deals/<int:deal_id>/pay/card")
 @login_required
-def pay_card(deal_id):
+def pay_page(deal_id):
     return _page(_buyers_deal(deal_id))
 
 

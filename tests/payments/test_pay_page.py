@@ -110,3 +110,11 @@ def test_english_page(app, client, as_user):
     as_user(deal.buyer)
     html = client.get(f"/deals/{deal.id}/pay/card?lang=en").get_data(as_text=True)
     assert "Pay online" in html and "Pay by card, Alipay or WeChat Pay" in html
+
+
+def test_the_deal_pages_pay_button_leads_here(app, client, as_user):
+    deal = make_deal()
+    as_user(deal.buyer)
+    r = client.post(f"/deals/{deal.id}/pay")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/deals/{deal.id}/pay/card")
+    assert db.session.query(StripePaymentIntent).count() == 0
