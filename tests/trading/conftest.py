@@ -1,11 +1,32 @@
 """Fixtures for buying, offers and auctions."""
+import functools
+import itertools
 from datetime import timedelta
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from marketplace.extensions import db
+from marketplace.models import User
 from marketplace.timeutil import utcnow
 from tests import factories
+
+_n = itertools.count(1)
+
+
+@functools.cache
+def _password_hash():
+    return generate_password_hash(factories.PASSWORD, method="scrypt")
+
+
+def quick_buyer(**kw):
+    """A buyer without an organisation, sharing one password hash (scrypt per user is slow)."""
+    n = next(_n)
+    user = User(email=f"bidder{n}@example.com", name=f"竞买人{n}", password_hash=_password_hash(), **kw)
+    user.roles = ["buyer"]
+    db.session.add(user)
+    db.session.flush()
+    return user
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +67,7 @@ def negotiable_listing(seller):
 
 @pytest.fixture
 def buyers(app):
-    users = [factories.make_user("buyer") for _ in range(3)]
+    users = [quick_buyer() for _ in range(3)]
     db.session.commit()
     return users
 
