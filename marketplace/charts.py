@@ -10,6 +10,7 @@ scoped to ``.pygal-chart`` instead of one chart's id, is served once from
 table of the same numbers.
 """
 import functools
+import math
 import re
 import xml.etree.ElementTree as ET
 
@@ -64,20 +65,37 @@ def _clean(root, title, description):
     return root
 
 
-def bar_chart(name, title, labels, series, *, horizontal=False, formatter=None, description=None, height=None):
+def _integer_ticks(series):
+    """Whole-number ticks for counts (pygal would otherwise draw 0.2, 0.4, …)."""
+    top = max([v for _name, values in series for v in values if v is not None] or [1])
+    step = max(1, math.ceil(top / 8))
+    return list(range(0, top + step, step))
+
+
+def _short(label, limit):
+    label = str(label)
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def bar_chart(name, title, labels, series, *, horizontal=False, formatter=None, description=None, height=None,
+              counts=True, label_limit=14):
     """An inline SVG bar chart (Markup). ``series`` is [(series name, [value per label]), ...].
 
-    ``name`` must be unique on the page (it becomes the SVG id).
+    ``name`` must be unique on the page (it becomes the SVG id). ``title`` names the chart
+    for screen readers (the page's heading shows it to everyone); long category labels are
+    shortened to ``label_limit`` characters (the table beside the chart has them in full).
     """
     kind = pygal.HorizontalBar if horizontal else pygal.Bar
     rows = max(len(labels), 1)
-    config = dict(BASE_CONFIG, show_legend=len(series) > 1, title=title,
-                  height=height or (max(220, 40 + 34 * rows * max(1, len(series))) if horizontal else 360))
+    config = dict(BASE_CONFIG, show_legend=len(series) > 1,
+                  height=height or (max(200, 50 + 32 * rows * max(1, len(series))) if horizontal else 340))
     if formatter is not None:
         config["formatter"] = formatter
+    if counts:
+        config["y_labels"] = _integer_ticks(series)
     chart = kind(**config)
     chart.uuid = re.sub(r"[^a-z0-9-]", "-", name.lower())
-    chart.x_labels = [str(x) for x in labels]
+    chart.x_labels = [_short(x, label_limit) for x in labels]
     for series_name, values in series:
         chart.add(str(series_name), list(values))
     root = _clean(chart.render_tree(), str(title), description)
@@ -96,4 +114,6 @@ def chart_css():
     css = "\n".join(el.text or "" for el in root.iter("style"))
     css = css.replace("#chart-scope", ".pygal-chart")
     # Hover effects and tooltips need pygal's script, which the CSP keeps out.
-    return css + "\n.pygal-chart .tooltip{opacity:0}\n"
+    # Values are printed inside the bars: white on the dark bar colours keeps the contrast.
+    return css + ("\n.pygal-chart .tooltip{opacity:0}"
+                  "\n.pygal-chart .text-overlay text.value{fill:#fff;font-weight:600}\n")

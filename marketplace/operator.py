@@ -83,7 +83,7 @@ def console():
     recent = db.session.query(AuditLog).order_by(AuditLog.id.desc()).limit(10).all()
     watched = _watched_deals_query().order_by(None).limit(20).all()
     return render_template("operator/console.html", counts=counts, recent=recent, watched=watched,
-                           search_form=AccountSearchForm(request.args))
+                           search_form=AccountSearchForm(request.args), label=stats.label)
 
 
 # --- accounts -------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def organization(org_id, verify_form=None, credit_form=None):
     uscc_ok, uscc_message = kyc.uscc_check(org)
     return render_template("operator/organization.html", org=org, listing_counts=listing_counts, records=records,
                            history=history, uscc_ok=uscc_ok, uscc_message=uscc_message,
-                           verify_form=verify_form or VerifyForm(formdata=None),
+                           verify_form=verify_form or VerifyForm(formdata=None), label=stats.label,
                            credit_form=credit_form or _credit_form("organization", org.id))
 
 

@@ -329,7 +329,7 @@ def charts(data, operator=False):
             labels = [m["month"] for m in shown]
             out["deal_value"] = bar_chart("stats-deal-value", str(_l("每月成交金额（万元）")), labels,
                                           [(str(_l("成交金额（万元）")), [_wan(m["value"]) for m in shown])],
-                                          formatter=lambda v: f"{v:,.2f}",
+                                          formatter=lambda v: f"{v:,.2f}", counts=False,
                                           description=_describe(labels, [_wan(m["value"]) for m in shown]))
     types = data["deals"]["by_type"]
     if types:
