@@ -167,6 +167,9 @@ def _listing_sold(deal):
         listing.status = "sold"
 
 
+SOURCE_LABELS = {"purchase": "一口价购买", "offer": "议价成交", "auction": "竞拍成交"}
+
+
 # --- opening --------------------------------------------------------------------------
 
 def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None, actor=None):
@@ -211,7 +214,7 @@ def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None
     db.session.flush()
     deal.payment_reference = references.payment_reference(deal.id)
     db.session.add(DealEvent(deal_id=deal.id, actor_id=(actor or buyer).id, action="open", from_state=None,
-                             to_state="awaiting_payment", note=source, created_at=now))
+                             to_state="awaiting_payment", note=SOURCE_LABELS.get(source, source), created_at=now))
     db.session.flush()
     _tell(deal, [deal.buyer_id], _title(deal, "交易已创建，请付款"),
           f"请在 {_when(deal.payment_due_at)} 前支付 {format_yuan(price, deal.currency)}，逾期交易将自动取消。")

@@ -1,5 +1,5 @@
 """What a deal page shows: the steps done and to come, who must act next and by when."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .machine import ACTION_LABELS, STATE_LABELS
@@ -23,8 +23,13 @@ def approval_notice_name(deal):
 @dataclass
 class NextStep:
     actor: str | None  # buyer | seller | operator | system | None (nothing left)
-    label: str
+    text: str  # a Chinese msgid with %(name)s placeholders, translated by the page
     deadline: datetime | None = None
+    params: dict = field(default_factory=dict)
+
+    @property
+    def label(self):
+        return self.text % self.params if self.params else self.text
 
 
 def next_step(deal):
@@ -32,13 +37,13 @@ def next_step(deal):
     state = deal.state
     if state == "awaiting_payment":
         if deal.gateway == "offline":
-            return NextStep("buyer", f"买方转账付款（附言填写 {deal.payment_reference}），平台核对到账",
-                            deal.payment_due_at)
+            return NextStep("buyer", "买方转账付款（附言填写 %(reference)s），平台核对到账", deal.payment_due_at,
+                            {"reference": deal.payment_reference})
         return NextStep("buyer", "买方在线付款", deal.payment_due_at)
     if state == "funded":
         return NextStep("seller", "卖方向国家知识产权局提交变更申请并上传受理回执", deal.transfer_due_at)
     if state == "transfer_filed":
-        return NextStep("seller", f"卖方在登记完成后上传{approval_notice_name(deal)}")
+        return NextStep("seller", "卖方在登记完成后上传%(document)s", None, {"document": approval_notice_name(deal)})
     if state == "transfer_recorded":
         return NextStep("buyer", "买方核对登记结果并确认验收（期满自动放款）", deal.inspection_ends_at)
     if state == "disputed":

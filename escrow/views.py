@@ -35,6 +35,17 @@ FORMS = {
 QUEUES = {"payments": "escrow.payment_queue", "payouts": "escrow.payout_queue", "disputes": "escrow.dispute_queue"}
 
 
+@bp.app_template_filter("yuan_exact")
+def yuan_exact(fen, currency="CNY"):
+    """¥1,234,567.89: every fen shown (ledger, payouts, bank amounts), never rounded to 万."""
+    if fen is None:
+        return ""
+    sign = "-" if fen < 0 else ""
+    yuan, rest = divmod(abs(int(fen)), 100)
+    symbol = "¥" if currency == "CNY" else currency + " "
+    return f"{sign}{symbol}{yuan:,}.{rest:02d}"
+
+
 def _operator_only():
     if not current_user.is_operator:
         abort(403)

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from escrow import deals
-from escrow.models import Deal, DEAL_STATES
+from escrow.models import DEAL_STATES, Deal
 from marketplace.extensions import db
 from tests import factories
 from tests.escrow.conftest import PDF, drive

@@ -1,0 +1,231 @@
+"""Deals through the JSON API as integrators use it: an assignment deal and a licence deal each from
+purchase to a paid payout, with the ledger showing where every fen went; a dispute ending in a split;
+payment confirmation refusals with reasons; documents served only to the parties."""
+import io
+
+import pytest
+
+from escrow import references
+from escrow.models import Deal, JournalEntry
+from marketplace.extensions import db
+from marketplace.models import Notification
+from tests import factories
+from tests.escrow.conftest import PDF, PNG
+
+
+@pytest.fixture
+def tokens(app, parties):
+    headers = {role: factories.auth_header(getattr(parties, role)) for role in ("buyer", "seller", "operator")}
+    stranger = factories.make_user("buyer", "seller")
+    headers["stranger"] = factories.auth_header(stranger)
+    db.session.commit()
+    return headers
+
+
+def _post(client, url, headers, **kw):
+    return client.post(f"/api/v1/deals{url}", headers=headers, **kw)
+
+
+def _upload(client, deal_id, path, headers, data=PDF, name="doc.pdf"):
+    return client.post(f"/api/v1/deals/{deal_id}/{path}", headers=headers,
+                       data={"document": (io.BytesIO(data), name), "note": "CNIPA 回执"},
+                       content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize("deal_type,kind", [("assignment", "patent"), ("non_exclusive_license", "patent"),
+                                            ("assignment", "trademark")])
+def test_deal_from_purchase_to_paid_payout(app, client, open_deal, parties, tokens, deal_type, kind):
+    price = 88_888_88
+    deal = open_deal(deal_type=deal_type, price=price, kind=kind)
+    deal_id, ref = deal.id, deal.payment_reference
+    assert references.is_valid(ref) and references.deal_id_of(ref) == deal_id
+    assert deal.listing.status == "reserved"
+
+    got = client.get(f"/api/v1/deals/{deal_id}", headers=tokens["buyer"]).get_json()["deal"]
+    assert got["state"] == "awaiting_payment" and got["price"] == price and got["fee"] == (price * 300 + 5000) // 10000
+    assert got["next_step"]["actor"] == "buyer" and got["events"][0]["action"] == "open"
+    if deal_type != "assignment":
+        assert got["license"]["territory"] and got["license"]["start"] and got["license"]["end"]
+    else:
+        assert got["license"] is None
+
+    pay = _post(client, f"/{deal_id}/pay", tokens["buyer"]).get_json()
+    assert pay["gateway"] == "offline" and pay["reference"] == ref and pay["amount"] == price
+    assert pay["bank"]["account_number"]
+
+    confirm = _post(client, f"/{deal_id}/confirm-payment", tokens["operator"], json={"reference": ref, "amount": price})
+    assert confirm.status_code == 200 and confirm.get_json()["result"] == "funded"
+    again = _post(client, f"/{deal_id}/confirm-payment", tokens["operator"], json={"reference": ref, "amount": price})
+    assert again.status_code == 200 and again.get_json()["result"] == "ignored"
+    assert db.session.query(JournalEntry).filter_by(deal_id=deal_id).count() == 1
+
+    assert _upload(client, deal_id, "transfer-filed", tokens["seller"]).status_code == 200
+    recorded = _upload(client, deal_id, "transfer-recorded", tokens["seller"], PNG, "notice.png")
+    assert recorded.status_code == 200
+    body = recorded.get_json()["deal"]
+    assert body["state"] == "transfer_recorded" and body["inspection_ends_at"]
+    assert [d["kind"] for d in body["documents"]] == ["filing_receipt", "approval_notice"]
+
+    accepted = _post(client, f"/{deal_id}/accept", tokens["buyer"]).get_json()["deal"]
+    assert accepted["state"] == "released" and accepted["payout"]["status"] == "pending"
+    assert accepted["payout"]["amount"] == price - accepted["fee"]
+
+    paid = _post(client, f"/{deal_id}/payout-paid", tokens["operator"], json={"reference": "BOC-2026-11-0001"})
+    assert paid.status_code == 200
+    final = paid.get_json()["deal"]
+    assert final["state"] == "completed" and final["payout"]["reference"] == "BOC-2026-11-0001"
+
+    ledger = client.get(f"/api/v1/deals/{deal_id}/ledger", headers=tokens["seller"]).get_json()
+    fee = final["fee"]
+    assert ledger["balances"]["escrow"] == 0 and ledger["balances"]["seller_payable"] == 0
+    assert ledger["balances"]["platform_fee"] == fee and ledger["balances"]["paid_out"] == price - fee
+    assert ledger["balances"]["refunded"] == 0 and ledger["balances"]["received"] == price
+    assert [e["kind"] for e in ledger["entries"]] == ["fund", "release", "payout"]
+
+    deal = db.session.get(Deal, deal_id)
+    db.session.refresh(deal)
+    assert deal.listing.status == "sold"
+    actions = [e.action for e in deal.events]
+    assert actions == ["open", "pay", "confirm_payment", "file_transfer", "record_transfer", "accept", "payout_paid"]
+    kinds = {n.title for n in db.session.query(Notification).filter_by(user_id=parties.seller.id)}
+    assert any("款项已支付" in t for t in kinds)
+
+
+def test_dispute_ends_in_a_split(app, client, open_deal, parties, tokens):
+    price = 1_000_001
+    deal = open_deal(price=price)
+    ref = deal.payment_reference
+    _post(client, f"/{deal.id}/confirm-payment", tokens["operator"], json={"reference": ref, "amount": price})
+    _upload(client, deal.id, "transfer-filed", tokens["seller"])
+    assert _post(client, f"/{deal.id}/dispute", tokens["buyer"], json={"reason": "短"}).status_code == 422
+    disputed = _post(client, f"/{deal.id}/dispute", tokens["buyer"], json={"reason": "受理回执上的受让人不是我方"})
+    assert disputed.get_json()["deal"]["state"] == "disputed"
+    assert _post(client, f"/{deal.id}/resolve", tokens["buyer"], json={"outcome": "refund"}).status_code == 403
+    for bad in ({"outcome": "split"}, {"outcome": "split", "seller_share": price}, {"outcome": "half"},
+                {"outcome": "split", "seller_share": "600000"}):
+        response = _post(client, f"/{deal.id}/resolve", tokens["operator"], json=bad)
+        assert response.status_code == 422, bad
+    share = 600_000
+    resolved = _post(client, f"/{deal.id}/resolve", tokens["operator"],
+                     json={"outcome": "split", "seller_share": share, "note": "双方和解"})
+    assert resolved.status_code == 200
+    body = resolved.get_json()["deal"]
+    fee = (share * 300 + 5000) // 10000
+    assert body["state"] == "released" and body["fee"] == fee and body["refund"]["amount"] == price - share
+    assert body["dispute"]["resolution"] == "split"
+    _post(client, f"/{deal.id}/payout-paid", tokens["operator"], json={"reference": "BOC-1"})
+    balances = client.get(f"/api/v1/deals/{deal.id}/ledger", headers=tokens["operator"]).get_json()["balances"]
+    assert balances == {"escrow": 0, "seller_payable": 0, "platform_fee": fee, "refunded": price - share,
+                        "refund_in_transit": 0, "paid_out": share - fee, "received": price}
+
+
+def test_confirm_payment_refuses_wrong_reference_or_amount_with_the_reason(app, client, open_deal, parties, tokens):
+    deal = open_deal(price=123_456)
+    other = open_deal(price=123_456)
+    op = tokens["operator"]
+    cases = [
+        ({"reference": other.payment_reference, "amount": 123_456}, "reference", "不属于本交易"),
+        ({"reference": deal.payment_reference[:-1] + "0", "amount": 123_456}, "reference", "校验位"),
+        ({"reference": deal.payment_reference, "amount": 123_455}, "amount", "不符"),
+        ({"reference": "", "amount": 123_456}, "reference", "请填写"),
+        ({"reference": deal.payment_reference, "amount": "123456"}, "amount", "整数"),
+    ]
+    for body, field, words in cases:
+        response = _post(client, f"/{deal.id}/confirm-payment", op, json=body)
+        assert response.status_code == 422, body
+        assert words in response.get_json()["error"]["fields"][field]
+    assert db.session.get(Deal, deal.id).state == "awaiting_payment"
+    assert db.session.query(JournalEntry).count() == 0
+    spaced = " ".join([deal.payment_reference[:3].lower(), deal.payment_reference[3:]])
+    ok = _post(client, f"/{deal.id}/confirm-payment", op, json={"reference": spaced, "amount": 123_456})
+    assert ok.status_code == 200
+
+
+def test_deals_are_visible_only_to_parties_and_operators(app, client, open_deal, tokens):
+    deal = open_deal()
+    for role in ("buyer", "seller", "operator"):
+        assert client.get(f"/api/v1/deals/{deal.id}", headers=tokens[role]).status_code == 200
+        assert client.get(f"/api/v1/deals/{deal.id}/ledger", headers=tokens[role]).status_code == 200
+    assert client.get(f"/api/v1/deals/{deal.id}", headers=tokens["stranger"]).status_code == 404
+    assert client.get(f"/api/v1/deals/{deal.id}/ledger", headers=tokens["stranger"]).status_code == 404
+    assert client.get("/api/v1/deals/999999", headers=tokens["operator"]).status_code == 404
+    assert client.get(f"/api/v1/deals/{deal.id}").status_code == 401
+    listed = client.get("/api/v1/deals", headers=tokens["buyer"]).get_json()["deals"]
+    assert [d["id"] for d in listed] == [deal.id]
+    assert client.get("/api/v1/deals", headers=tokens["stranger"]).get_json()["deals"] == []
+
+
+def test_documents_served_only_to_parties_and_operators(app, client, open_deal, tokens, parties):
+    from tests.escrow.conftest import drive
+
+    deal = drive(open_deal().id, "funded", parties)
+    body = _upload(client, deal.id, "transfer-filed", tokens["seller"]).get_json()["deal"]
+    url = body["documents"][0]["url"]
+    for role in ("buyer", "seller", "operator"):
+        response = client.get(url, headers=tokens[role])
+        assert response.status_code == 200 and response.data == PDF
+        assert response.mimetype == "application/pdf"
+    assert client.get(url, headers=tokens["stranger"]).status_code == 404
+    assert client.get(url).status_code == 401
+    other = open_deal()
+    doc_id = body["documents"][0]["id"]
+    assert client.get(f"/api/v1/deals/{other.id}/documents/{doc_id}", headers=tokens["buyer"]).status_code == 404
+    # the HTML route checks the same
+    from tests.conftest import login
+
+    login(client, parties.buyer)
+    assert client.get(f"/deals/{deal.id}/documents/{doc_id}").data == PDF
+    stranger = factories.make_user("buyer")
+    db.session.commit()
+    login(client, stranger)
+    assert client.get(f"/deals/{deal.id}/documents/{doc_id}").status_code == 404
+
+
+@pytest.mark.parametrize("data,name,words", [
+    (b"GIF89a" + b"\x00" * 20, "a.gif", "只接受"),
+    (b"<html><script>alert(1)</script>", "receipt.pdf", "只接受"),
+    (b"", "empty.pdf", "为空"),
+])
+def test_documents_of_the_wrong_type_are_refused(app, client, open_deal, parties, tokens, data, name, words):
+    from tests.escrow.conftest import drive
+
+    deal = drive(open_deal().id, "funded", parties)
+    response = _upload(client, deal.id, "transfer-filed", tokens["seller"], data, name)
+    assert response.status_code == 422
+    assert words in response.get_json()["error"]["fields"]["document"]
+    db.session.refresh(deal)
+    assert deal.state == "funded" and deal.documents == []
+
+
+def test_document_too_large_is_refused(app, client, open_deal, parties, tokens):
+    from tests.escrow.conftest import drive
+
+    deal = drive(open_deal().id, "funded", parties)
+    big = b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024)
+    response = _upload(client, deal.id, "transfer-filed", tokens["seller"], big, "big.pdf")
+    assert response.status_code == 422
+    assert "10 MB" in response.get_json()["error"]["fields"]["document"]
+    missing = client.post(f"/api/v1/deals/{deal.id}/transfer-filed", headers=tokens["seller"], data={},
+                          content_type="multipart/form-data")
+    assert missing.status_code == 422
+    db.session.refresh(deal)
+    assert deal.state == "funded"
+
+
+def test_seller_cannot_upload_for_someone_elses_deal(app, client, open_deal, parties, tokens):
+    from tests.escrow.conftest import drive
+
+    deal = drive(open_deal().id, "funded", parties)
+    assert _upload(client, deal.id, "transfer-filed", tokens["buyer"]).status_code == 403
+    assert _upload(client, deal.id, "transfer-filed", tokens["stranger"]).status_code == 404
+
+
+def test_openapi_documents_every_deal_route(app, client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    paths = {p: ops for p, ops in spec["paths"].items() if p.startswith("/api/v1/deals")}
+    assert "/api/v1/deals/{deal_id}/transfer-filed" in paths
+    upload = paths["/api/v1/deals/{deal_id}/transfer-filed"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in upload
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            assert not op.get("x-undocumented"), (path, method)
