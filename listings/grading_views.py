@@ -22,8 +22,8 @@ bp = Blueprint("grading", __name__)
 
 GRADE_FILLS = {"A": "#1e7b3c", "B": "#2463b5", "C": "#8a6d00", "D": "#6b7280"}
 CHART_WIDTH = 360
-BAR_WIDTH = 260
-ROW_HEIGHT = 40
+BAR_WIDTH = 280
+ROW_HEIGHT = 50
 
 
 def operator_required(view):
@@ -76,8 +76,8 @@ def grade_breakdown(listing):
         value = float(latest.dimensions.get(dim.key, 0))
         top = n * ROW_HEIGHT
         rows.append({"key": dim.key, "label": tr(dim.label), "weight": dim.weight, "score": value,
-                     "label_y": top + 14, "bar_y": top + 20, "bar_width": round(BAR_WIDTH * value / 100, 1),
-                     "value_y": top + 30})
+                     "label_y": top + 17, "bar_y": top + 25, "bar_width": round(BAR_WIDTH * value / 100, 1),
+                     "value_y": top + 39})
     indicators = [{"label": tr(i.label), "dimension": i.dimension, "score": latest.scores.get(i.key)}
                   for i in grading.indicators_for(listing.kind)]
     return {"grade": latest.grade, "score": latest.score, "fill": fill, "rows": rows, "indicators": indicators,

@@ -163,7 +163,7 @@ def test_badge_and_breakdown_chart(app, patent_listing, operator):
                                        l=listing)
     assert 'class="grade grade-A"' in badge and "86.0" in badge and "待复核" not in badge  # 0.4·80 + 0.3·100 + 0.3·80
     assert "<svg" in html and "style=" not in html
-    assert 'width="260.0"' in html  # technical value 100: a full bar
+    assert 'width="280.0"' in html  # technical value 100: a full bar
     assert "法律价值" in html and "技术价值" in html and "经济价值" in html
     assert RATIONALE in html and "86.0" in html
 
