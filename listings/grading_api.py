@@ -49,13 +49,24 @@ GRADE_SCHEMA = {
         "dimensions": DIMENSION_SCORES,
     },
 }
+
+
+def _scores_schema(kind):
+    keys = grading.indicator_keys(kind)
+    return {"title": f"{kind} scores", "type": "object", "required": keys,
+            "properties": {key: _SCORE for key in keys}, "additionalProperties": False}
+
+
 ASSESS_REQUEST = {
     "type": "object",
     "required": ["scores", "rationale"],
     "properties": {
-        "scores": {"type": "object", "additionalProperties": _SCORE,
-                   "description": "every indicator of the listing's rubric (see the proposal), each 0–10"},
-        "rationale": {"type": "string", "minLength": grading.MIN_RATIONALE, "maxLength": grading.MAX_RATIONALE},
+        "scores": {"oneOf": [_scores_schema("patent"), _scores_schema("trademark")],
+                   "description": "a score 0–10 for every indicator of the listing's rubric (patent or trademark; "
+                                  "see the proposal)"},
+        # at least 20 characters once surrounding white space is removed
+        "rationale": {"type": "string", "minLength": grading.MIN_RATIONALE, "maxLength": grading.MAX_RATIONALE,
+                      "pattern": r"^\s*\S[\s\S]{%d,}\S\s*$" % (grading.MIN_RATIONALE - 2)},
     },
 }
 ASSESSMENT_SCHEMA = {
