@@ -351,7 +351,7 @@ def record_transfer(deal_id, actor, document, note=None, now=None):
 
 
 def _note(note):
-    note = (note or "").strip()
+    note = note.strip() if isinstance(note, str) else ""
     return note[:1000] or None
 
 
@@ -421,7 +421,7 @@ def mark_payout_paid(deal_id, reference, actor, now=None):
     """
     now = now or utcnow()
     deal, row = _begin(deal_id, "payout_paid", actor)
-    reference = (reference or "").strip()
+    reference = reference.strip() if isinstance(reference, str) else ""
     if not reference:
         raise ValidationError("请填写付款的银行流水号", {"reference": "必填"})
     if len(reference) > 100:
@@ -564,7 +564,7 @@ def resolve_dispute(deal_id, actor, outcome, seller_share=None, note=None, now=N
     share, the rest refunded to the buyer).
     """
     now = now or utcnow()
-    action = RESOLUTIONS.get(outcome)
+    action = RESOLUTIONS.get(outcome) if isinstance(outcome, str) else None
     deal, _row = _begin(deal_id, action or "resolve_release", actor)
     if action is None:
         raise ValidationError("裁决结果无效", {"outcome": "可选：release、refund、split"})

@@ -18,7 +18,7 @@ def payment_reference(deal_id: int) -> str:
 
 def normalise(raw) -> str:
     """Upper case, without spaces, dashes or full-width characters people type into bank memos."""
-    text = str(raw or "").upper()
+    text = raw.upper() if isinstance(raw, str) else ""
     text = text.translate({ord(c): None for c in " -_\u3000"})
     return text.translate({0xFF10 + i: ord("0") + i for i in range(10)})
 

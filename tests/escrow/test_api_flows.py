@@ -229,3 +229,23 @@ def test_openapi_documents_every_deal_route(app, client):
     for path, ops in paths.items():
         for method, op in ops.items():
             assert not op.get("x-undocumented"), (path, method)
+
+
+@pytest.mark.parametrize("path,body", [
+    ("cancel", {"reason": 5}), ("cancel", []), ("cancel", "text"),
+    ("confirm-payment", {"reference": 7, "amount": True}), ("confirm-payment", {"reference": ["x"], "amount": 1.5}),
+    ("dispute", {"reason": {"x": 1}}), ("resolve", {"outcome": ["split"]}), ("resolve", {"outcome": None}),
+    ("resolve", {"outcome": "split", "seller_share": 1.5, "note": 3}), ("payout-paid", {"reference": 12}),
+    ("payout-paid", {}), ("accept", {"x": 1}), ("pay", {"x": 1}),
+])
+def test_malformed_bodies_get_a_clear_error_not_a_crash(app, client, open_deal, parties, tokens, path, body):
+    from tests.escrow.conftest import drive
+
+    deal = drive(open_deal().id, "disputed", parties)
+    before = (deal.state, deal.version)
+    for role in ("operator", "buyer"):
+        response = client.post(f"/api/v1/deals/{deal.id}/{path}", headers=tokens[role], json=body)
+        assert 400 <= response.status_code < 500, (role, response.status_code, response.get_data(as_text=True))
+        assert response.get_json()["error"]["code"]
+    db.session.refresh(deal)
+    assert (deal.state, deal.version) == before
