@@ -18,9 +18,11 @@ Decisions written down here:
 import logging
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from listings import bidding
 from listings.locking import lock_listing
+from listings.models import Auction
 from marketplace.credit import ensure_can
 from marketplace.errors import Conflict, DomainError
 from marketplace.extensions import db
@@ -30,6 +32,7 @@ from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
 from .deals import open_deal
+from .models import Deal
 
 log = logging.getLogger(__name__)
 
@@ -150,3 +153,13 @@ def run_market_deadlines(now):
         report["auctions_failed"] = counts["failed"]
     return report
 
+
+
+def won_auctions(user):
+    """Auctions ``user`` won, each with the deal it opened: ``[(auction, deal)]``, newest first."""
+    rows = db.session.execute(
+        select(Auction, Deal).join(Deal, (Deal.source == "auction") & (Deal.source_id == Auction.id))
+        .where(Auction.leader_id == user.id, Auction.outcome == "sold", Deal.buyer_id == user.id)
+        .order_by(Auction.closed_at.desc())
+    ).all()
+    return [(auction, deal) for auction, deal in rows]

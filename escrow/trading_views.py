@@ -1,4 +1,357 @@
-"""HTML buy / offer / bid panels and dashboards."""
-from flask import Blueprint
+"""HTML buy / offer / bid panels and the buying and offers dashboards (thin: parse, call ``escrow.trading``).
+
+The panel (``templates/trading/_panel.html``) is included by the listing page; it
+gets its state from ``trade_panel(listing)``, a template global registered here.
+Its forms post to the handlers below, which redirect back to the listing. A refused
+amount comes back beside its field (kept in the session for the next render of the
+panel); other refusals come back as a flash message.
+"""
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from listings import bidding
+from marketplace.auth import safe_next
+from marketplace.errors import DomainError, NotFound
+from marketplace.extensions import db, limiter
+from marketplace.money import format_yuan, parse_yuan
+from marketplace.timeutil import local, utcnow
+
+from . import trading
 
 bp = Blueprint("trading", __name__)
+SESSION_KEY = "trade_form"
+
+
+# --- forms ------------------------------------------------------------------------------------
+
+class BuyForm(FlaskForm):
+    deal_type = RadioField(_l("选择交易方式"), validators=[DataRequired(_l("请选择交易方式"))], choices=[])
+
+
+class BidForm(FlaskForm):
+    amount = StringField(_l("出价（元）"), validators=[DataRequired(_l("必填"))])
+
+
+class OfferForm(FlaskForm):
+    amount = StringField(_l("报价（元）"), validators=[DataRequired(_l("必填"))])
+    deal_type = RadioField(_l("选择交易方式"), validators=[DataRequired(_l("请选择交易方式"))], choices=[])
+    message = TextAreaField(_l("留言（选填）"), validators=[Optional(), Length(max=bidding.MAX_MESSAGE)])
+
+
+class CounterForm(FlaskForm):
+    amount = StringField(_l("还价（元）"), validators=[DataRequired(_l("必填"))])
+    message = TextAreaField(_l("留言（选填）"), validators=[Optional(), Length(max=bidding.MAX_MESSAGE)])
+
+
+class ActionForm(FlaskForm):
+    """Accept / decline: only the CSRF token."""
+
+
+def _deal_type_choices(listing):
+    from listings.service import DEAL_TYPE_LABELS
+
+    return [(d, _(DEAL_TYPE_LABELS.get(d, d))) for d in (listing.deal_types or [])]
+
+
+def _yuan_to_fen(form):
+    """The form's amount in fen, or None with the error put beside the field."""
+    try:
+        return parse_yuan(form.amount.data)
+    except ValueError as exc:
+        form.amount.errors = [*form.amount.errors, _(str(exc))]
+        return None
+
+
+def _yuan_text(fen):
+    return f"{fen / 100:.2f}".rstrip("0").rstrip(".") if fen else ""
+
+
+# --- where to go back to ----------------------------------------------------------------------
+
+def _listing_page(listing_id):
+    if "listings.detail" in current_app.view_functions:
+        return url_for("listings.detail", listing_id=listing_id) + "#trade"
+    return bidding.listing_path(listing_id)
+
+
+def _deal_page(deal_id):
+    if "escrow.deal_detail" in current_app.view_functions:
+        return url_for("escrow.deal_detail", deal_id=deal_id)
+    return trading.deal_path(deal_id)
+
+
+def _back(default):
+    return safe_next(request.form.get("next")) or default
+
+
+def _remember_form(listing_id, form_name, form, exc=None):
+    """Keep a refused form's values and errors for the next render of the panel."""
+    errors = {name: list(field.errors) for name, field in form._fields.items() if field.errors}
+    if exc is not None:
+        for name, message in exc.fields.items():
+            errors.setdefault(name, []).append(str(message))
+        if not exc.fields:
+            errors.setdefault("_form", []).append(exc.message)
+    data = {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
+    minimum = exc.extra.get("minimum_amount") if exc is not None else None
+    if minimum:
+        data["amount"] = _yuan_text(minimum)
+    session[SESSION_KEY] = {"listing_id": listing_id, "form": form_name, "errors": errors, "data": data}
+
+
+def _refused(exc, listing_id, form_name=None, form=None):
+    """Map a refusal to the page: 404 stays a 404; amounts go beside the field; the rest is flashed."""
+    db.session.rollback()
+    if isinstance(exc, NotFound):
+        abort(404)
+    if form is not None and (exc.fields or exc.extra.get("minimum_amount")):
+        _remember_form(listing_id, form_name, form, exc)
+        if not exc.fields:
+            return
+    flash(exc.message, "error")
+
+
+def _user_key():
+    return f"user:{current_user.get_id()}" if current_user.is_authenticated else request.remote_addr
+
+
+def _bid_limit():
+    return current_app.config["RATELIMIT_BID"]
+
+
+def _offer_limit():
+    return current_app.config["RATELIMIT_OFFER"]
+
+
+# --- panel state ------------------------------------------------------------------------------
+
+@bp.app_template_global("trade_panel")
+def trade_panel(listing):
+    """Everything the buy / offer / bid panel shows for ``listing`` to the current viewer."""
+    user = current_user if current_user.is_authenticated else None
+    now = utcnow()
+    state = {"listing": listing, "mode": listing.price_mode, "can_act": False, "reason": None,
+             "seller_side": user is not None and bidding.is_seller_side(listing, user),
+             "forms": {}, "open_offer": None, "open_offers_count": 0, "auction": None}
+    if listing.status != "published":
+        state["reason"] = "closed"
+    elif user is None:
+        state["reason"] = "login"
+    elif bidding.is_own_organisation(listing, user):
+        state["reason"] = "own"
+    elif not user.has_role("buyer"):
+        state["reason"] = "not_buyer"
+    else:
+        state["can_act"] = True
+    auction = listing.auction if listing.price_mode == "auction" else None
+    if auction is not None:
+        state["auction"] = {
+            "current_price": auction.current_price, "minimum_next_bid": bidding.minimum_next_bid(auction),
+            "ends_at": auction.ends_at, "seconds_left": bidding.time_left(auction, now),
+            "has_reserve": auction.reserve_price is not None, "reserve_met": auction.reserve_met,
+            "bid_count": auction.bid_count or 0, "closed": auction.closed_at is not None or now >= auction.ends_at,
+            "outcome": auction.outcome, "deal_type": (listing.deal_types or [None])[0],
+            "leading": user is not None and auction.leader_id == user.id,
+            "recent_bids": bidding.accepted_bids(listing.id, user, limit=5),
+        }
+        if state["auction"]["closed"]:
+            state["can_act"] = False
+            state["reason"] = state["reason"] or "ended"
+    if state["seller_side"] and listing.price_mode == "negotiable":
+        state["open_offers_count"] = len(bidding.open_offers_on(listing))
+    if user is not None and listing.price_mode == "negotiable" and not state["seller_side"]:
+        state["open_offer"] = bidding.open_thread_offer(listing, user)
+    pending = session.get(SESSION_KEY)
+    if pending and pending.get("listing_id") == listing.id:
+        session.pop(SESSION_KEY)
+    else:
+        pending = None
+    if state["can_act"]:
+        state["forms"] = _panel_forms(listing, pending)
+    state["form_errors"] = (pending or {}).get("errors", {}).get("_form", [])
+    return state
+
+
+def _panel_forms(listing, pending):
+    def build(cls, name):
+        data = pending["data"] if pending and pending["form"] == name else None
+        form = cls(formdata=None, data=data)
+        if hasattr(form, "deal_type"):
+            form.deal_type.choices = _deal_type_choices(listing)
+            if not form.deal_type.data and form.deal_type.choices:
+                form.deal_type.data = form.deal_type.choices[0][0]
+        if data is not None:
+            for field_name, messages in pending["errors"].items():
+                if field_name in form._fields:
+                    form._fields[field_name].errors = list(messages)
+        return form
+
+    if listing.price_mode == "fixed":
+        return {"buy": build(BuyForm, "buy")}
+    if listing.price_mode == "negotiable":
+        return {"offer": build(OfferForm, "offer")}
+    form = build(BidForm, "bid")
+    if not form.amount.data and listing.auction is not None:
+        form.amount.data = _yuan_text(bidding.minimum_next_bid(listing.auction))
+    return {"bid": form}
+
+
+# --- acts on a listing ------------------------------------------------------------------------
+
+@bp.post("/listings/<int:listing_id>/buy")
+@login_required
+def buy(listing_id):
+    listing = bidding.visible_listing(listing_id, current_user)
+    form = BuyForm()
+    form.deal_type.choices = _deal_type_choices(listing)
+    if not form.validate():
+        _remember_form(listing_id, "buy", form)
+        return redirect(_listing_page(listing_id))
+    try:
+        deal = trading.buy_now(listing_id, current_user, form.deal_type.data)
+        db.session.commit()
+    except DomainError as exc:
+        _refused(exc, listing_id, "buy", form)
+        return redirect(_listing_page(listing_id))
+    flash(_("下单成功：交易 #%(id)s 已创建，请在付款期限内付款。", id=deal.id), "success")
+    return redirect(_deal_page(deal.id))
+
+
+@bp.post("/listings/<int:listing_id>/bid")
+@login_required
+@limiter.limit(_bid_limit, key_func=_user_key)
+def bid(listing_id):
+    bidding.visible_listing(listing_id, current_user)
+    form = BidForm()
+    amount = _yuan_to_fen(form) if form.validate() else None
+    if amount is None:
+        _remember_form(listing_id, "bid", form)
+        return redirect(_listing_page(listing_id))
+    try:
+        placed = trading.place_bid(listing_id, current_user, amount)
+        db.session.commit()
+    except DomainError as exc:
+        _refused(exc, listing_id, "bid", form)
+        return redirect(_listing_page(listing_id))
+    flash(_("出价成功：%(amount)s，您目前领先。", amount=format_yuan(placed.amount)), "success")
+    return redirect(_listing_page(listing_id))
+
+
+@bp.post("/listings/<int:listing_id>/offer")
+@login_required
+@limiter.limit(_offer_limit, key_func=_user_key)
+def offer(listing_id):
+    listing = bidding.visible_listing(listing_id, current_user)
+    form = OfferForm()
+    form.deal_type.choices = _deal_type_choices(listing)
+    amount = _yuan_to_fen(form) if form.validate() else None
+    if amount is None:
+        _remember_form(listing_id, "offer", form)
+        return redirect(_listing_page(listing_id))
+    try:
+        made = trading.make_offer(listing_id, current_user, amount, form.deal_type.data, form.message.data)
+        db.session.commit()
+    except DomainError as exc:
+        _refused(exc, listing_id, "offer", form)
+        return redirect(_listing_page(listing_id))
+    flash(_("报价已提交：%(amount)s，有效期至 %(until)s。", amount=format_yuan(made.amount),
+            until=_local_text(made.expires_at)), "success")
+    return redirect(_listing_page(listing_id))
+
+
+def _local_text(value):
+    return local(value).strftime("%Y-%m-%d %H:%M")
+
+
+# --- acts on an offer -------------------------------------------------------------------------
+
+def _offer_back(offer_id):
+    user_offer = bidding.get_offer(offer_id, current_user)
+    default = url_for("trading.seller_offers") if bidding.is_seller_side(user_offer.listing, current_user) \
+        else url_for("trading.buyer_dashboard")
+    return user_offer, _back(default)
+
+
+@bp.post("/offers/<int:offer_id>/accept")
+@login_required
+def accept(offer_id):
+    if not ActionForm().validate():
+        abort(400)
+    _offer, back = _offer_back(offer_id)
+    try:
+        deal = trading.accept_offer(offer_id, current_user)
+        db.session.commit()
+    except DomainError as exc:
+        _refused(exc, None)
+        return redirect(back)
+    flash(_("已接受报价，交易 #%(id)s 已创建。", id=deal.id), "success")
+    return redirect(_deal_page(deal.id))
+
+
+@bp.post("/offers/<int:offer_id>/decline")
+@login_required
+def decline(offer_id):
+    if not ActionForm().validate():
+        abort(400)
+    _offer, back = _offer_back(offer_id)
+    try:
+        trading.decline_offer(offer_id, current_user)
+        db.session.commit()
+    except DomainError as exc:
+        _refused(exc, None)
+        return redirect(back)
+    flash(_("已拒绝该报价。"), "info")
+    return redirect(back)
+
+
+@bp.post("/offers/<int:offer_id>/counter")
+@login_required
+@limiter.limit(_offer_limit, key_func=_user_key)
+def counter(offer_id):
+    answered, back = _offer_back(offer_id)
+    form = CounterForm()
+    amount = _yuan_to_fen(form) if form.validate() else None
+    if amount is None:
+        flash(_("还价金额无效：%(why)s", why="；".join(str(e) for e in form.amount.errors or form.message.errors)),
+              "error")
+        return redirect(back)
+    try:
+        made = trading.counter_offer(offer_id, current_user, amount, form.message.data)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        if isinstance(exc, NotFound):
+            abort(404)
+        details = "；".join(str(v) for v in exc.fields.values())
+        flash(f"{exc.message}（{details}）" if details else exc.message, "error")
+        return redirect(back)
+    flash(_("已还价 %(amount)s，等待对方答复。", amount=format_yuan(made.amount)), "success")
+    return redirect(back)
+
+
+# --- dashboards -------------------------------------------------------------------------------
+
+@bp.get("/dashboard/buying")
+@login_required
+def buyer_dashboard():
+    """A buyer's offers, bids and won auctions, with links to their deals."""
+    now = utcnow()
+    return render_template("trading/buying.html", threads=bidding.offer_threads_of_buyer(current_user),
+                           bids=bidding.bidding_summary(current_user, now), won=trading.won_auctions(current_user),
+                           now=now)
+
+
+@bp.get("/dashboard/offers")
+@login_required
+def seller_offers():
+    """Offers received on the listings of the seller's organisation."""
+    if not current_user.has_role("seller"):
+        abort(403)
+    show = request.args.get("show", "open")
+    offers = bidding.offers_received(current_user, open_only=(show != "all"))
+    return render_template("trading/offers_received.html", offers=offers, show=show, now=utcnow())

@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from marketplace.credit import ensure_can
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -422,3 +422,72 @@ def expire_offers(now):
                link=listing_path(offer.listing_id))
     db.session.flush()
     return len(stale)
+
+
+# --- reading, for pages -----------------------------------------------------------------------
+
+def visible_listing(listing_id, user):
+    """The listing if ``user`` may see it (published and after, or their own side's); 404 otherwise."""
+    listing = db.session.get(Listing, listing_id)
+    if listing is None or (listing.status in HIDDEN_STATUSES and not is_seller_side(listing, user)):
+        raise NotFound(_("挂牌不存在"))
+    return listing
+
+
+def open_offers_on(listing):
+    return db.session.execute(
+        select(Offer).where(Offer.listing_id == listing.id, Offer.status == "open").order_by(Offer.id)
+    ).scalars().all()
+
+
+def open_thread_offer(listing, buyer):
+    """The open offer in ``buyer``'s negotiation on ``listing`` (theirs, or the seller's counter), if any."""
+    return db.session.execute(
+        select(Offer).where(Offer.listing_id == listing.id, Offer.buyer_id == buyer.id, Offer.status == "open")
+        .order_by(Offer.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def _threads(offers):
+    """Group offers into negotiations, one per (listing, buyer): ``{"listing", "tip", "history"}``, newest first."""
+    threads = {}
+    for offer in offers:
+        thread = threads.setdefault((offer.listing_id, offer.buyer_id),
+                                    {"listing": offer.listing, "buyer": offer.buyer, "history": []})
+        thread["history"].append(offer)
+    for thread in threads.values():
+        thread["history"].sort(key=lambda o: o.id)
+        thread["tip"] = thread["history"][-1]
+    return sorted(threads.values(), key=lambda t: t["tip"].id, reverse=True)
+
+
+def offer_threads_of_buyer(buyer):
+    offers = db.session.execute(select(Offer).where(Offer.buyer_id == buyer.id)).scalars().all()
+    return _threads(offers)
+
+
+def offers_received(seller, open_only=True):
+    """Negotiations on the listings of ``seller``'s organisation (their own listings without one)."""
+    owner = (Listing.organization_id == seller.organization_id) if seller.organization_id else (
+        Listing.seller_id == seller.id)
+    offers = db.session.execute(
+        select(Offer).join(Listing, Offer.listing_id == Listing.id).where(owner)
+    ).scalars().all()
+    threads = _threads(offers)
+    if open_only:
+        threads = [t for t in threads if t["tip"].status == "open"]
+    return threads
+
+
+def bidding_summary(bidder, now=None):
+    """Auctions ``bidder`` has bid on: ``{"listing", "auction", "my_best", "leading", "closed"}``, newest first."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(Auction, func.max(Bid.amount), func.max(Bid.id).label("last"))
+        .join(Bid, Bid.auction_id == Auction.id).where(Bid.bidder_id == bidder.id)
+        .group_by(Auction.id).order_by(func.max(Bid.id).desc())
+    ).all()
+    return [{"listing": auction.listing, "auction": auction, "my_best": best,
+             "leading": auction.leader_id == bidder.id,
+             "closed": auction.closed_at is not None or now >= auction.ends_at}
+            for auction, best, _last in rows]

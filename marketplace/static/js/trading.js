@@ -1,0 +1,135 @@
+// IP Mart trading panel: counts the auction's time down every second and polls
+// GET /api/v1/listings/<id> (every 10 s while visible) so the current price, bid count,
+// minimum next bid and close time stay fresh without a full reload. The page works without it.
+(function () {
+  "use strict";
+  var panel = document.querySelector("[data-trade-panel]");
+  if (!panel || panel.getAttribute("data-mode") !== "auction") {
+    return;
+  }
+  var POLL_MS = 10000;
+  var endsAt = panel.getAttribute("data-ends-at") ? new Date(panel.getAttribute("data-ends-at")) : null;
+  var closed = panel.getAttribute("data-closed") === "1";
+  var lastCount = null;
+
+  function field(name) {
+    return panel.querySelector('[data-field="' + name + '"]');
+  }
+
+  function setText(name, text) {
+    var el = field(name);
+    if (el && el.textContent !== text) {
+      el.textContent = text;
+    }
+  }
+
+  // Mirrors marketplace.money.format_yuan: ¥12,345.67, and 万 from ¥10万 up.
+  function yuan(fen) {
+    if (fen === null || fen === undefined) {
+      return "";
+    }
+    var sign = fen < 0 ? "-" : "";
+    fen = Math.abs(fen);
+    var currency = panel.getAttribute("data-currency") || "CNY";
+    var symbol = currency === "CNY" ? "¥" : currency + " ";
+    if (fen >= 10000000) {
+      var hundredths = Math.floor((fen + 5000) / 10000);
+      var whole = Math.floor(hundredths / 100);
+      var frac = hundredths % 100;
+      var text = whole.toLocaleString("en-US");
+      if (frac) {
+        text += "." + (frac < 10 ? "0" : "") + frac;
+        text = text.replace(/0+$/, "");
+      }
+      return sign + symbol + text + "万";
+    }
+    var yuanPart = Math.floor(fen / 100);
+    var cents = fen % 100;
+    return sign + symbol + yuanPart.toLocaleString("en-US") + (cents ? "." + (cents < 10 ? "0" : "") + cents : "");
+  }
+
+  function two(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+
+  function tick() {
+    if (!endsAt) {
+      return;
+    }
+    var left = Math.max(0, Math.floor((endsAt.getTime() - Date.now()) / 1000));
+    if (closed || left === 0) {
+      setText("time-left", panel.getAttribute("data-label-ended"));
+      var button = panel.querySelector(".trade-form button[type=submit]");
+      if (button) {
+        button.disabled = true;
+      }
+      return;
+    }
+    var days = Math.floor(left / 86400);
+    var rest = left % 86400;
+    var text = (days ? days + " " + panel.getAttribute("data-label-day") + " " : "") +
+      two(Math.floor(rest / 3600)) + ":" + two(Math.floor((rest % 3600) / 60)) + ":" + two(rest % 60);
+    setText("time-left", text);
+  }
+
+  function apply(auction) {
+    if (!auction) {
+      return;
+    }
+    var price = auction.current_price !== null && auction.current_price !== undefined ?
+      auction.current_price : auction.start_price;
+    setText("current-price", yuan(price));
+    setText("bid-count", String(auction.bid_count));
+    var next = auction.current_price ? auction.current_price + auction.min_increment : auction.start_price;
+    setText("minimum-next-bid", yuan(next));
+    var reserve = field("reserve");
+    if (reserve) {
+      setText("reserve", panel.getAttribute(auction.reserve_met ? "data-label-reserve-met" : "data-label-reserve-unmet"));
+    }
+    if (auction.ends_at) {
+      var moved = new Date(auction.ends_at);
+      if (!endsAt || moved.getTime() !== endsAt.getTime()) {
+        endsAt = moved;
+        setText("ends-at", moved.toLocaleString(document.documentElement.lang || undefined, {hour12: false}));
+      }
+    }
+    if (auction.closed) {
+      closed = true;
+    }
+    if (lastCount !== null && auction.bid_count !== lastCount) {
+      panel.classList.add("trade-updated");
+      panel.setAttribute("title", panel.getAttribute("data-label-updated"));
+    }
+    lastCount = auction.bid_count;
+    tick();
+  }
+
+  function poll() {
+    if (document.hidden) {
+      return;
+    }
+    var request = new XMLHttpRequest();
+    request.open("GET", panel.getAttribute("data-api"));
+    request.setRequestHeader("Accept", "application/json");
+    request.onload = function () {
+      if (request.status === 200) {
+        try {
+          var body = JSON.parse(request.responseText);
+          apply(body.listing && body.listing.auction);
+        } catch (e) {
+          // a bad answer leaves the panel as it was
+        }
+      }
+    };
+    request.send();
+  }
+
+  tick();
+  window.setInterval(tick, 1000);
+  window.setInterval(poll, POLL_MS);
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) {
+      poll();
+    }
+  });
+})();
