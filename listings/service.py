@@ -462,7 +462,7 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
     out["price_mode"] = mode
     price = _int(data.get("price"), fields, "price", minimum=1, maximum=MAX_PRICE)
     if mode == "fixed" and price is None and "price" not in fields:
-        fields["price"] = "一口价须填写价格（单位：分）"
+        fields["price"] = "一口价须填写价格"
     if mode == "auction":
         price = None  # the auction's start price and bids are the price
     out["price"] = price
