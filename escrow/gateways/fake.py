@@ -22,6 +22,7 @@ from .base import GatewayResult, PaymentGateway
 from .stripe_gateway import (
     PaymentProviderError,
     ProviderObjectMissing,
+    check_amount,
     intent_for_deal,
     payment_instructions,
     refund_result,
@@ -74,6 +75,7 @@ class FakeStripeGateway(PaymentGateway):
     # --- the PaymentGateway interface ---------------------------------------
 
     def start_payment(self, deal, attempt: int) -> dict:
+        check_amount(deal)
         row = db.session.query(StripePaymentIntent).filter_by(deal_id=deal.id, attempt=attempt).first()
         if row is not None:
             pi = self.fetch_payment_intent(row.payment_intent_id)

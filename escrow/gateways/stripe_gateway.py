@@ -16,7 +16,7 @@ import logging
 
 import stripe
 
-from marketplace.errors import DomainError
+from marketplace.errors import Conflict, DomainError
 from marketplace.extensions import db
 
 from ..webhook_models import StripePaymentIntent
@@ -25,6 +25,7 @@ from .base import GatewayResult, PaymentGateway
 log = logging.getLogger(__name__)
 
 WEBHOOK_TOLERANCE_SECONDS = 300  # Stripe's default: an older signature is refused (replay protection)
+MAX_AMOUNT = 99_999_999  # Stripe takes at most 8 digits of minor units: ¥999,999.99 per PaymentIntent
 
 
 class PaymentProviderError(DomainError):
@@ -163,6 +164,13 @@ def remember_intent(deal, attempt, gateway_name, pi: dict):
     return row
 
 
+def check_amount(deal):
+    """Refuse, before calling Stripe, a price above what one PaymentIntent may carry."""
+    if deal.price > MAX_AMOUNT:
+        raise Conflict("成交价超过在线支付单笔上限（¥999,999.99），请联系平台运营改用银行转账付款",
+                       maximum_amount=MAX_AMOUNT)
+
+
 def payment_instructions(pi: dict, publishable_key, payment_method_types) -> dict:
     """What ``POST /deals/{id}/pay`` answers for a card / Alipay / WeChat Pay payment (API.md)."""
     return {
@@ -204,6 +212,7 @@ class StripeGateway(PaymentGateway):
 
     def start_payment(self, deal, attempt: int) -> dict:
         """Create (or, for an attempt already made, re-read) the attempt's PaymentIntent."""
+        check_amount(deal)
         row = db.session.query(StripePaymentIntent).filter_by(deal_id=deal.id, attempt=attempt).first()
         try:
             if row is not None:
@@ -216,6 +225,8 @@ class StripeGateway(PaymentGateway):
                     "payment_method_types": self.payment_method_types,
                     "metadata": {"deal_id": str(deal.id), "attempt": str(attempt)},
                 }
+                if "wechat_pay" in self.payment_method_types:  # Stripe requires the client kind for WeChat Pay
+                    params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
                 pi = normalise_payment_intent(self.client.v1.payment_intents.create(
                     params=params, options={"idempotency_key": f"deal:{deal.id}:pi:{attempt}"}))
         except stripe.StripeError as exc:

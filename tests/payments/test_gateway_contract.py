@@ -180,11 +180,11 @@ def test_stripe_gateway_sends_a_connect_transfer_with_group_source_and_key(app):
     }, {"idempotency_key": f"deal:{deal.id}:payout"})]
 
 
-def test_localstripe_has_no_transfers_so_the_payout_fails_cleanly(app, provider):
-    if provider.name != "stripe":
-        pytest.skip("the fake has transfers")
+def test_localstripe_has_no_transfers_so_the_payout_fails_cleanly(app, stripe_client):
     deal = make_deal(stripe_account_id="acct_1SellerTest")
-    pi_id = provider.gateway.start_payment(deal, 1)["payment_intent_id"]
-    provider.pay(pi_id)
-    result = provider.gateway.payout(deal, 1000, f"deal:{deal.id}:payout")
+    gateway = get_gateway("stripe")
+    pi_id = gateway.start_payment(deal, 1)["payment_intent_id"]
+    stripe_client.v1.payment_intents.update(pi_id, params={"payment_method": "pm_card_visa"})
+    stripe_client.v1.payment_intents.confirm(pi_id)
+    result = gateway.payout(deal, 1000, f"deal:{deal.id}:payout")
     assert not result.ok and result.message

@@ -118,3 +118,11 @@ def test_the_deal_pages_pay_button_leads_here(app, client, as_user):
     r = client.post(f"/deals/{deal.id}/pay")
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/deals/{deal.id}/pay/card")
     assert db.session.query(StripePaymentIntent).count() == 0
+
+
+def test_a_price_above_the_online_limit_says_so(app, client, as_user):
+    deal = make_deal(price=2_000_000_00)
+    as_user(deal.buyer)
+    r = client.post(f"/deals/{deal.id}/pay/card")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 409 and "单笔上限" in html and "银行转账" in html

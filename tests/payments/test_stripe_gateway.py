@@ -117,3 +117,42 @@ def test_test_cards_need_a_test_key(app):
     assert not live.test_mode
     with pytest.raises(PaymentProviderError):
         live.confirm("pi_x")
+
+
+def test_wallets_from_settings_are_sent_with_what_stripe_needs(app):
+    from types import SimpleNamespace
+
+    sent = []
+
+    class _Intents:
+        def create(self, params, options=None):
+            sent.append((params, options))
+            return {"id": "pi_rec", "amount": params["amount"], "currency": params["currency"],
+                    "status": "requires_payment_method", "client_secret": "pi_rec_secret_x", "metadata": {}}
+
+    deal = make_deal(price=8_000_00)
+    gateway = StripeGateway(SimpleNamespace(v1=SimpleNamespace(payment_intents=_Intents())),
+                            payment_method_types=["card", "alipay", "wechat_pay"])
+    assert gateway.start_payment(deal, 3)["payment_method_types"] == ["card", "alipay", "wechat_pay"]
+    assert sent == [({"amount": 8_000_00, "currency": "cny", "capture_method": "automatic",
+                      "payment_method_types": ["card", "alipay", "wechat_pay"],
+                      "metadata": {"deal_id": str(deal.id), "attempt": "3"},
+                      "payment_method_options": {"wechat_pay": {"client": "web"}}},
+                     {"idempotency_key": f"deal:{deal.id}:pi:3"})]
+
+
+def test_localstripe_takes_the_wallet_parameters_too(app):
+    app.config["STRIPE_PAYMENT_METHOD_TYPES"] = ["card", "alipay", "wechat_pay"]
+    deal = make_deal()
+    assert get_gateway().start_payment(deal, 1)["payment_intent_id"].startswith("pi_")
+
+
+@pytest.mark.parametrize("name", ["stripe", "fake_stripe"])
+def test_a_price_above_stripes_limit_is_refused_before_calling_stripe(app, name):
+    from marketplace.errors import Conflict
+
+    deal = make_deal(price=1_000_000_00)  # ¥100万 = 100,000,000 fen: nine digits
+    with pytest.raises(Conflict) as info:
+        get_gateway(name).start_payment(deal, 1)
+    assert "银行转账" in info.value.message
+    assert db.session.query(StripePaymentIntent).count() == 0
