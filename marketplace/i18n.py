@@ -9,7 +9,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import request, session
+from flask import has_request_context, request, session
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("marketplace", "listings", "escrow", "search")
@@ -52,6 +52,8 @@ def select_locale():
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI, deadlines, tests calling services: the platform's language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     wanted = request.args.get("lang")
     if wanted in languages:
         session["locale"] = wanted

@@ -1,0 +1,25 @@
+"""Hypothesis profiles for the invariant tests.
+
+``invariants`` (the default suite, SQLite): a bounded run that finishes in well under a minute.
+``ci`` (``HYPOTHESIS_PROFILE=ci``, run by ``.ci/extra`` on PostgreSQL): more and longer runs.
+The profile is chosen here, for this folder only, so other areas' Hypothesis tests keep their own settings.
+"""
+import os
+
+from hypothesis import HealthCheck, settings
+
+_COMMON = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    "print_blob": True,
+}
+settings.register_profile("invariants", max_examples=25, stateful_step_count=30, **_COMMON)
+settings.register_profile("ci", max_examples=120, stateful_step_count=50, **_COMMON)
+
+
+def invariant_settings():
+    name = os.environ.get("HYPOTHESIS_PROFILE", "invariants")
+    try:
+        return settings.get_profile(name)
+    except Exception:  # another tool's profile name: keep the bounded default
+        return settings.get_profile("invariants")
