@@ -146,6 +146,47 @@ def query_words(text):
     return [word for word, _pos, _s, _e in iter_words(text)]
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def match_spans(text, terms):
+    """Sorted, merged (start, end) spans of ``text`` where query ``terms`` occur (for highlighting).
+
+    No segmentation, so it stays cheap for every hit on a page: a CJK term is marked wherever it
+    occurs as a substring (the index finds it inside longer words the same way), a Latin word
+    wherever a word of the text has the same stem.
+    """
+    text = normalise_text(text)
+    spans = []
+    latin = False
+    for term in terms:
+        if _CJK_WORD.fullmatch(term):
+            at = text.find(term)
+            while at >= 0:
+                spans.append((at, at + len(term)))
+                at = text.find(term, at + 1)
+        else:
+            latin = True
+    if latin:
+        for match in _LATIN_WORD.finditer(text):
+            if _latin(match.group()) in terms:
+                spans.append(match.span())
+    spans.sort()
+    merged = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def first_match(text, terms):
+    """Character offset of the first place in ``text`` where a query term occurs, or None."""
+    spans = match_spans(text, terms)
+    return spans[0][0] if spans else None
+
+
 class ChineseEnglishTokenizer(Tokenizer):
     """Whoosh tokenizer: precise words with real positions, plus sub-words when indexing."""
 

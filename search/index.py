@@ -46,36 +46,46 @@ IPC_SECTIONS = tuple("ABCDEFGH")
 NICE_CLASSES = tuple(range(1, 46))
 REGION_CODES = tuple(REGIONS)
 
-# Packed attribute code (one int64 column): bit offsets and widths.
-_KIND_SHIFT, _KIND_BITS = 0, 2          # index in KINDS
-_GRADE_SHIFT, _GRADE_BITS = 2, 3        # 0 ungraded, 1..4 = A..D
-_DEAL_SHIFT = 5                         # 4-bit mask over DEAL_TYPES
-_IPC_SHIFT = 9                          # 8-bit mask over sections A..H
-_MODE_SHIFT, _MODE_BITS = 17, 2         # index in PRICE_MODES
-_PTYPE_SHIFT = 19                       # 3-bit mask over PATENT_TYPES
-_REGION_SHIFT, _REGION_BITS = 22, 5     # index in REGION_CODES
-
 FIELD_BOOSTS = {"title": 3.0, "body": 1.0}
 BM25_K1, BM25_B = 1.2, 0.75
+
+# Facet, filter and sort fields are Whoosh columns (one fixed-size value per document), read in bulk
+# into numpy arrays: code = index in its vocabulary (0 = none for grade), mask = one bit per value.
+COLUMN_FIELDS = {
+    # name: (struct typecode, default)
+    "listing_id": ("q", 0),
+    "kind": ("b", 0),  # code in KINDS
+    "patent_type": ("b", 0),  # mask over PATENT_TYPES
+    "grade": ("b", 0),  # 0 ungraded, 1..4 = A..D
+    "ipc_section": ("H", 0),  # mask over A..H
+    "nice_class": ("Q", 0),  # mask over classes 1..45 (bit 0 = class 1)
+    "deal_type": ("b", 0),  # mask over DEAL_TYPES
+    "price_mode": ("b", 0),  # code in PRICE_MODES
+    "price": ("q", -1),  # fen; -1 = no price (面议)
+    "region": ("b", 0),  # code in REGION_CODES
+    "published": ("q", 0),  # epoch seconds
+}
 
 
 def build_schema():
     analyzer = ChineseEnglishAnalyzer()
-    return Schema(
-        lid=ID(unique=True, stored=True),
-        title=TEXT(analyzer=analyzer, phrase=True),
-        body=TEXT(analyzer=analyzer, phrase=True),
-        numbers=KEYWORD(lowercase=True),
-        # Facet and filter fields, also as terms (usable by any Whoosh query).
-        kind=KEYWORD, patent_type=KEYWORD, grade=KEYWORD, ipc_section=KEYWORD, ipc=KEYWORD(lowercase=True),
-        nice_class=KEYWORD, deal_type=KEYWORD, price_mode=KEYWORD, region=KEYWORD,
-        # Per-document columns read in bulk by the executor.
-        c_lid=COLUMN(columns.NumericColumn("q", default=0)),
-        c_attrs=COLUMN(columns.NumericColumn("q", default=0)),
-        c_nice=COLUMN(columns.NumericColumn("Q", default=0)),
-        c_price=COLUMN(columns.NumericColumn("q", default=-1)),
-        c_published=COLUMN(columns.NumericColumn("q", default=0)),
-    )
+    fields = {
+        "lid": ID(unique=True, stored=True),
+        "title": TEXT(analyzer=analyzer, phrase=True),
+        "body": TEXT(analyzer=analyzer, phrase=True),
+        "numbers": KEYWORD(lowercase=True),
+        "ipc": KEYWORD(lowercase=True),  # section, class, subclass and group terms: h, h01, h01m, h01m4/36
+    }
+    for name, (typecode, default) in COLUMN_FIELDS.items():
+        fields[name] = COLUMN(columns.NumericColumn(typecode, default=default))
+    return Schema(**fields)
+
+
+def _mask(values, vocabulary):
+    out = 0
+    for value in values:
+        out |= 1 << vocabulary.index(value)
+    return out
 
 
 class IndexBusy(Exception):
@@ -152,41 +162,24 @@ def listing_document(listing):
     deal_types = [d for d in (listing.deal_types or []) if d in DEAL_TYPES]
     grade = listing.grade if listing.grade in GRADES else None
     price = listing_price(listing)
-
-    attrs = (KINDS.index(listing.kind) if listing.kind in KINDS else 0) << _KIND_SHIFT
-    attrs |= (GRADES.index(grade) + 1 if grade else 0) << _GRADE_SHIFT
-    for d in deal_types:
-        attrs |= 1 << (_DEAL_SHIFT + DEAL_TYPES.index(d))
-    for s in sections:
-        attrs |= 1 << (_IPC_SHIFT + IPC_SECTIONS.index(s))
-    attrs |= (PRICE_MODES.index(listing.price_mode) if listing.price_mode in PRICE_MODES else 0) << _MODE_SHIFT
-    for p in ptypes:
-        attrs |= 1 << (_PTYPE_SHIFT + PATENT_TYPES.index(p))
     region = listing.region if listing.region in REGION_CODES else "other"
-    attrs |= REGION_CODES.index(region) << _REGION_SHIFT
-    nice_mask = 0
-    for cls in nice:
-        nice_mask |= 1 << (cls - 1)
-
     return {
         "lid": str(listing.id),
         "title": listing.title or "",
         "body": "\n".join(body),
         "numbers": " ".join(dict.fromkeys(numbers)),
-        "kind": listing.kind,
-        "patent_type": " ".join(sorted(ptypes)),
-        "grade": grade or "none",
-        "ipc_section": " ".join(sorted(sections)),
         "ipc": " ".join(dict.fromkeys(ipc)),
-        "nice_class": " ".join(str(c) for c in sorted(nice)),
-        "deal_type": " ".join(deal_types),
-        "price_mode": listing.price_mode,
-        "region": region,
-        "c_lid": int(listing.id),
-        "c_attrs": attrs,
-        "c_nice": nice_mask,
-        "c_price": int(price) if price is not None else -1,
-        "c_published": _epoch(listing.published_at),
+        "listing_id": int(listing.id),
+        "kind": KINDS.index(listing.kind) if listing.kind in KINDS else 0,
+        "patent_type": _mask(ptypes, PATENT_TYPES),
+        "grade": GRADES.index(grade) + 1 if grade else 0,
+        "ipc_section": _mask(sections, IPC_SECTIONS),
+        "nice_class": _mask(nice, NICE_CLASSES),
+        "deal_type": _mask(deal_types, DEAL_TYPES),
+        "price_mode": PRICE_MODES.index(listing.price_mode) if listing.price_mode in PRICE_MODES else 0,
+        "price": int(price) if price is not None else -1,
+        "region": REGION_CODES.index(region),
+        "published": _epoch(listing.published_at),
     }
 
 
@@ -215,6 +208,14 @@ class IndexHandle:
             self._reset()
             if os.path.isdir(self.path) and whoosh_index.exists_in(self.path):
                 self._ix = whoosh_index.open_dir(self.path)
+                if set(self._ix.schema.names()) != set(build_schema().names()):
+                    # Written by an older version: start empty; `flask search reindex` fills it again.
+                    log.error("search index at %s has an old schema; replaced by an empty one: run "
+                              "`flask search reindex`", self.path)
+                    self._ix = whoosh_index.create_in(self.path, build_schema())
+                    for name in os.listdir(self.path):
+                        if name.startswith("outbox_position"):
+                            os.unlink(os.path.join(self.path, name))
             elif create:
                 os.makedirs(self.path, exist_ok=True)
                 try:
@@ -332,32 +333,17 @@ def _read_numeric_column(segreader, fieldname, coltype, doccount):
     return out
 
 
-@dataclass
-class SegmentArrays:
-    lid: np.ndarray
-    attrs: np.ndarray
-    nice: np.ndarray
-    price: np.ndarray
-    published: np.ndarray
-    lengths: dict
-
-
 def _segment_arrays(segreader):
+    """{column name: numpy array} for one segment, plus the text fields' lengths as '_len_<field>'."""
     from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 
     schema = segreader.schema
     n = segreader.doc_count_all()
-
-    def col(name):
-        return _read_numeric_column(segreader, name, schema[name].column_type, n)
-
-    lengths = {}
+    arrays = {name: _read_numeric_column(segreader, name, schema[name].column_type, n) for name in COLUMN_FIELDS}
     for name in FIELD_BOOSTS:
         raw = _read_numeric_column(segreader, f"_{name}_len", LENGTHS_COLUMN, n)
-        lengths[name] = _LENGTHS[raw.astype(np.int64)]
-    return SegmentArrays(lid=col("c_lid").astype(np.int64), attrs=col("c_attrs").astype(np.int64),
-                         nice=col("c_nice").astype(np.uint64), price=col("c_price").astype(np.int64),
-                         published=col("c_published").astype(np.int64), lengths=lengths)
+        arrays[f"_len_{name}"] = _LENGTHS[raw.astype(np.int64)]
+    return arrays
 
 
 class Snapshot:
@@ -386,17 +372,16 @@ class Snapshot:
             live.append(mask)
         segment_cache.clear()
         segment_cache.update(keep)
-        self.size = sum(len(p.lid) for p in parts)
-
-        def cat(getter, dtype):
-            return np.concatenate([getter(p) for p in parts]) if parts else np.zeros(0, dtype=dtype)
-
-        self.lid = cat(lambda p: p.lid, np.int64)
-        self.attrs = cat(lambda p: p.attrs, np.int64)
-        self.nice = cat(lambda p: p.nice, np.uint64)
-        self.price = cat(lambda p: p.price, np.int64)
-        self.published = cat(lambda p: p.published, np.int64)
-        self.lengths = {name: cat(lambda p, n=name: p.lengths[n], np.float32) for name in FIELD_BOOSTS}
+        self.size = sum(segreader.doc_count_all() for segreader, _off in leaves)
+        names = list(COLUMN_FIELDS) + [f"_len_{name}" for name in FIELD_BOOSTS]
+        self.col = {}
+        for name in names:
+            if parts:
+                self.col[name] = np.concatenate([p[name] for p in parts])
+            else:
+                self.col[name] = np.zeros(0, dtype=np.float32 if name.startswith("_len_") else np.int64)
+        self.lid = self.col["listing_id"].astype(np.int64)
+        self.lengths = {name: self.col[f"_len_{name}"] for name in FIELD_BOOSTS}
         self.live = np.concatenate(live) if live else np.zeros(0, dtype=bool)
         self.doc_count = int(self.live.sum())
         self.avg_length = {}
@@ -559,27 +544,26 @@ def _clause_match(snap, clause, scores):
 
 
 def _filter_mask(snap, iq):
+    col = snap.col
     mask = snap.live.copy()
-    attrs = snap.attrs
     if iq.kind:
-        mask &= ((attrs >> _KIND_SHIFT) & ((1 << _KIND_BITS) - 1)) == KINDS.index(iq.kind)
+        mask &= col["kind"] == KINDS.index(iq.kind)
     if iq.grades:
-        grade_codes = (attrs >> _GRADE_SHIFT) & ((1 << _GRADE_BITS) - 1)
-        mask &= np.isin(grade_codes, [GRADES.index(g) + 1 for g in iq.grades])
+        mask &= np.isin(col["grade"], [GRADES.index(g) + 1 for g in iq.grades])
     if iq.deal_type:
-        mask &= (attrs & (1 << (_DEAL_SHIFT + DEAL_TYPES.index(iq.deal_type)))) != 0
+        mask &= (col["deal_type"] & (1 << DEAL_TYPES.index(iq.deal_type))) != 0
     if iq.price_mode:
-        mask &= ((attrs >> _MODE_SHIFT) & ((1 << _MODE_BITS) - 1)) == PRICE_MODES.index(iq.price_mode)
+        mask &= col["price_mode"] == PRICE_MODES.index(iq.price_mode)
     if iq.patent_type:
-        mask &= (attrs & (1 << (_PTYPE_SHIFT + PATENT_TYPES.index(iq.patent_type)))) != 0
+        mask &= (col["patent_type"] & (1 << PATENT_TYPES.index(iq.patent_type))) != 0
     if iq.region:
-        mask &= ((attrs >> _REGION_SHIFT) & ((1 << _REGION_BITS) - 1)) == REGION_CODES.index(iq.region)
+        mask &= col["region"] == REGION_CODES.index(iq.region)
     if iq.nice_class:
-        mask &= (snap.nice & np.uint64(1 << (iq.nice_class - 1))) != 0
+        mask &= (col["nice_class"] & np.uint64(1 << (iq.nice_class - 1))) != 0
     if iq.price_min is not None:
-        mask &= snap.price >= iq.price_min
+        mask &= col["price"] >= iq.price_min
     if iq.price_max is not None:
-        mask &= (snap.price >= 0) & (snap.price <= iq.price_max)
+        mask &= (col["price"] >= 0) & (col["price"] <= iq.price_max)
     if iq.ipc:
         ids, _tf = snap.term_postings("ipc", iq.ipc)
         ipc_mask = np.zeros(snap.size, dtype=bool)
@@ -590,59 +574,48 @@ def _filter_mask(snap, iq):
     return mask
 
 
+def _mask_counts(values, vocabulary):
+    """{value: how many of ``values`` have its bit} (masks with few distinct values: count those first)."""
+    distinct, counts = np.unique(values[values != 0], return_counts=True)
+    totals = [0] * len(vocabulary)
+    for value, count in zip(distinct.tolist(), counts.tolist(), strict=True):
+        while value:
+            low = value & -value
+            totals[low.bit_length() - 1] += count
+            value ^= low
+    return {str(v): c for v, c in zip(vocabulary, totals, strict=True) if c}
+
+
 def _facets(snap, docs):
-    attrs = snap.attrs[docs]
-    facets = {}
-    kinds = np.bincount((attrs >> _KIND_SHIFT) & ((1 << _KIND_BITS) - 1), minlength=len(KINDS))
-    facets["kind"] = {k: int(kinds[i]) for i, k in enumerate(KINDS) if kinds[i]}
-    grades = np.bincount((attrs >> _GRADE_SHIFT) & ((1 << _GRADE_BITS) - 1), minlength=len(GRADES) + 1)
-    facets["grade"] = {g: int(grades[i + 1]) for i, g in enumerate(GRADES) if grades[i + 1]}
-    facets["deal_type"] = {}
-    for i, d in enumerate(DEAL_TYPES):
-        c = int(np.count_nonzero(attrs & (1 << (_DEAL_SHIFT + i))))
-        if c:
-            facets["deal_type"][d] = c
-    facets["ipc_section"] = {}
-    for i, s in enumerate(IPC_SECTIONS):
-        c = int(np.count_nonzero(attrs & (1 << (_IPC_SHIFT + i))))
-        if c:
-            facets["ipc_section"][s] = c
-    facets["nice_class"] = {}
-    nice = snap.nice[docs]
-    nice = nice[nice != 0]
-    if len(nice):
-        # Few distinct class combinations: count those, then spread over their bits.
-        values, counts = np.unique(nice, return_counts=True)
-        per_class = np.zeros(46, dtype=np.int64)
-        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-            while value:
-                low = value & -value
-                per_class[low.bit_length()] += count
-                value ^= low
-        facets["nice_class"] = {str(c): int(per_class[c]) for c in NICE_CLASSES if per_class[c]}
-    return facets
+    col = snap.col
+    kinds = np.bincount(col["kind"][docs], minlength=len(KINDS))
+    grades = np.bincount(col["grade"][docs], minlength=len(GRADES) + 1)
+    return {
+        "kind": {k: int(kinds[i]) for i, k in enumerate(KINDS) if kinds[i]},
+        "grade": {g: int(grades[i + 1]) for i, g in enumerate(GRADES) if grades[i + 1]},
+        "nice_class": _mask_counts(col["nice_class"][docs], NICE_CLASSES),
+        "ipc_section": _mask_counts(col["ipc_section"][docs], IPC_SECTIONS),
+        "deal_type": _mask_counts(col["deal_type"][docs], DEAL_TYPES),
+    }
 
 
 def _order(snap, docs, scores, sort, want):
     """The first ``want`` docs of ``docs`` in the requested order (ties: newest, then highest id)."""
     if not len(docs):
         return docs
-    published = snap.published[docs]
+    published = snap.col["published"][docs]
     lid = snap.lid[docs]
-    if sort == "price_asc" or sort == "price_desc":
-        price = snap.price[docs].astype(np.float64)
-        missing = price < 0
-        primary = np.where(missing, np.inf, price if sort == "price_asc" else -price)
+    if sort in ("price_asc", "price_desc"):
+        price = snap.col["price"][docs].astype(np.float64)
+        primary = np.where(price < 0, np.inf, price if sort == "price_asc" else -price)
     elif sort == "newest":
         primary = -published.astype(np.float64)
     elif sort == "grade":
-        grade = ((snap.attrs[docs] >> _GRADE_SHIFT) & ((1 << _GRADE_BITS) - 1)).astype(np.float64)
+        grade = snap.col["grade"][docs].astype(np.float64)
         grade[grade == 0] = 9  # ungraded last
+        if scores is not None:  # within a grade, the best match first
+            return _top(docs, (-lid, -published, -scores[docs], grade), want)
         primary = grade
-        if scores is not None:
-            # within a grade, the best match first
-            keys = (-lid, -published, -scores[docs], primary)
-            return _top(docs, keys, want)
     else:  # relevance
         primary = -scores[docs] if scores is not None else -published.astype(np.float64)
     return _top(docs, (-lid, -published, primary), want)

@@ -215,7 +215,8 @@ def sync_quietly(app):
     try:
         with app.app_context():
             try:
-                drain()
+                # Bounded: a request applies at most a few batches; `search sync` or the next commit does the rest.
+                drain(max_batches=4)
             except IndexBusy:
                 log.info("search index busy; outbox rows left for the next drain")
                 db.session.rollback()

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from html import escape
 
 from markupsafe import Markup
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam
+from sqlalchemy import text as sql
 
-from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES, Listing
+from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
 from marketplace.errors import NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.regions import REGIONS
@@ -29,7 +29,6 @@ from .index import (
     IndexQuery,
     clause_variants,
     current_handle,
-    listing_price,
     normalise_ipc,
     query_index,
 )
@@ -242,22 +241,10 @@ def index_query(params, clauses=None, restrict_ids=None):
 # --- highlights ---------------------------------------------------------------
 
 def highlight(text, terms):
-    """``text`` HTML-escaped, with every analysed token found in ``terms`` wrapped in ``<mark>``."""
+    """``text`` HTML-escaped, with every occurrence of a query term wrapped in ``<mark>``."""
     text = text or ""
-    spans = []
-    if terms:
-        for word, _pos, start, end in analysis.iter_words(text, subwords=True):
-            if word in terms:
-                spans.append((start, end))
-    spans.sort()
-    merged = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
     out, last = [], 0
-    for start, end in merged:
+    for start, end in (analysis.match_spans(text, terms) if terms else ()):
         out.append(escape(text[last:start]))
         out.append("<mark>" + escape(text[start:end]) + "</mark>")
         last = end
@@ -266,18 +253,16 @@ def highlight(text, terms):
 
 
 def snippet(text, terms, width=90):
-    """A short highlighted excerpt of ``text`` around the first matching token ('' when none matches)."""
+    """A short highlighted excerpt of ``text`` around the first match ('' when nothing matches)."""
     text = " ".join((text or "").split())
-    if not terms:
+    start = analysis.first_match(text, terms) if terms else None
+    if start is None:
         return Markup("")
-    for word, _pos, start, _end in analysis.iter_words(text, subwords=True):
-        if word in terms:
-            begin = max(0, start - width // 3)
-            piece = text[begin:begin + width]
-            prefix = "…" if begin else ""
-            suffix = "…" if begin + width < len(text) else ""
-            return Markup(escape(prefix)) + highlight(piece, terms) + Markup(escape(suffix))
-    return Markup("")
+    begin = max(0, start - width // 3)
+    piece = text[begin:begin + width]
+    prefix = "…" if begin else ""
+    suffix = "…" if begin + width < len(text) else ""
+    return Markup(escape(prefix)) + highlight(piece, terms) + Markup(escape(suffix))
 
 
 def _terms(clauses):
@@ -287,40 +272,51 @@ def _terms(clauses):
 
 # --- running a search -------------------------------------------------------------
 
+# Plain SQL for the two per-request reads: the ORM's statement building costs more than the queries.
+_PUBLISHED_ROWS = sql(
+    "SELECT l.id, l.title, l.kind, l.grade, l.price, l.currency, l.price_mode, l.region, l.description, "
+    "a.current_price, a.start_price FROM listings l LEFT JOIN auctions a ON a.listing_id = l.id "
+    "WHERE l.status = 'published' AND l.id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_RIGHT_TEXTS = sql(
+    "SELECT listing_id, title, abstract FROM rights WHERE listing_id IN :ids ORDER BY listing_id, position"
+).bindparams(bindparam("ids", expanding=True))
+
+
 def _load_published(ids):
+    """{id: row} of those ``ids`` that the database still calls published (one query)."""
     if not ids:
         return {}
-    rows = db.session.execute(
-        select(Listing).where(Listing.id.in_(ids), Listing.status == "published")
-        .options(selectinload(Listing.rights))
-    ).scalars().all()
-    return {row.id: row for row in rows}
+    return {row.id: row for row in db.session.execute(_PUBLISHED_ROWS, {"ids": list(ids)})}
 
 
-def _body_text(listing):
-    parts = [listing.description or ""]
-    for right in listing.rights:
-        if right.title and right.title != listing.title:
-            parts.append(right.title)
-        if right.abstract:
-            parts.append(right.abstract)
-    text = "\n".join(parts)
-    return re.sub(r"[*_`#>\[\]]+", "", text)
+def _right_texts(ids):
+    texts = {}
+    for listing_id, title, abstract in db.session.execute(_RIGHT_TEXTS, {"ids": list(ids)}):
+        texts.setdefault(listing_id, []).extend(t for t in (title, abstract) if t)
+    return texts
 
 
-def result_json(listing, terms):
+_MARKDOWN = re.compile(r"[*_`#>\[\]]+")
+
+
+def result_json(row, terms, right_texts=()):
+    price = row.price
+    if row.price_mode == "auction" and row.start_price is not None:
+        price = row.current_price or row.start_price
+    body = " ".join([_MARKDOWN.sub("", row.description or "")] + [t for t in right_texts if t != row.title])
     return {
-        "id": listing.id,
-        "title": listing.title,
-        "kind": listing.kind,
-        "grade": listing.grade,
-        "price": listing_price(listing),
-        "currency": listing.currency,
-        "price_mode": listing.price_mode,
-        "region": listing.region,
-        "highlight": str(highlight(listing.title, terms)),
-        "snippet": str(snippet(_body_text(listing), terms)),
-        "url": f"/listings/{listing.id}",
+        "id": row.id,
+        "title": row.title,
+        "kind": row.kind,
+        "grade": row.grade,
+        "price": price,
+        "currency": row.currency,
+        "price_mode": row.price_mode,
+        "region": row.region,
+        "highlight": str(highlight(row.title, terms)),
+        "snippet": str(snippet(body, terms)),
+        "url": f"/listings/{row.id}",
     }
 
 
@@ -339,7 +335,8 @@ def search(params, *, with_facets=True, handle=None):
     live = _load_published(found.ids)
     stale = [i for i in found.ids if i not in live]
     ordered = [live[i] for i in found.ids if i in live][: params.per_page]
-    results = [result_json(listing, terms) for listing in ordered]
+    texts = _right_texts([row.id for row in ordered]) if ordered and terms else {}
+    results = [result_json(row, terms, texts.get(row.id, ())) for row in ordered]
     total = found.total - len(stale)
     if results:
         total = max(total, offset + len(results))
