@@ -1,0 +1,613 @@
+"""A Hypothesis state machine over deals and the ledger: nothing is lost, nothing appears.
+
+Random sequences of what happens to real deals, through escrow's own service functions:
+buy now, start paying (bank transfer or card through the fake Stripe), card payments that
+succeed or are declined, gateway events delivered late, twice, or in another order, bank
+confirmations (right and wrong amounts), filing and recording the transfer (with honest and
+lying uploads), acceptance, disputes and their resolution (release, refund, split), cancels,
+payouts, provider outages, pending refunds that settle later, the clock moving on and the
+deadline job, and parties who try what they may not do.
+
+After every step the machine checks, for every deal it made and for the whole ledger:
+
+* every journal entry balances (and the database holds no unbalanced one);
+* no escrow, payable or in-transit balance is negative;
+* a terminal deal holds nothing in escrow and owes nothing to the seller;
+* money received = released to sellers (payable + paid out) + platform fees + refunded
+  (+ in transit) + still held, per deal and in total;
+* each state holds exactly what it should (a funded deal holds its price, a released
+  deal's seller is owed the share minus the fee, a cancelled one never received money);
+* the deal's events form one unbroken chain ending in its state; milestones match the state;
+* the listing follows its deal (reserved while a deal runs, sold when it completes,
+  back on the market when it is cancelled or refunded) and never has two live deals;
+* the fake provider's refunds and transfers agree with what the ledger booked.
+"""
+import io
+import itertools
+from datetime import timedelta
+from functools import partial
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+
+from escrow import deals as deal_service
+from escrow import ledger, trading
+from escrow.deadlines import run_deadlines
+from escrow.fees import platform_fee
+from escrow.gateways.fake import FakeStripeGateway
+from escrow.gateways.stripe_gateway import PaymentProviderError
+from escrow.models import TERMINAL_STATES, Deal, DealEvent, JournalEntry, LedgerAccount, Posting
+from escrow.stripe_events import apply_stripe_event
+from escrow.webhook_models import StripePaymentIntent
+from listings.models import Listing
+from marketplace.errors import DomainError, NotFound
+from marketplace.extensions import db
+from marketplace.models import User
+from marketplace.timeutil import utcnow
+from tests import factories
+
+from .conftest import invariant_settings
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+HTML_AS_PDF = b"<html><script>alert(1)</script></html>"
+HELD_STATES = ("funded", "transfer_filed", "transfer_recorded", "disputed")
+_refs = itertools.count(1)
+
+
+@pytest.fixture
+def app_config():
+    return {"SEARCH_SYNC_ON_COMMIT": False}
+
+
+def _upload(data, name):
+    return FileStorage(stream=io.BytesIO(data), filename=name, content_type="application/pdf")
+
+
+def _in(*states):
+    """Precondition: some deal of this run is in one of ``states`` (so the random walk stays productive)."""
+    return lambda self: any(state in states for state in self.states.values())
+
+
+class EscrowMachine(RuleBasedStateMachine):
+    reached = set()  # every deal state some run reached (printed at the end)
+    people = None  # set once per test: hashing passwords is slow, and every example may share the same people
+
+    def __init__(self):
+        super().__init__()
+        self.fake = FakeStripeGateway.instance()
+        self.fake.reset()
+        self.now = utcnow()
+        db.session.rollback()
+        self.buyers, self.sellers, self.operator, self.stranger = (
+            [db.session.get(User, i) for i in ids] if isinstance(ids, list) else db.session.get(User, ids)
+            for ids in self.people)
+        self.deal_ids = []
+        self.states = {}  # deal id -> state, refreshed after every step
+        self.events = []  # provider events, kept after delivery so they can arrive again, in any order
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def deal(self, deal_id):
+        db.session.expire_all()
+        return db.session.get(Deal, deal_id)
+
+    def pick(self, data, *states, gateway=None):
+        """Draw one of this run's deals in ``states`` (any deal when none are given)."""
+        ids = [i for i, state in self.states.items() if not states or state in states]
+        if gateway is not None:
+            ids = [i for i in ids if self.gateways[i] == gateway]
+        if not ids:
+            return None
+        return data.draw(st.sampled_from(sorted(ids)), label="deal")
+
+    def attempt(self, step):
+        """Run one act as a request would: commit on success, roll back a refused act entirely."""
+        try:
+            result = step()
+        except DomainError as exc:
+            db.session.rollback()
+            return exc
+        db.session.commit()
+        return result
+
+    def party(self, deal, who):
+        return {"buyer": deal.buyer, "seller": deal.seller, "operator": self.operator}[who]
+
+    def snapshot(self, deal_id):
+        deal = self.deal(deal_id)
+        entries = db.session.execute(select(func.count(JournalEntry.id)).where(JournalEntry.deal_id == deal_id))
+        events = db.session.execute(select(func.count(DealEvent.id)).where(DealEvent.deal_id == deal_id))
+        return deal.state, entries.scalar_one(), events.scalar_one(), deal.version
+
+    def track(self, deal):
+        self.deal_ids.append(deal.id)
+        self.states[deal.id] = deal.state
+        self.gateways[deal.id] = deal.gateway
+
+    @property
+    def gateways(self):
+        if not hasattr(self, "_gateways"):
+            self._gateways = {}
+        return self._gateways
+
+    # --- opening and paying ------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.deal_ids) < 4)
+    @rule(price=st.integers(min_value=1, max_value=5_000_000_00), buyer=st.integers(0, 1),
+          seller=st.integers(0, 1), card=st.booleans(), deal_type=st.sampled_from(["assignment", "exclusive_license"]))
+    def buy_now(self, price, buyer, seller, card, deal_type):
+        listing = factories.make_listing(self.sellers[seller], price=price,
+                                         deal_types=("assignment", "exclusive_license"))
+        db.session.commit()
+        deal = trading.buy_now(listing.id, self.buyers[buyer], deal_type, now=self.now)
+        if card:
+            deal.gateway = "fake_stripe"
+        db.session.commit()
+        assert deal.state == "awaiting_payment" and deal.price == price and deal.fee == platform_fee(price)
+        self.track(deal)
+
+    @precondition(lambda self: self.states)
+    @rule(data=st.data(), buyer=st.integers(0, 1))
+    def buy_again(self, data, buyer):
+        """Buy a listing again: refused while its deal runs or after it sold, taken after a cancel or refund."""
+        deal = self.deal(self.pick(data))
+        result = self.attempt(lambda: trading.buy_now(deal.listing_id, self.buyers[buyer], "assignment",
+                                                      now=self.now))
+        if deal.state not in ("cancelled", "refunded"):
+            assert isinstance(result, DomainError), f"listing {deal.listing_id} sold twice"
+        if isinstance(result, Deal):
+            result.gateway = deal.gateway
+            db.session.commit()
+            self.track(result)
+
+    @precondition(_in("awaiting_payment"))
+    @rule(data=st.data())
+    def start_payment(self, data):
+        deal = self.deal(self.pick(data, "awaiting_payment"))
+        self.attempt(lambda: deal_service.start_payment(deal.id, deal.buyer, now=self.now))
+
+    @precondition(_in("awaiting_payment"))
+    @rule(data=st.data(), decline=st.booleans())
+    def card_payment(self, data, decline):
+        """The buyer's browser confirms the newest PaymentIntent; Stripe queues its event (delivered later)."""
+        deal_id = self.pick(data, "awaiting_payment", gateway="fake_stripe")
+        if deal_id is None:
+            return
+        self.pay_by_card(deal_id, decline)
+
+    def pay_by_card(self, deal_id, decline):
+        row = db.session.execute(select(StripePaymentIntent).where(StripePaymentIntent.deal_id == deal_id)
+                                 .order_by(StripePaymentIntent.attempt.desc())).scalars().first()
+        if row is None:
+            deal = self.deal(deal_id)
+            self.attempt(lambda: deal_service.start_payment(deal_id, deal.buyer, now=self.now))
+            return
+        if self.fake.outage:
+            return
+        try:
+            pi = self.fake.confirm(row.payment_intent_id, "pm_card_chargeDeclined" if decline else "pm_card_visa")
+        except PaymentProviderError:  # already succeeded
+            return
+        kind = "payment_intent.payment_failed" if decline else "payment_intent.succeeded"
+        self.events.append(self.fake.event(kind, pi))
+
+    @precondition(lambda self: self.events)
+    @rule(data=st.data(), fresh_id=st.booleans())
+    def deliver_event(self, data, fresh_id):
+        """Deliver any queued event (again): duplicates, and any order. A fresh id is Stripe re-sending
+        the same news as a new event."""
+        event = data.draw(st.sampled_from(self.events), label="event")
+        if fresh_id:
+            event = self.fake.event(event["type"], event["data"]["object"])
+        try:
+            apply_stripe_event(event)
+        except PaymentProviderError:  # the provider is down: nothing stored, Stripe retries
+            db.session.rollback()
+            assert self.fake.outage
+            return
+        db.session.commit()
+
+    @precondition(_in("awaiting_payment", "funded"))
+    @rule(data=st.data(), right_amount=st.booleans(), right_reference=st.booleans())
+    def bank_confirmation(self, data, right_amount, right_reference):
+        deal_id = self.pick(data, "awaiting_payment", "funded", gateway="offline")
+        if deal_id is None:
+            return
+        self.confirm_bank_transfer(deal_id, right_amount, right_reference)
+
+    def confirm_bank_transfer(self, deal_id, right_amount=True, right_reference=True):
+        deal = self.deal(deal_id)
+        amount = deal.price if right_amount else deal.price + 1
+        reference = deal.payment_reference if right_reference else "IPM0000000000"
+        before = self.snapshot(deal_id)
+        result = self.attempt(lambda: deal_service.confirm_offline_payment(deal_id, reference, amount,
+                                                                            self.operator, now=self.now))
+        if not (right_amount and right_reference):
+            assert isinstance(result, DomainError)
+            assert self.snapshot(deal_id) == before
+
+    @precondition(lambda self: self.states)
+    @rule(data=st.data(), right_amount=st.booleans())
+    def bank_api_reports_payment(self, data, right_amount):
+        """A gateway reports a payment (record_gateway_payment), perhaps again, perhaps for a closed deal."""
+        deal_id = self.pick(data, gateway="offline")
+        if deal_id is None:
+            return
+        deal = self.deal(deal_id)
+        amount = deal.price if right_amount else max(1, deal.price - 1)
+        try:
+            deal_service.record_gateway_payment(deal_id, amount, "cny", "offline", f"BANKAPI{next(_refs)}",
+                                                now=self.now)
+        except deal_service.PaymentMismatch:
+            pass  # the deal is flagged for an operator; nothing booked (the flag is kept, as the webhook does)
+        except DomainError:
+            db.session.rollback()
+            return
+        db.session.commit()
+
+    # --- the transfer ---------------------------------------------------------------------------
+
+    @precondition(_in("funded"))
+    @rule(data=st.data(), honest=st.booleans())
+    def file_transfer(self, data, honest):
+        deal = self.deal(self.pick(data, "funded"))
+        document = _upload(PDF, "受理通知书.pdf") if honest else _upload(HTML_AS_PDF, "../../evil.pdf")
+        before = self.snapshot(deal.id)
+        result = self.attempt(lambda: deal_service.file_transfer(deal.id, deal.seller, document, now=self.now))
+        if not honest:
+            assert isinstance(result, DomainError) and self.snapshot(deal.id) == before
+        else:
+            assert not isinstance(result, DomainError), result
+
+    @precondition(_in("transfer_filed"))
+    @rule(data=st.data())
+    def record_transfer(self, data):
+        deal = self.deal(self.pick(data, "transfer_filed"))
+        result = self.attempt(lambda: deal_service.record_transfer(deal.id, deal.seller, _upload(PNG, "notice.png"),
+                                                                   now=self.now))
+        assert not isinstance(result, DomainError), result
+
+    @precondition(_in("transfer_recorded"))
+    @rule(data=st.data())
+    def accept(self, data):
+        deal = self.deal(self.pick(data, "transfer_recorded"))
+        result = self.attempt(lambda: deal_service.accept(deal.id, deal.buyer, now=self.now))
+        assert not isinstance(result, DomainError), result
+
+    # --- disputes, cancels, payouts -----------------------------------------------------------------
+
+    @precondition(_in("funded", "transfer_filed", "transfer_recorded"))
+    @rule(data=st.data(), who=st.sampled_from(["buyer", "seller"]))
+    def dispute(self, data, who):
+        deal = self.deal(self.pick(data, "funded", "transfer_filed", "transfer_recorded"))
+        result = self.attempt(lambda: deal_service.open_dispute(deal.id, self.party(deal, who), "对方未按约定履行义务",
+                                                                now=self.now))
+        assert not isinstance(result, DomainError), result
+
+    @precondition(_in("disputed"))
+    @rule(data=st.data(), outcome=st.sampled_from(["release", "refund", "split"]),
+          share=st.floats(min_value=0.0, max_value=1.0))
+    def resolve(self, data, outcome, share):
+        deal = self.deal(self.pick(data, "disputed"))
+        seller_share = int(deal.price * share) if outcome == "split" else None
+        before = self.snapshot(deal.id)
+        result = self.attempt(lambda: deal_service.resolve_dispute(deal.id, self.operator, outcome, seller_share,
+                                                                   now=self.now))
+        if isinstance(result, DomainError):  # a bad share, or the provider refused the refund
+            assert self.snapshot(deal.id) == before
+            assert outcome == "split" and not 0 < seller_share < deal.price or self.fake.outage \
+                or result.__class__.__name__ == "Conflict", result
+
+    @precondition(_in("awaiting_payment", "funded"))
+    @rule(data=st.data(), who=st.sampled_from(["buyer", "operator", "seller"]))
+    def cancel(self, data, who):
+        deal = self.deal(self.pick(data, "awaiting_payment", "funded"))
+        before = self.snapshot(deal.id)
+        result = self.attempt(lambda: deal_service.cancel_deal(deal.id, self.party(deal, who), now=self.now))
+        if who == "seller":
+            assert isinstance(result, DomainError)
+        if isinstance(result, DomainError):
+            assert self.snapshot(deal.id) == before
+        elif before[0] == "funded":
+            assert self.now >= deal.transfer_due_at, "a funded deal was cancelled before the transfer deadline"
+
+    @precondition(_in("released", "completed"))
+    @rule(data=st.data())
+    def payout_paid(self, data):
+        deal_id = self.pick(data, "released", "completed")
+        self.attempt(lambda: deal_service.mark_payout_paid(deal_id, f"BOC{next(_refs):08d}", self.operator,
+                                                           now=self.now))
+
+    @precondition(lambda self: self.states)
+    @rule(data=st.data(), action=st.sampled_from(["accept", "confirm", "file", "record", "cancel", "resolve",
+                                                  "payout", "dispute", "pay", "lapse", "expire"]),
+          who=st.sampled_from(["buyer", "seller", "operator"]))
+    def anything_anytime(self, data, action, who):
+        """Any act on any deal by any party, whatever its state: refused (nothing changes) or a legal step."""
+        deal = self.deal(self.pick(data))
+        actor = self.party(deal, who)
+        before = self.snapshot(deal.id)
+        result = self.attempt(self.act(deal, action, actor))
+        if isinstance(result, DomainError):
+            assert self.snapshot(deal.id) == before
+
+    def act(self, deal, action, actor):
+        return {
+            "accept": lambda: deal_service.accept(deal.id, actor, now=self.now),
+            "confirm": lambda: deal_service.confirm_offline_payment(deal.id, deal.payment_reference, deal.price,
+                                                                    actor, now=self.now),
+            "file": lambda: deal_service.file_transfer(deal.id, actor, _upload(PDF, "r.pdf"), now=self.now),
+            "record": lambda: deal_service.record_transfer(deal.id, actor, _upload(PDF, "n.pdf"), now=self.now),
+            "cancel": lambda: deal_service.cancel_deal(deal.id, actor, now=self.now),
+            "resolve": lambda: deal_service.resolve_dispute(deal.id, actor, "refund", now=self.now),
+            "payout": lambda: deal_service.mark_payout_paid(deal.id, "X1", actor, now=self.now),
+            "dispute": lambda: deal_service.open_dispute(deal.id, actor, "我想要退款退款", now=self.now),
+            "pay": lambda: deal_service.start_payment(deal.id, actor, now=self.now),
+            "lapse": lambda: deal_service.lapse_inspection(deal.id, now=self.now),
+            "expire": lambda: deal_service.expire_unpaid(deal.id, now=self.now),
+        }[action]
+
+    @precondition(lambda self: self.states)
+    @rule(data=st.data(), action=st.sampled_from(["accept", "confirm", "file", "cancel", "resolve", "payout",
+                                                  "dispute", "pay"]),
+          who=st.sampled_from(["stranger", "wrong_party"]))
+    def intruder(self, data, action, who):
+        """Someone without the right tries an act: refused, and nothing changes. A stranger learns nothing (404)."""
+        deal = self.deal(self.pick(data))
+        if who == "stranger":
+            actor = self.stranger
+        else:  # a party of the deal that does not hold the role the act needs, or another buyer
+            other_buyer = self.buyers[0] if deal.buyer_id != self.buyers[0].id else self.buyers[1]
+            actor = {"accept": deal.seller, "confirm": deal.buyer, "file": deal.buyer, "cancel": deal.seller,
+                     "resolve": deal.buyer, "payout": deal.seller, "dispute": other_buyer, "pay": deal.seller}[action]
+        before = self.snapshot(deal.id)
+        result = self.attempt(self.act(deal, action, actor))
+        assert isinstance(result, DomainError), f"{who} could {action} deal {deal.id} in {before[0]}"
+        if who == "stranger" or action == "dispute":
+            assert isinstance(result, NotFound), f"{who} learned deal {deal.id} exists: {result!r}"
+        assert self.snapshot(deal.id) == before
+
+    # --- the world around -------------------------------------------------------------------------------
+
+    @rule(days=st.integers(min_value=1, max_value=120))
+    def time_passes(self, days):
+        self.now += timedelta(days=days)
+
+    @rule()
+    def deadlines(self):
+        run_deadlines(self.now)
+        db.session.commit()
+
+    @rule(down=st.booleans())
+    def provider_outage(self, down):
+        self.fake.outage = down
+
+    @rule(pending=st.booleans())
+    def refunds_settle_later(self, pending):
+        self.fake.refund_status = "pending" if pending else "succeeded"
+
+    @precondition(lambda self: any(r["status"] == "pending" for r in self.fake.refunds.values()))
+    @rule(data=st.data(), outcome=st.sampled_from(["succeeded", "succeeded", "failed"]))
+    def pending_refund_settles(self, data, outcome):
+        if self.fake.outage:
+            return
+        refund_id = data.draw(st.sampled_from(sorted(r["id"] for r in self.fake.refunds.values()
+                                                     if r["status"] == "pending")), label="refund")
+        refund = self.fake.settle_refund(refund_id, outcome)
+        self.events.append(self.fake.event("refund.updated", refund))
+        self.events.append(self.fake.event("charge.refunded", {"id": refund["charge"],
+                                                              "payment_intent": refund["payment_intent"]}))
+
+    @precondition(_in("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed", "released"))
+    @rule(data=st.data(), outcome=st.sampled_from(["release", "refund", "split"]), card=st.booleans())
+    def happy_path(self, data, outcome, card):
+        """Walk one deal along what its parties would normally do next, to its end (keeps runs deep)."""
+        deal_id = self.pick(data, "awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed",
+                            "released")
+        for _ in range(8):
+            deal = self.deal(deal_id)
+            buyer, seller = deal.buyer, deal.seller
+            if deal.state == "awaiting_payment" and deal.gateway == "fake_stripe":
+                self.pay_by_card(deal_id, decline=False)
+                if self.events:
+                    self.attempt(lambda: apply_stripe_event(self.events[-1]) and None)
+            elif deal.state == "awaiting_payment":
+                self.confirm_bank_transfer(deal_id)
+            elif deal.state == "funded":
+                self.attempt(partial(deal_service.file_transfer, deal_id, seller, _upload(PDF, "f.pdf"), now=self.now))
+            elif deal.state == "transfer_filed":
+                self.attempt(partial(deal_service.record_transfer, deal_id, seller, _upload(PNG, "n.png"),
+                                     now=self.now))
+            elif deal.state == "transfer_recorded":
+                self.attempt(partial(deal_service.accept, deal_id, buyer, now=self.now))
+            elif deal.state == "disputed":
+                share = deal.price // 2 if outcome == "split" and deal.price > 1 else None
+                how = "refund" if outcome == "split" and share is None else outcome
+                self.attempt(partial(deal_service.resolve_dispute, deal_id, self.operator, how, share, now=self.now))
+            elif deal.state == "released":
+                self.attempt(partial(deal_service.mark_payout_paid, deal_id, f"BOC{next(_refs):08d}", self.operator,
+                                     now=self.now))
+            else:
+                return
+
+    # --- invariants -----------------------------------------------------------------------------------
+    # One invariant reading everything in a few grouped queries (checking after every step must stay cheap).
+
+    def balances(self):
+        """{deal_id: deal_balances()-shaped dict}, for this machine's deals, from one grouped query."""
+        rows = db.session.execute(
+            select(Posting.deal_id, LedgerAccount.code, func.sum(Posting.amount))
+            .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+            .where(Posting.deal_id.in_(self.deal_ids)).group_by(Posting.deal_id, LedgerAccount.code))
+        raw = {}
+        for deal_id, code, total in rows:
+            raw.setdefault(deal_id, {})[code] = int(total)
+        names = {"escrow": "escrow", "seller_payable": "seller_payable", "platform_revenue": "platform_fee",
+                 "buyer_refunds": "refunded", "refunds_in_transit": "refund_in_transit", "seller_payouts": "paid_out"}
+        result = {}
+        for deal_id in self.deal_ids:
+            accounts = raw.get(deal_id, {})
+            b = {name: accounts.get(code, 0) for code, name in names.items()}
+            b["received"] = -sum(v for k, v in accounts.items() if k.startswith(ledger.GATEWAY_CLEARING))
+            unknown = set(accounts) - set(names) - {k for k in accounts if k.startswith(ledger.GATEWAY_CLEARING)}
+            assert not unknown, f"deal {deal_id} has postings on unexpected accounts {unknown}"
+            result[deal_id] = b
+        return result
+
+    @invariant()
+    def nothing_lost_nothing_created(self):
+        db.session.rollback()
+        db.session.expire_all()
+        # every journal entry balances per currency and has two sides, across the whole ledger
+        assert ledger.unbalanced_entries() == []
+        one_sided = db.session.execute(select(Posting.entry_id).group_by(Posting.entry_id)
+                                       .having(func.count(Posting.id) < 2)).scalars().all()
+        assert one_sided == []
+        if not self.deal_ids:
+            return
+        deals = {d.id: d for d in db.session.execute(select(Deal).where(Deal.id.in_(self.deal_ids))).scalars()}
+        self.states = {deal_id: deal.state for deal_id, deal in deals.items()}
+        events = {}
+        for event in db.session.execute(select(DealEvent).where(DealEvent.deal_id.in_(self.deal_ids))
+                                        .order_by(DealEvent.id)).scalars():
+            events.setdefault(event.deal_id, []).append(event)
+        balances = self.balances()
+        totals = dict.fromkeys(next(iter(balances.values())), 0)
+        for deal_id, deal in deals.items():
+            b = balances[deal_id]
+            EscrowMachine.reached.add(deal.state)
+            for key in totals:
+                totals[key] += b[key]
+            self.check_money(deal, b)
+            self.check_history(deal, events[deal_id])
+        assert totals["received"] == (totals["escrow"] + totals["seller_payable"] + totals["paid_out"]
+                                      + totals["platform_fee"] + totals["refunded"] + totals["refund_in_transit"])
+        self.check_listings(deals.values())
+        self.check_provider(deals.values(), balances)
+
+    def check_money(self, deal, b):
+        where = f"deal {deal.id} ({deal.state}, {deal.gateway}): {b}"
+        assert min(b.values()) >= 0, where
+        assert b["received"] in (0, deal.price), where
+        assert b["received"] == (b["escrow"] + b["seller_payable"] + b["paid_out"] + b["platform_fee"]
+                                 + b["refunded"] + b["refund_in_transit"]), where
+        if deal.state in TERMINAL_STATES:
+            assert b["escrow"] == 0 and b["seller_payable"] == 0, where
+            assert deal.closed_at is not None, where
+        else:
+            assert deal.closed_at is None, where
+        if deal.state in ("awaiting_payment", "cancelled"):
+            assert b["received"] == 0 and deal.funded_at is None, where
+        if deal.state in HELD_STATES:
+            assert b["escrow"] == b["received"] == deal.price and deal.funded_at is not None, where
+        if deal.state in ("released", "completed"):
+            share = deal.price - (deal.refund_amount or 0)
+            assert b["escrow"] == 0, where
+            assert b["platform_fee"] == deal.fee == platform_fee(share), where
+            assert b["seller_payable"] + b["paid_out"] == share - deal.fee == deal.payout_amount, where
+            assert b["refunded"] + b["refund_in_transit"] == (deal.refund_amount or 0), where
+        if deal.state == "completed":
+            assert b["paid_out"] == deal.payout_amount and deal.payout_status == "paid", where
+        if deal.state == "refunded":
+            assert b["refunded"] + b["refund_in_transit"] == deal.price == deal.refund_amount, where
+            assert b["platform_fee"] == 0 and b["paid_out"] == 0, where
+        if deal.state == "transfer_recorded" or (deal.state == "released" and deal.resolution is None):
+            assert deal.recorded_at is not None and deal.inspection_ends_at is not None, where
+
+    @staticmethod
+    def check_history(deal, events):
+        """The deal's events form one chain from "open" to its present state."""
+        state = None
+        assert events[0].action == "open", (deal.id, events[0].action)
+        for event in events:
+            assert event.from_state == state, (deal.id, event.action, event.from_state, state)
+            state = event.to_state
+        assert state == deal.state, (deal.id, state, deal.state)
+
+    @staticmethod
+    def check_listings(deals):
+        """A listing is reserved while its deal runs, sold when it completed, otherwise back on the market."""
+        by_listing = {}
+        for deal in deals:
+            by_listing.setdefault(deal.listing_id, []).append(deal)
+        listings = {row.id: row for row in db.session.execute(
+            select(Listing).where(Listing.id.in_(list(by_listing)))).scalars()}
+        for listing_id, its_deals in by_listing.items():
+            status = listings[listing_id].status
+            live = [d for d in its_deals if d.state not in TERMINAL_STATES]
+            completed = [d for d in its_deals if d.state == "completed"]
+            assert len(live) <= 1, f"listing {listing_id} has two live deals: {[d.id for d in live]}"
+            assert len(completed) <= 1, f"listing {listing_id} was sold twice"
+            expected = "reserved" if live else "sold" if completed else "published"
+            assert status == expected, (listing_id, status, [(d.id, d.state) for d in its_deals])
+
+    def check_provider(self, deals, balances):
+        """What the fake Stripe refunded and transferred is exactly what the ledger booked."""
+        card_deals = [d for d in deals if d.gateway == "fake_stripe"]
+        if not card_deals:
+            return
+        intents = {}
+        for deal_id, pi_id in db.session.execute(
+                select(StripePaymentIntent.deal_id, StripePaymentIntent.payment_intent_id)
+                .where(StripePaymentIntent.deal_id.in_([d.id for d in card_deals]))):
+            intents[pi_id] = deal_id
+        for deal in card_deals:
+            b = balances[deal.id]
+            refunds = [r for r in self.fake.refunds.values() if intents.get(r["payment_intent"]) == deal.id]
+            if any(r["status"] == "failed" for r in refunds):
+                assert deal.flagged, (deal.id, "a failed refund must be flagged for an operator")
+            else:
+                live = sum(r["amount"] for r in refunds if r["status"] in ("succeeded", "pending"))
+                assert live == b["refunded"] + b["refund_in_transit"], (deal.id, refunds, b)
+            transfers = [t for t in self.fake.transfers.values() if t["transfer_group"] == f"deal-{deal.id}"]
+            if deal.organization.stripe_account_id:  # paid by Connect transfer
+                assert sum(t["amount"] for t in transfers) == b["paid_out"], (deal.id, transfers, b)
+            else:  # no connected account: an operator pays by bank and records it
+                assert transfers == [], (deal.id, transfers)
+
+
+def make_people():
+    """Two buyers, two sellers (the second with a Stripe Connect account), an operator and a stranger."""
+    buyers = [factories.make_user("buyer"), factories.make_user("buyer")]
+    sellers = [factories.make_user("seller"), factories.make_user("seller")]
+    sellers[1].organization.stripe_account_id = "acct_1InvariantSeller"
+    operator = factories.make_user("operator")
+    stranger = factories.make_user("buyer", "seller")
+    db.session.commit()
+    return [u.id for u in buyers], [u.id for u in sellers], operator.id, stranger.id
+
+
+def _no_fsync_on_sqlite():
+    """The machine commits after every step; on a throw-away SQLite file, waiting for fsync buys nothing."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa_event.listens_for(engine, "connect")
+    def _fast(dbapi_connection, _record):
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+    db.session.remove()
+    engine.dispose()
+
+
+def test_deals_and_ledger_never_lose_money(app):
+    """Run the machine (bounded on SQLite; HYPOTHESIS_PROFILE=ci runs more on PostgreSQL in .ci/extra)."""
+    _no_fsync_on_sqlite()
+    EscrowMachine.people = make_people()
+    try:
+        run_state_machine_as_test(EscrowMachine, settings=invariant_settings())
+    finally:
+        FakeStripeGateway.instance().reset()
+    print("states reached:", sorted(EscrowMachine.reached))

@@ -1,0 +1,143 @@
+"""Fixtures for the security tests: a world of six kinds of visitor and the objects they act on.
+
+``world`` holds a seller (organisation A), another seller (organisation B), a buyer, another
+buyer and an operator (organisation of their own); anonymous is ``None``. Builders make the
+objects a route acts on, in the state that route needs, through the services themselves.
+
+Password hashing (scrypt) costs ~0.5 s per user; the permission matrix makes hundreds of
+users, so here users get a cheap PBKDF2 hash of the same password (logins still check it).
+"""
+import io
+import itertools
+from datetime import timedelta
+
+import pytest
+from werkzeug.datastructures import FileStorage
+from werkzeug.security import generate_password_hash
+
+from marketplace.extensions import db
+from marketplace.timeutil import utcnow
+from tests import factories
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+ROLES = ("anon", "buyer", "other_buyer", "seller", "other_seller", "operator")
+_FAST_HASH = generate_password_hash(factories.PASSWORD, method="pbkdf2:sha256:1000")
+_seq = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch):
+    from marketplace import models
+
+    real = models.generate_password_hash
+
+    def fast(password, method="scrypt", salt_length=16):
+        if password == factories.PASSWORD:
+            return _FAST_HASH
+        return real(password, method="pbkdf2:sha256:1000", salt_length=salt_length)
+
+    monkeypatch.setattr(models, "generate_password_hash", fast)
+
+
+def upload(data=PDF, name="doc.pdf", content_type="application/pdf"):
+    return FileStorage(stream=io.BytesIO(data), filename=name, content_type=content_type)
+
+
+class World:
+    """Everyone, and builders for what they act on (each builder commits)."""
+
+    def __init__(self):
+        self.seller = factories.make_user("seller")
+        self.other_seller = factories.make_user("seller")
+        self.buyer = factories.make_user("buyer")
+        self.other_buyer = factories.make_user("buyer")
+        self.operator = factories.make_user("operator")
+        db.session.commit()
+
+    def user(self, role):
+        return None if role == "anon" else getattr(self, role)
+
+    # --- listings -------------------------------------------------------------------------------
+
+    def listing(self, **kw):
+        listing = factories.make_listing(self.seller, number=kw.pop("number", None), **kw)
+        db.session.commit()
+        return listing
+
+    def auction(self):
+        return self.listing(price_mode="auction", auction={"ends_at": utcnow() + timedelta(days=2)})
+
+    def offer(self):
+        from listings import bidding
+
+        listing = self.listing(price_mode="negotiable", price=None)
+        offer = bidding.make_offer(listing.id, self.buyer, 50_000_00, "assignment", "诚意报价")
+        db.session.commit()
+        return offer
+
+    # --- deals --------------------------------------------------------------------------------------
+
+    def deal(self, state="awaiting_payment", price=100_000_00):
+        from escrow import deals
+
+        listing = self.listing(price=price)
+        deal = deals.open_deal(listing, self.buyer, price, "assignment", "purchase")
+        db.session.commit()
+        path = {
+            "awaiting_payment": [],
+            "funded": ["fund"],
+            "transfer_filed": ["fund", "file"],
+            "transfer_recorded": ["fund", "file", "record"],
+            "released": ["fund", "file", "record", "accept"],
+            "completed": ["fund", "file", "record", "accept", "payout"],
+            "disputed": ["fund", "dispute"],
+            "cancelled": ["cancel"],
+        }[state]
+        steps = {
+            "fund": lambda: deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price,
+                                                          self.operator),
+            "file": lambda: deals.file_transfer(deal.id, self.seller, upload(PDF, "receipt.pdf")),
+            "record": lambda: deals.record_transfer(deal.id, self.seller, upload(PNG, "notice.png")),
+            "accept": lambda: deals.accept(deal.id, self.buyer),
+            "payout": lambda: deals.mark_payout_paid(deal.id, "BOC0001", self.operator),
+            "dispute": lambda: deals.open_dispute(deal.id, self.buyer, "卖方迟迟不提交变更申请"),
+            "cancel": lambda: deals.cancel_deal(deal.id, self.buyer),
+        }
+        for step in path:
+            steps[step]()
+            db.session.commit()
+        assert deal.state == state
+        return deal
+
+    # --- the rest -------------------------------------------------------------------------------------
+
+    def notification(self, link="/"):
+        from marketplace.models import Notification
+
+        row = Notification(user_id=self.buyer.id, kind="deal", title="测试消息", body="", link=link)
+        db.session.add(row)
+        db.session.commit()
+        return row
+
+    def saved_search(self):
+        from search import service
+
+        row = service.save_search(self.buyer, f"锂电池{next(_seq)}", {})
+        db.session.commit()
+        return row
+
+    def credit_record(self):
+        """A warning recorded against the seller (the user), which they may appeal."""
+        from marketplace import credit
+
+        rec = credit.record_violation(self.operator, self.seller, "non_performance", "warned",
+                                      "未按约定时间办理著录项目变更手续")
+        db.session.commit()
+        return rec
+
+
+@pytest.fixture
+def world(app):
+    return World()

@@ -1,0 +1,495 @@
+"""The permission matrix: every API route, and every HTML route that changes state, called as
+anonymous, a buyer, another buyer, the seller (owner), another seller and an operator.
+
+The routes come from the app's own ``url_map``. ``MATRIX`` classifies each (method, endpoint):
+what it acts on (a builder in ``conftest.World`` puts the object in the state the route
+needs), the request, a probe that reads the state the route would change, and the expected
+outcome for each of the six visitors, in the order of ``ROLES``:
+
+* a number: that status. A 2xx must change what the probe reads; a refusal (4xx) must not.
+* ``"login"``: an HTML redirect to the sign-in page; nothing changes.
+* ``"done"``: an HTML redirect elsewhere after the act; the probe must read a change.
+* ``"refused"``: an HTML redirect with an error message; nothing changes.
+* ``"page"``: the form shown again (200) without acting.
+* ``"harmless"``: an HTML redirect after acting on the caller's own things; the probed object
+  (someone else's) does not change.
+
+A route nobody has classified fails ``test_every_route_is_classified`` with its name.
+Each visitor acts on objects of their own (a fresh builder call), so no cell depends on another.
+"""
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pytest
+from sqlalchemy import func, select
+
+from escrow.models import Deal, DealEvent
+from listings.models import Bid, Listing, Offer
+from marketplace.extensions import db
+from marketplace.models import ApiToken, Notification, Organization, User
+from search.models import SavedSearch
+from tests import factories
+from tests.factories import PASSWORD
+
+from .conftest import PDF, PNG, ROLES, World
+
+_seq = itertools.count(1)
+NEW_PASSWORD = "another-long-passphrase-42"
+
+
+@dataclass
+class Case:
+    expect: tuple  # one outcome per ROLES entry
+    setup: Callable = lambda w: None  # noqa: E731  -> the object the route acts on
+    args: Callable = lambda obj: {}  # noqa: E731  -> url_map values
+    body: Callable = lambda w, obj, user: {}  # noqa: E731  -> keyword arguments of the test client call
+    probe: Callable | None = None  # (w, obj, user) -> what the route would change
+    note: str = ""
+    tags: tuple = field(default_factory=tuple)
+
+
+def _count(model, *where):
+    db.session.expire_all()
+    return db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+
+
+def _reread(model, attr):
+    def probe(w, obj, user):
+        db.session.expire_all()
+        return getattr(db.session.get(model, obj.id), attr)
+    return probe
+
+
+def _deal_events(w, deal, user):
+    return _count(DealEvent, DealEvent.deal_id == deal.id), _reread(Deal, "state")(w, deal, user)
+
+
+def _json(data):
+    return lambda w, obj, user: {"json": data(w, obj) if callable(data) else data}
+
+
+def _files(name, data, filename, **fields):
+    import io
+
+    return lambda w, obj, user: {"data": {name: (io.BytesIO(data), filename), **fields},
+                                 "content_type": "multipart/form-data"}
+
+
+def _form(data):
+    return lambda w, obj, user: {"data": data(w, obj, user) if callable(data) else data}
+
+
+def _patent_body(w, obj):
+    return {"kind": "patent", "title": "锂电池正极材料发明专利转让", "description": "**高能量密度**正极材料",
+            "deal_types": ["assignment"], "price_mode": "fixed", "price": 500_000_00,
+            "rights": [{"patent": {"application_number": "201710601862.3", "title": "一种锂电池正极材料及其制备方法",
+                                   "ipc_codes": ["H01M 4/36"], "filing_date": "2017-07-21",
+                                   "grant_date": "2020-03-10", "claims_count": 10, "legal_status": "granted"}}]}
+
+
+def _grade_scores(w, listing):
+    from listings import grading
+
+    return {item["key"]: 6 for item in grading.propose(listing)}
+
+
+def _draft_trademarks(w):
+    """A draft trademark assignment listing and, in the same organisation, another with the same mark."""
+    first = w.listing(status="draft", kind="trademark", price_mode="negotiable", price=None,
+                      deal_types=("assignment",), number="12345678")
+    second = w.listing(status="draft", kind="trademark", price_mode="negotiable", price=None,
+                       deal_types=("assignment",), number="87654321")
+    first.other = second
+    return first
+
+
+def _appealed_record(w):
+    from marketplace import credit
+
+    rec = w.credit_record()
+    credit.file_appeal(w.seller, rec.id, "该交易延误是因为国家知识产权局补正通知")
+    db.session.commit()
+    return rec
+
+
+def _card_deal(w):
+    deal = w.deal("awaiting_payment")
+    deal.gateway = "fake_stripe"
+    db.session.commit()
+    return deal
+
+
+API_ALL = (200, 200, 200, 200, 200, 200)
+SIGNED_IN = (401, 200, 200, 200, 200, 200)
+DEAL_PARTIES = (401, 200, 404, 200, 404, 200)  # buyer, seller and operators see a deal; others get 404
+OPERATORS_ONLY_API = (401, 403, 403, 403, 403, 200)
+OPERATORS_ONLY_PAGE = ("login", 403, 403, 403, 403, "done")
+
+MATRIX = {
+    # --- accounts -----------------------------------------------------------------------------------
+    ("POST", "auth_api.api_register"): Case(
+        (201,) * 6, body=lambda w, obj, user: {"json": {
+            "email": f"new{next(_seq)}@example.com", "password": "long-enough-password", "name": "新用户",
+            "roles": ["buyer"]}},
+        probe=lambda w, obj, user: _count(User)),
+    ("POST", "auth_api.api_token"): Case(
+        (200,) * 6, note="anonymous signs in with the buyer's password",
+        body=lambda w, obj, user: {"json": {"email": (user or w.buyer).email, "password": PASSWORD}},
+        probe=lambda w, obj, user: _count(ApiToken)),
+    ("POST", "auth_api.api_revoke"): Case(
+        SIGNED_IN, probe=lambda w, obj, user: _count(ApiToken, ApiToken.revoked_at.isnot(None))),
+    ("GET", "auth_api.api_me"): Case(SIGNED_IN),
+    ("GET", "openapi.openapi_json"): Case(API_ALL),
+    ("POST", "webhooks.stripe_webhook"): Case(
+        (400,) * 6, note="unsigned: refused for everyone (the signature is the only credential)",
+        setup=lambda w: w.deal(), body=lambda w, obj, user: {"json": {"id": "evt_1", "type": "payment_intent.succeeded",
+                                                                       "data": {"object": {"id": "pi_x"}}}},
+        probe=_reread(Deal, "state")),
+
+    # --- deals ----------------------------------------------------------------------------------------
+    ("GET", "escrow_api.list_deals"): Case(SIGNED_IN),
+    ("GET", "escrow_api.get_deal"): Case(DEAL_PARTIES, setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id}),
+    ("GET", "escrow_api.deal_ledger"): Case(DEAL_PARTIES, setup=lambda w: w.deal("funded"),
+                                            args=lambda d: {"deal_id": d.id}),
+    ("GET", "escrow_api.deal_document"): Case(
+        DEAL_PARTIES, setup=lambda w: w.deal("transfer_filed"),
+        args=lambda d: {"deal_id": d.id, "document_id": d.documents[0].id}),
+    ("POST", "escrow_api.pay"): Case(
+        (401, 200, 404, 403, 404, 403), setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id},
+        probe=_deal_events),
+    ("POST", "escrow_api.confirm_payment"): Case(
+        (401, 403, 404, 403, 404, 200), setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id},
+        body=_json(lambda w, d: {"reference": d.payment_reference, "amount": d.price}), probe=_deal_events),
+    ("POST", "escrow_api.transfer_filed"): Case(
+        (401, 403, 404, 200, 404, 403), setup=lambda w: w.deal("funded"), args=lambda d: {"deal_id": d.id},
+        body=_files("document", PDF, "receipt.pdf"), probe=_deal_events),
+    ("POST", "escrow_api.transfer_recorded"): Case(
+        (401, 403, 404, 200, 404, 403), setup=lambda w: w.deal("transfer_filed"), args=lambda d: {"deal_id": d.id},
+        body=_files("document", PNG, "notice.png"), probe=_deal_events),
+    ("POST", "escrow_api.accept"): Case(
+        (401, 200, 404, 403, 404, 403), setup=lambda w: w.deal("transfer_recorded"),
+        args=lambda d: {"deal_id": d.id}, probe=_deal_events),
+    ("POST", "escrow_api.dispute"): Case(
+        (401, 200, 404, 200, 404, 403), setup=lambda w: w.deal("funded"), args=lambda d: {"deal_id": d.id},
+        body=_json({"reason": "卖方迟迟不提交变更申请"}), probe=_deal_events),
+    ("POST", "escrow_api.resolve"): Case(
+        (401, 403, 404, 403, 404, 200), setup=lambda w: w.deal("disputed"), args=lambda d: {"deal_id": d.id},
+        body=_json({"outcome": "refund"}), probe=_deal_events),
+    ("POST", "escrow_api.cancel"): Case(
+        (401, 200, 404, 403, 404, 200), setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id},
+        probe=_deal_events),
+    ("POST", "escrow_api.payout_paid"): Case(
+        (401, 403, 404, 403, 404, 200), setup=lambda w: w.deal("released"), args=lambda d: {"deal_id": d.id},
+        body=_json({"reference": "BOC20260101001"}), probe=_deal_events),
+
+    # --- listings ---------------------------------------------------------------------------------------
+    ("POST", "listings_api.create"): Case(
+        (401, 403, 403, 201, 201, 403), body=_json(_patent_body), probe=lambda w, obj, user: _count(Listing)),
+    ("GET", "listings_api.show"): Case(
+        (404, 404, 404, 200, 404, 200), note="a draft: only its organisation's sellers and operators see it",
+        setup=lambda w: w.listing(status="draft"), args=lambda x: {"listing_id": x.id}),
+    ("PATCH", "listings_api.update"): Case(
+        (401, 404, 404, 200, 404, 403), setup=lambda w: w.listing(status="draft"),
+        args=lambda x: {"listing_id": x.id}, body=_json({"title": "锂电池正极材料专利（改）"}),
+        probe=_reread(Listing, "title")),
+    ("POST", "listings_api.submit"): Case(
+        (401, 404, 404, 200, 404, 403), setup=lambda w: w.listing(status="draft"),
+        args=lambda x: {"listing_id": x.id}, probe=_reread(Listing, "status")),
+    ("POST", "listings_api.review"): Case(
+        OPERATORS_ONLY_API, setup=lambda w: w.listing(status="pending_review"), args=lambda x: {"listing_id": x.id},
+        body=_json({"decision": "approve"}), probe=_reread(Listing, "status")),
+    ("POST", "listings_api.withdraw"): Case(
+        (401, 403, 403, 200, 403, 403), setup=lambda w: w.listing(), args=lambda x: {"listing_id": x.id},
+        probe=_reread(Listing, "status")),
+    ("POST", "listings_api.pledge_consent"): Case(
+        (401, 404, 404, 200, 404, 403), setup=lambda w: w.listing(status="draft"),
+        args=lambda x: {"listing_id": x.id}, body=_files("document", PDF, "consent.pdf"),
+        probe=_reread(Listing, "pledge_consent")),
+    ("POST", "listings_api.image"): Case(
+        (401, 404, 404, 200, 404, 403),
+        setup=lambda w: w.listing(status="draft", kind="trademark", price_mode="negotiable", price=None),
+        args=lambda x: {"listing_id": x.id}, body=_files("document", PNG, "mark.png"),
+        probe=_reread(Listing, "image")),
+    ("GET", "listings_api.mine"): Case((401, 403, 403, 200, 200, 403)),
+
+    # --- trading ----------------------------------------------------------------------------------------
+    ("POST", "trading_api.purchase"): Case(
+        (401, 201, 201, 403, 403, 403), setup=lambda w: w.listing(), args=lambda x: {"listing_id": x.id},
+        body=_json({"deal_type": "assignment"}), probe=_reread(Listing, "status")),
+    ("POST", "trading_api.make_offer"): Case(
+        (401, 201, 201, 403, 403, 403), setup=lambda w: w.listing(price_mode="negotiable", price=None),
+        args=lambda x: {"listing_id": x.id}, body=_json({"amount": 50_000_00, "deal_type": "assignment"}),
+        probe=lambda w, x, user: _count(Offer, Offer.listing_id == x.id)),
+    ("POST", "trading_api.accept_offer"): Case(
+        (401, 403, 404, 200, 404, 403), note="a buyer's offer: the seller answers it; operators see it",
+        setup=lambda w: w.offer(), args=lambda o: {"offer_id": o.id}, probe=_reread(Offer, "status")),
+    ("POST", "trading_api.decline_offer"): Case(
+        (401, 403, 404, 200, 404, 403), setup=lambda w: w.offer(), args=lambda o: {"offer_id": o.id},
+        probe=_reread(Offer, "status")),
+    ("POST", "trading_api.counter_offer"): Case(
+        (401, 403, 404, 201, 404, 403), setup=lambda w: w.offer(), args=lambda o: {"offer_id": o.id},
+        body=_json({"amount": 80_000_00}), probe=_reread(Offer, "status")),
+    ("POST", "trading_api.place_bid"): Case(
+        (401, 201, 201, 403, 403, 403), setup=lambda w: w.auction(), args=lambda x: {"listing_id": x.id},
+        body=_json({"amount": 100_000_00}), probe=lambda w, x, user: _count(Bid, Bid.auction_id == x.auction.id)),
+    ("GET", "trading_api.list_bids"): Case(API_ALL, setup=lambda w: w.auction(), args=lambda x: {"listing_id": x.id}),
+
+    # --- grades -----------------------------------------------------------------------------------------
+    ("GET", "grading_api.proposal"): Case(OPERATORS_ONLY_API, setup=lambda w: w.listing(),
+                                          args=lambda x: {"listing_id": x.id}),
+    ("GET", "grading_api.assessments"): Case(OPERATORS_ONLY_API, setup=lambda w: w.listing(),
+                                             args=lambda x: {"listing_id": x.id}),
+    ("POST", "grading_api.assess"): Case(
+        OPERATORS_ONLY_API, setup=lambda w: w.listing(), args=lambda x: {"listing_id": x.id},
+        body=_json(lambda w, x: {"scores": _grade_scores(w, x), "rationale": "权利稳定，技术先进，市场需求明确，评级合理。"}),
+        probe=_reread(Listing, "grade")),
+
+    # --- search, saved searches, notifications ---------------------------------------------------------
+    ("GET", "search_api.api_search"): Case(API_ALL),
+    ("GET", "search_api.api_notifications"): Case(SIGNED_IN),
+    ("GET", "search_api.api_saved_searches"): Case(SIGNED_IN),
+    ("POST", "search_api.api_save_search"): Case(
+        (401, 201, 201, 201, 201, 201), body=_json({"q": "锂电池", "filters": {"kind": "patent"}}),
+        probe=lambda w, obj, user: _count(SavedSearch)),
+    ("DELETE", "search_api.api_delete_saved_search"): Case(
+        (401, 200, 404, 404, 404, 404), note="only the owner", setup=lambda w: w.saved_search(),
+        args=lambda s: {"saved_id": s.id}, probe=lambda w, s, user: _count(SavedSearch, SavedSearch.id == s.id)),
+
+    # --- HTML: accounts -------------------------------------------------------------------------------
+    ("POST", "auth.login"): Case(
+        ("done",) * 6, note="anonymous signs in with the buyer's password",
+        body=_form(lambda w, obj, user: {"email": (user or w.buyer).email, "password": PASSWORD})),
+    ("POST", "auth.register"): Case(
+        ("done",) * 6, body=_form(lambda w, obj, user: {"email": f"page{next(_seq)}@example.com",
+                                                         "password": "long-enough-password", "name": "新用户",
+                                                         "roles": "buyer"}),
+        probe=lambda w, obj, user: _count(User)),
+    ("POST", "auth.logout"): Case(("done",) * 6),
+    ("POST", "auth.change_password"): Case(
+        ("login", "done", "done", "done", "done", "done"),
+        body=_form({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+        probe=lambda w, obj, user: user and _reread(User, "password_hash")(w, user, user)),
+    ("POST", "storefront.account_organization"): Case(
+        ("login", 403, 403, "done", "done", "done"), note="uploads the caller's own organisation's licence",
+        body=_files("licence", PDF, "licence.pdf"),
+        probe=lambda w, obj, user: user and user.organization_id and _reread(
+            Organization, "business_licence")(w, user.organization, user)),
+    ("POST", "storefront.account_credit_appeal"): Case(
+        ("login", 404, 404, "done", 404, "refused"), note="a record about the seller: only they appeal",
+        setup=lambda w: w.credit_record(), args=lambda r: {"record_id": r.id},
+        body=_form(lambda w, r, user: {f"r{r.id}-note": "该交易延误是因为国家知识产权局补正通知"}),
+        probe=lambda w, r, user: _reread(type(r), "appeal_status")(w, r, user)),
+    ("POST", "storefront.notification_read"): Case(
+        ("login", "done", 404, 404, 404, 404), setup=lambda w: w.notification(),
+        args=lambda n: {"notification_id": n.id}, probe=_reread(Notification, "read_at")),
+    ("POST", "storefront.notifications_read_all"): Case(
+        ("login", "done", "harmless", "harmless", "harmless", "harmless"),
+        note="marks only the caller's own: the buyer's notification stays unread for everyone else",
+        setup=lambda w: w.notification(), probe=_reread(Notification, "read_at")),
+
+    # --- HTML: listings ---------------------------------------------------------------------------------
+    ("POST", "listings.new"): Case(("login", 403, 403, 422, 422, 403), note="an empty wizard: errors, no listing",
+                                   probe=lambda w, obj, user: _count(Listing)),
+    ("POST", "listings.edit"): Case(
+        ("login", 404, 404, 422, 404, 403), note="an empty wizard: errors, nothing saved",
+        setup=lambda w: w.listing(status="draft"), args=lambda x: {"listing_id": x.id},
+        probe=_reread(Listing, "title")),
+    ("POST", "listings.import_csv"): Case(("login", 403, 403, 422, 422, 403), note="no file: an error",
+                                          probe=lambda w, obj, user: _count(Listing)),
+    ("POST", "listings.submit"): Case(
+        ("login", 404, 404, "done", 404, "refused"), setup=lambda w: w.listing(status="draft"),
+        args=lambda x: {"listing_id": x.id}, probe=_reread(Listing, "status")),
+    ("POST", "listings.withdraw"): Case(
+        ("login", "refused", "refused", "done", "refused", "refused"), setup=lambda w: w.listing(),
+        args=lambda x: {"listing_id": x.id}, probe=_reread(Listing, "status")),
+    ("POST", "listings.reopen"): Case(
+        ("login", 404, 404, "done", 404, "refused"), setup=lambda w: w.listing(status="withdrawn"),
+        args=lambda x: {"listing_id": x.id}, probe=_reread(Listing, "status")),
+    ("POST", "listings.bundle"): Case(
+        ("login", 404, 404, "done", 404, "refused"), setup=_draft_trademarks, args=lambda x: {"listing_id": x.id},
+        body=_form(lambda w, x, user: {"bundle": str(x.other.id)}),
+        probe=lambda w, x, user: _reread(Listing, "status")(w, x.other, user)),
+    ("POST", "listings.review"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: w.listing(status="pending_review"), args=lambda x: {"listing_id": x.id},
+        body=_form({"decision": "approve"}), probe=_reread(Listing, "status")),
+    ("POST", "grading.assess_form"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: w.listing(), args=lambda x: {"listing_id": x.id},
+        body=_form(lambda w, x, user: {**{f"score-{k}": str(v) for k, v in _grade_scores(w, x).items()},
+                                       "rationale": "权利稳定，技术先进，市场需求明确，评级合理。"}),
+        probe=_reread(Listing, "grade")),
+
+    # --- HTML: operator console ---------------------------------------------------------------------------
+    ("POST", "operator.verify_organization"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: w.seller.organization, args=lambda org: {"org_id": org.id},
+        body=_form({"decision": "unverify", "note": "营业执照已过期，请重新上传"}), probe=_reread(Organization, "verified")),
+    ("POST", "operator.record_credit"): Case(
+        OPERATORS_ONLY_PAGE, body=_form(lambda w, obj, user: {
+            "subject_type": "user", "subject_id": str(w.seller.id), "violation": "non_performance",
+            "level": "warned", "description": "未按约定时间办理著录项目变更手续"}),
+        probe=lambda w, obj, user: _reread(User, "credit_level")(w, w.seller, user)),
+    ("POST", "operator.decide_appeal"): Case(
+        OPERATORS_ONLY_PAGE, setup=_appealed_record, args=lambda r: {"record_id": r.id},
+        body=_form({"decision": "upheld", "reply": "经核实，延误确由卖方造成"}),
+        probe=lambda w, r, user: _reread(type(r), "appeal_status")(w, r, user)),
+
+    # --- HTML: deal pages (forms are prefixed with the action's name) -----------------------------------
+    ("POST", "escrow.deal_pay"): Case(
+        ("login", 200, 404, 403, 404, 403), note="offline: the bank transfer instructions page",
+        setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id}, probe=_deal_events),
+    ("POST", "escrow.deal_confirm_payment"): Case(
+        ("login", 403, 404, 403, 404, "done"), setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id},
+        body=_form(lambda w, d, user: {"confirm_payment-reference": d.payment_reference,
+                                       "confirm_payment-amount": f"{d.price // 100}.{d.price % 100:02d}"}),
+        probe=_deal_events),
+    ("POST", "escrow.deal_transfer_filed"): Case(
+        ("login", 403, 404, "done", 404, 403), setup=lambda w: w.deal("funded"), args=lambda d: {"deal_id": d.id},
+        body=_files("file_transfer-document", PDF, "receipt.pdf"), probe=_deal_events),
+    ("POST", "escrow.deal_transfer_recorded"): Case(
+        ("login", 403, 404, "done", 404, 403), setup=lambda w: w.deal("transfer_filed"),
+        args=lambda d: {"deal_id": d.id}, body=_files("record_transfer-document", PNG, "notice.png"),
+        probe=_deal_events),
+    ("POST", "escrow.deal_accept"): Case(
+        ("login", "done", 404, 403, 404, 403), setup=lambda w: w.deal("transfer_recorded"),
+        args=lambda d: {"deal_id": d.id}, probe=_deal_events),
+    ("POST", "escrow.deal_dispute"): Case(
+        ("login", "done", 404, "done", 404, 403), setup=lambda w: w.deal("funded"), args=lambda d: {"deal_id": d.id},
+        body=_form({"dispute-reason": "卖方迟迟不提交变更申请"}), probe=_deal_events),
+    ("POST", "escrow.deal_resolve"): Case(
+        ("login", 403, 404, 403, 404, "done"), setup=lambda w: w.deal("disputed"), args=lambda d: {"deal_id": d.id},
+        body=_form({"resolve-outcome": "refund"}), probe=_deal_events),
+    ("POST", "escrow.deal_cancel"): Case(
+        ("login", "done", 404, 403, 404, "done"), setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id},
+        probe=_deal_events),
+    ("POST", "escrow.deal_payout_paid"): Case(
+        ("login", 403, 404, 403, 404, "done"), setup=lambda w: w.deal("released"), args=lambda d: {"deal_id": d.id},
+        body=_form({"payout_paid-reference": "BOC20260101001"}), probe=_deal_events),
+
+    # --- HTML: trading (a refusal is a message on the listing page) -------------------------------------
+    ("POST", "trading.buy"): Case(
+        ("login", "done", "done", "refused", "refused", "refused"), setup=lambda w: w.listing(),
+        args=lambda x: {"listing_id": x.id}, body=_form({"deal_type": "assignment"}),
+        probe=_reread(Listing, "status")),
+    ("POST", "trading.bid"): Case(
+        ("login", "done", "done", "refused", "refused", "refused"), setup=lambda w: w.auction(),
+        args=lambda x: {"listing_id": x.id}, body=_form({"amount": "100000.00"}),
+        probe=lambda w, x, user: _count(Bid, Bid.auction_id == x.auction.id)),
+    ("POST", "trading.offer"): Case(
+        ("login", "done", "done", "refused", "refused", "refused"),
+        setup=lambda w: w.listing(price_mode="negotiable", price=None), args=lambda x: {"listing_id": x.id},
+        body=_form({"amount": "50000", "deal_type": "assignment"}),
+        probe=lambda w, x, user: _count(Offer, Offer.listing_id == x.id)),
+    ("POST", "trading.accept"): Case(
+        ("login", "refused", 404, "done", 404, "refused"), setup=lambda w: w.offer(),
+        args=lambda o: {"offer_id": o.id}, probe=_reread(Offer, "status")),
+    ("POST", "trading.decline"): Case(
+        ("login", "refused", 404, "done", 404, "refused"), setup=lambda w: w.offer(),
+        args=lambda o: {"offer_id": o.id}, probe=_reread(Offer, "status")),
+    ("POST", "trading.counter"): Case(
+        ("login", "refused", 404, "done", 404, "refused"), setup=lambda w: w.offer(),
+        args=lambda o: {"offer_id": o.id}, body=_form({"amount": "80000"}), probe=_reread(Offer, "status")),
+
+    # --- HTML: payments and search -------------------------------------------------------------------------
+    ("POST", "payments.start_card_payment"): Case(
+        ("login", 200, 404, 403, 404, 403), setup=_card_deal, args=lambda d: {"deal_id": d.id},
+        probe=_deal_events),
+    ("POST", "search.save_search"): Case(
+        ("login", "done", "done", "done", "done", "done"), body=_form({"q": "锂电池", "kind": "patent"}),
+        probe=lambda w, obj, user: _count(SavedSearch)),
+    ("POST", "search.delete_saved_search"): Case(
+        ("login", "done", "refused", "refused", "refused", "refused"), setup=lambda w: w.saved_search(),
+        args=lambda s: {"saved_id": s.id}, probe=lambda w, s, user: _count(SavedSearch, SavedSearch.id == s.id)),
+}
+
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def routes_to_classify(app):
+    """Every (method, endpoint) of the API, and of the HTML pages that change state."""
+    found = set()
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            if rule.rule.startswith("/api/") or method in STATE_CHANGING:
+                found.add((method, rule.endpoint))
+    return found
+
+
+def test_every_route_is_classified(app):
+    unclassified = sorted(routes_to_classify(app) - set(MATRIX))
+    assert not unclassified, (
+        "routes missing from tests/security/test_permission_matrix.py MATRIX (classify who may call them): "
+        + ", ".join(f"{m} {e}" for m, e in unclassified))
+
+
+def test_matrix_names_only_routes_that_exist(app):
+    stale = sorted(set(MATRIX) - routes_to_classify(app))
+    assert not stale, f"MATRIX lists routes the app no longer has: {stale}"
+
+
+def _path(app, method, endpoint, values):
+    adapter = app.url_map.bind("localhost")
+    return adapter.build(endpoint, values, method=method)
+
+
+def _client_for(app, user, api):
+    client = app.test_client()
+    headers = {}
+    if user is not None:
+        if api:
+            headers = factories.auth_header(user)
+            db.session.commit()
+        else:
+            with client.session_transaction() as sess:
+                sess["_user_id"] = str(user.id)
+                sess["_fresh"] = True
+    return client, headers
+
+
+def _check(outcome, response, changed, where):
+    status = response.status_code
+    location = response.headers.get("Location", "")
+    if outcome == "login":
+        assert status == 302 and "/login" in location, f"{where}: expected a sign-in redirect, got {status} {location}"
+        assert not changed, f"{where}: anonymous changed something"
+    elif outcome == "done":
+        assert status in (302, 303) and "/login" not in location, f"{where}: expected done, got {status} {location}"
+        assert changed is not False, f"{where}: redirected as done but nothing changed"
+    elif outcome == "refused":
+        assert status in (302, 303) and "/login" not in location, f"{where}: expected refused, got {status}"
+        assert not changed, f"{where}: refused, yet it changed"
+    elif outcome == "harmless":
+        assert status in (302, 303) and "/login" not in location, f"{where}: expected a redirect, got {status}"
+        assert not changed, f"{where}: changed someone else's data"
+    elif outcome == "page":
+        assert status == 200, f"{where}: expected the page again, got {status}"
+        assert not changed, f"{where}: changed"
+    else:
+        body = response.get_data(as_text=True)[:300]
+        assert status == outcome, f"{where}: expected {outcome}, got {status}: {body}"
+        if 200 <= status < 300:
+            assert changed is not False, f"{where}: {status} but nothing changed"
+        else:
+            assert not changed, f"{where}: refused with {status}, yet it changed"
+
+
+@pytest.mark.parametrize("method,endpoint", sorted(MATRIX), ids=lambda v: str(v))
+def test_permission_matrix(app, method, endpoint):
+    case = MATRIX[(method, endpoint)]
+    if (method, endpoint) not in routes_to_classify(app):
+        pytest.skip(f"{method} {endpoint} is not a route of this app")
+    api = app.url_map._rules_by_endpoint[endpoint][0].rule.startswith("/api/")
+    world = World()
+    for role, outcome in zip(ROLES, case.expect, strict=True):
+        user = world.user(role)
+        obj = case.setup(world)
+        path = _path(app, method, endpoint, case.args(obj))
+        before = case.probe(world, obj, user) if case.probe else None
+        client, headers = _client_for(app, user, api)
+        kwargs = case.body(world, obj, user)
+        kwargs.setdefault("headers", {}).update(headers)
+        response = client.open(path, method=method, **kwargs)
+        db.session.rollback()
+        changed = None
+        if case.probe:
+            changed = case.probe(world, obj, user) != before
+        _check(outcome, response, changed, f"{method} {path} as {role}")
