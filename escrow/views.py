@@ -32,6 +32,10 @@ FORMS = {
     "resolve": ResolveForm,
     "payout_paid": PayoutPaidForm,
 }
+# CSRFProtect (marketplace.extensions.csrf) checks the ``csrf_token`` of every HTML POST before a view
+# runs; the forms below are built with a prefix per action so several share a page, which would rename
+# their own token field, so they leave CSRF to CSRFProtect (``meta=NO_FORM_CSRF``).
+NO_FORM_CSRF = {"csrf": False}
 QUEUES = {"payments": "escrow.payment_queue", "payouts": "escrow.payout_queue", "disputes": "escrow.dispute_queue"}
 
 
@@ -65,7 +69,7 @@ def _viewer_actions(deal):
 
 
 def _render(deal, bound=None, status=200):
-    forms = {name: cls(prefix=name, formdata=None) for name, cls in FORMS.items()}
+    forms = {name: cls(prefix=name, formdata=None, meta=NO_FORM_CSRF) for name, cls in FORMS.items()}
     if bound is not None:
         forms[bound[0]] = bound[1]
     roles = deals.roles_of(deal, current_user)
@@ -100,7 +104,7 @@ def _back(deal_id):
 def _act(deal_id, name, run, done_message):
     """Validate the form for ``name``, run the service, commit; or re-render with the reason."""
     deal = deals.get_deal_for(deal_id, current_user)
-    form = FORMS[name](prefix=name)
+    form = FORMS[name](prefix=name, meta=NO_FORM_CSRF)
     if not form.validate_on_submit():
         return _render(deal, bound=(name, form), status=422)
     try:
@@ -169,7 +173,7 @@ def deal_document(deal_id, document_id):
 @login_required
 def deal_pay(deal_id):
     deal = deals.get_deal_for(deal_id, current_user)
-    form = ActionForm(prefix="pay")
+    form = ActionForm(prefix="pay", meta=NO_FORM_CSRF)
     if not form.validate_on_submit():
         return _render(deal, status=422)
     stripe_page = current_app.view_functions.get("payments.pay_page")
@@ -259,8 +263,8 @@ def _queue(template, query, queue):
     _operator_only()
     rows = db.session.execute(query).scalars().all()
     return render_template(template, deals=rows, queue=queue, state_labels=machine.STATE_LABELS,
-                           confirm_form=ConfirmPaymentForm(prefix="confirm_payment", formdata=None),
-                           payout_form=PayoutPaidForm(prefix="payout_paid", formdata=None),
+                           confirm_form=ConfirmPaymentForm(prefix="confirm_payment", formdata=None, meta=NO_FORM_CSRF),
+                           payout_form=PayoutPaidForm(prefix="payout_paid", formdata=None, meta=NO_FORM_CSRF),
                            next_step=next_step)
 
 
