@@ -259,10 +259,10 @@ def deal_payout_paid(deal_id):
 
 # --- operator queues -------------------------------------------------------------------------
 
-def _queue(template, query, queue):
+def _queue(template, query, queue, **extra):
     _operator_only()
     rows = db.session.execute(query).scalars().all()
-    return render_template(template, deals=rows, queue=queue, state_labels=machine.STATE_LABELS,
+    return render_template(template, deals=rows, queue=queue, state_labels=machine.STATE_LABELS, **extra,
                            confirm_form=ConfirmPaymentForm(prefix="confirm_payment", formdata=None, meta=NO_FORM_CSRF),
                            payout_form=PayoutPaidForm(prefix="payout_paid", formdata=None, meta=NO_FORM_CSRF),
                            next_step=next_step)
@@ -288,5 +288,8 @@ def payout_queue():
 @bp.get("/operator/disputes")
 @login_required
 def dispute_queue():
+    """Disputes to resolve, and deals a gateway or a failed payout flagged for a person to look at."""
     query = select(Deal).where(Deal.state == "disputed").order_by(Deal.updated_at, Deal.id)
-    return _queue("escrow/queue_disputes.html", query, "disputes")
+    flagged = db.session.execute(select(Deal).where(Deal.flagged.isnot(None)).order_by(Deal.updated_at.desc())
+                                 .limit(100)).scalars().all()
+    return _queue("escrow/queue_disputes.html", query, "disputes", flagged=flagged)

@@ -105,6 +105,16 @@ def test_gateway_payment_mismatch_flags_and_books_nothing(app, open_deal, amount
     assert db.session.query(JournalEntry).count() == 0
 
 
+def test_flagged_deals_are_listed_for_operators(app, client, as_user, open_deal, parties):
+    deal = open_deal(price=50_000)
+    with pytest.raises(PaymentMismatch):
+        deals.record_gateway_payment(deal.id, 1, "CNY", "fake_stripe", "pi_small")
+    db.session.commit()
+    as_user(parties.operator)
+    html = client.get("/operator/disputes").get_data(as_text=True)
+    assert "pi_small" in html and f"#{deal.id}" in html
+
+
 def test_payment_for_a_cancelled_deal_is_flagged_not_booked(app, open_deal, parties):
     deal = drive(open_deal().id, "cancelled", parties)
     with pytest.raises(PaymentMismatch):
