@@ -14,8 +14,9 @@ type, and per-organisation counts.
 """
 import csv
 import io
+import json
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 
 from flask import Response
 from flask_babel import get_locale
@@ -300,8 +301,30 @@ def _wan(fen):
     return round(fen / 1_000_000, 2)
 
 
+_CHART_CACHE = OrderedDict()
+_CHART_CACHE_SIZE = 16
+
+
 def charts(data, operator=False):
-    """{name: inline SVG} for the statistics page."""
+    """{name: inline SVG} for the statistics page.
+
+    Drawing takes pygal about a tenth of a second per chart, so the drawings are kept per
+    process, keyed by the very numbers (and language) they show: a change in the data is a
+    new key, so a cached chart is never stale.
+    """
+    key = json.dumps([_locale(), operator, data["listings"], data["deals"]["by_month"], data["deals"]["by_type"],
+                      data["recordal"]["buckets"]], default=str, sort_keys=True)
+    if key in _CHART_CACHE:
+        _CHART_CACHE.move_to_end(key)
+        return _CHART_CACHE[key]
+    drawn = _draw_charts(data, operator)
+    _CHART_CACHE[key] = drawn
+    while len(_CHART_CACHE) > _CHART_CACHE_SIZE:
+        _CHART_CACHE.popitem(last=False)
+    return drawn
+
+
+def _draw_charts(data, operator):
     from .charts import bar_chart
 
     def categorical(name, dimension, title, pairs, horizontal=True):
