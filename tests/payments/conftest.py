@@ -189,15 +189,19 @@ class _Capture:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
-    def of_type(self, event_type):
+    def of_type(self, event_type, object_id):
+        """Deliveries of ``event_type`` about ``object_id`` (localstripe is shared: other tests' events pass by)."""
         import json
 
         with self._lock:
-            return [(body, sig) for body, sig in self.deliveries if json.loads(body)["type"] == event_type]
+            events = [(json.loads(body), body, sig) for body, sig in self.deliveries]
+        return [(body, sig) for event, body, sig in events
+                if event["type"] == event_type and event["data"]["object"].get("id") == object_id]
 
-    def wait_for(self, event_type, count=1, timeout=10):
-        return wait_until(lambda: len(self.of_type(event_type)) >= count and self.of_type(event_type),
-                          timeout=timeout, message=f"{count} × {event_type} from localstripe")
+    def wait_for(self, event_type, object_id, count=1, timeout=10):
+        return wait_until(lambda: len(self.of_type(event_type, object_id)) >= count
+                          and self.of_type(event_type, object_id),
+                          timeout=timeout, message=f"{count} × {event_type} about {object_id} from localstripe")
 
 
 @pytest.fixture

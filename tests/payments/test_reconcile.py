@@ -56,7 +56,7 @@ class TestAgainstLocalstripe:
             in output
         assert output.strip().endswith("1 mismatch(es)")
         # once the webhook arrives, everything agrees
-        ((body, signature),) = captured_webhooks.wait_for("payment_intent.succeeded")
+        ((body, signature),) = captured_webhooks.wait_for("payment_intent.succeeded", pi_id)
         client = app.test_client()
         client.post("/api/v1/webhooks/stripe", data=body, headers={"Stripe-Signature": signature},
                     content_type="application/json")

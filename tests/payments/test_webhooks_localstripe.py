@@ -48,11 +48,15 @@ def _confirm(stripe_client, pi_id, card="pm_card_visa"):
         return "declined"
 
 
-def _events(deal_id=None):
+def _events(deal_id=None, object_id=None):
+    """Webhook events applied for a deal or about an object (localstripe is shared by the session's tests,
+    so a late event of an earlier test may reach this test's server: it belongs to no deal here)."""
     db.session.expire_all()
     query = db.session.query(ProcessedWebhookEvent).order_by(ProcessedWebhookEvent.id)
     if deal_id is not None:
         query = query.filter_by(deal_id=deal_id)
+    if object_id is not None:
+        query = query.filter_by(object_id=object_id)
     return [(e.event_type, e.outcome) for e in query]
 
 
@@ -154,8 +158,8 @@ def test_a_payment_intent_of_no_deal_changes_nothing(app, localstripe_webhook, s
         "amount": deal.price, "currency": "cny", "payment_method_types": ["card"],
         "metadata": {"deal_id": str(deal.id)}})  # names our deal, but the app never created it
     _confirm(stripe_client, pi.id)
-    wait_until(lambda: _events(), message="the webhook")
-    assert _events() == [("payment_intent.succeeded", "ignored: PaymentIntent belongs to no deal")]
+    wait_until(lambda: _events(object_id=pi.id), message="the webhook")
+    assert _events(object_id=pi.id) == [("payment_intent.succeeded", "ignored: PaymentIntent belongs to no deal")]
     assert _snapshot(deal) == before
 
 
@@ -177,7 +181,7 @@ def test_bad_or_old_signatures_are_refused_and_change_nothing(app, live_server, 
     deal = make_deal()
     pi_id = _start(deal)
     _confirm(stripe_client, pi_id)
-    ((body, signature),) = captured_webhooks.wait_for("payment_intent.succeeded")
+    ((body, signature),) = captured_webhooks.wait_for("payment_intent.succeeded", pi_id)
     before = _snapshot(deal)
     old = int(time.time()) - 3600
     tampered = body.replace(b'"succeeded"', b'"succeeded" ', 1)
@@ -191,7 +195,7 @@ def test_bad_or_old_signatures_are_refused_and_change_nothing(app, live_server, 
         r = _post(live_server, bad_body, bad_signature)
         assert r.status_code == 400, bad_signature
         assert r.json()["error"]["code"] == "bad_signature"
-    assert _snapshot(deal) == before and _events() == []
+    assert _snapshot(deal) == before and _events(object_id=pi_id) == []
     assert "stripe webhook refused" in caplog.text
     # the genuine delivery still works afterwards
     assert _post(live_server, body, signature).json()["outcome"] == "funded"
@@ -201,7 +205,7 @@ def test_the_same_event_twice_applies_once(app, live_server, captured_webhooks, 
     deal = make_deal()
     pi_id = _start(deal)
     _confirm(stripe_client, pi_id)
-    ((body, signature),) = captured_webhooks.wait_for("payment_intent.succeeded")
+    ((body, signature),) = captured_webhooks.wait_for("payment_intent.succeeded", pi_id)
     first = _post(live_server, body, signature)
     assert (first.status_code, first.json()["outcome"]) == (200, "funded")
     after_first = _snapshot(deal)
@@ -218,8 +222,8 @@ def test_events_out_of_order_apply_once(app, live_server, captured_webhooks, str
     assert _confirm(stripe_client, first, "pm_card_chargeCustomerFail") == "declined"
     second = _start(refresh(deal))
     assert _confirm(stripe_client, second) == "succeeded"
-    ((failed, failed_sig),) = captured_webhooks.wait_for("payment_intent.payment_failed")
-    ((succeeded, succeeded_sig),) = captured_webhooks.wait_for("payment_intent.succeeded")
+    ((failed, failed_sig),) = captured_webhooks.wait_for("payment_intent.payment_failed", first)
+    ((succeeded, succeeded_sig),) = captured_webhooks.wait_for("payment_intent.succeeded", second)
 
     assert _post(live_server, succeeded, succeeded_sig).json()["outcome"] == "funded"
     funded = _snapshot(deal)
@@ -238,7 +242,7 @@ def test_a_stale_snapshot_is_checked_against_stripe(app, live_server, captured_w
     deal = make_deal()
     pi_id = _start(deal)
     assert _confirm(stripe_client, pi_id) == "succeeded"
-    ((succeeded, succeeded_sig),) = captured_webhooks.wait_for("payment_intent.succeeded")
+    ((succeeded, succeeded_sig),) = captured_webhooks.wait_for("payment_intent.succeeded", pi_id)
     stale = json.loads(succeeded)
     stale.update(id="evt_stale_failure", type="payment_intent.payment_failed")
     stale["data"]["object"].update(status="requires_payment_method", latest_charge=None)
@@ -272,3 +276,18 @@ def test_without_a_webhook_secret_every_delivery_is_refused(app, client):
                     content_type="application/json")
     assert r.status_code == 400
     assert db.session.query(Deal).count() == 0
+
+
+def test_the_same_event_delivered_concurrently_applies_once(app, live_server, captured_webhooks, stripe_client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    deal = make_deal()
+    pi_id = _start(deal)
+    _confirm(stripe_client, pi_id)
+    ((body, signature),) = captured_webhooks.wait_for("payment_intent.succeeded", pi_id)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda _: _post(live_server, body, signature), range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    assert sorted(r.json()["outcome"] for r in responses) == ["duplicate"] * 3 + ["funded"]
+    assert _events(deal.id) == [("payment_intent.succeeded", "funded")]
+    assert [e.idempotency_key for e in ledger.deal_entries(deal.id)] == [f"deal:{deal.id}:fund"]
