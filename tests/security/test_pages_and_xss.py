@@ -1,0 +1,281 @@
+"""Every page, rendered with hostile text in every free-text field, for the visitors who see it.
+
+A "poisoned" world puts ``pages.PAYLOADS`` into every field a user can type and another
+user (or the operator) later sees: names, organisation names, listing titles, descriptions
+(Markdown), patent titles and abstracts, trademark texts and goods, rejection reasons, offer
+messages, dispute reasons, document notes and file names, cancel reasons, credit record
+descriptions and appeal notes, grading rationales, saved-search queries, notifications, and
+the search box (reflected). Then every GET route of the app is visited:
+
+* HTML pages: 200, the CSP header, and ``pages.page_problems`` finds no inline script or style,
+  no event-handler attribute, no ``javascript:`` URL and no injected element; pages that show
+  the hostile text must show it (escaped), so the check is not passed by leaving the field out;
+* files (documents, images, CSV): never served as HTML, always with ``nosniff``.
+
+A GET route not in ``PAGES`` fails ``test_every_page_is_visited``.
+"""
+import io
+
+import pytest
+from werkzeug.datastructures import FileStorage
+
+from marketplace.extensions import db
+from tests import factories
+
+from .conftest import PDF, PNG, World
+from .pages import MARK, PAYLOADS, page_problems
+
+LONG, SHORT = PAYLOADS["long"], PAYLOADS["short"]
+
+
+def _file(data=PDF, name=SHORT + ".pdf"):
+    return FileStorage(stream=io.BytesIO(data), filename=name, content_type="application/pdf")
+
+
+class Poisoned:
+    """The world with hostile text everywhere (built through the services where they exist)."""
+
+    def __init__(self):
+        from escrow import deals
+        from listings import bidding, grading, service
+        from marketplace import credit, kyc
+        from search import service as search_service
+
+        w = self.w = World()
+        w.seller.name = SHORT
+        w.buyer.name = SHORT
+        w.seller.organization.name = LONG[:200]
+        db.session.commit()
+        kyc.upload_licence(w.seller, _file())
+
+        self.listing = w.listing(title=LONG[:200])
+        self.listing.description = LONG
+        self.listing.rights[0].abstract = LONG
+        self.trademark = w.listing(kind="trademark", price_mode="negotiable", price=None, deal_types=("assignment",),
+                                   title=LONG[:200])
+        self.trademark.rights[0].title = LONG[:300]
+        self.trademark.rights[0].goods = [LONG]
+        self.rejected = w.listing(status="pending_review", title=LONG[:200], kind="trademark",
+                                  price_mode="negotiable", price=None, deal_types=("assignment",), number="99887766")
+        db.session.commit()
+        service.review_listing(w.operator, self.rejected.id, "reject", LONG)
+        service.attach_image(w.seller, self.rejected.id, _file(PNG, SHORT + ".png"))
+        self.pending = w.listing(status="pending_review", title=LONG[:200])
+        self.auction = w.auction()
+        self.auction.title = LONG[:200]
+        db.session.commit()
+        bidding.place_bid(self.auction.id, w.buyer, self.auction.auction.start_price)
+        self.offer = bidding.make_offer(self.trademark.id, w.buyer, 50_000_00, "assignment", LONG)
+        scores = {item["key"]: 7 for item in grading.propose(self.listing)}
+        grading.assess(self.listing.id, w.operator, scores, LONG)
+        db.session.commit()
+
+        self.deal = w.deal("funded")
+        self.deal.listing.title = LONG[:200]
+        db.session.commit()
+        deals.file_transfer(self.deal.id, w.seller, _file(), note=LONG)
+        deals.open_dispute(self.deal.id, w.buyer, LONG)
+        self.cancelled = w.deal()
+        deals.cancel_deal(self.cancelled.id, w.buyer, reason=LONG)
+        self.card_deal = w.deal()
+        self.card_deal.gateway = "fake_stripe"
+        db.session.commit()
+
+        self.record = credit.record_violation(w.operator, w.seller, "non_performance", "warned", LONG,
+                                              evidence=_file())
+        db.session.commit()
+        credit.file_appeal(w.seller, self.record.id, LONG)
+        search_service.save_search(w.buyer, SHORT, {})
+        w.notification(link="/notifications")
+        db.session.commit()
+        self.document = self.deal.documents[0]
+
+
+def _args(**values):
+    return lambda p: {k: v(p) if callable(v) else v for k, v in values.items()}
+
+
+HTML, FILE, REDIRECT, JSON = "html", "file", "redirect", "json"
+NONE = _args()
+
+# endpoint -> [(visitor, url values, kind, must the hostile text show?, query string)]
+PAGES = {
+    "storefront.home": [("anon", NONE, HTML, True, None), ("buyer", NONE, HTML, True, None)],
+    "storefront.account_credit": [("seller", NONE, HTML, True, None)],
+    "storefront.account_credit_evidence": [("seller", _args(record_id=lambda p: p.record.id), FILE, False, None)],
+    "storefront.account_organization": [("seller", NONE, HTML, True, None), ("buyer", NONE, HTML, False, None)],
+    "storefront.account_licence": [("seller", NONE, FILE, False, None)],
+    "storefront.notifications": [("buyer", NONE, HTML, True, None), ("seller", NONE, HTML, True, None),
+                                 ("operator", NONE, HTML, True, None)],
+    "storefront.set_language": [("anon", _args(code="en"), REDIRECT, False, {"next": "//evil.example/"})],
+    "storefront.stats": [("anon", NONE, HTML, False, None)],
+    "storefront.stats_csv": [("anon", NONE, FILE, False, None)],
+    "storefront.stats_chart_css": [("anon", NONE, FILE, False, None)],
+    "auth.login": [("anon", NONE, HTML, False, {"next": LONG})],
+    "auth.register": [("anon", NONE, HTML, False, None)],
+    "auth.change_password": [("buyer", NONE, HTML, False, None)],
+    "trading.buyer_dashboard": [("buyer", NONE, HTML, True, None)],
+    "trading.seller_offers": [("seller", NONE, HTML, True, None)],
+    "escrow.my_deals": [("buyer", NONE, HTML, True, None), ("seller", NONE, HTML, True, None)],
+    "escrow.buyer_dashboard": [("buyer", NONE, HTML, True, None)],
+    "escrow.deal_detail": [(role, _args(deal_id=lambda p: p.deal.id), HTML, True, None)
+                           for role in ("buyer", "seller", "operator")]
+    + [("buyer", _args(deal_id=lambda p: p.cancelled.id), HTML, True, None)],
+    "escrow.deal_contract": [("buyer", _args(deal_id=lambda p: p.deal.id), HTML, True, None)],
+    "escrow.deal_document": [("buyer", _args(deal_id=lambda p: p.deal.id, document_id=lambda p: p.document.id),
+                              FILE, False, None)],
+    "escrow.payment_queue": [("operator", NONE, HTML, False, None)],
+    "escrow.payout_queue": [("operator", NONE, HTML, False, None)],
+    "escrow.dispute_queue": [("operator", NONE, HTML, True, None)],
+    "payments.pay_page": [("buyer", _args(deal_id=lambda p: p.card_deal.id), HTML, False, None)],
+    "payments.pay_card_return": [("buyer", _args(deal_id=lambda p: p.card_deal.id), HTML, False,
+                                  {"payment_intent": SHORT})],
+    "grading.rubric": [("anon", NONE, HTML, False, None)],
+    "grading.queue": [("operator", NONE, HTML, True, None)],
+    "grading.assess_form": [("operator", _args(listing_id=lambda p: p.listing.id), HTML, True, None)],
+    "grading.calibration": [("operator", NONE, HTML, False, None)],
+    "healthz": [("anon", NONE, JSON, False, None)],
+    "listings.detail": [(role, _args(listing_id=lambda p: p.listing.id), HTML, True, None)
+                        for role in ("anon", "buyer", "seller", "operator")]
+    + [("anon", _args(listing_id=lambda p: p.trademark.id), HTML, True, None),
+       ("buyer", _args(listing_id=lambda p: p.auction.id), HTML, True, None),
+       ("seller", _args(listing_id=lambda p: p.rejected.id), HTML, True, None)],
+    "listings.detail_slug": [("anon", _args(listing_id=lambda p: p.listing.id, slug=SHORT), HTML, True, None)],
+    "listings.edit": [("seller", _args(listing_id=lambda p: p.rejected.id), HTML, True, None)],
+    "listings.image": [("seller", _args(listing_id=lambda p: p.rejected.id), FILE, False, None)],
+    "listings.pledge_consent": [],  # covered by tests/listings; no consent uploaded here (404 checked below)
+    "listings.import_csv": [("seller", NONE, HTML, False, None)],
+    "listings.import_template": [("seller", NONE, FILE, False, None)],
+    "listings.new": [("seller", NONE, HTML, False, None), ("seller", NONE, HTML, False, {"kind": "trademark"})],
+    "listings.my_listings": [("seller", NONE, HTML, True, None)],
+    "listings.review_queue": [("operator", NONE, HTML, True, None)],
+    "operator.console": [("operator", NONE, HTML, False, None)],
+    "operator.accounts": [("operator", NONE, HTML, True, {"q": SHORT}),
+                          ("operator", NONE, HTML, True, {"q": "example.com"})],
+    "operator.audit_log": [("operator", NONE, HTML, False, None)],
+    "operator.credit_records": [("operator", NONE, HTML, True, None)],
+    "operator.credit_record": [("operator", _args(record_id=lambda p: p.record.id), HTML, True, None)],
+    "operator.credit_evidence": [("operator", _args(record_id=lambda p: p.record.id), FILE, False, None)],
+    "operator.kyc_queue": [("operator", NONE, HTML, True, None)],
+    "operator.organization": [("operator", _args(org_id=lambda p: p.w.seller.organization_id), HTML, True, None)],
+    "operator.organization_licence": [("operator", _args(org_id=lambda p: p.w.seller.organization_id), FILE,
+                                       False, None)],
+    "operator.market_stats": [("operator", NONE, HTML, False, None)],
+    "operator.market_stats_csv": [("operator", NONE, FILE, False, None)],
+    "operator.user_detail": [("operator", _args(user_id=lambda p: p.w.seller.id), HTML, True, None)],
+    "search.search_page": [("anon", NONE, HTML, True, {"q": SHORT}), ("anon", NONE, HTML, False, {"q": LONG}),
+                           ("buyer", NONE, HTML, False, {"q": "锂电池", "kind": SHORT, "sort": SHORT})],
+    "search.saved_searches": [("buyer", NONE, HTML, True, None)],
+    "static": [("anon", _args(filename="css/app.css"), FILE, False, None)],
+}
+
+
+def _get_routes(app):
+    return {rule.endpoint for rule in app.url_map.iter_rules()
+            if "GET" in rule.methods and not rule.rule.startswith("/api/")}
+
+
+def test_every_page_is_visited(app):
+    missing = sorted(_get_routes(app) - set(PAGES))
+    assert not missing, ("GET pages missing from tests/security/test_pages_and_xss.py PAGES (say who sees them): "
+                         + ", ".join(missing))
+
+
+@pytest.fixture
+def poisoned(app):
+    return Poisoned()
+
+
+def _client(app, user):
+    client = app.test_client()
+    if user is not None:
+        with client.session_transaction() as sess:
+            sess["_user_id"] = str(user.id)
+            sess["_fresh"] = True
+    return client
+
+
+def _text_of(html):
+    from html import unescape
+    from html.parser import HTMLParser
+
+    parts = []
+
+    class Text(HTMLParser):
+        def handle_data(self, data):
+            parts.append(data)
+
+        def handle_starttag(self, tag, attrs):
+            parts.extend(unescape(v or "") for _k, v in attrs)
+
+    Text(convert_charrefs=True).feed(html)
+    return "".join(parts)
+
+
+def test_every_page_renders_hostile_text_inert(app, poisoned):
+    from flask import url_for
+
+    failures = []
+    for endpoint in sorted(set(PAGES) & _get_routes(app)):
+        for role, values, kind, shows, query in PAGES[endpoint]:
+            with app.test_request_context():
+                path = url_for(endpoint, **values(poisoned), **(query or {}))
+            response = _client(app, poisoned.w.user(role)).get(path)
+            where = f"GET {path[:120]} as {role}"
+            if kind == REDIRECT:
+                location = response.headers.get("Location", "")
+                if response.status_code != 302 or "evil" in location:
+                    failures.append(f"{where}: {response.status_code} → {location}")
+                continue
+            if response.status_code != 200:
+                failures.append(f"{where}: status {response.status_code}")
+                continue
+            assert response.headers.get("X-Content-Type-Options") == "nosniff", where
+            if kind == FILE or kind == JSON:
+                if response.mimetype == "text/html":
+                    failures.append(f"{where}: a file served as text/html")
+                continue
+            assert response.mimetype == "text/html", where
+            assert "unsafe-inline" not in response.headers["Content-Security-Policy"], where
+            html = response.get_data(as_text=True)
+            failures += [f"{where}: {problem}" for problem in page_problems(html)]
+            if shows and f"<{MARK}" not in _text_of(html):
+                failures.append(f"{where}: the hostile text is not shown at all (so this page proves nothing)")
+    assert not failures, "\n".join(failures)
+
+
+def test_the_inspector_catches_what_it_looks_for():
+    bad = ('<script>alert(1)</script><script src="https://evil.example/x.js"></script><style>p{}</style>'
+           '<p style="color:red" onclick="x()">x</p><a href=" JavaScript:alert(1)">x</a><ipmart-xss>')
+    problems = " | ".join(page_problems(bad))
+    for expected in ("inline or foreign <script>", "inline script content", "inline <style>", "inline style attribute",
+                     "event-handler attribute onclick", "href=", "injected <ipmart-xss>"):
+        assert expected in problems, (expected, problems)
+    assert page_problems('<script src="/static/js/app.js"></script><a href="/deals/1">x</a>') == []
+
+
+def test_markdown_description_keeps_formatting_but_no_active_content(app, poisoned):
+    listing = poisoned.w.listing()
+    listing.description = "**粗体**\n\n[点我](javascript:alert(4)) <img src=x onerror=alert(1)> [官网](https://cnipa.gov.cn)"
+    db.session.commit()
+    html = _client(app, None).get(f"/listings/{listing.id}").get_data(as_text=True)
+    assert "<strong>粗体</strong>" in html
+    assert 'href="https://cnipa.gov.cn"' in html
+    assert page_problems(html) == []
+
+
+def test_pledge_consent_of_a_listing_without_one_is_404(app, poisoned):
+    response = _client(app, poisoned.w.seller).get(f"/listings/{poisoned.listing.id}/pledge-consent")
+    assert response.status_code == 404
+
+
+def test_api_never_answers_html(app, poisoned):
+    """JSON carries the hostile text as data; the API never renders it as a page."""
+    client = app.test_client()
+    headers = factories.auth_header(poisoned.w.buyer)
+    db.session.commit()
+    for path in (f"/api/v1/listings/{poisoned.listing.id}", f"/api/v1/deals/{poisoned.deal.id}",
+                 "/api/v1/notifications", f"/api/v1/search?q={SHORT}", "/api/v1/nope", "/api/v1/deals/999999"):
+        response = client.get(path, headers=headers)
+        assert response.mimetype == "application/json", (path, response.mimetype)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
