@@ -110,7 +110,8 @@ def api_search():
      request_schema={"type": "object", "properties": {
          "q": {"type": "string", "maxLength": service.MAX_QUERY_CHARS},
          "filters": {"type": "object", "description": "the filters of GET /search",
-                     "properties": {k: {"type": ["string", "integer"]} for k in service.FILTER_KEYS},
+                     "properties": {k: {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+                                    for k in service.FILTER_KEYS},
                      "additionalProperties": False}}},
      responses={"201": {"type": "object", "required": ["saved_search"], "properties": {"saved_search": SAVED_SCHEMA}},
                 "422": None})
