@@ -2,7 +2,9 @@
 
 The limits are lowered for the test (same settings as production: ``RATELIMIT_LOGIN`` …).
 The Redis runs use ``RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379`` (the machine's Redis,
-as ``.ci/run`` starts it) under a key prefix unique to the test, and delete only their own keys.
+as ``.ci/run`` starts it) under a key prefix of their own (``ipmart-test-…``), and delete only
+keys with that prefix. (The limiter is one object for the process and keeps the first prefix it
+was given, so every test here deletes the whole ``ipmart-test-`` family after it runs.)
 Sign-in and registration are limited per address; bids and offers per signed-in user, so
 bidders sharing an office address do not use up each other's budget.
 """
@@ -36,18 +38,19 @@ def app_config(request):
     if request.param == "redis":
         if not _redis_up():
             pytest.skip(f"no Redis at {REDIS_URI}")
-        request.addfinalizer(lambda: _forget(prefix))
+        _forget()
+        request.addfinalizer(_forget)
         storage = REDIS_URI
     else:
         storage = "memory://"
     return {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": storage, "RATELIMIT_KEY_PREFIX": prefix, **LIMITS}
 
 
-def _forget(prefix):
+def _forget():
     import redis
 
     client = redis.Redis.from_url(REDIS_URI)
-    keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
+    keys = list(client.scan_iter(match="LIMITS:LIMITER/ipmart-test-*", count=1000))
     if keys:
         client.delete(*keys)
 
