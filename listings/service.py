@@ -153,6 +153,13 @@ def _transition(listing, action):
 
 # --- parsing helpers ----------------------------------------------------------------
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _choice(value, choices):
+    """``value`` if it is one of ``choices`` (a str key), else None: never hashes a list or dict."""
+    return value if isinstance(value, str) and value in choices else None
+
 def _text(value, fields, key, *, required=False, max_len=None):
     if value is None:
         value = ""
@@ -163,6 +170,9 @@ def _text(value, fields, key, *, required=False, max_len=None):
             fields[key] = "应为文本"
             return None
     value = value.strip()
+    if _CONTROL.search(value):
+        fields[key] = "含有不允许的控制字符"
+        return None
     if required and not value:
         fields[key] = "必填"
         return None
@@ -276,7 +286,7 @@ def parse_patent(raw, prefix, fields, today):
         fields[key] = str(exc)
     given_type = raw.get("patent_type")
     if given_type not in (None, ""):
-        if given_type not in ids.PATENT_TYPE_LABELS:
+        if _choice(given_type, ids.PATENT_TYPE_LABELS) is None:
             fields[prefix + "patent_type"] = "应为 invention、utility_model 或 design"
         elif patent_type and given_type != patent_type:
             fields[prefix + "patent_type"] = (
@@ -329,7 +339,7 @@ def parse_patent(raw, prefix, fields, today):
     status = raw.get("legal_status")
     if status in (None, ""):
         fields[prefix + "legal_status"] = "必填：pending（审查中）或 granted（已授权）"
-    elif status not in LEGAL_STATUSES:
+    elif _choice(status, LEGAL_STATUSES) is None:
         fields[prefix + "legal_status"] = "应为 " + "、".join(LEGAL_STATUSES)
     elif status in DEAD_LEGAL_STATUSES:
         fields[prefix + "legal_status"] = f"权利已失效（{LEGAL_STATUSES[status]}），不能挂牌"
@@ -392,20 +402,21 @@ def parse_trademark(raw, prefix, fields, today):
         if code not in groups:
             groups.append(code)
     values["similar_groups"] = sorted(groups) or None
-    goods = [str(g).strip()[:100] for g in _list(raw.get("goods"), fields, prefix + "goods", separators=r"[;；|\n]")
-             if str(g).strip()]
+    goods = [_CONTROL.sub("", str(g)).strip()[:100]
+             for g in _list(raw.get("goods"), fields, prefix + "goods", separators=r"[;；|\n]")]
+    goods = [g for g in goods if g]
     values["goods"] = goods[:200] or None
 
     status = raw.get("status")
     if status in (None, ""):
         fields[prefix + "status"] = "必填：registered（已注册）或 pending（申请中）"
-    elif status not in TM_STATUSES:
+    elif _choice(status, TM_STATUSES) is None:
         fields[prefix + "status"] = "应为 " + "、".join(TM_STATUSES)
     elif status in DEAD_TM_STATUSES:
         fields[prefix + "status"] = f"商标{TM_STATUSES[status]}，不能挂牌"
     values["tm_status"] = status
     reg = _date(raw.get("registration_date"), fields, prefix + "registration_date",
-                required=status in ("registered", "opposed"), today=today)
+                required=_choice(status, ("registered", "opposed")) is not None, today=today)
     values["registration_date"] = reg
     if reg:
         ends = ids.expiry_date("trademark", registration_date=reg)
@@ -440,8 +451,8 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
     today = today or local(now).date()
     fields = {}
     out = {}
-    kind = data.get("kind")
-    if kind not in KINDS:
+    kind = _choice(data.get("kind"), KINDS)
+    if kind is None:
         fields["kind"] = "应为 patent（专利）或 trademark（商标）"
         kind = None
     out["kind"] = kind
@@ -451,12 +462,12 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
     deal_types = _list(data.get("deal_types"), fields, "deal_types")
     if not deal_types and "deal_types" not in fields:
         fields["deal_types"] = "至少选择一种交易方式"
-    elif any(d not in DEAL_TYPES for d in deal_types):
+    elif any(_choice(d, DEAL_TYPES) is None for d in deal_types):
         fields["deal_types"] = "只能是 " + "、".join(DEAL_TYPES)
     out["deal_types"] = [d for d in DEAL_TYPES if d in deal_types]
 
-    mode = data.get("price_mode")
-    if mode not in PRICE_MODES:
+    mode = _choice(data.get("price_mode"), PRICE_MODES)
+    if mode is None:
         fields["price_mode"] = "应为 fixed（一口价）、negotiable（面议）或 auction（竞拍）"
         mode = None
     out["price_mode"] = mode
@@ -474,7 +485,7 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
         out["auction"] = _parse_auction(data.get("auction"), fields, now)
 
     region = data.get("region") or default_region
-    if region not in REGIONS:
+    if _choice(region, REGIONS) is None:
         fields["region"] = "未知地区：应为广东省21个地级市之一或 other"
     out["region"] = region
     out["license_territory"] = _text(data.get("license_territory"), fields, "license_territory", max_len=100) or None
@@ -774,12 +785,14 @@ def review_listing(operator, listing_id, decision, reason=None, *, now=None):
         raise NotFound("挂牌不存在")
     now = now or utcnow()
     reason = (reason or "").strip() if isinstance(reason, str) else reason
-    if decision not in ("approve", "reject"):
+    if _choice(decision, ("approve", "reject")) is None:
         raise ValidationError("审核结论应为 approve 或 reject", {"decision": "应为 approve（通过）或 reject（驳回）"})
     if decision == "reject" and not reason:
         raise ValidationError("驳回须写明理由", {"reason": "必填：告诉卖家需要修改什么"})
     if reason is not None and not isinstance(reason, str):
         raise ValidationError("理由应为文本", {"reason": "应为文本"})
+    if reason and _CONTROL.search(reason):
+        raise ValidationError("理由含有不允许的控制字符", {"reason": "含有不允许的控制字符"})
     if reason and len(reason) > 2000:
         raise ValidationError("理由过长", {"reason": "最多 2000 个字符"})
     before = listing.status

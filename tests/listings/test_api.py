@@ -343,3 +343,32 @@ def test_my_listings_api(client, seller, api):
     res = client.get("/api/v1/my/listings", headers=api(seller))
     assert res.status_code == 200 and len(res.json["listings"]) == 2
     assert len(client.get("/api/v1/my/listings?status=draft", headers=api(seller)).json["listings"]) == 1
+
+
+@pytest.mark.parametrize("body", [
+    {"kind": ["patent"], "title": {"x": 1}, "deal_types": {"a": 1}, "price_mode": ["fixed"], "rights": "x"},
+    {"kind": "patent", "title": "t\x00", "deal_types": [["assignment"]], "price_mode": "fixed", "price": "1e3",
+     "region": ["guangzhou"], "rights": [{"patent": {"application_number": ["x"], "patent_type": ["invention"],
+                                                     "legal_status": {"a": 1}, "ipc_codes": {"a": 1},
+                                                     "filing_date": 20170721, "pledged": [1]}}]},
+    {"kind": "trademark", "title": "t", "deal_types": ["assignment"], "price_mode": "auction",
+     "auction": {"start_price": True, "min_increment": 1.5, "ends_at": ["x"]},
+     "rights": [{"trademark": {"registration_number": 12, "mark_text": "\x00", "nice_classes": "abc",
+                               "similar_groups": [None], "goods": [{"a": 1}, "\x00x"], "status": ["registered"]}}]},
+    {"kind": "patent", "title": "t", "deal_types": ["assignment"], "price_mode": "fixed", "price": 10**20,
+     "rights": [None, 1, {"kind": "patent"}]},
+])
+def test_malformed_bodies_get_422_never_500(client, seller, api, body):
+    res = create(client, api(seller), body)
+    assert res.status_code == 422, res.json
+    assert res.json["error"]["fields"]
+    assert db.session.query(Listing).count() == 0
+
+
+def test_review_with_malformed_values(client, seller, operator, api):
+    listing = factories.make_listing(seller, status="pending_review")
+    db.session.commit()
+    for body in ({"decision": ["approve"]}, {"decision": "reject", "reason": {"a": 1}},
+                 {"decision": "reject", "reason": "bad\x00"}):
+        res = client.post(f"/api/v1/listings/{listing.id}/review", json=body, headers=api(operator))
+        assert res.status_code == 422, res.json
