@@ -28,7 +28,6 @@ from datetime import timezone
 import numpy as np
 from whoosh import columns
 from whoosh import index as whoosh_index
-from whoosh import query as wq
 from whoosh.fields import COLUMN, ID, KEYWORD, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.util.numeric import _length_byte_cache
@@ -401,9 +400,12 @@ class Snapshot:
             except Exception:  # noqa: BLE001
                 pass
 
-    def term_postings(self, fieldname, text):
-        """(global docnums, term frequencies) of one term, read block by block."""
-        ids_parts, tf_parts = [], []
+    def term_postings(self, fieldname, text, with_values=False):
+        """(global docnums ascending, term frequencies, raw posting values or None) of one term.
+
+        Read block by block; ``with_values`` keeps each posting's encoded positions (for phrases).
+        """
+        ids_parts, tf_parts, values = [], [], [] if with_values else None
         for segreader, offset in self.leaves:
             try:
                 if (fieldname, text) not in segreader:
@@ -412,28 +414,55 @@ class Snapshot:
             except Exception:  # noqa: BLE001 - TermNotFound and friends
                 continue
             matcher = getattr(matcher, "child", matcher)  # unwrap the deletion filter: we mask deletions ourselves
-            ids, tfs = _read_blocks(matcher)
+            ids, tfs = _read_blocks(matcher, values)
             if len(ids):
                 ids_parts.append(ids + offset)
                 tf_parts.append(tfs)
         if not ids_parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return np.concatenate(ids_parts), np.concatenate(tf_parts)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), values
+        return np.concatenate(ids_parts), np.concatenate(tf_parts), values
 
-    def query_docs(self, q):
-        """Global docnums matching a Whoosh query (used for phrases)."""
-        return np.fromiter(self.searcher.docs_for_query(q), dtype=np.int64)
+    def phrase_docs(self, words, candidates, postings):
+        """Boolean mask: candidate docs where ``words`` occur at consecutive positions in one text field.
+
+        ``postings[(field, word)]`` is what ``term_postings(..., with_values=True)`` returned.
+        """
+        found = np.zeros(self.size, dtype=bool)
+        for name in FIELD_BOOSTS:
+            decode = self.reader.schema[name].format.decode_positions
+            per_word = []
+            for word in words:
+                ids, _tf, values = postings[(name, word)]
+                picked = np.nonzero(candidates[ids])[0].tolist()
+                per_word.append({int(ids[i]): values[i] for i in picked})
+            docs = set(per_word[0])
+            for positions in per_word[1:]:
+                docs &= positions.keys()
+            for doc in docs:
+                starts = set(decode(per_word[0][doc]))
+                for k, positions in enumerate(per_word[1:], start=1):
+                    starts &= {p - k for p in decode(positions[doc])}
+                    if not starts:
+                        break
+                if starts:
+                    found[doc] = True
+        return found
 
 
-def _read_blocks(matcher):
+def _read_blocks(matcher, values=None):
+    """All (ids, frequencies) of a posting list; appends the raw values to ``values`` when given."""
     ids, tfs = [], []
-    fast = all(hasattr(matcher, a) for a in ("_read_ids", "_read_weights", "_next_block", "_blocklength"))
+    fast = all(hasattr(matcher, a) for a in ("_read_ids", "_read_weights", "_read_values", "_next_block",
+                                              "_blocklength"))
     if fast:
         while matcher.is_active():
             matcher._read_ids()
             matcher._read_weights()
             ids.append(np.asarray(matcher._ids, dtype=np.int64))
             tfs.append(np.asarray(matcher._weights, dtype=np.float32))
+            if values is not None:
+                matcher._read_values()
+                values.extend(matcher._values)
             matcher._next_block()
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -441,6 +470,8 @@ def _read_blocks(matcher):
     pairs = []
     while matcher.is_active():
         pairs.append((matcher.id(), matcher.weight()))
+        if values is not None:
+            values.append(matcher.value())
         matcher.next()
     if not pairs:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -511,22 +542,24 @@ def _clause_match(snap, clause, scores):
     if clause.number:
         mask = np.zeros(n, dtype=bool)
         for key in clause.words:
-            ids, _tf = snap.term_postings("numbers", key)
+            ids, _tf, _v = snap.term_postings("numbers", key)
             mask[ids] = True
         if scores is not None:
             scores[mask] += 10.0  # an exact number is the strongest signal there is
         return mask
     variants = clause_variants(clause) if (clause.phrase or len(clause.words) == 1) else [clause.words]
-    word_masks = {}
+    in_phrases = {w for v in variants if len(v) > 1 for w in v}
+    word_masks, postings = {}, {}
     for word in dict.fromkeys(w for v in variants for w in v):
         word_mask = np.zeros(n, dtype=bool)
-        postings = [(name, *snap.term_postings(name, word)) for name in FIELD_BOOSTS]
-        for _name, ids, _tf in postings:
-            word_mask[ids] = True
+        for name in FIELD_BOOSTS:
+            postings[(name, word)] = snap.term_postings(name, word, with_values=word in in_phrases)
+            word_mask[postings[(name, word)][0]] = True
         word_masks[word] = word_mask
         if scores is not None:
             idf = _idf(int(np.count_nonzero(word_mask & snap.live)), max(snap.doc_count, 1))
-            for name, ids, tf in postings:
+            for name in FIELD_BOOSTS:
+                ids, tf, _v = postings[(name, word)]
                 if len(ids):
                     norm = BM25_K1 * (1 - BM25_B + BM25_B * snap.lengths[name][ids] / snap.avg_length[name])
                     scores[ids] += FIELD_BOOSTS[name] * idf * tf * (BM25_K1 + 1) / (tf + norm)
@@ -534,11 +567,8 @@ def _clause_match(snap, clause, scores):
     for words in variants:
         candidates = np.logical_and.reduce([word_masks[w] for w in words])
         if len(words) > 1 and candidates.any():
-            # Every word is there; now their positions must follow each other (Whoosh's positional matcher).
-            q = wq.Or([wq.Phrase(name, list(words)) for name in FIELD_BOOSTS])
-            in_order = np.zeros(n, dtype=bool)
-            in_order[snap.query_docs(q)] = True
-            candidates &= in_order
+            # Every word is there; now their positions must follow each other.
+            candidates &= snap.phrase_docs(words, candidates, postings)
         mask |= candidates
     return mask
 
@@ -565,7 +595,7 @@ def _filter_mask(snap, iq):
     if iq.price_max is not None:
         mask &= (col["price"] >= 0) & (col["price"] <= iq.price_max)
     if iq.ipc:
-        ids, _tf = snap.term_postings("ipc", iq.ipc)
+        ids, _tf, _v = snap.term_postings("ipc", iq.ipc)
         ipc_mask = np.zeros(snap.size, dtype=bool)
         ipc_mask[ids] = True
         mask &= ipc_mask
