@@ -308,13 +308,14 @@ def _term_score(years):
 
 
 def _patent_remaining_term(rights, today):
-    ends = [(patent_term_end(r), r) for r in rights]
+    live = [r for r in rights if (r.legal_status or "") not in DEAD_PATENT]
+    if not live:
+        return 0, _("专利已失效，剩余保护期为零")
+    ends = [(patent_term_end(r), r) for r in live]
     ends = [(end, r) for end, r in ends if end is not None]
     if not ends:
         return None, _("未填写申请日，无法计算剩余保护期")
     end, right = max(ends, key=lambda pair: pair[0])
-    if all((r.legal_status or "") in DEAD_PATENT for r in rights):
-        return 0, _("专利已失效，剩余保护期为零")
     years = _years_between(today, end)
     if years <= 0:
         return 0, _("保护期已于 %(end)s 届满", end=end.isoformat())

@@ -160,3 +160,23 @@ def test_pending_trademark(app, seller, today):
     listing.rights[0].tm_status = "opposed"
     db.session.flush()
     assert by_key(grading.propose(listing, today))["registration_status"]["score"] == 2
+
+
+def test_portfolio_reads_rights_together(app, seller, today):
+    from listings.models import Right
+
+    listing = factories.make_listing(seller)
+    first = listing.rights[0]
+    first.filing_date = add_years(today, -18)  # 2 years left
+    first.family_countries = ["US"]
+    listing.rights.append(Right(kind="patent", number="201910012345.6", title="改进型正极材料", position=1,
+                                patent_type="invention", filing_date=add_years(today, -5), claims_count=12,
+                                legal_status="granted", pledged=True, family_countries=["JP"]))
+    listing.rights.append(Right(kind="patent", number="200810012345.9", title="已失效的老专利", position=2,
+                                patent_type="invention", filing_date=add_years(today, -1), legal_status="lapsed"))
+    db.session.flush()
+    items = by_key(grading.propose(listing, today))
+    assert items["remaining_term"]["score"] == 10  # the longest live term (15 years); the lapsed one is ignored
+    assert items["encumbrance"]["score"] == 3  # any pledge counts
+    assert "JP、US" in items["family"]["reason"]
+    assert items["stability"]["score"] == 0  # the weakest legal status: one right has lapsed
