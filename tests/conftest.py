@@ -6,6 +6,7 @@ table is emptied after each test, so tests that commit (concurrency, live
 servers) stay isolated too.
 """
 import os
+import shutil
 
 import pytest
 from sqlalchemy import text
@@ -16,6 +17,7 @@ from tests import factories
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 _schema_ready = False
+_sqlite_template = None  # a file with the empty schema, copied for each test (create_all per test is slow)
 
 
 def _base_config(tmp_path):
@@ -48,6 +50,21 @@ def _prepare_schema():
     _schema_ready = True
 
 
+def _sqlite_from_template(tmp_path, tmp_path_factory):
+    """Give the test a copy of a once-built empty schema (triggers included)."""
+    global _sqlite_template
+    if _sqlite_template is None:
+        folder = tmp_path_factory.mktemp("schema")
+        template = folder / "template.sqlite3"
+        application = create_app({**_base_config(folder), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{template}"})
+        with application.app_context():
+            db.create_all()
+            db.session.remove()
+            db.engine.dispose()
+        _sqlite_template = template
+    shutil.copyfile(_sqlite_template, tmp_path / "test.sqlite3")
+
+
 def _empty_tables():
     db.session.remove()
     if PG_URL:
@@ -63,12 +80,15 @@ def app_config(tmp_path):
 
 
 @pytest.fixture
-def app(tmp_path, app_config):
+def app(tmp_path, tmp_path_factory, app_config):
     config = _base_config(tmp_path)
     config.update(app_config)
+    if not PG_URL and config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'test.sqlite3'}":
+        _sqlite_from_template(tmp_path, tmp_path_factory)
     application = create_app(config)
     with application.app_context():
-        _prepare_schema()
+        if PG_URL:
+            _prepare_schema()
         try:
             yield application
         finally:

@@ -1,5 +1,8 @@
 """Model factories, in one place. Each returns a flushed object; tests commit when they need to."""
+import functools
 import itertools
+
+from werkzeug.security import generate_password_hash
 
 from marketplace.extensions import db
 from marketplace.models import ApiToken, Organization, User
@@ -24,13 +27,19 @@ def make_org(name=None, region="shenzhen", verified=True, **kw):
     return org
 
 
+@functools.cache
+def _hash_of(password):
+    """A real (scrypt) hash, computed once per password per test process: scrypt is slow by design."""
+    return generate_password_hash(password, method="scrypt")
+
+
 def make_user(*roles, org=None, email=None, name=None, password=PASSWORD, **kw):
     """make_user("seller") gets an organisation of its own; pass org= to share one."""
     roles = roles or ("buyer",)
     n = next(_seq)
     user = User(email=email or f"user{n}@example.com", name=name or f"用户{n}", **kw)
     user.roles = roles
-    user.set_password(password)
+    user.password_hash = _hash_of(password)
     if org is None and ("seller" in roles or "operator" in roles):
         org = make_org()
     if org is not None:
