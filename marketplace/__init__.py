@@ -7,6 +7,7 @@ from flask import Flask, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
 from .errors import DomainError
@@ -25,6 +26,7 @@ def create_app(config=None):
     instance_path.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(instance_path), template_folder=str(ROOT / "templates"),
                 static_folder="static")
+    app.url_map.converters["int"] = DatabaseIntConverter  # before any blueprint adds its rules
     app.config.update(config_module.DEFAULTS)
     app.config.update(config_module.load_settings(instance_path))
     app.config.update(config)
@@ -80,6 +82,14 @@ def create_app(config=None):
         with app.app_context():
             prepare_database(app)
     return app
+
+
+class DatabaseIntConverter(IntegerConverter):
+    """``<int:…>`` that fits a 64-bit database integer: a larger id is a 404, not a 500 from the driver."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _import_models():

@@ -103,7 +103,8 @@ def register_user(email, password, name, roles, organization=None, *, allow_oper
 
 def authenticate(email, password):
     """Return the user for these credentials, or raise NotAuthenticated without saying which was wrong."""
-    email = (email or "").strip().lower()
+    email = email.strip().lower() if isinstance(email, str) else ""  # JSON may carry anything: never a 500
+    password = password if isinstance(password, str) else ""
     user = db.session.query(User).filter(func.lower(User.email) == email).first() if email else None
     if user is None:
         _spend_hash_time(password or "")
