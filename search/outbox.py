@@ -135,14 +135,15 @@ def _drain(handle, timeout, batch, notify_saved, max_batches):
         report.applied += len(rows)
         report.indexed += len(published)
         report.removed += len(listing_ids) - len(published)
+        if notify_saved and published:
+            # Before the position moves: if this fails the rows are applied again later (notices dedupe).
+            from .saved import notify_matches
+
+            report.notified += notify_matches(published, handle)
         new_position = _advance(position, rows, utcnow(), gap_seconds)
         if new_position > read_position(handle):
             write_position(handle, new_position)
         report.position = new_position
-        if notify_saved and published:
-            from .saved import notify_matches
-
-            report.notified += notify_matches(published, handle)
         if new_position < rows[-1][0]:
             break  # a young gap: the rest is applied, the position waits for the gap to close
     _maybe_prune()

@@ -147,3 +147,23 @@ def test_delete_saved_search(client, buyer, buyer_headers):
     assert client.delete(f"/api/v1/saved-searches/{saved_id}", headers=other).status_code == 404
     assert client.delete(f"/api/v1/saved-searches/{saved_id}", headers=buyer_headers).status_code == 200
     assert db.session.get(SavedSearch, saved_id) is None
+
+
+def test_a_failed_notification_is_retried_by_the_next_sync(client, buyer, buyer_headers, runner, monkeypatch):
+    from search import saved
+
+    save(client, buyer_headers, "逆变器")
+    real = saved.notify_matches
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("mail queue down")
+
+    monkeypatch.setattr(saved, "notify_matches", broken)
+    listing = make_search_listing(title="一种光伏逆变器")
+    db.session.commit()  # never fails the user's request
+    assert db.session.query(Notification).filter_by(user_id=buyer.id).count() == 0
+    assert client.get("/api/v1/search?q=逆变器").get_json()["total"] == 1  # the index write itself went through
+    monkeypatch.setattr(saved, "notify_matches", real)
+    assert runner.invoke(args=["search", "sync"]).exit_code == 0
+    note = db.session.query(Notification).filter_by(user_id=buyer.id).one()
+    assert note.link == f"/listings/{listing.id}"
