@@ -53,6 +53,7 @@ def buy_now(listing_id, buyer, deal_type, now=None):
     Two buyers racing: the row lock lets one through, the other then finds the
     listing ``reserved`` and gets a 409.
     """
+    bidding.check_id(listing_id)
     ensure_can(buyer, "buy")
     listing = lock_listing(listing_id)
     now = now or utcnow()

@@ -40,6 +40,7 @@ from .models import DEAL_TYPES, Auction, Bid, Listing, Offer
 MAX_AMOUNT = 10**13  # fen: 1000亿元, far above any IP deal, far below BIGINT
 MAX_MESSAGE = 2000
 HIDDEN_STATUSES = ("draft", "pending_review", "rejected")  # only the seller's side sees these
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: a larger id in a URL names nothing (and must not reach PostgreSQL)
 
 
 # --- amounts and parties ------------------------------------------------------------------
@@ -122,6 +123,13 @@ def _when(value):
     return local(value).strftime("%Y-%m-%d %H:%M")
 
 
+def check_id(row_id, message=None):
+    """404 for an id no row can have, before it reaches the database."""
+    if not isinstance(row_id, int) or not 0 < row_id <= MAX_ROW_ID:
+        raise NotFound(message or _("挂牌不存在"))
+    return row_id
+
+
 def listing_path(listing_id):
     return f"/listings/{listing_id}"
 
@@ -167,6 +175,7 @@ def place_bid(listing_id, bidder, amount, now=None):
     each sees the price the previous one left. Returns the new Bid; the auction's
     ``current_price``, ``leader_id``, ``bid_count`` and ``ends_at`` are updated.
     """
+    check_id(listing_id)
     try:
         amount = whole_fen(amount)
     except ValidationError as exc:
@@ -212,7 +221,7 @@ def place_bid(listing_id, bidder, amount, now=None):
 
 def accepted_bids(listing_id, viewer=None, limit=200):
     """Accepted bids, newest first, for the public history (404 where the listing is not visible)."""
-    listing = db.session.get(Listing, listing_id)
+    listing = db.session.get(Listing, check_id(listing_id))
     if listing is None or (listing.status in HIDDEN_STATUSES and not is_seller_side(listing, viewer)):
         raise NotFound(_("挂牌不存在"))
     if listing.auction is None:
@@ -277,7 +286,7 @@ def get_offer(offer_id, user, lock=False):
 
     With ``lock`` the listing's row lock is taken first and the offer re-read.
     """
-    offer = db.session.get(Offer, offer_id)
+    offer = db.session.get(Offer, check_id(offer_id, _("报价不存在")))
     if offer is None or not (is_offer_party(offer, user) or (user is not None and user.is_operator)):
         raise NotFound(_("报价不存在"))
     if lock:
@@ -307,6 +316,7 @@ def _check_floor(listing, amount):
 
 def make_offer(listing_id, buyer, amount, deal_type, message=None, now=None):
     """A buyer's offer on a negotiable listing; returns the new open Offer."""
+    check_id(listing_id)
     try:
         amount = whole_fen(amount)
     except ValidationError as exc:
@@ -428,7 +438,7 @@ def expire_offers(now):
 
 def visible_listing(listing_id, user):
     """The listing if ``user`` may see it (published and after, or their own side's); 404 otherwise."""
-    listing = db.session.get(Listing, listing_id)
+    listing = db.session.get(Listing, check_id(listing_id))
     if listing is None or (listing.status in HIDDEN_STATUSES and not is_seller_side(listing, user)):
         raise NotFound(_("挂牌不存在"))
     return listing

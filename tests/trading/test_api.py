@@ -165,3 +165,15 @@ def test_rate_limits_per_user(client, auction_listing, negotiable_listing, buyer
     body = {"amount": 12_000_00, "deal_type": "assignment"}
     assert api(client, buyers[2], "post", offers, body).status_code == 201
     assert api(client, buyers[2], "post", offers, body).status_code == 429
+
+
+@pytest.mark.parametrize("url,method", [("/api/v1/listings/2147483648/bids", "get"),
+                                        ("/api/v1/listings/99999999999999999999/bids", "post"),
+                                        ("/api/v1/listings/2147483648/purchase", "post"),
+                                        ("/api/v1/listings/2147483648/offers", "post"),
+                                        ("/api/v1/offers/2147483648/accept", "post"),
+                                        ("/api/v1/offers/2147483648/decline", "post"),
+                                        ("/api/v1/offers/2147483648/counter", "post")])
+def test_ids_beyond_the_column_range_are_404(client, buyers, url, method):
+    r = api(client, buyers[0], method, url, {"amount": 100, "deal_type": "assignment"} if method == "post" else None)
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
