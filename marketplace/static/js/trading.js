@@ -10,11 +10,12 @@
   var POLL_MS = 10000;
   var endsAt = panel.getAttribute("data-ends-at") ? new Date(panel.getAttribute("data-ends-at")) : null;
   var closed = panel.getAttribute("data-closed") === "1";
-  var lastCount = null;
-
   function field(name) {
     return panel.querySelector('[data-field="' + name + '"]');
   }
+
+  var shownCount = field("bid-count");
+  var lastCount = shownCount ? parseInt(shownCount.textContent, 10) : null;
 
   function setText(name, text) {
     var el = field(name);
