@@ -25,6 +25,15 @@ def _spend_hash_time(password):
     check_password_hash(_dummy_hash, password)
 
 
+def _as_text(value, fields, key):
+    """``value`` when it is text (or missing, as ""); anything else (JSON may carry lists, numbers…) is noted
+    as a field error and read as "" so the checks below run on text and never raise."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    fields[key] = "应为文本"
+    return ""
+
+
 def validate_password(password, fields, key="password"):
     if not password:
         fields[key] = "必填"
@@ -35,17 +44,19 @@ def validate_password(password, fields, key="password"):
 def validate_organization(org, fields):
     """Check an organisation dict {name, uscc, region}; return cleaned values."""
     cleaned = {}
-    name = (org.get("name") or "").strip()
-    if not name:
+    name = _as_text(org.get("name"), fields, "organization.name").strip()
+    if "organization.name" in fields:
+        pass
+    elif not name:
         fields["organization.name"] = "必填"
     elif len(name) > 200:
         fields["organization.name"] = "最多 200 个字符"
     cleaned["name"] = name
     try:
-        cleaned["uscc"] = normalize_uscc(org.get("uscc") or "")
+        cleaned["uscc"] = normalize_uscc(_as_text(org.get("uscc"), fields, "organization.uscc"))
     except InvalidUSCC as exc:
         fields["organization.uscc"] = str(exc)
-    region = (org.get("region") or "other").strip()
+    region = _as_text(org.get("region"), fields, "organization.region").strip() or "other"
     if region not in REGIONS:
         fields["organization.region"] = "未知地区：应为广东省21个地级市之一或 other"
     cleaned["region"] = region
@@ -60,24 +71,35 @@ def register_user(email, password, name, roles, organization=None, *, allow_oper
     Operators are never self-registered: only ``users create`` passes ``allow_operator``.
     """
     fields = {}
-    email = (email or "").strip().lower()
-    if not email:
+    email = _as_text(email, fields, "email").strip().lower()
+    if "email" in fields:
+        pass
+    elif not email:
         fields["email"] = "必填"
     elif not EMAIL_RE.match(email) or len(email) > 254:
         fields["email"] = "邮箱格式不正确"
     elif db.session.query(User).filter(func.lower(User.email) == email).first():
         fields["email"] = "该邮箱已注册"
-    validate_password(password, fields)
-    name = (name or "").strip()
-    if not name:
+    password = _as_text(password, fields, "password")
+    if "password" not in fields:
+        validate_password(password, fields)
+    name = _as_text(name, fields, "name").strip()
+    if "name" in fields:
+        pass
+    elif not name:
         fields["name"] = "必填"
     elif len(name) > 100:
         fields["name"] = "最多 100 个字符"
     if isinstance(roles, str):
         roles = [roles]
+    if roles is not None and not isinstance(roles, (list, tuple)):
+        fields["roles"] = "应为列表，如 [\"buyer\"]"
+        roles = []
     roles = list(roles or [])
     allowed = ROLES if allow_operator else ("seller", "buyer")
-    if not roles:
+    if "roles" in fields:
+        pass
+    elif not roles:
         fields["roles"] = "至少选择一个角色（seller 或 buyer）"
     elif any(r not in allowed for r in roles):
         fields["roles"] = "角色只能是 " + " / ".join(allowed)

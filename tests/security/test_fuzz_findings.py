@@ -39,3 +39,17 @@ def test_token_exchange_with_non_text_credentials_is_401(app, body):
 def test_sign_in_page_with_odd_fields_is_not_a_500(app):
     response = app.test_client().post("/login", data={"email": ["a", "b"], "password": ""})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"email": [None, None], "name": "", "password": "long-enough-password", "roles": []}, "email"),
+    ({"email": "a@example.com", "name": ["x"], "password": "long-enough-password", "roles": ["buyer"]}, "name"),
+    ({"email": "a@example.com", "name": "x", "password": 1234567890123, "roles": ["buyer"]}, "password"),
+    ({"email": "a@example.com", "name": "x", "password": "long-enough-password", "roles": 7}, "roles"),
+    ({"email": "a@example.com", "name": "x", "password": "long-enough-password", "roles": ["seller"],
+      "organization": {"name": ["x"], "uscc": 5, "region": {}}}, "organization.name"),
+])
+def test_registration_with_non_text_fields_is_422_naming_the_field(app, body, field):
+    response = app.test_client().post("/api/v1/auth/register", json=body)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert field in response.get_json()["error"]["fields"]
