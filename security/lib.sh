@@ -25,7 +25,7 @@ start_instance() {
   # the first start upgrades the empty SQLite database and seeds the demo catalogue
   flask --app wsgi demo seed >"$WORK/seed.log" 2>&1
   gunicorn --bind "127.0.0.1:$port" --workers 2 --timeout 60 --access-logfile "$WORK/access.log" \
-    --error-logfile "$WORK/gunicorn.log" wsgi:app &
+    --error-logfile "$WORK/gunicorn.log" "${WSGI_APP:-security.scan_wsgi:app}" &
   GUNICORN_PID=$!
   for _ in $(seq 1 120); do
     if curl -fsS "$BASE/healthz" >/dev/null 2>&1; then
