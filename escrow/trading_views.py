@@ -157,7 +157,7 @@ def trade_panel(listing):
             "bid_count": auction.bid_count or 0, "closed": auction.closed_at is not None or now >= auction.ends_at,
             "outcome": auction.outcome, "deal_type": (listing.deal_types or [None])[0],
             "leading": user is not None and auction.leader_id == user.id,
-            "recent_bids": bidding.accepted_bids(listing.id, user, limit=5),
+            "recent_bids": bidding.recent_bids(auction),
         }
         if state["auction"]["closed"]:
             state["can_act"] = False

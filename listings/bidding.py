@@ -231,6 +231,13 @@ def accepted_bids(listing_id, viewer=None, limit=200):
     ).scalars().all()
 
 
+def recent_bids(auction, limit=5):
+    """The auction's latest accepted bids (the caller has checked the viewer may see the listing)."""
+    return db.session.execute(
+        select(Bid).where(Bid.auction_id == auction.id).order_by(Bid.id.desc()).limit(limit)
+    ).scalars().all()
+
+
 def due_auction_listing_ids(now):
     """Listings whose auction is due to close at ``now`` and not yet closed."""
     return db.session.execute(

@@ -157,3 +157,12 @@ def test_panel_in_english(client, as_user, auction_listing, buyers):
     assert "Minimum bid" in html and "Time left" in html and "Reserve not met" in html
     client.post(f"/listings/{auction_listing.id}/bid", data={"amount": "10"})
     assert "The bid is below the current minimum bid of ¥1,000" in page(client, auction_listing)
+
+
+def test_operator_reviewing_a_pending_auction_sees_the_page(client, as_user, seller, operator, now):
+    listing = factories.make_listing(seller, status="pending_review", price_mode="auction",
+                                     auction={"ends_at": now + timedelta(days=2)})
+    db.session.commit()
+    as_user(operator)
+    html = page(client, listing)
+    assert "当前不可交易" in html and "/bid\"" not in html
