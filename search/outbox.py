@@ -200,6 +200,8 @@ def _forget(session):
 
 @event.listens_for(Session, "after_commit")
 def _drain_after_commit(session):
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT was released (SQLAlchemy calls this hook for those too); the real commit comes later
     if not session.info.pop("search_outbox_pending", False):
         return
     if not has_app_context() or getattr(_state, "draining", False):

@@ -218,3 +218,16 @@ def test_two_handles_on_one_folder_see_each_others_writes(app, search_api):
     db.session.commit()
     assert other.snapshot().doc_count == 2
     assert {listing.id, second.id} == set(int(x) for x in other.snapshot().lid)
+
+
+def test_savepoints_do_not_trigger_the_drain_early(search_api, app):
+    """SQLAlchemy calls after_commit for a released SAVEPOINT too; the drain must wait for the real commit
+    (the importer and the demo seed create each listing inside begin_nested())."""
+    for title in ("一种光伏逆变器", "一种储能变流器"):
+        with db.session.begin_nested():
+            make_search_listing(title=title)
+    assert outbox.pending_count() > 0  # nothing applied yet: still uncommitted
+    db.session.commit()
+    assert search_api(q="逆变器")["total"] == 1
+    assert search_api(q="变流器")["total"] == 1
+    assert outbox.pending_count() == 0
