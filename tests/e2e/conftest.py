@@ -52,7 +52,8 @@ def live_server(tmp_path_factory):
         except OSError:
             if proc.poll() is not None or time.time() > deadline:
                 log.close()
-                raise RuntimeError("gunicorn did not start:\n" + (instance / "gunicorn.log").read_text()[-4000:])
+                raise RuntimeError("gunicorn did not start:\n"
+                                   + (instance / "gunicorn.log").read_text()[-4000:]) from None
             time.sleep(0.3)
     yield base, env
     proc.terminate()
