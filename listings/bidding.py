@@ -226,9 +226,7 @@ def accepted_bids(listing_id, viewer=None, limit=200):
         raise NotFound(_("挂牌不存在"))
     if listing.auction is None:
         return []
-    return db.session.execute(
-        select(Bid).where(Bid.auction_id == listing.auction.id).order_by(Bid.id.desc()).limit(limit)
-    ).scalars().all()
+    return recent_bids(listing.auction, limit)
 
 
 def recent_bids(auction, limit=5):
