@@ -41,21 +41,21 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
 from escrow import deals as deal_service
-from escrow import ledger, trading
+from escrow import trading
 from escrow.deadlines import run_deadlines
 from escrow.fees import platform_fee
 from escrow.gateways.fake import FakeStripeGateway
 from escrow.gateways.stripe_gateway import PaymentProviderError
-from escrow.models import TERMINAL_STATES, Deal, DealEvent, JournalEntry, LedgerAccount, Posting
+from escrow.models import Deal, DealEvent, JournalEntry
 from escrow.stripe_events import apply_stripe_event
 from escrow.webhook_models import StripePaymentIntent
-from listings.models import Listing
 from marketplace.errors import DomainError, NotFound
 from marketplace.extensions import db
 from marketplace.models import User
 from marketplace.timeutil import utcnow
 from tests import factories
 
+from . import checks
 from .conftest import invariant_settings
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -410,12 +410,13 @@ class EscrowMachine(RuleBasedStateMachine):
                                                               "payment_intent": refund["payment_intent"]}))
 
     @precondition(_in("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed", "released"))
-    @rule(data=st.data(), outcome=st.sampled_from(["release", "refund", "split"]), card=st.booleans())
-    def happy_path(self, data, outcome, card):
-        """Walk one deal along what its parties would normally do next, to its end (keeps runs deep)."""
+    @rule(data=st.data(), outcome=st.sampled_from(["release", "refund", "split"]),
+          steps=st.integers(min_value=1, max_value=6))
+    def happy_path(self, data, outcome, steps):
+        """Walk one deal a few steps along what its parties would normally do next (keeps runs deep)."""
         deal_id = self.pick(data, "awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed",
                             "released")
-        for _ in range(8):
+        for _ in range(steps):
             deal = self.deal(deal_id)
             buyer, seller = deal.buyer, deal.seller
             if deal.state == "awaiting_payment" and deal.gateway == "fake_stripe":
@@ -444,113 +445,15 @@ class EscrowMachine(RuleBasedStateMachine):
     # --- invariants -----------------------------------------------------------------------------------
     # One invariant reading everything in a few grouped queries (checking after every step must stay cheap).
 
-    def balances(self):
-        """{deal_id: deal_balances()-shaped dict}, for this machine's deals, from one grouped query."""
-        rows = db.session.execute(
-            select(Posting.deal_id, LedgerAccount.code, func.sum(Posting.amount))
-            .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
-            .where(Posting.deal_id.in_(self.deal_ids)).group_by(Posting.deal_id, LedgerAccount.code))
-        raw = {}
-        for deal_id, code, total in rows:
-            raw.setdefault(deal_id, {})[code] = int(total)
-        names = {"escrow": "escrow", "seller_payable": "seller_payable", "platform_revenue": "platform_fee",
-                 "buyer_refunds": "refunded", "refunds_in_transit": "refund_in_transit", "seller_payouts": "paid_out"}
-        result = {}
-        for deal_id in self.deal_ids:
-            accounts = raw.get(deal_id, {})
-            b = {name: accounts.get(code, 0) for code, name in names.items()}
-            b["received"] = -sum(v for k, v in accounts.items() if k.startswith(ledger.GATEWAY_CLEARING))
-            unknown = set(accounts) - set(names) - {k for k in accounts if k.startswith(ledger.GATEWAY_CLEARING)}
-            assert not unknown, f"deal {deal_id} has postings on unexpected accounts {unknown}"
-            result[deal_id] = b
-        return result
-
     @invariant()
     def nothing_lost_nothing_created(self):
         db.session.rollback()
         db.session.expire_all()
-        # every journal entry balances per currency and has two sides, across the whole ledger
-        assert ledger.unbalanced_entries() == []
-        one_sided = db.session.execute(select(Posting.entry_id).group_by(Posting.entry_id)
-                                       .having(func.count(Posting.id) < 2)).scalars().all()
-        assert one_sided == []
-        if not self.deal_ids:
-            return
-        deals = {d.id: d for d in db.session.execute(select(Deal).where(Deal.id.in_(self.deal_ids))).scalars()}
+        deals = checks.check_books(self.deal_ids)
         self.states = {deal_id: deal.state for deal_id, deal in deals.items()}
-        events = {}
-        for event in db.session.execute(select(DealEvent).where(DealEvent.deal_id.in_(self.deal_ids))
-                                        .order_by(DealEvent.id)).scalars():
-            events.setdefault(event.deal_id, []).append(event)
-        balances = self.balances()
-        totals = dict.fromkeys(next(iter(balances.values())), 0)
-        for deal_id, deal in deals.items():
-            b = balances[deal_id]
-            EscrowMachine.reached.add(deal.state)
-            for key in totals:
-                totals[key] += b[key]
-            self.check_money(deal, b)
-            self.check_history(deal, events[deal_id])
-        assert totals["received"] == (totals["escrow"] + totals["seller_payable"] + totals["paid_out"]
-                                      + totals["platform_fee"] + totals["refunded"] + totals["refund_in_transit"])
-        self.check_listings(deals.values())
-        self.check_provider(deals.values(), balances)
-
-    def check_money(self, deal, b):
-        where = f"deal {deal.id} ({deal.state}, {deal.gateway}): {b}"
-        assert min(b.values()) >= 0, where
-        assert b["received"] in (0, deal.price), where
-        assert b["received"] == (b["escrow"] + b["seller_payable"] + b["paid_out"] + b["platform_fee"]
-                                 + b["refunded"] + b["refund_in_transit"]), where
-        if deal.state in TERMINAL_STATES:
-            assert b["escrow"] == 0 and b["seller_payable"] == 0, where
-            assert deal.closed_at is not None, where
-        else:
-            assert deal.closed_at is None, where
-        if deal.state in ("awaiting_payment", "cancelled"):
-            assert b["received"] == 0 and deal.funded_at is None, where
-        if deal.state in HELD_STATES:
-            assert b["escrow"] == b["received"] == deal.price and deal.funded_at is not None, where
-        if deal.state in ("released", "completed"):
-            share = deal.price - (deal.refund_amount or 0)
-            assert b["escrow"] == 0, where
-            assert b["platform_fee"] == deal.fee == platform_fee(share), where
-            assert b["seller_payable"] + b["paid_out"] == share - deal.fee == deal.payout_amount, where
-            assert b["refunded"] + b["refund_in_transit"] == (deal.refund_amount or 0), where
-        if deal.state == "completed":
-            assert b["paid_out"] == deal.payout_amount and deal.payout_status == "paid", where
-        if deal.state == "refunded":
-            assert b["refunded"] + b["refund_in_transit"] == deal.price == deal.refund_amount, where
-            assert b["platform_fee"] == 0 and b["paid_out"] == 0, where
-        if deal.state == "transfer_recorded" or (deal.state == "released" and deal.resolution is None):
-            assert deal.recorded_at is not None and deal.inspection_ends_at is not None, where
-
-    @staticmethod
-    def check_history(deal, events):
-        """The deal's events form one chain from "open" to its present state."""
-        state = None
-        assert events[0].action == "open", (deal.id, events[0].action)
-        for event in events:
-            assert event.from_state == state, (deal.id, event.action, event.from_state, state)
-            state = event.to_state
-        assert state == deal.state, (deal.id, state, deal.state)
-
-    @staticmethod
-    def check_listings(deals):
-        """A listing is reserved while its deal runs, sold when it completed, otherwise back on the market."""
-        by_listing = {}
-        for deal in deals:
-            by_listing.setdefault(deal.listing_id, []).append(deal)
-        listings = {row.id: row for row in db.session.execute(
-            select(Listing).where(Listing.id.in_(list(by_listing)))).scalars()}
-        for listing_id, its_deals in by_listing.items():
-            status = listings[listing_id].status
-            live = [d for d in its_deals if d.state not in TERMINAL_STATES]
-            completed = [d for d in its_deals if d.state == "completed"]
-            assert len(live) <= 1, f"listing {listing_id} has two live deals: {[d.id for d in live]}"
-            assert len(completed) <= 1, f"listing {listing_id} was sold twice"
-            expected = "reserved" if live else "sold" if completed else "published"
-            assert status == expected, (listing_id, status, [(d.id, d.state) for d in its_deals])
+        EscrowMachine.reached.update(self.states.values())
+        if deals:
+            self.check_provider(deals.values(), checks.balances_of(self.deal_ids))
 
     def check_provider(self, deals, balances):
         """What the fake Stripe refunded and transferred is exactly what the ledger booked."""
