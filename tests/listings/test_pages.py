@@ -228,3 +228,21 @@ def test_pages_in_english(client, seller):
     assert "Electric" in html or "Basic electric elements" in html or "H01M — " in html
     home = client.get("/?lang=en").get_data(as_text=True)
     assert "Browse trademarks by Nice class" in home and "Class 9 — Electrical and scientific apparatus" in home
+
+
+def test_similar_marks_warning_and_bundle_on_the_edit_page(client, seller, as_user):
+    first = factories.make_listing(seller, status="published", kind="trademark", number="12345678")
+    second = factories.make_listing(seller, status="draft", kind="trademark", number="22345678",
+                                    deal_types=("assignment",))
+    db.session.commit()
+    as_user(seller)
+    html = client.get(f"/listings/{second.id}/edit").get_data(as_text=True)
+    assert "商标法第四十二条" in html and f'value="{first.id}"' in html and "12345678" in html
+    res = client.post(f"/listings/{second.id}/bundle", data={"bundle": [str(first.id)]})
+    assert res.status_code == 302
+    db.session.refresh(second)
+    db.session.refresh(first)
+    assert sorted(r.number for r in second.rights) == ["12345678", "22345678"] and first.status == "withdrawn"
+    assert client.post(f"/listings/{second.id}/bundle", data={"bundle": ["999"]}).status_code == 302
+    res = client.post(f"/listings/{first.id}/reopen")
+    assert res.status_code == 302 and db.session.get(Listing, first.id).status == "draft"
