@@ -569,7 +569,7 @@ def assess(listing_id, operator, scores, rationale, now=None):
 
     if operator is None or not operator.is_operator:
         raise PermissionDenied(_("只有平台运营人员可以评级"))
-    listing = lock_listing(listing_id)
+    listing = lock_listing(_check_id(listing_id))
     _check_operator(operator, listing)
     if listing.status != "published":
         raise Conflict(_("只能为已发布的挂牌评级（当前状态：%(status)s）", status=listing.status), status=listing.status)
@@ -609,8 +609,18 @@ def history(listing_id):
         .order_by(GradeAssessment.created_at.desc(), GradeAssessment.id.desc())))
 
 
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: a larger id in a URL names nothing (and must not reach PostgreSQL)
+
+
+def _check_id(listing_id):
+    if not isinstance(listing_id, int) or isinstance(listing_id, bool) or not 0 < listing_id <= MAX_ROW_ID:
+        raise NotFound(_("挂牌不存在"))
+    return listing_id
+
+
 def get_listing(listing_id):
-    listing = db.session.get(Listing, listing_id)
+    """The listing, or NotFound (also for ids no row can have)."""
+    listing = db.session.get(Listing, _check_id(listing_id))
     if listing is None:
         raise NotFound(_("挂牌不存在"))
     return listing

@@ -89,6 +89,15 @@ def test_missing_listing_404(client, op_headers):
     assert client.get("/api/v1/listings/9999/grades", headers=op_headers).status_code == 404
 
 
+@pytest.mark.parametrize("listing_id", [2**31, 2**63 + 5])
+def test_ids_beyond_integer_range_404(client, op_headers, listing_id):
+    base = f"/api/v1/listings/{listing_id}"
+    assert client.get(base + "/grade/proposal", headers=op_headers).status_code == 404
+    assert client.get(base + "/grades", headers=op_headers).status_code == 404
+    r = client.post(base + "/grade", headers=op_headers, json={"scores": full_scores("patent"), "rationale": RATIONALE})
+    assert r.status_code == 404
+
+
 def test_not_published_409(client, app, seller, op_headers):
     listing = factories.make_listing(seller, status="pending_review")
     db.session.commit()
