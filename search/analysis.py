@@ -187,6 +187,20 @@ def first_match(text, terms):
     return spans[0][0] if spans else None
 
 
+_recent = {}
+
+
+def _index_words(value):
+    """iter_words(value, subwords=True) as a list, remembered for the last few texts: each text is
+    indexed into two fields (frequencies and positions) one right after the other."""
+    words = _recent.get(value)
+    if words is None:
+        if len(_recent) >= 8:
+            _recent.clear()
+        words = _recent[value] = list(iter_words(value, subwords=True))
+    return words
+
+
 class ChineseEnglishTokenizer(Tokenizer):
     """Whoosh tokenizer: precise words with real positions, plus sub-words when indexing."""
 
@@ -205,7 +219,8 @@ class ChineseEnglishTokenizer(Tokenizer):
                 token.startchar, token.endchar = start_char, start_char + len(value)
             yield token
             return
-        for word, pos, start, end in iter_words(value, subwords=(mode == "index")):
+        words = _index_words(value) if mode == "index" else iter_words(value)
+        for word, pos, start, end in words:
             token.text = word
             token.boost = 1.0
             token.stopped = False

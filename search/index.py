@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import timezone
 
 import numpy as np
-from whoosh import columns
+from whoosh import columns, formats
 from whoosh import index as whoosh_index
-from whoosh.fields import COLUMN, ID, KEYWORD, TEXT, Schema
+from whoosh.fields import COLUMN, ID, KEYWORD, TEXT, FieldType, Schema
 from whoosh.index import LockError
 from whoosh.util.numeric import _length_byte_cache
 from whoosh.writing import CLEAR
@@ -67,11 +67,15 @@ COLUMN_FIELDS = {
 
 
 def build_schema():
+    """Text is indexed twice: ``title``/``body`` with frequencies only (what matching and BM25 read, in
+    compact blocks) and ``title_pos``/``body_pos`` with word positions (read only for phrases)."""
     analyzer = ChineseEnglishAnalyzer()
     fields = {
         "lid": ID(unique=True, stored=True),
-        "title": TEXT(analyzer=analyzer, phrase=True),
-        "body": TEXT(analyzer=analyzer, phrase=True),
+        "title": TEXT(analyzer=analyzer, phrase=False),
+        "body": TEXT(analyzer=analyzer, phrase=False),
+        "title_pos": FieldType(formats.Positions(), analyzer, scorable=False),
+        "body_pos": FieldType(formats.Positions(), analyzer, scorable=False),
         "numbers": KEYWORD(lowercase=True),
         "ipc": KEYWORD(lowercase=True),  # section, class, subclass and group terms: h, h01, h01m, h01m4/36
     }
@@ -165,7 +169,9 @@ def listing_document(listing):
     return {
         "lid": str(listing.id),
         "title": listing.title or "",
+        "title_pos": listing.title or "",
         "body": "\n".join(body),
+        "body_pos": "\n".join(body),
         "numbers": " ".join(dict.fromkeys(numbers)),
         "ipc": " ".join(dict.fromkeys(ipc)),
         "listing_id": int(listing.id),
@@ -425,14 +431,14 @@ class Snapshot:
     def phrase_docs(self, words, candidates, postings):
         """Boolean mask: candidate docs where ``words`` occur at consecutive positions in one text field.
 
-        ``postings[(field, word)]`` is what ``term_postings(..., with_values=True)`` returned.
+        ``postings[(field + "_pos", word)]`` is what ``term_postings(..., with_values=True)`` returned.
         """
         found = np.zeros(self.size, dtype=bool)
         for name in FIELD_BOOSTS:
-            decode = self.reader.schema[name].format.decode_positions
+            decode = self.reader.schema[f"{name}_pos"].format.decode_positions
             per_word = []
             for word in words:
-                ids, _tf, values = postings[(name, word)]
+                ids, _tf, values = postings[(f"{name}_pos", word)]
                 picked = np.nonzero(candidates[ids])[0].tolist()
                 per_word.append({int(ids[i]): values[i] for i in picked})
             docs = set(per_word[0])
@@ -553,8 +559,10 @@ def _clause_match(snap, clause, scores):
     for word in dict.fromkeys(w for v in variants for w in v):
         word_mask = np.zeros(n, dtype=bool)
         for name in FIELD_BOOSTS:
-            postings[(name, word)] = snap.term_postings(name, word, with_values=word in in_phrases)
+            postings[(name, word)] = snap.term_postings(name, word)
             word_mask[postings[(name, word)][0]] = True
+            if word in in_phrases:
+                postings[(f"{name}_pos", word)] = snap.term_postings(f"{name}_pos", word, with_values=True)
         word_masks[word] = word_mask
         if scores is not None:
             idf = _idf(int(np.count_nonzero(word_mask & snap.live)), max(snap.doc_count, 1))
