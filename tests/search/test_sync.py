@@ -231,3 +231,20 @@ def test_savepoints_do_not_trigger_the_drain_early(search_api, app):
     assert search_api(q="逆变器")["total"] == 1
     assert search_api(q="变流器")["total"] == 1
     assert outbox.pending_count() == 0
+
+
+def test_an_index_with_an_old_schema_is_replaced_not_a_500(app, search_api, runner, caplog):
+    from whoosh import fields as wf
+    from whoosh import index as wi
+
+    listing = make_search_listing(title="一种光伏逆变器")
+    db.session.commit()
+    path = app.config["SEARCH_INDEX_PATH"]
+    shutil.rmtree(path)
+    os.makedirs(path)
+    wi.create_in(path, wf.Schema(lid=wf.ID(unique=True, stored=True), text=wf.TEXT()))
+    current_handle()._reset()
+    assert search_api(q="逆变器")["total"] == 0
+    assert "old schema" in caplog.text
+    assert runner.invoke(args=["search", "reindex"]).exit_code == 0
+    assert ids(search_api(q="逆变器")) == [listing.id]
