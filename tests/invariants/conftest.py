@@ -14,7 +14,7 @@ _COMMON = {
     "print_blob": True,
 }
 settings.register_profile("invariants", max_examples=25, stateful_step_count=30, **_COMMON)
-settings.register_profile("ci", max_examples=120, stateful_step_count=50, **_COMMON)
+settings.register_profile("ci", max_examples=60, stateful_step_count=40, **_COMMON)
 
 
 def invariant_settings():
