@@ -1,0 +1,57 @@
+"""Objects for the API fuzz to act on, in a throw-away instance (run by security/api_fuzz.sh).
+
+A fresh demo catalogue has listings but no deals, offers, documents or saved searches, so
+every route with such an id in its path would only ever answer 404. This makes one of each,
+with the fuzz user as the buyer (and, as an operator, able to act on everything), and prints
+``schemathesis.toml`` lines that pin the path parameters to them.
+
+Usage: python -m security.fuzz_fixtures EMAIL  (INSTANCE_PATH set as for the instance)
+"""
+import io
+import sys
+
+from werkzeug.datastructures import FileStorage
+
+
+def main(email):
+    from sqlalchemy import select
+
+    from escrow import deals, trading
+    from listings import bidding
+    from listings.models import Listing
+    from marketplace import create_app
+    from marketplace.extensions import db
+    from marketplace.models import User
+    from search import service as search_service
+
+    app = create_app({"RATELIMIT_ENABLED": False})
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.email == email)).scalar_one()
+        operator = user
+        published = db.session.execute(select(Listing).where(Listing.status == "published")
+                                       .order_by(Listing.id)).scalars().all()
+        fixed = next(x for x in published if x.price_mode == "fixed" and "assignment" in x.deal_types)
+        negotiable = next(x for x in published if x.price_mode == "negotiable")
+        auction = next((x for x in published if x.price_mode == "auction"), fixed)
+        deal = trading.buy_now(fixed.id, user, "assignment")
+        db.session.commit()
+        deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price, operator)
+        db.session.commit()
+        seller = db.session.get(User, deal.seller_id)
+        pdf = FileStorage(stream=io.BytesIO(b"%PDF-1.4\n%%EOF\n"), filename="receipt.pdf")
+        deals.file_transfer(deal.id, seller, pdf)
+        db.session.commit()
+        offer = bidding.make_offer(negotiable.id, user, max(1, (negotiable.offer_floor or 100_000_00)), "assignment"
+                                   if "assignment" in negotiable.deal_types else negotiable.deal_types[0])
+        saved = search_service.save_search(user, "电池", {})
+        db.session.commit()
+        print("[parameters]")
+        print(f'"path.deal_id" = {deal.id}')
+        print(f'"path.document_id" = {deal.documents[0].id}')
+        print(f'"path.offer_id" = {offer.id}')
+        print(f'"path.saved_id" = {saved.id}')
+        print(f'"path.listing_id" = {auction.id}')
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
