@@ -419,7 +419,11 @@ class Snapshot:
                 matcher = segreader.postings(fieldname, text)
             except Exception:  # noqa: BLE001 - TermNotFound and friends
                 continue
-            matcher = getattr(matcher, "child", matcher)  # unwrap the deletion filter: we mask deletions ourselves
+            if hasattr(matcher, "child"):
+                # Unwrap the deletion filter (deletions are masked with ``live``); it has already stepped
+                # its child past leading deleted postings, so start the child again from the first block.
+                matcher = matcher.child
+                matcher.reset()
             ids, tfs = _read_blocks(matcher, values)
             if len(ids):
                 ids_parts.append(ids + offset)
@@ -456,16 +460,26 @@ class Snapshot:
 
 
 def _read_blocks(matcher, values=None):
-    """All (ids, frequencies) of a posting list; appends the raw values to ``values`` when given."""
+    """All (ids, frequencies) of a posting list; appends the raw values to ``values`` when given.
+
+    Fast path for Whoosh's W3 block matcher: each block's data tuple is decoded with numpy
+    (ids are stored as deltas) instead of id by id.
+    """
     ids, tfs = [], []
-    fast = all(hasattr(matcher, a) for a in ("_read_ids", "_read_weights", "_read_values", "_next_block",
-                                              "_blocklength"))
-    if fast:
+    fast = all(hasattr(matcher, a) for a in ("_read_data", "_data", "_byteids", "_next_block", "_blocklength"))
+    if fast and not matcher._byteids:
         while matcher.is_active():
-            matcher._read_ids()
-            matcher._read_weights()
-            ids.append(np.asarray(matcher._ids, dtype=np.int64))
-            tfs.append(np.asarray(matcher._weights, dtype=np.float32))
+            if matcher._data is None:
+                matcher._read_data()
+            raw_ids, raw_weights = matcher._data[0], matcher._data[1]
+            n = matcher._blocklength
+            ids.append(np.cumsum(np.asarray(raw_ids, dtype=np.int64)))
+            if raw_weights is None:
+                tfs.append(np.ones(n, dtype=np.float32))
+            elif isinstance(raw_weights, float):
+                tfs.append(np.full(n, raw_weights, dtype=np.float32))
+            else:
+                tfs.append(np.asarray(raw_weights, dtype=np.float32))
             if values is not None:
                 matcher._read_values()
                 values.extend(matcher._values)

@@ -1,0 +1,60 @@
+"""The fast block reader and phrase check agree with Whoosh's own matchers (several blocks, deletions)."""
+import random
+
+import numpy as np
+import pytest
+from whoosh import query as wq
+
+from search.index import IndexHandle
+
+
+def _doc(i, title, body=""):
+    return {"lid": str(i), "title": title, "title_pos": title, "body": body, "body_pos": body, "numbers": "",
+            "ipc": "", "listing_id": i, "kind": 0, "patent_type": 0, "grade": 0, "ipc_section": 0, "nice_class": 0,
+            "deal_type": 0, "price_mode": 0, "price": -1, "region": 0, "published": i}
+
+
+@pytest.fixture
+def snapshot(tmp_path):
+    rng = random.Random(7)
+    words = ["一种", "锂电池", "图像识别", "方法", "装置", "系统", "控制", "battery", "检测"]
+    handle = IndexHandle(str(tmp_path / "ix"))
+    writer = handle.writer(5)
+    for i in range(1, 701):  # several 128-posting blocks per common term
+        writer.add_document(**_doc(i, "".join(rng.choices(words, k=6)), " ".join(rng.choices(words, k=4))))
+    writer.commit()
+    writer = handle.writer(5)  # a second segment, and deletions in the first
+    for i in range(701, 801):
+        writer.add_document(**_doc(i, "".join(rng.choices(words, k=5))))
+    for i in range(1, 60, 3):
+        writer.delete_by_term("lid", str(i))
+    writer.commit(merge=False)
+    return handle.snapshot()
+
+
+@pytest.mark.parametrize("term", ["一种", "电池", "锂电池", "识别", "batteri", "方法"])
+def test_block_reader_matches_whoosh(snapshot, term):
+    ids, tfs, _values = snapshot.term_postings("title", term)
+    live = {}  # what Whoosh's own (deletion-filtering) matcher yields
+    for segreader, offset in snapshot.leaves:
+        if ("title", term) in segreader:
+            for docnum, weight in segreader.postings("title", term).items_as("weight"):
+                live[docnum + offset] = weight
+    ours = dict(zip(ids.tolist(), tfs.tolist(), strict=True))
+    assert len(ids) > 128
+    assert np.all(np.diff(ids) > 0)
+    # ours also holds deleted documents (masked later by ``live``): exactly those
+    assert {d: w for d, w in ours.items() if snapshot.live[d]} == live
+    assert all(not snapshot.live[d] for d in set(ours) - set(live))
+
+
+@pytest.mark.parametrize("words", [["图像识别", "方法"], ["锂电池", "图像识别"], ["方法", "装置", "系统"]])
+def test_phrase_check_matches_whoosh(snapshot, words):
+    candidates = snapshot.live.copy()
+    postings = {(f"{name}_pos", w): snapshot.term_postings(f"{name}_pos", w, with_values=True)
+                for name in ("title", "body") for w in words}
+    ours = set(np.nonzero(snapshot.phrase_docs(words, candidates, postings))[0].tolist())
+    q = wq.Or([wq.Phrase("title_pos", words), wq.Phrase("body_pos", words)])
+    theirs = set(snapshot.searcher.docs_for_query(q))
+    assert ours == theirs
+    assert ours
