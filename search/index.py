@@ -10,12 +10,13 @@ fails because of the index.
 
 Reads: each process keeps one long-lived searcher per index folder and reopens it
 only when another writer has committed a new generation. For every segment the
-per-document columns that filters, facets and sorting need (listing id, a packed
-attribute code, Nice classes, price, published time, field lengths) are loaded once
-into numpy arrays; a query then reads the postings of its few terms block by block
-(``W3LeafMatcher`` blocks, not posting by posting) and does matching, BM25 scoring,
-filtering, facet counting and sorting as array operations. Only phrase queries use
-Whoosh's own positional matcher.
+per-document columns that filters, facets and sorting need (``COLUMN_FIELDS``: listing
+id, kind, patent type, grade, IPC sections, Nice classes, deal types, price mode, price,
+region, published time; plus the text fields' lengths) are loaded once into numpy
+arrays; a query then reads the postings of its few terms block by block (Whoosh's W3
+blocks, decoded with numpy, not posting by posting) and does matching, BM25 scoring,
+filtering, facet counting and sorting as array operations. Phrases decode the word
+positions of candidate documents only. Numbers in docs/performance.md.
 """
 import logging
 import math
@@ -395,9 +396,6 @@ class Snapshot:
             self.avg_length[name] = (total / self.doc_count) if self.doc_count else 1.0
         self._closed = False
 
-    def usable(self):
-        return not self._closed
-
     def close(self):
         if not self._closed:
             self._closed = True
@@ -713,8 +711,3 @@ def query_index(handle, iq, sort="relevance", offset=0, limit=20, facets=True):
 
 def _empty_facets():
     return {"kind": {}, "grade": {}, "nice_class": {}, "ipc_section": {}, "deal_type": {}}
-
-
-def index_doc_count(handle):
-    with handle._lock:
-        return handle.snapshot().doc_count
