@@ -304,7 +304,10 @@ def result_json(row, terms, right_texts=()):
     price = row.price
     if row.price_mode == "auction" and row.start_price is not None:
         price = row.current_price or row.start_price
-    body = " ".join([_MARKDOWN.sub("", row.description or "")] + [t for t in right_texts if t != row.title])
+    description = _MARKDOWN.sub("", row.description or "").strip()
+    if row.title and description.startswith(row.title):
+        description = description[len(row.title):]  # many descriptions repeat the title: show what is new
+    body = " ".join([description] + [t for t in right_texts if t != row.title])
     return {
         "id": row.id,
         "title": row.title,
@@ -346,21 +349,39 @@ def search(params, *, with_facets=True, handle=None):
     return page
 
 
-def suggestions(params, clauses, handle):
-    """When nothing matches: what would (fewer filters, fewer words), with how many results each gives."""
-    out = []
+def suggestions(params, clauses, handle, limit=4):
+    """When nothing matches: nearby searches that do find something, with their counts.
+
+    Tried in order: the same words without the filters; each word (or phrase) alone with the
+    filters; each alone without them.
+    """
+    out, seen = [], set()
+
+    def clause_text(clause):
+        text = "".join(clause.words)
+        return '"' + text + '"' if clause.phrase else text
+
+    plain = SearchParams(q=params.q, sort=params.sort, per_page=params.per_page)
+    candidates = []
     if params.filters():
-        plain = SearchParams(q=params.q, sort=params.sort, per_page=params.per_page)
-        n = query_index(handle, index_query(plain, clauses), limit=1, facets=False).total
-        if n:
-            out.append({"kind": "drop_filters", "args": plain.args(), "count": n})
+        candidates.append(("drop_filters", None, plain, clauses))
     if len(clauses) > 1:
         for clause in clauses:
-            n = query_index(handle, index_query(params, [clause]), limit=1, facets=False).total
-            if n:
-                text = "".join(clause.words) if not clause.phrase else '"' + "".join(clause.words) + '"'
-                out.append({"kind": "fewer_words", "text": text, "args": params.args(q=text, page=None),
-                            "count": n})
+            candidates.append(("fewer_words", clause_text(clause), params, [clause]))
+        if params.filters():
+            for clause in clauses:
+                candidates.append(("fewer_words_no_filters", clause_text(clause), plain, [clause]))
+    for kind, text, base, subset in candidates:
+        args = base.args(q=text, page=None) if text is not None else base.args(page=None)
+        key = tuple(sorted(args.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        n = query_index(handle, index_query(base, subset), limit=1, facets=False).total
+        if n:
+            out.append({"kind": kind, "text": text, "args": args, "count": n})
+        if len(out) >= limit:
+            break
     return out
 
 

@@ -55,6 +55,31 @@ def section_label(code, locale):
     return f"{code} {en if str(locale).startswith('en') else zh}"
 
 
+FILTER_NAMES = {"kind": _l("类型"), "grade": _l("质量等级"), "patent_type": _l("专利类型"), "ipc": _l("IPC 分类"),
+                "nice_class": _l("尼斯分类"), "deal_type": _l("交易方式"), "price_mode": _l("报价方式"),
+                "price_min": _l("最低价"), "price_max": _l("最高价"), "region": _l("地区")}
+
+
+def filter_label(key, value, locale):
+    """'类型：商标', '最低价：¥10万' … for the active-filter list."""
+    from marketplace.money import format_yuan
+    from marketplace.regions import region_label
+
+    labels = {"kind": KIND_LABELS, "deal_type": DEAL_TYPE_LABELS, "price_mode": PRICE_MODE_LABELS,
+              "patent_type": PATENT_TYPE_LABELS}
+    if key in labels:
+        shown = labels[key].get(value, value)
+    elif key in ("price_min", "price_max"):
+        shown = format_yuan(int(value))
+    elif key == "region":
+        shown = region_label(value, str(locale))
+    elif key == "nice_class":
+        shown = _("第 %(n)s 类", n=value)
+    else:
+        shown = value
+    return f"{FILTER_NAMES.get(key, key)}：{shown}"
+
+
 def _parse_forgiving(args):
     """Parse, dropping what does not validate; returns (params, notes)."""
     args = {k: v for k, v in args.items()}
@@ -92,6 +117,7 @@ def search_page():
         kind_labels=KIND_LABELS, grade_labels=GRADE_LABELS, deal_type_labels=DEAL_TYPE_LABELS,
         price_mode_labels=PRICE_MODE_LABELS, patent_type_labels=PATENT_TYPE_LABELS, sort_labels=SORT_LABELS,
         price_bands=PRICE_BANDS, regions=REGIONS, section_label=lambda c: section_label(c, locale),
+        filter_label=lambda k, v: filter_label(k, v, locale),
     )
 
 

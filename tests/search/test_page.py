@@ -49,6 +49,15 @@ def test_nothing_found_gives_suggestions(client, catalogue):
     assert "去掉筛选条件" in html
     html = client.get("/search?q=电池 火箭").get_data(as_text=True)
     assert "只搜“电池”" in html
+    html = client.get("/search?q=电池 火箭&kind=trademark").get_data(as_text=True)
+    assert "只搜“电池”，不加筛选" in html  # the word alone finds nothing among trademarks either
+
+
+def test_active_filters_are_listed_with_remove_links(client, catalogue):
+    html = client.get("/search?q=电池&kind=trademark&price_min=100000").get_data(as_text=True)
+    assert "当前筛选" in html
+    assert "类型：商标" in html
+    assert "/search?q=%E7%94%B5%E6%B1%A0&amp;price_min=100000" in html  # removing kind keeps the rest
 
 
 def test_bad_arguments_are_dropped_with_a_note(client, catalogue):
