@@ -85,10 +85,11 @@ def create_app(config=None):
 
 
 class DatabaseIntConverter(IntegerConverter):
-    """``<int:…>`` that fits a 64-bit database integer: a larger id is a 404, not a 500 from the driver."""
+    """``<int:…>`` that fits the database's INTEGER ids (PostgreSQL int4): a larger id is a 404, not a
+    500 from the driver."""
 
     def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", 2**31 - 1)
         super().__init__(url_map, *args, **kwargs)
 
 
@@ -128,11 +129,39 @@ def _register_blueprints(app):
         app.register_blueprint(bp)
 
 
+def _contains_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul_characters():
+    """PostgreSQL cannot store NUL in text: refuse it in any input up front (400), never a 500 at the INSERT."""
+    from werkzeug.exceptions import BadRequest
+
+    values = [request.path]
+    for source in (request.args, request.form):
+        for key, items in source.lists():
+            values.append(key)
+            values.extend(items)
+    values.extend(f.filename or "" for f in request.files.values())
+    if request.is_json:
+        values.append(request.get_json(silent=True))
+    if any(_contains_nul(v) for v in values):
+        raise BadRequest("请求中含有不允许的 NUL 字符")
+
+
 def _is_api():
     return request.path.startswith("/api/")
 
 
 def _register_errors(app):
+    app.before_request(_refuse_nul_characters)
+
     @app.errorhandler(DomainError)
     def domain_error(exc):
         if _is_api():

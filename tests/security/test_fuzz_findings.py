@@ -10,7 +10,7 @@ HUGE = "30596889849367265280"  # > 2**64: SQLite's driver raised OverflowError (
 @pytest.mark.parametrize("path", [
     f"/api/v1/deals/1/documents/{HUGE}", f"/api/v1/listings/{HUGE}/grade/proposal", f"/api/v1/deals/{HUGE}",
     f"/api/v1/listings/{HUGE}", f"/api/v1/listings/{HUGE}/bids", f"/listings/{HUGE}", f"/deals/{HUGE}",
-    f"/api/v1/listings/{2**63}", f"/listings/{2**63}",
+    f"/api/v1/listings/{2**63}", f"/listings/{2**63}", f"/api/v1/listings/{2**31}", f"/deals/{2**31}",
 ])
 def test_an_id_too_large_for_the_database_is_not_found(app, path):
     user = factories.make_user("operator")
@@ -22,7 +22,8 @@ def test_an_id_too_large_for_the_database_is_not_found(app, path):
 
 
 def test_the_largest_database_id_is_still_a_plain_404(app):
-    response = app.test_client().get(f"/api/v1/listings/{2**63 - 1}")
+    """ids are INTEGER columns (int4 on PostgreSQL, where 2**63 - 1 was a 500)."""
+    response = app.test_client().get(f"/api/v1/listings/{2**31 - 1}")
     assert response.status_code == 404
 
 
@@ -53,3 +54,29 @@ def test_registration_with_non_text_fields_is_422_naming_the_field(app, body, fi
     response = app.test_client().post("/api/v1/auth/register", json=body)
     assert response.status_code == 422, response.get_data(as_text=True)
     assert field in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("kind,path,kwargs", [
+    ("json", "/api/v1/saved-searches", {"json": {"q": "a\u0000b", "filters": {}}}),
+    ("json", "/api/v1/auth/register", {"json": {"email": "x\u0000@example.com", "password": "long-enough-pass",
+                                                 "name": "n", "roles": ["buyer"]}}),
+    ("json", "/api/v1/auth/token", {"json": {"email": "x@example.com", "password": "p\u0000"}}),
+    ("json-key", "/api/v1/saved-searches", {"json": {"q": "x", "filters": {"kind\u0000": "patent"}}}),
+    ("query", "/api/v1/search?q=a%00b", {}),
+    ("form", "/register", {"data": {"email": "y@example.com", "password": "long-enough-pass", "name": "n\x00"}}),
+])
+def test_nul_characters_in_any_input_are_a_400(app, kind, path, kwargs):
+    """PostgreSQL refuses NUL in text: it was a 500 at the INSERT; now every input is checked up front."""
+    from marketplace.models import User
+
+    user = factories.make_user("buyer")
+    headers = factories.auth_header(user)
+    db.session.commit()
+    users = db.session.query(User).count()
+    method = "GET" if kind == "query" else "POST"
+    response = app.test_client().open(path, method=method, headers=headers, **kwargs)
+    assert response.status_code == 400, (kind, response.status_code)
+    if path.startswith("/api/"):
+        assert response.get_json()["error"]["code"] == "bad_request"
+    db.session.rollback()
+    assert db.session.query(User).count() == users

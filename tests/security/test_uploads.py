@@ -24,8 +24,7 @@ HTML_AS_PDF = b"<html><body><script>alert(document.cookie)</script></body></html
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>'
 EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 64
 TRAVERSAL_NAMES = ["../../../../tmp/ipmart-evil.pdf", "..\\..\\..\\ipmart-evil.pdf", "/etc/ipmart-evil.pdf",
-                   "....//....//ipmart-evil.pdf", "%2e%2e%2fipmart-evil.pdf", "ipmart-evil.pdf\x00.png",
-                   "<img src=x onerror=alert(1)>.pdf"]
+                   "....//....//ipmart-evil.pdf", "%2e%2e%2fipmart-evil.pdf", "<img src=x onerror=alert(1)>.pdf"]
 
 
 @pytest.fixture
@@ -159,6 +158,17 @@ def test_path_traversal_names_are_stored_under_random_names(app, route, tmp_path
     for document in db.session.query(Document):
         assert "/" not in document.original_name and "\\" not in document.original_name, document.original_name
         assert document.stored_name == os.path.basename(document.stored_name)
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_a_nul_character_in_the_file_name_is_refused(app, route):
+    """It reached the database as the original name: PostgreSQL refused the INSERT (a 500)."""
+    world = World()
+    kind = ROUTES[route][6]
+    files = _files_on_disk(app)
+    response, before, after = _send(app, world, route, GOOD[kind][0], "ipmart-evil.pdf\x00.png")
+    assert response.status_code == 400 and after == before, (route, response.status_code)
+    assert _files_on_disk(app) == files
 
 
 def test_a_document_is_served_as_what_it_is_with_a_safe_name(app):
