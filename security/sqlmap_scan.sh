@@ -20,10 +20,12 @@ if [ -n "${SQLMAP_THOROUGH:-}" ]; then
   LEVEL="${SQLMAP_LEVEL:-2}"
   SEARCH_PARAMS=()
   API_PARAMS=()
+  LOGIN_PARAMS=(-p email,password)
 else
   LEVEL="${SQLMAP_LEVEL:-1}"
   SEARCH_PARAMS=(-p q,kind,sort,price_min)
   API_PARAMS=(-p q,nice_class,per_page)
+  LOGIN_PARAMS=(-p email)  # the password never reaches SQL (only its hash is compared, in Python)
 fi
 REPORT_DIR="${REPORT_DIR:-test-artifacts/sqlmap}"
 command -v "$SQLMAP" >/dev/null || { echo "sqlmap is not installed (apt-get install sqlmap)" >&2; exit 1; }
@@ -43,8 +45,8 @@ declare -A targets=(
   [search-api]="--threads 4 ${API_PARAMS[*]} -u $BASE/api/v1/search?q=battery&kind=patent&nice_class=9&price_max=100000000&sort=newest&page=1&per_page=5"
   [listing-page]="--threads 4 -u $BASE/listings/${listing_id}*"
   [listing-api]="--threads 4 -u $BASE/api/v1/listings/${listing_id}*"
-  [login-api]="--threads 4 -u $BASE/api/v1/auth/token --method POST --headers=Content-Type:application/json --data {\"email\":\"scan@example.com\",\"password\":\"wrong-password\"}"
-  [login-page]="-u $BASE/login --data email=scan%40example.com&password=wrong-password&csrf_token=x --csrf-token=csrf_token --csrf-url=$BASE/login?from=sqlmap --csrf-method=GET -p email,password"
+  [login-api]="--threads 4 ${LOGIN_PARAMS[*]} -u $BASE/api/v1/auth/token --headers=Content-Type:application/json --data {\"email\":\"scan@example.com\",\"password\":\"wrong-password\"}"
+  [login-page]="-u $BASE/login --data email=scan%40example.com&password=wrong-password&csrf_token=x --csrf-token=csrf_token --csrf-url=$BASE/login?from=sqlmap --csrf-method=GET ${LOGIN_PARAMS[*]}"
 )
 
 pids=()
