@@ -1,7 +1,8 @@
 # Shared by the security scripts: start a throw-away IP Mart on loopback and stop it again.
 #
 #   start_instance            fresh SQLite instance in a temp folder, demo catalogue, gunicorn on a free
-#                             loopback port; sets BASE (http://127.0.0.1:PORT), WORK (temp folder), GUNICORN_PID
+#                             loopback port; sets BASE (http://127.0.0.1:PORT), WORK (temp folder), GUNICORN_PID.
+#                             SCAN_DATABASE_URL=postgresql+psycopg://… uses that (empty) PostgreSQL database instead.
 #   make_user EMAIL ROLE...   a user with the given roles (and an organisation), password $FUZZ_PASSWORD
 #   token_for EMAIL           a bearer token for that user
 #   stop_instance             stops gunicorn (by its pid) and removes the temp folder
@@ -18,6 +19,9 @@ start_instance() {
   export INSTANCE_PATH="$WORK/instance" DEMO_DATA=1 SECRET_KEY="security-scan-$RANDOM" RATELIMIT_STORAGE_URI="memory://"
   export SEARCH_SYNC_ON_COMMIT=1
   unset DATABASE_URL STRIPE_SECRET_KEY STRIPE_WEBHOOK_SECRET
+  if [ -n "${SCAN_DATABASE_URL:-}" ]; then
+    export DATABASE_URL="$SCAN_DATABASE_URL"
+  fi
   mkdir -p "$INSTANCE_PATH"
   local port
   port="$(free_port)"
