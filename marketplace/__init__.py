@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
@@ -85,12 +85,16 @@ def create_app(config=None):
 
 
 class DatabaseIntConverter(IntegerConverter):
-    """``<int:…>`` that fits the database's INTEGER ids (PostgreSQL int4): a larger id is a 404, not a
-    500 from the driver."""
+    """``<int:…>`` for the database's INTEGER ids (int4 on PostgreSQL): a larger number is a 404 at once,
+    never a 500 from the driver (nor a 405 because another method's rule has the same shape)."""
 
-    def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(url_map, *args, **kwargs)
+    MAX = 2**31 - 1
+
+    def to_python(self, value):
+        number = super().to_python(value)
+        if number > self.MAX:
+            raise NotFound()
+        return number
 
 
 def _import_models():
@@ -129,30 +133,37 @@ def _register_blueprints(app):
         app.register_blueprint(bp)
 
 
-def _contains_nul(value):
+def _nul_paths(value, path=""):
+    """Where in a JSON value a string (or a key) holds a NUL character: ["title", "rights.0.goods.1"]."""
     if isinstance(value, str):
-        return "\x00" in value
+        return [path or "body"] if "\x00" in value else []
     if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+        found = []
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found += [where.replace("\x00", "") or "body"] if "\x00" in str(key) else _nul_paths(item, where)
+        return found
     if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
-    return False
+        return [p for i, item in enumerate(value) for p in _nul_paths(item, f"{path}.{i}" if path else str(i))]
+    return []
 
 
 def _refuse_nul_characters():
-    """PostgreSQL cannot store NUL in text: refuse it in any input up front (400), never a 500 at the INSERT."""
-    from werkzeug.exceptions import BadRequest
+    """PostgreSQL cannot store NUL in text: a request body holding one (JSON, form field, file name) is a 422
+    naming the field before any view runs, never a 500 at the INSERT. Query strings are the views' to read."""
+    from .errors import ValidationError
 
-    values = [request.path]
-    for source in (request.args, request.form):
-        for key, items in source.lists():
-            values.append(key)
-            values.extend(items)
-    values.extend(f.filename or "" for f in request.files.values())
+    fields = {}
+    for key, items in request.form.lists():
+        if "\x00" in key or any("\x00" in item for item in items):
+            fields[key.replace("\x00", "")] = "不能包含 NUL 字符"
+    for key, upload in request.files.items():
+        if "\x00" in (upload.filename or ""):
+            fields[key] = "文件名不能包含 NUL 字符"
     if request.is_json:
-        values.append(request.get_json(silent=True))
-    if any(_contains_nul(v) for v in values):
-        raise BadRequest("请求中含有不允许的 NUL 字符")
+        fields.update(dict.fromkeys(_nul_paths(request.get_json(silent=True)), "不能包含 NUL 字符"))
+    if fields:
+        raise ValidationError("请求中含有不允许的 NUL 字符", fields)
 
 
 def _is_api():

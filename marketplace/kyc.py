@@ -103,7 +103,7 @@ def kyc_queue():
 
 def find_accounts(query, limit=50):
     """Users by email or name, organisations by name or USCC (case-insensitive substring)."""
-    query = (query or "").strip()
+    query = (query or "").replace("\x00", "").strip()  # PostgreSQL cannot compare text holding NUL
     if not query:
         return [], []
     like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -167,7 +167,7 @@ def test_a_nul_character_in_the_file_name_is_refused(app, route):
     kind = ROUTES[route][6]
     files = _files_on_disk(app)
     response, before, after = _send(app, world, route, GOOD[kind][0], "ipmart-evil.pdf\x00.png")
-    assert response.status_code == 400 and after == before, (route, response.status_code)
+    assert response.status_code == 422 and after == before, (route, response.status_code)
     assert _files_on_disk(app) == files
 
 
