@@ -404,49 +404,91 @@ class Snapshot:
             except Exception:  # noqa: BLE001
                 pass
 
-    def term_postings(self, fieldname, text, with_values=False):
-        """(global docnums ascending, term frequencies, raw posting values or None) of one term.
-
-        Read block by block; ``with_values`` keeps each posting's encoded positions (for phrases).
-        """
-        ids_parts, tf_parts, values = [], [], [] if with_values else None
+    def term_postings(self, fieldname, text):
+        """(global docnums ascending, term frequencies) of one term, read block by block."""
+        ids_parts, tf_parts = [], []
         for segreader, offset in self.leaves:
-            try:
-                if (fieldname, text) not in segreader:
-                    continue
-                matcher = segreader.postings(fieldname, text)
-            except Exception:  # noqa: BLE001 - TermNotFound and friends
+            matcher = self._matcher(segreader, fieldname, text)
+            if matcher is None:
                 continue
-            if hasattr(matcher, "child"):
-                # Unwrap the deletion filter (deletions are masked with ``live``); it has already stepped
-                # its child past leading deleted postings, so start the child again from the first block.
-                matcher = matcher.child
-                matcher.reset()
-            ids, tfs = _read_blocks(matcher, values)
+            ids, tfs = _read_blocks(matcher)
             if len(ids):
                 ids_parts.append(ids + offset)
                 tf_parts.append(tfs)
         if not ids_parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), values
-        return np.concatenate(ids_parts), np.concatenate(tf_parts), values
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(ids_parts), np.concatenate(tf_parts)
 
-    def phrase_docs(self, words, candidates, postings):
-        """Boolean mask: candidate docs where ``words`` occur at consecutive positions in one text field.
+    def _matcher(self, segreader, fieldname, text):
+        """The raw block matcher of one term in one segment (deletions are masked by ``live``), or None."""
+        try:
+            if (fieldname, text) not in segreader:
+                return None
+            matcher = segreader.postings(fieldname, text)
+        except Exception:  # noqa: BLE001 - TermNotFound and friends
+            return None
+        if hasattr(matcher, "child"):
+            # The deletion filter has already stepped its child past leading deleted postings: restart it.
+            matcher = matcher.child
+            matcher.reset()
+        return matcher
 
-        ``postings[(field + "_pos", word)]`` is what ``term_postings(..., with_values=True)`` returned.
+    def term_positions(self, fieldname, text, docs):
+        """{global docnum: encoded positions} of one term for the sorted global docnums ``docs``.
+
+        Blocks whose id range holds none of ``docs`` are skipped unread (their header gives the
+        last id), so a rare companion word keeps a common word's positions cheap.
         """
+        out = {}
+        for segreader, offset in self.leaves:
+            size = segreader.doc_count_all()
+            local = docs[(docs >= offset) & (docs < offset + size)] - offset
+            if not len(local):
+                continue
+            matcher = self._matcher(segreader, fieldname, text)
+            if matcher is None:
+                continue
+            fast = all(hasattr(matcher, a) for a in ("_maxid", "_read_data", "_read_values", "_next_block"))
+            last = -1
+            while matcher.is_active():
+                if fast:
+                    first = np.searchsorted(local, last, side="right")
+                    last = matcher._maxid
+                    if first < len(local) and local[first] <= last:
+                        if matcher._data is None:
+                            matcher._read_data()
+                        ids = np.cumsum(np.asarray(matcher._data[0], dtype=np.int64))
+                        matcher._read_values()
+                        values = matcher._values
+                        for i in np.nonzero(np.isin(ids, local))[0].tolist():
+                            out[int(ids[i]) + offset] = values[i]
+                    matcher._next_block()
+                else:
+                    if matcher.id() in set(local.tolist()):
+                        out[matcher.id() + offset] = matcher.value()
+                    matcher.next()
+        return out
+
+    def phrase_docs(self, words, candidates):
+        """Boolean mask: candidate docs where ``words`` occur at consecutive positions in one text field."""
         found = np.zeros(self.size, dtype=bool)
+        docs = np.nonzero(candidates)[0]
+        if not len(docs):
+            return found
         for name in FIELD_BOOSTS:
-            decode = self.reader.schema[f"{name}_pos"].format.decode_positions
+            field = f"{name}_pos"
+            decode = self.reader.schema[field].format.decode_positions
             per_word = []
-            for word in words:
-                ids, _tf, values = postings[(f"{name}_pos", word)]
-                picked = np.nonzero(candidates[ids])[0].tolist()
-                per_word.append({int(ids[i]): values[i] for i in picked})
-            docs = set(per_word[0])
-            for positions in per_word[1:]:
-                docs &= positions.keys()
-            for doc in docs:
+            remaining = docs
+            for word in words:  # each word narrows the docs the next one is read for
+                positions = self.term_positions(field, word, remaining)
+                per_word.append(positions)
+                remaining = np.array(sorted(positions), dtype=np.int64)
+                if not len(remaining):
+                    break
+            if not len(remaining):
+                continue
+            for doc in remaining.tolist():
                 starts = set(decode(per_word[0][doc]))
                 for k, positions in enumerate(per_word[1:], start=1):
                     starts &= {p - k for p in decode(positions[doc])}
@@ -457,8 +499,8 @@ class Snapshot:
         return found
 
 
-def _read_blocks(matcher, values=None):
-    """All (ids, frequencies) of a posting list; appends the raw values to ``values`` when given.
+def _read_blocks(matcher):
+    """All (ids, frequencies) of a posting list.
 
     Fast path for Whoosh's W3 block matcher: each block's data tuple is decoded with numpy
     (ids are stored as deltas) instead of id by id.
@@ -478,9 +520,6 @@ def _read_blocks(matcher, values=None):
                 tfs.append(np.full(n, raw_weights, dtype=np.float32))
             else:
                 tfs.append(np.asarray(raw_weights, dtype=np.float32))
-            if values is not None:
-                matcher._read_values()
-                values.extend(matcher._values)
             matcher._next_block()
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -488,8 +527,6 @@ def _read_blocks(matcher, values=None):
     pairs = []
     while matcher.is_active():
         pairs.append((matcher.id(), matcher.weight()))
-        if values is not None:
-            values.append(matcher.value())
         matcher.next()
     if not pairs:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -560,35 +597,34 @@ def _clause_match(snap, clause, scores):
     if clause.number:
         mask = np.zeros(n, dtype=bool)
         for key in clause.words:
-            ids, _tf, _v = snap.term_postings("numbers", key)
+            ids, _tf = snap.term_postings("numbers", key)
             mask[ids] = True
         if scores is not None:
             scores[mask] += 10.0  # an exact number is the strongest signal there is
         return mask
     variants = clause_variants(clause) if (clause.phrase or len(clause.words) == 1) else [clause.words]
-    in_phrases = {w for v in variants if len(v) > 1 for w in v}
     word_masks, postings = {}, {}
     for word in dict.fromkeys(w for v in variants for w in v):
         word_mask = np.zeros(n, dtype=bool)
         for name in FIELD_BOOSTS:
             postings[(name, word)] = snap.term_postings(name, word)
             word_mask[postings[(name, word)][0]] = True
-            if word in in_phrases:
-                postings[(f"{name}_pos", word)] = snap.term_postings(f"{name}_pos", word, with_values=True)
         word_masks[word] = word_mask
         if scores is not None:
             idf = _idf(int(np.count_nonzero(word_mask & snap.live)), max(snap.doc_count, 1))
             for name in FIELD_BOOSTS:
-                ids, tf, _v = postings[(name, word)]
+                ids, tf = postings[(name, word)]
                 if len(ids):
                     norm = BM25_K1 * (1 - BM25_B + BM25_B * snap.lengths[name][ids] / snap.avg_length[name])
                     scores[ids] += FIELD_BOOSTS[name] * idf * tf * (BM25_K1 + 1) / (tf + norm)
     mask = np.zeros(n, dtype=bool)
-    for words in variants:
-        candidates = np.logical_and.reduce([word_masks[w] for w in words])
-        if len(words) > 1 and candidates.any():
-            # Every word is there; now their positions must follow each other.
-            candidates &= snap.phrase_docs(words, candidates, postings)
+    for words in sorted(variants, key=len):  # single terms first: what they match needs no position check
+        candidates = np.logical_and.reduce([word_masks[w] for w in words]) & snap.live
+        if len(words) > 1:
+            candidates &= ~mask
+            if candidates.any():
+                # Every word is there; now their positions must follow each other.
+                candidates &= snap.phrase_docs(words, candidates)
         mask |= candidates
     return mask
 
@@ -615,7 +651,7 @@ def _filter_mask(snap, iq):
     if iq.price_max is not None:
         mask &= (col["price"] >= 0) & (col["price"] <= iq.price_max)
     if iq.ipc:
-        ids, _tf, _v = snap.term_postings("ipc", iq.ipc)
+        ids, _tf = snap.term_postings("ipc", iq.ipc)
         ipc_mask = np.zeros(snap.size, dtype=bool)
         ipc_mask[ids] = True
         mask &= ipc_mask
