@@ -195,9 +195,10 @@ def _ensure_accounts():
             if org is None:
                 user = register_user(email, PASSWORD, person, ["seller", "buyer"] if key == "xinghe" else ["seller"],
                                      {"name": name, "uscc": _uscc(body), "region": region})
-            else:
-                user = register_user(email, PASSWORD, person, ["seller"])
+            else:  # someone registered this organisation already: the demo seller joins it
+                user = register_user(email, PASSWORD, person, ["buyer"])
                 user.organization = org
+                user.roles = ["seller", "buyer"] if key == "xinghe" else ["seller"]
             user.organization.verified = verified
             if verified:
                 user.organization.verified_at = utcnow()

@@ -460,7 +460,8 @@ class Snapshot:
                         ids = np.cumsum(np.asarray(matcher._data[0], dtype=np.int64))
                         matcher._read_values()
                         values = matcher._values
-                        for i in np.nonzero(np.isin(ids, local))[0].tolist():
+                        at = np.minimum(np.searchsorted(local, ids), len(local) - 1)
+                        for i in np.nonzero(local[at] == ids)[0].tolist():
                             out[int(ids[i]) + offset] = values[i]
                     matcher._next_block()
                 else:
@@ -470,7 +471,10 @@ class Snapshot:
         return out
 
     def phrase_docs(self, words, candidates):
-        """Boolean mask: candidate docs where ``words`` occur at consecutive positions in one text field."""
+        """Boolean mask: candidate docs where ``words`` occur at consecutive positions in one text field.
+
+        Positions are read rarest word first, each word only for the docs the previous ones left.
+        """
         found = np.zeros(self.size, dtype=bool)
         docs = np.nonzero(candidates)[0]
         if not len(docs):
@@ -478,20 +482,18 @@ class Snapshot:
         for name in FIELD_BOOSTS:
             field = f"{name}_pos"
             decode = self.reader.schema[field].format.decode_positions
-            per_word = []
-            remaining = docs
-            for word in words:  # each word narrows the docs the next one is read for
-                positions = self.term_positions(field, word, remaining)
-                per_word.append(positions)
-                remaining = np.array(sorted(positions), dtype=np.int64)
+            order = sorted(range(len(words)), key=lambda k, f=field: self.reader.doc_frequency(f, words[k]))
+            by_offset, remaining = {}, docs
+            for k in order:
+                by_offset[k] = self.term_positions(field, words[k], remaining)
+                remaining = np.array(sorted(by_offset[k]), dtype=np.int64)
                 if not len(remaining):
                     break
-            if not len(remaining):
-                continue
             for doc in remaining.tolist():
-                starts = set(decode(per_word[0][doc]))
-                for k, positions in enumerate(per_word[1:], start=1):
-                    starts &= {p - k for p in decode(positions[doc])}
+                starts = None
+                for k in order:
+                    shifted = {p - k for p in decode(by_offset[k][doc])}
+                    starts = shifted if starts is None else starts & shifted
                     if not starts:
                         break
                 if starts:

@@ -43,3 +43,18 @@ def test_cli_demo_seed(runner):
     result = runner.invoke(args=["demo", "seed"])
     assert result.exit_code == 0 and "listings added" in result.output
     assert db.session.query(Listing).count() >= 60
+
+
+def test_seed_joins_an_organisation_someone_registered_first(app):
+    from marketplace.accounts import register_user
+    from marketplace.uscc import uscc_check_char
+
+    body = demo.ORGANISATIONS[0][4]  # the demo seller's organisation, taken by a real registration first
+    first = register_user("boss@example.com", "a-long-password-1", "陈总", ["seller"],
+                          {"name": "深圳市星河智能科技有限公司", "uscc": body + uscc_check_char(body),
+                           "region": "shenzhen"})
+    db.session.commit()
+    assert demo.seed() >= 60
+    seller = authenticate(demo.SELLER_EMAIL, demo.PASSWORD)
+    assert seller.organization_id == first.organization_id
+    assert seller.has_role("seller") and seller.has_role("buyer")

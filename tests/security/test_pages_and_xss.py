@@ -279,3 +279,59 @@ def test_api_never_answers_html(app, poisoned):
         response = client.get(path, headers=headers)
         assert response.mimetype == "application/json", (path, response.mimetype)
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+# Pages that show one party's things: who may read them. Everyone else gets a sign-in redirect (anonymous),
+# 403 or 404, and never a byte of what the page would show.
+PRIVATE = {  # endpoint: (url values, who may read, something only the page itself would show)
+    "escrow.deal_detail": (_args(deal_id=lambda p: p.deal.id), {"buyer", "seller", "operator"},
+                           lambda p: p.deal.payment_reference),
+    "escrow.deal_contract": (_args(deal_id=lambda p: p.deal.id), {"buyer", "seller", "operator"},
+                             lambda p: "onmouseover=alert(2)"),
+    "escrow.deal_document": (_args(deal_id=lambda p: p.deal.id, document_id=lambda p: p.document.id),
+                             {"buyer", "seller", "operator"}, lambda p: "%PDF"),
+    "payments.pay_page": (_args(deal_id=lambda p: p.card_deal.id), {"buyer"},
+                          lambda p: f'href="/deals/{p.card_deal.id}">#{p.card_deal.id} '),
+    "listings.detail": (_args(listing_id=lambda p: p.rejected.id), {"seller", "operator"}, lambda p: "99887766"),
+    "listings.edit": (_args(listing_id=lambda p: p.rejected.id), {"seller"}, lambda p: "99887766"),
+    "listings.image": (_args(listing_id=lambda p: p.rejected.id), {"seller", "operator"}, lambda p: "PNG"),
+    "storefront.account_credit_evidence": (_args(record_id=lambda p: p.record.id), {"seller", "operator"},
+                                           lambda p: "%PDF"),
+    "operator.credit_record": (_args(record_id=lambda p: p.record.id), {"operator"},
+                               lambda p: "onmouseover=alert(2)"),
+    "operator.credit_evidence": (_args(record_id=lambda p: p.record.id), {"operator"}, lambda p: "%PDF"),
+    "operator.organization": (_args(org_id=lambda p: p.w.seller.organization_id), {"operator"},
+                              lambda p: p.w.seller.organization.uscc),
+    "operator.organization_licence": (_args(org_id=lambda p: p.w.seller.organization_id), {"operator"},
+                                      lambda p: "%PDF"),
+    "operator.user_detail": (_args(user_id=lambda p: p.w.seller.id), {"operator"}, lambda p: p.w.seller.email),
+    "operator.credit_records": (NONE, {"operator"}, lambda p: f'href="/operator/credit/{p.record.id}"'),
+    "operator.accounts": (_args(q="example.com"), {"operator"}, lambda p: p.w.seller.email),
+    "escrow.dispute_queue": (NONE, {"operator"}, lambda p: "onmouseover=alert(2)"),
+    "grading.assess_form": (_args(listing_id=lambda p: p.listing.id), {"operator"}, lambda p: "score-"),
+}
+
+
+def test_private_pages_show_nothing_to_anyone_else(app, poisoned):
+    from flask import url_for
+
+    from .conftest import ROLES
+
+    failures = []
+    for endpoint, (values, allowed, secret) in sorted(PRIVATE.items()):
+        for role in ROLES:
+            with app.test_request_context():
+                path = url_for(endpoint, **values(poisoned))
+            response = _client(app, poisoned.w.user(role)).get(path)
+            body = response.get_data().decode("utf-8", "replace")
+            if role in allowed:
+                if response.status_code != 200 or secret(poisoned) not in body:
+                    failures.append(f"GET {path} as {role}: {response.status_code}, expected the page")
+                continue
+            refused = (response.status_code in (403, 404)
+                       or (role == "anon" and response.status_code == 302 and "/login" in response.headers["Location"]))
+            if not refused:
+                failures.append(f"GET {path} as {role}: {response.status_code}, expected a refusal")
+            if secret(poisoned) in body:
+                failures.append(f"GET {path} as {role}: the refusal shows the protected content")
+    assert not failures, "\n".join(failures)
