@@ -34,7 +34,10 @@ def live_server(tmp_path_factory):
     instance = tmp_path_factory.mktemp("e2e-instance")
     port = _free_port()
     env = {**os.environ, "INSTANCE_PATH": str(instance), "DEMO_DATA": "0", "SECRET_KEY": "e2e-secret",
-           "RATELIMIT_STORAGE_URI": "memory://", "INSPECTION_DAYS": "14"}
+           "RATELIMIT_STORAGE_URI": "memory://", "INSPECTION_DAYS": "14",
+           # Auctions must end at least an hour after they are published; with a 90-minute anti-sniping
+           # window one ending in 75 minutes is already in its final window (test_auction_journey).
+           "ANTI_SNIPING_MINUTES": "90"}
     env.pop("STRIPE_SECRET_KEY", None)
     if os.environ.get("TEST_DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
@@ -87,11 +90,14 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, request):
-    """new_page() opens a fresh browser context (its own cookies) and page; screenshots on failure."""
+    """new_page() opens a fresh browser context (its own cookies) and page; screenshots on failure.
+
+    ``timezone_id`` (e.g. "Europe/Berlin") sets the browser's clock zone; default: the machine's.
+    """
     contexts = []
 
-    def make(locale="zh-CN"):
-        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+    def make(locale="zh-CN", timezone_id=None):
+        context = browser.new_context(locale=locale, timezone_id=timezone_id, viewport={"width": 1280, "height": 900})
         context.set_default_timeout(15000)
         contexts.append(context)
         return context.new_page()
