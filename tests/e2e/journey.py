@@ -42,6 +42,7 @@ def sign_in(page, base, email, password=PASSWORD):
 def shot(page, name):
     """Keep a full-page screenshot for people to look at (test-artifacts/screenshots/NAME.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # else the sticky header is drawn where the page was scrolled to
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 

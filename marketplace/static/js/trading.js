@@ -53,6 +53,14 @@
     return (n < 10 ? "0" : "") + n;
   }
 
+  // The close time as the server writes it (the "localtime" filter): Beijing time, YYYY-MM-DD HH:MM,
+  // whatever the visitor's own time zone. China keeps no summer time, so UTC+8 is exact.
+  function beijing(date) {
+    var d = new Date(date.getTime() + 8 * 3600 * 1000);
+    return d.getUTCFullYear() + "-" + two(d.getUTCMonth() + 1) + "-" + two(d.getUTCDate()) + " " +
+      two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
+  }
+
   function tick() {
     if (!endsAt) {
       return;
@@ -91,7 +99,7 @@
       var moved = new Date(auction.ends_at);
       if (!endsAt || moved.getTime() !== endsAt.getTime()) {
         endsAt = moved;
-        setText("ends-at", moved.toLocaleString(document.documentElement.lang || undefined, {hour12: false}));
+        setText("ends-at", beijing(moved));
       }
     }
     if (auction.closed) {
