@@ -23,7 +23,7 @@ import math
 import os
 import shutil
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timezone
 
 import numpy as np
@@ -546,18 +546,28 @@ class Clause:
 
 
 @dataclass
-class IndexQuery:
-    clauses: list = field(default_factory=list)
+class Filters:
+    """The search filters, as the request gives them and as the index applies them (API values)."""
+
     kind: str = None
-    grades: tuple = ()
+    grade: tuple = ()
     patent_type: str = None
-    ipc: str = None
+    ipc: str = None  # normalised: 'h', 'h01', 'h01m', 'h01m4/36'
     nice_class: int = None
     deal_type: str = None
     price_mode: str = None
     price_min: int = None
     price_max: int = None
     region: str = None
+
+    def filter_values(self):
+        """{name: value} of every filter field (for handing them on)."""
+        return {f.name: getattr(self, f.name) for f in fields(Filters)}
+
+
+@dataclass
+class IndexQuery(Filters):
+    clauses: list = field(default_factory=list)
     restrict_ids: tuple = None  # only these listing ids (saved-search matching)
 
 
@@ -636,8 +646,8 @@ def _filter_mask(snap, iq):
     mask = snap.live.copy()
     if iq.kind:
         mask &= col["kind"] == KINDS.index(iq.kind)
-    if iq.grades:
-        mask &= np.isin(col["grade"], [GRADES.index(g) + 1 for g in iq.grades])
+    if iq.grade:
+        mask &= np.isin(col["grade"], [GRADES.index(g) + 1 for g in iq.grade])
     if iq.deal_type:
         mask &= (col["deal_type"] & (1 << DEAL_TYPES.index(iq.deal_type))) != 0
     if iq.price_mode:

@@ -9,7 +9,7 @@ runs to the end of the query; application / registration numbers match in any
 accepted spelling. Filters take the API values (unknown values are a 422).
 """
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from html import escape
 
 from markupsafe import Markup
@@ -26,6 +26,7 @@ from .index import (
     GRADES,
     SORTS,
     Clause,
+    Filters,
     IndexQuery,
     clause_variants,
     current_handle,
@@ -38,25 +39,14 @@ MAX_QUERY_CHARS = 200
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
-FILTER_KEYS = ("kind", "grade", "patent_type", "ipc", "nice_class", "deal_type", "price_mode", "price_min",
-               "price_max", "region")
+FILTER_KEYS = tuple(f.name for f in fields(Filters))
 _QUOTES = re.compile(r"[\"“”「」『』]")
 _SINGLE_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @dataclass
-class SearchParams:
+class SearchParams(Filters):
     q: str = ""
-    kind: str = None
-    grade: tuple = ()
-    patent_type: str = None
-    ipc: str = None
-    nice_class: int = None
-    deal_type: str = None
-    price_mode: str = None
-    price_min: int = None
-    price_max: int = None
-    region: str = None
     sort: str = "relevance"
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
@@ -229,13 +219,8 @@ def parse_query(q):
 
 
 def index_query(params, clauses=None, restrict_ids=None):
-    return IndexQuery(
-        clauses=parse_query(params.q) if clauses is None else clauses,
-        kind=params.kind, grades=params.grade, patent_type=params.patent_type, ipc=params.ipc,
-        nice_class=params.nice_class, deal_type=params.deal_type, price_mode=params.price_mode,
-        price_min=params.price_min, price_max=params.price_max, region=params.region,
-        restrict_ids=restrict_ids,
-    )
+    return IndexQuery(clauses=parse_query(params.q) if clauses is None else clauses, restrict_ids=restrict_ids,
+                      **params.filter_values())
 
 
 # --- highlights ---------------------------------------------------------------
