@@ -614,12 +614,15 @@ def main(argv=None):
 
     port = free_port()
     server = start_gunicorn(instance, database_url, args.workers, port, workdir / "gunicorn.log")
+    load_samples = [os.getloadavg()[0]]  # the 1-minute load average, every 25 measured queries
     try:
         for _category, params in warmup:  # every worker opens its searcher and loads its columns here
             http_search(port, params)
             fts_search(fts_con, params)
         rows = []
-        for category, params in measured:
+        for number, (category, params) in enumerate(measured, 1):
+            if number % 25 == 0:
+                load_samples.append(os.getloadavg()[0])
             api_time, body = http_search(port, params)
             started = time.perf_counter()
             fts = fts_search(fts_con, params)
@@ -631,6 +634,7 @@ def main(argv=None):
         server.wait(timeout=30)
 
     results["load_average"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    results["load_average_1min_samples"] = [round(x, 2) for x in load_samples]
     api = summarise([r["api_s"] for r in rows])
     fts = summarise([r["fts_s"] for r in rows])
     agree = sum(1 for r in rows if r["api_total"] == r["fts_total"]) / len(rows)
@@ -649,7 +653,8 @@ def main(argv=None):
         print(f"import (listings.importer.import_rows): {results['import']['rows_per_second']:.0f} rows/s")
     if "reindex" in results:
         print(f"search reindex: {results['reindex']['per_second']:.0f} listings/s")
-    print(f"load average during the run: {results['load_average']}")
+    print(f"load average during the run: {results['load_average']} (1, 5, 15 min, at the end); 1-min samples "
+          f"while querying: {min(load_samples):.1f}–{max(load_samples):.1f}")
     print(f"{'':14} {'median ms':>10} {'p95 ms':>10} {'max ms':>10}")
     print(f"{'API (HTTP)':14} {api['median_ms']:10.1f} {api['p95_ms']:10.1f} {api['max_ms']:10.1f}")
     print(f"{'FTS5':14} {fts['median_ms']:10.1f} {fts['p95_ms']:10.1f} {fts['max_ms']:10.1f}")
