@@ -15,14 +15,18 @@ system (deadlines, gateway webhooks). A deal is visible only to its buyer, its
 seller and operators: anyone else gets 404.
 
 The listing follows the deal: reserved while it runs, ``sold`` when it completes,
-``published`` again when it is cancelled or refunded. A dispute settled by a split
-completes the deal (the parties settled on a lower price), so the listing is sold.
+``published`` again when it is cancelled or refunded, except the listing of a won
+auction: its auction is closed, so it cannot go back on the market and becomes
+``expired`` instead (the seller is told they may relist it, ``listings.service.relist_listing``).
+A dispute settled by a split completes the deal (the parties settled on a lower price),
+so the listing is sold.
 """
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
 
+from listings import service as listing_service
 from listings.locking import begin_immediate, lock_listing
 from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
@@ -156,8 +160,15 @@ def _flag(deal, reason, now):
 
 
 def _listing_back_on_market(deal):
+    """The deal was cancelled or refunded: the listing is for sale again, unless the deal came
+    from its auction, which is closed for good (the Auction row keeps the bids and is the deal's
+    source): then the listing expires and the seller may relist it as a new draft."""
     listing = lock_listing(deal.listing_id)
-    if listing.status == "reserved":
+    if listing.status != "reserved":
+        return
+    if deal.source == "auction":
+        listing_service.lapse_reservation(listing)
+    else:
         listing.status = "published"
 
 
@@ -506,7 +517,8 @@ def record_gateway_refund(deal_id, amount, provider_ref, now=None):
 
 def cancel_deal(deal_id, actor, reason=None, now=None):
     """Cancel: before payment (buyer or operator) → cancelled; after payment only when the seller
-    missed the transfer deadline (buyer or operator) → full refund. The listing goes back on the market.
+    missed the transfer deadline (buyer or operator) → full refund. The listing goes back on the market
+    (or expires, for a won auction: see ``_listing_back_on_market``).
     """
     now = now or utcnow()
     deal, row = _begin(deal_id, "cancel", actor)
@@ -594,7 +606,8 @@ def resolve_dispute(deal_id, actor, outcome, seller_share=None, note=None, now=N
 def enforce_deal_deadlines(now):
     """Apply the deal deadlines due at ``now`` (``flask deadlines run``); safe to run twice.
 
-    - unpaid past the payment deadline → cancelled, listing published again;
+    - unpaid past the payment deadline → cancelled, listing published again (expired, and
+      relistable, when the deal came from an auction);
     - inspection window over → released (and the payout started);
     - transfer not filed within TRANSFER_DAYS → the buyer is told they may cancel for a full
       refund (once).

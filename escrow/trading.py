@@ -11,8 +11,11 @@ Decisions written down here:
   particular to them (the auction's winner, the offer's maker and the other offerers).
 - An auction sells the listing's first deal type (``deal_types[0]``); the panel says so.
 - An auction that ends without a bid at or above the reserve is ``unsold`` and the
-  listing becomes ``expired`` (the seller may relist); the seller and the top bidder
-  are told. An auction whose listing is no longer published (withdrawn, say) closes as
+  listing becomes ``expired``; the seller and the top bidder are told. The seller may
+  relist it (``listings.service.relist_listing``: a new draft with the same rights and
+  auction terms; the expired listing and its auction stay as history). A won auction
+  whose deal is later cancelled or refunded also leaves the listing ``expired``
+  (``escrow.deals._listing_back_on_market``). An auction whose listing is no longer published (withdrawn, say) closes as
   ``cancelled`` without touching the listing.
 """
 import logging

@@ -134,6 +134,22 @@ def withdraw(listing_id):
     return jsonify({"listing": listing_json(listing, user)})
 
 
+@bp.post("/listings/<int:listing_id>/relist")
+@doc("Relist an expired listing (owner): a new draft with the same rights, title, description, deal types, "
+     "region and prices; an auction keeps its start price, reserve and increment and closes 7 days from now "
+     "(PATCH `auction.ends_at` before submitting). The expired listing stays expired; it is relisted once "
+     "(a second relist is 409 with the first copy's `listing_id`)", tags=["listings"],
+     responses={"201": {"type": "object", "required": ["listing", "warnings", "relisted_from"], "properties": {
+         "listing": LISTING_SCHEMA, "warnings": {"type": "array", "items": WARNING_SCHEMA},
+         "relisted_from": {"type": "integer", "description": "the expired listing's id"}}},
+         "403": None, "404": None, "409": None})
+@commit_after
+def relist(listing_id):
+    user = require_user()
+    listing, warnings = service.relist_listing(user, listing_id)
+    return jsonify({"listing": listing_json(listing, user), "warnings": warnings, "relisted_from": listing_id}), 201
+
+
 @bp.post("/listings/<int:listing_id>/pledge-consent")
 @doc("Upload the pledgee's consent for a pledged patent offered for assignment (multipart field `document`: "
      "PDF, PNG or JPEG)", tags=["listings"], request_schema=_UPLOAD, content_type="multipart/form-data",

@@ -250,9 +250,11 @@ def close_auction_without_sale(listing, auction, now):
     if listing.status == "published":
         listing.status = "expired"
     if auction.current_price is None:
-        body = zh("拍卖在截止时没有收到出价，挂牌已到期。您可以调整起拍价后重新发布。")
+        body = zh("拍卖在截止时没有收到出价，挂牌已到期。您可以在“我的挂牌”中重新发布（复制为新的草稿，"
+                  "可调整起拍价和结束时间后提交审核）。")
     else:
-        body = zh("最高出价 %(price)s 未达到保留价，未成交，挂牌已到期。",
+        body = zh("最高出价 %(price)s 未达到保留价，未成交，挂牌已到期。您可以在“我的挂牌”中重新发布"
+                  "（复制为新的草稿，可调整保留价和结束时间后提交审核）。",
                  price=format_yuan(auction.current_price, listing.currency))
         notify(auction.leader_id, "auction_end", zh("拍卖未成交：%(title)s", title=listing.title),
                zh("您的最高出价未达到卖家的保留价，本次拍卖未成交。"), link=listing_path(listing.id))

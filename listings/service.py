@@ -59,16 +59,23 @@ TRANSITIONS = {
     "reserve": ({"published"}, "reserved"),
     "release": ({"reserved"}, "published"),
     "sell": ({"reserved"}, "sold"),
+    # A won auction whose deal is cancelled or refunded: the auction is over, so the listing
+    # cannot go back on the market; it expires and the seller may relist it.
+    "lapse": ({"reserved"}, "expired"),
+    # Relisting copies an expired listing into a new draft; the expired one stays as history.
+    "relist": ({"expired"}, "expired"),
 }
 EDITABLE_STATUSES = {"draft", "rejected"}
 PUBLIC_STATUSES = {"published", "reserved", "sold"}
 ACTION_LABELS = {"submit": "提交审核", "approve": "审核通过", "reject": "驳回", "withdraw": "撤回", "reopen": "重新编辑",
-                 "expire": "标记过期", "reserve": "进入交易", "release": "恢复上架", "sell": "标记成交"}
+                 "expire": "标记过期", "reserve": "进入交易", "release": "恢复上架", "sell": "标记成交",
+                 "lapse": "到期下架", "relist": "重新发布"}
 
 MAX_RIGHTS = 100
 MAX_DESCRIPTION = 20_000
 MAX_PRICE = 10**14  # fen: 1万亿元, far beyond any real deal, keeps BIGINT arithmetic safe
 MAX_AUCTION_DAYS = 90
+RELIST_AUCTION_DAYS = 7  # a relisted auction's default close, from the moment of relisting
 
 
 # --- Markdown -------------------------------------------------------------------
@@ -841,6 +848,77 @@ def reopen_listing(user, listing_id):
     listing.published_at = None
     db.session.flush()
     return listing
+
+
+# Columns of a listing a relist copies (rights and auction terms are copied on their own).
+# Not copied: the status and dates, the grade (graded again like any new listing), the
+# rejection reason and the version.
+RELIST_COLUMNS = ("kind", "title", "description", "deal_types", "price_mode", "price", "offer_floor", "currency",
+                  "region", "image", "pledge_consent", "license_territory", "license_field", "license_years")
+
+
+def relisted_as(listing):
+    """The draft ``listing`` was relisted as (a Listing), or None. The link is the ``listing.relist``
+    audit row written by :func:`relist_listing`, so no column is needed."""
+    from marketplace.models import AuditLog
+
+    row = db.session.execute(
+        select(AuditLog).where(AuditLog.action == "listing.relist", AuditLog.object_type == "listing",
+                               AuditLog.object_id == listing.id).order_by(AuditLog.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    new_id = (row.after or {}).get("new_listing_id") if row is not None else None
+    return db.session.get(Listing, new_id) if isinstance(new_id, int) else None
+
+
+def relist_listing(user, listing_id, *, now=None):
+    """Copy an expired listing into a NEW draft of the same organisation (owner). Returns (draft, warnings).
+
+    The copy has the same rights, title, description, deal types, region, licence terms, price
+    mode and prices; an auction keeps its start price, reserve and increment and closes
+    ``RELIST_AUCTION_DAYS`` after now by default (the seller sets the real close before
+    submitting). The expired listing stays ``expired``, with its auction, bids and deals, as
+    history. Nothing is validated here beyond ownership and state: submitting the draft checks
+    the rights (term, legal status, pledge consent, auction close) as for any listing.
+
+    An expired listing is relisted once: a second relist is a 409 naming the first copy
+    (``listing_id``), which the seller edits, reopens or relists in turn.
+    """
+    listing = get_owned(user, listing_id)
+    ensure_can(user, "list")
+    if listing.status not in TRANSITIONS["relist"][0]:
+        _transition(listing, "relist")  # raises with the current state
+    earlier = relisted_as(listing)
+    if earlier is not None:
+        raise Conflict(f"该挂牌已重新发布为 #{earlier.id}（{STATUS_LABELS.get(earlier.status, earlier.status)}），"
+                       "请在该挂牌上继续操作", listing_id=earlier.id, status=listing.status)
+    now = now or utcnow()
+    draft = Listing(status="draft", seller_id=user.id, organization_id=listing.organization_id,
+                    **{key: getattr(listing, key) for key in RELIST_COLUMNS})
+    draft.deal_types = list(listing.deal_types or [])
+    for right in listing.rights:
+        draft.rights.append(Right(**{c.key: getattr(right, c.key) for c in Right.__table__.columns
+                                     if c.key not in ("id", "listing_id")}))
+    if listing.price_mode == "auction" and listing.auction is not None:
+        old = listing.auction
+        draft.auction = Auction(start_price=old.start_price, reserve_price=old.reserve_price,
+                                min_increment=old.min_increment,
+                                ends_at=(now + timedelta(days=RELIST_AUCTION_DAYS)).replace(second=0, microsecond=0))
+    db.session.add(draft)
+    db.session.flush()
+    audit.record(user, "listing.relist", "listing", listing.id,
+                 before={"status": listing.status}, after={"new_listing_id": draft.id})
+    return draft, _warnings(draft, local(now).date())
+
+
+def lapse_reservation(listing):
+    """reserved → expired (escrow calls this when the deal of a won auction is cancelled or refunded:
+    the auction is closed, so the listing cannot take bids again) and tell the seller they may relist."""
+    _transition(listing, "lapse")
+    notify(listing.seller_id, "listing", f"挂牌已到期：{listing.title}",
+           "拍卖成交后交易已取消，拍卖已结束，挂牌不能再出价或购买。"
+           "您可以在“我的挂牌”中重新发布：系统会复制为新的草稿（可调整起拍价和结束时间），提交审核后再次上架。",
+           link=f"/listings/{listing.id}")
+    db.session.flush()
 
 
 def right_expiry(right):

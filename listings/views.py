@@ -1,7 +1,8 @@
 """HTML pages of `listings` (thin: parse, call a service, render).
 
 Seller pages: the listing wizard (new/edit with preview), my listings, submit,
-withdraw, reopen, bundle similar marks, CSV import. Operator: the review queue.
+withdraw, reopen, relist (an expired listing copied into a new draft), bundle similar
+marks, CSV import. Operator: the review queue.
 Public: the listing page and the trademark image.
 """
 import re
@@ -173,8 +174,9 @@ def detail(listing_id):
     is_owner = service.is_owner(viewer, listing)
     similar = service.similar_marks(listing) if is_owner and listing.status in service.EDITABLE_STATUSES else []
     review_form = ReviewForm() if viewer is not None and viewer.is_operator else None
+    relisted_as = service.relisted_as(listing) if is_owner and listing.status == "expired" else None
     return render_template("listings/detail.html", listing=listing, is_owner=is_owner, similar=similar,
-                           review_form=review_form, csrf_form=CsrfForm(),
+                           review_form=review_form, csrf_form=CsrfForm(), relisted_as=relisted_as,
                            warnings=service.warnings_for(listing) if is_owner else [])
 
 
@@ -267,6 +269,33 @@ def withdraw(listing_id):
 @login_required
 def reopen(listing_id):
     return _act(listing_id, service.reopen_listing, _("挂牌已恢复为草稿，可修改后重新提交"))
+
+
+@bp.post("/listings/<int:listing_id>/relist")
+@login_required
+def relist(listing_id):
+    """An expired listing → a new draft (the copy opens in the wizard); the expired one stays."""
+    form = CsrfForm()
+    if not form.validate_on_submit():
+        flash(_("页面已过期，请刷新后重试"), "error")
+        return redirect(url_for("listings.my_listings"))
+    try:
+        draft, _warnings = service.relist_listing(current_user, listing_id)  # the edit page shows them
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+        return redirect(request.form.get("back") == "detail" and url_for("listings.detail", listing_id=listing_id)
+                        or url_for("listings.my_listings"))
+    flash(_("已将挂牌 #%(old)s 复制为新的草稿 #%(new)s，原挂牌保留为已过期。请检查后提交审核。",
+            old=listing_id, new=draft.id), "success")
+    if draft.auction is not None:
+        flash(_("拍卖结束时间已默认设为 %(when)s（%(days)s 天后），请确认或修改后再提交。",
+                when=local(draft.auction.ends_at).strftime("%Y-%m-%d %H:%M"), days=service.RELIST_AUCTION_DAYS),
+              "warning")
+    return redirect(url_for("listings.edit", listing_id=draft.id, relisted_from=listing_id))
 
 
 @bp.post("/listings/<int:listing_id>/bundle")
@@ -419,9 +448,11 @@ def _form_values(form):
     return values
 
 
-def _render_wizard(kind, values, errors, listing=None, preview=None, warnings=(), status=200, similar=()):
+def _render_wizard(kind, values, errors, listing=None, preview=None, warnings=(), status=200, similar=(),
+                   relisted_from=None):
     return render_template("listings/form.html", kind=kind, values=values, errors=errors, listing=listing,
                            preview=preview, warnings=warnings, similar=similar, csrf_form=CsrfForm(),
+                           relisted_from=relisted_from, relist_days=service.RELIST_AUCTION_DAYS,
                            regions=REGIONS, deal_types=DEAL_TYPES, now_local=local(utcnow()),
                            right_count=min(int(values.get("right_count") or 1), MAX_FORM_RIGHTS)), status
 
@@ -507,8 +538,12 @@ def edit(listing_id):
         return redirect(url_for("listings.detail", listing_id=listing.id))
     if request.method == "POST":
         return _save_wizard(listing.kind, listing)
+    relisted_from = request.args.get("relisted_from", type=int)  # shown only (a note and a link), never looked up
+    if relisted_from is not None and not 0 < relisted_from < 2**31:
+        relisted_from = None
     return _render_wizard(listing.kind, _values_from_listing(listing), {}, listing,
-                          warnings=service.warnings_for(listing), similar=service.similar_marks(listing))
+                          warnings=service.warnings_for(listing), similar=service.similar_marks(listing),
+                          relisted_from=relisted_from if listing.status == "draft" else None)
 
 
 # --- seller: CSV import -----------------------------------------------------------------------

@@ -8,8 +8,8 @@
   (+ in transit) + still held in escrow, per deal and in total;
 * each state holds what it should (terminal: nothing in escrow, nothing owed to the seller);
 * the deal's events form one chain from "open" to its state;
-* a listing is reserved while its deal runs, sold when it completed, otherwise published again,
-  and never has two live deals.
+* a listing is reserved while its deal runs, sold when it completed, otherwise published again
+  (expired when its deal came from its auction, which is closed), and never has two live deals.
 
 It returns ``{deal_id: Deal}``.
 """
@@ -119,7 +119,8 @@ def check_history(deal, events):
 
 
 def check_listings(deals):
-    """A listing is reserved while its deal runs, sold when it completed, otherwise back on the market."""
+    """A listing is reserved while its deal runs, sold when it completed, otherwise back on the market
+    (published), except after a won auction's deal: the auction is closed, so the listing is expired."""
     by_listing = {}
     for deal in deals:
         by_listing.setdefault(deal.listing_id, []).append(deal)
@@ -131,5 +132,6 @@ def check_listings(deals):
         completed = [d for d in its_deals if d.state == "completed"]
         assert len(live) <= 1, f"listing {listing_id} has two live deals: {[d.id for d in live]}"
         assert len(completed) <= 1, f"listing {listing_id} was sold twice"
-        expected = "reserved" if live else "sold" if completed else "published"
+        from_auction = any(d.source == "auction" for d in its_deals)
+        expected = "reserved" if live else "sold" if completed else "expired" if from_auction else "published"
         assert status == expected, (listing_id, status, [(d.id, d.state) for d in its_deals])

@@ -202,6 +202,10 @@ MATRIX = {
     ("POST", "listings_api.withdraw"): Case(
         (401, 403, 403, 200, 403, 403), setup=lambda w: w.listing(), args=lambda x: {"listing_id": x.id},
         probe=_reread(Listing, "status")),
+    ("POST", "listings_api.relist"): Case(
+        (401, 404, 404, 201, 404, 403), note="an expired listing is seen only by its organisation and operators",
+        setup=lambda w: w.listing(status="expired"), args=lambda x: {"listing_id": x.id},
+        probe=lambda w, obj, user: _count(Listing)),
     ("POST", "listings_api.pledge_consent"): Case(
         (401, 404, 404, 200, 404, 403), setup=lambda w: w.listing(status="draft"),
         args=lambda x: {"listing_id": x.id}, body=_files("document", PDF, "consent.pdf"),
@@ -306,6 +310,9 @@ MATRIX = {
     ("POST", "listings.reopen"): Case(
         ("login", 404, 404, "done", 404, "refused"), setup=lambda w: w.listing(status="withdrawn"),
         args=lambda x: {"listing_id": x.id}, probe=_reread(Listing, "status")),
+    ("POST", "listings.relist"): Case(
+        ("login", 404, 404, "done", 404, "refused"), setup=lambda w: w.listing(status="expired"),
+        args=lambda x: {"listing_id": x.id}, probe=lambda w, obj, user: _count(Listing)),
     ("POST", "listings.bundle"): Case(
         ("login", 404, 404, "done", 404, "refused"), setup=_draft_trademarks, args=lambda x: {"listing_id": x.id},
         body=_form(lambda w, x, user: {"bundle": str(x.other.id)}),
