@@ -15,7 +15,29 @@ from marketplace import create_app
 from marketplace.extensions import db
 from tests import factories
 
-PG_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def _worker_database(url):
+    """Under pytest-xdist each worker gets a database of its own (``<name>_gw0`` …), created if missing."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+PG_URL = _worker_database(os.environ.get("TEST_DATABASE_URL"))
 _schema_ready = False
 _sqlite_template = None  # a file with the empty schema, copied for each test (create_all per test is slow)
 

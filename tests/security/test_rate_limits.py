@@ -4,10 +4,11 @@ The limits are lowered for the test (same settings as production: ``RATELIMIT_LO
 The Redis runs use ``RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379`` (the machine's Redis,
 as ``.ci/run`` starts it) under a key prefix of their own (``ipmart-test-…``), and delete only
 keys with that prefix. (The limiter is one object for the process and keeps the first prefix it
-was given, so every test here deletes the whole ``ipmart-test-`` family after it runs.)
+was given, so every test here deletes the whole ``ipmart-test-<xdist worker>-`` family after it runs.)
 Sign-in and registration are limited per address; bids and offers per signed-in user, so
 bidders sharing an office address do not use up each other's budget.
 """
+import os
 import uuid
 
 import pytest
@@ -19,6 +20,7 @@ from tests.factories import PASSWORD
 from .conftest import World
 
 REDIS_URI = "redis://127.0.0.1:6379"
+FAMILY = f"ipmart-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"  # xdist workers never clear each other's keys
 LIMITS = {"RATELIMIT_LOGIN": "3/minute", "RATELIMIT_REGISTER": "2/minute", "RATELIMIT_BID": "3/minute",
           "RATELIMIT_OFFER": "2/minute"}
 
@@ -34,7 +36,7 @@ def _redis_up():
 
 @pytest.fixture(params=["memory", "redis"])
 def app_config(request):
-    prefix = f"ipmart-test-{uuid.uuid4().hex[:12]}"
+    prefix = f"{FAMILY}{uuid.uuid4().hex[:12]}"
     if request.param == "redis":
         if not _redis_up():
             pytest.skip(f"no Redis at {REDIS_URI}")
@@ -50,7 +52,7 @@ def _forget():
     import redis
 
     client = redis.Redis.from_url(REDIS_URI)
-    keys = list(client.scan_iter(match="LIMITS:LIMITER/ipmart-test-*", count=1000))
+    keys = list(client.scan_iter(match=f"LIMITS:LIMITER/{FAMILY}*", count=1000))
     if keys:
         client.delete(*keys)
 
