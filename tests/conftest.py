@@ -16,7 +16,6 @@ from marketplace.extensions import db
 from tests import factories
 
 
-
 def _worker_database(url):
     """Under pytest-xdist each worker gets a database of its own (``<name>_gw0`` …), created if missing."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
