@@ -35,7 +35,7 @@ from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
-from . import ledger, machine, references
+from . import gateways, ledger, machine, references
 from .fees import platform_fee
 from .gateways import get_gateway
 from .ledger import Leg
@@ -244,7 +244,7 @@ def start_payment(deal_id, actor, now=None):
         select(func.count(DealEvent.id)).where(DealEvent.deal_id == deal.id, DealEvent.action == "pay")
     ).scalar_one()
     instructions = get_gateway(deal.gateway).start_payment(deal, attempt)
-    _record(deal, "pay", deal.state, actor, now, note=f"{deal.gateway} #{attempt}")
+    _record(deal, "pay", deal.state, actor, now, note=f"{gateways.label(deal.gateway)} 第 {attempt} 次")
     return instructions
 
 
@@ -254,7 +254,7 @@ def _fund(deal, amount, gateway_name, reference, actor, now):
                 deal=deal, currency=deal.currency, memo="买方付款进入托管", reference=reference, actor=actor, now=now)
     deal.funded_at = now
     deal.transfer_due_at = now + timedelta(days=current_app.config["TRANSFER_DAYS"])
-    _record(deal, "confirm_payment", "funded", actor, now, note=f"{gateway_name} {reference or ''}".strip())
+    _record(deal, "confirm_payment", "funded", actor, now, note=f"{gateways.label(gateway_name)} {reference or ''}".strip())
     amount_text = format_yuan(amount, deal.currency)
     _tell(deal, [deal.buyer_id], _title(deal, "付款已到账，资金由平台托管"),
           f"{amount_text} 已进入托管账户；卖方将办理权利变更，登记完成后您有验收期。")

@@ -54,7 +54,9 @@ class Leg:
 
 def account_meta(code):
     if code.startswith(GATEWAY_CLEARING):
-        return f"支付通道清算（{code[len(GATEWAY_CLEARING):]}）", "external"
+        from .gateways import label
+
+        return f"支付通道清算（{label(code[len(GATEWAY_CLEARING):])}）", "external"
     if code not in ACCOUNTS:
         raise ValueError(f"unknown ledger account {code!r}")
     return ACCOUNTS[code]

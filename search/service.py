@@ -283,13 +283,19 @@ def _right_texts(ids):
 
 
 _MARKDOWN = re.compile(r"[*_`#>\[\]]+")
+_LIST_MARKER = re.compile(r"(?m)^[ \t]*(?:[-+*]|\d+[.)])[ \t]+")
+
+
+def plain_text(markdown):
+    """A description's words without Markdown punctuation (list markers, emphasis, headings, links)."""
+    return _MARKDOWN.sub("", _LIST_MARKER.sub("", markdown or "")).strip()
 
 
 def result_json(row, terms, right_texts=()):
     price = row.price
     if row.price_mode == "auction" and row.start_price is not None:
         price = row.current_price or row.start_price
-    description = _MARKDOWN.sub("", row.description or "").strip()
+    description = plain_text(row.description)
     if row.title and description.startswith(row.title):
         description = description[len(row.title):]  # many descriptions repeat the title: show what is new
     body = " ".join([description] + [t for t in right_texts if t != row.title])

@@ -7,6 +7,13 @@ from flask import current_app
 
 from .base import PaymentGateway  # noqa: F401
 
+# What people read where a gateway is named (deal records, ledger accounts); the code stays the key.
+LABELS = {"offline": "银行转账", "stripe": "在线支付", "fake_stripe": "在线支付（测试）"}
+
+
+def label(name):
+    return LABELS.get(name, name)
+
 
 def get_gateway(name=None) -> "PaymentGateway":
     name = name or ("stripe" if current_app.config.get("STRIPE_SECRET_KEY") else "offline")

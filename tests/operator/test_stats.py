@@ -162,3 +162,15 @@ def test_csv_cells_cannot_become_formulas(client, as_user, operator):
     as_user(operator)
     text = client.get("/operator/stats.csv").get_data(as_text=True)
     assert "'=HYPERLINK" in text
+
+
+def test_a_market_with_too_few_deals_says_the_value_is_withheld_not_zero(client, app):
+    seller = factories.make_user("seller")
+    buyer = factories.make_user("buyer")
+    listing = factories.make_listing(seller, status="reserved")
+    make_deal(listing, buyer, state="funded", price=PRIVATE_PRICE, created_at=datetime(2026, 3, 10, 4, 0),
+              funded_after=timedelta(days=1))
+    db.session.commit()
+    page = client.get("/stats").get_data(as_text=True)
+    assert "成交笔数过少，暂不公开" in page and "¥0" not in page
+    assert "98.77" not in page and "987,654" not in page

@@ -272,3 +272,10 @@ def test_search_on_an_empty_index(search_api, app):
     body = search_api(q="电池")
     assert body == {"total": 0, "page": 1, "per_page": 20, "results": [],
                     "facets": {"kind": {}, "grade": {}, "nice_class": {}, "ipc_section": {}, "deal_type": {}}}
+
+
+def test_snippets_show_words_not_markdown():
+    from search.service import plain_text
+
+    text = plain_text("## 技术优势\n- 能量密度**提升 30%**\n* 循环寿命长\n1. 成本低\n2) 易量产\n区间 3-5 年")
+    assert text == "技术优势\n能量密度提升 30%\n循环寿命长\n成本低\n易量产\n区间 3-5 年"
