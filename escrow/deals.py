@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 
 from listings import service as listing_service
 from listings.locking import begin_immediate, lock_listing
+from marketplace import audit
 from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.models import User
@@ -123,7 +124,13 @@ def _when(value):
 
 
 def _record(deal, action, to_state, actor, now, note=None, document=None):
-    """Write the append-only event and move the deal to ``to_state``."""
+    """Write the append-only event and move the deal to ``to_state``.
+
+    An operator's act on someone else's deal also goes to the operators' audit log.
+    """
+    if actor is not None and actor.has_role("operator") and actor.id not in (deal.buyer_id, deal.seller_id):
+        audit.record(actor, f"deal.{action}", "deal", deal.id, {"state": deal.state},
+                     {"state": to_state, **({"note": note} if note else {})})
     db.session.add(DealEvent(deal_id=deal.id, actor_id=getattr(actor, "id", None), action=action,
                              from_state=deal.state, to_state=to_state, note=note,
                              document_id=document.id if document is not None else None, created_at=now))

@@ -49,3 +49,21 @@ def test_audit_values_are_escaped(client, as_user, operator):
     as_user(operator)
     html = client.get("/operator/audit").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_operator_acts_on_deals_are_in_the_audit_log_and_parties_acts_are_not(app, operator):
+    from escrow import deals, trading
+
+    seller = factories.make_user("seller")
+    buyer = factories.make_user("buyer")
+    listing = factories.make_listing(seller, price=100_000_00)
+    db.session.commit()
+    deal = trading.buy_now(listing.id, buyer, "assignment")
+    deals.start_payment(deal.id, buyer)
+    db.session.commit()
+    assert db.session.query(AuditLog).filter(AuditLog.action.like("deal.%")).count() == 0  # the buyer's own acts
+    deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price, operator)
+    db.session.commit()
+    row = db.session.query(AuditLog).filter_by(action="deal.confirm_payment").one()
+    assert row.actor_id == operator.id and row.object_type == "deal" and row.object_id == deal.id
+    assert row.before == {"state": "awaiting_payment"} and row.after["state"] == "funded"
