@@ -1,6 +1,7 @@
 """Account rules: registration, sign-in, tokens, passwords. Used by the HTML pages, the API and the CLI."""
 import re
 
+from flask_babel import gettext as _
 from sqlalchemy import func
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -30,15 +31,15 @@ def _as_text(value, fields, key):
     as a field error and read as "" so the checks below run on text and never raise."""
     if value is None or isinstance(value, str):
         return value or ""
-    fields[key] = "应为文本"
+    fields[key] = _("应为文本")
     return ""
 
 
 def validate_password(password, fields, key="password"):
     if not password:
-        fields[key] = "必填"
+        fields[key] = _("必填")
     elif len(password) < MIN_PASSWORD:
-        fields[key] = f"密码至少 {MIN_PASSWORD} 个字符"
+        fields[key] = _("密码至少 %(n)s 个字符", n=MIN_PASSWORD)
 
 
 def validate_organization(org, fields):
@@ -48,9 +49,9 @@ def validate_organization(org, fields):
     if "organization.name" in fields:
         pass
     elif not name:
-        fields["organization.name"] = "必填"
+        fields["organization.name"] = _("必填")
     elif len(name) > 200:
-        fields["organization.name"] = "最多 200 个字符"
+        fields["organization.name"] = _("最多 %(n)s 个字符", n=200)
     cleaned["name"] = name
     try:
         cleaned["uscc"] = normalize_uscc(_as_text(org.get("uscc"), fields, "organization.uscc"))
@@ -58,10 +59,10 @@ def validate_organization(org, fields):
         fields["organization.uscc"] = str(exc)
     region = _as_text(org.get("region"), fields, "organization.region").strip() or "other"
     if region not in REGIONS:
-        fields["organization.region"] = "未知地区：应为广东省21个地级市之一或 other"
+        fields["organization.region"] = _("未知地区：应为广东省21个地级市之一或 other")
     cleaned["region"] = region
     if "uscc" in cleaned and db.session.query(Organization).filter_by(uscc=cleaned["uscc"]).first():
-        fields["organization.uscc"] = "该统一社会信用代码已注册，请联系贵单位管理员加入"
+        fields["organization.uscc"] = _("该统一社会信用代码已注册，请联系贵单位管理员加入")
     return cleaned
 
 
@@ -75,11 +76,11 @@ def register_user(email, password, name, roles, organization=None, *, allow_oper
     if "email" in fields:
         pass
     elif not email:
-        fields["email"] = "必填"
+        fields["email"] = _("必填")
     elif not EMAIL_RE.match(email) or len(email) > 254:
-        fields["email"] = "邮箱格式不正确"
+        fields["email"] = _("邮箱格式不正确")
     elif db.session.query(User).filter(func.lower(User.email) == email).first():
-        fields["email"] = "该邮箱已注册"
+        fields["email"] = _("该邮箱已注册")
     password = _as_text(password, fields, "password")
     if "password" not in fields:
         validate_password(password, fields)
@@ -87,32 +88,32 @@ def register_user(email, password, name, roles, organization=None, *, allow_oper
     if "name" in fields:
         pass
     elif not name:
-        fields["name"] = "必填"
+        fields["name"] = _("必填")
     elif len(name) > 100:
-        fields["name"] = "最多 100 个字符"
+        fields["name"] = _("最多 %(n)s 个字符", n=100)
     if isinstance(roles, str):
         roles = [roles]
     if roles is not None and not isinstance(roles, (list, tuple)):
-        fields["roles"] = "应为列表，如 [\"buyer\"]"
+        fields["roles"] = _("应为列表，如 [\"buyer\"]")
         roles = []
     roles = list(roles or [])
     allowed = ROLES if allow_operator else ("seller", "buyer")
     if "roles" in fields:
         pass
     elif not roles:
-        fields["roles"] = "至少选择一个角色（seller 或 buyer）"
+        fields["roles"] = _("至少选择一个角色（seller 或 buyer）")
     elif any(r not in allowed for r in roles):
-        fields["roles"] = "角色只能是 " + " / ".join(allowed)
+        fields["roles"] = _("角色只能是 %(roles)s", roles=" / ".join(allowed))
     org_values = None
     if organization:
         if not isinstance(organization, dict):
-            fields["organization"] = "应为对象 {name, uscc, region}"
+            fields["organization"] = _("应为对象 {name, uscc, region}")
         else:
             org_values = validate_organization(organization, fields)
     elif "seller" in roles:
-        fields["organization"] = "卖家须填写所属单位（名称与统一社会信用代码）"
+        fields["organization"] = _("卖家须填写所属单位（名称与统一社会信用代码）")
     if fields:
-        raise ValidationError("注册信息有误，请检查标注的字段", fields)
+        raise ValidationError(_("注册信息有误，请检查标注的字段"), fields)
     user = User(email=email, name=name)
     user.roles = roles
     user.set_password(password)
@@ -130,9 +131,9 @@ def authenticate(email, password):
     user = db.session.query(User).filter(func.lower(User.email) == email).first() if email else None
     if user is None:
         _spend_hash_time(password or "")
-        raise NotAuthenticated("邮箱或密码不正确")
+        raise NotAuthenticated(_("邮箱或密码不正确"))
     if not user.check_password(password or "") or not user.is_active:
-        raise NotAuthenticated("邮箱或密码不正确")
+        raise NotAuthenticated(_("邮箱或密码不正确"))
     return user
 
 
@@ -152,10 +153,10 @@ def revoke_token(token):
 def change_password(user, current, new):
     fields = {}
     if not user.check_password(current or ""):
-        fields["current_password"] = "当前密码不正确"
+        fields["current_password"] = _("当前密码不正确")
     validate_password(new, fields, "new_password")
     if fields:
-        raise ValidationError("无法修改密码", fields)
+        raise ValidationError(_("无法修改密码"), fields)
     user.set_password(new)
     # Changing the password ends every API token issued before.
     for row in db.session.query(ApiToken).filter_by(user_id=user.id, revoked_at=None):

@@ -6,6 +6,7 @@ blueprints are CSRF-exempt; the HTML pages use the cookie and CSRF instead.
 import functools
 
 from flask import g, jsonify, request
+from flask_babel import gettext as _
 
 from .errors import NotAuthenticated, PermissionDenied, ValidationError
 from .extensions import db
@@ -35,9 +36,9 @@ def require_user(*roles):
     """Return the authenticated API user; 401 without a valid token, 403 without one of ``roles``."""
     user = token_user()
     if user is None:
-        raise NotAuthenticated("需要有效的访问令牌（Authorization: Bearer …）")
+        raise NotAuthenticated(_("需要有效的访问令牌（Authorization: Bearer …）"))
     if roles and not any(user.has_role(r) for r in roles):
-        raise PermissionDenied("当前账户没有执行此操作的角色：" + "/".join(roles))
+        raise PermissionDenied(_("当前账户没有执行此操作的角色：%(roles)s", roles="/".join(roles)))
     return user
 
 
@@ -45,9 +46,9 @@ def json_body():
     """The request's JSON object, or a 400 naming the problem."""
     data = request.get_json(silent=True)
     if data is None:
-        raise ValidationError("请求体必须是 JSON 对象", {"body": "invalid JSON"})
+        raise ValidationError(_("请求体必须是 JSON 对象"), {"body": "invalid JSON"})
     if not isinstance(data, dict):
-        raise ValidationError("请求体必须是 JSON 对象", {"body": "expected an object"})
+        raise ValidationError(_("请求体必须是 JSON 对象"), {"body": "expected an object"})
     return data
 
 

@@ -5,6 +5,8 @@ organisation's). Restricted: no new listings or bids. Blacklisted: cannot list,
 bid, offer or buy. Open deals continue under operator watch.
 The operator console records the levels (see the operator issue).
 """
+from flask_babel import gettext as _
+
 from . import audit
 from .credit_models import CreditRecord
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -27,7 +29,8 @@ def ensure_can(user, action):
     level = user.effective_credit_level
     if action in BLOCKED.get(level, ()):
         label = {"restricted": "受限", "blacklisted": "黑名单"}[level]
-        raise PermissionDenied(f"账户信用等级为“{label}”，不能{ACTION_LABELS[action]}。如有异议请在信用记录页提交申诉。",
+        raise PermissionDenied(_("账户信用等级为“%(level)s”，不能%(action)s。如有异议请在信用记录页提交申诉。",
+                                 level=_(label), action=_(ACTION_LABELS[action])),
                                credit_level=level)
 
 
@@ -69,36 +72,36 @@ def record_violation(operator, subject, violation, level, description, evidence=
     row and notifies the affected party, in the caller's transaction.
     """
     if operator is None or not operator.is_operator:
-        raise PermissionDenied("只有运营人员可以记录信用信息")
+        raise PermissionDenied(_("只有运营人员可以记录信用信息"))
     if not isinstance(subject, (Organization, User)):
-        raise ValidationError("信用记录的对象应为单位或用户")
+        raise ValidationError(_("信用记录的对象应为单位或用户"))
     fields = {}
     if violation not in VIOLATION_LABELS:
-        fields["violation"] = "应为：" + "、".join(VIOLATION_LABELS.values())
+        fields["violation"] = _("应为：%(options)s", options="、".join(_(v) for v in VIOLATION_LABELS.values()))
     if level not in CREDIT_LEVELS:
-        fields["level"] = "应为：" + "、".join(LEVEL_LABELS.values())
+        fields["level"] = _("应为：%(options)s", options="、".join(_(v) for v in LEVEL_LABELS.values()))
     elif violation == "restored" and level != "good":
-        fields["level"] = "信用修复只能恢复为“良好”"
+        fields["level"] = _("信用修复只能恢复为“良好”")
     elif violation in VIOLATION_LABELS and violation != "restored" and level == "good":
-        fields["level"] = "违规记录应设为警示、受限或黑名单"
+        fields["level"] = _("违规记录应设为警示、受限或黑名单")
     description = (description or "").strip()
     if not description:
-        fields["description"] = "请写明事实与依据"
+        fields["description"] = _("请写明事实与依据")
     elif len(description) > MAX_TEXT:
-        fields["description"] = f"最多 {MAX_TEXT} 个字符"
+        fields["description"] = _("最多 %(n)s 个字符", n=MAX_TEXT)
     if deal_id not in (None, ""):
         try:
             deal_id = int(deal_id)
             if deal_id <= 0:
                 raise ValueError
         except (TypeError, ValueError):
-            fields["deal_id"] = "应为交易编号（正整数）"
+            fields["deal_id"] = _("应为交易编号（正整数）")
     else:
         deal_id = None
     if isinstance(subject, User) and subject.is_operator:
-        fields["subject"] = "不能对运营人员记录信用信息"
+        fields["subject"] = _("不能对运营人员记录信用信息")
     if fields:
-        raise ValidationError("信用记录有误，请检查标注的字段", fields)
+        raise ValidationError(_("信用记录有误，请检查标注的字段"), fields)
     stored = original = None
     if evidence is not None and getattr(evidence, "filename", None):
         stored, _kind, _size, original = save_upload(evidence, field="evidence", area="credit")
@@ -149,7 +152,7 @@ def get_visible_record(user, record_id):
     """The record, or NotFound when it does not exist or is not the caller's to see."""
     rec = db.session.get(CreditRecord, record_id)
     if rec is None or not can_see_record(user, rec):
-        raise NotFound("信用记录不存在")
+        raise NotFound(_("信用记录不存在"))
     return rec
 
 
@@ -158,16 +161,16 @@ def file_appeal(user, record_id, note, now=None):
     rec = get_visible_record(user, record_id)
     if user.is_operator:
 
-        raise PermissionDenied("运营人员不能代为申诉")
+        raise PermissionDenied(_("运营人员不能代为申诉"))
     if rec.violation == "restored":
-        raise Conflict("信用修复记录无需申诉")
+        raise Conflict(_("信用修复记录无需申诉"))
     if rec.appeal_status is not None:
-        raise Conflict("该记录已提交过申诉", appeal_status=rec.appeal_status)
+        raise Conflict(_("该记录已提交过申诉"), appeal_status=rec.appeal_status)
     note = (note or "").strip()
     if not note:
-        raise ValidationError("请填写申诉理由", {"note": "必填"})
+        raise ValidationError(_("请填写申诉理由"), {"note": _("必填")})
     if len(note) > MAX_TEXT:
-        raise ValidationError("申诉理由过长", {"note": f"最多 {MAX_TEXT} 个字符"})
+        raise ValidationError(_("申诉理由过长"), {"note": _("最多 %(n)s 个字符", n=MAX_TEXT)})
     rec.appeal_note = note
     rec.appeal_by_id = user.id
     rec.appealed_at = now or utcnow()
@@ -183,22 +186,22 @@ def file_appeal(user, record_id, note, now=None):
 def decide_appeal(operator, record_id, decision, reply, now=None):
     """An operator upholds the record or revokes it; a revoked record no longer counts for the level."""
     if operator is None or not operator.is_operator:
-        raise PermissionDenied("只有运营人员可以处理申诉")
+        raise PermissionDenied(_("只有运营人员可以处理申诉"))
     rec = db.session.get(CreditRecord, record_id)
     if rec is None:
-        raise NotFound("信用记录不存在")
+        raise NotFound(_("信用记录不存在"))
     if rec.appeal_status != "open":
-        raise Conflict("该记录没有待处理的申诉", appeal_status=rec.appeal_status)
+        raise Conflict(_("该记录没有待处理的申诉"), appeal_status=rec.appeal_status)
     fields = {}
     if decision not in ("upheld", "revoked"):
-        fields["decision"] = "应为 upheld（维持）或 revoked（撤销）"
+        fields["decision"] = _("应为 upheld（维持）或 revoked（撤销）")
     reply = (reply or "").strip()
     if not reply:
-        fields["reply"] = "请写明处理理由"
+        fields["reply"] = _("请写明处理理由")
     elif len(reply) > MAX_TEXT:
-        fields["reply"] = f"最多 {MAX_TEXT} 个字符"
+        fields["reply"] = _("最多 %(n)s 个字符", n=MAX_TEXT)
     if fields:
-        raise ValidationError("申诉处理有误", fields)
+        raise ValidationError(_("申诉处理有误"), fields)
     subject = rec.subject
     before = {"appeal_status": rec.appeal_status, "credit_level": subject.credit_level}
     rec.appeal_status = decision
@@ -220,8 +223,8 @@ def evidence_file(user, record_id):
     """(path, stored name) of a record's evidence for a caller allowed to see the record; else NotFound."""
     rec = get_visible_record(user, record_id)
     if not rec.evidence:
-        raise NotFound("没有证据文件")
+        raise NotFound(_("没有证据文件"))
     path = upload_path(rec.evidence, area="credit")
     if not path.exists():
-        raise NotFound("没有证据文件")
+        raise NotFound(_("没有证据文件"))
     return path, rec.evidence

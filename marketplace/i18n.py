@@ -48,7 +48,7 @@ def compile_catalogues():
 
 
 def select_locale():
-    """?lang= wins (and is remembered in the session), then the session, then zh_CN."""
+    """?lang= wins (and is remembered in the session); for /api/ requests then Accept-Language; then the session, then zh_CN."""
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
@@ -58,6 +58,11 @@ def select_locale():
     if wanted in languages:
         session["locale"] = wanted
         return wanted
+    if request.path.startswith("/api/") and request.accept_languages:
+        # API clients carry no session: they ask with ?lang= or the Accept-Language header.
+        best = request.accept_languages.best_match(list(languages))
+        if best:
+            return best
     if session.get("locale") in languages:
         return session["locale"]
     return current_app.config["BABEL_DEFAULT_LOCALE"]

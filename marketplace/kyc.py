@@ -4,6 +4,8 @@ an operator checks it against the USCC and sets or clears the verified badge.
 The licence is served only to the organisation's members and to operators.
 Uploading a new licence clears the badge: the new document has to be checked again.
 """
+from flask_babel import gettext as _
+
 from . import audit
 from .credit import ensure_can
 from .errors import NotFound, PermissionDenied, ValidationError
@@ -24,14 +26,14 @@ def uscc_check(org):
         normalize_uscc(org.uscc)
     except InvalidUSCC as exc:
         return False, str(exc)
-    return True, "校验位正确"
+    return True, _("校验位正确")
 
 
 def upload_licence(user, file_storage, now=None):
     """A member of an organisation uploads its business licence (PDF, PNG or JPEG)."""
     org = user.organization
     if org is None:
-        raise PermissionDenied("您的账户未关联单位，无法上传营业执照")
+        raise PermissionDenied(_("您的账户未关联单位，无法上传营业执照"))
     ensure_can(user, "verify")
     stored, _kind, _size, _original = save_upload(file_storage, field="licence", area=LICENCE_AREA)
     before = {"business_licence": bool(org.business_licence), "verified": org.verified}
@@ -55,33 +57,33 @@ def licence_file(user, org_id):
     """(path, stored_name) of the organisation's licence for a caller allowed to see it; else NotFound."""
     org = db.session.get(Organization, org_id)
     if org is None or not org.business_licence or not can_view_licence(user, org):
-        raise NotFound("文件不存在")
+        raise NotFound(_("文件不存在"))
     path = upload_path(org.business_licence, area=LICENCE_AREA)
     if not path.exists():
-        raise NotFound("文件不存在")
+        raise NotFound(_("文件不存在"))
     return path, org.business_licence
 
 
 def set_verified(operator, org_id, verified, note="", now=None):
     """Set (``verified=True``) or clear the organisation's verified badge; audit and notify members."""
     if operator is None or not operator.is_operator:
-        raise PermissionDenied("只有运营人员可以核验单位")
+        raise PermissionDenied(_("只有运营人员可以核验单位"))
     org = db.session.get(Organization, org_id)
     if org is None:
-        raise NotFound("单位不存在")
+        raise NotFound(_("单位不存在"))
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
-        raise ValidationError("备注过长", {"note": f"最多 {MAX_NOTE} 个字符"})
+        raise ValidationError(_("备注过长"), {"note": _("最多 %(n)s 个字符", n=MAX_NOTE)})
     if verified:
         if org.credit_level == "blacklisted":
-            raise ValidationError("该单位在黑名单中，不能授予核验标识", {"credit_level": "黑名单"})
+            raise ValidationError(_("该单位在黑名单中，不能授予核验标识"), {"credit_level": _("黑名单")})
         ok, message = uscc_check(org)
         if not ok:
-            raise ValidationError("统一社会信用代码校验未通过，不能核验", {"uscc": message})
+            raise ValidationError(_("统一社会信用代码校验未通过，不能核验"), {"uscc": message})
         if not org.business_licence:
-            raise ValidationError("该单位尚未上传营业执照，不能核验", {"licence": "未上传"})
+            raise ValidationError(_("该单位尚未上传营业执照，不能核验"), {"licence": _("未上传")})
     elif not note:
-        raise ValidationError("取消核验须写明原因", {"note": "必填"})
+        raise ValidationError(_("取消核验须写明原因"), {"note": _("必填")})
     before = {"verified": org.verified, "verified_at": org.verified_at}
     org.verified = bool(verified)
     org.verified_at = (now or utcnow()) if verified else None

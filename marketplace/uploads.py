@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from .errors import ValidationError
 
@@ -35,16 +36,16 @@ def save_upload(file_storage, *, allowed=("pdf", "png", "jpeg"), max_bytes=None,
     """
     max_bytes = max_bytes or current_app.config["UPLOAD_MAX_BYTES"]
     if file_storage is None or not getattr(file_storage, "filename", None):
-        raise ValidationError("请选择要上传的文件", {field: "必填"})
+        raise ValidationError(_("请选择要上传的文件"), {field: _("必填")})
     data = file_storage.stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ValidationError("文件过大", {field: f"不能超过 {max_bytes // (1024 * 1024)} MB"})
+        raise ValidationError(_("文件过大"), {field: _("不能超过 %(n)s MB", n=max_bytes // (1024 * 1024))})
     if not data:
-        raise ValidationError("文件为空", {field: "文件为空"})
+        raise ValidationError(_("文件为空"), {field: _("文件为空")})
     kind = sniff(data[:16])
     if kind not in allowed:
         names = "、".join(k.upper() for k in allowed)
-        raise ValidationError("文件类型不符", {field: f"只接受 {names} 文件（按文件内容判断）"})
+        raise ValidationError(_("文件类型不符"), {field: _("只接受 %(names)s 文件（按文件内容判断）", names=names)})
     stored = secrets.token_hex(16) + EXTENSIONS[kind]
     folder = Path(current_app.config["UPLOAD_PATH"]) / area
     folder.mkdir(parents=True, exist_ok=True)
@@ -58,9 +59,9 @@ def save_upload(file_storage, *, allowed=("pdf", "png", "jpeg"), max_bytes=None,
 
 def upload_path(stored_name, area="docs"):
     """Absolute path of a stored upload; refuses anything that is not one of our random names."""
-    stem, _, ext = str(stored_name).partition(".")
+    stem, _sep, ext = str(stored_name).partition(".")
     if len(stem) != 32 or not set(stem) <= _STORED_NAME or "." + ext not in EXTENSIONS.values():
-        raise ValidationError("无效的文件名")
+        raise ValidationError(_("无效的文件名"))
     return Path(current_app.config["UPLOAD_PATH"]) / area / stored_name
 
 

@@ -6,6 +6,8 @@ Lives in the kernel because accounts validate it; ``listings.identifiers`` re-ex
 """
 import re
 
+from flask_babel import gettext as _
+
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = [pow(3, i, 31) for i in range(17)]  # 1, 3, 9, 27, 19, 26, ...
 _SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
@@ -24,13 +26,13 @@ def normalize_uscc(raw: str) -> str:
     """Return the canonical code (upper case, no spaces) or raise InvalidUSCC with a reason."""
     code = re.sub(r"[\s-]", "", str(raw or "")).upper()
     if len(code) != 18:
-        raise InvalidUSCC(f"统一社会信用代码应为18位，实际为{len(code)}位")
+        raise InvalidUSCC(_("统一社会信用代码应为18位，实际为%(n)s位", n=len(code)))
     bad = sorted({c for c in code if c not in ALPHABET})
     if bad:
-        raise InvalidUSCC(f"含有不允许的字符：{''.join(bad)}（不使用I、O、Z、S、V）")
+        raise InvalidUSCC(_("含有不允许的字符：%(chars)s（不使用I、O、Z、S、V）", chars="".join(bad)))
     if not _SHAPE.match(code):
-        raise InvalidUSCC("第3至8位应为行政区划代码（数字）")
+        raise InvalidUSCC(_("第3至8位应为行政区划代码（数字）"))
     expected = uscc_check_char(code[:17])
     if code[17] != expected:
-        raise InvalidUSCC(f"校验位错误：应为 {expected}，实际为 {code[17]}")
+        raise InvalidUSCC(_("校验位错误：应为 %(expected)s，实际为 %(actual)s", expected=expected, actual=code[17]))
     return code

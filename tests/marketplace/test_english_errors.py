@@ -1,0 +1,70 @@
+"""Errors raised by the services read in the user's language.
+
+How the language is chosen (marketplace/i18n.py ``select_locale``):
+* HTML pages: ``?lang=en`` (remembered in the session) or the session set by the language switch;
+* the JSON API (bearer tokens, no session): ``?lang=en`` or the ``Accept-Language`` header;
+* anything else, and everything outside a request (CLI, jobs): Chinese (zh_CN), the default.
+Messages are translated when the service raises, so the locale of the request applies.
+"""
+from marketplace.extensions import db
+from tests.factories import make_user
+
+VALID = {
+    "email": "chen@example.com", "password": "a-long-password", "name": "陈经理", "roles": ["seller"],
+    "org_name": "深圳市星河科技有限公司", "org_uscc": "91440300MA5F7YRE78", "org_region": "shenzhen",
+}
+EN = {"Accept-Language": "en-US,en;q=0.9"}
+
+
+def test_registration_form_errors_in_english(client):
+    html = client.post("/register?lang=en", data={**VALID, "password": "short",
+                                                  "org_uscc": "91440300MA5F7YRE77"}).get_data(as_text=True)
+    assert "The password must be at least 10 characters" in html
+    assert "Wrong check character: expected 8, got 7" in html
+    assert "密码至少" not in html and "校验位错误" not in html
+
+
+def test_registration_form_errors_in_chinese_by_default(client):
+    html = client.post("/register", data={**VALID, "password": "short",
+                                          "org_uscc": "91440300MA5F7YRE77"}).get_data(as_text=True)
+    assert "密码至少 10 个字符" in html and "校验位错误：应为 8，实际为 7" in html
+    assert "Wrong check character" not in html
+
+
+def test_wrong_password_in_english_then_chinese(client):
+    make_user("buyer", email="wang@example.com")
+    db.session.commit()
+    html = client.post("/login?lang=en", data={"email": "wang@example.com", "password": "wrong-password"}
+                       ).get_data(as_text=True)
+    assert "Incorrect email or password" in html and "邮箱或密码不正确" not in html
+    client.get("/lang/zh_CN")
+    html = client.post("/login", data={"email": "wang@example.com", "password": "wrong-password"}
+                       ).get_data(as_text=True)
+    assert "邮箱或密码不正确" in html and "Incorrect email or password" not in html
+
+
+def test_api_register_errors_follow_accept_language(client):
+    body = {"email": "x", "password": "short", "name": "", "roles": ["buyer"]}
+    res = client.post("/api/v1/auth/register", json=body, headers=EN)
+    assert res.status_code == 422
+    error = res.json["error"]
+    assert error["message"] == "The registration has errors; please check the marked fields"
+    assert error["fields"] == {"email": "Not a valid email address",
+                               "password": "The password must be at least 10 characters", "name": "Required"}
+    # Without English: Chinese, the default (also for a language the platform does not offer).
+    for headers in ({}, {"Accept-Language": "fr"}, {"Accept-Language": "zh-CN,en;q=0.5"}):
+        error = client.post("/api/v1/auth/register", json=body, headers=headers).json["error"]
+        assert error["message"] == "注册信息有误，请检查标注的字段"
+        assert error["fields"]["password"] == "密码至少 10 个字符"
+    res = client.post("/api/v1/auth/register?lang=en", json=body)  # ?lang= works on the API too
+    assert res.json["error"]["fields"]["email"] == "Not a valid email address"
+
+
+def test_api_wrong_password_in_english(client):
+    make_user("buyer", email="wang@example.com")
+    db.session.commit()
+    body = {"email": "wang@example.com", "password": "wrong-password"}
+    res = client.post("/api/v1/auth/token", json=body, headers=EN)
+    assert res.status_code == 401 and res.json["error"]["message"] == "Incorrect email or password"
+    res = client.post("/api/v1/auth/token", json=body)
+    assert res.json["error"]["message"] == "邮箱或密码不正确"
