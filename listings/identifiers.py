@@ -2,11 +2,13 @@
 
 One module used by forms, the API, the CSV import and accounts alike. Every
 ``normalize_*`` function returns the canonical form or raises ``InvalidIdentifier``
-whose message is a human reason in Chinese (for a bad check character: the
+whose message is a human reason in the user's language (Chinese by default) (for a bad check character: the
 expected character). Callers attach the field name.
 """
 import re
 from datetime import date
+
+from flask_babel import gettext as _
 
 from marketplace.uscc import InvalidUSCC, normalize_uscc, uscc_check_char  # noqa: F401  (re-exported)
 
@@ -43,37 +45,39 @@ def normalize_application_number(raw, today=None):
     """
     text = re.sub(r"[\s\u3000]", "", str(raw or "")).upper().replace("．", ".")
     if not text:
-        raise InvalidIdentifier("必填")
+        raise InvalidIdentifier(_("必填"))
     text = _PREFIX.sub("", text)
     if "." in text:
-        digits, _, check = text.partition(".")
+        digits, _sep, check = text.partition(".")
         if len(check) != 1:
-            raise InvalidIdentifier("小数点后应为一位校验位（0–9 或 X）")
+            raise InvalidIdentifier(_("小数点后应为一位校验位（0–9 或 X）"))
     else:
         if len(text) in (12, 8) and text.isdigit():
-            raise InvalidIdentifier(f"缺少校验位：应为 {text}.{patent_check_char(text)}")
+            raise InvalidIdentifier(_("缺少校验位：应为 %(number)s", number=f"{text}.{patent_check_char(text)}"))
         digits, check = text[:-1], text[-1:]
     if not digits.isdigit() or len(digits) not in (8, 12):
-        raise InvalidIdentifier("格式应为 YYYYTNNNNNNN.C（2003年起，12位数字加校验位）"
-                                "或 YYTNNNNN.C（1989–2003年，8位数字加校验位）")
+        raise InvalidIdentifier(_("格式应为 YYYYTNNNNNNN.C（2003年起，12位数字加校验位）"
+                                  "或 YYTNNNNN.C（1989–2003年，8位数字加校验位）"))
     if check not in "0123456789X":
-        raise InvalidIdentifier("校验位只能是 0–9 或 X")
+        raise InvalidIdentifier(_("校验位只能是 0–9 或 X"))
     today = today or date.today()
     if len(digits) == 12:
         year, type_digit = int(digits[:4]), digits[4]
         if not FIRST_NEW_FORMAT_YEAR <= year <= today.year:
-            raise InvalidIdentifier(f"申请年份 {year} 不在 {FIRST_NEW_FORMAT_YEAR}–{today.year} 之间")
+            raise InvalidIdentifier(_("申请年份 %(year)s 不在 %(first)s–%(last)s 之间", year=year,
+                                    first=FIRST_NEW_FORMAT_YEAR, last=today.year))
     else:
         year, type_digit = 1900 + int(digits[:2]), digits[2]
         if year < 1950:
             year += 100
         if not FIRST_OLD_FORMAT_YEAR <= year <= FIRST_NEW_FORMAT_YEAR:
-            raise InvalidIdentifier(f"8位申请号的年份 {year} 不在 1989–2003 之间（2003年10月起为12位）")
+            raise InvalidIdentifier(_("8位申请号的年份 %(year)s 不在 1989–2003 之间（2003年10月起为12位）", year=year))
     if type_digit not in TYPE_DIGITS:
-        raise InvalidIdentifier(f"第{5 if len(digits) == 12 else 3}位是专利类型，应为 1、2、3、8 或 9，实际为 {type_digit}")
+        raise InvalidIdentifier(_("第%(position)s位是专利类型，应为 1、2、3、8 或 9，实际为 %(actual)s",
+                                    position=5 if len(digits) == 12 else 3, actual=type_digit))
     expected = patent_check_char(digits)
     if check != expected:
-        raise InvalidIdentifier(f"校验位错误：应为 {expected}，实际为 {check}")
+        raise InvalidIdentifier(_("校验位错误：应为 %(expected)s，实际为 %(actual)s", expected=expected, actual=check))
     return f"{digits}.{check}", TYPE_DIGITS[type_digit]
 
 
@@ -92,11 +96,11 @@ def normalize_registration_number(raw):
     text = re.sub(r"[\s\u3000,，]", "", str(raw or ""))
     text = text.removeprefix("第").removesuffix("号")
     if not text:
-        raise InvalidIdentifier("必填")
+        raise InvalidIdentifier(_("必填"))
     if not text.isdigit():
-        raise InvalidIdentifier("注册号只能由数字组成，例如 12345678")
+        raise InvalidIdentifier(_("注册号只能由数字组成，例如 12345678"))
     if len(text) > 9 or text.startswith("0"):
-        raise InvalidIdentifier("注册号应为不以0开头、最多9位的数字")
+        raise InvalidIdentifier(_("注册号应为不以0开头、最多9位的数字"))
     return text
 
 
@@ -104,10 +108,10 @@ def normalize_nice_class(raw):
     """Nice class 1–45 from 9, "09", "第9类" → 9."""
     text = str(raw if raw is not None else "").strip().removeprefix("第").removesuffix("类")
     if isinstance(raw, bool) or not text.isdigit():
-        raise InvalidIdentifier(f"尼斯分类应为 1–45 的整数，实际为 {raw!r}")
+        raise InvalidIdentifier(_("尼斯分类应为 1–45 的整数，实际为 %(raw)s", raw=repr(raw)))
     number = int(text)
     if number not in nice_classes():
-        raise InvalidIdentifier(f"尼斯分类只有第1–45类，没有第{number}类")
+        raise InvalidIdentifier(_("尼斯分类只有第1–45类，没有第%(number)s类", number=number))
     return number
 
 
@@ -115,13 +119,15 @@ def normalize_similar_group(raw, classes=None):
     """A 4-digit similar group (类似群) that exists and belongs to one of ``classes``."""
     text = str(raw or "").strip()
     if not re.fullmatch(r"\d{4}", text):
-        raise InvalidIdentifier(f"类似群应为4位数字（如 0901），实际为 {raw!r}")
+        raise InvalidIdentifier(_("类似群应为4位数字（如 0901），实际为 %(raw)s", raw=repr(raw)))
     group = similar_groups().get(text)
     if group is None:
-        raise InvalidIdentifier(f"类似群 {text} 不存在（第{int(text[:2])}类的类似群见《类似商品和服务区分表》）")
+        raise InvalidIdentifier(_("类似群 %(group)s 不存在（第%(cls)s类的类似群见《类似商品和服务区分表》）",
+                                    group=text, cls=int(text[:2])))
     if classes is not None and group.nice_class not in classes:
-        raise InvalidIdentifier(f"类似群 {text} 属于第{group.nice_class}类，不在所选类别 "
-                                f"{'、'.join(str(c) for c in sorted(classes)) or '（未选）'} 中")
+        raise InvalidIdentifier(_("类似群 %(group)s 属于第%(cls)s类，不在所选类别 %(classes)s 中", group=text,
+                                  cls=group.nice_class,
+                                  classes="、".join(str(c) for c in sorted(classes)) or _("（未选）")))
     return text
 
 
@@ -134,16 +140,16 @@ def normalize_ipc(raw):
     """``H04L 9/32``, ``H04N1/21``, ``h04l0009320000`` is not accepted; a bare subclass ``G06F`` is."""
     text = re.sub(r"\s+", "", str(raw or "")).upper()
     if not text:
-        raise InvalidIdentifier("必填")
+        raise InvalidIdentifier(_("必填"))
     match = _IPC.match(text)
     if not match:
-        raise InvalidIdentifier(f"IPC 分类号格式应为 部类+大类+小类 组/分组，如 H04L 9/32，实际为 {raw!r}")
+        raise InvalidIdentifier(_("IPC 分类号格式应为 部类+大类+小类 组/分组，如 H04L 9/32，实际为 %(raw)s", raw=repr(raw)))
     section, klass, sub, group, subgroup = match.groups()
     subclass = f"{section}{klass}{sub}"
     if subclass not in ipc_scheme():
         if f"{section}{klass}" not in ipc_scheme():
-            raise InvalidIdentifier(f"IPC 大类 {section}{klass} 不存在")
-        raise InvalidIdentifier(f"IPC 小类 {subclass} 不存在")
+            raise InvalidIdentifier(_("IPC 大类 %(code)s 不存在", code=f"{section}{klass}"))
+        raise InvalidIdentifier(_("IPC 小类 %(code)s 不存在", code=subclass))
     if group is None:
         return subclass
     return f"{subclass} {int(group)}/{subgroup}"
@@ -160,12 +166,12 @@ def normalize_locarno(raw):
         text = f"{text[:2]}-{text[2:]}"
     match = re.fullmatch(r"(\d{1,2})-(\d{1,2})", text)
     if not match:
-        raise InvalidIdentifier(f"洛迦诺分类应为 大类-小类，如 14-02，实际为 {raw!r}")
+        raise InvalidIdentifier(_("洛迦诺分类应为 大类-小类，如 14-02，实际为 %(raw)s", raw=repr(raw)))
     klass, sub = int(match.group(1)), int(match.group(2))
     if klass not in LOCARNO_CLASSES:
-        raise InvalidIdentifier(f"洛迦诺分类只有第1–32类（及99类），没有第{klass}类")
+        raise InvalidIdentifier(_("洛迦诺分类只有第1–32类（及99类），没有第%(cls)s类", cls=klass))
     if sub == 0 and klass != 99:
-        raise InvalidIdentifier("洛迦诺小类从 01 开始")
+        raise InvalidIdentifier(_("洛迦诺小类从 01 开始"))
     return f"{klass:02d}-{sub:02d}"
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 import markdown as markdown_lib
 import nh3
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from marketplace import audit
@@ -129,7 +130,7 @@ def get_visible(user, listing_id):
     """The listing if ``user`` (None for anonymous) may see it; NotFound otherwise (never says which)."""
     listing = db.session.get(Listing, listing_id)
     if listing is None or not can_view(user, listing):
-        raise NotFound("挂牌不存在")
+        raise NotFound(_("挂牌不存在"))
     return listing
 
 
@@ -137,15 +138,15 @@ def get_owned(user, listing_id):
     """The listing if ``user`` may act for it as seller: 404 if invisible, 403 if only visible."""
     listing = get_visible(user, listing_id)
     if not is_owner(user, listing):
-        raise PermissionDenied("只有挂牌单位的卖家可以执行此操作")
+        raise PermissionDenied(_("只有挂牌单位的卖家可以执行此操作"))
     return listing
 
 
 def require_seller(user):
     if user is None or not user.has_role("seller"):
-        raise PermissionDenied("只有卖家账户可以发布挂牌")
+        raise PermissionDenied(_("只有卖家账户可以发布挂牌"))
     if user.organization_id is None:
-        raise PermissionDenied("卖家账户须先关联所属单位")
+        raise PermissionDenied(_("卖家账户须先关联所属单位"))
     ensure_can(user, "list")
 
 
@@ -153,7 +154,8 @@ def _transition(listing, action):
     allowed, target = TRANSITIONS[action]
     if listing.status not in allowed:
         raise IllegalTransition(
-            f"挂牌当前状态为“{STATUS_LABELS.get(listing.status, listing.status)}”，不能{ACTION_LABELS[action]}",
+            _("挂牌当前状态为“%(status)s”，不能%(action)s",
+              status=_(STATUS_LABELS.get(listing.status, listing.status)), action=_(ACTION_LABELS[action])),
             status=listing.status)
     listing.status = target
 
@@ -174,17 +176,17 @@ def _text(value, fields, key, *, required=False, max_len=None):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
         else:
-            fields[key] = "应为文本"
+            fields[key] = _("应为文本")
             return None
     value = value.strip()
     if _CONTROL.search(value):
-        fields[key] = "含有不允许的控制字符"
+        fields[key] = _("含有不允许的控制字符")
         return None
     if required and not value:
-        fields[key] = "必填"
+        fields[key] = _("必填")
         return None
     if max_len and len(value) > max_len:
-        fields[key] = f"最多 {max_len} 个字符"
+        fields[key] = _("最多 %(n)s 个字符", n=max_len)
         return None
     return value
 
@@ -192,7 +194,7 @@ def _text(value, fields, key, *, required=False, max_len=None):
 def _date(value, fields, key, *, required=False, today=None):
     if value in (None, ""):
         if required:
-            fields[key] = "必填"
+            fields[key] = _("必填")
         return None
     if isinstance(value, datetime):
         value = value.date()
@@ -200,13 +202,13 @@ def _date(value, fields, key, *, required=False, today=None):
         try:
             value = date.fromisoformat(str(value).strip())
         except ValueError:
-            fields[key] = f"日期格式应为 YYYY-MM-DD，实际为 {value!r}"
+            fields[key] = _("日期格式应为 YYYY-MM-DD，实际为 %(value)s", value=repr(value))
             return None
     if value.year < 1980:
-        fields[key] = "日期过早：应在1980年之后"
+        fields[key] = _("日期过早：应在1980年之后")
         return None
     if today and value > today:
-        fields[key] = f"不能晚于今天（{today.isoformat()}）"
+        fields[key] = _("不能晚于今天（%(today)s）", today=today.isoformat())
         return None
     return value
 
@@ -214,29 +216,29 @@ def _date(value, fields, key, *, required=False, today=None):
 def _int(value, fields, key, *, required=False, minimum=None, maximum=None):
     if value in (None, ""):
         if required:
-            fields[key] = "必填"
+            fields[key] = _("必填")
         return None
     if isinstance(value, bool):
-        fields[key] = "应为整数"
+        fields[key] = _("应为整数")
         return None
     if isinstance(value, float):
         if not value.is_integer():
-            fields[key] = "应为整数"
+            fields[key] = _("应为整数")
             return None
         value = int(value)
     if isinstance(value, str):
         if not re.fullmatch(r"-?\d+", value.strip()):
-            fields[key] = "应为整数"
+            fields[key] = _("应为整数")
             return None
         value = int(value.strip())
     if not isinstance(value, int):
-        fields[key] = "应为整数"
+        fields[key] = _("应为整数")
         return None
     if minimum is not None and value < minimum:
-        fields[key] = f"不能小于 {minimum}"
+        fields[key] = _("不能小于 %(n)s", n=minimum)
         return None
     if maximum is not None and value > maximum:
-        fields[key] = f"不能大于 {maximum}"
+        fields[key] = _("不能大于 %(n)s", n=maximum)
         return None
     return value
 
@@ -252,7 +254,7 @@ def _bool(value, fields, key):
         return False
     if isinstance(value, int):
         return bool(value)
-    fields[key] = "应为 true 或 false"
+    fields[key] = _("应为 true 或 false")
     return False
 
 
@@ -264,7 +266,7 @@ def _list(value, fields, key, *, separators=r"[,，;；|、\n]"):
         return [part.strip() for part in re.split(separators, value) if part.strip()]
     if isinstance(value, (list, tuple)):
         return list(value)
-    fields[key] = "应为列表"
+    fields[key] = _("应为列表")
     return []
 
 
@@ -294,11 +296,11 @@ def parse_patent(raw, prefix, fields, today):
     given_type = raw.get("patent_type")
     if given_type not in (None, ""):
         if _choice(given_type, ids.PATENT_TYPE_LABELS) is None:
-            fields[prefix + "patent_type"] = "应为 invention、utility_model 或 design"
+            fields[prefix + "patent_type"] = _("应为 invention、utility_model 或 design")
         elif patent_type and given_type != patent_type:
-            fields[prefix + "patent_type"] = (
-                f"与申请号不符：申请号 {values['number']} 是{ids.PATENT_TYPE_LABELS[patent_type]}，"
-                f"不是{ids.PATENT_TYPE_LABELS[given_type]}")
+            fields[prefix + "patent_type"] = _(
+                "与申请号不符：申请号 %(number)s 是%(actual)s，不是%(given)s", number=values["number"],
+                actual=_(ids.PATENT_TYPE_LABELS[patent_type]), given=_(ids.PATENT_TYPE_LABELS[given_type]))
     values["patent_type"] = patent_type
     values["title"] = _text(raw.get("title"), fields, prefix + "title", required=True, max_len=300)
     values["abstract"] = _text(raw.get("abstract"), fields, prefix + "abstract", max_len=5000) or None
@@ -313,14 +315,14 @@ def parse_patent(raw, prefix, fields, today):
         if normal not in codes:
             codes.append(normal)
     if codes and patent_type == "design":
-        fields[prefix + "ipc_codes"] = "外观设计不使用 IPC 分类，请填写洛迦诺分类（locarno_class）"
+        fields[prefix + "ipc_codes"] = _("外观设计不使用 IPC 分类，请填写洛迦诺分类（locarno_class）")
     values["ipc_codes"] = codes or None
 
     locarno = raw.get("locarno_class")
     values["locarno_class"] = None
     if locarno not in (None, ""):
         if patent_type and patent_type != "design":
-            fields[prefix + "locarno_class"] = "洛迦诺分类只适用于外观设计"
+            fields[prefix + "locarno_class"] = _("洛迦诺分类只适用于外观设计")
         else:
             try:
                 values["locarno_class"] = ids.normalize_locarno(locarno)
@@ -334,33 +336,34 @@ def parse_patent(raw, prefix, fields, today):
         pct = values["number"].split(".")[0][4 if len(values["number"]) > 11 else 2] in "89"
         # PCT national-phase numbers carry the year of entry, not of the international filing.
         if not pct and number_year != filing.year:
-            fields[prefix + "filing_date"] = f"申请日年份 {filing.year} 与申请号年份 {number_year} 不符"
+            fields[prefix + "filing_date"] = _("申请日年份 %(filed)s 与申请号年份 %(numbered)s 不符",
+                                               filed=filing.year, numbered=number_year)
     grant = _date(raw.get("grant_date"), fields, prefix + "grant_date", today=today)
     if grant and filing and grant < filing:
-        fields[prefix + "grant_date"] = "授权公告日不能早于申请日"
+        fields[prefix + "grant_date"] = _("授权公告日不能早于申请日")
     values["grant_date"] = grant
     values["claims_count"] = _int(raw.get("claims_count"), fields, prefix + "claims_count", minimum=1, maximum=1000)
     if values["claims_count"] and patent_type == "design":
-        fields[prefix + "claims_count"] = "外观设计没有权利要求"
+        fields[prefix + "claims_count"] = _("外观设计没有权利要求")
 
     status = raw.get("legal_status")
     if status in (None, ""):
-        fields[prefix + "legal_status"] = "必填：pending（审查中）或 granted（已授权）"
+        fields[prefix + "legal_status"] = _("必填：pending（审查中）或 granted（已授权）")
     elif _choice(status, LEGAL_STATUSES) is None:
-        fields[prefix + "legal_status"] = "应为 " + "、".join(LEGAL_STATUSES)
+        fields[prefix + "legal_status"] = _("应为 %(options)s", options="、".join(LEGAL_STATUSES))
     elif status in DEAD_LEGAL_STATUSES:
-        fields[prefix + "legal_status"] = f"权利已失效（{LEGAL_STATUSES[status]}），不能挂牌"
+        fields[prefix + "legal_status"] = _("权利已失效（%(status)s），不能挂牌", status=_(LEGAL_STATUSES[status]))
     values["legal_status"] = status
     if status == "pending" and grant:
-        fields[prefix + "grant_date"] = "审查中的申请没有授权公告日"
+        fields[prefix + "grant_date"] = _("审查中的申请没有授权公告日")
 
     if filing and patent_type:
         ends = ids.expiry_date("patent", patent_type=patent_type, filing_date=filing)
         if ends <= today:
             term = ids.term_years("patent", patent_type, filing)
             fields.setdefault(prefix + "filing_date",
-                              f"保护期已于 {ends.isoformat()} 届满（{PATENT_TYPE_LABELS[patent_type]}专利 {term} 年，"
-                              "自申请日起算），不能挂牌")
+                              _("保护期已于 %(ends)s 届满（%(type)s专利 %(term)s 年，自申请日起算），不能挂牌",
+                                ends=ends.isoformat(), type=_(PATENT_TYPE_LABELS[patent_type]), term=term))
     values["pledged"] = _bool(raw.get("pledged"), fields, prefix + "pledged")
     values["exclusive_license_until"] = _date(raw.get("exclusive_license_until"), fields,
                                               prefix + "exclusive_license_until")
@@ -368,7 +371,7 @@ def parse_patent(raw, prefix, fields, today):
     for i, c in enumerate(_list(raw.get("family_countries"), fields, prefix + "family_countries")):
         c = str(c).strip().upper()
         if not re.fullmatch(r"[A-Z]{2}", c):
-            fields[f"{prefix}family_countries[{i}]"] = "应为两位国家/地区代码，如 US、EP、JP"
+            fields[f"{prefix}family_countries[{i}]"] = _("应为两位国家/地区代码，如 US、EP、JP")
         elif c not in countries and c != "CN":
             countries.append(c)
     values["family_countries"] = countries or None
@@ -388,7 +391,7 @@ def parse_trademark(raw, prefix, fields, today):
     classes = []
     raw_classes = _list(raw.get("nice_classes"), fields, prefix + "nice_classes")
     if not raw_classes and prefix + "nice_classes" not in fields:
-        fields[prefix + "nice_classes"] = "至少选择一个尼斯分类（1–45）"
+        fields[prefix + "nice_classes"] = _("至少选择一个尼斯分类（1–45）")
     for i, c in enumerate(raw_classes):
         try:
             number = ids.normalize_nice_class(c)
@@ -416,11 +419,11 @@ def parse_trademark(raw, prefix, fields, today):
 
     status = raw.get("status")
     if status in (None, ""):
-        fields[prefix + "status"] = "必填：registered（已注册）或 pending（申请中）"
+        fields[prefix + "status"] = _("必填：registered（已注册）或 pending（申请中）")
     elif _choice(status, TM_STATUSES) is None:
-        fields[prefix + "status"] = "应为 " + "、".join(TM_STATUSES)
+        fields[prefix + "status"] = _("应为 %(options)s", options="、".join(TM_STATUSES))
     elif status in DEAD_TM_STATUSES:
-        fields[prefix + "status"] = f"商标{TM_STATUSES[status]}，不能挂牌"
+        fields[prefix + "status"] = _("商标%(status)s，不能挂牌", status=_(TM_STATUSES[status]))
     values["tm_status"] = status
     reg = _date(raw.get("registration_date"), fields, prefix + "registration_date",
                 required=_choice(status, ("registered", "opposed")) is not None, today=today)
@@ -429,8 +432,8 @@ def parse_trademark(raw, prefix, fields, today):
         ends = ids.expiry_date("trademark", registration_date=reg)
         if ends <= today:
             fields.setdefault(prefix + "registration_date",
-                              f"注册有效期已于 {ends.isoformat()} 届满（自核准注册之日起10年），"
-                              "续展后请填写续展后有效期的起始日")
+                              _("注册有效期已于 %(ends)s 届满（自核准注册之日起10年），续展后请填写续展后有效期的起始日",
+                                ends=ends.isoformat()))
     values["exclusive_license_until"] = _date(raw.get("exclusive_license_until"), fields,
                                               prefix + "exclusive_license_until")
     values["use_evidence"] = _bool(raw.get("use_evidence"), fields, prefix + "use_evidence") \
@@ -453,14 +456,14 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
     bad field at once.
     """
     if not isinstance(data, dict):
-        raise ValidationError("请求体必须是 JSON 对象", {"body": "expected an object"})
+        raise ValidationError(_("请求体必须是 JSON 对象"), {"body": "expected an object"})
     now = now or utcnow()
     today = today or local(now).date()
     fields = {}
     out = {}
     kind = _choice(data.get("kind"), KINDS)
     if kind is None:
-        fields["kind"] = "应为 patent（专利）或 trademark（商标）"
+        fields["kind"] = _("应为 patent（专利）或 trademark（商标）")
         kind = None
     out["kind"] = kind
     out["title"] = _text(data.get("title"), fields, "title", required=True, max_len=200)
@@ -468,19 +471,19 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
 
     deal_types = _list(data.get("deal_types"), fields, "deal_types")
     if not deal_types and "deal_types" not in fields:
-        fields["deal_types"] = "至少选择一种交易方式"
+        fields["deal_types"] = _("至少选择一种交易方式")
     elif any(_choice(d, DEAL_TYPES) is None for d in deal_types):
-        fields["deal_types"] = "只能是 " + "、".join(DEAL_TYPES)
+        fields["deal_types"] = _("只能是 %(options)s", options="、".join(DEAL_TYPES))
     out["deal_types"] = [d for d in DEAL_TYPES if d in deal_types]
 
     mode = _choice(data.get("price_mode"), PRICE_MODES)
     if mode is None:
-        fields["price_mode"] = "应为 fixed（一口价）、negotiable（面议）或 auction（竞拍）"
+        fields["price_mode"] = _("应为 fixed（一口价）、negotiable（面议）或 auction（竞拍）")
         mode = None
     out["price_mode"] = mode
     price = _int(data.get("price"), fields, "price", minimum=1, maximum=MAX_PRICE)
     if mode == "fixed" and price is None and "price" not in fields:
-        fields["price"] = "一口价须填写价格"
+        fields["price"] = _("一口价须填写价格")
     if mode == "auction":
         price = None  # the auction's start price and bids are the price
     out["price"] = price
@@ -493,7 +496,7 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
 
     region = data.get("region") or default_region
     if _choice(region, REGIONS) is None:
-        fields["region"] = "未知地区：应为广东省21个地级市之一或 other"
+        fields["region"] = _("未知地区：应为广东省21个地级市之一或 other")
     out["region"] = region
     out["license_territory"] = _text(data.get("license_territory"), fields, "license_territory", max_len=100) or None
     out["license_field"] = _text(data.get("license_field"), fields, "license_field", max_len=200) or None
@@ -502,18 +505,18 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
     rights_raw = data.get("rights")
     rights = []
     if not isinstance(rights_raw, list) or not rights_raw:
-        fields["rights"] = "至少填写一项专利或商标"
+        fields["rights"] = _("至少填写一项专利或商标")
     elif len(rights_raw) > MAX_RIGHTS:
-        fields["rights"] = f"一个挂牌最多包含 {MAX_RIGHTS} 项权利"
+        fields["rights"] = _("一个挂牌最多包含 %(n)s 项权利", n=MAX_RIGHTS)
     else:
         seen = {}
         for i, raw in enumerate(rights_raw):
             right_kind, body = _right_kind(raw)
             if right_kind is None:
-                fields[f"rights[{i}]"] = "应为 {\"patent\": {…}} 或 {\"trademark\": {…}}"
+                fields[f"rights[{i}]"] = _("应为 {\"patent\": {…}} 或 {\"trademark\": {…}}")
                 continue
             if kind and right_kind != kind:
-                fields[f"rights[{i}]"] = f"{KIND_LABELS[kind]}挂牌只能包含{KIND_LABELS[kind]}"
+                fields[f"rights[{i}]"] = _("%(kind)s挂牌只能包含%(kind)s", kind=_(KIND_LABELS[kind]))
                 continue
             prefix = f"rights[{i}].{right_kind}."
             parse = parse_patent if right_kind == "patent" else parse_trademark
@@ -522,23 +525,23 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
                 continue
             number_key = prefix + ("application_number" if right_kind == "patent" else "registration_number")
             if values["number"] in seen:
-                fields[number_key] = f"与第 {seen[values['number']] + 1} 项重复"
+                fields[number_key] = _("与第 %(n)s 项重复", n=seen[values["number"]] + 1)
                 continue
             seen[values["number"]] = i
             values["position"] = i
             rights.append(values)
     out["rights"] = rights
     if fields:
-        raise ValidationError("挂牌信息有误，请检查标注的字段", fields)
+        raise ValidationError(_("挂牌信息有误，请检查标注的字段"), fields)
     _check_exclusive_licences(out, fields, today)
     if fields:
-        raise ValidationError("挂牌信息有误，请检查标注的字段", fields)
+        raise ValidationError(_("挂牌信息有误，请检查标注的字段"), fields)
     return out
 
 
 def _parse_auction(raw, fields, now):
     if not isinstance(raw, dict):
-        fields["auction"] = "竞拍须填写 start_price、min_increment 和 ends_at"
+        fields["auction"] = _("竞拍须填写 start_price、min_increment 和 ends_at")
         return None
     values = {
         "start_price": _int(raw.get("start_price"), fields, "auction.start_price", required=True, minimum=1,
@@ -549,20 +552,20 @@ def _parse_auction(raw, fields, now):
         "ends_at": None,
     }
     if values["reserve_price"] and values["start_price"] and values["reserve_price"] < values["start_price"]:
-        fields["auction.reserve_price"] = "保留价不能低于起拍价"
+        fields["auction.reserve_price"] = _("保留价不能低于起拍价")
     ends = raw.get("ends_at")
     if ends in (None, ""):
-        fields["auction.ends_at"] = "必填"
+        fields["auction.ends_at"] = _("必填")
     else:
         try:
             ends_at = as_utc(ends) if isinstance(ends, datetime) else parse_iso(str(ends))
         except ValueError:
-            fields["auction.ends_at"] = "时间格式应为 ISO 8601，如 2026-06-30T20:00:00+08:00"
+            fields["auction.ends_at"] = _("时间格式应为 ISO 8601，如 2026-06-30T20:00:00+08:00")
         else:
             if ends_at <= now + timedelta(hours=1):
-                fields["auction.ends_at"] = "结束时间至少在一小时之后"
+                fields["auction.ends_at"] = _("结束时间至少在一小时之后")
             elif ends_at > now + timedelta(days=MAX_AUCTION_DAYS):
-                fields["auction.ends_at"] = f"拍卖期最长 {MAX_AUCTION_DAYS} 天"
+                fields["auction.ends_at"] = _("拍卖期最长 %(n)s 天", n=MAX_AUCTION_DAYS)
             else:
                 values["ends_at"] = ends_at
     return values
@@ -575,9 +578,10 @@ def _check_exclusive_licences(out, fields, today):
         return
     blocked = [r for r in out["rights"] if r.get("exclusive_license_until") and r["exclusive_license_until"] > today]
     if blocked:
-        names = "、".join(f"{r['number']}（至 {r['exclusive_license_until'].isoformat()}）" for r in blocked)
-        fields["deal_types"] = (f"{names} 已有独占许可在有效期内，不能再提供"
-                                f"{'、'.join(DEAL_TYPE_LABELS[d] for d in sorted(wanted))}")
+        names = "、".join(_("%(number)s（至 %(until)s）", number=r["number"],
+                           until=r["exclusive_license_until"].isoformat()) for r in blocked)
+        fields["deal_types"] = _("%(names)s 已有独占许可在有效期内，不能再提供%(deal_types)s", names=names,
+                                 deal_types="、".join(_(DEAL_TYPE_LABELS[d]) for d in sorted(wanted)))
 
 
 def _warnings(listing, today):
@@ -586,21 +590,24 @@ def _warnings(listing, today):
     if _needs_pledge_consent(listing):
         pledged = [r.number for r in listing.rights if r.pledged]
         warnings.append({"code": "pledge_consent_required",
-                         "message": f"{'、'.join(pledged)} 已质押：以转让方式挂牌须上传质权人同意书，提交审核前补齐",
+                         "message": _("%(numbers)s 已质押：以转让方式挂牌须上传质权人同意书，提交审核前补齐",
+                                     numbers="、".join(pledged)),
                          "listing_ids": []})
     if listing.kind == "patent" and "non_exclusive_license" in listing.deal_types:
         licensed = [r.number for r in listing.rights
                     if r.exclusive_license_until and r.exclusive_license_until > today]
         if licensed:
             warnings.append({"code": "exclusive_license_in_force",
-                             "message": f"{'、'.join(licensed)} 已有独占/排他许可在有效期内，普通许可须取得被许可人同意",
+                             "message": _("%(numbers)s 已有独占/排他许可在有效期内，普通许可须取得被许可人同意",
+                                         numbers="、".join(licensed)),
                              "listing_ids": []})
     similar = similar_marks(listing)
     if similar:
         names = "；".join(f"#{other.id}《{other.title}》（{', '.join(reasons)}）" for other, reasons in similar)
         warnings.append({"code": "similar_marks",
-                         "message": "商标转让须将同一注册人在同一种或类似商品上的相同或近似商标一并转让（商标法第四十二条）。"
-                                    f"本单位的以下挂牌含有相同或近似商标：{names}。可将其合并到本挂牌一起转让。",
+                         "message": _("商标转让须将同一注册人在同一种或类似商品上的相同或近似商标一并转让（商标法第四十二条）。"
+                                      "本单位的以下挂牌含有相同或近似商标：%(names)s。可将其合并到本挂牌一起转让。",
+                                      names=names),
                          "listing_ids": [other.id for other, _ in similar]})
     return warnings
 
@@ -632,11 +639,12 @@ def similar_marks(listing):
             if right.number in own_numbers:
                 continue
             if right.title.strip().lower() in texts:
-                reasons.append(f"相同商标“{right.title}”第{right.number}号")
+                reasons.append(_("相同商标“%(mark)s”第%(number)s号", mark=right.title, number=right.number))
             else:
                 shared = groups & set(right.similar_groups or [])
                 if shared:
-                    reasons.append(f"“{right.title}”第{right.number}号与本挂牌同在类似群 {'、'.join(sorted(shared))}")
+                    reasons.append(_("“%(mark)s”第%(number)s号与本挂牌同在类似群 %(groups)s", mark=right.title,
+                                     number=right.number, groups="、".join(sorted(shared))))
         if reasons:
             found.append((other, reasons))
     return found
@@ -721,15 +729,16 @@ def update_listing(user, listing_id, changes, *, now=None):
     listing = get_owned(user, listing_id)
     ensure_can(user, "list")
     if listing.status not in EDITABLE_STATUSES:
-        raise IllegalTransition(f"挂牌当前状态为“{STATUS_LABELS[listing.status]}”，只有草稿或被驳回的挂牌可以修改",
+        raise IllegalTransition(_("挂牌当前状态为“%(status)s”，只有草稿或被驳回的挂牌可以修改",
+                                  status=_(STATUS_LABELS[listing.status])),
                                 status=listing.status)
     if not isinstance(changes, dict):
-        raise ValidationError("请求体必须是 JSON 对象", {"body": "expected an object"})
+        raise ValidationError(_("请求体必须是 JSON 对象"), {"body": "expected an object"})
     unknown = sorted(set(changes) - set(LISTING_KEYS))
     if unknown:
-        raise ValidationError("含有不能修改的字段", {k: "未知或不可修改的字段" for k in unknown})
+        raise ValidationError(_("含有不能修改的字段"), {k: _("未知或不可修改的字段") for k in unknown})
     if "kind" in changes and changes["kind"] != listing.kind and "rights" not in changes:
-        raise ValidationError("更改类型须同时提供新的权利列表", {"kind": "更改类型须同时提供 rights"})
+        raise ValidationError(_("更改类型须同时提供新的权利列表"), {"kind": _("更改类型须同时提供 rights")})
     now = now or utcnow()
     merged = listing_input(listing)
     merged.update(changes)
@@ -749,24 +758,24 @@ def _check_ready(listing, today, now):
         ends = right_expiry(right)
         if ends and ends <= today:
             fields[prefix + ("filing_date" if right.kind == "patent" else "registration_date")] = \
-                f"保护期已于 {ends.isoformat()} 届满，不能挂牌"
+                _("保护期已于 %(ends)s 届满，不能挂牌", ends=ends.isoformat())
         if right.kind == "patent" and right.legal_status in DEAD_LEGAL_STATUSES:
-            fields[prefix + "legal_status"] = "权利已失效，不能挂牌"
+            fields[prefix + "legal_status"] = _("权利已失效，不能挂牌")
         if right.kind == "trademark" and right.tm_status in DEAD_TM_STATUSES:
-            fields[prefix + "status"] = "商标已失效，不能挂牌"
+            fields[prefix + "status"] = _("商标已失效，不能挂牌")
     if not listing.rights:
-        fields["rights"] = "至少填写一项专利或商标"
+        fields["rights"] = _("至少填写一项专利或商标")
     if _needs_pledge_consent(listing):
-        fields["pledge_consent"] = "含已质押的专利，以转让方式挂牌须上传质权人同意书"
+        fields["pledge_consent"] = _("含已质押的专利，以转让方式挂牌须上传质权人同意书")
     if listing.price_mode == "fixed" and not listing.price:
-        fields["price"] = "一口价须填写价格"
+        fields["price"] = _("一口价须填写价格")
     if listing.price_mode == "auction":
         if listing.auction is None:
-            fields["auction"] = "竞拍须填写拍卖条件"
+            fields["auction"] = _("竞拍须填写拍卖条件")
         elif listing.auction.ends_at <= now + timedelta(hours=1):
-            fields["auction.ends_at"] = "拍卖结束时间已过或不足一小时，请修改后再提交"
+            fields["auction.ends_at"] = _("拍卖结束时间已过或不足一小时，请修改后再提交")
     if fields:
-        raise ValidationError("挂牌还不能提交审核，请先修改标注的字段", fields)
+        raise ValidationError(_("挂牌还不能提交审核，请先修改标注的字段"), fields)
 
 
 def submit_listing(user, listing_id, *, now=None):
@@ -786,22 +795,22 @@ def submit_listing(user, listing_id, *, now=None):
 def review_listing(operator, listing_id, decision, reason=None, *, now=None):
     """pending_review → published (approve, sets published_at) or rejected (with the operator's reason)."""
     if operator is None or not operator.is_operator:
-        raise PermissionDenied("只有运营人员可以审核挂牌")
+        raise PermissionDenied(_("只有运营人员可以审核挂牌"))
     listing = db.session.get(Listing, listing_id)
     if listing is None:
-        raise NotFound("挂牌不存在")
+        raise NotFound(_("挂牌不存在"))
     now = now or utcnow()
     reason = (reason or "").strip() if isinstance(reason, str) else reason
     if _choice(decision, ("approve", "reject")) is None:
-        raise ValidationError("审核结论应为 approve 或 reject", {"decision": "应为 approve（通过）或 reject（驳回）"})
+        raise ValidationError(_("审核结论应为 approve 或 reject"), {"decision": _("应为 approve（通过）或 reject（驳回）")})
     if decision == "reject" and not reason:
-        raise ValidationError("驳回须写明理由", {"reason": "必填：告诉卖家需要修改什么"})
+        raise ValidationError(_("驳回须写明理由"), {"reason": _("必填：告诉卖家需要修改什么")})
     if reason is not None and not isinstance(reason, str):
-        raise ValidationError("理由应为文本", {"reason": "应为文本"})
+        raise ValidationError(_("理由应为文本"), {"reason": _("应为文本")})
     if reason and _CONTROL.search(reason):
-        raise ValidationError("理由含有不允许的控制字符", {"reason": "含有不允许的控制字符"})
+        raise ValidationError(_("理由含有不允许的控制字符"), {"reason": _("含有不允许的控制字符")})
     if reason and len(reason) > 2000:
-        raise ValidationError("理由过长", {"reason": "最多 2000 个字符"})
+        raise ValidationError(_("理由过长"), {"reason": _("最多 %(n)s 个字符", n=2000)})
     before = listing.status
     if decision == "approve":
         if listing.status not in TRANSITIONS["approve"][0]:
@@ -809,7 +818,7 @@ def review_listing(operator, listing_id, decision, reason=None, *, now=None):
         try:
             _check_ready(listing, local(now).date(), now)
         except ValidationError as exc:
-            raise Conflict("挂牌已不满足发布条件，请驳回并说明：" + "；".join(exc.fields.values()),
+            raise Conflict(_("挂牌已不满足发布条件，请驳回并说明：%(reasons)s", reasons="；".join(exc.fields.values())),
                            fields=exc.fields) from exc
         _transition(listing, "approve")
         listing.published_at = now
@@ -834,7 +843,7 @@ def withdraw_listing(user, listing_id, *, now=None):
     listing = get_owned(user, listing_id)
     if listing.status in TRANSITIONS["withdraw"][0] and listing.auction is not None \
             and listing.status == "published" and listing.auction.bid_count:
-        raise Conflict("拍卖已有出价，不能撤回", status=listing.status)
+        raise Conflict(_("拍卖已有出价，不能撤回"), status=listing.status)
     _transition(listing, "withdraw")
     db.session.flush()
     return listing
@@ -889,8 +898,9 @@ def relist_listing(user, listing_id, *, now=None):
         _transition(listing, "relist")  # raises with the current state
     earlier = relisted_as(listing)
     if earlier is not None:
-        raise Conflict(f"该挂牌已重新发布为 #{earlier.id}（{STATUS_LABELS.get(earlier.status, earlier.status)}），"
-                       "请在该挂牌上继续操作", listing_id=earlier.id, status=listing.status)
+        raise Conflict(_("该挂牌已重新发布为 #%(id)s（%(status)s），请在该挂牌上继续操作", id=earlier.id,
+                         status=_(STATUS_LABELS.get(earlier.status, earlier.status))),
+                       listing_id=earlier.id, status=listing.status)
     now = now or utcnow()
     draft = Listing(status="draft", seller_id=user.id, organization_id=listing.organization_id,
                     **{key: getattr(listing, key) for key in RELIST_COLUMNS})
@@ -972,7 +982,7 @@ def attach_pledge_consent(user, listing_id, file_storage):
     """Store the pledgee's consent (PDF, PNG or JPEG) for a pledged patent offered for assignment."""
     listing = get_owned(user, listing_id)
     if listing.status not in EDITABLE_STATUSES:
-        raise IllegalTransition("只有草稿或被驳回的挂牌可以修改", status=listing.status)
+        raise IllegalTransition(_("只有草稿或被驳回的挂牌可以修改"), status=listing.status)
     stored, _kind, _size, _name = save_upload(file_storage, field="pledge_consent", area="docs")
     listing.pledge_consent = stored
     db.session.flush()
@@ -983,9 +993,9 @@ def attach_image(user, listing_id, file_storage):
     """Store the trademark's image (PNG or JPEG, at most IMAGE_MAX_BYTES, 2 MB by default)."""
     listing = get_owned(user, listing_id)
     if listing.status not in EDITABLE_STATUSES:
-        raise IllegalTransition("只有草稿或被驳回的挂牌可以修改", status=listing.status)
+        raise IllegalTransition(_("只有草稿或被驳回的挂牌可以修改"), status=listing.status)
     if listing.kind != "trademark":
-        raise ValidationError("只有商标挂牌可以上传商标图样", {"image": "专利挂牌不需要商标图样"})
+        raise ValidationError(_("只有商标挂牌可以上传商标图样"), {"image": _("专利挂牌不需要商标图样")})
     stored, _kind, _size, _name = save_upload(file_storage, allowed=("png", "jpeg"), field="image", area="images",
                                               max_bytes=current_app.config.get("IMAGE_MAX_BYTES", 2 * 1024 * 1024))
     listing.image = stored
@@ -1001,12 +1011,12 @@ def bundle_similar_marks(user, listing_id, other_ids, *, now=None):
     """
     listing = get_owned(user, listing_id)
     if listing.status not in EDITABLE_STATUSES:
-        raise IllegalTransition("只有草稿或被驳回的挂牌可以合并商标", status=listing.status)
+        raise IllegalTransition(_("只有草稿或被驳回的挂牌可以合并商标"), status=listing.status)
     offered = {other.id: other for other, _ in similar_marks(listing)}
     wanted = [int(i) for i in other_ids]
     missing = [i for i in wanted if i not in offered]
     if missing:
-        raise ValidationError("只能合并本单位含近似商标的挂牌", {"bundle": f"不可合并：{', '.join(map(str, missing))}"})
+        raise ValidationError(_("只能合并本单位含近似商标的挂牌"), {"bundle": _("不可合并：%(ids)s", ids=", ".join(map(str, missing)))})
     numbers = {r.number for r in listing.rights}
     position = len(listing.rights)
     for other_id in wanted:

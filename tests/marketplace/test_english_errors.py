@@ -6,8 +6,15 @@ How the language is chosen (marketplace/i18n.py ``select_locale``):
 * anything else, and everything outside a request (CLI, jobs): Chinese (zh_CN), the default.
 Messages are translated when the service raises, so the locale of the request applies.
 """
+from datetime import timedelta
+
+import pytest
+
+from listings.identifiers import InvalidIdentifier, normalize_nice_class
 from marketplace.extensions import db
-from tests.factories import make_user
+from marketplace.timeutil import utcnow
+from tests.factories import auth_header, make_listing, make_user
+from tests.listings.conftest import patent_payload
 
 VALID = {
     "email": "chen@example.com", "password": "a-long-password", "name": "陈经理", "roles": ["seller"],
@@ -68,3 +75,47 @@ def test_api_wrong_password_in_english(client):
     assert res.status_code == 401 and res.json["error"]["message"] == "Incorrect email or password"
     res = client.post("/api/v1/auth/token", json=body)
     assert res.json["error"]["message"] == "邮箱或密码不正确"
+
+
+def _listing_body(**overrides):
+    return patent_payload(price=None, patent={"application_number": "201710601862.4", "title": ""}, **overrides)
+
+
+def test_api_listing_errors_in_english_and_chinese(client):
+    seller = make_user("seller")
+    headers = auth_header(seller)
+    db.session.commit()
+    res = client.post("/api/v1/listings", json=_listing_body(), headers={**headers, **EN})
+    assert res.status_code == 422, res.json
+    error = res.json["error"]
+    assert error["code"] == "validation_error"
+    assert error["message"] == "The listing has errors; please check the marked fields"
+    fields = error["fields"]
+    assert fields["price"] == "A fixed-price listing needs a price"
+    assert fields["rights[0].patent.title"] == "Required"
+    assert fields["rights[0].patent.application_number"] == "Wrong check character: expected 3, got 4"
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in str(error))
+    # The same request without English: Chinese.
+    error = client.post("/api/v1/listings", json=_listing_body(), headers=headers).json["error"]
+    assert error["message"] == "挂牌信息有误，请检查标注的字段"
+    assert error["fields"]["price"] == "一口价须填写价格"
+    assert error["fields"]["rights[0].patent.application_number"] == "校验位错误：应为 3，实际为 4"
+
+
+def test_api_too_low_bid_in_english_and_chinese(client):
+    seller, buyer = make_user("seller"), make_user("buyer")
+    listing = make_listing(seller, price_mode="auction", auction={
+        "start_price": 1_000_00, "min_increment": 100_00, "ends_at": utcnow() + timedelta(hours=1)})
+    headers = auth_header(buyer)
+    db.session.commit()
+    url = f"/api/v1/listings/{listing.id}/bids"
+    res = client.post(url, json={"amount": 500_00}, headers={**headers, **EN})
+    assert res.status_code == 409
+    assert res.json["error"]["message"] == "The bid is below the current minimum bid of ¥1,000"
+    res = client.post(url, json={"amount": 500_00}, headers=headers)
+    assert res.json["error"]["message"] == "出价低于当前最低可出价 ¥1,000"
+
+
+def test_services_outside_a_request_speak_chinese(app):
+    with pytest.raises(InvalidIdentifier, match="尼斯分类只有第1–45类，没有第46类"):
+        normalize_nice_class(46)
