@@ -5,11 +5,17 @@ def run_deadlines(now):
     """Apply every deadline due at ``now``; return counts of what was done.
 
     Market deadlines (auctions that are due, offers that expired) come first, because
-    closing an auction opens a deal whose own deadlines then start.
+    closing an auction opens a deal whose own deadlines then start. Listings whose rights'
+    term has ended leave the market last (an auction with bids closes first).
     """
+    from listings.service import expire_due_listings
+    from marketplace.extensions import db
+
     from . import deals, trading
 
     report = {}
     report.update(trading.run_market_deadlines(now))
     report.update(deals.enforce_deal_deadlines(now))
+    report["listings_expired"] = len(expire_due_listings(now))
+    db.session.commit()
     return report

@@ -46,7 +46,7 @@ def demo_seed():
 @deadlines_cli.command("run")
 @click.option("--now", "now_text", help="ISO 8601 instant to act as 'now' (default: the clock).")
 def deadlines_run(now_text):
-    """Close due auctions, cancel unpaid deals, release lapsed inspections."""
+    """Close due auctions, cancel unpaid deals, release lapsed inspections, expire listings whose term ended."""
     from escrow.deadlines import run_deadlines
 
     from .timeutil import parse_iso, utcnow

@@ -335,6 +335,17 @@ def test_expire_due_listings(app, seller):
     assert service.expire_due_listings() == []
 
 
+def test_the_deadlines_run_takes_listings_whose_term_ended_off_the_market(app, seller, runner):
+    old = factories.make_listing(seller, status="published")
+    old.rights[0].filing_date = old.rights[0].filing_date.replace(year=2004)
+    live = factories.make_listing(seller, status="published")
+    db.session.commit()
+    result = runner.invoke(args=["deadlines", "run"])
+    assert result.exit_code == 0 and "listings_expired: 1" in result.output
+    db.session.expire_all()
+    assert old.status == "expired" and live.status == "published"
+
+
 def test_my_listings_api(client, seller, api):
     factories.make_listing(seller, status="draft")
     factories.make_listing(seller, status="published")
