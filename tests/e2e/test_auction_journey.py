@@ -96,6 +96,9 @@ def test_two_bidders_extend_the_close_and_the_outbid_one_is_told(live_server, fl
     bob.wait_for_function("t => document.querySelector('[data-field=ends-at]').textContent.trim() === t",
                           arg=_ends_at(alice), timeout=25000)
     assert bob.inner_text("#trade [data-field=minimum-next-bid]") == "¥21万"
+    # the listing's facts beside the panel follow too: one close time and one bid count on the page
+    assert bob.inner_text("[data-live=ends-at]").strip() == _ends_at(alice)
+    assert bob.inner_text("[data-live=bid-count]").strip() == "1"
     assert "trade-updated" in (bob.get_attribute("#trade", "class") or "")
 
     # --- Bob outbids her: the close moves again ------------------------------------------------------

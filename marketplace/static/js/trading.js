@@ -17,11 +17,15 @@
   var shownCount = field("bid-count");
   var lastCount = shownCount ? parseInt(shownCount.textContent, 10) : null;
 
+  // The panel's own fields, and the same facts elsewhere on the page (data-live="name").
   function setText(name, text) {
-    var el = field(name);
-    if (el && el.textContent !== text) {
-      el.textContent = text;
-    }
+    var els = [field(name)].concat(Array.prototype.slice.call(
+      document.querySelectorAll('[data-live="' + name + '"]')));
+    els.forEach(function (el) {
+      if (el && el.textContent !== text) {
+        el.textContent = text;
+      }
+    });
   }
 
   // Mirrors marketplace.money.format_yuan: ¥12,345.67, and 万 from ¥10万 up.
