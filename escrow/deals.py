@@ -24,6 +24,7 @@ so the listing is sold.
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from listings import service as listing_service
@@ -68,7 +69,7 @@ def lock_deal(deal_id):
     else:
         deal = session.get(Deal, deal_id, with_for_update=True, populate_existing=True)
     if deal is None:
-        raise NotFound("交易不存在")
+        raise NotFound(_("交易不存在"))
     return deal
 
 
@@ -90,7 +91,7 @@ def get_deal_for(deal_id, user):
     """The deal if ``user`` may see it (buyer, seller, operator); 404 otherwise."""
     deal = db.session.get(Deal, deal_id)
     if deal is None or not roles_of(deal, user):
-        raise NotFound("交易不存在")
+        raise NotFound(_("交易不存在"))
     return deal
 
 
@@ -105,18 +106,18 @@ def _begin(deal_id, action, actor):
     deal = lock_deal(deal_id)
     roles = roles_of(deal, actor)
     if not roles:
-        raise NotFound("交易不存在")
+        raise NotFound(_("交易不存在"))
     return deal, machine.check(deal.state, action, roles)
 
 
 def _check_guard(deal, row, now):
     if row.guard == "payment_overdue" and not (deal.payment_due_at and now >= deal.payment_due_at):
-        raise Conflict(f"付款期限（{_when(deal.payment_due_at)}）尚未届满", guard=row.guard)
+        raise Conflict(_("付款期限（%(due)s）尚未届满", due=_when(deal.payment_due_at)), guard=row.guard)
     if row.guard == "transfer_overdue" and not (deal.transfer_due_at and now >= deal.transfer_due_at):
-        raise Conflict(f"卖方应在 {_when(deal.transfer_due_at)} 前提交变更申请，期限届满前不能单方取消；"
-                       "如有问题请提出争议", guard=row.guard)
+        raise Conflict(_("卖方应在 %(due)s 前提交变更申请，期限届满前不能单方取消；如有问题请提出争议",
+                         due=_when(deal.transfer_due_at)), guard=row.guard)
     if row.guard == "inspection_over" and not (deal.inspection_ends_at and now >= deal.inspection_ends_at):
-        raise Conflict(f"验收期（至 {_when(deal.inspection_ends_at)}）尚未届满", guard=row.guard)
+        raise Conflict(_("验收期（至 %(until)s）尚未届满", until=_when(deal.inspection_ends_at)), guard=row.guard)
 
 
 def _when(value):
@@ -202,13 +203,13 @@ def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None
     """
     now = now or utcnow()
     if listing.status != "published":
-        raise Conflict("该挂牌当前不可交易", status=listing.status)
+        raise Conflict(_("该挂牌当前不可交易"), status=listing.status)
     if buyer.id == listing.seller_id or (buyer.organization_id and buyer.organization_id == listing.organization_id):
-        raise Conflict("不能购买本单位的挂牌")
+        raise Conflict(_("不能购买本单位的挂牌"))
     if deal_type not in listing.deal_types:
-        raise Conflict("该挂牌不提供此交易方式", fields={"deal_type": f"可选：{', '.join(listing.deal_types)}"})
+        raise Conflict(_("该挂牌不提供此交易方式"), fields={"deal_type": _("可选：%(options)s", options=", ".join(listing.deal_types))})
     if not isinstance(price, int) or isinstance(price, bool) or price <= 0:
-        raise ValidationError("成交价必须是正整数（分）", {"price": "必须为正整数"})
+        raise ValidationError(_("成交价必须是正整数（分）"), {"price": _("必须为正整数")})
     config = current_app.config
     deal = Deal(
         listing=listing, buyer_id=buyer.id, seller_id=listing.seller_id, organization_id=listing.organization_id,
@@ -279,22 +280,22 @@ def confirm_offline_payment(deal_id, reference, amount, actor, now=None):
     now = now or utcnow()
     deal, row = _begin(deal_id, "confirm_payment", actor)
     if deal.gateway != "offline":
-        raise Conflict("本交易通过在线支付付款，到账由支付通道自动确认", gateway=deal.gateway)
+        raise Conflict(_("本交易通过在线支付付款，到账由支付通道自动确认"), gateway=deal.gateway)
     errors = {}
     ref = references.normalise(reference)
     if not ref:
-        errors["reference"] = "请填写银行回单上的付款参考号"
+        errors["reference"] = _("请填写银行回单上的付款参考号")
     elif not references.is_valid(ref):
-        errors["reference"] = "参考号格式或校验位不正确（形如 IPM0000004205），请核对回单"
+        errors["reference"] = _("参考号格式或校验位不正确（形如 IPM0000004205），请核对回单")
     elif ref != deal.payment_reference:
-        errors["reference"] = f"参考号 {ref} 不属于本交易（本交易为 {deal.payment_reference}）"
+        errors["reference"] = _("参考号 %(ref)s 不属于本交易（本交易为 %(own)s）", ref=ref, own=deal.payment_reference)
     if not isinstance(amount, int) or isinstance(amount, bool):
-        errors["amount"] = "到账金额须为整数（分）"
+        errors["amount"] = _("到账金额须为整数（分）")
     elif amount != deal.price:
-        errors["amount"] = (f"到账金额 {format_yuan(amount, deal.currency)} 与应付金额 "
-                            f"{format_yuan(deal.price, deal.currency)} 不符；请退回或联系买方补足")
+        errors["amount"] = _("到账金额 %(amount)s 与应付金额 %(due)s 不符；请退回或联系买方补足",
+                             amount=format_yuan(amount, deal.currency), due=format_yuan(deal.price, deal.currency))
     if errors:
-        raise ValidationError("到账信息与本交易不符，未确认", errors)
+        raise ValidationError(_("到账信息与本交易不符，未确认"), errors)
     if row.to == machine.IGNORED:
         return deal
     _fund(deal, amount, "offline", ref, actor, now)
@@ -441,9 +442,9 @@ def mark_payout_paid(deal_id, reference, actor, now=None):
     deal, row = _begin(deal_id, "payout_paid", actor)
     reference = reference.strip() if isinstance(reference, str) else ""
     if not reference:
-        raise ValidationError("请填写付款的银行流水号", {"reference": "必填"})
+        raise ValidationError(_("请填写付款的银行流水号"), {"reference": _("必填")})
     if len(reference) > 100:
-        raise ValidationError("流水号过长", {"reference": "不超过 100 个字符"})
+        raise ValidationError(_("流水号过长"), {"reference": _("不超过 100 个字符")})
     if row.to == machine.IGNORED:
         return deal
     _book_payout(deal, reference, actor, now)
@@ -480,7 +481,7 @@ def _refund(deal, amount, actor, now):
     """Return ``amount`` of the escrow to the buyer through the deal's gateway and book it."""
     result = get_gateway(deal.gateway).refund(deal, amount, f"deal:{deal.id}:refund")
     if not result.ok:
-        raise Conflict(f"退款未能发起：{result.message or '支付通道拒绝'}，请稍后重试")
+        raise Conflict(_("退款未能发起：%(reason)s，请稍后重试", reason=result.message or _("支付通道拒绝")))
     deal.refund_amount = amount
     deal.refund_reference = result.reference
     if result.pending:
@@ -503,7 +504,7 @@ def record_gateway_refund(deal_id, amount, provider_ref, now=None):
     if ledger.find_entry(f"deal:{deal.id}:refund") is not None:
         return deal
     if ledger.find_entry(f"deal:{deal.id}:refund_requested") is None:
-        raise Conflict("该交易没有待确认的退款", state=deal.state)
+        raise Conflict(_("该交易没有待确认的退款"), state=deal.state)
     if amount != deal.refund_amount:
         reason = f"退款 {provider_ref} 金额 {amount} 与发起的 {deal.refund_amount} 不符"
         _flag(deal, reason, now)
@@ -561,9 +562,9 @@ def open_dispute(deal_id, actor, reason, now=None):
     deal, _row = _begin(deal_id, "dispute", actor)
     reason = (reason or "").strip() if isinstance(reason, str) else ""
     if len(reason) < 5:
-        raise ValidationError("请说明争议原因", {"reason": "至少 5 个字"})
+        raise ValidationError(_("请说明争议原因"), {"reason": _("至少 5 个字")})
     if len(reason) > 2000:
-        raise ValidationError("争议原因过长", {"reason": "不超过 2000 个字"})
+        raise ValidationError(_("争议原因过长"), {"reason": _("不超过 2000 个字")})
     deal.dispute_reason = reason
     deal.disputed_by_id = actor.id
     deal.disputed_from = deal.state
@@ -586,13 +587,14 @@ def resolve_dispute(deal_id, actor, outcome, seller_share=None, note=None, now=N
     action = RESOLUTIONS.get(outcome) if isinstance(outcome, str) else None
     deal, _row = _begin(deal_id, action or "resolve_release", actor)
     if action is None:
-        raise ValidationError("裁决结果无效", {"outcome": "可选：release、refund、split"})
+        raise ValidationError(_("裁决结果无效"), {"outcome": _("可选：release、refund、split")})
     note = _note(note)
     if outcome == "split":
         if not isinstance(seller_share, int) or isinstance(seller_share, bool) \
                 or not 0 < seller_share < deal.price:
-            raise ValidationError("分配金额无效", {
-                "seller_share": f"卖方所得须大于 0 且小于成交价 {format_yuan(deal.price, deal.currency)}（单位：分）"})
+            raise ValidationError(_("分配金额无效"), {
+                "seller_share": _("卖方所得须大于 0 且小于成交价 %(price)s（单位：分）",
+                                  price=format_yuan(deal.price, deal.currency))})
     deal.resolution = outcome
     if outcome == "release":
         _release(deal, deal.price, actor, now, action, note=note)
@@ -648,7 +650,7 @@ def enforce_deal_deadlines(now):
 def _transfer_overdue(deal_id, now):
     deal = lock_deal(deal_id)
     if deal.state != "funded" or deal.transfer_overdue_notified_at is not None:
-        raise Conflict("不再逾期")
+        raise Conflict(_("不再逾期"))
     deal.transfer_overdue_notified_at = now
     db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="transfer_overdue", from_state=deal.state,
                              to_state=deal.state, note=f"期限 {_when(deal.transfer_due_at)}", created_at=now))

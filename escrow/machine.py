@@ -12,6 +12,8 @@ evaluated by ``escrow.deals``.
 """
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from marketplace.errors import IllegalTransition, PermissionDenied
 
 from .models import DEAL_STATES
@@ -100,7 +102,7 @@ TABLE = {
 }
 ACTIONS = tuple(dict.fromkeys(action for _state, action in TABLE))
 
-assert all(state in DEAL_STATES for state, _ in TABLE)
+assert all(state in DEAL_STATES for state, _action in TABLE)
 assert all(t.to in DEAL_STATES + (IGNORED,) for t in TABLE.values())
 
 
@@ -124,16 +126,17 @@ def check(state, action, roles):
     they could in some other state but not in this one.
     """
     roles = set(roles)
-    label = ACTION_LABELS.get(action, action)
+    label = _(ACTION_LABELS[action]) if action in ACTION_LABELS else action
     row = TABLE.get((state, action))
     if row is None:
         if not roles & roles_for_action(action):
-            raise PermissionDenied(f"您无权执行“{label}”", action=action)
-        raise IllegalTransition(f"交易当前状态为“{STATE_LABELS[state]}”，不能执行“{label}”",
+            raise PermissionDenied(_("您无权执行“%(action)s”", action=label), action=action)
+        raise IllegalTransition(_("交易当前状态为“%(state)s”，不能执行“%(action)s”", state=_(STATE_LABELS[state]),
+                                  action=label),
                                 state=state, action=action)
     if not roles & row.roles:
-        who = "、".join(ROLE_LABELS[r] for r in ROLES if r in row.roles)
-        raise PermissionDenied(f"只有{who}可以执行“{label}”", action=action)
+        who = "、".join(_(ROLE_LABELS[r]) for r in ROLES if r in row.roles)
+        raise PermissionDenied(_("只有%(who)s可以执行“%(action)s”", who=who, action=label), action=action)
     return row
 
 

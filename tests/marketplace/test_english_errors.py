@@ -119,3 +119,24 @@ def test_api_too_low_bid_in_english_and_chinese(client):
 def test_services_outside_a_request_speak_chinese(app):
     with pytest.raises(InvalidIdentifier, match="尼斯分类只有第1–45类，没有第46类"):
         normalize_nice_class(46)
+
+
+def test_api_deal_action_refusals_in_english_and_chinese(client):
+    from escrow import deals
+
+    seller, buyer = make_user("seller"), make_user("buyer")
+    listing = make_listing(seller, price=1_000_000_00)
+    deal = deals.open_deal(listing, buyer, 1_000_000_00, "assignment", "purchase")
+    as_buyer, as_seller = auth_header(buyer), auth_header(seller)
+    db.session.commit()
+    url = f"/api/v1/deals/{deal.id}/accept"
+    res = client.post(url, headers={**as_buyer, **EN})
+    assert res.status_code == 409
+    assert res.json["error"]["message"] == 'The deal is "Awaiting payment": "Accept" is not possible'
+    res = client.post(url, headers={**as_seller, **EN})
+    assert res.status_code == 403 and res.json["error"]["message"] == 'You are not allowed to "Accept"'
+    res = client.post(f"/api/v1/deals/{deal.id}/dispute", json={"reason": "x"}, headers={**as_buyer, **EN})
+    assert res.status_code in (409, 422)
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in res.json["error"]["message"])
+    res = client.post(url, headers=as_buyer)
+    assert res.json["error"]["message"] == "交易当前状态为“待付款”，不能执行“确认验收”"
