@@ -1,5 +1,6 @@
 """JSON API of `search` under /api/v1 (thin: parse, call a service, map errors)."""
 from flask import Blueprint, jsonify, request
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
@@ -160,7 +161,7 @@ def api_notifications():
     per_page = 50
     raw_page = request.args.get("page", "1")
     if not raw_page.isdigit() or not 1 <= int(raw_page) <= service.MAX_PAGE:
-        raise ValidationError("页码有误", {"page": f"页码为 1–{service.MAX_PAGE}"})
+        raise ValidationError(_("页码有误"), {"page": _("页码为 1–%(n)s", n=service.MAX_PAGE)})
     page = int(raw_page)
     unread_only = request.args.get("unread") == "1"
     where = [Notification.user_id == user.id]

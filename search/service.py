@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, fields
 from html import escape
 
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlalchemy import text as sql
@@ -109,7 +110,7 @@ def _int_arg(args, key, fields, minimum, maximum, message):
     try:
         value = int(raw)
     except ValueError:
-        fields[key] = "必须是整数"
+        fields[key] = _("必须是整数")
         return None
     if not minimum <= value <= maximum:
         fields[key] = message
@@ -124,13 +125,13 @@ def parse_params(args):
     q = args.get("q") or ""
     q = str(q).strip()
     if len(q) > MAX_QUERY_CHARS:
-        fields["q"] = f"搜索词最长 {MAX_QUERY_CHARS} 个字符"
+        fields["q"] = _("搜索词最长 %(n)s 个字符", n=MAX_QUERY_CHARS)
     p.q = q[:MAX_QUERY_CHARS]
 
     def choice(key, allowed):
         value = _one(args, key)
         if value is not None and value not in allowed:
-            fields[key] = "未知取值，可选：" + ", ".join(allowed)
+            fields[key] = _("未知取值，可选：%(options)s", options=", ".join(allowed))
             return None
         return value
 
@@ -141,32 +142,32 @@ def parse_params(args):
     p.region = choice("region", tuple(REGIONS))
     sort = _one(args, "sort") or "relevance"
     if sort not in SORTS:
-        fields["sort"] = "未知排序，可选：" + ", ".join(SORTS)
+        fields["sort"] = _("未知排序，可选：%(options)s", options=", ".join(SORTS))
     else:
         p.sort = sort
     grade = _one(args, "grade")
     if grade:
         grades = tuple(dict.fromkeys(g.strip().upper() for g in grade.split(",") if g.strip()))
         if not grades or any(g not in GRADES for g in grades):
-            fields["grade"] = "未知等级，可选：A, B, C, D（可用逗号分隔多个）"
+            fields["grade"] = _("未知等级，可选：A, B, C, D（可用逗号分隔多个）")
         else:
             p.grade = grades
     ipc = _one(args, "ipc")
     if ipc:
         p.ipc = normalise_ipc(ipc)
         if p.ipc is None:
-            fields["ipc"] = "IPC 分类格式不对，例如 H、H01、H01M 或 H01M 4/36"
-    p.nice_class = _int_arg(args, "nice_class", fields, 1, 45, "尼斯分类为 1–45")
-    p.price_min = _int_arg(args, "price_min", fields, 0, 10**15, "价格（分）超出范围")
-    p.price_max = _int_arg(args, "price_max", fields, 0, 10**15, "价格（分）超出范围")
+            fields["ipc"] = _("IPC 分类格式不对，例如 H、H01、H01M 或 H01M 4/36")
+    p.nice_class = _int_arg(args, "nice_class", fields, 1, 45, _("尼斯分类为 1–45"))
+    p.price_min = _int_arg(args, "price_min", fields, 0, 10**15, _("价格（分）超出范围"))
+    p.price_max = _int_arg(args, "price_max", fields, 0, 10**15, _("价格（分）超出范围"))
     if p.price_min is not None and p.price_max is not None and p.price_min > p.price_max:
-        fields["price_max"] = "最高价不能低于最低价"
-    page = _int_arg(args, "page", fields, 1, MAX_PAGE, f"页码为 1–{MAX_PAGE}")
+        fields["price_max"] = _("最高价不能低于最低价")
+    page = _int_arg(args, "page", fields, 1, MAX_PAGE, _("页码为 1–%(n)s", n=MAX_PAGE))
     p.page = page or 1
-    per_page = _int_arg(args, "per_page", fields, 1, MAX_PER_PAGE, f"每页条数为 1–{MAX_PER_PAGE}")
+    per_page = _int_arg(args, "per_page", fields, 1, MAX_PER_PAGE, _("每页条数为 1–%(n)s", n=MAX_PER_PAGE))
     p.per_page = per_page or DEFAULT_PER_PAGE
     if fields:
-        raise ValidationError("搜索参数有误", fields)
+        raise ValidationError(_("搜索参数有误"), fields)
     return p
 
 
@@ -393,19 +394,19 @@ def save_search(user, q, filters):
     if filters is None:
         filters = {}
     if not isinstance(filters, dict):
-        raise ValidationError("filters 必须是对象", {"filters": "expected an object"})
+        raise ValidationError(_("filters 必须是对象"), {"filters": "expected an object"})
     if q is not None and not isinstance(q, str):
-        raise ValidationError("q 必须是字符串", {"q": "expected a string"})
+        raise ValidationError(_("q 必须是字符串"), {"q": "expected a string"})
     unknown = sorted(set(filters) - set(FILTER_KEYS))
     if unknown:
-        raise ValidationError("未知筛选条件", {f"filters.{k}": "未知筛选条件" for k in unknown})
+        raise ValidationError(_("未知筛选条件"), {f"filters.{k}": _("未知筛选条件") for k in unknown})
     args = {k: v for k, v in filters.items() if v not in (None, "")}
     args = {k: (",".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in args.items()}
     args["q"] = q or ""
     try:
         params = parse_params(args)
     except ValidationError as exc:
-        raise ValidationError("保存的搜索条件有误", {(k if k == "q" else f"filters.{k}"): v
+        raise ValidationError(_("保存的搜索条件有误"), {(k if k == "q" else f"filters.{k}"): v
                                                  for k, v in exc.fields.items()}) from exc
     clean = params.filters()
     for row in db.session.query(SavedSearch).filter_by(user_id=user.id, q=params.q):
@@ -425,7 +426,7 @@ def saved_searches_for(user):
 def delete_saved_search(user, saved_id):
     row = db.session.get(SavedSearch, saved_id)
     if row is None or row.user_id != user.id:
-        raise NotFound("没有这条保存的搜索")
+        raise NotFound(_("没有这条保存的搜索"))
     db.session.delete(row)
     db.session.flush()
 

@@ -140,3 +140,16 @@ def test_api_deal_action_refusals_in_english_and_chinese(client):
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in res.json["error"]["message"])
     res = client.post(url, headers=as_buyer)
     assert res.json["error"]["message"] == "交易当前状态为“待付款”，不能执行“确认验收”"
+
+
+def test_api_search_errors_in_english_and_chinese(client):
+    res = client.get("/api/v1/search?sort=cheapest&nice_class=99", headers=EN)
+    assert res.status_code == 422
+    error = res.json["error"]
+    assert error["message"] == "Invalid search parameters"
+    assert error["fields"]["nice_class"] == "Nice classes run from 1 to 45"
+    assert error["fields"]["sort"].startswith("Unknown sort order; options: relevance")
+    error = client.get("/api/v1/search?sort=cheapest&nice_class=99").json["error"]
+    assert error["message"] == "搜索参数有误" and error["fields"]["nice_class"] == "尼斯分类为 1–45"
+    html = client.get("/search?nice_class=99&lang=en").get_data(as_text=True)
+    assert "Nice classes run from 1 to 45" in html
