@@ -3,6 +3,8 @@
 Files are stored by ``marketplace.uploads`` (type by content, random names, outside
 static files) under the ``deals`` area; ``escrow.deals`` creates the rows.
 """
+from flask_babel import gettext as _
+
 from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.uploads import MIMETYPES, upload_path
@@ -19,10 +21,10 @@ def document_for(deal_id, document_id, user):
     deal = get_deal_for(deal_id, user)
     document = db.session.get(Document, document_id)
     if document is None or document.deal_id != deal.id:
-        raise NotFound("文件不存在")
+        raise NotFound(_("文件不存在"))
     path = upload_path(document.stored_name, area=AREA)
     if not path.is_file():
-        raise NotFound("文件不存在")
+        raise NotFound(_("文件不存在"))
     return document, path
 
 

@@ -4,6 +4,8 @@ PostgreSQL: ``SELECT … FOR UPDATE`` on the listing row. SQLite has no row lock
 ``BEGIN IMMEDIATE`` takes the database write lock before the read, so two
 writers are serialised (the second waits on busy_timeout).
 """
+from flask_babel import gettext as _
+
 from marketplace.errors import NotFound
 from marketplace.extensions import db
 
@@ -19,7 +21,7 @@ def lock_listing(listing_id):
     else:
         listing = session.get(Listing, listing_id, with_for_update=True, populate_existing=True)
     if listing is None:
-        raise NotFound("挂牌不存在")
+        raise NotFound(_("挂牌不存在"))
     return listing
 
 

@@ -151,19 +151,21 @@ def _nul_paths(value, path=""):
 def _refuse_nul_characters():
     """PostgreSQL cannot store NUL in text: a request body holding one (JSON, form field, file name) is a 422
     naming the field before any view runs, never a 500 at the INSERT. Query strings are the views' to read."""
+    from flask_babel import gettext
+
     from .errors import ValidationError
 
     fields = {}
     for key, items in request.form.lists():
         if "\x00" in key or any("\x00" in item for item in items):
-            fields[key.replace("\x00", "")] = "不能包含 NUL 字符"
+            fields[key.replace("\x00", "")] = gettext("不能包含 NUL 字符")
     for key, upload in request.files.items():
         if "\x00" in (upload.filename or ""):
-            fields[key] = "文件名不能包含 NUL 字符"
+            fields[key] = gettext("文件名不能包含 NUL 字符")
     if request.is_json:
-        fields.update(dict.fromkeys(_nul_paths(request.get_json(silent=True)), "不能包含 NUL 字符"))
+        fields.update(dict.fromkeys(_nul_paths(request.get_json(silent=True)), gettext("不能包含 NUL 字符")))
     if fields:
-        raise ValidationError("请求中含有不允许的 NUL 字符", fields)
+        raise ValidationError(gettext("请求中含有不允许的 NUL 字符"), fields)
 
 
 def _is_api():

@@ -1,4 +1,5 @@
 """Money is integer fen with a currency code. No floats anywhere."""
+from flask_babel import gettext as _
 
 
 def format_yuan(fen, currency="CNY"):
@@ -25,8 +26,8 @@ def parse_yuan(raw) -> int:
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
-        raise ValueError("不是有效的金额") from exc
+        raise ValueError(_("不是有效的金额")) from exc
     fen = value * 100
     if fen != fen.to_integral_value():
-        raise ValueError("金额最多两位小数")
+        raise ValueError(_("金额最多两位小数"))
     return int(fen)

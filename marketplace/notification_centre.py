@@ -1,4 +1,5 @@
 """The notification centre: a user's notifications, unread first in the count, marked read one by one or all."""
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .errors import NotFound
@@ -23,7 +24,7 @@ def mark_read(user, notification_id, now=None):
     """Mark one of the user's notifications read (idempotent); another user's is NotFound."""
     row = db.session.get(Notification, notification_id)
     if row is None or row.user_id != user.id:
-        raise NotFound("消息不存在")
+        raise NotFound(_("消息不存在"))
     if row.read_at is None:
         row.read_at = now or utcnow()
     db.session.flush()

@@ -115,7 +115,7 @@ def _credit_form(subject_type, subject_id):
 def organization(org_id, verify_form=None, credit_form=None):
     org = db.session.get(Organization, org_id)
     if org is None:
-        raise NotFound("单位不存在")
+        raise NotFound(_("单位不存在"))
     from listings.models import Listing
 
     listing_counts = dict(db.session.query(Listing.status, func.count(Listing.id))
@@ -161,7 +161,7 @@ def organization_licence(org_id):
 def user_detail(user_id, credit_form=None):
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("用户不存在")
+        raise NotFound(_("用户不存在"))
     records = db.session.query(CreditRecord).filter_by(user_id=user.id).order_by(CreditRecord.id.desc()).all()
     history = (db.session.query(AuditLog).filter(db.or_(AuditLog.actor_id == user.id, db.and_(
         AuditLog.object_type == "user", AuditLog.object_id == user.id))).order_by(AuditLog.id.desc()).limit(50).all())
@@ -182,7 +182,7 @@ def record_credit():
     except (TypeError, ValueError):
         subject = None
     if subject is None:
-        raise NotFound("记录对象不存在")
+        raise NotFound(_("记录对象不存在"))
     if form.validate_on_submit():
         try:
             rec = credit.record_violation(current_user, subject, form.violation.data, form.level.data,

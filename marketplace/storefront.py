@@ -1,5 +1,6 @@
 """Storefront pages that span packages: home, statistics, language switch, notifications."""
 from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from .auth import safe_next
@@ -171,7 +172,7 @@ def account_licence():
     from .uploads import mimetype_of
 
     if current_user.organization_id is None:
-        raise NotFound("文件不存在")
+        raise NotFound(gettext("文件不存在"))
     path, stored = kyc.licence_file(current_user, current_user.organization_id)
     return send_file(path, mimetype=mimetype_of(stored), download_name=f"licence{path.suffix}", max_age=0)
 

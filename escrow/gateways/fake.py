@@ -15,6 +15,8 @@ import json
 import secrets
 import time
 
+from flask_babel import gettext as _
+
 from marketplace.extensions import db
 
 from ..webhook_models import StripePaymentIntent
@@ -178,7 +180,7 @@ class FakeStripeGateway(PaymentGateway):
 
     def _check_up(self):
         if self.outage:
-            raise PaymentProviderError("支付服务暂时不可用，请稍后重试")
+            raise PaymentProviderError(_("支付服务暂时不可用，请稍后重试"))
 
     def _get(self, table, object_id):
         self._check_up()

@@ -15,6 +15,7 @@ import json
 import logging
 
 import stripe
+from flask_babel import gettext as _
 
 from marketplace.errors import Conflict, DomainError
 from marketplace.extensions import db
@@ -167,7 +168,7 @@ def remember_intent(deal, attempt, gateway_name, pi: dict):
 def check_amount(deal):
     """Refuse, before calling Stripe, a price above what one PaymentIntent may carry."""
     if deal.price > MAX_AMOUNT:
-        raise Conflict("成交价超过在线支付单笔上限（¥999,999.99），请联系平台运营改用银行转账付款",
+        raise Conflict(_("成交价超过在线支付单笔上限（¥999,999.99），请联系平台运营改用银行转账付款"),
                        maximum_amount=MAX_AMOUNT)
 
 
@@ -231,7 +232,7 @@ class StripeGateway(PaymentGateway):
                     params=params, options={"idempotency_key": f"deal:{deal.id}:pi:{attempt}"}))
         except stripe.StripeError as exc:
             log.error("stripe: creating the PaymentIntent for deal %s attempt %s failed: %s", deal.id, attempt, exc)
-            raise PaymentProviderError("支付服务暂时不可用，请稍后重试") from exc
+            raise PaymentProviderError(_("支付服务暂时不可用，请稍后重试")) from exc
         if row is None:
             remember_intent(deal, attempt, self.name, pi)
         log.info("stripe: deal %s attempt %s uses PaymentIntent %s", deal.id, attempt, pi["id"])
