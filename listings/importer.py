@@ -12,6 +12,8 @@ import csv
 import io
 import re
 
+from flask_babel import gettext as _
+
 from marketplace.errors import DomainError, ValidationError
 from marketplace.extensions import db
 from marketplace.money import parse_yuan
@@ -69,7 +71,7 @@ def _money(row, column):
     try:
         return parse_yuan(raw) * multiplier
     except ValueError as exc:
-        raise RowError(column, f"不是有效的金额（单位：元，可写“50万”）：{row.get(column)!r}") from exc
+        raise RowError(column, _("不是有效的金额（单位：元，可写“50万”）：%(value)s", value=repr(row.get(column)))) from exc
 
 
 def row_to_input(row):
@@ -155,7 +157,7 @@ def decode(data: bytes) -> str:
         try:
             return data.decode("gb18030")
         except UnicodeDecodeError as exc:
-            raise ValidationError("无法识别文件编码", {"file": "请保存为 UTF-8 或 GBK 编码的 CSV"}) from exc
+            raise ValidationError(_("无法识别文件编码"), {"file": _("请保存为 UTF-8 或 GBK 编码的 CSV")}) from exc
 
 
 def read_csv(text):
@@ -163,14 +165,15 @@ def read_csv(text):
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
-        raise ValidationError("CSV 为空", {"file": "第1行应为表头，见导入说明"})
+        raise ValidationError(_("CSV 为空"), {"file": _("第1行应为表头，见导入说明")})
     reader.fieldnames = header
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise ValidationError("CSV 表头缺少必需的列", {"file": "缺少列：" + "、".join(missing)})
+        raise ValidationError(_("CSV 表头缺少必需的列"), {"file": _("缺少列：%(columns)s", columns="、".join(missing))})
     unknown = [c for c in header if c and c not in COLUMNS]
     if unknown:
-        raise ValidationError("CSV 表头含有未知的列", {"file": "未知的列：" + "、".join(unknown) + "（见导入说明）"})
+        raise ValidationError(_("CSV 表头含有未知的列"),
+                              {"file": _("未知的列：%(columns)s（见导入说明）", columns="、".join(unknown))})
     return list(reader)
 
 
@@ -179,7 +182,7 @@ def import_csv(data, seller, *, progress=None, max_rows=None):
     text = decode(data) if isinstance(data, bytes) else data
     rows = read_csv(text)
     if max_rows and len(rows) > max_rows:
-        raise ValidationError("行数过多", {"file": f"一次最多导入 {max_rows} 行，请拆分文件"})
+        raise ValidationError(_("行数过多"), {"file": _("一次最多导入 %(n)s 行，请拆分文件", n=max_rows)})
     return import_rows(rows, seller, progress=progress)
 
 
