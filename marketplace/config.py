@@ -44,6 +44,11 @@ def load_settings(instance_path: Path) -> dict:
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
         "STRIPE_PAYMENT_METHOD_TYPES": (os.environ.get("STRIPE_PAYMENT_METHOD_TYPES") or "card").split(","),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # per client address (sign-in, registration) or per signed-in user (bids, offers); Flask-Limiter syntax
+        "RATELIMIT_LOGIN": os.environ.get("RATELIMIT_LOGIN") or "10/minute;50/hour",
+        "RATELIMIT_REGISTER": os.environ.get("RATELIMIT_REGISTER") or "5/minute;30/hour",
+        "RATELIMIT_BID": os.environ.get("RATELIMIT_BID") or "30/minute",
+        "RATELIMIT_OFFER": os.environ.get("RATELIMIT_OFFER") or "10/minute",
         "SMTP_HOST": os.environ.get("SMTP_HOST") or None,
         "SMTP_PORT": _int("SMTP_PORT", 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "noreply@ipmart.local"),
@@ -69,10 +74,6 @@ DEFAULTS = {
     "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
     "IMAGE_MAX_BYTES": 2 * 1024 * 1024,
     "RATELIMIT_HEADERS_ENABLED": True,
-    "RATELIMIT_LOGIN": "10/minute;50/hour",
-    "RATELIMIT_REGISTER": "5/minute;30/hour",
-    "RATELIMIT_BID": "30/minute",
-    "RATELIMIT_OFFER": "10/minute",
     "PLATFORM_BANK": {
         "account_name": "知产超市（广东）科技有限公司客户资金存管专户",
         "bank": "中国银行广州天河支行",

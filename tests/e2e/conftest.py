@@ -35,6 +35,9 @@ def live_server(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "INSTANCE_PATH": str(instance), "DEMO_DATA": "0", "SECRET_KEY": "e2e-secret",
            "RATELIMIT_STORAGE_URI": "memory://", "INSPECTION_DAYS": "14",
+           # every journey signs in from 127.0.0.1: the limits stay on, above what the journeys need together
+           # (the limits themselves are tested in tests/security/test_rate_limits.py)
+           "RATELIMIT_LOGIN": "300/minute", "RATELIMIT_REGISTER": "100/minute",
            # Auctions must end at least an hour after they are published; with a 90-minute anti-sniping
            # window one ending in 75 minutes is already in its final window (test_auction_journey).
            "ANTI_SNIPING_MINUTES": "90"}
