@@ -18,6 +18,7 @@ from werkzeug.security import generate_password_hash
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 from tests import factories
+from tests.conftest import login
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -39,6 +40,22 @@ def _cheap_password_hashes(monkeypatch):
         return real(password, method="pbkdf2:sha256:1000", salt_length=salt_length)
 
     monkeypatch.setattr(models, "generate_password_hash", fast)
+
+
+def client_for(app, user, api=False):
+    """A test client acting as ``user`` (None: anonymous), by bearer token (``api``) or by session.
+
+    Returns ``(client, headers)``; the headers carry the token for API calls.
+    """
+    client = app.test_client()
+    headers = {}
+    if user is not None:
+        if api:
+            headers = factories.auth_header(user)
+            db.session.commit()
+        else:
+            login(client, user)
+    return client, headers
 
 
 def upload(data=PDF, name="doc.pdf", content_type="application/pdf"):

@@ -12,8 +12,8 @@ import pytest
 
 from marketplace.extensions import db
 
-from .conftest import ROLES, World
-from .test_permission_matrix import MATRIX, STATE_CHANGING, _client_for, _path, routes_to_classify
+from .conftest import ROLES, World, client_for
+from .test_permission_matrix import MATRIX, STATE_CHANGING, _path, routes_to_classify
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_every_html_post_without_a_token_is_refused_and_changes_nothing(app):
         obj = case.setup(world)
         path = _path(app, method, endpoint, case.args(obj))
         before = case.probe(world, obj, user) if case.probe else None
-        client, _headers = _client_for(app, user, api=False)
+        client, _headers = client_for(app, user, api=False)
         response = client.open(path, method=method, **case.body(world, obj, user))
         db.session.rollback()
         if response.status_code != 400:
@@ -75,7 +75,7 @@ def test_every_html_post_without_a_token_is_refused_and_changes_nothing(app):
 def test_a_wrong_token_is_refused_too(app):
     world = World()
     listing = world.listing(status="draft")
-    client, _ = _client_for(app, world.seller, api=False)
+    client, _ = client_for(app, world.seller, api=False)
     response = client.post(f"/listings/{listing.id}/submit", data={"csrf_token": "forged.token.value"})
     assert response.status_code == 400
     db.session.expire_all()
@@ -100,7 +100,7 @@ def test_api_ignores_the_session_cookie(app):
     """Why the API may skip CSRF: a browser's cookie does not authenticate it, only a bearer token does."""
     world = World()
     listing = world.listing()
-    client, _ = _client_for(app, world.buyer, api=False)
+    client, _ = client_for(app, world.buyer, api=False)
     assert client.get("/notifications").status_code == 200  # the cookie does sign the buyer in on pages
     response = client.post(f"/api/v1/listings/{listing.id}/purchase", json={"deal_type": "assignment"})
     assert response.status_code == 401

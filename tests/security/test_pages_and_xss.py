@@ -22,7 +22,7 @@ from werkzeug.datastructures import FileStorage
 from marketplace.extensions import db
 from tests import factories
 
-from .conftest import PDF, PNG, World
+from .conftest import PDF, PNG, World, client_for
 from .pages import MARK, PAYLOADS, page_problems
 
 LONG, SHORT = PAYLOADS["long"], PAYLOADS["short"]
@@ -186,15 +186,6 @@ def poisoned(app):
     return Poisoned()
 
 
-def _client(app, user):
-    client = app.test_client()
-    if user is not None:
-        with client.session_transaction() as sess:
-            sess["_user_id"] = str(user.id)
-            sess["_fresh"] = True
-    return client
-
-
 def _text_of(html):
     from html import unescape
     from html.parser import HTMLParser
@@ -220,7 +211,7 @@ def test_every_page_renders_hostile_text_inert(app, poisoned):
         for role, values, kind, shows, query in PAGES[endpoint]:
             with app.test_request_context():
                 path = url_for(endpoint, **values(poisoned), **(query or {}))
-            response = _client(app, poisoned.w.user(role)).get(path)
+            response = client_for(app, poisoned.w.user(role))[0].get(path)
             where = f"GET {path[:120]} as {role}"
             if kind == REDIRECT:
                 location = response.headers.get("Location", "")
@@ -258,14 +249,14 @@ def test_markdown_description_keeps_formatting_but_no_active_content(app, poison
     listing = poisoned.w.listing()
     listing.description = "**粗体**\n\n[点我](javascript:alert(4)) <img src=x onerror=alert(1)> [官网](https://cnipa.gov.cn)"
     db.session.commit()
-    html = _client(app, None).get(f"/listings/{listing.id}").get_data(as_text=True)
+    html = client_for(app, None)[0].get(f"/listings/{listing.id}").get_data(as_text=True)
     assert "<strong>粗体</strong>" in html
     assert 'href="https://cnipa.gov.cn"' in html
     assert page_problems(html) == []
 
 
 def test_pledge_consent_of_a_listing_without_one_is_404(app, poisoned):
-    response = _client(app, poisoned.w.seller).get(f"/listings/{poisoned.listing.id}/pledge-consent")
+    response = client_for(app, poisoned.w.seller)[0].get(f"/listings/{poisoned.listing.id}/pledge-consent")
     assert response.status_code == 404
 
 
@@ -322,7 +313,7 @@ def test_private_pages_show_nothing_to_anyone_else(app, poisoned):
         for role in ROLES:
             with app.test_request_context():
                 path = url_for(endpoint, **values(poisoned))
-            response = _client(app, poisoned.w.user(role)).get(path)
+            response = client_for(app, poisoned.w.user(role))[0].get(path)
             body = response.get_data().decode("utf-8", "replace")
             if role in allowed:
                 if response.status_code != 200 or secret(poisoned) not in body:

@@ -29,10 +29,9 @@ from listings.models import Bid, Listing, Offer
 from marketplace.extensions import db
 from marketplace.models import ApiToken, Notification, Organization, User
 from search.models import SavedSearch
-from tests import factories
 from tests.factories import PASSWORD
 
-from .conftest import PDF, PNG, ROLES, World
+from .conftest import PDF, PNG, ROLES, World, client_for
 
 _seq = itertools.count(1)
 NEW_PASSWORD = "another-long-passphrase-42"
@@ -438,20 +437,6 @@ def _path(app, method, endpoint, values):
     return adapter.build(endpoint, values, method=method)
 
 
-def _client_for(app, user, api):
-    client = app.test_client()
-    headers = {}
-    if user is not None:
-        if api:
-            headers = factories.auth_header(user)
-            db.session.commit()
-        else:
-            with client.session_transaction() as sess:
-                sess["_user_id"] = str(user.id)
-                sess["_fresh"] = True
-    return client, headers
-
-
 def _check(outcome, response, changed, where):
     status = response.status_code
     location = response.headers.get("Location", "")
@@ -491,7 +476,7 @@ def test_permission_matrix(app, method, endpoint):
         obj = case.setup(world)
         path = _path(app, method, endpoint, case.args(obj))
         before = case.probe(world, obj, user) if case.probe else None
-        client, headers = _client_for(app, user, api)
+        client, headers = client_for(app, user, api)
         kwargs = case.body(world, obj, user)
         kwargs.setdefault("headers", {}).update(headers)
         response = client.open(path, method=method, **kwargs)

@@ -17,7 +17,7 @@ from marketplace.extensions import db
 from marketplace.models import Organization
 from tests import factories
 
-from .conftest import PDF, PNG, World
+from .conftest import PDF, PNG, World, client_for
 
 MAX_FILE, MAX_IMAGE, MAX_REQUEST = 4096, 2048, 64 * 1024
 HTML_AS_PDF = b"<html><body><script>alert(document.cookie)</script></body></html>"
@@ -92,15 +92,7 @@ def _send(app, world, route, content, filename, content_type="application/pdf"):
     who, api, setup, path, field, extra, _kind, _limit, probe = ROUTES[route]
     user = world.user(who)
     obj = setup(world)
-    client = app.test_client()
-    headers = {}
-    if api:
-        headers = factories.auth_header(user)
-        db.session.commit()
-    else:
-        with client.session_transaction() as sess:
-            sess["_user_id"] = str(user.id)
-            sess["_fresh"] = True
+    client, headers = client_for(app, user, api)
     data = {k: (str(world.other_buyer.id) if k == "subject_id" else v) for k, v in extra.items()}
     data[field] = (io.BytesIO(content), filename, content_type)
     before = probe(world, obj)
