@@ -288,7 +288,13 @@ _LIST_MARKER = re.compile(r"(?m)^[ \t]*(?:[-+*]|\d+[.)])[ \t]+")
 
 
 def plain_text(markdown):
-    """A description's words without Markdown punctuation (list markers, emphasis, headings, links)."""
+    """A description's words without Markdown punctuation (list markers, emphasis, headings, brackets).
+
+    Not ``listings.service.plain_text``: that one renders the Markdown and strips the HTML (exact,
+    about 0.6 ms a description), which twenty results a page would add to every search; this is
+    regular expressions (about 0.01 ms) and keeps the line breaks the snippet finder reads.
+    A link keeps its URL in brackets here.
+    """
     return _MARKDOWN.sub("", _LIST_MARKER.sub("", markdown or "")).strip()
 
 
