@@ -292,8 +292,7 @@ def plain_text(markdown):
 
     Not ``listings.service.plain_text``: that one renders the Markdown and strips the HTML (exact,
     about 0.6 ms a description), which twenty results a page would add to every search; this is
-    regular expressions (about 0.01 ms) and keeps the line breaks the snippet finder reads.
-    A link keeps its URL in brackets here.
+    regular expressions (about 0.01 ms). A link keeps its URL in brackets here.
     """
     return _MARKDOWN.sub("", _LIST_MARKER.sub("", markdown or "")).strip()
 
