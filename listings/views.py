@@ -230,13 +230,15 @@ def my_listings():
                            statuses=service.STATUS_LABELS)
 
 
-def _act(listing_id, fn, message):
+def _act(listing_id, fn, message=None, done=None):
+    """Run a lifecycle act from a button: CSRF, commit, errors as flashes. On success flash
+    ``message`` and go back, or let ``done(result)`` answer instead."""
     form = CsrfForm()
     if not form.validate_on_submit():
         flash(_("页面已过期，请刷新后重试"), "error")
         return redirect(url_for("listings.my_listings"))
     try:
-        fn(current_user, listing_id)
+        result = fn(current_user, listing_id)
         db.session.commit()
     except ValidationError as exc:
         db.session.rollback()
@@ -248,6 +250,8 @@ def _act(listing_id, fn, message):
             raise
         flash(exc.message, "error")
     else:
+        if done is not None:
+            return done(result)
         flash(message, "success")
     return redirect(request.form.get("back") == "detail" and url_for("listings.detail", listing_id=listing_id)
                     or url_for("listings.my_listings"))
@@ -275,27 +279,17 @@ def reopen(listing_id):
 @login_required
 def relist(listing_id):
     """An expired listing → a new draft (the copy opens in the wizard); the expired one stays."""
-    form = CsrfForm()
-    if not form.validate_on_submit():
-        flash(_("页面已过期，请刷新后重试"), "error")
-        return redirect(url_for("listings.my_listings"))
-    try:
-        draft, _warnings = service.relist_listing(current_user, listing_id)  # the edit page shows them
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            raise
-        flash(exc.message, "error")
-        return redirect(request.form.get("back") == "detail" and url_for("listings.detail", listing_id=listing_id)
-                        or url_for("listings.my_listings"))
-    flash(_("已将挂牌 #%(old)s 复制为新的草稿 #%(new)s，原挂牌保留为已过期。请检查后提交审核。",
-            old=listing_id, new=draft.id), "success")
-    if draft.auction is not None:
-        flash(_("拍卖结束时间已默认设为 %(when)s（%(days)s 天后），请确认或修改后再提交。",
-                when=local(draft.auction.ends_at).strftime("%Y-%m-%d %H:%M"), days=service.RELIST_AUCTION_DAYS),
-              "warning")
-    return redirect(url_for("listings.edit", listing_id=draft.id, relisted_from=listing_id))
+    def opened(result):
+        draft, _warnings = result  # the edit page shows the warnings
+        flash(_("已将挂牌 #%(old)s 复制为新的草稿 #%(new)s，原挂牌保留为已过期。请检查后提交审核。",
+                old=listing_id, new=draft.id), "success")
+        if draft.auction is not None:
+            flash(_("拍卖结束时间已默认设为 %(when)s（%(days)s 天后），请确认或修改后再提交。",
+                    when=local(draft.auction.ends_at).strftime("%Y-%m-%d %H:%M"), days=service.RELIST_AUCTION_DAYS),
+                  "warning")
+        return redirect(url_for("listings.edit", listing_id=draft.id, relisted_from=listing_id))
+
+    return _act(listing_id, service.relist_listing, done=opened)
 
 
 @bp.post("/listings/<int:listing_id>/bundle")
