@@ -1,0 +1,322 @@
+"""The listing lifecycle: one table of transitions, one visibility rule, and the acts that move a listing.
+
+``transition(listing, action)`` is the only way a listing's status changes: the
+seller's and operators' acts here, escrow (a deal reserves, sells or releases a
+listing) and bidding (an auction closes) all call it.
+"""
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from marketplace import audit
+from marketplace.credit import ensure_can
+from marketplace.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
+from marketplace.extensions import db
+from marketplace.notify import notify
+from marketplace.timeutil import local, utcnow
+
+from . import identifiers as ids
+from .models import Auction, Listing, Right
+from .rules import _needs_pledge_consent, _warnings
+from .validation import _CONTROL, _choice
+from .vocab import DEAD_LEGAL_STATUSES, DEAD_TM_STATUSES, RELIST_AUCTION_DAYS, STATUS_LABELS
+
+TRANSITIONS = {
+    "submit": ({"draft", "rejected"}, "pending_review"),
+    "approve": ({"pending_review"}, "published"),
+    "reject": ({"pending_review"}, "rejected"),
+    "withdraw": ({"draft", "pending_review", "published", "rejected"}, "withdrawn"),
+    "reopen": ({"withdrawn"}, "draft"),
+    "expire": ({"draft", "pending_review", "published", "rejected"}, "expired"),
+    "reserve": ({"published"}, "reserved"),
+    "release": ({"reserved"}, "published"),
+    "sell": ({"reserved"}, "sold"),
+    # A won auction whose deal is cancelled or refunded: the auction is over, so the listing
+    # cannot go back on the market; it expires and the seller may relist it.
+    "lapse": ({"reserved"}, "expired"),
+    # Relisting copies an expired listing into a new draft; the expired one stays as history.
+    "relist": ({"expired"}, "expired"),
+}
+EDITABLE_STATUSES = {"draft", "rejected"}
+PUBLIC_STATUSES = {"published", "reserved", "sold"}
+ACTION_LABELS = {"submit": "提交审核", "approve": "审核通过", "reject": "驳回", "withdraw": "撤回", "reopen": "重新编辑",
+                 "expire": "标记过期", "reserve": "进入交易", "release": "恢复上架", "sell": "标记成交",
+                 "lapse": "到期下架", "relist": "重新发布"}
+
+
+# --- visibility and permission ------------------------------------------------------
+
+def is_owner(user, listing):
+    """A seller of the listing's organisation acts for it (an SME's staff share its listings)."""
+    return (user is not None and getattr(user, "is_authenticated", True) and user.has_role("seller")
+            and user.organization_id is not None and user.organization_id == listing.organization_id)
+
+
+def can_view(user, listing):
+    if listing.status in PUBLIC_STATUSES:
+        return True
+    if user is None or not getattr(user, "is_authenticated", True):
+        return False
+    return user.is_operator or (user.organization_id is not None and user.organization_id == listing.organization_id)
+
+
+def get_visible(user, listing_id):
+    """The listing if ``user`` (None for anonymous) may see it; NotFound otherwise (never says which)."""
+    listing = db.session.get(Listing, listing_id)
+    if listing is None or not can_view(user, listing):
+        raise NotFound(_("挂牌不存在"))
+    return listing
+
+
+def get_owned(user, listing_id):
+    """The listing if ``user`` may act for it as seller: 404 if invisible, 403 if only visible."""
+    listing = get_visible(user, listing_id)
+    if not is_owner(user, listing):
+        raise PermissionDenied(_("只有挂牌单位的卖家可以执行此操作"))
+    return listing
+
+
+def require_seller(user):
+    if user is None or not user.has_role("seller"):
+        raise PermissionDenied(_("只有卖家账户可以发布挂牌"))
+    if user.organization_id is None:
+        raise PermissionDenied(_("卖家账户须先关联所属单位"))
+    ensure_can(user, "list")
+
+
+def _transition(listing, action):
+    allowed, target = TRANSITIONS[action]
+    if listing.status not in allowed:
+        raise IllegalTransition(
+            _("挂牌当前状态为“%(status)s”，不能%(action)s",
+              status=_(STATUS_LABELS.get(listing.status, listing.status)), action=_(ACTION_LABELS[action])),
+            status=listing.status)
+    listing.status = target
+
+
+def _check_ready(listing, today, now):
+    """What must hold before a listing goes to review and again before it is published."""
+    fields = {}
+    for i, right in enumerate(listing.rights):
+        prefix = f"rights[{i}].{right.kind}."
+        ends = right_expiry(right)
+        if ends and ends <= today:
+            fields[prefix + ("filing_date" if right.kind == "patent" else "registration_date")] = \
+                _("保护期已于 %(ends)s 届满，不能挂牌", ends=ends.isoformat())
+        if right.kind == "patent" and right.legal_status in DEAD_LEGAL_STATUSES:
+            fields[prefix + "legal_status"] = _("权利已失效，不能挂牌")
+        if right.kind == "trademark" and right.tm_status in DEAD_TM_STATUSES:
+            fields[prefix + "status"] = _("商标已失效，不能挂牌")
+    if not listing.rights:
+        fields["rights"] = _("至少填写一项专利或商标")
+    if _needs_pledge_consent(listing):
+        fields["pledge_consent"] = _("含已质押的专利，以转让方式挂牌须上传质权人同意书")
+    if listing.price_mode == "fixed" and not listing.price:
+        fields["price"] = _("一口价须填写价格")
+    if listing.price_mode == "auction":
+        if listing.auction is None:
+            fields["auction"] = _("竞拍须填写拍卖条件")
+        elif listing.auction.ends_at <= now + timedelta(hours=1):
+            fields["auction.ends_at"] = _("拍卖结束时间已过或不足一小时，请修改后再提交")
+    if fields:
+        raise ValidationError(_("挂牌还不能提交审核，请先修改标注的字段"), fields)
+
+
+def submit_listing(user, listing_id, *, now=None):
+    """Draft or rejected → pending_review (owner; credit must allow listing)."""
+    listing = get_owned(user, listing_id)
+    ensure_can(user, "list")
+    now = now or utcnow()
+    if listing.status not in TRANSITIONS["submit"][0]:
+        _transition(listing, "submit")  # raises with the current state
+    _check_ready(listing, local(now).date(), now)
+    _transition(listing, "submit")
+    listing.submitted_at = now
+    db.session.flush()
+    return listing
+
+
+def review_listing(operator, listing_id, decision, reason=None, *, now=None):
+    """pending_review → published (approve, sets published_at) or rejected (with the operator's reason)."""
+    if operator is None or not operator.is_operator:
+        raise PermissionDenied(_("只有运营人员可以审核挂牌"))
+    listing = db.session.get(Listing, listing_id)
+    if listing is None:
+        raise NotFound(_("挂牌不存在"))
+    now = now or utcnow()
+    reason = (reason or "").strip() if isinstance(reason, str) else reason
+    if _choice(decision, ("approve", "reject")) is None:
+        raise ValidationError(_("审核结论应为 approve 或 reject"), {"decision": _("应为 approve（通过）或 reject（驳回）")})
+    if decision == "reject" and not reason:
+        raise ValidationError(_("驳回须写明理由"), {"reason": _("必填：告诉卖家需要修改什么")})
+    if reason is not None and not isinstance(reason, str):
+        raise ValidationError(_("理由应为文本"), {"reason": _("应为文本")})
+    if reason and _CONTROL.search(reason):
+        raise ValidationError(_("理由含有不允许的控制字符"), {"reason": _("含有不允许的控制字符")})
+    if reason and len(reason) > 2000:
+        raise ValidationError(_("理由过长"), {"reason": _("最多 %(n)s 个字符", n=2000)})
+    before = listing.status
+    if decision == "approve":
+        if listing.status not in TRANSITIONS["approve"][0]:
+            _transition(listing, "approve")
+        try:
+            _check_ready(listing, local(now).date(), now)
+        except ValidationError as exc:
+            raise Conflict(_("挂牌已不满足发布条件，请驳回并说明：%(reasons)s", reasons="；".join(exc.fields.values())),
+                           fields=exc.fields) from exc
+        _transition(listing, "approve")
+        listing.published_at = now
+        listing.rejection_reason = None
+        if listing.auction is not None and listing.auction.starts_at is None:
+            listing.auction.starts_at = now
+        notify(listing.seller_id, "listing", f"挂牌已通过审核：{listing.title}", "挂牌已发布，买家现在可以看到并交易。",
+               link=f"/listings/{listing.id}")
+    else:
+        _transition(listing, "reject")
+        listing.rejection_reason = reason
+        notify(listing.seller_id, "listing", f"挂牌未通过审核：{listing.title}", f"驳回理由：{reason}",
+               link="/my/listings")
+    db.session.flush()
+    audit.record(operator, f"listing.{decision}", "listing", listing.id,
+                 before={"status": before}, after={"status": listing.status, "reason": reason})
+    return listing
+
+
+def withdraw_listing(user, listing_id, *, now=None):
+    """Take a listing off the market (owner). Not while a deal is under way or an auction has bids."""
+    listing = get_owned(user, listing_id)
+    if listing.status in TRANSITIONS["withdraw"][0] and listing.auction is not None \
+            and listing.status == "published" and listing.auction.bid_count:
+        raise Conflict(_("拍卖已有出价，不能撤回"), status=listing.status)
+    _transition(listing, "withdraw")
+    db.session.flush()
+    return listing
+
+
+def reopen_listing(user, listing_id):
+    """A withdrawn listing back to draft, to edit and submit again (owner)."""
+    listing = get_owned(user, listing_id)
+    ensure_can(user, "list")
+    _transition(listing, "reopen")
+    listing.published_at = None
+    db.session.flush()
+    return listing
+
+
+# Columns of a listing a relist copies (rights and auction terms are copied on their own).
+# Not copied: the status and dates, the grade (graded again like any new listing), the
+# rejection reason and the version.
+RELIST_COLUMNS = ("kind", "title", "description", "deal_types", "price_mode", "price", "offer_floor", "currency",
+                  "region", "image", "pledge_consent", "license_territory", "license_field", "license_years")
+
+
+def relisted_as(listing):
+    """The draft ``listing`` was relisted as (a Listing), or None. The link is the ``listing.relist``
+    audit row written by :func:`relist_listing`, so no column is needed."""
+    from marketplace.models import AuditLog
+
+    row = db.session.execute(
+        select(AuditLog).where(AuditLog.action == "listing.relist", AuditLog.object_type == "listing",
+                               AuditLog.object_id == listing.id).order_by(AuditLog.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    new_id = (row.after or {}).get("new_listing_id") if row is not None else None
+    return db.session.get(Listing, new_id) if isinstance(new_id, int) else None
+
+
+def relist_listing(user, listing_id, *, now=None):
+    """Copy an expired listing into a NEW draft of the same organisation (owner). Returns (draft, warnings).
+
+    The copy has the same rights, title, description, deal types, region, licence terms, price
+    mode and prices; an auction keeps its start price, reserve and increment and closes
+    ``RELIST_AUCTION_DAYS`` after now by default (the seller sets the real close before
+    submitting). The expired listing stays ``expired``, with its auction, bids and deals, as
+    history. Nothing is validated here beyond ownership and state: submitting the draft checks
+    the rights (term, legal status, pledge consent, auction close) as for any listing.
+
+    An expired listing is relisted once: a second relist is a 409 naming the first copy
+    (``listing_id``), which the seller edits, reopens or relists in turn.
+    """
+    listing = get_owned(user, listing_id)
+    ensure_can(user, "list")
+    if listing.status not in TRANSITIONS["relist"][0]:
+        _transition(listing, "relist")  # raises with the current state
+    earlier = relisted_as(listing)
+    if earlier is not None:
+        raise Conflict(_("该挂牌已重新发布为 #%(id)s（%(status)s），请在该挂牌上继续操作", id=earlier.id,
+                         status=_(STATUS_LABELS.get(earlier.status, earlier.status))),
+                       listing_id=earlier.id, status=listing.status)
+    now = now or utcnow()
+    draft = Listing(status="draft", seller_id=user.id, organization_id=listing.organization_id,
+                    **{key: getattr(listing, key) for key in RELIST_COLUMNS})
+    draft.deal_types = list(listing.deal_types or [])
+    for right in listing.rights:
+        draft.rights.append(Right(**{c.key: getattr(right, c.key) for c in Right.__table__.columns
+                                     if c.key not in ("id", "listing_id")}))
+    if listing.price_mode == "auction" and listing.auction is not None:
+        old = listing.auction
+        draft.auction = Auction(start_price=old.start_price, reserve_price=old.reserve_price,
+                                min_increment=old.min_increment,
+                                ends_at=(now + timedelta(days=RELIST_AUCTION_DAYS)).replace(second=0, microsecond=0))
+    db.session.add(draft)
+    db.session.flush()
+    audit.record(user, "listing.relist", "listing", listing.id,
+                 before={"status": listing.status}, after={"new_listing_id": draft.id})
+    return draft, _warnings(draft, local(now).date())
+
+
+def lapse_reservation(listing):
+    """reserved → expired (escrow calls this when the deal of a won auction is cancelled or refunded:
+    the auction is closed, so the listing cannot take bids again) and tell the seller they may relist."""
+    _transition(listing, "lapse")
+    notify(listing.seller_id, "listing", f"挂牌已到期：{listing.title}",
+           "拍卖成交后交易已取消，拍卖已结束，挂牌不能再出价或购买。"
+           "您可以在“我的挂牌”中重新发布：系统会复制为新的草稿（可调整起拍价和结束时间），提交审核后再次上架。",
+           link=f"/listings/{listing.id}")
+    db.session.flush()
+
+
+def right_expiry(right):
+    if right.kind == "patent":
+        if not right.patent_type:
+            return None
+        return ids.expiry_date("patent", patent_type=right.patent_type, filing_date=right.filing_date)
+    return ids.expiry_date("trademark", registration_date=right.registration_date)
+
+
+def listing_expiry(listing):
+    """The earliest end of term among the listing's rights (a portfolio is only as live as its shortest right)."""
+    days = [d for d in (right_expiry(r) for r in listing.rights) if d]
+    return min(days) if days else None
+
+
+def expire_due_listings(now=None):
+    """Mark listings whose rights' term has ended as expired (safe to run from cron and twice). Returns ids."""
+    now = now or utcnow()
+    today = local(now).date()
+    expired = []
+    candidates = select(Listing).where(Listing.status.in_(tuple(TRANSITIONS["expire"][0])))
+    for listing in db.session.scalars(candidates):
+        ends = listing_expiry(listing)
+        if ends and ends <= today:
+            if listing.auction is not None and listing.auction.bid_count and listing.status == "published":
+                continue  # an auction with bids closes through the deadlines run
+            _transition(listing, "expire")
+            notify(listing.seller_id, "listing", f"挂牌已过期：{listing.title}",
+                   f"权利保护期已于 {ends.isoformat()} 届满，挂牌已下架。", link=f"/listings/{listing.id}")
+            expired.append(listing.id)
+    db.session.flush()
+    return expired
+
+
+def mark_sold(listing):
+    """reserved → sold (escrow calls this when a deal completes)."""
+    _transition(listing, "sell")
+    db.session.flush()
+
+
+def release_reservation(listing):
+    """reserved → published (escrow calls this when a deal is cancelled or refunded)."""
+    _transition(listing, "release")
+    db.session.flush()
+
