@@ -274,7 +274,7 @@ def build_fts(app, path):
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from listings.models import Listing
+    from listings.models import Listing, with_rights
     from marketplace.extensions import db
     from search.index import listing_price
 
@@ -293,7 +293,7 @@ def build_fts(app, path):
         while True:
             rows = db.session.execute(
                 select(Listing).where(Listing.status == "published", Listing.id > last).order_by(Listing.id)
-                .limit(2000).options(selectinload(Listing.rights), selectinload(Listing.auction))).scalars().all()
+                .limit(2000).options(with_rights(), selectinload(Listing.auction))).scalars().all()
             if not rows:
                 break
             last = rows[-1].id

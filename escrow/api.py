@@ -138,6 +138,27 @@ def resolve(deal_id):
     return _deal_response(deal)
 
 
+@bp.post(f"/deals/{_ID}/confirm-reversal")
+@doc("Confirm the transfer back (回转登记) was recorded (operator): the register follows and the decided "
+     "refund or split is paid", tags=TAGS,
+     request_schema={"type": "object", "properties": {"note": {"type": "string", "maxLength": 1000}}},
+     responses={"200": DEAL_RESPONSE})
+@commit_after
+def confirm_reversal(deal_id):
+    user = require_user()
+    data = _body()
+    return _deal_response(deals.confirm_reversal(deal_id, user, note=data.get("note")))
+
+
+@bp.post(f"/deals/{_ID}/acknowledge-licences")
+@doc("Acknowledge the licences in force that survive an assignment (buyer; required before paying)", tags=TAGS,
+     responses={"200": DEAL_RESPONSE})
+@commit_after
+def acknowledge_licences(deal_id):
+    user = require_user()
+    return _deal_response(deals.acknowledge_licences(deal_id, user))
+
+
 @bp.post(f"/deals/{_ID}/cancel")
 @doc("Cancel: before payment (buyer, operator), or for a full refund once the transfer deadline has passed",
      tags=TAGS, request_schema={"type": "object", "properties": {"reason": {"type": "string", "maxLength": 1000}}},

@@ -27,6 +27,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from listings import lifecycle, register, rules
 from listings import service as listing_service
 from listings.locking import begin_immediate, lock_listing
 from marketplace import audit
@@ -167,23 +168,29 @@ def _flag(deal, reason, now):
     _tell(deal, _operators(), _title(deal, "到账异常，需人工处理"), reason)
 
 
+def reserves_listing(deal):
+    """A deal takes its listing off the market while it runs, except a non-exclusive licence bought
+    at a fixed or negotiated price: such a licence can be sold again and again (up to the listing's cap)."""
+    return not (deal.deal_type == "non_exclusive_license" and deal.source != "auction")
+
+
 def _listing_back_on_market(deal):
     """The deal was cancelled or refunded: the listing is for sale again, unless the deal came
     from its auction, which is closed for good (the Auction row keeps the bids and is the deal's
     source): then the listing expires and the seller may relist it as a new draft."""
     listing = lock_listing(deal.listing_id)
-    if listing.status != "reserved":
+    if listing.status != "reserved" or not reserves_listing(deal):
         return
     if deal.source == "auction":
         listing_service.lapse_reservation(listing)
     else:
-        listing.status = "published"
+        lifecycle.transition(listing, "release")
 
 
 def _listing_sold(deal):
     listing = lock_listing(deal.listing_id)
-    if listing.status == "reserved":
-        listing.status = "sold"
+    if listing.status == "reserved" and reserves_listing(deal):
+        lifecycle.transition(listing, "sell")
 
 
 SOURCE_LABELS = {"purchase": "一口价购买", "offer": "议价成交", "auction": "竞拍成交"}
@@ -210,6 +217,8 @@ def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None
         raise Conflict(_("该挂牌不提供此交易方式"), fields={"deal_type": _("可选：%(options)s", options=", ".join(listing.deal_types))})
     if not isinstance(price, int) or isinstance(price, bool) or price <= 0:
         raise ValidationError(_("成交价必须是正整数（分）"), {"price": _("必须为正整数")})
+    # The rule book again, for the deal type bought (the register may have changed since review).
+    rules.enforce(listing, "deal", deal_type=deal_type, today=local(now).date())
     config = current_app.config
     deal = Deal(
         listing=listing, buyer_id=buyer.id, seller_id=listing.seller_id, organization_id=listing.organization_id,
@@ -228,8 +237,9 @@ def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None
             deal.license_end = start.replace(year=start.year + years)
         except ValueError:  # 29 February
             deal.license_end = start.replace(year=start.year + years, day=28)
-    listing.status = "reserved"
     db.session.add(deal)
+    if reserves_listing(deal):
+        lifecycle.transition(listing, "reserve")
     db.session.flush()
     deal.payment_reference = references.payment_reference(deal.id)
     db.session.add(DealEvent(deal_id=deal.id, actor_id=(actor or buyer).id, action="open", from_state=None,
@@ -239,6 +249,35 @@ def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None
           f"请在 {_when(deal.payment_due_at)} 前支付 {format_yuan(price, deal.currency)}，逾期交易将自动取消。")
     _tell(deal, [deal.seller_id], _title(deal, "您的挂牌已成交，等待买方付款"),
           f"《{listing.title}》以 {format_yuan(price, deal.currency)} 成交，买方付款到账后请办理变更手续。")
+    # Annuities or renewals due before the transfer deadline: both parties are told now.
+    horizon = local(deal.payment_due_at + timedelta(days=config["TRANSFER_DAYS"])).date()
+    due = rules.fee_due_flags(listing, horizon)
+    if due:
+        text = rules.fee_due_message(due)
+        db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="fee_due", from_state=deal.state,
+                                 to_state=deal.state, note=text[:1000], created_at=now))
+        _tell(deal, [deal.buyer_id, deal.seller_id], _title(deal, "注意：权利维持费用将在办理期间到期"), text)
+    db.session.flush()
+    return deal
+
+
+def licences_to_acknowledge(deal):
+    """Licences in force that survive an assignment (the buyer must acknowledge them before paying)."""
+    if deal.deal_type != "assignment":
+        return []
+    today = local(utcnow()).date()
+    return [(right, lic) for right in deal.listing.rights for lic in right.licences_in_force(today)]
+
+
+def acknowledge_licences(deal_id, actor, now=None):
+    """The buyer of an assignment acknowledges the licences that survive it (转让不破许可)."""
+    now = now or utcnow()
+    deal, _row = _begin(deal_id, "pay", actor)
+    if deal.licences_acknowledged_at is None:
+        deal.licences_acknowledged_at = now
+        _record(deal, "acknowledge_licences", deal.state, actor, now,
+                note="；".join(f"{r.number} {lic.party_name or ''} {lic.licence_type}"
+                              for r, lic in licences_to_acknowledge(deal))[:1000] or None)
     return deal
 
 
@@ -248,6 +287,9 @@ def start_payment(deal_id, actor, now=None):
     """The buyer starts (or restarts) paying: returns the gateway's instructions (API.md /deals/{id}/pay)."""
     now = now or utcnow()
     deal, _row = _begin(deal_id, "pay", actor)
+    if deal.licences_acknowledged_at is None and licences_to_acknowledge(deal):
+        raise Conflict(_("该权利有在先许可在有效期内，转让后继续有效：请先在交易页确认知悉后再付款"),
+                       code_hint="acknowledge_licences")
     attempt = 1 + db.session.execute(
         select(func.count(DealEvent.id)).where(DealEvent.deal_id == deal.id, DealEvent.action == "pay")
     ).scalar_one()
@@ -364,6 +406,7 @@ def record_transfer(deal_id, actor, document, note=None, now=None):
     deal.recorded_at = now
     deal.inspection_ends_at = now + timedelta(days=current_app.config["INSPECTION_DAYS"])
     _record(deal, "record_transfer", "transfer_recorded", actor, now, note=_note(note), document=doc)
+    register.apply_recorded_transfer(deal, now=now)
     _tell(deal, [deal.buyer_id], _title(deal, "变更已登记，请验收"),
           f"请核对登记结果并在 {_when(deal.inspection_ends_at)} 前确认验收或提出争议；期满未处理将自动放款。")
     return deal
@@ -596,6 +639,13 @@ def resolve_dispute(deal_id, actor, outcome, seller_share=None, note=None, now=N
                 "seller_share": _("卖方所得须大于 0 且小于成交价 %(price)s（单位：分）",
                                   price=format_yuan(deal.price, deal.currency))})
     deal.resolution = outcome
+    if outcome in ("refund", "split") and deal.recorded_at is not None:
+        # CNIPA already recorded the transfer: the escrow holds the money until the transfer back.
+        deal.split_share = seller_share if outcome == "split" else None
+        _record(deal, "transfer_back", "transfer_back", actor, now, note=note)
+        _tell(deal, [deal.buyer_id, deal.seller_id], _title(deal, "裁决退款，须先办理回转登记"),
+              "变更已在国家知识产权局登记，退款前须将权利回转登记给卖方；回转登记后请上传通知书，由平台运营确认。")
+        return deal
     if outcome == "release":
         _release(deal, deal.price, actor, now, action, note=note)
     elif outcome == "refund":
@@ -607,6 +657,23 @@ def resolve_dispute(deal_id, actor, outcome, seller_share=None, note=None, now=N
         text = (f"争议裁决：卖方 {format_yuan(seller_share, deal.currency)}，"
                 f"退还买方 {format_yuan(refund, deal.currency)}")
         _release(deal, seller_share, actor, now, action, note=f"{text}。{note}" if note else text)
+    return deal
+
+
+def confirm_reversal(deal_id, actor, note=None, now=None):
+    """An operator confirms the transfer back (回转登记) was recorded: the register follows and the
+    decided refund (or split) is paid out of the escrow."""
+    now = now or utcnow()
+    deal, _row = _begin(deal_id, "confirm_reversal", actor)
+    note = _note(note)
+    register.reverse_recorded_transfer(deal, actor, now=now)
+    if deal.resolution == "split" and deal.split_share:
+        refund = deal.price - deal.split_share
+        _refund(deal, refund, actor, now)
+        _release(deal, deal.split_share, actor, now, "confirm_reversal", note=note or "回转登记完成，按裁决分配")
+        return deal
+    _refund(deal, deal.price, actor, now)
+    _close_unsold(deal, "confirm_reversal", "refunded", actor, now, note or "回转登记完成，全额退款")
     return deal
 
 

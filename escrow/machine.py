@@ -31,6 +31,7 @@ STATE_LABELS = {
     "disputed": "争议处理中",
     "cancelled": "已取消",
     "refunded": "已退款",
+    "transfer_back": "回转登记中",
 }
 ACTION_LABELS = {
     "open": "下单",
@@ -51,6 +52,9 @@ ACTION_LABELS = {
     "payment_mismatch": "到账异常",
     "refund_confirmed": "退款已到账",
     "payout_failed": "付款失败",
+    "transfer_back": "裁决退款，待回转登记",
+    "confirm_reversal": "回转登记已完成",
+    "acknowledge_licences": "确认知悉在先许可",
 }
 ROLE_LABELS = {"buyer": "买方", "seller": "卖方", "operator": "平台运营", "system": "系统"}
 
@@ -92,6 +96,14 @@ TABLE = {
     ("disputed", "resolve_refund"): _t("refunded", "operator"),
     ("disputed", "resolve_split"): _t("released", "operator"),
     ("disputed", "confirm_payment"): _PAYMENT_DUPLICATE,
+
+    # A refund or split decided after CNIPA recorded the transfer (resolve_refund / resolve_split on a
+    # deal with ``recorded_at``) moves to transfer_back instead: the escrow holds the money until the
+    # transfer back (回转登记) is recorded and an operator confirms it (refunded, or released for a
+    # split), or decides otherwise (resolve_release: the buyer keeps the right, the seller is paid).
+    ("transfer_back", "confirm_reversal"): _t("refunded", "operator"),
+    ("transfer_back", "resolve_release"): _t("released", "operator"),
+    ("transfer_back", "confirm_payment"): _PAYMENT_DUPLICATE,
 
     ("released", "payout_paid"): _t("completed", "operator", "system"),
     ("released", "confirm_payment"): _PAYMENT_DUPLICATE,

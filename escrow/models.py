@@ -10,7 +10,7 @@ from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 
 DEAL_STATES = ("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "released", "completed",
-               "disputed", "cancelled", "refunded")
+               "disputed", "transfer_back", "cancelled", "refunded")
 TERMINAL_STATES = ("completed", "cancelled", "refunded")
 
 
@@ -36,6 +36,8 @@ class Deal(db.Model):
     inspection_ends_at = db.Column(db.DateTime)
     # licence terms, recorded when the deal opens
     license_territory = db.Column(db.String(100))
+    licences_acknowledged_at = db.Column(db.DateTime)  # an assignment's buyer acknowledged the surviving licences
+    split_share = db.Column(db.BigInteger)  # a split decided after recordal waits for the transfer-back
     license_field = db.Column(db.String(200))
     license_start = db.Column(db.Date)
     license_end = db.Column(db.Date)

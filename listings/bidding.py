@@ -248,7 +248,9 @@ def close_auction_without_sale(listing, auction, now):
     auction.closed_at = now
     auction.outcome = "unsold"
     if listing.status == "published":
-        listing.status = "expired"
+        from .lifecycle import transition
+
+        transition(listing, "close_unsold")
     if auction.current_price is None:
         body = zh("拍卖在截止时没有收到出价，挂牌已到期。您可以在“我的挂牌”中重新发布（复制为新的草稿，"
                   "可调整起拍价和结束时间后提交审核）。")

@@ -28,7 +28,7 @@ from marketplace.uscc import uscc_check_char
 from . import service
 from .classifications import DATA, groups_of_class, similar_items
 from .identifiers import InvalidIdentifier, add_years, ipc_scheme, normalize_ipc, patent_check_char
-from .models import Listing, Right
+from .models import Listing, ListingRight, Right
 
 PASSWORD = "demo-password-2026"
 SELLER_EMAIL = "seller@demo.ipmart.cn"
@@ -220,7 +220,8 @@ def _ensure_accounts():
 
 
 def _exists(org, number):
-    query = (select(Right.id).join(Listing, Right.listing_id == Listing.id)
+    query = (select(Right.id).join(ListingRight, ListingRight.right_id == Right.id)
+             .join(Listing, ListingRight.listing_id == Listing.id)
              .where(Listing.organization_id == org.id, Right.number == number))
     return db.session.scalar(query.limit(1)) is not None
 

@@ -46,7 +46,7 @@ from marketplace.models import AuditLog, User
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
-from .models import GradeAssessment, Listing, Right
+from .models import Encumbrance, GradeAssessment, Listing, ListingRight, Right
 
 
 def N_(message):
@@ -691,9 +691,9 @@ def calibration():
 LISTING_MATERIAL = ("kind", "title", "description", "deal_types", "image", "pledge_consent",
                     "license_territory", "license_field", "license_years")
 RIGHT_MATERIAL = ("kind", "number", "title", "abstract", "patent_type", "ipc_codes", "locarno_class", "filing_date",
-                  "grant_date", "claims_count", "legal_status", "pledged", "family_countries",
-                  "exclusive_license_until", "nice_classes", "similar_groups", "goods", "registration_date",
-                  "tm_status", "disputes", "use_evidence")
+                  "grant_date", "claims_count", "legal_status", "annuity_paid_until", "family_countries",
+                  "nice_classes", "similar_groups", "goods", "registration_date", "tm_status", "disputes",
+                  "use_evidence")
 
 
 def _changed(obj, attrs):
@@ -715,10 +715,17 @@ def _mark_for_review(session, flush_context, instances):
         if isinstance(obj, Listing) and _changed(obj, LISTING_MATERIAL):
             _needs_review(obj)
         elif isinstance(obj, Right) and _changed(obj, RIGHT_MATERIAL):
-            _needs_review(obj.listing)
+            for link in obj.listing_links:  # a register entry's facts are material to every listing of it
+                _needs_review(link.listing)
+        elif isinstance(obj, Encumbrance) and obj.right is not None:
+            for link in obj.right.listing_links:
+                _needs_review(link.listing)
     for obj in list(session.new) + list(session.deleted):
-        if isinstance(obj, Right):
+        if isinstance(obj, ListingRight):
             listing = obj.listing
             if listing is None and obj.listing_id is not None:
                 listing = session.get(Listing, obj.listing_id)
             _needs_review(listing)
+        elif isinstance(obj, Encumbrance) and obj.right is not None:
+            for link in obj.right.listing_links:
+                _needs_review(link.listing)

@@ -91,12 +91,28 @@ def application_year(canonical):
 
 # --- trademarks -------------------------------------------------------------
 
+def is_madrid(number):
+    """A Madrid international registration extended to China (``G`` + digits), not a CN registration."""
+    return isinstance(number, str) and number.startswith("G")
+
+
 def normalize_registration_number(raw):
-    """A CN trademark registration number: digits only (today 7–9; older marks fewer). Accepts 第…号."""
+    """A CN trademark registration number: digits only (today 7–9; older marks fewer). Accepts 第…号.
+
+    A Madrid international registration designating China is ``G`` followed by its WIPO number
+    (``G1234567``, also written ``G 1234567`` or ``g1234567``); it is stored as ``G1234567``.
+    """
     text = re.sub(r"[\s\u3000,，]", "", str(raw or ""))
     text = text.removeprefix("第").removesuffix("号")
     if not text:
         raise InvalidIdentifier(_("必填"))
+    if text[:1] in ("G", "g"):
+        digits = text[1:]
+        if not (digits.isascii() and digits.isdigit()) or not 1 <= len(digits) <= 8 or digits.startswith("0"):
+            raise InvalidIdentifier(_("马德里国际注册号应为 G 加不以0开头、最多8位的数字，例如 G1234567"))
+        return "G" + digits
+    if not text.isascii():
+        raise InvalidIdentifier(_("注册号只能由数字组成，例如 12345678"))
     if not text.isdigit():
         raise InvalidIdentifier(_("注册号只能由数字组成，例如 12345678"))
     if len(text) > 9 or text.startswith("0"):

@@ -16,11 +16,11 @@ from marketplace.extensions import db
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
-from . import identifiers as ids
-from .models import Auction, Listing, Right
-from .rules import _needs_pledge_consent, _warnings
+from . import rules
+from .models import Auction, Listing
+from .rules import _warnings
 from .validation import _CONTROL, _choice
-from .vocab import DEAD_LEGAL_STATUSES, DEAD_TM_STATUSES, RELIST_AUCTION_DAYS, STATUS_LABELS
+from .vocab import RELIST_AUCTION_DAYS, STATUS_LABELS
 
 TRANSITIONS = {
     "submit": ({"draft", "rejected"}, "pending_review"),
@@ -37,12 +37,18 @@ TRANSITIONS = {
     "lapse": ({"reserved"}, "expired"),
     # Relisting copies an expired listing into a new draft; the expired one stays as history.
     "relist": ({"expired"}, "expired"),
+    # The system takes a listing off the market because its seller no longer holds a right in it
+    # (assigned through another deal, or an operator decided a claim), whatever bids it has.
+    "delist": ({"draft", "pending_review", "published", "rejected"}, "withdrawn"),
+    # A timed auction closed without a sale.
+    "close_unsold": ({"published"}, "expired"),
 }
 EDITABLE_STATUSES = {"draft", "rejected"}
 PUBLIC_STATUSES = {"published", "reserved", "sold"}
 ACTION_LABELS = {"submit": "提交审核", "approve": "审核通过", "reject": "驳回", "withdraw": "撤回", "reopen": "重新编辑",
                  "expire": "标记过期", "reserve": "进入交易", "release": "恢复上架", "sell": "标记成交",
-                 "lapse": "到期下架", "relist": "重新发布"}
+                 "lapse": "到期下架", "relist": "重新发布",
+                 "delist": "下架", "close_unsold": "流拍"}
 
 
 # --- visibility and permission ------------------------------------------------------
@@ -95,23 +101,14 @@ def _transition(listing, action):
     listing.status = target
 
 
-def _check_ready(listing, today, now):
-    """What must hold before a listing goes to review and again before it is published."""
+def _check_ready(listing, today, now, stage="submit"):
+    """What must hold before a listing goes to review and again before it is published: the
+    rule book (``rules.problems``) and the listing's own terms (price, auction close)."""
     fields = {}
-    for i, right in enumerate(listing.rights):
-        prefix = f"rights[{i}].{right.kind}."
-        ends = right_expiry(right)
-        if ends and ends <= today:
-            fields[prefix + ("filing_date" if right.kind == "patent" else "registration_date")] = \
-                _("保护期已于 %(ends)s 届满，不能挂牌", ends=ends.isoformat())
-        if right.kind == "patent" and right.legal_status in DEAD_LEGAL_STATUSES:
-            fields[prefix + "legal_status"] = _("权利已失效，不能挂牌")
-        if right.kind == "trademark" and right.tm_status in DEAD_TM_STATUSES:
-            fields[prefix + "status"] = _("商标已失效，不能挂牌")
     if not listing.rights:
         fields["rights"] = _("至少填写一项专利或商标")
-    if _needs_pledge_consent(listing):
-        fields["pledge_consent"] = _("含已质押的专利，以转让方式挂牌须上传质权人同意书")
+    for p in rules.problems(listing, stage, today=today):
+        fields[p.field] = f"{fields[p.field]}；{p.message}" if p.field in fields else p.message
     if listing.price_mode == "fixed" and not listing.price:
         fields["price"] = _("一口价须填写价格")
     if listing.price_mode == "auction":
@@ -121,6 +118,43 @@ def _check_ready(listing, today, now):
             fields["auction.ends_at"] = _("拍卖结束时间已过或不足一小时，请修改后再提交")
     if fields:
         raise ValidationError(_("挂牌还不能提交审核，请先修改标注的字段"), fields)
+
+
+def transition(listing, action):
+    """The only way a listing's status changes (see TRANSITIONS)."""
+    _transition(listing, action)
+
+
+def operator_ids():
+    from marketplace.models import User
+
+    return db.session.execute(
+        select(User.id).where(User.roles_csv.contains("operator"), User.active.is_(True))).scalars().all()
+
+
+def take_off_market(listing, reason, *, now=None):
+    """The system withdraws ``listing`` (its seller no longer holds a right in it) and tells the
+    seller, its bidders and the buyers with open offers. A listing already off the market, or
+    with a deal under way (reserved), is left as it is."""
+    from .models import Bid, Offer
+
+    if listing.status not in TRANSITIONS["delist"][0]:
+        return False
+    _transition(listing, "delist")
+    told = {listing.seller_id}
+    notify(listing.seller_id, "listing", f"挂牌已下架：{listing.title}", reason, link=f"/listings/{listing.id}")
+    people = set()
+    if listing.auction is not None:
+        people |= set(db.session.scalars(select(Bid.bidder_id).where(Bid.auction_id == listing.auction.id)))
+    people |= set(db.session.scalars(select(Offer.buyer_id).where(Offer.listing_id == listing.id,
+                                                                    Offer.status.in_(("open", "countered")))))
+    for user_id in sorted(people - told):
+        notify(user_id, "listing", f"您关注的挂牌已下架：{listing.title}", reason, link=f"/listings/{listing.id}")
+    for offer in db.session.scalars(select(Offer).where(Offer.listing_id == listing.id,
+                                                        Offer.status.in_(("open", "countered")))):
+        offer.status = "withdrawn"
+    db.session.flush()
+    return True
 
 
 def submit_listing(user, listing_id, *, now=None):
@@ -161,7 +195,7 @@ def review_listing(operator, listing_id, decision, reason=None, *, now=None):
         if listing.status not in TRANSITIONS["approve"][0]:
             _transition(listing, "approve")
         try:
-            _check_ready(listing, local(now).date(), now)
+            _check_ready(listing, local(now).date(), now, stage="review")
         except ValidationError as exc:
             raise Conflict(_("挂牌已不满足发布条件，请驳回并说明：%(reasons)s", reasons="；".join(exc.fields.values())),
                            fields=exc.fields) from exc
@@ -208,7 +242,8 @@ def reopen_listing(user, listing_id):
 # Not copied: the status and dates, the grade (graded again like any new listing), the
 # rejection reason and the version.
 RELIST_COLUMNS = ("kind", "title", "description", "deal_types", "price_mode", "price", "offer_floor", "currency",
-                  "region", "image", "pledge_consent", "license_territory", "license_field", "license_years")
+                  "region", "image", "pledge_consent", "license_territory", "license_field", "license_years",
+                  "license_cap", "authorization_doc", "co_owner_consent", "acts_for_holders")
 
 
 def relisted_as(listing):
@@ -250,9 +285,8 @@ def relist_listing(user, listing_id, *, now=None):
     draft = Listing(status="draft", seller_id=user.id, organization_id=listing.organization_id,
                     **{key: getattr(listing, key) for key in RELIST_COLUMNS})
     draft.deal_types = list(listing.deal_types or [])
-    for right in listing.rights:
-        draft.rights.append(Right(**{c.key: getattr(right, c.key) for c in Right.__table__.columns
-                                     if c.key not in ("id", "listing_id")}))
+    for right in listing.rights:  # the same register entries: a relist offers them again
+        draft.rights.append(right)
     if listing.price_mode == "auction" and listing.auction is not None:
         old = listing.auction
         draft.auction = Auction(start_price=old.start_price, reserve_price=old.reserve_price,
@@ -277,11 +311,7 @@ def lapse_reservation(listing):
 
 
 def right_expiry(right):
-    if right.kind == "patent":
-        if not right.patent_type:
-            return None
-        return ids.expiry_date("patent", patent_type=right.patent_type, filing_date=right.filing_date)
-    return ids.expiry_date("trademark", registration_date=right.registration_date)
+    return right.term_end()
 
 
 def listing_expiry(listing):

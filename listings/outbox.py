@@ -11,25 +11,33 @@ from sqlalchemy.orm import Session
 from marketplace.models import OutboxEvent
 from marketplace.timeutil import utcnow
 
-from .models import Auction, Listing, Right
+from .models import Auction, Encumbrance, Listing, ListingRight, Right, RightHolder
+
+WATCHED = (Listing, Auction, ListingRight, Right, RightHolder, Encumbrance)
 
 
-def _listing_id(obj):
+def _listing_ids(obj):
+    """The listings whose search document shows ``obj`` (a register entry shows in all its listings)."""
     if isinstance(obj, Listing):
-        return obj.id
-    if isinstance(obj, (Right, Auction)):
-        return obj.listing_id if obj.listing_id is not None else getattr(obj.listing, "id", None)
-    return None
+        return {obj.id}
+    if isinstance(obj, (Auction, ListingRight)):
+        return {obj.listing_id if obj.listing_id is not None else getattr(obj.listing, "id", None)}
+    right = obj if isinstance(obj, Right) else getattr(obj, "right", None) if isinstance(
+        obj, (RightHolder, Encumbrance)) else None
+    if right is None:
+        return set()
+    return {link.listing_id for link in right.listing_links}
 
 
 @event.listens_for(Session, "after_flush")
 def _record_listing_changes(session, flush_context):
     touched = set()
     for obj in list(session.new) + list(session.deleted):
-        touched.add(_listing_id(obj))
+        if isinstance(obj, WATCHED):
+            touched |= _listing_ids(obj)
     for obj in session.dirty:
-        if isinstance(obj, (Listing, Right, Auction)) and session.is_modified(obj, include_collections=False):
-            touched.add(_listing_id(obj))
+        if isinstance(obj, WATCHED) and session.is_modified(obj, include_collections=False):
+            touched |= _listing_ids(obj)
     touched.discard(None)
     if touched:
         now = utcnow()

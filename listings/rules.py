@@ -1,88 +1,326 @@
-"""The rule book: what may be offered, checked at listing, at review and again when a deal opens."""
+"""The rule book: what may be offered, checked at listing, at review and again when a deal opens.
+
+One function, ``problems(listing, stage, deal_type=None)``, applies every rule to a
+listing at one of four stages:
+
+- ``draft``: creating or editing a draft. Rules a seller cannot fix by an upload refuse
+  the input outright; the rest come back as warnings;
+- ``submit`` and ``review``: every rule refuses;
+- ``deal``: again when a deal opens, for the deal type bought.
+
+``enforce`` raises with every problem at once, under the field it concerns, each
+message naming the rule and the right's number, so the HTML form and the API say the
+same. The legal basis of each rule is in docs/register.md.
+"""
+from dataclasses import dataclass, field
+from datetime import date
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from marketplace.errors import Conflict
 from marketplace.extensions import db
+from marketplace.timeutil import local, utcnow
 
-from .models import Listing
-from .vocab import DEAL_TYPE_LABELS, EXCLUSIVE_DEAL_TYPES
+from .models import Listing, ListingRight, Right, RightHolder
+from .vocab import DEAD_LEGAL_STATUSES, DEAD_TM_STATUSES, DEAL_TYPE_LABELS
 
-
-def _check_exclusive_licences(out, fields, today):
-    """An exclusive licence in force blocks offering another exclusive (or sole) licence."""
-    wanted = EXCLUSIVE_DEAL_TYPES & set(out["deal_types"])
-    if not wanted:
-        return
-    blocked = [r for r in out["rights"] if r.get("exclusive_license_until") and r["exclusive_license_until"] > today]
-    if blocked:
-        names = "、".join(_("%(number)s（至 %(until)s）", number=r["number"],
-                           until=r["exclusive_license_until"].isoformat()) for r in blocked)
-        fields["deal_types"] = _("%(names)s 已有独占许可在有效期内，不能再提供%(deal_types)s", names=names,
-                                 deal_types="、".join(_(DEAL_TYPE_LABELS[d]) for d in sorted(wanted)))
+STAGES = ("draft", "submit", "review", "deal")
+LIVE_STATUSES = ("pending_review", "published", "reserved")  # a listing that offers its rights to buyers
+SOLE_OFFERS = {"assignment", "exclusive_license", "sole_license"}  # deal types a right can be in once
+LICENCE_OF = {"exclusive_license": "exclusive", "sole_license": "sole", "non_exclusive_license": "non_exclusive"}
+EXCLUSIVE_LICENCES = {"exclusive", "sole"}
+# Rules a seller fixes by an upload or a click: warnings on a draft, refusals from submission on.
+FIXABLE = {"authorisation", "pledge_consent", "co_owner_consent", "trademark_bundle"}
+EVERYWHERE = {"", "不限", "全国", "中国", "中国大陆", "中国境内", "全部", "all", "any", "china", "worldwide", "全球"}
 
 
-def _warnings(listing, today):
-    """Advisory findings that do not block a draft (blocking ones are checked again on submit)."""
-    warnings = []
-    if _needs_pledge_consent(listing):
-        pledged = [r.number for r in listing.rights if r.pledged]
-        warnings.append({"code": "pledge_consent_required",
-                         "message": _("%(numbers)s 已质押：以转让方式挂牌须上传质权人同意书，提交审核前补齐",
-                                     numbers="、".join(pledged)),
-                         "listing_ids": []})
-    if listing.kind == "patent" and "non_exclusive_license" in listing.deal_types:
-        licensed = [r.number for r in listing.rights
-                    if r.exclusive_license_until and r.exclusive_license_until > today]
-        if licensed:
-            warnings.append({"code": "exclusive_license_in_force",
-                             "message": _("%(numbers)s 已有独占/排他许可在有效期内，普通许可须取得被许可人同意",
-                                         numbers="、".join(licensed)),
-                             "listing_ids": []})
-    similar = similar_marks(listing)
-    if similar:
-        names = "；".join(f"#{other.id}《{other.title}》（{', '.join(reasons)}）" for other, reasons in similar)
-        warnings.append({"code": "similar_marks",
-                         "message": _("商标转让须将同一注册人在同一种或类似商品上的相同或近似商标一并转让（商标法第四十二条）。"
-                                      "本单位的以下挂牌含有相同或近似商标：%(names)s。可将其合并到本挂牌一起转让。",
-                                      names=names),
-                         "listing_ids": [other.id for other, _ in similar]})
-    return warnings
+@dataclass
+class Problem:
+    rule: str
+    field: str
+    message: str
+    numbers: list = field(default_factory=list)
+    right_ids: list = field(default_factory=list)  # for trademark_bundle: the marks to add
+    listing_ids: list = field(default_factory=list)
+
+    def as_dict(self):
+        return {"code": self.rule, "field": self.field, "message": self.message, "numbers": self.numbers,
+                "right_ids": self.right_ids, "listing_ids": self.listing_ids}
 
 
-def _needs_pledge_consent(listing):
-    return ("assignment" in listing.deal_types and any(r.pledged for r in listing.rights)
-            and not listing.pledge_consent)
+def _offered(listing, deal_type):
+    return {deal_type} if deal_type else set(listing.deal_types or [])
 
 
-def similar_marks(listing):
-    """Other live listings of the same organisation holding identical marks or marks in a shared similar group.
+def _prefix(listing, i, right):
+    return f"rights[{i}].{right.kind}." + ("application_number" if right.kind == "patent" else "registration_number")
 
-    Only matters for an assignment of trademarks. Returns [(other_listing, [reason, …])].
-    """
-    if listing.kind != "trademark" or "assignment" not in (listing.deal_types or []):
-        return []
-    texts = {r.title.strip().lower() for r in listing.rights}
-    groups = {g for r in listing.rights for g in (r.similar_groups or [])}
-    own_numbers = {r.number for r in listing.rights}
-    query = (select(Listing).where(Listing.organization_id == listing.organization_id, Listing.kind == "trademark",
-                                   Listing.status.in_(("draft", "pending_review", "published", "rejected")))
-             .order_by(Listing.id))
+
+def overlaps(a, b):
+    """Do two licence territories (or fields) overlap? Unset or nationwide overlaps everything."""
+    a, b = (a or "").strip(), (b or "").strip()
+    if a.lower() in EVERYWHERE or b.lower() in EVERYWHERE:
+        return True
+    return a == b or a in b or b in a
+
+
+def _terms(listing, deal):
+    if deal is not None:
+        return deal.license_territory, deal.license_field
+    return listing.license_territory, listing.license_field
+
+
+def problems(listing, stage, *, deal_type=None, today=None, deal=None):
+    """Every rule the listing breaks at ``stage`` (see the module doc)."""
+    assert stage in STAGES
+    today = today or local(utcnow()).date()
+    offered = _offered(listing, deal_type)
+    found = []
+    rights = list(listing.rights)
+    if not rights:
+        return found
+    from .register import holder_names, listing_party_holds
+
+    # 1. Only holders, or whoever holds their authorisation, offer a right.
+    foreign = [r for r in rights if r.holders and not listing_party_holds(listing, r)]
+    if foreign and not listing.authorization_doc:
+        found.append(Problem("authorisation", "authorization_doc", _(
+            "%(numbers)s 的权利人不是挂牌单位（权利人：%(holders)s）：须上传权利人的委托书，由运营审核时核对",
+            numbers="、".join(r.number for r in foreign),
+            holders="；".join(holder_names(r) for r in foreign)), [r.number for r in foreign]))
+
+    # 2. A lapsed, expired or invalidated right cannot be offered.
+    for i, r in enumerate(rights):
+        ends = r.term_end()
+        dead = (r.kind == "patent" and r.legal_status in DEAD_LEGAL_STATUSES) or \
+               (r.kind == "trademark" and r.tm_status in DEAD_TM_STATUSES)
+        if dead:
+            found.append(Problem("dead_right", _prefix(listing, i, r),
+                                 _("%(number)s 已失效，不能挂牌或交易", number=r.number), [r.number]))
+        elif ends and ends <= today:
+            found.append(Problem("dead_right", _prefix(listing, i, r),
+                                 _("%(number)s 的保护期已于 %(ends)s 届满，不能挂牌或交易", number=r.number,
+                                   ends=ends.isoformat()), [r.number]))
+
+    # 3. A right offered for assignment or an exclusive or sole licence is in no other live listing
+    #    offered for any of those.
+    sole = SOLE_OFFERS & offered
+    if sole:
+        for i, r in enumerate(rights):
+            others = _other_live_listings(r, listing)
+            clash = [o for o in others if SOLE_OFFERS & set(o.deal_types or [])]
+            if clash:
+                found.append(Problem("already_offered", _prefix(listing, i, r), _(
+                    "%(number)s 已在挂牌 %(ids)s 中以转让或独占/排他许可方式挂出：同一权利只能在一个挂牌中提供这些交易方式",
+                    number=r.number, ids="、".join(f"#{o.id}" for o in clash)), [r.number],
+                    listing_ids=[o.id for o in clash]))
+
+    # 4. A pledged right is neither assigned nor licensed without the pledgee's written consent.
+    pledged = [r for r in rights if r.encumbrances_in_force("pledge", today)]
+    if pledged and not listing.pledge_consent:
+        found.append(Problem("pledge_consent", "pledge_consent", _(
+            "%(numbers)s 已质押：转让或许可须上传质权人的书面同意书", numbers="、".join(r.number for r in pledged)),
+            [r.number for r in pledged]))
+
+    # 5. While an exclusive or sole licence is in force in a territory and field, no other licence
+    #    there; an exclusive or sole licence needs a scope no licence in force covers.
+    territory, licence_field = _terms(listing, deal)
+    for r in rights:
+        in_force = [e for e in r.licences_in_force(today)
+                    if overlaps(e.territory, territory) and overlaps(e.field, licence_field)]
+        for dt in sorted(offered & set(LICENCE_OF)):
+            wanted = LICENCE_OF[dt]
+            blocking = in_force if wanted in EXCLUSIVE_LICENCES else \
+                [e for e in in_force if e.licence_type in EXCLUSIVE_LICENCES]
+            if blocking:
+                e = blocking[0]
+                found.append(Problem("licence_conflict", "deal_types", _(
+                    "%(number)s 在该地域和领域已有%(type)s在有效期内（被许可人：%(licensee)s，至 %(until)s），"
+                    "不能再提供%(deal_type)s", number=r.number, type=_(LICENCE_LABELS[e.licence_type]),
+                    licensee=e.party_name or "—", until=e.ends_on.isoformat() if e.ends_on else _("长期"),
+                    deal_type=_(DEAL_TYPE_LABELS[dt])), [r.number]))
+                break
+
+    # 6. Co-owned rights: every co-owner consents to an assignment or an exclusive or sole licence.
+    if sole:
+        consented = {c.get("organization_id") for c in (listing.co_owner_consents or [])}
+        missing = []
+        for r in rights:
+            for h in r.holders:
+                if h.organization_id == listing.organization_id or (h.holder_type == "person"
+                                                                     and h.user_id == listing.seller_id):
+                    continue
+                if len(r.holders) > 1 and h.organization_id not in consented:
+                    missing.append((r, h))
+        if missing and not listing.co_owner_consent:
+            found.append(Problem("co_owner_consent", "co_owner_consent", _(
+                "共有权利须经全体共有人同意方可转让或独占/排他许可：%(items)s 尚未同意（可上传共有人同意书，或请共有人在平台上确认）",
+                items="；".join(f"{r.number}（{h.name}）" for r, h in missing)), [r.number for r, _h in missing]))
+
+    # 7. Trademark assignment (商标法第四十二条): the holder's identical or similar marks on the same
+    #    or similar goods go together.
+    if "assignment" in offered and listing.kind == "trademark":
+        companions = similar_marks(listing, today=today)
+        if companions:
+            found.append(Problem("trademark_bundle", "bundle", _(
+                "商标法第四十二条：转让注册商标，须将同一注册人在同一种或类似商品上的相同或近似商标一并转让。"
+                "须一并加入本挂牌：%(items)s",
+                items="；".join(f"{r.number}“{r.title}”（{'，'.join(reasons)}）" for r, reasons in companions)),
+                [r.number for r, _x in companions], right_ids=[r.id for r, _x in companions]))
+
+    # 8. When a deal opens: the listing's licence cap.
+    if stage == "deal" and deal_type == "non_exclusive_license" and listing.license_cap:
+        granted = licences_sold(listing)
+        if granted >= listing.license_cap:
+            found.append(Problem("licence_cap", "deal_type", _(
+                "该挂牌最多发放 %(cap)s 个普通许可，已全部售出", cap=listing.license_cap),
+                [r.number for r in rights]))
+
+    if stage == "draft":
+        return [p for p in found if p.rule not in FIXABLE]
+    return found
+
+
+LICENCE_LABELS = {"exclusive": "独占许可", "sole": "排他许可", "non_exclusive": "普通许可"}
+
+
+def draft_warnings(listing, today=None):
+    """Problems a seller fixes before submitting (uploads, consents, bundling), as warnings."""
+    today = today or local(utcnow()).date()
+    found = problems(listing, "submit", today=today)
+    return [p for p in found if p.rule in FIXABLE]
+
+
+def enforce(listing, stage, *, deal_type=None, today=None, deal=None, message=None):
+    """Raise Conflict (409) naming every broken rule; nothing else happens."""
+    found = problems(listing, stage, deal_type=deal_type, today=today, deal=deal)
+    if found:
+        fields = {}
+        for p in found:
+            fields[p.field] = f"{fields[p.field]}；{p.message}" if p.field in fields else p.message
+        raise RuleBroken(message or "；".join(p.message for p in found), fields=fields,
+                         rules=[p.as_dict() for p in found])
+
+
+class RuleBroken(Conflict):
+    code = "rule_broken"
+
+
+def licences_sold(listing):
+    """Licence deals of this listing that count against its cap (any not cancelled or refunded)."""
+    from escrow.models import Deal
+
+    return db.session.scalar(select(db.func.count(Deal.id)).where(
+        Deal.listing_id == listing.id, Deal.deal_type == "non_exclusive_license",
+        Deal.state.notin_(("cancelled", "refunded")))) or 0
+
+
+def _other_live_listings(right, listing):
+    query = (select(Listing).join(ListingRight, ListingRight.listing_id == Listing.id)
+             .where(ListingRight.right_id == right.id, Listing.status.in_(LIVE_STATUSES)))
     if listing.id is not None:
         query = query.where(Listing.id != listing.id)
+    return list(db.session.scalars(query.order_by(Listing.id)))
+
+
+def _mark_key(text):
+    return "".join((text or "").split()).lower()
+
+
+def _similar_text(a, b):
+    """Identical marks, or one contained in the other (at least two characters): 近似."""
+    a, b = _mark_key(a), _mark_key(b)
+    if not a or not b:
+        return False
+    return a == b or (min(len(a), len(b)) >= 2 and (a in b or b in a))
+
+
+def _goods_overlap(a, b):
+    """Shared similar groups; when either lacks them, a shared Nice class (the conservative reading)."""
+    if a.similar_groups and b.similar_groups:
+        return sorted(set(a.similar_groups) & set(b.similar_groups))
+    classes = set(a.nice_classes or []) & set(b.nice_classes or [])
+    return [f"第{c}类" for c in sorted(classes)]
+
+
+def similar_marks(listing, today=None):
+    """Marks the register gives to this listing's holders that must be assigned with it:
+    [(right, [reason, …])]. Only an assignment of trademarks needs it."""
+    if listing.kind != "trademark" or "assignment" not in (listing.deal_types or []):
+        return []
+    today = today or local(utcnow()).date()
+    own = list(listing.rights)
+    own_ids = {r.id for r in own if r.id is not None}
+    orgs = {h.organization_id for r in own for h in r.holders if h.organization_id}
+    people = {h.user_id for r in own for h in r.holders if h.holder_type == "person" and h.user_id}
+    if not orgs and not people:
+        return []
+    holder_match = RightHolder.organization_id.in_(orgs) if orgs else None
+    if people:
+        person = (RightHolder.holder_type == "person") & RightHolder.user_id.in_(people)
+        holder_match = person if holder_match is None else (holder_match | person)
+    candidates = db.session.scalars(
+        select(Right).join(RightHolder, RightHolder.right_id == Right.id)
+        .where(Right.kind == "trademark", holder_match).distinct().order_by(Right.id))
     found = []
-    for other in db.session.scalars(query):
+    for other in candidates:
+        if other.id in own_ids or other.tm_status in DEAD_TM_STATUSES:
+            continue
+        ends = other.term_end()
+        if ends and ends <= today:
+            continue
         reasons = []
-        for right in other.rights:
-            if right.number in own_numbers:
+        for mine in own:
+            if not _similar_text(mine.title, other.title):
                 continue
-            if right.title.strip().lower() in texts:
-                reasons.append(_("相同商标“%(mark)s”第%(number)s号", mark=right.title, number=right.number))
-            else:
-                shared = groups & set(right.similar_groups or [])
-                if shared:
-                    reasons.append(_("“%(mark)s”第%(number)s号与本挂牌同在类似群 %(groups)s", mark=right.title,
-                                     number=right.number, groups="、".join(sorted(shared))))
+            shared = _goods_overlap(mine, other)
+            if shared:
+                same = _mark_key(mine.title) == _mark_key(other.title)
+                reasons.append(_("与“%(mark)s”%(how)s，商品/服务同在 %(groups)s", mark=mine.title,
+                                 how=_("相同") if same else _("近似"), groups="、".join(shared)))
+                break
         if reasons:
             found.append((other, reasons))
     return found
 
+
+def fee_due_flags(listing, until, today=None):
+    """Annuities or renewals of the listing's rights that fall due before ``until`` (a date):
+    [(right, what, due, grace_end)]. Flagged to both parties when a deal opens."""
+    today = today or local(utcnow()).date()
+    flags = []
+    for r in listing.rights:
+        due = r.next_fee_due()
+        if due and due[1] <= until:
+            flags.append((r, due[0], due[1], due[2]))
+    return flags
+
+
+def fee_due_message(flags):
+    return "；".join(_("%(number)s 的%(what)s应于 %(due)s 前缴纳（宽展期至 %(grace)s）", number=r.number,
+                       what=_("年费") if what == "annuity" else _("续展费"), due=due.isoformat(),
+                       grace=grace.isoformat()) for r, what, due, grace in flags)
+
+
+def _warnings(listing, today):
+    """Advisory findings for a draft (each blocks submission until fixed)."""
+    out = []
+    for p in draft_warnings(listing, today):
+        out.append({"code": p.rule, "message": p.message, "listing_ids": p.listing_ids, "right_ids": p.right_ids})
+    if listing.kind == "trademark" and "assignment" in (listing.deal_types or []):
+        pass
+    assignment_licences = [r for r in listing.rights if r.licences_in_force(today)] \
+        if "assignment" in (listing.deal_types or []) else []
+    if assignment_licences:
+        out.append({"code": "licences_survive", "message": _(
+            "%(numbers)s 有许可在有效期内：转让后许可继续有效，买方付款前须确认知悉", numbers="、".join(
+                r.number for r in assignment_licences)), "listing_ids": [], "right_ids": []})
+    due = fee_due_flags(listing, date.fromordinal(today.toordinal() + 180), today)
+    if due:
+        out.append({"code": "fee_due", "message": fee_due_message(due), "listing_ids": [], "right_ids": []})
+    return out
+
+
+def _needs_pledge_consent(listing):
+    return any(p.rule == "pledge_consent" for p in problems(listing, "submit"))

@@ -17,40 +17,34 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from marketplace.credit import ensure_can
-from marketplace.errors import IllegalTransition, ValidationError
+from marketplace.errors import Conflict, IllegalTransition, ValidationError
 from marketplace.extensions import db
+from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 from marketplace.uploads import save_upload
 
+from . import register, rules
 from .lifecycle import *  # noqa: F401,F403
-from .lifecycle import EDITABLE_STATUSES, _transition, get_owned, require_seller
+from .lifecycle import EDITABLE_STATUSES, TRANSITIONS, _transition, get_owned, require_seller
 from .markup import plain_text, render_markdown  # noqa: F401
-from .models import Auction, Listing, Right
+from .models import Auction, Listing, ListingRight
 from .rules import *  # noqa: F401,F403
-from .rules import _check_exclusive_licences, _warnings, similar_marks
+from .rules import _warnings, similar_marks
 from .validation import *  # noqa: F401,F403
 from .validation import LISTING_KEYS, parse_listing
 from .vocab import *  # noqa: F401,F403
 from .vocab import STATUS_LABELS
 
 
-def _apply(listing, cleaned):
+def _apply(user, listing, cleaned, now):
     for key in ("kind", "title", "description", "deal_types", "price_mode", "price", "region", "offer_floor",
-                "license_territory", "license_field", "license_years"):
+                "license_territory", "license_field", "license_years", "license_cap", "acts_for_holders"):
         setattr(listing, key, cleaned[key])
-    # Rights are replaced as a whole: the input is the full list.
-    existing = {r.number: r for r in listing.rights}
-    new_rights = []
-    for values in cleaned["rights"]:
-        right = existing.pop(values["number"], None) or Right()
-        for column in ("kind", "number", "title", "abstract", "patent_type", "ipc_codes", "locarno_class",
-                       "filing_date", "grant_date", "claims_count", "legal_status", "pledged", "family_countries",
-                       "exclusive_license_until", "nice_classes", "similar_groups", "goods", "registration_date",
-                       "tm_status", "disputes", "use_evidence"):
-            setattr(right, column, values.get(column, _right_default(column)))
-        right.position = values["position"]
-        new_rights.append(right)
-    listing.rights = new_rights
+    # Rights are replaced as a whole (the input is the full list): each is a register entry.
+    entries = register.resolve(user, cleaned["rights"], acts_for_holders=cleaned["acts_for_holders"], now=now)
+    links = {link.right_id: link for link in listing.items}
+    listing.items = [links.get(right.id) or ListingRight(right=right) for right in entries]
+    listing.items.reorder()
     if cleaned["auction"]:
         auction = listing.auction or Auction()
         for key, value in cleaned["auction"].items():
@@ -60,17 +54,9 @@ def _apply(listing, cleaned):
         listing.auction = None
     if listing.kind != "trademark":
         listing.image = None
-
-
-def _refuse_offer_conflicts(cleaned, today):
-    fields = {}
-    _check_exclusive_licences(cleaned, fields, today)
-    if fields:
-        raise ValidationError(_("挂牌信息有误，请检查标注的字段"), fields)
-
-
-def _right_default(column):
-    return False if column == "pledged" else None
+    db.session.flush()
+    # The rule book's refusals for a draft (the rest are warnings until submission).
+    rules.enforce(listing, "draft", today=local(now).date(), message=_("挂牌信息与登记簿的规则冲突，未保存"))
 
 
 def create_listing(user, data, *, now=None):
@@ -78,10 +64,9 @@ def create_listing(user, data, *, now=None):
     require_seller(user)
     now = now or utcnow()
     cleaned = parse_listing(data, now=now, default_region=user.organization.region or "other")
-    _refuse_offer_conflicts(cleaned, local(now).date())
     listing = Listing(seller_id=user.id, organization_id=user.organization_id, status="draft", currency="CNY")
-    _apply(listing, cleaned)
     db.session.add(listing)
+    _apply(user, listing, cleaned, now)
     db.session.flush()
     return listing, _warnings(listing, local(now).date())
 
@@ -90,7 +75,8 @@ def listing_input(listing):
     """The listing as API input (the shape ``parse_listing`` takes): PATCH merges into this."""
     data = {key: getattr(listing, key) for key in ("kind", "title", "description", "deal_types", "price_mode",
                                                     "price", "region", "offer_floor", "license_territory",
-                                                    "license_field", "license_years")}
+                                                    "license_field", "license_years", "license_cap",
+                                                    "acts_for_holders")}
     data["rights"] = [right_input(r) for r in listing.rights]
     if listing.auction is not None:
         a = listing.auction
@@ -106,6 +92,7 @@ def right_input(right):
             "abstract": right.abstract, "ipc_codes": right.ipc_codes or [], "locarno_class": right.locarno_class,
             "filing_date": right.filing_date, "grant_date": right.grant_date, "claims_count": right.claims_count,
             "legal_status": right.legal_status, "pledged": right.pledged,
+            "annuity_paid_until": right.annuity_paid_until,
             "exclusive_license_until": right.exclusive_license_until,
             "family_countries": right.family_countries or []}}
     return {"trademark": {
@@ -113,6 +100,7 @@ def right_input(right):
         "similar_groups": right.similar_groups or [], "goods": right.goods or [],
         "registration_date": right.registration_date, "status": right.tm_status,
         "exclusive_license_until": right.exclusive_license_until, "use_evidence": right.use_evidence,
+        "pledged": right.pledged,
         "disputes": right.disputes}}
 
 
@@ -137,21 +125,53 @@ def update_listing(user, listing_id, changes, *, now=None):
     if merged.get("price_mode") != "auction":
         merged.pop("auction", None)
     cleaned = parse_listing(merged, now=now, default_region=listing.region)
-    _refuse_offer_conflicts(cleaned, local(now).date())
-    _apply(listing, cleaned)
-    db.session.flush()
+    _apply(user, listing, cleaned, now)
     return listing, _warnings(listing, local(now).date())
 
 
 # --- uploads and bundling -----------------------------------------------------------
 
-def attach_pledge_consent(user, listing_id, file_storage):
-    """Store the pledgee's consent (PDF, PNG or JPEG) for a pledged patent offered for assignment."""
+DOCUMENTS = {"pledge_consent": "质权人同意书", "authorization_doc": "权利人委托书", "co_owner_consent": "共有人同意书"}
+
+
+def attach_document(user, listing_id, field, file_storage):
+    """Store a document the rule book asks for (PDF, PNG or JPEG, through the upload checks):
+    the pledgee's consent, the holders' authorisation (委托书) or the co-owners' consent.
+    An operator checks it at review."""
+    if field not in DOCUMENTS:
+        raise ValidationError(_("未知的文件类型"), {"field": _("可选：%(options)s", options="、".join(DOCUMENTS))})
     listing = get_owned(user, listing_id)
     if listing.status not in EDITABLE_STATUSES:
         raise IllegalTransition(_("只有草稿或被驳回的挂牌可以修改"), status=listing.status)
-    stored, _kind, _size, _name = save_upload(file_storage, field="pledge_consent", area="docs")
-    listing.pledge_consent = stored
+    stored, _kind, _size, _name = save_upload(file_storage, field=field, area="docs")
+    setattr(listing, field, stored)
+    db.session.flush()
+    return listing
+
+
+def attach_pledge_consent(user, listing_id, file_storage):
+    """Store the pledgee's consent (PDF, PNG or JPEG) for a pledged right."""
+    return attach_document(user, listing_id, "pledge_consent", file_storage)
+
+
+def consent_as_co_owner(user, listing_id, *, now=None):
+    """A co-owner on the platform consents, by a click, to another co-owner's listing of a shared
+    right for assignment or an exclusive or sole licence."""
+    from marketplace.errors import NotFound, PermissionDenied
+
+    listing = db.session.get(Listing, listing_id)
+    if listing is None or user is None or user.organization_id is None or not user.has_role("seller"):
+        raise NotFound(_("挂牌不存在"))
+    co_owned = [r for r in listing.rights if register.is_holder(r, organization_id=user.organization_id)]
+    if not co_owned or user.organization_id == listing.organization_id:
+        raise PermissionDenied(_("只有该挂牌权利的其他共有人可以表示同意"))
+    now = now or utcnow()
+    consents = [c for c in (listing.co_owner_consents or []) if c.get("organization_id") != user.organization_id]
+    consents.append({"organization_id": user.organization_id, "user_id": user.id, "at": now.isoformat()})
+    listing.co_owner_consents = consents
+    for right in co_owned:
+        register.record(right, "co_owner_consented", {"listing_id": listing.id, "organization": user.organization.name},
+                        source="seller", actor=user, now=now)
     db.session.flush()
     return listing
 
@@ -170,37 +190,48 @@ def attach_image(user, listing_id, file_storage):
     return listing
 
 
-def bundle_similar_marks(user, listing_id, other_ids, *, now=None):
-    """Carry the organisation's identical/similar marks into this assignment listing.
+def bundle_similar_marks(user, listing_id, right_ids, *, now=None):
+    """Add the holder's identical/similar marks (register entries) to this assignment listing in one step.
 
-    The marks are copied into this listing and the listings they came from are
-    withdrawn, since such marks may only be assigned together.
+    Such marks may only be assigned together (商标法第四十二条), so any other listing that
+    offers one of them for assignment (or an exclusive or sole licence) is withdrawn, unless
+    it has bids or a deal under way: then nothing changes and the seller is told which.
     """
     listing = get_owned(user, listing_id)
     if listing.status not in EDITABLE_STATUSES:
         raise IllegalTransition(_("只有草稿或被驳回的挂牌可以合并商标"), status=listing.status)
-    offered = {other.id: other for other, _ in similar_marks(listing)}
-    wanted = [int(i) for i in other_ids]
+    now = now or utcnow()
+    offered = {right.id: right for right, _reasons in similar_marks(listing)}
+    wanted = []
+    for raw in right_ids:
+        try:
+            wanted.append(int(raw))
+        except (TypeError, ValueError):
+            raise ValidationError(_("只能合并本单位的近似商标"), {"bundle": _("编号应为整数")}) from None
     missing = [i for i in wanted if i not in offered]
-    if missing:
-        raise ValidationError(_("只能合并本单位含近似商标的挂牌"), {"bundle": _("不可合并：%(ids)s", ids=", ".join(map(str, missing)))})
-    numbers = {r.number for r in listing.rights}
-    position = len(listing.rights)
-    for other_id in wanted:
-        other = offered[other_id]
-        for right in other.rights:
-            if right.number in numbers:
+    if missing or not wanted:
+        raise ValidationError(_("只能合并本单位的近似商标"),
+                              {"bundle": _("不可合并：%(ids)s", ids=", ".join(map(str, missing)) or "—")})
+    blocked, to_withdraw = [], []
+    for right_id in wanted:
+        for other in rules._other_live_listings(offered[right_id], listing) + [
+                o for o in offered[right_id].listings if o.status in ("draft", "rejected") and o.id != listing.id]:
+            if not rules.SOLE_OFFERS & set(other.deal_types or []):
                 continue
-            copy = Right(**{c.key: getattr(right, c.key) for c in Right.__table__.columns
-                            if c.key not in ("id", "listing_id", "position")})
-            copy.position = position
-            position += 1
-            listing.rights.append(copy)
-            numbers.add(right.number)
-        if other.status != "withdrawn":
+            busy = other.status == "reserved" or (other.auction is not None and other.auction.bid_count)
+            (blocked if busy else to_withdraw).append(other)
+    if blocked:
+        raise Conflict(_("挂牌 %(ids)s 已有出价或交易进行中，不能撤回：请待其结束后再合并",
+                         ids="、".join(f"#{o.id}" for o in blocked)), listing_ids=[o.id for o in blocked])
+    for right_id in wanted:
+        listing.rights.append(offered[right_id])
+    for other in {o.id: o for o in to_withdraw}.values():
+        if other.status in TRANSITIONS["withdraw"][0]:
             _transition(other, "withdraw")
+            notify(other.seller_id, "listing", f"挂牌已撤回：{other.title}",
+                   f"其中的商标已合并到挂牌 #{listing.id} 一并转让（商标法第四十二条）。", link=f"/listings/{other.id}")
     db.session.flush()
-    return listing, _warnings(listing, local(now or utcnow()).date())
+    return listing, _warnings(listing, local(now).date())
 
 
 def warnings_for(listing, now=None):

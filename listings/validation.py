@@ -138,7 +138,13 @@ def _list(value, fields, key, *, separators=r"[,，;；|、\n]"):
 # --- rights -------------------------------------------------------------------
 
 def _right_kind(raw):
+    """("patent" | "trademark", body) from a rights item. ``{"register": {"kind", "number"}}`` refers to
+    a register entry by its number: the register's data fill the body."""
     if isinstance(raw, dict):
+        ref = raw.get("register")
+        if isinstance(ref, dict) and ref.get("kind") in KINDS and isinstance(ref.get("number"), str):
+            key = "application_number" if ref["kind"] == "patent" else "registration_number"
+            return ref["kind"], {key: ref["number"][:60]}
         if isinstance(raw.get("patent"), dict):
             return "patent", raw["patent"]
         if isinstance(raw.get("trademark"), dict):
@@ -146,6 +152,23 @@ def _right_kind(raw):
         if raw.get("kind") in KINDS:
             return raw["kind"], raw
     return None, None
+
+
+def fill_from_register(kind, body):
+    """A number the register knows fills in its data; what the input gives explicitly stays on top
+    (it only counts for a holder: ``register.resolve`` keeps the register's data for anyone else)."""
+    from .register import known_input
+
+    key = "application_number" if kind == "patent" else "registration_number"
+    number = body.get(key)
+    if not isinstance(number, str) or len(number) > 60:
+        return body
+    known = known_input(kind, number)
+    if known is None:
+        return body
+    merged = dict(known[kind])
+    merged.update({k: v for k, v in body.items() if v not in (None, "", [])})
+    return merged
 
 
 def parse_patent(raw, prefix, fields, today):
@@ -230,6 +253,7 @@ def parse_patent(raw, prefix, fields, today):
                               _("保护期已于 %(ends)s 届满（%(type)s专利 %(term)s 年，自申请日起算），不能挂牌",
                                 ends=ends.isoformat(), type=_(PATENT_TYPE_LABELS[patent_type]), term=term))
     values["pledged"] = _bool(raw.get("pledged"), fields, prefix + "pledged")
+    values["annuity_paid_until"] = _date(raw.get("annuity_paid_until"), fields, prefix + "annuity_paid_until")
     values["exclusive_license_until"] = _date(raw.get("exclusive_license_until"), fields,
                                               prefix + "exclusive_license_until")
     countries = []
@@ -301,6 +325,7 @@ def parse_trademark(raw, prefix, fields, today):
                                 ends=ends.isoformat()))
     values["exclusive_license_until"] = _date(raw.get("exclusive_license_until"), fields,
                                               prefix + "exclusive_license_until")
+    values["pledged"] = _bool(raw.get("pledged"), fields, prefix + "pledged")
     values["use_evidence"] = _bool(raw.get("use_evidence"), fields, prefix + "use_evidence") \
         if raw.get("use_evidence") not in (None, "") else None
     values["disputes"] = _int(raw.get("disputes"), fields, prefix + "disputes", minimum=0, maximum=1000)
@@ -310,7 +335,8 @@ def parse_trademark(raw, prefix, fields, today):
 # --- the listing ------------------------------------------------------------------
 
 LISTING_KEYS = ("kind", "title", "description", "deal_types", "price_mode", "price", "auction", "rights", "region",
-                "offer_floor", "license_territory", "license_field", "license_years")
+                "offer_floor", "license_territory", "license_field", "license_years", "license_cap",
+                "acts_for_holders")
 
 
 def parse_listing(data, *, today=None, now=None, default_region="other"):
@@ -366,6 +392,10 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
     out["license_territory"] = _text(data.get("license_territory"), fields, "license_territory", max_len=100) or None
     out["license_field"] = _text(data.get("license_field"), fields, "license_field", max_len=200) or None
     out["license_years"] = _int(data.get("license_years"), fields, "license_years", minimum=1, maximum=30)
+    out["license_cap"] = _int(data.get("license_cap"), fields, "license_cap", minimum=1, maximum=100_000)
+    if out["license_cap"] and "non_exclusive_license" not in out["deal_types"]:
+        out["license_cap"] = None  # only non-exclusive licences are sold more than once
+    out["acts_for_holders"] = _bool(data.get("acts_for_holders"), fields, "acts_for_holders")
 
     rights_raw = data.get("rights")
     rights = []
@@ -384,6 +414,7 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
                 fields[f"rights[{i}]"] = _("%(kind)s挂牌只能包含%(kind)s", kind=_(KIND_LABELS[kind]))
                 continue
             prefix = f"rights[{i}].{right_kind}."
+            body = fill_from_register(right_kind, body)
             parse = parse_patent if right_kind == "patent" else parse_trademark
             values = parse(body, prefix, fields, today)
             if values is None:

@@ -23,7 +23,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from escrow.models import DEAL_STATES, Deal, DealEvent
-from listings.models import LISTING_STATUSES, Listing, Right
+from listings.models import LISTING_STATUSES, Listing, ListingRight, Right
 
 from .extensions import db
 from .models import Organization, User
@@ -93,8 +93,9 @@ def _listing_counts(statuses):
         out["grade"][row.grade] += 1
         out["status"][row.status] += 1
     touched = defaultdict(set)
-    rights = (db.session.query(Right.listing_id, Right.patent_type, Right.ipc_codes, Right.nice_classes)
-              .join(Listing, Listing.id == Right.listing_id).filter(Listing.status.in_(statuses)).all())
+    rights = (db.session.query(ListingRight.listing_id, Right.patent_type, Right.ipc_codes, Right.nice_classes)
+              .join(Right, Right.id == ListingRight.right_id)
+              .join(Listing, Listing.id == ListingRight.listing_id).filter(Listing.status.in_(statuses)).all())
     for row in rights:
         if row.patent_type:
             touched[("patent_type", row.patent_type)].add(row.listing_id)

@@ -15,13 +15,13 @@ def home():
     from sqlalchemy.orm import selectinload
 
     from listings.classifications import IPC_SECTIONS, nice_classes
-    from listings.models import Listing
+    from listings.models import Listing, with_rights
 
     from .extensions import db
 
     def published(limit, *conditions):
         query = (select(Listing).where(Listing.status == "published", *conditions)
-                 .options(selectinload(Listing.rights), selectinload(Listing.organization),
+                 .options(with_rights(), selectinload(Listing.organization),
                           selectinload(Listing.auction))
                  .order_by(Listing.published_at.desc(), Listing.id.desc()).limit(limit))
         return list(db.session.scalars(query))

@@ -55,6 +55,8 @@ RESULT_SCHEMA = {
         "region": {"type": "string"},
         "highlight": {"type": "string", "description": "the title, HTML-escaped, matches wrapped in <mark>"},
         "snippet": {"type": "string", "description": "a matching excerpt of the description (HTML, may be empty)"},
+        "holders": {"type": "array", "items": {"type": "string"},
+                    "description": "权利人: the registered holders of the listing's rights"},
         "url": {"type": "string"},
     },
 }

@@ -161,6 +161,7 @@ def listing_document(listing):
                 nice.add(cls)
         if right.patent_type in PATENT_TYPES:
             ptypes.add(right.patent_type)
+        body.extend(right.holder_names)  # 权利人: the holder's name finds the listing
     if listing.organization is not None:
         body.append(listing.organization.name)
     deal_types = [d for d in (listing.deal_types or []) if d in DEAL_TYPES]

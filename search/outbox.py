@@ -31,7 +31,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from listings.models import Auction, Listing, Right
+from listings.models import Auction, Listing, Right, with_rights
 from marketplace.extensions import db
 from marketplace.models import OutboxEvent
 from marketplace.timeutil import utcnow
@@ -74,7 +74,7 @@ def write_position(handle, value):
 def load_listings(ids):
     rows = db.session.execute(
         select(Listing).where(Listing.id.in_(ids))
-        .options(selectinload(Listing.rights), selectinload(Listing.auction), selectinload(Listing.organization))
+        .options(with_rights(), selectinload(Listing.auction), selectinload(Listing.organization))
     ).scalars().all()
     return {row.id: row for row in rows}
 
@@ -242,7 +242,7 @@ def iter_published(chunk=500):
     while True:
         rows = db.session.execute(
             select(Listing).where(Listing.status == "published", Listing.id > last).order_by(Listing.id).limit(chunk)
-            .options(selectinload(Listing.rights), selectinload(Listing.auction),
+            .options(with_rights(), selectinload(Listing.auction),
                      selectinload(Listing.organization))
         ).scalars().all()
         if not rows:

@@ -265,7 +265,12 @@ _PUBLISHED_ROWS = sql(
     "WHERE l.status = 'published' AND l.id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 _RIGHT_TEXTS = sql(
-    "SELECT listing_id, title, abstract FROM rights WHERE listing_id IN :ids ORDER BY listing_id, position"
+    "SELECT lr.listing_id, r.title, r.abstract FROM listing_rights lr JOIN rights r ON r.id = lr.right_id "
+    "WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position"
+).bindparams(bindparam("ids", expanding=True))
+_HOLDERS = sql(
+    "SELECT lr.listing_id, h.name FROM listing_rights lr JOIN right_holders h ON h.right_id = lr.right_id "
+    "WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position, h.position"
 ).bindparams(bindparam("ids", expanding=True))
 
 
@@ -297,7 +302,15 @@ def plain_text(markdown):
     return _MARKDOWN.sub("", _LIST_MARKER.sub("", markdown or "")).strip()
 
 
-def result_json(row, terms, right_texts=()):
+def _holders(ids):
+    """{listing id: [holder name, …]} (权利人 of the listing's rights, each once)."""
+    names = {}
+    for listing_id, name in db.session.execute(_HOLDERS, {"ids": list(ids)}):
+        names.setdefault(listing_id, {})[name] = None
+    return {k: list(v) for k, v in names.items()}
+
+
+def result_json(row, terms, right_texts=(), holders=()):
     price = row.price
     if row.price_mode == "auction" and row.start_price is not None:
         price = row.current_price or row.start_price
@@ -316,6 +329,7 @@ def result_json(row, terms, right_texts=()):
         "region": row.region,
         "highlight": str(highlight(row.title, terms)),
         "snippet": str(snippet(body, terms)),
+        "holders": list(holders),
         "url": f"/listings/{row.id}",
     }
 
@@ -336,7 +350,8 @@ def search(params, *, with_facets=True, handle=None):
     stale = [i for i in found.ids if i not in live]
     ordered = [live[i] for i in found.ids if i in live][: params.per_page]
     texts = _right_texts([row.id for row in ordered]) if ordered and terms else {}
-    results = [result_json(row, terms, texts.get(row.id, ())) for row in ordered]
+    holders = _holders([row.id for row in ordered]) if ordered else {}
+    results = [result_json(row, terms, texts.get(row.id, ()), holders.get(row.id, ())) for row in ordered]
     total = found.total - len(stale)
     if results:
         total = max(total, offset + len(results))

@@ -59,6 +59,30 @@ def auth_header(user):
     return {"Authorization": f"Bearer {token_for(user)}"}
 
 
+def unique_patent_number(n):
+    """A valid 2017 invention application number, different for each ``n``."""
+    from listings.identifiers import patent_check_char
+
+    digits = f"20171{(600000 + n) % 10_000_000:07d}"
+    return f"{digits}.{patent_check_char(digits)}"
+
+
+def find_right(kind, number):
+    from listings.models import Right
+
+    return db.session.scalar(db.select(Right).where(Right.kind == kind, Right.number == number))
+
+
+def holder_for(user):
+    """The register holder row for ``user``'s organisation (or the user as a natural person)."""
+    from listings.models import RightHolder
+
+    if user.organization_id is not None:
+        return RightHolder(holder_type="organization", organization_id=user.organization_id,
+                           name=user.organization.name)
+    return RightHolder(holder_type="person", user_id=user.id, name=user.name or user.email)
+
+
 def make_listing(seller=None, *, status="published", price_mode="fixed", price=1_000_000_00,
                  deal_types=("assignment", "non_exclusive_license"), kind="patent", title=None, auction=None,
                  number=None, **kw):
@@ -80,15 +104,21 @@ def make_listing(seller=None, *, status="published", price_mode="fixed", price=1
                       region=seller.organization.region if seller.organization else "other", **kw)
     if status in ("published", "reserved", "sold"):
         listing.published_at = utcnow()
+    # Each listing offers its own register entry (held by the seller's organisation) unless a
+    # number is given: then the register's entry for it is reused if there is one.
     if kind == "patent":
-        listing.rights.append(Right(kind="patent", number=number or "201710601862.3", title=listing.title,
-                                    patent_type="invention", ipc_codes=["H01M 4/36"],
-                                    filing_date=date(2017, 7, 21), grant_date=date(2020, 3, 10),
-                                    claims_count=10, legal_status="granted"))
+        number = number or unique_patent_number(n)
+        right = find_right("patent", number) or Right(
+            kind="patent", number=number, title=listing.title, patent_type="invention", ipc_codes=["H01M 4/36"],
+            filing_date=date(2017, 7, 21), grant_date=date(2020, 3, 10), claims_count=10, legal_status="granted")
     else:
-        listing.rights.append(Right(kind="trademark", number=number or "12345678", title="星河",
-                                    nice_classes=[9], similar_groups=["0901"], goods=["计算机程序"],
-                                    registration_date=date(2018, 5, 7), tm_status="registered"))
+        number = number or str(12_000_000 + n)
+        right = find_right("trademark", number) or Right(
+            kind="trademark", number=number, title="星河", nice_classes=[9], similar_groups=["0901"],
+            goods=["计算机程序"], registration_date=date(2018, 5, 7), tm_status="registered")
+    if not right.holders:
+        right.holders.append(holder_for(seller))
+    listing.rights.append(right)
     if price_mode == "auction":
         values = {"start_price": 100_000_00, "min_increment": 10_000_00,
                   "ends_at": utcnow() + timedelta(days=3)}

@@ -1,9 +1,23 @@
 """Listings' tables. One module per concern; import from here."""
 # ruff: noqa: I001  (the outbox hook must be imported after the models it watches)
+from .register import (  # noqa: F401
+    ENCUMBRANCE_KINDS, HOLDER_TYPES, LICENCE_TYPES, Encumbrance, ListingRight, Right, RightClaim, RightEvent,
+    RightHolder,
+)
 from .listing import (  # noqa: F401
-    DEAL_TYPES, KINDS, LISTING_STATUSES, PATENT_TYPES, PRICE_MODES, Auction, Listing, Right,
+    DEAL_TYPES, KINDS, LISTING_STATUSES, PATENT_TYPES, PRICE_MODES, Auction, Listing,
 )
 from .grade import GradeAssessment  # noqa: F401
 from .bidding import Bid, Offer  # noqa: F401
+
+
+
+def with_rights():
+    """Loader option: a listing's register entries with their holders and encumbrances, in a few queries."""
+    from sqlalchemy.orm import selectinload
+
+    return selectinload(Listing.items).selectinload(ListingRight.right).options(
+        selectinload(Right.holders), selectinload(Right.encumbrances))
+
 
 from .. import outbox  # noqa: E402,F401  (registers the outbox hook)

@@ -1,8 +1,12 @@
-"""Rights (patents, trademarks), listings (one or more rights sold as one deal) and auction terms."""
+"""Listings (one or more register entries offered as one deal) and auction terms."""
 from sqlalchemy import JSON, CheckConstraint, UniqueConstraint
+from sqlalchemy.ext.associationproxy import association_proxy
+from sqlalchemy.ext.orderinglist import ordering_list
 
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
+
+from .register import ListingRight
 
 KINDS = ("patent", "trademark")
 PATENT_TYPES = ("invention", "utility_model", "design")
@@ -36,6 +40,11 @@ class Listing(db.Model):
     license_territory = db.Column(db.String(100))
     license_field = db.Column(db.String(200))
     license_years = db.Column(db.Integer)
+    license_cap = db.Column(db.Integer)  # at most this many non-exclusive licences; None: no cap
+    authorization_doc = db.Column(db.String(100))  # the holders' 委托书, when the seller is not a holder
+    co_owner_consent = db.Column(db.String(100))  # co-owners' written consent (assignment, exclusive/sole licence)
+    co_owner_consents = db.Column(JSON)  # [{"organization_id", "user_id", "at"}]: co-owners who clicked consent
+    acts_for_holders = db.Column(db.Boolean, nullable=False, default=False)  # the seller lists under a 委托书
     grade = db.Column(db.String(1))  # A-D, from the latest assessment
     grade_score = db.Column(db.Float)
     grade_needs_review = db.Column(db.Boolean, nullable=False, default=False)  # 待复核
@@ -47,8 +56,10 @@ class Listing(db.Model):
 
     seller = db.relationship("User")
     organization = db.relationship("Organization")
-    rights = db.relationship("Right", back_populates="listing", order_by="Right.position",
-                             cascade="all, delete-orphan")
+    # The rights offered, in order: links to register entries (``listings.models.register``).
+    items = db.relationship("ListingRight", back_populates="listing", order_by="ListingRight.position",
+                            collection_class=ordering_list("position"), cascade="all, delete-orphan")
+    rights = association_proxy("items", "right", creator=lambda right: ListingRight(right=right))
     auction = db.relationship("Auction", back_populates="listing", uselist=False, cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}
@@ -56,40 +67,6 @@ class Listing(db.Model):
     @property
     def is_public(self):
         return self.status in ("published", "reserved", "sold")
-
-
-class Right(db.Model):
-    """One patent or trademark. Kind-specific columns are null for the other kind."""
-
-    __tablename__ = "rights"
-    id = db.Column(db.Integer, primary_key=True)
-    listing_id = db.Column(db.Integer, db.ForeignKey("listings.id"), nullable=False, index=True)
-    position = db.Column(db.Integer, nullable=False, default=0)
-    kind = db.Column(db.String(20), nullable=False)
-    number = db.Column(db.String(40), nullable=False, index=True)  # canonical application / registration number
-    title = db.Column(db.String(300), nullable=False)  # patent title, or the mark's text
-    abstract = db.Column(db.Text)
-    # patents
-    patent_type = db.Column(db.String(20))  # invention | utility_model | design
-    ipc_codes = db.Column(JSON)  # ["H04L 9/32", ...]
-    locarno_class = db.Column(db.String(10))  # designs, "14-02"
-    filing_date = db.Column(db.Date)
-    grant_date = db.Column(db.Date)
-    claims_count = db.Column(db.Integer)
-    legal_status = db.Column(db.String(20))  # pending | granted | lapsed | invalidated | expired
-    pledged = db.Column(db.Boolean, nullable=False, default=False)
-    family_countries = db.Column(JSON)  # ["US", "EP"]
-    exclusive_license_until = db.Column(db.Date)  # an exclusive licence in force until this date
-    # trademarks
-    nice_classes = db.Column(JSON)  # [9, 42]
-    similar_groups = db.Column(JSON)  # ["0901", "4209"]
-    goods = db.Column(JSON)  # ["计算机软件（已录制）", ...]
-    registration_date = db.Column(db.Date)
-    tm_status = db.Column(db.String(20))  # registered | pending | opposed | cancelled | invalidated
-    disputes = db.Column(db.Integer)  # known oppositions/invalidations/cancellation actions
-    use_evidence = db.Column(db.Boolean)
-
-    listing = db.relationship("Listing", back_populates="rights")
 
 
 class Auction(db.Model):

@@ -62,6 +62,7 @@ def drive(deal_id, state, parties, now=None):
         "disputed": ["fund", "dispute"],
         "cancelled": ["cancel"],
         "refunded": ["fund", "dispute", "refund"],
+        "transfer_back": ["fund", "file", "record", "dispute", "refund"],
     }[state]
     steps = {
         "fund": lambda: deals.confirm_offline_payment(deal_id, deal.payment_reference, deal.price, parties.operator,

@@ -39,7 +39,8 @@ def test_deal_from_purchase_to_paid_payout(app, client, open_deal, parties, toke
     deal = open_deal(deal_type=deal_type, price=price, kind=kind)
     deal_id, ref = deal.id, deal.payment_reference
     assert references.is_valid(ref) and references.deal_id_of(ref) == deal_id
-    assert deal.listing.status == "reserved"
+    # A non-exclusive licence can be sold again: its listing stays on sale while the deal runs.
+    assert deal.listing.status == ("published" if deal_type == "non_exclusive_license" else "reserved")
 
     got = client.get(f"/api/v1/deals/{deal_id}", headers=tokens["buyer"]).get_json()["deal"]
     assert got["state"] == "awaiting_payment" and got["price"] == price and got["fee"] == (price * 300 + 5000) // 10000
@@ -84,7 +85,8 @@ def test_deal_from_purchase_to_paid_payout(app, client, open_deal, parties, toke
 
     deal = db.session.get(Deal, deal_id)
     db.session.refresh(deal)
-    assert deal.listing.status == "sold"
+    # An assignment sells the listing; a non-exclusive licence leaves it on sale for the next licensee.
+    assert deal.listing.status == ("published" if deal_type == "non_exclusive_license" else "sold")
     actions = [e.action for e in deal.events]
     assert actions == ["open", "pay", "confirm_payment", "file_transfer", "record_transfer", "accept", "payout_paid"]
     kinds = {n.title for n in db.session.query(Notification).filter_by(user_id=parties.seller.id)}

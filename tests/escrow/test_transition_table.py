@@ -26,7 +26,7 @@ RESOLVE = {"resolve_release": {"outcome": "release"}, "resolve_refund": {"outcom
 PATHS = {"pay": "pay", "confirm_payment": "confirm-payment", "cancel": "cancel", "file_transfer": "transfer-filed",
          "record_transfer": "transfer-recorded", "accept": "accept", "dispute": "dispute",
          "resolve_release": "resolve", "resolve_refund": "resolve", "resolve_split": "resolve",
-         "payout_paid": "payout-paid"}
+         "payout_paid": "payout-paid", "confirm_reversal": "confirm-reversal"}
 
 
 def expected(state, action, role):
@@ -79,6 +79,7 @@ def _as_system(deal, action, far):
         "lapse_inspection": lambda: deals.lapse_inspection(deal.id, now=far),
         "dispute": lambda: deals.open_dispute(deal.id, None, "系统不能提出争议"),
         "payout_paid": lambda: deals.mark_payout_paid(deal.id, "tr_123", None),
+        "confirm_reversal": lambda: deals.confirm_reversal(deal.id, None),
     }
     for action_name, params in RESOLVE.items():
         calls[action_name] = (lambda p: lambda: deals.resolve_dispute(deal.id, None, p["outcome"],

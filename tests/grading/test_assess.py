@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import select
 
 from listings import grading
-from listings.models import GradeAssessment, Listing
+from listings.models import Encumbrance, GradeAssessment, Listing
 from marketplace.errors import Conflict, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.models import AuditLog, Notification
@@ -149,7 +149,7 @@ def test_abstract_edit_marks_for_review(graded):
     lambda lst: setattr(lst, "title", "改过的标题"),
     lambda lst: setattr(lst, "description", "全新的描述"),
     lambda lst: setattr(lst, "deal_types", ["assignment"]),
-    lambda lst: setattr(lst.rights[0], "pledged", True),
+    lambda lst: lst.rights[0].encumbrances.append(Encumbrance(kind="pledge", party_name="某银行", source="operator")),
     lambda lst: setattr(lst.rights[0], "legal_status", "lapsed"),
     lambda lst: setattr(lst.rights[0], "claims_count", 3),
     lambda lst: setattr(lst.rights[0], "number", "201710601862.3" if lst.rights[0].number != "201710601862.3"

@@ -1,0 +1,447 @@
+"""The rights register's services: find or enter a right, who holds it, and what a deal changes.
+
+Every change writes a ``RightEvent`` (what, when, by whom, and its source: declared by
+the seller, entered by an operator, or deal #N). Functions flush, never commit.
+See docs/register.md.
+"""
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from marketplace import audit
+from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.extensions import db
+from marketplace.notify import notify
+from marketplace.timeutil import local, utcnow
+
+from . import identifiers as ids
+from .models import Encumbrance, Right, RightClaim, RightEvent, RightHolder
+
+# Columns a listing's input carries for a right (validation.parse_patent / parse_trademark).
+DATA_COLUMNS = ("title", "abstract", "patent_type", "ipc_codes", "locarno_class", "filing_date", "grant_date",
+                "claims_count", "legal_status", "annuity_paid_until", "family_countries", "nice_classes",
+                "similar_groups", "goods", "registration_date", "tm_status", "disputes", "use_evidence")
+UNDISCLOSED = "未披露"  # a declared pledge or licence whose counterparty the seller did not name
+KIND_PATHS = {"patent": "patent", "trademark": "trademark"}
+
+
+def canonical(kind, number):
+    """The canonical number for ``kind`` (raises InvalidIdentifier)."""
+    if kind == "patent":
+        return ids.normalize_application_number(number)[0]
+    return ids.normalize_registration_number(number)
+
+
+def find(kind, number):
+    """The register entry, or None. ``number`` may be in any accepted spelling."""
+    try:
+        number = canonical(kind, number)
+    except ids.InvalidIdentifier:
+        return None
+    return db.session.scalar(select(Right).where(Right.kind == kind, Right.number == number))
+
+
+def get(kind, number):
+    right = find(kind, number) if kind in KIND_PATHS else None
+    if right is None:
+        raise NotFound(_("登记簿中没有该权利"))
+    return right
+
+
+def record(right, action, detail=None, *, source, actor=None, deal=None, now=None):
+    """Append one event to the right's history."""
+    event = RightEvent(right=right, action=action, detail=_plain(detail or {}), source=source,
+                       actor_id=getattr(actor, "id", None), deal_id=getattr(deal, "id", None),
+                       created_at=now or utcnow())
+    db.session.add(event)
+    return event
+
+
+def _plain(value):
+    """JSON-safe copy (dates as ISO text)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+# --- holders ---------------------------------------------------------------------------
+
+def party_of(user):
+    """The holder a user acts for: their organisation, or themselves as a natural person."""
+    if user.organization_id is not None:
+        return {"type": "organization", "organization_id": user.organization_id, "user_id": None,
+                "name": user.organization.name}
+    return {"type": "person", "organization_id": None, "user_id": user.id, "name": user.name or user.email}
+
+
+def is_holder(right, organization_id=None, user_id=None):
+    for h in right.holders:
+        if organization_id is not None and h.organization_id == organization_id:
+            return True
+        if user_id is not None and h.holder_type == "person" and h.user_id == user_id:
+            return True
+    return False
+
+
+def listing_party_holds(listing, right):
+    """The listing's seller side (its organisation, or the seller as a natural person) holds ``right``."""
+    return is_holder(right, organization_id=listing.organization_id,
+                     user_id=listing.seller_id if listing.organization_id is None else None)
+
+
+def holder_names(right):
+    return "、".join(right.holder_names) or _("未登记")
+
+
+def set_holders(right, parties, *, action, source, actor=None, deal=None, now=None, detail=None):
+    """Replace the right's holders by ``parties`` (dicts as ``RightHolder.as_party``), recording before/after."""
+    before = [h.as_party() for h in right.holders]
+    right.holders = [RightHolder(holder_type=p["type"], organization_id=p.get("organization_id"),
+                                 user_id=p.get("user_id"), name=p["name"], id_type=p.get("id_type"),
+                                 id_number_masked=p.get("id_number_masked"), position=i)
+                     for i, p in enumerate(parties)]
+    record(right, action, {"before": before, "after": [dict(p) for p in parties], **(detail or {})},
+           source=source, actor=actor, deal=deal, now=now)
+    db.session.flush()
+
+
+# --- entering rights from a listing ------------------------------------------------------
+
+def known_input(kind, number):
+    """The register's data for ``number`` as listing input (to fill a form or an API body), or None."""
+    right = find(kind, number)
+    if right is None:
+        return None
+    from .service import right_input
+
+    return right_input(right)
+
+
+class HeldByAnother(Conflict):
+    """The register gives the number to another holder (409)."""
+
+    code = "held_by_another"
+
+
+def resolve(user, cleaned_rights, *, acts_for_holders=False, now=None):
+    """Register entries for a listing's cleaned rights, in order. Creates unknown ones (the seller's
+    side becomes the holder, declared by the seller); updates the data of those the seller's side
+    holds; for the others, the seller must act for the holders (an authorisation): their data stays
+    as the register has it. Raises ``HeldByAnother`` (nothing written) when the seller's side holds
+    none of that and does not say it acts for the holders.
+    """
+    now = now or utcnow()
+    party = party_of(user)
+    found = []
+    refused = []
+    for values in cleaned_rights:
+        right = db.session.scalar(select(Right).where(Right.kind == values["kind"], Right.number == values["number"]))
+        found.append(right)
+        if right is not None and right.holders and not is_holder(
+                right, party["organization_id"], party["user_id"]) and not acts_for_holders:
+            refused.append(right)
+    if refused:
+        names = "；".join(_("%(number)s 的权利人是 %(holders)s", number=r.number, holders=holder_names(r))
+                         for r in refused)
+        raise HeldByAnother(
+            _("%(names)s。只有权利人可以挂牌：如您受权利人委托，请勾选“受权利人委托挂牌”并上传委托书；"
+              "如您认为登记有误，请向平台运营提出权属异议。", names=names),
+            rights=[{"kind": r.kind, "number": r.number, "holders": r.holder_names} for r in refused],
+            ways_forward=["upload_authorization", "claim_to_operator"])
+    out = []
+    for values, right in zip(cleaned_rights, found, strict=True):
+        if right is None:
+            right = Right(kind=values["kind"], number=values["number"], madrid=ids.is_madrid(values["number"]),
+                          created_at=now, updated_at=now)
+            for column in DATA_COLUMNS:
+                setattr(right, column, values.get(column))
+            db.session.add(right)
+            right.holders = [RightHolder(holder_type=party["type"], organization_id=party["organization_id"],
+                                         user_id=party["user_id"], name=party["name"], position=0)]
+            db.session.flush()
+            record(right, "registered", {"holders": [party], "data": {c: values.get(c) for c in DATA_COLUMNS
+                                                                      if values.get(c) is not None}},
+                   source="seller", actor=user, now=now)
+            _declare_encumbrances(right, values, user, now)
+        elif is_holder(right, party["organization_id"], party["user_id"]) or not right.holders:
+            changed = {}
+            for column in DATA_COLUMNS:
+                new = values.get(column)
+                if new is not None and getattr(right, column) != new:
+                    changed[column] = {"before": getattr(right, column), "after": new}
+                    setattr(right, column, new)
+            if not right.holders:
+                right.holders = [RightHolder(holder_type=party["type"], organization_id=party["organization_id"],
+                                             user_id=party["user_id"], name=party["name"], position=0)]
+                changed["holders"] = {"before": [], "after": [party]}
+            if changed:
+                record(right, "declared", changed, source="seller", actor=user, now=now)
+            _declare_encumbrances(right, values, user, now)
+        out.append(right)
+    db.session.flush()
+    return out
+
+
+def _declare_encumbrances(right, values, user, now):
+    """A seller's ``pledged`` and ``exclusive_license_until`` become declared encumbrances.
+
+    Declaring ``pledged: false`` ends only a pledge the seller had declared; a pledge an
+    operator entered or a deal made stays until an operator ends it.
+    """
+    today = local(now).date()
+    pledges = right.encumbrances_in_force("pledge", today)
+    if values.get("pledged") and not pledges:
+        right.encumbrances.append(Encumbrance(kind="pledge", party_name=UNDISCLOSED, source="declared",
+                                              created_at=now))
+        record(right, "pledge_declared", {}, source="seller", actor=user, now=now)
+    elif values.get("pledged") is False:
+        for pledge in pledges:
+            if pledge.source == "declared":
+                pledge.ended_at, pledge.ended_reason = now, "卖方声明已解除"
+                record(right, "pledge_released", {"encumbrance_id": pledge.id}, source="seller", actor=user, now=now)
+    until = values.get("exclusive_license_until")
+    if until and until >= today:
+        declared = [e for e in right.licences_in_force(today)
+                    if e.licence_type in ("exclusive", "sole") and e.source == "declared"]
+        if not declared:
+            right.encumbrances.append(Encumbrance(kind="licence", licence_type="exclusive", party_name=UNDISCLOSED,
+                                                  ends_on=until, source="declared", created_at=now))
+            record(right, "licence_declared", {"licence_type": "exclusive", "ends_on": until},
+                   source="seller", actor=user, now=now)
+        elif declared[0].ends_on != until:
+            record(right, "licence_declared", {"licence_type": "exclusive", "ends_on": until,
+                                               "before": declared[0].ends_on}, source="seller", actor=user, now=now)
+            declared[0].ends_on = until
+
+
+# --- deals change the register ------------------------------------------------------------
+
+def buyer_party(deal):
+    from marketplace.models import User
+
+    buyer = db.session.get(User, deal.buyer_id)
+    return party_of(buyer)
+
+
+def apply_recorded_transfer(deal, now=None):
+    """CNIPA recorded the deal's transfer: the register follows.
+
+    An assignment makes the buyer's side the holder of every right in the listing and takes
+    the rights' other listings off the market (their sellers, bidders and offerers are told);
+    a licence adds a licence with the deal's terms.
+    """
+    from . import lifecycle
+
+    now = now or utcnow()
+    listing = deal.listing
+    party = buyer_party(deal)
+    for right in listing.rights:
+        if deal.deal_type == "assignment":
+            set_holders(right, [party], action="assigned", source="deal", deal=deal, now=now)
+            for other in list(right.listings):
+                if other.id != listing.id:
+                    lifecycle.take_off_market(other, _("%(number)s 已通过交易 #%(deal)s 转让给他人",
+                                                       number=right.number, deal=deal.id), now=now)
+        else:
+            licence = Encumbrance(kind="licence", licence_type=LICENCE_OF_DEAL[deal.deal_type],
+                                  party_name=party["name"], party_organization_id=party["organization_id"],
+                                  party_user_id=party["user_id"], territory=deal.license_territory,
+                                  field=deal.license_field, starts_on=deal.license_start, ends_on=deal.license_end,
+                                  source="platform", deal_id=deal.id, created_at=now)
+            right.encumbrances.append(licence)
+            db.session.flush()
+            record(right, "licensed", {"licence_type": licence.licence_type, "licensee": party["name"],
+                                       "territory": licence.territory, "field": licence.field,
+                                       "starts_on": licence.starts_on, "ends_on": licence.ends_on},
+                   source="deal", deal=deal, now=now)
+    db.session.flush()
+
+
+LICENCE_OF_DEAL = {"exclusive_license": "exclusive", "sole_license": "sole", "non_exclusive_license": "non_exclusive"}
+
+
+def reverse_recorded_transfer(deal, actor, now=None):
+    """The transfer-back (回转登记) was recorded: undo what ``apply_recorded_transfer`` did for ``deal``."""
+    now = now or utcnow()
+    for right in deal.listing.rights:
+        if deal.deal_type == "assignment":
+            assigned = db.session.scalar(
+                select(RightEvent).where(RightEvent.right_id == right.id, RightEvent.deal_id == deal.id,
+                                         RightEvent.action == "assigned").order_by(RightEvent.id.desc()).limit(1))
+            if assigned is not None:
+                set_holders(right, assigned.detail.get("before") or [], action="reassigned_back", source="operator",
+                            actor=actor, deal=deal, now=now)
+        else:
+            for licence in right.encumbrances:
+                if licence.deal_id == deal.id and licence.ended_at is None:
+                    licence.ended_at, licence.ended_reason = now, f"交易 #{deal.id} 回转登记"
+                    record(right, "licence_reversed", {"encumbrance_id": licence.id}, source="operator",
+                           actor=actor, deal=deal, now=now)
+    db.session.flush()
+
+
+# --- operators: corrections and claims ------------------------------------------------------
+
+CORRECTABLE = DATA_COLUMNS + ("madrid",)
+
+
+def correct(operator, right, changes, reason, *, now=None):
+    """An operator corrects an entry's data (with a reason; audited and in the history)."""
+    _require_operator(operator)
+    reason = _reason(reason)
+    now = now or utcnow()
+    if not isinstance(changes, dict) or not changes:
+        raise ValidationError(_("没有要更正的内容"), {"changes": _("必填")})
+    unknown = sorted(set(changes) - set(CORRECTABLE))
+    if unknown:
+        raise ValidationError(_("含有不能更正的字段"), {k: _("未知或不可更正的字段") for k in unknown})
+    diff = {}
+    for column, value in changes.items():
+        if getattr(right, column) != value:
+            diff[column] = {"before": getattr(right, column), "after": value}
+            setattr(right, column, value)
+    right.verified_at = now
+    record(right, "corrected", {**diff, "reason": reason}, source="operator", actor=operator, now=now)
+    audit.record(operator, "right.correct", "right", right.id, before={k: v["before"] for k, v in _plain(diff).items()},
+                 after={**{k: v["after"] for k, v in _plain(diff).items()}, "reason": reason})
+    db.session.flush()
+    return right
+
+
+def correct_holders(operator, right, parties, reason, *, now=None):
+    _require_operator(operator)
+    reason = _reason(reason)
+    if not parties:
+        raise ValidationError(_("至少一个权利人"), {"holders": _("必填")})
+    before = [h.as_party() for h in right.holders]
+    set_holders(right, parties, action="holders_corrected", source="operator", actor=operator, now=now,
+                detail={"reason": reason})
+    audit.record(operator, "right.holders", "right", right.id, before={"holders": before},
+                 after={"holders": parties, "reason": reason})
+    return right
+
+
+def add_encumbrance(operator, right, values, reason, *, now=None):
+    """An operator enters a pledge or licence from CNIPA's record (source ``operator``)."""
+    _require_operator(operator)
+    reason = _reason(reason)
+    now = now or utcnow()
+    enc = Encumbrance(source="operator", created_at=now, **values)
+    right.encumbrances.append(enc)
+    db.session.flush()
+    record(right, f"{enc.kind}_entered", {**values, "reason": reason}, source="operator", actor=operator, now=now)
+    audit.record(operator, f"right.{enc.kind}", "right", right.id, before={}, after={**_plain(values),
+                                                                                      "reason": reason})
+    return enc
+
+
+def end_encumbrance(operator, right, encumbrance_id, reason, *, now=None):
+    _require_operator(operator)
+    reason = _reason(reason)
+    now = now or utcnow()
+    enc = next((e for e in right.encumbrances if e.id == encumbrance_id and e.ended_at is None), None)
+    if enc is None:
+        raise NotFound(_("没有这项在效的质押或许可"))
+    enc.ended_at, enc.ended_reason = now, reason[:200]
+    record(right, f"{enc.kind}_ended", {"encumbrance_id": enc.id, "reason": reason}, source="operator",
+           actor=operator, now=now)
+    audit.record(operator, f"right.{enc.kind}_end", "right", right.id, before={"encumbrance_id": enc.id},
+                 after={"reason": reason})
+    db.session.flush()
+    return enc
+
+
+def file_claim(user, right, evidence_storage, note, *, now=None):
+    """A seller whose organisation is not the registered holder claims the right, with evidence."""
+    from marketplace.uploads import save_upload
+
+    if user is None or user.organization_id is None:
+        raise PermissionDenied(_("须以单位身份提出权属异议"))
+    if is_holder(right, organization_id=user.organization_id):
+        raise Conflict(_("贵单位已是该权利的权利人"))
+    note = note.strip() if isinstance(note, str) else ""
+    if len(note) > 2000:
+        raise ValidationError(_("说明过长"), {"note": _("最多 %(n)s 个字符", n=2000)})
+    existing = db.session.scalar(select(RightClaim).where(RightClaim.right_id == right.id,
+                                                          RightClaim.organization_id == user.organization_id,
+                                                          RightClaim.status == "open"))
+    if existing is not None:
+        raise Conflict(_("贵单位对该权利的异议正在处理中（#%(id)s）", id=existing.id), claim_id=existing.id)
+    if evidence_storage is None or not getattr(evidence_storage, "filename", ""):
+        raise ValidationError(_("请上传权属证明（如专利证书、转让登记通知书）"), {"evidence": _("必填")})
+    stored, _kind, _size, _name = save_upload(evidence_storage, field="evidence", area="docs")
+    claim = RightClaim(right=right, organization_id=user.organization_id, claimant_id=user.id,
+                       claimant_name=user.organization.name, evidence=stored, note=note or None,
+                       created_at=now or utcnow())
+    db.session.add(claim)
+    db.session.flush()
+    record(right, "claimed", {"claim_id": claim.id, "claimant": claim.claimant_name}, source="seller", actor=user,
+           now=now)
+    from .lifecycle import operator_ids
+
+    for operator_id in operator_ids():
+        notify(operator_id, "listing", f"权属异议：{right.number}",
+               f"{claim.claimant_name} 主张 {right.number} 的权利（登记权利人：{holder_names(right)}）。",
+               link="/operator/rights/claims")
+    return claim
+
+
+def decide_claim(operator, claim_id, decision, reason, *, now=None):
+    """Uphold (the claimant becomes the holder; the old holder's listings of it come off the market)
+    or dismiss a claim."""
+    from . import lifecycle
+
+    _require_operator(operator)
+    reason = _reason(reason)
+    now = now or utcnow()
+    claim = db.session.get(RightClaim, claim_id)
+    if claim is None:
+        raise NotFound(_("异议不存在"))
+    if claim.status != "open":
+        raise Conflict(_("该异议已处理"), status=claim.status)
+    if decision not in ("uphold", "dismiss"):
+        raise ValidationError(_("处理结论应为 uphold 或 dismiss"), {"decision": _("应为 uphold（支持）或 dismiss（驳回）")})
+    right = claim.right
+    if decision == "uphold":
+        from marketplace.models import Organization
+
+        org = db.session.get(Organization, claim.organization_id)
+        old = {h.organization_id for h in right.holders if h.organization_id}
+        correct_holders(operator, right, [{"type": "organization", "organization_id": org.id, "user_id": None,
+                                            "name": org.name}], reason, now=now)
+        for listing in list(right.listings):
+            if listing.organization_id in old:
+                lifecycle.take_off_market(listing, _("运营裁定 %(number)s 的权利人为 %(name)s", number=right.number,
+                                                     name=org.name), now=now)
+    claim.status = "upheld" if decision == "uphold" else "dismissed"
+    claim.decided_by_id, claim.decided_at, claim.decision_reason = operator.id, now, reason
+    record(right, f"claim_{claim.status}", {"claim_id": claim.id, "reason": reason}, source="operator",
+           actor=operator, now=now)
+    audit.record(operator, f"right.claim_{decision}", "right", right.id, before={"claim_id": claim.id},
+                 after={"status": claim.status, "reason": reason})
+    notify(claim.claimant_id, "listing", f"权属异议已处理：{right.number}",
+           ("已支持：贵单位已登记为权利人。" if claim.status == "upheld" else "未支持。") + f"理由：{reason}",
+           link=f"/rights/{right.kind}/{right.number}")
+    db.session.flush()
+    return claim
+
+
+def open_claims():
+    return list(db.session.scalars(select(RightClaim).where(RightClaim.status == "open").order_by(RightClaim.id)))
+
+
+def _require_operator(user):
+    if user is None or not user.is_operator:
+        raise PermissionDenied(_("只有运营人员可以更正登记簿"))
+
+
+def _reason(reason):
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if len(reason) < 2:
+        raise ValidationError(_("请写明理由"), {"reason": _("必填")})
+    if len(reason) > 2000:
+        raise ValidationError(_("理由过长"), {"reason": _("最多 %(n)s 个字符", n=2000)})
+    return reason
