@@ -285,8 +285,10 @@ def relist_listing(user, listing_id, *, now=None):
     draft = Listing(status="draft", seller_id=user.id, organization_id=listing.organization_id,
                     **{key: getattr(listing, key) for key in RELIST_COLUMNS})
     draft.deal_types = list(listing.deal_types or [])
-    for right in listing.rights:  # the same register entries: a relist offers them again
-        draft.rights.append(right)
+    db.session.add(draft)
+    with db.session.no_autoflush:
+        for right in list(listing.rights):  # the same register entries: a relist offers them again
+            draft.rights.append(right)
     if listing.price_mode == "auction" and listing.auction is not None:
         old = listing.auction
         draft.auction = Auction(start_price=old.start_price, reserve_price=old.reserve_price,

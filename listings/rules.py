@@ -120,7 +120,7 @@ def problems(listing, stage, *, deal_type=None, today=None, deal=None):
     pledged = [r for r in rights if r.encumbrances_in_force("pledge", today)]
     if pledged and not listing.pledge_consent:
         found.append(Problem("pledge_consent", "pledge_consent", _(
-            "%(numbers)s 已质押：转让或许可须上传质权人的书面同意书", numbers="、".join(r.number for r in pledged)),
+            "%(numbers)s 已质押：转让或许可须上传质权人同意书（书面同意）", numbers="、".join(r.number for r in pledged)),
             [r.number for r in pledged]))
 
     # 5. While an exclusive or sole licence is in force in a territory and field, no other licence

@@ -223,8 +223,9 @@ def bundle_similar_marks(user, listing_id, right_ids, *, now=None):
     if blocked:
         raise Conflict(_("挂牌 %(ids)s 已有出价或交易进行中，不能撤回：请待其结束后再合并",
                          ids="、".join(f"#{o.id}" for o in blocked)), listing_ids=[o.id for o in blocked])
-    for right_id in wanted:
-        listing.rights.append(offered[right_id])
+    with db.session.no_autoflush:
+        for right_id in wanted:
+            listing.rights.append(offered[right_id])
     for other in {o.id: o for o in to_withdraw}.values():
         if other.status in TRANSITIONS["withdraw"][0]:
             _transition(other, "withdraw")

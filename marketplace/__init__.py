@@ -116,6 +116,7 @@ def _register_blueprints(app):
     import listings.api
     import listings.grading_api
     import listings.grading_views
+    import listings.rights_views
     import listings.views
     import search.api
     import search.views
@@ -123,9 +124,10 @@ def _register_blueprints(app):
     from . import auth, openapi, operator, storefront
 
     html = [auth.bp, storefront.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
-            escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, search.views.bp]
+            escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, search.views.bp,
+            listings.rights_views.bp]
     apis = [auth.api, openapi.bp, listings.api.bp, listings.grading_api.bp, escrow.api.bp,
-            escrow.trading_api.bp, escrow.webhooks.bp, search.api.bp]
+            escrow.trading_api.bp, escrow.webhooks.bp, search.api.bp, listings.rights_views.api]
     for bp in html:
         app.register_blueprint(bp)
     for bp in apis:

@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 from listings import grading
+from listings.models import Encumbrance
 from marketplace.extensions import db
 from tests import factories
 from tests.grading.conftest import add_years
@@ -56,7 +57,7 @@ def test_utility_model_stability_and_term(app, seller, today):
 
 def test_pledged_patent(app, seller, today):
     listing = factories.make_listing(seller)
-    listing.rights[0].pledged = True
+    listing.rights[0].encumbrances.append(Encumbrance(kind="pledge", party_name="某银行", source="operator"))
     db.session.flush()
     item = by_key(grading.propose(listing, today))["encumbrance"]
     assert item["score"] == 3
@@ -68,11 +69,12 @@ def test_pledged_patent(app, seller, today):
 
 def test_exclusive_licence_in_force(app, seller, today):
     listing = factories.make_listing(seller)
-    listing.rights[0].exclusive_license_until = today + timedelta(days=400)
+    listing.rights[0].encumbrances.append(Encumbrance(kind="licence", licence_type="exclusive", party_name="甲",
+                                                      ends_on=today + timedelta(days=400), source="declared"))
     db.session.flush()
     item = by_key(grading.propose(listing, today))["encumbrance"]
     assert item["score"] == 4 and "独占许可有效至" in item["reason"]
-    listing.rights[0].exclusive_license_until = today - timedelta(days=1)  # expired licence is no burden
+    listing.rights[0].encumbrances[-1].ends_on = today - timedelta(days=1)  # expired licence is no burden
     db.session.flush()
     assert by_key(grading.propose(listing, today))["encumbrance"]["score"] == 10
 
@@ -169,10 +171,11 @@ def test_portfolio_reads_rights_together(app, seller, today):
     first = listing.rights[0]
     first.filing_date = add_years(today, -18)  # 2 years left
     first.family_countries = ["US"]
-    listing.rights.append(Right(kind="patent", number="201910012345.6", title="改进型正极材料", position=1,
+    listing.rights.append(Right(kind="patent", number="201910012345.6", title="改进型正极材料",
                                 patent_type="invention", filing_date=add_years(today, -5), claims_count=12,
-                                legal_status="granted", pledged=True, family_countries=["JP"]))
-    listing.rights.append(Right(kind="patent", number="200810012345.9", title="已失效的老专利", position=2,
+                                legal_status="granted", family_countries=["JP"],
+                                encumbrances=[Encumbrance(kind="pledge", party_name="某银行", source="operator")]))
+    listing.rights.append(Right(kind="patent", number="200810012345.9", title="已失效的老专利",
                                 patent_type="invention", filing_date=add_years(today, -1), legal_status="lapsed"))
     db.session.flush()
     items = by_key(grading.propose(listing, today))

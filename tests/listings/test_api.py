@@ -157,8 +157,9 @@ def test_exclusive_licence_in_force_blocks_another(client, seller, api):
     until = (utcnow() + timedelta(days=400)).date().isoformat()
     body = patent_payload(deal_types=["exclusive_license"], patent={"exclusive_license_until": until})
     res = create(client, api(seller), body)
-    assert res.status_code == 422
+    assert res.status_code == 409  # the rule book: the register already records an exclusive licence
     assert "独占许可在有效期内" in res.json["error"]["fields"]["deal_types"]
+    assert body["rights"][0]["patent"]["application_number"] in res.json["error"]["fields"]["deal_types"]
     past = (utcnow() - timedelta(days=1)).date().isoformat()
     body = patent_payload(deal_types=["exclusive_license"], patent={"exclusive_license_until": past})
     assert create(client, api(seller), body).status_code == 201
@@ -168,7 +169,7 @@ def test_pledged_patent_for_assignment_needs_consent(client, seller, api):
     h = api(seller)
     res = create(client, h, patent_payload(patent={"pledged": True}))
     assert res.status_code == 201
-    assert [w["code"] for w in res.json["warnings"]] == ["pledge_consent_required"]
+    assert [w["code"] for w in res.json["warnings"]] == ["pledge_consent"]
     listing_id = res.json["listing"]["id"]
     res = client.post(f"/api/v1/listings/{listing_id}/submit", headers=h)
     assert res.status_code == 422 and "质权人同意书" in res.json["error"]["fields"]["pledge_consent"]
@@ -179,11 +180,11 @@ def test_pledged_patent_for_assignment_needs_consent(client, seller, api):
     assert res.status_code == 200, res.json
     assert res.json["warnings"] == [] and res.json["listing"]["pledge_consent_uploaded"] is True
     assert client.post(f"/api/v1/listings/{listing_id}/submit", headers=h).status_code == 200
-    # licensing a pledged patent needs no consent
+    # licensing a pledged patent needs the pledgee's consent too (担保法/民法典第444条)
     res = create(client, h, patent_payload(deal_types=["non_exclusive_license"],
                                            patent={"pledged": True, "application_number": "202210100008.X",
                                                    "filing_date": "2022-01-05", "grant_date": None}))
-    assert res.status_code == 201 and res.json["warnings"] == []
+    assert res.status_code == 201 and [w["code"] for w in res.json["warnings"]] == ["pledge_consent"]
 
 
 def test_similar_marks_of_the_same_org_are_named_and_can_be_bundled(client, seller, api):
@@ -191,16 +192,17 @@ def test_similar_marks_of_the_same_org_are_named_and_can_be_bundled(client, sell
     first = create(client, h, trademark_payload()).json["listing"]["id"]
     other = create(client, h, trademark_payload(trademark={"registration_number": "22345678", "mark_text": "星河云",
                                                            "nice_classes": [9], "similar_groups": ["0901"]})).json
-    assert [w["code"] for w in other["warnings"]] == ["similar_marks"]
+    assert [w["code"] for w in other["warnings"]] == ["trademark_bundle"]
     warning = other["warnings"][0]
-    assert warning["listing_ids"] == [first] and "12345678" in warning["message"]
+    first_right = db.session.get(Listing, first).rights[0]
+    assert warning["right_ids"] == [first_right.id] and "12345678" in warning["message"]
     # another organisation's identical mark is not ours to bundle
     stranger = factories.make_user("seller")
     db.session.commit()
     res = create(client, api(stranger), trademark_payload(trademark={"registration_number": "32345678"}))
     assert res.json["warnings"] == []
     from listings import service
-    listing, warnings = service.bundle_similar_marks(seller, other["listing"]["id"], [first])
+    listing, warnings = service.bundle_similar_marks(seller, other["listing"]["id"], [first_right.id])
     db.session.commit()
     assert sorted(r.number for r in listing.rights) == ["12345678", "22345678"] and warnings == []
     assert db.session.get(Listing, first).status == "withdrawn"

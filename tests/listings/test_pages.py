@@ -27,7 +27,8 @@ def test_public_listing_page_shows_rights_price_and_seller(client, seller):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "¥100万" in html
-    assert "201710601862.3" in html and "H01M — " in html
+    assert listing.rights[0].number in html and "H01M — " in html
+    assert "权利人" in html and seller.organization.name in html
     assert "转让" in html and "普通许可" in html
     assert seller.organization.name in html and "已认证企业" in html
     assert "剩余" in html

@@ -15,11 +15,17 @@ from tests import factories
 
 
 def test_buy_now_opens_deal_and_reserves(fixed_listing, buyers, seller):
-    deal = trading.buy_now(fixed_listing.id, buyers[0], "non_exclusive_license")
+    deal = trading.buy_now(fixed_listing.id, buyers[0], "assignment")
     assert (deal.buyer_id, deal.seller_id, deal.price, deal.deal_type, deal.source, deal.state) == (
-        buyers[0].id, seller.id, 50_000_00, "non_exclusive_license", "purchase", "awaiting_payment")
+        buyers[0].id, seller.id, 50_000_00, "assignment", "purchase", "awaiting_payment")
     assert fixed_listing.status == "reserved"
     assert db.session.query(Notification).filter_by(user_id=seller.id, kind="deal").count() == 1
+
+
+def test_buy_now_non_exclusive_licence_leaves_the_listing_on_sale(fixed_listing, buyers, seller):
+    first = trading.buy_now(fixed_listing.id, buyers[0], "non_exclusive_license")
+    second = trading.buy_now(fixed_listing.id, buyers[1], "non_exclusive_license")
+    assert first.id != second.id and fixed_listing.status == "published"
 
 
 def test_second_buyer_gets_409(fixed_listing, buyers):

@@ -73,11 +73,11 @@ def test_buy_now_form(client, as_user, fixed_listing, buyers):
     as_user(buyers[0])
     html = page(client, fixed_listing)
     assert "立即购买" in html and 'value="non_exclusive_license"' in html
-    r = client.post(f"/listings/{fixed_listing.id}/buy", data={"deal_type": "non_exclusive_license"})
+    r = client.post(f"/listings/{fixed_listing.id}/buy", data={"deal_type": "assignment"})
     deal = db.session.query(Deal).one()
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/deals/{deal.id}")
     as_user(buyers[1])
-    r = client.post(f"/listings/{fixed_listing.id}/buy", data={"deal_type": "assignment"})
+    r = client.post(f"/listings/{fixed_listing.id}/buy", data={"deal_type": "non_exclusive_license"})
     assert r.status_code == 302 and db.session.query(Deal).count() == 1
     assert "当前不可交易" in page(client, fixed_listing)
 
