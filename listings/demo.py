@@ -243,8 +243,10 @@ def _catalogue(today, now):
             patent["pledged"] = True
             deal_types = ["non_exclusive_license"]  # a pledged patent licensed, not assigned
         if index == 6:
+            # An exclusive licence in force: the patent can still be assigned (the licence survives and
+            # the buyer acknowledges it before paying), but no other licence can be offered.
             patent["exclusive_license_until"] = (today + timedelta(days=500)).isoformat()
-            deal_types = ["assignment", "non_exclusive_license"]
+            deal_types = ["assignment"]
         base = (3 + _h(row["title_zh"], 60)) * 10_000_00 if row["kind_code"] != "U" else (1 + _h(row["title_zh"], 12)) * 10_000_00
         data = {"kind": "patent", "title": row["title_zh"], "deal_types": deal_types,
                 "description": _description(row["title_zh"], extra="可提供专利证书、缴费凭证复印件"),
@@ -332,6 +334,17 @@ def _catalogue(today, now):
         index += 1
 
 
+def _attach_demo_consent(user, listing):
+    """The pledgee's written consent for a pledged demo patent (a one-page PDF), through the upload checks."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    pdf = b"%PDF-1.4\n% demo: pledgee's written consent to license the pledged patent\n%%EOF\n"
+    service.attach_pledge_consent(user, listing.id, FileStorage(io.BytesIO(pdf), filename="质权人同意书.pdf",
+                                                                content_type="application/pdf"))
+
+
 def _finish(listing, index, now, keep_draft=False):
     """Move a demo listing along the lifecycle (directly: no notifications for demo rows)."""
     if keep_draft:
@@ -386,6 +399,8 @@ def seed():
             continue
         with db.session.begin_nested():
             listing, _warnings = service.create_listing(users[org_key], data, now=now)
+            if any(r.pledged for r in listing.rights):
+                _attach_demo_consent(users[org_key], listing)
             keep_draft = org_key == "xinghe" and drafts < 2 and index % 3 == 1  # the demo seller's own drafts
             drafts += keep_draft
             _finish(listing, index, now, keep_draft)

@@ -111,6 +111,7 @@ class World:
             "completed": ["fund", "file", "record", "accept", "payout"],
             "disputed": ["fund", "dispute"],
             "cancelled": ["cancel"],
+            "transfer_back": ["fund", "file", "record", "dispute", "refund"],
         }[state]
         steps = {
             "fund": lambda: deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price,
@@ -121,6 +122,7 @@ class World:
             "payout": lambda: deals.mark_payout_paid(deal.id, "BOC0001", self.operator),
             "dispute": lambda: deals.open_dispute(deal.id, self.buyer, "卖方迟迟不提交变更申请"),
             "cancel": lambda: deals.cancel_deal(deal.id, self.buyer),
+            "refund": lambda: deals.resolve_dispute(deal.id, self.operator, "refund"),
         }
         for step in path:
             steps[step]()

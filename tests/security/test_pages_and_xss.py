@@ -140,6 +140,8 @@ PAGES = {
     + [("anon", _args(listing_id=lambda p: p.trademark.id), HTML, True, None),
        ("buyer", _args(listing_id=lambda p: p.auction.id), HTML, True, None),
        ("seller", _args(listing_id=lambda p: p.rejected.id), HTML, True, None)],
+    "rights.detail": [(role, _args(kind="patent", number=lambda p: p.listing.rights[0].number), HTML, True, None)
+                      for role in ("anon", "seller")],
     "listings.detail_slug": [("anon", _args(listing_id=lambda p: p.listing.id, slug=SHORT), HTML, True, None)],
     "listings.edit": [("seller", _args(listing_id=lambda p: p.rejected.id), HTML, True, None)],
     "listings.image": [("seller", _args(listing_id=lambda p: p.rejected.id), FILE, False, None)],

@@ -79,10 +79,16 @@ def _form(data):
     return lambda w, obj, user: {"data": data(w, obj, user) if callable(data) else data}
 
 
+_BODY_SEQ = itertools.count(900_000)
+
+
 def _patent_body(w, obj):
+    # A number nobody holds yet: each visitor enters a right of its own into the register.
+    from tests.factories import unique_patent_number
+
     return {"kind": "patent", "title": "锂电池正极材料发明专利转让", "description": "**高能量密度**正极材料",
             "deal_types": ["assignment"], "price_mode": "fixed", "price": 500_000_00,
-            "rights": [{"patent": {"application_number": "201710601862.3", "title": "一种锂电池正极材料及其制备方法",
+            "rights": [{"patent": {"application_number": unique_patent_number(next(_BODY_SEQ)), "title": "一种锂电池正极材料及其制备方法",
                                    "ipc_codes": ["H01M 4/36"], "filing_date": "2017-07-21",
                                    "grant_date": "2020-03-10", "claims_count": 10, "legal_status": "granted"}}]}
 
@@ -96,9 +102,9 @@ def _grade_scores(w, listing):
 def _draft_trademarks(w):
     """A draft trademark assignment listing and, in the same organisation, another with the same mark."""
     first = w.listing(status="draft", kind="trademark", price_mode="negotiable", price=None,
-                      deal_types=("assignment",), number="12345678")
+                      deal_types=("assignment",))
     second = w.listing(status="draft", kind="trademark", price_mode="negotiable", price=None,
-                       deal_types=("assignment",), number="87654321")
+                       deal_types=("assignment",))
     first.other = second
     return first
 
@@ -175,6 +181,12 @@ MATRIX = {
     ("POST", "escrow_api.resolve"): Case(
         (401, 403, 404, 403, 404, 200), setup=lambda w: w.deal("disputed"), args=lambda d: {"deal_id": d.id},
         body=_json({"outcome": "refund"}), probe=_deal_events),
+    ("POST", "escrow_api.confirm_reversal"): Case(
+        (401, 403, 404, 403, 404, 200), setup=lambda w: w.deal("transfer_back"), args=lambda d: {"deal_id": d.id},
+        probe=_deal_events),
+    ("POST", "escrow_api.acknowledge_licences"): Case(
+        (401, 200, 404, 403, 404, 403), note="the buyer of a deal awaiting payment",
+        setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id}, probe=_reread(Deal, "licences_acknowledged_at")),
     ("POST", "escrow_api.cancel"): Case(
         (401, 200, 404, 403, 404, 200), setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id},
         probe=_deal_events),
@@ -185,6 +197,17 @@ MATRIX = {
     # --- listings ---------------------------------------------------------------------------------------
     ("POST", "listings_api.create"): Case(
         (401, 403, 403, 201, 201, 403), body=_json(_patent_body), probe=lambda w, obj, user: _count(Listing)),
+    ("GET", "rights_api.show"): Case(
+        (200, 200, 200, 200, 200, 200), note="the register is public",
+        setup=lambda w: w.listing(), args=lambda x: {"kind": "patent", "number": x.rights[0].number}),
+    ("POST", "rights_api.upload_document"): Case(
+        (401, 404, 404, 200, 404, 403), setup=lambda w: w.listing(status="draft"),
+        args=lambda x: {"listing_id": x.id, "field": "authorization_doc"}, body=_files("document", PDF, "auth.pdf"),
+        probe=_reread(Listing, "authorization_doc")),
+    ("POST", "rights_api.co_owner_consent"): Case(
+        (401, 404, 404, 403, 403, 404), note="only a co-owner of another organisation may consent; none here",
+        setup=lambda w: w.listing(status="draft"), args=lambda x: {"listing_id": x.id},
+        probe=_reread(Listing, "co_owner_consents")),
     ("GET", "listings_api.show"): Case(
         (404, 404, 404, 200, 404, 200), note="a draft: only its organisation's sellers and operators see it",
         setup=lambda w: w.listing(status="draft"), args=lambda x: {"listing_id": x.id}),
@@ -314,7 +337,7 @@ MATRIX = {
         args=lambda x: {"listing_id": x.id}, probe=lambda w, obj, user: _count(Listing)),
     ("POST", "listings.bundle"): Case(
         ("login", 404, 404, "done", 404, "refused"), setup=_draft_trademarks, args=lambda x: {"listing_id": x.id},
-        body=_form(lambda w, x, user: {"bundle": str(x.other.id)}),
+        body=_form(lambda w, x, user: {"bundle": str(x.other.rights[0].id)}),
         probe=lambda w, x, user: _reread(Listing, "status")(w, x.other, user)),
     ("POST", "listings.review"): Case(
         OPERATORS_ONLY_PAGE, setup=lambda w: w.listing(status="pending_review"), args=lambda x: {"listing_id": x.id},
