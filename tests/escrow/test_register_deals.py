@@ -13,7 +13,7 @@ from marketplace.extensions import db
 from tests import factories
 from tests.invariants import checks
 
-from .conftest import drive
+from .conftest import PNG, drive, upload
 
 
 def _holders(right):
@@ -181,3 +181,34 @@ def test_licence_deal_needs_no_acknowledgement(app, client, parties, open_deal):
     headers = factories.auth_header(parties.buyer)
     db.session.commit()
     assert client.post(f"/api/v1/deals/{deal.id}/pay", headers=headers).status_code == 200
+
+
+def test_exclusive_licence_deal_cannot_be_recorded_beside_a_running_non_exclusive_one(app, parties):
+    """A non-exclusive listing and an exclusive listing of one right may both be on sale (no licence is
+    in force yet); whichever deal is recorded second must not put overlapping licences in force."""
+    non_exclusive = factories.make_listing(parties.seller, deal_types=("non_exclusive_license",))
+    right = non_exclusive.rights[0]
+    exclusive = factories.make_listing(parties.seller, number=right.number, deal_types=("exclusive_license",))
+    other_buyer = factories.make_user("buyer")
+    db.session.commit()
+    first = trading.buy_now(non_exclusive.id, parties.buyer, "non_exclusive_license")
+    db.session.commit()
+    try:
+        second = trading.buy_now(exclusive.id, other_buyer, "exclusive_license")
+        db.session.commit()
+    except RuleBroken as exc:  # refused while the first licence is under way
+        db.session.rollback()
+        assert right.number in exc.message
+        second = None
+    drive(first.id, "transfer_recorded", parties)
+    if second is not None:
+        try:
+            deals.confirm_offline_payment(second.id, second.payment_reference, second.price, parties.operator)
+            deals.file_transfer(second.id, parties.seller, upload())
+            deals.record_transfer(second.id, parties.seller, upload(PNG, "notice.png"))
+            db.session.commit()
+        except RuleBroken:
+            db.session.rollback()
+    db.session.refresh(right)
+    types = sorted(e.licence_type for e in right.licences_in_force())
+    assert types in (["non_exclusive"], ["exclusive"]), types
