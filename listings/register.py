@@ -4,6 +4,8 @@ Every change writes a ``RightEvent`` (what, when, by whom, and its source: decla
 the seller, entered by an operator, or deal #N). Functions flush, never commit.
 See docs/register.md.
 """
+from datetime import date
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -203,7 +205,11 @@ def _declare_encumbrances(right, values, user, now):
                 pledge.ended_at, pledge.ended_reason = now, "卖方声明已解除"
                 record(right, "pledge_released", {"encumbrance_id": pledge.id}, source="seller", actor=user, now=now)
     until = values.get("exclusive_license_until")
-    if until and until >= today:
+    # The listing's input carries the register's own licences back (``right_input``): a date no later
+    # than one an operator or a deal recorded is that licence, not a new declaration.
+    recorded = [e.ends_on or date.max for e in right.licences_in_force(today)
+                if e.licence_type in ("exclusive", "sole") and e.source != "declared"]
+    if until and until >= today and not (recorded and until <= max(recorded)):
         declared = [e for e in right.licences_in_force(today)
                     if e.licence_type in ("exclusive", "sole") and e.source == "declared"]
         if not declared:

@@ -127,7 +127,7 @@ def problems(listing, stage, *, deal_type=None, today=None, deal=None):
     #    there; an exclusive or sole licence needs a scope no licence in force covers.
     territory, licence_field = _terms(listing, deal)
     for r in rights:
-        in_force = [e for e in r.licences_in_force(today)
+        in_force = [e for e in r.licences_in_force(today) + (_licences_under_way(r) if stage == "deal" else [])
                     if overlaps(e.territory, territory) and overlaps(e.field, licence_field)]
         for dt in sorted(offered & set(LICENCE_OF)):
             wanted = LICENCE_OF[dt]
@@ -214,6 +214,21 @@ def licences_sold(listing):
     return db.session.scalar(select(db.func.count(Deal.id)).where(
         Deal.listing_id == listing.id, Deal.deal_type == "non_exclusive_license",
         Deal.state.notin_(("cancelled", "refunded")))) or 0
+
+
+def _licences_under_way(right):
+    """Licences that running deals (not yet recorded, so not in the register) will grant on ``right``,
+    shaped like ``Encumbrance`` for rule 5: a deal opening must not conflict with them either."""
+    from types import SimpleNamespace
+
+    from escrow.models import TERMINAL_STATES, Deal
+
+    deals = db.session.scalars(
+        select(Deal).join(ListingRight, ListingRight.listing_id == Deal.listing_id)
+        .where(ListingRight.right_id == right.id, Deal.deal_type.in_(tuple(LICENCE_OF)),
+               Deal.recorded_at.is_(None), Deal.state.notin_(tuple(TERMINAL_STATES))))
+    return [SimpleNamespace(licence_type=LICENCE_OF[d.deal_type], territory=d.license_territory,
+                            field=d.license_field, party_name=None, ends_on=d.license_end) for d in deals]
 
 
 def _other_live_listings(right, listing):
