@@ -60,10 +60,8 @@ def create_app(config=None):
     register_cli(app)
 
     @login_manager.user_loader
-    def load_user(user_id):
-        from .models import User
-
-        return db.session.get(User, int(user_id))
+    def load_user(alternative_id):
+        return user_for_session(alternative_id)
 
     @app.before_request
     def _forget_cached_user():
@@ -82,6 +80,22 @@ def create_app(config=None):
         with app.app_context():
             prepare_database(app)
     return app
+
+
+def user_for_session(alternative_id):
+    """The user a session or remember-me cookie names ("<id>:<session_token>"), or None when the token is no
+    longer theirs (they changed the password or signed out since) or the value is malformed (a bare old id)."""
+    import hmac
+
+    from .models import User
+
+    user_id, _sep, token = (alternative_id or "").partition(":")
+    if not (user_id.isascii() and user_id.isdigit()) or not token or int(user_id) > DatabaseIntConverter.MAX:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
+        return None
+    return user
 
 
 class DatabaseIntConverter(IntegerConverter):
