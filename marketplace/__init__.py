@@ -46,6 +46,7 @@ def create_app(config=None):
     login_manager.login_message = None
     csrf.init_app(app)
     limiter.init_app(app)
+    _trust_proxies(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Shanghai")
 
     _import_models()
@@ -80,6 +81,20 @@ def create_app(config=None):
         with app.app_context():
             prepare_database(app)
     return app
+
+
+def _trust_proxies(app):
+    """Behind ``TRUSTED_PROXIES`` reverse proxies, take the client address (rate limits, logs) and the scheme
+    from the X-Forwarded-For / -Proto values those proxies appended; anything further left is the client's own
+    claim and ignored. Warn when rate limits are counted per worker (memory:// under several workers)."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+    warning = config_module.per_worker_limits_warning(app.config)
+    if warning:
+        log.warning(warning)
 
 
 def user_for_session(alternative_id):
