@@ -57,6 +57,8 @@ def load_settings(instance_path: Path) -> dict:
         "ANTI_SNIPING_MINUTES": _int("ANTI_SNIPING_MINUTES", 5),
         "OFFER_DAYS": _int("OFFER_DAYS", 7),
         "OUTBOX_RETENTION_DAYS": _int("OUTBOX_RETENTION_DAYS", 7),
+        "MAX_SAVED_SEARCHES": _int("MAX_SAVED_SEARCHES", 20),  # per user
+        "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 5),  # tries per saved-search notice (in-app, e-mail)
     }
 
 
