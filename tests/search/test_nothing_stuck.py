@@ -281,3 +281,20 @@ def test_the_default_cap_is_20(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings(tmp_path)
     assert settings["MAX_SAVED_SEARCHES"] == 20 and settings["NOTIFY_MAX_ATTEMPTS"] == 5
+
+
+class TestInEnglish:
+    @pytest.fixture
+    def app_config(self):
+        return {"MAX_SAVED_SEARCHES": 1}
+
+    def test_the_refusals_read_in_english(self, app, client):
+        buyer = factories.make_user("buyer")
+        headers = {**factories.auth_header(buyer), "Accept-Language": "en"}
+        db.session.commit()
+        r = client.post("/api/v1/saved-searches", json={"q": "battery\n"}, headers=headers)
+        assert r.get_json()["error"]["fields"]["q"] == "must not contain control characters such as line breaks or tabs"
+        assert client.post("/api/v1/saved-searches", json={"q": "battery"}, headers=headers).status_code == 201
+        r = client.post("/api/v1/saved-searches", json={"q": "chip"}, headers=headers)
+        assert r.get_json()["error"]["message"] == ("You can keep at most 1 saved searches; delete one you no longer "
+                                                    "need first")
