@@ -83,8 +83,8 @@ def roles_of(deal, user):
         roles.add("buyer")
     if user.id == deal.seller_id:
         roles.add("seller")
-    if user.is_operator:
-        roles.add("operator")
+    if user.is_operator and not roles:
+        roles.add("operator")  # never on a deal of their own: a party cannot confirm or judge their own deal
     return roles
 
 

@@ -117,7 +117,8 @@ def _refused(exc, listing_id, form_name=None, form=None):
 
 
 def _user_key():
-    return f"user:{current_user.get_id()}" if current_user.is_authenticated else request.remote_addr
+    # the user's id, not get_id() (which changes at each sign-out): a new session must not reset the limit
+    return f"user:{current_user.id}" if current_user.is_authenticated else request.remote_addr
 
 
 def _bid_limit():

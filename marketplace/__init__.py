@@ -46,6 +46,7 @@ def create_app(config=None):
     login_manager.login_message = None
     csrf.init_app(app)
     limiter.init_app(app)
+    _trust_proxies(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Shanghai")
 
     _import_models()
@@ -60,10 +61,8 @@ def create_app(config=None):
     register_cli(app)
 
     @login_manager.user_loader
-    def load_user(user_id):
-        from .models import User
-
-        return db.session.get(User, int(user_id))
+    def load_user(alternative_id):
+        return user_for_session(alternative_id)
 
     @app.before_request
     def _forget_cached_user():
@@ -82,6 +81,36 @@ def create_app(config=None):
         with app.app_context():
             prepare_database(app)
     return app
+
+
+def _trust_proxies(app):
+    """Behind ``TRUSTED_PROXIES`` reverse proxies, take the client address (rate limits, logs) and the scheme
+    from the X-Forwarded-For / -Proto values those proxies appended; anything further left is the client's own
+    claim and ignored. Warn when rate limits are counted per worker (memory:// under several workers)."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+    warning = config_module.per_worker_limits_warning(app.config)
+    if warning:
+        log.warning(warning)
+
+
+def user_for_session(alternative_id):
+    """The user a session or remember-me cookie names ("<id>:<session_token>"), or None when the token is no
+    longer theirs (they changed the password or signed out since) or the value is malformed (a bare old id)."""
+    import hmac
+
+    from .models import User
+
+    user_id, _sep, token = (alternative_id or "").partition(":")
+    if not (user_id.isascii() and user_id.isdigit()) or not token or int(user_id) > DatabaseIntConverter.MAX:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
+        return None
+    return user
 
 
 class DatabaseIntConverter(IntegerConverter):

@@ -158,7 +158,9 @@ def change_password(user, current, new):
     if fields:
         raise ValidationError(_("无法修改密码"), fields)
     user.set_password(new)
-    # Changing the password ends every API token issued before.
+    # Changing the password ends every web session and remember-me cookie (the caller signs the browser
+    # that changed it in again) and every API token issued before.
+    user.end_sessions()
     for row in db.session.query(ApiToken).filter_by(user_id=user.id, revoked_at=None):
         row.revoked_at = utcnow()
 

@@ -91,6 +91,10 @@ def _attach_errors(form, fields):
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        # Signing out signs out everywhere: every other browser's session and remember-me cookie too.
+        current_user.end_sessions()
+        db.session.commit()
     logout_user()
     flash(_("已退出登录"), "info")
     return redirect(url_for("storefront.home"))
@@ -102,12 +106,16 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            accounts.change_password(current_user, form.current_password.data, form.new_password.data)
+            user = current_user._get_current_object()
+            accounts.change_password(user, form.current_password.data, form.new_password.data)
             db.session.commit()
         except ValidationError as exc:
             db.session.rollback()
             _attach_errors(form, exc.fields)
         else:
+            # Every other browser is signed out now; this one stays, under the new session token.
+            remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+            login_user(user, remember=remembered, fresh=True)
             flash(_("密码已修改"), "success")
             return redirect(url_for("storefront.home"))
     return render_template("auth/password.html", form=form)

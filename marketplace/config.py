@@ -44,6 +44,8 @@ def load_settings(instance_path: Path) -> dict:
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
         "STRIPE_PAYMENT_METHOD_TYPES": (os.environ.get("STRIPE_PAYMENT_METHOD_TYPES") or "card").split(","),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # reverse proxies in front of the app (each appends to X-Forwarded-For); 0: the peer is the client
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         # per client address (sign-in, registration) or per signed-in user (bids, offers); Flask-Limiter syntax
         "RATELIMIT_LOGIN": os.environ.get("RATELIMIT_LOGIN") or "10/minute;50/hour",
         "RATELIMIT_REGISTER": os.environ.get("RATELIMIT_REGISTER") or "5/minute;30/hour",
@@ -55,7 +57,57 @@ def load_settings(instance_path: Path) -> dict:
         "ANTI_SNIPING_MINUTES": _int("ANTI_SNIPING_MINUTES", 5),
         "OFFER_DAYS": _int("OFFER_DAYS", 7),
         "OUTBOX_RETENTION_DAYS": _int("OUTBOX_RETENTION_DAYS", 7),
+        "MAX_SAVED_SEARCHES": _int("MAX_SAVED_SEARCHES", 20),  # per user
+        "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 5),  # tries per saved-search notice (in-app, e-mail)
     }
+
+
+def configured_workers(environ=None, argv=None):
+    """How many gunicorn workers this process is one of, as far as the environment says (None: unknown).
+
+    ``WEB_CONCURRENCY`` (gunicorn's and most platforms' variable), then ``-w N`` / ``--workers N`` in
+    ``GUNICORN_CMD_ARGS`` or on gunicorn's own command line. A gunicorn.conf.py is not read.
+    """
+    import shlex
+    import sys
+
+    environ = os.environ if environ is None else environ
+    argv = sys.argv if argv is None else argv
+    found = None
+    try:
+        args = shlex.split(environ.get("GUNICORN_CMD_ARGS", ""))
+    except ValueError:
+        args = []
+    if argv and os.path.basename(str(argv[0])).startswith("gunicorn"):
+        args += [str(a) for a in argv[1:]]
+    for i, arg in enumerate(args):
+        value = None
+        if arg in ("-w", "--workers") and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--workers="):
+            value = arg.split("=", 1)[1]
+        elif arg.startswith("-w") and arg[2:].isdigit():
+            value = arg[2:]
+        if value is not None and value.strip().isascii() and value.strip().isdigit():
+            found = int(value)  # the last one wins, as on gunicorn's command line
+    concurrency = (environ.get("WEB_CONCURRENCY") or "").strip()
+    if found is None and concurrency.isascii() and concurrency.isdigit():
+        found = int(concurrency)
+    return found
+
+
+def per_worker_limits_warning(config, environ=None, argv=None):
+    """The warning to log when rate limits are kept in process memory under several workers, else None."""
+    if not config.get("RATELIMIT_ENABLED", True):
+        return None
+    if not str(config.get("RATELIMIT_STORAGE_URI") or "memory://").startswith("memory://"):
+        return None
+    workers = configured_workers(environ, argv)
+    if not workers or workers < 2:
+        return None
+    return (f"RATELIMIT_STORAGE_URI is memory:// under {workers} workers: every worker counts on its own, so "
+            f"each rate limit is in effect {workers} times as high; set RATELIMIT_STORAGE_URI=redis://… "
+            "to share the counts")
 
 
 DEFAULTS = {

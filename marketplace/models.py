@@ -34,6 +34,10 @@ class Organization(db.Model):
     members = db.relationship("User", back_populates="organization")
 
 
+def new_session_token():
+    return secrets.token_urlsafe(32)
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     id = db.Column(db.Integer, primary_key=True)
@@ -46,8 +50,20 @@ class User(UserMixin, db.Model):
     locale = db.Column(db.String(10))
     active = db.Column(db.Boolean, nullable=False, default=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Flask-Login's "alternative id": the session and the remember-me cookie hold "<id>:<session_token>",
+    # so a new token (password change, sign-out) ends every web session and remember-me cookie at once.
+    session_token = db.Column(db.String(64), nullable=False, default=new_session_token)
 
     organization = db.relationship("Organization", back_populates="members")
+
+    def get_id(self):
+        if not self.session_token:
+            self.session_token = new_session_token()  # a user not flushed yet
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self):
+        """Sign this user out of every browser (sessions and remember-me cookies); API tokens are apart."""
+        self.session_token = new_session_token()
 
     @property
     def roles(self):

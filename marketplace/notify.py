@@ -1,6 +1,8 @@
 """In-app notifications (and e-mail when SMTP is configured). Kernel: used by every domain package."""
 import logging
+import re
 import smtplib
+import unicodedata
 from email.message import EmailMessage
 
 from flask import current_app
@@ -10,9 +12,32 @@ from .models import Notification, User
 
 log = logging.getLogger(__name__)
 
+# Bidirectional embeddings, overrides and isolates: they reorder what a mail client shows.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def is_control_char(ch):
+    """Control characters (C0, DEL, C1), line and paragraph separators and bidi controls."""
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS
+
+
+def has_control_chars(text):
+    return any(is_control_char(ch) for ch in text or "")
+
+
+def clean_header(value):
+    """A mail header value with every control character (CR and LF above all) turned into a space:
+    no text from a user or a listing can add a header or end the header block."""
+    text = "".join(" " if is_control_char(ch) else ch for ch in str(value or ""))
+    return re.sub(r"\s+", " ", text).strip()
+
 
 def notify(user, kind, title, body="", link=None, email=False):
-    """Queue a notification for ``user`` (a User or id) in the caller's transaction."""
+    """Queue a notification for ``user`` (a User or id) in the caller's transaction.
+
+    The e-mail (when asked for and SMTP is set) is best effort here: a failure is logged and never reaches
+    the caller. Saved-search notices are delivered apart, with retries (``search.saved.deliver_pending``).
+    """
     user_id = user if isinstance(user, int) else user.id
     row = Notification(user_id=user_id, kind=kind, title=title, body=body, link=link)
     db.session.add(row)
@@ -21,19 +46,26 @@ def notify(user, kind, title, body="", link=None, email=False):
     return row
 
 
-def _send_mail(user_id, subject, body):
+def send_mail(user_id, subject, body):
+    """Send one e-mail to the user; raises on failure (the caller decides whether to retry).
+    Returns False when there is nobody to send to (no such user)."""
     user = db.session.get(User, user_id)
     if user is None:
-        return
+        return False
     msg = EmailMessage()
-    msg["From"] = current_app.config["MAIL_FROM"]
-    msg["To"] = user.email
-    msg["Subject"] = subject
-    msg.set_content(body)
+    msg["From"] = clean_header(current_app.config["MAIL_FROM"])
+    msg["To"] = clean_header(user.email)
+    msg["Subject"] = clean_header(subject)
+    msg.set_content(body or "")
+    with smtplib.SMTP(current_app.config["SMTP_HOST"], current_app.config["SMTP_PORT"], timeout=10) as s:
+        s.send_message(msg)
+    return True
+
+
+def _send_mail(user_id, subject, body):
     try:
-        with smtplib.SMTP(current_app.config["SMTP_HOST"], current_app.config["SMTP_PORT"], timeout=10) as s:
-            s.send_message(msg)
-    except OSError:  # mail is best effort; the in-app notification is the record
+        send_mail(user_id, subject, body)
+    except Exception:  # noqa: BLE001 - mail is best effort; the in-app notification is the record
         log.warning("mail to user %s failed", user_id, exc_info=True)
 
 

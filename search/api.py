@@ -117,7 +117,7 @@ def api_search():
                                     for k in service.FILTER_KEYS},
                      "additionalProperties": False}}},
      responses={"201": {"type": "object", "required": ["saved_search"], "properties": {"saved_search": SAVED_SCHEMA}},
-                "422": None})
+                "409": None, "422": None})
 @commit_after
 def api_save_search():
     user = require_user()

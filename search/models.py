@@ -26,3 +26,9 @@ class SavedSearchNotice(db.Model):
                                 nullable=False, index=True)
     listing_id = db.Column(db.Integer, db.ForeignKey("listings.id", ondelete="CASCADE"), nullable=False)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Delivery, one notice at a time (search.saved.deliver_pending): the in-app notification, then the e-mail
+    # (marked done at once when SMTP is not set). A failure counts an attempt; the notice is retried by the next
+    # drain until NOTIFY_MAX_ATTEMPTS, and never holds up another notice.
+    notified_at = db.Column(db.DateTime)
+    mailed_at = db.Column(db.DateTime)
+    attempts = db.Column(db.Integer, nullable=False, default=0)

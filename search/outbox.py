@@ -15,7 +15,12 @@ transaction as any listing change. Here:
   position only moves over a gap once the row after it is older than
   ``SEARCH_OUTBOX_GAP_SECONDS`` (the missing id was rolled back); rows after a young gap
   are applied now and again later;
-* newly published listings are matched against saved searches while draining;
+* saved searches are matched only by a drain that asks for it (``flask search sync``, run from cron), never by
+  the after-commit drain of the request that changed the listing. That drain keeps a second position,
+  ``notify_position`` (never ahead of the index's): it matches the rows the index has applied, writes one
+  pending notice per match and saves that position, and only then delivers the pending notices, each on its
+  own (``search.saved.deliver_pending``). A failure there is logged and retried by the next drain; it never
+  holds back the index, the positions or another notice;
 * rows older than ``OUTBOX_RETENTION_DAYS`` are pruned (never the newest row, so ids
   keep increasing on SQLite).
 """
@@ -41,6 +46,7 @@ from .index import IndexBusy, add_to_index, current_handle, is_searchable, remov
 log = logging.getLogger(__name__)
 
 POSITION_FILE = "outbox_position"
+NOTIFY_POSITION_FILE = "notify_position"
 _state = threading.local()
 _last_prune = {}
 
@@ -54,17 +60,17 @@ class DrainReport:
     notified: int = 0  # saved-search notifications sent
 
 
-def read_position(handle):
+def read_position(handle, name=POSITION_FILE):
     try:
-        with open(os.path.join(handle.path, POSITION_FILE)) as fh:
+        with open(os.path.join(handle.path, name)) as fh:
             return int(fh.read().strip() or 0)
     except (OSError, ValueError):
         return 0
 
 
-def write_position(handle, value):
+def write_position(handle, value, name=POSITION_FILE):
     os.makedirs(handle.path, exist_ok=True)
-    path = os.path.join(handle.path, POSITION_FILE)
+    path = os.path.join(handle.path, name)
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     with open(tmp, "w") as fh:
         fh.write(str(int(value)))
@@ -135,19 +141,41 @@ def _drain(handle, timeout, batch, notify_saved, max_batches):
         report.applied += len(rows)
         report.indexed += len(published)
         report.removed += len(listing_ids) - len(published)
-        if notify_saved and published:
-            # Before the position moves: if this fails the rows are applied again later (notices dedupe).
-            from .saved import notify_matches
-
-            report.notified += notify_matches(published, handle)
         new_position = _advance(position, rows, utcnow(), gap_seconds)
         if new_position > read_position(handle):
             write_position(handle, new_position)
         report.position = new_position
         if new_position < rows[-1][0]:
             break  # a young gap: the rest is applied, the position waits for the gap to close
+    if notify_saved:
+        report.notified += notify_saved_searches(handle, batch)
     _maybe_prune()
     return report
+
+
+def notify_saved_searches(handle=None, batch=500):
+    """Match the outbox rows this index has applied since ``notify_position`` against saved searches (pending
+    notices, then the position), then deliver pending notices one by one. Never raises; returns notifications
+    sent. When matching fails the position stays and the next drain matches those rows again (notices dedupe)."""
+    from . import saved
+
+    handle = handle or current_handle()
+    try:
+        while True:
+            start, end = read_position(handle, NOTIFY_POSITION_FILE), read_position(handle)
+            if start >= end:
+                break
+            rows = db.session.execute(
+                select(OutboxEvent.id, OutboxEvent.listing_id)
+                .where(OutboxEvent.id > start, OutboxEvent.id <= end).order_by(OutboxEvent.id).limit(batch)
+            ).all()
+            if rows:
+                saved.notify_matches(sorted({r[1] for r in rows}), handle)
+            write_position(handle, rows[-1][0] if rows else end, NOTIFY_POSITION_FILE)
+    except Exception:  # noqa: BLE001 - never the index's problem; retried by the next drain
+        db.session.rollback()
+        log.exception("matching saved searches failed; the rows are matched again by the next drain")
+    return saved.deliver_pending()
 
 
 def pending_count(handle=None):
@@ -219,7 +247,8 @@ def sync_quietly(app):
         with app.app_context():
             try:
                 # Bounded: a request applies at most a few batches; `search sync` or the next commit does the rest.
-                drain(max_batches=4)
+                # Saved searches are matched by `search sync`, outside any user's request.
+                drain(max_batches=4, notify_saved=False)
             except IndexBusy:
                 log.info("search index busy; outbox rows left for the next drain")
                 db.session.rollback()

@@ -12,14 +12,16 @@ import re
 from dataclasses import dataclass, field, fields
 from html import escape
 
+from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlalchemy import text as sql
 
 from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
-from marketplace.errors import NotFound, ValidationError
+from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
+from marketplace.notify import has_control_chars
 from marketplace.regions import REGIONS
 
 from . import analysis
@@ -420,6 +422,11 @@ def save_search(user, q, filters):
     unknown = sorted(set(filters) - set(FILTER_KEYS))
     if unknown:
         raise ValidationError(_("未知筛选条件"), {f"filters.{k}": _("未知筛选条件") for k in unknown})
+    control = {key: _("不能包含换行、制表符等控制字符") for key, value in
+               [("q", q), *((f"filters.{k}", v) for k, v in filters.items())]
+               if isinstance(value, str) and has_control_chars(value)}
+    if control:
+        raise ValidationError(_("保存的搜索条件含有控制字符"), control)
     args = {k: v for k, v in filters.items() if v not in (None, "")}
     args = {k: (",".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in args.items()}
     args["q"] = q or ""
@@ -432,6 +439,9 @@ def save_search(user, q, filters):
     for row in db.session.query(SavedSearch).filter_by(user_id=user.id, q=params.q):
         if (row.filters or {}) == clean:
             return row
+    cap = current_app.config.get("MAX_SAVED_SEARCHES", 20)
+    if db.session.query(SavedSearch).filter_by(user_id=user.id).count() >= cap:
+        raise Conflict(_("最多保存 %(n)s 条搜索，请先删除不再需要的", n=cap))
     row = SavedSearch(user_id=user.id, q=params.q, filters=clean)
     db.session.add(row)
     db.session.flush()

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from marketplace.errors import NotFound, ValidationError
+from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.regions import REGIONS
 
@@ -125,7 +125,12 @@ def search_page():
 @login_required
 def save_search():
     params, _notes = _parse_forgiving(request.form)
-    service.save_search(current_user, params.q, params.filters())
+    try:
+        service.save_search(current_user, params.q, params.filters())
+    except (ValidationError, Conflict) as exc:
+        db.session.rollback()
+        flash(" ".join([exc.message, *map(str, exc.fields.values())]), "error")
+        return redirect(url_for("search.search_page", **params.args()))
     db.session.commit()
     flash(_("已保存搜索。有新的挂牌符合条件时，我们会通知您。"), "success")
     return redirect(url_for("search.search_page", **params.args()))

@@ -131,7 +131,7 @@ def runner(app):
 def login(client, user):
     """Sign ``user`` in on ``client`` through the session (the login page is tested on its own)."""
     with client.session_transaction() as sess:
-        sess["_user_id"] = str(user.id)
+        sess["_user_id"] = user.get_id()
         sess["_fresh"] = True
     return client
 

@@ -72,7 +72,7 @@ def test_error_matches_the_error_schema(client, spec):
     jsonschema.validate(response.get_json(), _response_schema(spec, "/api/v1/search", "get", "422"))
 
 
-def test_saved_search_and_notification_responses_match(client, spec, buyer):
+def test_saved_search_and_notification_responses_match(client, spec, buyer, runner):
     headers = factories.auth_header(buyer)
     db.session.commit()
     created = client.post("/api/v1/saved-searches", json={"q": "电池", "filters": {"nice_class": 9}}, headers=headers)
@@ -82,6 +82,7 @@ def test_saved_search_and_notification_responses_match(client, spec, buyer):
     jsonschema.validate(listed.get_json(), _response_schema(spec, "/api/v1/saved-searches", "get", "200"))
     make_search_listing(title="电池", kind="trademark", nice_classes=[9])
     db.session.commit()
+    assert runner.invoke(args=["search", "sync"]).exit_code == 0  # saved searches are matched here
     notes = client.get("/api/v1/notifications", headers=headers)
     assert notes.get_json()["notifications"]
     jsonschema.validate(notes.get_json(), _response_schema(spec, "/api/v1/notifications", "get", "200"))

@@ -57,6 +57,9 @@ def test_matching_new_listing_notifies_the_owner_once(client, buyer, buyer_heade
     make_search_listing(seller, title="一种图像识别方法")  # does not match the words
     make_search_listing(seller, title="电池", kind="trademark")  # does not match the filter
     db.session.commit()
+    # never in the request that published the listing: `flask search sync` (cron) matches saved searches
+    assert db.session.query(Notification).filter_by(user_id=buyer.id).count() == 0
+    assert runner.invoke(args=["search", "sync"]).exit_code == 0
 
     notes = db.session.query(Notification).filter_by(user_id=buyer.id, kind="saved_search").all()
     assert len(notes) == 1
@@ -70,25 +73,28 @@ def test_matching_new_listing_notifies_the_owner_once(client, buyer, buyer_heade
     assert db.session.query(Notification).filter_by(user_id=buyer.id, kind="saved_search").count() == 1
 
 
-def test_listing_published_after_review_notifies(client, buyer, buyer_headers):
+def test_listing_published_after_review_notifies(client, buyer, buyer_headers, runner):
     save(client, buyer_headers, "逆变器")
     seller = factories.make_user("seller")
     listing = make_search_listing(seller, title="一种光伏逆变器", status="pending_review")
     db.session.commit()
+    assert runner.invoke(args=["search", "sync"]).exit_code == 0
     assert db.session.query(Notification).filter_by(user_id=buyer.id).count() == 0
     listing.status = "published"
     listing.published_at = utcnow()
     db.session.commit()
+    assert runner.invoke(args=["search", "sync"]).exit_code == 0
     assert db.session.query(Notification).filter_by(user_id=buyer.id, kind="saved_search").count() == 1
 
 
-def test_listings_published_before_saving_do_not_notify(client, buyer, buyer_headers):
+def test_listings_published_before_saving_do_not_notify(client, buyer, buyer_headers, runner):
     seller = factories.make_user("seller")
     old = make_search_listing(seller, title="一种光伏逆变器", age_days=3)
     db.session.commit()
     save(client, buyer_headers, "逆变器")
     old.description = "价格可谈"
     db.session.commit()
+    assert runner.invoke(args=["search", "sync"]).exit_code == 0
     assert db.session.query(Notification).filter_by(user_id=buyer.id).count() == 0
 
 
@@ -97,7 +103,7 @@ class TestEmail:
     def app_config(self):
         return {"SMTP_HOST": "smtp.test", "SMTP_PORT": 2525}
 
-    def test_email_is_sent_when_smtp_is_set(self, client, buyer, buyer_headers, monkeypatch):
+    def test_email_is_sent_when_smtp_is_set(self, client, buyer, buyer_headers, monkeypatch, runner):
         sent = []
 
         class FakeSMTP:
@@ -117,6 +123,8 @@ class TestEmail:
         save(client, buyer_headers, "逆变器")
         make_search_listing(title="一种光伏逆变器")
         db.session.commit()
+        assert sent == [], "no mail from the request that published the listing"
+        assert runner.invoke(args=["search", "sync"]).exit_code == 0
         assert sent[0] == ("smtp.test", 2525)
         assert sent[1]["To"] == buyer.email
 

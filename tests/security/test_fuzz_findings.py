@@ -85,7 +85,7 @@ def test_nul_characters_in_query_strings_never_fail(app):
     db.session.commit()
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess["_user_id"] = str(operator.id)
+        sess["_user_id"] = operator.get_id()
         sess["_fresh"] = True
     for path in ("/api/v1/search?q=%E7%94%B5%00", "/search?q=a%00b", "/operator/accounts?q=a%00b",
                  "/operator/credit?appeal=%00", "/notifications?unread=%00", "/api/v1/notifications?page=%00"):

@@ -153,7 +153,7 @@ def test_html_bids_are_limited_too(app):
     listing = world.auction()
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess["_user_id"] = str(world.buyer.id)
+        sess["_user_id"] = world.buyer.get_id()
         sess["_fresh"] = True
     start = listing.auction.start_price
     step = listing.auction.min_increment

@@ -192,7 +192,7 @@ def test_csv_import_refuses_a_binary_or_oversized_file(app):
     world = World()
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess["_user_id"] = str(world.seller.id)
+        sess["_user_id"] = world.seller.get_id()
         sess["_fresh"] = True
     count = db.session.query(Listing).count()
     for content in (EXE, PNG, b"\xff\xfe" + "标题".encode("utf-16-le"), b"title\n" + b"x" * (MAX_REQUEST + 10)):

@@ -26,7 +26,7 @@ def _is_local(location):
 def _signed_in(app, user):
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess["_user_id"] = str(user.id)
+        sess["_user_id"] = user.get_id()
         sess["_fresh"] = True
     return client
 
