@@ -1,7 +1,7 @@
 """users.session_token: Flask-Login's alternative id, rotated to end every web session of a user
 
 Revision ID: 0002b_session_token
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0002b_session_token'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
