@@ -34,12 +34,16 @@ from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import iso, local, utcnow
 
+from .lifecycle import can_view
 from .locking import lock_listing
 from .models import DEAL_TYPES, Auction, Bid, Listing, Offer
 
 MAX_AMOUNT = 10**13  # fen: 1000亿元, far above any IP deal, far below BIGINT
 MAX_MESSAGE = 2000
-HIDDEN_STATUSES = ("draft", "pending_review", "rejected")  # only the seller's side sees these
+# A buyer acting on a listing that was never on the market is told it does not exist; one that was
+# (withdrawn, expired, sold…) gets a 409 saying it cannot be traded now. Who may SEE a listing and
+# its bids is lifecycle.can_view, the one visibility rule.
+NEVER_PUBLISHED = ("draft", "pending_review", "rejected")
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: a larger id in a URL names nothing (and must not reach PostgreSQL)
 
 
@@ -77,7 +81,7 @@ def is_own_organisation(listing, user):
 
 def check_may_trade(listing, user, price_mode):
     """The checks every buying act shares: visible, not one's own, the right mode, published."""
-    if listing.status in HIDDEN_STATUSES and not is_seller_side(listing, user):
+    if listing.status in NEVER_PUBLISHED and not is_seller_side(listing, user):
         raise NotFound(_("挂牌不存在"))
     if not user.has_role("buyer"):
         raise PermissionDenied(_("需要买家身份才能购买、报价或出价"))
@@ -222,7 +226,7 @@ def place_bid(listing_id, bidder, amount, now=None):
 def accepted_bids(listing_id, viewer=None, limit=200):
     """Accepted bids, newest first, for the public history (404 where the listing is not visible)."""
     listing = db.session.get(Listing, check_id(listing_id))
-    if listing is None or (listing.status in HIDDEN_STATUSES and not is_seller_side(listing, viewer)):
+    if listing is None or not can_view(viewer, listing):  # the one visibility rule (lifecycle.can_view)
         raise NotFound(_("挂牌不存在"))
     if listing.auction is None:
         return []
@@ -446,9 +450,10 @@ def expire_offers(now):
 # --- reading, for pages -----------------------------------------------------------------------
 
 def visible_listing(listing_id, user):
-    """The listing if ``user`` may see it (published and after, or their own side's); 404 otherwise."""
+    """The listing if ``user`` may act on it (it was on the market, or it is their own side's); 404 otherwise.
+    The act itself then refuses what is no longer for sale with a 409 and its reason."""
     listing = db.session.get(Listing, check_id(listing_id))
-    if listing is None or (listing.status in HIDDEN_STATUSES and not is_seller_side(listing, user)):
+    if listing is None or (listing.status in NEVER_PUBLISHED and not is_seller_side(listing, user)):
         raise NotFound(_("挂牌不存在"))
     return listing
 
