@@ -464,7 +464,9 @@ def _start_payout(deal, now):
         deal.flagged = f"向卖方付款失败：{result.message}"[:200]
         db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="payout_failed", from_state=deal.state,
                                  to_state=deal.state, note=result.message, created_at=now))
-        _tell(deal, _operators(), _title(deal, "向卖方付款失败，需人工付款"), result.message)
+        _tell(deal, _operators(), _title(deal, "向卖方转账结果未知，需对账"),
+              f"{result.message}。支付通道可能已完成转账：在运营后台登记付款时，系统会先按幂等键和转账组向支付通道核实，"
+              "已转账的直接入账，未转账的重新发起，不会重复付款。")
         return
     deal.payout_reference = result.reference
     if result.pending:
@@ -490,8 +492,38 @@ def mark_payout_paid(deal_id, reference, actor, now=None):
         raise ValidationError(_("流水号过长"), {"reference": _("不超过 100 个字符")})
     if row.to == machine.IGNORED:
         return deal
+    if actor is not None and deal.payout_status == "failed" and _reconcile_payout(deal, now):
+        return deal  # the gateway's own transfer was found (or retried) and booked: never pay twice
     _book_payout(deal, reference, actor, now)
     return deal
+
+
+def _reconcile_payout(deal, now):
+    """A gateway payout whose call failed has an unknown outcome (a timeout or a lost connection may
+    have moved the money). Before anyone records a payout by hand, ask the gateway: a transfer in the
+    deal's transfer group is booked as the payout; with none, the transfer is retried with the same
+    idempotency key. Returns True when booked; raises Conflict (nothing booked) when the gateway cannot
+    answer or the retry fails again. Gateways without transfers (the offline bank transfer) return False."""
+    gateway = get_gateway(deal.gateway)
+    lookup = getattr(gateway, "list_transfers", None)
+    if lookup is None or deal.organization is None or not deal.organization.stripe_account_id:
+        return False
+    from .gateways.stripe_gateway import PaymentProviderError
+
+    try:
+        transfers = [t for t in lookup(f"deal-{deal.id}") if not t.get("reversed")]
+    except PaymentProviderError as exc:
+        raise Conflict(_("支付通道暂不可用，无法核实向卖方的转账是否已完成（%(reason)s）；核实前不能登记付款，请稍后重试",
+                         reason=exc.message), payout_status=deal.payout_status) from None
+    if transfers:
+        _book_payout(deal, transfers[0]["id"], None, now)
+        return True
+    result = gateway.payout(deal, deal.payout_amount, f"deal:{deal.id}:payout")
+    if result.ok and not result.pending:
+        _book_payout(deal, result.reference, None, now)
+        return True
+    raise Conflict(_("向卖方的转账仍未成功：%(reason)s，请稍后重试", reason=result.message or "—"),
+                   payout_status=deal.payout_status)
 
 
 def record_gateway_payout(deal_id, provider_ref, now=None):

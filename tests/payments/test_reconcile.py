@@ -4,6 +4,7 @@ from flask import current_app
 
 from escrow import deals, ledger
 from escrow.reconcile import reconcile
+from marketplace.errors import Conflict
 from marketplace.extensions import db
 from tests import factories
 
@@ -102,6 +103,38 @@ class TestAgainstTheFake:
         deal = refresh(deal)
         assert deal.state == "completed"
         return deal
+
+    def test_payout_during_an_outage_is_reconciled_never_paid_twice(self, app, runner, fake_stripe):
+        """Found by the invariant machine (test_deals_and_ledger_never_lose_money): a Connect payout during an
+        outage was treated as failed and an operator then paid by hand, so the ledger said paid while the
+        seller's connected account had no transfer (or got a second one when Stripe came back)."""
+        deal = make_deal(price=50_000_00, gateway="fake_stripe", stripe_account_id="acct_1Seller")
+        pi_id = deals.start_payment(deal.id, deal.buyer)["payment_intent_id"]
+        db.session.commit()
+        fake_stripe.confirm(pi_id)
+        deals.record_gateway_payment(deal.id, deal.price, "CNY", "fake_stripe", pi_id)
+        operator = factories.make_user("operator")
+        deals.open_dispute(deal.id, refresh(deal).buyer, "请平台确认验收")
+        db.session.commit()
+        fake_stripe.outage = True
+        deals.resolve_dispute(deal.id, operator, "release")
+        db.session.commit()
+        deal = refresh(deal)
+        assert deal.state == "released" and deal.payout_status == "failed"
+        # still down: the outcome cannot be checked, so nothing may be recorded by hand
+        with pytest.raises(Conflict):
+            deals.mark_payout_paid(deal.id, "BOC20261204001", operator)
+        db.session.rollback()
+        assert refresh(deal).state == "released" and fake_stripe.transfers == {}
+        # back up: the payout is reconciled through the gateway, not the operator's bank reference
+        fake_stripe.outage = False
+        deals.mark_payout_paid(deal.id, "BOC20261204001", operator)
+        db.session.commit()
+        deal = refresh(deal)
+        transfers = fake_stripe.list_transfers(f"deal-{deal.id}")
+        assert deal.state == "completed" and len(transfers) == 1
+        assert deal.payout_reference == transfers[0]["id"] and transfers[0]["amount"] == deal.payout_amount
+        assert _kinds() == []
 
     def test_a_completed_connect_deal_reconciles(self, app, runner, fake_stripe):
         self._completed_deal(fake_stripe)
