@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, NotFound
@@ -27,6 +28,7 @@ def create_app(config=None):
     app = Flask(__name__, instance_path=str(instance_path), template_folder=str(ROOT / "templates"),
                 static_folder="static")
     app.url_map.converters["int"] = DatabaseIntConverter  # before any blueprint adds its rules
+    app.json = BoundedJSONProvider(app)
     app.config.update(config_module.DEFAULTS)
     app.config.update(config_module.load_settings(instance_path))
     app.config.update(config)
@@ -84,17 +86,31 @@ def create_app(config=None):
     return app
 
 
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Request bodies: NaN, Infinity and numbers beyond ``numbers.MAX_DIGITS`` digits are not JSON we take
+    (Python's json accepts the first two, and ``1e999`` as infinity); such a body is refused like any
+    malformed one (``apiutil.json_body`` names the reason)."""
+
+    def loads(self, s, **kwargs):
+        from .numbers import JSON_LOAD_OPTIONS
+
+        return super().loads(s, **{**JSON_LOAD_OPTIONS, **kwargs})
+
+
 class DatabaseIntConverter(IntegerConverter):
     """``<int:…>`` for the database's INTEGER ids (int4 on PostgreSQL): a larger number is a 404 at once,
     never a 500 from the driver (nor a 405 because another method's rule has the same shape)."""
 
     MAX = 2**31 - 1
+    regex = r"[0-9]+"  # ASCII digits only (``\d`` would take ``٣`` and ``３``)
 
     def to_python(self, value):
-        number = super().to_python(value)
-        if number > self.MAX:
-            raise NotFound()
-        return number
+        from .numbers import NumberError, parse_int
+
+        try:  # bounded: a 10,000-digit id is refused before int() works on it
+            return parse_int(value, minimum=0, maximum=self.MAX, max_digits=10)
+        except NumberError:
+            raise NotFound() from None
 
 
 def _import_models():

@@ -20,6 +20,7 @@ from sqlalchemy import text as sql
 from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
 from marketplace.errors import NotFound, ValidationError
 from marketplace.extensions import db
+from marketplace.numbers import NumberError, parse_int
 from marketplace.regions import REGIONS
 
 from . import analysis
@@ -108,8 +109,8 @@ def _int_arg(args, key, fields, minimum, maximum, message):
     if raw is None:
         return None
     try:
-        value = int(raw)
-    except ValueError:
+        value = parse_int(raw)  # bounded: ASCII digits, no "１２３", "1_000", "1e3" or 10,000-digit strings
+    except NumberError:
         fields[key] = _("必须是整数")
         return None
     if not minimum <= value <= maximum:
