@@ -25,6 +25,7 @@ from marketplace.uploads import mimetype_of, upload_path
 
 from . import classifications, importer, service
 from .models import DEAL_TYPES
+from .vocab import MAX_DESCRIPTION
 
 bp = Blueprint("listings", __name__)
 
@@ -479,7 +480,11 @@ def _save_wizard(kind, listing=None):
         values["right_count"] = min(_right_count(values.get("right_count")) + 1, MAX_FORM_RIGHTS)
         return _render_wizard(kind, values, {}, listing)
     if action == "preview":
-        return _render_wizard(kind, values, {}, listing, preview=service.render_markdown(form.get("description")))
+        description = form.get("description") or ""
+        if len(description) > MAX_DESCRIPTION:  # the same bound as saving: never render more than that
+            return _render_wizard(kind, values, {"description": _("最多 %(n)s 个字符", n=MAX_DESCRIPTION)}, listing,
+                                  status=422)
+        return _render_wizard(kind, values, {}, listing, preview=service.render_markdown(description))
     data, errors, row_map = form_to_input(form, kind)
     was_new = listing is None
     try:

@@ -199,3 +199,35 @@ def test_csv_import_odd_amounts_are_row_errors(app, price):
     assert response.status_code in (200, 422), response.status_code
     assert "price_yuan" in response.get_data(as_text=True)
     assert _count(Listing) == 0
+
+
+# --- Markdown: the preview and the listing page ---------------------------------------------------------
+
+
+def test_preview_refuses_a_description_over_the_limit_and_renders_one_at_it(app):
+    from listings.vocab import MAX_DESCRIPTION
+
+    seller = factories.make_user("seller")
+    db.session.commit()
+    client, _ = client_for(app, seller)
+    over = client.post("/listings/new?kind=patent", data={"action": "preview", "description": "[" * (MAX_DESCRIPTION + 1)})
+    assert over.status_code == 422
+    assert str(MAX_DESCRIPTION) in over.get_data(as_text=True)
+    at = client.post("/listings/new?kind=patent", data={"action": "preview", "description": "**ok** " * 100})
+    assert at.status_code == 200 and "<strong>ok</strong>" in at.get_data(as_text=True)
+    assert _count(Listing) == 0
+
+
+@pytest.mark.parametrize("description", ["* " * 5000 + "a", "".join("  " * i + "- x\n" for i in range(600)),
+                                         ">" * 19_000 + " x", "[" * 20_000], ids=["stars", "nested-lists", "quotes",
+                                                                                   "brackets"])
+def test_pathological_descriptions_render(app, description):
+    """'* * * … a' and lists nested 500 deep raised RecursionError in Python-Markdown: a 500 on every page
+    showing the description (and in the API's description_html)."""
+    seller = factories.make_user("seller")
+    listing = factories.make_listing(seller, status="published")
+    listing.description = description
+    db.session.commit()
+    client = app.test_client()
+    assert client.get(f"/listings/{listing.id}").status_code == 200
+    assert client.get(f"/api/v1/listings/{listing.id}").status_code == 200
