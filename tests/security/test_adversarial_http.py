@@ -231,3 +231,26 @@ def test_pathological_descriptions_render(app, description):
     client = app.test_client()
     assert client.get(f"/listings/{listing.id}").status_code == 200
     assert client.get(f"/api/v1/listings/{listing.id}").status_code == 200
+
+
+@pytest.mark.parametrize("length", [20_001, 131_073, 2_000_000], ids=str)
+def test_csv_import_overlong_fields_are_never_a_500(app, length):
+    seller = factories.make_user("seller")
+    db.session.commit()
+    client, _ = client_for(app, seller)
+    response = _csv_upload(client, f"kind,deal_types,price_mode,description\npatent,assignment,fixed,{'x' * length}\n")
+    assert response.status_code in (200, 422), response.status_code
+    assert "description" in response.get_data(as_text=True)
+    assert _count(Listing) == 0
+
+
+def test_csv_import_over_the_byte_limit_is_a_422(app):
+    from listings import importer
+
+    seller = factories.make_user("seller")
+    db.session.commit()
+    client, _ = client_for(app, seller)
+    line = "patent,assignment,fixed," + "x" * 1000 + "\n"
+    text = "kind,deal_types,price_mode,description\n" + line * (importer.MAX_CSV_BYTES // len(line) + 1)
+    assert _csv_upload(client, text).status_code == 422
+    assert _count(Listing) == 0
