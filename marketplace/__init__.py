@@ -92,9 +92,9 @@ class BoundedJSONProvider(DefaultJSONProvider):
     malformed one (``apiutil.json_body`` names the reason)."""
 
     def loads(self, s, **kwargs):
-        from .numbers import JSON_LOAD_OPTIONS
+        from .numbers import loads_bounded
 
-        return super().loads(s, **{**JSON_LOAD_OPTIONS, **kwargs})
+        return loads_bounded(super().loads, s, **kwargs)
 
 
 class DatabaseIntConverter(IntegerConverter):

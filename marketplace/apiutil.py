@@ -56,12 +56,12 @@ def _json_problem():
     """Why the body is not JSON we take: a refused number (NaN, Infinity, too long) is named, else "invalid JSON"."""
     from flask import current_app
 
-    from .numbers import JSONNumberError
+    from .numbers import RefusedJSON
 
     if request.is_json:
         try:
             current_app.json.loads(request.get_data(cache=True))
-        except JSONNumberError as exc:
+        except RefusedJSON as exc:
             return str(exc)
         except ValueError:
             pass

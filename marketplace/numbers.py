@@ -145,8 +145,21 @@ def query_int(args, key, default=None, *, minimum=None, maximum=None):
 # --- JSON ------------------------------------------------------------------------------------------
 
 
-class JSONNumberError(ValueError):
+class RefusedJSON(ValueError):
+    """A request body that is JSON Python would parse but the API does not take."""
+
+
+class JSONNumberError(RefusedJSON):
     """A JSON number the API will not take: NaN, Infinity, or one beyond the bounds."""
+
+
+def loads_bounded(loads, text, **kwargs):
+    """``loads(text)`` with the number bounds; nesting beyond the interpreter's recursion limit (json raised
+    RecursionError, a 500: ``[[[[…]]]]``) is a RefusedJSON too."""
+    try:
+        return loads(text, **{**JSON_LOAD_OPTIONS, **kwargs})
+    except RecursionError:
+        raise RefusedJSON(_("JSON 嵌套过深")) from None
 
 
 def _json_constant(name):

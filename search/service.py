@@ -41,6 +41,7 @@ MAX_QUERY_CHARS = 200
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
+MAX_PLAIN_CHARS = 20_000  # plain_text reads at most this much of a description (= listings MAX_DESCRIPTION)
 FILTER_KEYS = tuple(f.name for f in fields(Filters))
 _QUOTES = re.compile(r"[\"“”「」『』]")
 _SINGLE_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -295,7 +296,7 @@ def plain_text(markdown):
     about 0.6 ms a description), which twenty results a page would add to every search; this is
     regular expressions (about 0.01 ms). A link keeps its URL in brackets here.
     """
-    return _MARKDOWN.sub("", _LIST_MARKER.sub("", markdown or "")).strip()
+    return _MARKDOWN.sub("", _LIST_MARKER.sub("", (markdown or "")[:MAX_PLAIN_CHARS])).strip()
 
 
 def result_json(row, terms, right_texts=()):

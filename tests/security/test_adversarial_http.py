@@ -254,3 +254,14 @@ def test_csv_import_over_the_byte_limit_is_a_422(app):
     text = "kind,deal_types,price_mode,description\n" + line * (importer.MAX_CSV_BYTES // len(line) + 1)
     assert _csv_upload(client, text).status_code == 422
     assert _count(Listing) == 0
+
+
+def test_deeply_nested_json_is_a_422(app):
+    """json.loads raised RecursionError on 10,000 nested arrays: not a ValueError, so get_json let it through (500)."""
+    buyer = factories.make_user("buyer")
+    headers = {**factories.auth_header(buyer), "Content-Type": "application/json"}
+    db.session.commit()
+    body = '{"amount": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    response = app.test_client().post("/api/v1/listings/1/bids", headers=headers, data=body)
+    assert response.status_code == 422
+    assert "body" in response.get_json()["error"]["fields"]
