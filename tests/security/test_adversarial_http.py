@@ -265,3 +265,31 @@ def test_deeply_nested_json_is_a_422(app):
     response = app.test_client().post("/api/v1/listings/1/bids", headers=headers, data=body)
     assert response.status_code == 422
     assert "body" in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("field,value", [("nice_classes", ["²"]), ("nice_classes", ["٣"]), ("nice_classes", ["9" * 5000]),
+                                         ("registration_number", "²²²²²²²²"), ("registration_number", "１２３４５６７８")],
+                         ids=_id)
+def test_trademark_identifiers_take_ascii_digits_only(app, field, value):
+    """normalize_nice_class: "²".isdigit() is true and int("²") raised ValueError (a 500); "٣" was class 3."""
+    from tests.listings.conftest import trademark_payload
+
+    seller = factories.make_user("seller")
+    headers = factories.auth_header(seller)
+    db.session.commit()
+    response = app.test_client().post("/api/v1/listings", headers=headers,
+                                      json=trademark_payload(trademark={field: value}))
+    assert response.status_code == 422, response.status_code
+    assert any(field in key for key in response.get_json()["error"]["fields"])
+    assert _count(Listing) == 0
+
+
+@pytest.mark.parametrize("number", ["²" * 12 + ".1", "²" * 12, "٣" * 8 + ".1"], ids=_id)
+def test_patent_application_numbers_take_ascii_digits_only(app, number):
+    seller = factories.make_user("seller")
+    headers = factories.auth_header(seller)
+    db.session.commit()
+    response = app.test_client().post("/api/v1/listings", headers=headers,
+                                      json=patent_payload(patent={"application_number": number}))
+    assert response.status_code == 422, response.status_code
+    assert _count(Listing) == 0
