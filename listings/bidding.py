@@ -32,6 +32,7 @@ from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationE
 from marketplace.extensions import db
 from marketplace.money import format_yuan
 from marketplace.notify import notify
+from marketplace.numbers import NumberError, parse_int
 from marketplace.timeutil import iso, local, utcnow
 
 from .lifecycle import can_view
@@ -53,10 +54,12 @@ def whole_fen(value, field="amount"):
     """Return ``value`` as a positive integer number of fen, or raise a 422 naming ``field``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationError(_("金额必须是以分为单位的整数"), {field: _("应为正整数（单位：分）")})
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValidationError(_("金额必须是以分为单位的整数"), {field: _("不能有小数：金额以分为单位")})
-        value = int(value)
+    if isinstance(value, float) and not value.is_integer():  # also NaN and ±inf
+        raise ValidationError(_("金额必须是以分为单位的整数"), {field: _("不能有小数：金额以分为单位")})
+    try:
+        value = parse_int(value)  # bounded: a 10**400 int or 1e300 float is refused without work on its digits
+    except NumberError:
+        raise ValidationError(_("金额过大"), {field: _("不能超过 %(max)s", max=format_yuan(MAX_AMOUNT))}) from None
     if value <= 0:
         raise ValidationError(_("金额必须大于零"), {field: _("应为正整数（单位：分）")})
     if value > MAX_AMOUNT:

@@ -5,7 +5,6 @@ a template global that ``templates/listings/_grade_breakdown.html`` draws as a
 server-side SVG chart (no script, no inline styles: the CSP allows neither).
 """
 import functools
-from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -14,6 +13,7 @@ from wtforms import TextAreaField
 
 from marketplace.errors import PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.numbers import NumberError, parse_decimal
 
 from . import grading
 from .grading import _, tr
@@ -111,11 +111,9 @@ def _parse_score(raw):
     raw = (raw or "").strip()
     if raw == "":
         return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        return raw
-    if not value.is_finite():
+    try:  # bounded: Decimal("1e999999999") parsed, and int() of it would not finish
+        value = parse_decimal(raw)
+    except NumberError:
         return raw
     return int(value) if value == value.to_integral_value() else float(value)
 

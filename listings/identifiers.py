@@ -52,10 +52,10 @@ def normalize_application_number(raw, today=None):
         if len(check) != 1:
             raise InvalidIdentifier(_("小数点后应为一位校验位（0–9 或 X）"))
     else:
-        if len(text) in (12, 8) and text.isdigit():
+        if len(text) in (12, 8) and _digits(text):
             raise InvalidIdentifier(_("缺少校验位：应为 %(number)s", number=f"{text}.{patent_check_char(text)}"))
         digits, check = text[:-1], text[-1:]
-    if not digits.isdigit() or len(digits) not in (8, 12):
+    if not _digits(digits) or len(digits) not in (8, 12):
         raise InvalidIdentifier(_("格式应为 YYYYTNNNNNNN.C（2003年起，12位数字加校验位）"
                                   "或 YYTNNNNN.C（1989–2003年，8位数字加校验位）"))
     if check not in "0123456789X":
@@ -108,22 +108,25 @@ def normalize_registration_number(raw):
         raise InvalidIdentifier(_("必填"))
     if text[:1] in ("G", "g"):
         digits = text[1:]
-        if not (digits.isascii() and digits.isdigit()) or not 1 <= len(digits) <= 8 or digits.startswith("0"):
+        if not _digits(digits) or not 1 <= len(digits) <= 8 or digits.startswith("0"):
             raise InvalidIdentifier(_("马德里国际注册号应为 G 加不以0开头、最多8位的数字，例如 G1234567"))
         return "G" + digits
-    if not text.isascii():
-        raise InvalidIdentifier(_("注册号只能由数字组成，例如 12345678"))
-    if not text.isdigit():
+    if not _digits(text):
         raise InvalidIdentifier(_("注册号只能由数字组成，例如 12345678"))
     if len(text) > 9 or text.startswith("0"):
         raise InvalidIdentifier(_("注册号应为不以0开头、最多9位的数字"))
     return text
 
 
+def _digits(text):
+    """ASCII digits only: ``str.isdigit`` is also true for "²" (which int() refuses: a 500) and "٣"."""
+    return text.isascii() and text.isdigit()
+
+
 def normalize_nice_class(raw):
     """Nice class 1–45 from 9, "09", "第9类" → 9."""
     text = str(raw if raw is not None else "").strip().removeprefix("第").removesuffix("类")
-    if isinstance(raw, bool) or not text.isdigit():
+    if isinstance(raw, bool) or not _digits(text) or len(text) > 3:
         raise InvalidIdentifier(_("尼斯分类应为 1–45 的整数，实际为 %(raw)s", raw=repr(raw)))
     number = int(text)
     if number not in nice_classes():
@@ -134,7 +137,7 @@ def normalize_nice_class(raw):
 def normalize_similar_group(raw, classes=None):
     """A 4-digit similar group (类似群) that exists and belongs to one of ``classes``."""
     text = str(raw or "").strip()
-    if not re.fullmatch(r"\d{4}", text):
+    if not re.fullmatch(r"[0-9]{4}", text):
         raise InvalidIdentifier(_("类似群应为4位数字（如 0901），实际为 %(raw)s", raw=repr(raw)))
     group = similar_groups().get(text)
     if group is None:
@@ -149,7 +152,7 @@ def normalize_similar_group(raw, classes=None):
 
 # --- IPC and Locarno ----------------------------------------------------------
 
-_IPC = re.compile(r"^([A-H])(\d{2})([A-Z])(?:(\d{1,4})/(\d{2,6}))?$")
+_IPC = re.compile(r"^([A-H])([0-9]{2})([A-Z])(?:([0-9]{1,4})/([0-9]{2,6}))?$")
 
 
 def normalize_ipc(raw):
@@ -178,9 +181,9 @@ def ipc_section(code):
 def normalize_locarno(raw):
     """Locarno class-subclass ``14-02`` (accepts ``14.02``, ``1402``, ``14-2``)."""
     text = str(raw or "").strip().replace(".", "-").replace("－", "-")
-    if re.fullmatch(r"\d{4}", text):
+    if re.fullmatch(r"[0-9]{4}", text):
         text = f"{text[:2]}-{text[2:]}"
-    match = re.fullmatch(r"(\d{1,2})-(\d{1,2})", text)
+    match = re.fullmatch(r"([0-9]{1,2})-([0-9]{1,2})", text)
     if not match:
         raise InvalidIdentifier(_("洛迦诺分类应为 大类-小类，如 14-02，实际为 %(raw)s", raw=repr(raw)))
     klass, sub = int(match.group(1)), int(match.group(2))

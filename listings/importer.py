@@ -34,6 +34,13 @@ COLUMNS = (
 )
 REQUIRED_COLUMNS = ("kind", "deal_types", "price_mode")
 MAX_UPLOAD_ROWS = 5000
+MAX_CSV_BYTES = 5 * 1024 * 1024  # one file: 5,000 rows of a long description fit in well under this
+MAX_CELL_CHARS = 20_000  # one cell (= MAX_DESCRIPTION, the longest field); a longer cell is an error of its row
+# The csv module's own limit (131,072 characters, process-wide) stops the reader with "field larger than
+# field limit", which names no column. Raised to the file bound: any cell of a file we take is read, and
+# _check_cells then names its row and column.
+if csv.field_size_limit() < MAX_CSV_BYTES:
+    csv.field_size_limit(MAX_CSV_BYTES)
 
 # service field name (after rights[0].<kind>.) -> CSV column
 _RIGHT_COLUMN = {"title": "patent_title", "mark_text": "mark_text", "status": "tm_status"}
@@ -129,6 +136,7 @@ def import_rows(rows, seller, *, progress=None, first_row_number=2):
         number = first_row_number + offset
         report["rows"] += 1
         try:
+            _check_cells(row)
             data = row_to_input(row)
             with db.session.begin_nested():
                 listing, _warnings = service.create_listing(seller, data)
@@ -149,6 +157,15 @@ def import_rows(rows, seller, *, progress=None, first_row_number=2):
     return report
 
 
+def _check_cells(row):
+    """RowError naming the first cell longer than MAX_CELL_CHARS (cells beyond the header count too)."""
+    for column, value in row.items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and len(v) > MAX_CELL_CHARS for v in values):
+            raise RowError(column or _("（表头之外的列）"),
+                           _("单元格过长：最多 %(n)s 个字符", n=MAX_CELL_CHARS))
+
+
 def decode(data: bytes) -> str:
     """CSV text from UTF-8 (with or without BOM) or GB18030 (what Excel on Chinese Windows writes)."""
     try:
@@ -160,10 +177,17 @@ def decode(data: bytes) -> str:
             raise ValidationError(_("无法识别文件编码"), {"file": _("请保存为 UTF-8 或 GBK 编码的 CSV")}) from exc
 
 
-def read_csv(text):
-    """Parse CSV text; check the header. Returns a list of row dicts."""
+def read_csv(text, max_rows=None):
+    """Parse CSV text; check the header. Returns a list of row dicts.
+
+    Bounded: a cell beyond the csv module's field limit, or more than ``max_rows`` rows, is a
+    ValidationError naming the row (the header is row 1), found without reading further."""
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise _unreadable(1, exc) from None
+    header = [h.strip() for h in (fieldnames or [])]
     if not header:
         raise ValidationError(_("CSV 为空"), {"file": _("第1行应为表头，见导入说明")})
     reader.fieldnames = header
@@ -174,15 +198,34 @@ def read_csv(text):
     if unknown:
         raise ValidationError(_("CSV 表头含有未知的列"),
                               {"file": _("未知的列：%(columns)s（见导入说明）", columns="、".join(unknown))})
-    return list(reader)
+    rows = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as exc:
+            raise _unreadable(len(rows) + 2, exc) from None  # the header is row 1
+        rows.append(row)
+        if max_rows and len(rows) > max_rows:
+            raise ValidationError(_("行数过多"), {"file": _("一次最多导入 %(n)s 行，请拆分文件", n=max_rows)})
 
 
-def import_csv(data, seller, *, progress=None, max_rows=None):
-    """Import CSV bytes or text for ``seller``; ValidationError for an unreadable file or header."""
+def _unreadable(line, exc):
+    if "field larger than field limit" in str(exc):
+        reason = _("第 %(row)s 行：单元格过长（最多 %(n)s 个字符）", row=line, n=MAX_CELL_CHARS)
+    else:
+        reason = _("第 %(row)s 行：CSV 格式错误（%(error)s）", row=line, error=str(exc))
+    return ValidationError(_("CSV 无法读取"), {"file": reason})
+
+
+def import_csv(data, seller, *, progress=None, max_rows=None, max_bytes=MAX_CSV_BYTES):
+    """Import CSV bytes or text for ``seller``; ValidationError for an unreadable, too large or too long file."""
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8"))
+    if max_bytes and size > max_bytes:
+        raise ValidationError(_("文件过大"), {"file": _("CSV 文件最大 %(n)s MB，请拆分文件", n=max_bytes // (1024 * 1024))})
     text = decode(data) if isinstance(data, bytes) else data
-    rows = read_csv(text)
-    if max_rows and len(rows) > max_rows:
-        raise ValidationError(_("行数过多"), {"file": _("一次最多导入 %(n)s 行，请拆分文件", n=max_rows)})
+    rows = read_csv(text, max_rows=max_rows)
     return import_rows(rows, seller, progress=progress)
 
 

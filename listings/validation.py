@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from flask_babel import gettext as _
 
 from marketplace.errors import ValidationError
+from marketplace.numbers import int_field
 from marketplace.regions import REGIONS
 from marketplace.timeutil import as_utc, local, parse_iso, utcnow
 
@@ -79,33 +80,8 @@ def _date(value, fields, key, *, required=False, today=None):
 
 
 def _int(value, fields, key, *, required=False, minimum=None, maximum=None):
-    if value in (None, ""):
-        if required:
-            fields[key] = _("必填")
-        return None
-    if isinstance(value, bool):
-        fields[key] = _("应为整数")
-        return None
-    if isinstance(value, float):
-        if not value.is_integer():
-            fields[key] = _("应为整数")
-            return None
-        value = int(value)
-    if isinstance(value, str):
-        if not re.fullmatch(r"-?\d+", value.strip()):
-            fields[key] = _("应为整数")
-            return None
-        value = int(value.strip())
-    if not isinstance(value, int):
-        fields[key] = _("应为整数")
-        return None
-    if minimum is not None and value < minimum:
-        fields[key] = _("不能小于 %(n)s", n=minimum)
-        return None
-    if maximum is not None and value > maximum:
-        fields[key] = _("不能大于 %(n)s", n=maximum)
-        return None
-    return value
+    """Bounded (``marketplace.numbers``): ASCII digits only, no NaN/Infinity/exponent, at most 18 digits."""
+    return int_field(value, fields, key, required=required, minimum=minimum, maximum=maximum)
 
 
 def _bool(value, fields, key):

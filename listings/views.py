@@ -18,12 +18,14 @@ from wtforms.validators import Length
 from marketplace.errors import DomainError, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.money import format_yuan, parse_yuan
+from marketplace.numbers import MAX_ID, NumberError, parse_int
 from marketplace.regions import REGIONS
 from marketplace.timeutil import local, parse_iso, utcnow
 from marketplace.uploads import mimetype_of, upload_path
 
 from . import classifications, importer, service
 from .models import DEAL_TYPES
+from .vocab import MAX_DESCRIPTION
 
 bp = Blueprint("listings", __name__)
 
@@ -298,7 +300,7 @@ def bundle(listing_id):
     form = CsrfForm()
     if not form.validate_on_submit():
         abort(400)
-    ids = [int(i) for i in request.form.getlist("bundle") if str(i).isdigit()]
+    ids = [i for i in (_form_id(raw) for raw in request.form.getlist("bundle")) if i is not None]
     if not ids:
         flash(_("请选择要合并的挂牌"), "error")
         return redirect(url_for("listings.edit", listing_id=listing_id))
@@ -317,6 +319,22 @@ def bundle(listing_id):
 
 # --- seller: the wizard ---------------------------------------------------------------------
 
+def _form_id(raw):
+    """An id from a form field, or None (bounded: "²" passed ``isdigit`` and then failed ``int``, a 500)."""
+    try:
+        return parse_int(raw, minimum=1, maximum=MAX_ID)
+    except NumberError:
+        return None
+
+
+def _right_count(raw):
+    """How many right rows the wizard shows: 1..MAX_FORM_RIGHTS, anything unreadable is 1."""
+    try:
+        return min(parse_int(raw, minimum=1), MAX_FORM_RIGHTS)
+    except NumberError:
+        return 1
+
+
 def _yuan(value, key, errors):
     text = (value or "").strip()
     if not text:
@@ -334,7 +352,7 @@ def _yuan(value, key, errors):
 
 def _form_rows(form, kind):
     """The right rows of the form, skipping blank ones: [(form_index, {field: text})]."""
-    count = min(int(form.get("right_count", "1") or 1), MAX_FORM_RIGHTS)
+    count = _right_count(form.get("right_count"))
     names = PATENT_FIELDS if kind == "patent" else TRADEMARK_FIELDS
     rows = []
     for i in range(count):
@@ -448,7 +466,7 @@ def _render_wizard(kind, values, errors, listing=None, preview=None, warnings=()
                            preview=preview, warnings=warnings, similar=similar, csrf_form=CsrfForm(),
                            relisted_from=relisted_from, relist_days=service.RELIST_AUCTION_DAYS,
                            regions=REGIONS, deal_types=DEAL_TYPES, now_local=local(utcnow()),
-                           right_count=min(int(values.get("right_count") or 1), MAX_FORM_RIGHTS)), status
+                           right_count=_right_count(values.get("right_count"))), status
 
 
 def _save_wizard(kind, listing=None):
@@ -459,10 +477,14 @@ def _save_wizard(kind, listing=None):
     if not CsrfForm().validate_on_submit():
         return _render_wizard(kind, values, {"form": _("页面已过期，请刷新后重试")}, listing, status=400)
     if action == "add_right":
-        values["right_count"] = min(int(values.get("right_count") or 1) + 1, MAX_FORM_RIGHTS)
+        values["right_count"] = min(_right_count(values.get("right_count")) + 1, MAX_FORM_RIGHTS)
         return _render_wizard(kind, values, {}, listing)
     if action == "preview":
-        return _render_wizard(kind, values, {}, listing, preview=service.render_markdown(form.get("description")))
+        description = form.get("description") or ""
+        if len(description) > MAX_DESCRIPTION:  # the same bound as saving: never render more than that
+            return _render_wizard(kind, values, {"description": _("最多 %(n)s 个字符", n=MAX_DESCRIPTION)}, listing,
+                                  status=422)
+        return _render_wizard(kind, values, {}, listing, preview=service.render_markdown(description))
     data, errors, row_map = form_to_input(form, kind)
     was_new = listing is None
     try:

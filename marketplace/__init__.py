@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, NotFound
@@ -27,6 +28,7 @@ def create_app(config=None):
     app = Flask(__name__, instance_path=str(instance_path), template_folder=str(ROOT / "templates"),
                 static_folder="static")
     app.url_map.converters["int"] = DatabaseIntConverter  # before any blueprint adds its rules
+    app.json = BoundedJSONProvider(app)
     app.config.update(config_module.DEFAULTS)
     app.config.update(config_module.load_settings(instance_path))
     app.config.update(config)
@@ -105,7 +107,8 @@ def user_for_session(alternative_id):
     from .models import User
 
     user_id, _sep, token = (alternative_id or "").partition(":")
-    if not (user_id.isascii() and user_id.isdigit()) or not token or int(user_id) > DatabaseIntConverter.MAX:
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) <= 10) or not token \
+            or int(user_id) > DatabaseIntConverter.MAX:
         return None
     user = db.session.get(User, int(user_id))
     if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
@@ -113,17 +116,31 @@ def user_for_session(alternative_id):
     return user
 
 
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Request bodies: NaN, Infinity and numbers beyond ``numbers.MAX_DIGITS`` digits are not JSON we take
+    (Python's json accepts the first two, and ``1e999`` as infinity); such a body is refused like any
+    malformed one (``apiutil.json_body`` names the reason)."""
+
+    def loads(self, s, **kwargs):
+        from .numbers import loads_bounded
+
+        return loads_bounded(super().loads, s, **kwargs)
+
+
 class DatabaseIntConverter(IntegerConverter):
     """``<int:…>`` for the database's INTEGER ids (int4 on PostgreSQL): a larger number is a 404 at once,
     never a 500 from the driver (nor a 405 because another method's rule has the same shape)."""
 
     MAX = 2**31 - 1
+    regex = r"[0-9]+"  # ASCII digits only (``\d`` would take ``٣`` and ``３``)
 
     def to_python(self, value):
-        number = super().to_python(value)
-        if number > self.MAX:
-            raise NotFound()
-        return number
+        from .numbers import NumberError, parse_int
+
+        try:  # bounded: a 10,000-digit id is refused before int() works on it
+            return parse_int(value, minimum=0, maximum=self.MAX, max_digits=10)
+        except NumberError:
+            raise NotFound() from None
 
 
 def _import_models():

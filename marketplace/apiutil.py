@@ -46,10 +46,26 @@ def json_body():
     """The request's JSON object, or a 400 naming the problem."""
     data = request.get_json(silent=True)
     if data is None:
-        raise ValidationError(_("请求体必须是 JSON 对象"), {"body": "invalid JSON"})
+        raise ValidationError(_("请求体必须是 JSON 对象"), {"body": _json_problem()})
     if not isinstance(data, dict):
         raise ValidationError(_("请求体必须是 JSON 对象"), {"body": "expected an object"})
     return data
+
+
+def _json_problem():
+    """Why the body is not JSON we take: a refused number (NaN, Infinity, too long) is named, else "invalid JSON"."""
+    from flask import current_app
+
+    from .numbers import RefusedJSON
+
+    if request.is_json:
+        try:
+            current_app.json.loads(request.get_data(cache=True))
+        except RefusedJSON as exc:
+            return str(exc)
+        except ValueError:
+            pass
+    return "invalid JSON"
 
 
 def error_response(status, code, message, fields=None):

@@ -13,6 +13,7 @@ from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .extensions import db
 from .models import CREDIT_LEVELS, Organization, User
 from .notify import notify
+from .numbers import MAX_ID, parse_int
 from .timeutil import utcnow
 from .uploads import save_upload, upload_path
 
@@ -91,10 +92,8 @@ def record_violation(operator, subject, violation, level, description, evidence=
         fields["description"] = _("最多 %(n)s 个字符", n=MAX_TEXT)
     if deal_id not in (None, ""):
         try:
-            deal_id = int(deal_id)
-            if deal_id <= 0:
-                raise ValueError
-        except (TypeError, ValueError):
+            deal_id = parse_int(deal_id, minimum=1, maximum=MAX_ID)
+        except (TypeError, ValueError):  # NumberError is a ValueError
             fields["deal_id"] = _("应为交易编号（正整数）")
     else:
         deal_id = None

@@ -1,5 +1,4 @@
 """Money is integer fen with a currency code. No floats anywhere."""
-from flask_babel import gettext as _
 
 
 def format_yuan(fen, currency="CNY"):
@@ -19,15 +18,9 @@ def format_yuan(fen, currency="CNY"):
 
 
 def parse_yuan(raw) -> int:
-    """Parse a yuan amount typed by a person ("12,000.50") into fen; raise ValueError."""
-    from decimal import Decimal, InvalidOperation
+    """Parse a yuan amount typed by a person ("12,000.50") into fen; raise ValueError (``numbers.NumberError``).
 
-    text = str(raw).strip().replace(",", "").replace("¥", "").replace("，", "")
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError(_("不是有效的金额")) from exc
-    fen = value * 100
-    if fen != fen.to_integral_value():
-        raise ValueError(_("金额最多两位小数"))
-    return int(fen)
+    Bounded: ASCII digits, at most two decimals and 15 digits of yuan; no exponent, NaN or infinity."""
+    from .numbers import parse_amount
+
+    return parse_amount(raw if isinstance(raw, str) else str(raw))

@@ -16,6 +16,7 @@ from .credit_models import CreditRecord
 from .errors import DomainError, NotFound, ValidationError
 from .extensions import db
 from .models import AuditLog, Organization, User
+from .numbers import MAX_ID, MAX_PAGE, parse_int, query_int
 from .operator_forms import AccountSearchForm, AppealDecisionForm, CreditRecordForm, VerifyForm
 from .uploads import mimetype_of
 
@@ -178,8 +179,8 @@ def record_credit():
     subject_type = form.subject_type.data
     model = {"organization": Organization, "user": User}.get(subject_type)
     try:
-        subject = db.session.get(model, int(form.subject_id.data)) if model else None
-    except (TypeError, ValueError):
+        subject = db.session.get(model, parse_int(form.subject_id.data, minimum=1, maximum=MAX_ID)) if model else None
+    except (TypeError, ValueError):  # NumberError is a ValueError
         subject = None
     if subject is None:
         raise NotFound(_("记录对象不存在"))
@@ -218,7 +219,8 @@ def credit_records():
     appeals_only = request.args.get("appeal") == "open"
     if appeals_only:
         query = query.filter(CreditRecord.appeal_status == "open")
-    page = query.order_by(CreditRecord.id.desc()).paginate(per_page=30, error_out=False)
+    page = query.order_by(CreditRecord.id.desc()).paginate(
+        page=query_int(request.args, "page", 1, minimum=1, maximum=MAX_PAGE), per_page=30, error_out=False)
     return render_template("operator/credit_records.html", page=page, appeals_only=appeals_only)
 
 
@@ -265,14 +267,15 @@ def audit_log():
     query = db.session.query(AuditLog)
     action = (request.args.get("action") or "").strip()
     object_type = (request.args.get("object_type") or "").strip()
-    actor = request.args.get("actor", type=int)
+    actor = query_int(request.args, "actor", minimum=1, maximum=MAX_ID)
     if action:
         query = query.filter(AuditLog.action == action)
     if object_type:
         query = query.filter(AuditLog.object_type == object_type)
     if actor:
         query = query.filter(AuditLog.actor_id == actor)
-    page = query.order_by(AuditLog.id.desc()).paginate(per_page=50, error_out=False)
+    page = query.order_by(AuditLog.id.desc()).paginate(
+        page=query_int(request.args, "page", 1, minimum=1, maximum=MAX_PAGE), per_page=50, error_out=False)
     actions = [a for (a,) in db.session.query(AuditLog.action).distinct().order_by(AuditLog.action)]
     types = [t for (t,) in db.session.query(AuditLog.object_type).distinct().order_by(AuditLog.object_type)]
     return render_template("operator/audit.html", page=page, actions=actions, types=types,

@@ -4,6 +4,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from .auth import safe_next
+from .numbers import MAX_PAGE, query_int
 
 bp = Blueprint("storefront", __name__)
 
@@ -57,7 +58,7 @@ def notifications():
 
     unread_only = request.args.get("unread") == "1"
     page = notification_centre.page_for(current_user, unread_only=unread_only,
-                                        page=request.args.get("page", 1, type=int))
+                                        page=query_int(request.args, "page", 1, minimum=1, maximum=MAX_PAGE))
     return render_template("storefront/notifications.html", page=page, unread_only=unread_only,
                            kind_labels=notification_centre.KIND_LABELS, safe_link=safe_next)
 

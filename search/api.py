@@ -8,6 +8,7 @@ from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, requir
 from marketplace.errors import ValidationError
 from marketplace.extensions import db
 from marketplace.models import Notification
+from marketplace.numbers import NumberError, parse_int
 from marketplace.regions import REGIONS
 from marketplace.timeutil import iso
 
@@ -161,10 +162,10 @@ def api_delete_saved_search(saved_id):
 def api_notifications():
     user = require_user()
     per_page = 50
-    raw_page = request.args.get("page", "1")
-    if not raw_page.isdigit() or not 1 <= int(raw_page) <= service.MAX_PAGE:
-        raise ValidationError(_("页码有误"), {"page": _("页码为 1–%(n)s", n=service.MAX_PAGE)})
-    page = int(raw_page)
+    try:  # bounded; "²".isdigit() is true but int("²") raised (a 500)
+        page = parse_int(request.args.get("page", "1"), minimum=1, maximum=service.MAX_PAGE)
+    except NumberError:
+        raise ValidationError(_("页码有误"), {"page": _("页码为 1–%(n)s", n=service.MAX_PAGE)}) from None
     unread_only = request.args.get("unread") == "1"
     where = [Notification.user_id == user.id]
     if unread_only:

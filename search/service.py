@@ -22,6 +22,7 @@ from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
 from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.notify import has_control_chars
+from marketplace.numbers import NumberError, parse_int
 from marketplace.regions import REGIONS
 
 from . import analysis
@@ -42,6 +43,7 @@ MAX_QUERY_CHARS = 200
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
+MAX_PLAIN_CHARS = 20_000  # plain_text reads at most this much of a description (= listings MAX_DESCRIPTION)
 FILTER_KEYS = tuple(f.name for f in fields(Filters))
 _QUOTES = re.compile(r"[\"“”「」『』]")
 _SINGLE_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -110,8 +112,8 @@ def _int_arg(args, key, fields, minimum, maximum, message):
     if raw is None:
         return None
     try:
-        value = int(raw)
-    except ValueError:
+        value = parse_int(raw)  # bounded: ASCII digits, no "１２３", "1_000", "1e3" or 10,000-digit strings
+    except NumberError:
         fields[key] = _("必须是整数")
         return None
     if not minimum <= value <= maximum:
@@ -301,7 +303,7 @@ def plain_text(markdown):
     about 0.6 ms a description), which twenty results a page would add to every search; this is
     regular expressions (about 0.01 ms). A link keeps its URL in brackets here.
     """
-    return _MARKDOWN.sub("", _LIST_MARKER.sub("", markdown or "")).strip()
+    return _MARKDOWN.sub("", _LIST_MARKER.sub("", (markdown or "")[:MAX_PLAIN_CHARS])).strip()
 
 
 def _holders(ids):
