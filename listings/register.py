@@ -150,8 +150,10 @@ def resolve(user, cleaned_rights, *, acts_for_holders=False, now=None):
                          for r in refused)
         raise HeldByAnother(
             _("%(names)s。只有权利人可以挂牌：如您受权利人委托，请勾选“受权利人委托挂牌”并上传委托书；"
-              "如您认为登记有误，请向平台运营提出权属异议。", names=names),
-            rights=[{"kind": r.kind, "number": r.number, "holders": r.holder_names} for r in refused],
+              "如您认为登记有误，请在该权利的登记页提出权属异议并上传权属证明，由平台运营核实。", names=names),
+            rights=[{"kind": r.kind, "number": r.number, "holders": r.holder_names,
+                     "url": f"/rights/{r.kind}/{r.number}", "claim": f"/api/v1/rights/{r.kind}/{r.number}/claims"}
+                    for r in refused],
             ways_forward=["upload_authorization", "claim_to_operator"])
     out = []
     for values, right in zip(cleaned_rights, found, strict=True):

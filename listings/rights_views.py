@@ -7,7 +7,7 @@ prices) and the right's public listings. Pledgees' and licensees' names are show
 where the register holds them from a recorded deal or an operator, as CNIPA publishes
 recorded pledges and licences.
 """
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, jsonify, request
 
 from marketplace.apiutil import API_PREFIX, commit_after, doc, require_user, token_user
 from marketplace.timeutil import local, utcnow
@@ -99,9 +99,9 @@ def detail(kind, number):
     right = register.find(kind, number)
     if right is None:
         abort(404)
-    data = register_json(right, _viewer())
-    return render_template("listings/right.html", right=right, data=data, actions=PUBLIC_ACTIONS,
-                           licence_labels=LICENCE_LABELS, source_labels=SOURCE_LABELS)
+    from .register_views import render_right  # operators' correction panel, sellers' claim box
+
+    return render_right(right)
 
 
 @api.get("/rights/<kind>/<path:number>")

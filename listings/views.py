@@ -461,9 +461,9 @@ def _form_values(form):
 
 
 def _render_wizard(kind, values, errors, listing=None, preview=None, warnings=(), status=200, similar=(),
-                   relisted_from=None):
+                   relisted_from=None, held=()):
     return render_template("listings/form.html", kind=kind, values=values, errors=errors, listing=listing,
-                           preview=preview, warnings=warnings, similar=similar, csrf_form=CsrfForm(),
+                           preview=preview, warnings=warnings, similar=similar, csrf_form=CsrfForm(), held=held,
                            relisted_from=relisted_from, relist_days=service.RELIST_AUCTION_DAYS,
                            regions=REGIONS, deal_types=DEAL_TYPES, now_local=local(utcnow()),
                            right_count=_right_count(values.get("right_count"))), status
@@ -509,7 +509,9 @@ def _save_wizard(kind, listing=None):
         db.session.rollback()
         if exc.status in (403, 404):
             raise
-        return _render_wizard(kind, values, {"form": exc.message}, None if was_new else listing, status=exc.status)
+        held = exc.extra.get("rights", ()) if exc.code == "held_by_another" else ()  # links to claim each right
+        return _render_wizard(kind, values, {"form": exc.message}, None if was_new else listing, status=exc.status,
+                              held=held)
     db.session.commit()
     if form.get("then") == "submit":
         try:

@@ -162,6 +162,7 @@ def _register_blueprints(app):
     import listings.api
     import listings.grading_api
     import listings.grading_views
+    import listings.register_views
     import listings.rights_views
     import listings.views
     import search.api
@@ -171,9 +172,10 @@ def _register_blueprints(app):
 
     html = [auth.bp, storefront.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
             escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, search.views.bp,
-            listings.rights_views.bp]
+            listings.rights_views.bp, listings.register_views.bp]
     apis = [auth.api, openapi.bp, listings.api.bp, listings.grading_api.bp, escrow.api.bp,
-            escrow.trading_api.bp, escrow.webhooks.bp, search.api.bp, listings.rights_views.api]
+            escrow.trading_api.bp, escrow.webhooks.bp, search.api.bp, listings.rights_views.api,
+            listings.register_views.api]
     for bp in html:
         app.register_blueprint(bp)
     for bp in apis:

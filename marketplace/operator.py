@@ -58,7 +58,7 @@ def _watched_deals_query():
 def queue_counts():
     """How many items wait in each operator queue (the console's numbers)."""
     from escrow.models import Deal
-    from listings.models import Listing
+    from listings.models import Listing, RightClaim
 
     def count(query):
         return query.order_by(None).count()
@@ -74,6 +74,7 @@ def queue_counts():
         "disputes": count(db.session.query(Deal).filter(Deal.state == "disputed")),
         "appeals": count(db.session.query(CreditRecord).filter(CreditRecord.appeal_status == "open")),
         "watched": count(_watched_deals_query()),
+        "claims": count(db.session.query(RightClaim).filter(RightClaim.status == "open")),
     }
 
 

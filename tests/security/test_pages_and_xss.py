@@ -90,6 +90,13 @@ class Poisoned:
         db.session.commit()
         self.document = self.deal.documents[0]
 
+        from listings import register
+
+        w.other_seller.organization.name = LONG[:200]
+        db.session.commit()
+        self.claim = register.file_claim(w.other_seller, self.listing.rights[0], _file(), LONG)
+        db.session.commit()
+
 
 def _args(**values):
     return lambda p: {k: v(p) if callable(v) else v for k, v in values.items()}
@@ -141,7 +148,13 @@ PAGES = {
        ("buyer", _args(listing_id=lambda p: p.auction.id), HTML, True, None),
        ("seller", _args(listing_id=lambda p: p.rejected.id), HTML, True, None)],
     "rights.detail": [(role, _args(kind="patent", number=lambda p: p.listing.rights[0].number), HTML, True, None)
-                      for role in ("anon", "seller")],
+                      for role in ("anon", "seller", "other_seller", "operator")]
+    + [("other_seller", _args(kind="trademark", number=lambda p: p.trademark.rights[0].number), HTML, True, None)],
+    "register_ops.claims_queue": [("operator", NONE, HTML, True, None)],
+    "register_ops.claim_evidence": [("operator", _args(claim_id=lambda p: p.claim.id), FILE, False, None)],
+    "register_ops.lookup": [("operator", NONE, REDIRECT, False, {"number": SHORT}),
+                            ("operator", _args(kind="patent", number=lambda p: p.listing.rights[0].number), REDIRECT,
+                             False, None)],
     "listings.detail_slug": [("anon", _args(listing_id=lambda p: p.listing.id, slug=SHORT), HTML, True, None)],
     "listings.edit": [("seller", _args(listing_id=lambda p: p.rejected.id), HTML, True, None)],
     "listings.image": [("seller", _args(listing_id=lambda p: p.rejected.id), FILE, False, None)],
@@ -302,6 +315,8 @@ PRIVATE = {  # endpoint: (url values, who may read, something only the page itse
     "operator.accounts": (_args(q="example.com"), {"operator"}, lambda p: p.w.seller.email),
     "escrow.dispute_queue": (NONE, {"operator"}, lambda p: "onmouseover=alert(2)"),
     "grading.assess_form": (_args(listing_id=lambda p: p.listing.id), {"operator"}, lambda p: "score-"),
+    "register_ops.claims_queue": (NONE, {"operator"}, lambda p: f"/operator/rights/claims/{p.claim.id}/evidence"),
+    "register_ops.claim_evidence": (_args(claim_id=lambda p: p.claim.id), {"operator"}, lambda p: "%PDF"),
 }
 
 

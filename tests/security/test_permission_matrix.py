@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from escrow.models import Deal, DealEvent
 from listings.models import Bid, Listing, Offer
+from listings.models import RightClaim as RightClaimModel
 from marketplace.extensions import db
 from marketplace.models import ApiToken, Notification, Organization, User
 from search.models import SavedSearch
@@ -125,6 +126,60 @@ def _card_deal(w):
     return deal
 
 
+def _right_of(w):
+    return w.listing().rights[0]
+
+
+def _pledged_right(w):
+    from listings.models import Encumbrance
+
+    right = _right_of(w)
+    right.encumbrances.append(Encumbrance(kind="pledge", party_name="招商银行", source="operator"))
+    db.session.commit()
+    right.pledge = right.encumbrances[-1]
+    return right
+
+
+def _claim(w):
+    """The other seller's organisation claims a right the register gives to the seller's."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from listings import register
+
+    right = _right_of(w)
+    claim = register.file_claim(w.other_seller, right, FileStorage(io.BytesIO(PDF), "proof.pdf"), "已受让")
+    db.session.commit()
+    return claim
+
+
+def _right_args(right):
+    return {"kind": right.kind, "number": right.number}
+
+
+def _holders_of(w, right, user):
+    from listings.models import Right
+
+    db.session.expire_all()
+    return [h.name for h in db.session.get(Right, right.id).holders]
+
+
+def _claims_on(w, right, user):
+    from listings.models import RightClaim
+
+    return _count(RightClaim, RightClaim.right_id == right.id)
+
+
+def _reread_right(attr):
+    def probe(w, right, user):
+        from listings.models import Right
+
+        db.session.expire_all()
+        return getattr(db.session.get(Right, right.id), attr)
+    return probe
+
+
 API_ALL = (200, 200, 200, 200, 200, 200)
 SIGNED_IN = (401, 200, 200, 200, 200, 200)
 DEAL_PARTIES = (401, 200, 404, 200, 404, 200)  # buyer, seller and operators see a deal; others get 404
@@ -208,6 +263,20 @@ MATRIX = {
         (401, 404, 404, 403, 403, 404), note="only a co-owner of another organisation may consent; none here",
         setup=lambda w: w.listing(status="draft"), args=lambda x: {"listing_id": x.id},
         probe=_reread(Listing, "co_owner_consents")),
+    ("POST", "register_ops_api.api_file_claim"): Case(
+        (401, 403, 403, 409, 201, 403), note="a seller of another organisation claims; the holder gets 409",
+        setup=_right_of, args=_right_args, body=_files("evidence", PDF, "proof.pdf", note="已受让"),
+        probe=_claims_on),
+    ("GET", "register_ops_api.api_claims"): Case(OPERATORS_ONLY_API),
+    ("GET", "register_ops_api.api_claim_evidence"): Case(OPERATORS_ONLY_API, setup=_claim,
+                                                         args=lambda c: {"claim_id": c.id}),
+    ("POST", "register_ops_api.api_decide"): Case(
+        OPERATORS_ONLY_API, setup=_claim, args=lambda c: {"claim_id": c.id},
+        body=_json({"decision": "uphold", "reason": "转让登记通知书"}), probe=_reread(RightClaimModel, "status")),
+    ("PATCH", "register_ops_api.api_correct"): Case(
+        OPERATORS_ONLY_API, setup=_right_of, args=_right_args,
+        body=_json({"changes": {"legal_status": "lapsed"}, "reason": "国家知识产权局公告"}),
+        probe=_reread_right("legal_status")),
     ("GET", "listings_api.show"): Case(
         (404, 404, 404, 200, 404, 200), note="a draft: only its organisation's sellers and operators see it",
         setup=lambda w: w.listing(status="draft"), args=lambda x: {"listing_id": x.id}),
@@ -361,6 +430,31 @@ MATRIX = {
         OPERATORS_ONLY_PAGE, setup=_appealed_record, args=lambda r: {"record_id": r.id},
         body=_form({"decision": "upheld", "reply": "经核实，延误确由卖方造成"}),
         probe=lambda w, r, user: _reread(type(r), "appeal_status")(w, r, user)),
+
+    # --- HTML: the register (operators correct; sellers of another organisation claim) -----------------
+    ("POST", "register_ops.correct"): Case(
+        OPERATORS_ONLY_PAGE, setup=_right_of, args=_right_args,
+        body=_form({"correct-legal_status": "lapsed", "correct-reason": "国家知识产权局公告"}),
+        probe=_reread_right("legal_status")),
+    ("POST", "register_ops.holders"): Case(
+        OPERATORS_ONLY_PAGE, setup=_right_of, args=_right_args,
+        body=_form({"holders-0-type": "outside", "holders-0-name": "某大学", "holders-reason": "著录项目变更"}),
+        probe=_holders_of),
+    ("POST", "register_ops.add_encumbrance"): Case(
+        OPERATORS_ONLY_PAGE, setup=_right_of, args=_right_args,
+        body=_form({"encumbrance-kind": "pledge", "encumbrance-party_name": "招商银行",
+                    "encumbrance-reason": "质押登记通知书"}),
+        probe=lambda w, r, user: _reread_right("pledged")(w, r, user)),
+    ("POST", "register_ops.end_encumbrance"): Case(
+        OPERATORS_ONLY_PAGE, setup=_pledged_right, args=lambda r: {**_right_args(r), "encumbrance_id": r.pledge.id},
+        body=_form({"end-reason": "质押注销登记"}), probe=lambda w, r, user: _reread_right("pledged")(w, r, user)),
+    ("POST", "register_ops.file_claim"): Case(
+        ("login", 403, 403, "refused", "done", 403), note="the holder's own seller is refused with a message",
+        setup=_right_of, args=_right_args, body=_files("claim-evidence", PDF, "proof.pdf"), probe=_claims_on),
+    ("POST", "register_ops.decide"): Case(
+        OPERATORS_ONLY_PAGE, setup=_claim, args=lambda c: {"claim_id": c.id},
+        body=lambda w, c, user: {"data": {f"decide-{c.id}-decision": "dismiss", f"decide-{c.id}-reason": "证据不足"}},
+        probe=_reread(RightClaimModel, "status")),
 
     # --- HTML: deal pages (forms are prefixed with the action's name) -----------------------------------
     ("POST", "escrow.deal_pay"): Case(
