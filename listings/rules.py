@@ -275,9 +275,9 @@ def similar_marks(listing, today=None):
     if people:
         person = (RightHolder.holder_type == "person") & RightHolder.user_id.in_(people)
         holder_match = person if holder_match is None else (holder_match | person)
+    held = select(RightHolder.right_id).where(holder_match)  # (no DISTINCT over rows with JSON columns)
     candidates = db.session.scalars(
-        select(Right).join(RightHolder, RightHolder.right_id == Right.id)
-        .where(Right.kind == "trademark", holder_match).distinct().order_by(Right.id))
+        select(Right).where(Right.kind == "trademark", Right.id.in_(held)).order_by(Right.id))
     found = []
     for other in candidates:
         if other.id in own_ids or other.tm_status in DEAD_TM_STATUSES:

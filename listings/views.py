@@ -375,6 +375,8 @@ def form_to_input(form, kind):
         "region": form.get("region") or None,
         "license_territory": form.get("license_territory", ""), "license_field": form.get("license_field", ""),
         "license_years": form.get("license_years") or None,
+        "license_cap": form.get("license_cap") or None,
+        "acts_for_holders": bool(form.get("acts_for_holders")),
     }
     if data["price_mode"] == "auction":
         ends_text = form.get("auction-ends_at", "").strip()
@@ -424,6 +426,7 @@ def _values_from_listing(listing):
               "price": _yuan_text(listing.price), "offer_floor": _yuan_text(listing.offer_floor),
               "region": listing.region, "license_territory": listing.license_territory or "",
               "license_field": listing.license_field or "", "license_years": listing.license_years or "",
+              "license_cap": listing.license_cap or "", "acts_for_holders": listing.acts_for_holders,
               "right_count": max(len(listing.rights), 1)}
     if listing.auction is not None:
         a = listing.auction
@@ -494,9 +497,10 @@ def _save_wizard(kind, listing=None):
             listing, warnings = service.update_listing(current_user, listing.id, data)
         if request.files.get("image") and request.files["image"].filename:
             service.attach_image(current_user, listing.id, request.files["image"])
-        if request.files.get("pledge_consent") and request.files["pledge_consent"].filename:
-            service.attach_pledge_consent(current_user, listing.id, request.files["pledge_consent"])
-            warnings = service.warnings_for(listing)
+        for field in service.DOCUMENTS:  # pledgee's consent, holders' authorisation, co-owners' consent
+            if request.files.get(field) and request.files[field].filename:
+                service.attach_document(current_user, listing.id, field, request.files[field])
+                warnings = service.warnings_for(listing)
         if errors:
             raise ValidationError(_("挂牌信息有误，请检查标注的字段"), {})
     except ValidationError as exc:
@@ -510,7 +514,9 @@ def _save_wizard(kind, listing=None):
         if exc.status in (403, 404):
             raise
         held = exc.extra.get("rights", ()) if exc.code == "held_by_another" else ()  # links to claim each right
-        return _render_wizard(kind, values, {"form": exc.message}, None if was_new else listing, status=exc.status,
+        errors = {"form": exc.message}
+        _merge_errors(errors, exc.fields, row_map)  # the rule book names the field each rule concerns
+        return _render_wizard(kind, values, errors, None if was_new else listing, status=exc.status,
                               held=held)
     db.session.commit()
     if form.get("then") == "submit":

@@ -64,9 +64,11 @@ def _prepare_schema():
     if PG_URL and _schema_ready:
         return
     if PG_URL:
-        db.drop_all()
+        # Whatever an earlier run left (an older schema whose foreign keys the models no longer know,
+        # so drop_all cannot order the drops): start from an empty schema.
         with db.engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
     db.create_all()
     _schema_ready = True
 
