@@ -20,8 +20,9 @@ Decisions written down here:
 """
 import logging
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from listings import bidding
 from listings.locking import lock_listing
@@ -50,15 +51,40 @@ def deal_path(deal_id):
     return f"/deals/{deal_id}"
 
 
+def open_reservations(buyer):
+    """How many of ``buyer``'s deals are opened and not yet paid (``awaiting_payment``)."""
+    return db.session.execute(
+        select(func.count(Deal.id)).where(Deal.buyer_id == buyer.id, Deal.state == "awaiting_payment")
+    ).scalar_one()
+
+
+def check_reservation_cap(buyer):
+    """No cornering: a buyer holds at most ``MAX_OPEN_RESERVATIONS`` unpaid deals at once (409 naming the limit).
+
+    Called after the listing's lock is taken: on SQLite that lock is the database's write lock,
+    so two purchases by one buyer are counted one after the other; on PostgreSQL the buyer's
+    row is locked too, for the same reason.
+    """
+    if db.session.get_bind().dialect.name != "sqlite":
+        db.session.get(User, buyer.id, with_for_update=True)
+    cap = current_app.config["MAX_OPEN_RESERVATIONS"]
+    held = open_reservations(buyer)
+    if held >= cap:
+        raise Conflict(_("您已有 %(held)s 笔待付款的交易，最多同时保留 %(cap)s 笔：请先付款或取消其中一笔再下单",
+                         held=held, cap=cap), limit=cap, open_reservations=held)
+
+
 def buy_now(listing_id, buyer, deal_type, now=None):
     """Buy a fixed-price listing at its price; returns the opened Deal.
 
     Two buyers racing: the row lock lets one through, the other then finds the
-    listing ``reserved`` and gets a 409.
+    listing ``reserved`` and gets a 409. A buyer already holding
+    ``MAX_OPEN_RESERVATIONS`` unpaid deals is refused (409) before anything changes.
     """
     bidding.check_id(listing_id)
     ensure_can(buyer, "buy")
     listing = lock_listing(listing_id)
+    check_reservation_cap(buyer)
     now = now or utcnow()
     bidding.check_may_trade(listing, buyer, "fixed")
     bidding.check_deal_type(listing, deal_type)
@@ -84,6 +110,8 @@ def accept_offer(offer_id, actor, now=None):
         if buyer.id == actor.id:
             raise
         raise Conflict(_("买方账户当前不能购买，无法接受此报价")) from exc
+    if buyer.id == actor.id:
+        check_reservation_cap(buyer)  # the buyer accepting a counter reserves, as buy-now does
     deal = open_deal(listing, buyer, offer.amount, offer.deal_type, "offer", offer.id, now=now, actor=actor)
     bidding.mark_offer_accepted(offer, listing, now, link=deal_path(deal.id))
     return deal
