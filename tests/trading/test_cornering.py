@@ -2,12 +2,14 @@
 
 Each limit: the allowed case, the refused case, and a refusal that changes nothing.
 """
+from datetime import timedelta
+
 import pytest
 
 from escrow import trading
 from escrow.models import Deal
 from listings.models import Offer
-from marketplace.errors import Conflict
+from marketplace.errors import Conflict, PermissionDenied
 from marketplace.extensions import db
 from tests import factories
 
@@ -165,3 +167,117 @@ def test_accepting_a_counter_counts_as_a_reservation_but_a_seller_accepting_does
     assert counter.status == "open" and a.status == "published"
     # the seller accepting the buyer's standing offer is the seller's act: not refused by the cap
     assert trading.accept_offer(offer_b.id, seller).buyer_id == buyers[0].id
+
+
+# --- unpaid reservations count against the buyer ---------------------------------------------
+
+def _lapse(deal, now):
+    from escrow import deals
+
+    deals.expire_unpaid(deal.id, now=deal.payment_due_at + timedelta(minutes=1) if now is None else now)
+    db.session.commit()
+
+
+def _unpaid_deal(seller, buyer, now):
+    listing, = _fixed(seller, 1)
+    deal = trading.buy_now(listing.id, buyer, "assignment", now=now)
+    db.session.commit()
+    return deal
+
+
+def test_unpaid_strikes_restrict_the_buyer_through_a_credit_record(seller, buyers, now):
+    from escrow import deals
+    from marketplace.credit_models import CreditRecord
+    from marketplace.models import AuditLog, Notification
+
+    buyer = buyers[0]
+    first = _unpaid_deal(seller, buyer, now)
+    _lapse(first, first.payment_due_at + timedelta(minutes=1))
+    second = _unpaid_deal(seller, buyer, now + timedelta(days=8))
+    deals.cancel_deal(second.id, buyer, "不想要了", now=now + timedelta(days=8, hours=1))
+    db.session.commit()
+    # two strikes: warned by a notice, nothing restricted yet
+    assert buyer.credit_level == "good" and db.session.query(CreditRecord).count() == 0
+    notices = db.session.query(Notification).filter_by(user_id=buyer.id, kind="credit").all()
+    assert len(notices) == 2 and "第 2 笔" in notices[-1].body
+    later = now + timedelta(days=20)
+    third = _unpaid_deal(seller, buyer, later)
+    _lapse(third, third.payment_due_at + timedelta(minutes=1))
+    rec = db.session.query(CreditRecord).one()
+    assert (rec.user_id, rec.violation, rec.level, rec.previous_level, rec.operator_id, rec.deal_id) == (
+        buyer.id, "non_performance", "restricted", "good", None, third.id)
+    assert buyer.credit_level == "restricted"
+    row = db.session.query(AuditLog).filter_by(action="credit.record", object_id=buyer.id).one()
+    assert row.actor_id is None and row.after["system"] is True
+    # the restriction bites: no purchase, nothing changes
+    listing, = _fixed(seller, 1)
+    with pytest.raises(PermissionDenied):
+        trading.buy_now(listing.id, buyer, "assignment")
+    db.session.rollback()
+    assert listing.status == "published"
+
+
+def test_an_operator_cancel_and_old_strikes_do_not_count(seller, buyers, operator, now):
+    from escrow import deals
+    from marketplace.credit_models import CreditRecord
+
+    buyer = buyers[0]
+    old = _unpaid_deal(seller, buyer, now - timedelta(days=200))
+    _lapse(old, old.payment_due_at + timedelta(minutes=1))  # outside the 180-day window by now
+    by_operator = _unpaid_deal(seller, buyer, now)
+    deals.cancel_deal(by_operator.id, operator, "运营取消", now=now + timedelta(hours=1))
+    db.session.commit()
+    recent = _unpaid_deal(seller, buyer, now)
+    _lapse(recent, recent.payment_due_at + timedelta(minutes=1))
+    from escrow.strikes import unpaid_strikes
+
+    assert unpaid_strikes(buyer, recent.payment_due_at + timedelta(minutes=2)) == 1
+    assert buyer.credit_level == "good" and db.session.query(CreditRecord).count() == 0
+
+
+@pytest.mark.parametrize("app_config", [{"UNPAID_STRIKES": 1}])
+def test_a_revoked_strike_record_starts_the_count_afresh(seller, buyers, operator, now):
+    from marketplace.credit import decide_appeal, file_appeal
+    from marketplace.credit_models import CreditRecord
+
+    buyer = buyers[0]
+    deal = _unpaid_deal(seller, buyer, now)
+    _lapse(deal, deal.payment_due_at + timedelta(minutes=1))
+    rec = db.session.query(CreditRecord).one()
+    assert buyer.credit_level == "restricted"
+    file_appeal(buyer, rec.id, "银行系统故障导致未能按时付款，附银行说明。")
+    decide_appeal(operator, rec.id, "revoked", "情况属实，撤销。")
+    db.session.commit()
+    assert buyer.credit_level == "good"
+    # the next unpaid reservation is a fresh strike: with UNPAID_STRIKES=1 it restricts again
+    again = _unpaid_deal(seller, buyer, now + timedelta(days=10))
+    _lapse(again, again.payment_due_at + timedelta(minutes=1))
+    assert buyer.credit_level == "restricted" and db.session.query(CreditRecord).count() == 2
+
+
+@pytest.mark.parametrize("app_config", [{"UNPAID_STRIKES": 1}])
+def test_a_strike_never_lowers_a_worse_level(seller, buyers, operator, now):
+    from marketplace.credit_models import CreditRecord
+
+    buyer = buyers[0]
+    deal = _unpaid_deal(seller, buyer, now)
+    buyer.credit_level = "blacklisted"  # set by an operator after the purchase
+    db.session.commit()
+    _lapse(deal, deal.payment_due_at + timedelta(minutes=1))
+    assert buyer.credit_level == "blacklisted" and db.session.query(CreditRecord).count() == 0
+
+
+def test_the_system_record_shows_on_the_buyers_credit_page_and_the_operator_pages(
+        app, client, as_user, seller, buyers, operator, now):
+    from marketplace.credit_models import CreditRecord
+
+    app.config["UNPAID_STRIKES"] = 1
+    deal = _unpaid_deal(seller, buyers[0], now)
+    _lapse(deal, deal.payment_due_at + timedelta(minutes=1))
+    rec = db.session.query(CreditRecord).one()
+    as_user(buyers[0])
+    r = client.get("/account/credit")
+    assert r.status_code == 200 and f"交易 #{deal.id}" in r.get_data(as_text=True)
+    as_user(operator)
+    assert client.get("/operator/credit").status_code == 200
+    assert client.get(f"/operator/credit/{rec.id}").status_code == 200
