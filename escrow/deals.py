@@ -31,6 +31,7 @@ from listings import lifecycle, register, rules
 from listings import service as listing_service
 from listings.locking import begin_immediate, lock_listing
 from marketplace import audit
+from marketplace.credit import ensure_seller_may_sell
 from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.models import User
@@ -217,6 +218,7 @@ def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None
         raise Conflict(_("该挂牌不提供此交易方式"), fields={"deal_type": _("可选：%(options)s", options=", ".join(listing.deal_types))})
     if not isinstance(price, int) or isinstance(price, bool) or price <= 0:
         raise ValidationError(_("成交价必须是正整数（分）"), {"price": _("必须为正整数")})
+    ensure_seller_may_sell(listing)  # nobody buys from a blacklisted seller (issue 14), by any path
     # The rule book again, for the deal type bought (the register may have changed since review).
     rules.enforce(listing, "deal", deal_type=deal_type, today=local(now).date())
     config = current_app.config

@@ -24,10 +24,10 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from listings import bidding
+from listings import bidding, lifecycle
 from listings.locking import lock_listing
 from listings.models import Auction
-from marketplace.credit import ensure_can
+from marketplace.credit import ensure_can, seller_may_sell
 from marketplace.errors import Conflict, DomainError
 from marketplace.extensions import db
 from marketplace.models import User
@@ -103,6 +103,8 @@ def accept_offer(offer_id, actor, now=None):
     listing = offer.listing
     now = now or utcnow()
     bidding.check_answerable(offer, listing, actor, now)
+    bidding.check_seller_side_may_answer(offer, listing, actor)
+    bidding.check_terms_still_hold(offer, listing)
     buyer = db.session.get(User, offer.buyer_id)
     try:
         ensure_can(buyer, "buy")
@@ -136,6 +138,17 @@ def close_auction(listing_id, now=None):
     if auction.current_price is None or not auction.reserve_met:
         bidding.close_auction_without_sale(listing, auction, now)
         return "unsold"
+    if not seller_may_sell(listing):
+        # Nobody buys from a blacklisted seller (issue 14): the auction closes without a deal and the
+        # listing expires; the leader and the seller are told.
+        auction.closed_at = now
+        auction.outcome = "cancelled"
+        lifecycle.transition(listing, "close_unsold")
+        for user_id in (auction.leader_id, listing.seller_id):
+            notify(user_id, "auction_end", bidding.zh("拍卖已取消：%(title)s", title=listing.title),
+                   bidding.zh("卖方当前不能交易，本次拍卖不成交，不会创建交易。"), link=bidding.listing_path(listing.id))
+        db.session.flush()
+        return "cancelled"
     winner = db.session.get(User, auction.leader_id)
     deal_type = listing.deal_types[0]
     auction.closed_at = now

@@ -29,7 +29,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from marketplace.credit import ensure_can
+from marketplace.credit import ensure_can, seller_may_sell
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.money import format_yuan
@@ -318,6 +318,27 @@ def check_answerable(offer, listing, user, now):
         raise Conflict(_("该挂牌当前不可交易（状态：%(status)s）", status=listing.status), status=listing.status)
 
 
+def check_seller_side_may_answer(offer, listing, actor):
+    """A blacklisted seller (the user, or the listing's organisation) answers no offer: no counter,
+    accept or decline (403). Only the seller's side is checked here; a buyer answering a counter is
+    checked by the buyer's own rules (and ``open_deal`` refuses to sell for a blacklisted seller)."""
+    if offer.made_by != "buyer":
+        return
+    ensure_can(actor, "sell")
+    if not seller_may_sell(listing):
+        raise PermissionDenied(_("挂牌单位的信用等级为“黑名单”，不能答复报价"), credit_level="blacklisted")
+
+
+def check_terms_still_hold(offer, listing):
+    """Accepting re-reads the listing's current terms: still negotiable and still offering the deal type
+    the offer was made for (409 with the reason otherwise). The rule book is checked again by
+    ``escrow.deals.open_deal`` (``rules.enforce(listing, "deal", deal_type=…)``)."""
+    if listing.price_mode != "negotiable":
+        raise Conflict(_("挂牌的交易方式已改变，这条报价不能再接受"), price_mode=listing.price_mode)
+    if offer.deal_type not in (listing.deal_types or []):
+        raise Conflict(_("挂牌已不提供这条报价的交易方式，不能再接受"), deal_type=offer.deal_type)
+
+
 def _check_floor(listing, amount):
     """An offer below the seller's floor is declined. The floor (最低报价) is the seller's secret:
     the answer names neither the amount nor a ``minimum_amount``, only that this amount is not taken."""
@@ -378,6 +399,7 @@ def counter_offer(offer_id, actor, amount, message=None, now=None):
     listing = offer.listing
     now = now or utcnow()
     check_answerable(offer, listing, actor, now)
+    check_seller_side_may_answer(offer, listing, actor)
     made_by = "seller" if offer.made_by == "buyer" else "buyer"
     if made_by == "buyer":
         ensure_can(actor, "offer")
@@ -411,6 +433,7 @@ def decline_offer(offer_id, actor, now=None):
         raise PermissionDenied(_("只能由对方答复这条报价"))
     if offer.status != "open":
         raise Conflict(_("报价已处理（状态：%(status)s）", status=offer.status), status=offer.status)
+    check_seller_side_may_answer(offer, listing, actor)
     offer.status = "declined"
     offer.decided_at = now
     maker = offer.buyer_id if offer.made_by == "buyer" else listing.seller_id

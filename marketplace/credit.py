@@ -23,10 +23,12 @@ BLOCKED = {
     # "buy" joined "bid" with issue 14: a purchase commits to pay just as a bid does, and a
     # buyer restricted for leaving reservations unpaid must not reserve again.
     "restricted": {"list", "bid", "buy"},
-    "blacklisted": {"list", "bid", "offer", "buy", "verify"},
+    "blacklisted": {"list", "bid", "offer", "buy", "verify", "sell"},
 }
+# "sell": answering offers on one's listings (counter, accept, decline) and being bought from.
 # "verify": asking for (or being given) the verified badge; a blacklisted party cannot carry a trust mark.
-ACTION_LABELS = {"list": "发布挂牌", "bid": "出价竞拍", "offer": "报价", "buy": "购买", "verify": "申请单位核验"}
+ACTION_LABELS = {"list": "发布挂牌", "bid": "出价竞拍", "offer": "报价", "buy": "购买", "verify": "申请单位核验",
+                 "sell": "出售或答复报价"}
 
 
 def ensure_can(user, action):
@@ -37,6 +39,24 @@ def ensure_can(user, action):
         raise PermissionDenied(_("账户信用等级为“%(level)s”，不能%(action)s。如有异议请在信用记录页提交申诉。",
                                  level=_(label), action=_(ACTION_LABELS[action])),
                                credit_level=level)
+
+
+def seller_may_sell(listing):
+    """False when the listing's seller, or the organisation it is listed for, is blacklisted (no one
+    buys from them: buy-now, an accepted offer, a won auction)."""
+    seller = db.session.get(User, listing.seller_id)
+    levels = [seller.effective_credit_level if seller is not None else "good"]
+    if listing.organization_id:
+        org = db.session.get(Organization, listing.organization_id)
+        levels.append(org.credit_level if org is not None else "good")
+    return not any("sell" in BLOCKED.get(level, ()) for level in levels)
+
+
+def ensure_seller_may_sell(listing):
+    """409 when nobody may buy ``listing`` because its seller's side is blacklisted (the buyer is told
+    only that the seller cannot trade now, not the seller's credit details)."""
+    if not seller_may_sell(listing):
+        raise Conflict(_("该挂牌的卖方当前不能交易"), seller_blocked=True)
 
 
 # --- Credit records (operators record; the affected party sees and appeals) ------------------
