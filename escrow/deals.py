@@ -31,6 +31,7 @@ from listings import lifecycle, register, rules
 from listings import service as listing_service
 from listings.locking import begin_immediate, lock_listing
 from marketplace import audit
+from marketplace.credit import ensure_seller_may_sell
 from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.models import User
@@ -38,7 +39,7 @@ from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
-from . import gateways, ledger, machine, references
+from . import gateways, ledger, machine, references, strikes
 from .fees import platform_fee
 from .gateways import get_gateway
 from .ledger import Leg
@@ -217,6 +218,7 @@ def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None
         raise Conflict(_("该挂牌不提供此交易方式"), fields={"deal_type": _("可选：%(options)s", options=", ".join(listing.deal_types))})
     if not isinstance(price, int) or isinstance(price, bool) or price <= 0:
         raise ValidationError(_("成交价必须是正整数（分）"), {"price": _("必须为正整数")})
+    ensure_seller_may_sell(listing)  # nobody buys from a blacklisted seller (issue 14), by any path
     # The rule book again, for the deal type bought (the register may have changed since review).
     rules.enforce(listing, "deal", deal_type=deal_type, today=local(now).date())
     config = current_app.config
@@ -601,14 +603,18 @@ def record_gateway_refund(deal_id, amount, provider_ref, now=None):
 def cancel_deal(deal_id, actor, reason=None, now=None):
     """Cancel: before payment (buyer or operator) → cancelled; after payment only when the seller
     missed the transfer deadline (buyer or operator) → full refund. The listing goes back on the market
-    (or expires, for a won auction: see ``_listing_back_on_market``).
+    (or expires, for a won auction: see ``_listing_back_on_market``). The buyer cancelling before
+    paying is a strike against them (``escrow.strikes``).
     """
     now = now or utcnow()
     deal, row = _begin(deal_id, "cancel", actor)
     _check_guard(deal, row, now)
+    unpaid_by_buyer = deal.state == "awaiting_payment" and actor is not None and actor.id == deal.buyer_id
     if row.to == "refunded":
         _refund(deal, deal.price, actor, now)
     _close_unsold(deal, "cancel", row.to, actor, now, _note(reason))
+    if unpaid_by_buyer:
+        strikes.count_unpaid(deal, now)  # a reservation the buyer let go of unpaid counts against them
     return deal
 
 
@@ -618,6 +624,7 @@ def expire_unpaid(deal_id, now=None):
     deal, row = _begin(deal_id, "expire_payment", None)
     _check_guard(deal, row, now)
     _close_unsold(deal, "expire_payment", "cancelled", None, now, "付款期限届满")
+    strikes.count_unpaid(deal, now)  # issue 14: a lapsed reservation counts against the buyer
     return deal
 
 

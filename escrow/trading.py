@@ -20,13 +20,14 @@ Decisions written down here:
 """
 import logging
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from listings import bidding
+from listings import bidding, lifecycle
 from listings.locking import lock_listing
 from listings.models import Auction
-from marketplace.credit import ensure_can
+from marketplace.credit import ensure_can, seller_may_sell
 from marketplace.errors import Conflict, DomainError
 from marketplace.extensions import db
 from marketplace.models import User
@@ -50,15 +51,40 @@ def deal_path(deal_id):
     return f"/deals/{deal_id}"
 
 
+def open_reservations(buyer):
+    """How many of ``buyer``'s deals are opened and not yet paid (``awaiting_payment``)."""
+    return db.session.execute(
+        select(func.count(Deal.id)).where(Deal.buyer_id == buyer.id, Deal.state == "awaiting_payment")
+    ).scalar_one()
+
+
+def check_reservation_cap(buyer):
+    """No cornering: a buyer holds at most ``MAX_OPEN_RESERVATIONS`` unpaid deals at once (409 naming the limit).
+
+    Called after the listing's lock is taken: on SQLite that lock is the database's write lock,
+    so two purchases by one buyer are counted one after the other; on PostgreSQL the buyer's
+    row is locked too, for the same reason.
+    """
+    if db.session.get_bind().dialect.name != "sqlite":
+        db.session.get(User, buyer.id, with_for_update=True)
+    cap = current_app.config["MAX_OPEN_RESERVATIONS"]
+    held = open_reservations(buyer)
+    if held >= cap:
+        raise Conflict(_("您已有 %(held)s 笔待付款的交易，最多同时保留 %(cap)s 笔：请先付款或取消其中一笔再下单",
+                         held=held, cap=cap), limit=cap, open_reservations=held)
+
+
 def buy_now(listing_id, buyer, deal_type, now=None):
     """Buy a fixed-price listing at its price; returns the opened Deal.
 
     Two buyers racing: the row lock lets one through, the other then finds the
-    listing ``reserved`` and gets a 409.
+    listing ``reserved`` and gets a 409. A buyer already holding
+    ``MAX_OPEN_RESERVATIONS`` unpaid deals is refused (409) before anything changes.
     """
     bidding.check_id(listing_id)
     ensure_can(buyer, "buy")
     listing = lock_listing(listing_id)
+    check_reservation_cap(buyer)
     now = now or utcnow()
     bidding.check_may_trade(listing, buyer, "fixed")
     bidding.check_deal_type(listing, deal_type)
@@ -77,6 +103,8 @@ def accept_offer(offer_id, actor, now=None):
     listing = offer.listing
     now = now or utcnow()
     bidding.check_answerable(offer, listing, actor, now)
+    bidding.check_seller_side_may_answer(offer, listing, actor)
+    bidding.check_terms_still_hold(offer, listing)
     buyer = db.session.get(User, offer.buyer_id)
     try:
         ensure_can(buyer, "buy")
@@ -84,6 +112,8 @@ def accept_offer(offer_id, actor, now=None):
         if buyer.id == actor.id:
             raise
         raise Conflict(_("买方账户当前不能购买，无法接受此报价")) from exc
+    if buyer.id == actor.id:
+        check_reservation_cap(buyer)  # the buyer accepting a counter reserves, as buy-now does
     deal = open_deal(listing, buyer, offer.amount, offer.deal_type, "offer", offer.id, now=now, actor=actor)
     bidding.mark_offer_accepted(offer, listing, now, link=deal_path(deal.id))
     return deal
@@ -108,6 +138,17 @@ def close_auction(listing_id, now=None):
     if auction.current_price is None or not auction.reserve_met:
         bidding.close_auction_without_sale(listing, auction, now)
         return "unsold"
+    if not seller_may_sell(listing):
+        # Nobody buys from a blacklisted seller (issue 14): the auction closes without a deal and the
+        # listing expires; the leader and the seller are told.
+        auction.closed_at = now
+        auction.outcome = "cancelled"
+        lifecycle.transition(listing, "close_unsold")
+        for user_id in (auction.leader_id, listing.seller_id):
+            notify(user_id, "auction_end", bidding.zh("拍卖已取消：%(title)s", title=listing.title),
+                   bidding.zh("卖方当前不能交易，本次拍卖不成交，不会创建交易。"), link=bidding.listing_path(listing.id))
+        db.session.flush()
+        return "cancelled"
     winner = db.session.get(User, auction.leader_id)
     deal_type = listing.deal_types[0]
     auction.closed_at = now

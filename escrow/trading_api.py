@@ -1,7 +1,8 @@
 """JSON API for purchases, offers and bids (API.md "Offers, purchases, auctions").
 
-Thin: parse the body, call ``escrow.trading``, commit once, answer. Bids and
-offers are rate-limited per signed-in user (``RATELIMIT_BID``, ``RATELIMIT_OFFER``).
+Thin: parse the body, call ``escrow.trading``, commit once, answer. Bids, offers
+and purchases are rate-limited per signed-in user (``RATELIMIT_BID``, ``RATELIMIT_OFFER``,
+``RATELIMIT_BUY``).
 """
 from flask import Blueprint, current_app, jsonify
 from flask_limiter.util import get_remote_address
@@ -24,6 +25,10 @@ def _bid_limit():
 
 def _offer_limit():
     return current_app.config["RATELIMIT_OFFER"]
+
+
+def _buy_limit():
+    return current_app.config["RATELIMIT_BUY"]
 
 
 def rate_key():
@@ -83,10 +88,11 @@ def _auction_state(auction):
 # --- routes ----------------------------------------------------------------------------------
 
 @bp.post("/listings/<int:listing_id>/purchase")
+@limiter.limit(_buy_limit, key_func=rate_key)
 @doc("Buy a fixed-price listing now (opens a deal, reserves the listing)", tags=["trading"], request_schema={
     "type": "object", "required": ["deal_type"], "properties": {"deal_type": DEAL_TYPE}},
     responses={"201": {"type": "object", "required": ["deal"], "properties": {"deal": DEAL_SCHEMA}},
-               "403": None, "404": None, "409": None, "422": None})
+               "403": None, "404": None, "409": None, "422": None, "429": None})
 @commit_after
 def purchase(listing_id):
     buyer = require_user()

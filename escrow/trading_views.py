@@ -129,6 +129,10 @@ def _offer_limit():
     return current_app.config["RATELIMIT_OFFER"]
 
 
+def _buy_limit():
+    return current_app.config["RATELIMIT_BUY"]
+
+
 # --- panel state ------------------------------------------------------------------------------
 
 @bp.app_template_global("trade_panel")
@@ -206,6 +210,7 @@ def _panel_forms(listing, pending):
 
 @bp.post("/listings/<int:listing_id>/buy")
 @login_required
+@limiter.limit(_buy_limit, key_func=_user_key)
 def buy(listing_id):
     listing = bidding.visible_listing(listing_id, current_user)
     form = BuyForm()

@@ -16,7 +16,9 @@ Decisions written down here:
   may counter the other's open offer; only the party who did not make an offer may
   accept, decline or counter it. A buyer's new offer on a listing withdraws their earlier
   open thread on it, so each buyer has at most one live offer per listing.
-- Offers are taken on negotiable (面议) listings only; the seller's ``offer_floor`` binds buyers.
+- Offers are taken on negotiable (面议) listings only; the seller's ``offer_floor`` binds buyers,
+  and is never told: an offer below it is declined with a message that names no amount.
+- A buyer keeps at most ``MAX_OPEN_OFFERS`` negotiations open at once.
 - The seller, and anyone of the seller's organisation, cannot bid on, offer for or buy
   the listing (403). Listings nobody but the seller may see are a 404; a listing that
   is visible but not ``published`` (reserved, sold, expired, withdrawn) is a 409.
@@ -27,7 +29,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from marketplace.credit import ensure_can
+from marketplace.credit import ensure_can, seller_may_sell
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.money import format_yuan
@@ -323,29 +325,62 @@ def check_answerable(offer, listing, user, now):
         raise Conflict(_("该挂牌当前不可交易（状态：%(status)s）", status=listing.status), status=listing.status)
 
 
+def check_seller_side_may_answer(offer, listing, actor):
+    """A blacklisted seller (the user, or the listing's organisation) answers no offer: no counter,
+    accept or decline (403). Only the seller's side is checked here; a buyer answering a counter is
+    checked by the buyer's own rules (and ``open_deal`` refuses to sell for a blacklisted seller)."""
+    if offer.made_by != "buyer":
+        return
+    ensure_can(actor, "sell")
+    if not seller_may_sell(listing):
+        raise PermissionDenied(_("挂牌单位的信用等级为“黑名单”，不能答复报价"), credit_level="blacklisted")
+
+
+def check_terms_still_hold(offer, listing):
+    """Accepting re-reads the listing's current terms: still negotiable and still offering the deal type
+    the offer was made for (409 with the reason otherwise). The rule book is checked again by
+    ``escrow.deals.open_deal`` (``rules.enforce(listing, "deal", deal_type=…)``)."""
+    if listing.price_mode != "negotiable":
+        raise Conflict(_("挂牌的交易方式已改变，这条报价不能再接受"), price_mode=listing.price_mode)
+    if offer.deal_type not in (listing.deal_types or []):
+        raise Conflict(_("挂牌已不提供这条报价的交易方式，不能再接受"), deal_type=offer.deal_type)
+
+
 def _check_floor(listing, amount):
+    """An offer below the seller's floor is declined. The floor (最低报价) is the seller's secret:
+    the answer names neither the amount nor a ``minimum_amount``, only that this amount is not taken."""
     if listing.offer_floor and amount < listing.offer_floor:
-        floor = format_yuan(listing.offer_floor, listing.currency)
-        raise Conflict(_("报价低于卖家设定的最低报价 %(floor)s", floor=floor),
-                       fields={"amount": _("至少 %(floor)s", floor=floor)}, minimum_amount=listing.offer_floor)
+        raise Conflict(_("卖家未接受这个报价金额，请调整后再报价"),
+                       fields={"amount": _("该金额未被卖家接受")}, declined=True)
+
+
+def check_open_offer_cap(buyer, listing):
+    """No cornering: a buyer keeps at most ``MAX_OPEN_OFFERS`` negotiations open at once (409 naming the limit).
+
+    Each negotiation (one buyer, one listing) has one open offer, the buyer's or the seller's
+    counter; the buyer's open thread on ``listing`` does not count, since a new offer replaces it.
+    """
+    cap = current_app.config["MAX_OPEN_OFFERS"]
+    held = db.session.execute(
+        select(func.count(Offer.id)).where(Offer.buyer_id == buyer.id, Offer.status == "open",
+                                           Offer.listing_id != listing.id)
+    ).scalar_one()
+    if held >= cap:
+        raise Conflict(_("您已有 %(held)s 个进行中的报价，最多同时 %(cap)s 个：请等待答复或报价到期后再报价",
+                         held=held, cap=cap), limit=cap, open_offers=held)
 
 
 def make_offer(listing_id, buyer, amount, deal_type, message=None, now=None):
     """A buyer's offer on a negotiable listing; returns the new open Offer."""
     check_id(listing_id)
-    try:
-        amount = whole_fen(amount)
-    except ValidationError as exc:
-        listing = db.session.get(Listing, listing_id)
-        if listing is not None and listing.status == "published" and listing.offer_floor:
-            exc.extra["minimum_amount"] = listing.offer_floor
-        raise
+    amount = whole_fen(amount)  # a bad amount never carries the floor either
     message = _clean_message(message)
     ensure_can(buyer, "offer")
     listing = lock_listing(listing_id)
     now = now or utcnow()
     check_may_trade(listing, buyer, "negotiable")
     check_deal_type(listing, deal_type)
+    check_open_offer_cap(buyer, listing)
     _check_floor(listing, amount)
     for earlier in db.session.execute(
             select(Offer).where(Offer.listing_id == listing.id, Offer.buyer_id == buyer.id, Offer.status == "open")
@@ -371,6 +406,7 @@ def counter_offer(offer_id, actor, amount, message=None, now=None):
     listing = offer.listing
     now = now or utcnow()
     check_answerable(offer, listing, actor, now)
+    check_seller_side_may_answer(offer, listing, actor)
     made_by = "seller" if offer.made_by == "buyer" else "buyer"
     if made_by == "buyer":
         ensure_can(actor, "offer")
@@ -404,6 +440,7 @@ def decline_offer(offer_id, actor, now=None):
         raise PermissionDenied(_("只能由对方答复这条报价"))
     if offer.status != "open":
         raise Conflict(_("报价已处理（状态：%(status)s）", status=offer.status), status=offer.status)
+    check_seller_side_may_answer(offer, listing, actor)
     offer.status = "declined"
     offer.decided_at = now
     maker = offer.buyer_id if offer.made_by == "buyer" else listing.seller_id

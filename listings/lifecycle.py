@@ -157,6 +157,27 @@ def take_off_market(listing, reason, *, now=None):
     return True
 
 
+def void_open_offers(listing, reason, *, now=None):
+    """The listing's terms changed or it left the market: every open offer and counter-offer on it is
+    ``withdrawn`` (an offer is made on terms, so none may be accepted later on other terms), and both
+    sides are told: each buyer in negotiation, and the seller once. Returns how many were voided."""
+    from .models import Offer
+
+    now = now or utcnow()
+    offers = db.session.scalars(select(Offer).where(Offer.listing_id == listing.id, Offer.status == "open")
+                                .order_by(Offer.id)).all()
+    for offer in offers:
+        offer.status = "withdrawn"
+        offer.decided_at = now
+        notify(offer.buyer_id, "offer", f"报价已失效：{listing.title}",
+               f"{reason}，您在该挂牌上的报价（或卖家的还价）已失效。", link=f"/listings/{listing.id}")
+    if offers:
+        notify(listing.seller_id, "offer", f"报价已失效：{listing.title}",
+               f"{reason}，该挂牌上 {len(offers)} 条未答复的报价已失效，已通知相关买家。", link="/dashboard/offers")
+    db.session.flush()
+    return len(offers)
+
+
 def submit_listing(user, listing_id, *, now=None):
     """Draft or rejected → pending_review (owner; credit must allow listing)."""
     listing = get_owned(user, listing_id)
@@ -224,6 +245,7 @@ def withdraw_listing(user, listing_id, *, now=None):
             and listing.status == "published" and listing.auction.bid_count:
         raise Conflict(_("拍卖已有出价，不能撤回"), status=listing.status)
     _transition(listing, "withdraw")
+    void_open_offers(listing, "卖家已撤回挂牌", now=now)
     db.session.flush()
     return listing
 
@@ -334,6 +356,7 @@ def expire_due_listings(now=None):
             if listing.auction is not None and listing.auction.bid_count and listing.status == "published":
                 continue  # an auction with bids closes through the deadlines run
             _transition(listing, "expire")
+            void_open_offers(listing, "挂牌已过期", now=now)
             notify(listing.seller_id, "listing", f"挂牌已过期：{listing.title}",
                    f"权利保护期已于 {ends.isoformat()} 届满，挂牌已下架。", link=f"/listings/{listing.id}")
             expired.append(listing.id)

@@ -25,7 +25,7 @@ from marketplace.uploads import save_upload
 
 from . import register, rules
 from .lifecycle import *  # noqa: F401,F403
-from .lifecycle import EDITABLE_STATUSES, TRANSITIONS, _transition, get_owned, require_seller
+from .lifecycle import EDITABLE_STATUSES, TRANSITIONS, _transition, get_owned, require_seller, void_open_offers
 from .markup import plain_text, render_markdown  # noqa: F401
 from .models import Auction, Listing, ListingRight
 from .rules import *  # noqa: F401,F403
@@ -126,6 +126,10 @@ def update_listing(user, listing_id, changes, *, now=None):
         merged.pop("auction", None)
     cleaned = parse_listing(merged, now=now, default_region=listing.region)
     _apply(user, listing, cleaned, now)
+    # Offers are made on terms: an edit or a new price voids any still open (only a published listing
+    # takes offers, and one is edited only after withdrawing it, which voids them already; this
+    # keeps the rule whatever path led here).
+    void_open_offers(listing, "卖家修改了挂牌条件", now=now)
     return listing, _warnings(listing, local(now).date())
 
 

@@ -51,6 +51,7 @@ def load_settings(instance_path: Path) -> dict:
         "RATELIMIT_REGISTER": os.environ.get("RATELIMIT_REGISTER") or "5/minute;30/hour",
         "RATELIMIT_BID": os.environ.get("RATELIMIT_BID") or "30/minute",
         "RATELIMIT_OFFER": os.environ.get("RATELIMIT_OFFER") or "10/minute",
+        "RATELIMIT_BUY": os.environ.get("RATELIMIT_BUY") or "5/minute;20/hour",
         "SMTP_HOST": os.environ.get("SMTP_HOST") or None,
         "SMTP_PORT": _int("SMTP_PORT", 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "noreply@ipmart.local"),
@@ -59,6 +60,13 @@ def load_settings(instance_path: Path) -> dict:
         "OUTBOX_RETENTION_DAYS": _int("OUTBOX_RETENTION_DAYS", 7),
         "MAX_SAVED_SEARCHES": _int("MAX_SAVED_SEARCHES", 20),  # per user
         "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 5),  # tries per saved-search notice (in-app, e-mail)
+        # cornering (issue 14): unpaid deals a buyer may hold at once, live negotiations per buyer,
+        # and reservations left unpaid (lapsed or cancelled by the buyer) within UNPAID_STRIKE_DAYS
+        # before the buyer's credit is restricted
+        "MAX_OPEN_RESERVATIONS": _int("MAX_OPEN_RESERVATIONS", 3),
+        "MAX_OPEN_OFFERS": _int("MAX_OPEN_OFFERS", 20),
+        "UNPAID_STRIKES": _int("UNPAID_STRIKES", 3),
+        "UNPAID_STRIKE_DAYS": _int("UNPAID_STRIKE_DAYS", 180),
     }
 
 

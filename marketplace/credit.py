@@ -1,9 +1,12 @@
 """Credit (失信惩戒) rules every domain package applies before letting someone act.
 
 Levels: good, warned, restricted, blacklisted (the worse of the user's and the
-organisation's). Restricted: no new listings or bids. Blacklisted: cannot list,
-bid, offer or buy. Open deals continue under operator watch.
-The operator console records the levels (see the operator issue).
+organisation's). Restricted: no new listings, bids or purchases (buy-now, an accepted
+offer). Blacklisted: cannot list, bid, offer or buy, and cannot be bought from
+(``ensure_seller_can``). Open deals continue under operator watch.
+The operator console records the levels (see the operator issue); the system records
+one finding itself: a buyer's repeated unpaid reservations (``record_system_finding``,
+called by ``escrow.strikes``).
 """
 from flask_babel import gettext as _
 
@@ -18,11 +21,15 @@ from .timeutil import utcnow
 from .uploads import save_upload, upload_path
 
 BLOCKED = {
-    "restricted": {"list", "bid"},
-    "blacklisted": {"list", "bid", "offer", "buy", "verify"},
+    # "buy" joined "bid" with issue 14: a purchase commits to pay just as a bid does, and a
+    # buyer restricted for leaving reservations unpaid must not reserve again.
+    "restricted": {"list", "bid", "buy"},
+    "blacklisted": {"list", "bid", "offer", "buy", "verify", "sell"},
 }
+# "sell": answering offers on one's listings (counter, accept, decline) and being bought from.
 # "verify": asking for (or being given) the verified badge; a blacklisted party cannot carry a trust mark.
-ACTION_LABELS = {"list": "发布挂牌", "bid": "出价竞拍", "offer": "报价", "buy": "购买", "verify": "申请单位核验"}
+ACTION_LABELS = {"list": "发布挂牌", "bid": "出价竞拍", "offer": "报价", "buy": "购买", "verify": "申请单位核验",
+                 "sell": "出售或答复报价"}
 
 
 def ensure_can(user, action):
@@ -33,6 +40,24 @@ def ensure_can(user, action):
         raise PermissionDenied(_("账户信用等级为“%(level)s”，不能%(action)s。如有异议请在信用记录页提交申诉。",
                                  level=_(label), action=_(ACTION_LABELS[action])),
                                credit_level=level)
+
+
+def seller_may_sell(listing):
+    """False when the listing's seller, or the organisation it is listed for, is blacklisted (no one
+    buys from them: buy-now, an accepted offer, a won auction)."""
+    seller = db.session.get(User, listing.seller_id)
+    levels = [seller.effective_credit_level if seller is not None else "good"]
+    if listing.organization_id:
+        org = db.session.get(Organization, listing.organization_id)
+        levels.append(org.credit_level if org is not None else "good")
+    return not any("sell" in BLOCKED.get(level, ()) for level in levels)
+
+
+def ensure_seller_may_sell(listing):
+    """409 when nobody may buy ``listing`` because its seller's side is blacklisted (the buyer is told
+    only that the seller cannot trade now, not the seller's credit details)."""
+    if not seller_may_sell(listing):
+        raise Conflict(_("该挂牌的卖方当前不能交易"), seller_blocked=True)
 
 
 # --- Credit records (operators record; the affected party sees and appeals) ------------------
@@ -123,6 +148,30 @@ def record_violation(operator, subject, violation, level, description, evidence=
     for member in _members(subject):
         notify(member, "credit", f"信用记录：{VIOLATION_LABELS[violation]}，信用等级“{LEVEL_LABELS[level]}”",
                description[:300], link="/account/credit", email=True)
+    db.session.flush()
+    return rec
+
+
+def record_system_finding(subject, violation, level, description, deal_id=None, now=None):
+    """The system records a finding against the user ``subject`` (no operator: ``operator_id`` is None)
+    and sets its level, never lowering it: a record whose level is not worse than the user's own
+    is not written (returns None). Audited (actor: the system) and the user is told, like an
+    operator's record; it is appealed the same way."""
+    if not isinstance(subject, User) or subject.is_operator:
+        return None
+    if CREDIT_LEVELS.index(level) <= CREDIT_LEVELS.index(subject.credit_level or "good"):
+        return None
+    now = now or utcnow()
+    before = subject.credit_level
+    rec = CreditRecord(user_id=subject.id, violation=violation, level=level, previous_level=before,
+                       description=description, deal_id=deal_id, operator_id=None, created_at=now)
+    db.session.add(rec)
+    db.session.flush()
+    subject.credit_level = level
+    audit.record(None, "credit.record", "user", subject.id, {"credit_level": before},
+                 {"credit_level": level, "record_id": rec.id, "violation": violation, "system": True})
+    notify(subject, "credit", f"信用记录：{VIOLATION_LABELS[violation]}，信用等级“{LEVEL_LABELS[level]}”",
+           description[:300], link="/account/credit", email=True)
     db.session.flush()
     return rec
 

@@ -9,7 +9,8 @@ APPEAL_STATUSES = ("open", "upheld", "revoked")
 
 
 class CreditRecord(db.Model):
-    """One operator finding against exactly one organisation or one user.
+    """One finding against exactly one organisation or one user, by an operator or (``operator_id``
+    None) by the system: repeated unpaid reservations (``escrow.strikes``).
 
     The subject's ``credit_level`` is the level of its latest record that was not
     revoked on appeal (``good`` when there is none). ``restored`` records lift a
@@ -31,7 +32,8 @@ class CreditRecord(db.Model):
     deal_id = db.Column(db.Integer)  # the deal concerned, for non-performance (no FK: the kernel knows no escrow)
     evidence = db.Column(db.String(100))  # stored upload name (area "credit")
     evidence_name = db.Column(db.String(200))
-    operator_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False)
+    # the operator who recorded it; None for a record the system wrote (a buyer's unpaid reservations)
+    operator_id = db.Column(db.Integer, db.ForeignKey("users.id"))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     appeal_note = db.Column(db.Text)
     appeal_by_id = db.Column(db.Integer, db.ForeignKey("users.id"))

@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 VIOLATION_CHOICES = [("infringement", _l("侵权")), ("counterfeiting", _l("假冒")), ("fraud", _l("欺诈")),
                      ("non_performance", _l("不履行交易")), ("restored", _l("信用修复"))]
-LEVEL_CHOICES = [("warned", _l("警示")), ("restricted", _l("受限（不能新发布挂牌、不能竞拍）")),
+LEVEL_CHOICES = [("warned", _l("警示")), ("restricted", _l("受限（不能新发布挂牌、不能竞拍、不能购买）")),
                  ("blacklisted", _l("黑名单（不能挂牌、竞拍、报价、购买）")), ("good", _l("良好（仅用于信用修复）"))]
 
 

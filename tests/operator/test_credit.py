@@ -13,7 +13,7 @@ ACTIONS = ("list", "bid", "offer", "buy")
 ALLOWED = {
     "good": set(ACTIONS),
     "warned": set(ACTIONS),
-    "restricted": {"offer", "buy"},
+    "restricted": {"offer"},  # issue 14: restricted no longer buys (a purchase commits to pay, like a bid)
     "blacklisted": set(),
 }
 

@@ -1,11 +1,11 @@
-"""Rate limits on sign-in, registration, bids and offers, with in-memory storage and with Redis.
+"""Rate limits on sign-in, registration, bids, offers and purchases, with in-memory storage and with Redis.
 
 The limits are lowered for the test (same settings as production: ``RATELIMIT_LOGIN`` …).
 The Redis runs use ``RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379`` (the machine's Redis,
 as ``.ci/run`` starts it) under a key prefix of their own (``ipmart-test-…``), and delete only
 keys with that prefix. (The limiter is one object for the process and keeps the first prefix it
 was given, so every test here deletes the whole ``ipmart-test-<xdist worker>-`` family after it runs.)
-Sign-in and registration are limited per address; bids and offers per signed-in user, so
+Sign-in and registration are limited per address; bids, offers and purchases per signed-in user, so
 bidders sharing an office address do not use up each other's budget.
 """
 import os
@@ -22,7 +22,7 @@ from .conftest import World
 REDIS_URI = "redis://127.0.0.1:6379"
 FAMILY = f"ipmart-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"  # xdist workers never clear each other's keys
 LIMITS = {"RATELIMIT_LOGIN": "3/minute", "RATELIMIT_REGISTER": "2/minute", "RATELIMIT_BID": "3/minute",
-          "RATELIMIT_OFFER": "2/minute"}
+          "RATELIMIT_OFFER": "2/minute", "RATELIMIT_BUY": "2/minute"}
 
 
 def _redis_up():
@@ -162,3 +162,45 @@ def test_html_bids_are_limited_too(app):
         assert client.post(f"/listings/{listing.id}/bid", data={"amount": str(yuan)}).status_code == 302
     assert client.post(f"/listings/{listing.id}/bid", data={"amount": str((start + 9 * step) // 100)}
                        ).status_code == 429
+
+
+def test_purchases_are_limited_per_user(app):
+    """Buy-now (issue 14): RATELIMIT_BUY per user; a refused purchase opens no deal and reserves nothing."""
+    from escrow.models import Deal
+
+    world = World()
+    listings = [world.listing() for _ in range(3)]
+    headers = factories.auth_header(world.buyer)
+    other = factories.auth_header(world.other_buyer)
+    db.session.commit()
+    client = app.test_client()
+    statuses = [client.post(f"/api/v1/listings/{listing.id}/purchase", json={"deal_type": "assignment"},
+                            headers=headers).status_code for listing in listings[:2]]
+    assert statuses == [201, 201]  # under MAX_OPEN_RESERVATIONS (3): only the rate limit stops the next
+    blocked = client.post(f"/api/v1/listings/{listings[2].id}/purchase", json={"deal_type": "assignment"},
+                          headers=headers)
+    assert blocked.status_code == 429
+    db.session.expire_all()
+    assert db.session.query(Deal).filter_by(buyer_id=world.buyer.id).count() == 2
+    assert listings[2].status == "published"
+    # same address, another buyer: their own budget
+    assert client.post(f"/api/v1/listings/{listings[2].id}/purchase", json={"deal_type": "assignment"},
+                       headers=other).status_code == 201
+
+
+def test_html_purchases_are_limited_too(app):
+    from escrow.models import Deal
+
+    world = World()
+    listings = [world.listing() for _ in range(3)]
+    db.session.commit()
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = world.buyer.get_id()
+        sess["_fresh"] = True
+    for listing in listings[:2]:
+        assert client.post(f"/listings/{listing.id}/buy", data={"deal_type": "assignment"}).status_code == 302
+    assert client.post(f"/listings/{listings[2].id}/buy", data={"deal_type": "assignment"}).status_code == 429
+    db.session.expire_all()
+    assert db.session.query(Deal).filter_by(buyer_id=world.buyer.id).count() == 2
+    assert listings[2].status == "published"

@@ -86,7 +86,8 @@ def test_offer_counter_accept_through_pages(client, as_user, negotiable_listing,
     as_user(buyers[0])
     client.post(f"/listings/{negotiable_listing.id}/offer",
                 data={"amount": "9000", "deal_type": "assignment", "message": ""})
-    assert "卖家设定的最低报价" in page(client, negotiable_listing)
+    # issue 14: declined without naming the floor (the message used to say "卖家设定的最低报价 ¥10,000")
+    assert "卖家未接受这个报价金额" in page(client, negotiable_listing)
     assert db.session.query(Offer).count() == 0
     client.post(f"/listings/{negotiable_listing.id}/offer",
                 data={"amount": "12000", "deal_type": "assignment", "message": "含技术服务"})
