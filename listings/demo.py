@@ -28,6 +28,7 @@ from marketplace.uscc import uscc_check_char
 from . import service
 from .classifications import DATA, groups_of_class, similar_items
 from .identifiers import InvalidIdentifier, add_years, ipc_scheme, normalize_ipc, patent_check_char
+from .lifecycle import transition
 from .models import Listing, ListingRight, Right
 
 PASSWORD = "demo-password-2026"
@@ -346,19 +347,19 @@ def _attach_demo_consent(user, listing):
 
 
 def _finish(listing, index, now, keep_draft=False):
-    """Move a demo listing along the lifecycle (directly: no notifications for demo rows)."""
+    """Move a demo listing along the lifecycle table (``lifecycle.transition``; no notifications for demo rows)."""
     if keep_draft:
         return
+    transition(listing, "submit")
     if index % 17 == 5:
-        listing.status = "pending_review"
         listing.submitted_at = now - timedelta(hours=index)
         return
     if index % 23 == 9:
-        listing.status = "rejected"
+        transition(listing, "reject")
         listing.submitted_at = now - timedelta(days=2)
         listing.rejection_reason = "请补充专利证书扫描件，并说明是否存在在先许可。"
         return
-    listing.status = "published"
+    transition(listing, "approve")
     listing.submitted_at = now - timedelta(days=1 + index % 30, hours=2)
     listing.published_at = now - timedelta(days=index % 30, hours=index % 24)
     if listing.auction is not None:

@@ -280,6 +280,12 @@ def reverse_recorded_transfer(deal, actor, now=None):
                 select(RightEvent).where(RightEvent.right_id == right.id, RightEvent.deal_id == deal.id,
                                          RightEvent.action == "assigned").order_by(RightEvent.id.desc()).limit(1))
             if assigned is not None:
+                now_held = [(h.holder_type, h.organization_id, h.user_id) for h in right.holders]
+                by_deal = [(p.get("type"), p.get("organization_id"), p.get("user_id"))
+                           for p in assigned.detail.get("after") or []]
+                if now_held != by_deal:  # the buyer has assigned it on (or an operator corrected it) since
+                    raise Conflict(_("%(number)s 的权利人已不是本交易的买方（现为 %(holders)s），不能按本交易回转；"
+                                     "请核实后另行处理", number=right.number, holders=holder_names(right)))
                 set_holders(right, assigned.detail.get("before") or [], action="reassigned_back", source="operator",
                             actor=actor, deal=deal, now=now)
         else:

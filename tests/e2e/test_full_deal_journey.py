@@ -155,7 +155,14 @@ def test_patent_from_listing_to_completed_deal(live_server, flask_cli, new_page)
     assert "已认证企业" in buyer.inner_text(".seller-box")
     assert application_number in buyer.inner_text("main")
     assert buyer.locator(".listing-head .grade").first.inner_text().split()[-1] == grade
+    holders = buyer.locator(".right-item .holders").first.inner_text()
+    assert "权利人" in holders and org_name in holders  # the register's holder, shown on the listing
     shot(buyer, "listing-detail")
+    buyer.click(".right-item .holders a")  # the right's own page in the register
+    assert application_number in buyer.inner_text("main") and org_name in buyer.inner_text("ul.holders")
+    assert "无" in buyer.inner_text("main")  # not pledged, no licence in force
+    shot(buyer, "right-page")
+    buyer.go_back()
     buyer.fill("#amount", "450000")
     buyer.check("input[name=deal_type][value=assignment]")
     buyer.fill("#message", "希望尽快完成转让登记。")
@@ -238,6 +245,12 @@ def test_patent_from_listing_to_completed_deal(live_server, flask_cli, new_page)
     buyer.reload()
     assert _status(buyer) == "已完成"
     shot(buyer, "deal-completed")
+
+    # --- the register follows the recorded assignment: the buyer holds the patent now ------------
+    buyer.goto(base + f"/rights/patent/{application_number}")
+    assert org_name not in buyer.inner_text("ul.holders") and "王采购" in buyer.inner_text("ul.holders")
+    assert "转让（平台交易）" in buyer.inner_text("ol.history")
+    shot(buyer, "right-after-assignment")
 
     # --- the public statistics count it --------------------------------------------------------------
     visitor.reload()

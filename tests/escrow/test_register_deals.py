@@ -125,6 +125,29 @@ def test_refund_after_recordal_goes_through_the_transfer_back(app, parties, open
     assert books[deal.id].state == "refunded"
 
 
+def test_transfer_back_is_refused_when_the_buyer_no_longer_holds_the_right(app, parties, open_deal):
+    """A reversal never overwrites a later holder: if the register no longer shows the right as the deal left
+    it (the buyer assigned it on, or an operator corrected it), the operator must decide otherwise."""
+    from listings import register
+    from marketplace.errors import Conflict
+
+    deal = open_deal("assignment")
+    right = deal.listing.rights[0]
+    drive(deal.id, "transfer_back", parties)
+    later = factories.make_user("seller")
+    register.correct_holders(parties.operator, right, [{"type": "organization", "organization_id": later.organization_id,
+                                                        "name": later.organization.name}], "买方已再转让，依公告更正")
+    db.session.commit()
+    with pytest.raises(Conflict) as exc:
+        deals.confirm_reversal(deal.id, parties.operator)
+    db.session.rollback()
+    assert right.number in exc.value.message
+    deal = db.session.get(Deal, deal.id)
+    assert deal.state == "transfer_back" and deal.refund_amount is None
+    assert _holders(right) == [("organization", later.organization_id, None)]
+    checks.check_books([deal.id])
+
+
 def test_refunded_licence_deal_ends_its_licence(app, parties, open_deal):
     deal = open_deal("exclusive_license")
     drive(deal.id, "transfer_back", parties)
