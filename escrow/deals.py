@@ -306,6 +306,9 @@ def _fund(deal, amount, gateway_name, reference, actor, now):
                 deal=deal, currency=deal.currency, memo="买方付款进入托管", reference=reference, actor=actor, now=now)
     deal.funded_at = now
     deal.transfer_due_at = now + timedelta(days=current_app.config["TRANSFER_DAYS"])
+    if deal.licences_acknowledged_at is None and licences_to_acknowledge(deal):
+        # Paid by bank transfer without the acknowledgement the pay page asks for: an operator follows up.
+        _flag(deal, "买方付款前未确认知悉在先许可（转让后许可继续有效），请联系买方确认", now)
     _record(deal, "confirm_payment", "funded", actor, now, note=f"{gateways.label(gateway_name)} {reference or ''}".strip())
     amount_text = format_yuan(amount, deal.currency)
     _tell(deal, [deal.buyer_id], _title(deal, "付款已到账，资金由平台托管"),

@@ -35,6 +35,7 @@ from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
+from . import deals
 from .deals import open_deal
 from .models import Deal
 
@@ -115,7 +116,9 @@ def accept_offer(offer_id, actor, now=None):
     if buyer.id == actor.id:
         check_reservation_cap(buyer)  # the buyer accepting a counter reserves, as buy-now does
     deal = open_deal(listing, buyer, offer.amount, offer.deal_type, "offer", offer.id, now=now, actor=actor)
-    bidding.mark_offer_accepted(offer, listing, now, link=deal_path(deal.id))
+    # A non-exclusive licence leaves the listing on sale: the other buyers' negotiations go on.
+    bidding.mark_offer_accepted(offer, listing, now, link=deal_path(deal.id),
+                                decline_others=deals.reserves_listing(deal))
     return deal
 
 

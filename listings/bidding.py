@@ -451,8 +451,9 @@ def decline_offer(offer_id, actor, now=None):
     return offer
 
 
-def mark_offer_accepted(offer, listing, now, link=None):
-    """Record the acceptance and decline every other open offer on the listing, telling their buyers."""
+def mark_offer_accepted(offer, listing, now, link=None, decline_others=True):
+    """Record the acceptance and (unless the listing stays on sale) decline every other open offer on the
+    listing, telling their buyers."""
     offer.status = "accepted"
     offer.decided_at = now
     maker = offer.buyer_id if offer.made_by == "buyer" else listing.seller_id
@@ -460,7 +461,7 @@ def mark_offer_accepted(offer, listing, now, link=None):
            zh("成交价 %(amount)s，交易已创建。", amount=format_yuan(offer.amount, listing.currency)), link=link)
     others = db.session.execute(
         select(Offer).where(Offer.listing_id == listing.id, Offer.status == "open", Offer.id != offer.id)
-    ).scalars().all()
+    ).scalars().all() if decline_others else []
     for other in others:
         other.status = "declined"
         other.decided_at = now

@@ -244,10 +244,19 @@ def withdraw_listing(user, listing_id, *, now=None):
     if listing.status in TRANSITIONS["withdraw"][0] and listing.auction is not None \
             and listing.status == "published" and listing.auction.bid_count:
         raise Conflict(_("拍卖已有出价，不能撤回"), status=listing.status)
+    if _open_deals(listing):  # e.g. non-exclusive licences sold while the listing stays on sale
+        raise Conflict(_("该挂牌有交易正在办理，办理完成前不能撤回或修改"), status=listing.status)
     _transition(listing, "withdraw")
     void_open_offers(listing, "卖家已撤回挂牌", now=now)
     db.session.flush()
     return listing
+
+
+def _open_deals(listing):
+    from escrow.models import TERMINAL_STATES, Deal
+
+    return db.session.scalar(select(db.func.count(Deal.id)).where(
+        Deal.listing_id == listing.id, Deal.state.notin_(tuple(TERMINAL_STATES)))) or 0
 
 
 def reopen_listing(user, listing_id):

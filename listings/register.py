@@ -22,6 +22,9 @@ from .models import Encumbrance, Right, RightClaim, RightEvent, RightHolder
 DATA_COLUMNS = ("title", "abstract", "patent_type", "ipc_codes", "locarno_class", "filing_date", "grant_date",
                 "claims_count", "legal_status", "annuity_paid_until", "family_countries", "nice_classes",
                 "similar_groups", "goods", "registration_date", "tm_status", "disputes", "use_evidence")
+# Once an operator has verified an entry, these change only through an operator's correction.
+OPERATOR_KEPT = ("legal_status", "tm_status", "filing_date", "grant_date", "registration_date", "annuity_paid_until",
+                 "patent_type")
 UNDISCLOSED = "未披露"  # a declared pledge or licence whose counterparty the seller did not name
 KIND_PATHS = {"patent": "patent", "trademark": "trademark"}
 
@@ -173,6 +176,8 @@ def resolve(user, cleaned_rights, *, acts_for_holders=False, now=None):
         elif is_holder(right, party["organization_id"], party["user_id"]) or not right.holders:
             changed = {}
             for column in DATA_COLUMNS:
+                if right.verified_at is not None and column in OPERATOR_KEPT:
+                    continue  # an operator checked these against CNIPA: a seller's input does not undo that
                 new = values.get(column)
                 if new is not None and getattr(right, column) != new:
                     changed[column] = {"before": getattr(right, column), "after": new}

@@ -81,11 +81,14 @@ def clean_changes(right, raw, *, only_changed=False):
 
 
 def mask_id_number(number):
-    """Keep the first 4 and the last 4 characters, mask the rest (a number of 8 or fewer: only the last 2 show)."""
+    """Mask at least half of an ID number: an 18-character resident ID keeps its first and last 4
+    (4401**********1234); a 9-character passport or permit only its first and last 2 (E1*****78);
+    8 or fewer characters only the last 2."""
     number = re.sub(r"\s+", "", number or "")
-    if len(number) > 8:
-        return number[:4] + "*" * (len(number) - 8) + number[-4:]
-    return "*" * max(len(number) - 2, 0) + number[-2:]
+    if len(number) <= 8:
+        return "*" * max(len(number) - 2, 0) + number[-2:]
+    keep = min(4, len(number) // 4)
+    return number[:keep] + "*" * (len(number) - 2 * keep) + number[-keep:]
 
 
 def clean_holders(rows):

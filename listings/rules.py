@@ -58,11 +58,45 @@ def _prefix(listing, i, right):
 
 
 def overlaps(a, b):
-    """Do two licence territories (or fields) overlap? Unset or nationwide overlaps everything."""
+    """Do two licence fields overlap? Unset or unlimited overlaps everything; two named fields overlap
+    when one contains the other."""
     a, b = (a or "").strip(), (b or "").strip()
     if a.lower() in EVERYWHERE or b.lower() in EVERYWHERE:
         return True
     return a == b or a in b or b in a
+
+
+PROVINCES = ("北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江", "安徽", "福建",
+             "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "重庆", "四川", "贵州", "云南", "西藏",
+             "陕西", "甘肃", "青海", "宁夏", "新疆", "香港", "澳门", "台湾")
+
+
+def _place(text):
+    """A territory the platform can compare: ("province", name), ("city", Guangdong city code), or None."""
+    from marketplace.regions import REGIONS
+
+    text = (text or "").strip()
+    for suffix in ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市"):
+        text = text.removesuffix(suffix)
+    if text in PROVINCES:
+        return ("province", text)
+    for code, names in REGIONS.items():
+        if code != "other" and text and text == str(names[0]).removesuffix("市"):
+            return ("city", code)
+    return None
+
+
+def territories_overlap(a, b):
+    """Fail closed: two territories are apart only when the platform can tell (two different provinces, two
+    different Guangdong cities, or a Guangdong city and another province); any other wording (全国范围,
+    华南地区, 中华人民共和国境内…) may cover the other, so it overlaps."""
+    pa, pb = _place(a), _place(b)
+    if not pa or not pb:
+        return True
+    if pa[0] == pb[0]:
+        return pa == pb
+    province = pa if pa[0] == "province" else pb
+    return province[1] == "广东"  # a Guangdong city lies within 广东 only
 
 
 def _terms(listing, deal):
@@ -128,7 +162,7 @@ def problems(listing, stage, *, deal_type=None, today=None, deal=None):
     territory, licence_field = _terms(listing, deal)
     for r in rights:
         in_force = [e for e in r.licences_in_force(today) + (_licences_under_way(r) if stage == "deal" else [])
-                    if overlaps(e.territory, territory) and overlaps(e.field, licence_field)]
+                    if territories_overlap(e.territory, territory) and overlaps(e.field, licence_field)]
         for dt in sorted(offered & set(LICENCE_OF)):
             wanted = LICENCE_OF[dt]
             blocking = in_force if wanted in EXCLUSIVE_LICENCES else \
@@ -141,6 +175,18 @@ def problems(listing, stage, *, deal_type=None, today=None, deal=None):
                     licensee=e.party_name or "—", until=e.ends_on.isoformat() if e.ends_on else _("长期"),
                     deal_type=_(DEAL_TYPE_LABELS[dt])), [r.number]))
                 break
+
+    # 5b. When a deal opens: an assignment waits for the licence deals under way on its rights (their
+    #     licences would survive it unacknowledged, or be granted by a seller who no longer holds the right),
+    #     and a licence waits for an assignment under way.
+    if stage == "deal":
+        for r in rights:
+            if deal_type == "assignment" and _licences_under_way(r):
+                found.append(Problem("deal_under_way", "deal_type", _(
+                    "%(number)s 有许可交易正在办理，办理完成前不能转让", number=r.number), [r.number]))
+            elif deal_type in LICENCE_OF and _assignment_under_way(r):
+                found.append(Problem("deal_under_way", "deal_type", _(
+                    "%(number)s 正在办理转让，转让完成前不能再许可", number=r.number), [r.number]))
 
     # 6. Co-owned rights: every co-owner consents to an assignment or an exclusive or sole licence.
     if sole:
@@ -229,6 +275,15 @@ def _licences_under_way(right):
                Deal.recorded_at.is_(None), Deal.state.notin_(tuple(TERMINAL_STATES))))
     return [SimpleNamespace(licence_type=LICENCE_OF[d.deal_type], territory=d.license_territory,
                             field=d.license_field, party_name=None, ends_on=d.license_end) for d in deals]
+
+
+def _assignment_under_way(right):
+    from escrow.models import TERMINAL_STATES, Deal
+
+    return db.session.scalar(
+        select(db.func.count(Deal.id)).join(ListingRight, ListingRight.listing_id == Deal.listing_id)
+        .where(ListingRight.right_id == right.id, Deal.deal_type == "assignment", Deal.recorded_at.is_(None),
+               Deal.state.notin_(tuple(TERMINAL_STATES)))) or 0
 
 
 def _other_live_listings(right, listing):

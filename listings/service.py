@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from marketplace.credit import ensure_can
-from marketplace.errors import Conflict, IllegalTransition, ValidationError
+from marketplace.errors import Conflict, IllegalTransition, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
@@ -216,16 +216,19 @@ def bundle_similar_marks(user, listing_id, right_ids, *, now=None):
     if missing or not wanted:
         raise ValidationError(_("只能合并本单位的近似商标"),
                               {"bundle": _("不可合并：%(ids)s", ids=", ".join(map(str, missing)) or "—")})
+    if not all(register.listing_party_holds(listing, r) for r in listing.rights):
+        raise PermissionDenied(_("只有权利人可以合并近似商标；受托挂牌请由权利人办理"))
     blocked, to_withdraw = [], []
     for right_id in wanted:
         for other in rules._other_live_listings(offered[right_id], listing) + [
                 o for o in offered[right_id].listings if o.status in ("draft", "rejected") and o.id != listing.id]:
             if not rules.SOLE_OFFERS & set(other.deal_types or []):
                 continue
-            busy = other.status == "reserved" or (other.auction is not None and other.auction.bid_count)
+            busy = other.status == "reserved" or (other.auction is not None and other.auction.bid_count) \
+                or other.organization_id != listing.organization_id  # never another organisation's listing
             (blocked if busy else to_withdraw).append(other)
     if blocked:
-        raise Conflict(_("挂牌 %(ids)s 已有出价或交易进行中，不能撤回：请待其结束后再合并",
+        raise Conflict(_("挂牌 %(ids)s 已有出价、交易进行中或不属于本单位，不能撤回：请待其结束或由其挂牌单位撤回后再合并",
                          ids="、".join(f"#{o.id}" for o in blocked)), listing_ids=[o.id for o in blocked])
     with db.session.no_autoflush:
         for right_id in wanted:

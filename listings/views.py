@@ -203,14 +203,27 @@ def image(listing_id):
 @bp.get("/listings/<int:listing_id>/pledge-consent")
 @login_required
 def pledge_consent(listing_id):
+    return _listing_document(listing_id, "pledge_consent")
+
+
+@bp.get("/listings/<int:listing_id>/documents/<any(authorization_doc, co_owner_consent):field>")
+@login_required
+def listing_document(listing_id, field):
+    return _listing_document(listing_id, field)
+
+
+def _listing_document(listing_id, field):
+    """A document the rule book asked for (pledgee's consent, holders' 委托书, co-owners' consent): for the
+    listing's organisation and operators (who check it at review), as a download."""
     listing = service.get_visible(current_user, listing_id)
-    if not (service.is_owner(current_user, listing) or current_user.is_operator) or not listing.pledge_consent:
+    stored = getattr(listing, field)
+    if not (service.is_owner(current_user, listing) or current_user.is_operator) or not stored:
         abort(404)
-    path = upload_path(listing.pledge_consent, area="docs")
+    path = upload_path(stored, area="docs")
     if not path.exists():
         abort(404)
-    return send_file(path, mimetype=mimetype_of(listing.pledge_consent), as_attachment=True,
-                     download_name=f"pledge-consent-{listing.id}{path.suffix}")
+    return send_file(path, mimetype=mimetype_of(stored), as_attachment=True,
+                     download_name=f"{field.replace('_', '-')}-{listing.id}{path.suffix}")
 
 
 # --- seller: my listings ------------------------------------------------------------------------
