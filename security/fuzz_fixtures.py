@@ -27,7 +27,9 @@ def main(email):
     app = create_app({"RATELIMIT_ENABLED": False})
     with app.app_context():
         user = db.session.execute(select(User).where(User.email == email)).scalar_one()
-        operator = user
+        # An operator may not act as operator on their own deal (issue 14): the demo operator confirms the payment.
+        operator = db.session.execute(select(User).where(User.roles_csv.contains("operator"), User.id != user.id)
+                                      .order_by(User.id)).scalars().first()
         published = db.session.execute(select(Listing).where(Listing.status == "published")
                                        .order_by(Listing.id)).scalars().all()
         fixed = next(x for x in published if x.price_mode == "fixed" and "assignment" in x.deal_types)
