@@ -79,3 +79,25 @@ def test_id_numbers_are_at_least_half_masked():
     assert register_input.mask_id_number("440106199001011234") == "4401**********1234"
     masked = register_input.mask_id_number("E12345678")
     assert masked == "E1*****78" and masked.count("*") >= len(masked) // 2
+
+
+def test_the_holders_authorisation_is_shown_to_operators_at_review_and_to_nobody_else(app, client, as_user, parties):
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from listings import service
+
+    listing = factories.make_listing(parties.seller, status="draft")
+    db.session.commit()
+    service.attach_document(parties.seller, listing.id, "authorization_doc",
+                            FileStorage(io.BytesIO(b"%PDF-1.4 letter of authorisation"), filename="auth.pdf"))
+    listing.status = "pending_review"
+    db.session.commit()
+    url = f"/listings/{listing.id}/documents/authorization_doc"
+    as_user(factories.make_user("seller"))
+    assert client.get(url).status_code == 404  # another organisation's seller
+    as_user(parties.operator)
+    response = client.get(url)
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    assert "查看权利人委托书" in client.get("/operator/listings/review").get_data(as_text=True)

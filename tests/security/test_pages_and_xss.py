@@ -159,6 +159,7 @@ PAGES = {
     "listings.edit": [("seller", _args(listing_id=lambda p: p.rejected.id), HTML, True, None)],
     "listings.image": [("seller", _args(listing_id=lambda p: p.rejected.id), FILE, False, None)],
     "listings.pledge_consent": [],  # covered by tests/listings; no consent uploaded here (404 checked below)
+    "listings.listing_document": [],  # 委托书 / co-owner consent: tests/escrow/test_register_review_fixes.py
     "listings.import_csv": [("seller", NONE, HTML, False, None)],
     "listings.import_template": [("seller", NONE, FILE, False, None)],
     "listings.new": [("seller", NONE, HTML, False, None), ("seller", NONE, HTML, False, {"kind": "trademark"})],
