@@ -4,9 +4,8 @@ Thin: the rules live in ``listings.grading``. Also registers ``grade_breakdown(l
 a template global that ``templates/listings/_grade_breakdown.html`` draws as a
 server-side SVG chart (no script, no inline styles: the CSP allows neither).
 """
-import functools
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
@@ -14,6 +13,7 @@ from wtforms import TextAreaField
 from marketplace.errors import PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.numbers import NumberError, parse_decimal
+from marketplace.operator import operator_required
 
 from . import grading
 from .grading import _, tr
@@ -24,20 +24,6 @@ GRADE_FILLS = {"A": "#1e7b3c", "B": "#2463b5", "C": "#8a6d00", "D": "#6b7280"}
 CHART_WIDTH = 360
 BAR_WIDTH = 280
 ROW_HEIGHT = 50
-
-
-def operator_required(view):
-    """Operators only: anonymous visitors are sent to sign in, everyone else gets 403."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.path))
-        if not current_user.is_operator:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 class GradeForm(FlaskForm):

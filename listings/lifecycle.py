@@ -371,16 +371,3 @@ def expire_due_listings(now=None):
             expired.append(listing.id)
     db.session.flush()
     return expired
-
-
-def mark_sold(listing):
-    """reserved → sold (escrow calls this when a deal completes)."""
-    _transition(listing, "sell")
-    db.session.flush()
-
-
-def release_reservation(listing):
-    """reserved → published (escrow calls this when a deal is cancelled or refunded)."""
-    _transition(listing, "release")
-    db.session.flush()
-

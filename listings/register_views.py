@@ -7,7 +7,6 @@ sellers whose organisation is not a holder find "提出权属异议"; the confli
 The acts are ``listings.register``'s services (audited, in the right's history); input is
 read by ``listings.register_input``. Evidence files are served to operators only.
 """
-import functools
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -17,6 +16,7 @@ from flask_wtf import FlaskForm
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 from marketplace.errors import DomainError, NotFound, ValidationError
 from marketplace.extensions import db
+from marketplace.operator import operator_required
 from marketplace.timeutil import iso, local, utcnow
 from marketplace.uploads import mimetype_of, upload_path
 
@@ -42,20 +42,6 @@ def _right_or_404(kind, number):
     if right is None:
         abort(404)
     return right
-
-
-def _operator_page(view):
-    """Operators only: anonymous visitors sign in, everyone else gets 403."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.path))
-        if not current_user.is_operator:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 # --- the right's page: what operators and claimants see ---------------------------------------
@@ -151,7 +137,7 @@ def _reason(name):
 
 
 @bp.post("/operator/rights/<kind>/<number>/correct")
-@_operator_page
+@operator_required
 def correct(kind, number):
     right = _right_or_404(kind, number)
     keys = [key for key, _kind in cleaning.corrections_for(right.kind)]
@@ -164,7 +150,7 @@ def correct(kind, number):
 
 
 @bp.post("/operator/rights/<kind>/<number>/holders")
-@_operator_page
+@operator_required
 def holders(kind, number):
     right = _right_or_404(kind, number)
     rows = []
@@ -184,7 +170,7 @@ def holders(kind, number):
 
 
 @bp.post("/operator/rights/<kind>/<number>/encumbrances")
-@_operator_page
+@operator_required
 def add_encumbrance(kind, number):
     right = _right_or_404(kind, number)
     raw = {k: request.form.get(f"encumbrance-{k}", "") for k in (
@@ -199,7 +185,7 @@ def add_encumbrance(kind, number):
 
 
 @bp.post("/operator/rights/<kind>/<number>/encumbrances/<int:encumbrance_id>/end")
-@_operator_page
+@operator_required
 def end_encumbrance(kind, number, encumbrance_id):
     right = _right_or_404(kind, number)
     return _act(right, "end", lambda: register.end_encumbrance(current_user, right, encumbrance_id, _reason("end")),
@@ -238,7 +224,7 @@ def file_claim(kind, number):
 # --- the conflicts queue ----------------------------------------------------------------------
 
 @bp.get("/operator/rights/claims")
-@_operator_page
+@operator_required
 def claims_queue(failed=None, errors=None, values=None):
     return render_template("operator/rights_claims.html", claims=register.open_claims(),
                            form=CsrfForm(prefix="decide", formdata=None), failed=failed,
@@ -246,7 +232,7 @@ def claims_queue(failed=None, errors=None, values=None):
 
 
 @bp.get("/operator/rights/lookup")
-@_operator_page
+@operator_required
 def lookup():
     kind = request.args.get("kind", "patent")
     number = (request.args.get("number") or "").strip()[:60]
@@ -269,13 +255,13 @@ def _claim_evidence(claim_id):
 
 
 @bp.get("/operator/rights/claims/<int:claim_id>/evidence")
-@_operator_page
+@operator_required
 def claim_evidence(claim_id):
     return _claim_evidence(claim_id)
 
 
 @bp.post("/operator/rights/claims/<int:claim_id>/decision")
-@_operator_page
+@operator_required
 def decide(claim_id):
     if not CsrfForm(prefix="decide").validate_on_submit():
         flash(_("页面已过期，请刷新后重试"), "error")

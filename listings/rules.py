@@ -378,8 +378,6 @@ def _warnings(listing, today):
     out = []
     for p in draft_warnings(listing, today):
         out.append({"code": p.rule, "message": p.message, "listing_ids": p.listing_ids, "right_ids": p.right_ids})
-    if listing.kind == "trademark" and "assignment" in (listing.deal_types or []):
-        pass
     assignment_licences = [r for r in listing.rights if r.licences_in_force(today)] \
         if "assignment" in (listing.deal_types or []) else []
     if assignment_licences:
@@ -391,6 +389,3 @@ def _warnings(listing, today):
         out.append({"code": "fee_due", "message": fee_due_message(due), "listing_ids": [], "right_ids": []})
     return out
 
-
-def _needs_pledge_consent(listing):
-    return any(p.rule == "pledge_consent" for p in problems(listing, "submit"))
