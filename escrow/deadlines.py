@@ -10,12 +10,21 @@ def run_deadlines(now):
     """
     from listings.service import expire_due_listings
     from marketplace.extensions import db
+    from marketplace.observability import DEADLINE_ACTIONS, DEADLINE_RUNS
 
     from . import deals, trading
 
     report = {}
-    report.update(trading.run_market_deadlines(now))
-    report.update(deals.enforce_deal_deadlines(now))
-    report["listings_expired"] = len(expire_due_listings(now))
-    db.session.commit()
+    try:
+        report.update(trading.run_market_deadlines(now))
+        report.update(deals.enforce_deal_deadlines(now))
+        report["listings_expired"] = len(expire_due_listings(now))
+        db.session.commit()
+    except Exception:
+        DEADLINE_RUNS.labels("error").inc()
+        raise
+    DEADLINE_RUNS.labels("ok").inc()
+    for kind, value in report.items():
+        if isinstance(value, int) and value:
+            DEADLINE_ACTIONS.labels(kind).inc(value)
     return report

@@ -49,6 +49,9 @@ def create_app(config=None):
     csrf.init_app(app)
     limiter.init_app(app)
     _trust_proxies(app)
+    from . import observability
+
+    observability.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Shanghai")
 
     _import_models()

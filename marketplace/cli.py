@@ -8,6 +8,7 @@ from .extensions import db
 users_cli = AppGroup("users", help="Manage accounts.")
 demo_cli = AppGroup("demo", help="Demo catalogue.")
 deadlines_cli = AppGroup("deadlines", help="Deadlines (safe to run from cron, and twice).")
+backup_cli = AppGroup("backup", help="Backups of the database and the uploads (docs/operations.md).")
 
 
 @users_cli.command("create")
@@ -57,7 +58,44 @@ def deadlines_run(now_text):
         click.echo(f"{key}: {value}")
 
 
+@backup_cli.command("create")
+@click.option("--to", "target", type=click.Path(file_okay=False), help="Folder for the backup (default BACKUP_PATH).")
+def backup_create(target):
+    """Take a consistent snapshot of the database and the uploads."""
+    from .backup import BackupError, create_backup
+
+    try:
+        folder = create_backup(target)
+    except BackupError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"backup written to {folder}")
+
+
+@backup_cli.command("restore")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask: replace the database and uploads now.")
+def backup_restore(folder, yes):
+    """Replace the database and the uploads with a backup's, then rebuild the search index."""
+    from .backup import BackupError, read_manifest, restore_backup
+
+    try:
+        manifest = read_manifest(folder)
+    except BackupError as exc:
+        raise click.ClickException(exc.message) from exc
+    counts = ", ".join(f"{k} {v}" for k, v in manifest["counts"].items())
+    click.echo(f"backup of {manifest['created_at']} ({manifest['database']}): {counts}")
+    if not yes:
+        click.confirm("This replaces the current database and uploads. Stop the web and worker processes first. "
+                      "Go on?", abort=True)
+    try:
+        restore_backup(folder)
+    except BackupError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo("restored; search index rebuilt")
+
+
 def register_cli(app):
+    app.cli.add_command(backup_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(deadlines_cli)

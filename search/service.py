@@ -23,6 +23,7 @@ from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.notify import has_control_chars
 from marketplace.numbers import NumberError, parse_int
+from marketplace.observability import SEARCH_SECONDS
 from marketplace.regions import REGIONS
 
 from . import analysis
@@ -338,6 +339,7 @@ def result_json(row, terms, right_texts=(), holders=()):
     }
 
 
+@SEARCH_SECONDS.time()
 def search(params, *, with_facets=True, handle=None):
     """Run a search. Hits come from the index and are re-checked against the database."""
     handle = handle or current_handle()

@@ -142,6 +142,8 @@ PAGES = {
     "grading.assess_form": [("operator", _args(listing_id=lambda p: p.listing.id), HTML, True, None)],
     "grading.calibration": [("operator", NONE, HTML, False, None)],
     "healthz": [("anon", NONE, JSON, False, None)],
+    "readyz": [("anon", NONE, JSON, False, None)],
+    "metrics": [("anon", NONE, FILE, False, None)],  # the test client's 127.0.0.1 is in METRICS_ALLOW_FROM
     "listings.detail": [(role, _args(listing_id=lambda p: p.listing.id), HTML, True, None)
                         for role in ("anon", "buyer", "seller", "operator")]
     + [("anon", _args(listing_id=lambda p: p.trademark.id), HTML, True, None),

@@ -1,0 +1,288 @@
+"""What an operator watches: request ids, structured (JSON) logs, Prometheus metrics, readiness.
+
+- **Request id.** Every request gets one: the caller's ``X-Request-ID`` when it is a short token
+  (``[A-Za-z0-9._-]{1,64}``, as nginx's ``$request_id`` or a load balancer sends it), otherwise a new
+  uuid4. It is returned in the ``X-Request-ID`` response header and put on every log record written
+  while the request runs (``request_id``), so one line in a user's complaint finds all the others.
+- **Logs.** ``LOG_FORMAT=json`` (the default) writes one JSON object per line to stderr through
+  python-json-logger; ``text`` keeps the plain format for a developer's terminal. ``LOG_ACCESS`` adds one
+  access line per request (method, path, endpoint, status, duration, user id, request id).
+- **Metrics** (prometheus-client) at ``/metrics``, served only to the addresses in ``METRICS_ALLOW_FROM``
+  (CIDRs; loopback by default) or to a caller presenting ``METRICS_TOKEN`` as a bearer token; to anyone
+  else the route does not exist (404). Counters and histograms live in the process; gauges that describe
+  the database (outbox lag, escrow held) are read when scraped. Under gunicorn with several workers set
+  ``PROMETHEUS_MULTIPROC_DIR`` so the workers' counters are summed (prometheus-client's multiprocess mode).
+- **Readiness.** ``/healthz`` stays a constant answer (the process is up). ``/readyz`` checks that the
+  database answers, that the search index opens, and that the outbox lag (rows the index has not applied)
+  is below ``READY_MAX_OUTBOX_LAG``; 503 with the failing check otherwise, for a load balancer to act on.
+
+docs/operations.md lists every metric and what to do when it moves.
+"""
+import ipaddress
+import logging
+import os
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+from flask import Response, abort, g, has_request_context, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+log = logging.getLogger("ipmart.access")
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+# ---- metrics kept in the process (module level: one set per process, whatever number of apps) ----------
+REQUEST_SECONDS = Histogram(
+    "ipmart_http_request_duration_seconds", "Time to answer a request, by endpoint (the Flask route name).",
+    ["endpoint", "method"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+REQUESTS = Counter("ipmart_http_requests_total", "Requests answered, by endpoint and status class.",
+                   ["endpoint", "method", "status"])
+DEADLINE_RUNS = Counter("ipmart_deadline_runs_total", "Runs of the deadlines job, by outcome (ok / error).",
+                        ["outcome"])
+DEADLINE_ACTIONS = Counter("ipmart_deadline_actions_total",
+                           "What deadline runs did (auctions closed, deals expired, ...), by kind.", ["kind"])
+GATEWAY_CALLS = Counter("ipmart_gateway_calls_total",
+                        "Calls to a payment gateway, by gateway, operation and outcome (ok / error).",
+                        ["gateway", "operation", "outcome"])
+SEARCH_SECONDS = Histogram("ipmart_search_duration_seconds", "Time to run one search (index and re-check).",
+                           buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+
+# A job started by a request carries the request's id (set by whoever runs the job).
+_job_request_id: ContextVar[str | None] = ContextVar("ipmart_job_request_id", default=None)
+
+
+def new_request_id(offered=None):
+    """The caller's id when it is a short plain token, otherwise a fresh one (never trust a long or odd value:
+    it ends up in every log line)."""
+    if offered and _REQUEST_ID.fullmatch(offered):
+        return offered
+    return uuid.uuid4().hex
+
+
+def current_request_id():
+    """The id of the request (or job) this code runs for, or None outside both."""
+    if has_request_context():
+        return g.get("request_id")
+    return _job_request_id.get()
+
+
+
+
+def run_with_request_id(request_id, func, *args, **kwargs):
+    """Run ``func`` with log records tagged ``request_id`` (a job continuing a request's work)."""
+    token = _job_request_id.set(request_id)
+    try:
+        return func(*args, **kwargs)
+    finally:
+        _job_request_id.reset(token)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record (None outside a request or job)."""
+
+    def filter(self, record):
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id()
+        return True
+
+
+_HANDLER_MARK = "_ipmart_handler"
+
+
+def configure_logging(app):
+    """Install one stderr handler on the root logger (once per process; a second app reuses it)."""
+    root = logging.getLogger()
+    fmt = (app.config.get("LOG_FORMAT") or "json").lower()
+    for handler in root.handlers:
+        if getattr(handler, _HANDLER_MARK, None) == fmt:
+            return
+    for handler in [h for h in root.handlers if getattr(h, _HANDLER_MARK, None)]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler()
+    setattr(handler, _HANDLER_MARK, fmt)
+    handler.addFilter(RequestIdFilter())
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter("%(levelname)s %(name)s %(message)s %(request_id)s",
+                                           rename_fields={"levelname": "level", "name": "logger"},
+                                           timestamp="time",  # ISO 8601, UTC
+                                           json_ensure_ascii=False))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+
+
+def init_app(app):
+    configure_logging(app)
+
+    @app.before_request
+    def _start():
+        g.request_id = new_request_id(request.headers.get(REQUEST_ID_HEADER))
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id") or new_request_id()
+        started = g.get("request_started")
+        if started is None:
+            return response
+        seconds = time.perf_counter() - started
+        endpoint = request.url_rule.endpoint if request.url_rule is not None else "unmatched"
+        method = request.method if request.method in _METHODS else "other"
+        REQUEST_SECONDS.labels(endpoint, method).observe(seconds)
+        REQUESTS.labels(endpoint, method, f"{response.status_code // 100}xx").inc()
+        if app.config.get("LOG_ACCESS", True):
+            user = g.get("_login_user")
+            log.info("request", extra={
+                "request_id": g.get("request_id"), "method": request.method, "path": request.path[:200], "endpoint": endpoint,
+                "status": response.status_code, "duration_ms": round(seconds * 1000, 2),
+                "user_id": getattr(user, "id", None), "remote_addr": request.remote_addr})
+        return response
+
+    app.add_url_rule("/metrics", "metrics", metrics_view)
+    app.add_url_rule("/readyz", "readyz", readyz_view)
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+# ---- /metrics -----------------------------------------------------------------------------------------
+def _metrics_allowed():
+    from flask import current_app
+
+    token = current_app.config.get("METRICS_TOKEN")
+    if token:
+        import hmac
+
+        offered = request.headers.get("Authorization", "")
+        if offered.startswith("Bearer ") and hmac.compare_digest(offered[7:].encode(), token.encode()):
+            return True
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in network for network in allowed_networks(current_app.config.get("METRICS_ALLOW_FROM")))
+
+
+def allowed_networks(value):
+    """``"127.0.0.1/32, 10.0.0.0/8"`` → networks; an entry that is not a network is ignored (and logged)."""
+    networks = []
+    for part in (value if value is not None else "127.0.0.1/32,::1/128").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            logging.getLogger(__name__).warning("METRICS_ALLOW_FROM: %r is not an address or network", part)
+    return networks
+
+
+def metrics_view():
+    if not _metrics_allowed():
+        abort(404)
+    body = generate_latest(_process_registry())
+    scrape = CollectorRegistry(auto_describe=True)
+    scrape.register(DatabaseCollector())
+    body += generate_latest(scrape)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+
+
+def _process_registry():
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
+
+
+class DatabaseCollector:
+    """Gauges read from the database and the index at scrape time (so every worker tells the same)."""
+
+    def collect(self):
+        lag = GaugeMetricFamily("ipmart_outbox_lag_rows", "Outbox rows this host's consumer has not applied yet.",
+                                labels=["consumer"])
+        for consumer, rows in outbox_lag().items():
+            lag.add_metric([consumer], rows)
+        yield lag
+        held = GaugeMetricFamily("ipmart_escrow_held", "Money held in escrow (ledger account 'escrow'), in fen.",
+                                 labels=["currency"])
+        for currency, amount in escrow_held().items():
+            held.add_metric([currency], amount)
+        yield held
+        yield from job_metrics()
+
+    def describe(self):
+        return []
+
+
+def outbox_lag():
+    """Rows after each consumer's position: ``index`` (the search index) and ``notify`` (saved searches)."""
+    from sqlalchemy import func, select
+
+    from search.index import current_handle
+    from search.outbox import NOTIFY_POSITION_FILE, POSITION_FILE, read_position
+
+    from .extensions import db
+    from .models import OutboxEvent
+
+    handle = current_handle()
+    result = {}
+    for consumer, name in (("index", POSITION_FILE), ("notify", NOTIFY_POSITION_FILE)):
+        position = read_position(handle, name)
+        result[consumer] = db.session.scalar(select(func.count(OutboxEvent.id)).where(OutboxEvent.id > position))
+    return result
+
+
+def escrow_held():
+    from escrow.ledger import account_balances
+
+    return account_balances().get("escrow", {}) or {"CNY": 0}
+
+
+def job_metrics():
+    """Job queue depth and failures (filled in by marketplace.jobs when a queue exists)."""
+    return []
+
+
+# ---- /readyz ------------------------------------------------------------------------------------------
+def readiness():
+    """``(ready, checks)``: each check is ``{"ok": bool, ...details}``."""
+    from flask import current_app
+    from sqlalchemy import text
+
+    from .extensions import db
+
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = {"ok": True}
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready; the reason is reported
+        db.session.rollback()
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+    try:
+        from search.index import current_handle
+
+        current_handle().snapshot()
+        checks["search_index"] = {"ok": True}
+    except Exception as exc:  # noqa: BLE001
+        checks["search_index"] = {"ok": False, "error": type(exc).__name__}
+    if checks["database"]["ok"] and checks["search_index"]["ok"]:
+        limit = int(current_app.config.get("READY_MAX_OUTBOX_LAG", 1000))
+        rows = outbox_lag()["index"]
+        checks["outbox_lag"] = {"ok": rows <= limit, "rows": rows, "limit": limit}
+    return all(check["ok"] for check in checks.values()), checks
+
+
+def readyz_view():
+    ready, checks = readiness()
+    return jsonify({"status": "ready" if ready else "not_ready", "checks": checks}), 200 if ready else 503
