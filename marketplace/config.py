@@ -69,7 +69,7 @@ def load_settings(instance_path: Path) -> dict:
         "UNPAID_STRIKE_DAYS": _int("UNPAID_STRIKE_DAYS", 180),
         # operations (issue 21, docs/operations.md): logs, metrics, readiness, backups
         "LOG_FORMAT": (os.environ.get("LOG_FORMAT") or "json").lower(),  # json | text
-        "LOG_ACCESS": os.environ.get("LOG_ACCESS", "1") == "1",
+        "LOG_ACCESS": os.environ.get("LOG_ACCESS", "0") == "1",  # off: gunicorn's access log is cheaper
         "METRICS_ALLOW_FROM": os.environ.get("METRICS_ALLOW_FROM", "127.0.0.1/32,::1/128"),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "READY_MAX_OUTBOX_LAG": _int("READY_MAX_OUTBOX_LAG", 1000),

@@ -42,6 +42,10 @@ class TestRequestId:
 
 
 class TestJsonLogs:
+    @pytest.fixture
+    def app_config(self):
+        return {"LOG_ACCESS": True}
+
     def test_access_record_names_the_request(self, app, client, caplog):
         caplog.set_level(logging.INFO, logger="ipmart.access")
         client.get("/search?q=锂电池", headers={"X-Request-ID": "trace-1"})
@@ -60,11 +64,7 @@ class TestJsonLogs:
         assert line["request_id"] == "req-7" and line["logger"] == "ipmart.test" and line["time"].endswith("+00:00")
 
 
-class TestAccessLogSwitchedOff:
-    @pytest.fixture
-    def app_config(self):
-        return {"LOG_ACCESS": False}
-
+class TestAccessLogByDefaultOff:
     def test_no_access_record(self, app, client, caplog):
         caplog.set_level(logging.INFO, logger="ipmart.access")
         client.get("/healthz")
