@@ -91,6 +91,39 @@ def is_holder(right, organization_id=None, user_id=None):
     return False
 
 
+def party_key(party):
+    """("organization", id) or ("person", user id): compares two seller sides."""
+    if party.get("organization_id") is not None:
+        return ("organization", party["organization_id"])
+    return ("person", party.get("user_id"))
+
+
+def listing_party(listing):
+    """The listing's seller side as a party: its organisation, or its seller as a natural person."""
+    if listing.organization_id is not None:
+        return {"type": "organization", "organization_id": listing.organization_id, "user_id": None,
+                "name": listing.organization.name if listing.organization else ""}
+    return {"type": "person", "organization_id": None, "user_id": listing.seller_id,
+            "name": listing.seller.name if listing.seller else ""}
+
+
+def consent_key(consent):
+    """The party key of a co-owner's click consent (``Listing.co_owner_consents`` item)."""
+    if consent.get("organization_id") is not None:
+        return ("organization", consent["organization_id"])
+    return ("person", consent.get("user_id")) if consent.get("person") else None
+
+
+def holder_key(holder):
+    """The party key of a ``RightHolder`` on the platform, or None for an outside party (or an
+    unlinked natural person, who holds but cannot act on the platform)."""
+    if holder.organization_id is not None:
+        return ("organization", holder.organization_id)
+    if holder.holder_type == "person" and holder.user_id is not None:
+        return ("person", holder.user_id)
+    return None
+
+
 def listing_party_holds(listing, right):
     """The listing's seller side (its organisation, or the seller as a natural person) holds ``right``."""
     return is_holder(right, organization_id=listing.organization_id,
@@ -373,27 +406,46 @@ def end_encumbrance(operator, right, encumbrance_id, reason, *, now=None):
     return enc
 
 
+def claims_of(user):
+    """SQL condition: claims filed by ``user``'s side (their organisation's, or their own as a natural person)."""
+    if user.organization_id is not None:
+        return RightClaim.organization_id == user.organization_id
+    return (RightClaim.organization_id.is_(None)) & (RightClaim.claimant_id == user.id)
+
+
+def claimant_party(claim):
+    """The party a claim asks the register to record: the claimant's organisation, or the claimant."""
+    from marketplace.models import Organization, User
+
+    if claim.organization_id is not None:
+        org = db.session.get(Organization, claim.organization_id)
+        return {"type": "organization", "organization_id": org.id, "user_id": None, "name": org.name}
+    person = db.session.get(User, claim.claimant_id)
+    return {"type": "person", "organization_id": None, "user_id": person.id, "name": person.name}
+
+
 def file_claim(user, right, evidence_storage, note, *, now=None):
-    """A seller whose organisation is not the registered holder claims the right, with evidence."""
+    """A seller whose side (organisation, or themselves as a natural person) is not the registered holder
+    claims the right, with evidence."""
     from marketplace.uploads import save_upload
 
-    if user is None or user.organization_id is None:
-        raise PermissionDenied(_("须以单位身份提出权属异议"))
-    if is_holder(right, organization_id=user.organization_id):
-        raise Conflict(_("贵单位已是该权利的权利人"))
+    if user is None or not user.has_role("seller"):
+        raise PermissionDenied(_("只有卖家账户可以提出权属异议"))
+    party = party_of(user)  # an organisation's seller claims for it; a natural person for themselves
+    if is_holder(right, party["organization_id"], party["user_id"]):
+        raise Conflict(_("您（或贵单位）已是该权利的权利人"))
     note = note.strip() if isinstance(note, str) else ""
     if len(note) > 2000:
         raise ValidationError(_("说明过长"), {"note": _("最多 %(n)s 个字符", n=2000)})
-    existing = db.session.scalar(select(RightClaim).where(RightClaim.right_id == right.id,
-                                                          RightClaim.organization_id == user.organization_id,
+    existing = db.session.scalar(select(RightClaim).where(RightClaim.right_id == right.id, claims_of(user),
                                                           RightClaim.status == "open"))
     if existing is not None:
-        raise Conflict(_("贵单位对该权利的异议正在处理中（#%(id)s）", id=existing.id), claim_id=existing.id)
+        raise Conflict(_("您对该权利的异议正在处理中（#%(id)s）", id=existing.id), claim_id=existing.id)
     if evidence_storage is None or not getattr(evidence_storage, "filename", ""):
         raise ValidationError(_("请上传权属证明（如专利证书、转让登记通知书）"), {"evidence": _("必填")})
     stored, _kind, _size, _name = save_upload(evidence_storage, field="evidence", area="docs")
-    claim = RightClaim(right=right, organization_id=user.organization_id, claimant_id=user.id,
-                       claimant_name=user.organization.name, evidence=stored, note=note or None,
+    claim = RightClaim(right=right, organization_id=party["organization_id"], claimant_id=user.id,
+                       claimant_name=party["name"], evidence=stored, note=note or None,
                        created_at=now or utcnow())
     db.session.add(claim)
     db.session.flush()

@@ -47,8 +47,11 @@ def _right_or_404(kind, number):
 # --- the right's page: what operators and claimants see ---------------------------------------
 
 def can_claim(user, right):
-    return (user is not None and user.is_authenticated and user.has_role("seller")
-            and user.organization_id is not None and not register.is_holder(right, organization_id=user.organization_id))
+    """A seller whose side (organisation, or themselves as a natural person) is not a holder may claim."""
+    if user is None or not user.is_authenticated or not user.has_role("seller"):
+        return False
+    party = register.party_of(user)
+    return not register.is_holder(right, party["organization_id"], party["user_id"])
 
 
 ENCUMBRANCE_SOURCES = {"declared": "卖方声明", "platform": "平台交易", "operator": "运营核实"}
@@ -86,8 +89,7 @@ def page_context(right, failed=None, errors=None, values=None):
         from sqlalchemy import select
 
         mine = db.session.scalar(select(RightClaim).where(RightClaim.right_id == right.id,
-                                                          RightClaim.organization_id == user.organization_id,
-                                                          RightClaim.status == "open"))
+                                                          register.claims_of(user), RightClaim.status == "open"))
         ctx["claim"] = {"open": mine, "form": CsrfForm(prefix="claim", formdata=None)}
     ctx.update(failed=failed, form_errors=errors or {}, form_values=values or {},
                licence_type_labels=cleaning.LICENCE_TYPE_LABELS, source_labels_enc=ENCUMBRANCE_SOURCES,

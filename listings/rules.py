@@ -190,14 +190,17 @@ def problems(listing, stage, *, deal_type=None, today=None, deal=None):
 
     # 6. Co-owned rights: every co-owner consents to an assignment or an exclusive or sole licence.
     if sole:
-        consented = {c.get("organization_id") for c in (listing.co_owner_consents or [])}
+        from .register import consent_key, holder_key, listing_party, party_key
+
+        consented = {consent_key(c) for c in (listing.co_owner_consents or [])} - {None}
+        own = party_key(listing_party(listing))
         missing = []
         for r in rights:
             for h in r.holders:
-                if h.organization_id == listing.organization_id or (h.holder_type == "person"
-                                                                     and h.user_id == listing.seller_id):
+                key = holder_key(h)
+                if key == own:
                     continue
-                if len(r.holders) > 1 and h.organization_id not in consented:
+                if len(r.holders) > 1 and (key is None or key not in consented):
                     missing.append((r, h))
         if missing and not listing.co_owner_consent:
             found.append(Problem("co_owner_consent", "co_owner_consent", _(
@@ -355,10 +358,9 @@ def similar_marks(listing, today=None):
     return found
 
 
-def fee_due_flags(listing, until, today=None):
+def fee_due_flags(listing, until):
     """Annuities or renewals of the listing's rights that fall due before ``until`` (a date):
     [(right, what, due, grace_end)]. Flagged to both parties when a deal opens."""
-    today = today or local(utcnow()).date()
     flags = []
     for r in listing.rights:
         due = r.next_fee_due()
@@ -384,7 +386,7 @@ def _warnings(listing, today):
         out.append({"code": "licences_survive", "message": _(
             "%(numbers)s 有许可在有效期内：转让后许可继续有效，买方付款前须确认知悉", numbers="、".join(
                 r.number for r in assignment_licences)), "listing_ids": [], "right_ids": []})
-    due = fee_due_flags(listing, date.fromordinal(today.toordinal() + 180), today)
+    due = fee_due_flags(listing, date.fromordinal(today.toordinal() + 180))
     if due:
         out.append({"code": "fee_due", "message": fee_due_message(due), "listing_ids": [], "right_ids": []})
     return out

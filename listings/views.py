@@ -23,7 +23,7 @@ from marketplace.regions import REGIONS
 from marketplace.timeutil import local, parse_iso, utcnow
 from marketplace.uploads import mimetype_of, upload_path
 
-from . import classifications, importer, service
+from . import classifications, importer, register, service
 from .models import DEAL_TYPES
 from .vocab import MAX_DESCRIPTION
 
@@ -240,7 +240,7 @@ def my_listings():
     status = request.args.get("status")
     if status not in service.STATUS_LABELS:
         status = None
-    rows = service.listings_of(current_user, status) if current_user.organization_id else []
+    rows = service.listings_of(current_user, status)
     return render_template("listings/mine.html", listings=rows, status=status, csrf_form=CsrfForm(),
                            statuses=service.STATUS_LABELS)
 
@@ -628,7 +628,8 @@ def _require_operator():
 @login_required
 def review_queue():
     _require_operator()
-    return render_template("listings/review_queue.html", listings=service.review_queue(), form=ReviewForm())
+    return render_template("listings/review_queue.html", listings=service.review_queue(), form=ReviewForm(),
+                           party_holds=register.listing_party_holds)
 
 
 @bp.post("/operator/listings/<int:listing_id>/review")
