@@ -165,6 +165,20 @@ def take_off_market(listing, reason, *, now=None):
     return True
 
 
+def delist_if_not_held(listing, *, now=None):
+    """A listing back on the market after its deal ended is taken off again when its seller side may no
+    longer offer one of its rights (the register gives it to another: an upheld claim, an assignment)."""
+    from .register import rights_no_longer_offerable
+
+    if listing.status != "published":
+        return False
+    lost = rights_no_longer_offerable(listing)
+    if not lost:
+        return False
+    return take_off_market(listing, _("%(numbers)s 的登记权利人已变更，挂牌方不能再提供", numbers="、".join(
+        r.number for r in lost)), now=now)
+
+
 def void_open_offers(listing, reason, *, now=None):
     """The listing's terms changed or it left the market: every open offer and counter-offer on it is
     ``withdrawn`` (an offer is made on terms, so none may be accepted later on other terms), and both

@@ -124,6 +124,28 @@ def holder_key(holder):
     return None
 
 
+HOLDER_CHANGES = ("assigned", "holders_corrected", "reassigned_back", "claim_upheld")
+
+
+def rights_no_longer_offerable(listing):
+    """Rights of ``listing`` its seller side may no longer offer: held by another and not listed under
+    the holders' authorisation, or, under an authorisation, whose holders changed since the listing was
+    submitted (the 委托书 came from earlier holders)."""
+    out = []
+    for right in listing.rights:
+        if not right.holders or listing_party_holds(listing, right):
+            continue
+        if not listing.acts_for_holders:
+            out.append(right)
+            continue
+        since = listing.submitted_at or listing.created_at
+        changed = db.session.scalar(select(db.func.count(RightEvent.id)).where(
+            RightEvent.right_id == right.id, RightEvent.action.in_(HOLDER_CHANGES), RightEvent.created_at > since))
+        if changed:
+            out.append(right)
+    return out
+
+
 def listing_party_holds(listing, right):
     """The listing's seller side (its organisation, or the seller as a natural person) holds ``right``."""
     return is_holder(right, organization_id=listing.organization_id,
@@ -461,8 +483,17 @@ def file_claim(user, right, evidence_storage, note, *, now=None):
 
 
 def decide_claim(operator, claim_id, decision, reason, *, now=None):
-    """Uphold (the claimant becomes the holder; the old holder's listings of it come off the market)
-    or dismiss a claim."""
+    """Uphold or dismiss a claim.
+
+    Upholding makes the claimant's side (its organisation, or the claimant as a natural person) the
+    holder, and nothing else may go on with the right as the register had it: the running deals on a
+    listing of another seller side stop (``escrow.deals.stop_for_upheld_claim``: unpaid ones are
+    cancelled, paid ones go to ``disputed`` and the escrow holds the money), and those listings come
+    off the market (``lifecycle.take_off_market``; a reserved one when its deal ends). Buyers, sellers,
+    bidders and offerers are told (notifications in this transaction, seen once it commits).
+    """
+    from escrow import deals as escrow_deals
+
     from . import lifecycle
 
     _require_operator(operator)
@@ -476,25 +507,25 @@ def decide_claim(operator, claim_id, decision, reason, *, now=None):
     if decision not in ("uphold", "dismiss"):
         raise ValidationError(_("处理结论应为 uphold 或 dismiss"), {"decision": _("应为 uphold（支持）或 dismiss（驳回）")})
     right = claim.right
+    stopped = []
     if decision == "uphold":
-        from marketplace.models import Organization
-
-        org = db.session.get(Organization, claim.organization_id)
-        old = {h.organization_id for h in right.holders if h.organization_id}
-        correct_holders(operator, right, [{"type": "organization", "organization_id": org.id, "user_id": None,
-                                            "name": org.name}], reason, now=now)
-        for listing in list(right.listings):
-            if listing.organization_id in old:
-                lifecycle.take_off_market(listing, _("运营裁定 %(number)s 的权利人为 %(name)s", number=right.number,
-                                                     name=org.name), now=now)
+        party = claimant_party(claim)
+        correct_holders(operator, right, [party], reason, now=now)
+        why = _("运营裁定 %(number)s 的权利人为 %(name)s（权属异议 #%(claim)s）", number=right.number,
+                name=party["name"], claim=claim.id)
+        others = [listing for listing in right.listings if party_key(listing_party(listing)) != party_key(party)]
+        for deal_id in escrow_deals.deals_on_right(right.id, [listing.id for listing in others]):
+            stopped.append(escrow_deals.stop_for_upheld_claim(deal_id, why, now=now).id)
+        for listing in others:
+            lifecycle.take_off_market(listing, why, now=now)
     claim.status = "upheld" if decision == "uphold" else "dismissed"
     claim.decided_by_id, claim.decided_at, claim.decision_reason = operator.id, now, reason
-    record(right, f"claim_{claim.status}", {"claim_id": claim.id, "reason": reason}, source="operator",
-           actor=operator, now=now)
+    record(right, f"claim_{claim.status}", {"claim_id": claim.id, "reason": reason, "deals_stopped": stopped},
+           source="operator", actor=operator, now=now)
     audit.record(operator, f"right.claim_{decision}", "right", right.id, before={"claim_id": claim.id},
-                 after={"status": claim.status, "reason": reason})
+                 after={"status": claim.status, "reason": reason, "deals_stopped": stopped})
     notify(claim.claimant_id, "listing", f"权属异议已处理：{right.number}",
-           ("已支持：贵单位已登记为权利人。" if claim.status == "upheld" else "未支持。") + f"理由：{reason}",
+           ("已支持：您（或贵单位）已登记为权利人。" if claim.status == "upheld" else "未支持。") + f"理由：{reason}",
            link=f"/rights/{right.kind}/{right.number}")
     db.session.flush()
     return claim

@@ -161,7 +161,8 @@ def holders(kind, number):
         if prefix + "type" not in request.form:
             continue
         rows.append({"index": i, **{k: request.form.get(prefix + k, "")
-                                    for k in ("type", "name", "uscc", "id_type", "id_number", "id_number_masked")}})
+                                    for k in ("type", "name", "uscc", "id_type", "id_number", "id_number_masked",
+                                              "account")}})
 
     def act():
         reason = _reason("holders")
