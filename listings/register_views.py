@@ -8,7 +8,7 @@ The acts are ``listings.register``'s services (audited, in the right's history);
 read by ``listings.register_input``. Evidence files are served to operators only.
 """
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -18,7 +18,7 @@ from marketplace.errors import DomainError, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.operator import operator_required
 from marketplace.timeutil import iso, local, utcnow
-from marketplace.uploads import mimetype_of, upload_path
+from marketplace.uploads import send_upload
 
 from . import register
 from . import register_input as cleaning
@@ -248,13 +248,9 @@ def lookup():
 
 def _claim_evidence(claim_id):
     claim = db.session.get(RightClaim, claim_id)
-    if claim is None or not claim.evidence:
+    if claim is None:
         raise NotFound(_("文件不存在"))
-    path = upload_path(claim.evidence, area="docs")
-    if not path.exists():
-        raise NotFound(_("文件不存在"))
-    return send_file(path, mimetype=mimetype_of(claim.evidence), as_attachment=True, max_age=0,
-                     download_name=f"claim-{claim.id}-evidence{path.suffix}")
+    return send_upload(claim.evidence, f"claim-{claim.id}-evidence")
 
 
 @bp.get("/operator/rights/claims/<int:claim_id>/evidence")

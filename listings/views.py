@@ -21,7 +21,7 @@ from marketplace.money import format_yuan, parse_yuan
 from marketplace.numbers import MAX_ID, NumberError, parse_int
 from marketplace.regions import REGIONS
 from marketplace.timeutil import local, parse_iso, utcnow
-from marketplace.uploads import mimetype_of, upload_path
+from marketplace.uploads import mimetype_of, send_upload, upload_path
 
 from . import classifications, importer, register, service
 from .models import DEAL_TYPES
@@ -219,11 +219,7 @@ def _listing_document(listing_id, field):
     stored = getattr(listing, field)
     if not (service.is_owner(current_user, listing) or current_user.is_operator) or not stored:
         abort(404)
-    path = upload_path(stored, area="docs")
-    if not path.exists():
-        abort(404)
-    return send_file(path, mimetype=mimetype_of(stored), as_attachment=True,
-                     download_name=f"{field.replace('_', '-')}-{listing.id}{path.suffix}")
+    return send_upload(stored, f"{field.replace('_', '-')}-{listing.id}")
 
 
 # --- seller: my listings ------------------------------------------------------------------------
