@@ -216,3 +216,4 @@ def test_an_operator_links_a_natural_person_holder_to_their_account(client, as_u
     assert [(h.user_id, h.id_number_masked) for h in db.session.get(Right, right.id).holders] == [
         (seller.id, "4401**********1234")]
     assert seller.email in client.get(f"/rights/patent/{right.number}").get_data(as_text=True)
+
