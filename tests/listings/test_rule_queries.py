@@ -14,7 +14,7 @@ def test_the_rule_book_asks_one_query_per_rule_whatever_the_number_of_rights(app
     seller = factories.make_user("seller")
     one = factories.make_listing(seller, deal_types=("assignment",))
     three = factories.make_listing(seller, deal_types=("assignment",))
-    for n in (1, 2):
+    for _n in (1, 2):
         three.rights.append(factories.make_listing(seller, status="draft").rights[0])
     db.session.commit()
 
