@@ -186,6 +186,28 @@ class HeldByAnother(Conflict):
     code = "held_by_another"
 
 
+def held_by_another(rights):
+    """The 409 for ``rights`` the register gives to another holder: the holders' names and the two ways
+    forward (list under the holders' authorisation, or claim the right to an operator). One message for
+    the API, the wizard's save and the wizard's look-up while typing."""
+    names = "；".join(_("%(number)s 的权利人是 %(holders)s", number=r.number, holders=holder_names(r))
+                     for r in rights)
+    return HeldByAnother(
+        _("%(names)s。只有权利人可以挂牌：如您受权利人委托，请勾选“受权利人委托挂牌”并上传委托书；"
+          "如您认为登记有误，请在该权利的登记页提出权属异议并上传权属证明，由平台运营核实。", names=names),
+        rights=[{"kind": r.kind, "number": r.number, "holders": r.holder_names,
+                 "url": f"/rights/{r.kind}/{r.number}", "claim": f"/api/v1/rights/{r.kind}/{r.number}/claims"}
+                for r in rights],
+        ways_forward=["upload_authorization", "claim_to_operator"])
+
+
+def for_viewer(right, user):
+    """What a seller about to list ``right`` should know: do they hold it, else the 409 they would get."""
+    party = party_of(user)
+    holds = not right.holders or is_holder(right, party["organization_id"], party["user_id"])
+    return {"holds": holds, "held_by_another": None if holds else held_by_another([right]).to_dict()["error"]}
+
+
 def resolve(user, cleaned_rights, *, acts_for_holders=False, now=None):
     """Register entries for a listing's cleaned rights, in order. Creates unknown ones (the seller's
     side becomes the holder, declared by the seller); updates the data of those the seller's side
@@ -204,15 +226,7 @@ def resolve(user, cleaned_rights, *, acts_for_holders=False, now=None):
                 right, party["organization_id"], party["user_id"]) and not acts_for_holders:
             refused.append(right)
     if refused:
-        names = "；".join(_("%(number)s 的权利人是 %(holders)s", number=r.number, holders=holder_names(r))
-                         for r in refused)
-        raise HeldByAnother(
-            _("%(names)s。只有权利人可以挂牌：如您受权利人委托，请勾选“受权利人委托挂牌”并上传委托书；"
-              "如您认为登记有误，请在该权利的登记页提出权属异议并上传权属证明，由平台运营核实。", names=names),
-            rights=[{"kind": r.kind, "number": r.number, "holders": r.holder_names,
-                     "url": f"/rights/{r.kind}/{r.number}", "claim": f"/api/v1/rights/{r.kind}/{r.number}/claims"}
-                    for r in refused],
-            ways_forward=["upload_authorization", "claim_to_operator"])
+        raise held_by_another(refused)
     out = []
     for values, right in zip(cleaned_rights, found, strict=True):
         if right is None:
