@@ -196,3 +196,24 @@ def test_an_unpaid_deal_stopped_by_a_claim_is_no_strike_against_the_buyer(app, p
     register.decide_claim(parties.operator, claim.id, "uphold", "核对专利证书", now=utcnow() + timedelta(minutes=1))
     db.session.commit()
     assert db.session.query(CreditRecord).filter_by(user_id=parties.buyer.id).count() == 0
+
+
+def test_the_claimants_own_listing_goes_on(app, parties):
+    from listings import service
+    from tests.listings.conftest import patent_payload
+
+    deal = _deal_in("funded", parties)
+    right = deal.listing.rights[0]
+    claimant = factories.make_user("seller")
+    db.session.commit()
+    body = patent_payload(acts_for_holders=True, deal_types=["non_exclusive_license"],
+                          patent={"application_number": right.number})
+    own, _warnings = service.create_listing(claimant, body)
+    db.session.commit()
+    claim = register.file_claim(claimant, right, file_storage(), "专利证书上的专利权人是我方")
+    db.session.commit()
+    register.decide_claim(parties.operator, claim.id, "uphold", "核对专利证书")
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Listing, own.id).status == "draft"
+    assert db.session.get(Deal, deal.id).state == "disputed"

@@ -217,3 +217,24 @@ def test_an_operator_links_a_natural_person_holder_to_their_account(client, as_u
         (seller.id, "4401**********1234")]
     assert seller.email in client.get(f"/rights/patent/{right.number}").get_data(as_text=True)
 
+
+
+def test_the_register_api_tells_a_signed_in_seller_whether_they_hold_the_number(client, api, as_user):
+    owner = factories.make_user("seller")
+    factories.make_listing(owner, number=NUMBER)
+    seller = person()
+    mine = person_holds(seller, number="201710601863.8")
+    res = client.get(f"/api/v1/rights/patent/{NUMBER}", headers=api(seller))
+    assert res.status_code == 200
+    conflict = res.json["viewer"]["held_by_another"]
+    assert res.json["viewer"]["holds"] is False and conflict["code"] == "held_by_another"
+    assert owner.organization.name in conflict["message"]
+    assert conflict["ways_forward"] == ["upload_authorization", "claim_to_operator"]
+    assert res.json["listing_input"]["patent"]["application_number"] == NUMBER
+    as_user(seller)  # the wizard asks with its session
+    res = client.get(f"/api/v1/rights/patent/{mine.number}")
+    assert res.json["viewer"] == {"holds": True, "held_by_another": None}
+    assert res.json["listing_input"]["patent"]["filing_date"] == "2017-07-21"
+    client.post("/logout")
+    res = client.get(f"/api/v1/rights/patent/{mine.number}")  # anonymous: the register's data, no viewer
+    assert res.status_code == 200 and "viewer" not in res.json
