@@ -51,7 +51,7 @@ _runs = itertools.count()
 DEAL_TYPES = ["exclusive_license", "non_exclusive_license", "assignment", "exclusive_license",
               "non_exclusive_license", "assignment", "sole_license"]
 # None: the whole of mainland China; 广州市 lies in 广东省: every pair but 浙江省/广东省 (or 广州市) overlaps.
-TERRITORIES = ["广东省", "浙江省", None, "广州市"]
+TERRITORIES = ["广东省", "浙江省", None, "广州市", "广东省", "浙江省"]
 NUMBERS = [0, 0, 1, 1, 2]  # two of the three numbers more often: more listings and deals per right
 HAPPY_PATH = {"awaiting_payment": "fund", "funded": "file", "transfer_filed": "record",
               "transfer_recorded": "accept", "released": "payout", "transfer_back": "reverse"}
@@ -142,16 +142,32 @@ class RegisterMachine(RuleBasedStateMachine):
         free = self.licence_is_free(self.numbers[number], deal_type, territory)
         result = self.attempt(lambda: service.create_listing(seller, body, now=self.now))
         if isinstance(result, DomainError):
-            # A licence no exclusive or sole licence in force overlaps is never refused for a licence conflict
-            # (a phantom licence the listing's own input declared would be).
-            assert not (free and any(r.get("code") == "licence_conflict" for r in result.extra.get("rules", []))), (
-                f"{self.numbers[number]}: a {deal_type} in {territory} refused for a licence not in the register: "
-                f"{result.message}")
+            self.assert_not_refused_for_a_phantom(result, self.numbers[number], deal_type, territory, free)
             return
         listing, _warnings = result
         self.listing_ids.append(listing.id)
         self.right_ids.update(r.id for r in listing.rights)
         self.publish(seller, listing.id)
+
+    @precondition(lambda self: self.right_ids)
+    @rule(pick=st.integers(0, 2), deal_type=st.sampled_from(DEAL_TYPES), territory=st.sampled_from(TERRITORIES))
+    def holder_lists_again(self, pick, deal_type, territory):
+        """A holder lists a right of theirs again, giving only its number: the register fills in the rest."""
+        number = self.numbers[pick]
+        right = register.find("patent", number)
+        if right is None:
+            return
+        holders = [i for i, t in enumerate(self.traders) if register.is_holder(right, t.organization_id)]
+        if holders:
+            self.list_right(holders[0], pick, deal_type, territory, number_only=True)
+
+    def assert_not_refused_for_a_phantom(self, result, number, deal_type, territory, free):
+        """A licence no exclusive or sole licence in force overlaps is never refused for a licence conflict
+        (a phantom licence the listing's own input declared would be)."""
+        if isinstance(result, DomainError):
+            assert not (free and any(r.get("code") == "licence_conflict" for r in result.extra.get("rules", []))), (
+                f"{number}: a {deal_type} in {territory} refused for a licence not in the register: "
+                f"{result.message}")
 
     def licence_is_free(self, number, deal_type, territory):
         """A non-exclusive licence in ``territory`` that no exclusive or sole licence in force overlaps."""
@@ -179,37 +195,49 @@ class RegisterMachine(RuleBasedStateMachine):
                 return
         if db.session.get(Listing, listing_id).status not in service.EDITABLE_STATUSES:
             return
+        listing = db.session.get(Listing, listing_id)
+        deal_type, number = listing.deal_types[0], listing.rights[0].number
+        free = len(listing.rights) == 1 and self.licence_is_free(number, deal_type, territory)
         changed = self.attempt(lambda: service.update_listing(seller, listing_id, {"license_territory": territory},
                                                               now=self.now))
+        self.assert_not_refused_for_a_phantom(changed, number, deal_type, territory, free)
         if not isinstance(changed, DomainError):
             self.publish(seller, listing_id)
 
     # --- deals -----------------------------------------------------------------------------
 
-    @precondition(lambda self: len(self.deal_ids) < 8)
-    @rule(pick=st.integers(0, 7), buyer=st.integers(0, 2))
-    def buy(self, pick, buyer):
+    @precondition(lambda self: len(self.deal_ids) < 10 and self.published())
+    @rule(pick=st.integers(0, 7), buyer=st.integers(0, 2), steps=st.sampled_from([0, 1, 3, 3, 3]),
+          exclusive=st.booleans())
+    def buy(self, pick, buyer, steps=0, exclusive=False):
+        """A trader buys a published listing (with ``exclusive``, an exclusive or sole licence if one is on
+        sale), and the deal goes ``steps`` steps along the happy path at once (0 or 1: it is still running
+        when the next deal on the right opens; 3: recorded). The buyer is never the seller's organisation."""
         ids = self.published()
-        if not ids:
-            return
+        if exclusive:
+            ids = [i for i in ids if set(db.session.get(Listing, i).deal_types) & rules.SOLE_OFFERS - {"assignment"}] \
+                or ids
         listing = db.session.get(Listing, ids[pick % len(ids)])
         deal_type = listing.deal_types[0]
-        result = self.attempt(lambda: trading.buy_now(listing.id, self.traders[buyer], deal_type, now=self.now))
+        others = [t for t in self.traders if t.organization_id != listing.organization_id]
+        buyer_user = others[buyer % len(others)] if others else self.traders[buyer]
+        result = self.attempt(lambda: trading.buy_now(listing.id, buyer_user, deal_type, now=self.now))
         if isinstance(result, Deal):
             self.deal_ids.append(result.id)
+            self.drive(result.id, steps)
 
-    @precondition(lambda self: self.deal_ids)
-    @rule(pick=st.integers(0, 7), steps=st.sampled_from([3, 3, 2, 1]))
-    def advance(self, pick, steps):
-        """The next ``steps`` steps of a running deal along the happy path."""
-        ids = self.live_deals()
-        if not ids:
-            return
-        deal_id = ids[pick % len(ids)]
+    def drive(self, deal_id, steps):
         for _ in range(steps):
             step = HAPPY_PATH.get(db.session.get(Deal, deal_id).state)
             if step is None or isinstance(self.step_deal(deal_id, step), DomainError):
                 return
+
+    @precondition(lambda self: self.deal_ids and self.live_deals())
+    @rule(pick=st.integers(0, 7), steps=st.sampled_from([3, 3, 2, 1]))
+    def advance(self, pick, steps):
+        """The next ``steps`` steps of a running deal along the happy path."""
+        ids = self.live_deals()
+        self.drive(ids[pick % len(ids)], steps)
 
     @precondition(lambda self: self.deal_ids)
     @rule(pick=st.integers(0, 7))
