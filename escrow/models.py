@@ -82,10 +82,6 @@ class Deal(db.Model):
         return self.organization.name if self.organization is not None else self.seller.name
 
     @property
-    def buyer_name(self):
-        return self.buyer.organization.name if self.buyer.organization is not None else self.buyer.name
-
-    @property
     def is_license(self):
         return self.deal_type != "assignment"
 

@@ -238,3 +238,16 @@ def test_the_register_api_tells_a_signed_in_seller_whether_they_hold_the_number(
     client.post("/logout")
     res = client.get(f"/api/v1/rights/patent/{mine.number}")  # anonymous: the register's data, no viewer
     assert res.status_code == 200 and "viewer" not in res.json
+
+
+def test_a_restricted_natural_person_sellers_deal_is_on_the_operators_watch_list(app):
+    from marketplace.operator import _watched_deals_query
+
+    seller = person()
+    buyer = factories.make_user("buyer")
+    listing = factories.make_listing(seller, deal_types=("assignment",))
+    db.session.commit()
+    deal = trading.buy_now(listing.id, buyer, "assignment")
+    seller.credit_level = "restricted"
+    db.session.commit()
+    assert [d.id for d in _watched_deals_query()] == [deal.id]
