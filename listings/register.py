@@ -362,6 +362,14 @@ def reverse_recorded_transfer(deal, actor, now=None):
                                      "请核实后另行处理", number=right.number, holders=holder_names(right)))
                 set_holders(right, assigned.detail.get("before") or [], action="reassigned_back", source="operator",
                             actor=actor, deal=deal, now=now)
+                # The buyer may have listed the right as its holder meanwhile: that listing comes off the market
+                # as an assignment takes the seller's other listings off (a reserved one when its deal ends).
+                from . import lifecycle
+
+                for other in list(right.listings):
+                    if other.id != deal.listing_id and not listing_party_holds(other, right):
+                        lifecycle.take_off_market(other, _("%(number)s 已按交易 #%(deal)s 回转登记给原权利人",
+                                                           number=right.number, deal=deal.id), now=now)
         else:
             for licence in right.encumbrances:
                 if licence.deal_id == deal.id and licence.ended_at is None:

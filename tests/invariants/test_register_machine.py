@@ -393,3 +393,19 @@ def test_regression_relisting_a_number_does_not_declare_a_phantom_exclusive_lice
     _check(machine)
     right = register.find("patent", machine.numbers[0])
     assert [(e.source, e.territory) for e in right.licences_in_force()] == [("platform", "广东省")]
+
+
+def test_regression_a_transfer_back_takes_the_buyers_listings_of_the_right_off_the_market(app):
+    """Found by this machine (CI profile): an assignment was recorded, the buyer listed the right as its new
+    holder, then a refund after recordal and the transfer back gave the right to the seller again while the
+    buyer's listing stayed on sale. Fix: the transfer back takes the other listings whose side no longer
+    holds the right off the market, as an assignment does."""
+    machine = _machine()
+    machine.list_right(trader=0, number=0, deal_type="assignment", territory=None)
+    machine.buy(pick=0, buyer=0, steps=3)  # bought by trader 1 and recorded: trader 1 holds it
+    machine.list_right(trader=1, number=0, deal_type="non_exclusive_license", territory="浙江省")
+    assert len(machine.published()) == 1
+    machine.refund_after_recordal(pick=0)
+    machine.advance(pick=0, steps=1)  # the operator confirms the transfer back
+    assert db.session.get(Deal, machine.deal_ids[0]).state == "refunded"
+    _check(machine)
