@@ -186,6 +186,7 @@ def _listing_back_on_market(deal):
         listing_service.lapse_reservation(listing)
     else:
         lifecycle.transition(listing, "release")
+        lifecycle.delist_if_not_held(listing)  # e.g. a claim to one of its rights was upheld meanwhile
 
 
 def _listing_sold(deal):
@@ -716,6 +717,45 @@ def confirm_reversal(deal_id, actor, note=None, now=None):
         return deal
     _refund(deal, deal.price, actor, now)
     _close_unsold(deal, "confirm_reversal", "refunded", actor, now, note or "回转登记完成，全额退款")
+    return deal
+
+
+# --- a claim to the right was upheld (issue 13) ---------------------------------------------------
+
+def deals_on_right(right_id, listing_ids):
+    """Ids of the deals still running (not yet released) on the listings ``listing_ids`` that offer
+    register entry ``right_id``."""
+    from listings.models import ListingRight
+
+    from .models import TERMINAL_STATES
+
+    if not listing_ids:
+        return []
+    return list(db.session.scalars(
+        select(Deal.id).join(ListingRight, ListingRight.listing_id == Deal.listing_id)
+        .where(ListingRight.right_id == right_id, Deal.listing_id.in_(tuple(listing_ids)),
+               Deal.state.notin_(tuple(TERMINAL_STATES) + ("released",))).order_by(Deal.id)))
+
+
+def stop_for_upheld_claim(deal_id, note, now=None):
+    """An operator upheld a claim to a right this deal trades: the deal must not go on (the system acts,
+    ``machine.TABLE`` rows ``claim_upheld``). Unpaid → cancelled (no strike against the buyer); paid →
+    disputed, the money stays in escrow until an operator resolves the dispute. Both parties and the
+    operators are told. Nothing is booked."""
+    now = now or utcnow()
+    deal, row = _begin(deal_id, "claim_upheld", None)
+    note = (note or "")[:1000]
+    if row.to == "cancelled":
+        _close_unsold(deal, "claim_upheld", "cancelled", None, now, note)
+        return deal
+    if deal.state != "disputed":
+        deal.disputed_from = deal.state
+        deal.dispute_reason = note
+        deal.disputed_by_id = None
+    _record(deal, "claim_upheld", "disputed", None, now, note=note)
+    _tell(deal, [deal.buyer_id, deal.seller_id], _title(deal, "权属异议成立，交易中止"),
+          f"{note}。款项继续由平台托管，由平台运营裁决放款、退款或分配。")
+    _tell(deal, _operators(), _title(deal, "权属异议成立，托管款项待裁决"), note)
     return deal
 
 

@@ -55,6 +55,7 @@ ACTION_LABELS = {
     "transfer_back": "裁决退款，待回转登记",
     "confirm_reversal": "回转登记已完成",
     "acknowledge_licences": "确认知悉在先许可",
+    "claim_upheld": "权属异议成立，交易中止",
 }
 ROLE_LABELS = {"buyer": "买方", "seller": "卖方", "operator": "平台运营", "system": "系统"}
 
@@ -104,6 +105,16 @@ TABLE = {
     ("transfer_back", "confirm_reversal"): _t("refunded", "operator"),
     ("transfer_back", "resolve_release"): _t("released", "operator"),
     ("transfer_back", "confirm_payment"): _PAYMENT_DUPLICATE,
+
+    # An operator upheld a claim to a right the deal trades (listings.register.decide_claim): the system
+    # stops the deal. Unpaid: cancelled. Paid (the money is in escrow): disputed, so the escrow holds the
+    # money until an operator resolves the dispute (release, refund, split). Already disputed: noted.
+    ("awaiting_payment", "claim_upheld"): _t("cancelled", "system"),
+    ("funded", "claim_upheld"): _t("disputed", "system"),
+    ("transfer_filed", "claim_upheld"): _t("disputed", "system"),
+    ("transfer_recorded", "claim_upheld"): _t("disputed", "system"),
+    ("transfer_back", "claim_upheld"): _t("disputed", "system"),
+    ("disputed", "claim_upheld"): _t("disputed", "system"),
 
     ("released", "payout_paid"): _t("completed", "operator", "system"),
     ("released", "confirm_payment"): _PAYMENT_DUPLICATE,

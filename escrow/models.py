@@ -21,7 +21,7 @@ class Deal(db.Model):
     listing_id = db.Column(db.Integer, db.ForeignKey("listings.id"), nullable=False, index=True)
     buyer_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
     seller_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
-    organization_id = db.Column(db.Integer, db.ForeignKey("organizations.id"), nullable=False)
+    organization_id = db.Column(db.Integer, db.ForeignKey("organizations.id"))  # None: a natural person sells
     deal_type = db.Column(db.String(30), nullable=False)
     source = db.Column(db.String(20), nullable=False)  # purchase | offer | auction
     source_id = db.Column(db.Integer)  # offer or auction id
@@ -75,6 +75,11 @@ class Deal(db.Model):
     documents = db.relationship("Document", back_populates="deal", order_by="Document.id")
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def seller_name(self):
+        """The seller side's name: the organisation, or the seller as a natural person (issue 13)."""
+        return self.organization.name if self.organization is not None else self.seller.name
 
     @property
     def is_license(self):

@@ -53,10 +53,19 @@ ACTION_LABELS = {"submit": "提交审核", "approve": "审核通过", "reject": 
 
 # --- visibility and permission ------------------------------------------------------
 
+def seller_side(user, listing):
+    """``user`` is on the listing's seller side: a member of its organisation (an SME's staff share its
+    listings), or, for a natural person's listing, that person."""
+    if user is None or not getattr(user, "is_authenticated", True):
+        return False
+    if listing.organization_id is None:
+        return user.id == listing.seller_id
+    return user.organization_id is not None and user.organization_id == listing.organization_id
+
+
 def is_owner(user, listing):
-    """A seller of the listing's organisation acts for it (an SME's staff share its listings)."""
-    return (user is not None and getattr(user, "is_authenticated", True) and user.has_role("seller")
-            and user.organization_id is not None and user.organization_id == listing.organization_id)
+    """A seller on the listing's seller side acts for it."""
+    return seller_side(user, listing) and user.has_role("seller")
 
 
 def can_view(user, listing):
@@ -64,7 +73,7 @@ def can_view(user, listing):
         return True
     if user is None or not getattr(user, "is_authenticated", True):
         return False
-    return user.is_operator or (user.organization_id is not None and user.organization_id == listing.organization_id)
+    return user.is_operator or seller_side(user, listing)
 
 
 def get_visible(user, listing_id):
@@ -84,10 +93,9 @@ def get_owned(user, listing_id):
 
 
 def require_seller(user):
+    """A seller lists for their organisation or, without one, as a natural person (issue 13)."""
     if user is None or not user.has_role("seller"):
         raise PermissionDenied(_("只有卖家账户可以发布挂牌"))
-    if user.organization_id is None:
-        raise PermissionDenied(_("卖家账户须先关联所属单位"))
     ensure_can(user, "list")
 
 
@@ -155,6 +163,20 @@ def take_off_market(listing, reason, *, now=None):
         offer.status = "withdrawn"
     db.session.flush()
     return True
+
+
+def delist_if_not_held(listing, *, now=None):
+    """A listing back on the market after its deal ended is taken off again when its seller side may no
+    longer offer one of its rights (the register gives it to another: an upheld claim, an assignment)."""
+    from .register import rights_no_longer_offerable
+
+    if listing.status != "published":
+        return False
+    lost = rights_no_longer_offerable(listing)
+    if not lost:
+        return False
+    return take_off_market(listing, _("%(numbers)s 的登记权利人已变更，挂牌方不能再提供", numbers="、".join(
+        r.number for r in lost)), now=now)
 
 
 def void_open_offers(listing, reason, *, now=None):

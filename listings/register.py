@@ -91,6 +91,61 @@ def is_holder(right, organization_id=None, user_id=None):
     return False
 
 
+def party_key(party):
+    """("organization", id) or ("person", user id): compares two seller sides."""
+    if party.get("organization_id") is not None:
+        return ("organization", party["organization_id"])
+    return ("person", party.get("user_id"))
+
+
+def listing_party(listing):
+    """The listing's seller side as a party: its organisation, or its seller as a natural person."""
+    if listing.organization_id is not None:
+        return {"type": "organization", "organization_id": listing.organization_id, "user_id": None,
+                "name": listing.organization.name if listing.organization else ""}
+    return {"type": "person", "organization_id": None, "user_id": listing.seller_id,
+            "name": listing.seller.name if listing.seller else ""}
+
+
+def consent_key(consent):
+    """The party key of a co-owner's click consent (``Listing.co_owner_consents`` item)."""
+    if consent.get("organization_id") is not None:
+        return ("organization", consent["organization_id"])
+    return ("person", consent.get("user_id")) if consent.get("person") else None
+
+
+def holder_key(holder):
+    """The party key of a ``RightHolder`` on the platform, or None for an outside party (or an
+    unlinked natural person, who holds but cannot act on the platform)."""
+    if holder.organization_id is not None:
+        return ("organization", holder.organization_id)
+    if holder.holder_type == "person" and holder.user_id is not None:
+        return ("person", holder.user_id)
+    return None
+
+
+HOLDER_CHANGES = ("assigned", "holders_corrected", "reassigned_back", "claim_upheld")
+
+
+def rights_no_longer_offerable(listing):
+    """Rights of ``listing`` its seller side may no longer offer: held by another and not listed under
+    the holders' authorisation, or, under an authorisation, whose holders changed since the listing was
+    submitted (the 委托书 came from earlier holders)."""
+    out = []
+    for right in listing.rights:
+        if not right.holders or listing_party_holds(listing, right):
+            continue
+        if not listing.acts_for_holders:
+            out.append(right)
+            continue
+        since = listing.submitted_at or listing.created_at
+        changed = db.session.scalar(select(db.func.count(RightEvent.id)).where(
+            RightEvent.right_id == right.id, RightEvent.action.in_(HOLDER_CHANGES), RightEvent.created_at > since))
+        if changed:
+            out.append(right)
+    return out
+
+
 def listing_party_holds(listing, right):
     """The listing's seller side (its organisation, or the seller as a natural person) holds ``right``."""
     return is_holder(right, organization_id=listing.organization_id,
@@ -131,6 +186,28 @@ class HeldByAnother(Conflict):
     code = "held_by_another"
 
 
+def held_by_another(rights):
+    """The 409 for ``rights`` the register gives to another holder: the holders' names and the two ways
+    forward (list under the holders' authorisation, or claim the right to an operator). One message for
+    the API, the wizard's save and the wizard's look-up while typing."""
+    names = "；".join(_("%(number)s 的权利人是 %(holders)s", number=r.number, holders=holder_names(r))
+                     for r in rights)
+    return HeldByAnother(
+        _("%(names)s。只有权利人可以挂牌：如您受权利人委托，请勾选“受权利人委托挂牌”并上传委托书；"
+          "如您认为登记有误，请在该权利的登记页提出权属异议并上传权属证明，由平台运营核实。", names=names),
+        rights=[{"kind": r.kind, "number": r.number, "holders": r.holder_names,
+                 "url": f"/rights/{r.kind}/{r.number}", "claim": f"/api/v1/rights/{r.kind}/{r.number}/claims"}
+                for r in rights],
+        ways_forward=["upload_authorization", "claim_to_operator"])
+
+
+def for_viewer(right, user):
+    """What a seller about to list ``right`` should know: do they hold it, else the 409 they would get."""
+    party = party_of(user)
+    holds = not right.holders or is_holder(right, party["organization_id"], party["user_id"])
+    return {"holds": holds, "held_by_another": None if holds else held_by_another([right]).to_dict()["error"]}
+
+
 def resolve(user, cleaned_rights, *, acts_for_holders=False, now=None):
     """Register entries for a listing's cleaned rights, in order. Creates unknown ones (the seller's
     side becomes the holder, declared by the seller); updates the data of those the seller's side
@@ -149,15 +226,7 @@ def resolve(user, cleaned_rights, *, acts_for_holders=False, now=None):
                 right, party["organization_id"], party["user_id"]) and not acts_for_holders:
             refused.append(right)
     if refused:
-        names = "；".join(_("%(number)s 的权利人是 %(holders)s", number=r.number, holders=holder_names(r))
-                         for r in refused)
-        raise HeldByAnother(
-            _("%(names)s。只有权利人可以挂牌：如您受权利人委托，请勾选“受权利人委托挂牌”并上传委托书；"
-              "如您认为登记有误，请在该权利的登记页提出权属异议并上传权属证明，由平台运营核实。", names=names),
-            rights=[{"kind": r.kind, "number": r.number, "holders": r.holder_names,
-                     "url": f"/rights/{r.kind}/{r.number}", "claim": f"/api/v1/rights/{r.kind}/{r.number}/claims"}
-                    for r in refused],
-            ways_forward=["upload_authorization", "claim_to_operator"])
+        raise held_by_another(refused)
     out = []
     for values, right in zip(cleaned_rights, found, strict=True):
         if right is None:
@@ -293,6 +362,14 @@ def reverse_recorded_transfer(deal, actor, now=None):
                                      "请核实后另行处理", number=right.number, holders=holder_names(right)))
                 set_holders(right, assigned.detail.get("before") or [], action="reassigned_back", source="operator",
                             actor=actor, deal=deal, now=now)
+                # The buyer may have listed the right as its holder meanwhile: that listing comes off the market
+                # as an assignment takes the seller's other listings off (a reserved one when its deal ends).
+                from . import lifecycle
+
+                for other in list(right.listings):
+                    if other.id != deal.listing_id and not listing_party_holds(other, right):
+                        lifecycle.take_off_market(other, _("%(number)s 已按交易 #%(deal)s 回转登记给原权利人",
+                                                           number=right.number, deal=deal.id), now=now)
         else:
             for licence in right.encumbrances:
                 if licence.deal_id == deal.id and licence.ended_at is None:
@@ -373,27 +450,46 @@ def end_encumbrance(operator, right, encumbrance_id, reason, *, now=None):
     return enc
 
 
+def claims_of(user):
+    """SQL condition: claims filed by ``user``'s side (their organisation's, or their own as a natural person)."""
+    if user.organization_id is not None:
+        return RightClaim.organization_id == user.organization_id
+    return (RightClaim.organization_id.is_(None)) & (RightClaim.claimant_id == user.id)
+
+
+def claimant_party(claim):
+    """The party a claim asks the register to record: the claimant's organisation, or the claimant."""
+    from marketplace.models import Organization, User
+
+    if claim.organization_id is not None:
+        org = db.session.get(Organization, claim.organization_id)
+        return {"type": "organization", "organization_id": org.id, "user_id": None, "name": org.name}
+    person = db.session.get(User, claim.claimant_id)
+    return {"type": "person", "organization_id": None, "user_id": person.id, "name": person.name}
+
+
 def file_claim(user, right, evidence_storage, note, *, now=None):
-    """A seller whose organisation is not the registered holder claims the right, with evidence."""
+    """A seller whose side (organisation, or themselves as a natural person) is not the registered holder
+    claims the right, with evidence."""
     from marketplace.uploads import save_upload
 
-    if user is None or user.organization_id is None:
-        raise PermissionDenied(_("须以单位身份提出权属异议"))
-    if is_holder(right, organization_id=user.organization_id):
-        raise Conflict(_("贵单位已是该权利的权利人"))
+    if user is None or not user.has_role("seller"):
+        raise PermissionDenied(_("只有卖家账户可以提出权属异议"))
+    party = party_of(user)  # an organisation's seller claims for it; a natural person for themselves
+    if is_holder(right, party["organization_id"], party["user_id"]):
+        raise Conflict(_("您（或贵单位）已是该权利的权利人"))
     note = note.strip() if isinstance(note, str) else ""
     if len(note) > 2000:
         raise ValidationError(_("说明过长"), {"note": _("最多 %(n)s 个字符", n=2000)})
-    existing = db.session.scalar(select(RightClaim).where(RightClaim.right_id == right.id,
-                                                          RightClaim.organization_id == user.organization_id,
+    existing = db.session.scalar(select(RightClaim).where(RightClaim.right_id == right.id, claims_of(user),
                                                           RightClaim.status == "open"))
     if existing is not None:
-        raise Conflict(_("贵单位对该权利的异议正在处理中（#%(id)s）", id=existing.id), claim_id=existing.id)
+        raise Conflict(_("您对该权利的异议正在处理中（#%(id)s）", id=existing.id), claim_id=existing.id)
     if evidence_storage is None or not getattr(evidence_storage, "filename", ""):
         raise ValidationError(_("请上传权属证明（如专利证书、转让登记通知书）"), {"evidence": _("必填")})
     stored, _kind, _size, _name = save_upload(evidence_storage, field="evidence", area="docs")
-    claim = RightClaim(right=right, organization_id=user.organization_id, claimant_id=user.id,
-                       claimant_name=user.organization.name, evidence=stored, note=note or None,
+    claim = RightClaim(right=right, organization_id=party["organization_id"], claimant_id=user.id,
+                       claimant_name=party["name"], evidence=stored, note=note or None,
                        created_at=now or utcnow())
     db.session.add(claim)
     db.session.flush()
@@ -409,8 +505,17 @@ def file_claim(user, right, evidence_storage, note, *, now=None):
 
 
 def decide_claim(operator, claim_id, decision, reason, *, now=None):
-    """Uphold (the claimant becomes the holder; the old holder's listings of it come off the market)
-    or dismiss a claim."""
+    """Uphold or dismiss a claim.
+
+    Upholding makes the claimant's side (its organisation, or the claimant as a natural person) the
+    holder, and nothing else may go on with the right as the register had it: the running deals on a
+    listing of another seller side stop (``escrow.deals.stop_for_upheld_claim``: unpaid ones are
+    cancelled, paid ones go to ``disputed`` and the escrow holds the money), and those listings come
+    off the market (``lifecycle.take_off_market``; a reserved one when its deal ends). Buyers, sellers,
+    bidders and offerers are told (notifications in this transaction, seen once it commits).
+    """
+    from escrow import deals as escrow_deals
+
     from . import lifecycle
 
     _require_operator(operator)
@@ -424,25 +529,25 @@ def decide_claim(operator, claim_id, decision, reason, *, now=None):
     if decision not in ("uphold", "dismiss"):
         raise ValidationError(_("处理结论应为 uphold 或 dismiss"), {"decision": _("应为 uphold（支持）或 dismiss（驳回）")})
     right = claim.right
+    stopped = []
     if decision == "uphold":
-        from marketplace.models import Organization
-
-        org = db.session.get(Organization, claim.organization_id)
-        old = {h.organization_id for h in right.holders if h.organization_id}
-        correct_holders(operator, right, [{"type": "organization", "organization_id": org.id, "user_id": None,
-                                            "name": org.name}], reason, now=now)
-        for listing in list(right.listings):
-            if listing.organization_id in old:
-                lifecycle.take_off_market(listing, _("运营裁定 %(number)s 的权利人为 %(name)s", number=right.number,
-                                                     name=org.name), now=now)
+        party = claimant_party(claim)
+        correct_holders(operator, right, [party], reason, now=now)
+        why = _("运营裁定 %(number)s 的权利人为 %(name)s（权属异议 #%(claim)s）", number=right.number,
+                name=party["name"], claim=claim.id)
+        others = [listing for listing in right.listings if party_key(listing_party(listing)) != party_key(party)]
+        for deal_id in escrow_deals.deals_on_right(right.id, [listing.id for listing in others]):
+            stopped.append(escrow_deals.stop_for_upheld_claim(deal_id, why, now=now).id)
+        for listing in others:
+            lifecycle.take_off_market(listing, why, now=now)
     claim.status = "upheld" if decision == "uphold" else "dismissed"
     claim.decided_by_id, claim.decided_at, claim.decision_reason = operator.id, now, reason
-    record(right, f"claim_{claim.status}", {"claim_id": claim.id, "reason": reason}, source="operator",
-           actor=operator, now=now)
+    record(right, f"claim_{claim.status}", {"claim_id": claim.id, "reason": reason, "deals_stopped": stopped},
+           source="operator", actor=operator, now=now)
     audit.record(operator, f"right.claim_{decision}", "right", right.id, before={"claim_id": claim.id},
-                 after={"status": claim.status, "reason": reason})
+                 after={"status": claim.status, "reason": reason, "deals_stopped": stopped})
     notify(claim.claimant_id, "listing", f"权属异议已处理：{right.number}",
-           ("已支持：贵单位已登记为权利人。" if claim.status == "upheld" else "未支持。") + f"理由：{reason}",
+           ("已支持：您（或贵单位）已登记为权利人。" if claim.status == "upheld" else "未支持。") + f"理由：{reason}",
            link=f"/rights/{right.kind}/{right.number}")
     db.session.flush()
     return claim

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from marketplace.errors import ValidationError
 from marketplace.extensions import db
-from marketplace.models import Organization
+from marketplace.models import Organization, User
 
 from .models.register import ID_TYPES, LICENCE_TYPES
 from .validation import _date, _int, _text
@@ -136,8 +136,21 @@ def clean_holders(rows):
                 fields[f"{prefix}-id_number"] = _("居民身份证号码应为 18 位")
             else:
                 masked = mask_id_number(number)
-            if name and id_type in ID_TYPES and f"{prefix}-id_number" not in fields:
-                parties.append({"type": "person", "organization_id": None, "user_id": None, "name": name,
+            # The person's platform account (e-mail), when they have one: the register then gives the right
+            # to that user, who may list it (issue 13). Only an account without an organisation is a person.
+            account = (_text(row.get("account"), fields, f"{prefix}-account", max_len=254) or "").strip().lower()
+            user_id = None
+            if account:
+                person = db.session.scalar(select(User).where(db.func.lower(User.email) == account).limit(1))
+                if person is None:
+                    fields[f"{prefix}-account"] = _("平台上没有这个账户")
+                elif person.organization_id is not None:
+                    fields[f"{prefix}-account"] = _("该账户属于单位：单位持有的权利请选“平台上的单位”")
+                else:
+                    user_id = person.id
+            if name and id_type in ID_TYPES and f"{prefix}-id_number" not in fields \
+                    and f"{prefix}-account" not in fields:
+                parties.append({"type": "person", "organization_id": None, "user_id": user_id, "name": name,
                                 "id_type": id_type, "id_number_masked": masked})
         elif kind == "outside":
             if not name:

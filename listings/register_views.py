@@ -8,7 +8,7 @@ The acts are ``listings.register``'s services (audited, in the right's history);
 read by ``listings.register_input``. Evidence files are served to operators only.
 """
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -18,7 +18,7 @@ from marketplace.errors import DomainError, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.operator import operator_required
 from marketplace.timeutil import iso, local, utcnow
-from marketplace.uploads import mimetype_of, upload_path
+from marketplace.uploads import send_upload
 
 from . import register
 from . import register_input as cleaning
@@ -47,8 +47,11 @@ def _right_or_404(kind, number):
 # --- the right's page: what operators and claimants see ---------------------------------------
 
 def can_claim(user, right):
-    return (user is not None and user.is_authenticated and user.has_role("seller")
-            and user.organization_id is not None and not register.is_holder(right, organization_id=user.organization_id))
+    """A seller whose side (organisation, or themselves as a natural person) is not a holder may claim."""
+    if user is None or not user.is_authenticated or not user.has_role("seller"):
+        return False
+    party = register.party_of(user)
+    return not register.is_holder(right, party["organization_id"], party["user_id"])
 
 
 ENCUMBRANCE_SOURCES = {"declared": "卖方声明", "platform": "平台交易", "operator": "运营核实"}
@@ -86,8 +89,7 @@ def page_context(right, failed=None, errors=None, values=None):
         from sqlalchemy import select
 
         mine = db.session.scalar(select(RightClaim).where(RightClaim.right_id == right.id,
-                                                          RightClaim.organization_id == user.organization_id,
-                                                          RightClaim.status == "open"))
+                                                          register.claims_of(user), RightClaim.status == "open"))
         ctx["claim"] = {"open": mine, "form": CsrfForm(prefix="claim", formdata=None)}
     ctx.update(failed=failed, form_errors=errors or {}, form_values=values or {},
                licence_type_labels=cleaning.LICENCE_TYPE_LABELS, source_labels_enc=ENCUMBRANCE_SOURCES,
@@ -159,7 +161,8 @@ def holders(kind, number):
         if prefix + "type" not in request.form:
             continue
         rows.append({"index": i, **{k: request.form.get(prefix + k, "")
-                                    for k in ("type", "name", "uscc", "id_type", "id_number", "id_number_masked")}})
+                                    for k in ("type", "name", "uscc", "id_type", "id_number", "id_number_masked",
+                                              "account")}})
 
     def act():
         reason = _reason("holders")
@@ -245,13 +248,9 @@ def lookup():
 
 def _claim_evidence(claim_id):
     claim = db.session.get(RightClaim, claim_id)
-    if claim is None or not claim.evidence:
+    if claim is None:
         raise NotFound(_("文件不存在"))
-    path = upload_path(claim.evidence, area="docs")
-    if not path.exists():
-        raise NotFound(_("文件不存在"))
-    return send_file(path, mimetype=mimetype_of(claim.evidence), as_attachment=True, max_age=0,
-                     download_name=f"claim-{claim.id}-evidence{path.suffix}")
+    return send_upload(claim.evidence, f"claim-{claim.id}-evidence")
 
 
 @bp.get("/operator/rights/claims/<int:claim_id>/evidence")

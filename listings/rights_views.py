@@ -107,13 +107,22 @@ def detail(kind, number):
 @api.get("/rights/<kind>/<path:number>")
 @doc("A right in the register: holders (权利人), status and fee dates, pledge yes/no, licences in force, "
      "on-platform history (no prices) and its listings. ``number`` in any accepted spelling", auth=False,
-     tags=["rights"], responses={"200": {"type": "object", "required": ["right"],
-                                         "properties": {"right": RIGHT_SCHEMA}}, "404": None})
+     tags=["rights"], responses={"200": {"type": "object", "required": ["right", "listing_input"], "properties": {
+         "right": RIGHT_SCHEMA,
+         "listing_input": {"type": "object", "description": "the right as a listing's rights item "
+                           "({patent: {...}} or {trademark: {...}}): what the wizard fills in"},
+         "viewer": {"type": "object", "description": "for a signed-in seller: holds (their side is a holder) and "
+                    "held_by_another (the 409 a listing would get: message, rights, ways_forward)"}}},
+         "404": None})
 def show(kind, number):
     if kind not in register.KIND_PATHS or len(number) > 60:
         abort(404)
     right = register.get(kind, number)
-    return jsonify({"right": register_json(right, token_user())})
+    viewer = token_user() or _viewer()  # the wizard asks with its session while the seller types
+    body = {"right": register_json(right, viewer), "listing_input": register._plain(service.right_input(right))}
+    if viewer is not None and viewer.has_role("seller"):
+        body["viewer"] = register.for_viewer(right, viewer)
+    return jsonify(body)
 
 
 @api.post("/listings/<int:listing_id>/documents/<field>")

@@ -141,8 +141,9 @@ def problems(listing, stage, *, deal_type=None, today=None, deal=None):
     #    offered for any of those.
     sole = SOLE_OFFERS & offered
     if sole:
+        live = other_live_listings(rights, listing)  # one query for all the listing's rights
         for i, r in enumerate(rights):
-            others = _other_live_listings(r, listing)
+            others = live.get(r.id, [])
             clash = [o for o in others if SOLE_OFFERS & set(o.deal_types or [])]
             if clash:
                 found.append(Problem("already_offered", _prefix(listing, i, r), _(
@@ -160,8 +161,9 @@ def problems(listing, stage, *, deal_type=None, today=None, deal=None):
     # 5. While an exclusive or sole licence is in force in a territory and field, no other licence
     #    there; an exclusive or sole licence needs a scope no licence in force covers.
     territory, licence_field = _terms(listing, deal)
+    under_way = licences_under_way(rights) if stage == "deal" else {}
     for r in rights:
-        in_force = [e for e in r.licences_in_force(today) + (_licences_under_way(r) if stage == "deal" else [])
+        in_force = [e for e in r.licences_in_force(today) + under_way.get(r.id, [])
                     if territories_overlap(e.territory, territory) and overlaps(e.field, licence_field)]
         for dt in sorted(offered & set(LICENCE_OF)):
             wanted = LICENCE_OF[dt]
@@ -180,24 +182,28 @@ def problems(listing, stage, *, deal_type=None, today=None, deal=None):
     #     licences would survive it unacknowledged, or be granted by a seller who no longer holds the right),
     #     and a licence waits for an assignment under way.
     if stage == "deal":
+        assigning = assignments_under_way(rights) if deal_type in LICENCE_OF else set()
         for r in rights:
-            if deal_type == "assignment" and _licences_under_way(r):
+            if deal_type == "assignment" and under_way.get(r.id):
                 found.append(Problem("deal_under_way", "deal_type", _(
                     "%(number)s 有许可交易正在办理，办理完成前不能转让", number=r.number), [r.number]))
-            elif deal_type in LICENCE_OF and _assignment_under_way(r):
+            elif deal_type in LICENCE_OF and r.id in assigning:
                 found.append(Problem("deal_under_way", "deal_type", _(
                     "%(number)s 正在办理转让，转让完成前不能再许可", number=r.number), [r.number]))
 
     # 6. Co-owned rights: every co-owner consents to an assignment or an exclusive or sole licence.
     if sole:
-        consented = {c.get("organization_id") for c in (listing.co_owner_consents or [])}
+        from .register import consent_key, holder_key, listing_party, party_key
+
+        consented = {consent_key(c) for c in (listing.co_owner_consents or [])} - {None}
+        own = party_key(listing_party(listing))
         missing = []
         for r in rights:
             for h in r.holders:
-                if h.organization_id == listing.organization_id or (h.holder_type == "person"
-                                                                     and h.user_id == listing.seller_id):
+                key = holder_key(h)
+                if key == own:
                     continue
-                if len(r.holders) > 1 and h.organization_id not in consented:
+                if len(r.holders) > 1 and (key is None or key not in consented):
                     missing.append((r, h))
         if missing and not listing.co_owner_consent:
             found.append(Problem("co_owner_consent", "co_owner_consent", _(
@@ -262,36 +268,64 @@ def licences_sold(listing):
         Deal.state.notin_(("cancelled", "refunded")))) or 0
 
 
-def _licences_under_way(right):
-    """Licences that running deals (not yet recorded, so not in the register) will grant on ``right``,
-    shaped like ``Encumbrance`` for rule 5: a deal opening must not conflict with them either."""
+def _ids(rights):
+    return [r.id for r in rights if r.id is not None]
+
+
+def licences_under_way(rights):
+    """{right id: licences that running deals (not yet recorded, so not in the register) will grant on
+    it}, shaped like ``Encumbrance`` for rule 5: a deal opening must not conflict with them either.
+    One query for all ``rights``."""
     from types import SimpleNamespace
 
     from escrow.models import TERMINAL_STATES, Deal
 
-    deals = db.session.scalars(
-        select(Deal).join(ListingRight, ListingRight.listing_id == Deal.listing_id)
-        .where(ListingRight.right_id == right.id, Deal.deal_type.in_(tuple(LICENCE_OF)),
-               Deal.recorded_at.is_(None), Deal.state.notin_(tuple(TERMINAL_STATES))))
-    return [SimpleNamespace(licence_type=LICENCE_OF[d.deal_type], territory=d.license_territory,
-                            field=d.license_field, party_name=None, ends_on=d.license_end) for d in deals]
+    ids = _ids(rights)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(ListingRight.right_id, Deal.deal_type, Deal.license_territory, Deal.license_field, Deal.license_end)
+        .join(Deal, Deal.listing_id == ListingRight.listing_id)
+        .where(ListingRight.right_id.in_(ids), Deal.deal_type.in_(tuple(LICENCE_OF)),
+               Deal.recorded_at.is_(None), Deal.state.notin_(tuple(TERMINAL_STATES))).order_by(Deal.id))
+    out = {}
+    for right_id, deal_type, territory, licence_field, ends_on in rows:
+        out.setdefault(right_id, []).append(SimpleNamespace(
+            licence_type=LICENCE_OF[deal_type], territory=territory, field=licence_field, party_name=None,
+            ends_on=ends_on))
+    return out
 
 
-def _assignment_under_way(right):
+def assignments_under_way(rights):
+    """Ids of ``rights`` an assignment deal is under way on (not yet recorded). One query."""
     from escrow.models import TERMINAL_STATES, Deal
 
-    return db.session.scalar(
-        select(db.func.count(Deal.id)).join(ListingRight, ListingRight.listing_id == Deal.listing_id)
-        .where(ListingRight.right_id == right.id, Deal.deal_type == "assignment", Deal.recorded_at.is_(None),
-               Deal.state.notin_(tuple(TERMINAL_STATES)))) or 0
+    ids = _ids(rights)
+    if not ids:
+        return set()
+    return set(db.session.scalars(
+        select(ListingRight.right_id).join(Deal, Deal.listing_id == ListingRight.listing_id)
+        .where(ListingRight.right_id.in_(ids), Deal.deal_type == "assignment", Deal.recorded_at.is_(None),
+               Deal.state.notin_(tuple(TERMINAL_STATES)))))
+
+
+def other_live_listings(rights, listing):
+    """{right id: the other live listings offering it}, for all ``rights`` in one query."""
+    ids = _ids(rights)
+    if not ids:
+        return {}
+    query = (select(ListingRight.right_id, Listing).join(Listing, Listing.id == ListingRight.listing_id)
+             .where(ListingRight.right_id.in_(ids), Listing.status.in_(LIVE_STATUSES)))
+    if listing.id is not None:
+        query = query.where(Listing.id != listing.id)
+    out = {}
+    for right_id, other in db.session.execute(query.order_by(Listing.id)):
+        out.setdefault(right_id, []).append(other)
+    return out
 
 
 def _other_live_listings(right, listing):
-    query = (select(Listing).join(ListingRight, ListingRight.listing_id == Listing.id)
-             .where(ListingRight.right_id == right.id, Listing.status.in_(LIVE_STATUSES)))
-    if listing.id is not None:
-        query = query.where(Listing.id != listing.id)
-    return list(db.session.scalars(query.order_by(Listing.id)))
+    return other_live_listings([right], listing).get(right.id, [])
 
 
 def _mark_key(text):
@@ -355,10 +389,9 @@ def similar_marks(listing, today=None):
     return found
 
 
-def fee_due_flags(listing, until, today=None):
+def fee_due_flags(listing, until):
     """Annuities or renewals of the listing's rights that fall due before ``until`` (a date):
     [(right, what, due, grace_end)]. Flagged to both parties when a deal opens."""
-    today = today or local(utcnow()).date()
     flags = []
     for r in listing.rights:
         due = r.next_fee_due()
@@ -384,7 +417,7 @@ def _warnings(listing, today):
         out.append({"code": "licences_survive", "message": _(
             "%(numbers)s 有许可在有效期内：转让后许可继续有效，买方付款前须确认知悉", numbers="、".join(
                 r.number for r in assignment_licences)), "listing_ids": [], "right_ids": []})
-    due = fee_due_flags(listing, date.fromordinal(today.toordinal() + 180), today)
+    due = fee_due_flags(listing, date.fromordinal(today.toordinal() + 180))
     if due:
         out.append({"code": "fee_due", "message": fee_due_message(due), "listing_ids": [], "right_ids": []})
     return out

@@ -75,7 +75,8 @@ LISTING_SCHEMA = {
         "grade_score": {"type": "number", "nullable": True},
         "region": {"type": "string"},
         "rights": {"type": "array", "items": RIGHT_SCHEMA},
-        "seller": {"type": "object", "required": ["organization", "verified"], "properties": {
+        "seller": {"type": "object", "required": ["type", "name", "organization", "verified"], "properties": {
+            "type": {"type": "string", "enum": ["organization", "person"]}, "name": {"type": "string"},
             "organization": {"type": "string"}, "verified": {"type": "boolean"}}},
         "auction": AUCTION_SCHEMA,
         "expires_on": {"type": "string", "format": "date", "nullable": True},
@@ -174,7 +175,9 @@ def listing_json(listing, viewer=None):
         "grade_score": listing.grade_score,
         "region": listing.region,
         "rights": [right_json(r, today) for r in listing.rights],
-        "seller": {"organization": org.name if org else "", "verified": bool(org and org.verified)},
+        # A natural person sells without an organisation (issue 13): ``type`` says which, ``name`` the seller side.
+        "seller": {"type": "person" if listing.by_person else "organization", "name": listing.seller_name,
+                   "organization": org.name if org else "", "verified": listing.seller_verified},
         "expires_on": _day(service.listing_expiry(listing)),
         "image_url": f"/listings/{listing.id}/image" if listing.image else None,
         "url": f"/listings/{listing.id}",

@@ -60,10 +60,12 @@ def _apply(user, listing, cleaned, now):
 
 
 def create_listing(user, data, *, now=None):
-    """Create a draft listing for ``user``'s organisation. Returns (listing, warnings)."""
+    """Create a draft listing for ``user``'s organisation or, for a seller without one, for ``user`` as a
+    natural person (``organization_id`` None). Returns (listing, warnings)."""
     require_seller(user)
     now = now or utcnow()
-    cleaned = parse_listing(data, now=now, default_region=user.organization.region or "other")
+    region = user.organization.region if user.organization is not None else None
+    cleaned = parse_listing(data, now=now, default_region=region or "other")
     listing = Listing(seller_id=user.id, organization_id=user.organization_id, status="draft", currency="CNY")
     db.session.add(listing)
     _apply(user, listing, cleaned, now)
@@ -164,17 +166,20 @@ def consent_as_co_owner(user, listing_id, *, now=None):
     from marketplace.errors import NotFound, PermissionDenied
 
     listing = db.session.get(Listing, listing_id)
-    if listing is None or user is None or user.organization_id is None or not user.has_role("seller"):
+    if listing is None or user is None or not user.has_role("seller"):
         raise NotFound(_("挂牌不存在"))
-    co_owned = [r for r in listing.rights if register.is_holder(r, organization_id=user.organization_id)]
-    if not co_owned or user.organization_id == listing.organization_id:
+    party = register.party_of(user)  # a co-owning organisation's seller, or a co-owner as a natural person
+    key = register.party_key(party)
+    co_owned = [r for r in listing.rights if register.is_holder(r, party["organization_id"], party["user_id"])]
+    if not co_owned or key == register.party_key(register.listing_party(listing)):
         raise PermissionDenied(_("只有该挂牌权利的其他共有人可以表示同意"))
     now = now or utcnow()
-    consents = [c for c in (listing.co_owner_consents or []) if c.get("organization_id") != user.organization_id]
-    consents.append({"organization_id": user.organization_id, "user_id": user.id, "at": now.isoformat()})
+    consents = [c for c in (listing.co_owner_consents or []) if register.consent_key(c) != key]
+    consents.append({"organization_id": party["organization_id"], "user_id": user.id,
+                     "person": party["type"] == "person", "at": now.isoformat()})
     listing.co_owner_consents = consents
     for right in co_owned:
-        register.record(right, "co_owner_consented", {"listing_id": listing.id, "organization": user.organization.name},
+        register.record(right, "co_owner_consented", {"listing_id": listing.id, "organization": party["name"]},
                         source="seller", actor=user, now=now)
     db.session.flush()
     return listing
@@ -225,7 +230,8 @@ def bundle_similar_marks(user, listing_id, right_ids, *, now=None):
             if not rules.SOLE_OFFERS & set(other.deal_types or []):
                 continue
             busy = other.status == "reserved" or (other.auction is not None and other.auction.bid_count) \
-                or other.organization_id != listing.organization_id  # never another organisation's listing
+                or register.party_key(register.listing_party(other)) != register.party_key(
+                    register.listing_party(listing))  # never another seller side's listing
             (blocked if busy else to_withdraw).append(other)
     if blocked:
         raise Conflict(_("挂牌 %(ids)s 已有出价、交易进行中或不属于本单位，不能撤回：请待其结束或由其挂牌单位撤回后再合并",
@@ -249,8 +255,10 @@ def warnings_for(listing, now=None):
 # --- queries ----------------------------------------------------------------------
 
 def listings_of(user, status=None):
-    """The listings of the user's organisation, newest first."""
-    query = select(Listing).where(Listing.organization_id == user.organization_id).order_by(Listing.id.desc())
+    """The listings of the user's organisation (or, for a natural person, their own), newest first."""
+    owner = (Listing.organization_id == user.organization_id) if user.organization_id is not None else (
+        (Listing.organization_id.is_(None)) & (Listing.seller_id == user.id))
+    query = select(Listing).where(owner).order_by(Listing.id.desc())
     if status:
         query = query.where(Listing.status == status)
     return list(db.session.scalars(query))

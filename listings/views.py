@@ -21,9 +21,9 @@ from marketplace.money import format_yuan, parse_yuan
 from marketplace.numbers import MAX_ID, NumberError, parse_int
 from marketplace.regions import REGIONS
 from marketplace.timeutil import local, parse_iso, utcnow
-from marketplace.uploads import mimetype_of, upload_path
+from marketplace.uploads import mimetype_of, send_upload, upload_path
 
-from . import classifications, importer, service
+from . import classifications, importer, register, service
 from .models import DEAL_TYPES
 from .vocab import MAX_DESCRIPTION
 
@@ -219,11 +219,7 @@ def _listing_document(listing_id, field):
     stored = getattr(listing, field)
     if not (service.is_owner(current_user, listing) or current_user.is_operator) or not stored:
         abort(404)
-    path = upload_path(stored, area="docs")
-    if not path.exists():
-        abort(404)
-    return send_file(path, mimetype=mimetype_of(stored), as_attachment=True,
-                     download_name=f"{field.replace('_', '-')}-{listing.id}{path.suffix}")
+    return send_upload(stored, f"{field.replace('_', '-')}-{listing.id}")
 
 
 # --- seller: my listings ------------------------------------------------------------------------
@@ -240,7 +236,7 @@ def my_listings():
     status = request.args.get("status")
     if status not in service.STATUS_LABELS:
         status = None
-    rows = service.listings_of(current_user, status) if current_user.organization_id else []
+    rows = service.listings_of(current_user, status)
     return render_template("listings/mine.html", listings=rows, status=status, csrf_form=CsrfForm(),
                            statuses=service.STATUS_LABELS)
 
@@ -628,7 +624,8 @@ def _require_operator():
 @login_required
 def review_queue():
     _require_operator()
-    return render_template("listings/review_queue.html", listings=service.review_queue(), form=ReviewForm())
+    return render_template("listings/review_queue.html", listings=service.review_queue(), form=ReviewForm(),
+                           party_holds=register.listing_party_holds)
 
 
 @bp.post("/operator/listings/<int:listing_id>/review")

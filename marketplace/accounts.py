@@ -110,8 +110,8 @@ def register_user(email, password, name, roles, organization=None, *, allow_oper
             fields["organization"] = _("应为对象 {name, uscc, region}")
         else:
             org_values = validate_organization(organization, fields)
-    elif "seller" in roles:
-        fields["organization"] = _("卖家须填写所属单位（名称与统一社会信用代码）")
+    # A seller without an organisation sells as a natural person (issue 13: the register gives rights to
+    # natural persons, who list them as their own; see docs/register.md).
     if fields:
         raise ValidationError(_("注册信息有误，请检查标注的字段"), fields)
     user = User(email=email, name=name)

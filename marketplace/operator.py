@@ -49,7 +49,7 @@ def _watched_deals_query():
     return (db.session.query(Deal)
             .join(buyer, Deal.buyer_id == buyer.id).join(seller, Deal.seller_id == seller.id)
             .outerjoin(buyer_org, buyer.organization_id == buyer_org.id)
-            .join(seller_org, Deal.organization_id == seller_org.id)
+            .outerjoin(seller_org, Deal.organization_id == seller_org.id)  # none: a natural person sells
             .filter(Deal.state.in_(OPEN_DEAL_STATES),
                     db.or_(buyer.credit_level.in_(WATCHED_LEVELS), seller.credit_level.in_(WATCHED_LEVELS),
                            buyer_org.credit_level.in_(WATCHED_LEVELS), seller_org.credit_level.in_(WATCHED_LEVELS))))

@@ -65,6 +65,22 @@ def upload_path(stored_name, area="docs"):
     return Path(current_app.config["UPLOAD_PATH"]) / area / stored_name
 
 
+def send_upload(stored_name, download_stem, *, area="docs"):
+    """Serve a stored upload as a download named ``download_stem`` + its extension, never cached.
+    The caller has checked who may see it; a missing file is a 404 (``NotFound``)."""
+    from flask import send_file
+
+    from .errors import NotFound
+
+    if not stored_name:
+        raise NotFound(_("文件不存在"))
+    path = upload_path(stored_name, area=area)
+    if not path.exists():
+        raise NotFound(_("文件不存在"))
+    return send_file(path, mimetype=mimetype_of(stored_name), as_attachment=True, max_age=0,
+                     download_name=f"{download_stem}{path.suffix}")
+
+
 def mimetype_of(stored_name):
     ext = "." + str(stored_name).rpartition(".")[2]
     for kind, e in EXTENSIONS.items():

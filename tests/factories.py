@@ -34,13 +34,16 @@ def _hash_of(password):
 
 
 def make_user(*roles, org=None, email=None, name=None, password=PASSWORD, **kw):
-    """make_user("seller") gets an organisation of its own; pass org= to share one."""
+    """make_user("seller") gets an organisation of its own; pass org= to share one, or org=False for a
+    natural person (a seller without an organisation, issue 13)."""
     roles = roles or ("buyer",)
     n = next(_seq)
     user = User(email=email or f"user{n}@example.com", name=name or f"用户{n}", **kw)
     user.roles = roles
     user.password_hash = _hash_of(password)
-    if org is None and ("seller" in roles or "operator" in roles):
+    if org is False:
+        org = None
+    elif org is None and ("seller" in roles or "operator" in roles):
         org = make_org()
     if org is not None:
         user.organization = org

@@ -28,7 +28,8 @@ class Listing(db.Model):
     status = db.Column(db.String(20), nullable=False, default="draft", index=True)
     rejection_reason = db.Column(db.Text)
     seller_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
-    organization_id = db.Column(db.Integer, db.ForeignKey("organizations.id"), nullable=False, index=True)
+    # None: a natural person offers the listing (the seller is the seller side, see listings.register)
+    organization_id = db.Column(db.Integer, db.ForeignKey("organizations.id"), index=True)
     deal_types = db.Column(JSON, nullable=False, default=list)
     price_mode = db.Column(db.String(20), nullable=False, default="fixed")
     price = db.Column(db.BigInteger)  # fen; None for 面议 without a price
@@ -67,6 +68,23 @@ class Listing(db.Model):
     @property
     def is_public(self):
         return self.status in ("published", "reserved", "sold")
+
+    @property
+    def by_person(self):
+        """Offered by a natural person (a seller without an organisation), not an organisation."""
+        return self.organization_id is None
+
+    @property
+    def seller_name(self):
+        """The seller side's public name: the organisation, or the natural person."""
+        if self.organization is not None:
+            return self.organization.name
+        return self.seller.name if self.seller is not None else ""
+
+    @property
+    def seller_verified(self):
+        """The platform checked the seller side (organisation KYC; natural persons have no KYC yet)."""
+        return bool(self.organization is not None and self.organization.verified)
 
 
 class Auction(db.Model):

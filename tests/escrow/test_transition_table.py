@@ -80,6 +80,7 @@ def _as_system(deal, action, far):
         "dispute": lambda: deals.open_dispute(deal.id, None, "系统不能提出争议"),
         "payout_paid": lambda: deals.mark_payout_paid(deal.id, "tr_123", None),
         "confirm_reversal": lambda: deals.confirm_reversal(deal.id, None),
+        "claim_upheld": lambda: deals.stop_for_upheld_claim(deal.id, "权属异议 #1 成立", now=far),
     }
     for action_name, params in RESOLVE.items():
         calls[action_name] = (lambda p: lambda: deals.resolve_dispute(deal.id, None, p["outcome"],

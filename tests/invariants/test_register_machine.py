@@ -1,16 +1,26 @@
 """A Hypothesis state machine over the rights register: listings, licences, assignments and refunds.
 
 Three traders (each an organisation that both sells and buys) list a small pool of patent numbers
-(the first to list an unknown number becomes its holder), for assignment, an exclusive or a
-non-exclusive licence in one of a few territories; the others buy them, and the deals are driven
-through escrow's own functions: payment, filing, recordal, acceptance and payout, cancels, and
-disputes refunded after recordal (the transfer back, then ``confirm_reversal``).
+(the first to list an unknown number becomes its holder), for assignment or a licence (exclusive, sole,
+non-exclusive) in one of a few overlapping territories; the others buy them, and the deals are driven
+through escrow's own functions: payment, filing, recordal, acceptance and payout, cancels, disputes
+refunded before recordal, and refunds after recordal (the transfer back, then ``confirm_reversal``).
+
+The rules are weighted towards clashing licences: licence deal types are drawn more often than an
+assignment, two of the three numbers are drawn more often, territories overlap (a province, a city in it,
+the whole country), a holder lists a number again giving only the number (the register fills the rest,
+including its licences), re-saves a published listing (withdraw, reopen, edit, resubmit), and buys are
+drawn from every listing of a right, so two licence deals on one right, an assignment beside a running
+licence deal and a refund after recordal are all common.
 
 After every step, for every right in the register:
 
 * a right that has been assigned has exactly one holder;
 * no licence is in force beside an exclusive or sole one whose territory and field it overlaps;
-* no published listing offers a right that was assigned away from the listing's organisation.
+* no published listing offers a right that was assigned away from the listing's organisation;
+* every licence a deal recorded was granted by a holder of the right at the time (read from the history).
+
+Two bugs it found are kept as regression tests at the end of this file.
 """
 import itertools
 from datetime import timedelta
@@ -24,7 +34,7 @@ from escrow import deals as deal_service
 from escrow import trading
 from escrow.models import TERMINAL_STATES, Deal
 from listings import register, rules, service
-from listings.models import Listing, Right
+from listings.models import Listing, Right, RightEvent
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.models import User
@@ -37,8 +47,14 @@ from .conftest import invariant_settings
 from .test_escrow_machine import _no_fsync_on_sqlite
 
 _runs = itertools.count()
-DEAL_TYPES = ["assignment", "exclusive_license", "non_exclusive_license"]
-TERRITORIES = ["广东省", "浙江省", None]  # None: the whole of mainland China
+# Weighted towards licences: five licence draws for two assignments.
+DEAL_TYPES = ["exclusive_license", "non_exclusive_license", "assignment", "exclusive_license",
+              "non_exclusive_license", "assignment", "sole_license"]
+# None: the whole of mainland China; 广州市 lies in 广东省: every pair but 浙江省/广东省 (or 广州市) overlaps.
+TERRITORIES = ["广东省", "浙江省", None, "广州市", "广东省", "浙江省"]
+NUMBERS = [0, 0, 1, 1, 2]  # two of the three numbers more often: more listings and deals per right
+HAPPY_PATH = {"awaiting_payment": "fund", "funded": "file", "transfer_filed": "record",
+              "transfer_recorded": "accept", "released": "payout", "transfer_back": "reverse"}
 
 
 @pytest.fixture
@@ -105,71 +121,155 @@ class RegisterMachine(RuleBasedStateMachine):
 
     # --- listing ---------------------------------------------------------------------------
 
-    @precondition(lambda self: len(self.listing_ids) < 6)
-    @rule(trader=st.integers(0, 2), number=st.integers(0, 2), deal_type=st.sampled_from(DEAL_TYPES),
-          territory=st.sampled_from(TERRITORIES))
-    def list_right(self, trader, number, deal_type, territory):
-        """A trader lists a number and submits it; an operator approves what passes the rule book."""
+    def publish(self, seller, listing_id):
+        """Submit and approve what passes the rule book (the operator approves every listing that does)."""
+        if isinstance(self.attempt(lambda: service.submit_listing(seller, listing_id, now=self.now)), DomainError):
+            return
+        self.attempt(lambda: service.review_listing(self.operator, listing_id, "approve", now=self.now))
+
+    @precondition(lambda self: len(self.listing_ids) < 8)
+    @rule(trader=st.sampled_from([0, 0, 1, 2]), number=st.sampled_from(NUMBERS),
+          deal_type=st.sampled_from(DEAL_TYPES), territory=st.sampled_from(TERRITORIES), number_only=st.booleans())
+    def list_right(self, trader, number, deal_type, territory, number_only=False):
+        """A trader lists a number and submits it; an operator approves what passes the rule book. With
+        ``number_only`` the rights item is just the number: the register fills in what it knows."""
         seller = self.traders[trader]
+        item = {"patent": {"application_number": self.numbers[number]}} if number_only else None
         body = patent_payload(deal_types=[deal_type], price=100_000_00, license_territory=territory,
                               patent={"application_number": self.numbers[number]})
+        if item is not None and register.find("patent", self.numbers[number]) is not None:
+            body["rights"] = [item]
+        free = self.licence_is_free(self.numbers[number], deal_type, territory)
         result = self.attempt(lambda: service.create_listing(seller, body, now=self.now))
         if isinstance(result, DomainError):
+            self.assert_not_refused_for_a_phantom(result, self.numbers[number], deal_type, territory, free)
             return
         listing, _warnings = result
         self.listing_ids.append(listing.id)
         self.right_ids.update(r.id for r in listing.rights)
-        if isinstance(self.attempt(lambda: service.submit_listing(seller, listing.id, now=self.now)), DomainError):
+        self.publish(seller, listing.id)
+
+    @precondition(lambda self: self.right_ids)
+    @rule(pick=st.integers(0, 2), deal_type=st.sampled_from(DEAL_TYPES), territory=st.sampled_from(TERRITORIES))
+    def holder_lists_again(self, pick, deal_type, territory):
+        """A holder lists a right of theirs again, giving only its number: the register fills in the rest."""
+        number = self.numbers[pick]
+        right = register.find("patent", number)
+        if right is None:
             return
-        self.attempt(lambda: service.review_listing(self.operator, listing.id, "approve", now=self.now))
+        holders = [i for i, t in enumerate(self.traders) if register.is_holder(right, t.organization_id)]
+        if holders:
+            self.list_right(holders[0], pick, deal_type, territory, number_only=True)
+
+    def assert_not_refused_for_a_phantom(self, result, number, deal_type, territory, free):
+        """A licence no exclusive or sole licence in force overlaps is never refused for a licence conflict
+        (a phantom licence the listing's own input declared would be)."""
+        if isinstance(result, DomainError):
+            assert not (free and any(r.get("code") == "licence_conflict" for r in result.extra.get("rules", []))), (
+                f"{number}: a {deal_type} in {territory} refused for a licence not in the register: "
+                f"{result.message}")
+
+    def licence_is_free(self, number, deal_type, territory):
+        """A non-exclusive licence in ``territory`` that no exclusive or sole licence in force overlaps."""
+        right = register.find("patent", number)
+        if deal_type != "non_exclusive_license" or right is None:
+            return False
+        today = (self.now + timedelta(hours=8)).date()
+        return not any(e.licence_type in rules.EXCLUSIVE_LICENCES and rules.territories_overlap(e.territory, territory)
+                       for e in right.licences_in_force(today))
+
+    @precondition(lambda self: self.listing_ids)
+    @rule(pick=st.integers(0, 7), territory=st.sampled_from(TERRITORIES))
+    def resave(self, pick, territory):
+        """The seller takes a listing back (withdraw, reopen), saves it again with a new territory and
+        resubmits: its input carries the register's own licences back (``listing_input``)."""
+        listing_id = self.listing_ids[pick % len(self.listing_ids)]
+        listing = db.session.get(Listing, listing_id)
+        seller = db.session.get(User, listing.seller_id)
+        if listing.status in ("published", "pending_review"):
+            if isinstance(self.attempt(lambda: service.withdraw_listing(seller, listing_id, now=self.now)),
+                          DomainError):
+                return
+        if db.session.get(Listing, listing_id).status == "withdrawn":
+            if isinstance(self.attempt(lambda: service.reopen_listing(seller, listing_id)), DomainError):
+                return
+        if db.session.get(Listing, listing_id).status not in service.EDITABLE_STATUSES:
+            return
+        listing = db.session.get(Listing, listing_id)
+        deal_type, number = listing.deal_types[0], listing.rights[0].number
+        free = len(listing.rights) == 1 and self.licence_is_free(number, deal_type, territory)
+        changed = self.attempt(lambda: service.update_listing(seller, listing_id, {"license_territory": territory},
+                                                              now=self.now))
+        self.assert_not_refused_for_a_phantom(changed, number, deal_type, territory, free)
+        if not isinstance(changed, DomainError):
+            self.publish(seller, listing_id)
 
     # --- deals -----------------------------------------------------------------------------
 
-    @precondition(lambda self: len(self.deal_ids) < 6)
-    @rule(data=st.data(), buyer=st.integers(0, 2))
-    def buy(self, data, buyer):
+    @precondition(lambda self: len(self.deal_ids) < 10 and self.listing_ids)
+    @rule(pick=st.integers(0, 7), buyer=st.integers(0, 2), steps=st.sampled_from([0, 1, 3, 0, 3]),
+          exclusive=st.booleans())
+    def buy(self, pick, buyer, steps=0, exclusive=False):
+        """A trader buys a published listing (with ``exclusive``, an exclusive or sole licence if one is on
+        sale), and the deal goes ``steps`` steps along the happy path at once (0 or 1: it is still running
+        when the next deal on the right opens; 3: recorded). The buyer is never the seller's organisation."""
         ids = self.published()
         if not ids:
             return
-        listing = db.session.get(Listing, data.draw(st.sampled_from(ids), label="listing"))
+        if exclusive:
+            ids = [i for i in ids if set(db.session.get(Listing, i).deal_types) & rules.SOLE_OFFERS - {"assignment"}] \
+                or ids
+        listing = db.session.get(Listing, ids[pick % len(ids)])
         deal_type = listing.deal_types[0]
-        result = self.attempt(lambda: trading.buy_now(listing.id, self.traders[buyer], deal_type, now=self.now))
+        others = [t for t in self.traders if t.organization_id != listing.organization_id]
+        buyer_user = others[buyer % len(others)] if others else self.traders[buyer]
+        result = self.attempt(lambda: trading.buy_now(listing.id, buyer_user, deal_type, now=self.now))
         if isinstance(result, Deal):
             self.deal_ids.append(result.id)
+            self.drive(result.id, steps)
 
-    @precondition(lambda self: self.deal_ids)
-    @rule(data=st.data(), steps=st.integers(1, 3))
-    def advance(self, data, steps):
-        """The next ``steps`` steps of a running deal along the happy path."""
-        ids = self.live_deals()
-        if not ids:
-            return
-        deal_id = data.draw(st.sampled_from(ids), label="deal")
+    def drive(self, deal_id, steps):
         for _ in range(steps):
-            state = db.session.get(Deal, deal_id).state
-            step = {"awaiting_payment": "fund", "funded": "file", "transfer_filed": "record",
-                    "transfer_recorded": "accept", "released": "payout", "transfer_back": "reverse"}.get(state)
+            step = HAPPY_PATH.get(db.session.get(Deal, deal_id).state)
             if step is None or isinstance(self.step_deal(deal_id, step), DomainError):
                 return
 
     @precondition(lambda self: self.deal_ids)
-    @rule(data=st.data())
-    def refund_after_recordal(self, data):
+    @rule(pick=st.integers(0, 7), steps=st.sampled_from([3, 3, 2, 1]))
+    def advance(self, pick, steps):
+        """The next ``steps`` steps of a running deal along the happy path."""
+        ids = self.live_deals()
+        if ids:
+            self.drive(ids[pick % len(ids)], steps)
+
+    @precondition(lambda self: self.deal_ids)
+    @rule(pick=st.integers(0, 7))
+    def refund_after_recordal(self, pick):
         """The buyer disputes a recorded transfer and an operator decides a refund: the transfer back."""
         ids = self.live_deals("transfer_recorded")
         if not ids:
             return
-        deal_id = data.draw(st.sampled_from(ids), label="deal")
+        deal_id = ids[pick % len(ids)]
         if not isinstance(self.step_deal(deal_id, "dispute"), DomainError):
             self.step_deal(deal_id, "refund")
             assert db.session.get(Deal, deal_id).state == "transfer_back"
 
     @precondition(lambda self: self.deal_ids)
-    @rule(data=st.data())
-    def cancel_unpaid(self, data):
+    @rule(pick=st.integers(0, 7))
+    def refund_before_recordal(self, pick):
+        """The buyer disputes a paid deal before recordal and an operator refunds it: the listing is back."""
+        ids = self.live_deals("funded", "transfer_filed")
+        if ids:
+            deal_id = ids[pick % len(ids)]
+            if not isinstance(self.step_deal(deal_id, "dispute"), DomainError):
+                self.step_deal(deal_id, "refund")
+
+    @precondition(lambda self: self.deal_ids)
+    @rule(pick=st.integers(0, 7))
+    def cancel_unpaid(self, pick):
         ids = self.live_deals("awaiting_payment")
         if ids:
-            self.step_deal(data.draw(st.sampled_from(ids), label="deal"), "cancel")
+            self.step_deal(ids[pick % len(ids)], "cancel")
 
     @rule(days=st.integers(1, 200))
     def time_passes(self, days):
@@ -190,7 +290,7 @@ class RegisterMachine(RuleBasedStateMachine):
                 if sole.licence_type not in rules.EXCLUSIVE_LICENCES:
                     continue
                 for other in in_force:
-                    if other is not sole and rules.overlaps(sole.territory, other.territory) \
+                    if other is not sole and rules.territories_overlap(sole.territory, other.territory) \
                             and rules.overlaps(sole.field, other.field):
                         raise AssertionError(
                             f"{right.number}: {other.licence_type} licence #{other.id} ({other.territory}, deal "
@@ -204,6 +304,31 @@ class RegisterMachine(RuleBasedStateMachine):
                             f"{listing.organization_id} is published (holders {right.holder_names})")
 
 
+    @invariant()
+    def licences_are_granted_by_a_holder(self):
+        """Replaying each right's history: a deal's licence was recorded while the deal's seller side held
+        the right (an assignment recorded first would make it a licence granted by a former holder)."""
+        db.session.expire_all()
+        for right_id in self.right_ids:
+            held = []
+            for event in db.session.scalars(select(RightEvent).where(RightEvent.right_id == right_id)
+                                            .order_by(RightEvent.id)):
+                detail = event.detail or {}
+                if event.action in ("registered", "migrated"):
+                    held = [register.party_key(p) for p in detail.get("holders") or []]
+                elif "after" in detail and event.action in register.HOLDER_CHANGES + ("declared",) \
+                        and isinstance(detail.get("after"), list):
+                    held = [register.party_key(p) for p in detail["after"]]
+                elif event.action == "declared" and isinstance(detail.get("holders"), dict):
+                    held = [register.party_key(p) for p in detail["holders"].get("after") or []]
+                elif event.action == "licensed":
+                    deal = db.session.get(Deal, event.deal_id)
+                    seller = register.listing_party(deal.listing)
+                    assert register.party_key(seller) in held, (
+                        f"right {right_id}: deal {deal.id} recorded a {deal.deal_type} granted by "
+                        f"{seller['name']}, not a holder then ({held})")
+
+
 def make_people():
     traders = [factories.make_user("buyer", "seller") for _ in range(3)]
     operator = factories.make_user("operator")
@@ -215,3 +340,72 @@ def test_register_never_has_two_owners_or_overlapping_exclusive_licences(app):
     _no_fsync_on_sqlite()
     RegisterMachine.people = make_people()
     run_state_machine_as_test(RegisterMachine, settings=invariant_settings())
+
+
+# --- the machine's findings, kept as regression tests (both fail with their fix reverted) ----------------
+
+def _machine():
+    RegisterMachine.people = make_people()
+    return RegisterMachine()
+
+
+def _check(machine):
+    machine.the_register_holds()
+    machine.licences_are_granted_by_a_holder()
+
+
+def test_regression_two_clashing_licence_deals_are_never_both_recorded(app):
+    """Found with 6aa427d reverted: an exclusive and a non-exclusive listing of one right, both in 广东省,
+    each opened a deal while no licence was yet in force; both recordals left a non-exclusive licence in
+    force beside the exclusive one. Fix: at the deal stage, licences of running deals count as in force."""
+    machine = _machine()
+    machine.list_right(trader=0, number=0, deal_type="exclusive_license", territory="广东省")
+    machine.list_right(trader=0, number=0, deal_type="non_exclusive_license", territory="广东省")
+    assert len(machine.published()) == 2
+    machine.buy(pick=0, buyer=1)  # the exclusive licence
+    machine.buy(pick=1, buyer=2)  # the non-exclusive one: refused while the exclusive deal runs
+    for pick in (0, 1):
+        machine.advance(pick=pick, steps=3)
+        _check(machine)
+    machine.buy(pick=0, buyer=2)  # the exclusive licence is recorded now: still refused
+    for pick in (0, 1):
+        machine.advance(pick=pick, steps=3)
+    _check(machine)
+
+
+def test_regression_relisting_a_number_does_not_declare_a_phantom_exclusive_licence(app):
+    """Found with 033d4cc reverted: a deal recorded an exclusive licence in 广东省; its holder listed the number
+    again giving only the number (the register filled the rest, ``exclusive_license_until`` included), and
+    that date became a declared, nationwide exclusive licence: a non-exclusive licence in 浙江省 was refused
+    for it, and an assignment listing kept it beside the recorded one. Fix: a date no later than a recorded
+    exclusive licence's end is that licence, not a new declaration."""
+    machine = _machine()
+    machine.list_right(trader=0, number=0, deal_type="exclusive_license", territory="广东省")
+    machine.buy(pick=0, buyer=1)
+    machine.advance(pick=0, steps=3)
+    _check(machine)
+    before = len(machine.listing_ids)
+    machine.list_right(trader=0, number=0, deal_type="non_exclusive_license", territory="浙江省", number_only=True)
+    assert len(machine.listing_ids) == before + 1  # accepted, not refused for a phantom licence
+    machine.list_right(trader=0, number=0, deal_type="assignment", territory=None, number_only=True)
+    _check(machine)
+    machine.resave(pick=1, territory="浙江省")
+    _check(machine)
+    right = register.find("patent", machine.numbers[0])
+    assert [(e.source, e.territory) for e in right.licences_in_force()] == [("platform", "广东省")]
+
+
+def test_regression_a_transfer_back_takes_the_buyers_listings_of_the_right_off_the_market(app):
+    """Found by this machine (CI profile): an assignment was recorded, the buyer listed the right as its new
+    holder, then a refund after recordal and the transfer back gave the right to the seller again while the
+    buyer's listing stayed on sale. Fix: the transfer back takes the other listings whose side no longer
+    holds the right off the market, as an assignment does."""
+    machine = _machine()
+    machine.list_right(trader=0, number=0, deal_type="assignment", territory=None)
+    machine.buy(pick=0, buyer=0, steps=3)  # bought by trader 1 and recorded: trader 1 holds it
+    machine.list_right(trader=1, number=0, deal_type="non_exclusive_license", territory="浙江省")
+    assert len(machine.published()) == 1
+    machine.refund_after_recordal(pick=0)
+    machine.advance(pick=0, steps=1)  # the operator confirms the transfer back
+    assert db.session.get(Deal, machine.deal_ids[0]).state == "refunded"
+    _check(machine)

@@ -25,7 +25,8 @@ def test_seller_creates_a_patent_draft(client, seller, api):
     assert listing["price_mode"] == "fixed" and listing["deal_types"] == ["assignment", "non_exclusive_license"]
     assert listing["grade"] is None and listing["grade_score"] is None
     assert listing["region"] == seller.organization.region
-    assert listing["seller"] == {"organization": seller.organization.name, "verified": True}
+    assert listing["seller"] == {"type": "organization", "name": seller.organization.name,
+                                 "organization": seller.organization.name, "verified": True}
     right = listing["rights"][0]
     assert right["application_number"] == "201710601862.3"
     assert right["patent_type"] == "invention"

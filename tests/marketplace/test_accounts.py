@@ -53,12 +53,23 @@ def test_register_refuses_duplicate_email(client):
     assert _count() == before
 
 
-def test_seller_needs_an_organisation_buyer_does_not(client):
+def test_a_seller_without_an_organisation_is_a_natural_person_buyer_too(client):
+    # Issue 13: natural persons may sell; an organisation is optional for sellers as for buyers.
     r = client.post("/register", data={**VALID, "org_name": "", "org_uscc": ""})
-    assert "卖家须填写所属单位" in r.get_data(as_text=True)
-    r = client.post("/register", data={**VALID, "roles": ["buyer"], "org_name": "", "org_uscc": ""})
     assert r.status_code == 302
-    assert db.session.query(User).filter_by(email="chen@example.com").one().organization is None
+    user = db.session.query(User).filter_by(email="chen@example.com").one()
+    assert user.organization is None and user.has_role("seller")
+    r = client.post("/register", data={**VALID, "email": "li@example.com", "roles": ["buyer"], "org_name": "",
+                                       "org_uscc": ""})
+    assert r.status_code == 302
+    assert db.session.query(User).filter_by(email="li@example.com").one().organization is None
+
+
+def test_half_an_organisation_is_refused(client):
+    before = _count()
+    r = client.post("/register", data={**VALID, "org_name": "", "org_uscc": "91440300MA5F7YRE78"})
+    assert r.status_code == 200 and "必填" in r.get_data(as_text=True)
+    assert _count() == before
 
 
 def test_operator_role_cannot_be_self_registered(client):
