@@ -96,7 +96,7 @@ def check_money(deal, b):
     if deal.state in ("released", "completed"):
         share = deal.price - (deal.refund_amount or 0)
         assert b["escrow"] == 0, where
-        assert b["platform_fee"] == deal.fee == platform_fee(share), where
+        assert b["platform_fee"] == deal.fee == platform_fee(share, deal.fee_bps), where
         assert b["seller_payable"] + b["paid_out"] == share - deal.fee == deal.payout_amount, where
         assert b["refunded"] + b["refund_in_transit"] == (deal.refund_amount or 0), where
     if deal.state == "completed":
