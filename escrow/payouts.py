@@ -17,6 +17,7 @@ Every change and every verification is in the operators' audit log (``marketplac
 the account number masked to its last 4 digits.
 """
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,7 +36,7 @@ from .payout_models import PayoutAccount
 
 MICRO_ATTEMPTS = 3  # wrong amounts a seller may enter back before the account must be entered again
 MICRO_MIN, MICRO_MAX = 1, 99  # fen
-ACCOUNT_NUMBER = re.compile(r"\d{8,30}")  # Chinese bank account numbers: 8 to 30 digits (对公 often 12–25)
+ACCOUNT_NUMBER = re.compile(r"[0-9]{8,30}")  # Chinese bank account numbers: 8 to 30 digits (对公 often 12–25)
 LIMITS = {"bank": 60, "branch": 100, "account_name": 200}
 
 
@@ -107,7 +108,7 @@ def clean_bank_fields(bank, branch, account_number, account_name):
             errors[key] = _("必填，至少 2 个字")
         elif len(values[key]) > limit:
             errors[key] = _("不超过 %(n)s 个字", n=limit)
-    number = re.sub(r"[\s-]", "", values["account_number"])
+    number = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", values["account_number"]))  # full-width digits too
     if len(values["account_number"]) > 60 or not ACCOUNT_NUMBER.fullmatch(number):
         errors["account_number"] = _("银行账号应为 8–30 位数字（可含空格）")
     if errors:
