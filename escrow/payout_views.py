@@ -394,3 +394,21 @@ def deal_money(deal, viewer):
 def _connect_payout(deal):
     """Paid by a Stripe Connect transfer: the account is Stripe's to verify, not ours."""
     return deal.gateway != "offline" and deal.organization is not None and bool(deal.organization.stripe_account_id)
+
+
+@bp.app_template_global()
+def fee_quote(price):
+    """``escrow.fees.quote`` for a template: ``price`` in fen, or yuan as a person typed it (a string)."""
+    if isinstance(price, str):
+        from marketplace.money import parse_yuan
+
+        try:
+            price = parse_yuan(price) if price.strip() else None
+        except ValueError:
+            price = None
+    return fees.quote(price)
+
+
+@bp.app_template_global()
+def fee_bps():
+    return fees.current_bps()
