@@ -47,6 +47,7 @@ from escrow.fees import platform_fee
 from escrow.gateways.fake import FakeStripeGateway
 from escrow.gateways.stripe_gateway import PaymentProviderError
 from escrow.models import Deal, DealEvent, JournalEntry
+from escrow.payout_models import RefundInstruction
 from escrow.stripe_events import apply_stripe_event
 from escrow.webhook_models import StripePaymentIntent
 from marketplace.errors import DomainError, NotFound
@@ -97,6 +98,7 @@ class EscrowMachine(RuleBasedStateMachine):
             for ids in self.people)
         self.deal_ids = []
         self.used_references = []  # bank references recorded for payouts and refunds (each used once)
+        self.refund_ids = []  # deals of this run with a bank refund instruction (refreshed after every step)
         self.states = {}  # deal id -> state, refreshed after every step
         self.events = []  # provider events, kept after delivery so they can arrive again, in any order
 
@@ -382,15 +384,12 @@ class EscrowMachine(RuleBasedStateMachine):
                 return
             db.session.commit()
 
-    @precondition(lambda self: self.states)
+    @precondition(lambda self: self.refund_ids)
     @rule(data=st.data(), good_name=st.booleans(), reuse=st.booleans())
     def bank_refund(self, data, good_name, reuse):
         """The refund queue: the buyer enters the account (in their own name), an operator records the bank
         reference; a wrong name, a reused reference or a second booking is refused and changes nothing."""
-        ids = [i for i in self.deal_ids if refunds.instruction_of(i) is not None]
-        if not ids:
-            return
-        deal_id = data.draw(st.sampled_from(sorted(ids)), label="refund deal")
+        deal_id = data.draw(st.sampled_from(sorted(self.refund_ids)), label="refund deal")
         deal = self.deal(deal_id)
         instruction = refunds.instruction_of(deal_id)
         name = payouts.payee_of_user(deal.buyer).name if good_name else "第三方有限公司"
@@ -493,13 +492,14 @@ class EscrowMachine(RuleBasedStateMachine):
         self.events.append(self.fake.event("charge.refunded", {"id": refund["charge"],
                                                               "payment_intent": refund["payment_intent"]}))
 
-    @precondition(_in("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed", "released"))
+    @precondition(_in("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed", "released",
+                      "refunded"))
     @rule(data=st.data(), outcome=st.sampled_from(["release", "refund", "split"]),
           steps=st.integers(min_value=1, max_value=6))
     def happy_path(self, data, outcome, steps):
         """Walk one deal a few steps along what its parties would normally do next (keeps runs deep)."""
         deal_id = self.pick(data, "awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed",
-                            "released")
+                            "released", "refunded")
         for _ in range(steps):
             deal = self.deal(deal_id)
             buyer, seller = deal.buyer, deal.seller
@@ -523,6 +523,15 @@ class EscrowMachine(RuleBasedStateMachine):
             elif deal.state == "released":
                 self.attempt(partial(deal_service.mark_payout_paid, deal_id, f"BOC{next(_refs):08d}", self.operator,
                                      now=self.now))
+                if self.deal(deal_id).state == "released":
+                    return  # no payable account yet (unverified, or held after a change)
+            elif deal_id in self.refund_ids and refunds.instruction_of(deal_id).status != "paid":
+                self.attempt(partial(refunds.enter_account, deal_id, buyer, "中国银行", "北京分行",
+                                     "6222021001001234", payouts.payee_of_user(buyer).name, now=self.now))
+                if not isinstance(self.attempt(partial(refunds.mark_paid, deal_id, f"BOCR{next(_refs):08d}",
+                                                       self.operator, now=self.now)), DomainError):
+                    EscrowMachine.reached.add("bank refund booked")
+                return
             else:
                 return
 
@@ -535,6 +544,8 @@ class EscrowMachine(RuleBasedStateMachine):
         db.session.expire_all()
         deals = checks.check_books(self.deal_ids)
         self.states = {deal_id: deal.state for deal_id, deal in deals.items()}
+        self.refund_ids = sorted(db.session.execute(select(RefundInstruction.deal_id).where(
+            RefundInstruction.deal_id.in_(self.deal_ids))).scalars()) if self.deal_ids else []
         EscrowMachine.reached.update(self.states.values())
         if deals:
             self.check_provider(deals.values(), checks.balances_of(self.deal_ids))
