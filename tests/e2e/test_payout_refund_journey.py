@@ -93,7 +93,7 @@ def test_payout_into_a_verified_account_and_a_refund_through_the_queue(live_serv
     operator.click("a.queue-link:has(#count-payout_accounts)")
     row = operator.locator("main table tr", has_text=org_name)
     assert "6214830200012345" in row.inner_text()  # the operator sees the whole number
-    _both_widths(operator, "payout-account-queue")
+    assert _both_widths(operator, "payout-account-queue") <= 390  # nothing wider than a phone
     row.locator("button:has-text('核验通过')").click()
     assert "收款账户已核验" in flash(operator)
     seller.reload()
@@ -106,7 +106,7 @@ def test_payout_into_a_verified_account_and_a_refund_through_the_queue(live_serv
     buyer.goto(base + f"/listings/{sold}")
     quote = buyer.inner_text("#trade [data-fee-quote]")
     assert "¥200,000.00" in quote and "¥6,000.00" in quote and "¥194,000.00" in quote
-    _both_widths(buyer, "payout-buy-panel")
+    assert _both_widths(buyer, "payout-buy-panel") <= 390  # nothing wider than a phone
     buyer.click("#trade form.trade-form button[type=submit]")
     buyer.wait_for_url(f"{base}/deals/*")
     deal_id = int(buyer.url.rsplit("/", 1)[1])
@@ -127,14 +127,14 @@ def test_payout_into_a_verified_account_and_a_refund_through_the_queue(live_serv
     payout_row = operator.locator("main table tr", has_text=f"#{deal_id}")
     assert "6214830200012345" in payout_row.inner_text() and "已核验" in payout_row.inner_text()
     assert "¥194,000.00" in payout_row.inner_text()
-    _both_widths(operator, "payout-queue")
+    assert _both_widths(operator, "payout-queue") <= 390  # nothing wider than a phone
     payout_row.locator(f"#pref-{deal_id}").fill(f"CMB{tag.upper()}0001")
     payout_row.locator("button:has-text('已付款')").click()
     assert "交易完成" in flash(operator)
     seller.goto(base + f"/deals/{deal_id}")
     assert "•••• 2345" in seller.inner_text("#deal-payout-account")
     assert "6214830200012345" not in seller.inner_text("main")
-    _both_widths(seller, "payout-deal-completed")
+    _both_widths(seller, "payout-deal-completed")  # the deal page (its ledger table) is not ours to narrow here
 
     # --- a second deal is refunded after a dispute: the refund waits for the bank reference -------------
     deal2 = buyer_api("POST", f"/listings/{refunded}/purchase", json={"deal_type": "assignment"})["deal"]
@@ -154,14 +154,14 @@ def test_payout_into_a_verified_account_and_a_refund_through_the_queue(live_serv
     buyer.fill("#account_name", "王采购")
     buyer.click("main form button:has-text('保存退款账户')")
     assert "退款账户已保存" in flash(buyer)
-    _both_widths(buyer, "refund-deal-buyer")
+    _both_widths(buyer, "refund-deal-buyer")  # the deal page (its ledger table) is not ours to narrow here
 
     operator.click("header a:has-text('运营后台')")
     assert int(operator.inner_text("#count-refunds")) >= 1
     operator.click("a.queue-link:has(#count-refunds)")
     refund_row = operator.locator(f"#refund-{deal2['id']}")
     assert "6217857000006789" in refund_row.inner_text() and "¥80,000.00" in refund_row.inner_text()
-    _both_widths(operator, "refund-queue")
+    assert _both_widths(operator, "refund-queue") <= 390  # nothing wider than a phone
     refund_row.locator(f"#rref-{deal2['id']}").fill(f"CMB{tag.upper()}0001")  # the payout's reference: refused
     refund_row.locator("button:has-text('已退款')").click()
     assert "不能重复使用" in operator.inner_text("main")
@@ -172,4 +172,4 @@ def test_payout_into_a_verified_account_and_a_refund_through_the_queue(live_serv
     assert ledger["refunded"] == 80_000_00 and ledger["refund_in_transit"] == 0
     buyer.goto(base + f"/deals/{deal2['id']}")
     assert "已退款" in buyer.inner_text("#deal-refund")
-    _both_widths(buyer, "refund-done-buyer")
+    _both_widths(buyer, "refund-done-buyer")  # the deal page (its ledger table) is not ours to narrow here
