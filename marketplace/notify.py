@@ -34,8 +34,14 @@ def clean_header(value):
     return re.sub(r"\s+", " ", text).strip()
 
 
-def notify(user, kind, title, body="", link=None, email=False):
+MAIL_KINDS = frozenset({"deal", "offer", "payout_account"})  # also e-mailed by default: money and negotiations
+
+
+def notify(user, kind, title, body="", link=None, email=None):
     """Queue a notification for ``user`` (a User or id) in the caller's transaction.
+
+    ``email``: also send it by e-mail; by default for the kinds in ``MAIL_KINDS`` (deals, offers, payout
+    accounts), where a missed notice costs money or a deadline.
 
     The e-mail (when asked for and SMTP is set) is sent only after the caller's transaction commits
     (``_send_after_commit``), never while it holds a row lock, and not at all when it rolls back; a
@@ -43,6 +49,8 @@ def notify(user, kind, title, body="", link=None, email=False):
     notification is the record). Saved-search notices are delivered apart, with retries
     (``search.saved.deliver_pending``).
     """
+    if email is None:
+        email = kind in MAIL_KINDS
     user_id = user if isinstance(user, int) else user.id
     row = Notification(user_id=user_id, kind=kind, title=title, body=body, link=link)
     db.session.add(row)

@@ -78,3 +78,18 @@ def test_a_step_that_rolls_back_sends_nothing(app, open_deal, parties, monkeypat
     db.session.rollback()
     db.session.commit()
     assert recorder.sent == [] and db.session.get(Deal, deal.id).state == "released"
+
+
+def test_offer_mail_goes_out_after_commit_too(app, seller, buyer, monkeypatch):
+    from listings import bidding
+    from tests import factories
+
+    recorder = Recorder()
+    monkeypatch.setattr(smtplib, "SMTP", recorder.smtp)
+    listing = factories.make_listing(seller, price=None, price_mode="negotiable")
+    db.session.commit()
+    recorder.sent.clear()
+    bidding.make_offer(listing.id, buyer, 50_000_00, "assignment", "诚意报价")
+    assert recorder.sent == []
+    db.session.commit()
+    assert [to for to, _subject in recorder.sent] == [seller.email]
