@@ -16,8 +16,8 @@ from marketplace.extensions import db
 from marketplace.operator import operator_required
 
 from . import deals, fees, payouts, refunds
-from .models import Deal
 from .forms import ActionForm
+from .models import Deal
 from .payout_forms import BankAccountForm, MicroDepositForm, ReferenceForm, RejectForm
 from .payout_models import PayoutAccount
 

@@ -15,7 +15,6 @@ import re
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from marketplace import audit
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.models import User
