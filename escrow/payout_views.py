@@ -6,6 +6,8 @@ Operators: ``/operator/payout-accounts`` (verify, reject, send the small amount)
 (record the bank reference of a refund). Thin: each POST calls one service in ``escrow.payouts`` or
 ``escrow.refunds`` and commits once; bad input re-renders the form with the error (422).
 """
+import re
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -371,7 +373,7 @@ def api_refund_paid(deal_id):
      responses={"200": QUOTE, "422": None}, auth=False)
 def api_fee_quote():
     raw = request.args.get("price", "")
-    price = int(raw) if raw.isdigit() and len(raw) <= 14 else None
+    price = int(raw) if re.fullmatch(r"[0-9]{1,14}", raw) else None
     result = fees.quote(price)
     if result is None:
         raise ValidationError(_("价格须为正整数（分）"), {"price": _("正整数，单位：分")})

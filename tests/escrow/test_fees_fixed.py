@@ -44,7 +44,7 @@ def test_quote_of_no_price_is_none(app, bad):
 def test_quote_api_and_listing_json_carry_fee_and_net(app, client, seller):
     body = client.get("/api/v1/fees/quote?price=1000000").get_json()
     assert body == {"price": 1_000_000, "fee_bps": 300, "fee": 30_000, "seller_net": 970_000}
-    for bad in ("", "-1", "0", "abc", "1e5", "9" * 20):
+    for bad in ("", "-1", "0", "abc", "1e5", "9" * 20, "²", "١٢"):
         response = client.get(f"/api/v1/fees/quote?price={bad}")
         assert response.status_code == 422 and response.get_json()["error"]["code"] == "validation_error"
     listing = factories.make_listing(seller, price=500_000_00)
