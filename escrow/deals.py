@@ -39,7 +39,7 @@ from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
-from . import gateways, ledger, machine, references, strikes
+from . import fees, gateways, ledger, machine, references, strikes
 from .fees import platform_fee
 from .gateways import get_gateway
 from .ledger import Leg
@@ -147,8 +147,9 @@ def _link(deal):
 
 
 def _tell(deal, users, title, body=""):
+    """In-app notice, and e-mail when SMTP is set: sent only after the transaction commits (``notify``)."""
     for user_id in dict.fromkeys(users):
-        notify(user_id, "deal", title, body, link=_link(deal))
+        notify(user_id, "deal", title, body, link=_link(deal), email=True)
 
 
 def _operators():
@@ -223,9 +224,11 @@ def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None
     # The rule book again, for the deal type bought (the register may have changed since review).
     rules.enforce(listing, "deal", deal_type=deal_type, today=local(now).date())
     config = current_app.config
+    bps = fees.current_bps()  # fixed now: release and payout use the deal's rate (escrow.fees)
     deal = Deal(
         listing=listing, buyer_id=buyer.id, seller_id=listing.seller_id, organization_id=listing.organization_id,
-        deal_type=deal_type, source=source, source_id=source_id, price=price, fee=platform_fee(price),
+        deal_type=deal_type, source=source, source_id=source_id, price=price,
+        fee=platform_fee(price, bps), fee_bps=bps,
         currency=listing.currency, state="awaiting_payment", created_at=now, updated_at=now,
         gateway="stripe" if config.get("STRIPE_SECRET_KEY") else "offline",
         payment_due_at=now + timedelta(days=config["PAYMENT_DAYS"]),
@@ -444,7 +447,7 @@ def lapse_inspection(deal_id, now=None):
 
 def _release(deal, seller_share, actor, now, action, note=None):
     """Book the seller's share and the fee out of escrow, move to released, start the payout."""
-    fee = platform_fee(seller_share)
+    fee = fees.deal_fee(deal, seller_share)
     net = seller_share - fee
     ledger.post(f"deal:{deal.id}:release", "release",
                 [Leg("escrow", -seller_share), Leg("seller_payable", net), Leg("platform_revenue", fee)],
@@ -500,8 +503,20 @@ def mark_payout_paid(deal_id, reference, actor, now=None):
         return deal
     if actor is not None and deal.payout_status == "failed" and _reconcile_payout(deal, now):
         return deal  # the gateway's own transfer was found (or retried) and booked: never pay twice
+    if actor is not None:  # a bank transfer recorded by an operator: only into a verified account
+        _bank_payout_account(deal, reference, now)
     _book_payout(deal, reference, actor, now)
     return deal
+
+
+def _bank_payout_account(deal, reference, now):
+    """A bank payout goes only into the payee's verified account, past any hold, under a bank reference
+    never used before (escrow.payouts, escrow.refunds); raises (nothing booked) otherwise."""
+    from . import payouts, refunds
+
+    account = payouts.require_payable_account(deal, now)
+    refunds.ensure_reference_unused(reference)
+    deal.payout_account_id = account.id
 
 
 def _reconcile_payout(deal, now):
@@ -558,8 +573,14 @@ def _complete(deal, actor, now, note=None):
 
 # --- refunds ---------------------------------------------------------------------------------
 
-def _refund(deal, amount, actor, now):
-    """Return ``amount`` of the escrow to the buyer through the deal's gateway and book it."""
+def _refund(deal, amount, actor, now, reason=None):
+    """Return ``amount`` of the escrow to the buyer through the deal's gateway and book it.
+
+    One rule for every gateway: a refund the money has not reached the buyer for yet moves escrow →
+    refunds_in_transit (``refund_requested``) and is booked to buyer_refunds only when confirmed
+    (``_confirm_refund``): by Stripe's webhook, or for a bank transfer by the operator recording the
+    bank's reference in the refund queue (``escrow.refunds``; the offline gateway's refunds are pending).
+    """
     result = get_gateway(deal.gateway).refund(deal, amount, f"deal:{deal.id}:refund")
     if not result.ok:
         raise Conflict(_("退款未能发起：%(reason)s，请稍后重试", reason=result.message or _("支付通道拒绝")))
@@ -571,6 +592,10 @@ def _refund(deal, amount, actor, now):
                     deal=deal, currency=deal.currency, memo="退款已发起，等待支付通道确认",
                     reference=result.reference, actor=actor, now=now)
         deal.refund_status = "pending"
+        if deal.gateway == "offline":
+            from . import refunds
+
+            refunds.open_instruction(deal, amount, reason or _refund_reason(deal), now)
     else:
         ledger.post(f"deal:{deal.id}:refund", "refund", [Leg("escrow", -amount), Leg("buyer_refunds", amount)],
                     deal=deal, currency=deal.currency, memo="退还买方", reference=result.reference,
@@ -590,16 +615,32 @@ def record_gateway_refund(deal_id, amount, provider_ref, now=None):
         reason = f"退款 {provider_ref} 金额 {amount} 与发起的 {deal.refund_amount} 不符"
         _flag(deal, reason, now)
         raise PaymentMismatch(reason, expected_amount=deal.refund_amount, received_amount=amount)
+    _confirm_refund(deal, amount, provider_ref, None, now)
+    return deal
+
+
+def _confirm_refund(deal, amount, reference, actor, now):
+    """The refund in transit reached the buyer: book it (refunds_in_transit → buyer_refunds), once."""
     ledger.post(f"deal:{deal.id}:refund", "refund",
                 [Leg("refunds_in_transit", -amount), Leg("buyer_refunds", amount)],
-                deal=deal, currency=deal.currency, memo="退款已到账", reference=provider_ref, now=now)
+                deal=deal, currency=deal.currency, memo="退款已到账", reference=reference, actor=actor, now=now)
     deal.refund_status = "refunded"
-    deal.refund_reference = provider_ref
-    db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="refund_confirmed", from_state=deal.state,
-                             to_state=deal.state, note=provider_ref, created_at=now))
+    deal.refund_reference = reference
+    if actor is not None and actor.has_role("operator"):
+        audit.record(actor, "deal.refund_confirmed", "deal", deal.id, {"refund_status": "pending"},
+                     {"refund_status": "refunded", "reference": reference})
+    db.session.add(DealEvent(deal_id=deal.id, actor_id=getattr(actor, "id", None), action="refund_confirmed",
+                             from_state=deal.state, to_state=deal.state, note=reference, created_at=now))
     db.session.flush()
     _tell(deal, [deal.buyer_id], _title(deal, "退款已到账"), f"{format_yuan(amount, deal.currency)} 已退回。")
-    return deal
+
+
+def _refund_reason(deal):
+    if deal.state == "funded":
+        return "卖方逾期未提交变更申请，交易取消，全额退款"
+    if deal.resolution == "split":
+        return "争议裁决：按比例分配，退还买方部分"
+    return "争议裁决：退款"
 
 
 # --- cancelling ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ class Deal(db.Model):
     source_id = db.Column(db.Integer)  # offer or auction id
     price = db.Column(db.BigInteger, nullable=False)  # fen
     fee = db.Column(db.BigInteger, nullable=False)  # platform fee in fen, paid out of the seller's share
+    fee_bps = db.Column(db.Integer, nullable=False)  # the fee rate fixed when the deal opened (escrow.fees)
     currency = db.Column(db.String(3), nullable=False, default="CNY")
     state = db.Column(db.String(30), nullable=False, default="awaiting_payment", index=True)
     gateway = db.Column(db.String(20), nullable=False, default="offline")
@@ -59,6 +60,7 @@ class Deal(db.Model):
     payout_status = db.Column(db.String(20))  # pending | paid | failed
     payout_reference = db.Column(db.String(100))  # bank reference or provider transfer id
     payout_paid_at = db.Column(db.DateTime)
+    payout_account_id = db.Column(db.Integer, db.ForeignKey("payout_accounts.id"))  # the bank account paid into
     refund_amount = db.Column(db.BigInteger)
     refund_status = db.Column(db.String(20))  # pending | refunded | failed
     refund_reference = db.Column(db.String(100))
@@ -202,4 +204,5 @@ class LedgerImbalance(db.Model):
 
 
 from . import ledger_guards  # noqa: E402,F401  (installs the ledger's triggers with the tables)
+from .payout_models import PayoutAccount, RefundInstruction  # noqa: E402,F401
 from .webhook_models import ProcessedWebhookEvent, StripePaymentIntent  # noqa: E402,F401

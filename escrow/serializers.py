@@ -55,6 +55,7 @@ def deal_json(deal):
         "source": deal.source,
         "price": deal.price,
         "fee": deal.fee,
+        "fee_bps": deal.fee_bps,  # fixed when the deal opened (escrow.fees)
         "currency": deal.currency,
         "gateway": deal.gateway,
         "payment_reference": deal.payment_reference,
@@ -127,6 +128,7 @@ DEAL_SCHEMA = {
         "source": {"type": "string"},
         "price": {"type": "integer"},
         "fee": {"type": "integer"},
+        "fee_bps": {"type": "integer", "description": "platform fee rate (basis points) fixed when the deal opened"},
         "currency": {"type": "string"},
         "gateway": {"type": "string"},
         "payment_reference": _STR_OR_NULL,

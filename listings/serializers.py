@@ -68,6 +68,10 @@ LISTING_SCHEMA = {
         "description_html": {"type": "string"},
         "status": {"type": "string", "enum": list(service.STATUS_LABELS)},
         "price": {"type": "integer", "nullable": True},
+        "fees": {"type": "object", "nullable": True, "description": "escrow.fees.quote of the price (null without "
+                 "one): the buyer pays price, the seller receives seller_net = price - fee",
+                 "properties": {"price": {"type": "integer"}, "fee_bps": {"type": "integer"},
+                                "fee": {"type": "integer"}, "seller_net": {"type": "integer"}}},
         "currency": {"type": "string"},
         "price_mode": {"type": "string", "enum": ["fixed", "negotiable", "auction"]},
         "deal_types": {"type": "array", "items": {"type": "string", "enum": list(service.DEAL_TYPE_LABELS)}},
@@ -156,6 +160,13 @@ def auction_json(auction):
     }
 
 
+def _fees(price):
+    """The platform fee and the seller's net for ``price`` (one rule: ``escrow.fees.quote``)."""
+    from escrow.fees import quote
+
+    return quote(price)
+
+
 def listing_json(listing, viewer=None):
     """The listing as API.md describes it; ``viewer`` (a User or None) unlocks the owner's private fields."""
     org = listing.organization
@@ -168,6 +179,7 @@ def listing_json(listing, viewer=None):
         "description_html": service.render_markdown(listing.description),
         "status": listing.status,
         "price": listing.price,
+        "fees": _fees(listing.price),
         "currency": listing.currency,
         "price_mode": listing.price_mode,
         "deal_types": list(listing.deal_types or []),

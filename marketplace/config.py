@@ -36,6 +36,8 @@ def load_settings(instance_path: Path) -> dict:
         "DEMO_DATA": os.environ.get("DEMO_DATA", "1" if is_default_sqlite else "0") == "1",
         "PLATFORM_FEE_BPS": _int("PLATFORM_FEE_BPS", 300),
         "INSPECTION_DAYS": _int("INSPECTION_DAYS", 14),
+        # a changed payout account receives no payout for this long (escrow.payouts)
+        "PAYOUT_ACCOUNT_HOLD_HOURS": _int("PAYOUT_ACCOUNT_HOLD_HOURS", 48),
         "PAYMENT_DAYS": _int("PAYMENT_DAYS", 7),
         "TRANSFER_DAYS": _int("TRANSFER_DAYS", 90),
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or None,

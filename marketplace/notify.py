@@ -5,7 +5,9 @@ import smtplib
 import unicodedata
 from email.message import EmailMessage
 
-from flask import current_app
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from .extensions import db
 from .models import Notification, User
@@ -32,18 +34,34 @@ def clean_header(value):
     return re.sub(r"\s+", " ", text).strip()
 
 
-def notify(user, kind, title, body="", link=None, email=False):
+MAIL_KINDS = frozenset({"deal", "offer", "payout_account"})  # also e-mailed by default: money and negotiations
+
+
+def notify(user, kind, title, body="", link=None, email=None):
     """Queue a notification for ``user`` (a User or id) in the caller's transaction.
 
-    The e-mail (when asked for and SMTP is set) is best effort here: a failure is logged and never reaches
-    the caller. Saved-search notices are delivered apart, with retries (``search.saved.deliver_pending``).
+    ``email``: also send it by e-mail; by default for the kinds in ``MAIL_KINDS`` (deals, offers, payout
+    accounts), where a missed notice costs money or a deadline.
+
+    The e-mail (when asked for and SMTP is set) is sent only after the caller's transaction commits
+    (``_send_after_commit``), never while it holds a row lock, and not at all when it rolls back; a
+    failing mail server is logged and never reaches the caller or undoes the change (the in-app
+    notification is the record). Saved-search notices are delivered apart, with retries
+    (``search.saved.deliver_pending``).
     """
+    if email is None:
+        email = kind in MAIL_KINDS
     user_id = user if isinstance(user, int) else user.id
     row = Notification(user_id=user_id, kind=kind, title=title, body=body, link=link)
     db.session.add(row)
     if email and current_app.config.get("SMTP_HOST"):
-        _send_mail(user_id, title, body)
+        target = db.session.get(User, user_id)
+        if target is not None:
+            db.session.info.setdefault(_MAIL_AFTER_COMMIT, []).append((target.email, title, body))
     return row
+
+
+_MAIL_AFTER_COMMIT = "mail_after_commit"
 
 
 def send_mail(user_id, subject, body):
@@ -52,21 +70,37 @@ def send_mail(user_id, subject, body):
     user = db.session.get(User, user_id)
     if user is None:
         return False
+    _smtp_send(user.email, subject, body)
+    return True
+
+
+def _smtp_send(address, subject, body):
     msg = EmailMessage()
     msg["From"] = clean_header(current_app.config["MAIL_FROM"])
-    msg["To"] = clean_header(user.email)
+    msg["To"] = clean_header(address)
     msg["Subject"] = clean_header(subject)
     msg.set_content(body or "")
     with smtplib.SMTP(current_app.config["SMTP_HOST"], current_app.config["SMTP_PORT"], timeout=10) as s:
         s.send_message(msg)
-    return True
 
 
-def _send_mail(user_id, subject, body):
-    try:
-        send_mail(user_id, subject, body)
-    except Exception:  # noqa: BLE001 - mail is best effort; the in-app notification is the record
-        log.warning("mail to user %s failed", user_id, exc_info=True)
+@event.listens_for(Session, "after_commit")
+def _send_after_commit(session):
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT was released; the real commit comes later
+    queued = session.info.pop(_MAIL_AFTER_COMMIT, None)
+    if not queued or not has_app_context():
+        return
+    for address, subject, body in queued:
+        try:
+            _smtp_send(address, subject, body)
+        except Exception:  # noqa: BLE001 - mail is best effort; the in-app notification is the record
+            log.warning("mail to %s failed", address, exc_info=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_mail(session):
+    session.info.pop(_MAIL_AFTER_COMMIT, None)
 
 
 def unread_count(user_id):

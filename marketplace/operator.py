@@ -75,6 +75,18 @@ def queue_counts():
         "appeals": count(db.session.query(CreditRecord).filter(CreditRecord.appeal_status == "open")),
         "watched": count(_watched_deals_query()),
         "claims": count(db.session.query(RightClaim).filter(RightClaim.status == "open")),
+        **_money_queue_counts(count),
+    }
+
+
+def _money_queue_counts(count):
+    """Payout accounts to verify and bank refunds to make (escrow.payouts, escrow.refunds)."""
+    from escrow.payout_models import PayoutAccount, RefundInstruction
+
+    return {
+        "payout_accounts": count(db.session.query(PayoutAccount).filter(
+            PayoutAccount.status == "pending", PayoutAccount.replaced_at.is_(None))),
+        "refunds": count(db.session.query(RefundInstruction).filter(RefundInstruction.status != "paid")),
     }
 
 

@@ -6,6 +6,7 @@ from werkzeug.security import generate_password_hash
 
 from marketplace.extensions import db
 from marketplace.models import ApiToken, Organization, User
+from marketplace.timeutil import utcnow
 from marketplace.uscc import uscc_check_char
 
 _seq = itertools.count(1)
@@ -33,9 +34,10 @@ def _hash_of(password):
     return generate_password_hash(password, method="scrypt")
 
 
-def make_user(*roles, org=None, email=None, name=None, password=PASSWORD, **kw):
+def make_user(*roles, org=None, email=None, name=None, password=PASSWORD, payout_account=True, **kw):
     """make_user("seller") gets an organisation of its own; pass org= to share one, or org=False for a
-    natural person (a seller without an organisation, issue 13)."""
+    natural person (a seller without an organisation, issue 13). A seller's payee (organisation, or the
+    seller) gets a verified payout account unless ``payout_account=False``."""
     roles = roles or ("buyer",)
     n = next(_seq)
     user = User(email=email or f"user{n}@example.com", name=name or f"用户{n}", **kw)
@@ -49,7 +51,29 @@ def make_user(*roles, org=None, email=None, name=None, password=PASSWORD, **kw):
         user.organization = org
     db.session.add(user)
     db.session.flush()
+    if "seller" in roles and payout_account:
+        make_payout_account(user)
     return user
+
+
+def make_payout_account(user, verified=True, account_number=None, **kw):
+    """The payee's current payout account (in the payee's own name), verified by default; kept if one exists."""
+    from escrow import payouts
+    from escrow.payout_models import PayoutAccount
+
+    payee = payouts.payee_of_user(user)
+    existing = payouts.current_account(payee)
+    if existing is not None:
+        return existing
+    n = next(_seq)
+    account = PayoutAccount(**payee.fields(), bank="中国银行", branch="深圳高新区支行",
+                            account_number=account_number or f"7{n:011d}", account_name=payee.name,
+                            status="verified" if verified else "pending", method="operator" if verified else None,
+                            verified_at=utcnow() if verified else None, submitted_by_id=user.id, micro_attempts=0,
+                            **kw)
+    db.session.add(account)
+    db.session.flush()
+    return account
 
 
 def token_for(user):

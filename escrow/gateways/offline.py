@@ -4,8 +4,9 @@ Paying: the buyer transfers the price to ``PLATFORM_BANK`` quoting the deal's pa
 reference; an operator matches the bank receipt and confirms it
 (``escrow.deals.confirm_offline_payment``). Payouts are instructions: the result is
 pending until an operator has paid the seller and marks it paid with the bank
-reference. Refunds are executed by the custodial bank on the platform's instruction
-back to the paying account, so they are booked at once.
+reference. Refunds are instructions too: the buyer enters the account the money goes back to, an
+operator has the custodial bank transfer it and records the bank's reference (``escrow.refunds``);
+only then is the refund booked as reaching the buyer.
 """
 from marketplace.timeutil import iso
 
@@ -34,8 +35,10 @@ class OfflineGateway(PaymentGateway):
         }
 
     def refund(self, deal, amount: int, idempotency_key: str) -> GatewayResult:
-        return GatewayResult(ok=True, reference=f"BANK-REFUND-{deal.payment_reference}", pending=False,
-                             message="存管银行按平台指令原路退回", raw={"idempotency_key": idempotency_key})
+        # An instruction, like a payout: pending until an operator has had the bank transfer the money back
+        # to the account the buyer entered and records the bank's reference (escrow.refunds).
+        return GatewayResult(ok=True, reference=None, pending=True,
+                             message="待运营人员按退款指令转账后登记银行流水号", raw={"idempotency_key": idempotency_key})
 
     def payout(self, deal, amount: int, idempotency_key: str) -> GatewayResult:
         return GatewayResult(ok=True, reference=None, pending=True,

@@ -228,6 +228,18 @@ def test_patent_from_listing_to_completed_deal(live_server, flask_cli, new_page)
     assert "已确认验收" in flash(buyer)
     assert _status(buyer) == "已放款"
 
+    # --- the seller records its payout account; the operator verifies it (issue 15) ---------------------
+    seller.goto(base + "/account/payout-account")
+    seller.fill("#bank", "中国工商银行")
+    seller.fill("#branch", "广州天河支行")
+    seller.fill("#account_number", "3602 0012 0920 0123 456")
+    seller.fill("#account_name", org_name)
+    seller.click("main form button:has-text('提交核验')")
+    assert "收款账户已提交" in flash(seller)
+    operator.goto(base + "/operator/payout-accounts")
+    operator.locator("main table tr", has_text=org_name).locator("button:has-text('核验通过')").click()
+    assert "收款账户已核验" in flash(operator)
+
     # --- operator marks the payout paid -----------------------------------------------------------
     operator.click("header a:has-text('运营后台')")
     assert int(operator.inner_text("#count-payouts")) >= 1
@@ -238,7 +250,7 @@ def test_patent_from_listing_to_completed_deal(live_server, flask_cli, new_page)
     payout_row.locator("button:has-text('已付款')").click()
     assert "交易完成" in flash(operator)
 
-    seller.reload()
+    seller.goto(base + f"/deals/{deal_id}")
     assert _status(seller) == "已完成"
     assert "交易已结束" in seller.inner_text(".deal-next")
     assert "已付款" in seller.inner_text("section[aria-labelledby=facts-h]")

@@ -86,3 +86,14 @@ def drive(deal_id, state, parties, now=None):
 @pytest.fixture
 def later():
     return lambda **kw: utcnow() + timedelta(**kw)
+
+
+def settle_bank_refund(deal_id, parties, reference=None):
+    """The refund queue, as people do it: the buyer enters the account, an operator records the bank reference."""
+    from escrow import refunds
+    from escrow.payouts import payee_of_user
+
+    refunds.enter_account(deal_id, parties.buyer, "中国银行", "北京中关村支行", "6222 0210 0100 1234",
+                          payee_of_user(parties.buyer).name)
+    refunds.mark_paid(deal_id, reference or f"BOCR{deal_id:08d}", parties.operator)
+    db.session.commit()

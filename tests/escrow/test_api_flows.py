@@ -116,6 +116,12 @@ def test_dispute_ends_in_a_split(app, client, open_deal, parties, tokens):
     assert body["state"] == "released" and body["fee"] == fee and body["refund"]["amount"] == price - share
     assert body["dispute"]["resolution"] == "split"
     _post(client, f"/{deal.id}/payout-paid", tokens["operator"], json={"reference": "BOC-1"})
+    # the buyer's part goes back through the refund queue: the buyer's account, then the bank reference
+    account = {"bank": "中国银行", "branch": "北京分行", "account_number": "6222021001001234",
+               "account_name": parties.buyer.name}
+    assert client.put(f"/api/v1/deals/{deal.id}/refund-account", json=account,
+                      headers=tokens["buyer"]).status_code == 200
+    assert _post(client, f"/{deal.id}/refund-paid", tokens["operator"], json={"reference": "BOCR-1"}).status_code == 200
     balances = client.get(f"/api/v1/deals/{deal.id}/ledger", headers=tokens["operator"]).get_json()["balances"]
     assert balances == {"escrow": 0, "seller_payable": 0, "platform_fee": fee, "refunded": price - share,
                         "refund_in_transit": 0, "paid_out": share - fee, "received": price}

@@ -11,7 +11,7 @@ from escrow.models import Deal, DealEvent, JournalEntry
 from marketplace.errors import Conflict, DomainError
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
-from tests.escrow.conftest import drive
+from tests.escrow.conftest import drive, settle_bank_refund
 
 T0 = utcnow().replace(microsecond=0)
 
@@ -66,7 +66,11 @@ def test_overdue_transfer_lets_the_buyer_cancel_for_a_full_refund(app, open_deal
     deal = _deal(deal.id)
     assert deal.state == "refunded" and deal.listing.status == "published"
     balances = ledger.deal_balances(deal)
-    assert balances["escrow"] == 0 and balances["refunded"] == deal.price
+    # a bank refund is in transit until an operator records the bank's reference (refund queue)
+    assert balances["escrow"] == 0 and balances["refund_in_transit"] == deal.price and balances["refunded"] == 0
+    settle_bank_refund(deal.id, parties)
+    balances = ledger.deal_balances(_deal(deal.id))
+    assert balances["refunded"] == deal.price and balances["refund_in_transit"] == 0
 
 
 def test_deadlines_cli_accepts_now(app, runner, open_deal):

@@ -9,7 +9,9 @@
 * each state holds what it should (terminal: nothing in escrow, nothing owed to the seller);
 * the deal's events form one chain from "open" to its state;
 * a listing is reserved while its deal runs, sold when it completed, otherwise published again
-  (expired when its deal came from its auction, which is closed), and never has two live deals.
+  (expired when its deal came from its auction, which is closed), and never has two live deals;
+* money leaving by bank transfer (``check_bank_money``): payouts only into a verified account past its
+  hold, refunds booked once and only with the bank's reference, no bank reference used twice.
 
 It returns ``{deal_id: Deal}``.
 """
@@ -17,7 +19,8 @@ from sqlalchemy import func, select
 
 from escrow import ledger
 from escrow.fees import platform_fee
-from escrow.models import TERMINAL_STATES, Deal, DealEvent, LedgerAccount, Posting
+from escrow.models import TERMINAL_STATES, Deal, DealEvent, JournalEntry, LedgerAccount, Posting
+from escrow.payout_models import PayoutAccount, RefundInstruction
 from listings.models import Listing
 from marketplace.extensions import db
 
@@ -75,7 +78,61 @@ def check_books(deal_ids):
     assert totals["received"] == (totals["escrow"] + totals["seller_payable"] + totals["paid_out"]
                                   + totals["platform_fee"] + totals["refunded"] + totals["refund_in_transit"])
     check_listings(deals.values())
+    check_bank_money(deals.values(), balances)
     return deals
+
+
+def check_bank_money(deals, balances):
+    """Money leaving by bank transfer (issue 15).
+
+    * a payout recorded by an operator (a bank transfer) went into the payee's account, verified
+      before the payout and past its hold after a change, never into an unverified one;
+    * an offline refund is an instruction; it is booked to the buyer exactly when the instruction is
+      paid, once, under the instruction's own bank reference; until then the money is in transit;
+    * a bank reference names one transfer: no two bank payouts or refunds share one.
+    """
+    deals = list(deals)
+    ids = [d.id for d in deals]
+    entries = {}
+    for entry in db.session.execute(select(JournalEntry).where(JournalEntry.deal_id.in_(ids),
+                                                               JournalEntry.kind.in_(("payout", "refund")))).scalars():
+        entries.setdefault((entry.deal_id, entry.kind), []).append(entry)
+    instructions = {r.deal_id: r for r in db.session.execute(
+        select(RefundInstruction).where(RefundInstruction.deal_id.in_(ids))).scalars()}
+    for deal in deals:
+        where = f"deal {deal.id} ({deal.state}, {deal.gateway})"
+        b = balances[deal.id]
+        payouts_booked = entries.get((deal.id, "payout"), [])
+        refunds_booked = entries.get((deal.id, "refund"), [])
+        assert len(payouts_booked) <= 1 and len(refunds_booked) <= 1, f"{where}: booked twice"
+        for entry in payouts_booked:
+            if entry.actor_id is None:
+                continue  # confirmed by the gateway (a Stripe Connect transfer): Stripe verified that account
+            account = db.session.get(PayoutAccount, deal.payout_account_id) if deal.payout_account_id else None
+            assert account is not None, f"{where}: a bank payout with no payout account"
+            assert account.status == "verified" and account.verified_at is not None \
+                and account.verified_at <= entry.created_at, f"{where}: paid into an unverified account"
+            assert account.hold_until is None or account.hold_until <= entry.created_at, f"{where}: paid within the hold"
+            assert (account.organization_id == deal.organization_id if deal.organization_id
+                    else account.user_id == deal.seller_id), f"{where}: paid into someone else's account"
+        instruction = instructions.get(deal.id)
+        if deal.gateway == "offline" and deal.refund_amount:
+            assert instruction is not None and instruction.amount == deal.refund_amount, where
+        if instruction is None:
+            continue
+        assert deal.gateway == "offline", f"{where}: a refund instruction for an automatic refund"
+        if instruction.status == "paid":
+            assert [e.reference for e in refunds_booked] == [instruction.bank_reference], where
+            assert b["refunded"] == instruction.amount and b["refund_in_transit"] == 0, where
+            assert deal.refund_status == "refunded", where
+        else:
+            assert refunds_booked == [], f"{where}: refund booked before the bank reference"
+            assert b["refund_in_transit"] == instruction.amount and b["refunded"] == 0, where
+    bank_refs = db.session.execute(
+        select(JournalEntry.reference, func.count(JournalEntry.id))
+        .where(JournalEntry.kind.in_(("payout", "refund")), JournalEntry.actor_id.isnot(None))
+        .group_by(JournalEntry.reference).having(func.count(JournalEntry.id) > 1)).all()
+    assert bank_refs == [], f"bank references used twice: {bank_refs}"
 
 
 def check_money(deal, b):
@@ -96,7 +153,7 @@ def check_money(deal, b):
     if deal.state in ("released", "completed"):
         share = deal.price - (deal.refund_amount or 0)
         assert b["escrow"] == 0, where
-        assert b["platform_fee"] == deal.fee == platform_fee(share), where
+        assert b["platform_fee"] == deal.fee == platform_fee(share, deal.fee_bps), where
         assert b["seller_payable"] + b["paid_out"] == share - deal.fee == deal.payout_amount, where
         assert b["refunded"] + b["refund_in_transit"] == (deal.refund_amount or 0), where
     if deal.state == "completed":

@@ -41,12 +41,13 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
 from escrow import deals as deal_service
-from escrow import trading
+from escrow import payouts, refunds, trading
 from escrow.deadlines import run_deadlines
 from escrow.fees import platform_fee
 from escrow.gateways.fake import FakeStripeGateway
 from escrow.gateways.stripe_gateway import PaymentProviderError
 from escrow.models import Deal, DealEvent, JournalEntry
+from escrow.payout_models import RefundInstruction
 from escrow.stripe_events import apply_stripe_event
 from escrow.webhook_models import StripePaymentIntent
 from marketplace.errors import DomainError, NotFound
@@ -96,6 +97,8 @@ class EscrowMachine(RuleBasedStateMachine):
             [db.session.get(User, i) for i in ids] if isinstance(ids, list) else db.session.get(User, ids)
             for ids in self.people)
         self.deal_ids = []
+        self.used_references = []  # bank references recorded for payouts and refunds (each used once)
+        self.refund_ids = []  # deals of this run with a bank refund instruction (refreshed after every step)
         self.states = {}  # deal id -> state, refreshed after every step
         self.events = []  # provider events, kept after delivery so they can arrive again, in any order
 
@@ -158,6 +161,7 @@ class EscrowMachine(RuleBasedStateMachine):
             deal.gateway = "fake_stripe"
         db.session.commit()
         assert deal.state == "awaiting_payment" and deal.price == price and deal.fee == platform_fee(price)
+        assert deal.fee_bps == app_fee_bps()
         self.track(deal)
 
     @precondition(lambda self: self.states)
@@ -326,11 +330,87 @@ class EscrowMachine(RuleBasedStateMachine):
             assert self.now >= deal.transfer_due_at, "a funded deal was cancelled before the transfer deadline"
 
     @precondition(_in("released", "completed"))
-    @rule(data=st.data())
-    def payout_paid(self, data):
+    @rule(data=st.data(), reuse=st.booleans())
+    def payout_paid(self, data, reuse):
+        """An operator records a bank payout: only into the payee's verified account past any hold, and never
+        under a bank reference already used (issue 15); a refusal changes nothing."""
         deal_id = self.pick(data, "released", "completed")
-        self.attempt(lambda: deal_service.mark_payout_paid(deal_id, f"BOC{next(_refs):08d}", self.operator,
-                                                           now=self.now))
+        deal = self.deal(deal_id)
+        reference = self.used_references[0] if reuse and self.used_references else f"BOC{next(_refs):08d}"
+        blocked = payouts.payout_block(deal, self.now)
+        before = self.snapshot(deal_id)
+        result = self.attempt(lambda: deal_service.mark_payout_paid(deal_id, reference, self.operator,
+                                                                    now=self.now))
+        if before[0] == "released" and not isinstance(result, DomainError):
+            connect = deal.organization.stripe_account_id and deal.gateway == "fake_stripe"
+            assert connect or not blocked, f"deal {deal_id} paid out although: {blocked}"
+            if not connect:
+                assert reference not in self.used_references, f"bank reference {reference} used twice"
+                self.used_references.append(reference)
+                EscrowMachine.reached.add("bank payout booked")
+        if isinstance(result, DomainError):
+            assert self.snapshot(deal_id) == before
+
+    # --- payout accounts and the refund queue (issue 15) ----------------------------------------------------
+
+    @rule(seller=st.integers(0, 1), good_name=st.booleans())
+    def change_payout_account(self, seller, good_name):
+        """A seller changes the payout account: verification again, bank payouts held; a wrong name changes nothing."""
+        user = self.sellers[seller]
+        payee = payouts.payee_of_user(user)
+        before = payouts.current_account(payee)
+        result = self.attempt(lambda: payouts.submit_account(
+            user, "中国银行", "深圳分行", f"6222{next(_refs):012d}", payee.name if good_name else "别的公司有限公司",
+            now=self.now))
+        if not good_name:
+            assert isinstance(result, DomainError) and payouts.current_account(payee) == before
+
+    @rule(seller=st.integers(0, 1), how=st.sampled_from(["operator", "micro_right", "micro_wrong", "reject"]))
+    def verify_payout_account(self, seller, how):
+        account = payouts.current_account(payouts.payee_of_user(self.sellers[seller]))
+        if account is None or account.status != "pending":
+            return
+        if how == "operator":
+            self.attempt(lambda: payouts.verify_account(account.id, self.operator, now=self.now))
+        elif how == "reject":
+            self.attempt(lambda: payouts.reject_account(account.id, self.operator, "户名不符", now=self.now))
+        else:
+            self.attempt(lambda: payouts.send_micro_deposit(account.id, self.operator, 37, now=self.now))
+            amount = 37 if how == "micro_right" else 38
+            try:
+                payouts.confirm_micro_deposit(self.sellers[seller], amount, now=self.now)
+            except DomainError:
+                db.session.rollback()
+                return
+            db.session.commit()
+
+    @precondition(lambda self: self.refund_ids)
+    @rule(data=st.data(), good_name=st.booleans(), reuse=st.booleans())
+    def bank_refund(self, data, good_name, reuse):
+        """The refund queue: the buyer enters the account (in their own name), an operator records the bank
+        reference; a wrong name, a reused reference or a second booking is refused and changes nothing."""
+        deal_id = data.draw(st.sampled_from(sorted(self.refund_ids)), label="refund deal")
+        deal = self.deal(deal_id)
+        instruction = refunds.instruction_of(deal_id)
+        name = payouts.payee_of_user(deal.buyer).name if good_name else "第三方有限公司"
+        before = self.snapshot(deal_id)
+        result = self.attempt(lambda: refunds.enter_account(deal_id, deal.buyer, "中国银行", "北京分行",
+                                                            "6222021001001234", name, now=self.now))
+        if not good_name or instruction.status == "paid":
+            assert isinstance(result, DomainError)
+        if isinstance(result, DomainError):
+            assert self.snapshot(deal_id) == before
+        reference = self.used_references[0] if reuse and self.used_references else f"BOCR{next(_refs):08d}"
+        before = self.snapshot(deal_id)
+        was = refunds.instruction_of(deal_id).status
+        result = self.attempt(lambda: refunds.mark_paid(deal_id, reference, self.operator, now=self.now))
+        if was != "ready" or reference in self.used_references:
+            assert isinstance(result, DomainError), f"refund of deal {deal_id} booked ({was}, {reference})"
+        if isinstance(result, DomainError):
+            assert self.snapshot(deal_id) == before
+        else:
+            self.used_references.append(reference)
+            EscrowMachine.reached.add("bank refund booked")
 
     @precondition(lambda self: self.states)
     @rule(data=st.data(), action=st.sampled_from(["accept", "confirm", "file", "record", "cancel", "resolve",
@@ -412,13 +492,14 @@ class EscrowMachine(RuleBasedStateMachine):
         self.events.append(self.fake.event("charge.refunded", {"id": refund["charge"],
                                                               "payment_intent": refund["payment_intent"]}))
 
-    @precondition(_in("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed", "released"))
+    @precondition(_in("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed", "released",
+                      "refunded"))
     @rule(data=st.data(), outcome=st.sampled_from(["release", "refund", "split"]),
           steps=st.integers(min_value=1, max_value=6))
     def happy_path(self, data, outcome, steps):
         """Walk one deal a few steps along what its parties would normally do next (keeps runs deep)."""
         deal_id = self.pick(data, "awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed",
-                            "released")
+                            "released", "refunded")
         for _ in range(steps):
             deal = self.deal(deal_id)
             buyer, seller = deal.buyer, deal.seller
@@ -442,6 +523,15 @@ class EscrowMachine(RuleBasedStateMachine):
             elif deal.state == "released":
                 self.attempt(partial(deal_service.mark_payout_paid, deal_id, f"BOC{next(_refs):08d}", self.operator,
                                      now=self.now))
+                if self.deal(deal_id).state == "released":
+                    return  # no payable account yet (unverified, or held after a change)
+            elif deal_id in self.refund_ids and refunds.instruction_of(deal_id).status != "paid":
+                self.attempt(partial(refunds.enter_account, deal_id, buyer, "中国银行", "北京分行",
+                                     "6222021001001234", payouts.payee_of_user(buyer).name, now=self.now))
+                if not isinstance(self.attempt(partial(refunds.mark_paid, deal_id, f"BOCR{next(_refs):08d}",
+                                                       self.operator, now=self.now)), DomainError):
+                    EscrowMachine.reached.add("bank refund booked")
+                return
             else:
                 return
 
@@ -454,6 +544,8 @@ class EscrowMachine(RuleBasedStateMachine):
         db.session.expire_all()
         deals = checks.check_books(self.deal_ids)
         self.states = {deal_id: deal.state for deal_id, deal in deals.items()}
+        self.refund_ids = sorted(db.session.execute(select(RefundInstruction.deal_id).where(
+            RefundInstruction.deal_id.in_(self.deal_ids))).scalars()) if self.deal_ids else []
         EscrowMachine.reached.update(self.states.values())
         if deals:
             self.check_provider(deals.values(), checks.balances_of(self.deal_ids))
@@ -481,6 +573,12 @@ class EscrowMachine(RuleBasedStateMachine):
                 assert sum(t["amount"] for t in transfers) == b["paid_out"], (deal.id, transfers, b)
             else:  # no connected account: an operator pays by bank and records it
                 assert transfers == [], (deal.id, transfers)
+
+
+def app_fee_bps():
+    from escrow.fees import current_bps
+
+    return current_bps()
 
 
 def make_people():

@@ -35,7 +35,7 @@ def make_deal(listing, buyer, *, state="funded", price=None, deal_type="assignme
     price = price or listing.price or 500_000_00
     deal = Deal(listing_id=listing.id, buyer_id=buyer.id, seller_id=listing.seller_id,
                 organization_id=listing.organization_id, deal_type=deal_type, source="purchase", price=price,
-                fee=price * 3 // 100, currency="CNY", state=state, gateway=gateway, created_at=created_at)
+                fee=price * 3 // 100, fee_bps=300, currency="CNY", state=state, gateway=gateway, created_at=created_at)
     db.session.add(deal)
     db.session.flush()
     db.session.add(DealEvent(deal_id=deal.id, actor_id=buyer.id, action="open", to_state="awaiting_payment",

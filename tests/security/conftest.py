@@ -26,6 +26,7 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 ROLES = ("anon", "buyer", "other_buyer", "seller", "other_seller", "operator")
 _FAST_HASH = generate_password_hash(factories.PASSWORD, method="pbkdf2:sha256:1000")
 _seq = itertools.count(1)
+_refs = itertools.count(1)  # bank references are used once (escrow.refunds.ensure_reference_unused)
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +120,7 @@ class World:
             "file": lambda: deals.file_transfer(deal.id, self.seller, upload(PDF, "receipt.pdf")),
             "record": lambda: deals.record_transfer(deal.id, self.seller, upload(PNG, "notice.png")),
             "accept": lambda: deals.accept(deal.id, self.buyer),
-            "payout": lambda: deals.mark_payout_paid(deal.id, "BOC0001", self.operator),
+            "payout": lambda: deals.mark_payout_paid(deal.id, f"BOC{next(_refs):08d}", self.operator),
             "dispute": lambda: deals.open_dispute(deal.id, self.buyer, "卖方迟迟不提交变更申请"),
             "cancel": lambda: deals.cancel_deal(deal.id, self.buyer),
             "refund": lambda: deals.resolve_dispute(deal.id, self.operator, "refund"),
@@ -129,6 +130,30 @@ class World:
             db.session.commit()
         assert deal.state == state
         return deal
+
+    # --- money going out (issue 15) ---------------------------------------------------------------------
+
+    def pending_account(self, micro=None):
+        """A changed payout account of the seller's organisation, waiting for verification."""
+        from escrow import payouts
+
+        account = payouts.submit_account(self.seller, "中国银行", "深圳分行", f"62220210{next(_refs):08d}",
+                                         self.seller.organization.name)
+        if micro:
+            payouts.send_micro_deposit(account.id, self.operator, micro)
+        db.session.commit()
+        return account
+
+    def refund(self, account=False):
+        """A bank-transfer deal refunded by a dispute decision: its refund instruction waits in the queue."""
+        from escrow import deals, refunds
+
+        deal = self.deal("disputed")
+        deals.resolve_dispute(deal.id, self.operator, "refund")
+        if account:
+            refunds.enter_account(deal.id, self.buyer, "中国银行", "北京分行", "6222021001001234", self.buyer.name)
+        db.session.commit()
+        return refunds.instruction_of(deal.id)
 
     # --- the rest -------------------------------------------------------------------------------------
 

@@ -90,6 +90,15 @@ class Poisoned:
         db.session.commit()
         self.document = self.deal.documents[0]
 
+        # money going out (issue 15): a changed payout account waiting for an operator, a bank refund waiting
+        from escrow import payouts, refunds
+
+        payouts.submit_account(w.seller, "中国银行", SHORT, "6222 0210 0100 9876", w.seller.organization.name)
+        self.refund_deal = w.deal("disputed")
+        deals.resolve_dispute(self.refund_deal.id, w.operator, "refund", note=LONG)
+        refunds.enter_account(self.refund_deal.id, w.buyer, "中国银行", SHORT, "6222021001004321", w.buyer.name)
+        db.session.commit()
+
         from listings import register
 
         w.other_seller.organization.name = LONG[:200]
@@ -132,6 +141,10 @@ PAGES = {
     "escrow.deal_document": [("buyer", _args(deal_id=lambda p: p.deal.id, document_id=lambda p: p.document.id),
                               FILE, False, None)],
     "escrow.payment_queue": [("operator", NONE, HTML, False, None)],
+    "payouts.payout_account": [("seller", NONE, HTML, True, None)],
+    "payouts.payout_accounts_queue": [("operator", NONE, HTML, True, None)],
+    "payouts.refund_account": [("buyer", _args(deal_id=lambda p: p.refund_deal.id), HTML, True, None)],
+    "payouts.refund_queue": [("operator", NONE, HTML, True, None)],
     "escrow.payout_queue": [("operator", NONE, HTML, False, None)],
     "escrow.dispute_queue": [("operator", NONE, HTML, True, None)],
     "payments.pay_page": [("buyer", _args(deal_id=lambda p: p.card_deal.id), HTML, False, None)],

@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import func, select
 
 from escrow.models import Deal, DealEvent
+from escrow.payout_models import PayoutAccount, RefundInstruction
 from listings.models import Bid, Listing, Offer
 from listings.models import RightClaim as RightClaimModel
 from marketplace.extensions import db
@@ -63,6 +64,13 @@ def _reread(model, attr):
 
 def _deal_events(w, deal, user):
     return _count(DealEvent, DealEvent.deal_id == deal.id), _reread(Deal, "state")(w, deal, user)
+
+
+def _bank_account(user):
+    """A well-formed bank account held in the caller's own (organisation's) name."""
+    name = "" if user is None else (user.organization.name if user.organization_id else user.name)
+    return {"bank": "中国银行", "branch": "深圳分行", "account_number": f"62220210{next(_seq):08d}",
+            "account_name": name}
 
 
 def _json(data):
@@ -248,6 +256,36 @@ MATRIX = {
     ("POST", "escrow_api.payout_paid"): Case(
         (401, 403, 404, 403, 404, 200), setup=lambda w: w.deal("released"), args=lambda d: {"deal_id": d.id},
         body=_json({"reference": "BOC20260101001"}), probe=_deal_events),
+
+    # --- payout accounts, the refund queue, fee quotes (issue 15) -------------------------------------------
+    ("GET", "payouts_api.api_payout_account"): Case((401, 403, 403, 200, 200, 403)),
+    ("PUT", "payouts_api.api_payout_account_put"): Case(
+        (401, 403, 403, 201, 201, 403), note="each seller records its own organisation's account",
+        body=lambda w, obj, user: {"json": _bank_account(user)}, probe=lambda w, obj, user: _count(PayoutAccount)),
+    ("POST", "payouts_api.api_micro_deposit"): Case(
+        (401, 403, 403, 200, 409, 403), note="the other seller has no account waiting for the check",
+        setup=lambda w: w.pending_account(micro=42), body=_json({"amount": 42}), probe=_reread(PayoutAccount, "status")),
+    ("GET", "payouts_api.api_accounts_queue"): Case(OPERATORS_ONLY_API),
+    ("POST", "payouts_api.api_account_verify"): Case(
+        OPERATORS_ONLY_API, setup=lambda w: w.pending_account(), args=lambda a: {"account_id": a.id},
+        probe=_reread(PayoutAccount, "status")),
+    ("POST", "payouts_api.api_account_reject"): Case(
+        OPERATORS_ONLY_API, setup=lambda w: w.pending_account(), args=lambda a: {"account_id": a.id},
+        body=_json({"note": "户名与开户许可证不符"}), probe=_reread(PayoutAccount, "status")),
+    ("POST", "payouts_api.api_account_micro"): Case(
+        OPERATORS_ONLY_API, setup=lambda w: w.pending_account(), args=lambda a: {"account_id": a.id},
+        body=_json({"amount": 42}), probe=_reread(PayoutAccount, "micro_amount")),
+    ("GET", "payouts_api.api_refund_queue"): Case(OPERATORS_ONLY_API),
+    ("GET", "payouts_api.api_refund"): Case(DEAL_PARTIES, setup=lambda w: w.refund(),
+                                            args=lambda r: {"deal_id": r.deal_id}),
+    ("PUT", "payouts_api.api_refund_account"): Case(
+        (401, 200, 404, 403, 404, 403), setup=lambda w: w.refund(), args=lambda r: {"deal_id": r.deal_id},
+        body=lambda w, r, user: {"json": _bank_account(user)}, probe=_reread(RefundInstruction, "status")),
+    ("POST", "payouts_api.api_refund_paid"): Case(
+        OPERATORS_ONLY_API, setup=lambda w: w.refund(account=True), args=lambda r: {"deal_id": r.deal_id},
+        body=lambda w, r, user: {"json": {"reference": f"BOCR{next(_seq):08d}"}},
+        probe=_reread(RefundInstruction, "status")),
+    ("GET", "payouts_api.api_fee_quote"): Case(API_ALL, body=lambda w, obj, user: {"query_string": {"price": 100}}),
 
     # --- listings ---------------------------------------------------------------------------------------
     ("POST", "listings_api.create"): Case(
@@ -487,6 +525,31 @@ MATRIX = {
     ("POST", "escrow.deal_payout_paid"): Case(
         ("login", 403, 404, 403, 404, "done"), setup=lambda w: w.deal("released"), args=lambda d: {"deal_id": d.id},
         body=_form({"payout_paid-reference": "BOC20260101001"}), probe=_deal_events),
+
+    # --- HTML: payout accounts and the refund queue (issue 15) ------------------------------------------
+    ("POST", "payouts.payout_account"): Case(
+        ("login", 403, 403, "done", "done", 403), note="each seller records its own organisation's account",
+        body=lambda w, obj, user: {"data": _bank_account(user)}, probe=lambda w, obj, user: _count(PayoutAccount)),
+    ("POST", "payouts.payout_account_micro"): Case(
+        ("login", 403, 403, "done", 409, 403), note="the other seller has no account waiting for the check",
+        setup=lambda w: w.pending_account(micro=42), body=_form({"micro-amount": "0.42"}),
+        probe=_reread(PayoutAccount, "status")),
+    ("POST", "payouts.payout_account_verify"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: w.pending_account(), args=lambda a: {"account_id": a.id},
+        probe=_reread(PayoutAccount, "status")),
+    ("POST", "payouts.payout_account_reject"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: w.pending_account(), args=lambda a: {"account_id": a.id},
+        body=_form({"reject-note": "户名与开户许可证不符"}), probe=_reread(PayoutAccount, "status")),
+    ("POST", "payouts.payout_account_send_micro"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: w.pending_account(), args=lambda a: {"account_id": a.id},
+        body=_form({"micro-amount": "0.42"}), probe=_reread(PayoutAccount, "micro_amount")),
+    ("POST", "payouts.refund_account"): Case(
+        ("login", "done", 404, 403, 404, 403), setup=lambda w: w.refund(), args=lambda r: {"deal_id": r.deal_id},
+        body=lambda w, r, user: {"data": _bank_account(user)}, probe=_reread(RefundInstruction, "status")),
+    ("POST", "payouts.refund_paid"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: w.refund(account=True), args=lambda r: {"deal_id": r.deal_id},
+        body=lambda w, r, user: {"data": {"refund-reference": f"BOCR{next(_seq):08d}"}},
+        probe=_reread(RefundInstruction, "status")),
 
     # --- HTML: trading (a refusal is a message on the listing page) -------------------------------------
     ("POST", "trading.buy"): Case(

@@ -1,0 +1,95 @@
+"""Deal e-mail goes out only after the deal's transaction commits (issue 15): a failing mail server never
+rolls back or half-applies a deal step, and a step that rolls back sends nothing."""
+import smtplib
+
+import pytest
+
+from escrow import deals, ledger
+from escrow.models import Deal
+from marketplace.errors import Conflict
+from marketplace.extensions import db
+from tests.escrow.conftest import drive
+
+
+@pytest.fixture
+def app_config():
+    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": 2525}
+
+
+class Recorder:
+    def __init__(self, fail=False):
+        self.sent, self.fail, self.in_transaction = [], fail, []
+
+    def smtp(self, *args, **kwargs):
+        recorder = self
+
+        class SMTP:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+            def send_message(self, msg):
+                recorder.in_transaction.append(db.session.info.get("mail_after_commit") is not None
+                                               and bool(db.session.info.get("mail_after_commit")))
+                if recorder.fail:
+                    raise smtplib.SMTPServerDisconnected("mail server down")
+                recorder.sent.append((msg["To"], msg["Subject"]))
+
+        return SMTP()
+
+
+def test_mail_is_sent_after_commit_and_a_failing_server_changes_nothing(app, open_deal, parties, monkeypatch):
+    recorder = Recorder(fail=True)
+    monkeypatch.setattr(smtplib, "SMTP", recorder.smtp)
+    deal = open_deal()
+    deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price, parties.operator)
+    assert recorder.sent == []  # nothing before the commit
+    db.session.commit()  # the mail server fails after the commit: logged, the deal step stands
+    deal = db.session.get(Deal, deal.id)
+    assert deal.state == "funded" and ledger.deal_balances(deal)["escrow"] == deal.price
+
+
+def test_mail_goes_out_once_committed(app, open_deal, parties, monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr(smtplib, "SMTP", recorder.smtp)
+    deal = open_deal()
+    recorder.sent.clear()
+    deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price, parties.operator)
+    assert recorder.sent == []
+    db.session.commit()
+    assert {to for to, _subject in recorder.sent} == {parties.buyer.email, parties.seller.email}
+    assert not any(recorder.in_transaction)
+
+
+def test_a_step_that_rolls_back_sends_nothing(app, open_deal, parties, monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr(smtplib, "SMTP", recorder.smtp)
+    deal = drive(open_deal().id, "released", parties)
+    from escrow import payouts
+
+    payouts.submit_account(parties.seller, "中国银行", "深圳分行", "6222021001009999",
+                           parties.seller.organization.name)  # a change: payouts held
+    db.session.commit()
+    recorder.sent.clear()
+    with pytest.raises(Conflict):
+        deals.mark_payout_paid(deal.id, "BOC-ROLLBACK-1", parties.operator)
+    db.session.rollback()
+    db.session.commit()
+    assert recorder.sent == [] and db.session.get(Deal, deal.id).state == "released"
+
+
+def test_offer_mail_goes_out_after_commit_too(app, seller, buyer, monkeypatch):
+    from listings import bidding
+    from tests import factories
+
+    recorder = Recorder()
+    monkeypatch.setattr(smtplib, "SMTP", recorder.smtp)
+    listing = factories.make_listing(seller, price=None, price_mode="negotiable")
+    db.session.commit()
+    recorder.sent.clear()
+    bidding.make_offer(listing.id, buyer, 50_000_00, "assignment", "诚意报价")
+    assert recorder.sent == []
+    db.session.commit()
+    assert [to for to, _subject in recorder.sent] == [seller.email]
