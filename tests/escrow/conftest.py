@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from escrow import deals
+from escrow import deals, recordal
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 from tests import factories
@@ -27,6 +27,7 @@ class Parties:
 @pytest.fixture
 def parties(app):
     p = Parties(factories.make_user("buyer"), factories.make_user("seller"), factories.make_user("operator"))
+    factories.fast_password(p.buyer, p.seller)  # they sign contracts in most tests (escrow.contracts)
     db.session.commit()
     return p
 
@@ -56,19 +57,25 @@ def drive(deal_id, state, parties, now=None):
         "awaiting_payment": [],
         "funded": ["fund"],
         "transfer_filed": ["fund", "file"],
-        "transfer_recorded": ["fund", "file", "record"],
-        "released": ["fund", "file", "record", "accept"],
-        "completed": ["fund", "file", "record", "accept", "payout"],
+        "recordal_submitted": ["fund", "file", "record"],
+        "transfer_recorded": ["fund", "file", "record", "verify"],
+        "released": ["fund", "file", "record", "verify", "accept"],
+        "completed": ["fund", "file", "record", "verify", "accept", "payout"],
         "disputed": ["fund", "dispute"],
         "cancelled": ["cancel"],
         "refunded": ["fund", "dispute", "refund"],
-        "transfer_back": ["fund", "file", "record", "dispute", "refund"],
+        "transfer_back": ["fund", "file", "record", "verify", "dispute", "refund"],
     }[state]
     steps = {
-        "fund": lambda: deals.confirm_offline_payment(deal_id, deal.payment_reference, deal.price, parties.operator,
-                                                      now=now),
+        "fund": lambda: (factories.sign_contract(deal, now=now),
+                         deals.confirm_offline_payment(deal_id, deal.payment_reference, deal.price, parties.operator,
+                                                       now=now)),
         "file": lambda: deals.file_transfer(deal_id, parties.seller, upload(), now=now),
-        "record": lambda: deals.record_transfer(deal_id, parties.seller, upload(PNG, "notice.png"), now=now),
+        "record": lambda: (recordal.confirm_filing(deal_id, parties.buyer, now=now)
+                           if recordal.needs_joint_filing(deal) else None,
+                           deals.record_transfer(deal_id, parties.seller, upload(PNG, "notice.png"), now=now,
+                                                 details=factories.recordal_details(deal, now))),
+        "verify": lambda: recordal.verify(deal_id, parties.operator, now=now),
         "accept": lambda: deals.accept(deal_id, parties.buyer, now=now),
         "payout": lambda: deals.mark_payout_paid(deal_id, "BOC20260101001", parties.operator, now=now),
         "dispute": lambda: deals.open_dispute(deal_id, parties.buyer, "卖方迟迟不提交变更申请", now=now),
