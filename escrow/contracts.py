@@ -18,7 +18,7 @@ import hashlib
 from datetime import timedelta
 from html.parser import HTMLParser
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -199,8 +199,9 @@ def terms(deal, today=None):
 
 def render_document(deal):
     """The contract's HTML body, always in Chinese (the text the parties sign and CNIPA records)."""
+    # The bare Jinja environment: no request context (the deal may open in a job or the CLI).
     with force_locale("zh_CN"):
-        return render_template(TEMPLATE, t=terms(deal))
+        return current_app.jinja_env.get_template(TEMPLATE).render(t=terms(deal))
 
 
 def generate(deal, now=None):
@@ -312,8 +313,8 @@ def pdf(deal):
 
     contract = contract_of(deal)
     with force_locale("zh_CN"):
-        page = render_template("escrow/contract_pdf.html", deal=deal, contract=contract,
-                               signatures=contract.signatures, signed=fully_signed(deal))
+        page = current_app.jinja_env.get_template("escrow/contract_pdf.html").render(
+            deal=deal, contract=contract, signatures=contract.signatures, signed=fully_signed(deal))
     return HTML(string=page, base_url=None).write_pdf()
 
 

@@ -61,6 +61,9 @@ ACTION_LABELS = {
     "confirm_filing": "买方确认已共同提交转让申请",
     "verify_recordal": "平台核对登记无误",
     "reject_recordal": "登记信息退回卖方",
+    "invoice_requested": "申请发票",
+    "invoice_issued": "登记发票号码",
+    "tech_contract_registered": "登记技术合同",
 }
 ROLE_LABELS = {"buyer": "买方", "seller": "卖方", "operator": "平台运营", "system": "系统"}
 

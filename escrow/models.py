@@ -198,5 +198,5 @@ class LedgerImbalance(db.Model):
 
 
 from . import ledger_guards  # noqa: E402,F401  (installs the ledger's triggers with the tables)
-from .webhook_models import ProcessedWebhookEvent, StripePaymentIntent  # noqa: E402,F401
 from .paper_models import ContractSignature, DealContract, InvoiceRequest, RecordalDetails  # noqa: E402,F401
+from .webhook_models import ProcessedWebhookEvent, StripePaymentIntent  # noqa: E402,F401

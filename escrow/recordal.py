@@ -224,3 +224,14 @@ def reject(deal_id, actor, reason, now=None):
     deals._record(deal, "reject_recordal", "transfer_filed", actor, now, note=reason)
     deals._tell(deal, [deal.seller_id], deals._title(deal, "登记信息被退回，请更正后重新提交"), reason)
     return deal
+
+
+def recordal_json(row):
+    from marketplace.timeutil import iso
+
+    return {"id": row.id, "kind": row.kind, "status": row.status, "notice_number": row.notice_number,
+            "notice_date": row.notice_date.isoformat() if row.notice_date else None,
+            "gazette_issue": row.gazette_issue, "gazette_page": row.gazette_page,
+            "document_url": f"/api/v1/deals/{row.deal_id}/documents/{row.document_id}",
+            "submitted_at": iso(row.submitted_at), "decided_at": iso(row.decided_at),
+            "reject_reason": row.reject_reason}
