@@ -47,8 +47,10 @@ def open_deal(app, parties):
     return make
 
 
-def drive(deal_id, state, parties, now=None):
-    """Move the deal along the real transitions to ``state``; returns the deal (committed)."""
+def drive(deal_id, state, parties, now=None, sign=True):
+    """Move the deal along the real transitions to ``state``; returns the deal (committed).
+
+    Both parties sign the contract first (``sign=False``: leave it unsigned, for tests of signing)."""
     from escrow.models import Deal
 
     now = now or utcnow()
@@ -67,9 +69,9 @@ def drive(deal_id, state, parties, now=None):
         "transfer_back": ["fund", "file", "record", "verify", "dispute", "refund"],
     }[state]
     steps = {
-        "fund": lambda: (factories.sign_contract(deal, now=now),
-                         deals.confirm_offline_payment(deal_id, deal.payment_reference, deal.price, parties.operator,
-                                                       now=now)),
+        "sign": lambda: factories.sign_contract(deal, now=now),
+        "fund": lambda: deals.confirm_offline_payment(deal_id, deal.payment_reference, deal.price, parties.operator,
+                                                      now=now),
         "file": lambda: deals.file_transfer(deal_id, parties.seller, upload(), now=now),
         "record": lambda: (recordal.confirm_filing(deal_id, parties.buyer, now=now)
                            if recordal.needs_joint_filing(deal) else None,
@@ -82,7 +84,7 @@ def drive(deal_id, state, parties, now=None):
         "refund": lambda: deals.resolve_dispute(deal_id, parties.operator, "refund", now=now),
         "cancel": lambda: deals.cancel_deal(deal_id, parties.buyer, now=now),
     }
-    for step in path:
+    for step in (["sign"] if sign else []) + path:
         steps[step]()
         db.session.commit()
     deal = db.session.get(Deal, deal_id)
