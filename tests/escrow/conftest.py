@@ -34,13 +34,16 @@ def parties(app):
 
 @pytest.fixture
 def open_deal(app, parties):
-    """open_deal(deal_type="assignment", price=…, kind="patent") → a committed deal awaiting payment."""
+    """open_deal(deal_type="assignment", price=…, kind="patent") → a committed deal awaiting payment, its
+    contract signed by both parties (``signed=False``: unsigned, for tests of signing)."""
 
-    def make(deal_type="assignment", price=1_000_000_00, kind="patent", now=None, **listing_kw):
+    def make(deal_type="assignment", price=1_000_000_00, kind="patent", now=None, signed=True, **listing_kw):
         listing = factories.make_listing(parties.seller, price=price, kind=kind,
                                          deal_types=("assignment", "non_exclusive_license", "exclusive_license"),
                                          **listing_kw)
         deal = deals.open_deal(listing, parties.buyer, price, deal_type, "purchase", now=now)
+        if signed:
+            factories.sign_contract(deal, now=now)
         db.session.commit()
         return deal
 

@@ -140,8 +140,9 @@ def test_every_action_and_role(app, client, open_deal, parties, state):
 
     def fresh(action=None):
         # signing needs an unsigned contract; the joint filing exists only for a trademark assignment
-        deal = drive(open_deal(kind="trademark" if action == "confirm_filing" else "patent").id, state, parties,
-                     sign=action != "sign_contract")
+        unsigned = action == "sign_contract"
+        deal = drive(open_deal(kind="trademark" if action == "confirm_filing" else "patent", signed=not unsigned).id,
+                     state, parties, sign=not unsigned)
         _past_deadlines(deal.id)
         return deal.id
 
