@@ -336,18 +336,5 @@ def contract_json(deal, include_text=True):
     return body
 
 
-def public_signatures(contract, viewer_roles):
-    """Signatures as the page shows them; the IP address only to operators and the signer's own side."""
-    return [{"signature": s, "show_ip": "operator" in viewer_roles or s.role in viewer_roles}
-            for s in contract.signatures]
-
-
 def ip_of(request):
     return (request.remote_addr or "")[:45]
-
-
-def validate_contract_not_expired(deal, now=None):
-    """Nothing to sign after the signing deadline: the deadline job cancels the deal."""
-    now = now or utcnow()
-    if deal.payment_due_at and now >= deal.payment_due_at and not fully_signed(deal):
-        raise Conflict(_("签署期限已过，交易将被取消"))

@@ -166,7 +166,7 @@ def tax_notes(deal):
     notes = []
     if deal.listing.kind == "trademark":
         notes.append((_("增值税"), _(
-            "转让或许可商标属于销售无形资产，一般纳税人税率 6%%；小规模纳税人征收率 3%%（现行减按 1%%，"
+            "转让或许可商标属于销售无形资产，一般纳税人税率 6%；小规模纳税人征收率 3%（现行减按 1%，"
             "财政部 税务总局公告 2023 年第 19 号，至 2027 年 12 月 31 日）。由卖方开具发票。")))
     elif registered:
         notes.append((_("增值税"), _(
@@ -175,7 +175,7 @@ def tax_notes(deal):
     else:
         notes.append((_("增值税"), _(
             "专利转让或许可属于技术转让，经技术合同登记后可按财税〔2016〕36 号附件 3 第一条第（二十六）项"
-            "免征增值税；未登记的按 6%% 计税。请卖方办理技术合同登记并在本页登记编号。")))
+            "免征增值税；未登记的按 6% 计税。请卖方办理技术合同登记并在本页登记编号。")))
     duty = stamp_duty(deal)
     if deal.listing.kind == "patent" and deal.deal_type != "assignment":
         text = _("专利实施许可合同属“技术合同”，按价款的万分之三由双方各自缴纳，每方约 %(amount)s。",
