@@ -375,6 +375,10 @@ def record_gateway_payment(deal_id, amount, currency, gateway, provider_ref, now
         reason = (f"{gateway} 付款 {provider_ref} 金额 {amount} {currency} 与应付 {deal.price} {deal.currency} 不符")
         _flag(deal, reason, now)
         raise PaymentMismatch(reason, expected_amount=deal.price, received_amount=amount)
+    if not contracts.fully_signed(deal):  # issue 15: payment is due only under a contract both signed
+        reason = f"{gateway} 付款 {provider_ref} 到达时合同尚未由双方签署，未入账；签署后由运营确认到账或退还买方"
+        _flag(deal, reason, now)
+        raise PaymentMismatch(reason, state=deal.state)
     row = machine.check(deal.state, "confirm_payment", {"system"})
     if row.to == machine.IGNORED:
         return deal
