@@ -92,13 +92,25 @@ def transfer_filed(deal_id):
     return _deal_response(deal)
 
 
+RECORDAL_FIELDS = ("notice_number", "notice_date", "gazette_issue", "gazette_page")
+_RECORDAL_UPLOAD = {**_UPLOAD, "properties": {
+    **_UPLOAD["properties"],
+    "notice_number": {"type": "string", "maxLength": 20, "description": "patents: the notice's 发文序号 (10-20 digits)"},
+    "notice_date": {"type": "string", "format": "date", "description": "patents: 发文日 (required); trademarks: optional"},
+    "gazette_issue": {"type": "string", "maxLength": 20, "description": "trademarks: 商标公告期号 (required)"},
+    "gazette_page": {"type": "string", "maxLength": 6, "description": "trademarks: page of the 公告 (required)"}}}
+
+
 @bp.post(f"/deals/{_ID}/transfer-recorded")
-@doc("Upload the approval notice (seller): transfer recorded, the inspection window opens", tags=TAGS,
-     request_schema=_UPLOAD, content_type="multipart/form-data", responses={"200": DEAL_RESPONSE, "413": None})
+@doc("Upload the approval notice with its details (seller): an operator verifies them, then the transfer "
+     "is recorded and the inspection window opens", tags=TAGS,
+     request_schema=_RECORDAL_UPLOAD, content_type="multipart/form-data", responses={"200": DEAL_RESPONSE, "413": None})
 @commit_after
 def transfer_recorded(deal_id):
     user = require_user()
-    deal = deals.record_transfer(deal_id, user, request.files.get("document"), note=request.form.get("note"))
+    details = {key: request.form.get(key) for key in RECORDAL_FIELDS}
+    deal = deals.record_transfer(deal_id, user, request.files.get("document"), note=request.form.get("note"),
+                                 details=details)
     return _deal_response(deal)
 
 

@@ -39,7 +39,7 @@ from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
-from . import fees, gateways, ledger, machine, references, strikes
+from . import contracts, fees, gateways, ledger, machine, references, strikes
 from .fees import platform_fee
 from .gateways import get_gateway
 from .ledger import Leg
@@ -248,6 +248,7 @@ def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None
         lifecycle.transition(listing, "reserve")
     db.session.flush()
     deal.payment_reference = references.payment_reference(deal.id)
+    contracts.generate(deal, now=now)  # issue 15: the contract both parties sign before paying
     db.session.add(DealEvent(deal_id=deal.id, actor_id=(actor or buyer).id, action="open", from_state=None,
                              to_state="awaiting_payment", note=SOURCE_LABELS.get(source, source), created_at=now))
     db.session.flush()
@@ -293,6 +294,7 @@ def start_payment(deal_id, actor, now=None):
     """The buyer starts (or restarts) paying: returns the gateway's instructions (API.md /deals/{id}/pay)."""
     now = now or utcnow()
     deal, _row = _begin(deal_id, "pay", actor)
+    contracts.ensure_signed(deal)  # payment is due only once both parties have signed
     if deal.licences_acknowledged_at is None and licences_to_acknowledge(deal):
         raise Conflict(_("该权利有在先许可在有效期内，转让后继续有效：请先在交易页确认知悉后再付款"),
                        code_hint="acknowledge_licences")
@@ -332,6 +334,8 @@ def confirm_offline_payment(deal_id, reference, amount, actor, now=None):
     deal, row = _begin(deal_id, "confirm_payment", actor)
     if deal.gateway != "offline":
         raise Conflict(_("本交易通过在线支付付款，到账由支付通道自动确认"), gateway=deal.gateway)
+    if row.to != machine.IGNORED:
+        contracts.ensure_signed(deal)
     errors = {}
     ref = references.normalise(reference)
     if not ref:
@@ -375,6 +379,10 @@ def record_gateway_payment(deal_id, amount, currency, gateway, provider_ref, now
         reason = (f"{gateway} 付款 {provider_ref} 金额 {amount} {currency} 与应付 {deal.price} {deal.currency} 不符")
         _flag(deal, reason, now)
         raise PaymentMismatch(reason, expected_amount=deal.price, received_amount=amount)
+    if not contracts.fully_signed(deal):  # issue 15: payment is due only under a contract both signed
+        reason = f"{gateway} 付款 {provider_ref} 到达时合同尚未由双方签署，未入账；签署后由运营确认到账或退还买方"
+        _flag(deal, reason, now)
+        raise PaymentMismatch(reason, state=deal.state)
     row = machine.check(deal.state, "confirm_payment", {"system"})
     if row.to == machine.IGNORED:
         return deal
@@ -407,18 +415,12 @@ def file_transfer(deal_id, actor, document, note=None, now=None):
     return deal
 
 
-def record_transfer(deal_id, actor, document, note=None, now=None):
-    """The seller uploads the approval notice: transfer recorded; the buyer's inspection window opens."""
-    now = now or utcnow()
-    deal, _row = _begin(deal_id, "record_transfer", actor)
-    doc = _store_document(deal, "approval_notice", document, actor, now)
-    deal.recorded_at = now
-    deal.inspection_ends_at = now + timedelta(days=current_app.config["INSPECTION_DAYS"])
-    _record(deal, "record_transfer", "transfer_recorded", actor, now, note=_note(note), document=doc)
-    register.apply_recorded_transfer(deal, now=now)
-    _tell(deal, [deal.buyer_id], _title(deal, "变更已登记，请验收"),
-          f"请核对登记结果并在 {_when(deal.inspection_ends_at)} 前确认验收或提出争议；期满未处理将自动放款。")
-    return deal
+def record_transfer(deal_id, actor, document, note=None, now=None, details=None):
+    """The seller uploads the approval notice with its details (``escrow.recordal.submit``): an operator
+    checks them, and only that check records the transfer and opens the buyer's inspection window."""
+    from . import recordal
+
+    return recordal.submit(deal_id, actor, document, details, note=note, now=now)
 
 
 def _note(note):
@@ -654,7 +656,8 @@ def cancel_deal(deal_id, actor, reason=None, now=None):
     now = now or utcnow()
     deal, row = _begin(deal_id, "cancel", actor)
     _check_guard(deal, row, now)
-    unpaid_by_buyer = deal.state == "awaiting_payment" and actor is not None and actor.id == deal.buyer_id
+    unpaid_by_buyer = (deal.state == "awaiting_payment" and actor is not None and actor.id == deal.buyer_id
+                       and contracts.unpaid_lapse_is_buyers_fault(deal))
     if row.to == "refunded":
         _refund(deal, deal.price, actor, now)
     _close_unsold(deal, "cancel", row.to, actor, now, _note(reason))
@@ -668,8 +671,10 @@ def expire_unpaid(deal_id, now=None):
     now = now or utcnow()
     deal, row = _begin(deal_id, "expire_payment", None)
     _check_guard(deal, row, now)
-    _close_unsold(deal, "expire_payment", "cancelled", None, now, "付款期限届满")
-    strikes.count_unpaid(deal, now)  # issue 14: a lapsed reservation counts against the buyer
+    signed = contracts.fully_signed(deal)
+    _close_unsold(deal, "expire_payment", "cancelled", None, now, "付款期限届满" if signed else "合同签署期限届满")
+    if contracts.unpaid_lapse_is_buyers_fault(deal):
+        strikes.count_unpaid(deal, now)  # issue 14: a lapsed reservation counts against the buyer
     return deal
 
 

@@ -61,3 +61,12 @@ class ResolveForm(FlaskForm):
 
 class PayoutPaidForm(FlaskForm):
     reference = StringField(_l("银行流水号"), validators=[DataRequired(_l("必填")), Length(max=100)])
+
+
+class RecordalForm(DocumentForm):
+    """The approval notice with what it says (escrow.recordal checks the formats per kind)."""
+
+    notice_number = StringField(_l("发文序号（专利）"), validators=[Optional(), Length(max=20)])
+    notice_date = StringField(_l("发文日 / 公告日期（YYYY-MM-DD）"), validators=[Optional(), Length(max=10)])
+    gazette_issue = StringField(_l("公告期号（商标必填）"), validators=[Optional(), Length(max=20)])
+    gazette_page = StringField(_l("公告页码（商标）"), validators=[Optional(), Length(max=6)])

@@ -25,6 +25,7 @@ STATE_LABELS = {
     "awaiting_payment": "待付款",
     "funded": "资金已托管",
     "transfer_filed": "变更已提交",
+    "recordal_submitted": "登记待平台核对",
     "transfer_recorded": "变更已登记",
     "released": "已放款",
     "completed": "已完成",
@@ -40,7 +41,7 @@ ACTION_LABELS = {
     "cancel": "取消交易",
     "expire_payment": "付款逾期取消",
     "file_transfer": "提交变更申请",
-    "record_transfer": "变更登记完成",
+    "record_transfer": "上传登记核准文件",
     "accept": "确认验收",
     "lapse_inspection": "验收期满放款",
     "dispute": "提出争议",
@@ -56,6 +57,14 @@ ACTION_LABELS = {
     "confirm_reversal": "回转登记已完成",
     "acknowledge_licences": "确认知悉在先许可",
     "claim_upheld": "权属异议成立，交易中止",
+    # issue 15: the contract and the checked recordal (escrow.contracts, escrow.recordal)
+    "sign_contract": "签署合同",
+    "confirm_filing": "买方确认已共同提交转让申请",
+    "verify_recordal": "平台核对登记无误",
+    "reject_recordal": "登记信息退回卖方",
+    "invoice_requested": "申请发票",
+    "invoice_issued": "登记发票号码",
+    "tech_contract_registered": "登记技术合同",
 }
 ROLE_LABELS = {"buyer": "买方", "seller": "卖方", "operator": "平台运营", "system": "系统"}
 
@@ -78,15 +87,26 @@ TABLE = {
     ("awaiting_payment", "confirm_payment"): _t("funded", "operator", "system"),
     ("awaiting_payment", "cancel"): _t("cancelled", "buyer", "operator"),
     ("awaiting_payment", "expire_payment"): _t("cancelled", "system", guard="payment_overdue"),
+    # Both parties sign the contract before paying (escrow.contracts: pay and confirm_payment check it).
+    ("awaiting_payment", "sign_contract"): _t("awaiting_payment", "buyer", "seller"),
 
     ("funded", "file_transfer"): _t("transfer_filed", "seller"),
     ("funded", "cancel"): _t("refunded", "buyer", "operator", guard="transfer_overdue"),
     ("funded", "dispute"): _t("disputed", "buyer", "seller"),
     ("funded", "confirm_payment"): _PAYMENT_DUPLICATE,
 
-    ("transfer_filed", "record_transfer"): _t("transfer_recorded", "seller"),
+    # Recordal that is checked (escrow.recordal): the seller uploads CNIPA's notice with its details
+    # (record_transfer), an operator verifies them against the document, and only then is the transfer
+    # recorded and the inspection window open; or rejects them back to the seller with a reason.
+    # A trademark assignment is filed jointly: the buyer confirms the filing before the notice counts.
+    ("transfer_filed", "confirm_filing"): _t("transfer_filed", "buyer"),
+    ("transfer_filed", "record_transfer"): _t("recordal_submitted", "seller"),
     ("transfer_filed", "dispute"): _t("disputed", "buyer", "seller"),
     ("transfer_filed", "confirm_payment"): _PAYMENT_DUPLICATE,
+
+    ("recordal_submitted", "verify_recordal"): _t("transfer_recorded", "operator"),
+    ("recordal_submitted", "reject_recordal"): _t("transfer_filed", "operator"),
+    ("recordal_submitted", "confirm_payment"): _PAYMENT_DUPLICATE,
 
     ("transfer_recorded", "accept"): _t("released", "buyer"),
     ("transfer_recorded", "lapse_inspection"): _t("released", "system", guard="inspection_over"),

@@ -10,7 +10,8 @@ from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 
 DEAL_STATES = ("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "released", "completed",
-               "disputed", "transfer_back", "cancelled", "refunded")
+               "disputed", "transfer_back", "cancelled", "refunded",
+               "recordal_submitted")  # issue 15: recordal details waiting for an operator's check
 TERMINAL_STATES = ("completed", "cancelled", "refunded")
 
 
@@ -204,5 +205,6 @@ class LedgerImbalance(db.Model):
 
 
 from . import ledger_guards  # noqa: E402,F401  (installs the ledger's triggers with the tables)
+from .paper_models import ContractSignature, DealContract, InvoiceRequest, RecordalDetails  # noqa: E402,F401
 from .payout_models import PayoutAccount, RefundInstruction  # noqa: E402,F401
 from .webhook_models import ProcessedWebhookEvent, StripePaymentIntent  # noqa: E402,F401

@@ -14,8 +14,17 @@ from marketplace.errors import DomainError, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 
-from . import deals, documents, ledger, machine
-from .forms import ActionForm, CancelForm, ConfirmPaymentForm, DisputeForm, DocumentForm, PayoutPaidForm, ResolveForm
+from . import deals, documents, ledger, machine, paper_views
+from .forms import (
+    ActionForm,
+    CancelForm,
+    ConfirmPaymentForm,
+    DisputeForm,
+    DocumentForm,
+    PayoutPaidForm,
+    RecordalForm,
+    ResolveForm,
+)
 from .models import Deal
 from .timeline import DOCUMENT_KINDS, approval_notice_name, next_step, steps
 
@@ -26,7 +35,7 @@ FORMS = {
     "confirm_payment": ConfirmPaymentForm,
     "cancel": CancelForm,
     "file_transfer": DocumentForm,
-    "record_transfer": DocumentForm,
+    "record_transfer": RecordalForm,
     "accept": ActionForm,
     "dispute": DisputeForm,
     "resolve": ResolveForm,
@@ -82,6 +91,7 @@ def _render(deal, bound=None, status=200):
         state_labels=machine.STATE_LABELS, action_labels=machine.ACTION_LABELS, role_labels=machine.ROLE_LABELS,
         document_kinds=DOCUMENT_KINDS, approval_notice=approval_notice_name(deal),
         transfer_overdue=transfer_overdue, documents={d.id: d for d in deal.documents},
+        paper=paper_views.paperwork(deal, roles),
     ), status
 
 
@@ -151,14 +161,6 @@ def deal_detail(deal_id=None, id=None):  # ``id``: for url_for(…, id=…) call
 bp.add_url_rule("/deals/<int:id>", endpoint="deal_detail", view_func=deal_detail, methods=["GET"])
 
 
-@bp.get("/deals/<int:deal_id>/contract")
-@login_required
-def deal_contract(deal_id):
-    deal = deals.get_deal_for(deal_id, current_user)
-    return render_template("escrow/contract.html", deal=deal, state_labels=machine.STATE_LABELS,
-                           approval_notice=approval_notice_name(deal))
-
-
 @bp.get("/deals/<int:deal_id>/documents/<int:document_id>")
 @login_required
 def deal_document(deal_id, document_id):
@@ -214,9 +216,11 @@ def deal_transfer_filed(deal_id):
 @login_required
 def deal_transfer_recorded(deal_id):
     def run(form):
-        deals.record_transfer(deal_id, current_user, form.document.data, note=form.note.data)
+        details = {key: getattr(form, key).data for key in ("notice_number", "notice_date", "gazette_issue",
+                                                             "gazette_page")}
+        deals.record_transfer(deal_id, current_user, form.document.data, note=form.note.data, details=details)
 
-    return _act(deal_id, "record_transfer", run, _("登记核准文件已上传，买方验收期开始"))
+    return _act(deal_id, "record_transfer", run, _("登记核准文件已上传，等待平台核对"))
 
 
 @bp.post("/deals/<int:deal_id>/accept")

@@ -154,3 +154,51 @@ def make_listing(seller=None, *, status="published", price_mode="fixed", price=1
     db.session.add(listing)
     db.session.flush()
     return listing
+
+
+# --- issue 15: the contract both parties sign before paying, the recordal an operator checks -----------
+
+@functools.cache
+def _fast_hash(password):
+    return generate_password_hash(password, method="pbkdf2:sha256:1000")
+
+
+def fast_password(*users, password=PASSWORD):
+    """Give users a cheap (pbkdf2, 1000 rounds) hash of ``password``: for tests that sign many contracts,
+    where scrypt's deliberate slowness would dominate. The signing path still checks the password."""
+    for user in users:
+        user.password_hash = _fast_hash(password)
+    db.session.flush()
+
+
+def sign_contract(deal, now=None, password=PASSWORD, ip="127.0.0.1"):
+    """Both parties sign the deal's contract through ``escrow.contracts.sign`` (password checked), for
+    tests that open and pay deals but are not about signing. Returns the deal; flushes, never commits."""
+    from escrow import contracts
+
+    signed = contracts.signed_roles(deal)
+    for role, user in (("seller", deal.seller), ("buyer", deal.buyer)):
+        if role not in signed:
+            contracts.sign(deal.id, user, password, ip, now=now)
+    return deal
+
+
+def recordal_details(deal, now=None):
+    """Valid recordal details for the deal's kind, dated the day of ``now`` (Beijing time)."""
+    from marketplace.timeutil import local, utcnow
+
+    day = local(now or utcnow()).date().isoformat()
+    if deal.listing.kind == "patent":
+        return {"notice_number": "2026120400012345", "notice_date": day}
+    return {"gazette_issue": "1890", "gazette_page": "123", "notice_date": day}
+
+
+def record_and_verify(deal, seller, operator, document, now=None, note=None):
+    """The seller submits the approval notice with valid details (a trademark assignment's buyer first
+    confirms the joint filing) and an operator verifies them: the transfer is recorded."""
+    from escrow import deals, recordal
+
+    if recordal.needs_joint_filing(deal) and not recordal.filing_confirmed(deal):
+        recordal.confirm_filing(deal.id, deal.buyer, now=now)
+    deals.record_transfer(deal.id, seller, document, note=note, now=now, details=recordal_details(deal, now))
+    return recordal.verify(deal.id, operator, now=now)

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from escrow import deals
+from escrow import deals, recordal
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 from tests import factories
@@ -27,27 +27,33 @@ class Parties:
 @pytest.fixture
 def parties(app):
     p = Parties(factories.make_user("buyer"), factories.make_user("seller"), factories.make_user("operator"))
+    factories.fast_password(p.buyer, p.seller)  # they sign contracts in most tests (escrow.contracts)
     db.session.commit()
     return p
 
 
 @pytest.fixture
 def open_deal(app, parties):
-    """open_deal(deal_type="assignment", price=…, kind="patent") → a committed deal awaiting payment."""
+    """open_deal(deal_type="assignment", price=…, kind="patent") → a committed deal awaiting payment, its
+    contract signed by both parties (``signed=False``: unsigned, for tests of signing)."""
 
-    def make(deal_type="assignment", price=1_000_000_00, kind="patent", now=None, **listing_kw):
+    def make(deal_type="assignment", price=1_000_000_00, kind="patent", now=None, signed=True, **listing_kw):
         listing = factories.make_listing(parties.seller, price=price, kind=kind,
                                          deal_types=("assignment", "non_exclusive_license", "exclusive_license"),
                                          **listing_kw)
         deal = deals.open_deal(listing, parties.buyer, price, deal_type, "purchase", now=now)
+        if signed:
+            factories.sign_contract(deal, now=now)
         db.session.commit()
         return deal
 
     return make
 
 
-def drive(deal_id, state, parties, now=None):
-    """Move the deal along the real transitions to ``state``; returns the deal (committed)."""
+def drive(deal_id, state, parties, now=None, sign=True):
+    """Move the deal along the real transitions to ``state``; returns the deal (committed).
+
+    Both parties sign the contract first (``sign=False``: leave it unsigned, for tests of signing)."""
     from escrow.models import Deal
 
     now = now or utcnow()
@@ -56,26 +62,32 @@ def drive(deal_id, state, parties, now=None):
         "awaiting_payment": [],
         "funded": ["fund"],
         "transfer_filed": ["fund", "file"],
-        "transfer_recorded": ["fund", "file", "record"],
-        "released": ["fund", "file", "record", "accept"],
-        "completed": ["fund", "file", "record", "accept", "payout"],
+        "recordal_submitted": ["fund", "file", "record"],
+        "transfer_recorded": ["fund", "file", "record", "verify"],
+        "released": ["fund", "file", "record", "verify", "accept"],
+        "completed": ["fund", "file", "record", "verify", "accept", "payout"],
         "disputed": ["fund", "dispute"],
         "cancelled": ["cancel"],
         "refunded": ["fund", "dispute", "refund"],
-        "transfer_back": ["fund", "file", "record", "dispute", "refund"],
+        "transfer_back": ["fund", "file", "record", "verify", "dispute", "refund"],
     }[state]
     steps = {
+        "sign": lambda: factories.sign_contract(deal, now=now),
         "fund": lambda: deals.confirm_offline_payment(deal_id, deal.payment_reference, deal.price, parties.operator,
                                                       now=now),
         "file": lambda: deals.file_transfer(deal_id, parties.seller, upload(), now=now),
-        "record": lambda: deals.record_transfer(deal_id, parties.seller, upload(PNG, "notice.png"), now=now),
+        "record": lambda: (recordal.confirm_filing(deal_id, parties.buyer, now=now)
+                           if recordal.needs_joint_filing(deal) else None,
+                           deals.record_transfer(deal_id, parties.seller, upload(PNG, "notice.png"), now=now,
+                                                 details=factories.recordal_details(deal, now))),
+        "verify": lambda: recordal.verify(deal_id, parties.operator, now=now),
         "accept": lambda: deals.accept(deal_id, parties.buyer, now=now),
         "payout": lambda: deals.mark_payout_paid(deal_id, "BOC20260101001", parties.operator, now=now),
         "dispute": lambda: deals.open_dispute(deal_id, parties.buyer, "卖方迟迟不提交变更申请", now=now),
         "refund": lambda: deals.resolve_dispute(deal_id, parties.operator, "refund", now=now),
         "cancel": lambda: deals.cancel_deal(deal_id, parties.buyer, now=now),
     }
-    for step in path:
+    for step in (["sign"] if sign else []) + path:
         steps[step]()
         db.session.commit()
     deal = db.session.get(Deal, deal_id)

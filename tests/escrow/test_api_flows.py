@@ -26,9 +26,9 @@ def _post(client, url, headers, **kw):
     return client.post(f"/api/v1/deals{url}", headers=headers, **kw)
 
 
-def _upload(client, deal_id, path, headers, data=PDF, name="doc.pdf"):
+def _upload(client, deal_id, path, headers, data=PDF, name="doc.pdf", details=None):
     return client.post(f"/api/v1/deals/{deal_id}/{path}", headers=headers,
-                       data={"document": (io.BytesIO(data), name), "note": "CNIPA 回执"},
+                       data={"document": (io.BytesIO(data), name), "note": "CNIPA 回执", **(details or {})},
                        content_type="multipart/form-data")
 
 
@@ -36,7 +36,7 @@ def _upload(client, deal_id, path, headers, data=PDF, name="doc.pdf"):
                                             ("assignment", "trademark")])
 def test_deal_from_purchase_to_paid_payout(app, client, open_deal, parties, tokens, deal_type, kind):
     price = 88_888_88
-    deal = open_deal(deal_type=deal_type, price=price, kind=kind)
+    deal = open_deal(deal_type=deal_type, price=price, kind=kind, signed=False)
     deal_id, ref = deal.id, deal.payment_reference
     assert references.is_valid(ref) and references.deal_id_of(ref) == deal_id
     # A non-exclusive licence can be sold again: its listing stays on sale while the deal runs.
@@ -50,6 +50,15 @@ def test_deal_from_purchase_to_paid_payout(app, client, open_deal, parties, toke
     else:
         assert got["license"] is None
 
+    # Payment is due only once both parties have signed the contract (escrow.contracts).
+    unsigned = _post(client, f"/{deal_id}/pay", tokens["buyer"])
+    assert unsigned.status_code == 409 and unsigned.get_json()["error"]["code"] == "contract_unsigned"
+    for role in ("seller", "buyer"):
+        signed = _post(client, f"/{deal_id}/contract/sign", tokens[role], json={"password": factories.PASSWORD})
+        assert signed.status_code == 200, signed.get_json()
+    assert client.get(f"/api/v1/deals/{deal_id}/contract", headers=tokens["buyer"]).get_json()["contract"][
+        "fully_signed"]
+
     pay = _post(client, f"/{deal_id}/pay", tokens["buyer"]).get_json()
     assert pay["gateway"] == "offline" and pay["reference"] == ref and pay["amount"] == price
     assert pay["bank"]["account_number"]
@@ -61,9 +70,16 @@ def test_deal_from_purchase_to_paid_payout(app, client, open_deal, parties, toke
     assert db.session.query(JournalEntry).filter_by(deal_id=deal_id).count() == 1
 
     assert _upload(client, deal_id, "transfer-filed", tokens["seller"]).status_code == 200
-    recorded = _upload(client, deal_id, "transfer-recorded", tokens["seller"], PNG, "notice.png")
+    if kind == "trademark":  # filed jointly: the buyer confirms before the seller's notice counts
+        assert _post(client, f"/{deal_id}/confirm-filing", tokens["buyer"]).status_code == 200
+    recorded = _upload(client, deal_id, "transfer-recorded", tokens["seller"], PNG, "notice.png",
+                       details=factories.recordal_details(deal))
     assert recorded.status_code == 200
     body = recorded.get_json()["deal"]
+    assert body["state"] == "recordal_submitted" and not body["inspection_ends_at"]
+    verified = _post(client, f"/{deal_id}/recordal/verify", tokens["operator"])
+    assert verified.status_code == 200
+    body = verified.get_json()["deal"]
     assert body["state"] == "transfer_recorded" and body["inspection_ends_at"]
     assert [d["kind"] for d in body["documents"]] == ["filing_receipt", "approval_notice"]
 
@@ -88,7 +104,9 @@ def test_deal_from_purchase_to_paid_payout(app, client, open_deal, parties, toke
     # An assignment sells the listing; a non-exclusive licence leaves it on sale for the next licensee.
     assert deal.listing.status == ("published" if deal_type == "non_exclusive_license" else "sold")
     actions = [e.action for e in deal.events]
-    assert actions == ["open", "pay", "confirm_payment", "file_transfer", "record_transfer", "accept", "payout_paid"]
+    assert actions == ["open", "sign_contract", "sign_contract", "pay", "confirm_payment", "file_transfer"] + (
+        ["confirm_filing"] if kind == "trademark" else []) + [
+        "record_transfer", "verify_recordal", "accept", "payout_paid"]
     kinds = {n.title for n in db.session.query(Notification).filter_by(user_id=parties.seller.id)}
     assert any("款项已支付" in t for t in kinds)
 

@@ -23,6 +23,7 @@ def staff_buyer(app, parties):
     user = factories.make_user("buyer", "operator")
     listing = factories.make_listing(parties.seller, price=500_000_00)
     deal = deals.open_deal(listing, user, 500_000_00, "assignment", "purchase")
+    factories.sign_contract(deal)
     db.session.commit()
     return user, deal.id
 

@@ -49,7 +49,18 @@ def test_seller_sees_the_upload_form_and_next_step(app, client, as_user, open_de
 
 
 def test_full_deal_through_the_html_pages(app, client, as_user, open_deal, parties):
-    deal = open_deal(price=500_000_00)
+    deal = open_deal(price=500_000_00, signed=False)
+    as_user(parties.buyer)
+    refused = client.post(f"/deals/{deal.id}/pay")
+    assert refused.status_code == 409 and "签署" in refused.get_data(as_text=True)
+    for party in (parties.buyer, parties.seller):  # both review the contract and sign with their password
+        as_user(party)
+        page = client.get(f"/deals/{deal.id}/contract").get_data(as_text=True)
+        assert "转让合同" in page and 'name="password"' in page
+        signed = client.post(f"/deals/{deal.id}/contract/sign", data={"password": factories.PASSWORD})
+        assert signed.status_code == 302, signed.get_data(as_text=True)
+    pdf = client.get(f"/deals/{deal.id}/contract.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.mimetype == "application/pdf"
     as_user(parties.buyer)
     page = client.post(f"/deals/{deal.id}/pay")
     html = page.get_data(as_text=True)
@@ -72,11 +83,17 @@ def test_full_deal_through_the_html_pages(app, client, as_user, open_deal, parti
                       data={"file_transfer-document": (io.BytesIO(b"GIF89a not allowed"), "x.gif")},
                       content_type="multipart/form-data")
     assert bad.status_code == 422 and "只接受" in bad.get_data(as_text=True)
+    details = {f"record_transfer-{key}": value for key, value in factories.recordal_details(deal).items()}
     for path, prefix in (("transfer-filed", "file_transfer"), ("transfer-recorded", "record_transfer")):
         response = client.post(f"/deals/{deal.id}/{path}",
-                               data={f"{prefix}-document": (io.BytesIO(PDF), "r.pdf")},
+                               data={f"{prefix}-document": (io.BytesIO(PDF), "r.pdf"),
+                                     **(details if prefix == "record_transfer" else {})},
                                content_type="multipart/form-data")
         assert response.status_code == 302, response.get_data(as_text=True)
+
+    as_user(parties.operator)  # the recordal is checked before the buyer's inspection starts
+    assert str(deal.id) in client.get("/operator/recordals").get_data(as_text=True)
+    assert client.post(f"/deals/{deal.id}/recordal/verify", data={"next": "recordals"}).status_code == 302
 
     as_user(parties.buyer)
     assert client.post(f"/deals/{deal.id}/accept").status_code == 302
@@ -133,7 +150,8 @@ def test_contract_summary_for_a_licence(app, client, as_user, open_deal, parties
                      license_years=5)
     as_user(parties.seller)
     html = client.get(f"/deals/{deal.id}/contract").get_data(as_text=True)
-    assert "许可合同摘要" in html and "广东省" in html and "新能源汽车电池" in html
+    assert "专利实施许可合同" in html and "广东省" in html and "新能源汽车电池" in html
+    assert deal.contract.sha256 in html and "普通实施许可" in html
     assert str(deal.license_end) in html and deal.listing.rights[0].number in html
 
 

@@ -181,7 +181,9 @@ def test_assignment_of_a_licensed_right_needs_acknowledgement_before_paying(app,
         source="operator", ends_on=date.today() + timedelta(days=200)))
     db.session.commit()
     deal = trading.buy_now(listing.id, parties.buyer, "assignment")
+    factories.sign_contract(deal)
     db.session.commit()
+    assert "在先被许可人" in deal.contract.text  # the contract names the licence that survives
     headers = factories.auth_header(parties.buyer)
     db.session.commit()
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from escrow import deals, machine
+from escrow import contracts, deals, machine, recordal
 from escrow.models import DEAL_STATES, Deal, DealEvent, Document, JournalEntry
 from marketplace.errors import DomainError
 from marketplace.extensions import db
@@ -26,7 +26,9 @@ RESOLVE = {"resolve_release": {"outcome": "release"}, "resolve_refund": {"outcom
 PATHS = {"pay": "pay", "confirm_payment": "confirm-payment", "cancel": "cancel", "file_transfer": "transfer-filed",
          "record_transfer": "transfer-recorded", "accept": "accept", "dispute": "dispute",
          "resolve_release": "resolve", "resolve_refund": "resolve", "resolve_split": "resolve",
-         "payout_paid": "payout-paid", "confirm_reversal": "confirm-reversal"}
+         "payout_paid": "payout-paid", "confirm_reversal": "confirm-reversal",
+         "sign_contract": "contract/sign", "confirm_filing": "confirm-filing", "verify_recordal": "recordal/verify",
+         "reject_recordal": "recordal/reject"}
 
 
 def expected(state, action, role):
@@ -53,13 +55,16 @@ def snapshot(deal_id):
 def _request(client, deal, action, headers):
     url = f"/api/v1/deals/{deal.id}/{PATHS[action]}"
     if action in ("file_transfer", "record_transfer"):
-        return client.post(url, headers=headers, data={"document": (upload().stream, "doc.pdf")},
+        details = factories.recordal_details(deal) if action == "record_transfer" else {}
+        return client.post(url, headers=headers, data={"document": (upload().stream, "doc.pdf"), **details},
                            content_type="multipart/form-data")
     body = {
         "confirm_payment": {"reference": deal.payment_reference, "amount": deal.price},
         "dispute": {"reason": "登记的权利人名称与合同不一致"},
         "payout_paid": {"reference": "BOC-2026-0001"},
         "cancel": {"reason": "测试取消"},
+        "sign_contract": {"password": factories.PASSWORD},
+        "reject_recordal": {"reason": "发文序号与通知书不一致"},
     }.get(action)
     if action in RESOLVE:
         body = dict(RESOLVE[action], seller_share=deal.price // 3)
@@ -81,6 +86,10 @@ def _as_system(deal, action, far):
         "payout_paid": lambda: deals.mark_payout_paid(deal.id, "tr_123", None),
         "confirm_reversal": lambda: deals.confirm_reversal(deal.id, None),
         "claim_upheld": lambda: deals.stop_for_upheld_claim(deal.id, "权属异议 #1 成立", now=far),
+        "sign_contract": lambda: contracts.sign(deal.id, None, factories.PASSWORD),
+        "confirm_filing": lambda: recordal.confirm_filing(deal.id, None),
+        "verify_recordal": lambda: recordal.verify(deal.id, None),
+        "reject_recordal": lambda: recordal.reject(deal.id, None, "系统不能退回登记"),
     }
     for action_name, params in RESOLVE.items():
         calls[action_name] = (lambda p: lambda: deals.resolve_dispute(deal.id, None, p["outcome"],
@@ -130,8 +139,11 @@ def test_every_action_and_role(app, client, open_deal, parties, state):
     db.session.commit()
     far = utcnow() + timedelta(days=1000)
 
-    def fresh():
-        deal = drive(open_deal().id, state, parties)
+    def fresh(action=None):
+        # signing needs an unsigned contract; the joint filing exists only for a trademark assignment
+        unsigned = action == "sign_contract"
+        deal = drive(open_deal(kind="trademark" if action == "confirm_filing" else "patent", signed=not unsigned).id,
+                     state, parties, sign=not unsigned)
         _past_deadlines(deal.id)
         return deal.id
 
@@ -153,7 +165,7 @@ def test_every_action_and_role(app, client, open_deal, parties, state):
             continue
         row = machine.TABLE.get((state, action))
         changes = want_status == 200 and row.to != machine.IGNORED
-        deal_id = fresh() if changes else shared
+        deal_id = fresh(action) if changes else shared
         before = snapshot(deal_id)
         status = _attempt(client, deal_id, action, role, users, headers, far)
         tried += 1

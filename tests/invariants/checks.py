@@ -8,6 +8,8 @@
   (+ in transit) + still held in escrow, per deal and in total;
 * each state holds what it should (terminal: nothing in escrow, nothing owed to the seller);
 * the deal's events form one chain from "open" to its state;
+* no deal was funded before both parties signed its contract, and every signature is on the contract's
+  hash (issue 15); a recorded transfer was verified by an operator against submitted details;
 * a listing is reserved while its deal runs, sold when it completed, otherwise published again
   (expired when its deal came from its auction, which is closed), and never has two live deals;
 * money leaving by bank transfer (``check_bank_money``): payouts only into a verified account past its
@@ -24,7 +26,7 @@ from escrow.payout_models import PayoutAccount, RefundInstruction
 from listings.models import Listing
 from marketplace.extensions import db
 
-HELD_STATES = ("funded", "transfer_filed", "transfer_recorded", "disputed")
+HELD_STATES = ("funded", "transfer_filed", "recordal_submitted", "transfer_recorded", "disputed")
 NAMES = {"escrow": "escrow", "seller_payable": "seller_payable", "platform_revenue": "platform_fee",
          "buyer_refunds": "refunded", "refunds_in_transit": "refund_in_transit", "seller_payouts": "paid_out"}
 
@@ -68,6 +70,7 @@ def check_books(deal_ids):
                                   .order_by(DealEvent.id)).scalars():
         events.setdefault(row.deal_id, []).append(row)
     balances = balances_of(deal_ids)
+    check_paperwork(deals, events)
     totals = dict.fromkeys(NAMES.values(), 0) | {"received": 0}
     for deal_id, deal in deals.items():
         b = balances[deal_id]
@@ -192,3 +195,31 @@ def check_listings(deals):
         from_auction = any(d.source == "auction" for d in its_deals)
         expected = "reserved" if live else "sold" if completed else "expired" if from_auction else "published"
         assert status == expected, (listing_id, status, [(d.id, d.state) for d in its_deals])
+
+
+def check_paperwork(deals, events):
+    """Issue 15: money arrives only under a contract both parties signed (on its hash), and a transfer
+    counts as recorded only after an operator verified the recordal details submitted with the notice."""
+    from escrow.paper_models import ContractSignature, DealContract, RecordalDetails
+
+    ids = list(deals)
+    contracts = {c.deal_id: c for c in db.session.execute(
+        select(DealContract).where(DealContract.deal_id.in_(ids))).scalars()}
+    signatures = {}
+    for sig in db.session.execute(select(ContractSignature).where(ContractSignature.deal_id.in_(ids))).scalars():
+        signatures.setdefault(sig.deal_id, {})[sig.role] = sig
+    verified = set(db.session.execute(select(RecordalDetails.deal_id).where(
+        RecordalDetails.deal_id.in_(ids), RecordalDetails.status == "verified")).scalars())
+    for deal_id in deals:
+        signed = signatures.get(deal_id, {})
+        for sig in signed.values():
+            assert sig.sha256 == contracts[deal_id].sha256, (deal_id, "signed another text")
+        chain = events.get(deal_id, [])
+        funded_at = next((e.id for e in chain if e.action == "confirm_payment" and e.to_state == "funded"), None)
+        if funded_at is not None:
+            signed_at = [e.id for e in chain if e.action == "sign_contract"]
+            assert set(signed) == {"buyer", "seller"} and len(signed_at) == 2 and max(signed_at) < funded_at, \
+                (deal_id, "funded without both signatures", sorted(signed))
+        if any(e.to_state == "transfer_recorded" for e in chain):
+            assert deal_id in verified, (deal_id, "recorded without a verified recordal")
+            assert all(e.action == "verify_recordal" for e in chain if e.to_state == "transfer_recorded"), deal_id

@@ -40,8 +40,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
+from escrow import contracts, payouts, recordal, refunds, trading
 from escrow import deals as deal_service
-from escrow import payouts, refunds, trading
 from escrow.deadlines import run_deadlines
 from escrow.fees import platform_fee
 from escrow.gateways.fake import FakeStripeGateway
@@ -62,7 +62,7 @@ from .conftest import invariant_settings
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 HTML_AS_PDF = b"<html><script>alert(1)</script></html>"
-HELD_STATES = ("funded", "transfer_filed", "transfer_recorded", "disputed")
+HELD_STATES = ("funded", "transfer_filed", "recordal_submitted", "transfer_recorded", "disputed")
 _refs = itertools.count(1)
 
 
@@ -72,6 +72,10 @@ def app_config():
     # buyer) are off here: this machine walks the escrow with two buyers who reserve and let deals
     # lapse over and over across examples; the limits have their own tests (tests/trading/test_cornering.py).
     return {"SEARCH_SYNC_ON_COMMIT": False, "MAX_OPEN_RESERVATIONS": 10**6, "UNPAID_STRIKES": 10**6}
+
+
+def _details(deal, now):
+    return factories.recordal_details(deal, now)
 
 
 def _upload(data, name):
@@ -151,14 +155,17 @@ class EscrowMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: len(self.deal_ids) < 4)
     @rule(price=st.integers(min_value=1, max_value=5_000_000_00), buyer=st.integers(0, 1),
-          seller=st.integers(0, 1), card=st.booleans(), deal_type=st.sampled_from(["assignment", "exclusive_license"]))
-    def buy_now(self, price, buyer, seller, card, deal_type):
+          seller=st.integers(0, 1), card=st.booleans(), deal_type=st.sampled_from(["assignment", "exclusive_license"]),
+          signed=st.booleans())
+    def buy_now(self, price, buyer, seller, card, deal_type, signed):
         listing = factories.make_listing(self.sellers[seller], price=price,
                                          deal_types=("assignment", "exclusive_license"))
         db.session.commit()
         deal = trading.buy_now(listing.id, self.buyers[buyer], deal_type, now=self.now)
         if card:
             deal.gateway = "fake_stripe"
+        if signed:  # else the parties sign later (sign_contract), or never
+            factories.sign_contract(deal, now=self.now)
         db.session.commit()
         assert deal.state == "awaiting_payment" and deal.price == price and deal.fee == platform_fee(price)
         assert deal.fee_bps == app_fee_bps()
@@ -177,6 +184,20 @@ class EscrowMachine(RuleBasedStateMachine):
             result.gateway = deal.gateway
             db.session.commit()
             self.track(result)
+
+    @precondition(_in("awaiting_payment"))
+    @rule(data=st.data(), who=st.sampled_from(["buyer", "seller", "operator"]), right_password=st.booleans())
+    def sign_contract(self, data, who, right_password):
+        """A party signs (a wrong password, a second signature and a non-party are refused, nothing changes)."""
+        deal = self.deal(self.pick(data, "awaiting_payment"))
+        password = factories.PASSWORD if right_password else factories.PASSWORD + "x"
+        before = self.snapshot(deal.id), contracts.signed_roles(deal)
+        result = self.attempt(lambda: contracts.sign(deal.id, self.party(deal, who), password, "10.0.0.1",
+                                                     now=self.now))
+        if who == "operator" or not right_password or who in before[1]:
+            assert isinstance(result, DomainError), (who, right_password, before)
+        if isinstance(result, DomainError):
+            assert (self.snapshot(deal.id), contracts.signed_roles(self.deal(deal.id))) == before
 
     @precondition(_in("awaiting_payment"))
     @rule(data=st.data())
@@ -282,7 +303,17 @@ class EscrowMachine(RuleBasedStateMachine):
     def record_transfer(self, data):
         deal = self.deal(self.pick(data, "transfer_filed"))
         result = self.attempt(lambda: deal_service.record_transfer(deal.id, deal.seller, _upload(PNG, "notice.png"),
-                                                                   now=self.now))
+                                                                   now=self.now, details=_details(deal, self.now)))
+        assert not isinstance(result, DomainError), result
+
+    @precondition(_in("recordal_submitted"))
+    @rule(data=st.data(), matches=st.booleans())
+    def check_recordal(self, data, matches):
+        """An operator compares the details with the notice: verified (inspection starts) or returned."""
+        deal = self.deal(self.pick(data, "recordal_submitted"))
+        step = (partial(recordal.verify, deal.id, self.operator, now=self.now) if matches
+                else partial(recordal.reject, deal.id, self.operator, "发文序号与通知书不一致", now=self.now))
+        result = self.attempt(step)
         assert not isinstance(result, DomainError), result
 
     @precondition(_in("transfer_recorded"))
@@ -414,7 +445,7 @@ class EscrowMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.states)
     @rule(data=st.data(), action=st.sampled_from(["accept", "confirm", "file", "record", "cancel", "resolve",
-                                                  "payout", "dispute", "pay", "lapse", "expire"]),
+                                                  "payout", "dispute", "pay", "lapse", "expire", "sign", "verify"]),
           who=st.sampled_from(["buyer", "seller", "operator"]))
     def anything_anytime(self, data, action, who):
         """Any act on any deal by any party, whatever its state: refused (nothing changes) or a legal step."""
@@ -431,7 +462,10 @@ class EscrowMachine(RuleBasedStateMachine):
             "confirm": lambda: deal_service.confirm_offline_payment(deal.id, deal.payment_reference, deal.price,
                                                                     actor, now=self.now),
             "file": lambda: deal_service.file_transfer(deal.id, actor, _upload(PDF, "r.pdf"), now=self.now),
-            "record": lambda: deal_service.record_transfer(deal.id, actor, _upload(PDF, "n.pdf"), now=self.now),
+            "record": lambda: deal_service.record_transfer(deal.id, actor, _upload(PDF, "n.pdf"), now=self.now,
+                                                           details=_details(deal, self.now)),
+            "sign": lambda: contracts.sign(deal.id, actor, factories.PASSWORD, "10.0.0.2", now=self.now),
+            "verify": lambda: recordal.verify(deal.id, actor, now=self.now),
             "cancel": lambda: deal_service.cancel_deal(deal.id, actor, now=self.now),
             "resolve": lambda: deal_service.resolve_dispute(deal.id, actor, "refund", now=self.now),
             "payout": lambda: deal_service.mark_payout_paid(deal.id, "X1", actor, now=self.now),
@@ -443,7 +477,7 @@ class EscrowMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.states)
     @rule(data=st.data(), action=st.sampled_from(["accept", "confirm", "file", "cancel", "resolve", "payout",
-                                                  "dispute", "pay"]),
+                                                  "dispute", "pay", "verify"]),
           who=st.sampled_from(["stranger", "wrong_party"]))
     def intruder(self, data, action, who):
         """Someone without the right tries an act: refused, and nothing changes. A stranger learns nothing (404)."""
@@ -453,7 +487,8 @@ class EscrowMachine(RuleBasedStateMachine):
         else:  # a party of the deal that does not hold the role the act needs, or another buyer
             other_buyer = self.buyers[0] if deal.buyer_id != self.buyers[0].id else self.buyers[1]
             actor = {"accept": deal.seller, "confirm": deal.buyer, "file": deal.buyer, "cancel": deal.seller,
-                     "resolve": deal.buyer, "payout": deal.seller, "dispute": other_buyer, "pay": deal.seller}[action]
+                     "resolve": deal.buyer, "payout": deal.seller, "dispute": other_buyer, "pay": deal.seller,
+                     "verify": deal.seller}[action]  # a seller never verifies its own recordal
         before = self.snapshot(deal.id)
         result = self.attempt(self.act(deal, action, actor))
         assert isinstance(result, DomainError), f"{who} could {action} deal {deal.id} in {before[0]}"
@@ -492,18 +527,20 @@ class EscrowMachine(RuleBasedStateMachine):
         self.events.append(self.fake.event("charge.refunded", {"id": refund["charge"],
                                                               "payment_intent": refund["payment_intent"]}))
 
-    @precondition(_in("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed", "released",
-                      "refunded"))
+    @precondition(_in("awaiting_payment", "funded", "transfer_filed", "recordal_submitted", "transfer_recorded",
+                      "disputed", "released", "refunded"))
     @rule(data=st.data(), outcome=st.sampled_from(["release", "refund", "split"]),
           steps=st.integers(min_value=1, max_value=6))
     def happy_path(self, data, outcome, steps):
         """Walk one deal a few steps along what its parties would normally do next (keeps runs deep)."""
-        deal_id = self.pick(data, "awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed",
-                            "released", "refunded")
+        deal_id = self.pick(data, "awaiting_payment", "funded", "transfer_filed", "recordal_submitted",
+                            "transfer_recorded", "disputed", "released", "refunded")
         for _ in range(steps):
             deal = self.deal(deal_id)
             buyer, seller = deal.buyer, deal.seller
-            if deal.state == "awaiting_payment" and deal.gateway == "fake_stripe":
+            if deal.state == "awaiting_payment" and not contracts.fully_signed(deal):
+                self.attempt(partial(factories.sign_contract, deal, now=self.now))
+            elif deal.state == "awaiting_payment" and deal.gateway == "fake_stripe":
                 self.pay_by_card(deal_id, decline=False)
                 if self.events:
                     self.attempt(lambda: apply_stripe_event(self.events[-1]) and None)
@@ -513,7 +550,9 @@ class EscrowMachine(RuleBasedStateMachine):
                 self.attempt(partial(deal_service.file_transfer, deal_id, seller, _upload(PDF, "f.pdf"), now=self.now))
             elif deal.state == "transfer_filed":
                 self.attempt(partial(deal_service.record_transfer, deal_id, seller, _upload(PNG, "n.png"),
-                                     now=self.now))
+                                     now=self.now, details=_details(deal, self.now)))
+            elif deal.state == "recordal_submitted":
+                self.attempt(partial(recordal.verify, deal_id, self.operator, now=self.now))
             elif deal.state == "transfer_recorded":
                 self.attempt(partial(deal_service.accept, deal_id, buyer, now=self.now))
             elif deal.state == "disputed":
@@ -588,6 +627,7 @@ def make_people():
     sellers[1].organization.stripe_account_id = "acct_1InvariantSeller"
     operator = factories.make_user("operator")
     stranger = factories.make_user("buyer", "seller")
+    factories.fast_password(*buyers, *sellers, stranger)  # they sign contracts at every step
     db.session.commit()
     return [u.id for u in buyers], [u.id for u in sellers], operator.id, stranger.id
 

@@ -31,7 +31,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from sqlalchemy import select
 
 from escrow import deals as deal_service
-from escrow import trading
+from escrow import recordal, trading
 from escrow.models import TERMINAL_STATES, Deal
 from listings import register, rules, service
 from listings.models import Listing, Right, RightEvent
@@ -54,7 +54,8 @@ DEAL_TYPES = ["exclusive_license", "non_exclusive_license", "assignment", "exclu
 TERRITORIES = ["广东省", "浙江省", None, "广州市", "广东省", "浙江省"]
 NUMBERS = [0, 0, 1, 1, 2]  # two of the three numbers more often: more listings and deals per right
 HAPPY_PATH = {"awaiting_payment": "fund", "funded": "file", "transfer_filed": "record",
-              "transfer_recorded": "accept", "released": "payout", "transfer_back": "reverse"}
+              "recordal_submitted": "verify", "transfer_recorded": "accept", "released": "payout",
+              "transfer_back": "reverse"}
 
 
 @pytest.fixture
@@ -106,10 +107,13 @@ class RegisterMachine(RuleBasedStateMachine):
         seller = db.session.get(User, deal.seller_id)
         buyer = db.session.get(User, deal.buyer_id)
         acts = {
-            "fund": lambda: deal_service.confirm_offline_payment(deal_id, deal.payment_reference, deal.price,
-                                                                 self.operator, now=self.now),
+            "fund": lambda: (factories.sign_contract(deal, now=self.now),
+                             deal_service.confirm_offline_payment(deal_id, deal.payment_reference, deal.price,
+                                                                  self.operator, now=self.now)),
             "file": lambda: deal_service.file_transfer(deal_id, seller, upload(), now=self.now),
-            "record": lambda: deal_service.record_transfer(deal_id, seller, upload(PNG, "notice.png"), now=self.now),
+            "record": lambda: deal_service.record_transfer(deal_id, seller, upload(PNG, "notice.png"), now=self.now,
+                                                           details=factories.recordal_details(deal, self.now)),
+            "verify": lambda: recordal.verify(deal_id, self.operator, now=self.now),
             "accept": lambda: deal_service.accept(deal_id, buyer, now=self.now),
             "payout": lambda: deal_service.mark_payout_paid(deal_id, "BOC20260101001", self.operator, now=self.now),
             "dispute": lambda: deal_service.open_dispute(deal_id, buyer, "登记后发现权利有瑕疵", now=self.now),
@@ -331,6 +335,7 @@ class RegisterMachine(RuleBasedStateMachine):
 
 def make_people():
     traders = [factories.make_user("buyer", "seller") for _ in range(3)]
+    factories.fast_password(*traders)  # they sign a contract for every deal
     operator = factories.make_user("operator")
     db.session.commit()
     return [u.id for u in traders], operator.id

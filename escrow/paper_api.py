@@ -1,0 +1,193 @@
+"""JSON API of the deal's paperwork under /api/v1 (issue 15): the contract (view, sign, PDF), the
+recordal check, invoices, tax notes and the 技术合同登记. Parse, call one service, commit once."""
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.extensions import limiter
+
+from . import contracts, deals, invoices, recordal
+from .serializers import DEAL_RESPONSE, deal_json
+
+bp = Blueprint("escrow_paper_api", __name__, url_prefix=API_PREFIX)
+
+TAGS = ["deals"]
+_ID = "<int:deal_id>"
+_SIGNATURE = {"type": "object", "properties": {
+    "role": {"type": "string", "enum": ["buyer", "seller"]}, "signer": {"type": "string"},
+    "party": {"type": "string"}, "party_id": {"type": "string"}, "signed_at": {"type": "string"},
+    "ip_address": {"type": "string"}, "sha256": {"type": "string"}}}
+_CONTRACT = {"type": "object", "required": ["contract"], "properties": {"contract": {
+    "type": "object", "required": ["sha256", "signatures", "fully_signed"],
+    "properties": {"deal_id": {"type": "integer"}, "kind": {"type": "string", "enum": ["assignment", "license"]},
+                   "template_version": {"type": "string"},
+                   "sha256": {"type": "string", "description": "SHA-256 of `text` (UTF-8)"},
+                   "text": {"type": "string", "description": "the canonical contract text that is signed"},
+                   "html": {"type": "string"}, "created_at": {"type": "string"},
+                   "fully_signed": {"type": "boolean"}, "signatures": {"type": "array", "items": _SIGNATURE},
+                   "pdf_url": {"type": "string"}}}}}
+_RECORDALS = {"type": "object", "properties": {"recordals": {"type": "array", "items": {"type": "object"}},
+                                                "joint_filing": {"type": "boolean"},
+                                                "filing_confirmed": {"type": "boolean"}}}
+_INVOICE = {"type": "object", "properties": {
+    "issuer": {"type": "string", "enum": ["seller", "platform"]}, "amount": {"type": "integer"},
+    "currency": {"type": "string"}, "title": {"type": "string"}, "taxpayer_id": {"type": "string", "nullable": True},
+    "invoice_type": {"type": "string", "enum": ["normal", "special"]},
+    "status": {"type": "string", "enum": ["requested", "issued"]},
+    "invoice_number": {"type": "string", "nullable": True}, "requested_at": {"type": "string"},
+    "issued_at": {"type": "string", "nullable": True}}}
+_INVOICES = {"type": "object", "properties": {"invoices": {"type": "array", "items": _INVOICE}}}
+
+
+def _sign_limit():
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+def _body():
+    return json_body() if request.data else {}
+
+
+@bp.get(f"/deals/{_ID}/contract")
+@doc("The deal's contract: canonical text, its SHA-256 and the signatures (buyer, seller or operator)", tags=TAGS,
+     responses={"200": _CONTRACT})
+@commit_after  # a deal opened before contracts existed gets its contract now
+def get_contract(deal_id):
+    user = require_user()
+    return jsonify({"contract": contracts.contract_json(deals.get_deal_for(deal_id, user))})
+
+
+@bp.post(f"/deals/{_ID}/contract/sign")
+@limiter.limit(_sign_limit)
+@doc("Sign the contract (buyer or seller), confirming with the account password; the second signature "
+     "starts the payment deadline", tags=TAGS,
+     request_schema={"type": "object", "required": ["password"],
+                     "properties": {"password": {"type": "string", "minLength": 1, "maxLength": 200}}},
+     responses={"200": {**DEAL_RESPONSE, "properties": {**DEAL_RESPONSE["properties"],
+                                                        "contract": _CONTRACT["properties"]["contract"]}}})
+@commit_after
+def sign_contract(deal_id):
+    user = require_user()
+    data = json_body()
+    deal = contracts.sign(deal_id, user, data.get("password"), contracts.ip_of(request))
+    return jsonify({"deal": deal_json(deal), "contract": contracts.contract_json(deal, include_text=False)})
+
+
+@bp.get(f"/deals/{_ID}/contract.pdf")
+@doc("The contract as PDF with its SHA-256 and the signatures (buyer, seller or operator)", tags=TAGS,
+     responses={"200": None})
+@commit_after
+def contract_pdf(deal_id):
+    user = require_user()
+    deal = deals.get_deal_for(deal_id, user)
+    return Response(contracts.pdf(deal), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="deal-{deal.id}-contract.pdf"'})
+
+
+@bp.post(f"/deals/{_ID}/confirm-filing")
+@doc("Confirm the joint trademark assignment application was filed (buyer of a trademark assignment)",
+     tags=TAGS, responses={"200": DEAL_RESPONSE})
+@commit_after
+def confirm_filing(deal_id):
+    user = require_user()
+    return jsonify({"deal": deal_json(recordal.confirm_filing(deal_id, user))})
+
+
+@bp.get(f"/deals/{_ID}/recordal")
+@doc("The recordal details submitted with CNIPA's notice and the operator's decisions", tags=TAGS,
+     responses={"200": _RECORDALS})
+def get_recordal(deal_id):
+    user = require_user()
+    deal = deals.get_deal_for(deal_id, user)
+    return jsonify({"recordals": [recordal.recordal_json(r) for r in recordal.history(deal)],
+                    "joint_filing": recordal.needs_joint_filing(deal),
+                    "filing_confirmed": recordal.filing_confirmed(deal)})
+
+
+@bp.post(f"/deals/{_ID}/recordal/verify")
+@doc("Verify the recordal details against the notice (operator): transfer recorded, inspection starts",
+     tags=TAGS, request_schema={"type": "object", "properties": {"note": {"type": "string", "maxLength": 1000}}},
+     responses={"200": DEAL_RESPONSE})
+@commit_after
+def verify_recordal(deal_id):
+    user = require_user()
+    return jsonify({"deal": deal_json(recordal.verify(deal_id, user, note=_body().get("note")))})
+
+
+@bp.post(f"/deals/{_ID}/recordal/reject")
+@doc("Reject the recordal details back to the seller with the reason (operator)", tags=TAGS,
+     request_schema={"type": "object", "required": ["reason"],
+                     "properties": {"reason": {"type": "string", "minLength": 5, "maxLength": 1000}}},
+     responses={"200": DEAL_RESPONSE})
+@commit_after
+def reject_recordal(deal_id):
+    user = require_user()
+    return jsonify({"deal": deal_json(recordal.reject(deal_id, user, json_body().get("reason")))})
+
+
+@bp.get(f"/deals/{_ID}/invoices")
+@doc("The deal's invoice requests", tags=TAGS, responses={"200": _INVOICES})
+def list_invoices(deal_id):
+    user = require_user()
+    deal = deals.get_deal_for(deal_id, user)
+    return jsonify({"invoices": [invoices.invoice_json(r) for r in invoices.invoices_of(deal)]})
+
+
+@bp.post(f"/deals/{_ID}/invoices")
+@doc("Request an invoice: from the seller for the price (buyer), or from the platform for its fee "
+     "(the party bearing the fee)", tags=TAGS,
+     request_schema={"type": "object", "required": ["issuer", "title", "invoice_type"],
+                     "properties": {"issuer": {"type": "string", "enum": ["seller", "platform"]},
+                                    "title": {"type": "string", "minLength": 2, "maxLength": 100},
+                                    "taxpayer_id": {"type": "string", "maxLength": 18,
+                                                    "description": "纳税人识别号 (USCC)"},
+                                    "invoice_type": {"type": "string", "enum": ["normal", "special"]}}},
+     responses={"201": {"type": "object", "properties": {"invoice": _INVOICE}}})
+@commit_after
+def request_invoice(deal_id):
+    user = require_user()
+    data = json_body()
+    row = invoices.request_invoice(deal_id, user, data.get("issuer"), data.get("title"), data.get("taxpayer_id"),
+                                   data.get("invoice_type"))
+    return jsonify({"invoice": invoices.invoice_json(row)}), 201
+
+
+@bp.post(f"/deals/{_ID}/invoices/<issuer>/issued")
+@doc("Record the invoice number (the seller for the price invoice, an operator for the fee invoice)", tags=TAGS,
+     request_schema={"type": "object", "required": ["invoice_number"],
+                     "properties": {"invoice_number": {"type": "string", "minLength": 8, "maxLength": 20}}},
+     responses={"200": {"type": "object", "properties": {"invoice": _INVOICE}}})
+@commit_after
+def issue_invoice(deal_id, issuer):
+    user = require_user()
+    row = invoices.issue_invoice(deal_id, user, issuer, json_body().get("invoice_number"))
+    return jsonify({"invoice": invoices.invoice_json(row)})
+
+
+@bp.get(f"/deals/{_ID}/tax")
+@doc("Tax notes (VAT, stamp duty) and, for patent deals, the 技术合同登记 data", tags=TAGS,
+     responses={"200": {"type": "object", "properties": {
+         "notes": {"type": "array", "items": {"type": "object"}},
+         "tech_contract": {"type": "array", "nullable": True, "items": {"type": "object"}},
+         "tech_registration_number": {"type": "string", "nullable": True}}}})
+@commit_after
+def tax(deal_id):
+    user = require_user()
+    deal = deals.get_deal_for(deal_id, user)
+    patent = deal.listing.kind == "patent"
+    contract = contracts.contract_of(deal)
+    return jsonify({
+        "notes": [{"title": str(t), "text": str(x)} for t, x in invoices.tax_notes(deal)],
+        "tech_contract": [{"field": str(k), "value": str(v)} for k, v in invoices.tech_contract_data(deal)]
+        if patent else None,
+        "tech_registration_number": contract.tech_registration_number})
+
+
+@bp.post(f"/deals/{_ID}/tech-contract")
+@doc("Record the 技术合同登记 number of a patent deal (seller or operator)", tags=TAGS,
+     request_schema={"type": "object", "required": ["registration_number"],
+                     "properties": {"registration_number": {"type": "string", "minLength": 6, "maxLength": 40}}},
+     responses={"200": DEAL_RESPONSE})
+@commit_after
+def tech_contract(deal_id):
+    user = require_user()
+    deal = invoices.record_tech_registration(deal_id, user, json_body().get("registration_number"))
+    return jsonify({"deal": deal_json(deal)})
