@@ -18,4 +18,10 @@ def run_deadlines(now):
     report.update(deals.enforce_deal_deadlines(now))
     report["listings_expired"] = len(expire_due_listings(now))
     db.session.commit()
+    # Deposits decided above (returns at a close, forfeits of unpaid deals) go out through their gateways
+    # now that those decisions are committed: no provider call while a listing or a deal is locked.
+    from . import deposits
+
+    report["deposits_returned"] = deposits.send_returns(now)
+    report["deposit_forfeits_paid"] = deposits.send_forfeit_payouts(now)
     return report
