@@ -34,6 +34,7 @@ is an instruction (``return_offline_deposit``) the operator completes with the b
 """
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from listings import bidding
@@ -55,8 +56,9 @@ from .webhook_models import StripePaymentIntent
 
 REFERENCE_PREFIX = "IPD"  # bank memo for a deposit: IPD + id + check digits (deals use IPM)
 HOLDING = ("held", "returning")  # statuses whose money may still be in ``auction_deposits``
-STATUS_LABELS = {"awaiting_payment": "待交纳", "held": "已交纳（托管中）", "applied": "已抵作价款",
-                 "returning": "退还中", "returned": "已退还", "forfeited": "已罚没（补偿卖方）", "lapsed": "未交纳，已失效"}
+STATUS_LABELS = {"awaiting_payment": _l("待交纳"), "held": _l("已交纳（托管中）"), "applied": _l("已抵作价款"),
+                 "returning": _l("退还中"), "returned": _l("已退还"), "forfeited": _l("已罚没（补偿卖方）"),
+                 "lapsed": _l("未交纳，已失效")}
 
 
 class DepositError(Conflict):
@@ -132,7 +134,7 @@ def _tell(deposit, title, body=""):
     notify(deposit.bidder_id, "deposit", title, body, link=bidding.listing_path(deposit.auction.listing_id))
 
 
-def _flag(deposit, reason):
+def flag(deposit, reason):
     deposit.flagged = reason[:200]
     for user_id in _operators():
         notify(user_id, "deposit", f"保证金 #{deposit.id}：需人工处理", reason, link="/operator/deposits")
@@ -160,7 +162,7 @@ def open_deposit(listing_id, bidder, now=None):
         raise DepositError(_("拍卖已结束，不能再交纳保证金"), ends_at=auction.ends_at.isoformat())
     deposit = deposit_of(auction, bidder)
     if deposit is not None and deposit.status != "awaiting_payment":
-        raise DepositError(_("您已交纳本场拍卖的保证金（%(status)s），无需重复交纳", status=_(STATUS_LABELS[deposit.status])),
+        raise DepositError(_("您已交纳本场拍卖的保证金（%(status)s），无需重复交纳", status=str(STATUS_LABELS[deposit.status])),
                            status=deposit.status, deposit_id=deposit.id)
     if deposit is None:
         config = current_app.config
@@ -235,7 +237,7 @@ def confirm_offline_deposit(deposit_id, reference, amount, actor, now=None):
     if deposit.status != "awaiting_payment":
         if ledger.find_entry(f"deposit:{deposit.id}:fund") is not None:
             return deposit  # a repeated confirmation: nothing booked twice
-        raise DepositError(_("该保证金当前状态为“%(status)s”，不能确认到账", status=_(STATUS_LABELS[deposit.status])),
+        raise DepositError(_("该保证金当前状态为“%(status)s”，不能确认到账", status=str(STATUS_LABELS[deposit.status])),
                            status=deposit.status)
     auction = deposit.auction
     if auction.closed_at is not None or now >= auction.ends_at:
@@ -258,7 +260,7 @@ def record_gateway_payment(deposit_id, amount, currency, gateway_name, provider_
         return "already held"
     currency = (currency or "").upper()
     if amount != deposit.amount or currency != deposit.currency:
-        _flag(deposit, f"{gateway_name} 付款 {provider_ref} 金额 {amount} {currency} 与保证金 {deposit.amount} "
+        flag(deposit, f"{gateway_name} 付款 {provider_ref} 金额 {amount} {currency} 与保证金 {deposit.amount} "
                        f"{deposit.currency} 不符，需退还")
         return "flagged: amount differs"
     _fund(deposit, amount, gateway_name, provider_ref, None, now)
@@ -389,7 +391,7 @@ def send_returns(now=None):
                 db.session.rollback()
                 continue
             if not result.ok:
-                _flag(deposit, f"保证金退款未能发起：{result.message}，将在下次运行时重试")
+                flag(deposit, f"保证金退款未能发起：{result.message}，将在下次运行时重试")
             elif result.pending:
                 ledger.post(f"deposit:{deposit.id}:return_requested", "deposit_return_requested",
                             [Leg("auction_deposits", -deposit.amount), Leg("refunds_in_transit", deposit.amount)],
@@ -417,14 +419,14 @@ def record_gateway_refund(deposit_id, amount, provider_ref, now=None):
     requested = ledger.find_entry(f"deposit:{deposit.id}:return_requested")
     if requested is not None and requested.reference == provider_ref:
         if amount != deposit.amount:
-            _flag(deposit, f"退款 {provider_ref} 金额 {amount} 与保证金 {deposit.amount} 不符")
+            flag(deposit, f"退款 {provider_ref} 金额 {amount} 与保证金 {deposit.amount} 不符")
             return "flagged: refund amount differs"
         _book_return(deposit, provider_ref, None, now)
         return "deposit returned"
     with_deal = ledger.find_entry(f"deal:{deposit.deal_id}:deposit_refund_requested") if deposit.deal_id else None
     if with_deal is not None and with_deal.reference == provider_ref:
         if amount != deposit.refunded_with_deal:
-            _flag(deposit, f"退款 {provider_ref} 金额 {amount} 与应退 {deposit.refunded_with_deal} 不符")
+            flag(deposit, f"退款 {provider_ref} 金额 {amount} 与应退 {deposit.refunded_with_deal} 不符")
             return "flagged: refund amount differs"
         ledger.post(f"deal:{deposit.deal_id}:deposit_refund", "deposit_refund",
                     [Leg("refunds_in_transit", -amount), Leg("buyer_refunds", amount)], deal=deposit.deal,
@@ -544,7 +546,7 @@ def send_forfeit_payouts(now=None):
                 paid += 1
             else:
                 deposit.payout_status = "failed"
-                _flag(deposit, f"保证金补偿向卖方转账未成功：{result.message}")
+                flag(deposit, f"保证金补偿向卖方转账未成功：{result.message}")
             db.session.commit()
         except DomainError:
             db.session.rollback()
