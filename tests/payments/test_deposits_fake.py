@@ -147,6 +147,9 @@ def test_winner_pays_the_balance_by_card_and_a_refund_returns_both_payments(auct
     assert deal.state == "refunded"
     refunded = sorted(r["amount"] for r in fake_stripe.refunds.values())
     assert refunded == sorted([deal.amount_due, DEPOSIT])  # each payment back through itself
+    from escrow.reconcile import reconcile_deal
+
+    assert reconcile_deal(deal) == []  # the deal's own payment and refund agree with Stripe
     check_books([deal.id])
     check_deposits()
 
