@@ -230,8 +230,9 @@ class DepositMachine(RuleBasedStateMachine):
         self.deadlines(True)
         if pays != "no":
             self.winner_pays(data, pays == "card", True)
-            for event in self.events[-1:]:
-                self.attempt(lambda: apply_stripe_event(event) and None)
+            if self.events:
+                last = self.events[-1]
+                self.attempt(lambda: apply_stripe_event(last) and None)
         self.deadlines(False)
 
     # --- the won deals --------------------------------------------------------------------------------

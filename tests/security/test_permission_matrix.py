@@ -18,8 +18,8 @@ A route nobody has classified fails ``test_every_route_is_classified`` with its 
 Each visitor acts on objects of their own (a fresh builder call), so no cell depends on another.
 """
 import itertools
-from datetime import timedelta
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Callable
 
 import pytest
@@ -30,8 +30,8 @@ from escrow.webhook_models import StripePaymentIntent
 from listings.models import Bid, Listing, Offer
 from listings.models import RightClaim as RightClaimModel
 from marketplace.extensions import db
-from marketplace.timeutil import utcnow
 from marketplace.models import ApiToken, Notification, Organization, User
+from marketplace.timeutil import utcnow
 from search.models import SavedSearch
 from tests import factories
 from tests.factories import PASSWORD
