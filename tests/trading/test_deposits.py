@@ -227,6 +227,9 @@ def test_the_winners_deposit_counts_towards_the_price_and_the_loser_gets_theirs_
     assert theirs.status == "held" and theirs.deal_id == deal.id
     assert mine.status == "returning"  # a bank deposit: an instruction for an operator
     assert mine in deposits.operator_queue()["to_return"]
+    from marketplace.operator import queue_counts
+
+    assert queue_counts()["deposits"] == 1  # the console counts it
     with pytest.raises(ValidationError):  # a return needs the bank's reference
         deposits.record_offline_return(mine.id, " ", operator)
     db.session.rollback()
