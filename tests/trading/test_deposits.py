@@ -345,3 +345,26 @@ def test_strangers_see_no_deposit(client, deposit_auction, buyers, operator, now
         deposits.get_deposit_for(deposit.id, buyers[1])
     login(client, buyers[1])
     assert client.get(f"/deposits/{deposit.id}").status_code == 404
+
+
+def test_api_pays_a_deposit_then_bids_and_refuses_a_second_payment(client, deposit_auction, buyers, operator):
+    from tests.trading.conftest import api
+
+    r = api(client, buyers[0], "post", f"/api/v1/listings/{deposit_auction.id}/deposit")
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["deposit"]["status"] == "awaiting_payment" and body["deposit"]["amount"] == DEPOSIT
+    assert body["payment"]["gateway"] == "offline" and body["payment"]["reference"].startswith("IPD")
+    assert body["payment"]["amount"] == DEPOSIT
+    deposit_id = body["deposit"]["id"]
+    deposits.confirm_offline_deposit(deposit_id, body["payment"]["reference"], DEPOSIT, operator)
+    db.session.commit()
+    r = api(client, buyers[0], "get", f"/api/v1/listings/{deposit_auction.id}/deposit")
+    assert r.get_json()["deposit"]["status"] == "held"
+    before = _money_state()
+    r = api(client, buyers[0], "post", f"/api/v1/listings/{deposit_auction.id}/deposit")
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "deposit_conflict"
+    assert _money_state() == before
+    r = api(client, buyers[0], "post", f"/api/v1/listings/{deposit_auction.id}/bids", {"amount": 1_000_00})
+    assert r.status_code == 201
+    assert api(client, buyers[1], "get", f"/api/v1/listings/{deposit_auction.id}/deposit").status_code == 404
