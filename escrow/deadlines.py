@@ -27,4 +27,10 @@ def run_deadlines(now):
     for kind, value in report.items():
         if isinstance(value, int) and value:
             DEADLINE_ACTIONS.labels(kind).inc(value)
+    # Deposits decided above (returns at a close, forfeits of unpaid deals) go out through their gateways
+    # now that those decisions are committed: no provider call while a listing or a deal is locked.
+    from . import deposits
+
+    report["deposits_returned"] = deposits.send_returns(now)
+    report["deposit_forfeits_paid"] = deposits.send_forfeit_payouts(now)
     return report

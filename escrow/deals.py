@@ -39,7 +39,7 @@ from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
-from . import contracts, fees, gateways, ledger, machine, references, strikes
+from . import contracts, deposits, fees, gateways, ledger, machine, references, strikes
 from .fees import platform_fee
 from .gateways import get_gateway
 from .ledger import Leg
@@ -310,6 +310,7 @@ def _fund(deal, amount, gateway_name, reference, actor, now):
     ledger.post(f"deal:{deal.id}:fund", "fund",
                 [Leg(ledger.clearing_account(gateway_name), -amount), Leg("escrow", amount)],
                 deal=deal, currency=deal.currency, memo="买方付款进入托管", reference=reference, actor=actor, now=now)
+    deposits.apply_to_deal(deal, actor, now)  # a won auction's deposit joins the balance in escrow
     deal.funded_at = now
     deal.transfer_due_at = now + timedelta(days=current_app.config["TRANSFER_DAYS"])
     if deal.licences_acknowledged_at is None and licences_to_acknowledge(deal):
@@ -346,9 +347,9 @@ def confirm_offline_payment(deal_id, reference, amount, actor, now=None):
         errors["reference"] = _("参考号 %(ref)s 不属于本交易（本交易为 %(own)s）", ref=ref, own=deal.payment_reference)
     if not isinstance(amount, int) or isinstance(amount, bool):
         errors["amount"] = _("到账金额须为整数（分）")
-    elif amount != deal.price:
+    elif amount != deal.amount_due:
         errors["amount"] = _("到账金额 %(amount)s 与应付金额 %(due)s 不符；请退回或联系买方补足",
-                             amount=format_yuan(amount, deal.currency), due=format_yuan(deal.price, deal.currency))
+                             amount=format_yuan(amount, deal.currency), due=format_yuan(deal.amount_due, deal.currency))
     if errors:
         raise ValidationError(_("到账信息与本交易不符，未确认"), errors)
     if row.to == machine.IGNORED:
@@ -375,10 +376,10 @@ def record_gateway_payment(deal_id, amount, currency, gateway, provider_ref, now
         _flag(deal, reason, now)
         raise PaymentMismatch(reason, state=deal.state)
     currency = (currency or "").upper()
-    if amount != deal.price or currency != deal.currency:
-        reason = (f"{gateway} 付款 {provider_ref} 金额 {amount} {currency} 与应付 {deal.price} {deal.currency} 不符")
+    if amount != deal.amount_due or currency != deal.currency:
+        reason = (f"{gateway} 付款 {provider_ref} 金额 {amount} {currency} 与应付 {deal.amount_due} {deal.currency} 不符")
         _flag(deal, reason, now)
-        raise PaymentMismatch(reason, expected_amount=deal.price, received_amount=amount)
+        raise PaymentMismatch(reason, expected_amount=deal.amount_due, received_amount=amount)
     if not contracts.fully_signed(deal):  # issue 15: payment is due only under a contract both signed
         reason = f"{gateway} 付款 {provider_ref} 到达时合同尚未由双方签署，未入账；签署后由运营确认到账或退还买方"
         _flag(deal, reason, now)
@@ -583,6 +584,9 @@ def _refund(deal, amount, actor, now, reason=None):
     (``_confirm_refund``): by Stripe's webhook, or for a bank transfer by the operator recording the
     bank's reference in the refund queue (``escrow.refunds``; the offline gateway's refunds are pending).
     """
+    amount = deposits.refund_applied_deposit(deal, amount, actor, now)  # an applied deposit's part: its own payment
+    if not amount:
+        return
     result = get_gateway(deal.gateway).refund(deal, amount, f"deal:{deal.id}:refund")
     if not result.ok:
         raise Conflict(_("退款未能发起：%(reason)s，请稍后重试", reason=result.message or _("支付通道拒绝")))
@@ -661,6 +665,8 @@ def cancel_deal(deal_id, actor, reason=None, now=None):
     if row.to == "refunded":
         _refund(deal, deal.price, actor, now)
     _close_unsold(deal, "cancel", row.to, actor, now, _note(reason))
+    if row.to == "cancelled":  # a won auction's deposit: forfeited when the winner walks away, else returned
+        deposits.unpaid_deal_closed(deal, unpaid_by_buyer, actor, now)
     if unpaid_by_buyer:
         strikes.count_unpaid(deal, now)  # a reservation the buyer let go of unpaid counts against them
     return deal
@@ -673,7 +679,10 @@ def expire_unpaid(deal_id, now=None):
     _check_guard(deal, row, now)
     signed = contracts.fully_signed(deal)
     _close_unsold(deal, "expire_payment", "cancelled", None, now, "付款期限届满" if signed else "合同签署期限届满")
-    if contracts.unpaid_lapse_is_buyers_fault(deal):
+    buyers_fault = contracts.unpaid_lapse_is_buyers_fault(deal)
+    # the winner did not sign or pay in time: the deposit is forfeited (returned when the seller never signed)
+    deposits.unpaid_deal_closed(deal, buyers_fault, None, now)
+    if buyers_fault:
         strikes.count_unpaid(deal, now)  # issue 14: a lapsed reservation counts against the buyer
     return deal
 

@@ -16,6 +16,10 @@ A deal's money moves like this (P = price, F = fee, S = seller's share)::
     (a refund the provider has not confirmed yet goes escrow → refunds_in_transit first,
      and refunds_in_transit → buyer_refunds when it is confirmed)
 
+Auction deposits (``escrow.deposits``) are held in ``auction_deposits`` until they are applied to
+the won auction's deal (→ its ``escrow``, which then counts them as received), returned
+(→ ``buyer_refunds``) or forfeited (→ ``seller_payable`` and ``platform_revenue``).
+
 Every entry has a unique idempotency key (``deal:42:fund``): posting a key twice
 books nothing the second time. Postings are never edited; corrections are
 reversing entries. Balances are always derived by summing postings.
@@ -38,6 +42,7 @@ ACCOUNTS = {
     "refunds_in_transit": ("退款在途", "internal"),
     "seller_payouts": ("已付卖方", "external"),
     "buyer_refunds": ("已退买方", "external"),
+    "auction_deposits": ("竞拍保证金托管", "internal"),  # held for bidders until applied, returned or forfeited
 }
 GATEWAY_CLEARING = "gateway_clearing:"
 
@@ -136,7 +141,9 @@ def deal_balances(deal):
     def bal(code):
         return raw.get(code, {}).get(deal.currency, 0)
 
-    received = -sum(v.get(deal.currency, 0) for k, v in raw.items() if k.startswith(GATEWAY_CLEARING))
+    # paid in through the gateways, plus a won auction's deposit applied to the deal (escrow.deposits)
+    received = -sum(v.get(deal.currency, 0) for k, v in raw.items()
+                    if k.startswith(GATEWAY_CLEARING) or k == "auction_deposits")
     return {
         "escrow": bal("escrow"),
         "seller_payable": bal("seller_payable"),

@@ -65,6 +65,7 @@ class Deal(db.Model):
     refund_amount = db.Column(db.BigInteger)
     refund_status = db.Column(db.String(20))  # pending | refunded | failed
     refund_reference = db.Column(db.String(100))
+    deposit_credit = db.Column(db.BigInteger)  # a won auction's deposit, counted towards the price (escrow.deposits)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     version = db.Column(db.Integer, nullable=False, default=1)
@@ -91,6 +92,20 @@ class Deal(db.Model):
     @property
     def is_terminal(self):
         return self.state in TERMINAL_STATES
+
+    # --- what the payment gateways read (an AuctionDeposit has the same names) ---
+    @property
+    def amount_due(self):
+        """What the buyer pays in: the price, less a won auction's deposit already held in escrow."""
+        return self.price - (self.deposit_credit or 0)
+
+    @property
+    def payment_key(self):
+        return f"deal:{self.id}"
+
+    @property
+    def payment_owner(self):
+        return {"deal_id": self.id}
 
 
 class DealEvent(db.Model):

@@ -182,7 +182,9 @@ class _Checker:
                               f"{ref} ({_money(refund['amount'], refund['currency'])}, {refund['status']}) "
                               "is not in the ledger")
         stripe_total = sum(r["amount"] for r in stripe_refunds.values() if r["status"] == "succeeded")
-        ledger_total = deal_balances(deal)["refunded"]
+        # the part of a won auction's deposit refunded with the deal went back through the deposit's own payment
+        ledger_total = deal_balances(deal)["refunded"] - sum(
+            self.amount_on(e, "buyer_refunds") for e in self.entries_of("deposit_refund"))
         if stripe_total != ledger_total and not any(m.kind.startswith("refund") for m in self.found):
             self.mismatch("refund_total_differs", f"Stripe refunded {_money(stripe_total, deal.currency)}, "
                                                   f"the ledger {_money(ledger_total, deal.currency)}")

@@ -10,10 +10,11 @@ PREFIX = "IPM"
 _SHAPE = re.compile(r"^IPM(\d{8})(\d{2})$")
 
 
-def payment_reference(deal_id: int) -> str:
+def payment_reference(deal_id: int, prefix: str = PREFIX) -> str:
+    """``IPM…`` for a deal; auction deposits use ``IPD…`` (``escrow.deposits``) with the same check digits."""
     body = f"{deal_id:08d}"
     check = 98 - (int(body) * 100) % 97
-    return f"{PREFIX}{body}{check:02d}"
+    return f"{prefix}{body}{check:02d}"
 
 
 def normalise(raw) -> str:
@@ -23,8 +24,11 @@ def normalise(raw) -> str:
     return text.translate({0xFF10 + i: ord("0") + i for i in range(10)})
 
 
-def is_valid(reference: str) -> bool:
-    match = _SHAPE.match(reference or "")
+def is_valid(reference: str, prefix: str = PREFIX) -> bool:
+    reference = reference or ""
+    if not reference.startswith(prefix):
+        return False
+    match = _SHAPE.match(PREFIX + reference[len(prefix):])
     return bool(match) and int(match.group(1) + match.group(2)) % 97 == 1
 
 

@@ -57,6 +57,8 @@ def deal_json(deal):
         "fee": deal.fee,
         "fee_bps": deal.fee_bps,  # fixed when the deal opened (escrow.fees)
         "currency": deal.currency,
+        "deposit_credit": deal.deposit_credit or 0,  # a won auction's deposit counted towards the price
+        "amount_due": deal.amount_due,
         "gateway": deal.gateway,
         "payment_reference": deal.payment_reference,
         "listing": {"id": deal.listing_id, "title": deal.listing.title if deal.listing is not None else None},
@@ -130,6 +132,9 @@ DEAL_SCHEMA = {
         "fee": {"type": "integer"},
         "fee_bps": {"type": "integer", "description": "platform fee rate (basis points) fixed when the deal opened"},
         "currency": {"type": "string"},
+        "deposit_credit": {"type": "integer", "description": "a won auction's deposit (保证金, fen) counted "
+                                                             "towards the price; 0 for other deals"},
+        "amount_due": {"type": "integer", "description": "what the buyer pays in: price − deposit_credit"},
         "gateway": {"type": "string"},
         "payment_reference": _STR_OR_NULL,
         "listing": {"type": "object", "properties": {"id": {"type": "integer"}, "title": _STR_OR_NULL}},

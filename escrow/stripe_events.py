@@ -20,7 +20,7 @@ from marketplace.extensions import db
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
-from . import deals, ledger
+from . import deals, deposits, ledger
 from .gateways import get_gateway
 from .webhook_models import ProcessedWebhookEvent, StripePaymentIntent
 
@@ -93,6 +93,8 @@ def _on_payment_intent(event_type, obj):
     if row is None:
         return _ignore("ignored: PaymentIntent belongs to no deal")
     pi = get_gateway(row.gateway).fetch_payment_intent(row.payment_intent_id)  # now, not the event's snapshot
+    if row.deposit_id is not None:
+        return _on_deposit_intent(row, pi)
     deal_id = row.deal_id
     if pi["metadata"].get("deal_id") != str(deal_id):
         return _ignore(f"ignored: PaymentIntent metadata names deal {pi['metadata'].get('deal_id')!r}", deal_id)
@@ -131,6 +133,28 @@ def _payment_succeeded(row, pi):
     return "funded"
 
 
+def _on_deposit_intent(row, pi):
+    """An auction deposit's PaymentIntent (``escrow.deposits``): held once it succeeded; a second successful
+    attempt is flagged for an operator to return."""
+    if pi["metadata"].get("deposit_id") != str(row.deposit_id):
+        return _ignore(f"ignored: PaymentIntent metadata names deposit {pi['metadata'].get('deposit_id')!r}")
+
+    def apply():
+        row.status = pi["status"] or row.status
+        row.charge_id = pi["latest_charge"] or row.charge_id
+        if pi["status"] != "succeeded":
+            return f"noted: deposit PaymentIntent {pi['status']}", None
+        funded = ledger.find_entry(f"deposit:{row.deposit_id}:fund")
+        if funded is not None and funded.reference != pi["id"]:
+            deposit = deposits.lock_deposit(row.deposit_id)
+            deposits.flag(deposit, f"保证金重复付款：{pi['id']} 与 {funded.reference} 均已付款，需退还其中一笔")
+            return "flagged: deposit paid twice", None
+        return deposits.record_gateway_payment(row.deposit_id, pi["amount"], pi["currency"].upper(), row.gateway,
+                                               pi["id"]), None
+
+    return apply
+
+
 def _tell_buyer_payment_failed(deal, pi):
     reason = pi["failure_message"] or _("付款被拒绝")
     notify(deal.buyer_id, "deal", _("交易 #%(id)s：付款未成功", id=deal.id),
@@ -159,6 +183,14 @@ def _on_charge_refunded(obj):
 def _apply_refund(row, refund):
     if refund["payment_intent"] not in (None, row.payment_intent_id):
         return f"ignored: refund {refund['id']} is not on this payment"
+    if row.deposit_id is not None:  # a deposit's return, or its part of a deal's refund (escrow.deposits)
+        if refund["status"] == "succeeded":
+            return deposits.record_gateway_refund(row.deposit_id, refund["amount"], refund["id"])
+        if refund["status"] in ("failed", "canceled"):
+            deposits.flag(deposits.lock_deposit(row.deposit_id),
+                           f"Stripe 退款 {refund['id']} 失败（{refund['status']}），需人工退款")
+            return f"flagged: deposit refund {refund['id']} {refund['status']}"
+        return f"noted: deposit refund {refund['id']} {refund['status']}"
     if refund["status"] == "succeeded":
         try:
             deals.record_gateway_refund(row.deal_id, refund["amount"], refund["id"])

@@ -35,7 +35,7 @@ from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
-from . import deals
+from . import deals, deposits
 from .deals import open_deal
 from .models import Deal
 
@@ -136,10 +136,12 @@ def close_auction(listing_id, now=None):
     if listing.status != "published":
         auction.closed_at = now
         auction.outcome = "cancelled"
+        deposits.settle_auction(auction, "cancelled", now=now)
         db.session.flush()
         return "cancelled"
     if auction.current_price is None or not auction.reserve_met:
         bidding.close_auction_without_sale(listing, auction, now)
+        deposits.settle_auction(auction, "unsold", now=now)
         return "unsold"
     if not seller_may_sell(listing):
         # Nobody buys from a blacklisted seller (issue 14): the auction closes without a deal and the
@@ -150,6 +152,7 @@ def close_auction(listing_id, now=None):
         for user_id in (auction.leader_id, listing.seller_id):
             notify(user_id, "auction_end", bidding.zh("拍卖已取消：%(title)s", title=listing.title),
                    bidding.zh("卖方当前不能交易，本次拍卖不成交，不会创建交易。"), link=bidding.listing_path(listing.id))
+        deposits.settle_auction(auction, "cancelled", now=now)
         db.session.flush()
         return "cancelled"
     winner = db.session.get(User, auction.leader_id)
@@ -157,6 +160,7 @@ def close_auction(listing_id, now=None):
     auction.closed_at = now
     auction.outcome = "sold"
     deal = open_deal(listing, winner, auction.current_price, deal_type, "auction", auction.id, now=now, actor=winner)
+    deposits.settle_auction(auction, "sold", deal, now=now)  # the winner's deposit counts towards the price
     price = format_yuan(auction.current_price, listing.currency)
     notify(winner.id, "auction_end", bidding.zh("恭喜中标：%(title)s", title=listing.title),
            bidding.zh("您以 %(price)s 赢得拍卖，交易已创建，请在付款期限内付款。", price=price), link=deal_path(deal.id))

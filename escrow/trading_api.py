@@ -75,7 +75,11 @@ AMOUNT_ERROR_SCHEMA = {
     "properties": {"error": {
         "type": "object", "required": ["code", "message"],
         "properties": {**ERROR_SCHEMA["properties"]["error"]["properties"],
-                       "minimum_amount": {"type": "integer", "description": "the lowest amount that would be taken"}},
+                       "minimum_amount": {"type": "integer", "description": "the lowest amount that would be taken"},
+                       "deposit_amount": {"type": "integer", "description": "code deposit_required: the auction's "
+                                                                            "deposit (fen) to pay before bidding"},
+                       "deposit_status": {"type": ["string", "null"], "description": "code deposit_required: the "
+                                                                                    "bidder's deposit, if any"}},
     }},
 }
 

@@ -21,7 +21,7 @@ from marketplace.extensions import db, limiter
 from marketplace.money import format_yuan, parse_yuan
 from marketplace.timeutil import local, utcnow
 
-from . import trading
+from . import deposits, trading
 
 bp = Blueprint("trading", __name__)
 SESSION_KEY = "trade_form"
@@ -163,6 +163,10 @@ def trade_panel(listing):
             "outcome": auction.outcome, "deal_type": (listing.deal_types or [None])[0],
             "leading": user is not None and auction.leader_id == user.id,
             "recent_bids": bidding.recent_bids(auction),
+            # the deposit (保证金) rule, and the viewer's deposit: without a held one the bid form is not shown
+            "deposit_rule": deposits.rule_summary(auction),
+            "my_deposit": deposits.deposit_of(auction, user) if auction.deposit_amount else None,
+            "deposit_labels": deposits.STATUS_LABELS,
         }
         if state["auction"]["closed"]:
             state["can_act"] = False
@@ -200,6 +204,11 @@ def _panel_forms(listing, pending):
         return {"buy": build(BuyForm, "buy")}
     if listing.price_mode == "negotiable":
         return {"offer": build(OfferForm, "offer")}
+    auction = listing.auction
+    if auction is not None and auction.deposit_amount:
+        mine = deposits.deposit_of(auction, current_user)
+        if mine is None or mine.status != "held":
+            return {"deposit": ActionForm(formdata=None)}
     form = build(BidForm, "bid")
     if not form.amount.data and listing.auction is not None:
         form.amount.data = _yuan_text(bidding.minimum_next_bid(listing.auction))

@@ -15,7 +15,8 @@ class StripePaymentIntent(db.Model):
     __tablename__ = "stripe_payment_intents"
     __table_args__ = (db.UniqueConstraint("deal_id", "attempt", name="uq_stripe_pi_deal_attempt"),)
     id = db.Column(db.Integer, primary_key=True)
-    deal_id = db.Column(db.Integer, db.ForeignKey("deals.id"), nullable=False, index=True)
+    deal_id = db.Column(db.Integer, db.ForeignKey("deals.id"), index=True)  # a deal's payment, or
+    deposit_id = db.Column(db.Integer, db.ForeignKey("auction_deposits.id"), index=True)  # an auction deposit's
     attempt = db.Column(db.Integer, nullable=False)
     gateway = db.Column(db.String(20), nullable=False)  # stripe | fake_stripe: who to re-fetch it from
     payment_intent_id = db.Column(db.String(255), nullable=False, unique=True)
@@ -27,6 +28,7 @@ class StripePaymentIntent(db.Model):
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     deal = db.relationship("Deal")
+    deposit = db.relationship("AuctionDeposit")
 
 
 class ProcessedWebhookEvent(db.Model):

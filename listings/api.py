@@ -53,6 +53,8 @@ LISTING_INPUT_PROPERTIES = {
     "offer_floor": _MONEY,
     "auction": {"type": "object", "required": ["start_price", "min_increment", "ends_at"], "properties": {
         "start_price": _MONEY, "reserve_price": _MONEY, "min_increment": _MONEY,
+        "deposit_amount": {**_MONEY, "description": "保证金 (fen) a bidder pays into escrow before bidding; at most 20 % "
+                                                    "of start_price; omitted or null: no deposit"},
         "ends_at": {"type": "string", "format": "date-time"}}},
     "region": {"type": "string"},
     "license_territory": {"type": "string"}, "license_field": {"type": "string"},

@@ -39,7 +39,7 @@ from marketplace.timeutil import iso, local, utcnow
 
 from .lifecycle import can_view
 from .locking import lock_listing
-from .models import DEAL_TYPES, Auction, Bid, Listing, Offer
+from .models import DEAL_TYPES, Auction, AuctionDeposit, Bid, Listing, Offer
 
 MAX_AMOUNT = 10**13  # fen: 1000亿元, far above any IP deal, far below BIGINT
 MAX_MESSAGE = 2000
@@ -145,6 +145,32 @@ def listing_path(listing_id):
 
 # --- auctions ---------------------------------------------------------------------------
 
+DEPOSIT_MAX_BPS = 2_000  # a deposit is at most 20 % of the start price (法释〔2016〕18号: 起拍价的 5 %–20 %)
+
+
+def max_deposit(start_price):
+    """The largest deposit (fen) an auction starting at ``start_price`` fen may ask for."""
+    return max(1, start_price * DEPOSIT_MAX_BPS // 10_000)
+
+
+class DepositRequired(Conflict):
+    """The auction asks for a deposit (保证金) and the bidder has none held (``escrow.deposits``)."""
+
+    code = "deposit_required"
+
+
+def check_deposit(auction, bidder):
+    """An auction with a deposit takes bids only from bidders whose deposit is held in escrow."""
+    if not auction.deposit_amount:
+        return
+    status = db.session.execute(select(AuctionDeposit.status).where(
+        AuctionDeposit.auction_id == auction.id, AuctionDeposit.bidder_id == bidder.id)).scalar_one_or_none()
+    if status != "held":
+        raise DepositRequired(_("本场拍卖须先交纳保证金 %(amount)s，到账后才能出价",
+                                amount=format_yuan(auction.deposit_amount, auction.listing.currency)),
+                              deposit_amount=auction.deposit_amount, deposit_status=status)
+
+
 def minimum_next_bid(auction):
     """The lowest amount the next bid may have."""
     if auction.current_price is None:
@@ -203,6 +229,7 @@ def place_bid(listing_id, bidder, amount, now=None):
         raise Conflict(_("拍卖已结束"), ends_at=iso(auction.ends_at))
     if auction.starts_at is not None and now < auction.starts_at:
         raise Conflict(_("拍卖尚未开始，开始时间 %(at)s", at=iso(auction.starts_at)), starts_at=iso(auction.starts_at))
+    check_deposit(auction, bidder)
     minimum = minimum_next_bid(auction)
     if amount < minimum:
         raise Conflict(_("出价低于当前最低可出价 %(minimum)s", minimum=format_yuan(minimum, listing.currency)),

@@ -270,6 +270,10 @@ def withdraw_listing(user, listing_id, *, now=None):
         raise Conflict(_("该挂牌有交易正在办理，办理完成前不能撤回或修改"), status=listing.status)
     _transition(listing, "withdraw")
     void_open_offers(listing, "卖家已撤回挂牌", now=now)
+    if listing.auction is not None:  # deposits paid for its auction go back (escrow.deposits)
+        from escrow.deposits import return_all
+
+        return_all(listing.auction, "卖家已撤回挂牌，保证金退还", now=now)
     db.session.flush()
     return listing
 
@@ -345,7 +349,7 @@ def relist_listing(user, listing_id, *, now=None):
     if listing.price_mode == "auction" and listing.auction is not None:
         old = listing.auction
         draft.auction = Auction(start_price=old.start_price, reserve_price=old.reserve_price,
-                                min_increment=old.min_increment,
+                                min_increment=old.min_increment, deposit_amount=old.deposit_amount,
                                 ends_at=(now + timedelta(days=RELIST_AUCTION_DAYS)).replace(second=0, microsecond=0))
     db.session.add(draft)
     db.session.flush()

@@ -53,6 +53,11 @@ AUCTION_SCHEMA = {
         "reserve_met": {"type": "boolean"},
         "bid_count": {"type": "integer"},
         "closed": {"type": "boolean"},
+        "deposit_amount": {"type": "integer", "nullable": True,
+                           "description": "保证金 (fen) to pay before bidding; null: none (docs/trading.md)"},
+        "deposit_forfeit": {"type": "object", "nullable": True,
+                            "description": "the published rule for a winner who does not pay: the seller gets "
+                                           "to_seller, the platform keeps platform_fee"},
     },
 }
 
@@ -157,6 +162,8 @@ def auction_json(auction):
         "reserve_met": bool(auction.reserve_met),
         "bid_count": auction.bid_count or 0,
         "closed": auction.closed_at is not None,
+        "deposit_amount": auction.deposit_amount,
+        "deposit_forfeit": _forfeit_rule(auction),
     }
 
 
@@ -165,6 +172,15 @@ def _fees(price):
     from escrow.fees import quote
 
     return quote(price)
+
+
+def _forfeit_rule(auction):
+    if not auction.deposit_amount:
+        return None
+    from escrow.deposits import forfeit_split
+
+    to_seller, fee = forfeit_split(auction.deposit_amount)
+    return {"to_seller": to_seller, "platform_fee": fee}
 
 
 def listing_json(listing, viewer=None):

@@ -83,7 +83,7 @@ def listing_input(listing):
     if listing.auction is not None:
         a = listing.auction
         data["auction"] = {"start_price": a.start_price, "min_increment": a.min_increment,
-                           "reserve_price": a.reserve_price, "ends_at": a.ends_at}
+                           "reserve_price": a.reserve_price, "ends_at": a.ends_at, "deposit_amount": a.deposit_amount}
     return data
 
 

@@ -420,6 +420,16 @@ def _parse_auction(raw, fields, now):
         "reserve_price": _int(raw.get("reserve_price"), fields, "auction.reserve_price", minimum=1, maximum=MAX_PRICE),
         "ends_at": None,
     }
+    values["deposit_amount"] = _int(raw.get("deposit_amount"), fields, "auction.deposit_amount", minimum=1,
+                                    maximum=MAX_PRICE)
+    if values["deposit_amount"] and values["start_price"]:
+        from .bidding import max_deposit
+
+        if values["deposit_amount"] > max_deposit(values["start_price"]):
+            from marketplace.money import format_yuan
+
+            fields["auction.deposit_amount"] = _("保证金不能超过起拍价的 20%%（至多 %(max)s）",
+                                                 max=format_yuan(max_deposit(values["start_price"])))
     if values["reserve_price"] and values["start_price"] and values["reserve_price"] < values["start_price"]:
         fields["auction.reserve_price"] = _("保留价不能低于起拍价")
     ends = raw.get("ends_at")

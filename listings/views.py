@@ -398,6 +398,7 @@ def form_to_input(form, kind):
         data["auction"] = {"start_price": _yuan(form.get("auction-start_price"), "auction-start_price", errors),
                            "reserve_price": _yuan(form.get("auction-reserve_price"), "auction-reserve_price", errors),
                            "min_increment": _yuan(form.get("auction-min_increment"), "auction-min_increment", errors),
+                           "deposit_amount": _yuan(form.get("auction-deposit_amount"), "auction-deposit_amount", errors),
                            "ends_at": ends or ("invalid" if ends_text else None)}
     rows = _form_rows(form, kind)
     data["rights"] = []
@@ -442,6 +443,7 @@ def _values_from_listing(listing):
         values.update({"auction-start_price": _yuan_text(a.start_price),
                        "auction-reserve_price": _yuan_text(a.reserve_price),
                        "auction-min_increment": _yuan_text(a.min_increment),
+                       "auction-deposit_amount": _yuan_text(a.deposit_amount),
                        "auction-ends_at": local(a.ends_at).strftime("%Y-%m-%dT%H:%M")})
     for i, right in enumerate(listing.rights):
         body = service.right_input(right)[right.kind]

@@ -75,6 +75,7 @@ def queue_counts():
         "appeals": count(db.session.query(CreditRecord).filter(CreditRecord.appeal_status == "open")),
         "watched": count(_watched_deals_query()),
         "claims": count(db.session.query(RightClaim).filter(RightClaim.status == "open")),
+        "deposits": _deposit_queue_count(),
         **_money_queue_counts(count),
     }
 
@@ -88,6 +89,14 @@ def _money_queue_counts(count):
             PayoutAccount.status == "pending", PayoutAccount.replaced_at.is_(None))),
         "refunds": count(db.session.query(RefundInstruction).filter(RefundInstruction.status != "paid")),
     }
+
+
+def _deposit_queue_count():
+    """Auction deposits waiting for an operator: bank receipts, offline returns, compensation to pay."""
+    from escrow.deposits import operator_queue
+
+    queue = operator_queue()
+    return sum(len(queue[key]) for key in ("to_confirm", "to_return", "to_pay"))
 
 
 @bp.get("/")

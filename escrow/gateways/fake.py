@@ -26,9 +26,11 @@ from .stripe_gateway import (
     ProviderObjectMissing,
     check_amount,
     intent_for_deal,
+    owner_metadata,
     payment_instructions,
     refund_result,
     remember_intent,
+    transfer_group,
 )
 
 _ids = itertools.count(1)
@@ -78,14 +80,14 @@ class FakeStripeGateway(PaymentGateway):
 
     def start_payment(self, deal, attempt: int) -> dict:
         check_amount(deal)
-        row = db.session.query(StripePaymentIntent).filter_by(deal_id=deal.id, attempt=attempt).first()
+        row = db.session.query(StripePaymentIntent).filter_by(**deal.payment_owner, attempt=attempt).first()
         if row is not None:
             pi = self.fetch_payment_intent(row.payment_intent_id)
         else:
-            params = {"amount": deal.price, "currency": deal.currency.lower(), "capture_method": "automatic",
+            params = {"amount": deal.amount_due, "currency": deal.currency.lower(), "capture_method": "automatic",
                       "payment_method_types": self.payment_method_types,
-                      "metadata": {"deal_id": str(deal.id), "attempt": str(attempt)}}
-            pi = self._idempotent("payment_intents.create", params, f"deal:{deal.id}:pi:{attempt}",
+                      "metadata": {**owner_metadata(deal), "attempt": str(attempt)}}
+            pi = self._idempotent("payment_intents.create", params, f"{deal.payment_key}:pi:{attempt}",
                                   self._create_intent)
             remember_intent(deal, attempt, self.name, pi)
         return payment_instructions(pi, self.publishable_key, self.payment_method_types)
@@ -98,7 +100,7 @@ class FakeStripeGateway(PaymentGateway):
         if row is None:
             return GatewayResult(ok=False, message=f"deal {deal.id} has no succeeded PaymentIntent to refund")
         params = {"payment_intent": row.payment_intent_id, "amount": amount,
-                  "metadata": {"deal_id": str(deal.id), "idempotency_key": idempotency_key}}
+                  "metadata": {**owner_metadata(deal), "idempotency_key": idempotency_key}}
         try:
             refund = self._idempotent("refunds.create", params, idempotency_key, self._create_refund)
         except PaymentProviderError as exc:
@@ -110,8 +112,8 @@ class FakeStripeGateway(PaymentGateway):
         if not account:
             return GatewayResult(ok=True, pending=True, message="no connected account: offline payout")
         params = {"amount": amount, "currency": deal.currency.lower(), "destination": account,
-                  "transfer_group": f"deal-{deal.id}",
-                  "metadata": {"deal_id": str(deal.id), "idempotency_key": idempotency_key}}
+                  "transfer_group": transfer_group(deal),
+                  "metadata": {**owner_metadata(deal), "idempotency_key": idempotency_key}}
         try:
             row = intent_for_deal(deal, self)
             if row is not None:

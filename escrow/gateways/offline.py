@@ -23,15 +23,16 @@ class OfflineGateway(PaymentGateway):
         return {
             "gateway": self.name,
             "reference": deal.payment_reference,
-            "amount": deal.price,
+            "amount": deal.amount_due,
             "currency": deal.currency,
             "bank": {"account_name": self.bank["account_name"], "bank": self.bank["bank"],
                      "account_number": self.bank["account_number"]},
             "due_at": iso(deal.payment_due_at),
             "attempt": attempt,
-            "instructions": (f"请通过对公账户向平台存管专户转账 {_yuan(deal.price)} 元，"
+            "instructions": (f"请通过对公账户向平台存管专户转账 {_yuan(deal.amount_due)} 元，"
                              f"并在转账附言中填写付款参考号 {deal.payment_reference}。"
-                             "平台核对到账后资金进入托管，卖方随即办理转让/许可手续。"),
+                             + ("平台核对到账后保证金进入托管，您即可出价。" if deal.payment_key.startswith("deposit:")
+                                else "平台核对到账后资金进入托管，卖方随即办理转让/许可手续。")),
         }
 
     def refund(self, deal, amount: int, idempotency_key: str) -> GatewayResult:

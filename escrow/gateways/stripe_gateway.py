@@ -136,13 +136,25 @@ def refund_result(refund: dict) -> GatewayResult:
     return GatewayResult(ok=False, reference=refund["id"], message=f"refund {status}", raw=refund)
 
 
+def owner_metadata(payable):
+    """What a PaymentIntent, refund or transfer carries to name what it pays: ``{"deal_id": "42"}`` for a deal,
+    ``{"deposit_id": "7"}`` for an auction deposit (``payable.payment_owner``)."""
+    return {key: str(value) for key, value in payable.payment_owner.items()}
+
+
+def transfer_group(payable):
+    """``deal-42`` (a deal's Connect transfers), ``deposit-7`` (a forfeited deposit's)."""
+    return payable.payment_key.replace(":", "-")
+
+
 def intent_for_deal(deal, gateway):
     """The deal's PaymentIntent that succeeded (the one a refund or a transfer draws on), or None.
+    ``deal`` may be any payable (a Deal, an AuctionDeposit): its ``payment_owner`` names the rows.
 
     Normally the webhook has marked it; if not (yet), the provider is asked about the
     deal's attempts, newest first, and the answer is remembered.
     """
-    rows = (db.session.query(StripePaymentIntent).filter_by(deal_id=deal.id, gateway=gateway.name)
+    rows = (db.session.query(StripePaymentIntent).filter_by(**deal.payment_owner, gateway=gateway.name)
             .order_by(StripePaymentIntent.id).all())
     for row in rows:
         if row.status == "succeeded":
@@ -157,7 +169,7 @@ def intent_for_deal(deal, gateway):
 
 
 def remember_intent(deal, attempt, gateway_name, pi: dict):
-    row = StripePaymentIntent(deal_id=deal.id, attempt=attempt, gateway=gateway_name, payment_intent_id=pi["id"],
+    row = StripePaymentIntent(**deal.payment_owner, attempt=attempt, gateway=gateway_name, payment_intent_id=pi["id"],
                               amount=pi["amount"], currency=pi["currency"].upper(), status=pi["status"] or "unknown",
                               charge_id=pi.get("latest_charge"))
     db.session.add(row)
@@ -167,7 +179,7 @@ def remember_intent(deal, attempt, gateway_name, pi: dict):
 
 def check_amount(deal):
     """Refuse, before calling Stripe, a price above what one PaymentIntent may carry."""
-    if deal.price > MAX_AMOUNT:
+    if deal.amount_due > MAX_AMOUNT:
         raise Conflict(_("成交价超过在线支付单笔上限（¥999,999.99），请联系平台运营改用银行转账付款"),
                        maximum_amount=MAX_AMOUNT)
 
@@ -214,22 +226,22 @@ class StripeGateway(PaymentGateway):
     def start_payment(self, deal, attempt: int) -> dict:
         """Create (or, for an attempt already made, re-read) the attempt's PaymentIntent."""
         check_amount(deal)
-        row = db.session.query(StripePaymentIntent).filter_by(deal_id=deal.id, attempt=attempt).first()
+        row = db.session.query(StripePaymentIntent).filter_by(**deal.payment_owner, attempt=attempt).first()
         try:
             if row is not None:
                 pi = normalise_payment_intent(self.client.v1.payment_intents.retrieve(row.payment_intent_id))
             else:
                 params = {
-                    "amount": deal.price,
+                    "amount": deal.amount_due,
                     "currency": deal.currency.lower(),
                     "capture_method": "automatic",
                     "payment_method_types": self.payment_method_types,
-                    "metadata": {"deal_id": str(deal.id), "attempt": str(attempt)},
+                    "metadata": {**owner_metadata(deal), "attempt": str(attempt)},
                 }
                 if "wechat_pay" in self.payment_method_types:  # Stripe requires the client kind for WeChat Pay
                     params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
                 pi = normalise_payment_intent(self.client.v1.payment_intents.create(
-                    params=params, options={"idempotency_key": f"deal:{deal.id}:pi:{attempt}"}))
+                    params=params, options={"idempotency_key": f"{deal.payment_key}:pi:{attempt}"}))
         except stripe.StripeError as exc:
             log.error("stripe: creating the PaymentIntent for deal %s attempt %s failed: %s", deal.id, attempt, exc)
             raise PaymentProviderError(_("支付服务暂时不可用，请稍后重试")) from exc
@@ -246,7 +258,7 @@ class StripeGateway(PaymentGateway):
         if row is None:
             return GatewayResult(ok=False, message=f"deal {deal.id} has no succeeded PaymentIntent to refund")
         params = {"payment_intent": row.payment_intent_id, "amount": amount,
-                  "metadata": {"deal_id": str(deal.id), "idempotency_key": idempotency_key}}
+                  "metadata": {**owner_metadata(deal), "idempotency_key": idempotency_key}}
         try:
             refund = normalise_refund(self.client.v1.refunds.create(
                 params=params, options={"idempotency_key": idempotency_key}))
@@ -266,8 +278,8 @@ class StripeGateway(PaymentGateway):
         except PaymentProviderError as exc:
             return GatewayResult(ok=False, message=exc.message)
         params = {"amount": amount, "currency": deal.currency.lower(), "destination": account,
-                  "transfer_group": f"deal-{deal.id}",
-                  "metadata": {"deal_id": str(deal.id), "idempotency_key": idempotency_key}}
+                  "transfer_group": transfer_group(deal),
+                  "metadata": {**owner_metadata(deal), "idempotency_key": idempotency_key}}
         if charge_id:
             params["source_transaction"] = charge_id
         try:

@@ -8,7 +8,7 @@ from .listing import (  # noqa: F401
     DEAL_TYPES, KINDS, LISTING_STATUSES, PATENT_TYPES, PRICE_MODES, Auction, Listing,
 )
 from .grade import GradeAssessment  # noqa: F401
-from .bidding import Bid, Offer  # noqa: F401
+from .bidding import DEPOSIT_STATUSES, AuctionDeposit, Bid, Offer  # noqa: F401
 
 
 

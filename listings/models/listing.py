@@ -100,6 +100,8 @@ class Auction(db.Model):
     start_price = db.Column(db.BigInteger, nullable=False)
     reserve_price = db.Column(db.BigInteger)
     min_increment = db.Column(db.BigInteger, nullable=False)
+    # fen a bidder pays into escrow before bidding (保证金), None: no deposit; at most DEPOSIT_MAX_BPS of the start
+    deposit_amount = db.Column(db.BigInteger)
     starts_at = db.Column(db.DateTime)
     ends_at = db.Column(db.DateTime, nullable=False)
     current_price = db.Column(db.BigInteger)  # highest accepted bid

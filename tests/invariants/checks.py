@@ -15,7 +15,9 @@
 * money leaving by bank transfer (``check_bank_money``): payouts only into a verified account past its
   hold, refunds booked once and only with the bank's reference, no bank reference used twice.
 
-It returns ``{deal_id: Deal}``.
+It returns ``{deal_id: Deal}``. A won auction's deposit applied to its deal counts as received by the deal
+(``auction_deposits`` → the deal's escrow); ``check_deposits()`` checks every auction deposit: its money is
+where its status says, and it was applied, returned or forfeited exactly once.
 """
 from sqlalchemy import func, select
 
@@ -23,7 +25,7 @@ from escrow import ledger
 from escrow.fees import platform_fee
 from escrow.models import TERMINAL_STATES, Deal, DealEvent, JournalEntry, LedgerAccount, Posting
 from escrow.payout_models import PayoutAccount, RefundInstruction
-from listings.models import Listing
+from listings.models import AuctionDeposit, Listing
 from marketplace.extensions import db
 
 HELD_STATES = ("funded", "transfer_filed", "recordal_submitted", "transfer_recorded", "disputed")
@@ -43,7 +45,8 @@ def balances_of(deal_ids):
     result = {}
     for deal_id in deal_ids:
         accounts = raw.get(deal_id, {})
-        clearing = {k for k in accounts if k.startswith(ledger.GATEWAY_CLEARING)}
+        # paid in: through a gateway, or a won auction's deposit applied to the deal (auction_deposits → escrow)
+        clearing = {k for k in accounts if k.startswith(ledger.GATEWAY_CLEARING) or k == "auction_deposits"}
         unknown = set(accounts) - set(NAMES) - clearing
         assert not unknown, f"deal {deal_id} has postings on unexpected accounts {unknown}"
         b = {name: accounts.get(code, 0) for code, name in NAMES.items()}
@@ -138,8 +141,17 @@ def check_bank_money(deals, balances):
     assert bank_refs == [], f"bank references used twice: {bank_refs}"
 
 
+def _deposit_refunded(deal):
+    """The part of a refunded deal's price that went back through its applied deposit's payment."""
+    if not deal.deposit_credit:
+        return 0
+    return db.session.execute(select(AuctionDeposit.refunded_with_deal).where(
+        AuctionDeposit.deal_id == deal.id)).scalar() or 0
+
+
 def check_money(deal, b):
     where = f"deal {deal.id} ({deal.state}, {deal.gateway}): {b}"
+    refunded_total = (deal.refund_amount or 0) + _deposit_refunded(deal)
     assert min(b.values()) >= 0, where
     assert b["received"] in (0, deal.price), where
     assert b["received"] == (b["escrow"] + b["seller_payable"] + b["paid_out"] + b["platform_fee"]
@@ -154,15 +166,15 @@ def check_money(deal, b):
     if deal.state in HELD_STATES:
         assert b["escrow"] == b["received"] == deal.price and deal.funded_at is not None, where
     if deal.state in ("released", "completed"):
-        share = deal.price - (deal.refund_amount or 0)
+        share = deal.price - refunded_total
         assert b["escrow"] == 0, where
         assert b["platform_fee"] == deal.fee == platform_fee(share, deal.fee_bps), where
         assert b["seller_payable"] + b["paid_out"] == share - deal.fee == deal.payout_amount, where
-        assert b["refunded"] + b["refund_in_transit"] == (deal.refund_amount or 0), where
+        assert b["refunded"] + b["refund_in_transit"] == refunded_total, where
     if deal.state == "completed":
         assert b["paid_out"] == deal.payout_amount and deal.payout_status == "paid", where
     if deal.state == "refunded":
-        assert b["refunded"] + b["refund_in_transit"] == deal.price == deal.refund_amount, where
+        assert b["refunded"] + b["refund_in_transit"] == deal.price == refunded_total, where
         assert b["platform_fee"] == 0 and b["paid_out"] == 0, where
     if deal.state == "transfer_recorded" or (deal.state == "released" and deal.resolution is None):
         assert deal.recorded_at is not None and deal.inspection_ends_at is not None, where
@@ -223,3 +235,59 @@ def check_paperwork(deals, events):
         if any(e.to_state == "transfer_recorded" for e in chain):
             assert deal_id in verified, (deal_id, "recorded without a verified recordal")
             assert all(e.action == "verify_recordal" for e in chain if e.to_state == "transfer_recorded"), deal_id
+
+
+# --- auction deposits (escrow.deposits) -----------------------------------------------------------
+
+# ledger entries a deposit may have (key ``deposit:{id}:<suffix>``) in each status; "settle" is exactly one of
+# apply / return / forfeit once the deposit is settled
+_DEPOSIT_ENTRIES = {
+    "awaiting_payment": (set(), set()),
+    "lapsed": (set(), set()),
+    "held": ({"fund"}, set()),
+    "returning": ({"fund"}, {"return_requested"}),
+    "returned": ({"fund", "return"}, {"return_requested"}),
+    "applied": ({"fund", "apply"}, set()),
+    "forfeited": ({"fund", "forfeit"}, {"payout"}),
+}
+
+
+def check_deposits():
+    """Every auction deposit: its ledger entries match its status (paid once; applied, returned or forfeited
+    at most once, and exactly once when settled), each moves exactly the deposit, and the ``auction_deposits``
+    account holds exactly the deposits not yet settled. Returns ``{deposit_id: AuctionDeposit}``."""
+    deposits = {d.id: d for d in db.session.execute(select(AuctionDeposit)).scalars()}
+    entries = {}
+    for entry in db.session.execute(select(JournalEntry).where(JournalEntry.idempotency_key.like("deposit:%"))).scalars():
+        _prefix, deposit_id, suffix = entry.idempotency_key.split(":")
+        entries.setdefault(int(deposit_id), {})[suffix] = entry
+    assert set(entries) <= set(deposits), f"deposit entries without a deposit: {set(entries) - set(deposits)}"
+    expected_held = 0
+    for deposit_id, deposit in deposits.items():
+        have = entries.get(deposit_id, {})
+        must, may = _DEPOSIT_ENTRIES[deposit.status]
+        where = f"deposit {deposit_id} ({deposit.status}): {sorted(have)}"
+        assert must <= set(have) <= must | may, where
+        assert len(set(have) & {"apply", "return", "forfeit"}) <= 1, where
+        for suffix, entry in have.items():
+            moved = sum(abs(p.amount) for p in entry.postings) // 2
+            amount = deposit.payout_amount if suffix == "payout" else deposit.amount
+            assert moved == amount, (where, suffix, moved, amount)
+            on_deposits = sum(p.amount for p in entry.postings if p.account.code == "auction_deposits")
+            assert on_deposits == {"fund": amount, "payout": 0}.get(suffix, 0 if suffix == "return" and "return_requested" in have else -amount), (where, suffix)
+        if deposit.status in ("held", "returning") and "return_requested" not in have:
+            expected_held += deposit.amount
+        if deposit.status == "applied":
+            deal = db.session.get(Deal, deposit.deal_id)
+            assert deal is not None and deal.deposit_credit == deposit.amount and deal.funded_at is not None, where
+            assert have["apply"].deal_id == deal.id, where
+        if deposit.status == "forfeited":
+            assert deposit.payout_amount + deposit.forfeit_fee == deposit.amount, where
+            assert deposit.forfeit_fee == platform_fee(deposit.amount), where
+            assert ("payout" in have) == (deposit.payout_status == "paid"), where
+            deal = db.session.get(Deal, deposit.deal_id)
+            assert deal is not None and deal.state == "cancelled" and deal.funded_at is None, where
+    held = db.session.execute(select(func.coalesce(func.sum(Posting.amount), 0)).join(
+        LedgerAccount, LedgerAccount.id == Posting.account_id).where(LedgerAccount.code == "auction_deposits")).scalar()
+    assert int(held) == expected_held, f"auction_deposits holds {held}, the deposits not settled {expected_held}"
+    return deposits

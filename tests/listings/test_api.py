@@ -55,7 +55,8 @@ def test_auction_terms_are_stored_and_reserve_never_shown(client, seller, api):
     auction = res.json["listing"]["auction"]
     assert parse_iso(auction.pop("ends_at")) == ends
     assert auction == {"start_price": 100_000_00, "min_increment": 5_000_00, "current_price": None,
-                       "reserve_met": False, "bid_count": 0, "closed": False}
+                       "reserve_met": False, "bid_count": 0, "closed": False,
+                       "deposit_amount": None, "deposit_forfeit": None}  # no deposit asked (docs/trading.md)
     assert "reserve_price" not in str(res.json) and "30000000" not in str(res.json)
     row = db.session.get(Listing, res.json["listing"]["id"])
     assert row.auction.reserve_price == 300_000_00 and row.price is None

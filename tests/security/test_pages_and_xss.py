@@ -80,6 +80,7 @@ class Poisoned:
         self.card_deal = w.deal()
         self.card_deal.gateway = "fake_stripe"
         db.session.commit()
+        self.deposit = _deposit(w)  # an auction deposit (保证金), awaiting a bank transfer
 
         self.record = credit.record_violation(w.operator, w.seller, "non_performance", "warned", LONG,
                                               evidence=_file())
@@ -105,6 +106,19 @@ class Poisoned:
         db.session.commit()
         self.claim = register.file_claim(w.other_seller, self.listing.rights[0], _file(), LONG)
         db.session.commit()
+
+
+def _deposit(w):
+    from datetime import timedelta
+
+    from escrow import deposits
+    from marketplace.timeutil import utcnow
+
+    listing = w.listing(price_mode="auction", title=LONG[:200],
+                        auction={"ends_at": utcnow() + timedelta(days=2), "deposit_amount": 1_000_00})
+    deposit = deposits.open_deposit(listing.id, w.buyer)
+    db.session.commit()
+    return deposit
 
 
 def _args(**values):
@@ -148,6 +162,9 @@ PAGES = {
     "escrow.payout_queue": [("operator", NONE, HTML, False, None)],
     "escrow.dispute_queue": [("operator", NONE, HTML, True, None)],
     "payments.pay_page": [("buyer", _args(deal_id=lambda p: p.card_deal.id), HTML, False, None)],
+    "deposits.page": [(role, _args(deposit_id=lambda p: p.deposit.id), HTML, True, None)
+                      for role in ("buyer", "operator")],
+    "deposits.queue": [("operator", NONE, HTML, True, None)],
     "payments.pay_card_return": [("buyer", _args(deal_id=lambda p: p.card_deal.id), HTML, False,
                                   {"payment_intent": SHORT})],
     "grading.rubric": [("anon", NONE, HTML, False, None)],
@@ -315,6 +332,9 @@ PRIVATE = {  # endpoint: (url values, who may read, something only the page itse
     "payments.pay_page": (_args(deal_id=lambda p: p.card_deal.id), {"buyer"},
                           lambda p: f'href="/deals/{p.card_deal.id}">#{p.card_deal.id} '),
     "listings.detail": (_args(listing_id=lambda p: p.rejected.id), {"seller", "operator"}, lambda p: "99887766"),
+    "deposits.page": (_args(deposit_id=lambda p: p.deposit.id), {"buyer", "operator"},
+                      lambda p: p.deposit.payment_reference),
+    "deposits.queue": (NONE, {"operator"}, lambda p: p.deposit.payment_reference),
     "listings.edit": (_args(listing_id=lambda p: p.rejected.id), {"seller"}, lambda p: "99887766"),
     "listings.image": (_args(listing_id=lambda p: p.rejected.id), {"seller", "operator"}, lambda p: "PNG"),
     "storefront.account_credit_evidence": (_args(record_id=lambda p: p.record.id), {"seller", "operator"},

@@ -19,6 +19,7 @@ Each visitor acts on objects of their own (a fresh builder call), so no cell dep
 """
 import itertools
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Callable
 
 import pytest
@@ -26,11 +27,14 @@ from sqlalchemy import func, select
 
 from escrow.models import Deal, DealEvent
 from escrow.payout_models import PayoutAccount, RefundInstruction
+from escrow.webhook_models import StripePaymentIntent
 from listings.models import Bid, Listing, Offer
 from listings.models import RightClaim as RightClaimModel
 from marketplace.extensions import db
 from marketplace.models import ApiToken, Notification, Organization, User
+from marketplace.timeutil import utcnow
 from search.models import SavedSearch
+from tests import factories
 from tests.factories import PASSWORD
 
 from .conftest import PDF, PNG, ROLES, World, client_for
@@ -132,6 +136,51 @@ def _card_deal(w):
     deal.gateway = "fake_stripe"
     db.session.commit()
     return deal
+
+
+def _deposit_auction(w):
+    return w.listing(price_mode="auction", auction={"ends_at": utcnow() + timedelta(days=2), "deposit_amount": 1_000_00})
+
+
+def _deposit(w, gateway="offline", status=None):
+    """The buyer's deposit on an auction asking one: awaiting payment, or moved on to ``status``."""
+    from escrow import deposits
+
+    # a forfeit is the winner walking away, a strike against them: a bidder of its own each time
+    bidder = factories.make_user("buyer") if status == "forfeited" else w.buyer
+    deposit = deposits.open_deposit(_deposit_auction(w).id, bidder)
+    deposit.gateway = gateway
+    db.session.commit()
+    if status is not None:
+        deposits.confirm_offline_deposit(deposit.id, deposit.payment_reference, deposit.amount, w.operator)
+        db.session.commit()
+    if status == "returning":
+        deposits.return_all(deposit.auction, "测试退还")
+        db.session.commit()
+    if status == "forfeited":
+        from escrow import deals, trading
+
+        trading.place_bid(deposit.auction.listing_id, bidder, deposit.auction.start_price)
+        db.session.commit()
+        trading.close_auction(deposit.auction.listing_id, deposit.auction.ends_at)
+        deal = db.session.query(Deal).filter_by(listing_id=deposit.auction.listing_id).one()
+        deals.cancel_deal(deal.id, bidder)  # the winner walks away: forfeited
+        db.session.commit()
+    return deposit
+
+
+def _deposits_on(w, listing, user):
+    from listings.models import AuctionDeposit
+
+    return _count(AuctionDeposit, AuctionDeposit.auction_id == listing.auction.id)
+
+
+def _deposit_state(w, deposit, user):
+    from listings.models import AuctionDeposit
+
+    db.session.expire_all()
+    row = db.session.get(AuctionDeposit, deposit.id)
+    return row.status, row.payout_status, row.version
 
 
 def _right_of(w):
@@ -367,6 +416,12 @@ MATRIX = {
         (401, 201, 201, 403, 403, 403), setup=lambda w: w.auction(), args=lambda x: {"listing_id": x.id},
         body=_json({"amount": 100_000_00}), probe=lambda w, x, user: _count(Bid, Bid.auction_id == x.auction.id)),
     ("GET", "trading_api.list_bids"): Case(API_ALL, setup=lambda w: w.auction(), args=lambda x: {"listing_id": x.id}),
+    ("POST", "deposits_api.api_start"): Case(
+        (401, 201, 201, 403, 403, 403), note="buyers only, never the seller's side", setup=_deposit_auction,
+        args=lambda x: {"listing_id": x.id}, probe=_deposits_on),
+    ("GET", "deposits_api.api_show"): Case(
+        (401, 200, 404, 404, 404, 404), note="one's own deposit only", setup=lambda w: _deposit(w).auction.listing,
+        args=lambda x: {"listing_id": x.id}),
 
     # --- grades -----------------------------------------------------------------------------------------
     ("GET", "grading_api.proposal"): Case(OPERATORS_ONLY_API, setup=lambda w: w.listing(),
@@ -574,6 +629,24 @@ MATRIX = {
     ("POST", "trading.counter"): Case(
         ("login", "refused", 404, "done", 404, "refused"), setup=lambda w: w.offer(),
         args=lambda o: {"offer_id": o.id}, body=_form({"amount": "80000"}), probe=_reread(Offer, "status")),
+
+    # --- HTML: auction deposits ------------------------------------------------------------------------------
+    ("POST", "deposits.start"): Case(
+        ("login", "done", "done", "refused", "refused", "refused"), setup=_deposit_auction,
+        args=lambda x: {"listing_id": x.id}, probe=_deposits_on),
+    ("POST", "deposits.pay_card"): Case(
+        ("login", 200, 404, 404, 404, 403), note="the bidder pays; operators may look, not pay",
+        setup=lambda w: _deposit(w, gateway="fake_stripe"), args=lambda d: {"deposit_id": d.id},
+        probe=lambda w, d, user: _count(StripePaymentIntent, StripePaymentIntent.deposit_id == d.id)),
+    ("POST", "deposits.confirm"): Case(
+        OPERATORS_ONLY_PAGE, setup=_deposit, args=lambda d: {"deposit_id": d.id},
+        body=lambda w, d, user: {"data": {"reference": d.payment_reference, "amount": "1000"}}, probe=_deposit_state),
+    ("POST", "deposits.record_return"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: _deposit(w, status="returning"), args=lambda d: {"deposit_id": d.id},
+        body=_form({"reference": "BOC20261204099"}), probe=_deposit_state),
+    ("POST", "deposits.record_payout"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: _deposit(w, status="forfeited"), args=lambda d: {"deposit_id": d.id},
+        body=_form({"reference": "ICBC20261211099"}), probe=_deposit_state),
 
     # --- HTML: payments and search -------------------------------------------------------------------------
     ("POST", "payments.start_card_payment"): Case(
