@@ -539,11 +539,21 @@ def _read_blocks(matcher):
 
 @dataclass
 class Clause:
-    """One required part of a query: a word, a phrase (several words in order) or a number key."""
+    """One required part of a query: a word, a phrase (several words in order) or a number key.
+
+    ``exact``: the person quoted it (never expanded). ``loose``: several words that must all occur, in any
+    order (a multi-word glossary term such as "lithium battery"). ``alternatives``: other word sequences that
+    satisfy the clause too (synonyms and translations, ``search.synonyms``; each matched as a phrase), ranked
+    below the clause's own words. ``text``: what the person typed for it (for messages).
+    """
 
     words: list
     phrase: bool = False
     number: bool = False
+    exact: bool = False
+    loose: bool = False
+    alternatives: list = field(default_factory=list)
+    text: str = None
 
 
 @dataclass
@@ -570,6 +580,7 @@ class Filters:
 class IndexQuery(Filters):
     clauses: list = field(default_factory=list)
     restrict_ids: tuple = None  # only these listing ids (saved-search matching)
+    match_any: bool = False  # partial matching: any clause, more clauses first
 
 
 @dataclass
@@ -604,6 +615,11 @@ def clause_variants(clause):
     return variants
 
 
+EXACT_BONUS = 1000.0  # a clause matched by its own words outranks one matched only through a synonym
+SYNONYM_WEIGHT = 0.5  # BM25 weight of an alternative's words
+COORDINATION_BONUS = 10_000.0  # partial matching: each clause a document satisfies
+
+
 def _clause_match(snap, clause, scores):
     """Boolean mask of the docs matching ``clause``; adds its BM25 contribution to ``scores``."""
     n = snap.size
@@ -615,6 +631,23 @@ def _clause_match(snap, clause, scores):
         if scores is not None:
             scores[mask] += 10.0  # an exact number is the strongest signal there is
         return mask
+    if clause.loose:
+        mask = snap.live.copy()
+        for word in clause.words:
+            mask &= _words_match(snap, Clause([word]), scores, 1.0)
+    else:
+        mask = _words_match(snap, clause, scores, 1.0)
+    if clause.alternatives:
+        if scores is not None:
+            scores[mask] += EXACT_BONUS
+        for words in clause.alternatives:
+            mask |= _words_match(snap, Clause(list(words), phrase=len(words) > 1), scores, SYNONYM_WEIGHT)
+    return mask
+
+
+def _words_match(snap, clause, scores, weight):
+    """Mask of the docs holding ``clause``'s words (as a phrase when it has several), BM25 times ``weight``."""
+    n = snap.size
     variants = clause_variants(clause) if (clause.phrase or len(clause.words) == 1) else [clause.words]
     word_masks, postings = {}, {}
     for word in dict.fromkeys(w for v in variants for w in v):
@@ -624,7 +657,7 @@ def _clause_match(snap, clause, scores):
             word_mask[postings[(name, word)][0]] = True
         word_masks[word] = word_mask
         if scores is not None:
-            idf = _idf(int(np.count_nonzero(word_mask & snap.live)), max(snap.doc_count, 1))
+            idf = weight * _idf(int(np.count_nonzero(word_mask & snap.live)), max(snap.doc_count, 1))
             for name in FIELD_BOOSTS:
                 ids, tf = postings[(name, word)]
                 if len(ids):
@@ -741,7 +774,17 @@ def query_index(handle, iq, sort="relevance", offset=0, limit=20, facets=True):
             return IndexResult(total=0, ids=[], scores={}, facets=_empty_facets() if facets else {})
         mask = _filter_mask(snap, iq)
         scores = None
-        if iq.clauses:
+        if iq.clauses and iq.match_any:
+            # Partial matching: any clause will do; documents satisfying more clauses come first.
+            scores = np.zeros(snap.size, dtype=np.float32) if sort in ("relevance", "grade") else None
+            found = np.zeros(snap.size, dtype=bool)
+            for clause in iq.clauses:
+                clause_mask = _clause_match(snap, clause, scores)
+                if scores is not None:
+                    scores[clause_mask] += COORDINATION_BONUS
+                found |= clause_mask
+            mask &= found
+        elif iq.clauses:
             scores = np.zeros(snap.size, dtype=np.float32) if sort in ("relevance", "grade") else None
             for clause in sorted(iq.clauses, key=lambda c: not c.number):
                 mask &= _clause_match(snap, clause, scores)

@@ -25,7 +25,7 @@ from marketplace.notify import has_control_chars
 from marketplace.numbers import NumberError, parse_int
 from marketplace.regions import REGIONS
 
-from . import analysis
+from . import analysis, synonyms
 from .index import (
     GRADES,
     SORTS,
@@ -93,6 +93,9 @@ class SearchPage:
     results: list
     facets: dict
     suggestions: list = field(default_factory=list)
+    also_searched: list = field(default_factory=list)  # synonyms / translations the query was expanded with
+    partial: bool = False  # no listing matched every word: these match some of them (部分匹配)
+    notice: str = None  # "only stop words" and the like
 
     @property
     def pages(self):
@@ -200,20 +203,22 @@ def parse_query(q):
         if phrase:
             words = analysis.query_words(rest)
             if words:
-                clauses.append(Clause(words, phrase=len(words) > 1))
+                clauses.append(Clause(words, phrase=len(words) > 1, exact=True, text=rest.strip()))
             continue
         for chunk in rest.split():
-            run = []
-            for word in analysis.query_words(chunk) + [None]:
+            run, run_text = [], ""
+            spans = [(w, chunk[start:end]) for w, _pos, start, end in analysis.iter_words(chunk)]
+            for word, typed in spans + [(None, None)]:
                 # Characters jieba does not know come out one by one: keep such a run together as a phrase.
                 if word is not None and len(word) == 1 and _SINGLE_CJK.match(word):
                     run.append(word)
+                    run_text += typed
                     continue
                 if run:
-                    clauses.append(Clause(run, phrase=len(run) > 1))
-                    run = []
+                    clauses.append(Clause(run, phrase=len(run) > 1, text=run_text))
+                    run, run_text = [], ""
                 if word is not None:
-                    clauses.append(Clause([word]))
+                    clauses.append(Clause([word], text=typed))
     unique, seen = [], set()
     for clause in clauses:
         key = (tuple(clause.words), clause.phrase, clause.number)
@@ -223,9 +228,28 @@ def parse_query(q):
     return unique
 
 
-def index_query(params, clauses=None, restrict_ids=None):
-    return IndexQuery(clauses=parse_query(params.q) if clauses is None else clauses, restrict_ids=restrict_ids,
-                      **params.filter_values())
+def drop_stop_words(clauses):
+    """``clauses`` without the stop words (一种, 的, the, of …), unless nothing else is left."""
+    kept = [c for c in clauses if c.number or c.exact or c.phrase or not analysis.is_stop_word(c.words[0])]
+    return kept if kept else clauses
+
+
+def only_stop_words(q, clauses):
+    """True for a query that has text but nothing to search for: only stop words or punctuation."""
+    if not (q or "").strip():
+        return False
+    return not clauses or all(not c.number and not c.phrase and analysis.is_stop_word(c.words[0]) for c in clauses)
+
+
+def search_clauses(q):
+    """(clauses to run, terms also searched): the parsed query without stop words, expanded."""
+    return synonyms.expand(drop_stop_words(parse_query(q)))
+
+
+def index_query(params, clauses=None, restrict_ids=None, match_any=False):
+    if clauses is None:
+        clauses, _also = search_clauses(params.q)
+    return IndexQuery(clauses=clauses, restrict_ids=restrict_ids, match_any=match_any, **params.filter_values())
 
 
 # --- highlights ---------------------------------------------------------------
@@ -256,8 +280,15 @@ def snippet(text, terms, width=90):
 
 
 def _terms(clauses):
-    """Every index term a hit may have matched through (for highlighting)."""
-    return {w for c in clauses if not c.number for variant in clause_variants(c) for w in variant}
+    """Every index term a hit may have matched through (for highlighting), alternatives included."""
+    terms = set()
+    for c in clauses:
+        if c.number:
+            continue
+        parts = [Clause([w]) for w in c.words] if c.loose else [c]
+        parts += [Clause(list(alt), phrase=len(alt) > 1) for alt in c.alternatives]
+        terms.update(w for part in parts for variant in clause_variants(part) for w in variant)
+    return terms
 
 
 # --- running a search -------------------------------------------------------------
@@ -339,16 +370,45 @@ def result_json(row, terms, right_texts=(), holders=()):
 
 
 def search(params, *, with_facets=True, handle=None):
-    """Run a search. Hits come from the index and are re-checked against the database."""
+    """Run a search. Hits come from the index and are re-checked against the database.
+
+    The words are expanded with synonyms and translations (``search.synonyms``; listed in
+    ``also_searched``). When several words match nothing together, the listings matching the most
+    of them are shown instead, flagged ``partial`` (部分匹配).
+    """
     handle = handle or current_handle()
-    clauses = parse_query(params.q)
+    parsed = parse_query(params.q)
+    if only_stop_words(params.q, parsed):
+        page = SearchPage(params=params, total=0, results=[], facets=_empty_facets())
+        page.notice = _("“%(q)s”只有常用词或标点，请输入更具体的关键词，例如技术名称、产品或商标名。", q=params.q)
+        return page
+    clauses, also = synonyms.expand(drop_stop_words(parsed))
+    page = _run(params, clauses, handle, with_facets)
+    page.also_searched = also
+    text_clauses = [c for c in clauses if not c.number]
+    if page.total == 0 and len(clauses) > 1 and text_clauses:
+        partial = _run(params, clauses, handle, with_facets, match_any=True)
+        if partial.total:
+            partial.also_searched, partial.partial = also, True
+            partial.suggestions = suggestions(params, clauses, handle)
+            return partial
+    if page.total == 0 and (clauses or params.filters()):
+        page.suggestions = suggestions(params, clauses, handle)
+    return page
+
+
+def _empty_facets():
+    return {"kind": {}, "grade": {}, "nice_class": {}, "ipc_section": {}, "deal_type": {}}
+
+
+def _run(params, clauses, handle, with_facets, match_any=False):
     terms = _terms(clauses)
     sort = params.sort
     if sort == "relevance" and not clauses:
         sort = "newest"  # browsing: nothing to rank by
     offset = (params.page - 1) * params.per_page
     # Fetch a page and a spare page: hits the database no longer calls published are dropped and the gap filled.
-    found = query_index(handle, index_query(params, clauses), sort=sort, offset=offset,
+    found = query_index(handle, index_query(params, clauses, match_any=match_any), sort=sort, offset=offset,
                         limit=params.per_page * 2, facets=with_facets)
     live = _load_published(found.ids)
     stale = [i for i in found.ids if i not in live]
@@ -359,10 +419,7 @@ def search(params, *, with_facets=True, handle=None):
     total = found.total - len(stale)
     if results:
         total = max(total, offset + len(results))
-    page = SearchPage(params=params, total=total, results=results, facets=found.facets or {})
-    if total == 0 and (clauses or params.filters()):
-        page.suggestions = suggestions(params, clauses, handle)
-    return page
+    return SearchPage(params=params, total=total, results=results, facets=found.facets or {})
 
 
 def suggestions(params, clauses, handle, limit=4):
@@ -374,7 +431,7 @@ def suggestions(params, clauses, handle, limit=4):
     out, seen = [], set()
 
     def clause_text(clause):
-        text = "".join(clause.words)
+        text = clause.text or ("".join(clause.words) if not clause.loose else " ".join(clause.words))
         return '"' + text + '"' if clause.phrase else text
 
     plain = SearchParams(q=params.q, sort=params.sort, per_page=params.per_page)
@@ -408,6 +465,9 @@ def page_json(page):
         "per_page": page.params.per_page,
         "results": page.results,
         "facets": page.facets,
+        "also_searched": page.also_searched,
+        "partial": page.partial,
+        "notice": page.notice,
     }
 
 
