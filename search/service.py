@@ -230,7 +230,8 @@ def parse_query(q):
 
 def drop_stop_words(clauses):
     """``clauses`` without the stop words (一种, 的, the, of …), unless nothing else is left."""
-    kept = [c for c in clauses if c.number or c.exact or c.phrase or not analysis.is_stop_word(c.words[0])]
+    kept = [c for c in clauses if c.number or c.exact or c.phrase or c.loose or c.alternatives
+            or not analysis.is_stop_word(c.words[0])]
     return kept if kept else clauses
 
 
@@ -242,8 +243,9 @@ def only_stop_words(q, clauses):
 
 
 def search_clauses(q):
-    """(clauses to run, terms also searched): the parsed query without stop words, expanded."""
-    return synonyms.expand(drop_stop_words(parse_query(q)))
+    """(clauses to run, terms also searched): the parsed query, expanded, without stop words."""
+    clauses, also = synonyms.expand(parse_query(q))
+    return drop_stop_words(clauses), also
 
 
 def index_query(params, clauses=None, restrict_ids=None, match_any=False):
@@ -382,7 +384,8 @@ def search(params, *, with_facets=True, handle=None):
         page = SearchPage(params=params, total=0, results=[], facets=_empty_facets())
         page.notice = _("“%(q)s”只有常用词或标点，请输入更具体的关键词，例如技术名称、产品或商标名。", q=params.q)
         return page
-    clauses, also = synonyms.expand(drop_stop_words(parsed))
+    clauses, also = synonyms.expand(parsed)  # before stop words go: "internet of things" is one glossary term
+    clauses = drop_stop_words(clauses)
     page = _run(params, clauses, handle, with_facets)
     page.also_searched = also
     text_clauses = [c for c in clauses if not c.number]
