@@ -27,7 +27,6 @@ DATA = Path(__file__).resolve().parent / "data"
 SYNONYMS = DATA / "synonyms.tsv"
 GLOSSARY = DATA / "glossary.tsv"
 GLOSSARY_IPC = DATA / "glossary_ipc.tsv"
-FILES = (SYNONYMS, GLOSSARY, GLOSSARY_IPC)
 MAX_EXPANSIONS = 8  # alternative terms a whole query may add
 MAX_PER_TERM = 4  # of which one looked-up term may add
 MAX_NGRAM = 4  # longest run of query words looked up as one term
@@ -47,10 +46,10 @@ def _lines(path):
         return
 
 
-def read_synonym_groups(path=SYNONYMS):
+def read_synonym_groups(path=None):
     """[[term, …], …]: each line's terms (at least two, each at most MAX_TERM_CHARS)."""
     groups = []
-    for cells in _lines(path):
+    for cells in _lines(path or SYNONYMS):
         terms = list(dict.fromkeys(c for c in cells if c and len(c) <= MAX_TERM_CHARS))
         if len(terms) >= 2:
             groups.append(terms)
@@ -128,9 +127,13 @@ _lock = threading.Lock()
 _cache = {"stamp": None, "thesaurus": None}
 
 
+def _files():
+    return SYNONYMS, GLOSSARY, GLOSSARY_IPC  # read at call time (tests point them elsewhere)
+
+
 def _stamp():
-    out = []
-    for path in FILES:
+    out = [tuple(map(str, _files()))]
+    for path in _files():
         try:
             st = os.stat(path)
             out.append((st.st_mtime_ns, st.st_size))
@@ -147,8 +150,9 @@ def thesaurus():
             if _cache["stamp"] != stamp:
                 from . import analysis
 
-                pairs = read_glossary(GLOSSARY) + read_glossary(GLOSSARY_IPC)
-                _cache["thesaurus"] = build(read_synonym_groups(), pairs, analysis.query_words)
+                synonyms_file, curated, derived = _files()
+                pairs = read_glossary(curated) + read_glossary(derived)
+                _cache["thesaurus"] = build(read_synonym_groups(synonyms_file), pairs, analysis.query_words)
                 _cache["stamp"] = stamp
     return _cache["thesaurus"]
 
