@@ -21,6 +21,7 @@ positions of candidate documents only. Numbers in docs/performance.md.
 import logging
 import math
 import os
+import time
 import shutil
 import threading
 from dataclasses import dataclass, field, fields
@@ -64,6 +65,7 @@ COLUMN_FIELDS = {
     "price": ("q", -1),  # fen; -1 = no price (面议)
     "region": ("b", 0),  # code in REGION_CODES
     "published": ("q", 0),  # epoch seconds
+    "ends": ("q", 0),  # an auction's close, epoch seconds; 0 = not an auction (an older index: 0 everywhere)
 }
 
 
@@ -187,6 +189,7 @@ def listing_document(listing):
         "price": int(price) if price is not None else -1,
         "region": REGION_CODES.index(region),
         "published": _epoch(listing.published_at),
+        "ends": _epoch(listing.auction.ends_at) if listing.price_mode == "auction" and listing.auction else 0,
     }
 
 
@@ -591,7 +594,7 @@ class IndexResult:
     facets: dict
 
 
-SORTS = ("relevance", "price_asc", "price_desc", "newest", "grade")
+SORTS = ("relevance", "price_asc", "price_desc", "newest", "grade", "ending_soon")
 
 
 def _idf(df, n):
@@ -742,6 +745,10 @@ def _order(snap, docs, scores, sort, want):
         primary = np.where(price < 0, np.inf, price if sort == "price_asc" else -price)
     elif sort == "newest":
         primary = -published.astype(np.float64)
+    elif sort == "ending_soon":
+        # Running auctions, the nearest close first; then everything else (closed auctions too), newest first.
+        ends = snap.col["ends"][docs].astype(np.float64)
+        primary = np.where(ends > time.time(), ends, np.inf)
     elif sort == "grade":
         grade = snap.col["grade"][docs].astype(np.float64)
         grade[grade == 0] = 9  # ungraded last

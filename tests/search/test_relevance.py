@@ -176,3 +176,25 @@ def test_only_stop_words_get_a_message(search_api, client, corpus):
 def test_stop_words_beside_real_words_are_ignored(search_api, corpus):
     body = search_api(q="一种 石墨烯")  # the listing "石墨烯散热膜…" does not say 一种
     assert corpus["graphene"].id in ids(body) and body["partial"] is False and body["notice"] is None
+
+
+# --- sort: auction ending soon ---------------------------------------------------------------------------
+
+def test_sort_by_auction_ending_soon(app, search_api, client):
+    from datetime import timedelta
+
+    from marketplace.timeutil import utcnow
+
+    seller = factories.make_user("seller")
+    later = make_search_listing(seller, title="锂电池拍卖二", price_mode="auction", price=10_0000_00, age_days=3)
+    sooner = make_search_listing(seller, title="锂电池拍卖一", price_mode="auction", price=10_0000_00, age_days=2)
+    closed = make_search_listing(seller, title="锂电池拍卖已截止", price_mode="auction", price=10_0000_00, age_days=9)
+    fixed = make_search_listing(seller, title="锂电池一口价", age_days=0)
+    later.auction.ends_at = utcnow() + timedelta(days=3)
+    sooner.auction.ends_at = utcnow() + timedelta(hours=5)
+    closed.auction.ends_at = utcnow() - timedelta(hours=1)  # not yet closed by the deadline job: still published
+    db.session.commit()
+    assert ids(search_api(q="锂电池", sort="ending_soon")) == [sooner.id, later.id, fixed.id, closed.id]
+    assert ids(search_api(sort="ending_soon"))[:2] == [sooner.id, later.id]
+    html = client.get("/search?q=锂电池&sort=ending_soon").get_data(as_text=True)
+    assert '<option value="ending_soon" selected>拍卖即将结束</option>' in html
