@@ -281,13 +281,19 @@ class IndexHandle:
             snap = self._snapshot
             if snap is not None:
                 try:
-                    if snap.searcher.up_to_date():
+                    # Not ``searcher.up_to_date()``: a one-segment reader (after ``rebuild``, optimised)
+                    # reports no generation, so that said "changed" on every query and every query paid
+                    # for a new searcher (issue 18, the HTTP floor). The generation is noted at opening.
+                    if ix.latest_generation() == snap.generation:
                         return snap
                 except Exception:  # noqa: BLE001 - files replaced under us: reopen below
                     log.info("search index changed on disk; reopening", exc_info=True)
             # A new searcher (Whoosh's refresh() cannot reuse segment readers anyway); the column
-            # arrays of unchanged segments come from the cache.
+            # arrays of unchanged segments come from the cache. The generation is read first: a commit
+            # in between makes the next query reopen once more, never keeps an old searcher.
+            generation = ix.latest_generation()
             new = Snapshot(ix.searcher(), self._segment_cache)
+            new.generation = generation
             if snap is not None:
                 snap.close()
             self._snapshot = new

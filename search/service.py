@@ -120,7 +120,7 @@ def _int_arg(args, key, fields, minimum, maximum, message):
         fields[key] = _("必须是整数")
         return None
     if not minimum <= value <= maximum:
-        fields[key] = message
+        fields[key] = message()  # translated only when needed: the first gettext of a request loads its locale
         return None
     return value
 
@@ -164,14 +164,14 @@ def parse_params(args):
         p.ipc = normalise_ipc(ipc)
         if p.ipc is None:
             fields["ipc"] = _("IPC 分类格式不对，例如 H、H01、H01M 或 H01M 4/36")
-    p.nice_class = _int_arg(args, "nice_class", fields, 1, 45, _("尼斯分类为 1–45"))
-    p.price_min = _int_arg(args, "price_min", fields, 0, 10**15, _("价格（分）超出范围"))
-    p.price_max = _int_arg(args, "price_max", fields, 0, 10**15, _("价格（分）超出范围"))
+    p.nice_class = _int_arg(args, "nice_class", fields, 1, 45, lambda: _("尼斯分类为 1–45"))
+    p.price_min = _int_arg(args, "price_min", fields, 0, 10**15, lambda: _("价格（分）超出范围"))
+    p.price_max = _int_arg(args, "price_max", fields, 0, 10**15, lambda: _("价格（分）超出范围"))
     if p.price_min is not None and p.price_max is not None and p.price_min > p.price_max:
         fields["price_max"] = _("最高价不能低于最低价")
-    page = _int_arg(args, "page", fields, 1, MAX_PAGE, _("页码为 1–%(n)s", n=MAX_PAGE))
+    page = _int_arg(args, "page", fields, 1, MAX_PAGE, lambda: _("页码为 1–%(n)s", n=MAX_PAGE))
     p.page = page or 1
-    per_page = _int_arg(args, "per_page", fields, 1, MAX_PER_PAGE, _("每页条数为 1–%(n)s", n=MAX_PER_PAGE))
+    per_page = _int_arg(args, "per_page", fields, 1, MAX_PER_PAGE, lambda: _("每页条数为 1–%(n)s", n=MAX_PER_PAGE))
     p.per_page = per_page or DEFAULT_PER_PAGE
     if fields:
         raise ValidationError(_("搜索参数有误"), fields)
