@@ -1,8 +1,9 @@
 """The Whoosh index: schema, Chinese/English analyzer, outbox sync, queries, facets, saved searches.
 
-Modules: ``analysis`` (tokenizer, number spellings, stop words), ``synonyms`` (query-time synonyms and
-zh↔en glossary, data in ``search/data``; docs/search.md), ``index`` (schema, writes, the query executor), ``outbox`` (after-commit drain, sync, reindex), ``service`` (search requests,
-highlights, saved searches), ``saved`` (notifications), ``api`` / ``views`` (thin), ``cli``.
+Modules: ``analysis`` (tokenizer, number spellings, stop words), ``synonyms`` (query-time synonyms
+and the zh↔en glossary, data in ``search/data``; docs/search.md), ``index`` (schema, writes, the query
+executor), ``outbox`` (after-commit drain, sync, reindex), ``service`` (search requests, highlights,
+saved searches), ``saved`` (notifications), ``api`` / ``views`` (thin), ``cli``.
 """
 
 

@@ -21,9 +21,9 @@ positions of candidate documents only. Numbers in docs/performance.md.
 import logging
 import math
 import os
-import time
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field, fields
 from datetime import timezone
 
