@@ -43,6 +43,7 @@ MAX_QUERY_CHARS = 200
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
+MAX_PARTIAL_CLAUSES = 8  # partial matching ORs at most this many parts of a query
 MAX_PLAIN_CHARS = 20_000  # plain_text reads at most this much of a description (= listings MAX_DESCRIPTION)
 FILTER_KEYS = tuple(f.name for f in fields(Filters))
 _QUOTES = re.compile(r"[\"“”「」『』]")
@@ -390,7 +391,8 @@ def search(params, *, with_facets=True, handle=None):
     page.also_searched = also
     text_clauses = [c for c in clauses if not c.number]
     if page.total == 0 and len(clauses) > 1 and text_clauses:
-        partial = _run(params, clauses, handle, with_facets, match_any=True)
+        # Bounded: a 200-character query can hold ~100 words; the OR of the first few is enough to rank by.
+        partial = _run(params, clauses[:MAX_PARTIAL_CLAUSES], handle, with_facets, match_any=True)
         if partial.total:
             partial.also_searched, partial.partial = also, True
             partial.suggestions = suggestions(params, clauses, handle)

@@ -198,3 +198,16 @@ def test_sort_by_auction_ending_soon(app, search_api, client):
     assert ids(search_api(sort="ending_soon"))[:2] == [sooner.id, later.id]
     html = client.get("/search?q=锂电池&sort=ending_soon").get_data(as_text=True)
     assert '<option value="ending_soon" selected>拍卖即将结束</option>' in html
+
+
+def test_partial_matching_of_a_long_query_is_bounded(search_api, corpus, monkeypatch):
+    from search import service
+
+    seen = []
+    original = service.query_index
+    monkeypatch.setattr(service, "query_index", lambda handle, iq, **kw: seen.append(iq) or original(handle, iq, **kw))
+    q = "石墨烯 " + " ".join(f"火星{i}" for i in range(40))  # 41 parts, only the first matches anything
+    body = search_api(q=q[:service.MAX_QUERY_CHARS])
+    assert body["partial"] is True and ids(body) == [corpus["graphene"].id, corpus["graphene_en"].id]
+    partial = [iq for iq in seen if iq.match_any]
+    assert len(partial) == 1 and len(partial[0].clauses) == service.MAX_PARTIAL_CLAUSES
