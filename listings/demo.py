@@ -419,9 +419,12 @@ def _seed(progress):
                 db.session.flush()
                 _grade(listing, index, operator, now)
         added += 1
+    import os
+
     from flask import current_app
 
-    if current_app.config.get("DEMO_CATALOGUE_VOLUME", True):  # the test suite seeds only the tour
+    volume = current_app.config.get("DEMO_CATALOGUE_VOLUME", os.environ.get("DEMO_CATALOGUE_VOLUME", "1") != "0")
+    if volume:  # the test suite seeds only the tour (DEMO_CATALOGUE_VOLUME=0 in the environment does too)
         from .demo_catalogue import seed as seed_volume
 
         added += seed_volume(now, today, operator, progress)[0]
