@@ -15,6 +15,7 @@ empty database (first start with ``DEMO_DATA=1``). Accounts: docs/demo.md.
 """
 import csv
 import hashlib
+import os
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
