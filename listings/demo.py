@@ -420,8 +420,6 @@ def _seed(progress):
                 db.session.flush()
                 _grade(listing, index, operator, now)
         added += 1
-    import os
-
     from flask import current_app
 
     volume = current_app.config.get("DEMO_CATALOGUE_VOLUME", os.environ.get("DEMO_CATALOGUE_VOLUME", "1") != "0")
