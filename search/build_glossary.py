@@ -11,7 +11,8 @@ sides and paired piece by piece only where both sides cut into the same number o
 3. a piece's examples are cut off (混合，例如，溶解、乳化或分散 / MIXING, e.g. DISSOLVING,
    EMULSIFYING, DISPERSING): the head pairs with the head, the examples one by one;
 4. a head or example list is cut on 、/或/和 and ,/OR/AND (放电管或放电灯 / DISCHARGE TUBES OR
-   DISCHARGE LAMPS).
+   DISCHARGE LAMPS), unless its items carry 的 or of/for/in …, which the two languages order
+   differently (一般机器或发动机的冷却 / COOLING OF MACHINES OR ENGINES IN GENERAL).
 
 Only short terms are kept (2–8 Chinese characters, 1–4 English words), and not the generic ones
 (一般, 其他, 零部件, 方法, 装置 …), which would pair with anything.
@@ -57,7 +58,7 @@ def _keep(zh, en):
     en = " ".join(en.lower().split())
     en = re.sub(r"^(?:in general|general)\s+", "", en)
     en = re.sub(r"\s+in general$", "", en)
-    if not _ZH_TERM.fullmatch(zh) or zh in GENERIC_ZH or zh.startswith(("一般", "其他", "用于", "专门")):
+    if not _ZH_TERM.fullmatch(zh) or zh in GENERIC_ZH or zh.startswith(("一般", "其他", "用于", "专门")) or "的" in zh:
         return None
     if not _EN_TERM.fullmatch(en) or en in GENERIC_EN or len(en.split()) > 4:
         return None
@@ -68,7 +69,14 @@ def _keep(zh, en):
     return zh, en
 
 
+_REORDERING = re.compile(r"的|\b(?:of|for|in|by|with|to|on)\b", re.I)
+
+
 def _pair_lists(zh_items, en_items, out, code):
+    """Pair items one to one. A list whose items carry 的 or of/for/in … is skipped: the two languages order
+    such phrases differently (发动机的冷却 / COOLING OF ENGINES), so item n need not translate item n."""
+    if len(zh_items) > 1 and any(_REORDERING.search(item) for item in zh_items + en_items):
+        return
     if len(zh_items) == len(en_items):
         for zh, en in zip(zh_items, en_items, strict=True):
             kept = _keep(zh, en)
