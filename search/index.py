@@ -218,7 +218,7 @@ class IndexHandle:
             self._reset()
             if os.path.isdir(self.path) and whoosh_index.exists_in(self.path):
                 self._ix = whoosh_index.open_dir(self.path)
-                if set(self._ix.schema.names()) != set(build_schema().names()):
+                if set(self._ix.schema.names()) != set(build_schema().names()) and not self._add_columns():
                     # Written by an older version: start empty; `flask search reindex` fills it again.
                     log.error("search index at %s has an old schema; replaced by an empty one: run "
                               "`flask search reindex`", self.path)
@@ -233,6 +233,31 @@ class IndexHandle:
                 except LockError:  # another process is creating it right now
                     self._ix = whoosh_index.open_dir(self.path)
             return self._ix
+
+    def _add_columns(self):
+        """An index that lacks only new column fields (e.g. ``ends``, issue 18) gets them added in place: its
+        documents read the column's default until they are written again (the outbox or a reindex). Any
+        other schema difference returns False (the caller starts an empty index)."""
+        old, new = self._ix.schema, build_schema()
+        missing = [name for name in new.names() if name not in old]
+        if any(name not in new for name in old.names()) or not all(isinstance(new[n], COLUMN) for n in missing):
+            return False
+        try:
+            writer = self._ix.writer(timeout=10.0, delay=0.05)
+        except LockError:
+            log.warning("search index at %s lacks columns %s and is locked; searching without them", self.path,
+                        missing)
+            return True
+        try:
+            for name in missing:
+                writer.add_field(name, new[name])
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        log.info("search index at %s: added columns %s", self.path, missing)
+        self._ix = whoosh_index.open_dir(self.path)
+        return True
 
     def _reset(self):
         if self._snapshot is not None:
@@ -355,7 +380,9 @@ def _segment_arrays(segreader):
 
     schema = segreader.schema
     n = segreader.doc_count_all()
-    arrays = {name: _read_numeric_column(segreader, name, schema[name].column_type, n) for name in COLUMN_FIELDS}
+    arrays = {name: (_read_numeric_column(segreader, name, schema[name].column_type, n) if name in schema
+                     else np.full(n, COLUMN_FIELDS[name][1], dtype=np.int64))  # a column the index does not have yet
+              for name in COLUMN_FIELDS}
     for name in FIELD_BOOSTS:
         raw = _read_numeric_column(segreader, f"_{name}_len", LENGTHS_COLUMN, n)
         arrays[f"_len_{name}"] = _LENGTHS[raw.astype(np.int64)]

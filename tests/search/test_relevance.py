@@ -211,3 +211,28 @@ def test_partial_matching_of_a_long_query_is_bounded(search_api, corpus, monkeyp
     assert body["partial"] is True and ids(body) == [corpus["graphene"].id, corpus["graphene_en"].id]
     partial = [iq for iq in seen if iq.match_any]
     assert len(partial) == 1 and len(partial[0].clauses) == service.MAX_PARTIAL_CLAUSES
+
+
+def test_an_index_without_the_new_column_keeps_its_documents(app, search_api, corpus, tmp_path):
+    """Adding the ``ends`` column must not empty an existing index (it used to be replaced by an empty one)."""
+    from whoosh import index as whoosh_index
+
+    from search import index as search_index
+    from search.outbox import reindex
+
+    path = tmp_path / "old-index"
+    path.mkdir()
+    old_schema = search_index.build_schema()
+    old_schema.remove("ends")
+    ix = whoosh_index.create_in(str(path), old_schema)
+    writer = ix.writer()
+    doc = search_index.listing_document(corpus["li"])
+    doc.pop("ends")
+    writer.add_document(**doc)
+    writer.commit()
+    handle = search_index.IndexHandle(str(path))
+    snap = handle.snapshot()
+    assert snap.doc_count == 1 and "ends" in handle.open().schema.names()
+    with app.app_context():
+        assert reindex(handle) == len(corpus)  # and it is writable with the new column
+    assert handle.snapshot().doc_count == len(corpus)
