@@ -1,6 +1,6 @@
 """The judged query set (issue 18): recall@20 over the full demo catalogue, through the API.
 
-``data/judged_queries.tsv`` lists 80+ queries — Chinese, English, mixed, synonyms and abbreviations
+``data/judged_queries.tsv`` lists 82 queries — Chinese, English, mixed, synonyms and abbreviations
 (锂电, 新能源车, UAV, AI, IoT …) — each with the published demo listings it must find: those whose
 title names the concept in Chinese (for 锂电 / lithium battery: 锂电池 or 锂离子电池 in the title). The
 list was written from the catalogue that ``listings.demo.seed`` builds (deterministic). recall@20 of a
