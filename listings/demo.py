@@ -15,6 +15,7 @@ empty database (first start with ``DEMO_DATA=1``). Accounts: docs/demo.md.
 """
 import csv
 import hashlib
+import os
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -386,8 +387,18 @@ def _grade(listing, index, operator, now):
     grading.assess(listing.id, operator, scores, rationale, now=now)
 
 
-def seed():
-    """Load the demo catalogue (idempotent). Returns the number of listings added; commits."""
+def seed(progress=None):
+    """Load the demo catalogue (idempotent). Returns the number of listings added; commits.
+
+    The tour's listings below, then the volume of ``demo_catalogue`` (``progress(done, total)`` follows it).
+    """
+    from search.outbox import deferred
+
+    with deferred():  # index once at the end, not after every commit
+        return _seed(progress)
+
+
+def _seed(progress):
     now = utcnow()
     today = local(now).date()
     orgs, users, _buyer, operator = _ensure_accounts()
@@ -409,6 +420,13 @@ def seed():
                 db.session.flush()
                 _grade(listing, index, operator, now)
         added += 1
+    from flask import current_app
+
+    volume = current_app.config.get("DEMO_CATALOGUE_VOLUME", os.environ.get("DEMO_CATALOGUE_VOLUME", "1") != "0")
+    if volume:  # the test suite seeds only the tour (DEMO_CATALOGUE_VOLUME=0 in the environment does too)
+        from .demo_catalogue import seed as seed_volume
+
+        added += seed_volume(now, today, operator, progress)[0]
     db.session.commit()
     return added
 

@@ -18,8 +18,8 @@ queries find nothing (STYLE.md). Here:
   spelling, so ``201710601862.3``, ``ZL201710601862.3`` and ``CN 2017 1 0601862.3``
   all find the same right.
 
-jieba's dictionary is loaded once per process by :func:`initialise` (called at
-app start-up), never per request.
+jieba's dictionary (plus the domain words of ``search/data``, see :func:`_load_user_words`) is
+loaded once per process by :func:`initialise` (called at app start-up), never per request.
 """
 import functools
 import logging
@@ -53,7 +53,22 @@ def initialise():
         if not _ready:
             jieba.setLogLevel(logging.WARNING)
             jieba.initialize()
+            _load_user_words()
             _ready = True
+
+
+def _load_user_words():
+    """Domain words from the synonym and glossary tables (search/data) into jieba's dictionary, so that
+    石墨烯, 锂离子电池 or 无人驾驶飞行器 are cut as one word (with their sub-words indexed as well).
+
+    A word jieba already knows keeps its frequency; a new one gets the frequency that keeps it whole
+    (``suggest_freq``). Changing this list changes how new text is cut: reindex after adding words.
+    """
+    from .synonyms import dictionary_words
+
+    for word in dictionary_words():
+        if not jieba.dt.FREQ.get(word):
+            jieba.add_word(word)
 
 
 def normalise_text(text):
@@ -139,6 +154,17 @@ def split_word(word):
         if options:
             best[i] = min(options)
     return best[0][2] if best[0] is not None else None
+
+
+# Words that say nothing about what is searched for: dropped from a query that has other words, and a
+# query of nothing else gets a message instead of every listing (search.service).
+STOP_WORDS = frozenset(
+    "一种 一个 一套 的 地 得 了 和 与 及 及其 以及 或 或者 其 该 所述 用于 基于 包括 具有 一 种 个 在 是 有 对 把 被 "
+    "及其制备 其制备 an a the of for and or with in on to by at from as is are be its this that".split())
+
+
+def is_stop_word(word):
+    return word in STOP_WORDS or _latin(word) in STOP_WORDS
 
 
 def query_words(text):

@@ -24,7 +24,8 @@ def _param(name, schema, description):
 
 SEARCH_PARAMETERS = [
     _param("q", {"type": "string", "maxLength": service.MAX_QUERY_CHARS},
-           'Words (all must match), "quoted phrases", application/registration numbers in any spelling'),
+           'Words (all must match; synonyms and zh/en translations count too), "quoted phrases" (never expanded), '
+           'application/registration numbers in any spelling'),
     _param("kind", {"type": "string", "enum": list(KINDS)}, "patent or trademark"),
     _param("grade", {"type": "string", "pattern": "^[A-Da-d](,[A-Da-d])*$"}, "quality grade(s), e.g. A or A,B"),
     _param("patent_type", {"type": "string", "enum": list(PATENT_TYPES)}, "patent type"),
@@ -69,6 +70,14 @@ SEARCH_SCHEMA = {
         "page": {"type": "integer", "minimum": 1},
         "per_page": {"type": "integer", "minimum": 1},
         "results": {"type": "array", "items": RESULT_SCHEMA},
+        "also_searched": {"type": "array", "items": {"type": "string"},
+                          "description": "synonyms, abbreviations and translations the query was expanded with "
+                                         "(也搜索了); exact matches rank first"},
+        "partial": {"type": "boolean",
+                    "description": "true: no listing matched every word; these are the best partial matches "
+                                   "(部分匹配), those matching more words first"},
+        "notice": {"type": "string", "nullable": True,
+                   "description": "a message for the person, e.g. when the query holds only stop words"},
         "facets": {
             "type": "object",
             "required": ["kind", "grade", "nice_class", "ipc_section", "deal_type"],

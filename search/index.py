@@ -23,6 +23,7 @@ import math
 import os
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field, fields
 from datetime import timezone
 
@@ -64,6 +65,7 @@ COLUMN_FIELDS = {
     "price": ("q", -1),  # fen; -1 = no price (面议)
     "region": ("b", 0),  # code in REGION_CODES
     "published": ("q", 0),  # epoch seconds
+    "ends": ("q", 0),  # an auction's close, epoch seconds; 0 = not an auction (an older index: 0 everywhere)
 }
 
 
@@ -187,6 +189,7 @@ def listing_document(listing):
         "price": int(price) if price is not None else -1,
         "region": REGION_CODES.index(region),
         "published": _epoch(listing.published_at),
+        "ends": _epoch(listing.auction.ends_at) if listing.price_mode == "auction" and listing.auction else 0,
     }
 
 
@@ -215,7 +218,7 @@ class IndexHandle:
             self._reset()
             if os.path.isdir(self.path) and whoosh_index.exists_in(self.path):
                 self._ix = whoosh_index.open_dir(self.path)
-                if set(self._ix.schema.names()) != set(build_schema().names()):
+                if set(self._ix.schema.names()) != set(build_schema().names()) and not self._add_columns():
                     # Written by an older version: start empty; `flask search reindex` fills it again.
                     log.error("search index at %s has an old schema; replaced by an empty one: run "
                               "`flask search reindex`", self.path)
@@ -230,6 +233,31 @@ class IndexHandle:
                 except LockError:  # another process is creating it right now
                     self._ix = whoosh_index.open_dir(self.path)
             return self._ix
+
+    def _add_columns(self):
+        """An index that lacks only new column fields (e.g. ``ends``, issue 18) gets them added in place: its
+        documents read the column's default until they are written again (the outbox or a reindex). Any
+        other schema difference returns False (the caller starts an empty index)."""
+        old, new = self._ix.schema, build_schema()
+        missing = [name for name in new.names() if name not in old]
+        if any(name not in new for name in old.names()) or not all(isinstance(new[n], COLUMN) for n in missing):
+            return False
+        try:
+            writer = self._ix.writer(timeout=10.0, delay=0.05)
+        except LockError:
+            log.warning("search index at %s lacks columns %s and is locked; searching without them", self.path,
+                        missing)
+            return True
+        try:
+            for name in missing:
+                writer.add_field(name, new[name])
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        log.info("search index at %s: added columns %s", self.path, missing)
+        self._ix = whoosh_index.open_dir(self.path)
+        return True
 
     def _reset(self):
         if self._snapshot is not None:
@@ -278,13 +306,19 @@ class IndexHandle:
             snap = self._snapshot
             if snap is not None:
                 try:
-                    if snap.searcher.up_to_date():
+                    # Not ``searcher.up_to_date()``: a one-segment reader (after ``rebuild``, optimised)
+                    # reports no generation, so that said "changed" on every query and every query paid
+                    # for a new searcher (issue 18, the HTTP floor). The generation is noted at opening.
+                    if ix.latest_generation() == snap.generation:
                         return snap
                 except Exception:  # noqa: BLE001 - files replaced under us: reopen below
                     log.info("search index changed on disk; reopening", exc_info=True)
             # A new searcher (Whoosh's refresh() cannot reuse segment readers anyway); the column
-            # arrays of unchanged segments come from the cache.
+            # arrays of unchanged segments come from the cache. The generation is read first: a commit
+            # in between makes the next query reopen once more, never keeps an old searcher.
+            generation = ix.latest_generation()
             new = Snapshot(ix.searcher(), self._segment_cache)
+            new.generation = generation
             if snap is not None:
                 snap.close()
             self._snapshot = new
@@ -346,7 +380,9 @@ def _segment_arrays(segreader):
 
     schema = segreader.schema
     n = segreader.doc_count_all()
-    arrays = {name: _read_numeric_column(segreader, name, schema[name].column_type, n) for name in COLUMN_FIELDS}
+    arrays = {name: (_read_numeric_column(segreader, name, schema[name].column_type, n) if name in schema
+                     else np.full(n, COLUMN_FIELDS[name][1], dtype=np.int64))  # a column the index does not have yet
+              for name in COLUMN_FIELDS}
     for name in FIELD_BOOSTS:
         raw = _read_numeric_column(segreader, f"_{name}_len", LENGTHS_COLUMN, n)
         arrays[f"_len_{name}"] = _LENGTHS[raw.astype(np.int64)]
@@ -539,11 +575,21 @@ def _read_blocks(matcher):
 
 @dataclass
 class Clause:
-    """One required part of a query: a word, a phrase (several words in order) or a number key."""
+    """One required part of a query: a word, a phrase (several words in order) or a number key.
+
+    ``exact``: the person quoted it (never expanded). ``loose``: several words that must all occur, in any
+    order (a multi-word glossary term such as "lithium battery"). ``alternatives``: other word sequences that
+    satisfy the clause too (synonyms and translations, ``search.synonyms``; each matched as a phrase), ranked
+    below the clause's own words. ``text``: what the person typed for it (for messages).
+    """
 
     words: list
     phrase: bool = False
     number: bool = False
+    exact: bool = False
+    loose: bool = False
+    alternatives: list = field(default_factory=list)
+    text: str = None
 
 
 @dataclass
@@ -570,6 +616,7 @@ class Filters:
 class IndexQuery(Filters):
     clauses: list = field(default_factory=list)
     restrict_ids: tuple = None  # only these listing ids (saved-search matching)
+    match_any: bool = False  # partial matching: any clause, more clauses first
 
 
 @dataclass
@@ -580,7 +627,7 @@ class IndexResult:
     facets: dict
 
 
-SORTS = ("relevance", "price_asc", "price_desc", "newest", "grade")
+SORTS = ("relevance", "price_asc", "price_desc", "newest", "grade", "ending_soon")
 
 
 def _idf(df, n):
@@ -604,6 +651,11 @@ def clause_variants(clause):
     return variants
 
 
+EXACT_BONUS = 1000.0  # a clause matched by its own words outranks one matched only through a synonym
+SYNONYM_WEIGHT = 0.5  # BM25 weight of an alternative's words
+COORDINATION_BONUS = 10_000.0  # partial matching: each clause a document satisfies
+
+
 def _clause_match(snap, clause, scores):
     """Boolean mask of the docs matching ``clause``; adds its BM25 contribution to ``scores``."""
     n = snap.size
@@ -615,6 +667,23 @@ def _clause_match(snap, clause, scores):
         if scores is not None:
             scores[mask] += 10.0  # an exact number is the strongest signal there is
         return mask
+    if clause.loose:
+        mask = snap.live.copy()
+        for word in clause.words:
+            mask &= _words_match(snap, Clause([word]), scores, 1.0)
+    else:
+        mask = _words_match(snap, clause, scores, 1.0)
+    if clause.alternatives:
+        if scores is not None:
+            scores[mask] += EXACT_BONUS
+        for words in clause.alternatives:
+            mask |= _words_match(snap, Clause(list(words), phrase=len(words) > 1), scores, SYNONYM_WEIGHT)
+    return mask
+
+
+def _words_match(snap, clause, scores, weight):
+    """Mask of the docs holding ``clause``'s words (as a phrase when it has several), BM25 times ``weight``."""
+    n = snap.size
     variants = clause_variants(clause) if (clause.phrase or len(clause.words) == 1) else [clause.words]
     word_masks, postings = {}, {}
     for word in dict.fromkeys(w for v in variants for w in v):
@@ -624,7 +693,7 @@ def _clause_match(snap, clause, scores):
             word_mask[postings[(name, word)][0]] = True
         word_masks[word] = word_mask
         if scores is not None:
-            idf = _idf(int(np.count_nonzero(word_mask & snap.live)), max(snap.doc_count, 1))
+            idf = weight * _idf(int(np.count_nonzero(word_mask & snap.live)), max(snap.doc_count, 1))
             for name in FIELD_BOOSTS:
                 ids, tf = postings[(name, word)]
                 if len(ids):
@@ -709,6 +778,10 @@ def _order(snap, docs, scores, sort, want):
         primary = np.where(price < 0, np.inf, price if sort == "price_asc" else -price)
     elif sort == "newest":
         primary = -published.astype(np.float64)
+    elif sort == "ending_soon":
+        # Running auctions, the nearest close first; then everything else (closed auctions too), newest first.
+        ends = snap.col["ends"][docs].astype(np.float64)
+        primary = np.where(ends > time.time(), ends, np.inf)
     elif sort == "grade":
         grade = snap.col["grade"][docs].astype(np.float64)
         grade[grade == 0] = 9  # ungraded last
@@ -741,7 +814,17 @@ def query_index(handle, iq, sort="relevance", offset=0, limit=20, facets=True):
             return IndexResult(total=0, ids=[], scores={}, facets=_empty_facets() if facets else {})
         mask = _filter_mask(snap, iq)
         scores = None
-        if iq.clauses:
+        if iq.clauses and iq.match_any:
+            # Partial matching: any clause will do; documents satisfying more clauses come first.
+            scores = np.zeros(snap.size, dtype=np.float32) if sort in ("relevance", "grade") else None
+            found = np.zeros(snap.size, dtype=bool)
+            for clause in iq.clauses:
+                clause_mask = _clause_match(snap, clause, scores)
+                if scores is not None:
+                    scores[clause_mask] += COORDINATION_BONUS
+                found |= clause_mask
+            mask &= found
+        elif iq.clauses:
             scores = np.zeros(snap.size, dtype=np.float32) if sort in ("relevance", "grade") else None
             for clause in sorted(iq.clauses, key=lambda c: not c.number):
                 mask &= _clause_match(snap, clause, scores)

@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import chain
@@ -257,6 +258,41 @@ def sync_quietly(app):
                 db.session.rollback()
     finally:
         _state.draining = False
+
+
+# --- bulk loading ----------------------------------------------------------------
+
+REBUILD_THRESHOLD = 2000  # outbox rows waiting: above this, one rebuild is cheaper than draining them
+
+
+@contextmanager
+def deferred():
+    """Bulk loading (the demo catalogue): commits inside do not drain; on leaving, the waiting outbox rows
+    are applied in one go: a rebuild (``reindex``) when more than REBUILD_THRESHOLD rows wait, else a drain.
+    Never raises for the index (as the after-commit drain); ``flask search sync`` catches up on failure."""
+    was = getattr(_state, "draining", False)
+    _state.draining = True
+    try:
+        yield
+    finally:
+        _state.draining = was
+    if not was and has_app_context():
+        catch_up()
+
+
+def catch_up():
+    """Apply every waiting outbox row now, in batches, or by one rebuild when many wait. Returns the count."""
+    try:
+        waiting = pending_count()
+        if waiting > REBUILD_THRESHOLD:
+            return reindex()
+        return drain(notify_saved=False).indexed
+    except IndexBusy:
+        log.info("search index busy; outbox rows left for the next drain")
+    except Exception:  # noqa: BLE001 - loading must not fail because of the index
+        log.exception("search index update failed; outbox rows left for retry")
+    db.session.rollback()
+    return 0
 
 
 # --- rebuilding ----------------------------------------------------------------

@@ -26,7 +26,7 @@ from marketplace.numbers import NumberError, parse_int
 from marketplace.observability import SEARCH_SECONDS
 from marketplace.regions import REGIONS
 
-from . import analysis
+from . import analysis, synonyms
 from .index import (
     GRADES,
     SORTS,
@@ -44,6 +44,7 @@ MAX_QUERY_CHARS = 200
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
+MAX_PARTIAL_CLAUSES = 8  # partial matching ORs at most this many parts of a query
 MAX_PLAIN_CHARS = 20_000  # plain_text reads at most this much of a description (= listings MAX_DESCRIPTION)
 FILTER_KEYS = tuple(f.name for f in fields(Filters))
 _QUOTES = re.compile(r"[\"“”「」『』]")
@@ -94,6 +95,9 @@ class SearchPage:
     results: list
     facets: dict
     suggestions: list = field(default_factory=list)
+    also_searched: list = field(default_factory=list)  # synonyms / translations the query was expanded with
+    partial: bool = False  # no listing matched every word: these match some of them (部分匹配)
+    notice: str = None  # "only stop words" and the like
 
     @property
     def pages(self):
@@ -118,7 +122,7 @@ def _int_arg(args, key, fields, minimum, maximum, message):
         fields[key] = _("必须是整数")
         return None
     if not minimum <= value <= maximum:
-        fields[key] = message
+        fields[key] = message()  # translated only when needed: the first gettext of a request loads its locale
         return None
     return value
 
@@ -162,14 +166,14 @@ def parse_params(args):
         p.ipc = normalise_ipc(ipc)
         if p.ipc is None:
             fields["ipc"] = _("IPC 分类格式不对，例如 H、H01、H01M 或 H01M 4/36")
-    p.nice_class = _int_arg(args, "nice_class", fields, 1, 45, _("尼斯分类为 1–45"))
-    p.price_min = _int_arg(args, "price_min", fields, 0, 10**15, _("价格（分）超出范围"))
-    p.price_max = _int_arg(args, "price_max", fields, 0, 10**15, _("价格（分）超出范围"))
+    p.nice_class = _int_arg(args, "nice_class", fields, 1, 45, lambda: _("尼斯分类为 1–45"))
+    p.price_min = _int_arg(args, "price_min", fields, 0, 10**15, lambda: _("价格（分）超出范围"))
+    p.price_max = _int_arg(args, "price_max", fields, 0, 10**15, lambda: _("价格（分）超出范围"))
     if p.price_min is not None and p.price_max is not None and p.price_min > p.price_max:
         fields["price_max"] = _("最高价不能低于最低价")
-    page = _int_arg(args, "page", fields, 1, MAX_PAGE, _("页码为 1–%(n)s", n=MAX_PAGE))
+    page = _int_arg(args, "page", fields, 1, MAX_PAGE, lambda: _("页码为 1–%(n)s", n=MAX_PAGE))
     p.page = page or 1
-    per_page = _int_arg(args, "per_page", fields, 1, MAX_PER_PAGE, _("每页条数为 1–%(n)s", n=MAX_PER_PAGE))
+    per_page = _int_arg(args, "per_page", fields, 1, MAX_PER_PAGE, lambda: _("每页条数为 1–%(n)s", n=MAX_PER_PAGE))
     p.per_page = per_page or DEFAULT_PER_PAGE
     if fields:
         raise ValidationError(_("搜索参数有误"), fields)
@@ -201,20 +205,22 @@ def parse_query(q):
         if phrase:
             words = analysis.query_words(rest)
             if words:
-                clauses.append(Clause(words, phrase=len(words) > 1))
+                clauses.append(Clause(words, phrase=len(words) > 1, exact=True, text=rest.strip()))
             continue
         for chunk in rest.split():
-            run = []
-            for word in analysis.query_words(chunk) + [None]:
+            run, run_text = [], ""
+            spans = [(w, chunk[start:end]) for w, _pos, start, end in analysis.iter_words(chunk)]
+            for word, typed in spans + [(None, None)]:
                 # Characters jieba does not know come out one by one: keep such a run together as a phrase.
                 if word is not None and len(word) == 1 and _SINGLE_CJK.match(word):
                     run.append(word)
+                    run_text += typed
                     continue
                 if run:
-                    clauses.append(Clause(run, phrase=len(run) > 1))
-                    run = []
+                    clauses.append(Clause(run, phrase=len(run) > 1, text=run_text))
+                    run, run_text = [], ""
                 if word is not None:
-                    clauses.append(Clause([word]))
+                    clauses.append(Clause([word], text=typed))
     unique, seen = [], set()
     for clause in clauses:
         key = (tuple(clause.words), clause.phrase, clause.number)
@@ -224,9 +230,30 @@ def parse_query(q):
     return unique
 
 
-def index_query(params, clauses=None, restrict_ids=None):
-    return IndexQuery(clauses=parse_query(params.q) if clauses is None else clauses, restrict_ids=restrict_ids,
-                      **params.filter_values())
+def drop_stop_words(clauses):
+    """``clauses`` without the stop words (一种, 的, the, of …), unless nothing else is left."""
+    kept = [c for c in clauses if c.number or c.exact or c.phrase or c.loose or c.alternatives
+            or not analysis.is_stop_word(c.words[0])]
+    return kept if kept else clauses
+
+
+def only_stop_words(q, clauses):
+    """True for a query that has text but nothing to search for: only stop words or punctuation."""
+    if not (q or "").strip():
+        return False
+    return not clauses or all(not c.number and not c.phrase and analysis.is_stop_word(c.words[0]) for c in clauses)
+
+
+def search_clauses(q):
+    """(clauses to run, terms also searched): the parsed query, expanded, without stop words."""
+    clauses, also = synonyms.expand(parse_query(q))
+    return drop_stop_words(clauses), also
+
+
+def index_query(params, clauses=None, restrict_ids=None, match_any=False):
+    if clauses is None:
+        clauses, _also = search_clauses(params.q)
+    return IndexQuery(clauses=clauses, restrict_ids=restrict_ids, match_any=match_any, **params.filter_values())
 
 
 # --- highlights ---------------------------------------------------------------
@@ -257,8 +284,15 @@ def snippet(text, terms, width=90):
 
 
 def _terms(clauses):
-    """Every index term a hit may have matched through (for highlighting)."""
-    return {w for c in clauses if not c.number for variant in clause_variants(c) for w in variant}
+    """Every index term a hit may have matched through (for highlighting), alternatives included."""
+    terms = set()
+    for c in clauses:
+        if c.number:
+            continue
+        parts = [Clause([w]) for w in c.words] if c.loose else [c]
+        parts += [Clause(list(alt), phrase=len(alt) > 1) for alt in c.alternatives]
+        terms.update(w for part in parts for variant in clause_variants(part) for w in variant)
+    return terms
 
 
 # --- running a search -------------------------------------------------------------
@@ -341,16 +375,47 @@ def result_json(row, terms, right_texts=(), holders=()):
 
 @SEARCH_SECONDS.time()
 def search(params, *, with_facets=True, handle=None):
-    """Run a search. Hits come from the index and are re-checked against the database."""
+    """Run a search. Hits come from the index and are re-checked against the database.
+
+    The words are expanded with synonyms and translations (``search.synonyms``; listed in
+    ``also_searched``). When several words match nothing together, the listings matching the most
+    of them are shown instead, flagged ``partial`` (部分匹配).
+    """
     handle = handle or current_handle()
-    clauses = parse_query(params.q)
+    parsed = parse_query(params.q)
+    if only_stop_words(params.q, parsed):
+        page = SearchPage(params=params, total=0, results=[], facets=_empty_facets())
+        page.notice = _("“%(q)s”只有常用词或标点，请输入更具体的关键词，例如技术名称、产品或商标名。", q=params.q)
+        return page
+    clauses, also = synonyms.expand(parsed)  # before stop words go: "internet of things" is one glossary term
+    clauses = drop_stop_words(clauses)
+    page = _run(params, clauses, handle, with_facets)
+    page.also_searched = also
+    text_clauses = [c for c in clauses if not c.number]
+    if page.total == 0 and len(clauses) > 1 and text_clauses:
+        # Bounded: a 200-character query can hold ~100 words; the OR of the first few is enough to rank by.
+        partial = _run(params, clauses[:MAX_PARTIAL_CLAUSES], handle, with_facets, match_any=True)
+        if partial.total:
+            partial.also_searched, partial.partial = also, True
+            partial.suggestions = suggestions(params, clauses, handle)
+            return partial
+    if page.total == 0 and (clauses or params.filters()):
+        page.suggestions = suggestions(params, clauses, handle)
+    return page
+
+
+def _empty_facets():
+    return {"kind": {}, "grade": {}, "nice_class": {}, "ipc_section": {}, "deal_type": {}}
+
+
+def _run(params, clauses, handle, with_facets, match_any=False):
     terms = _terms(clauses)
     sort = params.sort
     if sort == "relevance" and not clauses:
         sort = "newest"  # browsing: nothing to rank by
     offset = (params.page - 1) * params.per_page
     # Fetch a page and a spare page: hits the database no longer calls published are dropped and the gap filled.
-    found = query_index(handle, index_query(params, clauses), sort=sort, offset=offset,
+    found = query_index(handle, index_query(params, clauses, match_any=match_any), sort=sort, offset=offset,
                         limit=params.per_page * 2, facets=with_facets)
     live = _load_published(found.ids)
     stale = [i for i in found.ids if i not in live]
@@ -361,10 +426,7 @@ def search(params, *, with_facets=True, handle=None):
     total = found.total - len(stale)
     if results:
         total = max(total, offset + len(results))
-    page = SearchPage(params=params, total=total, results=results, facets=found.facets or {})
-    if total == 0 and (clauses or params.filters()):
-        page.suggestions = suggestions(params, clauses, handle)
-    return page
+    return SearchPage(params=params, total=total, results=results, facets=found.facets or {})
 
 
 def suggestions(params, clauses, handle, limit=4):
@@ -376,7 +438,7 @@ def suggestions(params, clauses, handle, limit=4):
     out, seen = [], set()
 
     def clause_text(clause):
-        text = "".join(clause.words)
+        text = clause.text or ("".join(clause.words) if not clause.loose else " ".join(clause.words))
         return '"' + text + '"' if clause.phrase else text
 
     plain = SearchParams(q=params.q, sort=params.sort, per_page=params.per_page)
@@ -410,6 +472,9 @@ def page_json(page):
         "per_page": page.params.per_page,
         "results": page.results,
         "facets": page.facets,
+        "also_searched": page.also_searched,
+        "partial": page.partial,
+        "notice": page.notice,
     }
 
 

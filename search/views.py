@@ -28,7 +28,7 @@ DEAL_TYPE_LABELS = {"assignment": _l("转让"), "exclusive_license": _l("独占�
 PRICE_MODE_LABELS = {"fixed": _l("一口价"), "negotiable": _l("面议"), "auction": _l("竞拍")}
 PATENT_TYPE_LABELS = {"invention": _l("发明"), "utility_model": _l("实用新型"), "design": _l("外观设计")}
 SORT_LABELS = {"relevance": _l("相关度"), "newest": _l("最新发布"), "price_asc": _l("价格从低到高"),
-               "price_desc": _l("价格从高到低"), "grade": _l("质量等级")}
+               "price_desc": _l("价格从高到低"), "grade": _l("质量等级"), "ending_soon": _l("拍卖即将结束")}
 WAN = 10_000 * 100  # one 万元 in fen
 PRICE_BANDS = [
     (None, 10 * WAN, _l("10 万元以下")),

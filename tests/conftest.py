@@ -49,6 +49,7 @@ def _base_config(tmp_path):
         "SECRET_KEY": "test-secret",
         "AUTO_MIGRATE": False,
         "DEMO_DATA": False,
+        "DEMO_CATALOGUE_VOLUME": False,  # demo.seed() adds only the tour's listings (tests/search/test_judged.py: all)
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
