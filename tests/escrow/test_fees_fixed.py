@@ -67,3 +67,15 @@ def test_fee_and_net_shown_on_the_form_buy_panel_and_offer_form(app, client, as_
     assert "¥123,456.78" in page and f"¥{(123_456_78 - fee) // 100:,}.{(123_456_78 - fee) % 100:02d}" in page
     offer_page = client.get(f"/listings/{negotiable.id}").get_data(as_text=True)
     assert "data-fee-quote" in offer_page and "data-fee-input=" in offer_page
+
+
+def test_seller_sees_the_net_of_each_offer_received(app, client, as_user, seller, buyer):
+    from listings import bidding
+
+    listing = factories.make_listing(seller, price=None, price_mode="negotiable")
+    db.session.commit()
+    bidding.make_offer(listing.id, buyer, 50_000_00, "assignment", "诚意报价")
+    db.session.commit()
+    as_user(seller)
+    page = client.get("/dashboard/offers").get_data(as_text=True)
+    assert "卖方实收" in page and "¥48,500.00" in page  # 50,000 less 3 %
