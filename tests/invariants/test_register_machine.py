@@ -10,8 +10,9 @@ The rules are weighted towards clashing licences: licence deal types are drawn m
 assignment, two of the three numbers are drawn more often, territories overlap (a province, a city in it,
 the whole country), a holder lists a number again giving only the number (the register fills the rest,
 including its licences), re-saves a published listing (withdraw, reopen, edit, resubmit), and buys are
-drawn from every listing of a right, so two licence deals on one right, an assignment beside a running
-licence deal and a refund after recordal are all common.
+drawn from every listing of a right (and two licence listings of one right are bought at once), so two
+licence deals on one right, an assignment beside a running licence deal and a refund after recordal are
+all common.
 
 After every step, for every right in the register:
 
@@ -231,6 +232,32 @@ class RegisterMachine(RuleBasedStateMachine):
         if isinstance(result, Deal):
             self.deal_ids.append(result.id)
             self.drive(result.id, steps)
+
+    @precondition(lambda self: len(self.deal_ids) < 10 and len(self.listing_ids) > 1)
+    @rule(pick=st.integers(0, 7), steps=st.sampled_from([3, 3, 1]))
+    def buy_two_licences(self, pick, steps):
+        """Two licence deals on one right at once: two traders buy two licence listings of the same right,
+        one right after the other, then both deals go ``steps`` steps (3: both recorded, if both opened)."""
+        by_right = {}
+        for listing_id in self.published():
+            listing = db.session.get(Listing, listing_id)
+            if listing.deal_types[0] in rules.LICENCE_OF:
+                for right in listing.rights:
+                    by_right.setdefault(right.id, []).append(listing)
+        pairs = [ls[:2] for _right, ls in sorted(by_right.items()) if len(ls) > 1]
+        if not pairs:
+            return
+        opened = []
+        for listing in pairs[pick % len(pairs)]:
+            others = [t for t in self.traders if t.organization_id != listing.organization_id]
+            buyer = others[len(opened) % len(others)]
+            result = self.attempt(lambda listing=listing, buyer=buyer: trading.buy_now(
+                listing.id, buyer, listing.deal_types[0], now=self.now))
+            if isinstance(result, Deal):
+                self.deal_ids.append(result.id)
+                opened.append(result.id)
+        for deal_id in opened:
+            self.drive(deal_id, steps)
 
     def drive(self, deal_id, steps):
         for _ in range(steps):
