@@ -353,6 +353,9 @@ def _bank_reference(reference):
         raise ValidationError(_("请填写银行流水号"), {"reference": _("必填")})
     if len(reference) > 100:
         raise ValidationError(_("流水号过长"), {"reference": _("不超过 100 个字符")})
+    from .refunds import ensure_reference_unused
+
+    ensure_reference_unused(reference)  # one bank reference, one transfer: payouts, refunds and deposits alike
     return reference
 
 
@@ -567,6 +570,9 @@ def record_forfeit_payout(deposit_id, reference, actor, now=None):
     organization = deposit.auction.listing.organization
     if deposit.gateway != "offline" and organization is not None and organization.stripe_account_id:
         raise DepositError(_("卖方已绑定在线收款账户，补偿由支付通道自动转账"), gateway=deposit.gateway)
+    from . import payouts
+
+    payouts.require_payable_account(deposit.auction.listing, now)  # bank payouts only into a verified account
     _book_payout(deposit, reference, actor, now)
     audit.record(actor, "deposit.payout", "auction_deposit", deposit.id, {"payout_status": "pending"},
                  {"payout_status": "paid", "reference": reference})

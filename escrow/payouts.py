@@ -67,7 +67,8 @@ class Payee:
 
 
 def payee_of(deal):
-    """The payee of a deal: the listing seller's organisation if any, else the seller themself."""
+    """The payee of a deal (or of a listing: anything with ``organization_id`` and ``seller_id``): the
+    seller's organisation if any, else the seller themself."""
     if deal.organization_id is not None:
         return Payee(db.session.get(Organization, deal.organization_id), None)
     return Payee(None, db.session.get(User, deal.seller_id))
@@ -291,7 +292,7 @@ def payable_account(deal, now=None):
 
 
 def payout_block(deal, now=None):
-    """Why a bank payout for ``deal`` cannot be made now (a sentence), or None."""
+    """Why a bank payout for ``deal`` (or to a listing's seller) cannot be made now (a sentence), or None."""
     now = now or utcnow()
     account = current_account(payee_of(deal))
     if account is None:

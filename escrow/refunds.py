@@ -73,11 +73,15 @@ def enter_account(deal_id, actor, bank, branch, account_number, account_name, no
     return instruction
 
 
+BANK_TRANSFER_KINDS = ("payout", "refund", "deposit_payout", "deposit_return")
+
+
 def ensure_reference_unused(reference):
-    """A bank reference names one transfer: refuse one already recorded for a refund or a payout."""
+    """A bank reference names one transfer: refuse one already recorded for a refund or a payout (of a deal, or
+    of an auction deposit: its return or the seller's compensation)."""
     used = db.session.execute(select(RefundInstruction.id).where(RefundInstruction.bank_reference == reference)).first() \
         or db.session.execute(select(JournalEntry.id).where(JournalEntry.reference == reference,
-                                                            JournalEntry.kind.in_(("payout", "refund")))).first()
+                                                            JournalEntry.kind.in_(BANK_TRANSFER_KINDS))).first()
     if used:
         raise ValidationError(_("银行流水号 %(ref)s 已登记过，不能重复使用", ref=reference),
                               {"reference": _("该流水号已使用")})
