@@ -8,6 +8,8 @@ Screenshots at 1366 px and 390 px (test-artifacts/screenshots/deposit-*.png).
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from tests.e2e.journey import PASSWORD, flash, fresh_application_number, fresh_uscc, shot, sign_in
 
 BEIJING = timezone(timedelta(hours=8))
@@ -24,6 +26,7 @@ def _both(page, name):
     page.set_viewport_size(WIDE)
 
 
+@pytest.mark.clock_jump  # runs the deadline job 9 days ahead: after the other journeys (tests/e2e/conftest.py)
 def test_two_bidders_pay_deposits_the_winner_defaults_and_the_seller_is_compensated(live_server, flask_cli, new_page):
     base, _env = live_server
     tag = uuid.uuid4().hex[:8]

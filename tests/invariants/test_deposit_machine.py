@@ -352,6 +352,9 @@ class DepositMachine(RuleBasedStateMachine):
         found = checks.check_deposits()
         DepositMachine.reached.update(d.status for d in found.values())
         for deposit in found.values():  # what the fake provider refunded for a deposit is what the ledger says
+            # (this run's deposits only: the fake provider starts empty with every example, the database does not)
+            if deposit.auction.listing_id not in self.listing_ids:
+                continue
             if deposit.status == "returned" and deposit.gateway != "offline":
                 refund = self.fake.refunds.get(deposit.return_reference)
                 assert refund is not None and refund["amount"] == deposit.amount, deposit.id
