@@ -67,10 +67,11 @@ class DepositError(Conflict):
 
 # --- the rule, in numbers ---------------------------------------------------------------------
 
-def forfeit_split(amount):
+def forfeit_split(amount, bps=None):
     """``(to the seller, platform fee)`` of a forfeited deposit of ``amount`` fen: the fee is the platform's
-    usual rate on the amount (``escrow.fees.platform_fee``), the seller gets the rest."""
-    fee = platform_fee(amount)
+    rate on the amount (``escrow.fees.platform_fee``; the won deal's own ``fee_bps`` once it exists, as its
+    contract says), the seller gets the rest."""
+    fee = platform_fee(amount, bps)
     return amount - fee, fee
 
 
@@ -471,7 +472,7 @@ def unpaid_deal_closed(deal, defaulted, actor, now):
     if not defaulted:
         _decide_return(deposit, "交易被平台取消，保证金退还", now)
         return
-    to_seller, fee = forfeit_split(deposit.amount)
+    to_seller, fee = forfeit_split(deposit.amount, deal.fee_bps)
     ledger.post(f"deposit:{deposit.id}:forfeit", "deposit_forfeit",
                 [Leg("auction_deposits", -deposit.amount), Leg("seller_payable", to_seller),
                  Leg("platform_revenue", fee)],
