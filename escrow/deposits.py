@@ -499,9 +499,15 @@ def unpaid_deal_closed(deal, defaulted, actor, now):
 def refund_applied_deposit(deal, amount, actor, now):
     """A funded deal refunds ``amount`` to the buyer. The deal's own payment covers at most what it took
     (the price less the applied deposit); the rest goes back through the deposit's payment, booked here
-    (key ``deal:{id}:deposit_refund``). Returns the part the deal's own gateway must refund."""
+    (key ``deal:{id}:deposit_refund``). Returns the part the deal's own gateway must refund. When both the
+    deposit and the balance were paid by bank transfer, the deal's refund instruction covers it all.
+    (Not handled yet: a deposit paid by bank with the balance paid by card; its part would stay in transit.)"""
     deposit = _credited_deposit(deal)
     if deposit is None or deposit.status != "applied":
+        return amount
+    if deposit.gateway == "offline" and deal.gateway == "offline":
+        # Both paid by bank transfer: the whole refund is one instruction in the refund queue (escrow.refunds),
+        # paid back in one transfer and booked when the operator records the bank's reference.
         return amount
     own = min(amount, deal.amount_due)
     part = amount - own

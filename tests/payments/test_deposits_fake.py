@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from escrow import deals, deposits, ledger, trading
+from escrow import contracts, deals, deposits, ledger, trading
 from escrow.deadlines import run_deadlines
 from escrow.models import Deal
 from listings.models import AuctionDeposit
@@ -111,6 +111,8 @@ def test_close_refunds_the_loser_by_stripe_and_the_defaulting_winner_pays_the_se
     assert refund["amount"] == DEPOSIT and refund["metadata"]["idempotency_key"] == f"deposit:{mine.id}:return"
     # The winner never pays the balance: the deposit is forfeited and transferred to the seller's account.
     deal = db.session.query(Deal).filter_by(listing_id=auction.id).one()
+    contracts.sign(deal.id, deal.seller, factories.PASSWORD, "127.0.0.1")  # the winner alone fails to act
+    db.session.commit()
     report = run_deadlines(deal.payment_due_at + timedelta(minutes=1))
     assert report["deals_cancelled_unpaid"] == 1 and report["deposit_forfeits_paid"] == 1
     theirs = _fresh(theirs)
@@ -131,6 +133,7 @@ def test_winner_pays_the_balance_by_card_and_a_refund_returns_both_payments(auct
     run_deadlines(utcnow() + timedelta(hours=2))
     deal = db.session.query(Deal).filter_by(listing_id=auction.id).one()
     deal.gateway = "fake_stripe"
+    factories.sign_contract(deal)
     db.session.commit()
     pay = deals.start_payment(deal.id, winner)
     db.session.commit()

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from escrow import deals, deposits, ledger, trading
+from escrow import contracts, deals, deposits, ledger, refunds, trading
 from escrow.deadlines import run_deadlines
 from escrow.fees import platform_fee
 from escrow.models import Deal, JournalEntry
@@ -206,8 +206,9 @@ def test_a_repeated_confirmation_books_nothing_twice(deposit_auction, buyers, op
 
 # --- the close ---------------------------------------------------------------------------------------
 
-def _won(listing, buyers, operator, now):
-    """Two bidders pay deposits and bid; buyers[1] wins at ¥2,000. Returns the deal."""
+def _won(listing, buyers, operator, now, sign="seller"):
+    """Two bidders pay deposits and bid; buyers[1] wins at ¥2,000. Returns the deal, its contract signed by
+    ``sign``: "seller" (the default: only the winner's own steps are left), "both", or None."""
     for b in buyers[:2]:
         _pay(listing, b, operator, now)
     trading.place_bid(listing.id, buyers[0], 1_000_00, now=now)
@@ -215,12 +216,18 @@ def _won(listing, buyers, operator, now):
     db.session.commit()
     trading.close_auction(listing.id, now + timedelta(hours=2))
     db.session.commit()
-    return db.session.query(Deal).filter_by(listing_id=listing.id).one()
+    deal = db.session.query(Deal).filter_by(listing_id=listing.id).one()
+    if sign == "both":
+        factories.sign_contract(deal)
+    elif sign == "seller":
+        contracts.sign(deal.id, deal.seller, factories.PASSWORD, "127.0.0.1")
+    db.session.commit()
+    return deal
 
 
 def test_the_winners_deposit_counts_towards_the_price_and_the_loser_gets_theirs_back(
         deposit_auction, buyers, operator, now):
-    deal = _won(deposit_auction, buyers, operator, now)
+    deal = _won(deposit_auction, buyers, operator, now, sign="both")
     assert deal.buyer_id == buyers[1].id and deal.price == 2_000_00
     assert deal.deposit_credit == DEPOSIT and deal.amount_due == 2_000_00 - DEPOSIT
     mine, theirs = (deposits.deposit_of(deposit_auction.auction, b) for b in buyers[:2])
@@ -280,6 +287,17 @@ def test_a_winner_who_does_not_pay_in_time_forfeits_the_deposit_to_the_seller(
     check_deposits()
 
 
+def test_a_lapse_the_seller_caused_returns_the_deposit(deposit_auction, buyers, operator, now):
+    """The seller never signed the contract, so the winner could not pay: not the winner's default."""
+    deal = _won(deposit_auction, buyers, operator, now, sign=None)
+    run_deadlines(deal.payment_due_at + timedelta(minutes=1))
+    db.session.expire_all()
+    theirs = deposits.deposit_of(deposit_auction.auction, buyers[1])
+    assert db.session.get(Deal, deal.id).state == "cancelled"
+    assert theirs.status == "returning" and _balance("seller_payable") == 0 and _balance("platform_revenue") == 0
+    check_deposits()
+
+
 def test_an_operator_cancelling_the_unpaid_deal_returns_the_deposit(deposit_auction, buyers, operator, now):
     deal = _won(deposit_auction, buyers, operator, now)
     deals.cancel_deal(deal.id, operator, "卖方申请撤销")
@@ -322,7 +340,7 @@ def test_a_withdrawn_auction_returns_every_deposit(deposit_auction, seller, buye
 
 def test_a_refund_of_the_won_deal_returns_the_deposit_part_through_its_own_payment(
         deposit_auction, buyers, operator, now):
-    deal = _won(deposit_auction, buyers, operator, now)
+    deal = _won(deposit_auction, buyers, operator, now, sign="both")
     deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.amount_due, operator, now=now)
     db.session.commit()
     deal = db.session.get(Deal, deal.id)
@@ -330,8 +348,13 @@ def test_a_refund_of_the_won_deal_returns_the_deposit_part_through_its_own_payme
     db.session.commit()
     deal = db.session.get(Deal, deal.id)
     theirs = deposits.deposit_of(deposit_auction.auction, buyers[1])
-    assert deal.state == "refunded" and deal.refund_amount == deal.amount_due
-    assert theirs.status == "applied" and theirs.refunded_with_deal == DEPOSIT
+    # Both paid by bank transfer: one refund instruction for the whole price (deposit and balance).
+    assert deal.state == "refunded" and deal.refund_amount == deal.price
+    assert theirs.status == "applied" and not theirs.refunded_with_deal
+    assert ledger.deal_balances(deal)["refund_in_transit"] == deal.price
+    refunds.enter_account(deal.id, buyers[1], "中国银行", "深圳分行", "6222020200112233", buyers[1].name)
+    refunds.mark_paid(deal.id, "BOC20261211099", operator)
+    db.session.commit()
     assert ledger.deal_balances(deal)["refunded"] == deal.price
     check_books([deal.id])
     check_deposits()
