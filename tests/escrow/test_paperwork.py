@@ -124,8 +124,8 @@ def test_a_gateway_payment_before_both_signed_is_flagged_not_booked(app, open_de
 
 
 def test_a_lapse_the_seller_caused_by_not_signing_is_no_strike_against_the_buyer(app, open_deal, parties):
-    from marketplace.credit_models import CreditRecord  # noqa: F401  (the strike table exists)
     from escrow import strikes
+    from marketplace.credit_models import CreditRecord  # noqa: F401  (the strike table exists)
 
     deal = open_deal(signed=False)
     contracts.sign(deal.id, parties.buyer, factories.PASSWORD)
