@@ -287,7 +287,7 @@ def sign(deal_id, actor, password, ip_address="", now=None):
     if done:
         deal.payment_due_at = now + timedelta(days=current_app.config["PAYMENT_DAYS"])
     deals._record(deal, "sign_contract", deal.state, actor, now,
-                  note=f"{'买方' if role == 'buyer' else '卖方'}签署 SHA-256 {contract.sha256[:16]}…")
+                  note=f"{'买方' if role == 'buyer' else '卖方'}签署，文本摘要 {contract.sha256[:8]}")
     other = deal.seller_id if role == "buyer" else deal.buyer_id
     if done:
         deals._tell(deal, [deal.buyer_id], deals._title(deal, "合同已由双方签署，请付款"),
