@@ -15,6 +15,7 @@ both parties on the platform, and only then payable.
 - ``pdf`` renders the frozen document, its hash and the signatures with WeasyPrint.
 """
 import hashlib
+import warnings
 from datetime import timedelta
 from html.parser import HTMLParser
 
@@ -287,7 +288,7 @@ def sign(deal_id, actor, password, ip_address="", now=None):
     if done:
         deal.payment_due_at = now + timedelta(days=current_app.config["PAYMENT_DAYS"])
     deals._record(deal, "sign_contract", deal.state, actor, now,
-                  note=f"{'买方' if role == 'buyer' else '卖方'}签署 SHA-256 {contract.sha256[:16]}…")
+                  note=f"{'买方' if role == 'buyer' else '卖方'}签署，文本摘要 {contract.sha256[:8]}")
     other = deal.seller_id if role == "buyer" else deal.buyer_id
     if done:
         deals._tell(deal, [deal.buyer_id], deals._title(deal, "合同已由双方签署，请付款"),
@@ -309,7 +310,9 @@ def unpaid_lapse_is_buyers_fault(deal):
 
 def pdf(deal):
     """The contract as PDF: the frozen document, its SHA-256 and the signatures (WeasyPrint)."""
-    from weasyprint import HTML
+    with warnings.catch_warnings():  # a test tool's import hook without find_spec warns on the lazy import
+        warnings.simplefilter("ignore", ImportWarning)
+        from weasyprint import HTML
 
     contract = contract_of(deal)
     with force_locale("zh_CN"):

@@ -4,7 +4,8 @@ from datetime import datetime
 
 from .machine import ACTION_LABELS, STATE_LABELS
 
-MAIN_PATH = ("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "released", "completed")
+MAIN_PATH = ("awaiting_payment", "funded", "transfer_filed", "recordal_submitted", "transfer_recorded", "released",
+             "completed")
 
 APPROVAL_NOTICE = {
     ("patent", "assignment"): "著录项目变更手续合格通知书",
@@ -35,6 +36,11 @@ class NextStep:
 def next_step(deal):
     """Who must act next on ``deal``, what they do, and the deadline (if any)."""
     state = deal.state
+    unsigned = _unsigned(deal) if state == "awaiting_payment" else []
+    if unsigned:  # issue 15: the contract comes first
+        return NextStep(unsigned[0], "买方与卖方审阅并签署合同（签署后方可付款）", deal.payment_due_at)
+    if state == "recordal_submitted":
+        return NextStep("operator", "平台核对卖方填写的登记信息与文件是否一致")
     if state == "awaiting_payment":
         if deal.gateway == "offline":
             return NextStep("buyer", "买方转账付款（附言填写 %(reference)s），平台核对到账", deal.payment_due_at,
@@ -64,6 +70,7 @@ def steps(deal):
         "awaiting_payment": "下单",
         "funded": "付款到账，资金托管",
         "transfer_filed": "提交变更申请",
+        "recordal_submitted": "卖方上传登记核准文件，平台核对",
         "transfer_recorded": "变更登记完成，开始验收",
         "released": "放款",
         "completed": "卖方收款，交易完成",
@@ -87,3 +94,11 @@ def steps(deal):
                              "status": "current" if event.to_state == deal.state == "disputed" else "done"})
         rows.sort(key=lambda r: (r["at"] is None, r["at"] or datetime.max))
     return rows
+
+
+def _unsigned(deal):
+    """The parties yet to sign the deal's contract (buyer first)."""
+    from .contracts import SIGNING_ROLES, signed_roles
+
+    signed = signed_roles(deal)
+    return [role for role in SIGNING_ROLES if role not in signed]

@@ -22,7 +22,7 @@ TOKEN="$(token_for fuzz@example.com)"
 mkdir -p "$REPORT_DIR"
 # a deal (funded, with a document), an offer and a saved search to act on: path ids are pinned to them,
 # so the fuzz reaches the rules behind the 404 (see security/fuzz_fixtures.py)
-python -m security.fuzz_fixtures fuzz@example.com >"$WORK/schemathesis.toml" 2>>"$WORK/seed.log"
+python -m security.fuzz_fixtures fuzz@example.com "$FUZZ_PASSWORD" >"$WORK/schemathesis.toml" 2>>"$WORK/seed.log"
 
 echo "schemathesis: $BASE/api/v1/openapi.json, $MAX_EXAMPLES examples per operation, seed $SEED"
 status=0

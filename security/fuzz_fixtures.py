@@ -5,15 +5,16 @@ every route with such an id in its path would only ever answer 404. This makes o
 with the fuzz user as the buyer (and, as an operator, able to act on everything), and prints
 ``schemathesis.toml`` lines that pin the path parameters to them.
 
-Usage: python -m security.fuzz_fixtures EMAIL  (INSTANCE_PATH set as for the instance)
+Usage: python -m security.fuzz_fixtures EMAIL PASSWORD  (INSTANCE_PATH set as for the instance)
 """
 import io
+import os
 import sys
 
 from werkzeug.datastructures import FileStorage
 
 
-def main(email):
+def main(email, password):
     from sqlalchemy import select
 
     from escrow import deals, trading
@@ -37,6 +38,14 @@ def main(email):
         auction = next((x for x in published if x.price_mode == "auction"), fixed)
         deal = trading.buy_now(fixed.id, user, "assignment")
         db.session.commit()
+        # Payment is due once both parties signed the contract (issue 15): the fuzz user signs with the
+        # password api_fuzz.sh gave it, the demo seller with the demo password.
+        from escrow import contracts
+        from listings.demo import PASSWORD as DEMO_PASSWORD
+
+        contracts.sign(deal.id, db.session.get(User, deal.seller_id), DEMO_PASSWORD, "127.0.0.1")
+        contracts.sign(deal.id, user, password, "127.0.0.1")
+        db.session.commit()
         deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price, operator)
         db.session.commit()
         seller = db.session.get(User, deal.seller_id)
@@ -56,4 +65,4 @@ def main(email):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else os.environ.get("FUZZ_PASSWORD", ""))

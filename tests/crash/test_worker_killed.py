@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -177,18 +178,25 @@ class Load:
             deal = response.json()["deal"]
             self.ack(deal)
             path = f"/api/v1/deals/{deal['id']}"
-            steps = [("POST", "/pay", token, {}),
+            today = (datetime.now(timezone.utc) + timedelta(hours=8)).date().isoformat()
+            sign = {"json": {"password": factories.PASSWORD}}
+            steps = [("POST", "/contract/sign", seller, sign),
+                     ("POST", "/contract/sign", token, sign),
+                     ("POST", "/pay", token, {}),
                      ("POST", "/confirm-payment", operator,
                       {"json": {"reference": deal["payment_reference"], "amount": deal["price"]}}),
                      ("POST", "/transfer-filed", seller, {"files": {"document": ("r.pdf", PDF, "application/pdf")}}),
-                     ("POST", "/transfer-recorded", seller, {"files": {"document": ("n.pdf", PDF, "application/pdf")}}),
+                     ("POST", "/transfer-recorded", seller, {"files": {"document": ("n.pdf", PDF, "application/pdf")},
+                                                             "data": {"notice_number": "2026120400012345",
+                                                                      "notice_date": today}}),
+                     ("POST", "/recordal/verify", operator, {}),
                      ("POST", "/accept", token, {}),
                      ("POST", "/payout-paid", operator, {"json": {"reference": f"BOC{deal['id']:08d}"}})]
-            stop_at = rng.choice([0, 1, 2, 3, 4, 5, 6, 6, 6])
+            stop_at = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9])
             for method, suffix, who, kwargs in steps[:stop_at]:
                 if rng.random() < 0.08:  # now and then: a dispute, or the buyer walks away
-                    alt = (("/dispute", {"json": {"reason": "卖方提交的材料有误"}}) if suffix != "/pay"
-                           else ("/cancel", {}))
+                    alt = (("/dispute", {"json": {"reason": "卖方提交的材料有误"}})
+                           if suffix not in ("/pay", "/contract/sign") else ("/cancel", {}))
                     answer = self.call("POST", path + alt[0], token, **alt[1])
                     if answer is not None and answer.status_code == 200:
                         self.ack(answer.json()["deal"])

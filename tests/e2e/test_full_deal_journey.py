@@ -4,6 +4,7 @@ browser context. Asserts on what each of them sees.
 """
 import re
 import uuid
+from datetime import datetime, timedelta, timezone
 
 from tests.e2e.journey import (
     PASSWORD,
@@ -182,6 +183,32 @@ def test_patent_from_listing_to_completed_deal(live_server, flask_cli, new_page)
     deal_id = int(seller.url.rsplit("/", 1)[1])
     assert _status(seller) == "待付款"
 
+    # --- both parties review and sign the contract (payment is due only then) -----------------------
+    for party, name in ((seller, "seller"), (buyer, "buyer")):
+        party.goto(f"{seller.url.rsplit('/deals/', 1)[0]}/deals/{deal_id}")
+        assert "请审阅并签署合同" in party.inner_text(".deal-paperwork")
+        party.click(".deal-paperwork a:has-text('审阅并签署合同')")
+        assert "专利权转让合同" in party.inner_text(".contract-document h1")
+        assert "¥450,000.00" in party.inner_text(".contract-document")
+        party.fill("#sign-password", "not-my-password")
+        party.click("form.contract-sign button[type=submit]")
+        assert "密码不正确" in flash(party, "error") and party.locator("#sign-password").count() == 1  # unsigned
+        party.fill("#sign-password", PASSWORD)
+        party.click("form.contract-sign button[type=submit]")
+        assert "已签署合同" in flash(party)
+        shot(party, f"contract-signed-by-{name}")
+    assert "双方已签署" in buyer.inner_text("main")
+    for width in (390, 1366):  # the contract page on a phone and on a laptop
+        buyer.set_viewport_size({"width": width, "height": 900})
+        shot(buyer, f"contract-{width}")
+    buyer.set_viewport_size({"width": 1280, "height": 900})
+    with buyer.expect_download() as download_info:
+        buyer.click("a:has-text('下载 PDF')")
+    pdf_path = download_info.value.path()
+    with open(pdf_path, "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
+    buyer.click("a:has-text('返回交易')")
+
     # --- buyer pays by bank transfer ---------------------------------------------------------------
     buyer.click("header a:has-text('我的交易')")
     buyer.click(f"main table a:has-text('#{deal_id}')")
@@ -216,8 +243,28 @@ def test_patent_from_listing_to_completed_deal(live_server, flask_cli, new_page)
     assert "受理回执已上传" in flash(seller)
     assert _status(seller) == "变更已提交"
     seller.set_input_files("#record_transfer-document", pdf_file("手续合格通知书.pdf"))
+    seller.fill("#record_transfer-notice_number", "12AB")  # not the notice's 发文序号: refused, nothing stored
+    seller.fill("#record_transfer-notice_date", datetime.now(timezone(timedelta(hours=8))).date().isoformat())
     seller.click(".deal-actions form:has(#record_transfer-document) button[type=submit]")
-    assert "买方验收期开始" in flash(seller)
+    assert "发文序号应为" in seller.inner_text(".deal-actions") and _status(seller) == "变更已提交"
+    seller.set_input_files("#record_transfer-document", pdf_file("手续合格通知书.pdf"))
+    seller.fill("#record_transfer-notice_number", "2026120400012345")
+    seller.click(".deal-actions form:has(#record_transfer-document) button[type=submit]")
+    assert "等待平台核对" in flash(seller)
+    assert _status(seller) == "登记待平台核对"
+    for width in (390, 1366):
+        seller.set_viewport_size({"width": width, "height": 900})
+        shot(seller, f"recordal-submitted-{width}")
+    seller.set_viewport_size({"width": 1280, "height": 900})
+
+    # --- operator verifies the recordal details against the notice: inspection starts -------------------
+    operator.goto(f"{seller.url.rsplit('/deals/', 1)[0]}/operator/recordals")
+    item = operator.locator("main section", has_text=f"#{deal_id}")
+    assert "发文序号 2026120400012345" in item.inner_text()
+    shot(operator, "recordal-queue")
+    item.locator("button:has-text('核对无误')").click()
+    assert "买方验收期开始" in flash(operator)
+    seller.reload()
     assert _status(seller) == "变更已登记"
     assert seller.locator("ul.deal-docs li").count() == 2
 

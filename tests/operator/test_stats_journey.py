@@ -20,6 +20,7 @@ def _open(seller, buyer, price, now):
     db.session.commit()
     lock_listing(listing.id)
     deal = deals.open_deal(listing, buyer, price, "assignment", "purchase", now=now)
+    factories.sign_contract(deal, now=now)
     db.session.commit()
     return deal
 
@@ -31,7 +32,8 @@ def test_completed_deal_is_counted(client, seller, buyer, operator):
     deals.confirm_offline_payment(deal.id, instructions["reference"], deal.price, operator,
                                   now=start + timedelta(days=1))
     deals.file_transfer(deal.id, seller, file_storage("受理回执.pdf"), now=start + timedelta(days=5))
-    deals.record_transfer(deal.id, seller, file_storage("手续合格通知书.pdf"), now=start + timedelta(days=31))
+    factories.record_and_verify(deal, seller, operator, file_storage("手续合格通知书.pdf"),
+                                now=start + timedelta(days=31))
     deals.accept(deal.id, buyer, now=start + timedelta(days=33))
     db.session.commit()
     assert queue_counts()["payouts"] == 1

@@ -154,7 +154,7 @@ def fake_stripe():
 
 
 def make_deal(price=500_000_00, gateway="stripe", seller=None, buyer=None, stripe_account_id=None):
-    """A deal awaiting payment (through escrow's own entry point), committed."""
+    """A deal awaiting payment (through escrow's own entry point), its contract signed, committed."""
     from escrow.deals import open_deal
 
     seller = seller or factories.make_user("seller")
@@ -164,6 +164,8 @@ def make_deal(price=500_000_00, gateway="stripe", seller=None, buyer=None, strip
     listing = factories.make_listing(seller, price=price)
     deal = open_deal(listing, buyer, price, "assignment", "purchase", now=utcnow() - timedelta(minutes=1))
     deal.gateway = gateway
+    factories.fast_password(seller, buyer)
+    factories.sign_contract(deal)  # payment is due once both have signed (escrow.contracts)
     db.session.commit()
     return deal
 

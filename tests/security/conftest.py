@@ -97,28 +97,39 @@ class World:
 
     # --- deals --------------------------------------------------------------------------------------
 
-    def deal(self, state="awaiting_payment", price=100_000_00):
-        from escrow import deals
+    def deal(self, state="awaiting_payment", price=100_000_00, signed=True, kind="patent"):
+        """A deal in ``state``, its contract signed by both parties (``signed=False``: unsigned)."""
+        from escrow import deals, recordal
 
-        listing = self.listing(price=price)
+        listing = self.listing(price=price, kind=kind, deal_types=("assignment",))
+        if kind == "trademark":  # a mark of its own: the seller's identical marks would have to go together
+            listing.rights[0].title = "标" + "".join(chr(0x4E00 + (listing.id * 7919 + i * 104729) % 20000)
+                                                    for i in range(3))
         deal = deals.open_deal(listing, self.buyer, price, "assignment", "purchase")
         db.session.commit()
         path = {
             "awaiting_payment": [],
             "funded": ["fund"],
             "transfer_filed": ["fund", "file"],
-            "transfer_recorded": ["fund", "file", "record"],
-            "released": ["fund", "file", "record", "accept"],
-            "completed": ["fund", "file", "record", "accept", "payout"],
+            "recordal_submitted": ["fund", "file", "record"],
+            "transfer_recorded": ["fund", "file", "record", "verify"],
+            "released": ["fund", "file", "record", "verify", "accept"],
+            "completed": ["fund", "file", "record", "verify", "accept", "payout"],
             "disputed": ["fund", "dispute"],
             "cancelled": ["cancel"],
-            "transfer_back": ["fund", "file", "record", "dispute", "refund"],
+            "transfer_back": ["fund", "file", "record", "verify", "dispute", "refund"],
         }[state]
+        path = (["sign"] if signed else []) + path
         steps = {
+            "sign": lambda: factories.sign_contract(deal),
+            "verify": lambda: recordal.verify(deal.id, self.operator),
             "fund": lambda: deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price,
                                                           self.operator),
             "file": lambda: deals.file_transfer(deal.id, self.seller, upload(PDF, "receipt.pdf")),
-            "record": lambda: deals.record_transfer(deal.id, self.seller, upload(PNG, "notice.png")),
+            "record": lambda: (recordal.confirm_filing(deal.id, self.buyer) if recordal.needs_joint_filing(deal)
+                               else None,
+                               deals.record_transfer(deal.id, self.seller, upload(PNG, "notice.png"),
+                                                     details=factories.recordal_details(deal))),
             "accept": lambda: deals.accept(deal.id, self.buyer),
             "payout": lambda: deals.mark_payout_paid(deal.id, f"BOC{next(_refs):08d}", self.operator),
             "dispute": lambda: deals.open_dispute(deal.id, self.buyer, "卖方迟迟不提交变更申请"),

@@ -36,7 +36,7 @@ class Poisoned:
     """The world with hostile text everywhere (built through the services where they exist)."""
 
     def __init__(self):
-        from escrow import deals
+        from escrow import contracts, deals
         from listings import bidding, grading, service
         from marketplace import credit, kyc
         from search import service as search_service
@@ -72,6 +72,9 @@ class Poisoned:
 
         self.deal = w.deal("funded")
         self.deal.listing.title = LONG[:200]
+        # The contract is frozen when the deal opens: render it again from the hostile title, as a deal
+        # opened on a hostile listing would have it (escrow.contracts).
+        self.deal.contract.html = contracts.render_document(self.deal)
         db.session.commit()
         deals.file_transfer(self.deal.id, w.seller, _file(), note=LONG)
         deals.open_dispute(self.deal.id, w.buyer, LONG)
@@ -151,7 +154,13 @@ PAGES = {
     "escrow.deal_detail": [(role, _args(deal_id=lambda p: p.deal.id), HTML, True, None)
                            for role in ("buyer", "seller", "operator")]
     + [("buyer", _args(deal_id=lambda p: p.cancelled.id), HTML, True, None)],
-    "escrow.deal_contract": [("buyer", _args(deal_id=lambda p: p.deal.id), HTML, True, None)],
+    "escrow_paper.contract": [(role, _args(deal_id=lambda p: p.deal.id), HTML, True, None)
+                              for role in ("buyer", "seller", "operator")],
+    "escrow_paper.contract_pdf": [("buyer", _args(deal_id=lambda p: p.deal.id), FILE, False, None)],
+    "escrow_paper.tax_page": [(role, _args(deal_id=lambda p: p.deal.id), HTML, False, None)
+                              for role in ("buyer", "seller", "operator")],
+    "escrow_paper.tech_contract_csv": [("seller", _args(deal_id=lambda p: p.deal.id), FILE, False, None)],
+    "escrow_paper.recordal_queue": [("operator", NONE, HTML, False, None)],
     "escrow.deal_document": [("buyer", _args(deal_id=lambda p: p.deal.id, document_id=lambda p: p.document.id),
                               FILE, False, None)],
     "escrow.payment_queue": [("operator", NONE, HTML, False, None)],
@@ -325,8 +334,14 @@ def test_api_never_answers_html(app, poisoned):
 PRIVATE = {  # endpoint: (url values, who may read, something only the page itself would show)
     "escrow.deal_detail": (_args(deal_id=lambda p: p.deal.id), {"buyer", "seller", "operator"},
                            lambda p: p.deal.payment_reference),
-    "escrow.deal_contract": (_args(deal_id=lambda p: p.deal.id), {"buyer", "seller", "operator"},
-                             lambda p: "onmouseover=alert(2)"),
+    "escrow_paper.contract": (_args(deal_id=lambda p: p.deal.id), {"buyer", "seller", "operator"},
+                              lambda p: "onmouseover=alert(2)"),
+    "escrow_paper.contract_pdf": (_args(deal_id=lambda p: p.deal.id), {"buyer", "seller", "operator"},
+                                  lambda p: "%PDF"),
+    "escrow_paper.tax_page": (_args(deal_id=lambda p: p.deal.id), {"buyer", "seller", "operator"},
+                              lambda p: p.deal.contract.sha256),
+    "escrow_paper.tech_contract_csv": (_args(deal_id=lambda p: p.deal.id), {"buyer", "seller", "operator"},
+                                       lambda p: p.deal.contract.sha256),
     "escrow.deal_document": (_args(deal_id=lambda p: p.deal.id, document_id=lambda p: p.document.id),
                              {"buyer", "seller", "operator"}, lambda p: "%PDF"),
     "payments.pay_page": (_args(deal_id=lambda p: p.card_deal.id), {"buyer"},

@@ -35,7 +35,7 @@ from marketplace.models import ApiToken, Notification, Organization, User
 from marketplace.timeutil import utcnow
 from search.models import SavedSearch
 from tests import factories
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_uscc, recordal_details
 
 from .conftest import PDF, PNG, ROLES, World, client_for
 
@@ -237,6 +237,27 @@ def _reread_right(attr):
     return probe
 
 
+def _recordal_upload(name, prefix=""):
+    """The approval notice with valid recordal details (dated today, so never before the filing)."""
+    def body(w, deal, user):
+        fields = {f"{prefix}{k}": v for k, v in recordal_details(deal).items()}
+        return _files(name, PNG, "notice.png", **fields)(w, deal, user)
+    return body
+
+
+def _invoice_body(w, deal, user=None):
+    return {"issuer": "seller", "title": "测试科技有限公司", "taxpayer_id": make_uscc(), "invoice_type": "normal"}
+
+
+def _requested_invoice(w):
+    from escrow import invoices
+
+    deal = w.deal("funded")
+    invoices.request_invoice(deal.id, w.buyer, "seller", "测试科技有限公司", make_uscc(), "normal")
+    db.session.commit()
+    return deal
+
+
 API_ALL = (200, 200, 200, 200, 200, 200)
 SIGNED_IN = (401, 200, 200, 200, 200, 200)
 DEAL_PARTIES = (401, 200, 404, 200, 404, 200)  # buyer, seller and operators see a deal; others get 404
@@ -283,7 +304,7 @@ MATRIX = {
         body=_files("document", PDF, "receipt.pdf"), probe=_deal_events),
     ("POST", "escrow_api.transfer_recorded"): Case(
         (401, 403, 404, 200, 404, 403), setup=lambda w: w.deal("transfer_filed"), args=lambda d: {"deal_id": d.id},
-        body=_files("document", PNG, "notice.png"), probe=_deal_events),
+        body=_recordal_upload("document"), probe=_deal_events),
     ("POST", "escrow_api.accept"): Case(
         (401, 200, 404, 403, 404, 403), setup=lambda w: w.deal("transfer_recorded"),
         args=lambda d: {"deal_id": d.id}, probe=_deal_events),
@@ -335,6 +356,64 @@ MATRIX = {
         body=lambda w, r, user: {"json": {"reference": f"BOCR{next(_seq):08d}"}},
         probe=_reread(RefundInstruction, "status")),
     ("GET", "payouts_api.api_fee_quote"): Case(API_ALL, body=lambda w, obj, user: {"query_string": {"price": 100}}),
+
+    # --- deal paperwork (issue 15): contract, recordal check, invoices, tax --------------------------------
+    ("GET", "escrow_paper_api.get_contract"): Case(DEAL_PARTIES, setup=lambda w: w.deal(),
+                                                   args=lambda d: {"deal_id": d.id}),
+    ("GET", "escrow_paper_api.contract_pdf"): Case(DEAL_PARTIES, setup=lambda w: w.deal(),
+                                                   args=lambda d: {"deal_id": d.id}),
+    ("POST", "escrow_paper_api.sign_contract"): Case(
+        (401, 200, 404, 200, 404, 403), note="each party once; an operator is not a party",
+        setup=lambda w: w.deal(signed=False), args=lambda d: {"deal_id": d.id}, body=_json({"password": PASSWORD}),
+        probe=_deal_events),
+    ("POST", "escrow_paper_api.confirm_filing"): Case(
+        (401, 200, 404, 403, 404, 403), note="the buyer of a trademark assignment",
+        setup=lambda w: w.deal("transfer_filed", kind="trademark"), args=lambda d: {"deal_id": d.id},
+        probe=_deal_events),
+    ("GET", "escrow_paper_api.get_recordal"): Case(DEAL_PARTIES, setup=lambda w: w.deal("recordal_submitted"),
+                                                   args=lambda d: {"deal_id": d.id}),
+    ("POST", "escrow_paper_api.verify_recordal"): Case(
+        (401, 403, 404, 403, 404, 200), setup=lambda w: w.deal("recordal_submitted"),
+        args=lambda d: {"deal_id": d.id}, probe=_deal_events),
+    ("POST", "escrow_paper_api.reject_recordal"): Case(
+        (401, 403, 404, 403, 404, 200), setup=lambda w: w.deal("recordal_submitted"),
+        args=lambda d: {"deal_id": d.id}, body=_json({"reason": "发文序号与通知书不一致"}), probe=_deal_events),
+    ("GET", "escrow_paper_api.list_invoices"): Case(DEAL_PARTIES, setup=lambda w: w.deal("funded"),
+                                                    args=lambda d: {"deal_id": d.id}),
+    ("POST", "escrow_paper_api.request_invoice"): Case(
+        (401, 201, 404, 403, 404, 403), note="the buyer asks the seller for the price invoice",
+        setup=lambda w: w.deal("funded"), args=lambda d: {"deal_id": d.id}, body=_json(_invoice_body),
+        probe=_deal_events),
+    ("POST", "escrow_paper_api.issue_invoice"): Case(
+        (401, 403, 404, 200, 404, 403), note="the seller records the number of the price invoice",
+        setup=_requested_invoice, args=lambda d: {"deal_id": d.id, "issuer": "seller"},
+        body=_json({"invoice_number": "12345678"}), probe=_deal_events),
+    ("GET", "escrow_paper_api.tax"): Case(DEAL_PARTIES, setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id}),
+    ("POST", "escrow_paper_api.tech_contract"): Case(
+        (401, 403, 404, 200, 404, 200), setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id},
+        body=_json({"registration_number": "2026440300001234"}), probe=_deal_events),
+    ("POST", "escrow_paper.contract_sign"): Case(
+        ("login", "done", 404, "done", 404, 403), setup=lambda w: w.deal(signed=False),
+        args=lambda d: {"deal_id": d.id}, body=_form({"password": PASSWORD}), probe=_deal_events),
+    ("POST", "escrow_paper.confirm_filing"): Case(
+        ("login", "done", 404, 403, 404, 403), setup=lambda w: w.deal("transfer_filed", kind="trademark"),
+        args=lambda d: {"deal_id": d.id}, probe=_deal_events),
+    ("POST", "escrow_paper.recordal_verify"): Case(
+        ("login", 403, 404, 403, 404, "done"), setup=lambda w: w.deal("recordal_submitted"),
+        args=lambda d: {"deal_id": d.id}, probe=_deal_events),
+    ("POST", "escrow_paper.recordal_reject"): Case(
+        ("login", 403, 404, 403, 404, "done"), setup=lambda w: w.deal("recordal_submitted"),
+        args=lambda d: {"deal_id": d.id}, body=_form({"reason": "发文序号与通知书不一致"}), probe=_deal_events),
+    ("POST", "escrow_paper.invoice_request"): Case(
+        ("login", "done", 404, 403, 404, 403), setup=lambda w: w.deal("funded"), args=lambda d: {"deal_id": d.id},
+        body=_form(_invoice_body), probe=_deal_events),
+    ("POST", "escrow_paper.invoice_issued"): Case(
+        ("login", 403, 404, "done", 404, 403), setup=_requested_invoice,
+        args=lambda d: {"deal_id": d.id, "issuer": "seller"}, body=_form({"invoice_number": "12345678"}),
+        probe=_deal_events),
+    ("POST", "escrow_paper.tech_contract"): Case(
+        ("login", 403, 404, "done", 404, "done"), setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id},
+        body=_form({"registration_number": "2026440300001234"}), probe=_deal_events),
 
     # --- listings ---------------------------------------------------------------------------------------
     ("POST", "listings_api.create"): Case(
@@ -563,7 +642,8 @@ MATRIX = {
         body=_files("file_transfer-document", PDF, "receipt.pdf"), probe=_deal_events),
     ("POST", "escrow.deal_transfer_recorded"): Case(
         ("login", 403, 404, "done", 404, 403), setup=lambda w: w.deal("transfer_filed"),
-        args=lambda d: {"deal_id": d.id}, body=_files("record_transfer-document", PNG, "notice.png"),
+        args=lambda d: {"deal_id": d.id},
+        body=_recordal_upload("record_transfer-document", "record_transfer-"),
         probe=_deal_events),
     ("POST", "escrow.deal_accept"): Case(
         ("login", "done", 404, 403, 404, 403), setup=lambda w: w.deal("transfer_recorded"),
@@ -709,7 +789,7 @@ def _check(outcome, response, changed, where):
         assert status == 200, f"{where}: expected the page again, got {status}"
         assert not changed, f"{where}: changed"
     else:
-        body = response.get_data(as_text=True)[:300]
+        body = response.get_data()[:300].decode("utf-8", "replace")  # a PDF is bytes
         assert status == outcome, f"{where}: expected {outcome}, got {status}: {body}"
         if 200 <= status < 300:
             assert changed is not False, f"{where}: {status} but nothing changed"

@@ -57,6 +57,7 @@ def test_a_paid_or_cancelled_deal_frees_its_place(seller, buyers, operator):
     with pytest.raises(Conflict):
         trading.buy_now(b.id, buyers[0], "assignment")
     db.session.rollback()
+    factories.sign_contract(first)
     deals.confirm_offline_payment(first.id, first.payment_reference, first.price, operator)
     db.session.commit()
     second = trading.buy_now(b.id, buyers[0], "assignment")  # the paid deal no longer counts
@@ -181,6 +182,7 @@ def _lapse(deal, now):
 def _unpaid_deal(seller, buyer, now):
     listing, = _fixed(seller, 1)
     deal = trading.buy_now(listing.id, buyer, "assignment", now=now)
+    factories.sign_contract(deal, now=now)  # signed: only the buyer stood between the deal and payment
     db.session.commit()
     return deal
 
