@@ -164,6 +164,9 @@ def _deposit(w, gateway="offline", status=None):
         db.session.commit()
         trading.close_auction(deposit.auction.listing_id, deposit.auction.ends_at)
         deal = db.session.query(Deal).filter_by(listing_id=deposit.auction.listing_id).one()
+        from escrow import contracts
+
+        contracts.sign(deal.id, deal.seller, PASSWORD, "127.0.0.1")  # the seller was ready to sell
         deals.cancel_deal(deal.id, bidder)  # the winner walks away: forfeited
         db.session.commit()
     return deposit
