@@ -35,6 +35,9 @@ def live_server(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "INSTANCE_PATH": str(instance), "DEMO_DATA": "0", "SECRET_KEY": "e2e-secret",
            "RATELIMIT_STORAGE_URI": "memory://", "INSPECTION_DAYS": "14",
+           # the demo tour only: the journeys act as its accounts (the ~1,000 generated listings of other demo
+           # sellers would crowd the queues and the searches they use)
+           "DEMO_CATALOGUE_VOLUME": "0",
            # every journey signs in from 127.0.0.1: the limits stay on, above what the journeys need together
            # (the limits themselves are tested in tests/security/test_rate_limits.py)
            "RATELIMIT_LOGIN": "300/minute", "RATELIMIT_REGISTER": "100/minute",

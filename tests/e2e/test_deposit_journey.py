@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
 from tests.e2e.journey import PASSWORD, flash, fresh_application_number, fresh_uscc, shot, sign_in
 
@@ -30,8 +31,9 @@ def _both(page, name):
 def test_two_bidders_pay_deposits_the_winner_defaults_and_the_seller_is_compensated(live_server, flask_cli, new_page):
     base, _env = live_server
     tag = uuid.uuid4().hex[:8]
+    org_name = f"东莞市涂覆新材料有限公司{tag[:4]}"
     users = {
-        "seller": ("孙卖家", ["--role", "seller", "--org-name", f"东莞市涂覆新材料有限公司{tag[:4]}",
+        "seller": ("孙卖家", ["--role", "seller", "--org-name", org_name,
                             "--uscc", fresh_uscc("441900"), "--region", "dongguan"]),
         "operator": ("运营周敏", ["--role", "operator"]),
         "alice": ("吴竞买", ["--role", "buyer"]),
@@ -136,12 +138,34 @@ def test_two_bidders_pay_deposits_the_winner_defaults_and_the_seller_is_compensa
     assert "¥20万" in bob.inner_text("main")  # the balance due: ¥210,000 − ¥10,000
     _both(bob, "deposit-deal-balance")
 
+    # --- the seller signs the contract (so the lapse is Bob's alone) ------------------------------------
+    deal_path = bob.url.split(base, 1)[1].split("?", 1)[0]
+    seller.goto(base + deal_path + "/contract")
+    seller.fill("#sign-password", PASSWORD)
+    seller.click("form.contract-sign button[type=submit]")
+    assert seller.locator(".contract-signatures").inner_text().count("孙卖家") == 1
+
     # --- Bob never pays: past the payment deadline the deal is cancelled and the deposit forfeited --------
     flask_cli("deadlines", "run", "--now", (datetime.now(timezone.utc) + timedelta(days=9)).isoformat())
     bob.reload()
     assert "已取消" in bob.inner_text("main")
     bob.goto(base + "/notifications")
     assert "保证金不予退还" in bob.inner_text("main")
+
+    # The compensation goes by bank only into the seller's verified payout account (docs/payments.md): the
+    # seller records one and the operator verifies it (through the API; the pages have their own journey).
+    def api(email):
+        token = requests.post(base + "/api/v1/auth/token", json={"email": email, "password": PASSWORD},
+                              timeout=30).json()["token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    account = requests.put(base + "/api/v1/payout-account", headers=api(f"seller-{tag}@example.com"), timeout=30,
+                           json={"bank": "中国银行", "branch": "东莞分行", "account_number": "6222021000012345",
+                                 "account_name": org_name})
+    assert account.status_code == 201, account.text
+    verified = requests.post(base + f"/api/v1/operator/payout-accounts/{account.json()['account']['id']}/verify",
+                             headers=api(f"operator-{tag}@example.com"), timeout=30)
+    assert verified.status_code == 200, verified.text
 
     operator.goto(base + "/operator/deposits")
     payout_row = operator.locator("tr", has_text=TITLE).filter(has_text="¥9,700.00")

@@ -6,6 +6,7 @@ the transfer documents, the dispute) goes through the API, as an integration wou
 Screenshots at 1366 px and 390 px: test-artifacts/screenshots/payout-*.png, refund-*.png.
 """
 import uuid
+from datetime import date
 
 import requests
 
@@ -112,11 +113,15 @@ def test_payout_into_a_verified_account_and_a_refund_through_the_queue(live_serv
     deal_id = int(buyer.url.rsplit("/", 1)[1])
     deal = buyer_api("GET", f"/deals/{deal_id}")["deal"]
     assert deal["fee_bps"] == 300 and deal["fee"] == 6_000_00
+    for party_api in (seller_api, buyer_api):  # the contract, signed by both, before the payment is booked
+        party_api("POST", f"/deals/{deal_id}/contract/sign", json={"password": PASSWORD})
     operator_api("POST", f"/deals/{deal_id}/confirm-payment",
                  json={"reference": deal["payment_reference"], "amount": deal["price"]})
     seller_api("POST", f"/deals/{deal_id}/transfer-filed", files={"document": ("受理通知书.pdf", PDF, "application/pdf")})
     seller_api("POST", f"/deals/{deal_id}/transfer-recorded",
-               files={"document": ("手续合格通知书.pdf", PDF, "application/pdf")})
+               files={"document": ("手续合格通知书.pdf", PDF, "application/pdf")},
+               data={"notice_number": "2026120400012345", "notice_date": date.today().isoformat()})
+    operator_api("POST", f"/deals/{deal_id}/recordal/verify")
     buyer.reload()
     buyer.click(".deal-actions button:has-text('确认验收并放款')")
     assert "已确认验收" in flash(buyer)
@@ -138,6 +143,8 @@ def test_payout_into_a_verified_account_and_a_refund_through_the_queue(live_serv
 
     # --- a second deal is refunded after a dispute: the refund waits for the bank reference -------------
     deal2 = buyer_api("POST", f"/listings/{refunded}/purchase", json={"deal_type": "assignment"})["deal"]
+    for party_api in (seller_api, buyer_api):
+        party_api("POST", f"/deals/{deal2['id']}/contract/sign", json={"password": PASSWORD})
     operator_api("POST", f"/deals/{deal2['id']}/confirm-payment",
                  json={"reference": deal2["payment_reference"], "amount": deal2["price"]})
     buyer_api("POST", f"/deals/{deal2['id']}/dispute", json={"reason": "卖方表示无法办理转让登记"})

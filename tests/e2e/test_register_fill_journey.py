@@ -82,8 +82,7 @@ def test_the_wizard_fills_a_known_number_while_typing(live_server, new_page, bro
         # A number the register does not know yet.
         page.fill("#f-rights-0-application_number", fresh_application_number())
         page.locator("#f-rights-0-title").click()
-        page.wait_for_function(
-            "document.querySelector(\"[data-right-row='0'] [data-register-note]\").innerText.includes('尚无该号码')")
+        page.locator("[data-right-row='0'] [data-register-note]", has_text="尚无该号码").wait_for()
 
     # Without JavaScript the save fills the same data from the register (progressive enhancement).
     context = browser.new_context(java_script_enabled=False, locale="zh-CN", viewport={"width": 390, "height": 900})
