@@ -58,6 +58,12 @@ def invoices_of(deal):
                               .order_by(InvoiceRequest.id)).all()
 
 
+def _one_of(value, allowed):
+    """``value`` is one of the ``allowed`` names: a JSON body may carry any type there (a list or an object
+    is not hashable, and is not a choice either)."""
+    return isinstance(value, str) and value in allowed
+
+
 def can_request(deal, issuer):
     """Whether an invoice from ``issuer`` can be asked for now (the money it covers has been paid)."""
     if deal.state in ("cancelled", "refunded") or deal.state == "awaiting_payment":
@@ -70,7 +76,7 @@ def can_request(deal, issuer):
 def request_invoice(deal_id, actor, issuer, title, taxpayer_id, invoice_type, now=None):
     """The paying party asks for an invoice; bad input is refused (422) and nothing is stored."""
     now = now or utcnow()
-    if issuer not in ISSUERS:
+    if not _one_of(issuer, ISSUERS):
         raise ValidationError(_("开票方无效"), {"issuer": _("可选：seller、platform")})
     deal, roles = _lock(deal_id, actor)
     if requester_role(issuer) not in roles:
@@ -83,7 +89,7 @@ def request_invoice(deal_id, actor, issuer, title, taxpayer_id, invoice_type, no
     title = title.strip() if isinstance(title, str) else ""
     if not 2 <= len(title) <= 100:
         errors["title"] = _("发票抬头为 2 至 100 个字")
-    if invoice_type not in TYPES:
+    if not _one_of(invoice_type, TYPES):
         errors["invoice_type"] = _("可选：normal（普通发票）、special（专用发票）")
     raw_id = taxpayer_id.strip() if isinstance(taxpayer_id, str) else ""
     code = None
@@ -117,7 +123,7 @@ def request_invoice(deal_id, actor, issuer, title, taxpayer_id, invoice_type, no
 def issue_invoice(deal_id, actor, issuer, invoice_number, now=None):
     """The issuer records the invoice number: the seller for the price, an operator for the fee."""
     now = now or utcnow()
-    if issuer not in ISSUERS:
+    if not _one_of(issuer, ISSUERS):
         raise ValidationError(_("开票方无效"), {"issuer": _("可选：seller、platform")})
     deal, roles = _lock(deal_id, actor)
     if ("seller" if issuer == "seller" else "operator") not in roles:
