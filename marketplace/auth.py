@@ -1,7 +1,7 @@
 """Sign-in pages (HTML, session cookie + CSRF) and the account API (bearer tokens)."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -9,7 +9,7 @@ from . import accounts
 from .apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 from .errors import NotAuthenticated, ValidationError
 from .extensions import db, limiter
-from .forms import ChangePasswordForm, LoginForm, RegisterForm
+from .forms import ChangePasswordForm, DeleteAccountForm, LoginForm, RegisterForm
 
 bp = Blueprint("auth", __name__)
 api = Blueprint("auth_api", __name__, url_prefix=API_PREFIX)
@@ -119,6 +119,46 @@ def change_password():
             flash(_("密码已修改"), "success")
             return redirect(url_for("storefront.home"))
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/account/privacy", methods=["GET", "POST"])
+@login_required
+def privacy():
+    """Personal data (PIPL): download a copy of one's own data, or delete the account."""
+    from . import privacy as pipl
+
+    user = current_user._get_current_object()
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if not user.check_password(form.password.data or ""):
+            form.password.errors = list(form.password.errors) + [_("密码不正确")]
+        else:
+            try:
+                pipl.delete_account(user)
+                db.session.commit()
+            except ValidationError as exc:
+                db.session.rollback()
+                form.form_errors.extend(exc.fields.values() or [exc.message])
+            else:
+                logout_user()
+                flash(_("账号已注销。交易与账务记录按法律要求保留，其中您的姓名与邮箱已匿名化。"), "info")
+                return redirect(url_for("storefront.home"))
+    return render_template("account/privacy.html", form=form, blockers=pipl.deletion_blockers(user))
+
+
+@bp.route("/account/privacy/export")
+@login_required
+def privacy_export():
+    """The user's own data as a JSON download (no-store: it is personal data)."""
+    import json
+
+    from . import privacy as pipl
+
+    data = pipl.export_user_data(current_user._get_current_object())
+    body = json.dumps(data, ensure_ascii=False, indent=1)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": f"attachment; filename=ipmart-my-data-{current_user.id}.json",
+        "Cache-Control": "no-store"})
 
 
 # --- JSON -----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """CLI commands of API.md: ``users create``, ``demo seed``, ``deadlines run`` (plus each package's own)."""
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .errors import DomainError
 from .extensions import db
@@ -9,6 +9,139 @@ users_cli = AppGroup("users", help="Manage accounts.")
 demo_cli = AppGroup("demo", help="Demo catalogue.")
 deadlines_cli = AppGroup("deadlines", help="Deadlines (safe to run from cron, and twice).")
 backup_cli = AppGroup("backup", help="Backups of the database and the uploads (docs/operations.md).")
+jobs_cli = AppGroup("jobs", help="Background jobs on Redis (RQ): failures, queues (docs/operations.md).")
+privacy_cli = AppGroup("privacy", help="Personal data (PIPL): export, account deletion, retention.")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run the jobs waiting now, then stop.")
+@click.option("--cron/--no-cron", default=True, show_default=True,
+              help="Also schedule the periodic work (index catch-up, deadlines, retention, report).")
+@with_appcontext
+def worker_command(burst, cron):
+    """Run background jobs (RQ) for this host and the shared queue, with the scheduler. Needs REDIS_URL."""
+    from flask import current_app
+
+    from . import jobs
+
+    app = current_app._get_current_object()
+    if not jobs.enabled(app):
+        raise click.ClickException("REDIS_URL is not set: without it jobs run in-process after commit "
+                                   "(and the timers of docs/operations.md do the periodic work)")
+    click.echo(f"worker on {jobs.host_queue_name(app)}, {jobs.shared_queue_name(app)}"
+               f"{' with the cron scheduler' if cron else ''}")
+    jobs.work(app, burst=burst, with_cron=cron)
+
+
+def _require_jobs():
+    from flask import current_app
+
+    from . import jobs
+
+    if not jobs.enabled(current_app):
+        raise click.ClickException("REDIS_URL is not set: there are no queues")
+    return jobs
+
+
+@jobs_cli.command("failed")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
+def jobs_failed(limit):
+    """List jobs whose retries are used up (the failed job registry)."""
+    jobs = _require_jobs()
+    found = jobs.failed_jobs(limit=limit)
+    for job_obj in found:
+        ended = job_obj.ended_at.isoformat(timespec="seconds") if job_obj.ended_at else "-"
+        click.echo(f"{job_obj.id}  {job_obj.origin}  {jobs.job_label(job_obj)}  ended {ended}  "
+                   f"request {job_obj.meta.get('request_id') or '-'}  {jobs.last_error(job_obj)}")
+    click.echo(f"{len(found)} failed job(s)")
+
+
+@jobs_cli.command("retry")
+@click.argument("job_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Put every failed job back on its queue.")
+def jobs_retry(job_ids, everything):
+    """Put failed jobs back on their queue (after fixing the cause)."""
+    jobs = _require_jobs()
+    if not job_ids and not everything:
+        raise click.UsageError("name job ids or give --all")
+    click.echo(f"requeued {jobs.requeue_failed(job_ids=None if everything else set(job_ids))} job(s)")
+
+
+@jobs_cli.command("status")
+def jobs_status():
+    """Queue depths, scheduled (retrying) and failed jobs, and each job's last success."""
+    jobs = _require_jobs()
+    for family in jobs.metric_families():
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sample.labels.items())
+            click.echo(f"{sample.name}{{{labels}}} {sample.value:g}")
+
+
+@jobs_cli.command("enqueue")
+@click.argument("name", type=click.Choice(["index_drain", "deadlines", "retention", "stats_report"]))
+def jobs_enqueue(name):
+    """Put one run of a periodic job on its queue now."""
+    jobs = _require_jobs()
+    click.echo(jobs.enqueue(name, host=jobs.PERIODIC[name][2]).id)
+
+
+def _find_user(ref):
+    from .models import User
+
+    user = db.session.get(User, int(ref)) if str(ref).isdigit() else (
+        db.session.query(User).filter(db.func.lower(User.email) == str(ref).strip().lower()).first())
+    if user is None:
+        raise click.ClickException(f"no user {ref!r}")
+    return user
+
+
+@privacy_cli.command("export")
+@click.argument("user")
+@click.option("--to", "target", type=click.Path(dir_okay=False, writable=True), help="File (default: stdout).")
+def privacy_export(user, target):
+    """Write USER's (id or e-mail) own data as JSON (what the account page's download gives)."""
+    import json
+
+    from .privacy import export_user_data
+
+    body = json.dumps(export_user_data(_find_user(user)), ensure_ascii=False, indent=1)
+    if target:
+        with open(target, "w", encoding="utf-8") as fh:
+            fh.write(body)
+        click.echo(f"written to {target}")
+    else:
+        click.echo(body)
+
+
+@privacy_cli.command("delete")
+@click.argument("user")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def privacy_delete(user, yes):
+    """Delete USER's account (anonymise; deal and ledger records kept). Refused while anything is open."""
+    from .privacy import delete_account, deletion_blockers
+
+    target = _find_user(user)
+    reasons = deletion_blockers(target)
+    if reasons:
+        raise click.ClickException("refused: " + "; ".join(reasons))
+    if not yes:
+        click.confirm(f"Anonymise user {target.id} <{target.email}>? This cannot be undone.", abort=True)
+    try:
+        delete_account(target, actor=None)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"refused: {'; '.join(exc.fields.values()) or exc.message}") from exc
+    click.echo(f"user {target.id} deleted (anonymised)")
+
+
+@privacy_cli.command("purge")
+def privacy_purge():
+    """Delete what is past its retention now (the worker's retention job does this hourly)."""
+    from .privacy import purge_expired
+
+    for key, value in purge_expired().items():
+        click.echo(f"{key}: {value}")
 
 
 @users_cli.command("create")
@@ -101,6 +234,9 @@ def backup_restore(folder, yes):
 
 def register_cli(app):
     app.cli.add_command(backup_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(privacy_cli)
+    app.cli.add_command(worker_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(deadlines_cli)

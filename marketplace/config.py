@@ -76,6 +76,19 @@ def load_settings(instance_path: Path) -> dict:
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "READY_MAX_OUTBOX_LAG": _int("READY_MAX_OUTBOX_LAG", 1000),
         "BACKUP_PATH": os.environ.get("BACKUP_PATH") or str(instance_path / "backups"),
+        # background jobs (marketplace.jobs): RQ on Redis when set; unset, jobs run in-process after commit
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "JOB_QUEUE_PREFIX": os.environ.get("JOB_QUEUE_PREFIX") or "ipmart",
+        "WORKER_HOST": os.environ.get("WORKER_HOST") or None,  # this host's queue name (default: the hostname)
+        "JOB_RETRY_INTERVALS": os.environ.get("JOB_RETRY_INTERVALS") or "10,60,300,900,3600",  # seconds
+        "JOB_TIMEOUT": _int("JOB_TIMEOUT", 300),
+        "JOB_INDEX_INTERVAL": _int("JOB_INDEX_INTERVAL", 5),
+        "JOB_DEADLINES_INTERVAL": _int("JOB_DEADLINES_INTERVAL", 60),
+        "JOB_RETENTION_INTERVAL": _int("JOB_RETENTION_INTERVAL", 3600),
+        "JOB_REPORT_INTERVAL": _int("JOB_REPORT_INTERVAL", 86400),
+        # personal data (PIPL, marketplace.privacy): how long read notifications and delivered notices stay
+        "NOTIFICATION_RETENTION_DAYS": _int("NOTIFICATION_RETENTION_DAYS", 180),
+        "TOKEN_RETENTION_DAYS": _int("TOKEN_RETENTION_DAYS", 90),  # revoked API tokens
     }
 
 

@@ -34,3 +34,9 @@ class RegisterForm(FlaskForm):
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("必填"))])
     new_password = PasswordField(_l("新密码（至少10个字符）"), validators=[DataRequired(_l("必填"))])
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("必填")), Length(max=200)])
+    confirm = BooleanField(_l("我明白注销后无法恢复，交易与账务记录将按法律要求保留"),
+                           validators=[DataRequired(_l("请勾选确认"))])

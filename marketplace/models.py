@@ -49,6 +49,8 @@ class User(UserMixin, db.Model):
     credit_level = db.Column(db.String(20), nullable=False, default="good")
     locale = db.Column(db.String(10))
     active = db.Column(db.Boolean, nullable=False, default=True)
+    # account deleted (PIPL, marketplace.privacy): personal fields anonymised, deal and ledger records kept
+    deleted_at = db.Column(db.DateTime)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     # Flask-Login's "alternative id": the session and the remember-me cookie hold "<id>:<session_token>",
     # so a new token (password change, sign-out) ends every web session and remember-me cookie at once.

@@ -57,7 +57,7 @@ def notify(user, kind, title, body="", link=None, email=None):
     if email and current_app.config.get("SMTP_HOST"):
         target = db.session.get(User, user_id)
         if target is not None:
-            db.session.info.setdefault(_MAIL_AFTER_COMMIT, []).append((target.email, title, body))
+            db.session.info.setdefault(_MAIL_AFTER_COMMIT, []).append((user_id, target.email, title, body))
     return row
 
 
@@ -66,9 +66,9 @@ _MAIL_AFTER_COMMIT = "mail_after_commit"
 
 def send_mail(user_id, subject, body):
     """Send one e-mail to the user; raises on failure (the caller decides whether to retry).
-    Returns False when there is nobody to send to (no such user)."""
+    Returns False when there is nobody to send to (no such user, or the account was deleted)."""
     user = db.session.get(User, user_id)
-    if user is None:
+    if user is None or user.deleted_at is not None:
         return False
     _smtp_send(user.email, subject, body)
     return True
@@ -91,7 +91,15 @@ def _send_after_commit(session):
     queued = session.info.pop(_MAIL_AFTER_COMMIT, None)
     if not queued or not has_app_context():
         return
-    for address, subject, body in queued:
+    from . import jobs
+
+    if jobs.enabled():
+        # Worker mode (REDIS_URL): one retried "mail" job per message, carrying this request's id.
+        app = current_app._get_current_object()
+        for user_id, _address, subject, body in queued:
+            jobs.enqueue_quietly(app, "mail", user_id, subject, body)
+        return
+    for _user_id, address, subject, body in queued:
         try:
             _smtp_send(address, subject, body)
         except Exception:  # noqa: BLE001 - mail is best effort; the in-app notification is the record

@@ -252,8 +252,10 @@ def escrow_held():
 
 
 def job_metrics():
-    """Job queue depth and failures (filled in by marketplace.jobs when a queue exists)."""
-    return []
+    """Job queue depth, failures, runs (marketplace.jobs; nothing without REDIS_URL)."""
+    from .jobs import metric_families
+
+    return metric_families()
 
 
 # ---- /readyz ------------------------------------------------------------------------------------------

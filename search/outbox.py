@@ -238,6 +238,11 @@ def _drain_after_commit(session):
     app = current_app._get_current_object()
     if not app.config.get("SEARCH_SYNC_ON_COMMIT", True):
         return
+    from marketplace import jobs
+
+    if jobs.enabled(app):
+        jobs.request_index_drain(app)  # worker mode: this host's worker drains (one pending job at a time)
+        return
     sync_quietly(app)
 
 

@@ -108,6 +108,14 @@ def _deliver(notice_id):
     saved = db.session.get(SavedSearch, notice.saved_search_id)
     listing = db.session.get(Listing, notice.listing_id)
     now = utcnow()
+    if saved is None or listing is None:
+        # The payload no longer matches the data (the search or the listing was deleted before delivery):
+        # nothing to tell; close the notice so it is not retried.
+        log.info("saved-search notice %s skipped: the search or the listing is gone", notice_id)
+        notice.notified_at = notice.notified_at or now
+        notice.mailed_at = notice.mailed_at or now
+        db.session.commit()
+        return 0
     sent = 0
     title = notice_title(saved)
     if notice.notified_at is None:
