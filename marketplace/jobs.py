@@ -27,6 +27,7 @@ position, deadlines by their due dates, deliveries by their ``*_at`` marks). A w
 database transaction uncommitted (so nothing half-done) and the job in RQ's started registry; the next worker's
 maintenance finds it abandoned and puts it back on the queue (retries left) or in the failed registry.
 """
+import functools
 import logging
 import os
 import socket
@@ -123,9 +124,11 @@ def enqueue(name, *args, host=False, retry=True, request_id=None):
 
 def enqueue_quietly(app, name, *args, host=False, request_id=None):
     """Enqueue from an after-commit hook: never raises (Redis down: logged; the periodic run catches up)."""
+    request_id = request_id or current_request_id()  # before the new app context (its own `g`)
     try:
         with app.app_context():
-            return enqueue(name, *args, host=host, request_id=request_id)
+            return run_with_request_id(request_id, functools.partial(enqueue, host=host, request_id=request_id),
+                                       name, *args)
     except Exception:  # noqa: BLE001 - the user's change is committed; the catch-up job redoes this work
         log.exception("could not enqueue job %s; the periodic catch-up will do it", name)
         return None

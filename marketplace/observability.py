@@ -68,7 +68,9 @@ def new_request_id(offered=None):
 def current_request_id():
     """The id of the request (or job) this code runs for, or None outside both."""
     if has_request_context():
-        return g.get("request_id")
+        found = g.get("request_id")
+        if found:
+            return found
     return _job_request_id.get()
 
 

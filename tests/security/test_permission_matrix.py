@@ -540,6 +540,13 @@ MATRIX = {
         ("login", "done", "done", "done", "done", "done"),
         body=_form({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
         probe=lambda w, obj, user: user and _reread(User, "password_hash")(w, user, user)),
+    ("POST", "auth.privacy"): Case(
+        ("login", "done", "done", "page", "done", "page"),
+        note="deletes (anonymises) only the caller's own account; refused (the page again) for the seller, whose "
+             "listing is on the market, and for an operator",
+        setup=lambda w: w.listing(),
+        body=_form({"password": PASSWORD, "confirm": "y"}),
+        probe=lambda w, obj, user: user and _reread(User, "deleted_at")(w, user, user)),
     ("POST", "storefront.account_organization"): Case(
         ("login", 403, 403, "done", "done", "done"), note="uploads the caller's own organisation's licence",
         body=_files("licence", PDF, "licence.pdf"),

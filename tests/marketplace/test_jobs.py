@@ -1,0 +1,222 @@
+"""Background jobs (issue 21) in both modes: without REDIS_URL the work runs in-process after commit as before;
+with it, RQ jobs on the machine's Redis, run here by a burst worker (tests/jobhelp.py)."""
+import logging
+import smtplib
+
+import pytest
+
+from marketplace import jobs
+from marketplace.extensions import db
+from marketplace.timeutil import utcnow
+from search.outbox import pending_count
+from tests import factories
+from tests.jobhelp import config_for, forget_keys, job_modes, redis_config, run_jobs
+from tests.search.conftest import make_search_listing
+
+
+@pytest.fixture(params=job_modes())
+def mode(request):
+    return request.param
+
+
+@pytest.fixture
+def app_config(mode):
+    return {**config_for(mode), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": 2525}
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis(app):
+    yield
+    forget_keys(app)
+    jobs.set_app(None)
+
+
+class Mailbox:
+    """smtplib.SMTP stand-in: records what was sent, or fails while ``down``."""
+
+    def __init__(self):
+        self.sent, self.down = [], False
+
+    def smtp(self, *args, **kwargs):
+        box = self
+
+        class SMTP:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+            def send_message(self, msg):
+                if box.down:
+                    raise smtplib.SMTPServerDisconnected("mail server down")
+                box.sent.append((msg["To"], msg["Subject"]))
+
+        return SMTP()
+
+
+@pytest.fixture
+def mailbox(monkeypatch):
+    box = Mailbox()
+    monkeypatch.setattr(smtplib, "SMTP", box.smtp)
+    return box
+
+
+def _found(client, q):
+    body = client.get("/api/v1/search", query_string={"q": q}).get_json()
+    return [r["id"] for r in body["results"]]
+
+
+def test_a_withdrawn_listing_leaves_the_index_through_a_job_that_carries_the_request_id(app, client, mode, caplog):
+    seller = factories.make_user("seller")
+    listing = make_search_listing(seller, title="一种钠离子电池负极材料")
+    db.session.commit()
+    run_jobs(app)
+    assert _found(client, "钠离子") == [listing.id]
+    headers = {**factories.auth_header(seller), "X-Request-ID": "req-withdraw-42"}
+    db.session.commit()
+    caplog.set_level(logging.INFO, logger="ipmart.jobs")
+    caplog.clear()
+    response = client.post(f"/api/v1/listings/{listing.id}/withdraw", headers=headers)
+    assert response.status_code == 200
+    if mode == "redis":
+        waiting = jobs.queue(True, app).jobs
+        assert [j.args[0] for j in waiting] == ["index_drain"]
+        assert waiting[0].meta["request_id"] == "req-withdraw-42"
+        assert pending_count() > 0  # the web process left the index to the worker
+        assert run_jobs(app) == 1
+        done = [r for r in caplog.records if r.name == "ipmart.jobs" and r.getMessage() == "job index_drain done"]
+        assert done and {r.request_id for r in done} == {"req-withdraw-42"}
+    assert _found(client, "钠离子") == [] and pending_count() == 0
+
+
+def test_many_commits_queue_one_drain(app, client, mode):
+    if mode != "redis":
+        pytest.skip("worker mode only")
+    seller = factories.make_user("seller")
+    db.session.commit()
+    run_jobs(app)
+    for n in range(3):
+        make_search_listing(seller, title=f"一种固态电池电解质 {n}")
+        db.session.commit()
+    assert jobs.queue(True, app).count == 1
+    run_jobs(app)
+    assert len(_found(client, "固态电池")) == 3
+
+
+def test_deal_mail_is_sent_after_commit_in_both_modes(app, mode, mailbox):
+    from escrow import deals
+
+    buyer, seller = factories.make_user("buyer"), factories.make_user("seller")
+    listing = factories.make_listing(seller)
+    db.session.commit()
+    deals.open_deal(listing, buyer, listing.price, "assignment", "purchase")
+    assert mailbox.sent == []
+    db.session.commit()
+    if mode == "redis":
+        assert mailbox.sent == []  # queued, not sent by the web process
+        assert {j.args[0] for j in jobs.queue(False, app).jobs} == {"mail"}
+        run_jobs(app)
+    assert {to for to, _ in mailbox.sent} == {buyer.email, seller.email}
+
+
+def test_mail_to_a_user_deleted_meanwhile_is_a_logged_no_op(app, mode, mailbox, caplog):
+    if mode != "redis":
+        pytest.skip("worker mode only: in-process mail is sent at the commit")
+    from marketplace.notify import notify
+
+    user = factories.make_user("buyer")
+    db.session.commit()
+    notify(user, "deal", "交易状态更新", "正文")
+    db.session.commit()
+    user.deleted_at = utcnow()  # the account was deleted before the worker got to the mail
+    db.session.commit()
+    caplog.set_level(logging.INFO, logger="ipmart.jobs")
+    run_jobs(app)
+    assert mailbox.sent == []
+    assert jobs.queue(False, app).failed_job_registry.count == 0  # not a failure: nothing to retry
+    assert any("no-op" in r.getMessage() for r in caplog.records if r.name == "ipmart.jobs")
+    assert 'ipmart_jobs_total{job="mail",outcome="noop"} 1.0' in _metrics(app)
+
+
+def _metrics(app):
+    return app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data(as_text=True)
+
+
+def test_a_failing_mail_is_retried_then_kept_as_failed_and_can_be_requeued(app, mode, mailbox):
+    if mode != "redis":
+        pytest.skip("worker mode only")
+    from marketplace.notify import notify
+
+    user = factories.make_user("buyer")
+    db.session.commit()
+    notify(user, "deal", "交易状态更新", "正文")
+    mailbox.down = True
+    db.session.commit()
+    run_jobs(app)  # the first try and both retries (intervals 0 in tests) fail
+    registry = jobs.queue(False, app).failed_job_registry
+    assert registry.count == 1
+    failed = jobs.failed_jobs(app)
+    assert failed[0].retries_left == 0 and "SMTPServerDisconnected" in jobs.last_error(failed[0])
+    metrics = _metrics(app)
+    assert f'ipmart_jobs_failed{{queue="{app.config["JOB_QUEUE_PREFIX"]}"}} 1.0' in metrics
+    assert 'ipmart_jobs_total{job="mail",outcome="error"} 3.0' in metrics
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["jobs", "failed"])
+    assert listed.exit_code == 0 and "mail" in listed.output and "1 failed job(s)" in listed.output
+    mailbox.down = False
+    assert "requeued 1" in runner.invoke(args=["jobs", "retry", "--all"]).output
+    run_jobs(app)
+    assert mailbox.sent == [(user.email, "交易状态更新")] and registry.count == 0
+
+
+def test_periodic_work_is_scheduled_by_the_worker_and_runs_once_per_period(app, mode):
+    if mode != "redis":
+        pytest.skip("worker mode only")
+    scheduler = jobs.cron_scheduler(app)
+    assert {c.name.rsplit(":", 1)[1]: c.queue_name for c in scheduler.get_jobs()} == {
+        "index_drain": jobs.host_queue_name(app), "deadlines": jobs.shared_queue_name(app),
+        "retention": jobs.shared_queue_name(app), "stats_report": jobs.shared_queue_name(app)}
+    scheduler.enqueue_jobs()  # every job is due at the first tick
+    scheduler.enqueue_jobs()  # not again before its interval
+    assert jobs.queue(False, app).count == 3 and jobs.queue(True, app).count == 1
+    run_jobs(app)
+    metrics = _metrics(app)
+    for name in ("index_drain", "deadlines", "retention", "stats_report"):
+        assert f'ipmart_jobs_total{{job="{name}",outcome="ok"}} 1.0' in metrics
+        assert f'ipmart_job_last_success_timestamp_seconds{{job="{name}"}}' in metrics
+    assert 'ipmart_deadline_runs_total{outcome="ok"}' in metrics
+    # A second scheduler (another host's worker) ticking in the same period does not run the shared work again.
+    assert jobs.periodic("deadlines") == "skipped"
+
+
+def test_the_stats_report_job_writes_a_csv(app, mode):
+    import os
+
+    path = jobs.execute("stats_report")
+    assert os.path.exists(path) and open(path, encoding="utf-8-sig").readline().startswith("dimension,key")
+
+
+def test_worker_and_jobs_commands_need_redis(app, mode):
+    runner = app.test_cli_runner()
+    if mode == "redis":
+        assert runner.invoke(args=["jobs", "status"]).exit_code == 0
+        return
+    for args in (["worker", "--burst"], ["jobs", "failed"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code != 0 and "REDIS_URL is not set" in result.output
+
+
+def test_redis_down_never_fails_the_request(app, client, mode):
+    if mode != "redis":
+        pytest.skip("worker mode only")
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
+    app.extensions.pop("ipmart_redis", None)
+    seller = factories.make_user("seller")
+    listing = make_search_listing(seller, title="一种锌空气电池")
+    db.session.commit()
+    response = client.post(f"/api/v1/listings/{listing.id}/withdraw", headers=factories.auth_header(seller))
+    assert response.status_code == 200
+    app.config.update(redis_config())
+    app.extensions.pop("ipmart_redis", None)
+
