@@ -82,6 +82,9 @@ def load_settings(instance_path: Path) -> dict:
         "WORKER_HOST": os.environ.get("WORKER_HOST") or None,  # this host's queue name (default: the hostname)
         "JOB_RETRY_INTERVALS": os.environ.get("JOB_RETRY_INTERVALS") or "10,60,300,900,3600",  # seconds
         "JOB_TIMEOUT": _int("JOB_TIMEOUT", 300),
+        # how often a worker looks for jobs abandoned by a dead worker (they are retried about 60 s after
+        # their last heartbeat) and cleans the registries
+        "JOB_MAINTENANCE_INTERVAL": _int("JOB_MAINTENANCE_INTERVAL", 60),
         "JOB_INDEX_INTERVAL": _int("JOB_INDEX_INTERVAL", 5),
         "JOB_DEADLINES_INTERVAL": _int("JOB_DEADLINES_INTERVAL", 60),
         "JOB_RETENTION_INTERVAL": _int("JOB_RETENTION_INTERVAL", 3600),

@@ -276,7 +276,12 @@ def make_worker(app, *, simple=False, queues=None):
     conn = connection(app)
     names = queues or [host_queue_name(app), shared_queue_name(app)]
     cls = SimpleWorker if simple else Worker
-    return cls(names, connection=conn, name=f"ipmart-{host_name(app)}-{os.getpid()}-{threading.get_ident() % 10000}")
+    maintenance = max(1, int(app.config.get("JOB_MAINTENANCE_INTERVAL", 60)))
+    # An idle worker blocks on the queue for worker_ttl - 15 s before it looks at maintenance (RQ's default
+    # is 405 s): tie it to the maintenance interval, so abandoned jobs are found about that often.
+    return cls(names, connection=conn, name=f"ipmart-{host_name(app)}-{os.getpid()}-{threading.get_ident() % 10000}",
+               maintenance_interval=maintenance, worker_ttl=maintenance + 15,
+               job_monitoring_interval=min(30, maintenance))
 
 
 def work(app, *, burst=False, with_cron=True, simple=False):
