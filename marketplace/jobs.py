@@ -344,6 +344,22 @@ def requeue_failed(app=None, job_ids=None):
     return count
 
 
+def console_summary(limit=10):
+    """For the operator console: None without REDIS_URL; else queue depths, failed jobs (the newest ``limit``),
+    or ``{"error": ...}`` when Redis does not answer."""
+    if not enabled():
+        return None
+    try:
+        queues = [(q.name, q.count, q.failed_job_registry.count) for q in (queue(False), queue(True))]
+        failed = [{"id": j.id, "job": job_label(j), "queue": j.origin, "ended_at": j.ended_at,
+                   "request_id": j.meta.get("request_id"), "error": last_error(j)[:200]}
+                  for j in failed_jobs(limit=limit)]
+        return {"queues": queues, "failed": failed}
+    except Exception as exc:  # noqa: BLE001 - the console must open without Redis
+        log.warning("job summary unavailable", exc_info=True)
+        return {"error": type(exc).__name__}
+
+
 def metric_families():
     """Gauges for /metrics, read from Redis when scraped: queue depth, failed and scheduled jobs per queue,
     job runs by name and outcome (every worker's), and the time of each job's last success."""

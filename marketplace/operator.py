@@ -105,8 +105,10 @@ def console():
     counts = queue_counts()
     recent = db.session.query(AuditLog).order_by(AuditLog.id.desc()).limit(10).all()
     watched = _watched_deals_query().order_by(None).limit(20).all()
+    from .jobs import console_summary
+
     return render_template("operator/console.html", counts=counts, recent=recent, watched=watched,
-                           search_form=AccountSearchForm(request.args), label=stats.label)
+                           search_form=AccountSearchForm(request.args), label=stats.label, jobs=console_summary())
 
 
 # --- accounts -------------------------------------------------------------------------------

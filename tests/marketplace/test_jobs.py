@@ -220,3 +220,24 @@ def test_redis_down_never_fails_the_request(app, client, mode):
     app.config.update(redis_config())
     app.extensions.pop("ipmart_redis", None)
 
+
+
+def test_the_operator_console_shows_failed_jobs(app, mode, mailbox):
+    from marketplace.notify import notify
+
+    operator = factories.make_user("operator")
+    user = factories.make_user("buyer")
+    db.session.commit()
+    client = app.test_client()
+    client.post("/login", data={"email": operator.email, "password": factories.PASSWORD})
+    page = client.get("/operator/").get_data(as_text=True)
+    if mode == "inline":
+        assert "后台任务" not in page  # no queues without REDIS_URL
+        return
+    assert "后台任务" in page and "失败 0" in page
+    notify(user, "deal", "交易状态更新", "正文")
+    mailbox.down = True
+    db.session.commit()
+    run_jobs(app)
+    page = client.get("/operator/").get_data(as_text=True)
+    assert "失败 1" in page and "SMTPServerDisconnected" in page
