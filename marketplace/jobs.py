@@ -171,7 +171,24 @@ def run(name, *args):
     request_id = meta.get("request_id") or (f"job-{rq_job.id}" if rq_job is not None else None)
     app = _worker_app()
     with app.app_context():
+        _own_connections()
         return run_with_request_id(request_id, execute, name, *args)
+
+
+_pool_pid = os.getpid()
+
+
+def _own_connections():
+    """In a forked work horse: drop the database connections inherited from the worker (without closing
+    them, they are the parent's), so this process opens its own and never shares a socket."""
+    global _pool_pid
+    if _pool_pid == os.getpid():
+        return
+    from .extensions import db
+
+    for engine in db.engines.values():
+        engine.dispose(close=False)
+    _pool_pid = os.getpid()
 
 
 def execute(name, *args):
@@ -285,8 +302,14 @@ def make_worker(app, *, simple=False, queues=None):
 
 
 def work(app, *, burst=False, with_cron=True, simple=False):
-    """``flask worker``: run jobs (and the cron scheduler) until stopped."""
+    """``flask worker``: run jobs (and the cron scheduler) until stopped. The host queue and the shared one are
+    served in turn (round robin), so neither starves the other."""
+    from rq.worker import DequeueStrategy
+
+    from search.analysis import initialise
+
     set_app(app)
+    initialise()  # jieba's dictionary once, before the work horses fork (else ~1 s in every job)
     stop = threading.Event()
     thread = None
     if with_cron and not burst:
@@ -295,7 +318,8 @@ def work(app, *, burst=False, with_cron=True, simple=False):
         thread.start()
     try:
         return make_worker(app, simple=simple).work(burst=burst, with_scheduler=True,
-                                                    logging_level=app.config.get("JOB_LOG_LEVEL", "INFO"))
+                                                    logging_level=app.config.get("JOB_LOG_LEVEL", "INFO"),
+                                                    dequeue_strategy=DequeueStrategy.ROUND_ROBIN)
     finally:
         stop.set()
         if thread is not None:
