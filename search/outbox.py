@@ -23,6 +23,10 @@ transaction as any listing change. Here:
   holds back the index, the positions or another notice;
 * rows older than ``OUTBOX_RETENTION_DAYS`` are pruned (never the newest row, so ids
   keep increasing on SQLite).
+
+Worker mode (``REDIS_URL``, marketplace.jobs): the after-commit hook enqueues one ``index_drain`` job on this
+host's queue instead of draining in the request, and the worker runs that job (a full drain with saved-search
+matching, as ``flask search sync``) every ``JOB_INDEX_INTERVAL`` seconds too.
 """
 import logging
 import os
