@@ -1,21 +1,23 @@
 """The listings' vocabulary: labels shown to people and the fixed sets the rules use (one place)."""
+from marketplace.i18n import N_
+
 from . import identifiers as ids
 
 STATUS_LABELS = {
-    "draft": "草稿", "pending_review": "待审核", "published": "已发布", "reserved": "交易中", "sold": "已成交",
-    "rejected": "已驳回", "withdrawn": "已撤回", "expired": "已过期",
+    "draft": N_("草稿"), "pending_review": N_("待审核"), "published": N_("已发布"), "reserved": N_("交易中"), "sold": N_("已成交"),
+    "rejected": N_("已驳回"), "withdrawn": N_("已撤回"), "expired": N_("已过期"),
 }
 DEAL_TYPE_LABELS = {
-    "assignment": "转让", "exclusive_license": "独占许可", "sole_license": "排他许可",
-    "non_exclusive_license": "普通许可",
+    "assignment": N_("转让"), "exclusive_license": N_("独占许可"), "sole_license": N_("排他许可"),
+    "non_exclusive_license": N_("普通许可"),
 }
-PRICE_MODE_LABELS = {"fixed": "一口价", "negotiable": "面议", "auction": "竞拍"}
-KIND_LABELS = {"patent": "专利", "trademark": "商标"}
+PRICE_MODE_LABELS = {"fixed": N_("一口价"), "negotiable": N_("面议"), "auction": N_("竞拍")}
+KIND_LABELS = {"patent": N_("专利"), "trademark": N_("商标")}
 PATENT_TYPE_LABELS = ids.PATENT_TYPE_LABELS
-LEGAL_STATUSES = {"pending": "审查中", "granted": "已授权", "lapsed": "未缴年费失效", "invalidated": "已宣告无效",
-                  "expired": "保护期届满"}
-TM_STATUSES = {"registered": "已注册", "pending": "申请中", "opposed": "异议中", "cancelled": "已撤销",
-               "invalidated": "已宣告无效"}
+LEGAL_STATUSES = {"pending": N_("审查中"), "granted": N_("已授权"), "lapsed": N_("未缴年费失效"), "invalidated": N_("已宣告无效"),
+                  "expired": N_("保护期届满")}
+TM_STATUSES = {"registered": N_("已注册"), "pending": N_("申请中"), "opposed": N_("异议中"), "cancelled": N_("已撤销"),
+               "invalidated": N_("已宣告无效")}
 DEAD_LEGAL_STATUSES = {"lapsed", "invalidated", "expired"}
 DEAD_TM_STATUSES = {"cancelled", "invalidated"}
 EXCLUSIVE_DEAL_TYPES = {"exclusive_license", "sole_license"}
