@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
+from marketplace import labels
 from marketplace.errors import IllegalTransition, PermissionDenied
 from marketplace.i18n import N_
 
@@ -22,19 +23,7 @@ from .models import DEAL_STATES
 IGNORED = "ignored"
 ROLES = ("buyer", "seller", "operator", "system")
 
-STATE_LABELS = {
-    "awaiting_payment": N_("待付款"),
-    "funded": N_("资金已托管"),
-    "transfer_filed": N_("变更已提交"),
-    "recordal_submitted": N_("登记待平台核对"),
-    "transfer_recorded": N_("变更已登记"),
-    "released": N_("已放款"),
-    "completed": N_("已完成"),
-    "disputed": N_("争议处理中"),
-    "cancelled": N_("已取消"),
-    "refunded": N_("已退款"),
-    "transfer_back": N_("回转登记中"),
-}
+STATE_LABELS = labels.DEAL_STATE
 ACTION_LABELS = {
     "open": N_("下单"),
     "pay": N_("发起付款"),
@@ -67,7 +56,7 @@ ACTION_LABELS = {
     "invoice_issued": N_("登记发票号码"),
     "tech_contract_registered": N_("登记技术合同"),
 }
-ROLE_LABELS = {"buyer": N_("买方"), "seller": N_("卖方"), "operator": N_("平台运营"), "system": N_("系统")}
+ROLE_LABELS = labels.ROLE
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ called by ``escrow.strikes``).
 """
 from flask_babel import gettext as _
 
-from . import audit
+from . import audit, labels
 from .credit_models import CreditRecord
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .extensions import db
@@ -37,7 +37,7 @@ def ensure_can(user, action):
     """Raise PermissionDenied when the user's credit level forbids ``action`` (list, bid, offer, buy)."""
     level = user.effective_credit_level
     if action in BLOCKED.get(level, ()):
-        label = {"restricted": "受限", "blacklisted": "黑名单"}[level]
+        label = labels.CREDIT_LEVEL[level]
         raise PermissionDenied(_("账户信用等级为“%(level)s”，不能%(action)s。如有异议请在信用记录页提交申诉。",
                                  level=_(label), action=_(ACTION_LABELS[action])),
                                credit_level=level)
@@ -70,7 +70,7 @@ VIOLATION_LABELS = {
     "non_performance": N_("不履行交易"),
     "restored": N_("信用修复"),
 }
-LEVEL_LABELS = {"good": N_("良好"), "warned": N_("警示"), "restricted": N_("受限"), "blacklisted": N_("黑名单")}
+LEVEL_LABELS = labels.CREDIT_LEVEL
 APPEAL_LABELS = {"open": N_("申诉处理中"), "upheld": N_("申诉未获支持"), "revoked": N_("申诉成立，记录已撤销")}
 MAX_TEXT = 4000
 

@@ -5,10 +5,12 @@
 """
 from flask import current_app
 
+from marketplace import labels
+
 from .base import PaymentGateway  # noqa: F401
 
 # What people read where a gateway is named (deal records, ledger accounts); the code stays the key.
-LABELS = {"offline": "银行转账", "stripe": "在线支付", "fake_stripe": "在线支付（测试）"}
+LABELS = labels.GATEWAY
 
 
 def label(name):

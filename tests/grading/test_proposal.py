@@ -40,7 +40,7 @@ def test_lapsed_patent_scores_zero_for_term_and_stability(app, seller, today):
     db.session.flush()
     items = by_key(grading.propose(listing, today))
     assert items["remaining_term"]["score"] == 0
-    assert items["stability"]["score"] == 0 and "已失效" in items["stability"]["reason"]
+    assert items["stability"]["score"] == 0 and "未缴年费失效" in items["stability"]["reason"]
 
 
 def test_utility_model_stability_and_term(app, seller, today):
