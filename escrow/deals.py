@@ -1,4 +1,4 @@
-"""Deal services: every step from purchase to paid payout (DESIGN.md "Escrow").
+"""Deal services: every step from purchase to paid payout (docs/design.md "Escrow").
 
 Buy-now, an accepted offer and a won auction all end in ``open_deal`` (see
 ``escrow.trading``). Each later step is one function here that
@@ -292,7 +292,7 @@ def acknowledge_licences(deal_id, actor, now=None):
 # --- paying ---------------------------------------------------------------------------
 
 def start_payment(deal_id, actor, now=None):
-    """The buyer starts (or restarts) paying: returns the gateway's instructions (API.md /deals/{id}/pay)."""
+    """The buyer starts (or restarts) paying: returns the gateway's instructions (docs/api.md /deals/{id}/pay)."""
     now = now or utcnow()
     deal, _row = _begin(deal_id, "pay", actor)
     contracts.ensure_signed(deal)  # payment is due only once both parties have signed

@@ -1,4 +1,4 @@
-"""Bidding and negotiation rules (DESIGN.md "Price modes and bidding").
+"""Bidding and negotiation rules (docs/design.md "Price modes and bidding").
 
 Plain functions that check the rules, change offers, bids and auctions, flush,
 and raise typed domain errors; they never commit and never open deals (the acts

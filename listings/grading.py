@@ -1,4 +1,4 @@
-"""Quality grades (DESIGN.md "Quality grades"): the rubric, the system's pre-score, operator assessments.
+"""Quality grades (docs/design.md "Quality grades"): the rubric, the system's pre-score, operator assessments.
 
 One rubric table per kind of right. Patents follow the three dimensions of the
 CNIPA patent value index and GB/T 42748-2023 (legal, technical, economic value);

@@ -1,4 +1,4 @@
-"""Identifiers and classification codes: validated on input, normalised on save (DESIGN.md).
+"""Identifiers and classification codes: validated on input, normalised on save (docs/design.md).
 
 One module used by forms, the API, the CSV import and accounts alike. Every
 ``normalize_*`` function returns the canonical form or raises ``InvalidIdentifier``

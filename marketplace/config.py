@@ -1,4 +1,4 @@
-"""Settings, read from the environment exactly as API.md's table says.
+"""Settings, read from the environment exactly as docs/api.md's table says.
 
 Order (as in flaskr): these defaults, then the environment, then the
 ``config`` mapping handed to ``create_app`` (tests use it).

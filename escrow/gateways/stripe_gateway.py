@@ -185,7 +185,7 @@ def check_amount(deal):
 
 
 def payment_instructions(pi: dict, publishable_key, payment_method_types) -> dict:
-    """What ``POST /deals/{id}/pay`` answers for a card / Alipay / WeChat Pay payment (API.md)."""
+    """What ``POST /deals/{id}/pay`` answers for a card / Alipay / WeChat Pay payment (docs/api.md)."""
     return {
         "gateway": "stripe",
         "payment_intent_id": pi["id"],

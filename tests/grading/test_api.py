@@ -1,4 +1,4 @@
-"""Grades over the JSON API: shapes per API.md, status codes, nothing changes on refusal."""
+"""Grades over the JSON API: shapes per docs/api.md, status codes, nothing changes on refusal."""
 import pytest
 
 from listings import grading
