@@ -49,6 +49,9 @@ def live_server(tmp_path_factory):
         env["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
     else:
         env["DATABASE_URL"] = f"sqlite:///{instance / 'e2e.sqlite3'}"
+    # the deploy step of docs/operations.md: the schema is upgraded once, before the workers start
+    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
     log = open(instance / "gunicorn.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
                              "--timeout", "60", "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=log)
