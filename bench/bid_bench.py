@@ -132,7 +132,8 @@ def free_port():
 def start_gunicorn(args, instance):
     port = args.port or free_port()
     env = {**os.environ, "DATABASE_URL": args.database_url, "INSTANCE_PATH": instance, "DEMO_DATA": "0",
-           "SECRET_KEY": "bench", "PYTHONPATH": str(ROOT)}
+           "SECRET_KEY": "bench", "PYTHONPATH": str(ROOT),
+           "AUTO_MIGRATE": "1"}  # a bench database is upgraded on start (a deployment runs `flask db upgrade`)
     if args.no_search_sync:
         env["SEARCH_SYNC_ON_COMMIT"] = "0"
     app_spec = "marketplace:create_app({'RATELIMIT_ENABLED': False})"

@@ -1,4 +1,4 @@
-"""JSON API of deals under /api/v1 (API.md "Deals"): parse, call one service, commit once, answer.
+"""JSON API of deals under /api/v1 (docs/api.md "Deals"): parse, call one service, commit once, answer.
 
 Deals are visible to their buyer, their seller and operators only; anyone else gets 404.
 """

@@ -23,6 +23,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from marketplace import labels
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.timeutil import local, utcnow
@@ -160,8 +161,7 @@ def terms(deal, today=None):
     rights = []
     for right in listing.rights:
         if right.kind == "patent":
-            detail = {"invention": "发明专利", "utility_model": "实用新型专利", "design": "外观设计专利"}.get(
-                right.patent_type or "", "专利")
+            detail = labels.PATENT_TYPE_NOUN.get(right.patent_type or "", "专利")
             label = "专利号" if right.legal_status == "granted" else "申请号"
         else:
             classes = "、".join(str(c) for c in (right.nice_classes or []))

@@ -1,4 +1,4 @@
-"""Deal services: every step from purchase to paid payout (DESIGN.md "Escrow").
+"""Deal services: every step from purchase to paid payout (docs/design.md "Escrow").
 
 Buy-now, an accepted offer and a won auction all end in ``open_deal`` (see
 ``escrow.trading``). Each later step is one function here that
@@ -34,6 +34,7 @@ from marketplace import audit
 from marketplace.credit import ensure_seller_may_sell
 from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
 from marketplace.models import User
 from marketplace.money import format_yuan
 from marketplace.notify import notify
@@ -291,7 +292,7 @@ def acknowledge_licences(deal_id, actor, now=None):
 # --- paying ---------------------------------------------------------------------------
 
 def start_payment(deal_id, actor, now=None):
-    """The buyer starts (or restarts) paying: returns the gateway's instructions (API.md /deals/{id}/pay)."""
+    """The buyer starts (or restarts) paying: returns the gateway's instructions (docs/api.md /deals/{id}/pay)."""
     now = now or utcnow()
     deal, _row = _begin(deal_id, "pay", actor)
     contracts.ensure_signed(deal)  # payment is due only once both parties have signed
@@ -309,7 +310,7 @@ def start_payment(deal_id, actor, now=None):
 def _fund(deal, amount, gateway_name, reference, actor, now):
     ledger.post(f"deal:{deal.id}:fund", "fund",
                 [Leg(ledger.clearing_account(gateway_name), -amount), Leg("escrow", amount)],
-                deal=deal, currency=deal.currency, memo="买方付款进入托管", reference=reference, actor=actor, now=now)
+                deal=deal, currency=deal.currency, memo=N_("买方付款进入托管"), reference=reference, actor=actor, now=now)
     deposits.apply_to_deal(deal, actor, now)  # a won auction's deposit joins the balance in escrow
     deal.funded_at = now
     deal.transfer_due_at = now + timedelta(days=current_app.config["TRANSFER_DAYS"])
@@ -454,7 +455,7 @@ def _release(deal, seller_share, actor, now, action, note=None):
     net = seller_share - fee
     ledger.post(f"deal:{deal.id}:release", "release",
                 [Leg("escrow", -seller_share), Leg("seller_payable", net), Leg("platform_revenue", fee)],
-                deal=deal, currency=deal.currency, memo="托管资金放款：卖方应收与平台服务费", actor=actor, now=now)
+                deal=deal, currency=deal.currency, memo=N_("托管资金放款：卖方应收与平台服务费"), actor=actor, now=now)
     deal.fee = fee
     deal.payout_amount = net
     deal.released_at = now
@@ -558,7 +559,7 @@ def record_gateway_payout(deal_id, provider_ref, now=None):
 def _book_payout(deal, reference, actor, now):
     ledger.post(f"deal:{deal.id}:payout", "payout",
                 [Leg("seller_payable", -deal.payout_amount), Leg("seller_payouts", deal.payout_amount)],
-                deal=deal, currency=deal.currency, memo="向卖方付款", reference=reference, actor=actor, now=now)
+                deal=deal, currency=deal.currency, memo=N_("向卖方付款"), reference=reference, actor=actor, now=now)
     deal.payout_status = "paid"
     deal.payout_reference = reference
     deal.payout_paid_at = now
@@ -595,7 +596,7 @@ def _refund(deal, amount, actor, now, reason=None):
     if result.pending:
         ledger.post(f"deal:{deal.id}:refund_requested", "refund_requested",
                     [Leg("escrow", -amount), Leg("refunds_in_transit", amount)],
-                    deal=deal, currency=deal.currency, memo="退款已发起，等待支付通道确认",
+                    deal=deal, currency=deal.currency, memo=N_("退款已发起，等待支付通道确认"),
                     reference=result.reference, actor=actor, now=now)
         deal.refund_status = "pending"
         if deal.gateway == "offline":
@@ -604,7 +605,7 @@ def _refund(deal, amount, actor, now, reason=None):
             refunds.open_instruction(deal, amount, reason or _refund_reason(deal), now)
     else:
         ledger.post(f"deal:{deal.id}:refund", "refund", [Leg("escrow", -amount), Leg("buyer_refunds", amount)],
-                    deal=deal, currency=deal.currency, memo="退还买方", reference=result.reference,
+                    deal=deal, currency=deal.currency, memo=N_("退还买方"), reference=result.reference,
                     actor=actor, now=now)
         deal.refund_status = "refunded"
 
@@ -629,7 +630,7 @@ def _confirm_refund(deal, amount, reference, actor, now):
     """The refund in transit reached the buyer: book it (refunds_in_transit → buyer_refunds), once."""
     ledger.post(f"deal:{deal.id}:refund", "refund",
                 [Leg("refunds_in_transit", -amount), Leg("buyer_refunds", amount)],
-                deal=deal, currency=deal.currency, memo="退款已到账", reference=reference, actor=actor, now=now)
+                deal=deal, currency=deal.currency, memo=N_("退款已到账"), reference=reference, actor=actor, now=now)
     deal.refund_status = "refunded"
     deal.refund_reference = reference
     if actor is not None and actor.has_role("operator"):
@@ -638,7 +639,7 @@ def _confirm_refund(deal, amount, reference, actor, now):
     db.session.add(DealEvent(deal_id=deal.id, actor_id=getattr(actor, "id", None), action="refund_confirmed",
                              from_state=deal.state, to_state=deal.state, note=reference, created_at=now))
     db.session.flush()
-    _tell(deal, [deal.buyer_id], _title(deal, "退款已到账"), f"{format_yuan(amount, deal.currency)} 已退回。")
+    _tell(deal, [deal.buyer_id], _title(deal, N_("退款已到账")), f"{format_yuan(amount, deal.currency)} 已退回。")
 
 
 def _refund_reason(deal):
@@ -808,7 +809,7 @@ def stop_for_upheld_claim(deal_id, note, now=None):
         deal.dispute_reason = note
         deal.disputed_by_id = None
     _record(deal, "claim_upheld", "disputed", None, now, note=note)
-    _tell(deal, [deal.buyer_id, deal.seller_id], _title(deal, "权属异议成立，交易中止"),
+    _tell(deal, [deal.buyer_id, deal.seller_id], _title(deal, N_("权属异议成立，交易中止")),
           f"{note}。款项继续由平台托管，由平台运营裁决放款、退款或分配。")
     _tell(deal, _operators(), _title(deal, "权属异议成立，托管款项待裁决"), note)
     return deal

@@ -30,19 +30,20 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from marketplace.extensions import db
+from marketplace.i18n import N_
 from marketplace.timeutil import utcnow
 
 from .models import JournalEntry, LedgerAccount, Posting
 
 ACCOUNTS = {
     # code: (name, kind)
-    "escrow": ("交易托管资金", "internal"),
-    "seller_payable": ("应付卖方款项", "internal"),
-    "platform_revenue": ("平台服务费收入", "internal"),
-    "refunds_in_transit": ("退款在途", "internal"),
-    "seller_payouts": ("已付卖方", "external"),
-    "buyer_refunds": ("已退买方", "external"),
-    "auction_deposits": ("竞拍保证金托管", "internal"),  # held for bidders until applied, returned or forfeited
+    "escrow": (N_("交易托管资金"), "internal"),
+    "seller_payable": (N_("应付卖方款项"), "internal"),
+    "platform_revenue": (N_("平台服务费收入"), "internal"),
+    "refunds_in_transit": (N_("退款在途"), "internal"),
+    "seller_payouts": (N_("已付卖方"), "external"),
+    "buyer_refunds": (N_("已退买方"), "external"),
+    "auction_deposits": (N_("竞拍保证金托管"), "internal"),  # held for bidders until applied, returned or forfeited
 }
 GATEWAY_CLEARING = "gateway_clearing:"
 

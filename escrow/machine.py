@@ -14,59 +14,49 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
+from marketplace import labels
 from marketplace.errors import IllegalTransition, PermissionDenied
+from marketplace.i18n import N_
 
 from .models import DEAL_STATES
 
 IGNORED = "ignored"
 ROLES = ("buyer", "seller", "operator", "system")
 
-STATE_LABELS = {
-    "awaiting_payment": "待付款",
-    "funded": "资金已托管",
-    "transfer_filed": "变更已提交",
-    "recordal_submitted": "登记待平台核对",
-    "transfer_recorded": "变更已登记",
-    "released": "已放款",
-    "completed": "已完成",
-    "disputed": "争议处理中",
-    "cancelled": "已取消",
-    "refunded": "已退款",
-    "transfer_back": "回转登记中",
-}
+STATE_LABELS = labels.DEAL_STATE
 ACTION_LABELS = {
-    "open": "下单",
-    "pay": "发起付款",
-    "confirm_payment": "确认到账",
-    "cancel": "取消交易",
-    "expire_payment": "付款逾期取消",
-    "file_transfer": "提交变更申请",
-    "record_transfer": "上传登记核准文件",
-    "accept": "确认验收",
-    "lapse_inspection": "验收期满放款",
-    "dispute": "提出争议",
-    "resolve_release": "裁决：放款",
-    "resolve_refund": "裁决：退款",
-    "resolve_split": "裁决：按比例分配",
-    "payout_paid": "卖方款项已支付",
-    "transfer_overdue": "卖方办理逾期",
-    "payment_mismatch": "到账异常",
-    "refund_confirmed": "退款已到账",
-    "payout_failed": "付款失败",
-    "transfer_back": "裁决退款，待回转登记",
-    "confirm_reversal": "回转登记已完成",
-    "acknowledge_licences": "确认知悉在先许可",
-    "claim_upheld": "权属异议成立，交易中止",
+    "open": N_("下单"),
+    "pay": N_("发起付款"),
+    "confirm_payment": N_("确认到账"),
+    "cancel": N_("取消交易"),
+    "expire_payment": N_("付款逾期取消"),
+    "file_transfer": N_("提交变更申请"),
+    "record_transfer": N_("上传登记核准文件"),
+    "accept": N_("确认验收"),
+    "lapse_inspection": N_("验收期满放款"),
+    "dispute": N_("提出争议"),
+    "resolve_release": N_("裁决：放款"),
+    "resolve_refund": N_("裁决：退款"),
+    "resolve_split": N_("裁决：按比例分配"),
+    "payout_paid": N_("卖方款项已支付"),
+    "transfer_overdue": N_("卖方办理逾期"),
+    "payment_mismatch": N_("到账异常"),
+    "refund_confirmed": N_("退款已到账"),
+    "payout_failed": N_("付款失败"),
+    "transfer_back": N_("裁决退款，待回转登记"),
+    "confirm_reversal": N_("回转登记已完成"),
+    "acknowledge_licences": N_("确认知悉在先许可"),
+    "claim_upheld": N_("权属异议成立，交易中止"),
     # issue 15: the contract and the checked recordal (escrow.contracts, escrow.recordal)
-    "sign_contract": "签署合同",
-    "confirm_filing": "买方确认已共同提交转让申请",
-    "verify_recordal": "平台核对登记无误",
-    "reject_recordal": "登记信息退回卖方",
-    "invoice_requested": "申请发票",
-    "invoice_issued": "登记发票号码",
-    "tech_contract_registered": "登记技术合同",
+    "sign_contract": N_("签署合同"),
+    "confirm_filing": N_("买方确认已共同提交转让申请"),
+    "verify_recordal": N_("平台核对登记无误"),
+    "reject_recordal": N_("登记信息退回卖方"),
+    "invoice_requested": N_("申请发票"),
+    "invoice_issued": N_("登记发票号码"),
+    "tech_contract_registered": N_("登记技术合同"),
 }
-ROLE_LABELS = {"buyer": "买方", "seller": "卖方", "operator": "平台运营", "system": "系统"}
+ROLE_LABELS = labels.ROLE
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""JSON shapes of deals and their ledger (API.md "Deals"), with the JSON schemas the API documents."""
+"""JSON shapes of deals and their ledger (docs/api.md "Deals"), with the JSON schemas the API documents."""
 from marketplace.timeutil import iso
 
 from . import ledger

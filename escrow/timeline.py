@@ -2,18 +2,20 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from marketplace.i18n import N_
+
 from .machine import ACTION_LABELS, STATE_LABELS
 
 MAIN_PATH = ("awaiting_payment", "funded", "transfer_filed", "recordal_submitted", "transfer_recorded", "released",
              "completed")
 
 APPROVAL_NOTICE = {
-    ("patent", "assignment"): "著录项目变更手续合格通知书",
-    ("patent", "license"): "专利实施许可合同备案通知书",
-    ("trademark", "assignment"): "商标转让核准公告",
-    ("trademark", "license"): "商标使用许可备案公告",
+    ("patent", "assignment"): N_("著录项目变更手续合格通知书"),
+    ("patent", "license"): N_("专利实施许可合同备案通知书"),
+    ("trademark", "assignment"): N_("商标转让核准公告"),
+    ("trademark", "license"): N_("商标使用许可备案公告"),
 }
-DOCUMENT_KINDS = {"filing_receipt": "国家知识产权局受理回执", "approval_notice": "登记核准文件"}
+DOCUMENT_KINDS = {"filing_receipt": N_("国家知识产权局受理回执"), "approval_notice": N_("登记核准文件")}
 
 
 def approval_notice_name(deal):
@@ -38,28 +40,28 @@ def next_step(deal):
     state = deal.state
     unsigned = _unsigned(deal) if state == "awaiting_payment" else []
     if unsigned:  # issue 15: the contract comes first
-        return NextStep(unsigned[0], "买方与卖方审阅并签署合同（签署后方可付款）", deal.payment_due_at)
+        return NextStep(unsigned[0], N_("买方与卖方审阅并签署合同（签署后方可付款）"), deal.payment_due_at)
     if state == "recordal_submitted":
-        return NextStep("operator", "平台核对卖方填写的登记信息与文件是否一致")
+        return NextStep("operator", N_("平台核对卖方填写的登记信息与文件是否一致"))
     if state == "awaiting_payment":
         if deal.gateway == "offline":
-            return NextStep("buyer", "买方转账付款（附言填写 %(reference)s），平台核对到账", deal.payment_due_at,
+            return NextStep("buyer", N_("买方转账付款（附言填写 %(reference)s），平台核对到账"), deal.payment_due_at,
                             {"reference": deal.payment_reference})
-        return NextStep("buyer", "买方在线付款", deal.payment_due_at)
+        return NextStep("buyer", N_("买方在线付款"), deal.payment_due_at)
     if state == "funded":
-        return NextStep("seller", "卖方向国家知识产权局提交变更申请并上传受理回执", deal.transfer_due_at)
+        return NextStep("seller", N_("卖方向国家知识产权局提交变更申请并上传受理回执"), deal.transfer_due_at)
     if state == "transfer_filed":
-        return NextStep("seller", "卖方在登记完成后上传%(document)s", None, {"document": approval_notice_name(deal)})
+        return NextStep("seller", N_("卖方在登记完成后上传%(document)s"), None, {"document": approval_notice_name(deal)})
     if state == "transfer_recorded":
-        return NextStep("buyer", "买方核对登记结果并确认验收（期满自动放款）", deal.inspection_ends_at)
+        return NextStep("buyer", N_("买方核对登记结果并确认验收（期满自动放款）"), deal.inspection_ends_at)
     if state == "disputed":
-        return NextStep("operator", "平台处理争议：放款、退款或按比例分配")
+        return NextStep("operator", N_("平台处理争议：放款、退款或按比例分配"))
     if state == "released":
         if deal.payout_status == "failed":
-            return NextStep("operator", "付款失败，平台人工向卖方付款")
+            return NextStep("operator", N_("付款失败，平台人工向卖方付款"))
         if deal.gateway == "offline" or deal.payout_status == "pending":
-            return NextStep("operator", "平台向卖方付款并登记银行流水号")
-        return NextStep("system", "支付通道向卖方付款")
+            return NextStep("operator", N_("平台向卖方付款并登记银行流水号"))
+        return NextStep("system", N_("支付通道向卖方付款"))
     return NextStep(None, STATE_LABELS[state])
 
 
@@ -67,13 +69,13 @@ def steps(deal):
     """The main path as rows: label, when it happened, and done / current / pending."""
     reached = {e.to_state: e.created_at for e in deal.events if e.to_state != e.from_state}
     labels = {
-        "awaiting_payment": "下单",
-        "funded": "付款到账，资金托管",
-        "transfer_filed": "提交变更申请",
-        "recordal_submitted": "卖方上传登记核准文件，平台核对",
-        "transfer_recorded": "变更登记完成，开始验收",
-        "released": "放款",
-        "completed": "卖方收款，交易完成",
+        "awaiting_payment": N_("下单"),
+        "funded": N_("付款到账，资金托管"),
+        "transfer_filed": N_("提交变更申请"),
+        "recordal_submitted": N_("卖方上传登记核准文件，平台核对"),
+        "transfer_recorded": N_("变更登记完成，开始验收"),
+        "released": N_("放款"),
+        "completed": N_("卖方收款，交易完成"),
     }
     rows = []
     current = deal.state if deal.state in MAIN_PATH else None

@@ -1,4 +1,4 @@
-"""JSON API for purchases, offers and bids (API.md "Offers, purchases, auctions").
+"""JSON API for purchases, offers and bids (docs/api.md "Offers, purchases, auctions").
 
 Thin: parse the body, call ``escrow.trading``, commit once, answer. Bids, offers
 and purchases are rate-limited per signed-in user (``RATELIMIT_BID``, ``RATELIMIT_OFFER``,

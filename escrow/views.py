@@ -5,7 +5,7 @@ Thin: each POST builds its form, calls one service in ``escrow.deals``, commits 
 redirects; bad input re-renders the page with the error beside the field (422), a refused
 action re-renders it with the reason (403 / 409).
 """
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -152,13 +152,8 @@ bp.add_url_rule("/deals", endpoint="buyer_dashboard", view_func=my_deals)  # the
 
 @bp.get("/deals/<int:deal_id>")
 @login_required
-def deal_detail(deal_id=None, id=None):  # ``id``: for url_for(…, id=…) callers
-    deal = deals.get_deal_for(deal_id or id, current_user)
-    return _render(deal)
-
-
-# url_for("escrow.deal_detail", id=…) builds the same URL; matching always uses the rule above.
-bp.add_url_rule("/deals/<int:id>", endpoint="deal_detail", view_func=deal_detail, methods=["GET"])
+def deal_detail(deal_id):
+    return _render(deals.get_deal_for(deal_id, current_user))
 
 
 @bp.get("/deals/<int:deal_id>/documents/<int:document_id>")
@@ -178,8 +173,7 @@ def deal_pay(deal_id):
     form = ActionForm(prefix="pay", meta=NO_FORM_CSRF)
     if not form.validate_on_submit():
         return _render(deal, status=422)
-    stripe_page = current_app.view_functions.get("payments.pay_page")
-    if deal.gateway != "offline" and stripe_page is not None:
+    if deal.gateway != "offline":  # a card payment is made on the gateway's own page
         return redirect(url_for("payments.pay_page", deal_id=deal_id))
     try:
         instructions = deals.start_payment(deal_id, current_user)

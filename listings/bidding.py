@@ -1,4 +1,4 @@
-"""Bidding and negotiation rules (DESIGN.md "Price modes and bidding").
+"""Bidding and negotiation rules (docs/design.md "Price modes and bidding").
 
 Plain functions that check the rules, change offers, bids and auctions, flush,
 and raise typed domain errors; they never commit and never open deals (the acts
@@ -29,6 +29,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from marketplace import labels
 from marketplace.credit import ensure_can, seller_may_sell
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
@@ -95,8 +96,7 @@ def check_may_trade(listing, user, price_mode):
     if listing.status != "published":
         raise Conflict(_("该挂牌当前不可交易（状态：%(status)s）", status=listing.status), status=listing.status)
     if listing.price_mode != price_mode:
-        labels = {"fixed": _("一口价"), "negotiable": _("面议"), "auction": _("竞拍")}
-        raise Conflict(_("该挂牌的交易方式是“%(mode)s”", mode=labels.get(listing.price_mode, listing.price_mode)),
+        raise Conflict(_("该挂牌的交易方式是“%(mode)s”", mode=labels.label(labels.PRICE_MODE, listing.price_mode)),
                        price_mode=listing.price_mode)
 
 

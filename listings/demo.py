@@ -15,7 +15,6 @@ empty database (first start with ``DEMO_DATA=1``). Accounts: docs/demo.md.
 """
 import csv
 import hashlib
-import os
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -422,7 +421,7 @@ def _seed(progress):
         added += 1
     from flask import current_app
 
-    volume = current_app.config.get("DEMO_CATALOGUE_VOLUME", os.environ.get("DEMO_CATALOGUE_VOLUME", "1") != "0")
+    volume = current_app.config.get("DEMO_CATALOGUE_VOLUME", True)
     if volume:  # the test suite seeds only the tour (DEMO_CATALOGUE_VOLUME=0 in the environment does too)
         from .demo_catalogue import seed as seed_volume
 

@@ -1,4 +1,4 @@
-"""Quality grades (DESIGN.md "Quality grades"): the rubric, the system's pre-score, operator assessments.
+"""Quality grades (docs/design.md "Quality grades"): the rubric, the system's pre-score, operator assessments.
 
 One rubric table per kind of right. Patents follow the three dimensions of the
 CNIPA patent value index and GB/T 42748-2023 (legal, technical, economic value);
@@ -40,6 +40,7 @@ from flask_babel import gettext
 from sqlalchemy import case, event, func, inspect, select
 from sqlalchemy.orm import Session
 
+from marketplace import labels
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.models import AuditLog, User
@@ -241,12 +242,10 @@ def compute(kind, scores):
 
 STATUTORY_YEARS = {"invention": 20, "utility_model": 10, "design": 15}
 DEAD_PATENT = ("lapsed", "invalidated", "expired")
-STATUS_LABELS = {"pending": N_("审查中"), "granted": N_("已授权"), "lapsed": N_("已失效"),
-                 "invalidated": N_("已被宣告无效"), "expired": N_("已届满")}
-TYPE_LABELS = {"invention": N_("发明专利"), "utility_model": N_("实用新型"), "design": N_("外观设计")}
+STATUS_LABELS = labels.PATENT_STATUS
+TYPE_LABELS = labels.PATENT_TYPE_NOUN
 TM_STATUS_SCORES = {"registered": 10, "pending": 3, "opposed": 2, "cancelled": 0, "invalidated": 0}
-TM_STATUS_LABELS = {"registered": N_("已注册"), "pending": N_("申请中"), "opposed": N_("异议中"),
-                    "cancelled": N_("已撤销"), "invalidated": N_("已被宣告无效")}
+TM_STATUS_LABELS = labels.TM_STATUS
 LICENCE_DEALS = ("exclusive_license", "sole_license", "non_exclusive_license")
 
 

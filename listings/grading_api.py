@@ -1,6 +1,6 @@
 """JSON API for quality grades (operators): the system's proposal, an assessment, the history.
 
-Thin: authenticate, call ``listings.grading``, commit once, answer in API.md's shape.
+Thin: authenticate, call ``listings.grading``, commit once, answer in docs/api.md's shape.
 """
 from flask import Blueprint, jsonify
 

@@ -1,4 +1,4 @@
-"""Identifiers and classification codes: validated on input, normalised on save (DESIGN.md).
+"""Identifiers and classification codes: validated on input, normalised on save (docs/design.md).
 
 One module used by forms, the API, the CSV import and accounts alike. Every
 ``normalize_*`` function returns the canonical form or raises ``InvalidIdentifier``
@@ -10,6 +10,7 @@ from datetime import date
 
 from flask_babel import gettext as _
 
+from marketplace import labels
 from marketplace.uscc import InvalidUSCC, normalize_uscc, uscc_check_char  # noqa: F401  (re-exported)
 
 from .classifications import LOCARNO_CLASSES, ipc_scheme, nice_classes, similar_groups
@@ -23,7 +24,7 @@ class InvalidIdentifier(ValueError):
 
 # The type digit: 1 invention, 2 utility model, 3 design, 8 PCT invention, 9 PCT utility model.
 TYPE_DIGITS = {"1": "invention", "2": "utility_model", "3": "design", "8": "invention", "9": "utility_model"}
-PATENT_TYPE_LABELS = {"invention": "发明", "utility_model": "实用新型", "design": "外观设计"}
+PATENT_TYPE_LABELS = labels.PATENT_TYPE
 _WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 _PREFIX = re.compile(r"^(?:CN|ZL)+")
 FIRST_NEW_FORMAT_YEAR = 2003  # 12-digit numbers from 1 October 2003

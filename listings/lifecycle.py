@@ -13,6 +13,7 @@ from marketplace import audit
 from marketplace.credit import ensure_can
 from marketplace.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
@@ -45,10 +46,10 @@ TRANSITIONS = {
 }
 EDITABLE_STATUSES = {"draft", "rejected"}
 PUBLIC_STATUSES = {"published", "reserved", "sold"}
-ACTION_LABELS = {"submit": "提交审核", "approve": "审核通过", "reject": "驳回", "withdraw": "撤回", "reopen": "重新编辑",
-                 "expire": "标记过期", "reserve": "进入交易", "release": "恢复上架", "sell": "标记成交",
-                 "lapse": "到期下架", "relist": "重新发布",
-                 "delist": "下架", "close_unsold": "流拍"}
+ACTION_LABELS = {"submit": N_("提交审核"), "approve": N_("审核通过"), "reject": N_("驳回"), "withdraw": N_("撤回"), "reopen": N_("重新编辑"),
+                 "expire": N_("标记过期"), "reserve": N_("进入交易"), "release": N_("恢复上架"), "sell": N_("标记成交"),
+                 "lapse": N_("到期下架"), "relist": N_("重新发布"),
+                 "delist": N_("下架"), "close_unsold": N_("流拍")}
 
 
 # --- visibility and permission ------------------------------------------------------

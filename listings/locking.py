@@ -1,4 +1,4 @@
-"""Row locks for bidding and buying (DESIGN.md "Price modes and bidding").
+"""Row locks for bidding and buying (docs/design.md "Price modes and bidding").
 
 PostgreSQL: ``SELECT … FOR UPDATE`` on the listing row. SQLite has no row locks:
 ``BEGIN IMMEDIATE`` takes the database write lock before the read, so two

@@ -17,6 +17,7 @@ from marketplace.timeutil import local, utcnow
 
 from . import identifiers as ids
 from .models import Encumbrance, Right, RightClaim, RightEvent, RightHolder
+from .vocab import LICENCE_OF_DEAL
 
 # Columns a listing's input carries for a right (validation.parse_patent / parse_trademark).
 DATA_COLUMNS = ("title", "abstract", "patent_type", "ipc_codes", "locarno_class", "filing_date", "grant_date",
@@ -342,7 +343,7 @@ def apply_recorded_transfer(deal, now=None):
     db.session.flush()
 
 
-LICENCE_OF_DEAL = {"exclusive_license": "exclusive", "sole_license": "sole", "non_exclusive_license": "non_exclusive"}
+
 
 
 def reverse_recorded_transfer(deal, actor, now=None):

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from marketplace import labels
 from marketplace.errors import ValidationError
 from marketplace.extensions import db
 from marketplace.models import Organization, User
@@ -32,7 +33,7 @@ FIELD_LABELS = {"title": _l("名称 / 商标文字"), "patent_type": _l("专利�
 ID_TYPE_LABELS = {"resident_id": _l("居民身份证"), "passport": _l("护照"), "hk_macao_permit": _l("港澳居民来往内地通行证"),
                   "taiwan_permit": _l("台湾居民来往大陆通行证"), "other": _l("其他证件")}
 HOLDER_TYPE_LABELS = {"organization": _l("平台上的单位"), "person": _l("自然人"), "outside": _l("平台外的单位或个人")}
-LICENCE_TYPE_LABELS = {"exclusive": _l("独占许可"), "sole": _l("排他许可"), "non_exclusive": _l("普通许可")}
+LICENCE_TYPE_LABELS = labels.lazy(labels.LICENCE_TYPE)
 MAX_HOLDERS = 10
 _ID_NUMBER = re.compile(r"^[A-Za-z0-9()（）-]{5,30}$")
 _MASKED = re.compile(r"^[A-Za-z0-9()（）-]{0,4}\*{1,26}[A-Za-z0-9()（）-]{0,4}$")

@@ -9,6 +9,7 @@ recorded pledges and licences.
 """
 from flask import Blueprint, abort, jsonify, request
 
+from marketplace import labels
 from marketplace.apiutil import API_PREFIX, commit_after, doc, require_user, token_user
 from marketplace.timeutil import local, utcnow
 
@@ -28,7 +29,7 @@ PUBLIC_ACTIONS = {
     "licence_ended": "许可终止", "corrected": "运营更正", "holders_corrected": "运营更正权利人",
     "claim_upheld": "权属异议成立", "claim_dismissed": "权属异议驳回", "claimed": "权属异议",
 }
-LICENCE_LABELS = {"exclusive": "独占许可", "sole": "排他许可", "non_exclusive": "普通许可"}
+LICENCE_LABELS = labels.LICENCE_TYPE
 SOURCE_LABELS = {"seller": "卖方声明", "operator": "运营核实", "deal": "平台交易", "system": "系统",
                  "migration": "数据迁移"}
 

@@ -18,17 +18,18 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from marketplace import labels
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.timeutil import local, utcnow
 
 from .models import Listing, ListingRight, Right, RightHolder
 from .vocab import DEAD_LEGAL_STATUSES, DEAD_TM_STATUSES, DEAL_TYPE_LABELS
+from .vocab import LICENCE_OF_DEAL as LICENCE_OF
 
 STAGES = ("draft", "submit", "review", "deal")
 LIVE_STATUSES = ("pending_review", "published", "reserved")  # a listing that offers its rights to buyers
 SOLE_OFFERS = {"assignment", "exclusive_license", "sole_license"}  # deal types a right can be in once
-LICENCE_OF = {"exclusive_license": "exclusive", "sole_license": "sole", "non_exclusive_license": "non_exclusive"}
 EXCLUSIVE_LICENCES = {"exclusive", "sole"}
 # Rules a seller fixes by an upload or a click: warnings on a draft, refusals from submission on.
 FIXABLE = {"authorisation", "pledge_consent", "co_owner_consent", "trademark_bundle"}
@@ -234,7 +235,7 @@ def problems(listing, stage, *, deal_type=None, today=None, deal=None):
     return found
 
 
-LICENCE_LABELS = {"exclusive": "独占许可", "sole": "排他许可", "non_exclusive": "普通许可"}
+LICENCE_LABELS = labels.LICENCE_TYPE
 
 
 def draft_warnings(listing, today=None):

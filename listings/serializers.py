@@ -1,4 +1,4 @@
-"""A listing as JSON (API.md ``GET /listings/{id}``). Search and escrow import ``listing_json`` from here.
+"""A listing as JSON (docs/api.md ``GET /listings/{id}``). Search and escrow import ``listing_json`` from here.
 
 The auction's reserve price is never exposed, only whether it is met. The
 operator's rejection reason and the pledge-consent flag are shown to the
@@ -184,7 +184,7 @@ def _forfeit_rule(auction):
 
 
 def listing_json(listing, viewer=None):
-    """The listing as API.md describes it; ``viewer`` (a User or None) unlocks the owner's private fields."""
+    """The listing as docs/api.md describes it; ``viewer`` (a User or None) unlocks the owner's private fields."""
     org = listing.organization
     today = utcnow().date()
     body = {

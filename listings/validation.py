@@ -1,4 +1,4 @@
-"""Listing input validation: the request shape of API.md ``POST /listings`` to column values.
+"""Listing input validation: the request shape of docs/api.md ``POST /listings`` to column values.
 
 Every problem is reported under the field's name (``rights[0].patent.application_number``)
 with a human reason, and nothing is written when any field is wrong.
@@ -316,7 +316,7 @@ LISTING_KEYS = ("kind", "title", "description", "deal_types", "price_mode", "pri
 
 
 def parse_listing(data, *, today=None, now=None, default_region="other"):
-    """Validate a full listing input (API.md ``POST /listings`` shape).
+    """Validate a full listing input (docs/api.md ``POST /listings`` shape).
 
     Returns ``cleaned`` (listing values, ``rights`` as a list of Right values,
     ``auction`` as Auction values or None). Raises ValidationError with every

@@ -488,8 +488,6 @@ def _save_wizard(kind, listing=None):
     form = request.form
     values = _form_values(form)
     action = form.get("action", "save")
-    if not CsrfForm().validate_on_submit():
-        return _render_wizard(kind, values, {"form": _("页面已过期，请刷新后重试")}, listing, status=400)
     if action == "add_right":
         values["right_count"] = min(_right_count(values.get("right_count")) + 1, MAX_FORM_RIGHTS)
         return _render_wizard(kind, values, {}, listing)

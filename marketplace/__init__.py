@@ -32,7 +32,9 @@ def create_app(config=None):
     app.config.update(config_module.DEFAULTS)
     app.config.update(config_module.load_settings(instance_path))
     app.config.update(config)
-    app.config.setdefault("AUTO_MIGRATE", True)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set when DATABASE_URL is: every host behind a load balancer needs "
+                           "the same key, or a session signed by one host is refused by the next (docs/operations.md)")
     app.config["UPLOAD_PATH"] = str(instance_path / "uploads")
     app.config.setdefault("SEARCH_INDEX_PATH", str(instance_path / "search_index"))
 

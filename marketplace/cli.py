@@ -1,4 +1,4 @@
-"""CLI commands of API.md: ``users create``, ``demo seed``, ``deadlines run`` (plus each package's own)."""
+"""CLI commands of docs/api.md: ``users create``, ``demo seed``, ``deadlines run`` (plus each package's own)."""
 import click
 from flask.cli import AppGroup, with_appcontext
 

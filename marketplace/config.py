@@ -1,4 +1,4 @@
-"""Settings, read from the environment exactly as API.md's table says.
+"""Settings, read from the environment exactly as docs/api.md's table says.
 
 Order (as in flaskr): these defaults, then the environment, then the
 ``config`` mapping handed to ``create_app`` (tests use it).
@@ -13,10 +13,25 @@ def _int(name, default):
     return int(raw) if raw not in (None, "") else default
 
 
-def _secret_key(instance_path: Path) -> str:
+def _float(name, default):
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def _flag(name, default):
+    raw = os.environ.get(name)
+    return raw == "1" if raw not in (None, "") else default
+
+
+def _secret_key(instance_path: Path, embedded: bool):
+    """``SECRET_KEY`` from the environment. Only the embedded default (one SQLite host) may make one up and
+    keep it in the instance folder: hosts behind a load balancer must share one, so elsewhere it is required
+    (``create_app`` refuses to start without it)."""
     key = os.environ.get("SECRET_KEY")
     if key:
         return key
+    if not embedded:
+        return None
     key_file = instance_path / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
@@ -31,7 +46,10 @@ def load_settings(instance_path: Path) -> dict:
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'ipmart.sqlite3'}"
     is_default_sqlite = "DATABASE_URL" not in os.environ or not os.environ["DATABASE_URL"]
     return {
-        "SECRET_KEY": _secret_key(instance_path),
+        "SECRET_KEY": _secret_key(instance_path, is_default_sqlite),
+        # the schema is upgraded on start only on the embedded default; elsewhere `flask db upgrade` is a
+        # deploy step (docs/operations.md), run once before the new code serves
+        "AUTO_MIGRATE": _flag("AUTO_MIGRATE", is_default_sqlite),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "DEMO_DATA": os.environ.get("DEMO_DATA", "1" if is_default_sqlite else "0") == "1",
         "PLATFORM_FEE_BPS": _int("PLATFORM_FEE_BPS", 300),
@@ -75,6 +93,20 @@ def load_settings(instance_path: Path) -> dict:
         "METRICS_ALLOW_FROM": os.environ.get("METRICS_ALLOW_FROM", "127.0.0.1/32,::1/128"),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "READY_MAX_OUTBOX_LAG": _int("READY_MAX_OUTBOX_LAG", 1000),
+        # search (docs/search.md): drain the outbox into this host's index after each commit; how long a
+        # writer waits for the index lock; how long a gap in outbox ids is waited for; synonym terms per query
+        # cookies only over HTTPS (behind TLS); the "remember me" cookie too
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", False),
+        "SEARCH_SYNC_ON_COMMIT": _flag("SEARCH_SYNC_ON_COMMIT", True),
+        "SEARCH_WRITER_TIMEOUT": _float("SEARCH_WRITER_TIMEOUT", 2.0),
+        "SEARCH_OUTBOX_GAP_SECONDS": _int("SEARCH_OUTBOX_GAP_SECONDS", 30),
+        "SEARCH_MAX_EXPANSIONS": min(32, max(0, _int("SEARCH_MAX_EXPANSIONS", 8))),
+        # Stripe's client: seconds per call, and its own retries of a failed connection (idempotent keys)
+        "STRIPE_TIMEOUT_SECONDS": _float("STRIPE_TIMEOUT_SECONDS", 20.0),
+        "STRIPE_MAX_NETWORK_RETRIES": _int("STRIPE_MAX_NETWORK_RETRIES", 2),
+        # the ~1,000 generated demo listings besides the tour (0: the tour only, as the tests seed)
+        "DEMO_CATALOGUE_VOLUME": _flag("DEMO_CATALOGUE_VOLUME", True),
         "BACKUP_PATH": os.environ.get("BACKUP_PATH") or str(instance_path / "backups"),
         # background jobs (marketplace.jobs): RQ on Redis when set; unset, jobs run in-process after commit
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
@@ -147,9 +179,7 @@ DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
     "REMEMBER_COOKIE_HTTPONLY": True,
-    "REMEMBER_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",  # the "remember me" cookie too
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
     "BABEL_DEFAULT_LOCALE": "zh_CN",

@@ -10,10 +10,11 @@ called by ``escrow.strikes``).
 """
 from flask_babel import gettext as _
 
-from . import audit
+from . import audit, labels
 from .credit_models import CreditRecord
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .extensions import db
+from .i18n import N_
 from .models import CREDIT_LEVELS, Organization, User
 from .notify import notify
 from .numbers import MAX_ID, parse_int
@@ -28,15 +29,15 @@ BLOCKED = {
 }
 # "sell": answering offers on one's listings (counter, accept, decline) and being bought from.
 # "verify": asking for (or being given) the verified badge; a blacklisted party cannot carry a trust mark.
-ACTION_LABELS = {"list": "发布挂牌", "bid": "出价竞拍", "offer": "报价", "buy": "购买", "verify": "申请单位核验",
-                 "sell": "出售或答复报价"}
+ACTION_LABELS = {"list": N_("发布挂牌"), "bid": N_("出价竞拍"), "offer": N_("报价"), "buy": N_("购买"), "verify": N_("申请单位核验"),
+                 "sell": N_("出售或答复报价")}
 
 
 def ensure_can(user, action):
     """Raise PermissionDenied when the user's credit level forbids ``action`` (list, bid, offer, buy)."""
     level = user.effective_credit_level
     if action in BLOCKED.get(level, ()):
-        label = {"restricted": "受限", "blacklisted": "黑名单"}[level]
+        label = labels.CREDIT_LEVEL[level]
         raise PermissionDenied(_("账户信用等级为“%(level)s”，不能%(action)s。如有异议请在信用记录页提交申诉。",
                                  level=_(label), action=_(ACTION_LABELS[action])),
                                credit_level=level)
@@ -63,14 +64,14 @@ def ensure_seller_may_sell(listing):
 # --- Credit records (operators record; the affected party sees and appeals) ------------------
 
 VIOLATION_LABELS = {
-    "infringement": "侵权",
-    "counterfeiting": "假冒",
-    "fraud": "欺诈",
-    "non_performance": "不履行交易",
-    "restored": "信用修复",
+    "infringement": N_("侵权"),
+    "counterfeiting": N_("假冒"),
+    "fraud": N_("欺诈"),
+    "non_performance": N_("不履行交易"),
+    "restored": N_("信用修复"),
 }
-LEVEL_LABELS = {"good": "良好", "warned": "警示", "restricted": "受限", "blacklisted": "黑名单"}
-APPEAL_LABELS = {"open": "申诉处理中", "upheld": "申诉未获支持", "revoked": "申诉成立，记录已撤销"}
+LEVEL_LABELS = labels.CREDIT_LEVEL
+APPEAL_LABELS = {"open": N_("申诉处理中"), "upheld": N_("申诉未获支持"), "revoked": N_("申诉成立，记录已撤销")}
 MAX_TEXT = 4000
 
 

@@ -1,7 +1,7 @@
 """Typed domain errors. Services raise them; views and the API map them to responses.
 
 Each carries the HTTP status the API answers with and an error code for the
-``{"error": {"code", "message", "fields"}}`` shape of API.md.
+``{"error": {"code", "message", "fields"}}`` shape of docs/api.md.
 """
 
 

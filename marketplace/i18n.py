@@ -1,9 +1,20 @@
 """Chinese first, English second.
 
-Message ids are the Chinese text; each package keeps an English catalogue in
-``<package>/translations/en/LC_MESSAGES/messages.po``. Flask-Babel merges the
-catalogues of every directory listed. ``.po`` files are compiled to ``.mo`` when
-the app starts (and whenever a ``.po`` is newer), so no binary is committed.
+Message ids are the Chinese text. There is one English catalogue,
+``marketplace/translations/en/LC_MESSAGES/messages.po``, kept by Babel's own tools from
+``babel.cfg`` (with source locations), so a msgid has exactly one translation:
+
+    pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ --no-wrap --sort-by-file -o messages.pot .
+    pybabel update -i messages.pot -d marketplace/translations -l en --no-wrap --ignore-obsolete
+    rm messages.pot
+
+then translate the new (empty) entries. Where a Chinese word really has two meanings in English,
+give it a context (``pgettext``). ``.po`` files are compiled to ``.mo`` when the app starts (and
+whenever the ``.po`` is newer), so no binary is committed.
+
+Outside a request (CLI, deadlines, jobs) the one way to translate is the platform's default
+locale through ``select_locale`` (below), or ``flask_babel.force_locale`` where a document must be
+in Chinese whatever the reader's language (the contract).
 """
 from pathlib import Path
 
@@ -12,22 +23,21 @@ from babel.messages.pofile import read_po
 from flask import has_request_context, request, session
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("marketplace", "listings", "escrow", "search")
+
+
+def N_(message):
+    """Mark a string for extraction (``pybabel extract -k N_``) where it is defined but translated
+    later, where it is shown (a state's label in a table, a ledger memo stored in Chinese):
+    ``_(label)`` in the template or view translates it then."""
+    return message
+
+
+CATALOGUE_DIR = ROOT / "marketplace" / "translations"
 
 
 def translation_dirs():
-    """Every folder holding ``<locale>/LC_MESSAGES/messages.po`` under a package's ``translations/``.
-
-    A package may keep one catalogue per area (``listings/translations/grading/en/…``)
-    so that areas are edited independently; Flask-Babel merges them all.
-    """
-    found = set()
-    for pkg in PACKAGES:
-        base = ROOT / pkg / "translations"
-        if base.is_dir():
-            for po in base.glob("**/LC_MESSAGES/messages.po"):
-                found.add(str(po.parent.parent.parent))
-    return sorted(found)
+    """The one folder holding ``en/LC_MESSAGES/messages.po`` (Flask-Babel's list of directories)."""
+    return [str(CATALOGUE_DIR)]
 
 
 def compile_catalogues():

@@ -25,6 +25,7 @@ from flask_babel import lazy_gettext as _l
 from escrow.models import DEAL_STATES, Deal, DealEvent
 from listings.models import LISTING_STATUSES, Listing, ListingRight, Right
 
+from . import labels
 from .extensions import db
 from .models import Organization, User
 from .regions import REGIONS, region_label
@@ -35,17 +36,13 @@ DEALT_STATES = ("funded", "transfer_filed", "transfer_recorded", "released", "co
 MIN_CELL = 3
 RECORDAL_BUCKETS = ((30, "≤30"), (60, "31–60"), (90, "61–90"), (180, "91–180"), (None, ">180"))
 
-KIND_LABELS = {"patent": _l("专利"), "trademark": _l("商标")}
-PATENT_TYPE_LABELS = {"invention": _l("发明"), "utility_model": _l("实用新型"), "design": _l("外观设计")}
-DEAL_TYPE_LABELS = {"assignment": _l("转让"), "exclusive_license": _l("独占许可"), "sole_license": _l("排他许可"),
-                    "non_exclusive_license": _l("普通许可")}
-STATUS_LABELS = {"draft": _l("草稿"), "pending_review": _l("待审核"), "published": _l("在售"), "reserved": _l("交易中"),
-                 "sold": _l("已成交"), "rejected": _l("已驳回"), "withdrawn": _l("已撤回"), "expired": _l("已过期")}
-DEAL_STATE_LABELS = {"awaiting_payment": _l("待付款"), "funded": _l("已付款"), "transfer_filed": _l("已提交变更"),
-                     "transfer_recorded": _l("变更已登记"), "released": _l("已放款"), "completed": _l("已完成"),
-                     "disputed": _l("争议中"), "cancelled": _l("已取消"), "refunded": _l("已退款")}
+KIND_LABELS = labels.lazy(labels.KIND)
+PATENT_TYPE_LABELS = labels.lazy(labels.PATENT_TYPE)
+DEAL_TYPE_LABELS = labels.lazy(labels.DEAL_TYPE)
+STATUS_LABELS = labels.lazy(labels.LISTING_STATUS)
+DEAL_STATE_LABELS = labels.lazy(labels.DEAL_STATE)
 GRADE_LABELS = {"A": "A", "B": "B", "C": "C", "D": "D", None: _l("未分级")}
-CREDIT_LABELS = {"good": _l("良好"), "warned": _l("警示"), "restricted": _l("受限"), "blacklisted": _l("黑名单")}
+CREDIT_LABELS = labels.lazy(labels.CREDIT_LEVEL)
 DIMENSION_LABELS = {
     "kind": _l("挂牌类型"), "patent_type": _l("专利类型"), "ipc_section": _l("IPC 部"), "nice_class": _l("尼斯分类"),
     "region": _l("地区"), "grade": _l("质量等级"), "status": _l("挂牌状态"), "deal_month": _l("成交月份"),

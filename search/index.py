@@ -194,7 +194,7 @@ def listing_document(listing):
 
 
 def is_searchable(listing):
-    """Only published listings are searchable (DESIGN.md)."""
+    """Only published listings are searchable (docs/design.md)."""
     return listing is not None and listing.status == "published"
 
 

@@ -114,8 +114,8 @@ def drain(handle=None, *, timeout=None, batch=500, notify_saved=True, max_batche
 
 def _drain(handle, timeout, batch, notify_saved, max_batches):
     config = current_app.config
-    timeout = config.get("SEARCH_WRITER_TIMEOUT", 2.0) if timeout is None else timeout
-    gap_seconds = config.get("SEARCH_OUTBOX_GAP_SECONDS", 30)
+    timeout = config["SEARCH_WRITER_TIMEOUT"] if timeout is None else timeout
+    gap_seconds = config["SEARCH_OUTBOX_GAP_SECONDS"]
     report = DrainReport(position=read_position(handle))
     batches = 0
     while max_batches is None or batches < max_batches:
@@ -240,7 +240,7 @@ def _drain_after_commit(session):
     if not has_app_context() or getattr(_state, "draining", False):
         return
     app = current_app._get_current_object()
-    if not app.config.get("SEARCH_SYNC_ON_COMMIT", True):
+    if not app.config["SEARCH_SYNC_ON_COMMIT"]:
         return
     from marketplace import jobs
 

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from marketplace import labels
 from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.regions import REGIONS
@@ -21,12 +22,11 @@ from . import service
 
 bp = Blueprint("search", __name__)
 
-KIND_LABELS = {"patent": _l("专利"), "trademark": _l("商标")}
-GRADE_LABELS = {"A": "A", "B": "B", "C": "C", "D": "D"}
-DEAL_TYPE_LABELS = {"assignment": _l("转让"), "exclusive_license": _l("独占许可"), "sole_license": _l("排他许可"),
-                    "non_exclusive_license": _l("普通许可")}
-PRICE_MODE_LABELS = {"fixed": _l("一口价"), "negotiable": _l("面议"), "auction": _l("竞拍")}
-PATENT_TYPE_LABELS = {"invention": _l("发明"), "utility_model": _l("实用新型"), "design": _l("外观设计")}
+KIND_LABELS = labels.lazy(labels.KIND)
+GRADE_LABELS = labels.GRADE
+DEAL_TYPE_LABELS = labels.lazy(labels.DEAL_TYPE)
+PRICE_MODE_LABELS = labels.lazy(labels.PRICE_MODE)
+PATENT_TYPE_LABELS = labels.lazy(labels.PATENT_TYPE)
 SORT_LABELS = {"relevance": _l("相关度"), "newest": _l("最新发布"), "price_asc": _l("价格从低到高"),
                "price_desc": _l("价格从高到低"), "grade": _l("质量等级"), "ending_soon": _l("拍卖即将结束")}
 WAN = 10_000 * 100  # one 万元 in fen

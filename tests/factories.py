@@ -9,6 +9,19 @@ from marketplace.models import ApiToken, Organization, User
 from marketplace.timeutil import utcnow
 from marketplace.uscc import uscc_check_char
 
+# The smallest files the upload checks accept, for every test that uploads one (kept once here).
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def free_port():
+    """A TCP port free on the loopback now (a server the test starts binds it next)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 _seq = itertools.count(1)
 PASSWORD = "correct-horse-battery"
 

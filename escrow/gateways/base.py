@@ -39,7 +39,7 @@ class PaymentGateway(ABC):
 
     @abstractmethod
     def start_payment(self, deal, attempt: int) -> dict:
-        """Begin paying ``deal``; return the instructions for the buyer (API.md /deals/{id}/pay)."""
+        """Begin paying ``deal``; return the instructions for the buyer (docs/api.md /deals/{id}/pay)."""
 
     @abstractmethod
     def refund(self, deal, amount: int, idempotency_key: str) -> GatewayResult:

@@ -185,7 +185,7 @@ def check_amount(deal):
 
 
 def payment_instructions(pi: dict, publishable_key, payment_method_types) -> dict:
-    """What ``POST /deals/{id}/pay`` answers for a card / Alipay / WeChat Pay payment (API.md)."""
+    """What ``POST /deals/{id}/pay`` answers for a card / Alipay / WeChat Pay payment (docs/api.md)."""
     return {
         "gateway": "stripe",
         "payment_intent_id": pi["id"],
@@ -214,8 +214,8 @@ class StripeGateway(PaymentGateway):
             base_addresses = {"api": base, "connect": base, "files": base}
         client = stripe.StripeClient(
             config["STRIPE_SECRET_KEY"], base_addresses=base_addresses,
-            max_network_retries=config.get("STRIPE_MAX_NETWORK_RETRIES", 2),
-            http_client=stripe.RequestsClient(timeout=config.get("STRIPE_TIMEOUT_SECONDS", 20)),
+            max_network_retries=config["STRIPE_MAX_NETWORK_RETRIES"],
+            http_client=stripe.RequestsClient(timeout=config["STRIPE_TIMEOUT_SECONDS"]),
         )
         return cls(client, publishable_key=config.get("STRIPE_PUBLISHABLE_KEY"),
                    payment_method_types=config.get("STRIPE_PAYMENT_METHOD_TYPES") or ["card"],

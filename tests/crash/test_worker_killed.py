@@ -15,7 +15,6 @@ import itertools
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,12 +32,12 @@ from listings.models import Auction, Bid, Listing
 from marketplace.extensions import db
 from tests import factories
 from tests.conftest import PG_URL
+from tests.factories import PDF, free_port
 from tests.invariants import checks
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 LOAD_SECONDS = float(os.environ.get("CRASH_LOAD_SECONDS", "20"))
 WORKERS = 3
 KILLS = 4
@@ -49,18 +48,12 @@ def app_config():
     return {"SEARCH_SYNC_ON_COMMIT": False}
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """gunicorn serving tests/crash/crash_wsgi.py on a free loopback port (our own processes only)."""
 
     def __init__(self, instance):
         self.instance = instance
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = None
 

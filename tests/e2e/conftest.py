@@ -6,7 +6,6 @@ is kept under ``test-artifacts/``.
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -22,17 +23,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """gunicorn serving a fresh instance (SQLite, or TEST_DATABASE_URL), yields (base_url, env)."""
     instance = tmp_path_factory.mktemp("e2e-instance")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "INSTANCE_PATH": str(instance), "DEMO_DATA": "0", "SECRET_KEY": "e2e-secret",
            "RATELIMIT_STORAGE_URI": "memory://", "INSPECTION_DAYS": "14",
            # the demo tour only: the journeys act as its accounts (the ~1,000 generated listings of other demo
@@ -49,6 +44,9 @@ def live_server(tmp_path_factory):
         env["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
     else:
         env["DATABASE_URL"] = f"sqlite:///{instance / 'e2e.sqlite3'}"
+    # the deploy step of docs/operations.md: the schema is upgraded once, before the workers start
+    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
     log = open(instance / "gunicorn.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
                              "--timeout", "60", "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=log)

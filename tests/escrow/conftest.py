@@ -10,9 +10,7 @@ from escrow import deals, recordal
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 from tests import factories
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+from tests.factories import PDF, PNG  # noqa: F401 (conftest: shared with the tests)
 
 
 def upload(data=PDF, name="receipt.pdf"):

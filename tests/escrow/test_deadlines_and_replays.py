@@ -74,7 +74,6 @@ def test_overdue_transfer_lets_the_buyer_cancel_for_a_full_refund(app, open_deal
 
 
 def test_deadlines_cli_accepts_now(app, runner, open_deal):
-    pytest.importorskip("escrow.trading")
     deal = open_deal(now=T0)
     later = (T0 + timedelta(days=8)).isoformat() + "+00:00"
     result = runner.invoke(args=["deadlines", "run", "--now", later])

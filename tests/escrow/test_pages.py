@@ -171,11 +171,10 @@ def test_english_deal_page(app, client, as_user, open_deal, parties):
     assert "Timeline" in html and "Upload" in html
 
 
-def test_url_for_by_id_builds_the_deal_url(app):
+def test_url_for_builds_the_deal_url(app):
     from flask import url_for
 
     with app.test_request_context():
-        assert url_for("escrow.deal_detail", id=7) == "/deals/7"
         assert url_for("escrow.deal_detail", deal_id=7) == "/deals/7"
         assert url_for("escrow.buyer_dashboard") == "/deals"
 

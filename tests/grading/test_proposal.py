@@ -40,7 +40,7 @@ def test_lapsed_patent_scores_zero_for_term_and_stability(app, seller, today):
     db.session.flush()
     items = by_key(grading.propose(listing, today))
     assert items["remaining_term"]["score"] == 0
-    assert items["stability"]["score"] == 0 and "已失效" in items["stability"]["reason"]
+    assert items["stability"]["score"] == 0 and "未缴年费失效" in items["stability"]["reason"]
 
 
 def test_utility_model_stability_and_term(app, seller, today):
@@ -52,7 +52,7 @@ def test_utility_model_stability_and_term(app, seller, today):
     items = by_key(grading.propose(listing, today))
     assert items["stability"]["score"] == 5 and "实用新型" in items["stability"]["reason"]
     assert items["remaining_term"]["score"] == 6  # 6 years left of 10
-    assert "实用新型保护期 10 年" in items["remaining_term"]["reason"]
+    assert "实用新型专利保护期 10 年" in items["remaining_term"]["reason"]
 
 
 def test_pledged_patent(app, seller, today):

@@ -55,12 +55,11 @@ from marketplace.extensions import db
 from marketplace.models import User
 from marketplace.timeutil import utcnow
 from tests import factories
+from tests.factories import PDF, PNG
 
 from . import checks
 from .conftest import invariant_settings
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 HTML_AS_PDF = b"<html><script>alert(1)</script></html>"
 HELD_STATES = ("funded", "transfer_filed", "recordal_submitted", "transfer_recorded", "disputed")
 _refs = itertools.count(1)

@@ -1,4 +1,4 @@
-"""Payload builders for the listings tests (the API.md ``POST /listings`` shape)."""
+"""Payload builders for the listings tests (the docs/api.md ``POST /listings`` shape)."""
 import copy
 
 import pytest

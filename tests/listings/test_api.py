@@ -1,4 +1,4 @@
-"""The listing routes of API.md: create, show, patch, submit, review, withdraw; permissions and bad input."""
+"""The listing routes of docs/api.md: create, show, patch, submit, review, withdraw; permissions and bad input."""
 from datetime import timedelta
 
 import pytest

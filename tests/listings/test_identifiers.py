@@ -8,7 +8,7 @@ from listings.classifications import ipc_label, nice_classes, similar_groups
 
 
 @pytest.mark.parametrize("raw, canonical, patent_type", [
-    ("201710601862.3", "201710601862.3", "invention"),          # DESIGN.md's example
+    ("201710601862.3", "201710601862.3", "invention"),          # docs/design.md's example
     ("ZL201710601862.3", "201710601862.3", "invention"),
     ("CN 2017 1 0601862.3", "201710601862.3", "invention"),
     ("cn2017106018623", "201710601862.3", "invention"),         # no dot, lower case prefix

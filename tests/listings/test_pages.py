@@ -6,8 +6,7 @@ import pytest
 from listings.models import Listing
 from marketplace.extensions import db
 from tests import factories
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+from tests.factories import PNG
 
 
 def _wizard_form(**overrides):

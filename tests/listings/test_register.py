@@ -10,10 +10,9 @@ from listings import service
 from listings.models import Encumbrance, Listing, Right
 from marketplace.extensions import db
 from tests import factories
+from tests.factories import PDF
 
 from .conftest import patent_payload, trademark_payload
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def create(client, headers, body):

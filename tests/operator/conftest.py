@@ -8,9 +8,7 @@ from werkzeug.datastructures import FileStorage
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 from tests import factories
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+from tests.factories import PDF, PNG  # noqa: F401 (conftest: shared with the tests)
 
 
 def pdf_upload(name="licence.pdf", data=PDF):

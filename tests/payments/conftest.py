@@ -16,7 +16,6 @@ No test reaches the real Stripe: the secret key is a made-up ``sk_test_`` key an
 ``api.stripe.com`` is refused by ``_no_real_stripe``.
 """
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from werkzeug.serving import make_server
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 from tests import factories
+from tests.factories import free_port
 
 WEBHOOK_SECRET = "whsec_test_ipmart_payments"
 SECRET_KEY = "sk_test_ipmart_payments"
@@ -44,12 +44,6 @@ from localstripe.server import app
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, timeout=10.0, interval=0.1, message="condition"):

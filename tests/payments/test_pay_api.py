@@ -1,4 +1,4 @@
-"""``POST /api/v1/deals/{id}/pay`` with Stripe configured answers a PaymentIntent (API.md); offline stays offline."""
+"""``POST /api/v1/deals/{id}/pay`` with Stripe configured answers a PaymentIntent (docs/api.md); offline stays offline."""
 import pytest
 
 from marketplace.extensions import db

@@ -19,9 +19,8 @@ from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 from tests import factories
 from tests.conftest import login
+from tests.factories import PDF, PNG  # noqa: F401 (conftest: shared with the tests)
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 ROLES = ("anon", "buyer", "other_buyer", "seller", "other_seller", "operator")
 _FAST_HASH = generate_password_hash(factories.PASSWORD, method="pbkdf2:sha256:1000")
