@@ -2,6 +2,7 @@
 from flask import Blueprint, jsonify, request
 
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
+from marketplace.pagecache import cached_page
 
 from . import service
 from .serializers import LISTING_SCHEMA, WARNING_SCHEMA, listing_json
@@ -86,6 +87,7 @@ def create():
 @bp.get("/listings/<int:listing_id>")
 @doc("A listing (published ones for everyone; drafts for their organisation and operators)", auth=False,
      tags=["listings"], responses={"200": _LISTING_ONLY, "404": None})
+@cached_page()
 def show(listing_id):
     viewer = token_user()
     listing = service.get_visible(viewer, listing_id)

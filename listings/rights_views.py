@@ -10,6 +10,7 @@ recorded pledges and licences.
 from flask import Blueprint, abort, jsonify, request
 
 from marketplace.apiutil import API_PREFIX, commit_after, doc, require_user, token_user
+from marketplace.pagecache import cached_page
 from marketplace.timeutil import local, utcnow
 
 from . import register, service
@@ -93,6 +94,7 @@ def _viewer():
 
 
 @bp.get("/rights/<kind>/<path:number>")
+@cached_page()
 def detail(kind, number):
     if kind not in register.KIND_PATHS or len(number) > 60:
         abort(404)

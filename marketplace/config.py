@@ -76,6 +76,13 @@ def load_settings(instance_path: Path) -> dict:
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "READY_MAX_OUTBOX_LAG": _int("READY_MAX_OUTBOX_LAG", 1000),
         "BACKUP_PATH": os.environ.get("BACKUP_PATH") or str(instance_path / "backups"),
+        # pages for anonymous visitors (issue 19, docs/performance.md): Flask-Caching; SimpleCache is per process
+        # (its generation is a file in the instance folder), RedisCache + CACHE_REDIS_URL is shared by hosts
+        "PAGE_CACHE": os.environ.get("PAGE_CACHE", "1") == "1",
+        "PAGE_CACHE_TIMEOUT": _int("PAGE_CACHE_TIMEOUT", 300),
+        "CACHE_TYPE": os.environ.get("CACHE_TYPE") or ("RedisCache" if os.environ.get("CACHE_REDIS_URL")
+                                                        else "SimpleCache"),
+        "CACHE_REDIS_URL": os.environ.get("CACHE_REDIS_URL") or None,
     }
 
 

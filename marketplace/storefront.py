@@ -5,11 +5,13 @@ from flask_login import current_user, login_required
 
 from .auth import safe_next
 from .numbers import MAX_PAGE, query_int
+from .pagecache import cached_page
 
 bp = Blueprint("storefront", __name__)
 
 
 @bp.get("/")
+@cached_page()
 def home():
     """Newest published listings, a featured row of grade-A listings, browsing by IPC section and Nice class."""
     from sqlalchemy import select
@@ -94,6 +96,7 @@ def notifications_read_all():
 # --- market statistics (see marketplace.stats) ----------------------------------------------
 
 @bp.get("/stats")
+@cached_page()
 def stats():
     from . import stats as market_stats
 

@@ -78,6 +78,12 @@ def write_position(handle, value, name=POSITION_FILE):
     os.replace(tmp, path)
 
 
+def index_position():
+    """This host's index position, as text: the cached search pages are keyed by it (marketplace.pagecache), so
+    a page is never kept from an index that has since applied more of the outbox."""
+    return str(read_position(current_handle()))
+
+
 def load_listings(ids):
     rows = db.session.execute(
         select(Listing).where(Listing.id.in_(ids))
