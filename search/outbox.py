@@ -79,9 +79,12 @@ def write_position(handle, value, name=POSITION_FILE):
 
 
 def index_position():
-    """This host's index position, as text: the cached search pages are keyed by it (marketplace.pagecache), so
-    a page is never kept from an index that has since applied more of the outbox."""
-    return str(read_position(current_handle()))
+    """This host's index position and the synonym files' stamp, as text: the cached search pages are keyed by
+    it (marketplace.pagecache), so a page is never kept from an index that has since applied more of the
+    outbox, nor from synonyms since edited."""
+    from .synonyms import _stamp
+
+    return f"{read_position(current_handle())}:{_stamp()}"
 
 
 def load_listings(ids):
