@@ -5,6 +5,7 @@ from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, requir
 from marketplace.pagecache import cached_page
 
 from . import service
+from .models import for_listing_page
 from .serializers import LISTING_SCHEMA, WARNING_SCHEMA, listing_json
 
 bp = Blueprint("listings_api", __name__, url_prefix=API_PREFIX)
@@ -90,7 +91,7 @@ def create():
 @cached_page()
 def show(listing_id):
     viewer = token_user()
-    listing = service.get_visible(viewer, listing_id)
+    listing = service.get_visible(viewer, listing_id, options=for_listing_page())
     return jsonify({"listing": listing_json(listing, viewer)})
 
 

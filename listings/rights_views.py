@@ -98,7 +98,7 @@ def _viewer():
 def detail(kind, number):
     if kind not in register.KIND_PATHS or len(number) > 60:
         abort(404)
-    right = register.find(kind, number)
+    right = register.find(kind, number, register.page_options())
     if right is None:
         abort(404)
     from .register_views import render_right  # operators' correction panel, sellers' claim box
@@ -119,7 +119,7 @@ def detail(kind, number):
 def show(kind, number):
     if kind not in register.KIND_PATHS or len(number) > 60:
         abort(404)
-    right = register.get(kind, number)
+    right = register.get(kind, number, register.page_options())
     viewer = token_user() or _viewer()  # the wizard asks with its session while the seller types
     body = {"right": register_json(right, viewer), "listing_input": register._plain(service.right_input(right))}
     if viewer is not None and viewer.has_role("seller"):

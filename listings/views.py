@@ -25,7 +25,7 @@ from marketplace.timeutil import local, parse_iso, utcnow
 from marketplace.uploads import mimetype_of, send_upload, upload_path
 
 from . import classifications, importer, register, service
-from .models import DEAL_TYPES
+from .models import DEAL_TYPES, for_listing_page
 from .vocab import MAX_DESCRIPTION
 
 bp = Blueprint("listings", __name__)
@@ -173,7 +173,7 @@ def _viewer():
 @bp.get("/listings/<int:listing_id>")
 @cached_page()
 def detail(listing_id):
-    listing = service.get_visible(_viewer(), listing_id)
+    listing = service.get_visible(_viewer(), listing_id, options=for_listing_page())
     viewer = _viewer()
     is_owner = service.is_owner(viewer, listing)
     similar = service.similar_marks(listing) if is_owner and listing.status in service.EDITABLE_STATUSES else []
