@@ -158,12 +158,15 @@ def signed_in_request():
     return "_user_id" in session
 
 
+def _anonymous_request():
+    """Nobody's own: no user, no token, no flash message waiting."""
+    return not signed_in_request() and "_flashes" not in session
+
+
 def _cacheable_request():
     if not current_app.config.get("PAGE_CACHE") or request.method not in ("GET", "HEAD"):
         return False
-    if len(request.full_path) > MAX_KEY_PATH or signed_in_request():
-        return False
-    return "_flashes" not in session
+    return len(request.full_path) <= MAX_KEY_PATH and _anonymous_request()
 
 
 def limit_lifetime(seconds):
@@ -212,9 +215,11 @@ def cached_page(vary=None):
             from flask import make_response
 
             if not _cacheable_request():
+                anonymous = _anonymous_request()
                 response = make_response(view(*args, **kwargs))
                 if response.status_code == 200 and not response.direct_passthrough:
-                    _finish(response, _etag(response.get_data()), public=False)
+                    public = anonymous and _response_is_shared(response)
+                    response = _finish(response, _etag(response.get_data()), public=public)
                 return response
             key = _page_key(vary)
             generation, entry = _generation_and_entry(key)
