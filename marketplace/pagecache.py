@@ -92,7 +92,7 @@ def bump_generation(app=None):
         tmp.write_text(token)
         os.replace(tmp, path)
     except OSError:
-        current_app.logger.warning("could not write the page cache generation", exc_info=True)
+        app.logger.warning("could not write the page cache generation", exc_info=True)
     if app.extensions.get("page_cache_shared"):
         try:
             with app.app_context():

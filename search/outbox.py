@@ -157,6 +157,12 @@ def _drain(handle, timeout, batch, notify_saved, max_batches):
         report.position = new_position
         if new_position < rows[-1][0]:
             break  # a young gap: the rest is applied, the position waits for the gap to close
+    if report.applied:
+        # This host's cached pages follow the same rows: a change committed through another host (applied by
+        # `search follow`) shows here at once even with a per-host cache (marketplace.pagecache).
+        from marketplace.pagecache import bump_generation
+
+        bump_generation()
     if notify_saved:
         report.notified += notify_saved_searches(handle, batch)
     _maybe_prune()

@@ -143,6 +143,28 @@ def test_several_workers_of_one_host_see_a_change_at_once(app, client, listing, 
     assert format_yuan(NEW_PRICE) in other_client.get(path).get_data(as_text=True)
 
 
+def test_a_host_with_its_own_cache_sees_another_hosts_change_when_its_indexer_follows(app, listing, tmp_path):
+    """Several hosts without a shared cache: host B's `search follow` applies host A's outbox rows, and that
+    drain invalidates B's pages (the same rows, the same moment as B's index)."""
+    from search.outbox import drain
+
+    config = {key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "TESTING", "DEMO_DATA",
+                                               "RATELIMIT_ENABLED", "PAGE_CACHE", "CACHE_TYPE")}
+    host_b = create_app({**config, "INSTANCE_PATH": str(tmp_path / "host-b"), "AUTO_MIGRATE": False,
+                         "SEARCH_SYNC_ON_COMMIT": False})
+    b = host_b.test_client()
+    with host_b.app_context():
+        drain()
+    path = f"/listings/{listing.id}"
+    assert shows(b.get(path), listing.id, listing.price)
+    listing.price = NEW_PRICE  # committed on host A
+    db.session.commit()
+    with host_b.app_context():
+        assert drain().applied  # what `flask search follow` does on host B every --interval seconds
+    assert shows(b.get(path), listing.id, NEW_PRICE)
+    assert shows(b.get(SEARCH), listing.id, NEW_PRICE)
+
+
 def _shared_hosts_test(app, listing, tmp_path, shared):
     config = {key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "TESTING", "DEMO_DATA",
                                                "RATELIMIT_ENABLED", "PAGE_CACHE")}
