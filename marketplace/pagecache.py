@@ -7,14 +7,16 @@ waiting, a 200 that set no cookie, touched no session value and made no CSRF tok
 (the header's unread count, the signed-in state, CSRF tokens, flashes) therefore never enters the cache:
 signed-in requests bypass it. The key holds the endpoint, the language the request resolves to
 (``i18n.select_locale``, without Babel's parsing), the path with its query string, and whatever the view
-adds (the search pages add their index's outbox position).
+adds (the search pages add the synonym files' stamp).
 
 **Invalidation.** Every entry carries the *generation* it was rendered under; an entry from another
 generation is a miss. The generation changes after every commit that wrote to the listings outbox (the
 rows ``listings.outbox`` writes for every listing, right, auction change: the same stream the search index
 follows) or changed any other row (an organisation's verification, a deal for the statistics, a right not
 yet listed), so a new price, a sale or a withdrawal shows on the next request. It changes *after* the
-search index's own after-commit drain, so a search page rendered between the two is never kept. Commits
+search index's own after-commit drain, so a search page rendered between the two is never kept; and every
+outbox drain that applies rows (after a commit, or ``flask search follow`` applying another host's) or index
+rebuild changes it once the index has them. Commits
 that touch only private rows (notifications, sessions, tokens) leave it alone.
 
 Where the generation lives depends on the cache: with a cache local to the process (``SimpleCache``, the
@@ -204,7 +206,9 @@ def _finish(response, etag, public):
     if request.path.startswith("/api/"):
         response.vary.add("Accept-Language")
         response.vary.add("Authorization")
-    return response.make_conditional(request)
+    if "If-None-Match" in request.headers:  # the only precondition these answers support (no Last-Modified)
+        return response.make_conditional(request)
+    return response
 
 
 def cached_page(vary=None):

@@ -15,7 +15,7 @@ from marketplace.timeutil import iso
 
 from . import service
 from .index import GRADES, SORTS
-from .outbox import index_position
+from .outbox import search_page_vary
 
 bp = Blueprint("search_api", __name__, url_prefix=API_PREFIX)
 
@@ -115,7 +115,7 @@ NOTIFICATION_SCHEMA = {
 @bp.get("/search")
 @doc("Search published listings (full text, filters, facets, sorting, paging)", auth=False, tags=["search"],
      parameters=SEARCH_PARAMETERS, responses={"200": SEARCH_SCHEMA, "422": None})
-@cached_page(vary=index_position)
+@cached_page(vary=search_page_vary)
 def api_search():
     params = service.parse_params(request.args)
     return jsonify(service.page_json(service.search(params)))

@@ -78,13 +78,20 @@ def write_position(handle, value, name=POSITION_FILE):
     os.replace(tmp, path)
 
 
-def index_position():
-    """This host's index position and the synonym files' stamp, as text: the cached search pages are keyed by
-    it (marketplace.pagecache), so a page is never kept from an index that has since applied more of the
-    outbox, nor from synonyms since edited."""
-    from .synonyms import _stamp
+_vary = {"at": 0.0, "value": ""}
 
-    return f"{read_position(current_handle())}:{_stamp()}"
+
+def search_page_vary():
+    """What the cached search pages are keyed by besides the request (marketplace.pagecache): the synonym
+    files' stamp, looked at most once a second (an operator's edit of those files shows within a second).
+    The index itself needs no key: every drain that applies rows and every rebuild bumps the page cache's
+    generation once the index has them."""
+    now = time.monotonic()
+    if now - _vary["at"] > 1.0:
+        from .synonyms import _stamp
+
+        _vary["value"], _vary["at"] = repr(_stamp()), now
+    return _vary["value"]
 
 
 def load_listings(ids):
@@ -344,4 +351,7 @@ def reindex(handle=None, progress=None, timeout=60.0):
     count = handle.rebuild((listing_document(listing) for listing in iter_published()), timeout=timeout,
                            progress=progress)
     write_position(handle, position)
+    from marketplace.pagecache import bump_generation
+
+    bump_generation()  # the cached search pages were rendered from the old index
     return count

@@ -19,7 +19,7 @@ from marketplace.pagecache import cached_page
 from marketplace.regions import REGIONS
 
 from . import service
-from .outbox import index_position
+from .outbox import search_page_vary
 
 bp = Blueprint("search", __name__)
 
@@ -100,7 +100,7 @@ def _parse_forgiving(args):
 
 
 @bp.get("/search")
-@cached_page(vary=index_position)
+@cached_page(vary=search_page_vary)
 def search_page():
     from flask_babel import get_locale
 

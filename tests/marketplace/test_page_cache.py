@@ -130,6 +130,16 @@ def test_a_commit_that_changes_nothing_public_keeps_the_cache(client, app, listi
     assert pagecache._read_local_generation(app) == generation
 
 
+def test_a_rebuilt_index_invalidates_the_cached_pages(app, client, listing):
+    from marketplace import pagecache
+    from search.outbox import reindex
+
+    client.get(SEARCH)
+    generation = pagecache._read_local_generation(app)
+    reindex()
+    assert pagecache._read_local_generation(app) != generation
+
+
 def test_several_workers_of_one_host_see_a_change_at_once(app, client, listing, tmp_path):
     """Two app objects on one instance folder: two gunicorn workers, each with its own SimpleCache."""
     config = {key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "TESTING", "DEMO_DATA",
