@@ -2,8 +2,10 @@
 from flask import Blueprint, jsonify, request
 
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
+from marketplace.pagecache import cached_page
 
 from . import service
+from .models import for_listing_page
 from .serializers import LISTING_SCHEMA, WARNING_SCHEMA, listing_json
 
 bp = Blueprint("listings_api", __name__, url_prefix=API_PREFIX)
@@ -86,9 +88,10 @@ def create():
 @bp.get("/listings/<int:listing_id>")
 @doc("A listing (published ones for everyone; drafts for their organisation and operators)", auth=False,
      tags=["listings"], responses={"200": _LISTING_ONLY, "404": None})
+@cached_page()
 def show(listing_id):
     viewer = token_user()
-    listing = service.get_visible(viewer, listing_id)
+    listing = service.get_visible(viewer, listing_id, options=for_listing_page())
     return jsonify({"listing": listing_json(listing, viewer)})
 
 

@@ -28,6 +28,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from marketplace import labels
 from marketplace.credit import ensure_can, seller_may_sell
@@ -269,6 +270,7 @@ def recent_bids(auction, limit=5):
     """The auction's latest accepted bids (the caller has checked the viewer may see the listing)."""
     return db.session.execute(
         select(Bid).where(Bid.auction_id == auction.id).order_by(Bid.id.desc()).limit(limit)
+        .options(selectinload(Bid.bidder))
     ).scalars().all()
 
 

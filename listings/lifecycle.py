@@ -77,9 +77,10 @@ def can_view(user, listing):
     return user.is_operator or seller_side(user, listing)
 
 
-def get_visible(user, listing_id):
-    """The listing if ``user`` (None for anonymous) may see it; NotFound otherwise (never says which)."""
-    listing = db.session.get(Listing, listing_id)
+def get_visible(user, listing_id, options=()):
+    """The listing if ``user`` (None for anonymous) may see it; NotFound otherwise (never says which).
+    ``options``: loader options (``models.for_listing_page()`` for a page showing all of it)."""
+    listing = db.session.get(Listing, listing_id, options=list(options))
     if listing is None or not can_view(user, listing):
         raise NotFound(_("挂牌不存在"))
     return listing

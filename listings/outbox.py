@@ -40,6 +40,9 @@ def _record_listing_changes(session, flush_context):
             touched |= _listing_ids(obj)
     touched.discard(None)
     if touched:
+        from marketplace.pagecache import mark_stale
+
+        mark_stale(session)  # the cached pages follow the same rows (marketplace.pagecache)
         now = utcnow()
         session.connection().execute(
             OutboxEvent.__table__.insert(),

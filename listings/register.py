@@ -37,17 +37,30 @@ def canonical(kind, number):
     return ids.normalize_registration_number(number)
 
 
-def find(kind, number):
-    """The register entry, or None. ``number`` may be in any accepted spelling."""
+def find(kind, number, options=()):
+    """The register entry, or None. ``number`` may be in any accepted spelling. ``options``: loader options
+    (``page_options()`` for the right's page)."""
     try:
         number = canonical(kind, number)
     except ids.InvalidIdentifier:
         return None
-    return db.session.scalar(select(Right).where(Right.kind == kind, Right.number == number))
+    return db.session.scalar(select(Right).where(Right.kind == kind, Right.number == number).options(*options))
 
 
-def get(kind, number):
-    right = find(kind, number) if kind in KIND_PATHS else None
+def page_options():
+    """Loader options for a right's page and API answer: holders, encumbrances, history and the listings that
+    offer it (with what their cards show), each in one query whatever their number."""
+    from sqlalchemy.orm import selectinload
+
+    from .models import Listing, ListingRight
+
+    return [selectinload(Right.holders), selectinload(Right.encumbrances), selectinload(Right.events),
+            selectinload(Right.listing_links).selectinload(ListingRight.listing).options(
+                selectinload(Listing.organization), selectinload(Listing.auction))]
+
+
+def get(kind, number, options=()):
+    right = find(kind, number, options) if kind in KIND_PATHS else None
     if right is None:
         raise NotFound(_("登记簿中没有该权利"))
     return right

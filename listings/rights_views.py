@@ -11,6 +11,7 @@ from flask import Blueprint, abort, jsonify, request
 
 from marketplace import labels
 from marketplace.apiutil import API_PREFIX, commit_after, doc, require_user, token_user
+from marketplace.pagecache import cached_page
 from marketplace.timeutil import local, utcnow
 
 from . import register, service
@@ -94,10 +95,11 @@ def _viewer():
 
 
 @bp.get("/rights/<kind>/<path:number>")
+@cached_page()
 def detail(kind, number):
     if kind not in register.KIND_PATHS or len(number) > 60:
         abort(404)
-    right = register.find(kind, number)
+    right = register.find(kind, number, register.page_options())
     if right is None:
         abort(404)
     from .register_views import render_right  # operators' correction panel, sellers' claim box
@@ -118,7 +120,7 @@ def detail(kind, number):
 def show(kind, number):
     if kind not in register.KIND_PATHS or len(number) > 60:
         abort(404)
-    right = register.get(kind, number)
+    right = register.get(kind, number, register.page_options())
     viewer = token_user() or _viewer()  # the wizard asks with its session while the seller types
     body = {"right": register_json(right, viewer), "listing_input": register._plain(service.right_input(right))}
     if viewer is not None and viewer.has_role("seller"):

@@ -19,12 +19,13 @@ from marketplace.errors import DomainError, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.money import format_yuan, parse_yuan
 from marketplace.numbers import MAX_ID, NumberError, parse_int
+from marketplace.pagecache import cached_page, limit_lifetime
 from marketplace.regions import REGIONS
 from marketplace.timeutil import local, parse_iso, utcnow
 from marketplace.uploads import mimetype_of, send_upload, upload_path
 
 from . import classifications, importer, register, service
-from .models import DEAL_TYPES
+from .models import DEAL_TYPES, for_listing_page
 from .vocab import MAX_DESCRIPTION
 
 bp = Blueprint("listings", __name__)
@@ -170,15 +171,20 @@ def _viewer():
 
 
 @bp.get("/listings/<int:listing_id>")
+@cached_page()
 def detail(listing_id):
-    listing = service.get_visible(_viewer(), listing_id)
+    listing = service.get_visible(_viewer(), listing_id, options=for_listing_page())
     viewer = _viewer()
     is_owner = service.is_owner(viewer, listing)
     similar = service.similar_marks(listing) if is_owner and listing.status in service.EDITABLE_STATUSES else []
     review_form = ReviewForm() if viewer is not None and viewer.is_operator else None
     relisted_as = service.relisted_as(listing) if is_owner and listing.status == "expired" else None
+    if listing.auction is not None and listing.auction.closed_at is None:
+        limit_lifetime(1)  # the page shows the time left
+    # the owner's buttons need a CSRF token; an anonymous page has none, so it can be cached (pagecache)
     return render_template("listings/detail.html", listing=listing, is_owner=is_owner, similar=similar,
-                           review_form=review_form, csrf_form=CsrfForm(), relisted_as=relisted_as,
+                           review_form=review_form, csrf_form=CsrfForm() if viewer is not None else None,
+                           relisted_as=relisted_as,
                            warnings=service.warnings_for(listing) if is_owner else [])
 
 

@@ -57,6 +57,9 @@ def create_app(config=None):
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Shanghai")
 
     _import_models()
+    from . import pagecache
+
+    pagecache.init_app(app)
     _register_blueprints(app)
     _register_errors(app)
     _register_template_helpers(app)

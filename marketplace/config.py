@@ -93,11 +93,11 @@ def load_settings(instance_path: Path) -> dict:
         "METRICS_ALLOW_FROM": os.environ.get("METRICS_ALLOW_FROM", "127.0.0.1/32,::1/128"),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "READY_MAX_OUTBOX_LAG": _int("READY_MAX_OUTBOX_LAG", 1000),
-        # search (docs/search.md): drain the outbox into this host's index after each commit; how long a
-        # writer waits for the index lock; how long a gap in outbox ids is waited for; synonym terms per query
         # cookies only over HTTPS (behind TLS); the "remember me" cookie too
         "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", False),
         "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", False),
+        # search (docs/search.md): drain the outbox into this host's index after each commit; how long a
+        # writer waits for the index lock; how long a gap in outbox ids is waited for; synonym terms per query
         "SEARCH_SYNC_ON_COMMIT": _flag("SEARCH_SYNC_ON_COMMIT", True),
         "SEARCH_WRITER_TIMEOUT": _float("SEARCH_WRITER_TIMEOUT", 2.0),
         "SEARCH_OUTBOX_GAP_SECONDS": _int("SEARCH_OUTBOX_GAP_SECONDS", 30),
@@ -124,6 +124,13 @@ def load_settings(instance_path: Path) -> dict:
         # personal data (PIPL, marketplace.privacy): how long read notifications and delivered notices stay
         "NOTIFICATION_RETENTION_DAYS": _int("NOTIFICATION_RETENTION_DAYS", 180),
         "TOKEN_RETENTION_DAYS": _int("TOKEN_RETENTION_DAYS", 90),  # revoked API tokens
+        # pages for anonymous visitors (issue 19, docs/performance.md): Flask-Caching; SimpleCache is per process
+        # (its generation is a file in the instance folder), RedisCache + CACHE_REDIS_URL is shared by hosts
+        "PAGE_CACHE": _flag("PAGE_CACHE", True),
+        "PAGE_CACHE_TIMEOUT": _int("PAGE_CACHE_TIMEOUT", 300),
+        "CACHE_TYPE": os.environ.get("CACHE_TYPE") or ("RedisCache" if os.environ.get("CACHE_REDIS_URL")
+                                                        else "SimpleCache"),
+        "CACHE_REDIS_URL": os.environ.get("CACHE_REDIS_URL") or None,
     }
 
 

@@ -1,5 +1,6 @@
 """Extensions, each created once here and bound to the app in ``create_app``."""
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -23,3 +24,4 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 babel = Babel()
+cache = Cache()  # pages for anonymous visitors (marketplace.pagecache); CACHE_TYPE, CACHE_REDIS_URL

@@ -9,11 +9,13 @@ from marketplace.errors import ValidationError
 from marketplace.extensions import db
 from marketplace.models import Notification
 from marketplace.numbers import NumberError, parse_int
+from marketplace.pagecache import cached_page
 from marketplace.regions import REGIONS
 from marketplace.timeutil import iso
 
 from . import service
 from .index import GRADES, SORTS
+from .outbox import search_page_vary
 
 bp = Blueprint("search_api", __name__, url_prefix=API_PREFIX)
 
@@ -113,6 +115,7 @@ NOTIFICATION_SCHEMA = {
 @bp.get("/search")
 @doc("Search published listings (full text, filters, facets, sorting, paging)", auth=False, tags=["search"],
      parameters=SEARCH_PARAMETERS, responses={"200": SEARCH_SCHEMA, "422": None})
+@cached_page(vary=search_page_vary)
 def api_search():
     params = service.parse_params(request.args)
     return jsonify(service.page_json(service.search(params)))

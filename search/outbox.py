@@ -82,6 +82,22 @@ def write_position(handle, value, name=POSITION_FILE):
     os.replace(tmp, path)
 
 
+_vary = {"at": 0.0, "value": ""}
+
+
+def search_page_vary():
+    """What the cached search pages are keyed by besides the request (marketplace.pagecache): the synonym
+    files' stamp, looked at most once a second (an operator's edit of those files shows within a second).
+    The index itself needs no key: every drain that applies rows and every rebuild bumps the page cache's
+    generation once the index has them."""
+    now = time.monotonic()
+    if now - _vary["at"] > 1.0:
+        from .synonyms import _stamp
+
+        _vary["value"], _vary["at"] = repr(_stamp()), now
+    return _vary["value"]
+
+
 def load_listings(ids):
     rows = db.session.execute(
         select(Listing).where(Listing.id.in_(ids))
@@ -152,6 +168,12 @@ def _drain(handle, timeout, batch, notify_saved, max_batches):
         report.position = new_position
         if new_position < rows[-1][0]:
             break  # a young gap: the rest is applied, the position waits for the gap to close
+    if report.applied:
+        # This host's cached pages follow the same rows: a change committed through another host (applied by
+        # `search follow`) shows here at once even with a per-host cache (marketplace.pagecache).
+        from marketplace.pagecache import bump_generation
+
+        bump_generation()
     if notify_saved:
         report.notified += notify_saved_searches(handle, batch)
     _maybe_prune()
@@ -338,4 +360,7 @@ def reindex(handle=None, progress=None, timeout=60.0):
     count = handle.rebuild((listing_document(listing) for listing in iter_published()), timeout=timeout,
                            progress=progress)
     write_position(handle, position)
+    from marketplace.pagecache import bump_generation
+
+    bump_generation()  # the cached search pages were rendered from the old index
     return count

@@ -16,9 +16,11 @@ from flask_login import current_user, login_required
 from marketplace import labels
 from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
+from marketplace.pagecache import cached_page
 from marketplace.regions import REGIONS
 
 from . import service
+from .outbox import search_page_vary
 
 bp = Blueprint("search", __name__)
 
@@ -98,6 +100,7 @@ def _parse_forgiving(args):
 
 
 @bp.get("/search")
+@cached_page(vary=search_page_vary)
 def search_page():
     from flask_babel import get_locale
 

@@ -57,6 +57,9 @@ def _base_config(tmp_path):
         "STRIPE_WEBHOOK_SECRET": None,
         "SMTP_HOST": None,
         "SEARCH_SYNC_ON_COMMIT": True,
+        # Tests change settings and rows mid-test (without a commit) and read the page again; the page cache
+        # (marketplace.pagecache) has its own tests, which turn it on: tests/marketplace/test_page_cache.py.
+        "PAGE_CACHE": False,
     }
 
 

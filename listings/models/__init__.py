@@ -12,6 +12,15 @@ from .bidding import DEPOSIT_STATUSES, AuctionDeposit, Bid, Offer  # noqa: F401
 
 
 
+def for_listing_page():
+    """Loader options for one listing shown in full (page, API): its rights (holders, encumbrances), auction,
+    organisation and seller, each in one query whatever the number of rights in a bundle."""
+    from sqlalchemy.orm import selectinload
+
+    return [with_rights(), selectinload(Listing.auction), selectinload(Listing.organization),
+            selectinload(Listing.seller)]
+
+
 def with_rights():
     """Loader option: a listing's register entries with their holders and encumbrances, in a few queries."""
     from sqlalchemy.orm import selectinload
