@@ -351,7 +351,7 @@ def _yuan(value, key, errors):
     try:
         fen = parse_yuan(text)
     except ValueError as exc:
-        errors[key] = _("不是有效的金额：%(reason)s", reason=str(exc))
+        errors[key] = str(exc)  # one reason, already translated ("不是有效的金额", "金额最多两位小数" …)
         return None
     if fen <= 0:
         errors[key] = _("金额须大于 0")
