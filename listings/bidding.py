@@ -28,6 +28,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from marketplace.credit import ensure_can, seller_may_sell
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -265,10 +266,20 @@ def accepted_bids(listing_id, viewer=None, limit=200):
     return recent_bids(listing.auction, limit)
 
 
+def has_bid(auction, user):
+    """Whether ``user`` has placed any accepted bid on ``auction`` (one query; the outbid banner asks)."""
+    if user is None:
+        return False
+    return db.session.execute(
+        select(Bid.id).where(Bid.auction_id == auction.id, Bid.bidder_id == user.id).limit(1)
+    ).first() is not None
+
+
 def recent_bids(auction, limit=5):
     """The auction's latest accepted bids (the caller has checked the viewer may see the listing)."""
     return db.session.execute(
-        select(Bid).where(Bid.auction_id == auction.id).order_by(Bid.id.desc()).limit(limit)
+        select(Bid).where(Bid.auction_id == auction.id).options(selectinload(Bid.bidder))
+        .order_by(Bid.id.desc()).limit(limit)
     ).scalars().all()
 
 

@@ -14,7 +14,7 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from marketplace.money import format_yuan
+from marketplace.money import format_yuan, yuan_input
 from marketplace.timeutil import local, utcnow
 
 from .models.register import _add_months
@@ -150,4 +150,5 @@ def register(bp):
     for fn in (right_state, state_of, fee_state, price_view, countdown):
         bp.add_app_template_global(fn)
     bp.add_app_template_filter(parse_utc)
+    bp.add_app_template_filter(yuan_input)
 

@@ -17,6 +17,14 @@ def format_yuan(fen, currency="CNY"):
     return f"{sign}{symbol}{yuan:,}" + (f".{cents:02d}" if cents else "")
 
 
+def yuan_input(fen):
+    """Fen as a person would type it back into an amount field: "1100", "1100.5" ("" for none)."""
+    if not fen:
+        return ""
+    yuan, cents = divmod(int(fen), 100)
+    return str(yuan) if not cents else f"{yuan}.{cents:02d}".rstrip("0")
+
+
 WAN_SUFFIXES = ("万元", "万")  # "26万", "26.5 万", "26万元": ten thousand yuan
 _WAN_DECIMALS = 6  # 1万元 = 1,000,000 fen: six decimals reach the fen
 
