@@ -29,3 +29,39 @@ document.addEventListener("click", function (event) {
     narrow.addEventListener("change", fold);
   }
 })();
+
+// Phone width: a data table becomes stacked cards (CSS: table.data.stack, below 860 px). Each cell gets its
+// column's heading as data-label; tables whose cells span rows or columns label themselves in the template.
+(function () {
+  "use strict";
+  function stack() {
+    document.querySelectorAll("table.data").forEach(function (table) {
+      if (table.classList.contains("no-stack") || table.querySelector("td[data-label]")) {
+        table.classList.add("stack");
+        return;
+      }
+      if (table.querySelector("[rowspan], [colspan]")) {
+        return;
+      }
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      if (!heads.length) {
+        return;
+      }
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        Array.prototype.forEach.call(tr.children, function (cell, i) {
+          if (heads[i] && !cell.hasAttribute("data-label")) {
+            cell.setAttribute("data-label", heads[i]);
+          }
+        });
+      });
+      table.classList.add("stack");
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", stack);
+  } else {
+    stack();
+  }
+})();

@@ -153,7 +153,7 @@
     var raiseButton = field("raise-button");
     if (raise && raiseButton) {
       raise.value = state.minimum_next_bid_input;
-      raiseButton.textContent = raiseButton.getAttribute("data-label").replace("%(amount)s", state.minimum_next_bid_text);
+      raiseButton.textContent = raiseButton.getAttribute("data-label").replace("{amount}", state.minimum_next_bid_text);
     }
     var history = field("bid-history");
     if (history && state.bids) {
