@@ -199,6 +199,9 @@ def test_outbid_bidder_sees_it_live_and_raises_by_one_step(demo, new_page):
     assert page.locator("[data-field=raise-amount]").get_attribute("value") == str(next_min // 100)
     assert page.locator(".trade-form:not(.raise-form) input[name=amount]").input_value() == str(next_min // 100)
     assert page.locator("[data-field=bid-history] li").count() >= 2
+    minimum_text = page.locator("[data-field=minimum-next-bid]").inner_text()
+    assert minimum_text in page.locator(".amount-field .hint").inner_text()  # the hint's 至少 follows too
+    assert minimum_text in page.locator("[data-field=raise-button]").inner_text()
     shot(page, "look-outbid-1366")
     page.set_viewport_size(PHONE)
     _fits(page, PHONE["width"])

@@ -130,7 +130,14 @@
       el.hidden = !on;
     }
   }
+  var minField = field("minimum-next-bid");
+  var shownMin = minField ? minField.textContent : null;
   function applyLive(state) {
+    var hint = panel.querySelector(".amount-field .hint");
+    if (hint && shownMin && shownMin !== state.minimum_next_bid_text) {
+      hint.textContent = hint.textContent.replace(shownMin, state.minimum_next_bid_text);  // "…至少 ¥54,000"
+    }
+    shownMin = state.minimum_next_bid_text;
     setText("current-price", state.current_price_text);
     setText("bid-count", String(state.bid_count));
     setText("minimum-next-bid", state.minimum_next_bid_text);
