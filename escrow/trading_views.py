@@ -18,7 +18,7 @@ from listings import bidding
 from marketplace.auth import safe_next
 from marketplace.errors import DomainError, NotFound
 from marketplace.extensions import db, limiter
-from marketplace.money import format_yuan, parse_yuan, yuan_input
+from marketplace.money import display_yuan, format_yuan, parse_yuan, yuan_input
 from marketplace.timeutil import local, utcnow
 
 from . import deposits, trading
@@ -231,15 +231,15 @@ def auction_live(listing_id):
     minimum = bidding.minimum_next_bid(auction)
     leading = user is not None and auction.leader_id == user.id
     response = {
-        "current_price": auction.current_price, "current_price_text": format_yuan(auction.current_price or
+        "current_price": auction.current_price, "current_price_text": display_yuan(auction.current_price or
                                                                                   auction.start_price, listing.currency),
         "price_label": _("当前价") if auction.current_price else _("起拍价"),
         "bid_count": auction.bid_count or 0, "minimum_next_bid": minimum,
-        "minimum_next_bid_text": format_yuan(minimum, listing.currency), "minimum_next_bid_input": _yuan_text(minimum),
+        "minimum_next_bid_text": display_yuan(minimum, listing.currency), "minimum_next_bid_input": _yuan_text(minimum),
         "ends_at": auction.ends_at.replace(microsecond=0).isoformat() + "Z",
         "closed": auction.closed_at is not None or now >= auction.ends_at, "reserve_met": auction.reserve_met,
         "leading": leading, "outbid": user is not None and not leading and bidding.has_bid(auction, user),
-        "bids": [{"bidder": b.bidder.masked_name, "amount_text": format_yuan(b.amount, listing.currency),
+        "bids": [{"bidder": b.bidder.masked_name, "amount_text": display_yuan(b.amount, listing.currency),
                   "at": local(b.created_at).strftime("%m-%d %H:%M:%S")} for b in bidding.recent_bids(auction)],
     }
     return response, 200, {"Cache-Control": "no-store"}

@@ -14,7 +14,7 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from marketplace.money import format_yuan, yuan_input
+from marketplace.money import display_yuan, yuan_input
 from marketplace.timeutil import local, utcnow
 
 from .models.register import _add_months
@@ -113,13 +113,13 @@ def price_view(listing, now=None):
         out["ends_at"] = auction.ends_at
         out["closed"] = auction.closed_at is not None or now >= auction.ends_at
         if auction.current_price:
-            out.update(label=_("当前价"), amount=format_yuan(auction.current_price, listing.currency))
+            out.update(label=_("当前价"), amount=display_yuan(auction.current_price, listing.currency))
         else:
-            out.update(label=_("起拍价"), amount=format_yuan(auction.start_price, listing.currency))
+            out.update(label=_("起拍价"), amount=display_yuan(auction.start_price, listing.currency))
     elif listing.price_mode == "fixed" and listing.price:
-        out.update(label=_("一口价"), amount=format_yuan(listing.price, listing.currency))
+        out.update(label=_("一口价"), amount=display_yuan(listing.price, listing.currency))
     elif listing.price:
-        out.update(label=_("参考价"), amount=format_yuan(listing.price, listing.currency))
+        out.update(label=_("参考价"), amount=display_yuan(listing.price, listing.currency))
     else:
         out.update(label=_("面议"))
     return out

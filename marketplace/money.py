@@ -17,6 +17,28 @@ def format_yuan(fen, currency="CNY"):
     return f"{sign}{symbol}{yuan:,}" + (f".{cents:02d}" if cents else "")
 
 
+def display_yuan(fen, currency="CNY", locale=None):
+    """``format_yuan`` for a page in the reader's language: 万 in Chinese, plain thousands in English ("¥220,000",
+    not "¥22万"). ``locale`` defaults to the request's (Flask-Babel); outside a request, Chinese."""
+    if locale is None:
+        try:
+            from flask_babel import get_locale
+
+            locale = str(get_locale() or "zh")
+        except (RuntimeError, AttributeError):  # no app or request context
+            locale = "zh"
+    if fen is None:
+        from flask_babel import gettext
+
+        return gettext("面议")
+    if not str(locale).startswith("en"):
+        return format_yuan(fen, currency)
+    sign = "-" if fen < 0 else ""
+    yuan, cents = divmod(abs(int(fen)), 100)
+    symbol = "¥" if currency == "CNY" else currency + " "
+    return f"{sign}{symbol}{yuan:,}" + (f".{cents:02d}" if cents else "")
+
+
 def yuan_input(fen):
     """Fen as a person would type it back into an amount field: "1100", "1100.5" ("" for none)."""
     if not fen:

@@ -63,3 +63,12 @@ def test_shown_wan_price_is_read_back_within_half_a_hundredth(app, fen):
     shown = format_yuan(fen).removeprefix("¥")
     if shown.endswith("万"):
         assert abs(parse_yuan(shown) - fen) <= 5_000
+
+
+def test_english_pages_show_plain_thousands(app):
+    from marketplace.money import display_yuan
+
+    assert display_yuan(22_000_000, locale="en") == "¥220,000"
+    assert display_yuan(22_000_050, locale="en") == "¥220,000.50"
+    assert display_yuan(22_000_000, locale="zh_CN") == "¥22万"
+    assert display_yuan(-150, "USD", locale="en") == "-USD 1.50"
