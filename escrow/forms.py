@@ -15,7 +15,7 @@ def _yuan(form, field):
     try:
         field.fen = parse_yuan(field.data)
     except ValueError as exc:
-        raise ValidationError(_l("请输入有效金额（元），最多两位小数")) from exc
+        raise ValidationError(str(exc)) from exc  # the parser's own reason: too many decimals, too long, not a number
     if field.fen <= 0:
         raise ValidationError(_l("金额必须大于 0"))
 

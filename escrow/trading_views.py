@@ -18,7 +18,7 @@ from listings import bidding
 from marketplace.auth import safe_next
 from marketplace.errors import DomainError, NotFound
 from marketplace.extensions import db, limiter
-from marketplace.money import format_yuan, parse_yuan
+from marketplace.money import display_yuan, format_yuan, parse_yuan, yuan_input
 from marketplace.timeutil import local, utcnow
 
 from . import deposits, trading
@@ -68,7 +68,7 @@ def _yuan_to_fen(form):
 
 
 def _yuan_text(fen):
-    return f"{fen / 100:.2f}".rstrip("0").rstrip(".") if fen else ""
+    return yuan_input(fen)
 
 
 # --- where to go back to ----------------------------------------------------------------------
@@ -162,6 +162,8 @@ def trade_panel(listing):
             "bid_count": auction.bid_count or 0, "closed": auction.closed_at is not None or now >= auction.ends_at,
             "outcome": auction.outcome, "deal_type": (listing.deal_types or [None])[0],
             "leading": user is not None and auction.leader_id == user.id,
+            # 您已被超越: the viewer bid and someone else now leads
+            "outbid": user is not None and auction.leader_id != user.id and bidding.has_bid(auction, user),
             "recent_bids": bidding.recent_bids(auction),
             # the deposit (保证金) rule, and the viewer's deposit: without a held one the bid form is not shown
             "deposit_rule": deposits.rule_summary(auction),
@@ -213,6 +215,34 @@ def _panel_forms(listing, pending):
     if not form.amount.data and listing.auction is not None:
         form.amount.data = _yuan_text(bidding.minimum_next_bid(listing.auction))
     return {"bid": form}
+
+
+@bp.get("/listings/<int:listing_id>/auction-live")
+def auction_live(listing_id):
+    """The auction panel's live state for the signed-in viewer (static/js/trading.js polls it; JSON).
+
+    Public facts as on the listing page (price, bid count, minimum next bid, close, the last five bids with
+    masked bidders) and, for the viewer, whether they lead or were outbid. The page works without it."""
+    user = current_user if current_user.is_authenticated else None
+    listing = bidding.visible_listing(listing_id, user)
+    if listing.price_mode != "auction" or listing.auction is None:
+        abort(404)
+    auction, now = listing.auction, utcnow()
+    minimum = bidding.minimum_next_bid(auction)
+    leading = user is not None and auction.leader_id == user.id
+    response = {
+        "current_price": auction.current_price, "current_price_text": display_yuan(auction.current_price or
+                                                                                  auction.start_price, listing.currency),
+        "price_label": _("当前价") if auction.current_price else _("起拍价"),
+        "bid_count": auction.bid_count or 0, "minimum_next_bid": minimum,
+        "minimum_next_bid_text": display_yuan(minimum, listing.currency), "minimum_next_bid_input": _yuan_text(minimum),
+        "ends_at": auction.ends_at.replace(microsecond=0).isoformat() + "Z",
+        "closed": auction.closed_at is not None or now >= auction.ends_at, "reserve_met": auction.reserve_met,
+        "leading": leading, "outbid": user is not None and not leading and bidding.has_bid(auction, user),
+        "bids": [{"bidder": b.bidder.masked_name, "amount_text": display_yuan(b.amount, listing.currency),
+                  "at": local(b.created_at).strftime("%m-%d %H:%M:%S")} for b in bidding.recent_bids(auction)],
+    }
+    return response, 200, {"Cache-Control": "no-store"}
 
 
 # --- acts on a listing ------------------------------------------------------------------------

@@ -266,6 +266,15 @@ def accepted_bids(listing_id, viewer=None, limit=200):
     return recent_bids(listing.auction, limit)
 
 
+def has_bid(auction, user):
+    """Whether ``user`` has placed any accepted bid on ``auction`` (one query; the outbid banner asks)."""
+    if user is None:
+        return False
+    return db.session.execute(
+        select(Bid.id).where(Bid.auction_id == auction.id, Bid.bidder_id == user.id).limit(1)
+    ).first() is not None
+
+
 def recent_bids(auction, limit=5):
     """The auction's latest accepted bids (the caller has checked the viewer may see the listing)."""
     return db.session.execute(

@@ -153,13 +153,35 @@ def _patent_from_title_row(row, pub_year, today, serial):
             "title": row["title_zh"], "ipc_codes": _valid_ipc(row["ipc_subclasses"]),
             "filing_date": filing.isoformat(), "grant_date": grant.isoformat() if grant else None,
             "claims_count": (1 + _h(row["title_zh"], 15)) if kind != "A" else 8 + _h(row["title_zh"], 12),
-            "legal_status": "pending" if kind == "A" else "granted"}
+            "legal_status": "pending" if kind == "A" else "granted",
+            "annuity_paid_until": (_annuity_paid_until(filing, today).isoformat() if kind != "A" else None)}
 
 
-def _description(title, abstract=None, keywords_en=None, extra=None):
-    parts = [f"**{title}**", ""]
+_TYPE_ZH = {"1": "发明专利", "2": "实用新型专利", "3": "外观设计专利"}
+
+
+def _description(title, abstract=None, keywords_en=None, extra=None, patent=None):
+    """A listing's text as sellers write it: what the right covers (the real abstract where the reference data has
+    one, else its technical field from the IPC scheme and the patent's particulars), then the terms of the deal.
+    Never the title again: the page shows it above. ``title`` stays for callers; the text does not repeat it."""
+    from .classifications import ipc_label
+
+    parts = []
     if abstract:
         parts += ["### 摘要", abstract, ""]
+    if patent is not None:
+        codes = patent.get("ipc_codes") or []
+        if codes and not abstract:
+            parts += ["### 技术领域", *(f"- {ipc_label(code)}" for code in codes[:2]), ""]
+        number = patent.get("application_number", "")
+        kind = _TYPE_ZH.get(number[4:5], "专利")
+        facts = [f"- {kind}，申请号 {number}，申请日 {patent.get('filing_date')}"]
+        if patent.get("legal_status") == "granted":
+            facts.append(f"- 已授权（授权公告日 {patent.get('grant_date')}），权利要求 {patent.get('claims_count')} 项，"
+                         + (f"年费已缴至 {patent['annuity_paid_until']}" if patent.get("annuity_paid_until") else "年费按期缴纳"))
+        else:
+            facts.append(f"- 实质审查中，权利要求 {patent.get('claims_count')} 项；可转让专利申请权，授权前价格按申请权计")
+        parts += ["### 专利概况", *facts, ""]
     parts += ["### 交易说明", "- 权利人已确认权属清晰，可配合办理国家知识产权局著录项目变更手续",
               "- 支持技术交底与样品演示，价格可按交易方式协商"]
     if extra:
@@ -167,6 +189,18 @@ def _description(title, abstract=None, keywords_en=None, extra=None):
     if keywords_en:
         parts += ["", f"*Keywords (EN):* {keywords_en}"]
     return "\n".join(parts)
+
+
+def _annuity_paid_until(filing, today):
+    """Granted demo patents have paid this year's annuity: it runs to the next anniversary of the filing date."""
+    for year in (today.year, today.year + 1):
+        try:
+            due = filing.replace(year=year)
+        except ValueError:  # 29 February
+            due = date(year, 2, 28)
+        if due >= today:
+            return due
+    return None
 
 
 def _price_terms(index, now, base):
@@ -250,7 +284,7 @@ def _catalogue(today, now):
             deal_types = ["assignment"]
         base = (3 + _h(row["title_zh"], 60)) * 10_000_00 if row["kind_code"] != "U" else (1 + _h(row["title_zh"], 12)) * 10_000_00
         data = {"kind": "patent", "title": row["title_zh"], "deal_types": deal_types,
-                "description": _description(row["title_zh"], extra="可提供专利证书、缴费凭证复印件"),
+                "description": _description(row["title_zh"], extra="可提供专利证书、缴费凭证复印件", patent=patent),
                 "rights": [{"patent": patent}], **_price_terms(index, now, base)}
         yield org, data, index
         index += 1
@@ -277,7 +311,7 @@ def _catalogue(today, now):
             continue
         base = (10 + _h(row["title_zh"], 80)) * 10_000_00
         data = {"kind": "patent", "title": row["title_zh"], "deal_types": ["assignment", "non_exclusive_license"],
-                "description": _description(row["title_zh"], row["abstract_zh"], row["keywords_en"]),
+                "description": _description(row["title_zh"], row["abstract_zh"], row["keywords_en"], patent=patent),
                 "rights": [{"patent": patent}], **_price_terms(index, now, base)}
         yield "lingnan", data, index
         index += 1
@@ -298,11 +332,12 @@ def _catalogue(today, now):
         patent = {"application_number": _application_number(year, "3", serial), "title": title,
                   "locarno_class": locarno, "filing_date": filing.isoformat(),
                   "grant_date": min(filing + timedelta(days=150), today - timedelta(days=5)).isoformat(),
-                  "legal_status": "granted"}
+                  "legal_status": "granted", "annuity_paid_until": _annuity_paid_until(filing, today).isoformat()}
         base = (2 + n * 3) * 10_000_00
         data = {"kind": "patent", "title": f"{title} 外观设计专利 | Design patent: {english}",
                 "deal_types": ["assignment", "non_exclusive_license"],
-                "description": _description(title, extra=f"Design patent for a {english}; drawings available on request."),
+                "description": _description(title, extra=f"Design patent for a {english}; drawings available on request.",
+                                            patent=patent),
                 "rights": [{"patent": patent}], **_price_terms(index, now, base)}
         yield org, data, index
         index += 1

@@ -181,14 +181,14 @@ def catalogue(today, now):
         section = row["ipc_sections"][:1]
         org = keys[(ord(section) + index) % (len(keys) - 1)]  # every org but the brand house holds patents
         data = {"kind": "patent", "title": row["title_zh"], "deal_types": DEAL_TYPES[index % len(DEAL_TYPES)],
-                "description": _description(row["title_zh"], extra="可提供专利证书、缴费凭证复印件"),
+                "description": _description(row["title_zh"], extra="可提供专利证书、缴费凭证复印件", patent=patent),
                 "rights": [{"patent": patent}], **_price_terms(index, now, base)}
         yield org, data, index
         index += 1
     for row, patent in _abstract_rows(today, serial + 50):
         base = (10 + _h(row["title_zh"], 80)) * 10_000_00
         data = {"kind": "patent", "title": row["title_zh"], "deal_types": DEAL_TYPES[index % 4],
-                "description": _description(row["title_zh"], row["abstract_zh"], row["keywords_en"]),
+                "description": _description(row["title_zh"], row["abstract_zh"], row["keywords_en"], patent=patent),
                 "rights": [{"patent": patent}], **_price_terms(index, now, base)}
         yield keys[index % 3], data, index
         index += 1

@@ -70,13 +70,10 @@ def _money(row, column):
     raw = (row.get(column) or "").strip()
     if not raw:
         return None
-    multiplier = 1
-    if raw.endswith(("万", "万元")):
-        raw, multiplier = raw.removesuffix("元").removesuffix("万"), 10_000
-    else:
-        raw = raw.removesuffix("元")
+    if not raw.endswith("万元"):
+        raw = raw.removesuffix("元")  # "500元"; "50万" and "50万元" are read by parse_yuan
     try:
-        return parse_yuan(raw) * multiplier
+        return parse_yuan(raw)
     except ValueError as exc:
         raise RowError(column, _("不是有效的金额（单位：元，可写“50万”）：%(value)s", value=repr(row.get(column)))) from exc
 

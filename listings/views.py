@@ -24,11 +24,12 @@ from marketplace.regions import REGIONS
 from marketplace.timeutil import local, parse_iso, utcnow
 from marketplace.uploads import mimetype_of, send_upload, upload_path
 
-from . import classifications, importer, register, service
+from . import classifications, facts, importer, register, service
 from .models import DEAL_TYPES, for_listing_page
 from .vocab import MAX_DESCRIPTION
 
 bp = Blueprint("listings", __name__)
+facts.register(bp)  # right_state, fee_state, price_view, countdown (the spec sheet, issue 17)
 
 PATENT_FIELDS = ("application_number", "patent_type", "title", "abstract", "ipc_codes", "locarno_class", "filing_date",
                  "grant_date", "claims_count", "legal_status", "pledged", "exclusive_license_until")
@@ -140,18 +141,7 @@ def remaining_term(right):
     ends = service.right_expiry(right)
     if ends is None:
         return ""
-    today = local(utcnow()).date()
-    if ends <= today:
-        return _("已届满")
-    months = (ends.year - today.year) * 12 + ends.month - today.month - (1 if ends.day < today.day else 0)
-    years, months = divmod(max(months, 0), 12)
-    if years and months:
-        return _("剩余 %(y)s 年 %(m)s 个月", y=years, m=months)
-    if years:
-        return _("剩余 %(y)s 年", y=years)
-    if months:
-        return _("剩余 %(m)s 个月", m=months)
-    return _("剩余 %(d)s 天", d=(ends - today).days)
+    return facts.term_left(ends, local(utcnow()).date())
 
 
 @bp.app_template_global("licence_in_force")
@@ -357,7 +347,7 @@ def _yuan(value, key, errors):
     try:
         fen = parse_yuan(text)
     except ValueError as exc:
-        errors[key] = _("不是有效的金额：%(reason)s", reason=str(exc))
+        errors[key] = str(exc)  # one reason, already translated ("不是有效的金额", "金额最多两位小数" …)
         return None
     if fen <= 0:
         errors[key] = _("金额须大于 0")

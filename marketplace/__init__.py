@@ -273,14 +273,14 @@ def _register_template_helpers(app):
     from flask_babel import get_locale
     from flask_login import current_user
 
-    from .money import format_yuan
+    from .money import display_yuan
     from .notify import unread_count
     from .regions import region_label
     from .timeutil import local
 
     @app.template_filter("yuan")
     def yuan(fen, currency="CNY"):
-        return format_yuan(fen, currency)
+        return display_yuan(fen, currency)  # 万 in Chinese, ¥220,000 in English
 
     @app.template_filter("localtime")
     def localtime(value, fmt="%Y-%m-%d %H:%M"):

@@ -76,6 +76,7 @@ def load_settings(instance_path: Path) -> dict:
         "SMTP_PORT": _int("SMTP_PORT", 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "noreply@ipmart.local"),
         "ANTI_SNIPING_MINUTES": _int("ANTI_SNIPING_MINUTES", 5),
+        "AUCTION_POLL_MS": _int("AUCTION_POLL_MS", 10_000),  # how often an open auction panel asks for news
         "OFFER_DAYS": _int("OFFER_DAYS", 7),
         "OUTBOX_RETENTION_DAYS": _int("OUTBOX_RETENTION_DAYS", 7),
         "MAX_SAVED_SEARCHES": _int("MAX_SAVED_SEARCHES", 20),  # per user

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func
 
-from . import credit, kyc, stats
+from . import audit_labels, credit, kyc, stats
 from .credit_models import CreditRecord
 from .errors import DomainError, NotFound, ValidationError
 from .extensions import db
@@ -21,6 +21,7 @@ from .operator_forms import AccountSearchForm, AppealDecisionForm, CreditRecordF
 from .uploads import mimetype_of
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
+audit_labels.register(bp)  # the audit log in words (issue 17)
 
 OPEN_DEAL_STATES = ("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed")
 WATCHED_LEVELS = ("restricted", "blacklisted")

@@ -8,8 +8,10 @@ Query syntax: words are ANDed; ``"…"`` (or “…” / 「…」) is a phrase;
 runs to the end of the query; application / registration numbers match in any
 accepted spelling. Filters take the API values (unknown values are a 422).
 """
+import json
 import re
 from dataclasses import dataclass, field, fields
+from datetime import date, datetime
 from html import escape
 
 from flask import current_app
@@ -300,12 +302,18 @@ def _terms(clauses):
 # Plain SQL for the two per-request reads: the ORM's statement building costs more than the queries.
 _PUBLISHED_ROWS = sql(
     "SELECT l.id, l.title, l.kind, l.grade, l.price, l.currency, l.price_mode, l.region, l.description, "
-    "a.current_price, a.start_price FROM listings l LEFT JOIN auctions a ON a.listing_id = l.id "
+    "a.current_price, a.start_price, a.bid_count, a.ends_at, a.closed_at "
+    "FROM listings l LEFT JOIN auctions a ON a.listing_id = l.id "
     "WHERE l.status = 'published' AND l.id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 _RIGHT_TEXTS = sql(
     "SELECT lr.listing_id, r.title, r.abstract FROM listing_rights lr JOIN rights r ON r.id = lr.right_id "
     "WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position"
+).bindparams(bindparam("ids", expanding=True))
+_FIRST_RIGHTS = sql(  # the spec line of a row: the first right's number, status, category and end of term
+    "SELECT lr.listing_id, r.kind, r.number, r.patent_type, r.legal_status, r.tm_status, r.filing_date, "
+    "r.registration_date, r.ipc_codes, r.locarno_class, r.nice_classes FROM listing_rights lr "
+    "JOIN rights r ON r.id = lr.right_id WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position"
 ).bindparams(bindparam("ids", expanding=True))
 _HOLDERS = sql(
     "SELECT lr.listing_id, h.name FROM listing_rights lr JOIN right_holders h ON h.right_id = lr.right_id "
@@ -349,7 +357,49 @@ def _holders(ids):
     return {k: list(v) for k, v in names.items()}
 
 
-def result_json(row, terms, right_texts=(), holders=()):
+def _first_rights(ids):
+    """{listing id: {number, status, category, term_end, rights}} from the listing's first right (one query)."""
+    from listings.models import Right
+
+    out = {}
+    for row in db.session.execute(_FIRST_RIGHTS, {"ids": list(ids)}):
+        if row.listing_id in out:
+            out[row.listing_id]["rights"] += 1
+            continue
+        right = Right(kind=row.kind, patent_type=row.patent_type, filing_date=_as_date(row.filing_date),
+                      registration_date=_as_date(row.registration_date))  # transient: only for its term
+        status = row.legal_status if row.kind == "patent" else row.tm_status
+        ends = None if status == "pending" else right.term_end()
+        ipc = _as_list(row.ipc_codes)
+        out[row.listing_id] = {
+            "number": row.number, "status": status, "patent_type": row.patent_type,
+            "ipc": ipc[0] if ipc else None, "locarno": row.locarno_class, "nice_classes": _as_list(row.nice_classes),
+            "term_end": ends.isoformat() if ends else None, "rights": 1}
+    return out
+
+
+def _as_date(value):
+    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+def _as_list(value):
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return list(value or [])
+
+
+def _iso_utc(value):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def result_json(row, terms, right_texts=(), holders=(), first=None):
     price = row.price
     if row.price_mode == "auction" and row.start_price is not None:
         price = row.current_price or row.start_price
@@ -370,6 +420,11 @@ def result_json(row, terms, right_texts=(), holders=()):
         "snippet": str(snippet(body, terms)),
         "holders": list(holders),
         "url": f"/listings/{row.id}",
+        **({"number": first["number"], "right_status": first["status"], "patent_type": first["patent_type"],
+            "ipc": first["ipc"], "locarno": first["locarno"], "nice_classes": first["nice_classes"],
+            "term_end": first["term_end"], "rights_count": first["rights"]} if first else {}),
+        **({"bid_count": row.bid_count or 0, "ends_at": _iso_utc(row.ends_at),
+            "auction_closed": row.closed_at is not None} if row.price_mode == "auction" and row.start_price else {}),
     }
 
 
@@ -422,7 +477,9 @@ def _run(params, clauses, handle, with_facets, match_any=False):
     ordered = [live[i] for i in found.ids if i in live][: params.per_page]
     texts = _right_texts([row.id for row in ordered]) if ordered and terms else {}
     holders = _holders([row.id for row in ordered]) if ordered else {}
-    results = [result_json(row, terms, texts.get(row.id, ()), holders.get(row.id, ())) for row in ordered]
+    firsts = _first_rights([row.id for row in ordered]) if ordered else {}
+    results = [result_json(row, terms, texts.get(row.id, ()), holders.get(row.id, ()), firsts.get(row.id))
+               for row in ordered]
     total = found.total - len(stale)
     if results:
         total = max(total, offset + len(results))

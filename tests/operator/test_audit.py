@@ -32,15 +32,19 @@ def test_audit_page_lists_and_filters(client, as_user, operator):
     db.session.commit()
     as_user(operator)
     html = client.get("/operator/audit").get_data(as_text=True)
-    assert "organization.verify" in html and "credit.record" in html
+    # in words (issue 17): the action, the object type, the field and its values as labels; the code stays a tooltip
+    assert "单位核验通过" in html and "记录信用信息" in html and "business_licence" not in html
+    assert '<td title="organization.verify">' in html and '<td title="credit.record">' in html
     assert operator.name in html and "第二运营" in html
-    assert "<del>good</del>" in html and "<ins>warned</ins>" in html
+    assert "<del>良好</del>" in html and "<ins>警示</ins>" in html and "<del>good</del>" not in html
+    assert "<del>未核验</del> → <ins>已核验</ins>" in html and "False" not in html
+    assert "单位 #1" in html and "用户 #5" in html
     html = client.get("/operator/audit?action=credit.record").get_data(as_text=True)
-    assert "<code>organization.verify</code>" not in html and "<code>credit.record</code>" in html
+    assert '<td title="organization.verify">' not in html and '<td title="credit.record">' in html
     html = client.get(f"/operator/audit?actor={operator.id}").get_data(as_text=True)
-    assert "<code>credit.record</code>" not in html
+    assert '<td title="credit.record">' not in html
     html = client.get("/operator/audit?object_type=user").get_data(as_text=True)
-    assert "<code>credit.record</code>" in html and "<code>organization.verify</code>" not in html
+    assert '<td title="credit.record">' in html and '<td title="organization.verify">' not in html
 
 
 def test_audit_values_are_escaped(client, as_user, operator):

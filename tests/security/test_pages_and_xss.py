@@ -149,6 +149,8 @@ PAGES = {
     "auth.change_password": [("buyer", NONE, HTML, False, None)],
     "trading.buyer_dashboard": [("buyer", NONE, HTML, True, None)],
     "trading.seller_offers": [("seller", NONE, HTML, True, None)],
+    "trading.auction_live": [(role, _args(listing_id=lambda p: p.auction.id), JSON, False, None)
+                             for role in ("anon", "buyer", "seller")],
     "escrow.my_deals": [("buyer", NONE, HTML, True, None), ("seller", NONE, HTML, True, None)],
     "escrow.buyer_dashboard": [("buyer", NONE, HTML, True, None)],
     "escrow.deal_detail": [(role, _args(deal_id=lambda p: p.deal.id), HTML, True, None)

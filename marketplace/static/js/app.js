@@ -5,3 +5,63 @@ document.addEventListener("click", function (event) {
     event.preventDefault();
   }
 });
+
+// Phone width: the header's links fold into the 菜单 menu (a <details> rendered open, so the page works
+// without this file) and the search page's filters into the 筛选 drawer; both are closed here on a narrow screen.
+(function () {
+  "use strict";
+  var narrow = window.matchMedia("(max-width: 860px)");
+  function fold() {
+    document.querySelectorAll("details[data-phone-closed]").forEach(function (el) {
+      if (narrow.matches) {
+        el.removeAttribute("open");
+      } else {
+        el.setAttribute("open", "");
+      }
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", fold);
+  } else {
+    fold();
+  }
+  if (narrow.addEventListener) {
+    narrow.addEventListener("change", fold);
+  }
+})();
+
+// Phone width: a data table becomes stacked cards (CSS: table.data.stack, below 860 px). Each cell gets its
+// column's heading as data-label; tables whose cells span rows or columns label themselves in the template.
+(function () {
+  "use strict";
+  function stack() {
+    document.querySelectorAll("table.data").forEach(function (table) {
+      if (table.classList.contains("no-stack") || table.querySelector("td[data-label]")) {
+        table.classList.add("stack");
+        return;
+      }
+      if (table.querySelector("[rowspan], [colspan]")) {
+        return;
+      }
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      if (!heads.length) {
+        return;
+      }
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        Array.prototype.forEach.call(tr.children, function (cell, i) {
+          if (heads[i] && !cell.hasAttribute("data-label")) {
+            cell.setAttribute("data-label", heads[i]);
+          }
+        });
+      });
+      table.classList.add("stack");
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", stack);
+  } else {
+    stack();
+  }
+})();

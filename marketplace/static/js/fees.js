@@ -2,13 +2,16 @@
 // The server renders the same line for the saved price; this only keeps it live. Works without it.
 (function () {
   "use strict";
+  // Mirrors marketplace.money.parse_yuan: yuan ("260,000.50") or 万元 ("26万", "26.5 万", "26万元").
   function fen(text) {
-    var m = /^\s*([0-9][0-9,]{0,20})(?:\.([0-9]{1,2}))?\s*$/.exec(text || "");
-    if (!m) { return null; }
-    var yuan = m[1].replace(/,/g, "");
-    if (yuan.length > 15) { return null; }
-    var cents = (m[2] || "").padEnd(2, "0");
-    var value = BigInt(yuan) * 100n + BigInt(cents);
+    var m = /^\s*[¥￥]?\s*([0-9][0-9,]{0,20})?(?:\.([0-9]{1,6}))?\s*(万元|万)?\s*$/.exec(text || "");
+    if (!m || (!m[1] && !m[2])) { return null; }
+    var whole = (m[1] || "0").replace(/,/g, "");
+    var frac = (m[2] || "").replace(/0+$/, "");
+    var wan = !!m[3];
+    if (whole.length > (wan ? 11 : 15) || frac.length > (wan ? 6 : 2)) { return null; }
+    var value = wan ? BigInt(whole) * 1000000n + BigInt(frac.padEnd(6, "0") || "0") :
+      BigInt(whole) * 100n + BigInt(frac.padEnd(2, "0") || "0");
     return value > 0n ? value : null;
   }
   function money(v) {

@@ -7,7 +7,7 @@
   if (!panel || panel.getAttribute("data-mode") !== "auction") {
     return;
   }
-  var POLL_MS = 10000;
+  var POLL_MS = parseInt(panel.getAttribute("data-poll-ms"), 10) || 10000;
   var endsAt = panel.getAttribute("data-ends-at") ? new Date(panel.getAttribute("data-ends-at")) : null;
   var closed = panel.getAttribute("data-closed") === "1";
   function field(name) {
@@ -117,11 +117,110 @@
     tick();
   }
 
+  // The signed-in viewer's state (GET /listings/<id>/auction-live): 您已被超越, the bid history, the minimum
+  // next bid in the amount field and on the 加价一手 button.
+  var amountInput = panel.querySelector(".trade-form:not(.raise-form) input[name=amount]");
+  var typed = false;
+  if (amountInput) {
+    amountInput.addEventListener("input", function () { typed = true; });
+  }
+  function show(name, on) {
+    var el = field(name);
+    if (el) {
+      el.hidden = !on;
+    }
+  }
+  var minField = field("minimum-next-bid");
+  var shownMin = minField ? minField.textContent : null;
+  function applyLive(state) {
+    var hint = panel.querySelector(".amount-field .hint");
+    if (hint && shownMin && shownMin !== state.minimum_next_bid_text) {
+      hint.textContent = hint.textContent.replace(shownMin, state.minimum_next_bid_text);  // "…至少 ¥54,000"
+    }
+    shownMin = state.minimum_next_bid_text;
+    setText("current-price", state.current_price_text);
+    setText("bid-count", String(state.bid_count));
+    setText("minimum-next-bid", state.minimum_next_bid_text);
+    setText("price-amount", state.current_price_text);
+    show("leading", state.leading && !state.closed);
+    show("outbid", state.outbid && !state.closed);
+    var banner = field("outbid");
+    if (banner && state.outbid) {
+      var small = banner.querySelector("small");
+      if (small) {
+        small.textContent = state.price_label + " " + state.current_price_text + " · " +
+          (panel.getAttribute("data-label-min") || "") + " " + state.minimum_next_bid_text;
+      }
+    }
+    if (amountInput && (!typed || (parseFloat(amountInput.value) || 0) * 100 < state.minimum_next_bid)) {
+      amountInput.value = state.minimum_next_bid_input;
+      typed = false;
+    }
+    var raise = field("raise-amount");
+    var raiseButton = field("raise-button");
+    if (raise && raiseButton) {
+      raise.value = state.minimum_next_bid_input;
+      raiseButton.textContent = raiseButton.getAttribute("data-label").replace("{amount}", state.minimum_next_bid_text);
+    }
+    var history = field("bid-history");
+    if (history && state.bids) {
+      var items = state.bids.map(function (b) {
+        var li = document.createElement("li");
+        [["bidder", b.bidder], ["amount", b.amount_text], ["muted", b.at]].forEach(function (part, i) {
+          var el = document.createElement(i === 2 ? "time" : "span");
+          el.className = part[0];
+          el.textContent = part[1];
+          li.appendChild(el);
+          li.appendChild(document.createTextNode(" "));
+        });
+        return li;
+      });
+      if (!items.length) {
+        var none = document.createElement("li");
+        none.className = "muted";
+        none.textContent = history.getAttribute("data-label-none");
+        items.push(none);
+      }
+      history.replaceChildren.apply(history, items);
+    }
+    if (state.ends_at) {
+      var moved = new Date(state.ends_at);
+      if (!endsAt || moved.getTime() !== endsAt.getTime()) {
+        endsAt = moved;
+        setText("ends-at", beijing(moved));
+      }
+    }
+    if (state.closed) {
+      closed = true;
+    }
+    if (lastCount !== null && state.bid_count !== lastCount) {
+      panel.classList.add("trade-updated");
+    }
+    lastCount = state.bid_count;
+    tick();
+  }
+
   function poll() {
     if (document.hidden) {
       return;
     }
     var request = new XMLHttpRequest();
+    var live = panel.getAttribute("data-live-api");
+    if (live) {
+      request.open("GET", live);
+      request.setRequestHeader("Accept", "application/json");
+      request.onload = function () {
+        if (request.status === 200) {
+          try {
+            applyLive(JSON.parse(request.responseText));
+          } catch (e) {
+            // a bad answer leaves the panel as it was
+          }
+        }
+      };
+      request.send();
+      return;
+    }
     request.open("GET", panel.getAttribute("data-api"));
     request.setRequestHeader("Accept", "application/json");
     request.onload = function () {
