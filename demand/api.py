@@ -2,7 +2,7 @@
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
-from marketplace.errors import NotFound, PermissionDenied, ValidationError
+from marketplace.errors import PermissionDenied, ValidationError
 from marketplace.extensions import db, limiter
 from marketplace.uploads import MIMETYPES
 

@@ -10,7 +10,8 @@ Never in a user's request: the search outbox drain that matches saved searches (
 
 A wanted ad becomes an index query: its keywords (or, without any, its title) parsed and expanded with
 synonyms exactly as a search is, any word sufficing (more words rank higher), with the ad's kind and IPC
-field as filters. A listing then matches when it offers one of the deal types wanted and, for a trademark ad
+field as filters; within the ad's IPC field or Nice classes a listing also matches by its class alone (ranked
+below the listings that share words). A listing then matches when it offers one of the deal types wanted and, for a trademark ad
 with classes, one of its Nice classes; it is never the buyer's own side's listing. Each (ad, listing) is
 recorded once (``DemandMatch``, unique) with its score and why it matched: the words shared, the class
 (IPC code or Nice class), the deal types and whether the price is within the budget. The buyer and the
@@ -99,17 +100,24 @@ def find_for_ad(ad, handle, restrict_ids=None, limit=TOP):
     from search.outbox import load_listings
 
     iq, clauses = ad_query(ad, restrict_ids)
-    found = query_index(handle, iq, sort="relevance", limit=max(limit * 5, 50), facets=False)
-    if not found.ids:
+    want = max(limit * 5, 50)
+    found = query_index(handle, iq, sort="relevance", limit=want, facets=False)
+    ids, scores = list(found.ids), dict(found.scores)
+    if iq.clauses and (ad.ipc or ad.nice_classes):
+        # Within the ad's field (IPC or Nice class) a listing matches by its class alone, below word matches.
+        iq.clauses = []
+        by_class = query_index(handle, iq, sort="newest", limit=want, facets=False)
+        ids += [i for i in by_class.ids if i not in scores and i not in ids]
+    if not ids:
         return []
-    listings = load_listings(found.ids)
+    listings = load_listings(ids)
     out = []
-    for listing_id in found.ids:
+    for listing_id in ids:
         listing = listings.get(listing_id)
         reasons = reasons_for(ad, listing, clauses) if listing is not None else None
         if reasons is None:
             continue
-        score = float(found.scores.get(listing_id, 0.0)) + len(reasons["words"])
+        score = float(scores.get(listing_id, 0.0)) + len(reasons["words"])
         score += CLASS_BONUS if reasons["classes"] else 0
         score += BUDGET_BONUS if reasons["in_budget"] else 0
         score += REGION_BONUS if reasons["same_region"] else 0

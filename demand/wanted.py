@@ -18,7 +18,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from listings.classifications import ipc_scheme
 from listings.models import DEAL_TYPES, KINDS
@@ -127,7 +127,10 @@ def clean(data, now=None):
     values["title"] = _text(data.get("title"), "title", fields, MAX_TITLE, MIN_TITLE, required=True)
     values["description"] = _text(data.get("description"), "description", fields, MAX_DESCRIPTION)
     keywords = _list(data.get("keywords"))
-    if keywords is None or any(not isinstance(k, str) for k in keywords):
+    if keywords is not None and len(keywords) > MAX_KEYWORDS:
+        fields["keywords"] = _("最多 %(n)s 个关键词", n=MAX_KEYWORDS)
+        keywords = []
+    elif keywords is None or any(not isinstance(k, str) for k in keywords):
         fields["keywords"] = _("应为关键词列表")
         keywords = []
     keywords = list(dict.fromkeys(k.strip() for k in keywords if k.strip()))
@@ -144,6 +147,9 @@ def clean(data, now=None):
             fields["ipc"] = _("IPC 分类不存在：请填部（如 H）或小类（如 H01M）")
     nice = _list(data.get("nice_classes"))
     classes = []
+    if nice is not None and len(nice) > MAX_NICE:
+        fields["nice_classes"] = _("最多 %(n)s 个尼斯分类", n=MAX_NICE)
+        nice = []
     if nice is None:
         fields["nice_classes"] = _("应为尼斯分类列表")
     else:
@@ -319,6 +325,10 @@ def _matches_filters(ad, f):
         return False
     if f["deal_type"] and f["deal_type"] not in (ad.deal_types or []):
         return False
+    if f["q"]:
+        text = " ".join([ad.title, ad.description or "", *(ad.keywords or [])]).lower()
+        if not all(word in text for word in f["q"].lower().split()[:8]):
+            return False
     return True
 
 
@@ -332,10 +342,6 @@ def browse(f, now=None):
         query = query.where(WantedAd.region == f["region"])
     if f["ipc_section"]:
         query = query.where(WantedAd.ipc.like(f"{f['ipc_section']}%"))
-    for word in f["q"].split()[:8]:
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(WantedAd.title.like(pattern, escape="\\"),
-                                WantedAd.description.like(pattern, escape="\\")))
     rows = db.session.execute(query.order_by(WantedAd.published_at.desc(), WantedAd.id.desc())
                               .limit(MAX_SCAN)).scalars().all()
     rows = [ad for ad in rows if _matches_filters(ad, f)]
