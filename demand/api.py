@@ -248,7 +248,7 @@ def _file_response(row, body):
 @limiter.limit(_limit, key_func=_user_key)
 @commit_after
 def request_access(listing_id):
-    user = require_user()
+    user = require_user("buyer")
     row = dataroom.request_access(listing_id, user, json_body().get("password"), _ip())
     return jsonify(dataroom.access_json(row)), 201
 

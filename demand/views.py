@@ -239,7 +239,7 @@ def room(listing_id):
     manage = dataroom.may_manage(listing, current_user)
     access = dataroom.access_of(listing, current_user)
     granted = access is not None and access.status == "granted" and listing.status in dataroom.MARKET
-    show_files = manage or granted or current_user.is_operator
+    show_files = manage or granted
     room_row = dataroom.room_of(listing)
     return render_template(
         "demand/dataroom.html", listing=listing, manage=manage, access=access, granted=granted,

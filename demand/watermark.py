@@ -95,16 +95,15 @@ def _pdf(data, text):
     reader = _pdf_reader(data)
     if len(reader.pages) > MAX_PDF_PAGES:
         raise _unreadable()
-    writer = PdfWriter()
+    writer = PdfWriter(clone_from=reader)
     overlays = {}
-    for page in reader.pages:
+    for page in writer.pages:
         box = page.mediabox
         size = (round(float(box.width), 1), round(float(box.height), 1))
         if size not in overlays and len(overlays) < MAX_OVERLAY_SIZES:
             overlays[size] = _overlay(size[0], size[1], text)
         overlay = overlays.get(size) or next(iter(overlays.values()))
         page.merge_page(overlay, over=True)
-        writer.add_page(page)
     writer.add_metadata({"/Subject": text})
     out = io.BytesIO()
     writer.write(out)
