@@ -111,3 +111,27 @@ def test_seller_answers_and_the_two_talk(people, published_ad):
     db.session.commit()
     with pytest.raises(Conflict):  # a closed ad takes no new answers
         answers.answer(ad.id, people.seller, factories.make_listing(people.seller).id, "还有一件")
+
+
+def test_stats_count_posted_matched_and_converted(client, runner, people, published_ad):
+    from demand.stats import summary
+    from escrow import deals
+
+    ad = published_ad()
+    published_ad(title="求购一种无关的专利", keywords=["风力发电机"], ipc="F03D")
+    listing = factories.make_listing(people.seller)
+    db.session.commit()
+    _sync(runner)
+    assert summary() == {"posted": 2, "matched": 1, "converted": 0}
+    deals.open_deal(listing, people.other_buyer, listing.price, "assignment", "purchase")  # not the ad's buyer
+    db.session.commit()
+    assert summary()["converted"] == 0
+    listing2 = factories.make_listing(people.seller)
+    db.session.commit()
+    _sync(runner)
+    deals.open_deal(listing2, people.buyer, listing2.price, "assignment", "purchase")
+    db.session.commit()
+    assert summary() == {"posted": 2, "matched": 1, "converted": 1}
+    page = client.get("/stats").get_data(as_text=True)
+    assert 'id="stat-wanted-converted">1<' in page
+    assert ad.id
