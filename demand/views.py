@@ -81,7 +81,7 @@ def new():
     if request.method == "POST":
         data = request.form.to_dict()
         data["deal_types"] = request.form.getlist("deal_types")
-        data["nice_classes"] = request.form.getlist("nice_classes") or request.form.get("nice_classes")
+        data["nice_classes"] = request.form.get("nice_classes") or ""  # "9, 42": the service splits it
         for key in ("budget_min", "budget_max"):  # the form takes yuan; the service fen
             raw = (data.get(key) or "").strip()
             data[key] = raw + "00" if raw.isascii() and raw.isdigit() and len(raw) <= 11 else raw
