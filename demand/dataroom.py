@@ -278,7 +278,11 @@ def download(file_id, user, ip="", now=None):
                 raise NotFound(_("文件不存在"))
             raise PermissionDenied(_("您没有查阅该资料室的权限") if reason in ("no_access", "not_granted", "revoked")
                                    else _("挂牌已不在市场上，资料室已关闭"))
-    data = upload_path(row.stored_name, area=AREA).read_bytes()
+    try:
+        data = upload_path(row.stored_name, area=AREA).read_bytes()
+    except OSError:
+        log.error("data-room file %s is missing from storage", row.id)
+        raise NotFound(_("文件不存在")) from None
     body = watermark.apply(data, row.file_kind, watermark_text(user, now))
     db.session.add(DataRoomLog(listing_id=listing.id, user_id=user.id, file_id=row.id, event="download",
                                detail=row.original_name[:300], ip_address=(ip or "")[:45], created_at=now))

@@ -185,8 +185,9 @@ def clean(data, now=None):
         fields["budget_max"] = _("最高预算不能低于最低预算")
     values["budget_min"], values["budget_max"] = low, high
     region = data.get("region") or "other"
-    if region not in REGIONS:
+    if not isinstance(region, str) or region not in REGIONS:
         fields["region"] = _("未知地区")
+        region = "other"
     values["region"] = region
     values["hide_name"] = data.get("hide_name") in (True, "1", "on", "true", "y")
     values["expires_at"] = _expiry(data.get("expires_at"), fields, now)

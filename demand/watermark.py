@@ -65,10 +65,16 @@ def _open_image(data):
 
 
 def apply(data, kind, text):
-    """``data`` with ``text`` drawn across it (same type)."""
-    if kind == "pdf":
-        return _pdf(data, text)
-    return _image(data, kind, text)
+    """``data`` with ``text`` drawn across it (same type). A file that cannot be marked is never served bare:
+    a ValidationError instead."""
+    try:
+        if kind == "pdf":
+            return _pdf(data, text)
+        return _image(data, kind, text)
+    except ValidationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf / WeasyPrint / Pillow on an odd file
+        raise _unreadable() from exc
 
 
 def _overlay(width, height, text):
@@ -99,7 +105,8 @@ def _pdf(data, text):
     overlays = {}
     for page in writer.pages:
         box = page.mediabox
-        size = (round(float(box.width), 1), round(float(box.height), 1))
+        size = (min(max(round(abs(float(box.width)), 1), 72.0), 14400.0),
+                min(max(round(abs(float(box.height)), 1), 72.0), 14400.0))
         if size not in overlays and len(overlays) < MAX_OVERLAY_SIZES:
             overlays[size] = _overlay(size[0], size[1], text)
         overlay = overlays.get(size) or next(iter(overlays.values()))

@@ -40,6 +40,12 @@ def test_post_review_and_publish(people):
     ({"region": "mars"}, "region"),
     ({"budget_min": None, "budget_max": None}, "budget_max"),  # neither budget nor 面议
     ({"description": "a\x07b"}, "description"),
+    ({"region": ["shenzhen"]}, "region"),  # not a string (was a 500: an unhashable list looked up in REGIONS)
+    ({"region": {"a": 1}}, "region"),
+    ({"nice_classes": [{}], "kind": "trademark", "ipc": None}, "nice_classes"),
+    ({"keywords": [["锂电池"]]}, "keywords"),
+    ({"expires_at": ["2027-01-01"]}, "expires_at"),
+    ({"budget_min": 1e308, "budget_max": None}, "budget_min"),
 ])
 def test_bad_input_is_refused_naming_the_field(people, changes, field):
     before = _count()
