@@ -4,6 +4,7 @@ of a PDF (a WeasyPrint-drawn overlay merged onto each page with pypdf) and acros
 Bounded work: a PDF of more than MAX_PDF_PAGES pages or an image of more than MAX_PIXELS pixels is refused
 at upload (``check``) and again here. A file that cannot be read is a ValidationError, never served bare.
 """
+import importlib
 import io
 import warnings
 from html import escape
@@ -18,6 +19,14 @@ MAX_OVERLAY_SIZES = 8  # distinct page sizes drawn per file; more are scaled fro
 FONT_PATHS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
               "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
               "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def quiet_import(name):
+    """Import ``name`` lazily, ignoring the ImportWarning a foreign import hook without find_spec raises (a test
+    tool's; under filterwarnings=error it would be a 500), as escrow.contracts does for WeasyPrint."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImportWarning)
+        return importlib.import_module(name)
 
 
 def _unreadable():
@@ -35,7 +44,7 @@ def check(data, kind):
 
 
 def _pdf_reader(data):
-    from pypdf import PdfReader
+    PdfReader = quiet_import("pypdf").PdfReader
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -50,7 +59,7 @@ def _pdf_reader(data):
 
 
 def _open_image(data):
-    from PIL import Image
+    Image = quiet_import("PIL.Image")
 
     try:
         image = Image.open(io.BytesIO(data))
@@ -78,10 +87,8 @@ def apply(data, kind, text):
 
 
 def _overlay(width, height, text):
-    with warnings.catch_warnings():  # a test tool's import hook without find_spec warns on the lazy import
-        warnings.simplefilter("ignore", ImportWarning)
-        from weasyprint import HTML
-    from pypdf import PdfReader
+    HTML = quiet_import("weasyprint").HTML
+    PdfReader = quiet_import("pypdf").PdfReader
 
     line = escape(text)
     rows = "".join(f'<div class="r">{line} &#160; {line}</div>' for _ in range(max(3, int(height // 120))))
@@ -96,7 +103,7 @@ def _overlay(width, height, text):
 
 
 def _pdf(data, text):
-    from pypdf import PdfWriter
+    PdfWriter = quiet_import("pypdf").PdfWriter
 
     reader = _pdf_reader(data)
     if len(reader.pages) > MAX_PDF_PAGES:
@@ -118,7 +125,7 @@ def _pdf(data, text):
 
 
 def _font(size):
-    from PIL import ImageFont
+    ImageFont = quiet_import("PIL.ImageFont")
 
     for path in FONT_PATHS:
         try:
@@ -129,7 +136,7 @@ def _font(size):
 
 
 def _image(data, kind, text):
-    from PIL import Image, ImageDraw
+    Image, ImageDraw = quiet_import("PIL.Image"), quiet_import("PIL.ImageDraw")
 
     image = _open_image(data).convert("RGBA")
     layer = Image.new("RGBA", image.size, (0, 0, 0, 0))

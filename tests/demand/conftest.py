@@ -25,7 +25,9 @@ def ad_body(**changes):
 
 
 def pdf_bytes(pages=2):
-    from pypdf import PdfWriter
+    from demand.watermark import quiet_import
+
+    PdfWriter = quiet_import("pypdf").PdfWriter
 
     writer = PdfWriter()
     for _ in range(pages):
@@ -36,7 +38,9 @@ def pdf_bytes(pages=2):
 
 
 def png_bytes(size=(200, 120)):
-    from PIL import Image
+    from demand.watermark import quiet_import
+
+    Image = quiet_import("PIL.Image")
 
     out = io.BytesIO()
     Image.new("RGB", size, (255, 255, 255)).save(out, "PNG")

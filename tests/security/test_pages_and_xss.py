@@ -116,7 +116,10 @@ class Poisoned:
         file, a hostile NDA, a granted buyer and a download in the log."""
         from datetime import timedelta
 
-        from pypdf import PdfWriter
+        from demand.watermark import quiet_import
+
+
+        PdfWriter = quiet_import("pypdf").PdfWriter
 
         from demand import answers, dataroom, wanted
         from marketplace.timeutil import local, utcnow

@@ -309,7 +309,9 @@ def _room(w):
 
 
 def _pdf():
-    from pypdf import PdfWriter
+    from demand.watermark import quiet_import
+
+    PdfWriter = quiet_import("pypdf").PdfWriter
 
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)
