@@ -153,6 +153,7 @@ class DatabaseIntConverter(IntegerConverter):
 
 def _import_models():
     """Import every package's models so metadata (and Alembic) sees all tables."""
+    import demand.models  # noqa: F401
     import escrow.models  # noqa: F401
     import listings.models  # noqa: F401
     import search.models  # noqa: F401
@@ -161,6 +162,8 @@ def _import_models():
 
 
 def _register_blueprints(app):
+    import demand.api
+    import demand.views
     import escrow.api
     import escrow.deposit_views
     import escrow.paper_api
@@ -185,10 +188,11 @@ def _register_blueprints(app):
     html = [auth.bp, storefront.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
             escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, escrow.paper_views.bp,
             search.views.bp, listings.rights_views.bp, listings.register_views.bp, escrow.payout_views.bp,
-            escrow.deposit_views.bp]
+            escrow.deposit_views.bp, demand.views.bp]
     apis = [auth.api, openapi.bp, listings.api.bp, listings.grading_api.bp, escrow.api.bp,
             escrow.trading_api.bp, escrow.paper_api.bp, escrow.webhooks.bp, search.api.bp, listings.rights_views.api,
-            listings.register_views.api, escrow.payout_views.api, escrow.deposit_views.api]
+            listings.register_views.api, escrow.payout_views.api, escrow.deposit_views.api,
+            demand.api.bp]
     for bp in html:
         app.register_blueprint(bp)
     for bp in apis:

@@ -80,6 +80,12 @@ def load_settings(instance_path: Path) -> dict:
         "OFFER_DAYS": _int("OFFER_DAYS", 7),
         "OUTBOX_RETENTION_DAYS": _int("OUTBOX_RETENTION_DAYS", 7),
         "MAX_SAVED_SEARCHES": _int("MAX_SAVED_SEARCHES", 20),  # per user
+        # the demand side (issue 22): wanted ads, answers, messages and data-room requests per user; open wanted
+        # ads per buyer; data-room files (each) and rooms (in all), in bytes
+        "RATELIMIT_WANTED": os.environ.get("RATELIMIT_WANTED") or "20/hour",
+        "MAX_OPEN_WANTED": _int("MAX_OPEN_WANTED", 20),
+        "DATAROOM_FILE_MAX_BYTES": _int("DATAROOM_FILE_MAX_BYTES", 10 * 1024 * 1024),
+        "DATAROOM_MAX_BYTES": _int("DATAROOM_MAX_BYTES", 50 * 1024 * 1024),
         "NOTIFY_MAX_ATTEMPTS": _int("NOTIFY_MAX_ATTEMPTS", 5),  # tries per saved-search notice (in-app, e-mail)
         # cornering (issue 14): unpaid deals a buyer may hold at once, live negotiations per buyer,
         # and reservations left unpaid (lapsed or cancelled by the buyer) within UNPAID_STRIKE_DAYS

@@ -77,8 +77,16 @@ def queue_counts():
         "watched": count(_watched_deals_query()),
         "claims": count(db.session.query(RightClaim).filter(RightClaim.status == "open")),
         "deposits": _deposit_queue_count(),
+        "wanted": _wanted_queue_count(count),
         **_money_queue_counts(count),
     }
+
+
+def _wanted_queue_count(count):
+    """Wanted ads waiting for review (demand.wanted, issue 22)."""
+    from demand.models import WantedAd
+
+    return count(db.session.query(WantedAd).filter(WantedAd.status == "pending_review"))
 
 
 def _money_queue_counts(count):

@@ -205,6 +205,13 @@ def _listing_section(counts):
     }
 
 
+def _demand():
+    """Wanted ads posted, matched and converted to deals (demand.stats; issue 22)."""
+    from demand.stats import summary
+
+    return summary()
+
+
 def public_stats(now=None):
     """What anyone may see: aggregated, with small value cells suppressed."""
     counts, total = _listing_counts(PUBLIC_LISTING_STATUSES)
@@ -216,6 +223,7 @@ def public_stats(now=None):
         "listings": _listing_section(counts),
         "deals": _deal_summary(rows, suppress=True),
         "recordal": _recordal_summary(_recordal_days([r.id for r in rows])),
+        "demand": _demand(),
         "min_cell": MIN_CELL,
     }
 
@@ -242,6 +250,7 @@ def operator_stats(now=None):
         "credit_user": _ordered(Counter(dict(db.session.query(User.credit_level, db.func.count(User.id))
                                              .group_by(User.credit_level).all())), list(CREDIT_LABELS)),
         "verified_orgs": db.session.query(Organization).filter(Organization.verified.is_(True)).count(),
+        "demand": _demand(),
         "min_cell": MIN_CELL,
     }
 

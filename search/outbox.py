@@ -184,6 +184,8 @@ def notify_saved_searches(handle=None, batch=500):
     """Match the outbox rows this index has applied since ``notify_position`` against saved searches (pending
     notices, then the position), then deliver pending notices one by one. Never raises; returns notifications
     sent. When matching fails the position stays and the next drain matches those rows again (notices dedupe)."""
+    from demand import matching as demand_matching
+
     from . import saved
 
     handle = handle or current_handle()
@@ -198,10 +200,12 @@ def notify_saved_searches(handle=None, batch=500):
             ).all()
             if rows:
                 saved.notify_matches(sorted({r[1] for r in rows}), handle)
+                demand_matching.match_changed_listings(sorted({r[1] for r in rows}), handle)
             write_position(handle, rows[-1][0] if rows else end, NOTIFY_POSITION_FILE)
     except Exception:  # noqa: BLE001 - never the index's problem; retried by the next drain
         db.session.rollback()
         log.exception("matching saved searches failed; the rows are matched again by the next drain")
+    demand_matching.run((), handle)  # wanted ads published since the last drain (never raises)
     return saved.deliver_pending()
 
 

@@ -14,6 +14,16 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
+def code_packages():
+    """The application's Python packages, as babel.cfg lists them for extraction (one list for every test that
+    walks the code: translations, labels, settings)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "babel.cfg").read_text(encoding="utf-8")
+    return tuple(re.findall(r"^\[python: (\w+)/\*\*\.py\]", text, re.M))
+
+
 def free_port():
     """A TCP port free on the loopback now (a server the test starts binds it next)."""
     import socket

@@ -7,6 +7,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from marketplace import i18n
+from tests.factories import code_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "marketplace" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
@@ -22,9 +23,8 @@ def _has_cjk(text):
 def _extracted():
     """(context, msgid) -> first source location, for every string babel.cfg's extraction finds."""
     found = {}
-    for sub, method_map in (("marketplace", [("**.py", "python")]), ("listings", [("**.py", "python")]),
-                            ("escrow", [("**.py", "python")]), ("search", [("**.py", "python")]),
-                            ("templates", [("**.html", "jinja2")])):
+    areas = [(pkg, [("**.py", "python")]) for pkg in code_packages()] + [("templates", [("**.html", "jinja2")])]
+    for sub, method_map in areas:
         for filename, lineno, message, _comments, context in extract_from_dir(
                 str(ROOT / sub), method_map=method_map, keywords=KEYWORDS,
                 options_map={"**.html": {"extensions": "jinja2.ext.i18n"}}):
@@ -41,7 +41,7 @@ def _catalogue():
 
 def test_there_is_one_catalogue():
     assert i18n.translation_dirs() == [str(CATALOGUE.parents[2])]
-    others = [str(p.relative_to(ROOT)) for pkg in ("marketplace", "listings", "escrow", "search")
+    others = [str(p.relative_to(ROOT)) for pkg in code_packages()
               for p in (ROOT / pkg).rglob("*.po") if p != CATALOGUE]
     assert not others, f"a second catalogue would give a msgid a second translation: {others}"
 

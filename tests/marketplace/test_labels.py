@@ -6,6 +6,7 @@ from pathlib import Path
 from flask_babel import refresh
 
 from marketplace import labels
+from tests.factories import code_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 ENUMS = {name: getattr(labels, name) for name in ("KIND", "PATENT_TYPE", "DEAL_TYPE", "PRICE_MODE", "LISTING_STATUS",
@@ -41,7 +42,7 @@ def _owner(tree, target):
 
 def test_no_second_copy_of_an_enums_labels():
     copies = []
-    for pkg in ("marketplace", "listings", "escrow", "search"):
+    for pkg in code_packages():
         for path in (ROOT / pkg).rglob("*.py"):
             if path.name == "labels.py" or "migrations" in path.parts:
                 continue

@@ -24,6 +24,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from marketplace import create_app  # noqa: E402
+from tests.factories import code_packages  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +88,7 @@ def test_the_test_gateway_is_refused_outside_the_test_suite(app):
 def test_no_setting_is_read_at_import_time():
     """Module-level code never reads the environment: settings come from config.load_settings, per app."""
     found = []
-    for pkg in ("marketplace", "listings", "escrow", "search"):
+    for pkg in code_packages():
         for path in (ROOT / pkg).rglob("*.py"):
             if "migrations" in path.parts:
                 continue

@@ -109,6 +109,42 @@ class Poisoned:
         db.session.commit()
         self.claim = register.file_claim(w.other_seller, self.listing.rights[0], _file(), LONG)
         db.session.commit()
+        self._demand()
+
+    def _demand(self):
+        """The demand side (issue 22): a published and a pending wanted ad, an answer thread, a data room with a
+        file, a hostile NDA, a granted buyer and a download in the log."""
+        from datetime import timedelta
+
+        from demand.watermark import quiet_import
+
+
+        PdfWriter = quiet_import("pypdf").PdfWriter
+
+        from demand import answers, dataroom, wanted
+        from marketplace.timeutil import local, utcnow
+        from tests.factories import PASSWORD
+
+        w = self.w
+        body = {"kind": "patent", "title": SHORT, "description": LONG, "keywords": [MARK, "锂电池"], "ipc": "H01M",
+                "deal_types": ["assignment"], "negotiable": True, "region": "shenzhen",
+                "expires_at": (local(utcnow()).date() + timedelta(days=30)).isoformat()}
+        self.ad = wanted.post(w.buyer, body)
+        wanted.review(self.ad.id, w.operator, "approve")
+        self.pending_ad = wanted.post(w.buyer, body)
+        db.session.commit()
+        self.thread = answers.answer(self.ad.id, w.seller, self.listing.id, LONG + " 对话暗号42")
+        dataroom.edit_nda(self.listing.id, w.seller, LONG)
+        writer, out = PdfWriter(), io.BytesIO()
+        writer.add_blank_page(width=200, height=200)
+        writer.write(out)
+        self.room_file = dataroom.upload(self.listing.id, w.seller, _file(out.getvalue(), SHORT + ".pdf"), "claims")
+        db.session.commit()
+        access = dataroom.request_access(self.listing.id, w.buyer, PASSWORD, "127.0.0.1")
+        dataroom.grant(access.id, w.seller)
+        db.session.commit()
+        dataroom.download(self.room_file.id, w.buyer, "127.0.0.1")
+        db.session.commit()
 
 
 def _deposit(w):
@@ -226,6 +262,20 @@ PAGES = {
                            ("buyer", NONE, HTML, False, {"q": "锂电池", "kind": SHORT, "sort": SHORT})],
     "search.saved_searches": [("buyer", NONE, HTML, True, None)],
     "static": [("anon", _args(filename="css/app.css"), FILE, False, None)],
+    # the demand side (issue 22)
+    "demand.browse": [("anon", NONE, HTML, True, None), ("buyer", NONE, HTML, False, {"q": LONG[:100]}),
+                      ("anon", NONE, HTML, False, {"kind": SHORT})],
+    "demand.new": [("buyer", NONE, HTML, False, None)],
+    "demand.detail": [(role, _args(wanted_id=lambda p: p.ad.id), HTML, True, None)
+                      for role in ("anon", "buyer", "seller", "operator")],
+    "demand.thread": [(role, _args(answer_id=lambda p: p.thread.id), HTML, True, None)
+                      for role in ("buyer", "seller", "operator")],
+    "demand.mine": [("buyer", NONE, HTML, True, None), ("seller", NONE, HTML, False, None)],
+    "demand.review_queue": [("operator", NONE, HTML, True, None)],
+    "demand.room": [(role, _args(listing_id=lambda p: p.listing.id), HTML, True, None)
+                    for role in ("seller", "buyer", "other_buyer", "operator")],
+    "demand.download": [("buyer", _args(file_id=lambda p: p.room_file.id), FILE, False, None),
+                        ("seller", _args(file_id=lambda p: p.room_file.id), FILE, False, None)],
 }
 
 
@@ -370,6 +420,11 @@ PRIVATE = {  # endpoint: (url values, who may read, something only the page itse
     "grading.assess_form": (_args(listing_id=lambda p: p.listing.id), {"operator"}, lambda p: "score-"),
     "register_ops.claims_queue": (NONE, {"operator"}, lambda p: f"/operator/rights/claims/{p.claim.id}/evidence"),
     "register_ops.claim_evidence": (_args(claim_id=lambda p: p.claim.id), {"operator"}, lambda p: "%PDF"),
+    "demand.thread": (_args(answer_id=lambda p: p.thread.id), {"buyer", "seller", "operator"}, lambda p: "对话暗号42"),
+    "demand.download": (_args(file_id=lambda p: p.room_file.id), {"buyer", "seller"}, lambda p: "%PDF"),
+    "demand.detail": (_args(wanted_id=lambda p: p.pending_ad.id), {"buyer", "operator"},
+                      lambda p: "待审核"),
+    "demand.review_queue": (NONE, {"operator"}, lambda p: f"/operator/wanted/{p.pending_ad.id}/review"),
 }
 
 

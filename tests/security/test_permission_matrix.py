@@ -17,6 +17,7 @@ outcome for each of the six visitors, in the order of ``ROLES``:
 A route nobody has classified fails ``test_every_route_is_classified`` with its name.
 Each visitor acts on objects of their own (a fresh builder call), so no cell depends on another.
 """
+import io
 import itertools
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -259,6 +260,135 @@ def _requested_invoice(w):
     invoices.request_invoice(deal.id, w.buyer, "seller", "测试科技有限公司", make_uscc(), "normal")
     db.session.commit()
     return deal
+
+
+# --- the demand side (issue 22): wanted ads, answers, the data room ----------------------------------------
+
+def _ad_body(w=None, obj=None):
+    from datetime import timedelta
+
+    from marketplace.timeutil import local
+
+    return {"kind": "patent", "title": "求购锂电池正极材料专利", "keywords": ["锂电池"], "ipc": "H01M",
+            "deal_types": ["assignment"], "negotiable": True, "region": "shenzhen",
+            "expires_at": (local(utcnow()).date() + timedelta(days=30)).isoformat()}
+
+
+def _ad(w, status="published"):
+    """The buyer's wanted ad, under review or published."""
+    from demand import wanted
+
+    ad = wanted.post(w.buyer, _ad_body())
+    if status == "published":
+        wanted.review(ad.id, w.operator, "approve")
+    db.session.commit()
+    ad.listing = w.listing()  # the seller's listing that can answer it
+    return ad
+
+
+def _answer(w):
+    """The seller's answer to the buyer's wanted ad (a thread)."""
+    from demand import answers
+
+    ad = _ad(w)
+    row = answers.answer(ad.id, w.seller, ad.listing.id, "我方专利符合需求")
+    db.session.commit()
+    return row
+
+
+def _room(w):
+    """The seller's published listing with one file in its data room."""
+    from werkzeug.datastructures import FileStorage
+
+    from demand import dataroom
+
+    listing = w.listing()
+    listing.file = dataroom.upload(listing.id, w.seller, FileStorage(io.BytesIO(_pdf()), "claims.pdf"), "claims")
+    db.session.commit()
+    return listing
+
+
+def _pdf():
+    from demand.watermark import quiet_import
+
+    PdfWriter = quiet_import("pypdf").PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _room_access(w, granted=False):
+    """The buyer's signed request for the seller's data room, perhaps granted."""
+    from demand import dataroom
+
+    listing = _room(w)
+    access = dataroom.request_access(listing.id, w.buyer, PASSWORD, "127.0.0.1")
+    if granted:
+        dataroom.grant(access.id, w.seller)
+    db.session.commit()
+    access.file = listing.file
+    return access
+
+
+def _demand_count(name, *where):
+    def probe(w, obj, user):
+        from demand import models
+
+        return _count(getattr(models, name), *where)
+    return probe
+
+
+def _demand_reread(name, attr):
+    def probe(w, obj, user):
+        from demand import models
+
+        db.session.expire_all()
+        return getattr(db.session.get(getattr(models, name), obj.id), attr)
+    return probe
+
+
+def _nda_of(w, listing, user):
+    from demand import dataroom
+
+    db.session.expire_all()
+    return dataroom.nda_text(db.session.get(Listing, listing.id))
+
+
+def _file_removed(w, listing, user):
+    from demand.models import DataRoomFile
+
+    db.session.expire_all()
+    return db.session.get(DataRoomFile, listing.file.id).removed_at
+
+
+def _room_files(w, listing, user):
+    from demand.models import DataRoomFile
+
+    return _count(DataRoomFile, DataRoomFile.listing_id == listing.id)
+
+
+def _accesses_on(w, listing, user):
+    from demand.models import DataRoomAccess
+
+    return _count(DataRoomAccess, DataRoomAccess.listing_id == listing.id)
+
+
+def _answers_on(w, ad, user):
+    from demand.models import WantedAnswer
+
+    return _count(WantedAnswer, WantedAnswer.wanted_id == ad.id)
+
+
+def _messages_in(w, row, user):
+    from demand.models import DemandMessage
+
+    return _count(DemandMessage, DemandMessage.answer_id == row.id)
+
+
+NDA = "本保密协议约束接收方对资料室全部资料保密，期限三年，违约承担赔偿责任。"
 
 
 API_ALL = (200, 200, 200, 200, 200, 200)
@@ -748,6 +878,96 @@ MATRIX = {
     ("POST", "search.delete_saved_search"): Case(
         ("login", "done", "refused", "refused", "refused", "refused"), setup=lambda w: w.saved_search(),
         args=lambda s: {"saved_id": s.id}, probe=lambda w, s, user: _count(SavedSearch, SavedSearch.id == s.id)),
+    # --- the demand side (issue 22): wanted ads, matches, answers ----------------------------------------
+    ("GET", "demand_api.browse"): Case(API_ALL),
+    ("POST", "demand_api.create"): Case(
+        (401, 201, 201, 403, 403, 403), note="buyers post", body=_json(_ad_body), probe=_demand_count("WantedAd")),
+    ("GET", "demand_api.show"): Case(
+        (404, 200, 404, 404, 404, 200), note="under review: only its buyer and operators see it",
+        setup=lambda w: _ad(w, "pending_review"), args=lambda a: {"wanted_id": a.id}),
+    ("POST", "demand_api.close"): Case(
+        (401, 200, 403, 403, 403, 403), setup=_ad, args=lambda a: {"wanted_id": a.id},
+        probe=_demand_reread("WantedAd", "status")),
+    ("POST", "demand_api.review"): Case(
+        OPERATORS_ONLY_API, setup=lambda w: _ad(w, "pending_review"), args=lambda a: {"wanted_id": a.id},
+        body=_json({"decision": "approve"}), probe=_demand_reread("WantedAd", "status")),
+    ("GET", "demand_api.ad_matches"): Case((401, 200, 403, 403, 403, 200), setup=_ad,
+                                           args=lambda a: {"wanted_id": a.id}),
+    ("GET", "demand_api.seller_matches"): Case((401, 403, 403, 200, 200, 403)),
+    ("POST", "demand_api.answer"): Case(
+        (401, 403, 403, 201, 404, 403), note="the seller answers with its own listing; another's is not found",
+        setup=_ad, args=lambda a: {"wanted_id": a.id},
+        body=lambda w, a, user: {"json": {"listing_id": a.listing.id, "message": "我方专利符合需求"}}, probe=_answers_on),
+    ("GET", "demand_api.ad_answers"): Case(SIGNED_IN, note="each sees the threads it may read",
+                                           setup=lambda w: _answer(w).wanted, args=lambda a: {"wanted_id": a.id}),
+    ("GET", "demand_api.thread"): Case((401, 200, 404, 200, 404, 200), setup=_answer,
+                                       args=lambda r: {"answer_id": r.id}),
+    ("POST", "demand_api.message"): Case(
+        (401, 201, 404, 201, 404, 403), note="operators read, only the two parties write", setup=_answer,
+        args=lambda r: {"answer_id": r.id}, body=_json({"message": "请提供检测报告"}), probe=_messages_in),
+    ("POST", "demand.new"): Case(
+        ("login", "done", "done", 403, 403, 403),
+        body=_form(lambda w, obj, user: {**_ad_body(), "keywords": "锂电池", "deal_types": "assignment",
+                                         "negotiable": "1"}),
+        probe=_demand_count("WantedAd")),
+    ("POST", "demand.close"): Case(
+        ("login", "done", "refused", "refused", "refused", "refused"), setup=_ad, args=lambda a: {"wanted_id": a.id},
+        probe=_demand_reread("WantedAd", "status")),
+    ("POST", "demand.review"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: _ad(w, "pending_review"), args=lambda a: {"wanted_id": a.id},
+        body=_form({"decision": "approve"}), probe=_demand_reread("WantedAd", "status")),
+    ("POST", "demand.answer"): Case(
+        ("login", "refused", "refused", "done", "refused", "refused"), setup=_ad, args=lambda a: {"wanted_id": a.id},
+        body=lambda w, a, user: {"data": {"listing_id": str(a.listing.id), "message": "我方专利符合需求"}},
+        probe=_answers_on),
+    ("POST", "demand.message"): Case(
+        ("login", "done", 404, "done", 404, "refused"), setup=_answer, args=lambda r: {"answer_id": r.id},
+        body=_form({"message": "请提供检测报告"}), probe=_messages_in),
+
+    # --- the data room (issue 22) -----------------------------------------------------------------------
+    ("GET", "demand_api.room"): Case(SIGNED_IN, note="the NDA for everyone signed in; files only to the side and "
+                                     "granted buyers", setup=_room, args=lambda x: {"listing_id": x.id}),
+    ("PUT", "demand_api.nda"): Case(
+        (401, 403, 403, 200, 404, 403), setup=_room, args=lambda x: {"listing_id": x.id},
+        body=_json({"nda_text": NDA}), probe=_nda_of),
+    ("POST", "demand_api.upload"): Case(
+        (401, 403, 403, 201, 404, 403), setup=_room, args=lambda x: {"listing_id": x.id},
+        body=lambda w, x, user: _files("document", _pdf(), "report.pdf", category="test_report")(w, x, user),
+        probe=_room_files),
+    ("DELETE", "demand_api.remove"): Case(
+        (401, 403, 403, 200, 404, 403), setup=_room, args=lambda x: {"file_id": x.file.id}, probe=_file_removed),
+    ("GET", "demand_api.download"): Case(
+        (401, 200, 403, 200, 403, 403), note="the granted buyer and the seller's side; refusals are logged",
+        setup=lambda w: _room_access(w, granted=True), args=lambda a: {"file_id": a.file.id}),
+    ("POST", "demand_api.request_access"): Case(
+        (401, 201, 201, 403, 403, 403), note="buyers sign the NDA with their password", setup=_room,
+        args=lambda x: {"listing_id": x.id}, body=_json({"password": PASSWORD}), probe=_accesses_on),
+    ("GET", "demand_api.accesses"): Case((401, 404, 404, 200, 404, 200), setup=_room,
+                                         args=lambda x: {"listing_id": x.id}),
+    ("POST", "demand_api.grant"): Case(
+        (401, 404, 404, 200, 404, 403), note="an operator only when the seller allows it (not here)",
+        setup=_room_access, args=lambda a: {"access_id": a.id}, probe=_demand_reread("DataRoomAccess", "status")),
+    ("POST", "demand_api.revoke"): Case(
+        (401, 404, 404, 200, 404, 200), setup=lambda w: _room_access(w, granted=True),
+        args=lambda a: {"access_id": a.id}, probe=_demand_reread("DataRoomAccess", "status")),
+    ("GET", "demand_api.room_log"): Case((401, 404, 404, 200, 404, 200), setup=_room,
+                                         args=lambda x: {"listing_id": x.id}),
+    ("POST", "demand.nda"): Case(
+        ("login", 404, 404, "done", 404, 404), setup=_room, args=lambda x: {"listing_id": x.id},
+        body=_form({"nda_text": NDA}), probe=_nda_of),
+    ("POST", "demand.upload"): Case(
+        ("login", 404, 404, "done", 404, 404), setup=_room, args=lambda x: {"listing_id": x.id},
+        body=lambda w, x, user: _files("document", _pdf(), "report.pdf", category="test_report")(w, x, user),
+        probe=_room_files),
+    ("POST", "demand.remove"): Case(
+        ("login", 404, 404, "done", 404, 404), setup=_room, args=lambda x: {"file_id": x.file.id},
+        probe=_file_removed),
+    ("POST", "demand.request_access"): Case(
+        ("login", "done", "done", "refused", "refused", "refused"), setup=_room, args=lambda x: {"listing_id": x.id},
+        body=_form({"password": PASSWORD}), probe=_accesses_on),
+    ("POST", "demand.access_action"): Case(
+        ("login", 404, 404, "done", 404, "refused"), note="grant (revoke takes the same checks)", setup=_room_access,
+        args=lambda a: {"access_id": a.id, "action": "grant"}, probe=_demand_reread("DataRoomAccess", "status")),
 }
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

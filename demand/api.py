@@ -1,0 +1,290 @@
+"""JSON API of the demand side: wanted ads, matches, answers, and the data room (bearer tokens only)."""
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
+from marketplace.errors import PermissionDenied, ValidationError
+from marketplace.extensions import db, limiter
+from marketplace.uploads import MIMETYPES
+
+from . import answers, dataroom, matching, wanted
+
+bp = Blueprint("demand_api", __name__, url_prefix=API_PREFIX)
+TAGS = ["demand"]
+ROOM_TAGS = ["data room"]
+LIST = {"type": "object", "properties": {"results": {"type": "array", "items": {"type": "object"}}}}
+
+
+def _limit():
+    return current_app.config.get("RATELIMIT_WANTED") or "20/hour"
+
+
+def _user_key():
+    user = token_user()
+    return f"user:{user.id}" if user is not None else request.remote_addr
+
+
+def _ip():
+    return (request.remote_addr or "")[:45]
+
+
+def _id(value, field):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(_msg(), {field: "expected an integer"})
+    return value
+
+
+def _msg():
+    from flask_babel import gettext as _
+
+    return _("请求参数有误")
+
+
+# --- wanted ads -------------------------------------------------------------------------------
+
+@bp.get("/wanted")
+@doc("Browse open wanted ads (求购) with facets", auth=False, tags=TAGS, parameters=[
+    {"name": k, "in": "query", "required": False, "schema": {"type": "string"}} for k in wanted.FILTERS],
+    responses={"200": {"type": "object", "properties": {"total": {"type": "integer"}, "results": {
+        "type": "array", "items": wanted.WANTED_SCHEMA}, "facets": {"type": "object"}}}})
+def browse():
+    f = wanted.parse_browse(request.args)
+    found = wanted.browse(f)
+    viewer = token_user()
+    return jsonify({"total": found["total"], "page": f["page"], "per_page": wanted.PER_PAGE,
+                    "results": [wanted.ad_json(ad, viewer) for ad in found["results"]],
+                    "facets": {k: {str(key): n for key, n in v.items()} for k, v in found["facets"].items()}})
+
+
+@bp.post("/wanted")
+@doc("Post a wanted ad (buyers); it waits for operator review", request_schema=wanted.WANTED_INPUT, tags=TAGS,
+     responses={"201": wanted.WANTED_SCHEMA, "422": None, "409": None})
+@limiter.limit(_limit, key_func=_user_key)
+@commit_after
+def create():
+    user = require_user("buyer")
+    ad = wanted.post(user, json_body())
+    db.session.flush()
+    return jsonify(wanted.ad_json(ad, user)), 201
+
+
+@bp.get("/wanted/<int:wanted_id>")
+@doc("A wanted ad (published ones are public; the owner and operators see any)", auth=False, tags=TAGS,
+     responses={"200": wanted.WANTED_SCHEMA, "404": None})
+def show(wanted_id):
+    user = token_user()
+    return jsonify(wanted.ad_json(wanted.visible(wanted_id, user), user))
+
+
+@bp.post("/wanted/<int:wanted_id>/close")
+@doc("Close one's own wanted ad", tags=TAGS, responses={"200": wanted.WANTED_SCHEMA})
+@commit_after
+def close(wanted_id):
+    user = require_user()
+    return jsonify(wanted.ad_json(wanted.close(wanted_id, user), user))
+
+
+@bp.post("/wanted/<int:wanted_id>/review")
+@doc("Operators approve or reject a wanted ad under review", tags=TAGS, request_schema={
+    "type": "object", "required": ["decision"], "properties": {
+        "decision": {"type": "string", "enum": ["approve", "reject"]}, "reason": {"type": "string"}}},
+    responses={"200": wanted.WANTED_SCHEMA})
+@commit_after
+def review(wanted_id):
+    user = require_user("operator")
+    data = json_body()
+    return jsonify(wanted.ad_json(wanted.review(wanted_id, user, data.get("decision"), data.get("reason") or ""),
+                                  user))
+
+
+@bp.get("/wanted/<int:wanted_id>/matches")
+@doc("The listings matched to one's own wanted ad, best first, with why", tags=TAGS,
+     responses={"200": {"type": "object", "properties": {"results": {"type": "array",
+                                                                     "items": matching.MATCH_SCHEMA}}}})
+def ad_matches(wanted_id):
+    user = require_user()
+    ad = wanted.visible(wanted_id, user)
+    if not (wanted.is_owner(ad, user) or user.is_operator):
+        raise PermissionDenied(_msg_owner())
+    return jsonify({"results": [matching.match_json(m) for m in matching.matches_for_ad(ad)]})
+
+
+def _msg_owner():
+    from flask_babel import gettext as _
+
+    return _("只有发布者可以查看匹配结果")
+
+
+@bp.get("/wanted/matches")
+@doc("Open wanted ads matched to the caller's side's listings (sellers)", tags=TAGS,
+     responses={"200": {"type": "object", "properties": {"results": {"type": "array",
+                                                                     "items": matching.MATCH_SCHEMA}}}})
+def seller_matches():
+    user = require_user("seller")
+    return jsonify({"results": [matching.match_json(m, "seller") for m in matching.matches_for_seller(user)]})
+
+
+@bp.post("/wanted/<int:wanted_id>/answers")
+@doc("A seller answers a wanted ad with one of its published listings (opens a message thread)", tags=TAGS,
+     request_schema={"type": "object", "required": ["listing_id", "message"], "properties": {
+         "listing_id": {"type": "integer"}, "message": {"type": "string", "maxLength": answers.MAX_MESSAGE}}},
+     responses={"201": answers.ANSWER_SCHEMA})
+@limiter.limit(_limit, key_func=_user_key)
+@commit_after
+def answer(wanted_id):
+    user = require_user("seller")
+    data = json_body()
+    row = answers.answer(wanted_id, user, _id(data.get("listing_id"), "listing_id"), data.get("message"))
+    return jsonify(answers.answer_json(row)), 201
+
+
+@bp.get("/wanted/<int:wanted_id>/answers")
+@doc("The answers to a wanted ad the caller may read (the buyer: all; a seller: its own side's)", tags=TAGS,
+     responses={"200": LIST})
+def ad_answers(wanted_id):
+    user = require_user()
+    ad = wanted.visible(wanted_id, user)
+    return jsonify({"results": [answers.answer_json(r) for r in answers.answers_for(ad, user)]})
+
+
+@bp.get("/wanted/answers/<int:answer_id>")
+@doc("A thread between a buyer and the seller that answered (parties and operators)", tags=TAGS,
+     responses={"200": answers.ANSWER_SCHEMA})
+def thread(answer_id):
+    user = require_user()
+    return jsonify(answers.answer_json(answers.thread(answer_id, user)))
+
+
+@bp.post("/wanted/answers/<int:answer_id>/messages")
+@doc("Write in a thread (its two parties)", tags=TAGS, request_schema={
+    "type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
+    responses={"201": answers.ANSWER_SCHEMA})
+@limiter.limit(_limit, key_func=_user_key)
+@commit_after
+def message(answer_id):
+    user = require_user()
+    answers.post_message(answer_id, user, json_body().get("message"))
+    return jsonify(answers.answer_json(answers.thread(answer_id, user))), 201
+
+
+# --- the data room ----------------------------------------------------------------------------------
+
+ROOM_SCHEMA = {"type": "object", "properties": {
+    "listing_id": {"type": "integer"}, "nda_text": {"type": "string"}, "nda_sha256": {"type": "string"},
+    "access": {"oneOf": [dataroom.ACCESS_SCHEMA, {"type": "null"}]}, "manage": {"type": "boolean"},
+    "files": {"type": "array", "items": {"type": "object"}}}}
+
+
+@bp.get("/listings/<int:listing_id>/dataroom")
+@doc("A listing's data room as the caller may see it: the NDA; files for the seller's side and granted buyers",
+     tags=ROOM_TAGS, responses={"200": ROOM_SCHEMA})
+def room(listing_id):
+    user = require_user()
+    listing = dataroom.visible_listing(listing_id, user)
+    return jsonify(dataroom.room_json(listing, user))
+
+
+@bp.put("/listings/<int:listing_id>/dataroom/nda")
+@doc("The seller's side edits the NDA template (and whether operators may grant access)", tags=ROOM_TAGS,
+     request_schema={"type": "object", "required": ["nda_text"], "properties": {
+         "nda_text": {"type": "string", "maxLength": dataroom.MAX_NDA}, "operator_may_grant": {"type": "boolean"}}},
+     responses={"200": ROOM_SCHEMA})
+@commit_after
+def nda(listing_id):
+    user = require_user("seller")
+    data = json_body()
+    allow = data.get("operator_may_grant")
+    if allow is not None and not isinstance(allow, bool):
+        raise ValidationError(_msg(), {"operator_may_grant": "expected a boolean"})
+    dataroom.edit_nda(listing_id, user, data.get("nda_text"), allow)
+    return jsonify(dataroom.room_json(dataroom.managed_listing(listing_id, user), user))
+
+
+@bp.post("/listings/<int:listing_id>/dataroom/files")
+@doc("Upload a due-diligence file (PDF, PNG or JPEG; multipart field 'document', optional 'category')",
+     tags=ROOM_TAGS, content_type="multipart/form-data", request_schema={
+         "type": "object", "required": ["document"], "properties": {
+             "document": {"type": "string", "format": "binary"},
+             "category": {"type": "string", "enum": list(dataroom.FILE_CATEGORIES)}}},
+     responses={"201": {"type": "object"}})
+@commit_after
+def upload(listing_id):
+    user = require_user("seller")
+    row = dataroom.upload(listing_id, user, request.files.get("document"), request.form.get("category") or "other")
+    return jsonify(dataroom.file_json(row)), 201
+
+
+@bp.delete("/dataroom/files/<int:file_id>")
+@doc("The seller's side removes a file from its data room", tags=ROOM_TAGS, responses={"200": {"type": "object"}})
+@commit_after
+def remove(file_id):
+    user = require_user("seller")
+    return jsonify(dataroom.file_json(dataroom.remove_file(file_id, user)))
+
+
+@bp.get("/dataroom/files/<int:file_id>")
+@doc("Download a data-room file, watermarked with the viewer's organisation and time (granted buyers and the "
+     "seller's side); logged", tags=ROOM_TAGS, responses={"200": None, "403": None, "404": None})
+def download(file_id):
+    user = require_user()
+    row, body = dataroom.download(file_id, user, _ip())
+    db.session.commit()
+    return _file_response(row, body)
+
+
+def _file_response(row, body):
+    from urllib.parse import quote
+
+    name = f"dataroom-{row.id}{ {'pdf': '.pdf', 'png': '.png', 'jpeg': '.jpg'}[row.file_kind] }"
+    response = Response(body, mimetype=MIMETYPES[row.file_kind])
+    response.headers["Content-Disposition"] = f"attachment; filename={name}; filename*=UTF-8''{quote(name)}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/listings/<int:listing_id>/dataroom/access")
+@doc("A buyer accepts the listing's NDA (password re-entered) and asks for access", tags=ROOM_TAGS,
+     request_schema={"type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}},
+     responses={"201": dataroom.ACCESS_SCHEMA})
+@limiter.limit(_limit, key_func=_user_key)
+@commit_after
+def request_access(listing_id):
+    user = require_user("buyer")
+    row = dataroom.request_access(listing_id, user, json_body().get("password"), _ip())
+    return jsonify(dataroom.access_json(row)), 201
+
+
+@bp.get("/listings/<int:listing_id>/dataroom/access")
+@doc("Access requests and grants of a data room (the seller's side and operators)", tags=ROOM_TAGS,
+     responses={"200": LIST})
+def accesses(listing_id):
+    user = require_user()
+    listing = dataroom.managed_listing(listing_id, user, operators=True)
+    return jsonify({"results": [dataroom.access_json(a) for a in dataroom.accesses_of(listing)]})
+
+
+@bp.post("/dataroom/access/<int:access_id>/grant")
+@doc("Grant a signed request (the seller's side; an operator for verified buyers when the seller allows)",
+     tags=ROOM_TAGS, responses={"200": dataroom.ACCESS_SCHEMA})
+@commit_after
+def grant(access_id):
+    user = require_user()
+    return jsonify(dataroom.access_json(dataroom.grant(access_id, user)))
+
+
+@bp.post("/dataroom/access/<int:access_id>/revoke")
+@doc("Revoke access (the seller's side or an operator)", tags=ROOM_TAGS, responses={"200": dataroom.ACCESS_SCHEMA})
+@commit_after
+def revoke(access_id):
+    user = require_user()
+    return jsonify(dataroom.access_json(dataroom.revoke(access_id, user)))
+
+
+@bp.get("/listings/<int:listing_id>/dataroom/log")
+@doc("Who saw what and when, and refused attempts (the seller's side and operators)", tags=ROOM_TAGS,
+     responses={"200": LIST})
+def room_log(listing_id):
+    user = require_user()
+    listing = dataroom.managed_listing(listing_id, user, operators=True)
+    return jsonify({"results": [dataroom.log_json(r) for r in dataroom.log_of(listing)]})
+
+
