@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from listings.classifications import nice_classes
 from listings.models import DEAL_TYPES, Listing
+from marketplace import labels
 from marketplace.errors import DomainError, NotFound, ValidationError
 from marketplace.extensions import db, limiter
 from marketplace.regions import REGIONS
@@ -19,9 +20,8 @@ from .models import FILE_CATEGORIES
 
 bp = Blueprint("demand", __name__)
 
-KIND_LABELS = {"patent": _l("专利"), "trademark": _l("商标")}
-DEAL_TYPE_LABELS = {"assignment": _l("转让"), "exclusive_license": _l("独占许可"), "sole_license": _l("排他许可"),
-                    "non_exclusive_license": _l("普通许可")}
+KIND_LABELS = labels.lazy(labels.KIND)
+DEAL_TYPE_LABELS = labels.lazy(labels.DEAL_TYPE)
 STATUS_LABELS = {"pending_review": _l("待审核"), "published": _l("已发布"), "rejected": _l("未通过"),
                  "closed": _l("已关闭")}
 ACCESS_LABELS = {"requested": _l("已签署，待授权"), "granted": _l("已授权"), "revoked": _l("已撤销")}
