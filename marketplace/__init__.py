@@ -149,6 +149,7 @@ class DatabaseIntConverter(IntegerConverter):
 def _import_models():
     """Import every package's models so metadata (and Alembic) sees all tables."""
     import escrow.models  # noqa: F401
+    import finance.models  # noqa: F401
     import listings.models  # noqa: F401
     import search.models  # noqa: F401
 

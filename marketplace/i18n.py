@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 from flask import has_request_context, request, session
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("marketplace", "listings", "escrow", "search")
+PACKAGES = ("marketplace", "listings", "escrow", "search", "finance")
 
 
 def translation_dirs():
