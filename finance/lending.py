@@ -24,7 +24,7 @@ from marketplace.notify import notify
 from marketplace.numbers import NumberError, parse_int
 from marketplace.timeutil import local, utcnow
 
-from .access import is_bank, require_bank, require_sme
+from .access import is_bank, require_bank, require_sme  # noqa: F401  (require_bank: pages)
 from .models import LoanApplication, LoanBank, LoanMessage, LoanOffer, LoanRight, Valuation
 
 MAX_RIGHTS = 20

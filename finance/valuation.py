@@ -23,7 +23,7 @@ from marketplace.extensions import db
 from marketplace.numbers import NumberError, parse_decimal, parse_int
 from marketplace.timeutil import local, utcnow
 
-from .access import is_bank, is_valuer, same_side
+from .access import is_bank, is_valuer, same_side  # noqa: F401  (same_side: the pages ask it too)
 from .models import LoanApplication, ServiceCharge, Valuation, ValuationRight
 
 MAX_LIFE = 30

@@ -27,7 +27,7 @@ from marketplace.numbers import NumberError, parse_int
 from marketplace.regions import REGIONS
 from marketplace.timeutil import local, utcnow
 
-from .access import is_issuer, require_issuer, require_sme
+from .access import is_issuer, require_issuer, require_sme  # noqa: F401  (require_issuer: pages)
 from .models import SERVICES, ServiceCharge, Voucher, VoucherBatch, VoucherRedemption
 
 SERVICE_LABELS = {"valuation_review": "估值报告复核费", "platform_fee": "平台服务费", "deal_fee": "交易服务费"}
