@@ -8,7 +8,6 @@ at most the rights' remaining legal term (a part year counts as a year) and at m
 The sum is computed with Decimal at 40 significant digits and rounded once, at the end, to whole
 fen, half up (ROUND_HALF_UP). See docs/finance.md.
 """
-import math
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
@@ -95,8 +94,17 @@ def remaining_years(right, today):
     end = right.term_end()
     if end is None:
         return None
-    days = (end - today).days
-    return max(0, math.ceil(days / 365.25)) if days > 0 else 0
+    if end <= today:
+        return 0
+    full = end.year - today.year - ((end.month, end.day) < (today.month, today.day))
+    return full + (1 if _add_years(today, full) < end else 0)
+
+
+def _add_years(day, years):
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def clean(data, user, today):
