@@ -88,10 +88,13 @@ class VoucherMachine(RuleBasedStateMachine):
                                      amount=amount))
         db.session.commit()
 
-    @rule(sme=st.integers(0, 2), charge=st.integers(0, 30), batch=st.integers(0, 30),
-          amount=st.integers(-5, 6000_00))
-    def pay_with_voucher(self, sme, charge, batch, amount):
-        charges = db.session.execute(select(ServiceCharge.id).order_by(ServiceCharge.id)).scalars().all()
+    @rule(sme=st.integers(0, 2), charge=st.integers(0, 30), batch=st.integers(0, 30), theirs=st.booleans(),
+          amount=st.one_of(st.integers(1, 300_00), st.integers(-5, 6000_00)))
+    def pay_with_voucher(self, sme, charge, batch, theirs, amount):
+        query = select(ServiceCharge.id).order_by(ServiceCharge.id)
+        if not theirs:  # mostly its own fees; sometimes anyone's
+            query = query.where(ServiceCharge.organization_id == self.smes[sme].organization_id)
+        charges = db.session.execute(query).scalars().all()
         batches = db.session.execute(select(VoucherBatch.id).order_by(VoucherBatch.id)).scalars().all()
         if not charges or not batches:
             return
