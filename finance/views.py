@@ -41,7 +41,8 @@ def _chosen_rights(form):
 
 def _yuan_list(text, fields, key):
     out = []
-    lines = [x for x in (text or "").replace("，", "\n").replace(",", "\n").split() if x.strip()][:31]
+    # one year a line (a comma is a thousands separator: "100,000"); a semicolon also separates years
+    lines = [x.strip() for x in (text or "").replace("；", "\n").replace(";", "\n").splitlines() if x.strip()][:31]
     for line in lines:
         try:
             out.append(parse_amount(line))

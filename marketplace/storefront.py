@@ -97,9 +97,11 @@ def notifications_read_all():
 def stats():
     from . import stats as market_stats
 
+    from finance.lending import stats as finance_stats
+
     data = market_stats.public_stats()
     return render_template("storefront/stats.html", data=data, charts=market_stats.charts(data),
-                           label=market_stats.label)
+                           label=market_stats.label, finance=finance_stats())
 
 
 @bp.get("/stats.csv")
