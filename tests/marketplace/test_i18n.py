@@ -30,7 +30,7 @@ def test_every_chinese_ui_string_has_an_english_translation():
     method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
     translated = _english_catalogue()
     missing = []
-    for sub in ("marketplace", "listings", "escrow", "search", "templates"):
+    for sub in ("marketplace", "listings", "escrow", "search", "finance", "templates"):
         for filename, lineno, message, _comments, _context in extract_from_dir(
                 str(ROOT / sub), method_map=method_map if sub != "templates" else [("**.html", "jinja2")],
                 options_map={"**.html": {"extensions": "jinja2.ext.i18n"}},
