@@ -95,9 +95,9 @@ def notifications_read_all():
 
 @bp.get("/stats")
 def stats():
-    from . import stats as market_stats
-
     from finance.lending import stats as finance_stats
+
+    from . import stats as market_stats
 
     data = market_stats.public_stats()
     return render_template("storefront/stats.html", data=data, charts=market_stats.charts(data),
