@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from listings.models import Right, RightHolder
 from marketplace.errors import DomainError, NotFound, ValidationError
-from marketplace.extensions import db
+from marketplace.extensions import db, limiter
 from marketplace.numbers import NumberError, parse_amount, parse_int
 from marketplace.regions import REGIONS
 
@@ -18,6 +18,12 @@ from .models import LoanOffer, VoucherBatch
 from .vouchers import SERVICE_LABELS
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
+def _limit():
+    from flask import current_app
+
+    return current_app.config.get("RATELIMIT_FINANCE") or "30/minute"
+
+
 LOAN_ACTIONS = ("ask", "answer", "offer", "decline", "withdraw", "registration", "verify_registration", "repaid",
                 "release", "verify_release")
 
@@ -70,6 +76,7 @@ def hub():
 
 @bp.route("/valuations/new", methods=["GET", "POST"])
 @login_required
+@limiter.limit(_limit, methods=["POST"])
 def valuation_new():
     errors, form = {}, request.form
     if request.method == "POST":
@@ -146,6 +153,7 @@ def valuation_sign_off(valuation_id):
 
 @bp.route("/loans/new", methods=["GET", "POST"])
 @login_required
+@limiter.limit(_limit, methods=["POST"])
 def loan_new():
     errors, form = {}, request.form
     context = {"rights": held_rights(current_user), "valuations": valuation.mine(current_user),
@@ -232,6 +240,7 @@ def _loan_call(action, application_id, form):
 
 @bp.post("/loans/<int:application_id>/<action>")
 @login_required
+@limiter.limit(_limit, methods=["POST"])
 def loan_action(application_id, action):
     if action not in LOAN_ACTIONS:
         raise NotFound(_("页面不存在"))
@@ -272,6 +281,7 @@ def my_vouchers():
 
 @bp.post("/charges/<int:charge_id>/voucher")
 @login_required
+@limiter.limit(_limit, methods=["POST"])
 def charge_voucher(charge_id):
     def call():
         try:
@@ -295,6 +305,7 @@ def issuer():
 
 @bp.post("/issuer/batches")
 @login_required
+@limiter.limit(_limit, methods=["POST"])
 def issuer_batch():
     form = request.form
     errors = {}
