@@ -47,3 +47,10 @@ def same_side(user, organization_id, owner_id):
     if organization_id is not None:
         return user.organization_id == organization_id
     return user.id == owner_id
+
+
+def db_id(raw):
+    """An id from a JSON body: an int (not a bool) the database's INTEGER can hold, else None."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw <= 2**31 - 1:
+        return None
+    return raw

@@ -12,7 +12,7 @@ from marketplace.extensions import db, limiter
 from marketplace.models import User
 
 from . import lending, valuation, vouchers
-from .access import FINANCE_ROLES, is_valuer
+from .access import FINANCE_ROLES, db_id, is_valuer
 from .models import VoucherBatch
 from .serializers import (
     APPLICATION,
@@ -329,7 +329,7 @@ def settle():
     user = require_user()
     data = json_body()
     issuer = data.get("issuer_organization_id")
-    if isinstance(issuer, bool) or not isinstance(issuer, int):
+    if db_id(issuer) is None:
         raise ValidationError(_("请指定发放机构"), {"issuer_organization_id": _("必填")})
     total, count = vouchers.settle(user, issuer, data.get("reference"))
     return jsonify({"amount": total, "count": count})

@@ -24,7 +24,7 @@ from marketplace.notify import notify
 from marketplace.numbers import NumberError, parse_int
 from marketplace.timeutil import local, utcnow
 
-from .access import is_bank, require_bank, require_sme  # noqa: F401  (require_bank: pages)
+from .access import db_id, is_bank, require_bank, require_sme  # noqa: F401  (require_bank: pages)
 from .models import LoanApplication, LoanBank, LoanMessage, LoanOffer, LoanRight, Valuation
 
 MAX_RIGHTS = 20
@@ -130,7 +130,7 @@ def apply(user, data, statements=None, now=None):
     else:
         allowed = {o.id: o for o in bank_organizations()}
         for i, raw in enumerate(banks):
-            if isinstance(raw, bool) or not isinstance(raw, int) or raw not in allowed:
+            if db_id(raw) is None or raw not in allowed:
                 fields[f"banks.{i}"] = _("不是经核验的银行机构")
             elif raw not in chosen:
                 chosen.append(raw)

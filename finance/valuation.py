@@ -22,7 +22,7 @@ from marketplace.extensions import db
 from marketplace.numbers import NumberError, parse_decimal, parse_int
 from marketplace.timeutil import local, utcnow
 
-from .access import is_bank, is_valuer, same_side  # noqa: F401  (same_side: the pages ask it too)
+from .access import db_id, is_bank, is_valuer, same_side  # noqa: F401  (same_side: the pages ask it too)
 from .models import LoanApplication, ServiceCharge, Valuation, ValuationRight
 
 MAX_LIFE = 30
@@ -286,7 +286,7 @@ def attach_to_listing(user, valuation_id, listing_id):
         valuation.listing_id = None
         db.session.flush()
         return valuation
-    listing = db.session.get(Listing, listing_id) if isinstance(listing_id, int) else None
+    listing = db.session.get(Listing, db_id(listing_id)) if db_id(listing_id) else None
     if listing is None or not same_side(user, listing.organization_id, listing.seller_id):
         raise ValidationError(_("只能附在本单位（本人）的挂牌上"), {"listing_id": _("不是您的挂牌")})
     valuation.listing_id = listing.id

@@ -27,7 +27,7 @@ from marketplace.numbers import NumberError, parse_int
 from marketplace.regions import REGIONS
 from marketplace.timeutil import local, utcnow
 
-from .access import is_issuer, require_issuer, require_sme  # noqa: F401  (require_issuer: pages)
+from .access import db_id, is_issuer, require_issuer, require_sme  # noqa: F401  (require_issuer: pages)
 from .models import SERVICES, ServiceCharge, Voucher, VoucherBatch, VoucherRedemption
 
 SERVICE_LABELS = {"valuation_review": "估值报告复核费", "platform_fee": "平台服务费", "deal_fee": "交易服务费"}
@@ -73,12 +73,12 @@ def create_batch(user, data, now=None):
     if not isinstance(services, list) or not services or any(s not in SERVICES for s in services):
         fields["services"] = _("应为以下服务的列表：%(s)s", s=", ".join(SERVICES))
     regions = data.get("regions") or []
-    if not isinstance(regions, list) or any(r not in REGIONS for r in regions):
+    if not isinstance(regions, list) or any(not isinstance(r, str) or r not in REGIONS for r in regions):
         fields["regions"] = _("未知的地区")
         regions = []
     named = data.get("organization_ids") or []
     if not isinstance(named, list) or len(named) > MAX_NAMED or any(
-            isinstance(o, bool) or not isinstance(o, int) or db.session.get(Organization, o) is None
+            db_id(o) is None or db.session.get(Organization, o) is None
             for o in named[:MAX_NAMED] if isinstance(named, list)):
         fields["organization_ids"] = _("应为平台上单位编号的列表（最多 %(n)s 个）", n=MAX_NAMED)
         named = []
@@ -140,7 +140,7 @@ def charges_for(user):
 
 
 def _charge_for(user, charge_id):
-    charge = db.session.get(ServiceCharge, charge_id) if isinstance(charge_id, int) else None
+    charge = db.session.get(ServiceCharge, charge_id) if db_id(charge_id) else None
     if charge is None or (not user.is_operator and charge.organization_id != user.organization_id):
         raise NotFound(_("费用不存在"))
     return charge
@@ -154,7 +154,7 @@ def redeem(user, batch_id, charge_id, amount, now=None):
     charge = _charge_for(user, charge_id)
     if charge.organization_id != user.organization_id:
         raise PermissionDenied(_("只能支付本单位的费用"))
-    batch = db.session.get(VoucherBatch, batch_id) if isinstance(batch_id, int) else None
+    batch = db.session.get(VoucherBatch, batch_id) if db_id(batch_id) else None
     if batch is None or not eligible(batch, user.organization):
         raise NotFound(_("没有可用的创新券"))
     voucher = _voucher(batch, user.organization)
