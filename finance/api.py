@@ -235,6 +235,30 @@ _route("release/verify", "verify_release", "An operator verifies the release: th
        lambda u, i, d: lending.verify_release(u, i))
 
 
+@bp.post("/loans/<int:application_id>/statements")
+@limiter.limit(_limit)
+@doc("The applicant uploads its financial statements (multipart field `document`: PDF, PNG or JPEG)", tags=TAGS,
+     content_type="multipart/form-data",
+     request_schema={"type": "object", "required": ["document"],
+                     "properties": {"document": {"type": "string", "format": "binary"}}},
+     responses={"200": _one("application", APPLICATION)})
+@commit_after
+def upload_statements(application_id):
+    user = require_user()
+    app_ = lending.attach_statements(user, application_id, request.files.get("document"))
+    return jsonify({"application": lending.application_json(app_, user)})
+
+
+@bp.get("/loans/<int:application_id>/statements")
+@doc("The application's financial statements (the applicant, banks that see it, operators)", tags=TAGS,
+     responses={"200": None})
+def get_statements(application_id):
+    from marketplace.uploads import send_upload
+
+    user = require_user()
+    return send_upload(lending.statements_of(user, application_id), f"statements-{application_id}")
+
+
 @bp.post("/offers/<int:offer_id>/accept")
 @doc("The SME accepts one bank's offer (the other offers are superseded)", tags=TAGS,
      responses={"200": _one("application", APPLICATION)})

@@ -243,6 +243,23 @@ def _bump(application, now):
         raise Conflict(_("申请刚被他人更新，请刷新后重试")) from None
 
 
+def attach_statements(user, application_id, file_storage, now=None):
+    """The applicant uploads (or replaces) its financial statements while banks are still looking."""
+    from marketplace.uploads import save_upload
+
+    application = _own(user, application_id)
+    if application.status != "open":
+        raise Conflict(_("只有征集报价中的申请可以更换附件"))
+    application.statements = save_upload(file_storage, field="statements", area="docs")[0]
+    _bump(application, now or utcnow())
+    return application
+
+
+def statements_of(user, application_id):
+    """The stored statements of an application the caller sees (None without statements); else NotFound."""
+    return get_for(application_id, user).statements
+
+
 # --- banks -----------------------------------------------------------------------------------------
 
 def _bank_on_open(user, application_id):

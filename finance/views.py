@@ -249,6 +249,14 @@ def loan_action(application_id, action):
                 url_for("finance.loan_detail", application_id=application_id))
 
 
+@bp.get("/loans/<int:application_id>/statements")
+@login_required
+def loan_statements(application_id):
+    from marketplace.uploads import send_upload
+
+    return send_upload(lending.statements_of(current_user, application_id), f"statements-{application_id}")
+
+
 @bp.post("/offers/<int:offer_id>/accept")
 @login_required
 def offer_accept(offer_id):

@@ -221,3 +221,26 @@ def test_a_bank_must_be_verified_and_hold_the_role(client, desk):
     db.session.commit()
     assert api(client, outsider, "GET", "/loans/queue").status_code == 403
     assert db.session.query(LoanMessage).count() == 0
+
+
+def test_statements_are_uploaded_by_the_applicant_and_read_by_those_who_see_the_application(client, desk):
+    import io
+
+    aid = _apply(client, desk).get_json()["application"]["id"]
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+    def upload(user):
+        return api(client, user, "POST", f"/loans/{aid}/statements",
+                   data={"document": (io.BytesIO(pdf), "statements.pdf")}, content_type="multipart/form-data")
+
+    for user in (desk.bank, desk.other_sme, desk.operator):
+        assert upload(user).status_code in (403, 404)
+    assert db.session.get(LoanApplication, aid).statements is None
+    assert api(client, desk.sme, "GET", f"/loans/{aid}/statements").status_code == 404  # none yet
+    r = upload(desk.sme)
+    assert r.status_code == 200 and r.get_json()["application"]["statements"] is True
+    for user in (desk.sme, desk.bank, desk.operator):
+        got = api(client, user, "GET", f"/loans/{aid}/statements")
+        assert got.status_code == 200 and got.data.startswith(b"%PDF")
+    for user in (desk.other_sme, desk.other_bank):
+        assert api(client, user, "GET", f"/loans/{aid}/statements").status_code == 404

@@ -125,6 +125,7 @@ class Poisoned:
                                              "amount": 10_000_00, "term_months": 12, "purpose": LONG,
                                              "valuation_id": self.valuation.id, "banks": [w.bank.organization_id],
                                              "listed": True})
+        lending.attach_statements(w.seller, self.loan.id, _file())
         lending.ask(w.bank, self.loan.id, LONG)
         lending.make_offer(w.bank, self.loan.id, {"amount": 9_000_00, "rate_bps": 385, "term_months": 12,
                                                   "conditions": LONG})
@@ -242,6 +243,8 @@ PAGES = {
     "finance.loan_new": [("seller", NONE, HTML, False, None)],
     "finance.loan_detail": [("seller", _args(application_id=lambda p: p.loan.id), HTML, True, None),
                             ("bank", _args(application_id=lambda p: p.loan.id), HTML, True, None)],
+    "finance.loan_statements": [("seller", _args(application_id=lambda p: p.loan.id), FILE, False, None),
+                                ("bank", _args(application_id=lambda p: p.loan.id), FILE, False, None)],
     "finance.bank_queue": [("bank", NONE, HTML, True, None)],
     "finance.my_vouchers": [("other_seller", NONE, HTML, True, None)],
     "finance.issuer": [("issuer", NONE, HTML, True, None)],

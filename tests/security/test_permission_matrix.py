@@ -324,6 +324,17 @@ def _loan_state(w, a, user):
             _count(LoanMessage, LoanMessage.application_id == a.id), row.pledge_number, row.release_number)
 
 
+def _loan_with_statements(w):
+    from finance import lending
+
+    from .conftest import upload
+
+    a = _loan(w)
+    lending.attach_statements(w.seller, a.id, upload())
+    db.session.commit()
+    return a
+
+
 def _offer_of(w, step="offered"):
     return _loan(w, step).offer
 
@@ -934,6 +945,11 @@ MATRIX = {
         probe=_loan_state),
     ("POST", "finance_api.withdraw"): Case(HOLDER_API, setup=_loan, args=lambda a: {"application_id": a.id},
                                            probe=_loan_state),
+    ("POST", "finance_api.upload_statements"): Case(
+        HOLDER_API, setup=_loan, args=lambda a: {"application_id": a.id}, body=_files("document", PDF, "report.pdf"),
+        probe=lambda w, a, user: _reread_finance("LoanApplication", a.id, "statements")),
+    ("GET", "finance_api.get_statements"): Case(
+        (401, 404, 404, 200, 404, 200), setup=_loan_with_statements, args=lambda a: {"application_id": a.id}),
     ("POST", "finance_api.accept_offer"): Case(
         HOLDER_API, setup=_offer_of, args=lambda o: {"offer_id": o.id},
         probe=lambda w, o, user: _reread_finance("LoanOffer", o.id, "status")),
