@@ -10,7 +10,7 @@ import itertools
 from datetime import timedelta
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy import func, select
 
 from escrow.models import JournalEntry
@@ -67,6 +67,26 @@ class VoucherMachine(RuleBasedStateMachine):
         return (db.session.execute(select(func.count(JournalEntry.id))).scalar_one(),
                 db.session.execute(select(func.count(VoucherRedemption.id))).scalar_one(),
                 db.session.execute(select(func.coalesce(func.sum(ServiceCharge.paid_by_transfer), 0))).scalar_one())
+
+    @initialize()
+    def a_voucher_and_a_fee_that_fit(self):
+        """Every run starts with one batch the first SME may use on the fee it owes (random ones rarely fit)."""
+        vouchers.create_batch(self.issuers[0], {
+            "programme": f"项目{next(_refs)}", "face_value": 1000_00, "valid_from": self.today.isoformat(),
+            "valid_until": (self.today + timedelta(days=30)).isoformat(), "services": ["valuation_review"],
+            "organization_ids": [self.smes[0].organization_id]})
+        db.session.add(ServiceCharge(organization_id=self.smes[0].organization_id, service="valuation_review",
+                                     amount=2000_00))
+        db.session.commit()
+
+    @rule(amount=st.integers(1, 1200_00))
+    def first_sme_pays_with_the_newest_batch(self, amount):
+        batch = db.session.execute(select(VoucherBatch.id).order_by(VoucherBatch.id.desc())).scalars().first()
+        charge = db.session.execute(select(ServiceCharge.id).where(
+            ServiceCharge.organization_id == self.smes[0].organization_id).order_by(ServiceCharge.id.desc())
+        ).scalars().first()
+        if self.attempt(lambda: vouchers.redeem(self.smes[0], batch, charge, amount)) is not None:
+            VoucherMachine.redeemed += 1
 
     @rule(issuer=st.integers(0, 1), face=st.integers(1, 3000_00), single=st.booleans(),
           region=st.sampled_from(["shenzhen", "guangzhou", None]), named=st.integers(0, 2),

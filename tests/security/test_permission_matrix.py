@@ -324,6 +324,12 @@ def _loan_state(w, a, user):
             _count(LoanMessage, LoanMessage.application_id == a.id), row.pledge_number, row.release_number)
 
 
+def _seller_also_issues(w):
+    w.seller.roles = set(w.seller.roles) | {"voucher_issuer"}
+    db.session.commit()
+    return w.seller
+
+
 def _loan_with_statements(w):
     from finance import lending
 
@@ -1022,7 +1028,9 @@ MATRIX = {
         args=lambda c: {"charge_id": c.id}, body=lambda w, c, user: {"data": {"batch_id": str(c.batch.id), "amount": "300"}},
         probe=_charge_paid),
     ("POST", "finance.issuer_batch"): Case(
-        ("login", "refused", "refused", "refused", "refused", "refused"), note="voucher issuers only",
+        ("login", "refused", "refused", "done", "refused", "refused"),
+        note="voucher issuers only: here the seller's (verified) organisation also runs a voucher programme",
+        setup=_seller_also_issues,
         body=_form({"programme": "创新券", "face_value": "100", "valid_from": "2026-01-01", "valid_until": "2099-01-01",
                     "services": "valuation_review", "regions": "shenzhen"}), probe=_batches),
 }
