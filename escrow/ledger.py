@@ -46,6 +46,10 @@ ACCOUNTS = {
     "auction_deposits": (N_("竞拍保证金托管"), "internal"),  # held for bidders until applied, returned or forfeited
 }
 GATEWAY_CLEARING = "gateway_clearing:"
+# Innovation vouchers (finance.vouchers): a programme's redeemed vouchers it has not reimbursed yet, and what it
+# has reimbursed (both external, per issuing organisation, negative as the programme's money comes in).
+VOUCHER_DUE = "voucher_due:"
+VOUCHER_PAID = "voucher_paid:"
 
 
 class UnbalancedEntry(ValueError):
@@ -63,6 +67,10 @@ def account_meta(code):
         from .gateways import label
 
         return f"支付通道清算（{label(code[len(GATEWAY_CLEARING):])}）", "external"
+    if code.startswith(VOUCHER_DUE):
+        return f"创新券待兑付（发放机构 #{code[len(VOUCHER_DUE):]}）", "external"
+    if code.startswith(VOUCHER_PAID):
+        return f"创新券已兑付（发放机构 #{code[len(VOUCHER_PAID):]}）", "external"
     if code not in ACCOUNTS:
         raise ValueError(f"unknown ledger account {code!r}")
     return ACCOUNTS[code]

@@ -155,6 +155,7 @@ def _import_models():
     """Import every package's models so metadata (and Alembic) sees all tables."""
     import demand.models  # noqa: F401
     import escrow.models  # noqa: F401
+    import finance.models  # noqa: F401
     import listings.models  # noqa: F401
     import search.models  # noqa: F401
 
@@ -174,6 +175,8 @@ def _register_blueprints(app):
     import escrow.trading_views
     import escrow.views
     import escrow.webhooks
+    import finance.api
+    import finance.views
     import listings.api
     import listings.grading_api
     import listings.grading_views
@@ -188,11 +191,11 @@ def _register_blueprints(app):
     html = [auth.bp, storefront.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
             escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, escrow.paper_views.bp,
             search.views.bp, listings.rights_views.bp, listings.register_views.bp, escrow.payout_views.bp,
-            escrow.deposit_views.bp, demand.views.bp]
+            escrow.deposit_views.bp, demand.views.bp, finance.views.bp]
     apis = [auth.api, openapi.bp, listings.api.bp, listings.grading_api.bp, escrow.api.bp,
             escrow.trading_api.bp, escrow.paper_api.bp, escrow.webhooks.bp, search.api.bp, listings.rights_views.api,
             listings.register_views.api, escrow.payout_views.api, escrow.deposit_views.api,
-            demand.api.bp]
+            demand.api.bp, finance.api.bp]
     for bp in html:
         app.register_blueprint(bp)
     for bp in apis:

@@ -72,6 +72,9 @@ def load_settings(instance_path: Path) -> dict:
         "RATELIMIT_BID": os.environ.get("RATELIMIT_BID") or "30/minute",
         "RATELIMIT_OFFER": os.environ.get("RATELIMIT_OFFER") or "10/minute",
         "RATELIMIT_BUY": os.environ.get("RATELIMIT_BUY") or "5/minute;20/hour",
+        # the finance desk (docs/finance.md): valuations, loan applications, voucher batches and uses per address
+        "RATELIMIT_FINANCE": os.environ.get("RATELIMIT_FINANCE") or "30/minute",
+        "FINANCE_REVIEW_FEE": _int("FINANCE_REVIEW_FEE", 2000_00),  # fen: a valuation's sign-off (vouchers pay it)
         "SMTP_HOST": os.environ.get("SMTP_HOST") or None,
         "SMTP_PORT": _int("SMTP_PORT", 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "noreply@ipmart.local"),

@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .extensions import db
 from .timeutil import utcnow
 
-ROLES = ("seller", "buyer", "operator")
+ROLES = ("seller", "buyer", "operator", "bank", "valuer", "voucher_issuer")  # the last three: finance/
 CREDIT_LEVELS = ("good", "warned", "restricted", "blacklisted")
 
 

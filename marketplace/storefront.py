@@ -101,11 +101,13 @@ def notifications_read_all():
 @bp.get("/stats")
 @cached_page()
 def stats():
+    from finance.lending import stats as finance_stats
+
     from . import stats as market_stats
 
     data = market_stats.public_stats()
     return render_template("storefront/stats.html", data=data, charts=market_stats.charts(data),
-                           label=market_stats.label)
+                           label=market_stats.label, finance=finance_stats())
 
 
 @bp.get("/stats.csv")

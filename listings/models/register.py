@@ -73,7 +73,10 @@ class Right(db.Model):
     # --- derived facts (read by pages, serializers, grading and the rule book) ---------------
 
     def encumbrances_in_force(self, kind, today=None):
-        today = today or date.today()
+        if today is None:  # the platform's day (Beijing), not the host's: a pledge registered today is in force
+            from marketplace.timeutil import local, utcnow
+
+            today = local(utcnow()).date()
         return [e for e in self.encumbrances if e.kind == kind and e.in_force(today)]
 
     @property

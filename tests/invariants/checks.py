@@ -291,3 +291,40 @@ def check_deposits():
         LedgerAccount, LedgerAccount.id == Posting.account_id).where(LedgerAccount.code == "auction_deposits")).scalar()
     assert int(held) == expected_held, f"auction_deposits holds {held}, the deposits not settled {expected_held}"
     return deposits
+
+
+def check_vouchers():
+    """Innovation vouchers (finance.vouchers): no voucher used beyond its face value, every charge paid exactly
+    by its redemptions and transfer, and the ledger agrees: per programme, ``voucher_due`` is what its unsettled
+    redemptions paid and ``voucher_paid`` what it reimbursed; the platform's revenue from vouchers and charge
+    transfers is exactly what they paid (no money created)."""
+    from finance.models import ServiceCharge, Voucher, VoucherBatch, VoucherRedemption
+
+    check_ledger()
+    redemptions = db.session.execute(select(VoucherRedemption)).scalars().all()
+    for voucher in db.session.execute(select(Voucher)).scalars():
+        used = sum(r.amount for r in redemptions if r.voucher_id == voucher.id)
+        assert voucher.used == used, f"voucher {voucher.id}: used {voucher.used} but redeemed {used}"
+        assert 0 <= used <= voucher.batch.face_value, f"voucher {voucher.id} used beyond its face value"
+        if voucher.batch.single_use:
+            assert len([r for r in redemptions if r.voucher_id == voucher.id]) <= 1, f"voucher {voucher.id} reused"
+    transfers = 0
+    for charge in db.session.execute(select(ServiceCharge)).scalars():
+        by_voucher = sum(r.amount for r in redemptions if r.charge_id == charge.id)
+        assert charge.paid_by_voucher == by_voucher, f"charge {charge.id}"
+        assert 0 <= charge.paid_by_voucher + charge.paid_by_transfer <= charge.amount, f"charge {charge.id} overpaid"
+        assert (charge.status == "paid") == (charge.outstanding == 0), f"charge {charge.id} status"
+        transfers += charge.paid_by_transfer
+    balances = ledger.account_balances()
+    for issuer in {b.issuer_organization_id for b in db.session.execute(select(VoucherBatch)).scalars()}:
+        mine = [r for r in redemptions if r.voucher.batch.issuer_organization_id == issuer]
+        due = -balances.get(ledger.VOUCHER_DUE + str(issuer), {}).get("CNY", 0)
+        paid = -balances.get(ledger.VOUCHER_PAID + str(issuer), {}).get("CNY", 0)
+        assert due == sum(r.amount for r in mine if r.settled_at is None), f"programme {issuer}: due {due}"
+        assert paid == sum(r.amount for r in mine if r.settled_at is not None), f"programme {issuer}: paid {paid}"
+    revenue = db.session.execute(
+        select(func.coalesce(func.sum(Posting.amount), 0)).join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(LedgerAccount.code == "platform_revenue", JournalEntry.kind.in_(("voucher_redeem", "charge_transfer")))
+    ).scalar_one()
+    assert revenue == sum(r.amount for r in redemptions) + transfers, "voucher revenue differs from what was paid"

@@ -146,6 +146,38 @@ class Poisoned:
         dataroom.download(self.room_file.id, w.buyer, "127.0.0.1")
         db.session.commit()
 
+        # the finance desk (issue 23): a valuation, a loan application with a bank's question and offer, vouchers
+        from finance import lending, valuation, vouchers
+
+        w.bank = factories.make_user("bank", org=factories.make_org(name=LONG[:200]))
+        w.issuer = factories.make_user("voucher_issuer", org=factories.make_org(name=SHORT))
+        db.session.commit()
+        right = self.listing.rights[0]
+        self.valuation = valuation.create(w.seller, {
+            "rights": [{"kind": right.kind, "number": right.number}], "revenues": [50_000_00] * 3,
+            "royalty_rate": "8", "discount_rate": "10", "life_years": 3, "note": LONG})
+        valuation.request_review(w.seller, self.valuation.id)
+        self.loan = lending.apply(w.seller, {"rights": [{"kind": right.kind, "number": right.number}],
+                                             "amount": 10_000_00, "term_months": 12, "purpose": LONG,
+                                             "valuation_id": self.valuation.id, "banks": [w.bank.organization_id],
+                                             "listed": True})
+        lending.attach_statements(w.seller, self.loan.id, _file())
+        lending.ask(w.bank, self.loan.id, LONG)
+        lending.make_offer(w.bank, self.loan.id, {"amount": 9_000_00, "rate_bps": 385, "term_months": 12,
+                                                  "conditions": LONG})
+        batch = vouchers.create_batch(w.issuer, {"programme": LONG[:200], "face_value": 500_00,
+                                                 "valid_from": "2026-01-01", "valid_until": "2099-12-31",
+                                                 "services": ["valuation_review"],
+                                                 "organization_ids": [w.other_seller.organization_id]})
+        from finance.models import ServiceCharge
+
+        charge = ServiceCharge(organization_id=w.other_seller.organization_id, service="valuation_review",
+                               amount=2000_00)
+        db.session.add(charge)
+        db.session.flush()
+        vouchers.redeem(w.other_seller, batch.id, charge.id, 100_00)  # a verified SME (the seller's is not)
+        db.session.commit()
+
 
 def _deposit(w):
     from datetime import timedelta
@@ -240,6 +272,21 @@ PAGES = {
     "listings.pledge_consent": [],  # covered by tests/listings; no consent uploaded here (404 checked below)
     "listings.listing_document": [],  # 委托书 / co-owner consent: tests/escrow/test_register_review_fixes.py
     "listings.import_csv": [("seller", NONE, HTML, False, None)],
+    "finance.hub": [("seller", NONE, HTML, False, None), ("operator", NONE, HTML, False, None),
+                    ("bank", NONE, HTML, False, None)],
+    "finance.valuation_new": [("seller", NONE, HTML, False, None)],
+    "finance.valuation_detail": [("seller", _args(valuation_id=lambda p: p.valuation.id), HTML, True, None),
+                                 ("operator", _args(valuation_id=lambda p: p.valuation.id), HTML, True, None)],
+    "finance.valuation_pdf": [("seller", _args(valuation_id=lambda p: p.valuation.id), FILE, False, None)],
+    "finance.loan_new": [("seller", NONE, HTML, False, None)],
+    "finance.loan_detail": [("seller", _args(application_id=lambda p: p.loan.id), HTML, True, None),
+                            ("bank", _args(application_id=lambda p: p.loan.id), HTML, True, None)],
+    "finance.loan_statements": [("seller", _args(application_id=lambda p: p.loan.id), FILE, False, None),
+                                ("bank", _args(application_id=lambda p: p.loan.id), FILE, False, None)],
+    "finance.bank_queue": [("bank", NONE, HTML, True, None)],
+    "finance.my_vouchers": [("other_seller", NONE, HTML, True, None)],
+    "finance.issuer": [("issuer", NONE, HTML, True, None)],
+    "finance.issuer_csv": [("issuer", NONE, FILE, False, None)],
     "listings.import_template": [("seller", NONE, FILE, False, None)],
     "listings.new": [("seller", NONE, HTML, False, None), ("seller", NONE, HTML, False, {"kind": "trademark"})],
     "listings.my_listings": [("seller", NONE, HTML, True, None)],
@@ -384,6 +431,10 @@ def test_api_never_answers_html(app, poisoned):
 # Pages that show one party's things: who may read them. Everyone else gets a sign-in redirect (anonymous),
 # 403 or 404, and never a byte of what the page would show.
 PRIVATE = {  # endpoint: (url values, who may read, something only the page itself would show)
+    "finance.valuation_detail": (_args(valuation_id=lambda p: p.valuation.id), {"seller", "operator"},
+                                 lambda p: "onmouseover=alert(2)"),
+    "finance.loan_detail": (_args(application_id=lambda p: p.loan.id), {"seller", "operator"},
+                            lambda p: "onmouseover=alert(2)"),
     "escrow.deal_detail": (_args(deal_id=lambda p: p.deal.id), {"buyer", "seller", "operator"},
                            lambda p: p.deal.payment_reference),
     "escrow_paper.contract": (_args(deal_id=lambda p: p.deal.id), {"buyer", "seller", "operator"},

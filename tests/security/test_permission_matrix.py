@@ -33,7 +33,7 @@ from listings.models import Bid, Listing, Offer
 from listings.models import RightClaim as RightClaimModel
 from marketplace.extensions import db
 from marketplace.models import ApiToken, Notification, Organization, User
-from marketplace.timeutil import utcnow
+from marketplace.timeutil import local, utcnow
 from search.models import SavedSearch
 from tests import factories
 from tests.factories import PASSWORD, make_uscc, recordal_details
@@ -389,6 +389,165 @@ def _messages_in(w, row, user):
 
 
 NDA = "本保密协议约束接收方对资料室全部资料保密，期限三年，违约承担赔偿责任。"
+# --- the finance desk (issue 23) -------------------------------------------------------------------------
+# Objects belong to the seller's organisation (a valuation of its right, a loan application sent to a bank of
+# the builder's own); banks, valuers and voucher issuers are not among the six visitors, so their routes are
+# refused to all six here (tests/finance covers them allowed and refused).
+
+def _fin_body(w, right=None):
+    right = right or _right_of(w)
+    return {"rights": [{"kind": right.kind, "number": right.number}], "revenues": [50_000_00] * 3,
+            "royalty_rate": "8", "discount_rate": "10", "life_years": 3}
+
+
+def _valuation(w, review=False, paid=False):
+    from finance import valuation, vouchers
+
+    right = _right_of(w)
+    v = valuation.create(w.seller, _fin_body(w, right))
+    v.listing_for_test = right.listings[0]
+    if review:
+        valuation.request_review(w.seller, v.id)
+    if paid:
+        charge = valuation.review_charge(v)
+        vouchers.confirm_transfer(w.operator, charge.id, f"BOC{next(_seq):08d}", charge.amount)
+    db.session.commit()
+    return v
+
+
+def _loan(w, step="open"):
+    from finance import lending
+
+    bank = factories.make_user("bank", org=factories.make_org(name=f"测试银行{next(_seq)}"))
+    db.session.commit()
+    right = _right_of(w)
+    a = lending.apply(w.seller, {"rights": [{"kind": right.kind, "number": right.number}], "amount": 10_000_00,
+                                 "term_months": 12, "purpose": "补充流动资金", "banks": [bank.organization_id]})
+    db.session.commit()
+    steps = ["asked", "offered", "accepted", "registration_submitted", "pledged", "release_pending"]
+    today = local(utcnow()).date().isoformat()
+    if step == "asked":
+        lending.ask(bank, a.id, "请说明专利的实施情况")
+    if step in steps[1:]:
+        a.offer = lending.make_offer(bank, a.id, {"amount": 8_000_00, "rate_bps": 385, "term_months": 12})
+    if step in steps[2:]:
+        lending.accept(w.seller, a.offer.id)
+    if step in steps[3:]:
+        lending.record_registration(bank, a.id, {"number": f"Y2026{next(_seq):08d}", "date": today})
+    if step in steps[4:]:
+        lending.verify_registration(w.operator, a.id)
+    if step in steps[5:]:
+        lending.mark_repaid(bank, a.id)
+    db.session.commit()
+    a.bank = bank
+    return a
+
+
+def _loan_state(w, a, user):
+    from finance.models import LoanApplication, LoanMessage, LoanOffer
+
+    db.session.expire_all()
+    row = db.session.get(LoanApplication, a.id)
+    return (row.status, _count(LoanOffer, LoanOffer.application_id == a.id),
+            _count(LoanMessage, LoanMessage.application_id == a.id), row.pledge_number, row.release_number)
+
+
+def _seller_also_issues(w):
+    w.seller.roles = set(w.seller.roles) | {"voucher_issuer"}
+    db.session.commit()
+    return w.seller
+
+
+def _loan_with_statements(w):
+    from finance import lending
+
+    from .conftest import upload
+
+    a = _loan(w)
+    lending.attach_statements(w.seller, a.id, upload())
+    db.session.commit()
+    return a
+
+
+def _offer_of(w, step="offered"):
+    return _loan(w, step).offer
+
+
+def _charge_and_batch(w, redeemed=False):
+    from finance import vouchers
+    from finance.models import ServiceCharge
+
+    issuer = factories.make_user("voucher_issuer", org=factories.make_org(name=f"创新券项目{next(_seq)}"))
+    charge = ServiceCharge(organization_id=w.seller.organization_id, service="valuation_review", amount=2000_00)
+    db.session.add(charge)
+    db.session.commit()
+    batch = vouchers.create_batch(issuer, {"programme": "创新券", "face_value": 1000_00, "valid_from": "2026-01-01",
+                                           "valid_until": "2099-12-31", "services": ["valuation_review"],
+                                           "organization_ids": [w.seller.organization_id]})
+    db.session.commit()
+    if redeemed:
+        vouchers.redeem(w.seller, batch.id, charge.id, 500_00)
+        db.session.commit()
+    charge.batch, charge.issuer = batch, issuer
+    return charge
+
+
+def _charge_paid(w, charge, user):
+    from finance.models import ServiceCharge
+
+    db.session.expire_all()
+    row = db.session.get(ServiceCharge, charge.id)
+    return row.paid_by_voucher, row.paid_by_transfer, row.status
+
+
+def _settled(w, charge, user):
+    from finance.models import VoucherRedemption
+
+    return _count(VoucherRedemption, VoucherRedemption.settled_at.isnot(None))
+
+
+def _valuations(w, obj, user):
+    from finance.models import Valuation
+
+    return _count(Valuation)
+
+
+def _loans(w, obj, user):
+    from finance.models import LoanApplication
+
+    return _count(LoanApplication)
+
+
+def _batches(w, obj, user):
+    from finance.models import VoucherBatch
+
+    return _count(VoucherBatch)
+
+
+def _reread_finance(model, obj_id, attr):
+    import finance.models as fm
+    from marketplace import models as mm
+
+    db.session.expire_all()
+    return getattr(db.session.get(getattr(fm, model, None) or getattr(mm, model), obj_id), attr)
+
+
+def _committed(obj):
+    db.session.commit()
+    return obj
+
+
+def _loan_released_submitted(w):
+    from finance import lending
+
+    a = _loan(w, "release_pending")
+    lending.record_release(w.seller, a.id, {"number": f"ZX2026{next(_seq):08d}", "date": local(utcnow()).date().isoformat()})
+    db.session.commit()
+    return a
+
+
+BANKS_ONLY_API = (401, 403, 403, 403, 403, 403)  # bank staff (not among the six visitors) only
+HOLDER_API = (401, 404, 404, 200, 404, 403)  # the holder's side acts; operators see but may not act for it
 
 
 API_ALL = (200, 200, 200, 200, 200, 200)
@@ -968,6 +1127,137 @@ MATRIX = {
     ("POST", "demand.access_action"): Case(
         ("login", 404, 404, "done", 404, "refused"), note="grant (revoke takes the same checks)", setup=_room_access,
         args=lambda a: {"access_id": a.id, "action": "grant"}, probe=_demand_reread("DataRoomAccess", "status")),
+
+    # --- the finance desk (issue 23) ---------------------------------------------------------------------------
+    ("GET", "finance_api.list_valuations"): Case(SIGNED_IN),
+    ("GET", "finance_api.get_valuation"): Case((401, 404, 404, 200, 404, 200), setup=_valuation,
+                                               args=lambda v: {"valuation_id": v.id}),
+    ("GET", "finance_api.valuation_pdf"): Case((401, 404, 404, 200, 404, 200), setup=_valuation,
+                                               args=lambda v: {"valuation_id": v.id}),
+    ("GET", "finance_api.valuation_queue"): Case(OPERATORS_ONLY_API),
+    ("POST", "finance_api.create_valuation"): Case(
+        (401, 422, 422, 201, 422, 403), note="only the right's holder values it; operators hold no rights",
+        setup=lambda w: _right_of(w), body=lambda w, right, user: {"json": _fin_body(w, right)}, probe=_valuations),
+    ("POST", "finance_api.attach_valuation"): Case(
+        HOLDER_API, setup=_valuation, args=lambda v: {"valuation_id": v.id},
+        body=lambda w, v, user: {"json": {"listing_id": v.listing_for_test.id}},
+        probe=lambda w, v, user: _reread_finance("Valuation", v.id, "listing_id")),
+    ("POST", "finance_api.request_review"): Case(
+        HOLDER_API, setup=_valuation, args=lambda v: {"valuation_id": v.id},
+        probe=lambda w, v, user: _reread_finance("Valuation", v.id, "status")),
+    ("POST", "finance_api.sign_off"): Case(
+        (401, 404, 404, 403, 404, 200), note="an operator (or a registered valuer) of another side, fee paid",
+        setup=lambda w: _valuation(w, review=True, paid=True), args=lambda v: {"valuation_id": v.id},
+        body=_json({"note": "输入合理"}), probe=lambda w, v, user: _reread_finance("Valuation", v.id, "status")),
+    ("GET", "finance_api.banks"): Case(SIGNED_IN),
+    ("GET", "finance_api.my_loans"): Case(SIGNED_IN),
+    ("GET", "finance_api.bank_queue"): Case(BANKS_ONLY_API),
+    ("GET", "finance_api.project_database"): Case(BANKS_ONLY_API),
+    ("GET", "finance_api.get_loan"): Case((401, 404, 404, 200, 404, 200), setup=_loan,
+                                          args=lambda a: {"application_id": a.id}),
+    ("GET", "finance_api.stats"): Case(API_ALL),
+    ("POST", "finance_api.apply"): Case(
+        (401, 403, 403, 201, 422, 403), note="an SME applies with rights it holds",
+        setup=lambda w: _loan(w, "open").bank,
+        body=lambda w, bank, user: {"json": {**{k: v for k, v in _fin_body(w).items() if k == "rights"},
+                                             "amount": 10_000_00, "term_months": 12, "purpose": "补充流动资金",
+                                             "banks": [bank.organization_id]}},
+        probe=_loans),
+    ("POST", "finance_api.ask"): Case(BANKS_ONLY_API, setup=_loan, args=lambda a: {"application_id": a.id},
+                                      body=_json({"body": "请说明"}), probe=_loan_state),
+    ("POST", "finance_api.make_offer"): Case(
+        BANKS_ONLY_API, setup=_loan, args=lambda a: {"application_id": a.id},
+        body=_json({"amount": 100, "rate_bps": 400, "term_months": 12}), probe=_loan_state),
+    ("POST", "finance_api.decline"): Case(BANKS_ONLY_API, setup=_loan, args=lambda a: {"application_id": a.id},
+                                          body=_json({"reason": "不符合条件"}), probe=_loan_state),
+    ("POST", "finance_api.answer"): Case(
+        HOLDER_API, setup=lambda w: _loan(w, "asked"), args=lambda a: {"application_id": a.id},
+        body=lambda w, a, user: {"json": {"bank_organization_id": a.bank.organization_id, "body": "已补充"}},
+        probe=_loan_state),
+    ("POST", "finance_api.withdraw"): Case(HOLDER_API, setup=_loan, args=lambda a: {"application_id": a.id},
+                                           probe=_loan_state),
+    ("POST", "finance_api.upload_statements"): Case(
+        HOLDER_API, setup=_loan, args=lambda a: {"application_id": a.id}, body=_files("document", PDF, "report.pdf"),
+        probe=lambda w, a, user: _reread_finance("LoanApplication", a.id, "statements")),
+    ("GET", "finance_api.get_statements"): Case(
+        (401, 404, 404, 200, 404, 200), setup=_loan_with_statements, args=lambda a: {"application_id": a.id}),
+    ("POST", "finance_api.accept_offer"): Case(
+        HOLDER_API, setup=_offer_of, args=lambda o: {"offer_id": o.id},
+        probe=lambda w, o, user: _reread_finance("LoanOffer", o.id, "status")),
+    ("POST", "finance_api.record_registration"): Case(
+        HOLDER_API, note="the SME or the lending bank", setup=lambda w: _loan(w, "accepted"),
+        args=lambda a: {"application_id": a.id},
+        body=_json({"number": "Y2026440000123", "date": local(utcnow()).date().isoformat()}), probe=_loan_state),
+    ("POST", "finance_api.verify_registration"): Case(
+        OPERATORS_ONLY_API, setup=lambda w: _loan(w, "registration_submitted"),
+        args=lambda a: {"application_id": a.id}, probe=_loan_state),
+    ("POST", "finance_api.mark_repaid"): Case(
+        (401, 404, 404, 403, 404, 403), note="the lending bank only", setup=lambda w: _loan(w, "pledged"),
+        args=lambda a: {"application_id": a.id}, probe=_loan_state),
+    ("POST", "finance_api.record_release"): Case(
+        HOLDER_API, setup=lambda w: _loan(w, "release_pending"), args=lambda a: {"application_id": a.id},
+        body=_json({"number": "ZX2026440000045", "date": local(utcnow()).date().isoformat()}), probe=_loan_state),
+    ("POST", "finance_api.verify_release"): Case(
+        OPERATORS_ONLY_API, setup=lambda w: _loan_released_submitted(w), args=lambda a: {"application_id": a.id},
+        probe=_loan_state),
+    ("POST", "finance_api.create_batch"): Case(
+        BANKS_ONLY_API, note="voucher issuers only", probe=_batches,
+        body=_json({"programme": "创新券", "face_value": 100, "valid_from": "2026-01-01", "valid_until": "2099-01-01",
+                    "services": ["valuation_review"], "regions": ["shenzhen"]})),
+    ("GET", "finance_api.list_batches"): Case(BANKS_ONLY_API, note="voucher issuers only"),
+    ("GET", "finance_api.voucher_report"): Case(BANKS_ONLY_API, note="voucher issuers only"),
+    ("GET", "finance_api.voucher_report_csv"): Case(BANKS_ONLY_API, note="voucher issuers only"),
+    ("GET", "finance_api.my_vouchers"): Case((401, 403, 403, 200, 200, 403), note="SMEs (organisations) only"),
+    ("GET", "finance_api.my_charges"): Case((401, 403, 403, 200, 200, 403), note="SMEs (organisations) only"),
+    ("POST", "finance_api.pay_with_voucher"): Case(
+        (401, 403, 403, 200, 404, 403), setup=_charge_and_batch, args=lambda c: {"charge_id": c.id},
+        body=lambda w, c, user: {"json": {"batch_id": c.batch.id, "amount": 300_00}}, probe=_charge_paid),
+    ("POST", "finance_api.charge_transfer"): Case(
+        OPERATORS_ONLY_API, setup=_charge_and_batch, args=lambda c: {"charge_id": c.id},
+        body=_json({"reference": "BOC20261205", "amount": 2000_00}), probe=_charge_paid),
+    ("POST", "finance_api.settle"): Case(
+        OPERATORS_ONLY_API, setup=lambda w: _charge_and_batch(w, redeemed=True), probe=_settled,
+        body=lambda w, c, user: {"json": {"issuer_organization_id": c.issuer.organization_id,
+                                          "reference": f"GDZF{next(_seq):08d}"}}),
+    ("POST", "finance_api.grant_role"): Case(
+        OPERATORS_ONLY_API, setup=lambda w: _committed(factories.make_user("buyer")),
+        body=lambda w, u, user: {"json": {"user_id": u.id, "role": "valuer", "grant": True}},
+        probe=lambda w, u, user: _reread_finance("User", u.id, "roles_csv")),
+    # HTML
+    ("POST", "finance.valuation_new"): Case(
+        ("login", 422, 422, "done", 422, 403), setup=lambda w: _right_of(w),
+        body=lambda w, r, user: {"data": {"rights": f"{r.kind}:{r.number}", "revenues": "50000\n50000",
+                                          "royalty_rate": "8", "discount_rate": "10", "life_years": "2"}},
+        probe=_valuations),
+    ("POST", "finance.valuation_review"): Case(
+        ("login", 404, 404, "done", 404, "refused"), setup=_valuation, args=lambda v: {"valuation_id": v.id},
+        probe=lambda w, v, user: _reread_finance("Valuation", v.id, "status")),
+    ("POST", "finance.valuation_sign_off"): Case(
+        ("login", 404, 404, "refused", 404, "done"), setup=lambda w: _valuation(w, review=True, paid=True),
+        args=lambda v: {"valuation_id": v.id}, body=_form({"note": "输入合理"}),
+        probe=lambda w, v, user: _reread_finance("Valuation", v.id, "status")),
+    ("POST", "finance.loan_new"): Case(
+        ("login", 403, 403, "done", 422, 403), setup=lambda w: _loan(w, "open").bank,
+        body=lambda w, bank, user: {"data": {"rights": "patent:" + _right_of(w).number, "amount": "100000",
+                                             "term_months": "12", "purpose": "补充流动资金",
+                                             "banks": str(bank.organization_id)}},
+        probe=_loans),
+    ("POST", "finance.loan_action"): Case(
+        ("login", 404, 404, "done", 404, "refused"), note="withdraw (tests/finance cover every action)",
+        setup=_loan, args=lambda a: {"application_id": a.id, "action": "withdraw"}, probe=_loan_state),
+    ("POST", "finance.offer_accept"): Case(
+        ("login", 404, 404, "done", 404, "refused"), setup=_offer_of, args=lambda o: {"offer_id": o.id},
+        probe=lambda w, o, user: _reread_finance("LoanOffer", o.id, "status")),
+    ("POST", "finance.charge_voucher"): Case(
+        ("login", "refused", "refused", "done", 404, "refused"), setup=_charge_and_batch,
+        args=lambda c: {"charge_id": c.id}, body=lambda w, c, user: {"data": {"batch_id": str(c.batch.id), "amount": "300"}},
+        probe=_charge_paid),
+    ("POST", "finance.issuer_batch"): Case(
+        ("login", "refused", "refused", "done", "refused", "refused"),
+        note="voucher issuers only: here the seller's (verified) organisation also runs a voucher programme",
+        setup=_seller_also_issues,
+        body=_form({"programme": "创新券", "face_value": "100", "valid_from": "2026-01-01", "valid_until": "2099-01-01",
+                    "services": "valuation_review", "regions": "shenzhen"}), probe=_batches),
 }
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

@@ -1,0 +1,346 @@
+"""HTML pages of the finance desk: valuations and their reports, loan applications and the banks' queue,
+vouchers and the issuers' reports. Thin: each POST calls one service, commits once and redirects; a
+refusal shows the page again with the reason beside the form, nothing changed."""
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from listings.models import Right, RightHolder
+from marketplace.errors import DomainError, NotFound, ValidationError
+from marketplace.extensions import db, limiter
+from marketplace.numbers import NumberError, parse_amount, parse_int
+from marketplace.regions import REGIONS
+
+from . import lending, valuation, vouchers
+from .access import is_bank, is_issuer, is_valuer
+from .models import LoanOffer, VoucherBatch
+from .vouchers import SERVICE_LABELS
+
+bp = Blueprint("finance", __name__, url_prefix="/finance")
+def _limit():
+    from flask import current_app
+
+    return current_app.config.get("RATELIMIT_FINANCE") or "30/minute"
+
+
+LOAN_ACTIONS = ("ask", "answer", "offer", "decline", "withdraw", "registration", "verify_registration", "repaid",
+                "release", "verify_release")
+
+
+def held_rights(user):
+    """Rights the user's side holds, for the forms' check boxes."""
+    if user.organization_id is not None:
+        cond = RightHolder.organization_id == user.organization_id
+    else:
+        cond = (RightHolder.holder_type == "person") & (RightHolder.user_id == user.id)
+    return list(db.session.scalars(select(Right).join(RightHolder).where(cond).order_by(Right.id).limit(200)))
+
+
+def _chosen_rights(form):
+    out = []
+    for value in form.getlist("rights")[:50]:
+        kind, _sep, number = value.partition(":")
+        out.append({"kind": kind, "number": number})
+    return out
+
+
+def _yuan_list(text, fields, key):
+    out = []
+    # one year a line (a comma is a thousands separator: "100,000"); a semicolon also separates years
+    lines = [x.strip() for x in (text or "").replace("；", "\n").replace(";", "\n").splitlines() if x.strip()][:31]
+    for line in lines:
+        try:
+            out.append(parse_amount(line))
+        except NumberError as exc:
+            fields[key] = str(exc)
+            return []
+    return out
+
+
+# --- the hub ----------------------------------------------------------------------------------------
+
+@bp.get("")
+@login_required
+def hub():
+    user = current_user
+    sme = user.organization_id is not None and (user.has_role("seller") or user.has_role("buyer"))
+    return render_template(
+        "finance/hub.html", valuations=valuation.mine(user), applications=lending.mine(user) if sme else [],
+        sme=sme, bank=is_bank(user), issuer=is_issuer(user), valuer=is_valuer(user) or user.is_operator,
+        queue=valuation.review_queue() if (is_valuer(user) or user.is_operator) else [],
+        loan_queue=lending.operator_queue() if user.is_operator else [], labels=lending.STATUS_LABELS)
+
+
+# --- valuations -------------------------------------------------------------------------------------------
+
+@bp.route("/valuations/new", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_limit, methods=["POST"])
+def valuation_new():
+    errors, form = {}, request.form
+    if request.method == "POST":
+        revenues = _yuan_list(form.get("revenues"), errors, "revenues")
+        data = {"rights": _chosen_rights(form), "revenues": revenues, "royalty_rate": form.get("royalty_rate"),
+                "discount_rate": form.get("discount_rate"), "life_years": form.get("life_years"),
+                "note": form.get("note")}
+        try:
+            if errors:
+                raise ValidationError(_("估值输入有误"), errors)
+            v = valuation.create(current_user, data)
+            db.session.commit()
+            flash(_("已生成估值报告（自评）"), "success")
+            return redirect(url_for("finance.valuation_detail", valuation_id=v.id))
+        except DomainError as exc:
+            db.session.rollback()
+            errors = {**exc.fields, **errors}
+            flash(exc.message, "error")
+            return render_template("finance/valuation_new.html", rights=held_rights(current_user), errors=errors,
+                                   form=form, max_life=valuation.MAX_LIFE), exc.status
+    return render_template("finance/valuation_new.html", rights=held_rights(current_user), errors=errors, form=form,
+                           max_life=valuation.MAX_LIFE)
+
+
+@bp.get("/valuations/<int:valuation_id>")
+@login_required
+def valuation_detail(valuation_id):
+    v = valuation.get_for(valuation_id, current_user)
+    mine = valuation.same_side(current_user, v.organization_id, v.owner_id)
+    return render_template("finance/valuation.html", v=v, rows=valuation.formula_rows(v), mine=mine,
+                           charge=valuation.review_charge(v),
+                           may_sign=(current_user.is_operator or is_valuer(current_user)) and not mine
+                           and v.status == "review_requested")
+
+
+@bp.get("/valuations/<int:valuation_id>.pdf")
+@login_required
+def valuation_pdf(valuation_id):
+    v = valuation.get_for(valuation_id, current_user)
+    return Response(valuation.pdf(v), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="valuation-{v.id}.pdf"'})
+
+
+def _run(call, done, back):
+    try:
+        call()
+        db.session.commit()
+        flash(done, "success")
+    except NotFound:
+        db.session.rollback()
+        raise
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message + ("：" + "；".join(f"{k} {v}" for k, v in exc.fields.items()) if exc.fields else ""),
+              "error")
+    return redirect(back)
+
+
+@bp.post("/valuations/<int:valuation_id>/review")
+@login_required
+def valuation_review(valuation_id):
+    return _run(lambda: valuation.request_review(current_user, valuation_id), _("已申请复核，复核费待支付"),
+                url_for("finance.valuation_detail", valuation_id=valuation_id))
+
+
+@bp.post("/valuations/<int:valuation_id>/sign-off")
+@login_required
+def valuation_sign_off(valuation_id):
+    return _run(lambda: valuation.sign_off(current_user, valuation_id, request.form.get("note")), _("已签署"),
+                url_for("finance.valuation_detail", valuation_id=valuation_id))
+
+
+# --- loans ---------------------------------------------------------------------------------------------
+
+@bp.route("/loans/new", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_limit, methods=["POST"])
+def loan_new():
+    errors, form = {}, request.form
+    context = {"rights": held_rights(current_user), "valuations": valuation.mine(current_user),
+               "banks": lending.bank_organizations()}
+    if request.method == "POST":
+        amount = None
+        try:
+            amount = parse_amount(form.get("amount") or "")
+        except NumberError as exc:
+            errors["amount"] = str(exc)
+        banks = []
+        for raw in form.getlist("banks")[:30]:
+            try:
+                banks.append(parse_int(raw, minimum=1, maximum=2**31 - 1))
+            except NumberError:
+                errors["banks"] = _("不是经核验的银行机构")
+        data = {"rights": _chosen_rights(form), "amount": amount, "term_months": form.get("term_months"),
+                "purpose": form.get("purpose"), "valuation_id": form.get("valuation_id") or None, "banks": banks,
+                "listed": form.get("listed") == "1"}
+        try:
+            if errors:
+                raise ValidationError(_("融资申请有误"), errors)
+            application = lending.apply(current_user, data, statements=request.files.get("statements"))
+            db.session.commit()
+            flash(_("融资申请已提交"), "success")
+            return redirect(url_for("finance.loan_detail", application_id=application.id))
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return render_template("finance/loan_new.html", errors={**exc.fields, **errors}, form=form,
+                                   **context), exc.status
+    return render_template("finance/loan_new.html", errors=errors, form=form, **context)
+
+
+@bp.get("/loans/<int:application_id>")
+@login_required
+def loan_detail(application_id):
+    application = lending.get_for(application_id, current_user)
+    user = current_user
+    applicant = lending.is_applicant(user, application)
+    bank = is_bank(user)
+    own_offer = bank and any(o.organization_id == user.organization_id and o.status == "open"
+                             for o in application.offers)
+    data = lending.application_json(application, user)
+    asked_by = sorted({m["bank_organization_id"] for m in data["messages"] if m["from_bank"]})
+    return render_template("finance/loan.html", a=application, data=data, applicant=applicant, bank=bank,
+                           lender=lending._lender(user, application), own_offer=own_offer, asked_by=asked_by,
+                           labels=lending.STATUS_LABELS, today=lending.local(lending.utcnow()).date())
+
+
+def _loan_call(action, application_id, form):
+    user = current_user
+    reg = {"number": form.get("number"), "date": form.get("date")}
+    if action == "ask":
+        return lending.ask(user, application_id, form.get("body"))
+    if action == "answer":
+        try:
+            bank = parse_int(form.get("bank_organization_id") or "", minimum=1, maximum=2**31 - 1)
+        except NumberError:
+            bank = None
+        return lending.answer(user, application_id, bank, form.get("body"))
+    if action == "offer":
+        data = {"rate_bps": form.get("rate_bps"), "term_months": form.get("term_months"),
+                "conditions": form.get("conditions")}
+        try:
+            data["amount"] = parse_amount(form.get("amount") or "")
+        except NumberError as exc:
+            raise ValidationError(_("报价有误"), {"amount": str(exc)}) from None
+        return lending.make_offer(user, application_id, data)
+    if action == "decline":
+        return lending.decline(user, application_id, form.get("reason"))
+    if action == "withdraw":
+        return lending.withdraw(user, application_id)
+    if action == "registration":
+        return lending.record_registration(user, application_id, reg)
+    if action == "verify_registration":
+        return lending.verify_registration(user, application_id)
+    if action == "repaid":
+        return lending.mark_repaid(user, application_id)
+    if action == "release":
+        return lending.record_release(user, application_id, reg)
+    return lending.verify_release(user, application_id)
+
+
+@bp.post("/loans/<int:application_id>/<action>")
+@login_required
+@limiter.limit(_limit, methods=["POST"])
+def loan_action(application_id, action):
+    if action not in LOAN_ACTIONS:
+        raise NotFound(_("页面不存在"))
+    lending.get_for(application_id, current_user)
+    return _run(lambda: _loan_call(action, application_id, request.form), _("已办理"),
+                url_for("finance.loan_detail", application_id=application_id))
+
+
+@bp.get("/loans/<int:application_id>/statements")
+@login_required
+def loan_statements(application_id):
+    from marketplace.uploads import send_upload
+
+    return send_upload(lending.statements_of(current_user, application_id), f"statements-{application_id}")
+
+
+@bp.post("/offers/<int:offer_id>/accept")
+@login_required
+def offer_accept(offer_id):
+    offer = db.session.get(LoanOffer, offer_id)
+    if offer is None or not lending.can_view(current_user, offer.application):
+        raise NotFound(_("报价不存在"))
+    return _run(lambda: lending.accept(current_user, offer_id), _("已接受报价，请办理质押登记"),
+                url_for("finance.loan_detail", application_id=offer.application_id))
+
+
+@bp.get("/bank")
+@login_required
+def bank_queue():
+    lending.require_bank(current_user)
+    return render_template("finance/bank.html", queue=lending.queue(current_user),
+                           listed=lending.queue(current_user, listed_only=True), lent=lending.lent(current_user),
+                           labels=lending.STATUS_LABELS)
+
+
+# --- vouchers -------------------------------------------------------------------------------------------
+
+@bp.get("/vouchers")
+@login_required
+def my_vouchers():
+    rows = vouchers.vouchers_for(current_user)
+    db.session.commit()  # vouchers are made on first sight
+    return render_template("finance/vouchers.html", vouchers=rows, charges=vouchers.charges_for(current_user),
+                           remaining=vouchers.remaining, services=SERVICE_LABELS)
+
+
+@bp.post("/charges/<int:charge_id>/voucher")
+@login_required
+@limiter.limit(_limit, methods=["POST"])
+def charge_voucher(charge_id):
+    def call():
+        try:
+            batch = parse_int(request.form.get("batch_id") or "", minimum=1, maximum=2**31 - 1)
+            amount = parse_amount(request.form.get("amount") or "")
+        except NumberError as exc:
+            raise ValidationError(_("金额有误"), {"amount": str(exc)}) from None
+        vouchers.redeem(current_user, batch, charge_id, amount)
+    return _run(call, _("已用创新券支付"), url_for("finance.my_vouchers"))
+
+
+@bp.get("/issuer")
+@login_required
+def issuer():
+    vouchers.require_issuer(current_user)
+    batches = db.session.scalars(select(VoucherBatch).where(
+        VoucherBatch.issuer_organization_id == current_user.organization_id).order_by(VoucherBatch.id.desc()))
+    return render_template("finance/issuer.html", batches=list(batches), report=vouchers.report(current_user),
+                           services=SERVICE_LABELS, errors={}, form={}, regions=list(REGIONS))
+
+
+@bp.post("/issuer/batches")
+@login_required
+@limiter.limit(_limit, methods=["POST"])
+def issuer_batch():
+    form = request.form
+    errors = {}
+    try:
+        face = parse_amount(form.get("face_value") or "")
+    except NumberError as exc:
+        face, errors["face_value"] = None, str(exc)
+    named = []
+    for raw in (form.get("organization_ids") or "").replace(",", " ").split()[:500]:
+        try:
+            named.append(parse_int(raw, minimum=1, maximum=2**31 - 1))
+        except NumberError:
+            errors["organization_ids"] = _("应为单位编号")
+    data = {"programme": form.get("programme"), "face_value": face, "valid_from": form.get("valid_from"),
+            "valid_until": form.get("valid_until"), "services": form.getlist("services")[:10],
+            "regions": form.getlist("regions")[:50], "organization_ids": named, "single_use": form.get("single_use") == "1"}
+    return _run(lambda: (_raise(errors), vouchers.create_batch(current_user, data)), _("已发放创新券批次"),
+                url_for("finance.issuer"))
+
+
+def _raise(errors):
+    if errors:
+        raise ValidationError(_("创新券批次有误"), errors)
+
+
+@bp.get("/issuer/report.csv")
+@login_required
+def issuer_csv():
+    return Response(vouchers.report_csv(vouchers.report(current_user)), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="voucher-redemptions.csv"'})
