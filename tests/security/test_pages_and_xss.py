@@ -215,6 +215,8 @@ PAGES = {
     "auth.login": [("anon", NONE, HTML, False, {"next": LONG})],
     "auth.register": [("anon", NONE, HTML, False, None)],
     "auth.change_password": [("buyer", NONE, HTML, False, None)],
+    "auth.privacy": [("buyer", NONE, HTML, False, None), ("seller", NONE, HTML, False, None)],
+    "auth.privacy_export": [("buyer", NONE, FILE, False, None), ("seller", NONE, FILE, False, None)],
     "trading.buyer_dashboard": [("buyer", NONE, HTML, True, None)],
     "trading.seller_offers": [("seller", NONE, HTML, True, None)],
     "trading.auction_live": [(role, _args(listing_id=lambda p: p.auction.id), JSON, False, None)
