@@ -43,7 +43,10 @@ def _watch(page):
     problems = []
     page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    # a request the page cancels by navigating on (net::ERR_ABORTED: the favicon while the next page loads) is
+    # not a failure anyone sees; any other network failure is
+    page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "") else
+            problems.append(f"failed: {r.url} ({r.failure})"))
     return problems
 
 
