@@ -43,6 +43,7 @@ ACCOUNTS = {
     "seller_payouts": ("已付卖方", "external"),
     "buyer_refunds": ("已退买方", "external"),
     "auction_deposits": ("竞拍保证金托管", "internal"),  # held for bidders until applied, returned or forfeited
+    "royalty_escrow": ("许可使用费托管", "internal"),  # royalty periods held until released (escrow.royalties)
 }
 GATEWAY_CLEARING = "gateway_clearing:"
 
