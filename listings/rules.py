@@ -183,7 +183,7 @@ def problems(listing, stage, *, deal_type=None, today=None, deal=None):
         from .open_licence import open_on_rights
 
         declared = open_on_rights(_ids(rights))
-        for i, r in enumerate(rights):
+        for r in rights:
             if r.id in declared:
                 found.append(Problem("open_licence", "deal_types", _(
                     "%(number)s 已声明开放许可（挂牌 #%(listing)s）：开放许可期间不得给予独占或排他许可",
