@@ -158,6 +158,7 @@ def _import_models():
 def _register_blueprints(app):
     import escrow.api
     import escrow.deposit_views
+    import escrow.licensing_views
     import escrow.paper_api
     import escrow.paper_views
     import escrow.payment_views
@@ -180,10 +181,11 @@ def _register_blueprints(app):
     html = [auth.bp, storefront.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
             escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, escrow.paper_views.bp,
             search.views.bp, listings.rights_views.bp, listings.register_views.bp, escrow.payout_views.bp,
-            escrow.deposit_views.bp]
+            escrow.deposit_views.bp, escrow.licensing_views.bp]
     apis = [auth.api, openapi.bp, listings.api.bp, listings.grading_api.bp, escrow.api.bp,
             escrow.trading_api.bp, escrow.paper_api.bp, escrow.webhooks.bp, search.api.bp, listings.rights_views.api,
-            listings.register_views.api, escrow.payout_views.api, escrow.deposit_views.api]
+            listings.register_views.api, escrow.payout_views.api, escrow.deposit_views.api,
+            escrow.licensing_views.api]
     for bp in html:
         app.register_blueprint(bp)
     for bp in apis:
