@@ -194,13 +194,22 @@ def create_licence(deal, *, open_licence=None, terms=None, now=None):
     terms = terms or {"upfront_fee": deal.price}
     licence = Licence(deal_id=deal.id, open_licence_id=getattr(open_licence, "id", None), licensor_id=deal.seller_id,
                       licensee_id=deal.buyer_id, licence_type=LICENCE_OF_DEAL[deal.deal_type],
-                      starts_on=deal.license_start, ends_on=deal.license_end, territory=deal.license_territory,
+                      starts_on=deal.license_start, ends_on=_last_day(deal.license_start, deal.license_end),
+                      territory=deal.license_territory,
                       field=deal.license_field, created_at=now,
                       recordal_due_on=_add_months(local(deal.created_at).date(), RECORDAL_MONTHS))
     _apply_terms(licence, terms)
     db.session.add(licence)
     db.session.flush()
     return licence
+
+
+def _last_day(start, end):
+    """The licence's last day: a term of whole years from ``start`` ends the day before its anniversary (a
+    three-year licence from 2026-12-05 runs to 2029-12-04, twelve whole quarters), any other end as given."""
+    if end > start and (end.month, end.day) == (start.month, start.day):
+        return end - timedelta(days=1)
+    return end
 
 
 def _apply_terms(licence, terms):

@@ -13,6 +13,8 @@ Refused with the reason, nothing stored: a trademark; a patent not granted, laps
 pledged patent without the pledgee's consent on the listing; a patent under an exclusive or sole licence (in
 the register, or a deal under way); a listing the declarer's side does not hold; terms out of range.
 """
+from datetime import timedelta
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -262,10 +264,7 @@ def take(open_licence_id, user, now=None):
     deal = open_deal(listing, user, price_at_take(decl), "non_exclusive_license", "open_licence", decl.id, now=now)
     deal.license_territory, deal.license_field = "中国大陆", "不限"
     start = deal.license_start
-    try:
-        deal.license_end = start.replace(year=start.year + decl.term_years)
-    except ValueError:  # 29 February
-        deal.license_end = start.replace(year=start.year + decl.term_years, day=28)
+    deal.license_end = _anniversary(start, decl.term_years) - timedelta(days=1)  # whole years: to the day before
     terms = {"upfront_fee": deal.price, "advance_credit": decl.royalty_kind == "percent",
              "royalty_bps": decl.royalty_bps, "period": decl.period if decl.royalty_kind == "percent" else None,
              "yearly_minimum": decl.yearly_minimum, "sublicensing": False, "instalments": None}

@@ -291,3 +291,66 @@ def check_deposits():
         LedgerAccount, LedgerAccount.id == Posting.account_id).where(LedgerAccount.code == "auction_deposits")).scalar()
     assert int(held) == expected_held, f"auction_deposits holds {held}, the deposits not settled {expected_held}"
     return deposits
+
+
+def check_royalties():
+    """Royalty periods (issue 16, ``escrow.royalties``): each period's money is where its status says, booked
+    once under its own keys; the fee is the deal's rate on the amount; ``royalty_escrow`` holds exactly the
+    periods paid and not yet released; a reported amount is what the rule computes from the reports; and a
+    licence year whose last period is reported was charged its royalty, and at least its minimum."""
+    from escrow import royalties
+    from escrow.royalty_models import Licence, RoyaltyPeriod
+
+    check_ledger()
+    periods = db.session.execute(select(RoyaltyPeriod).order_by(RoyaltyPeriod.id)).scalars().all()
+    entries = {e.idempotency_key: e for e in db.session.execute(
+        select(JournalEntry).where(JournalEntry.idempotency_key.like("royalty:%"))).scalars()}
+    expected = {"open": (), "awaiting_payment": (), "settled": (), "held": ("fund",),
+                "released": ("fund", "release"), "paid_out": ("fund", "release", "payout")}
+    held = payable = 0
+    for p in periods:
+        where = f"royalty period {p.id} ({p.status})"
+        booked = tuple(k for k in ("fund", "release", "payout") if f"royalty:{p.id}:{k}" in entries)
+        assert booked == expected[p.status], f"{where}: booked {booked}"
+        for key in booked:
+            entry = entries[f"royalty:{p.id}:{key}"]
+            amounts = {post.account.code: post.amount for post in entry.postings}
+            if key == "fund":
+                assert amounts["royalty_escrow"] == p.amount > 0, where
+            elif key == "release":
+                assert amounts.get("platform_revenue", 0) == p.fee, where
+                assert p.fee == platform_fee(p.amount, p.licence.deal.fee_bps), f"{where}: fee"
+                assert amounts["seller_payable"] == p.amount - p.fee, where
+            else:
+                assert amounts["seller_payouts"] == p.amount - p.fee, where
+        if p.status == "held":
+            held += p.amount
+        if p.status == "released":
+            payable += p.amount - p.fee
+        if p.status == "settled":
+            assert p.amount == 0, where
+    escrow_balance = ledger.account_balances().get("royalty_escrow", {}).get("CNY", 0)
+    assert escrow_balance == held, f"royalty_escrow {escrow_balance} != held periods {held}"
+    royalty_payable = sum(post.amount for key, e in entries.items() for post in e.postings
+                          if post.account.code == "seller_payable")
+    assert royalty_payable == payable, f"royalties owed to licensors {royalty_payable} != released {payable}"
+    for licence in db.session.execute(select(Licence)).scalars():
+        if not licence.royalty_bps:
+            continue
+        for p in licence.periods:
+            if p.kind == "running" and p.net_sales is not None:
+                assert p.amount == royalties.due_for(licence, p, p.net_sales), f"royalty period {p.id}: amount"
+        years = {}
+        for p in licence.periods:
+            if p.kind == "running":
+                years.setdefault(p.licence_year, []).append(p)
+        for year, rows in years.items():
+            if rows[-1].net_sales is None:
+                continue
+            charged = sum(p.amount for p in rows) + (licence.upfront_fee if licence.advance_credit and year == 1
+                                                     else 0)
+            royalty = sum(royalties.royalty_of(p.net_sales, licence.royalty_bps) for p in rows)
+            want = max(royalty, licence.yearly_minimum or 0)
+            if licence.advance_credit and year == 1:
+                want = max(want, licence.upfront_fee)
+            assert charged == want, f"licence {licence.id} year {year}: charged {charged}, owed {want}"

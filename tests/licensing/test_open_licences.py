@@ -167,7 +167,7 @@ def test_three_organisations_take_licences_at_the_published_terms(app, client, p
         assert licence["yearly_minimum"] == 100_000_00 and licence["advance_credit"] is True
         deal = db.session.get(Deal, r.get_json()["deal_id"])
         assert deal.deal_type == "non_exclusive_license" and deal.price == 100_000_00 and deal.source == "open_licence"
-        assert deal.license_end == deal.license_start.replace(year=deal.license_start.year + 3)
+        assert deal.license_end == deal.license_start.replace(year=deal.license_start.year + 3) - timedelta(days=1)
     assert db.session.get(Listing, decl.listing_id).status == "published"  # non-exclusive: stays on offer
     from escrow import contracts
 
