@@ -49,7 +49,7 @@ def test_holder_declares_through_the_api_and_it_shows_in_the_catalogue_search_an
     assert client.get("/api/v1/search?open_licence=yes").status_code == 422
     detail = client.get(f"/listings/{listing.id}").get_data(as_text=True)
     assert "badge-open-licence" in detail and "接受条件，取得许可" not in detail  # anonymous: sign in first
-    assert "badge-open-licence" in client.get(f"/search?open_licence=1").get_data(as_text=True)
+    assert "badge-open-licence" in client.get("/search?open_licence=1").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("terms,field", [

@@ -21,7 +21,7 @@ from marketplace.timeutil import SHANGHAI, utcnow
 from tests import factories
 from tests.invariants.checks import check_royalties
 
-from .conftest import PERCENT_TERMS, take_and_pay
+from .conftest import take_and_pay
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -134,7 +134,7 @@ def test_a_second_report_for_the_same_period_is_refused(app, client, people, lic
 
 
 def test_periods_are_reported_in_order(app, client, people, licence, monkeypatch):
-    p1, p2 = licence.periods[0], licence.periods[1]
+    _p1, p2 = licence.periods[0], licence.periods[1]
     monkeypatch.setattr(royalties, "utcnow", lambda: _utc_after(p2.ends_on))
     r = _report(client, licence, p2, people.takers[0], {"net_sales": 100})
     assert r.status_code == 409 and _stored(p2)[0] == "open"
