@@ -455,8 +455,8 @@ def report(licence_id, period_id, actor, net_sales, *, attachment=None, note=Non
     if "buyer" not in roles:
         raise PermissionDenied(_("只有被许可方可以报告销售额"))
     sync(licence, now)
-    if licence.status != "active":
-        raise RoyaltyConflict(_("许可当前不在有效期内（%(status)s），不能报告",
+    if licence.status not in ("active", "ended"):  # an ended licence's last periods are still reported and paid
+        raise RoyaltyConflict(_("许可尚未生效（%(status)s），不能报告",
                                 status=str(LICENCE_STATUS_LABELS[licence.status])), status=licence.status)
     if period.kind != "running":
         raise RoyaltyConflict(_("分期付款无需报告销售额"))
@@ -669,10 +669,14 @@ def run_royalty_deadlines(now):
             counts["licences_activated"] += 1
         elif changed == "ended":
             counts["licences_ended"] += 1
-        if licence.status != "active":
-            continue
+    # Periods still to report, pay or release, also of licences that have ended since (their last periods are
+    # reported and paid after the end).
+    owing = db.session.scalars(select(Licence).where(Licence.status.in_(("active", "ended")), Licence.id.in_(
+        select(RoyaltyPeriod.licence_id).where(RoyaltyPeriod.status.in_(("open", "awaiting_payment", "held")))))
+        .order_by(Licence.id)).all()
+    for licence in dict.fromkeys([lic for lic in licences if lic.status == "active"] + owing):
         deal = licence.deal
-        if deal.recorded_at is None:
+        if deal.recorded_at is None and licence.status == "active":
             if today > licence.recordal_due_on and licence.recordal_overdue_at is None:
                 licence.recordal_overdue_at = now
                 _tell_both(licence, _("许可合同备案已逾期"), _(

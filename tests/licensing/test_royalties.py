@@ -337,3 +337,21 @@ def test_the_html_report_form_refuses_a_bad_figure_and_accepts_a_good_one(app, c
                     data={"net_sales": "1,000,000.00", "attachment": (FileStorage(io.BytesIO(PDF), "s.pdf"))},
                     content_type="multipart/form-data")
     assert r.status_code == 302 and _stored(p1)[:2] == ("settled", 1_000_000_00)
+
+
+def test_the_last_period_is_reported_and_reminded_after_the_licence_ended(app, people, declared):
+    """Regression (the royalty state machine): a licence that ended refused the report of its last period, due
+    30 days after the end, and the deadline job stopped reminding its late periods."""
+    decl = declared({"royalty_kind": "percent", "royalty_bps": 1_000, "yearly_minimum": 1_00, "period": "year",
+                     "term_years": 1})
+    _deal, licence = take_and_pay(decl, people.takers[0], people.operator)
+    (last,) = licence.periods
+    run_deadlines(_utc_after(licence.ends_on, 1))
+    db.session.refresh(licence)
+    assert licence.status == "ended"
+    run_deadlines(_utc_after(last.due_on, 1))
+    assert _notices(people.takers[0], "逾期提醒") == 1
+    royalties.report(licence.id, last.id, people.takers[0], 50_000_00, now=_utc_after(last.due_on, 2))
+    db.session.commit()
+    assert last.status == "awaiting_payment" and last.amount == 5_000_00 - 1_00  # 10 %, less the minimum paid
+    check_royalties()
