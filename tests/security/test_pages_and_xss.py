@@ -110,6 +110,16 @@ class Poisoned:
         self.claim = register.file_claim(w.other_seller, self.listing.rights[0], _file(), LONG)
         db.session.commit()
 
+        # an open licence on the hostile listing, taken by an organisation (issue 16)
+        from listings import open_licence
+
+        self.open_licence = open_licence.declare(self.listing.id, w.seller, {"royalty_kind": "fixed",
+                                                                             "annual_fee": 1_000_00, "term_years": 2})
+        licensee = factories.make_user("buyer", org=factories.make_org(name=LONG[:200]))
+        db.session.commit()
+        _deal, self.licence = open_licence.take(self.open_licence.id, licensee)
+        db.session.commit()
+
 
 def _deposit(w):
     from datetime import timedelta
@@ -224,6 +234,11 @@ PAGES = {
                            ("buyer", NONE, HTML, False, {"q": "锂电池", "kind": SHORT, "sort": SHORT})],
     "search.saved_searches": [("buyer", NONE, HTML, True, None)],
     "static": [("anon", _args(filename="css/app.css"), FILE, False, None)],
+    "licensing.catalogue": [("anon", NONE, HTML, True, None), ("buyer", NONE, HTML, True, None)],
+    "licensing.declare_form": [("seller", _args(listing_id=lambda p: p.listing.id), HTML, True, None)],
+    "licensing.my_licences": [("seller", NONE, HTML, True, None)],
+    "licensing.licence_page": [(role, _args(licence_id=lambda p: p.licence.id), HTML, True, None)
+                               for role in ("seller", "operator")],
 }
 
 
