@@ -71,10 +71,15 @@ def _yuan_or_none(raw, key, fields):
         return None
 
 
-@bp.app_context_processor
-def _helpers():
-    """The open-licence badge and panel on listing cards and pages."""
-    return {"open_licence_of": ol.declaration_of, "royalty_percent": royalties.percent}
+@bp.app_template_global("open_licence_of")
+def open_licence_of(listing):
+    """The open-licence badge and panel on listing cards and pages (a global: imported macros see it too)."""
+    return ol.declaration_of(listing)
+
+
+@bp.app_template_global("royalty_percent")
+def royalty_percent(bps):
+    return royalties.percent(bps)
 
 
 # --- HTML: the catalogue and declaring ------------------------------------------------------------
