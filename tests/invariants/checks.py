@@ -293,21 +293,43 @@ def check_deposits():
     return deposits
 
 
-def check_royalties():
+def check_royalties(licence_ids=None):
     """Royalty periods (issue 16, ``escrow.royalties``): each period's money is where its status says, booked
     once under its own keys; the fee is the deal's rate on the amount; ``royalty_escrow`` holds exactly the
-    periods paid and not yet released; a reported amount is what the rule computes from the reports; and a
-    licence year whose last period is reported was charged its royalty, and at least its minimum."""
+    periods paid and not yet released, and licensors are owed exactly the released ones (both over the whole
+    ledger); a reported amount is what the rule computes from the reports; and a licence year whose last period
+    is reported was charged its royalty, and at least its minimum. ``licence_ids``: check those licences'
+    periods one by one (default: every licence)."""
     from escrow import royalties
     from escrow.royalty_models import Licence, RoyaltyPeriod
 
     check_ledger()
-    periods = db.session.execute(select(RoyaltyPeriod).order_by(RoyaltyPeriod.id)).scalars().all()
+    # the whole ledger, in SQL: held = royalty_escrow, released and unpaid = what royalties left in seller_payable
+    held = db.session.scalar(select(func.coalesce(func.sum(RoyaltyPeriod.amount), 0))
+                             .where(RoyaltyPeriod.status == "held"))
+    payable = db.session.scalar(select(func.coalesce(func.sum(RoyaltyPeriod.amount - RoyaltyPeriod.fee), 0))
+                                .where(RoyaltyPeriod.status == "released"))
+
+    def royalty_balance(code):
+        return db.session.scalar(
+            select(func.coalesce(func.sum(Posting.amount), 0)).join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+            .where(JournalEntry.idempotency_key.like("royalty:%"), LedgerAccount.code == code))
+
+    assert royalty_balance("royalty_escrow") == held, f"royalty_escrow {royalty_balance('royalty_escrow')} != {held}"
+    assert ledger.account_balances().get("royalty_escrow", {}).get("CNY", 0) == held, "royalty_escrow outside royalties"
+    assert royalty_balance("seller_payable") == payable, \
+        f"royalties owed to licensors {royalty_balance('seller_payable')} != released {payable}"
+    query = select(Licence).order_by(Licence.id)
+    if licence_ids is not None:
+        query = query.where(Licence.id.in_(list(licence_ids)))
+    licences = db.session.execute(query).scalars().all()
+    periods = [p for licence in licences for p in licence.periods]
+    keys = [f"royalty:{p.id}:{k}" for p in periods for k in ("fund", "release", "payout")]
     entries = {e.idempotency_key: e for e in db.session.execute(
-        select(JournalEntry).where(JournalEntry.idempotency_key.like("royalty:%"))).scalars()}
+        select(JournalEntry).where(JournalEntry.idempotency_key.in_(keys))).scalars()} if keys else {}
     expected = {"open": (), "awaiting_payment": (), "settled": (), "held": ("fund",),
                 "released": ("fund", "release"), "paid_out": ("fund", "release", "payout")}
-    held = payable = 0
     for p in periods:
         where = f"royalty period {p.id} ({p.status})"
         booked = tuple(k for k in ("fund", "release", "payout") if f"royalty:{p.id}:{k}" in entries)
@@ -323,18 +345,9 @@ def check_royalties():
                 assert amounts["seller_payable"] == p.amount - p.fee, where
             else:
                 assert amounts["seller_payouts"] == p.amount - p.fee, where
-        if p.status == "held":
-            held += p.amount
-        if p.status == "released":
-            payable += p.amount - p.fee
         if p.status == "settled":
             assert p.amount == 0, where
-    escrow_balance = ledger.account_balances().get("royalty_escrow", {}).get("CNY", 0)
-    assert escrow_balance == held, f"royalty_escrow {escrow_balance} != held periods {held}"
-    royalty_payable = sum(post.amount for key, e in entries.items() for post in e.postings
-                          if post.account.code == "seller_payable")
-    assert royalty_payable == payable, f"royalties owed to licensors {royalty_payable} != released {payable}"
-    for licence in db.session.execute(select(Licence)).scalars():
+    for licence in licences:
         if not licence.royalty_bps:
             continue
         for p in licence.periods:

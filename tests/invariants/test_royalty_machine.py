@@ -214,7 +214,7 @@ class RoyaltyMachine(RuleBasedStateMachine):
     @invariant()
     def books_hold(self):
         db.session.expire_all()
-        checks.check_royalties()
+        checks.check_royalties(self.licence_ids)
 
 
 def test_royalty_periods_are_paid_held_released_and_paid_out_exactly_once(app):
