@@ -661,6 +661,16 @@ def run_royalty_deadlines(now):
     counts = {"licences_activated": 0, "licences_ended": 0, "royalty_reminders": 0, "royalty_credit_records": 0,
               "royalties_released": 0, "recordal_reminders": 0}
     counts["open_licences_lapsed"] = open_licence.lapse_dead(now)
+    # Every paid licence deal has its licence (a negotiated one whose parties never opened the licence page too):
+    # its recordal is tracked and its end ends the register's licence.
+    from .models import Deal
+
+    unlicensed = db.session.scalars(select(Deal).where(
+        Deal.deal_type.in_(tuple(LICENCE_OF_DEAL)), Deal.funded_at.isnot(None), Deal.license_start.isnot(None),
+        Deal.license_end.isnot(None), Deal.state.notin_(("cancelled", "refunded")),
+        ~select(Licence.id).where(Licence.deal_id == Deal.id).exists()).order_by(Deal.id).limit(500)).all()
+    for deal in unlicensed:
+        create_licence(deal, now=now)
     licences = db.session.scalars(select(Licence).where(Licence.status.in_(("pending", "active")))
                                   .order_by(Licence.id)).all()
     for licence in licences:

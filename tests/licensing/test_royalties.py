@@ -355,3 +355,25 @@ def test_the_last_period_is_reported_and_reminded_after_the_licence_ended(app, p
     db.session.commit()
     assert last.status == "awaiting_payment" and last.amount == 5_000_00 - 1_00  # 10 %, less the minimum paid
     check_royalties()
+
+
+def test_a_negotiated_licence_deal_gets_its_licence_and_its_end_ends_the_register_entry(app, people):
+    """A paid licence deal whose parties never opened the licence page still has its licence tracked."""
+    from tests.escrow.conftest import PNG, upload
+
+    listing = factories.make_listing(people.holder, deal_types=("non_exclusive_license",))
+    deal = deals.open_deal(listing, people.takers[1], 20_000_00, "non_exclusive_license", "purchase")
+    db.session.commit()
+    factories.sign_contract(deal)
+    deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price, people.operator)
+    deals.file_transfer(deal.id, people.holder, upload())
+    factories.record_and_verify(deal, people.holder, people.operator, upload(PNG, "notice.png"))
+    db.session.commit()
+    assert royalties.licence_of(deal) is None
+    run_deadlines(utcnow())
+    licence = royalties.licence_of(deal)
+    assert licence is not None and licence.status == "active" and licence.periods == []
+    run_deadlines(_utc_after(licence.ends_on, 1))
+    db.session.refresh(licence)
+    enc = db.session.scalar(select(Encumbrance).where(Encumbrance.deal_id == deal.id))
+    assert licence.status == "ended" and enc.ended_at is not None
