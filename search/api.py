@@ -60,6 +60,7 @@ RESULT_SCHEMA = {
         "snippet": {"type": "string", "description": "a matching excerpt of the description (HTML, may be empty)"},
         "holders": {"type": "array", "items": {"type": "string"},
                     "description": "权利人: the registered holders of the listing's rights"},
+        "open_licence": {"type": "boolean", "description": "an open licence (专利开放许可) is declared on it"},
         "url": {"type": "string"},
     },
 }
