@@ -65,6 +65,8 @@ ACTION_LABELS = {
     "invoice_requested": "申请发票",
     "invoice_issued": "登记发票号码",
     "tech_contract_registered": "登记技术合同",
+    # issue 16: the licensor wrote a licence deal's royalty structure into the unsigned contract (escrow.royalties)
+    "royalty_terms": "约定许可费条款",
 }
 ROLE_LABELS = {"buyer": "买方", "seller": "卖方", "operator": "平台运营", "system": "系统"}
 
