@@ -195,7 +195,14 @@ def terms(deal, today=None):
         "end": deal.license_end.isoformat() if deal.license_end else None,
         "surviving_licences": surviving,
         "opened_on": local(deal.created_at).strftime("%Y年%m月%d日"),
+        "royalty": _royalty_terms(deal),  # issue 16: the licence's royalty structure (escrow.royalties)
     }
+
+
+def _royalty_terms(deal):
+    from .royalties import contract_terms
+
+    return contract_terms(deal)
 
 
 def render_document(deal):

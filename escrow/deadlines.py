@@ -18,6 +18,9 @@ def run_deadlines(now):
     try:
         report.update(trading.run_market_deadlines(now))
         report.update(deals.enforce_deal_deadlines(now))
+        from . import royalties  # issue 16: licences start and end, royalty reminders, credit, release
+
+        report.update(royalties.run_royalty_deadlines(now))
         report["listings_expired"] = len(expire_due_listings(now))
         db.session.commit()
     except Exception:

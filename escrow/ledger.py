@@ -44,6 +44,7 @@ ACCOUNTS = {
     "seller_payouts": (N_("已付卖方"), "external"),
     "buyer_refunds": (N_("已退买方"), "external"),
     "auction_deposits": (N_("竞拍保证金托管"), "internal"),  # held for bidders until applied, returned or forfeited
+    "royalty_escrow": (N_("许可使用费托管"), "internal"),  # royalty periods held until released (escrow.royalties)
 }
 GATEWAY_CLEARING = "gateway_clearing:"
 # Innovation vouchers (finance.vouchers): a programme's redeemed vouchers it has not reimbursed yet, and what it

@@ -55,6 +55,8 @@ ACTION_LABELS = {
     "invoice_requested": N_("申请发票"),
     "invoice_issued": N_("登记发票号码"),
     "tech_contract_registered": N_("登记技术合同"),
+    # issue 16: the licensor wrote a licence deal's royalty structure into the unsigned contract (escrow.royalties)
+    "royalty_terms": N_("约定许可费条款"),
 }
 ROLE_LABELS = labels.ROLE
 

@@ -222,4 +222,5 @@ class LedgerImbalance(db.Model):
 from . import ledger_guards  # noqa: E402,F401  (installs the ledger's triggers with the tables)
 from .paper_models import ContractSignature, DealContract, InvoiceRequest, RecordalDetails  # noqa: E402,F401
 from .payout_models import PayoutAccount, RefundInstruction  # noqa: E402,F401
+from .royalty_models import Licence, RoyaltyPeriod  # noqa: E402,F401  (issue 16)
 from .webhook_models import ProcessedWebhookEvent, StripePaymentIntent  # noqa: E402,F401

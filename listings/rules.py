@@ -179,6 +179,18 @@ def problems(listing, stage, *, deal_type=None, today=None, deal=None):
                     deal_type=_(DEAL_TYPE_LABELS[dt])), [r.number]))
                 break
 
+    # 5a. While a patent is under an open licence, no exclusive or sole licence (专利法第五十一条第三款).
+    if offered & {"exclusive_license", "sole_license"}:
+        from .open_licence import open_on_rights
+
+        declared = open_on_rights(_ids(rights))
+        for r in rights:
+            if r.id in declared:
+                found.append(Problem("open_licence", "deal_types", _(
+                    "%(number)s 已声明开放许可（挂牌 #%(listing)s）：开放许可期间不得给予独占或排他许可",
+                    number=r.number, listing=declared[r.id].listing_id), [r.number],
+                    listing_ids=[declared[r.id].listing_id]))
+
     # 5b. When a deal opens: an assignment waits for the licence deals under way on its rights (their
     #     licences would survive it unacknowledged, or be granted by a seller who no longer holds the right),
     #     and a licence waits for an assignment under way.

@@ -167,6 +167,7 @@ def _register_blueprints(app):
     import demand.views
     import escrow.api
     import escrow.deposit_views
+    import escrow.licensing_views
     import escrow.paper_api
     import escrow.paper_views
     import escrow.payment_views
@@ -191,11 +192,11 @@ def _register_blueprints(app):
     html = [auth.bp, storefront.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
             escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, escrow.paper_views.bp,
             search.views.bp, listings.rights_views.bp, listings.register_views.bp, escrow.payout_views.bp,
-            escrow.deposit_views.bp, demand.views.bp, finance.views.bp]
+            escrow.deposit_views.bp, escrow.licensing_views.bp, demand.views.bp, finance.views.bp]
     apis = [auth.api, openapi.bp, listings.api.bp, listings.grading_api.bp, escrow.api.bp,
             escrow.trading_api.bp, escrow.paper_api.bp, escrow.webhooks.bp, search.api.bp, listings.rights_views.api,
             listings.register_views.api, escrow.payout_views.api, escrow.deposit_views.api,
-            demand.api.bp, finance.api.bp]
+            escrow.licensing_views.api, demand.api.bp, finance.api.bp]
     for bp in html:
         app.register_blueprint(bp)
     for bp in apis:

@@ -97,6 +97,10 @@ def load_settings(instance_path: Path) -> dict:
         "MAX_OPEN_OFFERS": _int("MAX_OPEN_OFFERS", 20),
         "UNPAID_STRIKES": _int("UNPAID_STRIKES", 3),
         "UNPAID_STRIKE_DAYS": _int("UNPAID_STRIKE_DAYS", 180),
+        # Royalty periods (issue 16, escrow.royalties): a paid period is held this many days for the licensor to
+        # check the report before it is released; a report or payment this many days late becomes a credit record.
+        "ROYALTY_HOLD_DAYS": _int("ROYALTY_HOLD_DAYS", 7),
+        "ROYALTY_GRACE_DAYS": _int("ROYALTY_GRACE_DAYS", 30),
         # operations (issue 21, docs/operations.md): logs, metrics, readiness, backups
         "LOG_FORMAT": (os.environ.get("LOG_FORMAT") or "json").lower(),  # json | text
         "LOG_ACCESS": os.environ.get("LOG_ACCESS", "0") == "1",  # off: gunicorn's access log is cheaper

@@ -35,6 +35,7 @@ SEARCH_PARAMETERS = [
     _param("nice_class", {"type": "integer", "minimum": 1, "maximum": 45}, "Nice class"),
     _param("deal_type", {"type": "string", "enum": list(DEAL_TYPES)}, "offered deal type"),
     _param("price_mode", {"type": "string", "enum": list(PRICE_MODES)}, "price mode"),
+    _param("open_licence", {"type": "string", "enum": ["1"]}, "1: only listings under an open licence (专利开放许可)"),
     _param("price_min", {"type": "integer", "minimum": 0}, "lowest price in fen"),
     _param("price_max", {"type": "integer", "minimum": 0}, "highest price in fen"),
     _param("region", {"type": "string", "enum": list(REGIONS)}, "seller's region"),
@@ -61,6 +62,7 @@ RESULT_SCHEMA = {
         "snippet": {"type": "string", "description": "a matching excerpt of the description (HTML, may be empty)"},
         "holders": {"type": "array", "items": {"type": "string"},
                     "description": "权利人: the registered holders of the listing's rights"},
+        "open_licence": {"type": "boolean", "description": "an open licence (专利开放许可) is declared on it"},
         "url": {"type": "string"},
     },
 }

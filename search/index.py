@@ -66,6 +66,7 @@ COLUMN_FIELDS = {
     "region": ("b", 0),  # code in REGION_CODES
     "published": ("q", 0),  # epoch seconds
     "ends": ("q", 0),  # an auction's close, epoch seconds; 0 = not an auction (an older index: 0 everywhere)
+    "open_licence": ("b", 0),  # 1: an open licence (专利开放许可) is declared on the listing (issue 16)
 }
 
 
@@ -190,7 +191,14 @@ def listing_document(listing):
         "region": REGION_CODES.index(region),
         "published": _epoch(listing.published_at),
         "ends": _epoch(listing.auction.ends_at) if listing.price_mode == "auction" and listing.auction else 0,
+        "open_licence": 1 if _open_licence(listing) else 0,
     }
+
+
+def _open_licence(listing):
+    from listings.open_licence import is_open
+
+    return listing.kind == "patent" and is_open(listing)
 
 
 def is_searchable(listing):
@@ -606,6 +614,7 @@ class Filters:
     price_min: int = None
     price_max: int = None
     region: str = None
+    open_licence: str = None  # "1": only listings under an open licence (issue 16)
 
     def filter_values(self):
         """{name: value} of every filter field (for handing them on)."""
@@ -726,6 +735,8 @@ def _filter_mask(snap, iq):
         mask &= (col["patent_type"] & (1 << PATENT_TYPES.index(iq.patent_type))) != 0
     if iq.region:
         mask &= col["region"] == REGION_CODES.index(iq.region)
+    if iq.open_licence:
+        mask &= col["open_licence"] == 1
     if iq.nice_class:
         mask &= (col["nice_class"] & np.uint64(1 << (iq.nice_class - 1))) != 0
     if iq.price_min is not None:

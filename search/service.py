@@ -151,6 +151,7 @@ def parse_params(args):
     p.deal_type = choice("deal_type", DEAL_TYPES)
     p.price_mode = choice("price_mode", PRICE_MODES)
     p.region = choice("region", tuple(REGIONS))
+    p.open_licence = choice("open_licence", ("1",))
     sort = _one(args, "sort") or "relevance"
     if sort not in SORTS:
         fields["sort"] = _("未知排序，可选：%(options)s", options=", ".join(SORTS))
@@ -349,6 +350,17 @@ def plain_text(markdown):
     return _MARKDOWN.sub("", _LIST_MARKER.sub("", (markdown or "")[:MAX_PLAIN_CHARS])).strip()
 
 
+def _mark_open_licences(results):
+    """``open_licence``: true for results under an open licence (the badge; issue 16). One query."""
+    from listings.models import OpenLicence
+
+    ids = [r["id"] for r in results]
+    open_ids = set(db.session.scalars(db.select(OpenLicence.listing_id).where(
+        OpenLicence.listing_id.in_(ids), OpenLicence.status == "open"))) if ids else set()
+    for r in results:
+        r["open_licence"] = r["id"] in open_ids
+
+
 def _holders(ids):
     """{listing id: [holder name, …]} (权利人 of the listing's rights, each once)."""
     names = {}
@@ -480,6 +492,7 @@ def _run(params, clauses, handle, with_facets, match_any=False):
     firsts = _first_rights([row.id for row in ordered]) if ordered else {}
     results = [result_json(row, terms, texts.get(row.id, ()), holders.get(row.id, ()), firsts.get(row.id))
                for row in ordered]
+    _mark_open_licences(results)
     total = found.total - len(stale)
     if results:
         total = max(total, offset + len(results))

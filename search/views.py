@@ -59,7 +59,8 @@ def section_label(code, locale):
 
 FILTER_NAMES = {"kind": _l("类型"), "grade": _l("质量等级"), "patent_type": _l("专利类型"), "ipc": _l("IPC 分类"),
                 "nice_class": _l("尼斯分类"), "deal_type": _l("交易方式"), "price_mode": _l("报价方式"),
-                "price_min": _l("最低价"), "price_max": _l("最高价"), "region": _l("地区")}
+                "price_min": _l("最低价"), "price_max": _l("最高价"), "region": _l("地区"),
+                "open_licence": _l("开放许可")}
 
 
 def filter_label(key, value, locale):
@@ -75,6 +76,8 @@ def filter_label(key, value, locale):
         shown = format_yuan(int(value))
     elif key == "region":
         shown = region_label(value, str(locale))
+    elif key == "open_licence":
+        shown = _("是")
     elif key == "nice_class":
         shown = _("第 %(n)s 类", n=value)
     else:

@@ -9,6 +9,7 @@ from .listing import (  # noqa: F401
 )
 from .grade import GradeAssessment  # noqa: F401
 from .bidding import DEPOSIT_STATUSES, AuctionDeposit, Bid, Offer  # noqa: F401
+from .open_licence import OPEN_LICENCE_STATUSES, OpenLicence  # noqa: F401  (issue 16)
 
 
 

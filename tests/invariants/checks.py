@@ -328,3 +328,77 @@ def check_vouchers():
         .where(LedgerAccount.code == "platform_revenue", JournalEntry.kind.in_(("voucher_redeem", "charge_transfer")))
     ).scalar_one()
     assert revenue == sum(r.amount for r in redemptions) + transfers, "voucher revenue differs from what was paid"
+def check_royalties(licence_ids=None):
+    """Royalty periods (issue 16, ``escrow.royalties``): each period's money is where its status says, booked
+    once under its own keys; the fee is the deal's rate on the amount; ``royalty_escrow`` holds exactly the
+    periods paid and not yet released, and licensors are owed exactly the released ones (both over the whole
+    ledger); a reported amount is what the rule computes from the reports; and a licence year whose last period
+    is reported was charged its royalty, and at least its minimum. ``licence_ids``: check those licences'
+    periods one by one (default: every licence)."""
+    from escrow import royalties
+    from escrow.royalty_models import Licence, RoyaltyPeriod
+
+    check_ledger()
+    # the whole ledger, in SQL: held = royalty_escrow, released and unpaid = what royalties left in seller_payable
+    held = db.session.scalar(select(func.coalesce(func.sum(RoyaltyPeriod.amount), 0))
+                             .where(RoyaltyPeriod.status == "held"))
+    payable = db.session.scalar(select(func.coalesce(func.sum(RoyaltyPeriod.amount - RoyaltyPeriod.fee), 0))
+                                .where(RoyaltyPeriod.status == "released"))
+
+    def royalty_balance(code):
+        return db.session.scalar(
+            select(func.coalesce(func.sum(Posting.amount), 0)).join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+            .where(JournalEntry.idempotency_key.like("royalty:%"), LedgerAccount.code == code))
+
+    assert royalty_balance("royalty_escrow") == held, f"royalty_escrow {royalty_balance('royalty_escrow')} != {held}"
+    assert ledger.account_balances().get("royalty_escrow", {}).get("CNY", 0) == held, "royalty_escrow outside royalties"
+    assert royalty_balance("seller_payable") == payable, \
+        f"royalties owed to licensors {royalty_balance('seller_payable')} != released {payable}"
+    query = select(Licence).order_by(Licence.id)
+    if licence_ids is not None:
+        query = query.where(Licence.id.in_(list(licence_ids)))
+    licences = db.session.execute(query).scalars().all()
+    periods = [p for licence in licences for p in licence.periods]
+    keys = [f"royalty:{p.id}:{k}" for p in periods for k in ("fund", "release", "payout")]
+    entries = {e.idempotency_key: e for e in db.session.execute(
+        select(JournalEntry).where(JournalEntry.idempotency_key.in_(keys))).scalars()} if keys else {}
+    expected = {"open": (), "awaiting_payment": (), "settled": (), "held": ("fund",),
+                "released": ("fund", "release"), "paid_out": ("fund", "release", "payout")}
+    for p in periods:
+        where = f"royalty period {p.id} ({p.status})"
+        booked = tuple(k for k in ("fund", "release", "payout") if f"royalty:{p.id}:{k}" in entries)
+        assert booked == expected[p.status], f"{where}: booked {booked}"
+        for key in booked:
+            entry = entries[f"royalty:{p.id}:{key}"]
+            amounts = {post.account.code: post.amount for post in entry.postings}
+            if key == "fund":
+                assert amounts["royalty_escrow"] == p.amount > 0, where
+            elif key == "release":
+                assert amounts.get("platform_revenue", 0) == p.fee, where
+                assert p.fee == platform_fee(p.amount, p.licence.deal.fee_bps), f"{where}: fee"
+                assert amounts["seller_payable"] == p.amount - p.fee, where
+            else:
+                assert amounts["seller_payouts"] == p.amount - p.fee, where
+        if p.status == "settled":
+            assert p.amount == 0, where
+    for licence in licences:
+        if not licence.royalty_bps:
+            continue
+        for p in licence.periods:
+            if p.kind == "running" and p.net_sales is not None:
+                assert p.amount == royalties.due_for(licence, p, p.net_sales), f"royalty period {p.id}: amount"
+        years = {}
+        for p in licence.periods:
+            if p.kind == "running":
+                years.setdefault(p.licence_year, []).append(p)
+        for year, rows in years.items():
+            if rows[-1].net_sales is None:
+                continue
+            charged = sum(p.amount for p in rows) + (licence.upfront_fee if licence.advance_credit and year == 1
+                                                     else 0)
+            royalty = sum(royalties.royalty_of(p.net_sales, licence.royalty_bps) for p in rows)
+            want = max(royalty, licence.yearly_minimum or 0)
+            if licence.advance_credit and year == 1:
+                want = max(want, licence.upfront_fee)
+            assert charged == want, f"licence {licence.id} year {year}: charged {charged}, owed {want}"

@@ -47,7 +47,7 @@ def test_search_is_documented_with_every_query_parameter(spec):
     op = spec["paths"]["/api/v1/search"]["get"]
     names = {p["name"] for p in op["parameters"]}
     assert names == {"q", "kind", "grade", "patent_type", "ipc", "nice_class", "deal_type", "price_mode",
-                     "price_min", "price_max", "region", "sort", "page", "per_page"}
+                     "price_min", "price_max", "region", "open_licence", "sort", "page", "per_page"}
     assert op["security"] == []
     for path in ("/api/v1/saved-searches", "/api/v1/notifications"):
         assert path in spec["paths"]

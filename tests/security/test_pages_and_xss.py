@@ -178,6 +178,16 @@ class Poisoned:
         vouchers.redeem(w.other_seller, batch.id, charge.id, 100_00)  # a verified SME (the seller's is not)
         db.session.commit()
 
+        # an open licence on the hostile listing, taken by an organisation (issue 16)
+        from listings import open_licence
+
+        self.open_licence = open_licence.declare(self.listing.id, w.seller, {"royalty_kind": "fixed",
+                                                                             "annual_fee": 1_000_00, "term_years": 2})
+        licensee = factories.make_user("buyer", org=factories.make_org(name=LONG[:200]))
+        db.session.commit()
+        _deal, self.licence = open_licence.take(self.open_licence.id, licensee)
+        db.session.commit()
+
 
 def _deposit(w):
     from datetime import timedelta
@@ -325,6 +335,11 @@ PAGES = {
                     for role in ("seller", "buyer", "other_buyer", "operator")],
     "demand.download": [("buyer", _args(file_id=lambda p: p.room_file.id), FILE, False, None),
                         ("seller", _args(file_id=lambda p: p.room_file.id), FILE, False, None)],
+    "licensing.catalogue": [("anon", NONE, HTML, True, None), ("buyer", NONE, HTML, True, None)],
+    "licensing.declare_form": [("seller", _args(listing_id=lambda p: p.listing.id), HTML, True, None)],
+    "licensing.my_licences": [("seller", NONE, HTML, True, None)],
+    "licensing.licence_page": [(role, _args(licence_id=lambda p: p.licence.id), HTML, True, None)
+                               for role in ("seller", "operator")],
 }
 
 

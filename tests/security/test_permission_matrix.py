@@ -38,7 +38,7 @@ from search.models import SavedSearch
 from tests import factories
 from tests.factories import PASSWORD, make_uscc, recordal_details
 
-from .conftest import PDF, PNG, ROLES, World, client_for
+from .conftest import PDF, PNG, ROLES, World, _refs, client_for
 
 _seq = itertools.count(1)
 NEW_PASSWORD = "another-long-passphrase-42"
@@ -548,6 +548,108 @@ def _loan_released_submitted(w):
 
 BANKS_ONLY_API = (401, 403, 403, 403, 403, 403)  # bank staff (not among the six visitors) only
 HOLDER_API = (401, 404, 404, 200, 404, 403)  # the holder's side acts; operators see but may not act for it
+# --- open licences and royalties (issue 16) -------------------------------------------------------------
+
+_OPEN_TERMS = {"royalty_kind": "percent", "royalty_bps": 500, "yearly_minimum": 1_000_00, "period": "quarter",
+               "term_years": 3}
+
+
+def _open_listing(w):
+    return w.listing(deal_types=("non_exclusive_license",))
+
+
+def _buyers_in_organisations(w):
+    """Open licences are taken by verified organisations: the buyers get one each (once)."""
+    for buyer in (w.buyer, w.other_buyer):
+        if buyer.organization_id is None:
+            buyer.organization = factories.make_org()
+    db.session.commit()
+
+
+def _declaration(w):
+    from listings import open_licence
+
+    decl = open_licence.declare(_open_listing(w).id, w.seller, dict(_OPEN_TERMS))
+    db.session.commit()
+    _buyers_in_organisations(w)
+    return decl
+
+
+def _licence(w):
+    """The buyer's licence under an open declaration, paid, started 200 days ago (its first quarter ended)."""
+    from escrow import deals, royalties
+    from listings import open_licence
+
+    deal, licence = open_licence.take(_declaration(w).id, w.buyer)
+    db.session.commit()
+    factories.sign_contract(deal)
+    deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price, w.operator)
+    start = licence.starts_on - timedelta(days=200)
+    licence.starts_on, licence.ends_on = start, start.replace(year=start.year + 3) - timedelta(days=1)
+    royalties.sync(licence)
+    db.session.commit()
+    return licence
+
+
+def _period(status="open"):
+    """The first period of the buyer's licence, in ``status`` (open → awaiting_payment → held → released)."""
+    def build(w):
+        from escrow import royalties
+
+        licence = _licence(w)
+        period = licence.periods[0]
+        if status != "open":
+            royalties.report(licence.id, period.id, w.buyer, 500_000_00)
+        if status in ("held", "released"):
+            royalties.confirm_payment(period.id, period.payment_reference, period.amount, w.operator)
+        if status == "released":
+            royalties.release(licence.id, period.id, w.seller)
+        db.session.commit()
+        period.licence_args = {"licence_id": licence.id, "period_id": period.id}
+        return period
+    return build
+
+
+def _period_status(w, period, user):
+    from escrow.royalty_models import RoyaltyPeriod
+
+    db.session.expire_all()
+    return db.session.get(RoyaltyPeriod, period.id).status
+
+
+def _licence_deal(w):
+    """A negotiated non-exclusive licence deal awaiting payment, its contract unsigned."""
+    from escrow import deals
+
+    listing = _open_listing(w)
+    deal = deals.open_deal(listing, w.buyer, 50_000_00, "non_exclusive_license", "purchase")
+    db.session.commit()
+    return deal
+
+
+def _royalty_bps(w, deal, user):
+    from escrow import royalties
+
+    db.session.expire_all()
+    licence = royalties.licence_of(deal)
+    return licence.royalty_bps if licence is not None else None
+
+
+def _deals_on_declared(w, decl, user):
+    return _count(Deal, Deal.listing_id == decl.listing_id)
+
+
+def _reread_status(decl):
+    from listings.models import OpenLicence
+
+    db.session.expire_all()
+    return db.session.get(OpenLicence, decl.id).status
+
+
+def _declarations_on(w, listing, user):
+    from listings.models import OpenLicence
+
+    return _count(OpenLicence, OpenLicence.listing_id == listing.id)
 
 
 API_ALL = (200, 200, 200, 200, 200, 200)
@@ -1031,6 +1133,64 @@ MATRIX = {
     ("POST", "payments.start_card_payment"): Case(
         ("login", 200, 404, 403, 404, 403), setup=_card_deal, args=lambda d: {"deal_id": d.id},
         probe=_deal_events),
+    # --- open licences and royalties (issue 16) ------------------------------------------------------------
+    ("GET", "licensing_api.api_catalogue"): Case(API_ALL, note="public catalogue"),
+    ("POST", "licensing_api.api_declare"): Case(
+        (401, 403, 403, 201, 403, 403), note="the holder's side (seller role) only", setup=_open_listing,
+        args=lambda x: {"listing_id": x.id}, body=_json(_OPEN_TERMS), probe=_declarations_on),
+    ("POST", "licensing_api.api_withdraw"): Case(
+        (401, 403, 403, 200, 403, 403), note="the holder's side only", setup=_declaration,
+        args=lambda d: {"open_licence_id": d.id}, probe=lambda w, d, user: _reread_status(d)),
+    ("POST", "licensing_api.api_take"): Case(
+        (401, 201, 201, 403, 403, 403), note="verified organisations with the buyer role; never the holder's side",
+        setup=_declaration, args=lambda d: {"open_licence_id": d.id}, probe=_deals_on_declared),
+    ("GET", "licensing_api.api_licences"): Case(SIGNED_IN, note="one's own licences"),
+    ("GET", "licensing_api.api_licence"): Case(
+        DEAL_PARTIES, setup=_licence, args=lambda x: {"licence_id": x.id}),
+    ("PUT", "licensing_api.api_royalty_terms"): Case(
+        (401, 403, 404, 200, 404, 403), note="the licensor, before signing", setup=_licence_deal,
+        args=lambda d: {"deal_id": d.id}, body=_json({"royalty_bps": 300, "period": "year"}), probe=_royalty_bps),
+    ("POST", "licensing_api.api_report"): Case(
+        (401, 200, 404, 403, 404, 403), note="the licensee only", setup=_period(),
+        args=lambda p: p.licence_args, body=_json({"net_sales": 1_000_000_00}), probe=_period_status),
+    ("GET", "licensing_api.api_payment"): Case(
+        DEAL_PARTIES, setup=_period("awaiting_payment"), args=lambda p: p.licence_args),
+    ("POST", "licensing_api.api_release"): Case(
+        (401, 403, 404, 200, 404, 403), note="the licensor only", setup=_period("held"),
+        args=lambda p: p.licence_args, probe=_period_status),
+    ("POST", "licensing_api.api_confirm"): Case(
+        OPERATORS_ONLY_API, setup=_period("awaiting_payment"), args=lambda p: {"period_id": p.id},
+        body=lambda w, p, user: {"json": {"reference": p.payment_reference, "amount": p.amount}},
+        probe=_period_status),
+    ("POST", "licensing_api.api_payout"): Case(
+        OPERATORS_ONLY_API, setup=_period("released"), args=lambda p: {"period_id": p.id},
+        body=lambda w, p, user: {"json": {"reference": f"BOC{next(_refs):010d}"}}, probe=_period_status),
+    ("POST", "licensing.declare"): Case(
+        ("login", 404, 404, "done", 404, 404), setup=_open_listing, args=lambda x: {"listing_id": x.id},
+        body=_form({"royalty_kind": "percent", "royalty_percent": "5", "yearly_minimum": "1000",
+                    "period": "quarter", "term_years": "3"}), probe=_declarations_on),
+    ("POST", "licensing.withdraw"): Case(
+        ("login", "refused", "refused", "done", "refused", "refused"), setup=_declaration,
+        args=lambda d: {"open_licence_id": d.id}, probe=lambda w, d, user: _reread_status(d)),
+    ("POST", "licensing.take"): Case(
+        ("login", "done", "done", "refused", "refused", "refused"), setup=_declaration,
+        args=lambda d: {"open_licence_id": d.id}, probe=_deals_on_declared),
+    ("POST", "licensing.report"): Case(
+        ("login", "done", 404, 403, 404, 403), setup=_period(), args=lambda p: p.licence_args,
+        body=_form({"net_sales": "1000000"}), probe=_period_status),
+    ("POST", "licensing.release"): Case(
+        ("login", "refused", 404, "done", 404, "refused"), setup=_period("held"), args=lambda p: p.licence_args,
+        probe=_period_status),
+    ("POST", "licensing.royalty_terms"): Case(
+        ("login", "refused", 404, "done", 404, "refused"), setup=_licence_deal, args=lambda d: {"deal_id": d.id},
+        body=_form({"royalty_percent": "3", "period": "year"}), probe=_royalty_bps),
+    ("POST", "licensing.operator_confirm"): Case(
+        OPERATORS_ONLY_PAGE, setup=_period("awaiting_payment"), args=lambda p: {"period_id": p.id},
+        body=lambda w, p, user: {"data": {"reference": p.payment_reference, "amount": f"{p.amount / 100:.2f}"}},
+        probe=_period_status),
+    ("POST", "licensing.operator_payout"): Case(
+        OPERATORS_ONLY_PAGE, setup=_period("released"), args=lambda p: {"period_id": p.id},
+        body=lambda w, p, user: {"data": {"reference": f"BOC{next(_refs):010d}"}}, probe=_period_status),
     ("POST", "search.save_search"): Case(
         ("login", "done", "done", "done", "done", "done"), body=_form({"q": "锂电池", "kind": "patent"}),
         probe=lambda w, obj, user: _count(SavedSearch)),
