@@ -18,6 +18,7 @@ from sqlalchemy import select
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.models import User
+from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
@@ -28,8 +29,12 @@ from .payouts import Payee, check_name, clean_bank_fields
 REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-/.]{3,99}")
 
 
-def open_instruction(deal, amount, reason, now):
-    """Called by ``escrow.deals._refund`` (deal locked) for a pending offline refund: queue it (flushed)."""
+def open_instruction(deal, amount, reason, now, deposit=None):
+    """Called by ``escrow.deals._refund`` (deal locked) for a pending offline refund: queue it (flushed).
+
+    ``deposit``: the won auction's deposit was paid by bank transfer and the balance by card
+    (``escrow.deposits.refund_applied_deposit``): the card part goes back through the card gateway, and
+    this instruction returns the deposit's part by bank; both show on the deal."""
     instruction = RefundInstruction(deal_id=deal.id, amount=amount, currency=deal.currency, reason=reason[:300],
                                     status="awaiting_account", created_at=now)
     db.session.add(instruction)
@@ -113,8 +118,21 @@ def mark_paid(deal_id, reference, actor, now=None):
     instruction.paid_at = now
     instruction.paid_by_id = actor.id
     db.session.flush()
-    _confirm_refund(deal, instruction.amount, reference, actor, now)
+    if is_deposit_part(instruction):
+        from .deposits import book_deposit_part, credited_deposit
+
+        book_deposit_part(deal, credited_deposit(deal), reference, actor, now)
+        notify(deal.buyer_id, "deal", f"交易 #{deal.id}：保证金部分退款已到账",
+               f"{format_yuan(instruction.amount, instruction.currency)} 已退回您的银行账户。", link=f"/deals/{deal.id}", email=True)
+    else:
+        _confirm_refund(deal, instruction.amount, reference, actor, now)
     return instruction
+
+
+def is_deposit_part(instruction):
+    """The instruction returns only the deposit's part of a card deal's refund (deposit by bank, balance by
+    card: ``escrow.deposits.refund_applied_deposit``); the deal's own refund goes through its card gateway."""
+    return instruction.deal.gateway != "offline"
 
 
 def queue():
@@ -131,6 +149,7 @@ def serialize(instruction, *, operator=False):
         "amount": instruction.amount,
         "currency": instruction.currency,
         "reason": instruction.reason,
+        "part": "deposit" if is_deposit_part(instruction) else "deal",
         "status": instruction.status,
         "account": None if instruction.account_number is None else {
             "bank": instruction.bank, "branch": instruction.branch, "account_name": instruction.account_name,
