@@ -462,28 +462,29 @@ def _release(deal, seller_share, actor, now, action, note=None):
 
 
 def _start_payout(deal, now):
-    """The intent to pay the seller, recorded under the deal's lock; the transfer itself is made after the
-    commit (``escrow.gateway_calls``). A seller without a Stripe connected account is paid by an operator's
-    bank transfer (``pending``: an instruction in the payout queue, no gateway call)."""
+    """The intent to pay the seller, recorded under the deal's lock (``payout_status = 'requested'``, key
+    ``deal:{id}:payout``); the gateway is asked after the commit (``escrow.gateway_calls``): a Connect
+    transfer, or for a seller without a connected account an instruction (``pending``). A bank-transfer deal
+    has no provider to call: its payout is at once an instruction in the payout queue, which an operator
+    completes by paying into the verified payout account (the offline gateway only words it: no I/O)."""
     if not deal.payout_amount:
         deal.payout_status = "paid"
         _complete(deal, None, now, note="无应付卖方款项")
         return
-    if not gateway_calls.connect_payout(deal):
-        deal.payout_status = "pending"
-        _tell(deal, _operators(), _title(deal, "待向卖方付款"),
-              f"请向卖方支付 {format_yuan(deal.payout_amount, deal.currency)} 后在运营后台登记银行流水号。")
+    if deal.gateway == "offline":  # no provider to call: the payout queue's instruction is the payout
+        book_payout_result(deal, get_gateway("offline").payout(deal, deal.payout_amount, f"deal:{deal.id}:payout"),
+                           now)
         return
-    deal.payout_status = "requested"  # key deal:{id}:payout; the Connect transfer goes out after the commit
+    deal.payout_status = "requested"
     gateway_calls.after_commit("deal_payout", deal.id, now)
 
 
 def book_payout_result(deal, result, now):
-    """Book the gateway's answer to the payout call (deal locked, ``payout_status == 'requested'``)."""
+    """Book the gateway's answer to the payout call (deal locked, payout ``requested`` or ``failed``)."""
     if result.ok and not result.pending:
         if machine.allowed(deal.state, "payout_paid", {"system"}) is None:
-            # the deal moved on meanwhile (a rights claim upheld: escrow.deals.stop_for_upheld_claim):
-            # the transfer went out all the same; operators reconcile it with the seller
+            # the deal moved on meanwhile (a rights claim upheld: stop_for_upheld_claim): the transfer went
+            # out all the same; operators settle it with the seller
             _flag(deal, f"{gateway_calls.PAYOUT_FLAG}：转账 {result.reference} 已完成，但交易已“"
                         f"{machine.STATE_LABELS[deal.state]}”，需运营人员处理", now)
             deal.payout_reference = result.reference
@@ -492,10 +493,14 @@ def book_payout_result(deal, result, now):
         if deal.flagged and deal.flagged.startswith(gateway_calls.PAYOUT_FLAG):
             deal.flagged = None
         return "payout booked"
-    if result.ok:  # the provider will pay by other means (no connected account any more)
+    if result.ok:  # an instruction: an operator pays by bank into the verified account (escrow.payouts)
         deal.payout_status = "pending"
+        deal.payout_reference = result.reference
         db.session.flush()
+        _tell(deal, _operators(), _title(deal, "待向卖方付款"),
+              f"请向卖方支付 {format_yuan(deal.payout_amount, deal.currency)} 后在运营后台登记银行流水号。")
         return "payout pending"
+    deal.payout_status = "failed"  # failed or unknown: reconciled (transfer lookup) before any retry
     deal.flagged = f"{gateway_calls.PAYOUT_FLAG}：{result.message}"[:200]
     db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="payout_failed", from_state=deal.state,
                              to_state=deal.state, note=(result.message or "")[:1000], created_at=now))
@@ -523,7 +528,7 @@ def mark_payout_paid(deal_id, reference, actor, now=None):
         raise ValidationError(_("流水号过长"), {"reference": _("不超过 100 个字符")})
     if row.to == machine.IGNORED:
         return deal
-    if actor is not None and deal.payout_status in ("requested", "failed"):
+    if actor is not None and deal.payout_status in ("requested", "failed") and deal.gateway != "offline":
         raise Conflict(_("向卖方的款项由支付通道转账（结果待核实）：系统对账完成前不能手工登记付款，以免重复付款"),
                        payout_status=deal.payout_status)
     if actor is not None:  # a bank transfer recorded by an operator: only into a verified account
@@ -597,8 +602,9 @@ def _refund(deal, amount, actor, now, reason=None):
 
 
 def book_refund_result(deal, result, now):
-    """Book the gateway's answer to the refund call (deal locked, ``refund_status == 'requested'``)."""
+    """Book the gateway's answer to the refund call (deal locked, refund ``requested`` or ``failed``)."""
     if not result.ok:
+        deal.refund_status = "failed"  # the money stays in transit; the sweep sends it again, same key
         _flag(deal, f"退款未能发起：{result.message or '支付通道拒绝'}，将自动重试", now)
         return "refund not sent"
     deal.refund_reference = result.reference

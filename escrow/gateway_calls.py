@@ -16,7 +16,8 @@ Three steps, each its own transaction:
 3. **Book** — the deal is locked again and the answer booked (``deal:{id}:payout``,
    ``deal:{id}:refund``…), once: an intent already settled (by a webhook, by the sweep) is left alone.
    A failed or unknown answer keeps the intent (``requested``), flags the deal for operators and waits
-   for the next sweep: nobody may record a payout by hand while a gateway payout is outstanding.
+   for the next sweep (``failed``): nobody may record a payout by hand while a gateway payout is
+   outstanding.
 
 A crash between 1 and 2 (the process dies after the commit) loses nothing: the intent is in the
 database, and ``send_pending`` (run by ``flask deadlines run``) makes every outstanding call again.
@@ -77,18 +78,18 @@ def _end_read():
 def send_deal_payout(deal_id, now=None):
     """Make (or reconcile) the Connect payout of a deal whose payout is ``requested``; book the answer."""
     from . import deals
-    from .gateways import GatewayResult, get_gateway
+    from .gateways.base import GatewayResult
     from .gateways.stripe_gateway import PaymentProviderError
     from .models import Deal
 
     now = now or utcnow()
     deal = db.session.get(Deal, deal_id, populate_existing=True)
-    if deal is None or deal.payout_status != "requested":
+    if deal is None or deal.payout_status not in OUTSTANDING:
         _end_read()
         return "nothing to send"
-    gateway = get_gateway(deal.gateway)
+    gateway = deals.get_gateway(deal.gateway)
     key, amount, group = f"deal:{deal.id}:payout", deal.payout_amount, f"deal-{deal.id}"
-    tried_before = deal.flagged is not None and deal.flagged.startswith(PAYOUT_FLAG)
+    tried_before = deal.payout_status == "failed"  # the earlier call's outcome is unknown
     _end_read()
     result = None
     if tried_before and hasattr(gateway, "list_transfers"):
@@ -104,7 +105,7 @@ def send_deal_payout(deal_id, now=None):
         result = gateway.payout(deal, amount, key)  # Stripe replays the first answer under the same key
         _end_read()
     deal = deals.lock_deal(deal_id)
-    if deal.payout_status != "requested":  # settled meanwhile (a webhook, another sweep)
+    if deal.payout_status not in OUTSTANDING:  # settled meanwhile (a webhook, another sweep)
         db.session.rollback()
         return "already settled"
     outcome = deals.book_payout_result(deal, result, now)
@@ -113,6 +114,7 @@ def send_deal_payout(deal_id, now=None):
 
 
 PAYOUT_FLAG = "向卖方转账结果未知"
+OUTSTANDING = ("requested", "failed")  # an intent not yet called, or called with a failed or unknown outcome
 
 
 # --- refunds -----------------------------------------------------------------------------------------
@@ -120,19 +122,18 @@ PAYOUT_FLAG = "向卖方转账结果未知"
 def send_deal_refund(deal_id, now=None):
     """Send the refund of a deal whose refund is ``requested`` (money in transit); book the answer."""
     from . import deals
-    from .gateways import get_gateway
     from .models import Deal
 
     now = now or utcnow()
     deal = db.session.get(Deal, deal_id, populate_existing=True)
-    if deal is None or deal.refund_status != "requested":
+    if deal is None or deal.refund_status not in OUTSTANDING:
         _end_read()
         return "nothing to send"
-    gateway = get_gateway(deal.gateway)
+    gateway = deals.get_gateway(deal.gateway)
     result = gateway.refund(deal, deal.refund_amount, f"deal:{deal.id}:refund")
     _end_read()
     deal = deals.lock_deal(deal_id)
-    if deal.refund_status != "requested":
+    if deal.refund_status not in OUTSTANDING:
         db.session.rollback()
         return "already settled"
     outcome = deals.book_refund_result(deal, result, now)
@@ -178,8 +179,10 @@ def send_pending(now=None):
     now = now or utcnow()
     db.session.commit()
     report = {"gateway_payouts_sent": 0, "gateway_refunds_sent": 0}
-    payouts = db.session.execute(select(Deal.id).where(Deal.payout_status == "requested").order_by(Deal.id)).scalars().all()
-    refunds = db.session.execute(select(Deal.id).where(Deal.refund_status == "requested").order_by(Deal.id)).scalars().all()
+    payouts = db.session.execute(select(Deal.id).where(Deal.payout_status.in_(OUTSTANDING))
+                                 .order_by(Deal.id)).scalars().all()
+    refunds = db.session.execute(select(Deal.id).where(Deal.refund_status.in_(OUTSTANDING))
+                                 .order_by(Deal.id)).scalars().all()
     parts = deposits.deals_with_deposit_part_outstanding()
     db.session.rollback()
     for runner, ids, key in ((send_deal_payout, payouts, "gateway_payouts_sent"),
