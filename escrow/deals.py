@@ -448,7 +448,7 @@ def _release(deal, seller_share, actor, now, action, note=None):
     """Book the seller's share and the fee out of escrow, move to released, start the payout."""
     fee = fees.deal_fee(deal, seller_share)
     net = seller_share - fee
-    ledger.post(f"deal:{deal.id}:release", "release",
+    ledger.post(release_key(deal), "release",
                 [Leg("escrow", -seller_share), Leg("seller_payable", net), Leg("platform_revenue", fee)],
                 deal=deal, currency=deal.currency, memo="托管资金放款：卖方应收与平台服务费", actor=actor, now=now)
     deal.fee = fee
@@ -788,18 +788,16 @@ def confirm_reversal(deal_id, actor, note=None, now=None):
 # --- a claim to the right was upheld (issue 13) ---------------------------------------------------
 
 def deals_on_right(right_id, listing_ids):
-    """Ids of the deals still running (not yet released) on the listings ``listing_ids`` that offer
-    register entry ``right_id``."""
+    """Ids of the deals on the listings ``listing_ids`` that offer register entry ``right_id`` and that a
+    claim upheld must stop or flag: every deal not cancelled or refunded (running, released, completed)."""
     from listings.models import ListingRight
-
-    from .models import TERMINAL_STATES
 
     if not listing_ids:
         return []
     return list(db.session.scalars(
         select(Deal.id).join(ListingRight, ListingRight.listing_id == Deal.listing_id)
         .where(ListingRight.right_id == right_id, Deal.listing_id.in_(tuple(listing_ids)),
-               Deal.state.notin_(tuple(TERMINAL_STATES) + ("released",))).order_by(Deal.id)))
+               Deal.state.notin_(("cancelled", "refunded"))).order_by(Deal.id)))
 
 
 def stop_for_upheld_claim(deal_id, note, now=None):
@@ -813,6 +811,13 @@ def stop_for_upheld_claim(deal_id, note, now=None):
     if row.to == "cancelled":
         _close_unsold(deal, "claim_upheld", "cancelled", None, now, note)
         return deal
+    if deal.state == "released" and deal.resolution == "split":
+        # released after a split an operator already decided (the buyer's part refunded): flagged, the
+        # operators review it before paying the seller
+        _flag_for_claim(deal, f"权属异议成立（交易已按比例裁决放款），付款前请复核：{note}", note, now)
+        return deal
+    if deal.state == "released":
+        _hold_release(deal, note, now)
     if deal.state != "disputed":
         deal.disputed_from = deal.state
         deal.dispute_reason = note
@@ -822,6 +827,60 @@ def stop_for_upheld_claim(deal_id, note, now=None):
           f"{note}。款项继续由平台托管，由平台运营裁决放款、退款或分配。")
     _tell(deal, _operators(), _title(deal, "权属异议成立，托管款项待裁决"), note)
     return deal
+
+
+def on_upheld_claim(deal_id, note, now=None):
+    """A claim to a right this deal trades was upheld (``listings.register.decide_claim``): a completed deal
+    is flagged to operators (``flag_completed_for_upheld_claim``), any other is stopped
+    (``stop_for_upheld_claim``)."""
+    deal = db.session.get(Deal, deal_id)
+    if deal is not None and deal.state == "completed":
+        return flag_completed_for_upheld_claim(deal_id, note, now=now)
+    return stop_for_upheld_claim(deal_id, note, now=now)
+
+
+def flag_completed_for_upheld_claim(deal_id, note, now=None):
+    """The seller of a completed deal has been paid: nothing to hold, no transition (the state table has no
+    row: a completed deal is final). The deal is flagged and the operators and the buyer told; the
+    claimant's and the buyer's remedies lie against the seller."""
+    now = now or utcnow()
+    deal = lock_deal(deal_id)
+    if deal.state != "completed":
+        raise Conflict(_("交易未完成"), state=deal.state)
+    _flag_for_claim(deal, f"权属异议成立，但交易已完成、款项已付卖方：{(note or '')[:150]}", note, now)
+    return deal
+
+
+def _flag_for_claim(deal, flag, note, now):
+    deal.flagged = flag[:200]
+    db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="claim_upheld", from_state=deal.state,
+                             to_state=deal.state, note=(note or "")[:1000], created_at=now))
+    db.session.flush()
+    _tell(deal, _operators(), _title(deal, "权属异议成立：款项已放出，需人工跟进"),
+          f"{note}。款项已放给卖方，请联系双方处理（买方可向卖方追偿）。")
+    _tell(deal, [deal.buyer_id], _title(deal, "权属异议成立"), f"{note}。本交易款项已放给卖方，平台运营将与您联系。")
+
+
+def _hold_release(deal, note, now):
+    """A claim upheld after release, before the seller was paid: the release is reversed (seller_payable and
+    the fee back into escrow, key ``deal:{id}:release_held``) and the payout blocked; an operator decides
+    (release again, refund, split). A Connect payout whose outcome is unknown may have reached the seller:
+    operators are told to reconcile it."""
+    share = (deal.payout_amount or 0) + (deal.fee or 0)
+    ledger.post(f"deal:{deal.id}:release_held", "release_held",
+                [Leg("seller_payable", -(deal.payout_amount or 0)), Leg("platform_revenue", -(deal.fee or 0)),
+                 Leg("escrow", share)], deal=deal, currency=deal.currency,
+                memo="权属异议成立：放款撤回，款项回到托管，待运营裁决", now=now)
+    if deal.payout_status in ("requested", "failed") and deal.gateway != "offline":
+        deal.flagged = f"{gateway_calls.PAYOUT_FLAG}：权属异议成立时向卖方的转账尚未确认，请先对账"[:200]
+    deal.payout_status = None
+    deal.released_at = None
+    db.session.flush()
+
+
+def release_key(deal):
+    """The ledger key of the deal's release: a second release after a hold (``_hold_release``) is its own."""
+    return f"deal:{deal.id}:release:2" if ledger.find_entry(f"deal:{deal.id}:release_held") else f"deal:{deal.id}:release"
 
 
 # --- deadlines ---------------------------------------------------------------------------------

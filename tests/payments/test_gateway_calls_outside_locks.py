@@ -10,7 +10,7 @@ from sqlalchemy import text
 from escrow import deals, gateway_calls, ledger
 from escrow.gateways.stripe_gateway import PaymentProviderError
 from escrow.models import JournalEntry
-from marketplace.errors import Conflict
+from marketplace.errors import Conflict, ValidationError
 from marketplace.extensions import db
 from tests import factories
 
@@ -106,7 +106,7 @@ def test_payment_start_refund_and_payout_are_asked_with_no_lock_held(app, fake_s
 def test_a_refused_act_calls_nothing(app, fake_stripe, probed):
     deal, operator = _disputed(fake_stripe)
     before = len(probed)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         deals.resolve_dispute(deal.id, operator, "split", seller_share=deal.price)  # a share of the whole price
     db.session.rollback()
     assert len(probed) == before and fake_stripe.refunds == {} and refresh(deal).state == "disputed"
