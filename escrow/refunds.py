@@ -78,7 +78,7 @@ def enter_account(deal_id, actor, bank, branch, account_number, account_name, no
     return instruction
 
 
-BANK_TRANSFER_KINDS = ("payout", "refund", "deposit_payout", "deposit_return")
+BANK_TRANSFER_KINDS = ("payout", "refund", "deposit_payout", "deposit_return", "deposit_refund")
 
 
 def ensure_reference_unused(reference):
