@@ -308,16 +308,21 @@ def _decide_return(deposit, reason, now):
 
 
 def return_offline_deposit(deposit, reason, now):
-    """Return a bank-transfer deposit: an instruction for an operator (amount, bidder, reason), who pays it
-    back by bank and records the bank's reference (``record_offline_return``); only then is it booked.
+    """Return a bank-transfer deposit: an instruction in the operators' one refund queue (``escrow.refunds``,
+    ``/operator/refunds``, beside the deals' bank refunds): amount, bidder, reason, back the way it came
+    (原路退回, to the account the transfer came from, named by the bank receipt of ``payment_reference``).
+    The operator pays it back by bank and records the bank's reference (``record_offline_return``); only
+    then is it booked."""
+    from .payout_models import RefundInstruction
 
-    The one place an offline return is issued: at merge it can hand the instruction to the operators'
-    refund queue (branch h15-pay) instead of the deposits page.
-    """
+    db.session.add(RefundInstruction(deposit_id=deposit.id, amount=deposit.amount, currency=deposit.currency,
+                                     reason=f"竞拍保证金退还（{reason}），原路退回付款账户"[:300], status="ready",
+                                     created_at=now))
+    db.session.flush()
     for user_id in _operators():
         notify(user_id, "deposit", f"待退还保证金 #{deposit.id}",
                f"请向 {deposit.bidder.masked_name} 原路退还 {format_yuan(deposit.amount, deposit.currency)}（{reason}），"
-               "退款后登记银行流水号。", link="/operator/deposits")
+               "退款后在退款指令队列登记银行流水号。", link="/operator/refunds")
     _tell(deposit, f"保证金退还中：{deposit.auction.listing.title}",
           f"{reason}：{format_yuan(deposit.amount, deposit.currency)} 将由平台通过银行原路退回。")
 
@@ -334,6 +339,13 @@ def record_offline_return(deposit_id, reference, actor, now=None):
     if deposit.gateway != "offline" or deposit.status != "returning":
         raise DepositError(_("该保证金没有待登记的银行退款"), status=deposit.status)
     _book_return(deposit, reference, actor, now)
+    from .refunds import instruction_of_deposit
+
+    instruction = instruction_of_deposit(deposit.id)
+    if instruction is not None:  # (a deposit decided before the one refund queue has none)
+        instruction.status, instruction.bank_reference = "paid", reference
+        instruction.paid_at, instruction.paid_by_id = now, actor.id
+        db.session.flush()
     audit.record(actor, "deposit.return", "auction_deposit", deposit.id, {"status": "returning"},
                  {"status": "returned", "reference": reference})
     return deposit

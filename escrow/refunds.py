@@ -44,6 +44,11 @@ def open_instruction(deal, amount, reason, now, deposit=None):
     return instruction
 
 
+def instruction_of_deposit(deposit_id):
+    """The refund queue's instruction returning a bank-transfer auction deposit (``escrow.deposits``)."""
+    return db.session.execute(select(RefundInstruction).where(RefundInstruction.deposit_id == deposit_id)).scalar()
+
+
 def instruction_of(deal_id):
     return db.session.execute(select(RefundInstruction).where(RefundInstruction.deal_id == deal_id)).scalar()
 
@@ -132,7 +137,7 @@ def mark_paid(deal_id, reference, actor, now=None):
 def is_deposit_part(instruction):
     """The instruction returns only the deposit's part of a card deal's refund (deposit by bank, balance by
     card: ``escrow.deposits.refund_applied_deposit``); the deal's own refund goes through its card gateway."""
-    return instruction.deal.gateway != "offline"
+    return instruction.deal is not None and instruction.deal.gateway != "offline"
 
 
 def queue():
@@ -146,10 +151,11 @@ def serialize(instruction, *, operator=False):
         return None
     return {
         "deal_id": instruction.deal_id,
+        "deposit_id": instruction.deposit_id,
         "amount": instruction.amount,
         "currency": instruction.currency,
         "reason": instruction.reason,
-        "part": "deposit" if is_deposit_part(instruction) else "deal",
+        "part": "deposit" if instruction.deposit_id or is_deposit_part(instruction) else "deal",
         "status": instruction.status,
         "account": None if instruction.account_number is None else {
             "bank": instruction.bank, "branch": instruction.branch, "account_name": instruction.account_name,

@@ -285,6 +285,14 @@ def check_deposits():
             assert on_deposits == {"fund": amount, "payout": 0}.get(suffix, 0 if suffix == "return" and "return_requested" in have else -amount), (where, suffix)
         if deposit.status in ("held", "returning") and "return_requested" not in have:
             expected_held += deposit.amount
+        if deposit.gateway == "offline" and deposit.status in ("returning", "returned"):
+            # a bank return is an instruction in the one refund queue; paid exactly when booked, same reference
+            instruction = db.session.execute(select(RefundInstruction).where(
+                RefundInstruction.deposit_id == deposit_id)).scalar()
+            assert instruction is not None and instruction.amount == deposit.amount, where
+            assert (instruction.status == "paid") == (deposit.status == "returned"), where
+            if deposit.status == "returned":
+                assert instruction.bank_reference == deposit.return_reference == have["return"].reference, where
         if deposit.status == "applied":
             deal = db.session.get(Deal, deposit.deal_id)
             assert deal is not None and deal.deposit_credit == deposit.amount and deal.funded_at is not None, where
