@@ -234,10 +234,9 @@ def test_the_winners_deposit_counts_towards_the_price_and_the_loser_gets_theirs_
     assert theirs.status == "held" and theirs.deal_id == deal.id
     assert mine.status == "returning"  # a bank deposit: an instruction for an operator
     assert mine in deposits.operator_queue()["to_return"]
-    from marketplace.operator import queue_counts
-
     # issue 15: one refund queue: the return is an instruction there, beside the deals' bank refunds
     from escrow import refunds
+    from marketplace.operator import queue_counts
 
     instruction = refunds.instruction_of_deposit(mine.id)
     assert instruction in refunds.queue() and instruction.amount == DEPOSIT and instruction.status == "ready"
