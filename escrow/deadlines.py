@@ -32,8 +32,11 @@ def run_deadlines(now):
             DEADLINE_ACTIONS.labels(kind).inc(value)
     # Deposits decided above (returns at a close, forfeits of unpaid deals) go out through their gateways
     # now that those decisions are committed: no provider call while a listing or a deal is locked.
-    from . import deposits
+    from . import deposits, gateway_calls
 
+    # Deal payouts and refunds whose after-commit gateway call never ran (a crash) or failed (an outage):
+    # reconciled with the provider and sent again under their idempotency keys (escrow.gateway_calls).
+    report.update(gateway_calls.send_pending(now))
     report["deposits_returned"] = deposits.send_returns(now)
     report["deposit_forfeits_paid"] = deposits.send_forfeit_payouts(now)
     return report

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from listings import lifecycle, register, rules
 from listings import service as listing_service
-from listings.locking import begin_immediate, lock_listing
+from listings.locking import lock_listing, lock_row
 from marketplace import audit
 from marketplace.credit import ensure_seller_may_sell
 from marketplace.errors import Conflict, NotFound, ValidationError
@@ -40,7 +40,7 @@ from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
-from . import contracts, deposits, fees, gateways, ledger, machine, references, strikes
+from . import contracts, deposits, fees, gateway_calls, gateways, ledger, machine, references, strikes
 from .fees import platform_fee
 from .gateways import get_gateway
 from .ledger import Leg
@@ -64,16 +64,7 @@ class PaymentMismatch(Conflict):
 
 def lock_deal(deal_id):
     """Return the deal, locked for the rest of the transaction and freshly read; 404 if missing."""
-    session = db.session
-    session.flush()
-    if session.get_bind().dialect.name == "sqlite":
-        begin_immediate(session)
-        deal = session.get(Deal, deal_id, populate_existing=True)
-    else:
-        deal = session.get(Deal, deal_id, with_for_update=True, populate_existing=True)
-    if deal is None:
-        raise NotFound(_("交易不存在"))
-    return deal
+    return lock_row(Deal, deal_id, _("交易不存在"))
 
 
 def roles_of(deal, user):
@@ -292,7 +283,9 @@ def acknowledge_licences(deal_id, actor, now=None):
 # --- paying ---------------------------------------------------------------------------
 
 def start_payment(deal_id, actor, now=None):
-    """The buyer starts (or restarts) paying: returns the gateway's instructions (docs/api.md /deals/{id}/pay)."""
+    """The buyer starts (or restarts) paying: returns the gateway's instructions (docs/api.md /deals/{id}/pay).
+
+    Commits the attempt (checked under the deal's lock) before asking the gateway."""
     now = now or utcnow()
     deal, _row = _begin(deal_id, "pay", actor)
     contracts.ensure_signed(deal)  # payment is due only once both parties have signed
@@ -302,9 +295,12 @@ def start_payment(deal_id, actor, now=None):
     attempt = 1 + db.session.execute(
         select(func.count(DealEvent.id)).where(DealEvent.deal_id == deal.id, DealEvent.action == "pay")
     ).scalar_one()
-    instructions = get_gateway(deal.gateway).start_payment(deal, attempt)
     _record(deal, "pay", deal.state, actor, now, note=f"{gateways.label(deal.gateway)} 第 {attempt} 次")
-    return instructions
+    # The attempt is committed and the deal's lock released before the provider is asked (issue 15):
+    # no gateway call while a deal row is locked. The gateway's own record of the PaymentIntent
+    # (``StripePaymentIntent``) is written in the caller's next transaction, which it commits.
+    db.session.commit()
+    return get_gateway(deal.gateway).start_payment(db.session.get(Deal, deal_id), attempt)
 
 
 def _fund(deal, amount, gateway_name, reference, actor, now):
@@ -453,7 +449,7 @@ def _release(deal, seller_share, actor, now, action, note=None):
     """Book the seller's share and the fee out of escrow, move to released, start the payout."""
     fee = fees.deal_fee(deal, seller_share)
     net = seller_share - fee
-    ledger.post(f"deal:{deal.id}:release", "release",
+    ledger.post(release_key(deal), "release",
                 [Leg("escrow", -seller_share), Leg("seller_payable", net), Leg("platform_revenue", fee)],
                 deal=deal, currency=deal.currency, memo=N_("托管资金放款：卖方应收与平台服务费"), actor=actor, now=now)
     deal.fee = fee
@@ -467,34 +463,62 @@ def _release(deal, seller_share, actor, now, action, note=None):
 
 
 def _start_payout(deal, now):
+    """The intent to pay the seller, recorded under the deal's lock (``payout_status = 'requested'``, key
+    ``deal:{id}:payout``); the gateway is asked after the commit (``escrow.gateway_calls``): a Connect
+    transfer, or for a seller without a connected account an instruction (``pending``). A bank-transfer deal
+    has no provider to call: its payout is at once an instruction in the payout queue, which an operator
+    completes by paying into the verified payout account (the offline gateway only words it: no I/O)."""
     if not deal.payout_amount:
         deal.payout_status = "paid"
         _complete(deal, None, now, note="无应付卖方款项")
         return
-    result = get_gateway(deal.gateway).payout(deal, deal.payout_amount, f"deal:{deal.id}:payout")
-    if not result.ok:
-        deal.payout_status = "failed"
-        deal.flagged = f"向卖方付款失败：{result.message}"[:200]
-        db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="payout_failed", from_state=deal.state,
-                                 to_state=deal.state, note=result.message, created_at=now))
-        _tell(deal, _operators(), _title(deal, "向卖方转账结果未知，需对账"),
-              f"{result.message}。支付通道可能已完成转账：在运营后台登记付款时，系统会先按幂等键和转账组向支付通道核实，"
-              "已转账的直接入账，未转账的重新发起，不会重复付款。")
+    if deal.gateway == "offline":  # no provider to call: the payout queue's instruction is the payout
+        book_payout_result(deal, get_gateway("offline").payout(deal, deal.payout_amount, f"deal:{deal.id}:payout"),
+                           now)
         return
-    deal.payout_reference = result.reference
-    if result.pending:
+    deal.payout_status = "requested"
+    gateway_calls.after_commit("deal_payout", deal.id, now)
+
+
+def book_payout_result(deal, result, now):
+    """Book the gateway's answer to the payout call (deal locked, payout ``requested`` or ``failed``)."""
+    if result.ok and not result.pending:
+        if machine.allowed(deal.state, "payout_paid", {"system"}) is None:
+            # the deal moved on meanwhile (a rights claim upheld: stop_for_upheld_claim): the transfer went
+            # out all the same; operators settle it with the seller
+            _flag(deal, f"{gateway_calls.PAYOUT_FLAG}：转账 {result.reference} 已完成，但交易已“"
+                        f"{machine.STATE_LABELS[deal.state]}”，需运营人员处理", now)
+            deal.payout_reference = result.reference
+            return "payout sent to a stopped deal"
+        _book_payout(deal, result.reference, None, now)
+        if deal.flagged and deal.flagged.startswith(gateway_calls.PAYOUT_FLAG):
+            deal.flagged = None
+        return "payout booked"
+    if result.ok:  # an instruction: an operator pays by bank into the verified account (escrow.payouts)
         deal.payout_status = "pending"
+        deal.payout_reference = result.reference
+        db.session.flush()
         _tell(deal, _operators(), _title(deal, "待向卖方付款"),
               f"请向卖方支付 {format_yuan(deal.payout_amount, deal.currency)} 后在运营后台登记银行流水号。")
-        return
-    machine.check(deal.state, "payout_paid", {"system"})
-    _book_payout(deal, result.reference, None, now)
+        return "payout pending"
+    deal.payout_status = "failed"  # failed or unknown: reconciled (transfer lookup) before any retry
+    deal.flagged = f"{gateway_calls.PAYOUT_FLAG}：{result.message}"[:200]
+    db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="payout_failed", from_state=deal.state,
+                             to_state=deal.state, note=(result.message or "")[:1000], created_at=now))
+    db.session.flush()
+    _tell(deal, _operators(), _title(deal, "向卖方转账结果未知，需对账"),
+          f"{result.message}。支付通道可能已完成转账：系统将按幂等键和转账组向支付通道核实后重试"
+          "（flask deadlines run），已转账的直接入账，不会重复付款；核实完成前不能手工登记付款。")
+    return "payout unknown"
 
 
 def mark_payout_paid(deal_id, reference, actor, now=None):
     """An operator records the bank transfer to the seller (``actor=None``: the gateway confirmed it).
 
-    The deal completes and the listing is sold. Repeating it after completion is ignored.
+    The deal completes and the listing is sold. Repeating it after completion is ignored. While a gateway
+    payout is outstanding (``requested``: sent, or its outcome unknown), nobody may record one by hand:
+    reconciliation (``escrow.gateway_calls.send_deal_payout``) settles it first, so the seller is never
+    paid twice.
     """
     now = now or utcnow()
     deal, row = _begin(deal_id, "payout_paid", actor)
@@ -505,8 +529,9 @@ def mark_payout_paid(deal_id, reference, actor, now=None):
         raise ValidationError(_("流水号过长"), {"reference": _("不超过 100 个字符")})
     if row.to == machine.IGNORED:
         return deal
-    if actor is not None and deal.payout_status == "failed" and _reconcile_payout(deal, now):
-        return deal  # the gateway's own transfer was found (or retried) and booked: never pay twice
+    if actor is not None and deal.payout_status in ("requested", "failed") and deal.gateway != "offline":
+        raise Conflict(_("向卖方的款项由支付通道转账（结果待核实）：系统对账完成前不能手工登记付款，以免重复付款"),
+                       payout_status=deal.payout_status)
     if actor is not None:  # a bank transfer recorded by an operator: only into a verified account
         _bank_payout_account(deal, reference, now)
     _book_payout(deal, reference, actor, now)
@@ -521,34 +546,6 @@ def _bank_payout_account(deal, reference, now):
     account = payouts.require_payable_account(deal, now)
     refunds.ensure_reference_unused(reference)
     deal.payout_account_id = account.id
-
-
-def _reconcile_payout(deal, now):
-    """A gateway payout whose call failed has an unknown outcome (a timeout or a lost connection may
-    have moved the money). Before anyone records a payout by hand, ask the gateway: a transfer in the
-    deal's transfer group is booked as the payout; with none, the transfer is retried with the same
-    idempotency key. Returns True when booked; raises Conflict (nothing booked) when the gateway cannot
-    answer or the retry fails again. Gateways without transfers (the offline bank transfer) return False."""
-    gateway = get_gateway(deal.gateway)
-    lookup = getattr(gateway, "list_transfers", None)
-    if lookup is None or deal.organization is None or not deal.organization.stripe_account_id:
-        return False
-    from .gateways.stripe_gateway import PaymentProviderError
-
-    try:
-        transfers = [t for t in lookup(f"deal-{deal.id}") if not t.get("reversed")]
-    except PaymentProviderError as exc:
-        raise Conflict(_("支付通道暂不可用，无法核实向卖方的转账是否已完成（%(reason)s）；核实前不能登记付款，请稍后重试",
-                         reason=exc.message), payout_status=deal.payout_status) from None
-    if transfers:
-        _book_payout(deal, transfers[0]["id"], None, now)
-        return True
-    result = gateway.payout(deal, deal.payout_amount, f"deal:{deal.id}:payout")
-    if result.ok and not result.pending:
-        _book_payout(deal, result.reference, None, now)
-        return True
-    raise Conflict(_("向卖方的转账仍未成功：%(reason)s，请稍后重试", reason=result.message or "—"),
-                   payout_status=deal.payout_status)
 
 
 def record_gateway_payout(deal_id, provider_ref, now=None):
@@ -578,36 +575,49 @@ def _complete(deal, actor, now, note=None):
 # --- refunds ---------------------------------------------------------------------------------
 
 def _refund(deal, amount, actor, now, reason=None):
-    """Return ``amount`` of the escrow to the buyer through the deal's gateway and book it.
+    """Return ``amount`` of the escrow to the buyer: the intent, under the deal's lock.
 
-    One rule for every gateway: a refund the money has not reached the buyer for yet moves escrow →
-    refunds_in_transit (``refund_requested``) and is booked to buyer_refunds only when confirmed
-    (``_confirm_refund``): by Stripe's webhook, or for a bank transfer by the operator recording the
-    bank's reference in the refund queue (``escrow.refunds``; the offline gateway's refunds are pending).
+    One rule for every gateway: the amount moves escrow → refunds_in_transit (``refund_requested``) now,
+    and is booked to buyer_refunds only when the money has reached the buyer (``_confirm_refund``). By
+    card, the refund is asked of the gateway after the commit (``escrow.gateway_calls``, key
+    ``deal:{id}:refund``) and confirmed by its answer or its webhook; by bank transfer it is an
+    instruction in the refund queue, booked when the operator records the bank's reference
+    (``escrow.refunds``). A won auction's deposit part goes back through the deposit's own payment.
     """
-    amount = deposits.refund_applied_deposit(deal, amount, actor, now)  # an applied deposit's part: its own payment
+    amount = deposits.refund_applied_deposit(deal, amount, actor, now, reason or _refund_reason(deal))
     if not amount:
         return
-    result = get_gateway(deal.gateway).refund(deal, amount, f"deal:{deal.id}:refund")
-    if not result.ok:
-        raise Conflict(_("退款未能发起：%(reason)s，请稍后重试", reason=result.message or _("支付通道拒绝")))
+    ledger.post(f"deal:{deal.id}:refund_requested", "refund_requested",
+                [Leg("escrow", -amount), Leg("refunds_in_transit", amount)],
+                deal=deal, currency=deal.currency, memo="退款已发起，等待到账确认", actor=actor, now=now)
     deal.refund_amount = amount
+    deal.refund_reference = None
+    if deal.gateway == "offline":
+        from . import refunds
+
+        deal.refund_status = "pending"
+        refunds.open_instruction(deal, amount, reason or _refund_reason(deal), now)
+        return
+    deal.refund_status = "requested"
+    gateway_calls.after_commit("deal_refund", deal.id, now)
+
+
+def book_refund_result(deal, result, now):
+    """Book the gateway's answer to the refund call (deal locked, refund ``requested`` or ``failed``)."""
+    if not result.ok:
+        deal.refund_status = "failed"  # the money stays in transit; the sweep sends it again, same key
+        _flag(deal, f"退款未能发起：{result.message or '支付通道拒绝'}，将自动重试", now)
+        return "refund not sent"
     deal.refund_reference = result.reference
     if result.pending:
-        ledger.post(f"deal:{deal.id}:refund_requested", "refund_requested",
-                    [Leg("escrow", -amount), Leg("refunds_in_transit", amount)],
-                    deal=deal, currency=deal.currency, memo=N_("退款已发起，等待支付通道确认"),
-                    reference=result.reference, actor=actor, now=now)
         deal.refund_status = "pending"
-        if deal.gateway == "offline":
-            from . import refunds
-
-            refunds.open_instruction(deal, amount, reason or _refund_reason(deal), now)
-    else:
-        ledger.post(f"deal:{deal.id}:refund", "refund", [Leg("escrow", -amount), Leg("buyer_refunds", amount)],
-                    deal=deal, currency=deal.currency, memo=N_("退还买方"), reference=result.reference,
-                    actor=actor, now=now)
-        deal.refund_status = "refunded"
+        db.session.flush()
+        return "refund pending"
+    if ledger.find_entry(f"deal:{deal.id}:refund") is None:
+        _confirm_refund(deal, deal.refund_amount, result.reference, None, now)
+    deal.refund_status = "refunded"
+    db.session.flush()
+    return "refund booked"
 
 
 def record_gateway_refund(deal_id, amount, provider_ref, now=None):
@@ -779,18 +789,16 @@ def confirm_reversal(deal_id, actor, note=None, now=None):
 # --- a claim to the right was upheld (issue 13) ---------------------------------------------------
 
 def deals_on_right(right_id, listing_ids):
-    """Ids of the deals still running (not yet released) on the listings ``listing_ids`` that offer
-    register entry ``right_id``."""
+    """Ids of the deals on the listings ``listing_ids`` that offer register entry ``right_id`` and that a
+    claim upheld must stop or flag: every deal not cancelled or refunded (running, released, completed)."""
     from listings.models import ListingRight
-
-    from .models import TERMINAL_STATES
 
     if not listing_ids:
         return []
     return list(db.session.scalars(
         select(Deal.id).join(ListingRight, ListingRight.listing_id == Deal.listing_id)
         .where(ListingRight.right_id == right_id, Deal.listing_id.in_(tuple(listing_ids)),
-               Deal.state.notin_(tuple(TERMINAL_STATES) + ("released",))).order_by(Deal.id)))
+               Deal.state.notin_(("cancelled", "refunded"))).order_by(Deal.id)))
 
 
 def stop_for_upheld_claim(deal_id, note, now=None):
@@ -804,6 +812,13 @@ def stop_for_upheld_claim(deal_id, note, now=None):
     if row.to == "cancelled":
         _close_unsold(deal, "claim_upheld", "cancelled", None, now, note)
         return deal
+    if deal.state == "released" and deal.resolution == "split":
+        # released after a split an operator already decided (the buyer's part refunded): flagged, the
+        # operators review it before paying the seller
+        _flag_for_claim(deal, f"权属异议成立（交易已按比例裁决放款），付款前请复核：{note}", note, now)
+        return deal
+    if deal.state == "released":
+        _hold_release(deal, note, now)
     if deal.state != "disputed":
         deal.disputed_from = deal.state
         deal.dispute_reason = note
@@ -813,6 +828,60 @@ def stop_for_upheld_claim(deal_id, note, now=None):
           f"{note}。款项继续由平台托管，由平台运营裁决放款、退款或分配。")
     _tell(deal, _operators(), _title(deal, "权属异议成立，托管款项待裁决"), note)
     return deal
+
+
+def on_upheld_claim(deal_id, note, now=None):
+    """A claim to a right this deal trades was upheld (``listings.register.decide_claim``): a completed deal
+    is flagged to operators (``flag_completed_for_upheld_claim``), any other is stopped
+    (``stop_for_upheld_claim``)."""
+    deal = db.session.get(Deal, deal_id)
+    if deal is not None and deal.state == "completed":
+        return flag_completed_for_upheld_claim(deal_id, note, now=now)
+    return stop_for_upheld_claim(deal_id, note, now=now)
+
+
+def flag_completed_for_upheld_claim(deal_id, note, now=None):
+    """The seller of a completed deal has been paid: nothing to hold, no transition (the state table has no
+    row: a completed deal is final). The deal is flagged and the operators and the buyer told; the
+    claimant's and the buyer's remedies lie against the seller."""
+    now = now or utcnow()
+    deal = lock_deal(deal_id)
+    if deal.state != "completed":
+        raise Conflict(_("交易未完成"), state=deal.state)
+    _flag_for_claim(deal, f"权属异议成立，但交易已完成、款项已付卖方：{(note or '')[:150]}", note, now)
+    return deal
+
+
+def _flag_for_claim(deal, flag, note, now):
+    deal.flagged = flag[:200]
+    db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="claim_upheld", from_state=deal.state,
+                             to_state=deal.state, note=(note or "")[:1000], created_at=now))
+    db.session.flush()
+    _tell(deal, _operators(), _title(deal, "权属异议成立：款项已放出，需人工跟进"),
+          f"{note}。款项已放给卖方，请联系双方处理（买方可向卖方追偿）。")
+    _tell(deal, [deal.buyer_id], _title(deal, "权属异议成立"), f"{note}。本交易款项已放给卖方，平台运营将与您联系。")
+
+
+def _hold_release(deal, note, now):
+    """A claim upheld after release, before the seller was paid: the release is reversed (seller_payable and
+    the fee back into escrow, key ``deal:{id}:release_held``) and the payout blocked; an operator decides
+    (release again, refund, split). A Connect payout whose outcome is unknown may have reached the seller:
+    operators are told to reconcile it."""
+    share = (deal.payout_amount or 0) + (deal.fee or 0)
+    ledger.post(f"deal:{deal.id}:release_held", "release_held",
+                [Leg("seller_payable", -(deal.payout_amount or 0)), Leg("platform_revenue", -(deal.fee or 0)),
+                 Leg("escrow", share)], deal=deal, currency=deal.currency,
+                memo="权属异议成立：放款撤回，款项回到托管，待运营裁决", now=now)
+    if deal.payout_status in ("requested", "failed") and deal.gateway != "offline":
+        deal.flagged = f"{gateway_calls.PAYOUT_FLAG}：权属异议成立时向卖方的转账尚未确认，请先对账"[:200]
+    deal.payout_status = None
+    deal.released_at = None
+    db.session.flush()
+
+
+def release_key(deal):
+    """The ledger key of the deal's release: a second release after a hold (``_hold_release``) is its own."""
+    return f"deal:{deal.id}:release:2" if ledger.find_entry(f"deal:{deal.id}:release_held") else f"deal:{deal.id}:release"
 
 
 # --- deadlines ---------------------------------------------------------------------------------

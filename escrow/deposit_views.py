@@ -127,7 +127,7 @@ def queue():
                            labels=deposits.STATUS_LABELS)
 
 
-def _operator_act(deposit_id, act, done):
+def _operator_act(deposit_id, act, done, back="deposits.queue"):
     try:
         act()
         db.session.commit()
@@ -139,7 +139,7 @@ def _operator_act(deposit_id, act, done):
         flash(f"#{deposit_id}：{exc.message}" + (f"（{details}）" if details else ""), "error")
     else:
         flash(done, "success")
-    return redirect(url_for("deposits.queue"))
+    return redirect(url_for(back))
 
 
 @bp.post("/operator/deposits/<int:deposit_id>/confirm")
@@ -158,7 +158,8 @@ def confirm(deposit_id):
 @operator_required
 def record_return(deposit_id):
     return _operator_act(deposit_id, lambda: deposits.record_offline_return(
-        deposit_id, request.form.get("reference"), current_user), _("保证金 #%(id)s 的退款已登记", id=deposit_id))
+        deposit_id, request.form.get("reference"), current_user), _("保证金 #%(id)s 的退款已登记", id=deposit_id),
+        back="payouts.refund_queue")  # bank returns are in the one refund queue (issue 15)
 
 
 @bp.post("/operator/deposits/<int:deposit_id>/payout")

@@ -38,7 +38,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from listings import bidding
-from listings.locking import begin_immediate, lock_listing
+from listings.locking import lock_listing, lock_row
 from listings.models import Auction, AuctionDeposit, Listing
 from marketplace import audit
 from marketplace.credit import ensure_can
@@ -88,16 +88,7 @@ def rule_summary(auction):
 
 def lock_deposit(deposit_id):
     """The deposit, locked for the rest of the transaction and freshly read; 404 if missing."""
-    session = db.session
-    session.flush()
-    if session.get_bind().dialect.name == "sqlite":
-        begin_immediate(session)
-        deposit = session.get(AuctionDeposit, deposit_id, populate_existing=True)
-    else:
-        deposit = session.get(AuctionDeposit, deposit_id, with_for_update=True, populate_existing=True)
-    if deposit is None:
-        raise NotFound(_("保证金记录不存在"))
-    return deposit
+    return lock_row(AuctionDeposit, deposit_id, _("保证金记录不存在"))
 
 
 def deposit_of(auction, user):
@@ -317,16 +308,21 @@ def _decide_return(deposit, reason, now):
 
 
 def return_offline_deposit(deposit, reason, now):
-    """Return a bank-transfer deposit: an instruction for an operator (amount, bidder, reason), who pays it
-    back by bank and records the bank's reference (``record_offline_return``); only then is it booked.
+    """Return a bank-transfer deposit: an instruction in the operators' one refund queue (``escrow.refunds``,
+    ``/operator/refunds``, beside the deals' bank refunds): amount, bidder, reason, back the way it came
+    (原路退回, to the account the transfer came from, named by the bank receipt of ``payment_reference``).
+    The operator pays it back by bank and records the bank's reference (``record_offline_return``); only
+    then is it booked."""
+    from .payout_models import RefundInstruction
 
-    The one place an offline return is issued: at merge it can hand the instruction to the operators'
-    refund queue (branch h15-pay) instead of the deposits page.
-    """
+    db.session.add(RefundInstruction(deposit_id=deposit.id, amount=deposit.amount, currency=deposit.currency,
+                                     reason=f"竞拍保证金退还（{reason}），原路退回付款账户"[:300], status="ready",
+                                     created_at=now))
+    db.session.flush()
     for user_id in _operators():
         notify(user_id, "deposit", f"待退还保证金 #{deposit.id}",
                f"请向 {deposit.bidder.masked_name} 原路退还 {format_yuan(deposit.amount, deposit.currency)}（{reason}），"
-               "退款后登记银行流水号。", link="/operator/deposits")
+               "退款后在退款指令队列登记银行流水号。", link="/operator/refunds")
     _tell(deposit, f"保证金退还中：{deposit.auction.listing.title}",
           f"{reason}：{format_yuan(deposit.amount, deposit.currency)} 将由平台通过银行原路退回。")
 
@@ -343,6 +339,13 @@ def record_offline_return(deposit_id, reference, actor, now=None):
     if deposit.gateway != "offline" or deposit.status != "returning":
         raise DepositError(_("该保证金没有待登记的银行退款"), status=deposit.status)
     _book_return(deposit, reference, actor, now)
+    from .refunds import instruction_of_deposit
+
+    instruction = instruction_of_deposit(deposit.id)
+    if instruction is not None:  # (a deposit decided before the one refund queue has none)
+        instruction.status, instruction.bank_reference = "paid", reference
+        instruction.paid_at, instruction.paid_by_id = now, actor.id
+        db.session.flush()
     audit.record(actor, "deposit.return", "auction_deposit", deposit.id, {"status": "returning"},
                  {"status": "returned", "reference": reference})
     return deposit
@@ -428,13 +431,12 @@ def record_gateway_refund(deposit_id, amount, provider_ref, now=None):
         _book_return(deposit, provider_ref, None, now)
         return "deposit returned"
     with_deal = ledger.find_entry(f"deal:{deposit.deal_id}:deposit_refund_requested") if deposit.deal_id else None
-    if with_deal is not None and with_deal.reference == provider_ref:
+    if with_deal is not None and deposit.return_reference in (None, provider_ref) and deposit.status == "applied":
+        # the deposit's part of its deal's refund (the webhook may arrive before the call's answer is booked)
         if amount != deposit.refunded_with_deal:
             flag(deposit, f"退款 {provider_ref} 金额 {amount} 与应退 {deposit.refunded_with_deal} 不符")
             return "flagged: refund amount differs"
-        ledger.post(f"deal:{deposit.deal_id}:deposit_refund", "deposit_refund",
-                    [Leg("refunds_in_transit", -amount), Leg("buyer_refunds", amount)], deal=deposit.deal,
-                    currency=deposit.currency, memo="保证金部分退款已到账", reference=provider_ref, now=now)
+        book_deposit_part(deposit.deal, deposit, provider_ref, None, now)
         return "deposit part of the deal's refund confirmed"
     return "noted: no pending refund of this deposit"
 
@@ -496,13 +498,18 @@ def unpaid_deal_closed(deal, defaulted, actor, now):
                f"{format_yuan(to_seller, deposit.currency)}（交易 #{deal.id}）", link="/operator/deposits")
 
 
-def refund_applied_deposit(deal, amount, actor, now):
-    """A funded deal refunds ``amount`` to the buyer. The deal's own payment covers at most what it took
-    (the price less the applied deposit); the rest goes back through the deposit's payment, booked here
-    (key ``deal:{id}:deposit_refund``). Returns the part the deal's own gateway must refund. When both the
-    deposit and the balance were paid by bank transfer, the deal's refund instruction covers it all.
-    (Not handled yet: a deposit paid by bank with the balance paid by card; its part would stay in transit.)"""
-    deposit = _credited_deposit(deal)
+def refund_applied_deposit(deal, amount, actor, now, reason=None):
+    """A funded deal refunds ``amount`` to the buyer (deal locked). The deal's own payment covers at most
+    what it took (the price less the applied deposit); the rest goes back through the deposit's own
+    payment. Returns the part the deal's own gateway must refund. When both the deposit and the balance
+    were paid by bank transfer, the deal's refund instruction covers it all.
+
+    The deposit's part is an intent like the deal's own refund (``escrow.gateway_calls``): it moves
+    escrow → refunds_in_transit now (key ``deal:{id}:deposit_refund_requested``); paid by card, the refund
+    is asked of the gateway after the commit (key ``deal:{id}:deposit_refund``); paid by bank while the
+    balance was paid by card, it is an instruction of its own in the refund queue (``escrow.refunds``),
+    booked when the operator records the bank's reference."""
+    deposit = credited_deposit(deal)
     if deposit is None or deposit.status != "applied":
         return amount
     if deposit.gateway == "offline" and deal.gateway == "offline":
@@ -513,18 +520,70 @@ def refund_applied_deposit(deal, amount, actor, now):
     part = amount - own
     if part <= 0:
         return amount
-    result = get_gateway(deposit.gateway).refund(deposit, part, f"deal:{deal.id}:deposit_refund")
-    if not result.ok:
-        raise Conflict(_("退款未能发起：%(reason)s，请稍后重试", reason=result.message or _("支付通道拒绝")))
-    kind, account = ("deposit_refund_requested", "refunds_in_transit") if result.pending else (
-        "deposit_refund", "buyer_refunds")
-    ledger.post(f"deal:{deal.id}:{kind}", kind,
-                [Leg("escrow", -part), Leg(account, part)], deal=deal, currency=deal.currency,
-                memo="退还买方：保证金部分（原路退回）", reference=result.reference, actor=actor, now=now)
+    ledger.post(f"deal:{deal.id}:deposit_refund_requested", "deposit_refund_requested",
+                [Leg("escrow", -part), Leg("refunds_in_transit", part)], deal=deal, currency=deal.currency,
+                memo="退还买方：保证金部分（原路退回），等待到账确认", actor=actor, now=now)
     deposit.refunded_with_deal = part
+    deposit.return_reference = None
     deposit.updated_at = now
     db.session.flush()
+    if deposit.gateway == "offline":  # paid by bank, the balance by card: the refund queue returns this part
+        from . import refunds
+
+        refunds.open_instruction(deal, part, f"{reason or '交易退款'}（保证金部分，银行转账原路退回）", now,
+                                 deposit=deposit)
+    else:
+        from . import gateway_calls
+
+        gateway_calls.after_commit("deal_deposit_refund", deal.id, now)
     return own
+
+
+def credited_deposit(deal):
+    """The won auction's deposit credited to ``deal`` (None for other deals)."""
+    return _credited_deposit(deal)
+
+
+def deposit_part_outstanding(deal, deposit):
+    """The deposit's part of the deal's refund is in transit and not yet sent to (or answered by) its
+    card gateway."""
+    return (deposit is not None and deposit.gateway != "offline" and bool(deposit.refunded_with_deal)
+            and deposit.return_reference is None
+            and ledger.find_entry(f"deal:{deal.id}:deposit_refund_requested") is not None
+            and ledger.find_entry(f"deal:{deal.id}:deposit_refund") is None)
+
+
+def deals_with_deposit_part_outstanding():
+    """Ids of deals whose deposit part of a refund waits for its gateway call (the sweep)."""
+    rows = db.session.execute(select(AuctionDeposit).where(
+        AuctionDeposit.refunded_with_deal.is_not(None), AuctionDeposit.deal_id.is_not(None),
+        AuctionDeposit.gateway != "offline", AuctionDeposit.return_reference.is_(None))).scalars().all()
+    return [d.deal_id for d in rows if deposit_part_outstanding(d.deal, d)]
+
+
+def book_deposit_part_result(deal, deposit, result, now):
+    """Book the card gateway's answer for the deposit's part of a deal's refund (deal locked)."""
+    if not result.ok:
+        flag(deposit, f"保证金部分退款未能发起：{result.message}，将自动重试")
+        return "refund not sent"
+    deposit.return_reference = result.reference
+    deposit.updated_at = now
+    if not result.pending:
+        book_deposit_part(deal, deposit, result.reference, None, now)
+        return "refund booked"
+    db.session.flush()
+    return "refund pending"
+
+
+def book_deposit_part(deal, deposit, reference, actor, now):
+    """The deposit's part of the deal's refund reached the buyer: refunds_in_transit → buyer_refunds, once."""
+    ledger.post(f"deal:{deal.id}:deposit_refund", "deposit_refund",
+                [Leg("refunds_in_transit", -deposit.refunded_with_deal),
+                 Leg("buyer_refunds", deposit.refunded_with_deal)], deal=deal,
+                currency=deal.currency, memo="保证金部分退款已到账", reference=reference, actor=actor, now=now)
+    deposit.return_reference = reference
+    deposit.updated_at = now
+    db.session.flush()
 
 
 # --- paying the seller a forfeited deposit -------------------------------------------------------

@@ -73,8 +73,45 @@ def can_request(deal, issuer):
     return deal.funded_at is not None
 
 
-def request_invoice(deal_id, actor, issuer, title, taxpayer_id, invoice_type, now=None):
-    """The paying party asks for an invoice; bad input is refused (422) and nothing is stored."""
+PHONE = re.compile(r"^(\+?86[- ]?)?(0\d{2,3}-?\d{7,8}(-\d{1,6})?|1[3-9]\d{9}|400-?\d{3}-?\d{4})$")
+SPECIAL_FIELDS = ("address", "phone", "bank", "bank_account")
+
+
+def clean_special_details(details, invoice_type, errors):
+    """The buyer's details a 专用发票 prints (地址、电话、开户行及账号), validated into ``errors``; all four are
+    required for a 专用发票 and optional, but checked when given, for a 普通发票. Returns the clean values."""
+    import unicodedata
+
+    from .payouts import ACCOUNT_NUMBER
+
+    details = details if isinstance(details, dict) else {}
+    raw = {key: details.get(key) for key in SPECIAL_FIELDS}
+    values = {key: unicodedata.normalize("NFKC", v).strip() if isinstance(v, str) else "" for key, v in raw.items()}
+    required = invoice_type == "special"
+    if values["address"] or required:
+        if not 5 <= len(values["address"]) <= 200:
+            errors["address"] = _("专用发票须填写注册地址，5 至 200 个字")
+    if values["phone"] or required:
+        phone = re.sub(r"[\s()（）]", "", values["phone"][:40])
+        if not PHONE.fullmatch(phone):
+            errors["phone"] = _("请填写注册电话：带区号的座机（如 010-12345678）或 11 位手机号")
+        values["phone"] = phone
+    if values["bank"] or required:
+        if not 2 <= len(values["bank"]) <= 60:
+            errors["bank"] = _("请填写开户行全称，2 至 60 个字")
+    if values["bank_account"] or required:
+        number = re.sub(r"[\s-]", "", values["bank_account"][:60])
+        if not ACCOUNT_NUMBER.fullmatch(number):
+            errors["bank_account"] = _("银行账号应为 8–30 位数字（可含空格）")
+        values["bank_account"] = number
+    return {key: value or None for key, value in values.items()}
+
+
+def request_invoice(deal_id, actor, issuer, title, taxpayer_id, invoice_type, now=None, details=None):
+    """The paying party asks for an invoice; bad input is refused (422) and nothing is stored.
+
+    ``details``: the buyer's address, phone, bank and bank_account, required for a 专用发票
+    (``clean_special_details``)."""
     now = now or utcnow()
     if not _one_of(issuer, ISSUERS):
         raise ValidationError(_("开票方无效"), {"issuer": _("可选：seller、platform")})
@@ -100,6 +137,7 @@ def request_invoice(deal_id, actor, issuer, title, taxpayer_id, invoice_type, no
             errors["taxpayer_id"] = str(exc)
     elif invoice_type == "special" or actor.organization_id is not None:
         errors["taxpayer_id"] = _("单位开票须填写纳税人识别号（统一社会信用代码）")
+    special = clean_special_details(details, invoice_type, errors)
     if errors:
         raise ValidationError(_("开票信息有误，未提交"), errors)
     if db.session.scalar(select(InvoiceRequest.id).where(InvoiceRequest.deal_id == deal.id,
@@ -107,7 +145,7 @@ def request_invoice(deal_id, actor, issuer, title, taxpayer_id, invoice_type, no
         raise Conflict(_("本交易已申请过该发票"))
     row = InvoiceRequest(deal_id=deal.id, issuer=issuer, amount=amount_for(deal, issuer), currency=deal.currency,
                          title=title, taxpayer_id=code, invoice_type=invoice_type, status="requested",
-                         requested_by_id=actor.id, requested_at=now)
+                         requested_by_id=actor.id, requested_at=now, **special)
     db.session.add(row)
     db.session.flush()
     from . import deals
@@ -153,6 +191,7 @@ def invoice_json(row):
     return {"issuer": row.issuer, "amount": row.amount, "currency": row.currency, "title": row.title,
             "taxpayer_id": row.taxpayer_id, "invoice_type": row.invoice_type, "status": row.status,
             "invoice_number": row.invoice_number, "requested_at": iso(row.requested_at),
+            "address": row.address, "phone": row.phone, "bank": row.bank, "bank_account": row.bank_account,
             "issued_at": iso(row.issued_at)}
 
 

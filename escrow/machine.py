@@ -127,6 +127,11 @@ TABLE = {
     ("transfer_recorded", "claim_upheld"): _t("disputed", "system"),
     ("transfer_back", "claim_upheld"): _t("disputed", "system"),
     ("disputed", "claim_upheld"): _t("disputed", "system"),
+    # Released but the seller not paid yet: the release is reversed (the money back in escrow) and the deal
+    # disputed, the payout blocked until an operator decides (released after a split an operator decided:
+    # flagged, stays). A completed deal is no transition: it is only flagged for operators
+    # (escrow.deals.flag_completed_for_upheld_claim).
+    ("released", "claim_upheld"): _t("disputed", "system"),
 
     ("released", "payout_paid"): _t("completed", "operator", "system"),
     ("released", "confirm_payment"): _PAYMENT_DUPLICATE,

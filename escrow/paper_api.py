@@ -34,7 +34,9 @@ _INVOICE = {"type": "object", "properties": {
     "invoice_type": {"type": "string", "enum": ["normal", "special"]},
     "status": {"type": "string", "enum": ["requested", "issued"]},
     "invoice_number": {"type": "string", "nullable": True}, "requested_at": {"type": "string"},
-    "issued_at": {"type": "string", "nullable": True}}}
+    "issued_at": {"type": "string", "nullable": True},
+    "address": {"type": "string", "nullable": True}, "phone": {"type": "string", "nullable": True},
+    "bank": {"type": "string", "nullable": True}, "bank_account": {"type": "string", "nullable": True}}}
 _INVOICES = {"type": "object", "properties": {"invoices": {"type": "array", "items": _INVOICE}}}
 
 
@@ -139,14 +141,20 @@ def list_invoices(deal_id):
                                     "title": {"type": "string", "minLength": 2, "maxLength": 100},
                                     "taxpayer_id": {"type": "string", "maxLength": 18,
                                                     "description": "纳税人识别号 (USCC)"},
-                                    "invoice_type": {"type": "string", "enum": ["normal", "special"]}}},
+                                    "invoice_type": {"type": "string", "enum": ["normal", "special"]},
+                                    # 专用发票: required (the buyer's 地址、电话、开户行及账号); 普通发票: optional
+                                    "address": {"type": "string", "minLength": 5, "maxLength": 200},
+                                    "phone": {"type": "string", "maxLength": 40},
+                                    "bank": {"type": "string", "minLength": 2, "maxLength": 60},
+                                    "bank_account": {"type": "string", "maxLength": 60}}},
      responses={"201": {"type": "object", "properties": {"invoice": _INVOICE}}})
 @commit_after
 def request_invoice(deal_id):
     user = require_user()
     data = json_body()
     row = invoices.request_invoice(deal_id, user, data.get("issuer"), data.get("title"), data.get("taxpayer_id"),
-                                   data.get("invoice_type"))
+                                   data.get("invoice_type"),
+                                   details={key: data.get(key) for key in invoices.SPECIAL_FIELDS})
     return jsonify({"invoice": invoices.invoice_json(row)}), 201
 
 

@@ -106,6 +106,12 @@ class InvoiceRequest(db.Model):
     invoice_type = db.Column(db.String(10), nullable=False)  # normal 普通发票 | special 增值税专用发票
     status = db.Column(db.String(10), nullable=False, default="requested")
     invoice_number = db.Column(db.String(20))
+    # 专用发票: the buyer's registered address and phone, bank and account (地址、电话；开户行及账号), as the
+    # invoice prints them; optional on a 普通发票 (escrow.invoices.clean_special_details)
+    address = db.Column(db.String(200))
+    phone = db.Column(db.String(30))
+    bank = db.Column(db.String(60))
+    bank_account = db.Column(db.String(30))
     requested_by_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False)
     requested_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     issued_by_id = db.Column(db.Integer, db.ForeignKey("users.id"))

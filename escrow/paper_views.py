@@ -195,7 +195,8 @@ def invoice_request(deal_id):
     form = request.form
     back = url_for("escrow_paper.tax_page", deal_id=deal_id)
     return _run(deal_id, lambda: invoices.request_invoice(deal_id, current_user, form.get("issuer"), form.get("title"),
-                                                          form.get("taxpayer_id"), form.get("invoice_type")),
+                                                          form.get("taxpayer_id"), form.get("invoice_type"),
+                                                          details={key: form.get(key) for key in invoices.SPECIAL_FIELDS}),
                 _("开票申请已提交"), page=_tax_page, back=back)
 
 

@@ -62,9 +62,13 @@ class PayoutAccount(db.Model):
 
 class RefundInstruction(db.Model):
     __tablename__ = "refund_instructions"
-    __table_args__ = (CheckConstraint("amount > 0", name="refund_instruction_amount"),)
+    __table_args__ = (CheckConstraint("amount > 0", name="refund_instruction_amount"),
+                      CheckConstraint("(deal_id IS NULL) <> (deposit_id IS NULL)", name="refund_instruction_owner"))
     id = db.Column(db.Integer, primary_key=True)
-    deal_id = db.Column(db.Integer, db.ForeignKey("deals.id"), nullable=False, unique=True)  # one refund per deal
+    # one refund per deal; or, for an auction deposit paid by bank transfer and returned (issue 15: one refund
+    # queue for deals and deposits), the deposit, with no deal
+    deal_id = db.Column(db.Integer, db.ForeignKey("deals.id"), unique=True)
+    deposit_id = db.Column(db.Integer, db.ForeignKey("auction_deposits.id"), unique=True)
     amount = db.Column(db.BigInteger, nullable=False)  # fen
     currency = db.Column(db.String(3), nullable=False, default="CNY")
     reason = db.Column(db.String(300), nullable=False)
@@ -81,6 +85,7 @@ class RefundInstruction(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     deal = db.relationship("Deal")
+    deposit = db.relationship("AuctionDeposit")
     paid_by = db.relationship("User")
 
     @property

@@ -154,7 +154,7 @@ class _Checker:
             except PaymentProviderError as exc:
                 self.mismatch("unverifiable", f"refunds of {pi['id']}: {exc.message}")
         booked = {e.reference: e for e in self.entries_of("refund")}
-        in_transit = {e.reference: e for e in self.entries_of("refund_requested")}
+        in_transit = self.refunds_in_transit(stripe_refunds)
         for ref, entry in booked.items():
             refund = stripe_refunds.get(ref) or self.fetch("refund", self.gateway.fetch_refund, ref)
             if refund is None:
@@ -188,6 +188,30 @@ class _Checker:
         if stripe_total != ledger_total and not any(m.kind.startswith("refund") for m in self.found):
             self.mismatch("refund_total_differs", f"Stripe refunded {_money(stripe_total, deal.currency)}, "
                                                   f"the ledger {_money(ledger_total, deal.currency)}")
+
+    def refunds_in_transit(self, stripe_refunds):
+        """``{Stripe refund id: intent entry}`` for the deal's refund still in transit in the ledger. The intent
+        (escrow.gateway_calls) is booked before Stripe is asked: its refund id is the deal's
+        ``refund_reference`` once Stripe answered, else the Stripe refund made under its idempotency key;
+        an intent Stripe has no refund for is listed (``refund_not_sent``: the sweep sends it)."""
+        deal = self.deal
+        settled = {e.idempotency_key for e in self.entries_of("refund")}
+        found = {}
+        for entry in self.entries_of("refund_requested"):
+            if entry.idempotency_key.removesuffix("_requested") in settled:
+                continue
+            ref = entry.reference or deal.refund_reference
+            if ref is None:
+                key = entry.idempotency_key.removesuffix("_requested")
+                sent = [r["id"] for r in stripe_refunds.values() if (r.get("metadata") or {}).get("idempotency_key") == key]
+                if not sent:
+                    self.mismatch("refund_not_sent", f"{_money(self.amount_on(entry, 'refunds_in_transit'), deal.currency)} "
+                                                     "is in transit in the ledger but Stripe was not asked yet "
+                                                     "(flask deadlines run sends it)")
+                    continue
+                ref = sent[0]
+            found[ref] = entry
+        return found
 
     def transfers(self):
         deal = self.deal

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.models import User
+from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
@@ -28,8 +29,12 @@ from .payouts import Payee, check_name, clean_bank_fields
 REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-/.]{3,99}")
 
 
-def open_instruction(deal, amount, reason, now):
-    """Called by ``escrow.deals._refund`` (deal locked) for a pending offline refund: queue it (flushed)."""
+def open_instruction(deal, amount, reason, now, deposit=None):
+    """Called by ``escrow.deals._refund`` (deal locked) for a pending offline refund: queue it (flushed).
+
+    ``deposit``: the won auction's deposit was paid by bank transfer and the balance by card
+    (``escrow.deposits.refund_applied_deposit``): the card part goes back through the card gateway, and
+    this instruction returns the deposit's part by bank; both show on the deal."""
     instruction = RefundInstruction(deal_id=deal.id, amount=amount, currency=deal.currency, reason=reason[:300],
                                     status="awaiting_account", created_at=now)
     db.session.add(instruction)
@@ -37,6 +42,11 @@ def open_instruction(deal, amount, reason, now):
     notify(deal.buyer_id, "deal", f"交易 #{deal.id}：请填写退款账户",
            "平台将把款项退回您填写的银行账户（户名须为贵单位或您本人名称）。", link=f"/deals/{deal.id}", email=True)
     return instruction
+
+
+def instruction_of_deposit(deposit_id):
+    """The refund queue's instruction returning a bank-transfer auction deposit (``escrow.deposits``)."""
+    return db.session.execute(select(RefundInstruction).where(RefundInstruction.deposit_id == deposit_id)).scalar()
 
 
 def instruction_of(deal_id):
@@ -73,7 +83,7 @@ def enter_account(deal_id, actor, bank, branch, account_number, account_name, no
     return instruction
 
 
-BANK_TRANSFER_KINDS = ("payout", "refund", "deposit_payout", "deposit_return")
+BANK_TRANSFER_KINDS = ("payout", "refund", "deposit_payout", "deposit_return", "deposit_refund")
 
 
 def ensure_reference_unused(reference):
@@ -113,8 +123,21 @@ def mark_paid(deal_id, reference, actor, now=None):
     instruction.paid_at = now
     instruction.paid_by_id = actor.id
     db.session.flush()
-    _confirm_refund(deal, instruction.amount, reference, actor, now)
+    if is_deposit_part(instruction):
+        from .deposits import book_deposit_part, credited_deposit
+
+        book_deposit_part(deal, credited_deposit(deal), reference, actor, now)
+        notify(deal.buyer_id, "deal", f"交易 #{deal.id}：保证金部分退款已到账",
+               f"{format_yuan(instruction.amount, instruction.currency)} 已退回您的银行账户。", link=f"/deals/{deal.id}", email=True)
+    else:
+        _confirm_refund(deal, instruction.amount, reference, actor, now)
     return instruction
+
+
+def is_deposit_part(instruction):
+    """The instruction returns only the deposit's part of a card deal's refund (deposit by bank, balance by
+    card: ``escrow.deposits.refund_applied_deposit``); the deal's own refund goes through its card gateway."""
+    return instruction.deal is not None and instruction.deal.gateway != "offline"
 
 
 def queue():
@@ -128,9 +151,11 @@ def serialize(instruction, *, operator=False):
         return None
     return {
         "deal_id": instruction.deal_id,
+        "deposit_id": instruction.deposit_id,
         "amount": instruction.amount,
         "currency": instruction.currency,
         "reason": instruction.reason,
+        "part": "deposit" if instruction.deposit_id or is_deposit_part(instruction) else "deal",
         "status": instruction.status,
         "account": None if instruction.account_number is None else {
             "bank": instruction.bank, "branch": instruction.branch, "account_name": instruction.account_name,

@@ -57,6 +57,8 @@ def next_step(deal):
     if state == "disputed":
         return NextStep("operator", N_("平台处理争议：放款、退款或按比例分配"))
     if state == "released":
+        if deal.payout_status == "failed" and deal.gateway != "offline":
+            return NextStep("system", "向卖方转账结果待核实：系统按转账组对账后重试，不会重复付款")
         if deal.payout_status == "failed":
             return NextStep("operator", N_("付款失败，平台人工向卖方付款"))
         if deal.gateway == "offline" or deal.payout_status == "pending":

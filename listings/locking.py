@@ -12,17 +12,29 @@ from marketplace.extensions import db
 from .models import Listing
 
 
-def lock_listing(listing_id):
-    """Return the listing, locked for the rest of the transaction; 404 if missing."""
+def lock_row(model, row_id, message):
+    """Return the ``model`` row ``row_id``, locked for the rest of the transaction and freshly read;
+    ``NotFound(message)`` (404) if missing. The one row-lock rule of the project (listings, deals,
+    auction deposits): pending changes are flushed first, then PostgreSQL takes ``SELECT … FOR UPDATE``
+    and SQLite, which has no row locks, ``BEGIN IMMEDIATE`` (the database write lock).
+
+    Gateway calls and e-mail never happen while such a lock is held: they run after the commit
+    (``escrow.gateway_calls``, ``marketplace.notify``)."""
     session = db.session
+    session.flush()
     if session.get_bind().dialect.name == "sqlite":
         begin_immediate(session)
-        listing = session.get(Listing, listing_id, populate_existing=True)
+        row = session.get(model, row_id, populate_existing=True)
     else:
-        listing = session.get(Listing, listing_id, with_for_update=True, populate_existing=True)
-    if listing is None:
-        raise NotFound(_("挂牌不存在"))
-    return listing
+        row = session.get(model, row_id, with_for_update=True, populate_existing=True)
+    if row is None:
+        raise NotFound(message)
+    return row
+
+
+def lock_listing(listing_id):
+    """Return the listing, locked for the rest of the transaction; 404 if missing."""
+    return lock_row(Listing, listing_id, _("挂牌不存在"))
 
 
 def begin_immediate(session):

@@ -551,7 +551,7 @@ def decide_claim(operator, claim_id, decision, reason, *, now=None):
                 name=party["name"], claim=claim.id)
         others = [listing for listing in right.listings if party_key(listing_party(listing)) != party_key(party)]
         for deal_id in escrow_deals.deals_on_right(right.id, [listing.id for listing in others]):
-            stopped.append(escrow_deals.stop_for_upheld_claim(deal_id, why, now=now).id)
+            stopped.append(escrow_deals.on_upheld_claim(deal_id, why, now=now).id)
         for listing in others:
             lifecycle.take_off_market(listing, why, now=now)
     claim.status = "upheld" if decision == "uphold" else "dismissed"

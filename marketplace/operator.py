@@ -101,11 +101,12 @@ def _money_queue_counts(count):
 
 
 def _deposit_queue_count():
-    """Auction deposits waiting for an operator: bank receipts, offline returns, compensation to pay."""
+    """Auction deposits waiting for an operator: bank receipts and compensation to pay (bank returns are in the
+    refund queue, counted there)."""
     from escrow.deposits import operator_queue
 
     queue = operator_queue()
-    return sum(len(queue[key]) for key in ("to_confirm", "to_return", "to_pay"))
+    return sum(len(queue[key]) for key in ("to_confirm", "to_pay"))
 
 
 @bp.get("/")

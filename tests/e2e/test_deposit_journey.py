@@ -123,9 +123,16 @@ def test_two_bidders_pay_deposits_the_winner_defaults_and_the_seller_is_compensa
     alice_row = operator.locator("tr", has_text=bidders["alice"][1])
     assert "¥10,000.00" in alice_row.inner_text()
     _both(operator, "deposit-operator-queue")
+    # issue 15: one refund queue: the bank return is an instruction beside the deals' bank refunds
+    alice_row.locator("a:has-text('在退款指令队列登记')").click()
+    operator.wait_for_url("**/operator/refunds*")
+    alice_row = operator.locator("tr[id^=deposit-refund-]", has_text=bidders["alice"][1])
+    assert "¥10,000.00" in alice_row.inner_text() and "原路退回" in alice_row.inner_text()
+    _both(operator, "deposit-refund-queue")
     alice_row.locator("input[name=reference]").fill("BOC2026120400017")
-    alice_row.locator("button:has-text('已退还')").click()
+    alice_row.locator("button:has-text('已退款')").click()
     assert "退款已登记" in flash(operator)
+    assert operator.locator("tr[id^=deposit-refund-]", has_text=bidders["alice"][1]).count() == 0
 
     alice = bidders["alice"][0]
     alice.goto(base + "/notifications")

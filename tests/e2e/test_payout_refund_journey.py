@@ -6,11 +6,17 @@ the transfer documents, the dispute) goes through the API, as an integration wou
 Screenshots at 1366 px and 390 px: test-artifacts/screenshots/payout-*.png, refund-*.png.
 """
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import requests
 
-from marketplace.timeutil import local, utcnow
 from tests.e2e.journey import PASSWORD, PDF, flash, fresh_application_number, fresh_uscc, shot, sign_in
+
+
+def _beijing_today():
+    """CNIPA dates its notices in Beijing time: from 16:00 UTC that is already tomorrow (date.today() is not)."""
+    return datetime.now(timezone(timedelta(hours=8))).date().isoformat()
+
 
 BANK = {"bank": "招商银行", "branch": "广州天河支行", "account_number": "6214 8302 0001 2345"}
 
@@ -120,7 +126,7 @@ def test_payout_into_a_verified_account_and_a_refund_through_the_queue(live_serv
     seller_api("POST", f"/deals/{deal_id}/transfer-filed", files={"document": ("受理通知书.pdf", PDF, "application/pdf")})
     seller_api("POST", f"/deals/{deal_id}/transfer-recorded",
                files={"document": ("手续合格通知书.pdf", PDF, "application/pdf")},
-               data={"notice_number": "2026120400012345", "notice_date": local(utcnow()).date().isoformat()})  # Beijing date, as the app checks it
+               data={"notice_number": "2026120400012345", "notice_date": _beijing_today()})
     operator_api("POST", f"/deals/{deal_id}/recordal/verify")
     buyer.reload()
     buyer.click(".deal-actions button:has-text('确认验收并放款')")

@@ -163,7 +163,10 @@ def test_pending_refund_is_booked_once_when_confirmed(app, open_deal, parties, m
 
 
 def test_synchronous_payout_completes_at_release(app, open_deal, parties, monkeypatch):
+    """A provider that pays at once (a Connect transfer): asked after the release commits, booked then."""
     deal = drive(open_deal(price=10_000).id, "transfer_recorded", parties)
+    deal.gateway = PendingGateway.name  # a provider, not the bank transfer (whose payout is an instruction)
+    db.session.commit()
     monkeypatch.setattr(deals, "get_gateway", lambda name=None: PendingGateway())
     deals.accept(deal.id, parties.buyer)
     db.session.commit()

@@ -255,11 +255,14 @@ def test_the_buyer_requests_the_price_invoice_and_the_seller_records_its_number(
     db.session.rollback()
     assert _snapshot(deal.id) == before
     uscc = factories.make_uscc()
-    row = invoices.request_invoice(deal.id, parties.buyer, "seller", "买方科技有限公司", uscc.lower(), "special")
+    row = invoices.request_invoice(deal.id, parties.buyer, "seller", "买方科技有限公司", uscc.lower(), "special",
+                                   details=SPECIAL)
     db.session.commit()
     assert row.amount == deal.price and row.taxpayer_id == uscc and row.status == "requested"
+    assert (row.address, row.phone, row.bank, row.bank_account) == (
+        "北京市海淀区中关村大街 1 号", "010-62345678", "中国工商银行北京中关村支行", "0200001234567890123")
     with pytest.raises(Conflict):
-        invoices.request_invoice(deal.id, parties.buyer, "seller", "买方科技有限公司", uscc, "special")
+        invoices.request_invoice(deal.id, parties.buyer, "seller", "买方科技有限公司", uscc, "special", details=SPECIAL)
     db.session.rollback()
     with pytest.raises(PermissionDenied):
         invoices.issue_invoice(deal.id, parties.operator, "seller", "12345678")
@@ -278,11 +281,54 @@ def test_the_fee_invoice_goes_to_the_seller_after_release_and_operators_issue_it
         invoices.request_invoice(deal.id, parties.buyer, "platform", "买方", factories.make_uscc(), "normal")
     db.session.rollback()
     row = invoices.request_invoice(deal.id, parties.seller, "platform", parties.seller.organization.name,
-                                   parties.seller.organization.uscc, "special")
+                                   parties.seller.organization.uscc, "special", details=SPECIAL)
     db.session.commit()
     assert row.amount == deal.fee
     invoices.issue_invoice(deal.id, parties.operator, "platform", "12345678")
     db.session.commit()
+
+
+SPECIAL = {"address": "北京市海淀区中关村大街 1 号", "phone": "010-6234 5678", "bank": "中国工商银行北京中关村支行",
+           "bank_account": "0200 0012 3456 7890 123"}
+
+
+def test_a_special_invoice_needs_the_buyers_address_phone_bank_and_account(app, client, as_user, open_deal, parties):
+    """A 专用发票 prints the buyer's 地址、电话、开户行及账号: all four required and checked; on a 普通发票 they are
+    optional but checked when given. A refusal stores nothing; the form and the API both carry them."""
+    deal = drive(open_deal().id, "funded", parties)
+    before = _snapshot(deal.id)
+    uscc = factories.make_uscc()
+    for bad, fields in (({}, {"address", "phone", "bank", "bank_account"}),
+                        (SPECIAL | {"phone": "12345"}, {"phone"}),
+                        (SPECIAL | {"bank_account": "62-22"}, {"bank_account"}),
+                        (SPECIAL | {"address": "北京"}, {"address"}),
+                        (SPECIAL | {"bank": "x" * 61}, {"bank"}),
+                        (SPECIAL | {"phone": ["010-62345678"]}, {"phone"})):
+        with pytest.raises(ValidationError) as exc:
+            invoices.request_invoice(deal.id, parties.buyer, "seller", "买方科技有限公司", uscc, "special", details=bad)
+        assert set(exc.value.fields) == fields, (bad, exc.value.fields)
+        db.session.rollback()
+    with pytest.raises(ValidationError) as exc:  # optional on a 普通发票, but not wrong
+        invoices.request_invoice(deal.id, parties.buyer, "seller", "买方科技有限公司", uscc, "normal",
+                                 details={"phone": "abc"})
+    assert set(exc.value.fields) == {"phone"}
+    db.session.rollback()
+    assert _snapshot(deal.id) == before
+    # the form: a missing account is shown on the page, nothing stored
+    as_user(parties.buyer)
+    form = {"issuer": "seller", "title": "买方科技有限公司", "taxpayer_id": uscc, "invoice_type": "special",
+            **(SPECIAL | {"bank_account": ""})}
+    page = client.post(f"/deals/{deal.id}/invoices", data=form)
+    assert page.status_code == 422 and "银行账号应为" in page.get_data(as_text=True)
+    assert invoices.invoices_of(deal) == []
+    # the API: stored and returned
+    answer = client.post(f"/api/v1/deals/{deal.id}/invoices", headers=factories.auth_header(parties.buyer),
+                         json={"issuer": "seller", "title": "买方科技有限公司", "taxpayer_id": uscc,
+                               "invoice_type": "special", **SPECIAL})
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()["invoice"]
+    assert body["phone"] == "010-62345678" and body["bank_account"] == "0200001234567890123"
+    assert "中国工商银行北京中关村支行" in client.get(f"/deals/{deal.id}/tax").get_data(as_text=True)
 
 
 def test_tax_notes_per_kind_and_the_technology_contract_registration(app, client, as_user, open_deal, parties):

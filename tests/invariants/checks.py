@@ -126,7 +126,15 @@ def check_bank_money(deals, balances):
             assert instruction is not None and instruction.amount == deal.refund_amount, where
         if instruction is None:
             continue
-        assert deal.gateway == "offline", f"{where}: a refund instruction for an automatic refund"
+        if deal.gateway != "offline":  # the deposit's part (deposit paid by bank, balance by card: issue 15)
+            part = db.session.execute(select(JournalEntry).where(
+                JournalEntry.idempotency_key == f"deal:{deal.id}:deposit_refund")).scalar()
+            assert instruction.amount == _deposit_refunded(deal), f"{where}: deposit part {instruction.amount}"
+            if instruction.status == "paid":
+                assert part is not None and part.reference == instruction.bank_reference, where
+            else:
+                assert part is None, f"{where}: deposit part booked before the bank reference"
+            continue
         if instruction.status == "paid":
             assert [e.reference for e in refunds_booked] == [instruction.bank_reference], where
             assert b["refunded"] == instruction.amount and b["refund_in_transit"] == 0, where
@@ -136,7 +144,7 @@ def check_bank_money(deals, balances):
             assert b["refund_in_transit"] == instruction.amount and b["refunded"] == 0, where
     bank_refs = db.session.execute(
         select(JournalEntry.reference, func.count(JournalEntry.id))
-        .where(JournalEntry.kind.in_(("payout", "refund")), JournalEntry.actor_id.isnot(None))
+        .where(JournalEntry.kind.in_(("payout", "refund", "deposit_refund")), JournalEntry.actor_id.isnot(None))
         .group_by(JournalEntry.reference).having(func.count(JournalEntry.id) > 1)).all()
     assert bank_refs == [], f"bank references used twice: {bank_refs}"
 
@@ -277,6 +285,14 @@ def check_deposits():
             assert on_deposits == {"fund": amount, "payout": 0}.get(suffix, 0 if suffix == "return" and "return_requested" in have else -amount), (where, suffix)
         if deposit.status in ("held", "returning") and "return_requested" not in have:
             expected_held += deposit.amount
+        if deposit.gateway == "offline" and deposit.status in ("returning", "returned"):
+            # a bank return is an instruction in the one refund queue; paid exactly when booked, same reference
+            instruction = db.session.execute(select(RefundInstruction).where(
+                RefundInstruction.deposit_id == deposit_id)).scalar()
+            assert instruction is not None and instruction.amount == deposit.amount, where
+            assert (instruction.status == "paid") == (deposit.status == "returned"), where
+            if deposit.status == "returned":
+                assert instruction.bank_reference == deposit.return_reference == have["return"].reference, where
         if deposit.status == "applied":
             deal = db.session.get(Deal, deposit.deal_id)
             assert deal is not None and deal.deposit_credit == deposit.amount and deal.funded_at is not None, where

@@ -126,16 +126,52 @@ def test_other_listings_of_the_right_come_off_the_market_and_bidders_are_told(ap
     assert any("交易中止" in t or "交易已取消" in t for t in _told(parties.buyer.id))
 
 
-def test_a_released_deal_goes_on(app, parties):
+def test_a_released_deal_not_yet_paid_out_is_held_for_an_operator(app, parties):
+    """Issue 15: released, but the seller not paid yet: the release is reversed into escrow, the deal is
+    disputed and no payout can be recorded until an operator decides; releasing again pays the seller once."""
     released = _deal_in("released", parties)
+    assert released.payout_status == "pending"
     right = released.listing.rights[0]
-    claimant, claim = _claim(right)
-    money = _money(released.id)
+    _claimant, claim = _claim(right)
     register.decide_claim(parties.operator, claim.id, "uphold", "核对专利证书")
     db.session.commit()
     db.session.expire_all()
-    assert db.session.get(Deal, released.id).state == "released"  # the money is the seller's already
-    assert _money(released.id) == money
+    deal = db.session.get(Deal, released.id)
+    balances = ledger.deal_balances(deal)
+    assert deal.state == "disputed" and deal.disputed_from == "released" and deal.payout_status is None
+    assert balances["escrow"] == deal.price and balances["seller_payable"] == 0 and balances["platform_fee"] == 0
+    checks.check_money(deal, checks.balances_of([deal.id])[deal.id])
+    checks.check_history(deal, db.session.query(DealEvent).filter_by(deal_id=deal.id).order_by(DealEvent.id).all())
+    with pytest.raises(DomainError) as exc:  # the payout is blocked
+        deals.mark_payout_paid(deal.id, "BOC20261205099", parties.operator)
+    assert exc.value.status == 409
+    db.session.rollback()
+    assert ledger.deal_balances(db.session.get(Deal, deal.id)) == balances
+    deals.resolve_dispute(deal.id, parties.operator, "release", note="异议人同意本次转让")
+    db.session.commit()
+    deal = db.session.get(Deal, deal.id)
+    balances = ledger.deal_balances(deal)
+    assert deal.state == "released" and deal.payout_status == "pending"
+    assert balances["escrow"] == 0 and balances["seller_payable"] == deal.payout_amount
+    assert balances["platform_fee"] == deal.fee
+    checks.check_money(deal, checks.balances_of([deal.id])[deal.id])
+
+
+def test_a_completed_deal_is_flagged_to_operators_and_its_money_stays(app, parties):
+    completed = _deal_in("completed", parties)
+    right = completed.listing.rights[0]
+    _claimant, claim = _claim(right)
+    money = _money(completed.id)
+    register.decide_claim(parties.operator, claim.id, "uphold", "核对专利证书")
+    db.session.commit()
+    db.session.expire_all()
+    deal = db.session.get(Deal, completed.id)
+    assert deal.state == "completed" and "权属异议成立" in deal.flagged
+    assert _money(completed.id) == money  # the seller was paid: nothing to book
+    events = db.session.query(DealEvent).filter_by(deal_id=deal.id).order_by(DealEvent.id).all()
+    assert events[-1].action == "claim_upheld" and events[-1].to_state == "completed"
+    checks.check_history(deal, events)
+    assert any("权属异议成立" in t for t in _told(parties.operator.id))
 
 
 def _snapshot(deal_id, listing_id, claim_id):
@@ -183,9 +219,10 @@ def test_people_cannot_take_the_claim_step_themselves(app, parties):
         with pytest.raises(DomainError) as exc:
             machine.check(deal.state, "claim_upheld", deals.roles_of(deal, user))
         assert exc.value.status == 403
-    with pytest.raises(DomainError) as exc:  # a finished deal is not stopped again
-        machine.check("completed", "claim_upheld", {"system"})
-    assert exc.value.status == 409
+    for state in ("cancelled", "refunded"):  # a deal whose money went back is not stopped again
+        with pytest.raises(DomainError) as exc:
+            machine.check(state, "claim_upheld", {"system"})
+        assert exc.value.status == 409
 
 
 def test_an_unpaid_deal_stopped_by_a_claim_is_no_strike_against_the_buyer(app, parties):

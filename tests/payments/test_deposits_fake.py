@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from escrow import contracts, deals, deposits, ledger, trading
+from escrow import contracts, deals, deposits, ledger, payouts, trading
 from escrow.deadlines import run_deadlines
 from escrow.models import Deal
 from listings.models import AuctionDeposit
+from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 from tests import factories
@@ -172,4 +173,57 @@ def test_a_card_deposit_paid_after_the_close_goes_straight_back(auction, fake_st
     assert _fresh(deposit).status == "returning"
     run_deadlines(utcnow() + timedelta(hours=3))
     assert _fresh(deposit).status == "returned"
+    check_deposits()
+
+
+def test_deposit_by_bank_balance_by_card_each_part_returns_through_its_own_way(auction, fake_stripe, deliver):
+    """Issue 15, the mixed case: the deposit was paid by bank transfer and the balance by card. A refund sends
+    the card part back through Stripe and the deposit part through the operators' refund queue (the same queue
+    as a deal's bank refund); nothing stays in transit once the operator records the bank's reference."""
+    from escrow import refunds
+    from escrow.payout_models import RefundInstruction
+
+    winner = factories.make_user("buyer")
+    operator = factories.make_user("operator")
+    db.session.commit()
+    deposit = deposits.open_deposit(auction.id, winner)
+    db.session.commit()
+    assert deposit.gateway == "offline"
+    deposits.confirm_offline_deposit(deposit.id, deposit.payment_reference, DEPOSIT, operator)
+    db.session.commit()
+    trading.place_bid(auction.id, winner, 5_000_00)
+    db.session.commit()
+    run_deadlines(utcnow() + timedelta(hours=2))
+    deal = db.session.query(Deal).filter_by(listing_id=auction.id).one()
+    deal.gateway = "fake_stripe"
+    factories.sign_contract(deal)
+    db.session.commit()
+    pay = deals.start_payment(deal.id, winner)
+    db.session.commit()
+    assert deliver("payment_intent.succeeded", fake_stripe.confirm(pay["payment_intent_id"])) == "funded"
+    deals.open_dispute(deal.id, winner, "权利存在未披露的质押")
+    deals.resolve_dispute(deal.id, operator, "refund")
+    db.session.commit()
+    deal = db.session.get(Deal, deal.id)
+    balances = ledger.deal_balances(deal)
+    assert deal.state == "refunded" and deal.refund_status == "refunded"
+    assert [r["amount"] for r in fake_stripe.refunds.values()] == [deal.amount_due]  # the card part by Stripe
+    instruction = refunds.instruction_of(deal.id)  # the deposit part: in the refund queue, visible on the deal
+    assert instruction.amount == DEPOSIT and refunds.is_deposit_part(instruction)
+    assert instruction in refunds.queue() and refunds.serialize(instruction)["part"] == "deposit"
+    assert balances["refund_in_transit"] == DEPOSIT and balances["refunded"] == deal.amount_due
+    check_books([deal.id])
+    # the operator cannot book it before the buyer's account is in; then books it with the bank's reference
+    with pytest.raises(Conflict):
+        refunds.mark_paid(deal.id, "BOCR20261205001", operator)
+    db.session.rollback()
+    refunds.enter_account(deal.id, winner, "中国银行", "北京分行", "6222021001001234",
+                          payouts.payee_of_user(winner).name)
+    refunds.mark_paid(deal.id, "BOCR20261205001", operator)
+    db.session.commit()
+    deal = db.session.get(Deal, deal.id)
+    balances = ledger.deal_balances(deal)
+    assert balances["refund_in_transit"] == 0 and balances["refunded"] == deal.price
+    assert db.session.query(RefundInstruction).filter_by(deal_id=deal.id).one().status == "paid"
+    check_books([deal.id])
     check_deposits()

@@ -2,7 +2,7 @@
 import pytest
 from flask import current_app
 
-from escrow import deals, ledger
+from escrow import deals, gateway_calls, ledger
 from escrow.reconcile import reconcile
 from marketplace.errors import Conflict
 from marketplace.extensions import db
@@ -126,10 +126,14 @@ class TestAgainstTheFake:
             deals.mark_payout_paid(deal.id, "BOC20261204001", operator)
         db.session.rollback()
         assert refresh(deal).state == "released" and fake_stripe.transfers == {}
-        # back up: the payout is reconciled through the gateway, not the operator's bank reference
+        # back up: still nobody may pay by hand; the sweep (flask deadlines run) looks the transfer up by the
+        # deal's transfer group and retries under the same idempotency key, and books what the gateway did
         fake_stripe.outage = False
-        deals.mark_payout_paid(deal.id, "BOC20261204001", operator)
-        db.session.commit()
+        with pytest.raises(Conflict):
+            deals.mark_payout_paid(deal.id, "BOC20261204001", operator)
+        db.session.rollback()
+        assert gateway_calls.send_pending()["gateway_payouts_sent"] == 1
+        assert gateway_calls.send_pending()["gateway_payouts_sent"] == 0  # settled: never sent twice
         deal = refresh(deal)
         transfers = fake_stripe.list_transfers(f"deal-{deal.id}")
         assert deal.state == "completed" and len(transfers) == 1

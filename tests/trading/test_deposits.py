@@ -234,15 +234,22 @@ def test_the_winners_deposit_counts_towards_the_price_and_the_loser_gets_theirs_
     assert theirs.status == "held" and theirs.deal_id == deal.id
     assert mine.status == "returning"  # a bank deposit: an instruction for an operator
     assert mine in deposits.operator_queue()["to_return"]
+    # issue 15: one refund queue: the return is an instruction there, beside the deals' bank refunds
+    from escrow import refunds
     from marketplace.operator import queue_counts
 
-    assert queue_counts()["deposits"] == 1  # the console counts it
+    instruction = refunds.instruction_of_deposit(mine.id)
+    assert instruction in refunds.queue() and instruction.amount == DEPOSIT and instruction.status == "ready"
+    assert queue_counts()["refunds"] == 1 and queue_counts()["deposits"] == 0  # the console counts it once
     with pytest.raises(ValidationError):  # a return needs the bank's reference
         deposits.record_offline_return(mine.id, " ", operator)
     db.session.rollback()
     deposits.record_offline_return(mine.id, "BOC20261204001", operator)
     db.session.commit()
     assert mine.status == "returned"
+    instruction = refunds.instruction_of_deposit(mine.id)
+    assert instruction.status == "paid" and instruction.bank_reference == "BOC20261204001"
+    assert instruction not in refunds.queue()
     with pytest.raises(Conflict):  # returned once
         deposits.record_offline_return(mine.id, "BOC20261204002", operator)
     db.session.rollback()
