@@ -12,7 +12,7 @@ HTML (``bp``, CSRF on every form):
 
 API (``api``, bearer token): the same acts under /api/v1 (docs/trading.md "Open licences and royalties").
 """
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -75,6 +75,15 @@ def _yuan_or_none(raw, key, fields):
 def open_licence_of(listing):
     """The open-licence badge and panel on listing cards and pages (a global: imported macros see it too)."""
     return ol.declaration_of(listing)
+
+
+@bp.app_template_global("has_open_licence")
+def has_open_licence(listing):
+    """The badge on a card: one query per request for every card on the page (g keeps the answer)."""
+    ids = g.get("_open_licence_ids")
+    if ids is None:
+        ids = g._open_licence_ids = ol.open_listing_ids()
+    return listing is not None and listing.id in ids
 
 
 @bp.app_template_global("royalty_percent")

@@ -273,7 +273,9 @@ def accept_offer(offer_id):
 @doc("Financing statistics: applications, loans granted, amounts, pledged rights by field", tags=TAGS, auth=False,
      responses={"200": {"type": "object", "properties": {
          "applications": {"type": "integer"}, "loans_granted": {"type": "integer"},
-         "amount_granted": {"type": "integer"}, "pledged_rights_by_field": {"type": "object"}}}})
+         "amount_granted": {"type": ["integer", "null"],
+                            "description": "fen; null while fewer than min_cell loans (one SME's loan is not shown)"},
+         "min_cell": {"type": "integer"}, "pledged_rights_by_field": {"type": "object"}}}})
 def stats():
     return jsonify(lending.stats())
 

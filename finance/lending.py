@@ -591,5 +591,11 @@ def stats():
         r = link.right
         key = ((r.ipc_codes or ["?"])[0][:1] if r.kind == "patent" else f"Nice {(r.nice_classes or ['?'])[0]}")
         fields[key] = fields.get(key, 0) + 1
-    return {"applications": int(total), "loans_granted": int(granted[0]), "amount_granted": int(granted[1]),
+    from marketplace.stats import MIN_CELL
+
+    # the public page's rule for amounts (marketplace.stats): a sum of fewer than MIN_CELL loans would tell
+    # one SME's loan, so it is withheld, never shown as a number
+    shown = int(granted[0]) >= MIN_CELL
+    return {"applications": int(total), "loans_granted": int(granted[0]),
+            "amount_granted": int(granted[1]) if shown else None, "min_cell": MIN_CELL,
             "pledged_rights_by_field": dict(sorted(fields.items()))}

@@ -87,7 +87,8 @@ def test_the_whole_finance_path(client, desk):
     assert not db.session.get(Right, desk.patent.id).pledged
     assert not db.session.get(Right, desk.trademark.id).pledged
     stats = api(client, None, "GET", "/stats").get_json()
-    assert stats["loans_granted"] == 1 and stats["amount_granted"] == 25_000_00
+    # one loan's amount is not published (the statistics' rule: fewer than min_cell loans are withheld)
+    assert stats["loans_granted"] == 1 and stats["amount_granted"] is None and stats["min_cell"] == 3
 
     # 7. a voucher pays part of a platform fee (the valuation's review fee); the issuer's report shows it
     r = api(client, desk.issuer, "POST", "/voucher-batches", json={

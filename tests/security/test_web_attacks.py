@@ -124,18 +124,15 @@ class TestBehindHttps:
 
 def test_secure_cookie_setting_covers_the_remember_cookie(monkeypatch, tmp_path):
     """SESSION_COOKIE_SECURE=1 in the environment must make *both* login cookies Secure."""
-    import importlib
+    from marketplace.config import load_settings
 
-    from marketplace import config
-
+    monkeypatch.setenv("SECRET_KEY", "x")
     monkeypatch.setenv("SESSION_COOKIE_SECURE", "1")
-    reloaded = importlib.reload(config)
-    try:
-        assert reloaded.DEFAULTS["SESSION_COOKIE_SECURE"] is True
-        assert reloaded.DEFAULTS.get("REMEMBER_COOKIE_SECURE") is True
-    finally:
-        monkeypatch.delenv("SESSION_COOKIE_SECURE")
-        importlib.reload(config)
+    settings = load_settings(tmp_path)
+    assert settings["SESSION_COOKIE_SECURE"] is True and settings["REMEMBER_COOKIE_SECURE"] is True
+    monkeypatch.delenv("SESSION_COOKIE_SECURE")
+    settings = load_settings(tmp_path)
+    assert settings["SESSION_COOKIE_SECURE"] is False and settings["REMEMBER_COOKIE_SECURE"] is False
 
 
 def test_logout_forgets_the_remember_cookie(app):
