@@ -19,9 +19,14 @@ settings.register_profile("invariants", max_examples=25, stateful_step_count=30,
 settings.register_profile("ci", max_examples=60, stateful_step_count=40, **_COMMON)
 
 
-def invariant_settings():
+def invariant_settings(ci_budget=None):
+    """The chosen profile. ``ci_budget`` (max examples, steps) caps the ci profile for a machine whose every step
+    checks a whole ledger (the voucher machine): its ci run must end inside .ci/extra's time bound."""
     name = os.environ.get("HYPOTHESIS_PROFILE", "invariants")
     try:
-        return settings.get_profile(name)
+        chosen = settings.get_profile(name)
     except Exception:  # another tool's profile name: keep the bounded default
         return settings.get_profile("invariants")
+    if name == "ci" and ci_budget:
+        return settings(chosen, max_examples=ci_budget[0], stateful_step_count=ci_budget[1])
+    return chosen
