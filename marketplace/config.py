@@ -128,6 +128,9 @@ def load_settings(instance_path: Path) -> dict:
         "WORKER_HOST": os.environ.get("WORKER_HOST") or None,  # this host's queue name (default: the hostname)
         "JOB_RETRY_INTERVALS": os.environ.get("JOB_RETRY_INTERVALS") or "10,60,300,900,3600",  # seconds
         "JOB_TIMEOUT": _int("JOB_TIMEOUT", 300),
+        # run each job at enqueue, in the enqueuing process, still through RQ and Redis (RQ's is_async=False):
+        # what the test suite's worker-mode run uses (JOB_TEST_MODE=redis); never on a real deployment
+        "JOB_SYNC": _flag("JOB_SYNC", False),
         # how often a worker looks for jobs abandoned by a dead worker (they are retried about 60 s after
         # their last heartbeat) and cleans the registries
         "JOB_MAINTENANCE_INTERVAL": _int("JOB_MAINTENANCE_INTERVAL", 60),

@@ -91,7 +91,10 @@ def queue(host=False, app=None):
 
     app = app or current_app._get_current_object()
     name = host_queue_name(app) if host else shared_queue_name(app)
-    return Queue(name, connection=connection(app), default_timeout=app.config.get("JOB_TIMEOUT", 300))
+    if app.config.get("JOB_SYNC") and not app.testing:  # jobs inside requests: never on a deployment
+        raise RuntimeError("JOB_SYNC exists for the test suite only (TESTING)")
+    return Queue(name, connection=connection(app), default_timeout=app.config.get("JOB_TIMEOUT", 300),
+                 is_async=not app.config.get("JOB_SYNC"))
 
 
 def retry_policy(app=None):
@@ -169,7 +172,8 @@ def run(name, *args):
     rq_job = get_current_job()
     meta = rq_job.meta if rq_job is not None else {}
     request_id = meta.get("request_id") or (f"job-{rq_job.id}" if rq_job is not None else None)
-    app = _worker_app()
+    # JOB_SYNC (RQ runs the job inside enqueue): the enqueuing app; a worker: the app it was started with
+    app = current_app._get_current_object() if has_app_context() else _worker_app()
     with app.app_context():
         _own_connections()
         return run_with_request_id(request_id, execute, name, *args)

@@ -37,6 +37,7 @@ def _worker_database(url):
 
 
 PG_URL = _worker_database(os.environ.get("TEST_DATABASE_URL"))
+SUITE_ON_REDIS = os.environ.get("JOB_TEST_MODE") == "redis"
 
 
 def _memoise_url_builders():
@@ -87,7 +88,16 @@ def _base_config(tmp_path):
         # Tests change settings and rows mid-test (without a commit) and read the page again; the page cache
         # (marketplace.pagecache) has its own tests, which turn it on: tests/marketplace/test_page_cache.py.
         "PAGE_CACHE": False,
+        # JOB_TEST_MODE=redis (.ci/run's PostgreSQL run): every test's background work goes through RQ on
+        # Redis (queues of its own, each job run at enqueue: JOB_SYNC); the job tests start real workers
+        **(_suite_redis_config() if SUITE_ON_REDIS else {}),
     }
+
+
+def _suite_redis_config():
+    from tests import jobhelp
+
+    return {**jobhelp.redis_config(), "JOB_SYNC": True}
 
 
 def _prepare_schema():
@@ -145,7 +155,7 @@ def app_config(tmp_path):
 
 
 @pytest.fixture
-def app(tmp_path, tmp_path_factory, app_config):
+def app(tmp_path, tmp_path_factory, app_config, request):
     config = _base_config(tmp_path)
     config.update(app_config)
     if not PG_URL and config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'test.sqlite3'}":
@@ -156,7 +166,16 @@ def app(tmp_path, tmp_path_factory, app_config):
             _prepare_schema()
         try:
             yield application
+            if SUITE_ON_REDIS and request.node.get_closest_marker("job_fails") is None:
+                from tests import jobhelp
+
+                failed = jobhelp.failed_job_errors(application)
+                assert not failed, f"background jobs failed during the test: {failed}"
         finally:
+            if SUITE_ON_REDIS:
+                from tests import jobhelp
+
+                jobhelp.forget_keys(application)
             _empty_tables()
             db.session.remove()
             db.engine.dispose()

@@ -31,7 +31,7 @@ def job_modes():
 def redis_config(prefix=None):
     return {"REDIS_URL": REDIS_URL, "JOB_QUEUE_PREFIX": prefix or f"t{uuid.uuid4().hex[:12]}",
             "WORKER_HOST": "testhost", "JOB_RETRY_INTERVALS": "0,0", "JOB_RESULT_TTL": 600,
-            "JOB_FAILURE_TTL": 600}
+            "JOB_FAILURE_TTL": 600, "JOB_SYNC": False}
 
 
 def config_for(mode):
@@ -40,6 +40,21 @@ def config_for(mode):
     if not redis_available():
         pytest.skip(f"no Redis at {REDIS_URL}")
     return redis_config()
+
+
+def failed_job_errors(app):
+    """The error text of every job of this test that failed (empty when none did)."""
+    from marketplace import jobs
+
+    if not jobs.enabled(app):
+        return []
+    errors = []
+    for host in (False, True):
+        q = jobs.queue(host, app)
+        for job_id in q.failed_job_registry.get_job_ids():
+            rq_job = q.fetch_job(job_id)
+            errors.append(f"{job_id}: {jobs.last_error(rq_job) if rq_job else '(gone)'}")
+    return errors
 
 
 def forget_keys(app):

@@ -241,3 +241,39 @@ def test_the_operator_console_shows_failed_jobs(app, mode, mailbox):
     run_jobs(app)
     page = client.get("/operator/").get_data(as_text=True)
     assert "失败 1" in page and "SMTPServerDisconnected" in page
+
+
+def test_job_sync_runs_each_job_through_rq_as_it_is_enqueued(app, client, mode, caplog):
+    """The worker-mode run of the whole suite (JOB_TEST_MODE=redis) sets JOB_SYNC: nothing waits on a queue, the job
+    ran through RQ (its record is in Redis, finished), under the request's id."""
+    if mode != "redis":
+        pytest.skip("worker mode only")
+    app.config["JOB_SYNC"] = True
+    seller = factories.make_user("seller")
+    listing = make_search_listing(seller, title="一种钠离子电池负极材料")
+    db.session.commit()
+    assert _found(client, "钠离子") == [listing.id]
+    caplog.set_level(logging.INFO, logger="ipmart.jobs")
+    headers = {**factories.auth_header(seller), "X-Request-ID": "req-sync-7"}
+    db.session.commit()
+    caplog.clear()
+    assert client.post(f"/api/v1/listings/{listing.id}/withdraw", headers=headers).status_code == 200
+    assert _found(client, "钠离子") == [] and pending_count() == 0
+    host_queue = jobs.queue(True, app)
+    assert host_queue.count == 0 and host_queue.failed_job_registry.count == 0
+    finished = host_queue.finished_job_registry.get_job_ids()
+    assert len(finished) == 2  # the listing's publication, then its withdrawal
+    assert {host_queue.fetch_job(i).args[0] for i in finished} == {"index_drain"}
+    done = [r for r in caplog.records if r.name == "ipmart.jobs" and r.getMessage() == "job index_drain done"]
+    assert done and {r.request_id for r in done} == {"req-sync-7"}
+
+
+def test_job_sync_is_refused_outside_the_test_suite(app, mode):
+    if mode != "redis":
+        pytest.skip("worker mode only")
+    app.config.update(JOB_SYNC=True, TESTING=False)
+    try:
+        with pytest.raises(RuntimeError, match="test suite only"):
+            jobs.queue(True, app)
+    finally:
+        app.config.update(JOB_SYNC=False, TESTING=True)

@@ -70,6 +70,7 @@ class TestStaleIndex:
         assert ids(search_api(q="逆变器")) == [listing.id]
 
 
+@pytest.mark.job_fails
 def test_failed_index_write_never_fails_the_commit_and_sync_recovers(search_api, runner, app, monkeypatch):
     before = make_search_listing(title="一种光伏逆变器")
     db.session.commit()
