@@ -13,6 +13,7 @@ import os
 import shutil
 import threading
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh.fields import COLUMN
 from whoosh.index import LockError
@@ -151,6 +152,15 @@ class IndexHandle:
                 snap.close()
             self._snapshot = new
             return new
+
+
+    def holds_any(self, listing_ids):
+        """Whether the index (as committed now) holds any of ``listing_ids``."""
+        if not listing_ids:
+            return False
+        with self._lock:
+            snap = self.snapshot()
+            return bool(snap.size) and bool(np.isin(snap.lid[snap.live], list(listing_ids)).any())
 
 
 _handles = {}
