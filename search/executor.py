@@ -34,11 +34,60 @@ def _segment_arrays(segreader):
     return arrays
 
 
+class PostingsCache:
+    """Decoded postings of common terms, per segment (segments never change; deletions are ``live``'s job).
+
+    A common word's posting list spans many blocks, each zlib-compressed and pickled: reading it again for
+    every query that has the word (一种, 方法, 系统, 装置 …) was most of a phrase query's time (issue 18). Terms
+    in at least ``MIN_DOCS`` documents of a segment are kept, least recently used first out, within
+    ``max_bytes`` (an estimate: 12 bytes a posting, plus the encoded positions). Entries of segments no
+    longer in the index are dropped when a new searcher opens. Results are never cached, only index data.
+    """
+
+    MIN_DOCS = 128  # one Whoosh block: rarer terms are cheap to read
+    MAX_BYTES = 32 * 1024 * 1024  # per process (each gunicorn worker has its own)
+
+    def __init__(self, max_bytes=MAX_BYTES):
+        from collections import OrderedDict
+
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries = OrderedDict()  # (segment id, field, term) -> (value, cost)
+
+    def get(self, key):
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, key, value, cost):
+        if cost > self.max_bytes // 4:
+            return  # one huge list would push out everything else
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        self._entries[key] = (value, cost)
+        self.bytes += cost
+        while self.bytes > self.max_bytes:
+            _key, (_value, dropped) = self._entries.popitem(last=False)
+            self.bytes -= dropped
+
+    def keep_segments(self, segment_ids):
+        for key in [k for k in self._entries if k[0] not in segment_ids]:
+            self.bytes -= self._entries.pop(key)[1]
+
+    def clear(self):
+        self._entries.clear()
+        self.bytes = 0
+
+
 class Snapshot:
     """A searcher plus its columns concatenated over segments (global docnum = segment offset + local)."""
 
-    def __init__(self, searcher, segment_cache):
+    def __init__(self, searcher, segment_cache, postings_cache=None):
         self.searcher = searcher
+        self.postings_cache = postings_cache if postings_cache is not None else PostingsCache()
         self.reader = searcher.reader()
         # An empty index has one EmptyReader leaf without a segment.
         leaves = [(r, off) for r, off in self.reader.leaf_readers() if r.segment() is not None]
@@ -60,6 +109,8 @@ class Snapshot:
             live.append(mask)
         segment_cache.clear()
         segment_cache.update(keep)
+        self.segment_ids = [segreader.segment().segment_id() for segreader, _offset in leaves]
+        self.postings_cache.keep_segments(set(self.segment_ids))
         self.size = sum(segreader.doc_count_all() for segreader, _off in leaves)
         names = list(COLUMN_FIELDS) + [f"_len_{name}" for name in FIELD_BOOSTS]
         self.col = {}
@@ -90,8 +141,14 @@ class Snapshot:
         """(global docnums ascending, term frequencies) of one term, read block by block (deleted docs included:
         ``live`` masks them)."""
         ids_parts, tf_parts = [], []
-        for segreader, offset in self.leaves:
-            ids, tfs = whoosh_reader.postings(segreader, fieldname, text)
+        for (segreader, offset), segment_id in zip(self.leaves, self.segment_ids, strict=True):
+            key = (segment_id, fieldname, text)
+            cached = self.postings_cache.get(key)
+            if cached is None:
+                cached = whoosh_reader.postings(segreader, fieldname, text)
+                if len(cached[0]) >= PostingsCache.MIN_DOCS:
+                    self.postings_cache.put(key, cached, 12 * len(cached[0]))
+            ids, tfs = cached
             if len(ids):
                 ids_parts.append(ids + offset)
                 tf_parts.append(tfs)
@@ -104,43 +161,60 @@ class Snapshot:
     def term_positions(self, fieldname, text, docs):
         """{global docnum: encoded positions} of one term for the sorted global docnums ``docs``."""
         out = {}
-        for segreader, offset in self.leaves:
+        for (segreader, offset), segment_id in zip(self.leaves, self.segment_ids, strict=True):
             size = segreader.doc_count_all()
             local = docs[(docs >= offset) & (docs < offset + size)] - offset
             if not len(local):
                 continue
-            for doc, value in whoosh_reader.positions(segreader, fieldname, text, local).items():
-                out[doc + offset] = value
+            key = (segment_id, fieldname, text)
+            cached = self.postings_cache.get(key)
+            if cached is None and segreader.doc_frequency(fieldname, text) >= PostingsCache.MIN_DOCS:
+                cached = whoosh_reader.all_positions(segreader, fieldname, text)
+                self.postings_cache.put(key, cached, 12 * len(cached[0]) + sum(len(v) + 40 for v in cached[1]))
+            if cached is None:  # a rarer term: only the blocks holding ``local`` are read
+                for doc, value in whoosh_reader.positions(segreader, fieldname, text, local).items():
+                    out[doc + offset] = value
+                continue
+            ids, values = cached
+            if not len(ids):
+                continue
+            at = np.minimum(np.searchsorted(ids, local), len(ids) - 1)
+            for i in np.nonzero(ids[at] == local)[0].tolist():
+                out[int(local[i]) + offset] = values[int(at[i])]
         return out
 
-    def phrase_docs(self, words, candidates):
+    def phrase_docs(self, words, candidates, by_field=None):
         """Boolean mask: candidate docs where ``words`` occur at consecutive positions in one text field.
 
+        ``by_field`` ({field name: mask}, optional): the candidates of each field, i.e. those holding every word
+        in that field (the caller knows it from the words' postings); a field without one is not read at all.
         Positions are read rarest word first, each word only for the docs the previous ones left.
         """
         found = np.zeros(self.size, dtype=bool)
-        docs = np.nonzero(candidates)[0]
-        if not len(docs):
-            return found
         for name in FIELD_BOOSTS:
+            docs = np.nonzero(candidates if by_field is None else by_field[name] & candidates)[0]
+            if not len(docs):
+                continue
             field = f"{name}_pos"
             decode = self.reader.schema[field].format.decode_positions
             order = sorted(range(len(words)), key=lambda k, f=field: self.reader.doc_frequency(f, words[k]))
-            by_offset, remaining = {}, docs
+            # Where the phrase could start in each remaining doc; narrowed word by word, so a later (commoner)
+            # word's positions are read only for the docs the earlier ones left.
+            starts, remaining = None, docs
             for k in order:
-                by_offset[k] = self.term_positions(field, words[k], remaining)
-                remaining = np.array(sorted(by_offset[k]), dtype=np.int64)
+                narrowed = {}
+                for doc, value in self.term_positions(field, words[k], remaining).items():
+                    shifted = {p - k for p in decode(value)}
+                    if starts is not None:
+                        shifted &= starts[doc]
+                    if shifted:
+                        narrowed[doc] = shifted
+                starts = narrowed
+                remaining = np.array(sorted(starts), dtype=np.int64)
                 if not len(remaining):
                     break
-            for doc in remaining.tolist():
-                starts = None
-                for k in order:
-                    shifted = {p - k for p in decode(by_offset[k][doc])}
-                    starts = shifted if starts is None else starts & shifted
-                    if not starts:
-                        break
-                if starts:
-                    found[doc] = True
+            if len(remaining):
+                found[remaining] = True
         return found
 
 
@@ -259,6 +333,12 @@ def _words_match(snap, clause, scores, weight):
     n = snap.size
     variants = clause_variants(clause) if (clause.phrase or len(clause.words) == 1) else [clause.words]
     word_masks, postings = {}, {}
+
+    def in_field(name, word):  # docs holding ``word`` in the field ``name``
+        field_mask = np.zeros(n, dtype=bool)
+        field_mask[postings[(name, word)][0]] = True
+        return field_mask
+
     for word in dict.fromkeys(w for v in variants for w in v):
         word_mask = np.zeros(n, dtype=bool)
         for name in FIELD_BOOSTS:
@@ -278,8 +358,9 @@ def _words_match(snap, clause, scores, weight):
         if len(words) > 1:
             candidates &= ~mask
             if candidates.any():
-                # Every word is there; now their positions must follow each other.
-                candidates &= snap.phrase_docs(words, candidates)
+                # Every word is there; now their positions must follow each other, in a field holding them all.
+                by_field = {name: np.logical_and.reduce([in_field(name, w) for w in words]) for name in FIELD_BOOSTS}
+                candidates &= snap.phrase_docs(words, candidates, by_field)
         mask |= candidates
     return mask
 

@@ -19,7 +19,7 @@ from whoosh.fields import COLUMN
 from whoosh.index import LockError
 from whoosh.writing import CLEAR
 
-from .executor import Snapshot
+from .executor import PostingsCache, Snapshot
 from .schema import build_schema, listing_document
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class IndexHandle:
         self._snapshot = None
         self._lock = threading.RLock()
         self._segment_cache = {}
+        self._postings_cache = PostingsCache()
 
     # opening
     def open(self, create=True):
@@ -94,6 +95,7 @@ class IndexHandle:
         self._snapshot = None
         self._ix = None
         self._segment_cache.clear()
+        self._postings_cache.clear()
 
     # writing
     def writer(self, timeout, **kwargs):
@@ -146,7 +148,7 @@ class IndexHandle:
             # arrays of unchanged segments come from the cache. The generation is read first: a commit
             # in between makes the next query reopen once more, never keeps an old searcher.
             generation = ix.latest_generation()
-            new = Snapshot(ix.searcher(), self._segment_cache)
+            new = Snapshot(ix.searcher(), self._segment_cache, self._postings_cache)
             new.generation = generation
             if snap is not None:
                 snap.close()

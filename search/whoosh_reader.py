@@ -10,8 +10,8 @@ functions below. They read what the executor needs in bulk, as numpy arrays, ins
 * ``postings(segreader, field, text)``: a term's (local docnums, frequencies), decoded a block at a time
   (``W3LeafMatcher``: ``_read_data``, ``_data``, ``_byteids``, ``_blocklength``, ``_next_block``);
 * ``positions(segreader, field, text, local_docs)``: the encoded word positions of a term for some documents,
-  skipping blocks that hold none of them (``_maxid``, ``_read_values``, ``_values``), and
-  ``decode_positions`` for one such value.
+  skipping blocks that hold none of them (``_maxid``, ``_read_values``, ``_values``); ``all_positions`` for
+  every document; ``decode_positions`` for one such value.
 
 When an attribute is missing (another Whoosh, another codec) each function falls back to Whoosh's public,
 posting-by-posting matcher API, slower but right; ``tests/search/test_whoosh_reader.py`` fails first
@@ -176,3 +176,27 @@ def decode_positions(value):
     if not value.endswith(b"."):
         value += b"."
     return np.cumsum(np.asarray(pickle.loads(value[_INT_SIZE:]), dtype=np.int64))
+
+
+def all_positions(segreader, fieldname, text):
+    """(local docnums ascending as int64, their encoded positions as a list) of one term in one segment, every
+    block read (what a cache of a common word's positions keeps; see ``executor.PostingsCache``)."""
+    matcher = _matcher(segreader, fieldname, text)
+    if matcher is None:
+        return np.zeros(0, dtype=np.int64), []
+    if not _fast(matcher):
+        ids, values = [], []
+        while matcher.is_active():
+            ids.append(matcher.id())
+            values.append(matcher.value())
+            matcher.next()
+        return np.array(ids, dtype=np.int64), values
+    ids, values = [], []
+    while matcher.is_active():
+        if matcher._data is None:
+            matcher._read_data()
+        ids.append(np.cumsum(np.asarray(matcher._data[0], dtype=np.int64)))
+        matcher._read_values()
+        values.extend(matcher._values)
+        matcher._next_block()
+    return (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)), values
