@@ -159,8 +159,17 @@ class Snapshot:
         return np.concatenate(ids_parts), np.concatenate(tf_parts)
 
     def term_positions(self, fieldname, text, docs):
-        """{global docnum: encoded positions} of one term for the sorted global docnums ``docs``."""
+        """{global docnum: positions (int64 array)} of one term for the sorted global docnums ``docs``."""
         out = {}
+        for offset, ids, offsets, flat in self._flat_positions(fieldname, text, docs):
+            for i, doc in enumerate(ids.tolist()):
+                out[doc + offset] = flat[offsets[i]:offsets[i + 1]]
+        return out
+
+    def _flat_positions(self, fieldname, text, docs):
+        """Per segment holding any of the sorted global ``docs``: (offset, local ids, offsets, flat positions) of
+        one term for those docs (``whoosh_reader.flatten_positions``'s shape). A common term's whole list is
+        decoded once and kept in the postings cache; a rarer one's is read only in the blocks holding ``docs``."""
         for (segreader, offset), segment_id in zip(self.leaves, self.segment_ids, strict=True):
             size = segreader.doc_count_all()
             local = docs[(docs >= offset) & (docs < offset + size)] - offset
@@ -169,19 +178,34 @@ class Snapshot:
             key = (segment_id, fieldname, text)
             cached = self.postings_cache.get(key)
             if cached is None and segreader.doc_frequency(fieldname, text) >= PostingsCache.MIN_DOCS:
-                cached = whoosh_reader.all_positions(segreader, fieldname, text)
-                self.postings_cache.put(key, cached, 12 * len(cached[0]) + sum(len(v) + 40 for v in cached[1]))
-            if cached is None:  # a rarer term: only the blocks holding ``local`` are read
-                for doc, value in whoosh_reader.positions(segreader, fieldname, text, local).items():
-                    out[doc + offset] = value
+                cached = whoosh_reader.flatten_positions(*whoosh_reader.all_positions(segreader, fieldname, text))
+                self.postings_cache.put(key, cached, 8 * (2 * len(cached[0]) + len(cached[2])))
+            if cached is None:
+                found = whoosh_reader.positions(segreader, fieldname, text, local)
+                yield (offset, *whoosh_reader.flatten_positions(list(found), list(found.values())))
                 continue
-            ids, values = cached
+            ids, offsets, flat = cached
             if not len(ids):
                 continue
             at = np.minimum(np.searchsorted(ids, local), len(ids) - 1)
-            for i in np.nonzero(ids[at] == local)[0].tolist():
-                out[int(local[i]) + offset] = values[int(at[i])]
-        return out
+            sel = at[ids[at] == local]
+            starts, counts = offsets[sel], offsets[sel + 1] - offsets[sel]
+            gather = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts),
+                                                                              counts)
+            sub_offsets = np.zeros(len(sel) + 1, dtype=np.int64)
+            np.cumsum(counts, out=sub_offsets[1:])
+            yield offset, ids[sel], sub_offsets, flat[gather]
+
+    def _start_keys(self, fieldname, text, shift, docs):
+        """Sorted int64 keys ``doc << 24 | start`` of the phrase starts (position - ``shift``) this word allows
+        in ``docs`` (positions below ``shift`` allow none)."""
+        parts = []
+        for offset, ids, offsets, flat in self._flat_positions(fieldname, text, docs):
+            doc = np.repeat(ids + offset, offsets[1:] - offsets[:-1])
+            start = flat - shift
+            keep = (start >= 0) & (start < (1 << 24))
+            parts.append((doc[keep] << 24) | start[keep])
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def phrase_docs(self, words, candidates, by_field=None):
         """Boolean mask: candidate docs where ``words`` occur at consecutive positions in one text field.
@@ -196,21 +220,14 @@ class Snapshot:
             if not len(docs):
                 continue
             field = f"{name}_pos"
-            decode = self.reader.schema[field].format.decode_positions
             order = sorted(range(len(words)), key=lambda k, f=field: self.reader.doc_frequency(f, words[k]))
-            # Where the phrase could start in each remaining doc; narrowed word by word, so a later (commoner)
-            # word's positions are read only for the docs the earlier ones left.
-            starts, remaining = None, docs
+            # Where the phrase could start (doc, position) as sorted keys, narrowed word by word, so a later
+            # (commoner) word's positions are looked at only for the docs the earlier ones left.
+            keys, remaining = None, docs
             for k in order:
-                narrowed = {}
-                for doc, value in self.term_positions(field, words[k], remaining).items():
-                    shifted = {p - k for p in decode(value)}
-                    if starts is not None:
-                        shifted &= starts[doc]
-                    if shifted:
-                        narrowed[doc] = shifted
-                starts = narrowed
-                remaining = np.array(sorted(starts), dtype=np.int64)
+                allowed = self._start_keys(field, words[k], k, remaining)
+                keys = allowed if keys is None else np.intersect1d(keys, allowed, assume_unique=True)
+                remaining = np.unique(keys >> 24)
                 if not len(remaining):
                     break
             if len(remaining):

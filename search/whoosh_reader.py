@@ -200,3 +200,24 @@ def all_positions(segreader, fieldname, text):
         values.extend(matcher._values)
         matcher._next_block()
     return (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)), values
+
+
+def flatten_positions(ids, values):
+    """(ids, offsets, positions): the encoded positions ``values`` of docs ``ids`` decoded into one flat array;
+    doc ``ids[i]`` has ``positions[offsets[i]:offsets[i + 1]]``, ascending."""
+    deltas, counts = [], np.zeros(len(values), dtype=np.int64)
+    for i, value in enumerate(values):
+        if not value.endswith(b"."):
+            value += b"."
+        codes = pickle.loads(value[_INT_SIZE:])
+        counts[i] = len(codes)
+        deltas.extend(codes)
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    flat = np.cumsum(np.asarray(deltas, dtype=np.int64))
+    if len(flat):  # the running sum restarts at each doc: subtract what the docs before it added
+        starts = offsets[:-1][counts > 0]
+        base = np.zeros(len(values), dtype=np.int64)
+        base[counts > 0] = flat[starts] - np.asarray(deltas, dtype=np.int64)[starts]
+        flat -= np.repeat(base, counts)
+    return np.asarray(ids, dtype=np.int64), offsets, flat

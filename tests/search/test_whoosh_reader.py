@@ -132,6 +132,10 @@ def test_postings_and_positions_agree_with_whoosh(segreader, monkeypatch, fast, 
     assert set(ours) == {d for d in theirs_pos if d in set(wanted.tolist())}
     for doc, value in ours.items():
         assert whoosh_reader.decode_positions(value).tolist() == fmt.decode_positions(theirs_pos[doc][1])
+    ids, offsets, flat = whoosh_reader.flatten_positions(*whoosh_reader.all_positions(segreader, pos_field, term))
+    assert ids.tolist() == sorted(theirs_pos)
+    assert [flat[offsets[i]:offsets[i + 1]].tolist() for i in range(len(ids))] == [
+        fmt.decode_positions(theirs_pos[d][1]) for d in sorted(theirs_pos)]
 
 
 def test_columns_and_lengths_agree_with_whoosh(segreader):
