@@ -61,9 +61,13 @@ class PostingsCache:
         self._entries.move_to_end(key)
         return entry[0]
 
+    def fits(self, cost):
+        """Whether an entry of ``cost`` bytes would be kept (one huge list would push out everything else)."""
+        return cost <= self.max_bytes // 4
+
     def put(self, key, value, cost):
-        if cost > self.max_bytes // 4:
-            return  # one huge list would push out everything else
+        if not self.fits(cost):
+            return
         old = self._entries.pop(key, None)
         if old is not None:
             self.bytes -= old[1]
@@ -177,7 +181,10 @@ class Snapshot:
                 continue
             key = (segment_id, fieldname, text)
             cached = self.postings_cache.get(key)
-            if cached is None and segreader.doc_frequency(fieldname, text) >= PostingsCache.MIN_DOCS:
+            frequency = segreader.doc_frequency(fieldname, text) if cached is None else 0
+            # Decode the whole list only when it will be kept (about 28 bytes a posting); a list too long to keep
+            # (a very common word in a very large segment) is read block by block for the docs asked, as a rare one.
+            if PostingsCache.MIN_DOCS <= frequency and self.postings_cache.fits(28 * frequency):
                 cached = whoosh_reader.flatten_positions(*whoosh_reader.all_positions(segreader, fieldname, text))
                 self.postings_cache.put(key, cached, 8 * (2 * len(cached[0]) + len(cached[2])))
             if cached is None:
