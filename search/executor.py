@@ -39,7 +39,8 @@ class PostingsCache:
 
     A common word's posting list spans many blocks, each zlib-compressed and pickled: reading it again for
     every query that has the word (一种, 方法, 系统, 装置 …) was most of a phrase query's time (issue 18). Terms
-    in at least ``MIN_DOCS`` documents of a segment are kept, least recently used first out, within
+    in at least ``MIN_DOCS`` documents of a segment are kept (positions from the second time they are asked for),
+    least recently used first out, within
     ``max_bytes`` (an estimate: 12 bytes a posting, plus the encoded positions). Entries of segments no
     longer in the index are dropped when a new searcher opens. Results are never cached, only index data.
     """
@@ -53,6 +54,7 @@ class PostingsCache:
         self.max_bytes = max_bytes
         self.bytes = 0
         self._entries = OrderedDict()  # (segment id, field, term) -> (value, cost)
+        self._asked = set()  # position lists asked for once (decoded whole and kept the second time)
 
     def get(self, key):
         entry = self._entries.get(key)
@@ -60,6 +62,15 @@ class PostingsCache:
             return None
         self._entries.move_to_end(key)
         return entry[0]
+
+    def asked_before(self, key):
+        """Whether ``key`` was asked for before (a bounded memory of keys: forgotten all at once when full)."""
+        if key in self._asked:
+            return True
+        if len(self._asked) >= 100_000:
+            self._asked.clear()
+        self._asked.add(key)
+        return False
 
     def fits(self, cost):
         """Whether an entry of ``cost`` bytes would be kept (one huge list would push out everything else)."""
@@ -83,6 +94,7 @@ class PostingsCache:
 
     def clear(self):
         self._entries.clear()
+        self._asked.clear()
         self.bytes = 0
 
 
@@ -184,7 +196,10 @@ class Snapshot:
             frequency = segreader.doc_frequency(fieldname, text) if cached is None else 0
             # Decode the whole list only when it will be kept (about 28 bytes a posting); a list too long to keep
             # (a very common word in a very large segment) is read block by block for the docs asked, as a rare one.
-            if PostingsCache.MIN_DOCS <= frequency and self.postings_cache.fits(28 * frequency):
+            # The first time, only the blocks holding ``local`` are read (as for a rare word): a term asked once
+            # is not worth decoding whole.
+            if (PostingsCache.MIN_DOCS <= frequency and self.postings_cache.fits(28 * frequency)
+                    and self.postings_cache.asked_before(key)):
                 cached = whoosh_reader.flatten_positions(*whoosh_reader.all_positions(segreader, fieldname, text))
                 self.postings_cache.put(key, cached, 8 * (2 * len(cached[0]) + len(cached[2])))
             if cached is None:

@@ -77,7 +77,9 @@ def test_the_postings_cache_changes_no_result(snapshot, words):
 
     cold = _results(snapshot, words)
     assert snapshot.postings_cache.bytes > 0  # the common words were kept
-    assert _results(snapshot, words) == cold  # warm
+    assert _results(snapshot, words) == cold  # warm (positions kept now)
+    assert any(key[1] == "title_pos" for key in snapshot.postings_cache._entries)
+    assert _results(snapshot, words) == cold
     tiny = Snapshot(snapshot.searcher, {}, PostingsCache(max_bytes=0))
     assert _results(tiny, words) == cold and tiny.postings_cache.bytes == 0
 
@@ -92,8 +94,10 @@ def test_the_postings_cache_forgets_segments_that_are_gone(tmp_path):
             writer.add_document(**_doc(i, "".join(rng.choices(words, k=4))))
         writer.commit(merge=False)
     snap = handle.snapshot()
-    snap.phrase_docs(["方法", "装置"], snap.live.copy())
+    for _ in range(2):  # positions are kept from the second time they are asked for
+        snap.phrase_docs(["方法", "装置"], snap.live.copy())
     assert {key[0] for key in snap.postings_cache._entries} == set(snap.segment_ids)
+    assert any(key[1] == "title_pos" for key in snap.postings_cache._entries)
     writer = handle.writer(5)
     writer.add_document(**_doc(999, "一种方法装置"))
     writer.commit(optimize=True)  # one new segment replaces both
