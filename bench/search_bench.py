@@ -20,9 +20,9 @@
    five facet counts, since the API always returns them). Prints median and p95 for both
    and the ratio; writes everything to ``<workdir>/results.json``.
 
-Nothing is cached between the measured queries on either side: the API keeps its
-index searcher and per-segment columns (as deployed), FTS5 keeps its open connection
-and SQLite page cache.
+No result is cached between the measured queries on either side: the API keeps its index searcher,
+per-segment columns and its bounded cache of common terms' decoded postings (``executor.PostingsCache``,
+as deployed), FTS5 keeps its open connection and SQLite page cache.
 """
 import argparse
 import csv

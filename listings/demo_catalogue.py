@@ -18,10 +18,9 @@ the rules refuse are skipped and counted. Application numbers are synthesised in
 (serials from 800000, apart from the tour's). Idempotent: a right number already present is skipped.
 """
 import hashlib
-from contextlib import contextmanager
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from marketplace.accounts import register_user
 from marketplace.errors import DomainError
@@ -47,6 +46,7 @@ from .demo import (
     _valid_ipc,
 )
 from .identifiers import InvalidIdentifier, normalize_ipc
+from .importer import fast_sqlite_commits as _fast_sqlite
 from .models import Right
 
 PATENTS = 760  # from the title/IPC table
@@ -223,22 +223,6 @@ def seed(now, today, operator, progress=None):
     existing = set(db.session.scalars(select(Right.number)))
     with _fast_sqlite():
         return _add(users, existing, now, today, operator, progress)
-
-
-@contextmanager
-def _fast_sqlite():
-    """SQLite: ``synchronous=NORMAL`` on this connection while seeding (WAL stays crash-safe; a savepoint
-    release then skips its fsync, see docs/performance.md "Findings"), ``FULL`` again afterwards."""
-    sqlite = db.engine.dialect.name == "sqlite"
-    if sqlite:
-        db.session.commit()
-        db.session.execute(text("PRAGMA synchronous=NORMAL"))
-    try:
-        yield
-    finally:
-        if sqlite:
-            db.session.commit()
-            db.session.execute(text("PRAGMA synchronous=FULL"))
 
 
 def _add(users, existing, now, today, operator, progress):

@@ -223,7 +223,7 @@ def for_viewer(right, user):
 
 
 def resolve(user, cleaned_rights, *, acts_for_holders=False, now=None):
-    """Register entries for a listing's cleaned rights, in order. Creates unknown ones (the seller's
+    """Register entries (new ones pending, not flushed) for a listing's cleaned rights, in order. Creates unknown ones (the seller's
     side becomes the holder, declared by the seller); updates the data of those the seller's side
     holds; for the others, the seller must act for the holders (an authorisation): their data stays
     as the register has it. Raises ``HeldByAnother`` (nothing written) when the seller's side holds
@@ -234,7 +234,9 @@ def resolve(user, cleaned_rights, *, acts_for_holders=False, now=None):
     found = []
     refused = []
     for values in cleaned_rights:
-        right = db.session.scalar(select(Right).where(Right.kind == values["kind"], Right.number == values["number"]))
+        with db.session.no_autoflush:  # a look-up by number: nothing pending (the caller's listing) changes it
+            right = db.session.scalar(select(Right).where(Right.kind == values["kind"],
+                                                          Right.number == values["number"]))
         found.append(right)
         if right is not None and right.holders and not is_holder(
                 right, party["organization_id"], party["user_id"]) and not acts_for_holders:
@@ -244,14 +246,14 @@ def resolve(user, cleaned_rights, *, acts_for_holders=False, now=None):
     out = []
     for values, right in zip(cleaned_rights, found, strict=True):
         if right is None:
+            # A new entry has no encumbrances, events or listings yet (said here: none is loaded from the database).
             right = Right(kind=values["kind"], number=values["number"], madrid=ids.is_madrid(values["number"]),
-                          created_at=now, updated_at=now)
+                          created_at=now, updated_at=now, encumbrances=[], events=[], listing_links=[])
             for column in DATA_COLUMNS:
                 setattr(right, column, values.get(column))
             db.session.add(right)
             right.holders = [RightHolder(holder_type=party["type"], organization_id=party["organization_id"],
                                          user_id=party["user_id"], name=party["name"], position=0)]
-            db.session.flush()
             record(right, "registered", {"holders": [party], "data": {c: values.get(c) for c in DATA_COLUMNS
                                                                       if values.get(c) is not None}},
                    source="seller", actor=user, now=now)
@@ -273,7 +275,8 @@ def resolve(user, cleaned_rights, *, acts_for_holders=False, now=None):
                 record(right, "declared", changed, source="seller", actor=user, now=now)
             _declare_encumbrances(right, values, user, now)
         out.append(right)
-    db.session.flush()
+    # Not flushed here: the caller (``service._apply``) links the entries to its listing and flushes once,
+    # so a bulk import writes a listing, its rights and their links in one flush (one outbox row).
     return out
 
 

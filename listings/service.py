@@ -59,18 +59,22 @@ def _apply(user, listing, cleaned, now):
     rules.enforce(listing, "draft", today=local(now).date(), message=_("挂牌信息与登记簿的规则冲突，未保存"))
 
 
-def create_listing(user, data, *, now=None):
+def create_listing(user, data, *, now=None, warnings=True):
     """Create a draft listing for ``user``'s organisation or, for a seller without one, for ``user`` as a
-    natural person (``organization_id`` None). Returns (listing, warnings)."""
+    natural person (``organization_id`` None). Returns (listing, warnings); ``warnings=False`` (the bulk
+    import, which does not show them) skips computing them and returns an empty list."""
     require_seller(user)
     now = now or utcnow()
     region = user.organization.region if user.organization is not None else None
     cleaned = parse_listing(data, now=now, default_region=region or "other")
-    listing = Listing(seller_id=user.id, organization_id=user.organization_id, status="draft", currency="CNY")
+    # A new listing has no links, auction or image yet: said here, so that ``_apply`` does not load them
+    # from the database once an autoflush has inserted the row (nor writes the listing a second time).
+    listing = Listing(seller_id=user.id, organization_id=user.organization_id, status="draft", currency="CNY",
+                      items=[], auction=None, image=None)
     db.session.add(listing)
     _apply(user, listing, cleaned, now)
     db.session.flush()
-    return listing, _warnings(listing, local(now).date())
+    return listing, (_warnings(listing, local(now).date()) if warnings else [])
 
 
 def listing_input(listing):

@@ -144,21 +144,22 @@ def _drain(handle, timeout, batch, notify_saved, max_batches):
         if not rows:
             break
         listing_ids = sorted({r[1] for r in rows})
-        listings = load_listings(listing_ids)
-        published = []
-        writer = handle.writer(timeout)
-        try:
-            for listing_id in listing_ids:
-                listing = listings.get(listing_id)
-                if is_searchable(listing):
-                    add_to_index(writer, listing)
-                    published.append(listing_id)
-                else:
+        # Only published listings are loaded whole (a bulk import's drafts are not: one id query tells them).
+        listings = load_listings(db.session.scalars(
+            select(Listing.id).where(Listing.id.in_(listing_ids), Listing.status == "published")).all())
+        published = [i for i in listing_ids if is_searchable(listings.get(i))]
+        gone = [i for i in listing_ids if i not in listings]
+        if published or handle.holds_any(gone):  # else nothing to write: no writer, no new index generation
+            writer = handle.writer(timeout)
+            try:
+                for listing_id in published:
+                    add_to_index(writer, listings[listing_id])
+                for listing_id in gone:
                     remove_from_index(writer, listing_id)
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
         report.applied += len(rows)
         report.indexed += len(published)
         report.removed += len(listing_ids) - len(published)

@@ -12,7 +12,7 @@ query words first, up to ``MAX_NGRAM`` words) and the matching clauses get *alte
 word sequences that satisfy them too. So editing a table needs no reindex; the tables are re-read
 when a file's modification time changes. Expansion is bounded: at most ``MAX_EXPANSIONS`` terms a
 query (``SEARCH_MAX_EXPANSIONS``), the closest first (same-language synonyms, then translations,
-then the translations' synonyms). Exact matches rank first (see ``index._clause_match``).
+then the translations' synonyms). Exact matches rank first (see ``executor._clause_match``).
 
 Terms are compared after the same analysis as queries (precise jieba cut, lower-cased, stemmed),
 so "Lithium Batteries" finds the entry "lithium battery".

@@ -2,6 +2,8 @@
 import csv
 import io
 
+import pytest
+
 from listings import importer
 from listings.identifiers import patent_check_char
 from listings.models import Listing, Right
@@ -106,3 +108,43 @@ def test_buyer_cannot_import(app):
 def test_template_csv_imports_cleanly(app, seller):
     report = importer.import_csv(importer.template_csv(), seller)
     assert report["created"] == 2, report["errors"]
+
+
+def test_cli_import_commits_in_chunks_and_keeps_the_index_current(app, runner, seller, tmp_path, monkeypatch):
+    """Issue 18: one commit per chunk, each followed by the search index's drain (no rebuild after the import);
+    the index's outbox position follows the import while it runs, and nothing waits at the end."""
+    from marketplace.models import OutboxEvent
+    from search import outbox
+    from search.index import current_handle
+
+    monkeypatch.setattr(outbox, "reindex", lambda *a, **kw: pytest.fail("the import must not rebuild the index"))
+    handle = current_handle()
+    positions = []
+    original = importer.import_rows
+
+    def spy(rows, seller, **kwargs):  # the index's position when each chunk starts
+        positions.append(outbox.read_position(handle))
+        return original(rows, seller, **kwargs)
+
+    monkeypatch.setattr(importer, "import_rows", spy)
+    path = tmp_path / "rights.csv"
+    path.write_text(_csv([_patent_row(n) for n in range(1, 6)]), encoding="utf-8")
+    result = runner.invoke(args=["listings", "import", str(path), "--seller", seller.email, "--chunk", "2"])
+    assert result.exit_code == 0, result.output
+    assert "drafts created: 5" in result.output and "not applied" not in result.output
+    assert len(positions) == 3 and positions[0] < positions[1] < positions[2]  # caught up after every chunk
+    newest = db.session.query(db.func.max(OutboxEvent.id)).scalar()
+    assert outbox.read_position(handle) == newest and outbox.pending_count() == 0
+    assert db.session.query(Listing).filter_by(status="draft").count() == 5
+
+
+def test_cli_import_refuses_a_bad_chunk_and_a_buyer_and_writes_nothing(app, runner, seller, tmp_path):
+    path = tmp_path / "rights.csv"
+    path.write_text(_csv([_patent_row(1)]), encoding="utf-8")
+    result = runner.invoke(args=["listings", "import", str(path), "--seller", seller.email, "--chunk", "0"])
+    assert result.exit_code != 0 and "chunk" in result.output
+    buyer = factories.make_user("buyer")
+    db.session.commit()
+    result = runner.invoke(args=["listings", "import", str(path), "--seller", buyer.email])
+    assert result.exit_code != 0
+    assert db.session.query(Listing).count() == 0 and db.session.query(Right).count() == 0

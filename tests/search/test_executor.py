@@ -62,3 +62,47 @@ def test_phrase_check_matches_whoosh(snapshot, words):
     some[::50] = True
     assert set(np.nonzero(snapshot.phrase_docs(words, some & snapshot.live))[0].tolist()) == {
         d for d in theirs if some[d]}
+
+
+def _results(snap, words):
+    postings = {w: tuple(a.tolist() for a in snap.term_postings("title", w)) for w in words}
+    return postings, snap.phrase_docs(words, snap.live.copy()).tolist()
+
+
+@pytest.mark.parametrize("words", [["图像识别", "方法"], ["方法", "装置", "系统"]])
+def test_the_postings_cache_changes_no_result(snapshot, words):
+    """Issue 18: common terms' decoded postings are cached per segment; cold, warm and a cache too small to keep
+    anything give the same postings and phrase matches."""
+    from search.executor import PostingsCache, Snapshot
+
+    cold = _results(snapshot, words)
+    assert snapshot.postings_cache.bytes > 0  # the common words were kept
+    assert _results(snapshot, words) == cold  # warm (positions kept now)
+    assert any(key[1] == "title_pos" for key in snapshot.postings_cache._entries)
+    assert _results(snapshot, words) == cold
+    tiny = Snapshot(snapshot.searcher, {}, PostingsCache(max_bytes=0))
+    assert _results(tiny, words) == cold and tiny.postings_cache.bytes == 0
+
+
+def test_the_postings_cache_forgets_segments_that_are_gone(tmp_path):
+    rng = random.Random(3)
+    words = ["一种", "方法", "装置", "系统"]
+    handle = IndexHandle(str(tmp_path / "ix"))
+    for start in (1, 301):
+        writer = handle.writer(5)
+        for i in range(start, start + 300):
+            writer.add_document(**_doc(i, "".join(rng.choices(words, k=4))))
+        writer.commit(merge=False)
+    snap = handle.snapshot()
+    for _ in range(2):  # positions are kept from the second time they are asked for
+        snap.phrase_docs(["方法", "装置"], snap.live.copy())
+    assert {key[0] for key in snap.postings_cache._entries} == set(snap.segment_ids)
+    assert any(key[1] == "title_pos" for key in snap.postings_cache._entries)
+    writer = handle.writer(5)
+    writer.add_document(**_doc(999, "一种方法装置"))
+    writer.commit(optimize=True)  # one new segment replaces both
+    fresh = handle.snapshot()
+    assert not any(key[0] not in fresh.segment_ids for key in fresh.postings_cache._entries)
+    theirs = set(fresh.searcher.docs_for_query(wq.Or([wq.Phrase("title_pos", ["方法", "装置"]),
+                                                        wq.Phrase("body_pos", ["方法", "装置"])])))
+    assert set(np.nonzero(fresh.phrase_docs(["方法", "装置"], fresh.live.copy()))[0].tolist()) == theirs

@@ -249,3 +249,26 @@ def test_an_index_with_an_old_schema_is_replaced_not_a_500(app, search_api, runn
     assert "old schema" in caplog.text
     assert runner.invoke(args=["search", "reindex"]).exit_code == 0
     assert ids(search_api(q="逆变器")) == [listing.id]
+
+
+def test_a_drain_of_drafts_only_writes_nothing_to_the_index(search_api, app, monkeypatch):
+    """Drafts (a bulk import's) are not searchable and not in the index: the drain moves its position over
+    their rows without opening a writer (no new index generation); a published listing turned draft is
+    still taken out."""
+    published = make_search_listing(title="一种光伏逆变器")
+    db.session.commit()
+    handle = current_handle()
+    generation = handle.open().latest_generation()
+    opened = []
+    original = type(handle).writer
+    monkeypatch.setattr(type(handle), "writer", lambda self, *a, **kw: opened.append(1) or original(self, *a, **kw))
+    for n in range(3):
+        make_search_listing(title=f"一种储能变流器{n}", status="draft")
+    db.session.commit()
+    assert opened == [] and handle.open().latest_generation() == generation
+    assert outbox.read_position(handle) == db.session.query(db.func.max(OutboxEvent.id)).scalar()
+
+    published.status = "draft"  # in the index: the drain must write its removal
+    db.session.commit()
+    assert opened == [1]
+    assert ids(search_api(q="逆变器")) == []

@@ -1,0 +1,193 @@
+"""The index on disk (issue 20 split of ``index.py``): opening, writing, and the long-lived searcher.
+
+The index folder is ``app.config["SEARCH_INDEX_PATH"]``. Writes take Whoosh's file lock with a timeout
+(several gunicorn workers share one folder); a write that cannot get the lock raises :class:`IndexBusy` and
+the caller (the outbox drain) leaves its rows for the next attempt, so a user's request never fails because
+of the index.
+
+Reads: each process keeps one long-lived searcher per index folder (an ``executor.Snapshot`` with its column
+arrays) and reopens it only when another writer has committed a new generation.
+"""
+import logging
+import os
+import shutil
+import threading
+
+import numpy as np
+from whoosh import index as whoosh_index
+from whoosh.fields import COLUMN
+from whoosh.index import LockError
+from whoosh.writing import CLEAR
+
+from .executor import PostingsCache, Snapshot
+from .schema import build_schema, listing_document
+
+log = logging.getLogger(__name__)
+
+
+class IndexBusy(Exception):
+    """Another process holds the index writer lock (or the index cannot be written now)."""
+
+
+class IndexHandle:
+    """One index folder in this process: opening, writing, and the long-lived searcher."""
+
+    def __init__(self, path):
+        self.path = path
+        self._ix = None
+        self._snapshot = None
+        self._lock = threading.RLock()
+        self._segment_cache = {}
+        self._postings_cache = PostingsCache()
+
+    # opening
+    def open(self, create=True):
+        with self._lock:
+            if self._ix is not None and os.path.isdir(self.path):
+                return self._ix
+            self._reset()
+            if os.path.isdir(self.path) and whoosh_index.exists_in(self.path):
+                self._ix = whoosh_index.open_dir(self.path)
+                if set(self._ix.schema.names()) != set(build_schema().names()) and not self._add_columns():
+                    # Written by an older version: start empty; `flask search reindex` fills it again.
+                    log.error("search index at %s has an old schema; replaced by an empty one: run "
+                              "`flask search reindex`", self.path)
+                    self._ix = whoosh_index.create_in(self.path, build_schema())
+                    for name in os.listdir(self.path):
+                        if name.startswith("outbox_position"):
+                            os.unlink(os.path.join(self.path, name))
+            elif create:
+                os.makedirs(self.path, exist_ok=True)
+                try:
+                    self._ix = whoosh_index.create_in(self.path, build_schema())
+                except LockError:  # another process is creating it right now
+                    self._ix = whoosh_index.open_dir(self.path)
+            return self._ix
+
+    def _add_columns(self):
+        """An index that lacks only new column fields (e.g. ``ends``, issue 18) gets them added in place: its
+        documents read the column's default until they are written again (the outbox or a reindex). Any
+        other schema difference returns False (the caller starts an empty index)."""
+        old, new = self._ix.schema, build_schema()
+        missing = [name for name in new.names() if name not in old]
+        if any(name not in new for name in old.names()) or not all(isinstance(new[n], COLUMN) for n in missing):
+            return False
+        try:
+            writer = self._ix.writer(timeout=10.0, delay=0.05)
+        except LockError:
+            log.warning("search index at %s lacks columns %s and is locked; searching without them", self.path,
+                        missing)
+            return True
+        try:
+            for name in missing:
+                writer.add_field(name, new[name])
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        log.info("search index at %s: added columns %s", self.path, missing)
+        self._ix = whoosh_index.open_dir(self.path)
+        return True
+
+    def _reset(self):
+        if self._snapshot is not None:
+            self._snapshot.close()
+        self._snapshot = None
+        self._ix = None
+        self._segment_cache.clear()
+        self._postings_cache.clear()
+
+    # writing
+    def writer(self, timeout, **kwargs):
+        """A writer holding the index lock, or IndexBusy after ``timeout`` seconds."""
+        ix = self.open()
+        try:
+            return ix.writer(timeout=timeout, delay=0.05, **kwargs)
+        except LockError as exc:
+            raise IndexBusy(str(exc)) from exc
+
+    def rebuild(self, documents, timeout=60.0, progress=None):
+        """Replace the whole index with ``documents`` (an iterable of dicts) in one commit."""
+        writer = self.writer(timeout, limitmb=256)
+        try:
+            count = 0
+            for doc in documents:
+                writer.add_document(**doc)
+                count += 1
+                if progress:
+                    progress(1)
+            writer.commit(mergetype=CLEAR, optimize=True)
+        except BaseException:
+            writer.cancel()
+            raise
+        return count
+
+    def destroy(self):
+        with self._lock:
+            self._reset()
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    # reading
+    def snapshot(self):
+        """The current searcher with its column arrays; reopened only when the index changed."""
+        with self._lock:
+            if not os.path.isdir(self.path):
+                self._reset()
+            ix = self.open()
+            snap = self._snapshot
+            if snap is not None:
+                try:
+                    # Not ``searcher.up_to_date()``: a one-segment reader (after ``rebuild``, optimised)
+                    # reports no generation, so that said "changed" on every query and every query paid
+                    # for a new searcher (issue 18, the HTTP floor). The generation is noted at opening.
+                    if ix.latest_generation() == snap.generation:
+                        return snap
+                except Exception:  # noqa: BLE001 - files replaced under us: reopen below
+                    log.info("search index changed on disk; reopening", exc_info=True)
+            # A new searcher (Whoosh's refresh() cannot reuse segment readers anyway); the column
+            # arrays of unchanged segments come from the cache. The generation is read first: a commit
+            # in between makes the next query reopen once more, never keeps an old searcher.
+            generation = ix.latest_generation()
+            new = Snapshot(ix.searcher(), self._segment_cache, self._postings_cache)
+            new.generation = generation
+            if snap is not None:
+                snap.close()
+            self._snapshot = new
+            return new
+
+
+    def holds_any(self, listing_ids):
+        """Whether the index (as committed now) holds any of ``listing_ids``."""
+        if not listing_ids:
+            return False
+        with self._lock:
+            snap = self.snapshot()
+            return bool(snap.size) and bool(np.isin(snap.lid[snap.live], list(listing_ids)).any())
+
+
+_handles = {}
+_handles_lock = threading.Lock()
+
+
+def handle_for(path):
+    path = os.path.abspath(path)
+    with _handles_lock:
+        if path not in _handles:
+            _handles[path] = IndexHandle(path)
+        return _handles[path]
+
+
+def current_handle():
+    from flask import current_app
+
+    return handle_for(current_app.config["SEARCH_INDEX_PATH"])
+
+
+def add_to_index(writer, listing):
+    """Add or replace ``listing`` in the index (inside an open writer)."""
+    writer.update_document(**listing_document(listing))
+
+
+def remove_from_index(writer, listing_id):
+    writer.delete_by_term("lid", str(listing_id))
+
