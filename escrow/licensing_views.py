@@ -200,12 +200,22 @@ def take(open_licence_id):
 @bp.get("/licences")
 @login_required
 def my_licences():
-    return render_template("licensing/licences.html", licences=royalties.licences_of(current_user),
-                           status_labels=royalties.LICENCE_STATUS_LABELS, next_due=_next_due)
+    return render_template("licensing/licences.html", board=royalties.dashboard(current_user, _today()), today_date=_today(),
+                           status_labels=royalties.LICENCE_STATUS_LABELS, period_labels=royalties.STATUS_LABELS,
+                           payment_labels=royalties.PAYMENT_STATUS_LABELS, kind_labels=royalties.PAYMENT_KIND_LABELS)
 
 
-def _next_due(licence):
-    return next((p for p in licence.periods if p.status in ("open", "awaiting_payment")), None)
+@bp.get("/licences.csv")
+@login_required
+def licences_csv():
+    """The dashboard's CSV: ``side=licensor`` (licences granted, income per period) or ``side=licensee``
+    (licences held, payment history)."""
+    from marketplace.stats import rows_response
+
+    side = request.args.get("side", "")
+    if side not in ("licensor", "licensee"):
+        abort(404)
+    return rows_response(royalties.csv_rows(current_user, side), f"ipmart-licences-{side}.csv")
 
 
 def _licence_page(licence, errors=None, message=None, status=200):
@@ -214,7 +224,8 @@ def _licence_page(licence, errors=None, message=None, status=200):
                            rows=royalties.ledger_rows(licence), labels=royalties.STATUS_LABELS,
                            licence_labels=royalties.LICENCE_STATUS_LABELS, terms=royalties.terms_text(licence),
                            errors=errors or {}, message=message, today=_today(),
-                           hold_days=current_app.config["ROYALTY_HOLD_DAYS"]), status
+                           hold_days=current_app.config["ROYALTY_HOLD_DAYS"],
+                           bank=current_app.config["PLATFORM_BANK"]), status
 
 
 def _today():

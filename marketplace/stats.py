@@ -424,9 +424,14 @@ def _safe_cell(value):
 
 
 def csv_response(data, filename):
+    return rows_response(csv_rows(data), filename)
+
+
+def rows_response(rows, filename):
+    """Rows as a CSV download (UTF-8 with a BOM, cells that a spreadsheet would run as formulas defused)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for row in csv_rows(data):
+    for row in rows:
         writer.writerow([_safe_cell(v) for v in row])
     body = "\ufeff" + buffer.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly
     return Response(body, mimetype="text/csv",
