@@ -400,6 +400,22 @@ def api_catalogue():
     return jsonify({"open_licences": [ol.declaration_json(d) for d in ol.catalogue()]})
 
 
+@api.get("/licensing/stats")
+@doc("Licensing statistics: open licences declared, open and taken, licences in force, royalty periods paid and "
+     "their volume", tags=TAGS, auth=False,
+     responses={"200": {"type": "object", "properties": {
+         "open_licences_declared": {"type": "integer"}, "open_licences_open": {"type": "integer"},
+         "open_licences_taken": {"type": "integer", "description": "open licences whose deal was paid"},
+         "licences_in_force": {"type": "integer"}, "royalty_periods_paid": {"type": "integer"},
+         "royalty_licences_paying": {"type": "integer"},
+         "royalty_volume": {"type": ["integer", "null"],
+                            "description": "fen paid into escrow for royalty periods; null while fewer than min_cell "
+                                           "licences make it up (one licensee's royalties are not shown)"},
+         "currency": {"type": "string"}, "min_cell": {"type": "integer"}}}})
+def api_stats():
+    return jsonify(royalties.stats())
+
+
 @api.post("/listings/<int:listing_id>/open-licence")
 @doc("Declare an open licence on the caller's published patent listing (专利法第五十条)", tags=TAGS,
      request_schema=DECLARE_BODY, responses={"201": {"type": "object", "properties": {"open_licence": DECLARATION}},

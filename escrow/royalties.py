@@ -808,6 +808,35 @@ def csv_rows(user, side):
     return rows
 
 
+# --- statistics ----------------------------------------------------------------------------------------
+
+def stats(*, suppress=True):
+    """Licensing on ``/stats`` (and ``GET /api/v1/licensing/stats``): open-licence declarations (ever made, open
+    now), licences taken (open licences whose deal was paid; every licence in force), and the royalty volume (the
+    periods paid into escrow). ``suppress``: the statistics' rule (``marketplace.stats.MIN_CELL``): a sum that
+    fewer than MIN_CELL licences make up would tell one licensee's royalties (and so its sales); it is withheld
+    (None), never shown as a number. The operator's view passes ``suppress=False``."""
+    from sqlalchemy import func
+
+    from listings.models import OpenLicence
+    from marketplace.stats import MIN_CELL
+
+    declared = db.session.scalar(select(func.count(OpenLicence.id))) or 0
+    open_now = db.session.scalar(select(func.count(OpenLicence.id)).where(OpenLicence.status == "open")) or 0
+    taken = db.session.scalar(select(func.count(Licence.id)).where(
+        Licence.open_licence_id.isnot(None), Licence.status.in_(("active", "ended")))) or 0
+    in_force = db.session.scalar(select(func.count(Licence.id)).where(Licence.status == "active")) or 0
+    periods, volume, licences = db.session.execute(
+        select(func.count(RoyaltyPeriod.id), func.coalesce(func.sum(RoyaltyPeriod.amount), 0),
+               func.count(func.distinct(RoyaltyPeriod.licence_id)))
+        .where(RoyaltyPeriod.paid_at.isnot(None))).one()
+    shown = not suppress or int(licences) >= MIN_CELL
+    return {"open_licences_declared": int(declared), "open_licences_open": int(open_now),
+            "open_licences_taken": int(taken), "licences_in_force": int(in_force),
+            "royalty_periods_paid": int(periods), "royalty_licences_paying": int(licences),
+            "royalty_volume": int(volume) if shown else None, "currency": "CNY", "min_cell": MIN_CELL}
+
+
 # --- views' helpers ---------------------------------------------------------------------------------------
 
 def licence_json(licence, viewer=None):
