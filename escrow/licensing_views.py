@@ -199,7 +199,10 @@ def take(open_licence_id):
 
 @bp.get("/licences")
 @login_required
+@commit_after  # a licence whose deal was paid starts now, as on its own page (also done by ``flask deadlines run``)
 def my_licences():
+    for licence in royalties.licences_of(current_user):
+        royalties.sync(licence)
     return render_template("licensing/licences.html", board=royalties.dashboard(current_user, _today()), today_date=_today(),
                            status_labels=royalties.LICENCE_STATUS_LABELS, period_labels=royalties.STATUS_LABELS,
                            payment_labels=royalties.PAYMENT_STATUS_LABELS, kind_labels=royalties.PAYMENT_KIND_LABELS)
