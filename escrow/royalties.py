@@ -766,8 +766,11 @@ def dashboard(user, today=None):
         entry = {"licence": licence, "next": next_due(licence), "reports_due": due,
                  "reports_received": [p for p in licence.periods if p.reported_at is not None]}
         (granted if licence.licensor_id == user.id else held).append(entry)
-    income = [row for e in granted for row in payments_of(e["licence"])]
-    payments = [row for e in held for row in payments_of(e["licence"])]
+    def begun(row):  # periods still to come are on the licence page and in the CSV, not in the history
+        return row["period"] is None or row["starts_on"] <= today or row["amount"] is not None
+
+    income = [row for e in granted for row in payments_of(e["licence"]) if begun(row)]
+    payments = [row for e in held for row in payments_of(e["licence"]) if begun(row)]
     return {"granted": granted, "held": held, "income": income, "payments": payments,
             "income_total": sum(r["net"] for r in income if r["status"] in ("released", "paid_out")),
             "paid_total": sum(r["amount"] for r in payments if r["paid_at"] is not None)}

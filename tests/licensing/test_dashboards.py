@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from escrow import royalties
 from marketplace.extensions import db
+from tests import factories
 from tests.conftest import login
 
 from .conftest import take_and_pay
@@ -110,3 +111,25 @@ def test_the_licensee_sees_the_bank_details_for_a_period_to_pay(app, client, peo
     login(client, people.holder)  # the licensor is told the reference, not asked to pay
     page = client.get(f"/licences/{licence.id}").get_data(as_text=True)
     assert "银行转账付款" not in page and p2.payment_reference in page
+
+
+def test_the_dashboard_starts_a_paid_licence_and_lists_only_periods_begun(app, client, people, declared):
+    """Paid a minute ago, before any ``flask deadlines run``: 我的许可 shows the licence in force (not 待生效)."""
+    from escrow import deals
+    from listings import open_licence as ol
+
+    decl = declared()
+    deal, licence = ol.take(decl.id, people.takers[0])
+    db.session.commit()
+    factories.sign_contract(deal)
+    deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price, people.operator)
+    db.session.commit()
+    assert licence.status == "pending"
+    login(client, people.takers[0])
+    page = client.get("/licences").get_data(as_text=True)
+    db.session.refresh(licence)
+    assert licence.status == "active" and "待生效" not in page
+    assert f"报告截止 {licence.periods[0].due_on}" in page
+    rows = page.split('id="payments-table"', 1)[1]
+    assert rows.count('data-kind="running"') == 1  # the quarter under way; the eleven to come are not history
+    assert len(_csv(client, "licensee")) == 1 + len(licence.periods)  # the CSV has the whole schedule
