@@ -3,7 +3,7 @@ on the form), a second organisation finds it through the header's 开放许可, 
 the licensee pays the first year's minimum by bank transfer, confirmed by an operator; the licensee reports one
 quarter's net sales (a negative figure is refused), sees where to pay, pays; the operator confirms it into escrow,
 the licensor releases it and sees the income on 我的许可, both download their CSV. The header stays one row, and
-the pages have no horizontal overflow, at 1366 and at 390 px.
+the pages have no horizontal overflow and pass axe-core, at 1366 and at 390 px.
 
 Set-up outside the browser (``_seed``): the two organisations are verified and the holder's granted patent is
 listed and published (the KYC and review pages have journeys of their own), and, once the licence is taken, its
@@ -15,6 +15,7 @@ import uuid
 
 from tests.e2e.conftest import ROOT
 from tests.e2e.journey import PASSWORD, flash, fresh_application_number, fresh_uscc, shot, sign_in
+from tests.e2e.test_accessibility import _problems as axe_problems
 
 TITLE = "一种高镍三元锂电池正极材料及其制备方法"
 DESKTOP, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
@@ -68,10 +69,13 @@ def _page(browser, size):
 
 
 def _looks_right(page, name):
-    """At this width: the header is one row, nothing overflows sideways, no console error; a screenshot."""
+    """At this width: the header is one row, nothing overflows sideways, no console error, no axe-core (WCAG 2.1
+    A/AA) violation; a screenshot."""
     assert page.locator("header.site-header").bounding_box()["height"] < 80, f"{name}: the header wraps"
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), f"{name}: overflow"
     assert not page.errors, page.errors
+    problems = axe_problems(page)
+    assert not problems, "\n".join(problems)
     shot(page, name)
 
 
