@@ -199,13 +199,26 @@ def take(open_licence_id):
 
 @bp.get("/licences")
 @login_required
+@commit_after  # a licence whose deal was paid starts now, as on its own page (also done by ``flask deadlines run``)
 def my_licences():
-    return render_template("licensing/licences.html", licences=royalties.licences_of(current_user),
-                           status_labels=royalties.LICENCE_STATUS_LABELS, next_due=_next_due)
+    for licence in royalties.licences_of(current_user):
+        royalties.sync(licence)
+    return render_template("licensing/licences.html", board=royalties.dashboard(current_user, _today()), today_date=_today(),
+                           status_labels=royalties.LICENCE_STATUS_LABELS, period_labels=royalties.STATUS_LABELS,
+                           payment_labels=royalties.PAYMENT_STATUS_LABELS, kind_labels=royalties.PAYMENT_KIND_LABELS)
 
 
-def _next_due(licence):
-    return next((p for p in licence.periods if p.status in ("open", "awaiting_payment")), None)
+@bp.get("/licences.csv")
+@login_required
+def licences_csv():
+    """The dashboard's CSV: ``side=licensor`` (licences granted, income per period) or ``side=licensee``
+    (licences held, payment history)."""
+    from marketplace.stats import rows_response
+
+    side = request.args.get("side", "")
+    if side not in ("licensor", "licensee"):
+        abort(404)
+    return rows_response(royalties.csv_rows(current_user, side), f"ipmart-licences-{side}.csv")
 
 
 def _licence_page(licence, errors=None, message=None, status=200):
@@ -214,7 +227,8 @@ def _licence_page(licence, errors=None, message=None, status=200):
                            rows=royalties.ledger_rows(licence), labels=royalties.STATUS_LABELS,
                            licence_labels=royalties.LICENCE_STATUS_LABELS, terms=royalties.terms_text(licence),
                            errors=errors or {}, message=message, today=_today(),
-                           hold_days=current_app.config["ROYALTY_HOLD_DAYS"]), status
+                           hold_days=current_app.config["ROYALTY_HOLD_DAYS"],
+                           bank=current_app.config["PLATFORM_BANK"]), status
 
 
 def _today():
@@ -387,6 +401,22 @@ TERMS_BODY = {"type": "object", "properties": {
      responses={"200": {"type": "object", "properties": {"open_licences": {"type": "array", "items": DECLARATION}}}})
 def api_catalogue():
     return jsonify({"open_licences": [ol.declaration_json(d) for d in ol.catalogue()]})
+
+
+@api.get("/licensing/stats")
+@doc("Licensing statistics: open licences declared, open and taken, licences in force, royalty periods paid and "
+     "their volume", tags=TAGS, auth=False,
+     responses={"200": {"type": "object", "properties": {
+         "open_licences_declared": {"type": "integer"}, "open_licences_open": {"type": "integer"},
+         "open_licences_taken": {"type": "integer", "description": "open licences whose deal was paid"},
+         "licences_in_force": {"type": "integer"}, "royalty_periods_paid": {"type": "integer"},
+         "royalty_licences_paying": {"type": "integer"},
+         "royalty_volume": {"type": ["integer", "null"],
+                            "description": "fen paid into escrow for royalty periods; null while fewer than min_cell "
+                                           "licences make it up (one licensee's royalties are not shown)"},
+         "currency": {"type": "string"}, "min_cell": {"type": "integer"}}}})
+def api_stats():
+    return jsonify(royalties.stats())
 
 
 @api.post("/listings/<int:listing_id>/open-licence")

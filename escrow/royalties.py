@@ -726,6 +726,120 @@ def run_royalty_deadlines(now):
     return counts
 
 
+# --- dashboards ------------------------------------------------------------------------------------------
+
+def payments_of(licence):
+    """One licence's payments, oldest first: the licensor's income and the licensee's payment history: the upfront fee (the deal) and every period after it.
+
+    Each row: kind (upfront | running | instalment), seq, starts_on, ends_on, due_on (the report for a running
+    period, else the payment), net_sales, amount, fee, net (what the licensor gets), status, reported_at, paid_at,
+    released_at, paid_out_at. Amounts in fen; None where not yet known."""
+    deal = licence.deal
+    paid = deal.funded_at is not None and deal.state not in ("cancelled", "refunded")
+    rows = [{"kind": "upfront", "seq": 0, "starts_on": licence.starts_on, "ends_on": None, "due_on": None,
+             "net_sales": None, "amount": deal.price, "fee": deal.fee, "net": deal.price - deal.fee,
+             "status": ("paid_out" if deal.payout_paid_at else "released" if deal.released_at else "held") if paid
+             else ("void" if deal.state in ("cancelled", "refunded") else "awaiting_payment"),
+             "reported_at": None, "paid_at": deal.funded_at, "released_at": deal.released_at,
+             "paid_out_at": deal.payout_paid_at, "currency": deal.currency, "licence": licence, "period": None}]
+    for p in licence.periods:
+        rows.append({"kind": p.kind, "seq": p.seq, "starts_on": p.starts_on, "ends_on": p.ends_on,
+                     "due_on": p.due_on if p.kind == "running" and p.status == "open" else p.payment_due_on,
+                     "net_sales": p.net_sales, "amount": p.amount, "fee": p.fee,
+                     "net": None if p.amount is None else p.amount - (p.fee or 0), "status": p.status,
+                     "reported_at": p.reported_at, "paid_at": p.paid_at, "released_at": p.released_at,
+                     "paid_out_at": p.payout_paid_at, "currency": p.currency, "licence": licence, "period": p})
+    return rows
+
+
+PAYMENT_STATUS_LABELS = {**STATUS_LABELS, "void": _l("未付款（交易已取消或退款）")}
+PAYMENT_KIND_LABELS = {"upfront": _l("入门费"), "running": _l("提成"), "instalment": _l("分期付款")}
+
+
+def dashboard(user, today=None):
+    """What ``/licences`` shows: licences granted (with reports due and received, income per period) and licences
+    held (with the next report due and the payment history)."""
+    today = today or local(utcnow()).date()
+    granted, held = [], []
+    for licence in licences_of(user):
+        due = [p for p in licence.periods if p.kind == "running" and p.status == "open" and p.ends_on < today]
+        entry = {"licence": licence, "next": next_due(licence), "reports_due": due,
+                 "reports_received": [p for p in licence.periods if p.reported_at is not None]}
+        (granted if licence.licensor_id == user.id else held).append(entry)
+    def begun(row):  # periods still to come are on the licence page and in the CSV, not in the history
+        return row["period"] is None or row["starts_on"] <= today or row["amount"] is not None
+
+    income = [row for e in granted for row in payments_of(e["licence"]) if begun(row)]
+    payments = [row for e in held for row in payments_of(e["licence"]) if begun(row)]
+    return {"granted": granted, "held": held, "income": income, "payments": payments,
+            "income_total": sum(r["net"] for r in income if r["status"] in ("released", "paid_out")),
+            "paid_total": sum(r["amount"] for r in payments if r["paid_at"] is not None)}
+
+
+def next_due(licence):
+    """The next thing the licensee owes: a period to report or to pay (None when nothing is open)."""
+    return next((p for p in licence.periods if p.status in ("open", "awaiting_payment")), None)
+
+
+def csv_rows(user, side):
+    """The CSV export of ``/licences`` for one side: one row per payment (upfront fee and each period)."""
+    from marketplace.timeutil import iso
+
+    def yuan(fen):
+        return "" if fen is None else f"{fen // 100}.{fen % 100:02d}"
+
+    def day(value):
+        return "" if value is None else value.isoformat()
+
+    counterpart = "licensee" if side == "licensor" else "licensor"
+    rows = [("licence_id", "deal_id", "listing", counterpart, "licence_status", "licence_starts_on", "licence_ends_on",
+             "payment", "seq", "period_starts_on", "period_ends_on", "due_on", "net_sales_cny", "amount_cny",
+             "platform_fee_cny", "net_to_licensor_cny", "status", "reported_at", "paid_at", "released_at",
+             "paid_out_at")]
+    for licence in licences_of(user):
+        if (licence.licensor_id == user.id) != (side == "licensor"):
+            continue
+        deal = licence.deal
+        other = (deal.buyer.organization.name if deal.buyer.organization_id else deal.buyer.name) \
+            if side == "licensor" else deal.seller_name
+        for r in payments_of(licence):
+            rows.append((licence.id, licence.deal_id, deal.listing.title, other, licence.status,
+                         day(licence.starts_on), day(licence.ends_on), r["kind"], r["seq"], day(r["starts_on"]),
+                         day(r["ends_on"]), day(r["due_on"]), yuan(r["net_sales"]), yuan(r["amount"]), yuan(r["fee"]),
+                         yuan(r["net"]), r["status"], iso(r["reported_at"]) or "", iso(r["paid_at"]) or "",
+                         iso(r["released_at"]) or "", iso(r["paid_out_at"]) or ""))
+    return rows
+
+
+# --- statistics ----------------------------------------------------------------------------------------
+
+def stats(*, suppress=True):
+    """Licensing on ``/stats`` (and ``GET /api/v1/licensing/stats``): open-licence declarations (ever made, open
+    now), licences taken (open licences whose deal was paid; every licence in force), and the royalty volume (the
+    periods paid into escrow). ``suppress``: the statistics' rule (``marketplace.stats.MIN_CELL``): a sum that
+    fewer than MIN_CELL licences make up would tell one licensee's royalties (and so its sales); it is withheld
+    (None), never shown as a number. The operator's view passes ``suppress=False``."""
+    from sqlalchemy import func
+
+    from listings.models import OpenLicence
+    from marketplace.stats import MIN_CELL
+
+    declared = db.session.scalar(select(func.count(OpenLicence.id))) or 0
+    open_now = db.session.scalar(select(func.count(OpenLicence.id)).where(OpenLicence.status == "open")) or 0
+    taken = db.session.scalar(select(func.count(Licence.id)).where(
+        Licence.open_licence_id.isnot(None), Licence.status.in_(("active", "ended")))) or 0
+    in_force = db.session.scalar(select(func.count(Licence.id)).where(Licence.status == "active")) or 0
+    periods, volume, licences = db.session.execute(
+        select(func.count(RoyaltyPeriod.id), func.coalesce(func.sum(RoyaltyPeriod.amount), 0),
+               func.count(func.distinct(RoyaltyPeriod.licence_id)))
+        .where(RoyaltyPeriod.paid_at.isnot(None))).one()
+    shown = not suppress or int(licences) >= MIN_CELL
+    return {"open_licences_declared": int(declared), "open_licences_open": int(open_now),
+            "open_licences_taken": int(taken), "licences_in_force": int(in_force),
+            "royalty_periods_paid": int(periods), "royalty_licences_paying": int(licences),
+            "royalty_volume": int(volume) if shown else None, "currency": "CNY", "min_cell": MIN_CELL}
+
+
 # --- views' helpers ---------------------------------------------------------------------------------------
 
 def licence_json(licence, viewer=None):

@@ -212,6 +212,13 @@ def _demand():
     return summary()
 
 
+def _licensing(suppress):
+    """Open licences declared and taken, and the royalty volume (escrow.royalties.stats; issue 16)."""
+    from escrow.royalties import stats
+
+    return stats(suppress=suppress)
+
+
 def public_stats(now=None):
     """What anyone may see: aggregated, with small value cells suppressed."""
     counts, total = _listing_counts(PUBLIC_LISTING_STATUSES)
@@ -224,6 +231,7 @@ def public_stats(now=None):
         "deals": _deal_summary(rows, suppress=True),
         "recordal": _recordal_summary(_recordal_days([r.id for r in rows])),
         "demand": _demand(),
+        "licensing": _licensing(True),
         "min_cell": MIN_CELL,
     }
 
@@ -251,6 +259,7 @@ def operator_stats(now=None):
                                              .group_by(User.credit_level).all())), list(CREDIT_LABELS)),
         "verified_orgs": db.session.query(Organization).filter(Organization.verified.is_(True)).count(),
         "demand": _demand(),
+        "licensing": _licensing(False),
         "min_cell": MIN_CELL,
     }
 
@@ -402,6 +411,14 @@ def csv_rows(data):
     for bucket, n in recordal["buckets"]:
         rows.append(("recordal_days", bucket, label("recordal_days", bucket), n, ""))
     rows.append(("recordal_median_days", "", str(_l("中位数（天）")), recordal["median_days"] or "", ""))
+    lic = data.get("licensing")
+    if lic:
+        for key, text in (("open_licences_declared", _l("声明过的开放许可")), ("open_licences_open", _l("开放中的开放许可")),
+                          ("open_licences_taken", _l("取得的开放许可")), ("licences_in_force", _l("有效的许可")),
+                          ("royalty_periods_paid", _l("已付许可费期数"))):
+            rows.append(("licensing", key, str(text), lic[key], ""))
+        rows.append(("licensing", "royalty_volume", str(_l("许可费总额")), lic["royalty_licences_paying"],
+                     yuan(lic["royalty_volume"])))
     if data.get("operator"):
         for state, n in data["deal_states"]:
             rows.append(("deal_state", state, label("deal_state", state), n, ""))
@@ -424,9 +441,14 @@ def _safe_cell(value):
 
 
 def csv_response(data, filename):
+    return rows_response(csv_rows(data), filename)
+
+
+def rows_response(rows, filename):
+    """Rows as a CSV download (UTF-8 with a BOM, cells that a spreadsheet would run as formulas defused)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for row in csv_rows(data):
+    for row in rows:
         writer.writerow([_safe_cell(v) for v in row])
     body = "\ufeff" + buffer.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly
     return Response(body, mimetype="text/csv",

@@ -51,7 +51,7 @@ def test_take_from_the_listing_page_opens_the_deal(app, client, people, declared
     deal = db.session.scalar(select(Deal))
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/deals/{deal.id}")
     licences = client.get("/licences").get_data(as_text=True)
-    assert "被许可方" in licences and decl.listing.title in licences
+    assert "我取得的许可" in licences and "我许可出去的" not in licences and decl.listing.title in licences
 
 
 def test_licensor_sets_negotiated_terms_on_the_licence_page(app, client, people):

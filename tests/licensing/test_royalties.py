@@ -377,3 +377,48 @@ def test_a_negotiated_licence_deal_gets_its_licence_and_its_end_ends_the_registe
     db.session.refresh(licence)
     enc = db.session.scalar(select(Encumbrance).where(Encumbrance.deal_id == deal.id))
     assert licence.status == "ended" and enc.ended_at is not None
+
+
+def test_a_late_payment_is_reminded_then_becomes_a_credit_record(app, people, licence):
+    """Reported in time but not paid: the payment's due date brings the reminder, the grace period the record."""
+    taker = people.takers[0]
+    p1, p2 = licence.periods[:2]
+    royalties.report(licence.id, p1.id, taker, 1_000_000_00, now=_utc_after(p1.ends_on))
+    royalties.report(licence.id, p2.id, taker, 3_000_000_00, now=_utc_after(p2.ends_on))
+    db.session.commit()
+    assert p2.status == "awaiting_payment"
+    run_deadlines(_utc_after(p2.payment_due_on, 0))
+    assert _notices(taker, "逾期提醒") == 0  # due today: not late yet
+    run_deadlines(_utc_after(p2.payment_due_on, 1))
+    assert _notices(taker, "逾期提醒") == 1 and _notices(people.holder, "逾期提醒") == 1
+    run_deadlines(_utc_after(p2.payment_due_on, 30))
+    assert db.session.scalar(select(func.count(CreditRecord.id))) == 0  # within the grace period
+    run_deadlines(_utc_after(p2.payment_due_on, 31))
+    record = db.session.scalar(select(CreditRecord).where(CreditRecord.user_id == taker.id))
+    assert record is not None and record.violation == "non_performance" and "付款" in record.description
+
+
+def test_a_payment_in_time_brings_no_reminder_and_no_record(app, people, licence):
+    taker = people.takers[0]
+    p1, p2 = licence.periods[:2]
+    royalties.report(licence.id, p1.id, taker, 1_000_000_00, now=_utc_after(p1.ends_on))
+    royalties.report(licence.id, p2.id, taker, 3_000_000_00, now=_utc_after(p2.ends_on))
+    db.session.commit()
+    royalties.confirm_payment(p2.id, p2.payment_reference, p2.amount, people.operator,
+                              now=_utc_after(p2.payment_due_on, 0))
+    db.session.commit()
+    run_deadlines(_utc_after(p2.payment_due_on, 40))
+    assert _notices(taker, "逾期提醒") == 0 and db.session.scalar(select(func.count(CreditRecord.id))) == 0
+
+
+def test_a_recorded_licence_gets_no_recordal_reminder(app, people, licence):
+    from tests.escrow.conftest import PNG, upload
+
+    deal = licence.deal
+    deals.file_transfer(deal.id, people.holder, upload())
+    factories.record_and_verify(deal, people.holder, people.operator, upload(PNG, "notice.png"))
+    db.session.commit()
+    due = licence.recordal_due_on
+    run_deadlines(_utc_after(due, -29))
+    run_deadlines(_utc_after(due, 1))
+    assert _notices(people.holder, "备案") == 0 and _notices(people.takers[0], "备案") == 0

@@ -338,6 +338,8 @@ PAGES = {
     "licensing.catalogue": [("anon", NONE, HTML, True, None), ("buyer", NONE, HTML, True, None)],
     "licensing.declare_form": [("seller", _args(listing_id=lambda p: p.listing.id), HTML, True, None)],
     "licensing.my_licences": [("seller", NONE, HTML, True, None)],
+    "licensing.licences_csv": [("seller", NONE, FILE, False, {"side": "licensor"}),
+                               ("buyer", NONE, FILE, False, {"side": "licensee"})],
     "licensing.licence_page": [(role, _args(licence_id=lambda p: p.licence.id), HTML, True, None)
                                for role in ("seller", "operator")],
 }

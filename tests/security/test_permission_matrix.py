@@ -1135,6 +1135,7 @@ MATRIX = {
         probe=_deal_events),
     # --- open licences and royalties (issue 16) ------------------------------------------------------------
     ("GET", "licensing_api.api_catalogue"): Case(API_ALL, note="public catalogue"),
+    ("GET", "licensing_api.api_stats"): Case(API_ALL, note="public statistics, small sums withheld"),
     ("POST", "licensing_api.api_declare"): Case(
         (401, 403, 403, 201, 403, 403), note="the holder's side (seller role) only", setup=_open_listing,
         args=lambda x: {"listing_id": x.id}, body=_json(_OPEN_TERMS), probe=_declarations_on),

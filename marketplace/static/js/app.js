@@ -8,6 +8,7 @@ document.addEventListener("click", function (event) {
 
 // Phone width: the header's links fold into the 菜单 menu (a <details> rendered open, so the page works
 // without this file) and the search page's filters into the 筛选 drawer; both are closed here on a narrow screen.
+// The header's 更多 (rendered closed: a drop-down at desktop width) is opened inside the phone's 菜单.
 (function () {
   "use strict";
   var narrow = window.matchMedia("(max-width: 860px)");
@@ -17,6 +18,13 @@ document.addEventListener("click", function (event) {
         el.removeAttribute("open");
       } else {
         el.setAttribute("open", "");
+      }
+    });
+    document.querySelectorAll("details[data-desktop-closed]").forEach(function (el) {
+      if (narrow.matches) {
+        el.setAttribute("open", "");
+      } else {
+        el.removeAttribute("open");
       }
     });
   }
@@ -64,4 +72,24 @@ document.addEventListener("click", function (event) {
   } else {
     stack();
   }
+})();
+
+// The header's 更多 drop-down closes on a click elsewhere or on Escape (desktop width).
+(function () {
+  "use strict";
+  function closeMore(except) {
+    document.querySelectorAll("details.nav-more[open]").forEach(function (el) {
+      if (el !== except && !window.matchMedia("(max-width: 860px)").matches) {
+        el.removeAttribute("open");
+      }
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMore(event.target.closest("details.nav-more"));
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      closeMore(null);
+    }
+  });
 })();
