@@ -332,6 +332,23 @@ def pay_with_voucher(charge_id):
     return jsonify({"charge": charge_json(r.charge)})
 
 
+@bp.post("/deals/<int:deal_id>/voucher")
+@limiter.limit(_limit)
+@doc("The seller's organisation pays (part of) a deal's platform fee with a voucher: the amount is set aside "
+     "and booked as the programme's money when the deal is released (returned if it ends unsold)", tags=TAGS,
+     request_schema={"type": "object", "required": ["batch_id", "amount"], "properties": {
+         "batch_id": {"type": "integer"}, "amount": {"type": "integer", "minimum": 1, "description": "fen"}}},
+     responses={"200": _one("charge", CHARGE)})
+@commit_after
+def pay_deal_fee_with_voucher(deal_id):
+    from . import deal_fees
+
+    user = require_user()
+    data = json_body()
+    r = deal_fees.apply(user, deal_id, data.get("batch_id"), data.get("amount"))
+    return jsonify({"charge": charge_json(r.charge)})
+
+
 @bp.post("/charges/<int:charge_id>/transfer")
 @doc("An operator records the rest of a charge received by bank transfer", tags=TAGS,
      request_schema={"type": "object", "required": ["reference", "amount"], "properties": {
@@ -382,7 +399,8 @@ _PERIOD = [{"name": "from", "in": "query", "schema": {"type": "string", "format"
 @bp.get("/voucher-report")
 @doc("The issuer's redemption report: totals per SME, per service, per month (Beijing time)", tags=TAGS,
      parameters=_PERIOD, responses={"200": {"type": "object", "properties": {
-         "total": {"type": "integer"}, "settled": {"type": "integer"}, "per_sme": {"type": "object"},
+         "total": {"type": "integer"}, "settled": {"type": "integer"},
+         "held": {"type": "integer", "description": "set aside on deals still running"}, "per_sme": {"type": "object"},
          "per_service": {"type": "object"}, "per_month": {"type": "object"}, "count": {"type": "integer"}}}})
 def voucher_report():
     user = require_user()
