@@ -5,11 +5,9 @@ from datetime import date, datetime, time, timedelta
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
 
-from marketplace import audit
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 from marketplace.errors import PermissionDenied, ValidationError
 from marketplace.extensions import db, limiter
-from marketplace.models import User
 
 from . import lending, valuation, vouchers
 from .access import FINANCE_ROLES, db_id, is_valuer
@@ -426,22 +424,8 @@ def voucher_report_csv():
      responses={"200": {"type": "object", "properties": {"roles": {"type": "array", "items": {"type": "string"}}}}})
 @commit_after
 def grant_role():
+    from .access import set_role
+
     user = require_user("operator")
     data = json_body()
-    fields = {}
-    target = db.session.get(User, data["user_id"]) if isinstance(data.get("user_id"), int) and not isinstance(
-        data.get("user_id"), bool) and 0 < data["user_id"] < 2**31 else None
-    if target is None:
-        fields["user_id"] = _("用户不存在")
-    if data.get("role") not in FINANCE_ROLES:
-        fields["role"] = _("应为 %(roles)s", roles=" / ".join(FINANCE_ROLES))
-    if not isinstance(data.get("grant"), bool):
-        fields["grant"] = _("应为 true 或 false")
-    if fields:
-        raise ValidationError(_("角色设置有误"), fields)
-    before = list(target.roles)
-    roles = set(before) | {data["role"]} if data["grant"] else set(before) - {data["role"]}
-    target.roles = roles
-    audit.record(user, "user.finance_role", "user", target.id, before={"roles": before}, after={"roles": target.roles})
-    return jsonify({"roles": target.roles})
-
+    return jsonify({"roles": set_role(user, data.get("user_id"), data.get("role"), data.get("grant")).roles})

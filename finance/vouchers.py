@@ -377,3 +377,21 @@ def totals_in_ledger(issuer_organization_id):
 
     return {"due": -bal(VOUCHER_DUE + str(issuer_organization_id)),
             "paid": -bal(VOUCHER_PAID + str(issuer_organization_id))}
+
+
+def due_charges(limit=200):
+    """Service charges (not deals' fees, which the escrow pays) still due: the operators' transfer queue."""
+    return list(db.session.scalars(select(ServiceCharge).where(
+        ServiceCharge.status == "due", ServiceCharge.deal_id.is_(None)).order_by(ServiceCharge.id).limit(limit)))
+
+
+def unsettled_by_programme():
+    """Per issuing organisation: how many booked uses it has not reimbursed yet, and their sum (fen)."""
+    rows = db.session.execute(
+        select(VoucherBatch.issuer_organization_id, func.count(VoucherRedemption.id),
+               func.sum(VoucherRedemption.amount))
+        .select_from(VoucherRedemption).join(Voucher).join(VoucherBatch)
+        .where(VoucherRedemption.status == "booked", VoucherRedemption.settled_at.is_(None))
+        .group_by(VoucherBatch.issuer_organization_id).order_by(VoucherBatch.issuer_organization_id))
+    return [{"organization": db.session.get(Organization, org_id), "count": int(count), "amount": int(total)}
+            for org_id, count, total in rows]
