@@ -54,10 +54,12 @@ def test_value_pledge_repay_and_pay_with_a_voucher(live_server, flask_cli, new_p
 
     # every organisation uploads its licence and an operator verifies it (banks and issuers act only verified)
     operator = new_page()
+    operator.on("dialog", lambda dialog: dialog.accept())  # dangerous acts ask first (data-confirm)
     sign_in(operator, base, emails["op"])
     pages = {}
     for key in ("sme", "bank", "issuer"):
         page = pages[key] = new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
         sign_in(page, base, emails[key])
         page.goto(base + "/account/organization")
         page.set_input_files("#licence", pdf_file("licence.pdf"))
@@ -210,7 +212,6 @@ def test_value_pledge_repay_and_pay_with_a_voucher(live_server, flask_cli, new_p
     sme.goto(base + "/finance/vouchers")
     form = sme.locator(f"form[action$='/finance/deals/{deal['id']}/voucher']")
     form.locator("input[name=amount]").fill("500")
-    sme.on("dialog", lambda dialog: dialog.accept())
     form.locator("button").click()
     assert "已用创新券支付平台服务费" in flash(sme)
     assert "¥500" in sme.inner_text(f"[data-field=held-{deal['id']}]")
