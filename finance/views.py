@@ -107,9 +107,19 @@ def valuation_detail(valuation_id):
     v = valuation.get_for(valuation_id, current_user)
     mine = valuation.same_side(current_user, v.organization_id, v.owner_id)
     return render_template("finance/valuation.html", v=v, rows=valuation.formula_rows(v), mine=mine,
+                           listings=_own_listings(current_user) if mine else [],
                            charge=valuation.review_charge(v),
                            may_sign=(current_user.is_operator or is_valuer(current_user)) and not mine
                            and v.status == "review_requested")
+
+
+def _own_listings(user):
+    """The holder side's listings a report may be attached to (newest first)."""
+    from listings.models import Listing
+
+    cond = (Listing.organization_id == user.organization_id) if user.organization_id is not None else (
+        (Listing.seller_id == user.id) & Listing.organization_id.is_(None))
+    return list(db.session.scalars(select(Listing).where(cond).order_by(Listing.id.desc()).limit(100)))
 
 
 @bp.get("/valuations/<int:valuation_id>.pdf")
@@ -139,6 +149,25 @@ def _run(call, done, back):
 @login_required
 def valuation_review(valuation_id):
     return _run(lambda: valuation.request_review(current_user, valuation_id), _("已申请复核，复核费待支付"),
+                url_for("finance.valuation_detail", valuation_id=valuation_id))
+
+
+@bp.post("/valuations/<int:valuation_id>/attach")
+@login_required
+def valuation_attach(valuation_id):
+    """The holder attaches the report to one of its listings (whoever sees the published listing may read it), or
+    detaches it (an empty choice)."""
+    raw = (request.form.get("listing_id") or "").strip()
+
+    def call():
+        listing_id = None
+        if raw:
+            try:
+                listing_id = parse_int(raw, minimum=1, maximum=2**31 - 1)
+            except NumberError:
+                raise ValidationError(_("只能附在本单位（本人）的挂牌上"), {"listing_id": _("不是您的挂牌")}) from None
+        valuation.attach_to_listing(current_user, valuation_id, listing_id)
+    return _run(call, _("已附在挂牌上") if raw else _("已取消附加"),
                 url_for("finance.valuation_detail", valuation_id=valuation_id))
 
 

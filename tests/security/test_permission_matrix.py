@@ -1417,6 +1417,10 @@ MATRIX = {
     ("POST", "finance.valuation_review"): Case(
         ("login", 404, 404, "done", 404, "refused"), setup=_valuation, args=lambda v: {"valuation_id": v.id},
         probe=lambda w, v, user: _reread_finance("Valuation", v.id, "status")),
+    ("POST", "finance.valuation_attach"): Case(
+        ("login", 404, 404, "done", 404, "refused"), setup=_valuation, args=lambda v: {"valuation_id": v.id},
+        body=lambda w, v, user: {"data": {"listing_id": str(v.listing_for_test.id)}},
+        probe=lambda w, v, user: _reread_finance("Valuation", v.id, "listing_id")),
     ("POST", "finance.valuation_sign_off"): Case(
         ("login", 404, 404, "refused", 404, "done"), setup=lambda w: _valuation(w, review=True, paid=True),
         args=lambda v: {"valuation_id": v.id}, body=_form({"note": "输入合理"}),
