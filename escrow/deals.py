@@ -448,18 +448,29 @@ def lapse_inspection(deal_id, now=None):
 def _release(deal, seller_share, actor, now, action, note=None):
     """Book the seller's share and the fee out of escrow, move to released, start the payout."""
     fee = fees.deal_fee(deal, seller_share)
-    net = seller_share - fee
+    # innovation vouchers the seller set aside for the fee are booked now, up to the fee (finance.deal_fees)
+    credit = _fee_vouchers().on_release(deal, fee, actor, now)
+    net = seller_share - fee + credit
     ledger.post(release_key(deal), "release",
-                [Leg("escrow", -seller_share), Leg("seller_payable", net), Leg("platform_revenue", fee)],
+                [Leg("escrow", -seller_share), Leg("seller_payable", net), Leg("platform_revenue", fee - credit)],
                 deal=deal, currency=deal.currency, memo=N_("托管资金放款：卖方应收与平台服务费"), actor=actor, now=now)
     deal.fee = fee
     deal.payout_amount = net
     deal.released_at = now
     _record(deal, action, "released", actor, now, note=note)
+    paid_by = f"，其中创新券支付 {format_yuan(credit, deal.currency)}" if credit else ""
     _tell(deal, [deal.seller_id], _title(deal, "款项已放款"),
-          f"应付您 {format_yuan(net, deal.currency)}（已扣平台服务费 {format_yuan(fee, deal.currency)}），付款处理中。")
+          f"应付您 {format_yuan(net, deal.currency)}（已扣平台服务费 {format_yuan(fee, deal.currency)}{paid_by}），付款处理中。")
     _tell(deal, [deal.buyer_id], _title(deal, "交易款项已放给卖方"), "感谢使用知产超市。")
     _start_payout(deal, now)
+
+
+def _fee_vouchers():
+    """Innovation vouchers on the deal's fee (``finance.deal_fees``). The finance desk depends on escrow (its
+    ledger, its deals), so escrow reaches it only inside a function, at release and at close."""
+    from finance import deal_fees
+
+    return deal_fees
 
 
 def _start_payout(deal, now):
@@ -699,6 +710,7 @@ def expire_unpaid(deal_id, now=None):
 
 
 def _close_unsold(deal, action, to_state, actor, now, note):
+    _fee_vouchers().on_close(deal, actor, now)  # vouchers set aside for the fee go back to the seller's voucher
     _record(deal, action, to_state, actor, now, note=note)
     deal.closed_at = now
     _listing_back_on_market(deal)
@@ -867,11 +879,13 @@ def _hold_release(deal, note, now):
     the fee back into escrow, key ``deal:{id}:release_held``) and the payout blocked; an operator decides
     (release again, refund, split). A Connect payout whose outcome is unknown may have reached the seller:
     operators are told to reconcile it."""
-    share = (deal.payout_amount or 0) + (deal.fee or 0)
+    credit = _fee_vouchers().booked_credit(deal)  # the vouchers' part of the fee stays booked (finance.deal_fees)
+    share = (deal.payout_amount or 0) + (deal.fee or 0) - credit
     ledger.post(f"deal:{deal.id}:release_held", "release_held",
-                [Leg("seller_payable", -(deal.payout_amount or 0)), Leg("platform_revenue", -(deal.fee or 0)),
+                [Leg("seller_payable", -(deal.payout_amount or 0)), Leg("platform_revenue", -((deal.fee or 0) - credit)),
                  Leg("escrow", share)], deal=deal, currency=deal.currency,
                 memo="权属异议成立：放款撤回，款项回到托管，待运营裁决", now=now)
+    _fee_vouchers().on_hold(deal)
     if deal.payout_status in ("requested", "failed") and deal.gateway != "offline":
         deal.flagged = f"{gateway_calls.PAYOUT_FLAG}：权属异议成立时向卖方的转账尚未确认，请先对账"[:200]
     deal.payout_status = None

@@ -11,6 +11,8 @@ A deal's money moves like this (P = price, F = fee, S = seller's share)::
 
     fund      gateway_clearing:<gw> -P   escrow +P
     release   escrow -S                  seller_payable +(S-F)   platform_revenue +F
+              (with innovation vouchers paying A of the fee: seller_payable +(S-F+A), platform_revenue +(F-A),
+               and voucher_due:<issuer> -A, platform_revenue +A: finance.deal_fees)
     payout    seller_payable -(S-F)      seller_payouts +(S-F)
     refund    escrow -R                  buyer_refunds +R           (R = P - S)
     (a refund the provider has not confirmed yet goes escrow → refunds_in_transit first,
@@ -142,9 +144,10 @@ def deal_balances(deal):
 
     ``escrow``: held for the deal now; ``seller_payable``: owed to the seller, not paid
     out yet; ``platform_fee``: the platform's fee; ``refunded``: returned to the buyer;
-    plus ``received`` (paid in), ``paid_out`` (paid to the seller) and
-    ``refund_in_transit`` so that every fen is accounted for:
-    received = escrow + seller_payable + platform_fee + paid_out + refunded + refund_in_transit.
+    plus ``received`` (paid in), ``paid_out`` (paid to the seller), ``refund_in_transit`` and
+    ``fee_by_voucher`` (the part of the fee innovation vouchers paid: ``finance.deal_fees``) so that every
+    fen is accounted for:
+    received + fee_by_voucher = escrow + seller_payable + platform_fee + paid_out + refunded + refund_in_transit.
     """
     raw = account_balances(deal.id)
 
@@ -162,6 +165,7 @@ def deal_balances(deal):
         "refund_in_transit": bal("refunds_in_transit"),
         "paid_out": bal("seller_payouts"),
         "received": received,
+        "fee_by_voucher": -sum(v.get(deal.currency, 0) for k, v in raw.items() if k.startswith(VOUCHER_DUE)),
     }
 
 

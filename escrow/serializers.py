@@ -167,7 +167,7 @@ BALANCES_SCHEMA = {
     "type": "object", "required": ["escrow", "seller_payable", "platform_fee", "refunded"],
     "properties": {k: {"type": "integer"} for k in
                    ("escrow", "seller_payable", "platform_fee", "refunded", "refund_in_transit", "paid_out",
-                    "received")},
+                    "received", "fee_by_voucher")},
 }
 LEDGER_RESPONSE = {
     "type": "object", "required": ["entries", "balances"],

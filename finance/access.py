@@ -54,3 +54,30 @@ def db_id(raw):
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw <= 2**31 - 1:
         return None
     return raw
+
+
+def set_role(operator, user_id, role, grant):
+    """An operator grants or removes a finance role (audited); returns the user. Bad input: 422 naming the field."""
+    from marketplace import audit
+    from marketplace.errors import ValidationError
+    from marketplace.extensions import db
+    from marketplace.models import User
+
+    if operator is None or not operator.is_operator:
+        raise PermissionDenied(_("只有运营人员可以设置融资角色"))
+    fields = {}
+    target = db.session.get(User, user_id) if db_id(user_id) else None
+    if target is None:
+        fields["user_id"] = _("用户不存在")
+    if role not in FINANCE_ROLES:
+        fields["role"] = _("应为 %(roles)s", roles=" / ".join(FINANCE_ROLES))
+    if not isinstance(grant, bool):
+        fields["grant"] = _("应为 true 或 false")
+    if fields:
+        raise ValidationError(_("角色设置有误"), fields)
+    before = list(target.roles)
+    target.roles = set(before) | {role} if grant else set(before) - {role}
+    audit.record(operator, "user.finance_role", "user", target.id, before={"roles": before},
+                 after={"roles": target.roles})
+    db.session.flush()
+    return target

@@ -5,11 +5,9 @@ from datetime import date, datetime, time, timedelta
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
 
-from marketplace import audit
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 from marketplace.errors import PermissionDenied, ValidationError
 from marketplace.extensions import db, limiter
-from marketplace.models import User
 
 from . import lending, valuation, vouchers
 from .access import FINANCE_ROLES, db_id, is_valuer
@@ -332,6 +330,23 @@ def pay_with_voucher(charge_id):
     return jsonify({"charge": charge_json(r.charge)})
 
 
+@bp.post("/deals/<int:deal_id>/voucher")
+@limiter.limit(_limit)
+@doc("The seller's organisation pays (part of) a deal's platform fee with a voucher: the amount is set aside "
+     "and booked as the programme's money when the deal is released (returned if it ends unsold)", tags=TAGS,
+     request_schema={"type": "object", "required": ["batch_id", "amount"], "properties": {
+         "batch_id": {"type": "integer"}, "amount": {"type": "integer", "minimum": 1, "description": "fen"}}},
+     responses={"200": _one("charge", CHARGE)})
+@commit_after
+def pay_deal_fee_with_voucher(deal_id):
+    from . import deal_fees
+
+    user = require_user()
+    data = json_body()
+    r = deal_fees.apply(user, deal_id, data.get("batch_id"), data.get("amount"))
+    return jsonify({"charge": charge_json(r.charge)})
+
+
 @bp.post("/charges/<int:charge_id>/transfer")
 @doc("An operator records the rest of a charge received by bank transfer", tags=TAGS,
      request_schema={"type": "object", "required": ["reference", "amount"], "properties": {
@@ -382,7 +397,8 @@ _PERIOD = [{"name": "from", "in": "query", "schema": {"type": "string", "format"
 @bp.get("/voucher-report")
 @doc("The issuer's redemption report: totals per SME, per service, per month (Beijing time)", tags=TAGS,
      parameters=_PERIOD, responses={"200": {"type": "object", "properties": {
-         "total": {"type": "integer"}, "settled": {"type": "integer"}, "per_sme": {"type": "object"},
+         "total": {"type": "integer"}, "settled": {"type": "integer"},
+         "held": {"type": "integer", "description": "set aside on deals still running"}, "per_sme": {"type": "object"},
          "per_service": {"type": "object"}, "per_month": {"type": "object"}, "count": {"type": "integer"}}}})
 def voucher_report():
     user = require_user()
@@ -408,22 +424,8 @@ def voucher_report_csv():
      responses={"200": {"type": "object", "properties": {"roles": {"type": "array", "items": {"type": "string"}}}}})
 @commit_after
 def grant_role():
+    from .access import set_role
+
     user = require_user("operator")
     data = json_body()
-    fields = {}
-    target = db.session.get(User, data["user_id"]) if isinstance(data.get("user_id"), int) and not isinstance(
-        data.get("user_id"), bool) and 0 < data["user_id"] < 2**31 else None
-    if target is None:
-        fields["user_id"] = _("用户不存在")
-    if data.get("role") not in FINANCE_ROLES:
-        fields["role"] = _("应为 %(roles)s", roles=" / ".join(FINANCE_ROLES))
-    if not isinstance(data.get("grant"), bool):
-        fields["grant"] = _("应为 true 或 false")
-    if fields:
-        raise ValidationError(_("角色设置有误"), fields)
-    before = list(target.roles)
-    roles = set(before) | {data["role"]} if data["grant"] else set(before) - {data["role"]}
-    target.roles = roles
-    audit.record(user, "user.finance_role", "user", target.id, before={"roles": before}, after={"roles": target.roles})
-    return jsonify({"roles": target.roles})
-
+    return jsonify({"roles": set_role(user, data.get("user_id"), data.get("role"), data.get("grant")).roles})

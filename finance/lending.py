@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from listings import register
 from listings.models import Encumbrance
-from marketplace import audit
+from marketplace import audit, labels
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.models import Organization, User
@@ -34,9 +34,7 @@ MAX_TEXT = 2000
 MAX_BANKS = 20
 ACTIVE = ("open", "accepted", "registration_submitted", "pledged", "release_pending", "release_submitted")
 PLEDGED = ("pledged", "release_pending", "release_submitted")
-STATUS_LABELS = {"open": "征集报价中", "accepted": "已接受报价", "registration_submitted": "质押登记待核验",
-                 "pledged": "质押已登记", "release_pending": "已还款·待注销登记", "release_submitted": "注销登记待核验",
-                 "released": "质押已注销", "withdrawn": "已撤回"}
+STATUS_LABELS = labels.LOAN_STATUS
 _REG_NUMBER = re.compile(r"[A-Za-z0-9\-（）()]{5,60}")
 
 

@@ -11,7 +11,8 @@ APPLICATION_STATUSES = ("open", "accepted", "registration_submitted", "pledged",
 OFFER_KINDS = ("offer", "decline")
 OFFER_STATUSES = ("open", "accepted", "superseded", "declined", "withdrawn")
 SERVICES = ("valuation_review", "platform_fee", "deal_fee")
-CHARGE_STATUSES = ("due", "paid")
+CHARGE_STATUSES = ("due", "paid", "cancelled")  # cancelled: a deal fee whose deal ended unsold
+REDEMPTION_STATUSES = ("booked", "held", "returned")
 
 
 class Valuation(db.Model):
@@ -203,7 +204,8 @@ class Voucher(db.Model):
 
 class ServiceCharge(db.Model):
     """A fee the platform charges an SME for a service (a valuation's review, …), paid by vouchers and
-    by bank transfer confirmed by an operator."""
+    by bank transfer confirmed by an operator; or a deal's platform fee (``deal_id``, service ``deal_fee``),
+    paid by vouchers and, at the deal's release, out of the escrow (``paid_from_escrow``)."""
 
     __tablename__ = "finance_service_charges"
     __table_args__ = (CheckConstraint("amount > 0", name="charge_amount_positive"),)
@@ -211,7 +213,9 @@ class ServiceCharge(db.Model):
     organization_id = db.Column(db.Integer, db.ForeignKey("organizations.id"), nullable=False, index=True)
     service = db.Column(db.String(30), nullable=False)
     valuation_id = db.Column(db.Integer, db.ForeignKey("finance_valuations.id"), index=True)
+    deal_id = db.Column(db.Integer, db.ForeignKey("deals.id"), unique=True)  # a deal's platform fee
     amount = db.Column(db.BigInteger, nullable=False)
+    paid_from_escrow = db.Column(db.BigInteger, nullable=False, default=0)  # a deal fee's rest, at release
     paid_by_voucher = db.Column(db.BigInteger, nullable=False, default=0)
     paid_by_transfer = db.Column(db.BigInteger, nullable=False, default=0)
     transfer_reference = db.Column(db.String(100), unique=True)
@@ -221,16 +225,20 @@ class ServiceCharge(db.Model):
     version = db.Column(db.Integer, nullable=False, default=1)
 
     organization = db.relationship("Organization")
+    deal = db.relationship("Deal")
 
     __mapper_args__ = {"version_id_col": version}
 
     @property
     def outstanding(self):
-        return self.amount - self.paid_by_voucher - self.paid_by_transfer
+        return self.amount - self.paid_by_voucher - self.paid_by_transfer - (self.paid_from_escrow or 0)
 
 
 class VoucherRedemption(db.Model):
-    """One use of a voucher against a service charge; booked in the ledger as the programme's money."""
+    """One use of a voucher against a service charge; booked in the ledger as the programme's money.
+
+    ``status``: ``booked`` (in the ledger); ``held`` (on a deal's fee: the voucher's amount is set aside until the
+    deal is released, when it is booked, or ends unsold, when it is ``returned`` to the voucher)."""
 
     __tablename__ = "finance_voucher_redemptions"
     __table_args__ = (CheckConstraint("amount > 0", name="redemption_amount_positive"),)
@@ -239,6 +247,7 @@ class VoucherRedemption(db.Model):
     charge_id = db.Column(db.Integer, db.ForeignKey("finance_service_charges.id"), nullable=False, index=True)
     amount = db.Column(db.BigInteger, nullable=False)
     service = db.Column(db.String(30), nullable=False)
+    status = db.Column(db.String(10), nullable=False, default="booked", server_default="booked", index=True)
     used_by_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False)
     settled_at = db.Column(db.DateTime)  # the programme reimbursed it (兑付)
     settlement_reference = db.Column(db.String(100))

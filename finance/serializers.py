@@ -58,8 +58,11 @@ VOUCHER = {"type": "object", "properties": {
 CHARGE = {"type": "object", "properties": {
     "id": {"type": "integer"}, "service": {"type": "string"}, "amount": {"type": "integer"},
     "paid_by_voucher": {"type": "integer"}, "paid_by_transfer": {"type": "integer"},
-    "outstanding": {"type": "integer"}, "status": {"type": "string", "enum": ["due", "paid"]},
-    "valuation_id": {"type": "integer", "nullable": True}}}
+    "outstanding": {"type": "integer"}, "status": {"type": "string", "enum": ["due", "paid", "cancelled"]},
+    "valuation_id": {"type": "integer", "nullable": True},
+    "deal_id": {"type": "integer", "nullable": True, "description": "a deal's platform fee (service deal_fee)"},
+    "paid_from_escrow": {"type": "integer", "description": "a deal fee's rest, deducted from the escrow at release"},
+    "held_by_voucher": {"type": "integer", "description": "voucher money set aside for a deal's fee until release"}}}
 
 
 def batch_json(b):
@@ -78,4 +81,13 @@ def voucher_json(v):
 def charge_json(c):
     return {"id": c.id, "service": c.service, "amount": c.amount, "paid_by_voucher": c.paid_by_voucher,
             "paid_by_transfer": c.paid_by_transfer, "outstanding": c.outstanding, "status": c.status,
-            "valuation_id": c.valuation_id, "created_at": iso(c.created_at), "paid_at": iso(c.paid_at)}
+            "valuation_id": c.valuation_id, "deal_id": c.deal_id, "paid_from_escrow": c.paid_from_escrow,
+            "held_by_voucher": _held(c), "created_at": iso(c.created_at), "paid_at": iso(c.paid_at)}
+
+
+def _held(charge):
+    if charge.deal_id is None:
+        return 0
+    from .deal_fees import summary
+
+    return summary(charge.deal)["held"]

@@ -12,7 +12,7 @@ from marketplace.extensions import db, limiter
 from marketplace.numbers import NumberError, parse_amount, parse_int
 from marketplace.regions import REGIONS
 
-from . import lending, valuation, vouchers
+from . import deal_fees, lending, valuation, vouchers
 from .access import is_bank, is_issuer, is_valuer
 from .models import LoanOffer, VoucherBatch
 from .vouchers import SERVICE_LABELS
@@ -107,9 +107,19 @@ def valuation_detail(valuation_id):
     v = valuation.get_for(valuation_id, current_user)
     mine = valuation.same_side(current_user, v.organization_id, v.owner_id)
     return render_template("finance/valuation.html", v=v, rows=valuation.formula_rows(v), mine=mine,
+                           listings=_own_listings(current_user) if mine else [],
                            charge=valuation.review_charge(v),
                            may_sign=(current_user.is_operator or is_valuer(current_user)) and not mine
                            and v.status == "review_requested")
+
+
+def _own_listings(user):
+    """The holder side's listings a report may be attached to (newest first)."""
+    from listings.models import Listing
+
+    cond = (Listing.organization_id == user.organization_id) if user.organization_id is not None else (
+        (Listing.seller_id == user.id) & Listing.organization_id.is_(None))
+    return list(db.session.scalars(select(Listing).where(cond).order_by(Listing.id.desc()).limit(100)))
 
 
 @bp.get("/valuations/<int:valuation_id>.pdf")
@@ -139,6 +149,25 @@ def _run(call, done, back):
 @login_required
 def valuation_review(valuation_id):
     return _run(lambda: valuation.request_review(current_user, valuation_id), _("已申请复核，复核费待支付"),
+                url_for("finance.valuation_detail", valuation_id=valuation_id))
+
+
+@bp.post("/valuations/<int:valuation_id>/attach")
+@login_required
+def valuation_attach(valuation_id):
+    """The holder attaches the report to one of its listings (whoever sees the published listing may read it), or
+    detaches it (an empty choice)."""
+    raw = (request.form.get("listing_id") or "").strip()
+
+    def call():
+        listing_id = None
+        if raw:
+            try:
+                listing_id = parse_int(raw, minimum=1, maximum=2**31 - 1)
+            except NumberError:
+                raise ValidationError(_("只能附在本单位（本人）的挂牌上"), {"listing_id": _("不是您的挂牌")}) from None
+        valuation.attach_to_listing(current_user, valuation_id, listing_id)
+    return _run(call, _("已附在挂牌上") if raw else _("已取消附加"),
                 url_for("finance.valuation_detail", valuation_id=valuation_id))
 
 
@@ -284,7 +313,23 @@ def my_vouchers():
     rows = vouchers.vouchers_for(current_user)
     db.session.commit()  # vouchers are made on first sight
     return render_template("finance/vouchers.html", vouchers=rows, charges=vouchers.charges_for(current_user),
-                           remaining=vouchers.remaining, services=SERVICE_LABELS)
+                           remaining=vouchers.remaining, services=SERVICE_LABELS,
+                           deals=deal_fees.payable_deals(current_user), fee_of=deal_fees.summary)
+
+
+@bp.post("/deals/<int:deal_id>/voucher")
+@login_required
+@limiter.limit(_limit, methods=["POST"])
+def deal_fee_voucher(deal_id):
+    """The seller's organisation pays (part of) a deal's platform fee with a voucher (finance.deal_fees)."""
+    def call():
+        try:
+            batch = parse_int(request.form.get("batch_id") or "", minimum=1, maximum=2**31 - 1)
+            amount = parse_amount(request.form.get("amount") or "")
+        except NumberError as exc:
+            raise ValidationError(_("金额有误"), {"amount": str(exc)}) from None
+        deal_fees.apply(current_user, deal_id, batch, amount)
+    return _run(call, _("已用创新券支付平台服务费（放款时结算）"), url_for("finance.my_vouchers", _anchor="deal-fees"))
 
 
 @bp.post("/charges/<int:charge_id>/voucher")
@@ -344,3 +389,80 @@ def _raise(errors):
 def issuer_csv():
     return Response(vouchers.report_csv(vouchers.report(current_user)), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="voucher-redemptions.csv"'})
+
+
+# --- operators: the money steps of the finance desk -------------------------------------------------------
+
+def _operator():
+    from flask import abort
+
+    if not current_user.is_operator:
+        abort(403)
+    return current_user
+
+
+@bp.get("/operator")
+@login_required
+def operator_desk():
+    """The operators' finance desk: fees paid by bank transfer, programmes' reimbursements, pledge registrations
+    and valuations to check, and the finance roles."""
+    from marketplace import labels
+    from marketplace.models import User
+
+    _operator()
+    holders = db.session.scalars(select(User).where(
+        User.roles_csv.like("%bank%") | User.roles_csv.like("%valuer%") | User.roles_csv.like("%voucher_issuer%"))
+        .order_by(User.id).limit(200))
+    return render_template("finance/operator.html", charges=vouchers.due_charges(),
+                           programmes=vouchers.unsettled_by_programme(), loans=lending.operator_queue(),
+                           reviews=valuation.review_queue(), holders=list(holders), services=SERVICE_LABELS,
+                           roles=labels.FINANCE_ROLE, loan_labels=lending.STATUS_LABELS)
+
+
+@bp.post("/operator/charges/<int:charge_id>/transfer")
+@login_required
+@limiter.limit(_limit, methods=["POST"])
+def operator_charge_transfer(charge_id):
+    _operator()
+
+    def call():
+        try:
+            amount = parse_amount(request.form.get("amount") or "")
+        except NumberError as exc:
+            raise ValidationError(_("到账信息有误"), {"amount": str(exc)}) from None
+        vouchers.confirm_transfer(current_user, charge_id, request.form.get("reference"), amount)
+    return _run(call, _("已确认到账"), url_for("finance.operator_desk"))
+
+
+@bp.post("/operator/settlements")
+@login_required
+@limiter.limit(_limit, methods=["POST"])
+def operator_settlement():
+    _operator()
+
+    def call():
+        try:
+            issuer = parse_int(request.form.get("issuer_organization_id") or "", minimum=1, maximum=2**31 - 1)
+        except NumberError:
+            raise ValidationError(_("请指定发放机构"), {"issuer_organization_id": _("必填")}) from None
+        vouchers.settle(current_user, issuer, request.form.get("reference"))
+    return _run(call, _("已登记兑付"), url_for("finance.operator_desk"))
+
+
+@bp.post("/operator/roles")
+@login_required
+@limiter.limit(_limit, methods=["POST"])
+def operator_role():
+    from marketplace.models import User
+
+    from .access import set_role
+
+    _operator()
+
+    def call():
+        email = (request.form.get("email") or "").strip().lower()[:254]
+        user = db.session.scalar(select(User).where(User.email == email)) if email else None
+        if user is None:
+            raise ValidationError(_("角色设置有误"), {"email": _("没有该邮箱的用户")})
+        set_role(current_user, user.id, request.form.get("role"), request.form.get("grant") == "1")
+    return _run(call, _("已更新角色"), url_for("finance.operator_desk"))

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from escrow.ledger import VOUCHER_DUE, VOUCHER_PAID, Leg, clearing_account, post
-from marketplace import audit
+from marketplace import audit, labels
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.models import Organization
@@ -30,7 +30,7 @@ from marketplace.timeutil import local, utcnow
 from .access import db_id, is_issuer, require_issuer, require_sme  # noqa: F401  (require_issuer: pages)
 from .models import SERVICES, ServiceCharge, Voucher, VoucherBatch, VoucherRedemption
 
-SERVICE_LABELS = {"valuation_review": "估值报告复核费", "platform_fee": "平台服务费", "deal_fee": "交易服务费"}
+SERVICE_LABELS = labels.VOUCHER_SERVICE
 MAX_FACE = 10**10  # fen (¥1 亿)
 MAX_NAMED = 500
 
@@ -146,14 +146,31 @@ def _charge_for(user, charge_id):
     return charge
 
 
+def covers(batch, service):
+    """A batch pays the services it names; ``platform_fee`` (平台服务费) names every fee the platform charges
+    (a deal's fee and a valuation's review alike)."""
+    return service in batch.services or "platform_fee" in batch.services
+
+
 def redeem(user, batch_id, charge_id, amount, now=None):
-    """The SME pays ``amount`` of a charge with its voucher of ``batch_id``; the programme's money, booked."""
+    """The SME pays ``amount`` of a charge with its voucher of ``batch_id``; the programme's money, booked.
+    A deal's fee goes through ``finance.deal_fees.apply`` (the deal's lock; the amount held until release)."""
     require_sme(user)
-    now = now or utcnow()
-    today = local(now).date()
     charge = _charge_for(user, charge_id)
     if charge.organization_id != user.organization_id:
         raise PermissionDenied(_("只能支付本单位的费用"))
+    if charge.deal_id is not None:
+        from . import deal_fees
+
+        return deal_fees.apply(user, charge.deal_id, batch_id, amount, now=now)
+    return use(user, batch_id, charge, amount, now=now)
+
+
+def use(user, batch_id, charge, amount, now=None, hold=False):
+    """Every rule of a voucher's use, in one place (the caller found ``charge`` and may pay it). ``hold``: a
+    deal's fee, set aside (status ``held``) and booked when the deal is released (``finance.deal_fees``)."""
+    now = now or utcnow()
+    today = local(now).date()
     batch = db.session.get(VoucherBatch, batch_id) if db_id(batch_id) else None
     if batch is None or not eligible(batch, user.organization):
         raise NotFound(_("没有可用的创新券"))
@@ -168,7 +185,7 @@ def redeem(user, batch_id, charge_id, amount, now=None):
     if today < batch.valid_from or today > batch.valid_until:
         raise Conflict(_("创新券不在有效期内（%(a)s 至 %(b)s）", a=batch.valid_from.isoformat(),
                          b=batch.valid_until.isoformat()))
-    if charge.service not in batch.services:
+    if not covers(batch, charge.service):
         raise Conflict(_("该创新券不能用于%(service)s", service=_(SERVICE_LABELS[charge.service])))
     if charge.status != "due":
         raise Conflict(_("该费用已付清"))
@@ -182,20 +199,52 @@ def redeem(user, batch_id, charge_id, amount, now=None):
     if batch.single_use:
         voucher.closed = True
     charge.paid_by_voucher += amount
-    if charge.outstanding == 0:
+    if charge.outstanding == 0 and not hold:
         charge.status, charge.paid_at = "paid", now
     redemption = VoucherRedemption(voucher=voucher, charge=charge, amount=amount, service=charge.service,
-                                   used_by_id=user.id, created_at=now)
+                                   status="held" if hold else "booked", used_by_id=user.id, created_at=now)
     db.session.add(redemption)
     try:
         db.session.flush()
     except StaleDataError:
         db.session.rollback()
         raise Conflict(_("创新券或费用刚被更新，请刷新后重试")) from None
-    post(f"voucher_redemption:{redemption.id}", "voucher_redeem",
-         [Leg(VOUCHER_DUE + str(batch.issuer_organization_id), -amount), Leg("platform_revenue", amount)],
-         memo=f"创新券 {batch.programme} 支付{SERVICE_LABELS[charge.service]} #{charge.id}", actor=user, now=now)
+    if not hold:
+        book(redemption, user, now)
     return redemption
+
+
+def book(redemption, actor, now, deal=None):
+    """The ledger entry of one use: the programme's money pays the platform (``voucher_due`` → revenue)."""
+    batch = redemption.voucher.batch
+    post(f"voucher_redemption:{redemption.id}", "voucher_redeem",
+         [Leg(VOUCHER_DUE + str(batch.issuer_organization_id), -redemption.amount),
+          Leg("platform_revenue", redemption.amount)], deal=deal,
+         memo=f"创新券 {batch.programme} 支付{SERVICE_LABELS[redemption.service]} #{redemption.charge_id}",
+         actor=actor, now=now)
+    redemption.status = "booked"
+
+
+def give_back(redemption, actor, now, deal=None):
+    """A use is undone (its deal ended unsold): the amount goes back to the voucher and, if it was booked, the
+    ledger returns it to the programme (``voucher_return``). A reimbursed use is then owed back to the
+    programme: its ``voucher_due`` goes above zero by that amount until settled with it."""
+    voucher = redemption.voucher
+    if redemption.status == "booked":
+        batch = voucher.batch
+        post(f"voucher_redemption:{redemption.id}:return", "voucher_return",
+             [Leg("platform_revenue", -redemption.amount),
+              Leg(VOUCHER_DUE + str(batch.issuer_organization_id), redemption.amount)], deal=deal,
+             memo=f"创新券 {batch.programme} 退回：{SERVICE_LABELS[redemption.service]} #{redemption.charge_id}",
+             actor=actor, now=now)
+    voucher.used -= redemption.amount
+    redemption.charge.paid_by_voucher -= redemption.amount
+    redemption.status = "returned"
+    if voucher.batch.single_use and voucher.closed and not db.session.scalar(
+            select(VoucherRedemption.id).where(VoucherRedemption.voucher_id == voucher.id,
+                                               VoucherRedemption.id != redemption.id,
+                                               VoucherRedemption.status != "returned").limit(1)):
+        voucher.closed = False  # its one use did not happen after all
 
 
 def confirm_transfer(operator, charge_id, reference, amount, now=None):
@@ -213,6 +262,8 @@ def confirm_transfer(operator, charge_id, reference, amount, now=None):
         fields["amount"] = str(exc)
     if fields:
         raise ValidationError(_("到账信息有误"), fields)
+    if charge.deal_id is not None:
+        raise Conflict(_("交易服务费在放款时从托管资金中扣除，不能另行转账"))
     if charge.status != "due":
         raise Conflict(_("该费用已付清"))
     if amount != charge.outstanding:
@@ -264,8 +315,9 @@ def settle(operator, issuer_organization_id, reference, now=None):
 def _redemptions(issuer_organization_id, *, unsettled=False, start=None, end=None):
     query = (select(VoucherRedemption).join(Voucher).join(VoucherBatch)
              .where(VoucherBatch.issuer_organization_id == issuer_organization_id))
+    query = query.where(VoucherRedemption.status != "held")  # a deal's fee set aside, not used yet
     if unsettled:
-        query = query.where(VoucherRedemption.settled_at.is_(None))
+        query = query.where(VoucherRedemption.settled_at.is_(None), VoucherRedemption.status == "booked")
     if start is not None:
         query = query.where(VoucherRedemption.created_at >= start)
     if end is not None:
@@ -274,33 +326,39 @@ def _redemptions(issuer_organization_id, *, unsettled=False, start=None, end=Non
 
 
 def report(user, start=None, end=None):
-    """The issuer's redemptions: every row, and totals per SME, per service and per month."""
+    """The issuer's redemptions: every row (booked, or returned when a deal ended unsold), totals per SME, per
+    service and per month of what its vouchers paid, and ``held``: what they set aside on deals still running."""
     if not (is_issuer(user) or (user is not None and user.is_operator)):
         raise PermissionDenied(_("只有创新券发放机构可以查看兑付报表"))
     if user.is_operator and not is_issuer(user):
         raise PermissionDenied(_("请以发放机构账户查看"))
     rows = _redemptions(user.organization_id, start=start, end=end)
     per_sme, per_service, per_month = {}, {}, {}
-    for r in rows:
+    booked = [r for r in rows if r.status == "booked"]
+    for r in booked:
         name = r.voucher.organization.name
         per_sme[name] = per_sme.get(name, 0) + r.amount
         per_service[r.service] = per_service.get(r.service, 0) + r.amount
         month = local(r.created_at).strftime("%Y-%m")
         per_month[month] = per_month.get(month, 0) + r.amount
+    held = db.session.scalar(
+        select(func.coalesce(func.sum(VoucherRedemption.amount), 0)).join(Voucher).join(VoucherBatch)
+        .where(VoucherBatch.issuer_organization_id == user.organization_id, VoucherRedemption.status == "held"))
     return {"rows": rows, "per_sme": per_sme, "per_service": per_service, "per_month": per_month,
-            "total": sum(r.amount for r in rows), "settled": sum(r.amount for r in rows if r.settled_at)}
+            "total": sum(r.amount for r in booked), "settled": sum(r.amount for r in booked if r.settled_at),
+            "held": int(held or 0)}
 
 
 def report_csv(data):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["redemption_id", "date", "programme", "sme", "uscc", "service", "amount_fen", "charge_id",
-                     "settled", "settlement_reference"])
+                     "settled", "settlement_reference", "status", "deal_id"])
     for r in data["rows"]:
         sme = r.voucher.organization
         writer.writerow([r.id, local(r.created_at).date().isoformat(), _csv(r.voucher.batch.programme),
                          _csv(sme.name), sme.uscc, r.service, r.amount, r.charge_id, "yes" if r.settled_at else "no",
-                         _csv(r.settlement_reference or "")])
+                         _csv(r.settlement_reference or ""), r.status, r.charge.deal_id or ""])
     return out.getvalue()
 
 
@@ -319,3 +377,21 @@ def totals_in_ledger(issuer_organization_id):
 
     return {"due": -bal(VOUCHER_DUE + str(issuer_organization_id)),
             "paid": -bal(VOUCHER_PAID + str(issuer_organization_id))}
+
+
+def due_charges(limit=200):
+    """Service charges (not deals' fees, which the escrow pays) still due: the operators' transfer queue."""
+    return list(db.session.scalars(select(ServiceCharge).where(
+        ServiceCharge.status == "due", ServiceCharge.deal_id.is_(None)).order_by(ServiceCharge.id).limit(limit)))
+
+
+def unsettled_by_programme():
+    """Per issuing organisation: how many booked uses it has not reimbursed yet, and their sum (fen)."""
+    rows = db.session.execute(
+        select(VoucherBatch.issuer_organization_id, func.count(VoucherRedemption.id),
+               func.sum(VoucherRedemption.amount))
+        .select_from(VoucherRedemption).join(Voucher).join(VoucherBatch)
+        .where(VoucherRedemption.status == "booked", VoucherRedemption.settled_at.is_(None))
+        .group_by(VoucherBatch.issuer_organization_id).order_by(VoucherBatch.issuer_organization_id))
+    return [{"organization": db.session.get(Organization, org_id), "count": int(count), "amount": int(total)}
+            for org_id, count, total in rows]

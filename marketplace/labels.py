@@ -46,6 +46,16 @@ DEAL_STATE = {
     "refunded": N_("已退款"),
     "transfer_back": N_("回转登记中"),
 }
+# what an innovation voucher (finance.vouchers) may pay: the platform's fees in general, a valuation report's
+# review, the platform fee on a deal (docs/finance.md "Innovation vouchers")
+VOUCHER_SERVICE = {"valuation_review": N_("估值报告复核费"), "platform_fee": N_("平台服务费"),
+                   "deal_fee": N_("交易服务费")}
+# a loan application's status (finance.lending)
+LOAN_STATUS = {"open": N_("征集报价中"), "accepted": N_("已接受报价"), "registration_submitted": N_("质押登记待核验"),
+               "pledged": N_("质押已登记"), "release_pending": N_("已还款·待注销登记"),
+               "release_submitted": N_("注销登记待核验"), "released": N_("质押已注销"), "withdrawn": N_("已撤回")}
+# the finance desk's roles (finance.access)
+FINANCE_ROLE = {"bank": N_("银行"), "valuer": N_("注册评估师"), "voucher_issuer": N_("创新券发放机构")}
 
 
 def label(mapping, code):

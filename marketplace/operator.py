@@ -78,6 +78,7 @@ def queue_counts():
         "claims": count(db.session.query(RightClaim).filter(RightClaim.status == "open")),
         "deposits": _deposit_queue_count(),
         "wanted": _wanted_queue_count(count),
+        "finance": _finance_queue_count(count),
         **_money_queue_counts(count),
     }
 
@@ -87,6 +88,19 @@ def _wanted_queue_count(count):
     from demand.models import WantedAd
 
     return count(db.session.query(WantedAd).filter(WantedAd.status == "pending_review"))
+
+
+def _finance_queue_count(count):
+    """The finance desk's operator work (issue 23): fees paid by transfer to confirm, pledge registrations and
+    releases to verify, valuations to sign off, programmes with reimbursements outstanding."""
+    from finance import vouchers
+    from finance.models import LoanApplication, ServiceCharge, Valuation
+
+    return (count(db.session.query(ServiceCharge).filter(ServiceCharge.status == "due", ServiceCharge.deal_id.is_(None)))
+            + count(db.session.query(LoanApplication).filter(
+                LoanApplication.status.in_(("registration_submitted", "release_submitted"))))
+            + count(db.session.query(Valuation).filter(Valuation.status == "review_requested"))
+            + len(vouchers.unsettled_by_programme()))
 
 
 def _money_queue_counts(count):

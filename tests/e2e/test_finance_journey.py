@@ -1,7 +1,8 @@
 """The finance desk in a real browser (issue 23): an SME values a patent; applies for a loan pledging a patent
 and a trademark; a bank offers and the SME accepts; the pledge is registered and the register shows it; an
 assignment of the pledged patent is refused; the loan is repaid and the pledge released; a voucher pays part of
-the valuation's review fee and the issuer's report shows it. Pages at 1366 and 390 px (no overflow)."""
+the valuation's review fee and, on a deal the SME sells, part of the platform fee; the issuer's report shows both.
+Pages at 1366 and 390 px (no overflow)."""
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -33,6 +34,7 @@ def test_value_pledge_repay_and_pay_with_a_voucher(live_server, flask_cli, new_p
                  "--region", "guangzhou"],
         "issuer": ["--role", "buyer", "--org-name", f"广州市市场监督管理局创新券项目{tag}", "--uscc", fresh_uscc("440103"),
                    "--region", "guangzhou"],
+        "buyer": ["--role", "buyer"],
     }
     emails = {key: f"{key}-{tag}@example.com" for key in people}
     for key, extra in people.items():
@@ -52,10 +54,12 @@ def test_value_pledge_repay_and_pay_with_a_voucher(live_server, flask_cli, new_p
 
     # every organisation uploads its licence and an operator verifies it (banks and issuers act only verified)
     operator = new_page()
+    operator.on("dialog", lambda dialog: dialog.accept())  # dangerous acts ask first (data-confirm)
     sign_in(operator, base, emails["op"])
     pages = {}
     for key in ("sme", "bank", "issuer"):
         page = pages[key] = new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
         sign_in(page, base, emails[key])
         page.goto(base + "/account/organization")
         page.set_input_files("#licence", pdf_file("licence.pdf"))
@@ -167,17 +171,70 @@ def test_value_pledge_repay_and_pay_with_a_voucher(live_server, flask_cli, new_p
     issuer.fill("#vf", "2026-01-01")
     issuer.fill("#vu", "2099-12-31")
     issuer.check("input[name=services][value=valuation_review]")
+    issuer.check("input[name=services][value=deal_fee]")
     issuer.select_option("#rg", ["guangzhou"])
     issuer.click("main form button:has-text('发放')")
     assert "已发放创新券批次" in flash(issuer)
     sme.goto(valuation_url)
     sme.click("main button:has-text('申请运营或注册评估师复核签署')")
     sme.goto(base + "/finance/vouchers")
-    sme.fill("main input[name=amount]", "1500")
+    sme.fill("main input[id^=a-]", "1000")
     sme.click("main button:has-text('用创新券支付')")
     assert "已用创新券支付" in flash(sme)
-    assert "¥500" in sme.inner_text("main")  # ¥2,000 fee, ¥1,500 by voucher: ¥500 still due
+    assert "¥1,000" in sme.inner_text("main")  # ¥2,000 fee, ¥1,000 by voucher: ¥1,000 still due
+
+    # … and part of the platform fee of a deal the SME sells (¥100,000: fee ¥3,000), set aside until release
+    buyer_api, op_api = api(emails["buyer"]), api(emails["op"])
+    r = requests.post(base + "/api/v1/listings", headers=sme_api, timeout=30, json={
+        "kind": "patent", "title": f"固态电池隔膜专利转让{tag}", "deal_types": ["assignment"], "price_mode": "fixed",
+        "price": 100_000_00, "description": "一种固态电池隔膜的制备方法，已授权发明专利，适用于动力电池与储能电池的量产工艺。",
+        "rights": [{"patent": {"application_number": fresh_application_number(2020, "1"), "title": "一种固态电池隔膜及其制备方法",
+                               "ipc_codes": ["H01M 50/403"], "filing_date": "2020-03-02", "grant_date": "2022-08-16",
+                               "claims_count": 9, "legal_status": "granted"}}]})
+    assert r.status_code == 201, r.text
+    listing_id = r.json()["listing"]["id"]
+    assert requests.post(base + f"/api/v1/listings/{listing_id}/submit", headers=sme_api, timeout=30).status_code == 200
+    r = requests.post(base + f"/api/v1/listings/{listing_id}/review", headers=op_api, timeout=30,
+                      json={"decision": "approve"})
+    assert r.status_code == 200, r.text
+    r = requests.post(base + f"/api/v1/listings/{listing_id}/purchase", headers=buyer_api, timeout=30,
+                      json={"deal_type": "assignment"})
+    assert r.status_code == 201, r.text
+    deal = r.json()["deal"]
+    for headers in (buyer_api, sme_api):
+        r = requests.post(base + f"/api/v1/deals/{deal['id']}/contract/sign", headers=headers, timeout=30,
+                          json={"password": PASSWORD})
+        assert r.status_code == 200, r.text
+    pay = requests.post(base + f"/api/v1/deals/{deal['id']}/pay", headers=buyer_api, timeout=30).json()
+    r = requests.post(base + f"/api/v1/deals/{deal['id']}/confirm-payment", headers=op_api, timeout=30,
+                      json={"reference": pay["reference"], "amount": 100_000_00})
+    assert r.status_code == 200, r.text
+    sme.goto(base + "/finance/vouchers")
+    form = sme.locator(f"form[action$='/finance/deals/{deal['id']}/voucher']")
+    form.locator("input[name=amount]").fill("500")
+    form.locator("button").click()
+    assert "已用创新券支付平台服务费" in flash(sme)
+    assert "¥500" in sme.inner_text(f"[data-field=held-{deal['id']}]")
     assert _widths(sme, "finance-vouchers") <= 390
+    r = requests.post(base + f"/api/v1/deals/{deal['id']}/transfer-filed", headers=sme_api, timeout=30,
+                      files={"document": ("receipt.pdf", pdf_file("receipt.pdf")["buffer"], "application/pdf")})
+    assert r.status_code == 200, r.text
+    r = requests.post(base + f"/api/v1/deals/{deal['id']}/transfer-recorded", headers=sme_api, timeout=30,
+                      data={"notice_number": "2026120600012345", "notice_date": today},
+                      files={"document": ("notice.pdf", pdf_file("notice.pdf")["buffer"], "application/pdf")})
+    assert r.status_code == 200, r.text
+    r = requests.post(base + f"/api/v1/deals/{deal['id']}/recordal/verify", headers=op_api, timeout=30)
+    assert r.status_code == 200, r.text
+    r = requests.post(base + f"/api/v1/deals/{deal['id']}/accept", headers=buyer_api, timeout=30)
+    assert r.status_code == 200, r.text
+    ledger = requests.get(base + f"/api/v1/deals/{deal['id']}/ledger", headers=sme_api, timeout=30).json()
+    assert ledger["balances"]["fee_by_voucher"] == 500_00 and ledger["balances"]["platform_fee"] == 3_000_00
+    assert ledger["balances"]["seller_payable"] == 100_000_00 - 3_000_00 + 500_00  # the programme paid ¥500 of it
+    sme.goto(base + f"/deals/{deal['id']}")
+    assert "¥500.00" in sme.inner_text("[data-field=fee-by-voucher]")
+
     issuer.goto(base + "/finance/issuer")
-    assert "¥1,500" in issuer.inner_text("main") and f"广州市晶石新能源科技有限公司{tag}" in issuer.inner_text("main")
+    text = issuer.inner_text("main")
+    assert "¥1,500" in text and f"广州市晶石新能源科技有限公司{tag}" in text  # ¥1,000 review fee + ¥500 deal fee
+    assert "交易服务费：¥500" in text and "估值报告复核费：¥1,000" in text
     assert _widths(issuer, "finance-issuer") <= 390

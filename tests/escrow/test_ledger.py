@@ -115,7 +115,8 @@ def test_ledger_api_shows_where_every_fen_went(app, client, open_deal, parties):
     body = client.get(f"/api/v1/deals/{deal.id}/ledger", headers=headers).get_json()
     fee = (1_234_567 * 300 + 5_000) // 10_000
     assert body["balances"] == {"escrow": 0, "seller_payable": 0, "platform_fee": fee, "refunded": 0,
-                                "refund_in_transit": 0, "paid_out": 1_234_567 - fee, "received": 1_234_567}
+                                "refund_in_transit": 0, "paid_out": 1_234_567 - fee, "received": 1_234_567,
+                                "fee_by_voucher": 0}  # no innovation voucher paid part of this fee (issue 23)
     assert [e["key"] for e in body["entries"]] == [f"deal:{deal.id}:fund", f"deal:{deal.id}:release",
                                                    f"deal:{deal.id}:payout"]
     for entry in body["entries"]:

@@ -73,3 +73,26 @@ def test_the_vouchers_page_lists_an_smes_voucher(client, desk):
     login(client, desk.sme)
     page = client.get("/finance/vouchers").get_data(as_text=True)
     assert "深圳市知识产权创新券" in page and "¥800" in page
+
+
+def test_the_holder_attaches_a_report_to_its_listing_by_hand_and_not_to_anothers(client, desk):
+    from tests import factories
+
+    mine = factories.make_listing(desk.sme)
+    theirs = factories.make_listing(desk.other_sme)
+    db.session.commit()
+    r = api(client, desk.sme, "POST", "/valuations", json={
+        "rights": desk.rights(desk.patent), "revenues": [100_000_00] * 3, "royalty_rate": "8",
+        "discount_rate": "10", "life_years": 3})
+    vid = r.get_json()["valuation"]["id"]
+    login(client, desk.sme)
+    page = client.get(f"/finance/valuations/{vid}").get_data(as_text=True)
+    assert f'<option value="{mine.id}"' in page and f'<option value="{theirs.id}"' not in page
+    r = client.post(f"/finance/valuations/{vid}/attach", data={"listing_id": str(theirs.id)}, follow_redirects=True)
+    assert "只能附在本单位" in r.get_data(as_text=True) and db.session.get(Valuation, vid).listing_id is None
+    assert client.post(f"/finance/valuations/{vid}/attach", data={"listing_id": str(mine.id)}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Valuation, vid).listing_id == mine.id
+    client.post(f"/finance/valuations/{vid}/attach", data={"listing_id": ""})
+    db.session.expire_all()
+    assert db.session.get(Valuation, vid).listing_id is None

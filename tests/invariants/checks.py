@@ -47,10 +47,13 @@ def balances_of(deal_ids):
         accounts = raw.get(deal_id, {})
         # paid in: through a gateway, or a won auction's deposit applied to the deal (auction_deposits → escrow)
         clearing = {k for k in accounts if k.startswith(ledger.GATEWAY_CLEARING) or k == "auction_deposits"}
-        unknown = set(accounts) - set(NAMES) - clearing
+        # innovation vouchers paying part of the deal's fee (finance.deal_fees): the programmes' money
+        programmes = {k for k in accounts if k.startswith(ledger.VOUCHER_DUE)}
+        unknown = set(accounts) - set(NAMES) - clearing - programmes
         assert not unknown, f"deal {deal_id} has postings on unexpected accounts {unknown}"
         b = {name: accounts.get(code, 0) for code, name in NAMES.items()}
         b["received"] = -sum(accounts[k] for k in clearing)
+        b["fee_by_voucher"] = -sum(accounts[k] for k in programmes)
         result[deal_id] = b
     return result
 
@@ -74,15 +77,16 @@ def check_books(deal_ids):
         events.setdefault(row.deal_id, []).append(row)
     balances = balances_of(deal_ids)
     check_paperwork(deals, events)
-    totals = dict.fromkeys(NAMES.values(), 0) | {"received": 0}
+    totals = dict.fromkeys(NAMES.values(), 0) | {"received": 0, "fee_by_voucher": 0}
     for deal_id, deal in deals.items():
         b = balances[deal_id]
         for key in totals:
             totals[key] += b[key]
         check_money(deal, b)
         check_history(deal, events.get(deal_id, []))
-    assert totals["received"] == (totals["escrow"] + totals["seller_payable"] + totals["paid_out"]
-                                  + totals["platform_fee"] + totals["refunded"] + totals["refund_in_transit"])
+    assert totals["received"] + totals["fee_by_voucher"] == (
+        totals["escrow"] + totals["seller_payable"] + totals["paid_out"] + totals["platform_fee"]
+        + totals["refunded"] + totals["refund_in_transit"])
     check_listings(deals.values())
     check_bank_money(deals.values(), balances)
     return deals
@@ -162,8 +166,13 @@ def check_money(deal, b):
     refunded_total = (deal.refund_amount or 0) + _deposit_refunded(deal)
     assert min(b.values()) >= 0, where
     assert b["received"] in (0, deal.price), where
-    assert b["received"] == (b["escrow"] + b["seller_payable"] + b["paid_out"] + b["platform_fee"]
-                             + b["refunded"] + b["refund_in_transit"]), where
+    assert b["received"] + b["fee_by_voucher"] == (b["escrow"] + b["seller_payable"] + b["paid_out"]
+                                                   + b["platform_fee"] + b["refunded"] + b["refund_in_transit"]), where
+    # the vouchers' part of the fee: at most the fee, and only once the fee is charged (released) or while a
+    # release is held back (an upheld claim: disputed); nothing once the deal ended unsold
+    assert b["fee_by_voucher"] <= (deal.fee or 0), where
+    if deal.state not in ("released", "completed", "disputed", "transfer_back"):
+        assert b["fee_by_voucher"] == 0, where
     if deal.state in TERMINAL_STATES:
         assert b["escrow"] == 0 and b["seller_payable"] == 0, where
         assert deal.closed_at is not None, where
@@ -177,7 +186,8 @@ def check_money(deal, b):
         share = deal.price - refunded_total
         assert b["escrow"] == 0, where
         assert b["platform_fee"] == deal.fee == platform_fee(share, deal.fee_bps), where
-        assert b["seller_payable"] + b["paid_out"] == share - deal.fee == deal.payout_amount, where
+        assert b["seller_payable"] + b["paid_out"] == share - deal.fee + b["fee_by_voucher"] == deal.payout_amount, \
+            where
         assert b["refunded"] + b["refund_in_transit"] == refunded_total, where
     if deal.state == "completed":
         assert b["paid_out"] == deal.payout_amount and deal.payout_status == "paid", where
@@ -310,40 +320,65 @@ def check_deposits():
 
 
 def check_vouchers():
-    """Innovation vouchers (finance.vouchers): no voucher used beyond its face value, every charge paid exactly
-    by its redemptions and transfer, and the ledger agrees: per programme, ``voucher_due`` is what its unsettled
-    redemptions paid and ``voucher_paid`` what it reimbursed; the platform's revenue from vouchers and charge
-    transfers is exactly what they paid (no money created)."""
+    """Innovation vouchers (finance.vouchers, finance.deal_fees): no voucher used beyond its face value, every
+    charge paid exactly by its redemptions and transfer (a deal's fee: by its redemptions and, at release, the
+    escrow), and the ledger agrees: per programme, ``voucher_due`` is what its booked, unreimbursed uses paid
+    (less reimbursed uses given back since) and ``voucher_paid`` what it reimbursed; a use held for a deal's fee
+    is in no account until the release; the platform's revenue from vouchers and charge transfers is exactly
+    what they paid (no money created)."""
+    from escrow.models import Deal
     from finance.models import ServiceCharge, Voucher, VoucherBatch, VoucherRedemption
 
     check_ledger()
     redemptions = db.session.execute(select(VoucherRedemption)).scalars().all()
+    live = [r for r in redemptions if r.status != "returned"]
     for voucher in db.session.execute(select(Voucher)).scalars():
-        used = sum(r.amount for r in redemptions if r.voucher_id == voucher.id)
+        used = sum(r.amount for r in live if r.voucher_id == voucher.id)
         assert voucher.used == used, f"voucher {voucher.id}: used {voucher.used} but redeemed {used}"
         assert 0 <= used <= voucher.batch.face_value, f"voucher {voucher.id} used beyond its face value"
         if voucher.batch.single_use:
-            assert len([r for r in redemptions if r.voucher_id == voucher.id]) <= 1, f"voucher {voucher.id} reused"
+            assert len([r for r in live if r.voucher_id == voucher.id]) <= 1, f"voucher {voucher.id} reused"
     transfers = 0
     for charge in db.session.execute(select(ServiceCharge)).scalars():
-        by_voucher = sum(r.amount for r in redemptions if r.charge_id == charge.id)
+        mine = [r for r in live if r.charge_id == charge.id]
+        by_voucher = sum(r.amount for r in mine)
         assert charge.paid_by_voucher == by_voucher, f"charge {charge.id}"
-        assert 0 <= charge.paid_by_voucher + charge.paid_by_transfer <= charge.amount, f"charge {charge.id} overpaid"
-        assert (charge.status == "paid") == (charge.outstanding == 0), f"charge {charge.id} status"
+        assert 0 <= charge.paid_by_voucher + charge.paid_by_transfer + charge.paid_from_escrow <= charge.amount, \
+            f"charge {charge.id} overpaid"
         transfers += charge.paid_by_transfer
+        if charge.deal_id is None:
+            assert charge.paid_from_escrow == 0 and all(r.status == "booked" for r in mine), f"charge {charge.id}"
+            assert (charge.status == "paid") == (charge.outstanding == 0), f"charge {charge.id} status"
+            continue
+        deal = db.session.get(Deal, charge.deal_id)
+        where = f"deal fee {charge.id} (deal {deal.id} {deal.state}, charge {charge.status})"
+        assert charge.paid_by_transfer == 0 and charge.organization_id == deal.organization_id, where
+        if charge.status == "paid":  # released: the fee charged, the vouchers' part booked, the rest from escrow
+            assert deal.released_at is not None and charge.amount == deal.fee, where
+            assert charge.outstanding == 0 and all(r.status == "booked" for r in mine), where
+        elif charge.status == "cancelled":  # ended unsold (or no fee charged): every use given back
+            assert mine == [], where
+        else:
+            assert charge.paid_from_escrow == 0, where
     balances = ledger.account_balances()
     for issuer in {b.issuer_organization_id for b in db.session.execute(select(VoucherBatch)).scalars()}:
-        mine = [r for r in redemptions if r.voucher.batch.issuer_organization_id == issuer]
+        ours = [r for r in redemptions if r.voucher.batch.issuer_organization_id == issuer]
         due = -balances.get(ledger.VOUCHER_DUE + str(issuer), {}).get("CNY", 0)
         paid = -balances.get(ledger.VOUCHER_PAID + str(issuer), {}).get("CNY", 0)
-        assert due == sum(r.amount for r in mine if r.settled_at is None), f"programme {issuer}: due {due}"
-        assert paid == sum(r.amount for r in mine if r.settled_at is not None), f"programme {issuer}: paid {paid}"
+        owed = sum(r.amount for r in ours if r.status == "booked" and r.settled_at is None)
+        given_back = sum(r.amount for r in ours if r.status == "returned" and r.settled_at is not None)
+        assert due == owed - given_back, f"programme {issuer}: due {due}"
+        assert paid == sum(r.amount for r in ours if r.settled_at is not None), f"programme {issuer}: paid {paid}"
     revenue = db.session.execute(
         select(func.coalesce(func.sum(Posting.amount), 0)).join(LedgerAccount, LedgerAccount.id == Posting.account_id)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(LedgerAccount.code == "platform_revenue", JournalEntry.kind.in_(("voucher_redeem", "charge_transfer")))
+        .where(LedgerAccount.code == "platform_revenue",
+               JournalEntry.kind.in_(("voucher_redeem", "voucher_return", "charge_transfer")))
     ).scalar_one()
-    assert revenue == sum(r.amount for r in redemptions) + transfers, "voucher revenue differs from what was paid"
+    booked = sum(r.amount for r in redemptions if r.status == "booked")
+    assert revenue == booked + transfers, "voucher revenue differs from what was paid"
+
+
 def check_royalties(licence_ids=None):
     """Royalty periods (issue 16, ``escrow.royalties``): each period's money is where its status says, booked
     once under its own keys; the fee is the deal's rate on the amount; ``royalty_escrow`` holds exactly the

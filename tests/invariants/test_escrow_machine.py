@@ -89,6 +89,7 @@ def _in(*states):
 class EscrowMachine(RuleBasedStateMachine):
     reached = set()  # every deal state some run reached (printed at the end)
     people = None  # set once per test: hashing passwords is slow, and every example may share the same people
+    vouchers = None  # voucher batches for the sellers' fees (ids), made once with the people
 
     def __init__(self):
         super().__init__()
@@ -100,6 +101,7 @@ class EscrowMachine(RuleBasedStateMachine):
             [db.session.get(User, i) for i in ids] if isinstance(ids, list) else db.session.get(User, ids)
             for ids in self.people)
         self.deal_ids = []
+        self.batches = self.vouchers
         self.used_references = []  # bank references recorded for payouts and refunds (each used once)
         self.refund_ids = []  # deals of this run with a bank refund instruction (refreshed after every step)
         self.states = {}  # deal id -> state, refreshed after every step
@@ -500,6 +502,45 @@ class EscrowMachine(RuleBasedStateMachine):
             assert isinstance(result, NotFound), f"{who} learned deal {deal.id} exists: {result!r}"
         assert self.snapshot(deal.id) == before
 
+    # --- innovation vouchers on the fee (finance.deal_fees), and a claim upheld after release --------------
+
+    @precondition(lambda self: self.states)
+    @rule(data=st.data(), batch=st.sampled_from([0, 0, 0, 1, 2]), who=st.sampled_from(["seller"] * 4 + ["buyer"]),
+          running=st.booleans(), within=st.booleans())
+    def seller_pays_fee_with_voucher(self, data, batch, who, running, within):
+        """The seller sets voucher money aside for the fee (mostly a running deal, sometimes any; any batch: one
+        covers deal fees, one is single-use, one covers only valuation reviews); a refusal changes nothing."""
+        from finance import deal_fees
+
+        deal_id = self.pick(data, *deal_fees.APPLICABLE_STATES) if running else None
+        deal = self.deal(deal_id or self.pick(data))
+        # mostly within the fee (prices are often small), sometimes anything (over the fee, the voucher, or < 1)
+        amount = data.draw(st.integers(1, max(1, deal.fee // 3)) if within else st.integers(-1, 200_000_00),
+                           label="amount")
+        batch_id = self.batches[batch]
+        before = self.snapshot(deal.id), self.voucher_snapshot()
+        result = self.attempt(lambda: deal_fees.apply(self.party(deal, who), deal.id, batch_id, amount))
+        if isinstance(result, DomainError):
+            assert (self.snapshot(deal.id), self.voucher_snapshot()) == before
+            return
+        assert who == "seller" and before[0][0] in deal_fees.APPLICABLE_STATES and batch != 2, (who, before, batch)
+        EscrowMachine.reached.add("fee paid by voucher")
+
+    def voucher_snapshot(self):
+        from finance.models import ServiceCharge, VoucherRedemption
+
+        db.session.expire_all()
+        return (db.session.execute(select(func.count(VoucherRedemption.id))).scalar_one(),
+                db.session.execute(select(func.coalesce(func.sum(ServiceCharge.paid_by_voucher), 0))).scalar_one())
+
+    @precondition(_in("funded", "transfer_recorded", "released", "completed"))
+    @rule(data=st.data())
+    def claim_upheld(self, data):
+        """An operator upheld a claim to the deal's right (issue 13): a released deal's release is held back."""
+        deal_id = self.pick(data, "funded", "transfer_recorded", "released", "completed")
+        if self.attempt(lambda: deal_service.on_upheld_claim(deal_id, "权属异议成立", now=self.now)) is not None:
+            EscrowMachine.reached.add("claim upheld")
+
     # --- the world around -------------------------------------------------------------------------------
 
     @rule(days=st.integers(min_value=1, max_value=120))
@@ -591,6 +632,7 @@ class EscrowMachine(RuleBasedStateMachine):
         db.session.rollback()
         db.session.expire_all()
         deals = checks.check_books(self.deal_ids)
+        checks.check_vouchers()
         self.states = {deal_id: deal.state for deal_id, deal in deals.items()}
         self.refund_ids = sorted(db.session.execute(select(RefundInstruction.deal_id).where(
             RefundInstruction.deal_id.in_(self.deal_ids))).scalars()) if self.deal_ids else []
@@ -646,6 +688,22 @@ def make_people():
     return [u.id for u in buyers], [u.id for u in sellers], operator.id, stranger.id
 
 
+def make_batches():
+    """A programme's voucher batches for the sellers (Shenzhen): deal fees (large), deal fees single-use, and
+    valuation reviews only (never usable on a deal's fee)."""
+    from finance import vouchers
+
+    issuer = factories.make_user("voucher_issuer", org=factories.make_org(name="深圳市创新券项目", region="guangzhou"))
+    ids = []
+    for services, face, single in ((["deal_fee"], 10**10, False), (["platform_fee"], 5_000_00, True),
+                                   (["valuation_review"], 10**9, False)):
+        ids.append(vouchers.create_batch(issuer, {
+            "programme": f"创新券{len(ids)}", "face_value": face, "valid_from": "2026-01-01",
+            "valid_until": "2099-12-31", "services": services, "regions": ["shenzhen"], "single_use": single}).id)
+    db.session.commit()
+    return ids
+
+
 def _no_fsync_on_sqlite():
     """The machine commits after every step; on a throw-away SQLite file, waiting for fsync buys nothing."""
     engine = db.engine
@@ -664,6 +722,7 @@ def test_deals_and_ledger_never_lose_money(app):
     """Run the machine (bounded on SQLite; HYPOTHESIS_PROFILE=ci runs more on PostgreSQL in .ci/extra)."""
     _no_fsync_on_sqlite()
     EscrowMachine.people = make_people()
+    EscrowMachine.vouchers = make_batches()
     try:
         run_state_machine_as_test(EscrowMachine, settings=invariant_settings())
     finally:

@@ -11,7 +11,8 @@ from tests.factories import code_packages
 ROOT = Path(__file__).resolve().parents[2]
 ENUMS = {name: getattr(labels, name) for name in ("KIND", "PATENT_TYPE", "DEAL_TYPE", "PRICE_MODE", "LISTING_STATUS",
                                                    "PATENT_STATUS", "TM_STATUS", "LICENCE_TYPE", "CREDIT_LEVEL",
-                                                   "ROLE", "GATEWAY", "DEAL_STATE")}
+                                                   "ROLE", "GATEWAY", "DEAL_STATE", "VOUCHER_SERVICE", "LOAN_STATUS",
+                                                   "FINANCE_ROLE")}
 
 
 # Mappings over an enum's codes that say something else than the code's name, each kept once:

@@ -298,6 +298,7 @@ PAGES = {
     "finance.bank_queue": [("bank", NONE, HTML, True, None)],
     "finance.my_vouchers": [("other_seller", NONE, HTML, True, None)],
     "finance.issuer": [("issuer", NONE, HTML, True, None)],
+    "finance.operator_desk": [("operator", NONE, HTML, True, None)],
     "finance.issuer_csv": [("issuer", NONE, FILE, False, None)],
     "listings.import_template": [("seller", NONE, FILE, False, None)],
     "listings.new": [("seller", NONE, HTML, False, None), ("seller", NONE, HTML, False, {"kind": "trademark"})],

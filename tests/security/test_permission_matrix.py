@@ -492,6 +492,27 @@ def _charge_and_batch(w, redeemed=False):
     return charge
 
 
+def _deal_and_batch(w):
+    """A deal of the seller's awaiting payment, and a voucher batch for its fee, the seller's organisation named."""
+    from finance import vouchers
+
+    deal = w.deal()
+    issuer = factories.make_user("voucher_issuer", org=factories.make_org(name=f"创新券项目{next(_seq)}"))
+    db.session.commit()
+    deal.batch = vouchers.create_batch(issuer, {
+        "programme": "创新券", "face_value": 1000_00, "valid_from": "2026-01-01", "valid_until": "2099-12-31",
+        "services": ["deal_fee"], "organization_ids": [w.seller.organization_id]})
+    db.session.commit()
+    return deal
+
+
+def _fee_held(w, deal, user):
+    from finance.models import ServiceCharge, VoucherRedemption
+
+    return _count(VoucherRedemption, VoucherRedemption.charge_id.in_(
+        select(ServiceCharge.id).where(ServiceCharge.deal_id == deal.id)))
+
+
 def _charge_paid(w, charge, user):
     from finance.models import ServiceCharge
 
@@ -1373,6 +1394,10 @@ MATRIX = {
     ("POST", "finance_api.pay_with_voucher"): Case(
         (401, 403, 403, 200, 404, 403), setup=_charge_and_batch, args=lambda c: {"charge_id": c.id},
         body=lambda w, c, user: {"json": {"batch_id": c.batch.id, "amount": 300_00}}, probe=_charge_paid),
+    ("POST", "finance_api.pay_deal_fee_with_voucher"): Case(
+        (401, 403, 403, 200, 404, 403), note="the deal's seller (its organisation's voucher)", setup=_deal_and_batch,
+        args=lambda d: {"deal_id": d.id}, body=lambda w, d, user: {"json": {"batch_id": d.batch.id, "amount": 100}},
+        probe=_fee_held),
     ("POST", "finance_api.charge_transfer"): Case(
         OPERATORS_ONLY_API, setup=_charge_and_batch, args=lambda c: {"charge_id": c.id},
         body=_json({"reference": "BOC20261205", "amount": 2000_00}), probe=_charge_paid),
@@ -1393,6 +1418,10 @@ MATRIX = {
     ("POST", "finance.valuation_review"): Case(
         ("login", 404, 404, "done", 404, "refused"), setup=_valuation, args=lambda v: {"valuation_id": v.id},
         probe=lambda w, v, user: _reread_finance("Valuation", v.id, "status")),
+    ("POST", "finance.valuation_attach"): Case(
+        ("login", 404, 404, "done", 404, "refused"), setup=_valuation, args=lambda v: {"valuation_id": v.id},
+        body=lambda w, v, user: {"data": {"listing_id": str(v.listing_for_test.id)}},
+        probe=lambda w, v, user: _reread_finance("Valuation", v.id, "listing_id")),
     ("POST", "finance.valuation_sign_off"): Case(
         ("login", 404, 404, "refused", 404, "done"), setup=lambda w: _valuation(w, review=True, paid=True),
         args=lambda v: {"valuation_id": v.id}, body=_form({"note": "输入合理"}),
@@ -1413,6 +1442,21 @@ MATRIX = {
         ("login", "refused", "refused", "done", 404, "refused"), setup=_charge_and_batch,
         args=lambda c: {"charge_id": c.id}, body=lambda w, c, user: {"data": {"batch_id": str(c.batch.id), "amount": "300"}},
         probe=_charge_paid),
+    ("POST", "finance.deal_fee_voucher"): Case(
+        ("login", "refused", "refused", "done", 404, "refused"), setup=_deal_and_batch,
+        args=lambda d: {"deal_id": d.id}, body=lambda w, d, user: {"data": {"batch_id": str(d.batch.id), "amount": "1"}},
+        probe=_fee_held),
+    ("POST", "finance.operator_charge_transfer"): Case(
+        OPERATORS_ONLY_PAGE, setup=_charge_and_batch, args=lambda c: {"charge_id": c.id},
+        body=lambda w, c, user: {"data": {"reference": f"BOC{next(_seq):08d}", "amount": "2000"}}, probe=_charge_paid),
+    ("POST", "finance.operator_settlement"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: _charge_and_batch(w, redeemed=True), probe=_settled,
+        body=lambda w, c, user: {"data": {"issuer_organization_id": str(c.issuer.organization_id),
+                                          "reference": f"GDZF{next(_seq):08d}"}}),
+    ("POST", "finance.operator_role"): Case(
+        OPERATORS_ONLY_PAGE, setup=lambda w: _committed(factories.make_user("buyer")),
+        body=lambda w, u, user: {"data": {"email": u.email, "role": "valuer", "grant": "1"}},
+        probe=lambda w, u, user: _reread_finance("User", u.id, "roles_csv")),
     ("POST", "finance.issuer_batch"): Case(
         ("login", "refused", "refused", "done", "refused", "refused"),
         note="voucher issuers only: here the seller's (verified) organisation also runs a voucher programme",
