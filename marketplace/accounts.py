@@ -157,9 +157,13 @@ def change_password(user, current, new):
     validate_password(new, fields, "new_password")
     if fields:
         raise ValidationError(_("无法修改密码"), fields)
+    set_new_password(user, new)
+
+
+def set_new_password(user, new):
+    """Store ``new`` (already validated). A new password ends every web session and remember-me cookie (the
+    caller may sign the browser that changed it in again) and revokes every API token issued before."""
     user.set_password(new)
-    # Changing the password ends every web session and remember-me cookie (the caller signs the browser
-    # that changed it in again) and every API token issued before.
     user.end_sessions()
     for row in db.session.query(ApiToken).filter_by(user_id=user.id, revoked_at=None):
         row.revoked_at = utcnow()

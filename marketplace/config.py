@@ -72,6 +72,11 @@ def load_settings(instance_path: Path) -> dict:
         "RATELIMIT_BID": os.environ.get("RATELIMIT_BID") or "30/minute",
         "RATELIMIT_OFFER": os.environ.get("RATELIMIT_OFFER") or "10/minute",
         "RATELIMIT_BUY": os.environ.get("RATELIMIT_BUY") or "5/minute;20/hour",
+        # password reset (marketplace.password_reset): requests per client address, and per e-mail address asked
+        # for (so nobody can flood one mailbox); a link is good for PASSWORD_RESET_MINUTES and for one use
+        "RATELIMIT_RESET": os.environ.get("RATELIMIT_RESET") or "5/minute;20/hour",
+        "RATELIMIT_RESET_PER_EMAIL": os.environ.get("RATELIMIT_RESET_PER_EMAIL") or "3/hour",
+        "PASSWORD_RESET_MINUTES": _int("PASSWORD_RESET_MINUTES", 60),
         # the finance desk (docs/finance.md): valuations, loan applications, voucher batches and uses per address
         "RATELIMIT_FINANCE": os.environ.get("RATELIMIT_FINANCE") or "30/minute",
         "FINANCE_REVIEW_FEE": _int("FINANCE_REVIEW_FEE", 2000_00),  # fen: a valuation's sign-off (vouchers pay it)

@@ -40,3 +40,12 @@ class DeleteAccountForm(FlaskForm):
     password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("必填")), Length(max=200)])
     confirm = BooleanField(_l("我明白注销后无法恢复，交易与账务记录将按法律要求保留"),
                            validators=[DataRequired(_l("请勾选确认"))])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("注册邮箱"), validators=[DataRequired(_l("必填")), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(_l("新密码（至少10个字符）"), validators=[DataRequired(_l("必填")), Length(max=200)])
+    confirm_password = PasswordField(_l("再次输入新密码"), validators=[DataRequired(_l("必填")), Length(max=200)])

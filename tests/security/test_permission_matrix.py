@@ -89,6 +89,13 @@ def _files(name, data, filename, **fields):
                                  "content_type": "multipart/form-data"}
 
 
+def _reset_token(user):
+    from marketplace.password_reset import make_token
+
+    db.session.flush()
+    return make_token(user)
+
+
 def _form(data):
     return lambda w, obj, user: {"data": data(w, obj, user) if callable(data) else data}
 
@@ -931,6 +938,15 @@ MATRIX = {
         ("login", "done", "done", "done", "done", "done"),
         body=_form({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
         probe=lambda w, obj, user: user and _reread(User, "password_hash")(w, user, user)),
+    ("POST", "auth.forgot_password"): Case(
+        ("page",) * 6, note="the same answer for everyone (never tells who is registered); the mail is the act",
+        setup=lambda w: w.buyer, body=_form(lambda w, obj, user: {"email": obj.email}),
+        probe=lambda w, obj, user: _reread(User, "password_hash")(w, obj, user)),
+    ("POST", "auth.reset_password"): Case(
+        ("done",) * 6, note="the e-mailed link is the permission: whoever holds it sets that account's password",
+        setup=lambda w: factories.make_user("buyer"), args=lambda u: {"token": _reset_token(u)},
+        body=_form({"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}),
+        probe=lambda w, obj, user: _reread(User, "password_hash")(w, obj, user)),
     ("POST", "auth.privacy"): Case(
         ("login", "done", "done", "page", "done", "page"),
         note="deletes (anonymises) only the caller's own account; refused (the page again) for the seller, whose "
