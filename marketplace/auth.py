@@ -87,7 +87,7 @@ def register():
             org = {"name": form.org_name.data, "uscc": form.org_uscc.data, "region": form.org_region.data}
         try:
             user = accounts.register_user(form.email.data, form.password.data, form.name.data,
-                                          form.roles.data, org)
+                                          form.roles.data, org, consent=bool(form.accept_terms.data))
             db.session.commit()
         except ValidationError as exc:
             db.session.rollback()
@@ -249,8 +249,10 @@ USER_SCHEMA = {
 @api.post("/auth/register")
 @limiter.limit(_register_limit)
 @doc("Register a user (and their organisation)", auth=False, tags=["accounts"], request_schema={
-    "type": "object", "required": ["email", "password", "name", "roles"],
+    "type": "object", "required": ["email", "password", "name", "roles", "accept_terms"],
     "properties": {
+        "accept_terms": {"type": "boolean", "const": True,
+                         "description": "consent to the user agreement (/terms) and privacy policy (/privacy-policy)"},
         "email": {"type": "string"}, "password": {"type": "string", "minLength": 10},
         "name": {"type": "string"},
         "roles": {"type": "array", "items": {"type": "string", "enum": ["seller", "buyer"]}},
@@ -262,7 +264,8 @@ USER_SCHEMA = {
 def api_register():
     data = json_body()
     user = accounts.register_user(data.get("email"), data.get("password"), data.get("name"),
-                                  data.get("roles"), data.get("organization"))
+                                  data.get("roles"), data.get("organization"),
+                                  consent=data.get("accept_terms", False))
     token = accounts.issue_token(user)
     return jsonify({"user": accounts.user_json(user), "token": token}), 201
 

@@ -83,6 +83,11 @@ def load_settings(instance_path: Path) -> dict:
         "SMTP_HOST": os.environ.get("SMTP_HOST") or None,
         "SMTP_PORT": _int("SMTP_PORT", 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "noreply@ipmart.local"),
+        # the 联系我们 page, the footer and the privacy policy name these (marketplace.sitepages)
+        "SUPPORT_EMAIL": os.environ.get("SUPPORT_EMAIL") or "service@ipmart.local",
+        "PRIVACY_EMAIL": os.environ.get("PRIVACY_EMAIL") or "privacy@ipmart.local",
+        "SUPPORT_PHONE": os.environ.get("SUPPORT_PHONE") or None,
+        "SUPPORT_HOURS": os.environ.get("SUPPORT_HOURS") or "9:00–18:00",
         "ANTI_SNIPING_MINUTES": _int("ANTI_SNIPING_MINUTES", 5),
         "AUCTION_POLL_MS": _int("AUCTION_POLL_MS", 10_000),  # how often an open auction panel asks for news
         "OFFER_DAYS": _int("OFFER_DAYS", 7),

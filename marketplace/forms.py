@@ -29,6 +29,8 @@ class RegisterForm(FlaskForm):
     org_name = StringField(_l("单位名称"), validators=[Optional(), Length(max=200)])
     org_uscc = StringField(_l("统一社会信用代码"), validators=[Optional(), Length(max=30)])
     org_region = SelectField(_l("所在地区"), choices=[SelectChoice(k, v[0]) for k, v in REGIONS.items()], default="guangzhou")
+    # checked by accounts.register_user (one rule for the page and the API), so its error joins the others
+    accept_terms = BooleanField(_l("我已阅读并同意《用户协议》和《隐私政策》"))
 
 
 class ChangePasswordForm(FlaskForm):

@@ -82,9 +82,12 @@ def request_reset(email):
     minutes = max_age_seconds() // 60
     with force_locale(user.locale or "zh_CN"):
         subject = _("知产超市：重置密码")
-        body = _("您好，%(name)s：\n\n有人（希望是您本人）申请重置您在知产超市的登录密码。请在 %(minutes)s 分钟内打开以下链接设置新密码，"
-                 "链接只能使用一次：\n\n%(link)s\n\n如果不是您本人申请，请忽略本邮件，您的密码不会改变。",
-                 name=user.name, minutes=minutes, link=link)
+        body = "\n\n".join([
+            _("您好，%(name)s：", name=user.name),
+            _("有人（希望是您本人）申请重置您在知产超市的登录密码。请在 %(minutes)s 分钟内打开以下链接设置新密码，链接只能使用一次：",
+              minutes=minutes),
+            link,
+            _("如果不是您本人申请，请忽略本邮件，您的密码不会改变。")])
     if not _queue(user, subject, body):
         log.warning("password reset asked for user %s, but no mail server is configured (SMTP_HOST)", user.id)
 

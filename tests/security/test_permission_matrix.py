@@ -670,7 +670,7 @@ MATRIX = {
     ("POST", "auth_api.api_register"): Case(
         (201,) * 6, body=lambda w, obj, user: {"json": {
             "email": f"new{next(_seq)}@example.com", "password": "long-enough-password", "name": "新用户",
-            "roles": ["buyer"]}},
+            "roles": ["buyer"], "accept_terms": True}},
         probe=lambda w, obj, user: _count(User)),
     ("POST", "auth_api.api_token"): Case(
         (200,) * 6, note="anonymous signs in with the buyer's password",
@@ -931,7 +931,7 @@ MATRIX = {
     ("POST", "auth.register"): Case(
         ("done",) * 6, body=_form(lambda w, obj, user: {"email": f"page{next(_seq)}@example.com",
                                                          "password": "long-enough-password", "name": "新用户",
-                                                         "roles": "buyer"}),
+                                                         "roles": "buyer", "accept_terms": "y"}),
         probe=lambda w, obj, user: _count(User)),
     ("POST", "auth.logout"): Case(("done",) * 6),
     ("POST", "auth.change_password"): Case(

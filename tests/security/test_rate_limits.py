@@ -100,7 +100,7 @@ def test_registration_is_limited(app):
 
     def body(n):
         return {"email": f"reg{uuid.uuid4().hex[:8]}@example.com", "password": "long-enough-password",
-                "name": f"用户{n}", "roles": ["buyer"]}
+                "name": f"用户{n}", "roles": ["buyer"], "accept_terms": True}
 
     assert [client.post("/api/v1/auth/register", json=body(n)).status_code for n in range(2)] == [201, 201]
     blocked = client.post("/api/v1/auth/register", json=body(3))

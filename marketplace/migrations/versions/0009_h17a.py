@@ -1,0 +1,28 @@
+"""Account basics and prices (issue 17): consent to the user agreement and privacy policy at registration
+(users.terms_version, users.terms_accepted_at)
+
+Revision ID: 0009_h17a
+Revises: 0008_money_path
+Create Date: 2026-12-06
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = '0009_h17a'
+down_revision = '0008_money_path'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('terms_version', sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column('terms_accepted_at', sa.DateTime(), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('terms_accepted_at')
+        batch_op.drop_column('terms_version')
