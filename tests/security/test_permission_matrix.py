@@ -89,10 +89,15 @@ def _files(name, data, filename, **fields):
                                  "content_type": "multipart/form-data"}
 
 
+def _new_user():
+    user = factories.make_user("buyer")
+    db.session.commit()
+    return user
+
+
 def _reset_token(user):
     from marketplace.password_reset import make_token
 
-    db.session.flush()
     return make_token(user)
 
 
@@ -944,7 +949,7 @@ MATRIX = {
         probe=lambda w, obj, user: _reread(User, "password_hash")(w, obj, user)),
     ("POST", "auth.reset_password"): Case(
         ("done",) * 6, note="the e-mailed link is the permission: whoever holds it sets that account's password",
-        setup=lambda w: factories.make_user("buyer"), args=lambda u: {"token": _reset_token(u)},
+        setup=lambda w: _new_user(), args=lambda u: {"token": _reset_token(u)},
         body=_form({"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}),
         probe=lambda w, obj, user: _reread(User, "password_hash")(w, obj, user)),
     ("POST", "auth.privacy"): Case(
