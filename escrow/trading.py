@@ -76,7 +76,7 @@ def check_reservation_cap(buyer):
 
 
 def buy_now(listing_id, buyer, deal_type, now=None):
-    """Buy a fixed-price listing at its price; returns the opened Deal.
+    """Buy a fixed-price listing at the price of ``deal_type`` (``Listing.price_for``); returns the opened Deal.
 
     Two buyers racing: the row lock lets one through, the other then finds the
     listing ``reserved`` and gets a 409. A buyer already holding
@@ -89,9 +89,10 @@ def buy_now(listing_id, buyer, deal_type, now=None):
     now = now or utcnow()
     bidding.check_may_trade(listing, buyer, "fixed")
     bidding.check_deal_type(listing, deal_type)
-    if not listing.price:
+    price = listing.price_for(deal_type)
+    if not price:
         raise Conflict(_("该挂牌没有标价"))
-    return open_deal(listing, buyer, listing.price, deal_type, "purchase", None, now=now, actor=buyer)
+    return open_deal(listing, buyer, price, deal_type, "purchase", None, now=now, actor=buyer)
 
 
 def accept_offer(offer_id, actor, now=None):

@@ -53,9 +53,13 @@ class ActionForm(FlaskForm):
 
 
 def _deal_type_choices(listing):
+    """The deal types a buyer may choose; with the price of each when they differ (转让 · ¥26万)."""
     from listings.service import DEAL_TYPE_LABELS
+    from marketplace.money import display_yuan
 
-    return [(d, _(DEAL_TYPE_LABELS.get(d, d))) for d in (listing.deal_types or [])]
+    prices = dict(listing.prices_by_deal_type)
+    return [(d, _(DEAL_TYPE_LABELS.get(d, d)) + (f" · {display_yuan(prices[d], listing.currency)}" if prices.get(d) else ""))
+            for d in (listing.deal_types or [])]
 
 
 def _yuan_to_fen(form):

@@ -51,7 +51,11 @@ LISTING_INPUT_PROPERTIES = {
     "deal_types": {"type": "array", "minItems": 1,
                    "items": {"type": "string", "enum": list(service.DEAL_TYPE_LABELS)}},
     "price_mode": {"type": "string", "enum": ["fixed", "negotiable", "auction"]},
-    "price": _MONEY,
+    "price": {**_MONEY, "description": "fen: the price of every deal type without a price of its own in deal_prices"},
+    "deal_prices": {"type": "object", "nullable": True, "description": "fen per deal type, for a listing offered for "
+                    "assignment and licences at different prices ({\"assignment\": 26000000, "
+                    "\"non_exclusive_license\": 5000000}); only deal types in deal_types; not for auctions",
+                    "properties": {d: _MONEY for d in service.DEAL_TYPE_LABELS}, "additionalProperties": False},
     "offer_floor": _MONEY,
     "auction": {"type": "object", "required": ["start_price", "min_increment", "ends_at"], "properties": {
         "start_price": _MONEY, "reserve_price": _MONEY, "min_increment": _MONEY,

@@ -286,6 +286,9 @@ def _catalogue(today, now):
         data = {"kind": "patent", "title": row["title_zh"], "deal_types": deal_types,
                 "description": _description(row["title_zh"], extra="可提供专利证书、缴费凭证复印件", patent=patent),
                 "rights": [{"patent": patent}], **_price_terms(index, now, base)}
+        if deal_types == ["assignment", "non_exclusive_license"] and data.get("price"):
+            # offered for both at their own prices (issue 17): a non-exclusive licence at about a fifth
+            data["deal_prices"] = {"non_exclusive_license": max(data["price"] // 5 // 1000_00 * 1000_00, 1000_00)}
         yield org, data, index
         index += 1
 

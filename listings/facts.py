@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from marketplace.money import display_yuan, yuan_input
 from marketplace.timeutil import local, utcnow
 
+from .models.listing import prices_by_deal_type
 from .models.register import _add_months
 from .vocab import DEAD_LEGAL_STATUSES, DEAD_TM_STATUSES
 
@@ -103,9 +104,13 @@ def price_view(listing, now=None):
     {"label": 一口价 | 参考价 | 面议 | 起拍价 | 当前价, "amount": "¥26万" or "", "mode": price mode,
      "bid_count", "ends_at", "closed"} (the last three for auctions). A negotiable listing with a price shows it as
     参考价 (a guide, offers welcome), without one as 面议 alone; a fixed price is 一口价; an auction shows 起拍价 until
-    the first bid and 当前价 after it. One label, never 参考价 beside 面议 or 一口价 beside 当前价.
+    the first bid and 当前价 after it. One label, never 参考价 beside 面议 or 一口价 beside 当前价. A listing whose deal
+    types have prices of their own (``Listing.deal_prices``) carries them in ``per_type`` under that one label.
     """
-    out = {"mode": listing.price_mode, "amount": "", "bid_count": None, "ends_at": None, "closed": False}
+    out = {"mode": listing.price_mode, "amount": "", "bid_count": None, "ends_at": None, "closed": False,
+           "per_type": per_type(prices_by_deal_type(listing.price_mode, getattr(listing, "deal_types", None),
+                                                    getattr(listing, "deal_prices", None), listing.price),
+                                listing.currency)}
     auction = listing.auction if listing.price_mode == "auction" else None
     if auction is not None:
         now = now or utcnow()
@@ -118,11 +123,22 @@ def price_view(listing, now=None):
             out.update(label=_("起拍价"), amount=display_yuan(auction.start_price, listing.currency))
     elif listing.price_mode == "fixed" and listing.price:
         out.update(label=_("一口价"), amount=display_yuan(listing.price, listing.currency))
-    elif listing.price:
-        out.update(label=_("参考价"), amount=display_yuan(listing.price, listing.currency))
+    elif listing.price or out["per_type"]:
+        out.update(label=_("参考价"), amount=display_yuan(listing.price, listing.currency) if listing.price else "")
     else:
         out.update(label=_("面议"))
     return out
+
+
+def per_type(pairs, currency="CNY"):
+    """``[{"deal_type", "label", "amount"}]`` from ``[(deal_type, fen or None)]``: a listing offered for assignment
+    and licences at different prices shows each under the one label (一口价 or 参考价): 转让 ¥26万 · 普通许可 ¥5万.
+    A deal type without a price (a negotiable listing) reads 面议. Empty when one price covers every deal type."""
+    from marketplace.labels import DEAL_TYPE, label
+
+    pairs = [(p["deal_type"], p["price"]) if isinstance(p, dict) else p for p in pairs or []]  # a search row's dicts
+    return [{"deal_type": d, "label": label(DEAL_TYPE, d),
+             "amount": display_yuan(p, currency) if p else _("面议")} for d, p in pairs]
 
 
 def countdown(ends_at, now=None):
@@ -147,7 +163,7 @@ def parse_utc(text):
 
 
 def register(bp):
-    for fn in (right_state, state_of, fee_state, price_view, countdown):
+    for fn in (right_state, state_of, fee_state, price_view, countdown, per_type):
         bp.add_app_template_global(fn)
     bp.add_app_template_filter(parse_utc)
     bp.add_app_template_filter(yuan_input)

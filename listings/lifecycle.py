@@ -300,7 +300,8 @@ def reopen_listing(user, listing_id):
 # Columns of a listing a relist copies (rights and auction terms are copied on their own).
 # Not copied: the status and dates, the grade (graded again like any new listing), the
 # rejection reason and the version.
-RELIST_COLUMNS = ("kind", "title", "description", "deal_types", "price_mode", "price", "offer_floor", "currency",
+RELIST_COLUMNS = ("kind", "title", "description", "deal_types", "price_mode", "price", "deal_prices", "offer_floor",
+                  "currency",
                   "region", "image", "pledge_consent", "license_territory", "license_field", "license_years",
                   "license_cap", "authorization_doc", "co_owner_consent", "acts_for_holders")
 

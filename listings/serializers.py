@@ -77,6 +77,13 @@ LISTING_SCHEMA = {
                  "one): the buyer pays price, the seller receives seller_net = price - fee",
                  "properties": {"price": {"type": "integer"}, "fee_bps": {"type": "integer"},
                                 "fee": {"type": "integer"}, "seller_net": {"type": "integer"}}},
+        "deal_prices": {"type": "object", "nullable": True, "description": "fen per deal type priced apart from "
+                        "price (as given); prices lists every deal type's price"},
+        "prices": {"type": "array", "description": "each deal type offered with its price (fen; null: 面议) and the "
+                   "fee quote of that price; empty for an auction", "items": {
+                       "type": "object", "required": ["deal_type", "price", "fees"],
+                       "properties": {"deal_type": {"type": "string"}, "price": {"type": "integer", "nullable": True},
+                                      "fees": {"type": "object", "nullable": True}}}},
         "currency": {"type": "string"},
         "price_mode": {"type": "string", "enum": ["fixed", "negotiable", "auction"]},
         "deal_types": {"type": "array", "items": {"type": "string", "enum": list(service.DEAL_TYPE_LABELS)}},
@@ -196,6 +203,9 @@ def listing_json(listing, viewer=None):
         "status": listing.status,
         "price": listing.price,
         "fees": _fees(listing.price),
+        "deal_prices": listing.deal_prices or None,
+        "prices": [{"deal_type": d, "price": listing.price_for(d), "fees": _fees(listing.price_for(d))}
+                   for d in listing.deal_types or []] if listing.price_mode != "auction" else [],
         "currency": listing.currency,
         "price_mode": listing.price_mode,
         "deal_types": list(listing.deal_types or []),

@@ -37,8 +37,8 @@ from .vocab import STATUS_LABELS
 
 
 def _apply(user, listing, cleaned, now):
-    for key in ("kind", "title", "description", "deal_types", "price_mode", "price", "region", "offer_floor",
-                "license_territory", "license_field", "license_years", "license_cap", "acts_for_holders"):
+    for key in ("kind", "title", "description", "deal_types", "price_mode", "price", "deal_prices", "region",
+                "offer_floor", "license_territory", "license_field", "license_years", "license_cap", "acts_for_holders"):
         setattr(listing, key, cleaned[key])
     # Rights are replaced as a whole (the input is the full list): each is a register entry.
     entries = register.resolve(user, cleaned["rights"], acts_for_holders=cleaned["acts_for_holders"], now=now)
@@ -80,7 +80,7 @@ def create_listing(user, data, *, now=None, warnings=True):
 def listing_input(listing):
     """The listing as API input (the shape ``parse_listing`` takes): PATCH merges into this."""
     data = {key: getattr(listing, key) for key in ("kind", "title", "description", "deal_types", "price_mode",
-                                                    "price", "region", "offer_floor", "license_territory",
+                                                    "price", "deal_prices", "region", "offer_floor", "license_territory",
                                                     "license_field", "license_years", "license_cap",
                                                     "acts_for_holders")}
     data["rights"] = [right_input(r) for r in listing.rights]

@@ -310,9 +310,42 @@ def parse_trademark(raw, prefix, fields, today):
 
 # --- the listing ------------------------------------------------------------------
 
-LISTING_KEYS = ("kind", "title", "description", "deal_types", "price_mode", "price", "auction", "rights", "region",
+LISTING_KEYS = ("kind", "title", "description", "deal_types", "price_mode", "price", "deal_prices", "auction", "rights",
+                "region",
                 "offer_floor", "license_territory", "license_field", "license_years", "license_cap",
                 "acts_for_holders")
+
+
+def _deal_prices(raw, fields, deal_types, mode, price):
+    """``{deal_type: fen}``: a price of its own for some of the listing's deal types (issue 17: 转让 ¥26万, 普通许可
+    ¥5万). Only the deal types the listing offers, each a bounded amount; an auction has none (its first deal
+    type is sold at the bids). Entries equal to ``price`` are dropped (they say nothing), so an empty map is None."""
+    if raw in (None, "", {}):
+        return None
+    if not isinstance(raw, dict):
+        fields["deal_prices"] = _("应为对象，如 {\"assignment\": 26000000, \"non_exclusive_license\": 5000000}")
+        return None
+    if len(raw) > len(DEAL_TYPES):
+        fields["deal_prices"] = _("只能是 %(options)s", options="、".join(DEAL_TYPES))
+        return None
+    out = {}
+    for key, value in raw.items():
+        if key not in DEAL_TYPES:
+            fields["deal_prices"] = _("只能是 %(options)s", options="、".join(DEAL_TYPES))
+            continue
+        amount = _int(value, fields, f"deal_prices.{key}", minimum=1, maximum=MAX_PRICE)
+        if amount is None:
+            continue
+        if key not in deal_types:
+            fields[f"deal_prices.{key}"] = _("未选择这种交易方式，不能为它定价")
+            continue
+        if amount != price:
+            out[key] = amount
+    if mode == "auction":
+        if out:
+            fields["deal_prices"] = _("竞拍只按起拍价和出价成交，不能按交易方式分别定价")
+        return None
+    return out or None
 
 
 def parse_listing(data, *, today=None, now=None, default_region="other"):
@@ -354,6 +387,7 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
     if mode == "auction":
         price = None  # the auction's start price and bids are the price
     out["price"] = price
+    out["deal_prices"] = _deal_prices(data.get("deal_prices"), fields, out["deal_types"], mode, price)
     floor = _int(data.get("offer_floor"), fields, "offer_floor", minimum=1, maximum=MAX_PRICE)
     out["offer_floor"] = floor if mode == "negotiable" else None
 

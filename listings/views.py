@@ -377,6 +377,9 @@ def form_to_input(form, kind):
         "deal_types": form.getlist("deal_types"), "price_mode": form.get("price_mode", ""),
         "price": _yuan(form.get("price"), "price", errors),
         "offer_floor": _yuan(form.get("offer_floor"), "offer_floor", errors),
+        # a price of its own per deal type (issue 17); a blank one costs ``price``
+        "deal_prices": {d: _yuan(form.get(f"deal_prices-{d}"), f"deal_prices-{d}", errors)
+                        for d in service.DEAL_TYPES if (form.get(f"deal_prices-{d}") or "").strip()} or None,
         "region": form.get("region") or None,
         "license_territory": form.get("license_territory", ""), "license_field": form.get("license_field", ""),
         "license_years": form.get("license_years") or None,
@@ -430,6 +433,7 @@ def _values_from_listing(listing):
     values = {"title": listing.title, "description": listing.description or "",
               "deal_types": list(listing.deal_types or []), "price_mode": listing.price_mode,
               "price": _yuan_text(listing.price), "offer_floor": _yuan_text(listing.offer_floor),
+              **{f"deal_prices-{d}": _yuan_text(p) for d, p in (listing.deal_prices or {}).items()},
               "region": listing.region, "license_territory": listing.license_territory or "",
               "license_field": listing.license_field or "", "license_years": listing.license_years or "",
               "license_cap": listing.license_cap or "", "acts_for_holders": listing.acts_for_holders,

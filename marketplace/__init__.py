@@ -187,9 +187,9 @@ def _register_blueprints(app):
     import search.api
     import search.views
 
-    from . import auth, openapi, operator, storefront
+    from . import auth, openapi, operator, sitepages, storefront
 
-    html = [auth.bp, storefront.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
+    html = [auth.bp, storefront.bp, sitepages.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
             escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, escrow.paper_views.bp,
             search.views.bp, listings.rights_views.bp, listings.register_views.bp, escrow.payout_views.bp,
             escrow.deposit_views.bp, escrow.licensing_views.bp, demand.views.bp, finance.views.bp]

@@ -66,12 +66,17 @@ def validate_organization(org, fields):
     return cleaned
 
 
-def register_user(email, password, name, roles, organization=None, *, allow_operator=False):
+def register_user(email, password, name, roles, organization=None, *, allow_operator=False, consent=None):
     """Create a user (and their organisation). Raise ValidationError naming every bad field.
 
     Operators are never self-registered: only ``users create`` passes ``allow_operator``.
+    ``consent``: self-registration (the page, the API) passes what the user answered to the user agreement and
+    privacy policy; anything but ``True`` is refused (``accept_terms``) and the version agreed to is recorded
+    (marketplace.legal). ``None``: not asked (accounts an operator or the demo makes).
     """
     fields = {}
+    if consent is not None and consent is not True:
+        fields["accept_terms"] = _("请阅读并同意《用户协议》和《隐私政策》")
     email = _as_text(email, fields, "email").strip().lower()
     if "email" in fields:
         pass
@@ -115,6 +120,11 @@ def register_user(email, password, name, roles, organization=None, *, allow_oper
     if fields:
         raise ValidationError(_("注册信息有误，请检查标注的字段"), fields)
     user = User(email=email, name=name)
+    if consent is True:
+        from .legal import TERMS_VERSION
+
+        user.terms_version = TERMS_VERSION
+        user.terms_accepted_at = utcnow()
     user.roles = roles
     user.set_password(password)
     if org_values:
@@ -157,9 +167,13 @@ def change_password(user, current, new):
     validate_password(new, fields, "new_password")
     if fields:
         raise ValidationError(_("无法修改密码"), fields)
+    set_new_password(user, new)
+
+
+def set_new_password(user, new):
+    """Store ``new`` (already validated). A new password ends every web session and remember-me cookie (the
+    caller may sign the browser that changed it in again) and revokes every API token issued before."""
     user.set_password(new)
-    # Changing the password ends every web session and remember-me cookie (the caller signs the browser
-    # that changed it in again) and every API token issued before.
     user.end_sessions()
     for row in db.session.query(ApiToken).filter_by(user_id=user.id, revoked_at=None):
         row.revoked_at = utcnow()

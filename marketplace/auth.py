@@ -9,7 +9,14 @@ from . import accounts
 from .apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 from .errors import NotAuthenticated, ValidationError
 from .extensions import db, limiter
-from .forms import ChangePasswordForm, DeleteAccountForm, LoginForm, RegisterForm
+from .forms import (
+    ChangePasswordForm,
+    DeleteAccountForm,
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
 
 bp = Blueprint("auth", __name__)
 api = Blueprint("auth_api", __name__, url_prefix=API_PREFIX)
@@ -21,6 +28,20 @@ def _login_limit():
 
 def _register_limit():
     return current_app.config["RATELIMIT_REGISTER"]
+
+
+def _reset_limit():
+    return current_app.config["RATELIMIT_RESET"]
+
+
+def _reset_per_email_limit():
+    return current_app.config["RATELIMIT_RESET_PER_EMAIL"]
+
+
+def _reset_email_key():
+    """The rate-limit key for one e-mail address asked for (normalised as accounts normalise it)."""
+    email = request.form.get("email", "")
+    return "reset:" + (email.strip().lower()[:254] if isinstance(email, str) else "")
 
 
 def safe_next(target):
@@ -66,7 +87,7 @@ def register():
             org = {"name": form.org_name.data, "uscc": form.org_uscc.data, "region": form.org_region.data}
         try:
             user = accounts.register_user(form.email.data, form.password.data, form.name.data,
-                                          form.roles.data, org)
+                                          form.roles.data, org, consent=bool(form.accept_terms.data))
             db.session.commit()
         except ValidationError as exc:
             db.session.rollback()
@@ -119,6 +140,57 @@ def change_password():
             flash(_("密码已修改"), "success")
             return redirect(url_for("storefront.home"))
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+@limiter.limit(_reset_per_email_limit, key_func=_reset_email_key, methods=["POST"])
+def forgot_password():
+    """Ask for a reset link. The answer is the same whether or not the address is registered."""
+    from . import password_reset
+
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        password_reset.request_reset(form.email.data)
+        db.session.commit()  # the mail goes out after this commit (notify.mail_after_commit)
+        return render_template("auth/forgot_sent.html", minutes=password_reset.max_age_seconds() // 60)
+    return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+def reset_password(token):
+    """Set a new password through an e-mailed link (signed, expiring, single-use: marketplace.password_reset)."""
+    from . import password_reset
+
+    try:
+        password_reset.user_for_token(token)
+    except ValidationError as exc:
+        response = current_app.make_response((render_template("auth/reset_invalid.html", message=exc.message), 400))
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        if form.new_password.data != form.confirm_password.data:
+            form.confirm_password.errors = list(form.confirm_password.errors) + [_("两次输入的密码不一致")]
+        else:
+            try:
+                user = password_reset.reset_password(token, form.new_password.data)
+                db.session.commit()
+            except ValidationError as exc:
+                db.session.rollback()
+                _attach_errors(form, exc.fields)
+            else:
+                # This browser is signed in as that user under the new session token; every other one is out.
+                if current_user.is_authenticated:
+                    logout_user()
+                login_user(user, fresh=True)
+                flash(_("密码已重置，您已登录。其他设备上的登录已全部退出。"), "success")
+                return redirect(url_for("storefront.home"))
+    response = current_app.make_response(render_template("auth/reset.html", form=form))
+    # the token is in this page's address: no Referer carries it anywhere
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @bp.route("/account/privacy", methods=["GET", "POST"])
@@ -177,8 +249,10 @@ USER_SCHEMA = {
 @api.post("/auth/register")
 @limiter.limit(_register_limit)
 @doc("Register a user (and their organisation)", auth=False, tags=["accounts"], request_schema={
-    "type": "object", "required": ["email", "password", "name", "roles"],
+    "type": "object", "required": ["email", "password", "name", "roles", "accept_terms"],
     "properties": {
+        "accept_terms": {"type": "boolean", "const": True,
+                         "description": "consent to the user agreement (/terms) and privacy policy (/privacy-policy)"},
         "email": {"type": "string"}, "password": {"type": "string", "minLength": 10},
         "name": {"type": "string"},
         "roles": {"type": "array", "items": {"type": "string", "enum": ["seller", "buyer"]}},
@@ -190,7 +264,8 @@ USER_SCHEMA = {
 def api_register():
     data = json_body()
     user = accounts.register_user(data.get("email"), data.get("password"), data.get("name"),
-                                  data.get("roles"), data.get("organization"))
+                                  data.get("roles"), data.get("organization"),
+                                  consent=data.get("accept_terms", False))
     token = accounts.issue_token(user)
     return jsonify({"user": accounts.user_json(user), "token": token}), 201
 

@@ -72,12 +72,22 @@ def load_settings(instance_path: Path) -> dict:
         "RATELIMIT_BID": os.environ.get("RATELIMIT_BID") or "30/minute",
         "RATELIMIT_OFFER": os.environ.get("RATELIMIT_OFFER") or "10/minute",
         "RATELIMIT_BUY": os.environ.get("RATELIMIT_BUY") or "5/minute;20/hour",
+        # password reset (marketplace.password_reset): requests per client address, and per e-mail address asked
+        # for (so nobody can flood one mailbox); a link is good for PASSWORD_RESET_MINUTES and for one use
+        "RATELIMIT_RESET": os.environ.get("RATELIMIT_RESET") or "5/minute;20/hour",
+        "RATELIMIT_RESET_PER_EMAIL": os.environ.get("RATELIMIT_RESET_PER_EMAIL") or "3/hour",
+        "PASSWORD_RESET_MINUTES": _int("PASSWORD_RESET_MINUTES", 60),
         # the finance desk (docs/finance.md): valuations, loan applications, voucher batches and uses per address
         "RATELIMIT_FINANCE": os.environ.get("RATELIMIT_FINANCE") or "30/minute",
         "FINANCE_REVIEW_FEE": _int("FINANCE_REVIEW_FEE", 2000_00),  # fen: a valuation's sign-off (vouchers pay it)
         "SMTP_HOST": os.environ.get("SMTP_HOST") or None,
         "SMTP_PORT": _int("SMTP_PORT", 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "noreply@ipmart.local"),
+        # the 联系我们 page, the footer and the privacy policy name these (marketplace.sitepages)
+        "SUPPORT_EMAIL": os.environ.get("SUPPORT_EMAIL") or "service@ipmart.local",
+        "PRIVACY_EMAIL": os.environ.get("PRIVACY_EMAIL") or "privacy@ipmart.local",
+        "SUPPORT_PHONE": os.environ.get("SUPPORT_PHONE") or None,
+        "SUPPORT_HOURS": os.environ.get("SUPPORT_HOURS") or "9:00–18:00",
         "ANTI_SNIPING_MINUTES": _int("ANTI_SNIPING_MINUTES", 5),
         "AUCTION_POLL_MS": _int("AUCTION_POLL_MS", 10_000),  # how often an open auction panel asks for news
         "OFFER_DAYS": _int("OFFER_DAYS", 7),

@@ -29,6 +29,8 @@ class RegisterForm(FlaskForm):
     org_name = StringField(_l("单位名称"), validators=[Optional(), Length(max=200)])
     org_uscc = StringField(_l("统一社会信用代码"), validators=[Optional(), Length(max=30)])
     org_region = SelectField(_l("所在地区"), choices=[SelectChoice(k, v[0]) for k, v in REGIONS.items()], default="guangzhou")
+    # checked by accounts.register_user (one rule for the page and the API), so its error joins the others
+    accept_terms = BooleanField(_l("我已阅读并同意《用户协议》和《隐私政策》"))
 
 
 class ChangePasswordForm(FlaskForm):
@@ -40,3 +42,12 @@ class DeleteAccountForm(FlaskForm):
     password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("必填")), Length(max=200)])
     confirm = BooleanField(_l("我明白注销后无法恢复，交易与账务记录将按法律要求保留"),
                            validators=[DataRequired(_l("请勾选确认"))])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("注册邮箱"), validators=[DataRequired(_l("必填")), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(_l("新密码（至少10个字符）"), validators=[DataRequired(_l("必填")), Length(max=200)])
+    confirm_password = PasswordField(_l("再次输入新密码"), validators=[DataRequired(_l("必填")), Length(max=200)])

@@ -52,6 +52,10 @@ class User(UserMixin, db.Model):
     # account deleted (PIPL, marketplace.privacy): personal fields anonymised, deal and ledger records kept
     deleted_at = db.Column(db.DateTime)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # consent at registration (PIPL): the version of the user agreement and privacy policy agreed to, and when
+    # (marketplace.legal); empty for accounts made by operators (``users create``) and the demo
+    terms_version = db.Column(db.String(20))
+    terms_accepted_at = db.Column(db.DateTime)
     # Flask-Login's "alternative id": the session and the remember-me cookie hold "<id>:<session_token>",
     # so a new token (password change, sign-out) ends every web session and remember-me cookie at once.
     session_token = db.Column(db.String(64), nullable=False, default=new_session_token)

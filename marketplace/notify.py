@@ -64,6 +64,16 @@ def notify(user, kind, title, body="", link=None, email=None):
 _MAIL_AFTER_COMMIT = "mail_after_commit"
 
 
+def mail_after_commit(user, subject, body):
+    """Queue an e-mail to ``user`` alone, with no in-app notification (a password-reset link belongs in the
+    mailbox only): sent like ``notify``'s mail, after the caller's transaction commits and never when it rolls
+    back. Returns False when no mail server is configured (nothing is queued)."""
+    if not current_app.config.get("SMTP_HOST"):
+        return False
+    db.session.info.setdefault(_MAIL_AFTER_COMMIT, []).append((user.id, user.email, subject, body))
+    return True
+
+
 def send_mail(user_id, subject, body):
     """Send one e-mail to the user; raises on failure (the caller decides whether to retry).
     Returns False when there is nobody to send to (no such user, or the account was deleted)."""

@@ -303,6 +303,7 @@ def _terms(clauses):
 # Plain SQL for the two per-request reads: the ORM's statement building costs more than the queries.
 _PUBLISHED_ROWS = sql(
     "SELECT l.id, l.title, l.kind, l.grade, l.price, l.currency, l.price_mode, l.region, l.description, "
+    "l.deal_types, l.deal_prices, "
     "a.current_price, a.start_price, a.bid_count, a.ends_at, a.closed_at "
     "FROM listings l LEFT JOIN auctions a ON a.listing_id = l.id "
     "WHERE l.status = 'published' AND l.id IN :ids"
@@ -411,7 +412,19 @@ def _iso_utc(value):
     return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
+def _json_value(value):
+    """A JSON column read by raw SQL: already decoded (PostgreSQL) or text (SQLite)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
 def result_json(row, terms, right_texts=(), holders=(), first=None):
+    from listings.models.listing import prices_by_deal_type
+
     price = row.price
     if row.price_mode == "auction" and row.start_price is not None:
         price = row.current_price or row.start_price
@@ -427,6 +440,9 @@ def result_json(row, terms, right_texts=(), holders=(), first=None):
         "price": price,
         "currency": row.currency,
         "price_mode": row.price_mode,
+        # each deal type at its own price, when they differ (转让 ¥26万 · 普通许可 ¥5万); [] when ``price`` says it all
+        "prices": [{"deal_type": d, "price": p} for d, p in prices_by_deal_type(
+            row.price_mode, _json_value(row.deal_types), _json_value(row.deal_prices), row.price)],
         "region": row.region,
         "highlight": str(highlight(row.title, terms)),
         "snippet": str(snippet(body, terms)),

@@ -15,6 +15,15 @@ PRICE_MODES = ("fixed", "negotiable", "auction")
 DEAL_TYPES = ("assignment", "exclusive_license", "sole_license", "non_exclusive_license")
 
 
+def prices_by_deal_type(price_mode, deal_types, deal_prices, price):
+    """``[(deal_type, fen or None)]``: each deal type offered at its price, when they are not all one price (else
+    ``[]``: the one ``price`` says it all). From plain values, so a search row (which has no Listing) says the same."""
+    if price_mode == "auction" or not deal_prices:
+        return []
+    pairs = [(d, deal_prices.get(d) or price) for d in deal_types or []]
+    return pairs if len({p for _, p in pairs}) > 1 else []
+
+
 class Listing(db.Model):
     __tablename__ = "listings"
     __table_args__ = (
@@ -33,6 +42,10 @@ class Listing(db.Model):
     deal_types = db.Column(JSON, nullable=False, default=list)
     price_mode = db.Column(db.String(20), nullable=False, default="fixed")
     price = db.Column(db.BigInteger)  # fen; None for 面议 without a price
+    # {deal_type: fen}: a price of its own for a deal type (a listing offered for assignment and licences: 转让
+    # ¥26万, 普通许可 ¥5万); a deal type not named here costs ``price``. Fixed and negotiable listings only (an
+    # auction sells its first deal type). ``price_for`` reads it; listings.validation.parse_listing writes it.
+    deal_prices = db.Column(JSON)
     offer_floor = db.Column(db.BigInteger)  # fen; offers below are refused (negotiable)
     currency = db.Column(db.String(3), nullable=False, default="CNY")
     region = db.Column(db.String(20), nullable=False, default="other")
@@ -64,6 +77,16 @@ class Listing(db.Model):
     auction = db.relationship("Auction", back_populates="listing", uselist=False, cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}
+
+    def price_for(self, deal_type):
+        """The price (fen, or None: 面议) of ``deal_type`` on this listing: its own price, else ``price``."""
+        own = (self.deal_prices or {}).get(deal_type) if self.price_mode != "auction" else None
+        return own if own else self.price
+
+    @property
+    def prices_by_deal_type(self):
+        """``[(deal_type, fen or None)]`` for each deal type offered, when they are not all one price; else []."""
+        return prices_by_deal_type(self.price_mode, self.deal_types, self.deal_prices, self.price)
 
     @property
     def is_public(self):

@@ -19,6 +19,7 @@ def test_seller_registers_switches_language_and_signs_out(live_server, new_page)
     page.fill("#org_name", "深圳市星河智能科技有限公司")
     page.fill("#org_uscc", wrong)  # wrong check character
     page.select_option("#org_region", "shenzhen")
+    page.check("#accept_terms")
     page.click("main form button[type=submit]")
     # Errors are shown beside their fields and nothing is stored.
     assert "至少 10 个字符" in page.inner_text("#password-error")

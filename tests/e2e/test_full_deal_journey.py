@@ -137,6 +137,7 @@ def test_patent_from_listing_to_completed_deal(live_server, flask_cli, new_page)
     buyer.fill("#password", PASSWORD)
     buyer.fill("#name", "王采购")
     buyer.check("input[name=roles][value=buyer]")
+    buyer.check("#accept_terms")
     buyer.click("main form button[type=submit]")
     buyer.wait_for_url(base + "/")
     assert LISTING_TITLE in buyer.inner_text("main")  # newest listings on the home page

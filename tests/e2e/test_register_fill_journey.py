@@ -13,7 +13,7 @@ from tests.e2e.journey import PASSWORD, fresh_application_number, fresh_uscc, sh
 
 def _api_seller(base, name, organization=None):
     email = f"e2e-fill-{uuid.uuid4().hex[:8]}@example.com"
-    body = {"email": email, "password": PASSWORD, "name": name, "roles": ["seller"]}
+    body = {"email": email, "password": PASSWORD, "name": name, "roles": ["seller"], "accept_terms": True}
     if organization:
         body["organization"] = organization
     res = requests.post(base + "/api/v1/auth/register", json=body, timeout=20)

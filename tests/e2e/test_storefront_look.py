@@ -210,3 +210,53 @@ def test_outbid_bidder_sees_it_live_and_raises_by_one_step(demo, new_page):
     _fits(page, PHONE["width"])
     shot(page, "look-outbid-390")
     assert not problems, problems
+
+
+def test_standing_pages_account_basics_and_prices_per_deal_type(demo, new_page):
+    """Issue 17's account basics: the footer's pages, password reset, the personal-data page, and a listing
+    priced per deal type; at both sizes, with the footer at the bottom of a short page."""
+    page = new_page()
+    problems = _watch(page)
+    for path, name in (("/help", "help"), ("/rules", "rules"), ("/contact", "contact"), ("/terms", "terms"),
+                       ("/privacy-policy", "privacy-policy"), ("/privacy-policy?lang=en", "privacy-policy-en"),
+                       ("/password/forgot", "forgot")):
+        _check(page, demo + path, name, problems)
+    page.goto(demo + "/lang/zh_CN")  # ?lang=en above is remembered: back to Chinese
+    page.set_viewport_size(WIDE)
+    page.goto(demo + "/help")
+    footer = page.locator("footer.site-footer")
+    for label in ("帮助中心", "交易规则", "联系我们", "用户协议", "隐私政策"):
+        assert footer.get_by_role("link", name=label).count() == 1, label
+    assert "3%" in page.locator("#fees + ul").inner_text()  # PLATFORM_FEE_BPS, not a copy
+    # a short page: the footer's bottom edge is the window's
+    page.goto(demo + "/password/forgot")
+    box = footer.bounding_box()
+    assert abs(box["y"] + box["height"] - WIDE["height"]) <= 1, box
+    # asking for a reset says the same for any address, and changes nothing visible
+    page.fill("#email", "nobody-at-all@example.com")
+    page.click("main form button[type=submit]")
+    assert "如果该邮箱已在知产超市注册" in page.inner_text("main")
+    shot(page, "look-forgot-sent-1366")
+    # registration asks for consent; without it, nothing is created
+    page.goto(demo + "/register")
+    page.fill("#email", "consent-check@example.com")
+    page.fill("#password", "a-long-password-1")
+    page.fill("#name", "未勾选")
+    page.check("input[name=roles][value=buyer]")
+    page.click("main form button[type=submit]")
+    assert "请阅读并同意《用户协议》和《隐私政策》" in page.inner_text("#accept_terms-error")
+    shot(page, "look-register-consent-1366")
+    # the personal-data page and the account page's links
+    sign_in(page, demo, "buyer@demo.ipmart.cn", DEMO_PASSWORD)
+    _check(page, demo + "/account/privacy", "account-privacy", problems)
+    _check(page, demo + "/account/credit", "account", problems)
+    assert page.get_by_role("link", name="下载我的数据").count() == 1
+    assert page.get_by_role("link", name="注销账号").count() == 1
+    # a listing priced per deal type: each price under one label, nothing contradicting it
+    both = [h for h in _listing(demo, price_mode="fixed") if h.get("prices")][0]
+    _check(page, demo + both["url"], "prices-per-deal-type", problems)
+    page.set_viewport_size(WIDE)
+    page.goto(demo + both["url"])
+    head = page.locator(".listing-head .price-line").first.inner_text()
+    assert "一口价" in head and "转让" in head and "普通许可" in head and "参考价" not in head and "面议" not in head
+    assert page.locator(".deal-price-quote tbody tr").count() == 2

@@ -30,7 +30,7 @@ def test_panel_follows_a_rival_bid_and_takes_the_buyers_bid(live_server, flask_c
     assert listing_id, "the demo catalogue has no open auction"
     status, rival = _api(base, "POST", "/api/v1/auth/register", {
         "email": f"rival-{uuid.uuid4().hex[:8]}@example.com", "password": "a-long-password-1", "name": "竞买人乙",
-        "roles": ["buyer"]})
+        "roles": ["buyer"], "accept_terms": True})
     assert status == 201, rival
 
     page = new_page()

@@ -8,6 +8,7 @@ from tests.factories import PASSWORD, make_user
 VALID = {
     "email": "chen@example.com", "password": "a-long-password", "name": "陈经理", "roles": ["seller"],
     "org_name": "深圳市星河科技有限公司", "org_uscc": "91440300MA5F7YRE78", "org_region": "shenzhen",
+    "accept_terms": "y",
 }
 
 
@@ -151,3 +152,24 @@ def test_cli_refuses_bad_uscc(runner):
     assert result.exit_code != 0
     assert "校验位错误" in result.output
     assert db.session.query(User).count() == 0
+
+
+def test_registration_records_the_version_of_the_terms_agreed_to(client):
+    from marketplace.legal import TERMS_VERSION
+
+    assert client.post("/register", data=VALID).status_code == 302
+    user = db.session.query(User).filter_by(email="chen@example.com").one()
+    assert user.terms_version == TERMS_VERSION and user.terms_accepted_at is not None
+
+
+def test_registration_without_consent_is_refused_and_creates_nothing(client):
+    data = {k: v for k, v in VALID.items() if k != "accept_terms"}
+    r = client.post("/register", data=data)
+    assert r.status_code == 200
+    assert "请阅读并同意《用户协议》和《隐私政策》" in r.get_data(as_text=True)
+    assert _count() == (0, 0)
+
+
+def test_the_register_page_links_the_terms_and_privacy_policy(client):
+    page = client.get("/register").get_data(as_text=True)
+    assert 'href="/terms"' in page and 'href="/privacy-policy"' in page and 'name="accept_terms"' in page

@@ -1,9 +1,11 @@
 """The account API: register, token, me, revoke; the error shape everywhere under /api/."""
+import pytest
+
 from marketplace.extensions import db
 from marketplace.models import ApiToken, User
 from tests.factories import PASSWORD, make_user
 
-BODY = {"email": "li@example.com", "password": "a-long-password", "name": "李工", "roles": ["seller", "buyer"],
+BODY = {"email": "li@example.com", "password": "a-long-password", "name": "李工", "roles": ["seller", "buyer"], "accept_terms": True,
         "organization": {"name": "广州知识产权服务有限公司", "uscc": "91440300MA5F7YRE78", "region": "guangzhou"}}
 
 
@@ -82,3 +84,23 @@ def test_api_500_uses_the_error_shape(app, client):
     assert r.status_code == 500
     assert r.get_json()["error"]["code"] == "internal_error"
     assert "boom" not in r.get_data(as_text=True)
+
+
+def test_register_records_consent(client):
+    from marketplace.legal import TERMS_VERSION
+
+    assert client.post("/api/v1/auth/register", json=BODY).status_code == 201
+    user = db.session.query(User).filter_by(email="li@example.com").one()
+    assert user.terms_version == TERMS_VERSION and user.terms_accepted_at is not None
+
+
+@pytest.mark.parametrize("answer", [None, False, "yes", 1, "true"])
+def test_register_without_consent_is_422_and_stores_nothing(client, answer):
+    body = {k: v for k, v in BODY.items()}
+    if answer is None:
+        body.pop("accept_terms")
+    else:
+        body["accept_terms"] = answer
+    r = client.post("/api/v1/auth/register", json=body)
+    assert r.status_code == 422 and "accept_terms" in r.get_json()["error"]["fields"]
+    assert db.session.query(User).count() == 0

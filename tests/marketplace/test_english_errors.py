@@ -51,7 +51,7 @@ def test_wrong_password_in_english_then_chinese(client):
 
 
 def test_api_register_errors_follow_accept_language(client):
-    body = {"email": "x", "password": "short", "name": "", "roles": ["buyer"]}
+    body = {"email": "x", "password": "short", "name": "", "roles": ["buyer"], "accept_terms": True}
     res = client.post("/api/v1/auth/register", json=body, headers=EN)
     assert res.status_code == 422
     error = res.json["error"]

@@ -185,3 +185,15 @@ def test_retention_purges_old_read_notifications_and_old_revoked_tokens_only(app
     assert left == {"旧的未读", "新的已读"}
     assert [t.id for t in db.session.query(ApiToken).filter_by(user_id=user.id)] == [live_token.id]
     assert privacy.purge_expired() == {"notifications": 0, "api_tokens": 0, "outbox_rows": 0}  # twice: no-op
+
+
+def test_the_account_page_links_download_and_closure(client, as_user):
+    from tests.factories import make_user
+
+    user = make_user("buyer")
+    db.session.commit()
+    as_user(user)
+    page = client.get("/account/credit").get_data(as_text=True)
+    assert 'href="/account/privacy/export"' in page and 'href="/account/privacy#close"' in page
+    privacy = client.get("/account/privacy").get_data(as_text=True)
+    assert 'id="close"' in privacy and 'href="/privacy-policy"' in privacy

@@ -25,6 +25,9 @@ def _allowed_role(case):
     for role, outcome in zip(ROLES, case.expect, strict=True):
         if outcome == "done" or (isinstance(outcome, int) and (200 <= outcome < 300 or outcome == 422)):
             return role
+    for role, outcome in zip(ROLES, case.expect, strict=True):
+        if outcome == "page":  # a route whose act shows a page (the password-reset request: the same for all)
+            return role
     raise AssertionError("no visitor may use this route")
 
 

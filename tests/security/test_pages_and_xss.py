@@ -206,6 +206,12 @@ def _args(**values):
     return lambda p: {k: v(p) if callable(v) else v for k, v in values.items()}
 
 
+def _reset_token(user):
+    from marketplace.password_reset import make_token
+
+    return make_token(user)
+
+
 HTML, FILE, REDIRECT, JSON = "html", "file", "redirect", "json"
 NONE = _args()
 
@@ -225,6 +231,13 @@ PAGES = {
     "auth.login": [("anon", NONE, HTML, False, {"next": LONG})],
     "auth.register": [("anon", NONE, HTML, False, None)],
     "auth.change_password": [("buyer", NONE, HTML, False, None)],
+    "auth.forgot_password": [("anon", NONE, HTML, False, None)],
+    "pages.help_centre": [("anon", NONE, HTML, False, None), ("buyer", NONE, HTML, False, None)],
+    "pages.trading_rules": [("anon", NONE, HTML, False, None)],
+    "pages.contact": [("anon", NONE, HTML, False, None)],
+    "pages.terms": [("anon", NONE, HTML, False, None)],
+    "pages.privacy_policy": [("anon", NONE, HTML, False, None), ("seller", NONE, HTML, False, None)],
+    "auth.reset_password": [("anon", _args(token=lambda p: _reset_token(p.w.buyer)), HTML, False, None)],
     "auth.privacy": [("buyer", NONE, HTML, False, None), ("seller", NONE, HTML, False, None)],
     "auth.privacy_export": [("buyer", NONE, FILE, False, None), ("seller", NONE, FILE, False, None)],
     "trading.buyer_dashboard": [("buyer", NONE, HTML, True, None)],

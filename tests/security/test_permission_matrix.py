@@ -89,6 +89,18 @@ def _files(name, data, filename, **fields):
                                  "content_type": "multipart/form-data"}
 
 
+def _new_user():
+    user = factories.make_user("buyer")
+    db.session.commit()
+    return user
+
+
+def _reset_token(user):
+    from marketplace.password_reset import make_token
+
+    return make_token(user)
+
+
 def _form(data):
     return lambda w, obj, user: {"data": data(w, obj, user) if callable(data) else data}
 
@@ -684,7 +696,7 @@ MATRIX = {
     ("POST", "auth_api.api_register"): Case(
         (201,) * 6, body=lambda w, obj, user: {"json": {
             "email": f"new{next(_seq)}@example.com", "password": "long-enough-password", "name": "新用户",
-            "roles": ["buyer"]}},
+            "roles": ["buyer"], "accept_terms": True}},
         probe=lambda w, obj, user: _count(User)),
     ("POST", "auth_api.api_token"): Case(
         (200,) * 6, note="anonymous signs in with the buyer's password",
@@ -945,13 +957,22 @@ MATRIX = {
     ("POST", "auth.register"): Case(
         ("done",) * 6, body=_form(lambda w, obj, user: {"email": f"page{next(_seq)}@example.com",
                                                          "password": "long-enough-password", "name": "新用户",
-                                                         "roles": "buyer"}),
+                                                         "roles": "buyer", "accept_terms": "y"}),
         probe=lambda w, obj, user: _count(User)),
     ("POST", "auth.logout"): Case(("done",) * 6),
     ("POST", "auth.change_password"): Case(
         ("login", "done", "done", "done", "done", "done"),
         body=_form({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
         probe=lambda w, obj, user: user and _reread(User, "password_hash")(w, user, user)),
+    ("POST", "auth.forgot_password"): Case(
+        ("page",) * 6, note="the same answer for everyone (never tells who is registered); the mail is the act",
+        setup=lambda w: w.buyer, body=_form(lambda w, obj, user: {"email": obj.email}),
+        probe=lambda w, obj, user: _reread(User, "password_hash")(w, obj, user)),
+    ("POST", "auth.reset_password"): Case(
+        ("done",) * 6, note="the e-mailed link is the permission: whoever holds it sets that account's password",
+        setup=lambda w: _new_user(), args=lambda u: {"token": _reset_token(u)},
+        body=_form({"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}),
+        probe=lambda w, obj, user: _reread(User, "password_hash")(w, obj, user)),
     ("POST", "auth.privacy"): Case(
         ("login", "done", "done", "page", "done", "page"),
         note="deletes (anonymises) only the caller's own account; refused (the page again) for the seller, whose "

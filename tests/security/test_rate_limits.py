@@ -22,7 +22,8 @@ from .conftest import World
 REDIS_URI = "redis://127.0.0.1:6379"
 FAMILY = f"ipmart-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"  # xdist workers never clear each other's keys
 LIMITS = {"RATELIMIT_LOGIN": "3/minute", "RATELIMIT_REGISTER": "2/minute", "RATELIMIT_BID": "3/minute",
-          "RATELIMIT_OFFER": "2/minute", "RATELIMIT_BUY": "2/minute"}
+          "RATELIMIT_OFFER": "2/minute", "RATELIMIT_BUY": "2/minute",
+          "RATELIMIT_RESET": "4/minute", "RATELIMIT_RESET_PER_EMAIL": "2/hour"}
 
 
 def _redis_up():
@@ -99,7 +100,7 @@ def test_registration_is_limited(app):
 
     def body(n):
         return {"email": f"reg{uuid.uuid4().hex[:8]}@example.com", "password": "long-enough-password",
-                "name": f"用户{n}", "roles": ["buyer"]}
+                "name": f"用户{n}", "roles": ["buyer"], "accept_terms": True}
 
     assert [client.post("/api/v1/auth/register", json=body(n)).status_code for n in range(2)] == [201, 201]
     blocked = client.post("/api/v1/auth/register", json=body(3))
@@ -111,6 +112,24 @@ def test_registration_is_limited(app):
                                                          "name": "x", "roles": "buyer"})
     assert 429 not in page
     assert client.post("/register", data={"email": "y@example.com"}).status_code == 429
+
+
+def test_password_reset_requests_are_limited_per_mailbox_and_per_address(app):
+    world = World()
+    db.session.commit()
+    client = app.test_client()
+    mine = {"email": world.buyer.email}
+    assert _hits(client, 2, "POST", "/password/forgot", data=mine) == [200, 200]
+    assert client.post("/password/forgot", data=mine).status_code == 429, "one mailbox gets few links"
+    # an unregistered address is limited alike: a 429 tells nothing about who is registered
+    nobody = {"email": "nobody@example.com"}
+    assert _hits(client, 1, "POST", "/password/forgot", data=nobody) == [200]
+    assert client.post("/password/forgot", data={"email": "second@example.com"}).status_code == 429, \
+        "the client address's own budget (4/minute) is spent"
+    # another client, another mailbox: its own budget
+    other = app.test_client()
+    assert other.post("/password/forgot", data={"email": "third@example.com"},
+                      environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code == 200
 
 
 def test_bids_are_limited_per_user(app):
