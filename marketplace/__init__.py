@@ -60,6 +60,7 @@ def create_app(config=None):
 
     observability.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    i18n.install_template_gettext(app)
 
     _import_models()
     from . import pagecache
