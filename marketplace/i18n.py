@@ -87,6 +87,8 @@ def install_template_gettext(app):
     (which sets a new ``Locale`` there) still gets its own language."""
     from flask import g
     from flask_babel import get_translations
+    from jinja2 import pass_context
+    from markupsafe import Markup
 
     def translations():
         ctx = g.get("_flask_babel") if g else None
@@ -101,10 +103,23 @@ def install_template_gettext(app):
             ctx.ipmart_translations = (locale, found)
         return found
 
+    def gettext(string):
+        return translations().ugettext(string)
+
+    @pass_context
+    def underscore(__context, __string, **variables):
+        # What Jinja's newstyle ``_()`` does (jinja2.ext._make_new_gettext through _gettext_alias), without its
+        # two ``Context.call`` hops: escaped when autoescaping, always %-formatted (so "%%" is "%" everywhere).
+        rv = gettext(__string)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables
+
     app.jinja_env.install_gettext_callables(
-        gettext=lambda s: translations().ugettext(s),
+        gettext=gettext,
         ngettext=lambda s, p, n: translations().ungettext(s, p, n),
         newstyle=True,
         pgettext=lambda c, s: translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
     )
+    app.jinja_env.globals["_"] = underscore

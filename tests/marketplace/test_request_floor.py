@@ -54,3 +54,11 @@ def test_an_anonymous_page_sets_no_cookie_and_signing_in_does(client, seller):
     signed_in = client.post("/login", data={"email": seller.email, "password": factories.PASSWORD})
     assert signed_in.status_code == 302 and "session=" in signed_in.headers.get("Set-Cookie", "")
     assert client.get("/deals").status_code == 200
+
+
+def test_template_translations_escape_their_values_as_before(app):
+    with app.test_request_context("/"):
+        app.preprocess_request()
+        html = render_template_string("{{ _('请在 %(when)s 前付款，逾期交易自动取消。', when='<b>x</b>') }}")
+        assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>" not in html
+        assert render_template_string("{{ _('100%%') }}") == "100%"
