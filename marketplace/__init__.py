@@ -53,6 +53,7 @@ def create_app(config=None):
     # method, so the check runs from ``_check_csrf`` below, for those methods only (Flask-WTF's documented way).
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)
+    app.before_request(_csrf_check(app))  # first, where Flask-WTF's own hook ran
     limiter.init_app(app)
     app.session_interface = KeptSerializerSessionInterface()
     _trust_proxies(app)
@@ -80,13 +81,6 @@ def create_app(config=None):
     @login_manager.user_loader
     def load_user(alternative_id):
         return user_for_session(alternative_id)
-
-    @app.before_request
-    def _check_csrf():
-        if request.method in _CSRF_METHODS and app.config.get("WTF_CSRF_ENABLED", True):
-            csrf.protect(apply_exemptions=True)
-
-    _CSRF_METHODS = frozenset(app.config.get("WTF_CSRF_METHODS") or ("POST", "PUT", "PATCH", "DELETE"))
 
     @app.before_request
     def _forget_cached_user():
@@ -119,6 +113,16 @@ def _trust_proxies(app):
     warning = config_module.per_worker_limits_warning(app.config)
     if warning:
         log.warning(warning)
+
+
+def _csrf_check(app):
+    unsafe = frozenset(app.config.get("WTF_CSRF_METHODS") or ("POST", "PUT", "PATCH", "DELETE"))
+
+    def _check_csrf():
+        if request.method in unsafe and app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect(apply_exemptions=True)
+
+    return _check_csrf
 
 
 def _drop_idle_limit_check(app):
