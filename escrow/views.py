@@ -78,7 +78,9 @@ def _viewer_actions(deal):
 
 
 def _render(deal, bound=None, status=200):
-    forms = {name: cls(prefix=name, formdata=None, meta=NO_FORM_CSRF) for name, cls in FORMS.items()}
+    actions = _viewer_actions(deal)
+    # Only the forms this viewer has an action for (the page shows no other); WTForms builds each field.
+    forms = {name: FORMS[name](prefix=name, formdata=None, meta=NO_FORM_CSRF) for name in actions}
     if bound is not None:
         forms[bound[0]] = bound[1]
     roles = deals.roles_of(deal, current_user)
@@ -86,7 +88,7 @@ def _render(deal, bound=None, status=200):
     transfer_overdue = bool(deal.transfer_due_at and deal.state == "funded"
                             and utcnow() >= deal.transfer_due_at)
     return render_template(
-        "escrow/deal.html", deal=deal, forms=forms, actions=_viewer_actions(deal), roles=roles,
+        "escrow/deal.html", deal=deal, forms=forms, actions=actions, roles=roles,
         steps=steps(deal), next=next_step(deal), entries=entries, balances=ledger.deal_balances(deal),
         state_labels=machine.STATE_LABELS, action_labels=machine.ACTION_LABELS, role_labels=machine.ROLE_LABELS,
         document_kinds=DOCUMENT_KINDS, approval_notice=approval_notice_name(deal),

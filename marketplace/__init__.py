@@ -5,6 +5,7 @@ from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, NotFound
@@ -25,8 +26,8 @@ def create_app(config=None):
     instance_path = Path(config.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH") or ROOT / "instance")
     instance_path = instance_path.resolve()
     instance_path.mkdir(parents=True, exist_ok=True)
-    app = Flask(__name__, instance_path=str(instance_path), template_folder=str(ROOT / "templates"),
-                static_folder="static")
+    app = SyncOnceFlask(__name__, instance_path=str(instance_path), template_folder=str(ROOT / "templates"),
+                        static_folder="static")
     app.url_map.converters["int"] = DatabaseIntConverter  # before any blueprint adds its rules
     app.json = BoundedJSONProvider(app)
     app.config.update(config_module.DEFAULTS)
@@ -48,13 +49,19 @@ def create_app(config=None):
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
+    # CSRFProtect checks POST/PUT/PATCH/DELETE only; its own hook works out exemptions before it looks at the
+    # method, so the check runs from ``_check_csrf`` below, for those methods only (Flask-WTF's documented way).
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)
+    app.before_request(_csrf_check(app))  # first, where Flask-WTF's own hook ran
     limiter.init_app(app)
+    app.session_interface = KeptSerializerSessionInterface()
     _trust_proxies(app)
     from . import observability
 
     observability.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    i18n.install_template_gettext(app)
 
     _import_models()
     from . import pagecache
@@ -66,6 +73,7 @@ def create_app(config=None):
     from .security import set_security_headers
 
     set_security_headers(app)
+    _drop_idle_limit_check(app)
     from .cli import register_cli
 
     register_cli(app)
@@ -105,6 +113,83 @@ def _trust_proxies(app):
     warning = config_module.per_worker_limits_warning(app.config)
     if warning:
         log.warning(warning)
+
+
+def _csrf_check(app):
+    unsafe = frozenset(app.config.get("WTF_CSRF_METHODS") or ("POST", "PUT", "PATCH", "DELETE"))
+
+    def _check_csrf():
+        if request.method in unsafe and app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect(apply_exemptions=True)
+
+    return _check_csrf
+
+
+def _drop_idle_limit_check(app):
+    """Flask-Limiter checks a route's own limits (``@limiter.limit``) inside that decorator; its app-wide
+    ``before_request`` hook applies only application, default, blueprint and meta limits. This app sets none
+    of those, so that hook would resolve an empty set of limits on every request (about a sixth of what
+    ``/healthz`` costs): it is taken off. Should any such limit be configured, the hook stays."""
+    manager = getattr(limiter, "limit_manager", None)
+    if not limiter.enabled or manager is None:
+        return
+    try:
+        app_wide = (manager.application_limits or manager.default_limits or manager._blueprint_limits
+                    or limiter._meta_limits)
+    except AttributeError:  # another Flask-Limiter: keep its hook
+        return
+    if not app_wide:
+        hooks = app.before_request_funcs.get(None, [])
+        if limiter._check_request_limit in hooks:
+            hooks.remove(limiter._check_request_limit)
+
+
+class KeptSerializerSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per key set rather than on every
+    request (building it runs a trial ``dumps`` in itsdangerous: ~30 µs of every request, cookie or not)."""
+
+    _kept = None
+
+    def get_signing_serializer(self, app):
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        kept = self._kept
+        if kept is None or kept[0] != keys:
+            kept = self._kept = (keys, super().get_signing_serializer(app))
+        return kept[1]
+
+    def save_session(self, app, session, response):
+        # An empty session nobody wrote to: Flask would only add "Vary: Cookie" (re-parsing the header to do so).
+        # When the answer already varies on the cookie (every cached page's does), there is nothing to do.
+        if not session and not session.modified and _varies_on_cookie(response):
+            return None
+        return super().save_session(app, session, response)
+
+
+def _varies_on_cookie(response):
+    vary = response.headers.get("Vary")
+    return bool(vary) and any(part.strip().lower() == "cookie" for part in vary.split(","))
+
+
+class SyncOnceFlask(Flask):
+    """Flask asks ``inspect.iscoroutinefunction`` about every hook and view on every request (13 times a
+    request here); the answer for a given function never changes, so it is remembered (bounded)."""
+
+    _sync_kept = None
+
+    def ensure_sync(self, func):
+        kept = self._sync_kept
+        if kept is None:
+            kept = self._sync_kept = {}
+        try:
+            return kept[func]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable
+            return super().ensure_sync(func)
+        found = super().ensure_sync(func)
+        if len(kept) < 4096:
+            kept[func] = found
+        return found
 
 
 def user_for_session(alternative_id):
@@ -221,7 +306,10 @@ def _nul_paths(value, path=""):
 
 def _refuse_nul_characters():
     """PostgreSQL cannot store NUL in text: a request body holding one (JSON, form field, file name) is a 422
-    naming the field before any view runs, never a 500 at the INSERT. Query strings are the views' to read."""
+    naming the field before any view runs, never a 500 at the INSERT. Query strings are the views' to read.
+    A request without a Content-Type (every GET a browser sends) has no form, file or JSON to look at."""
+    if not request.environ.get("CONTENT_TYPE"):
+        return
     from flask_babel import gettext
 
     from .errors import ValidationError

@@ -76,3 +76,50 @@ def select_locale():
     if session.get("locale") in languages:
         return session["locale"]
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def install_template_gettext(app):
+    """The templates' ``_()`` with the request's translations looked up once per locale, not per call.
+
+    Flask-Babel's own template callables resolve the domain, the locale (``str(Locale)``) and the cache on every
+    ``_()``; the deal page makes about 80 such calls (a fifth of its rendering). Here the translations are kept
+    on Flask-Babel's per-request namespace beside the ``Locale`` object they belong to, so ``force_locale``
+    (which sets a new ``Locale`` there) still gets its own language."""
+    from flask import g
+    from flask_babel import get_translations
+    from jinja2 import pass_context
+    from markupsafe import Markup
+
+    def translations():
+        ctx = g.get("_flask_babel") if g else None
+        if ctx is not None:
+            kept = getattr(ctx, "ipmart_translations", None)
+            if kept is not None and kept[0] is getattr(ctx, "babel_locale", None):
+                return kept[1]
+        found = get_translations()
+        ctx = g.get("_flask_babel") if g else None
+        locale = getattr(ctx, "babel_locale", None)
+        if locale is not None:
+            ctx.ipmart_translations = (locale, found)
+        return found
+
+    def gettext(string):
+        return translations().ugettext(string)
+
+    @pass_context
+    def underscore(__context, __string, **variables):
+        # What Jinja's newstyle ``_()`` does (jinja2.ext._make_new_gettext through _gettext_alias), without its
+        # two ``Context.call`` hops: escaped when autoescaping, always %-formatted (so "%%" is "%" everywhere).
+        rv = gettext(__string)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables
+
+    app.jinja_env.install_gettext_callables(
+        gettext=gettext,
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+    )
+    app.jinja_env.globals["_"] = underscore

@@ -46,6 +46,7 @@ from pathlib import Path
 from flask import current_app, g, request, session
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+from werkzeug.http import quote_etag
 
 from .extensions import cache
 
@@ -196,16 +197,21 @@ def _etag(body):
     return hashlib.sha256(body).hexdigest()[:32]
 
 
+_VARY_PAGE = ("Cookie",)
+_VARY_API = ("Cookie", "Accept-Language", "Authorization")
+
+
 def _finish(response, etag, public):
-    response.set_etag(etag)
-    if public:
-        response.headers["Cache-Control"] = "no-cache"
-    else:
-        response.headers["Cache-Control"] = "private, no-cache"
-    response.vary.add("Cookie")
-    if request.path.startswith("/api/"):
-        response.vary.add("Accept-Language")
-        response.vary.add("Authorization")
+    headers = response.headers
+    headers["ETag"] = quote_etag(etag)
+    headers["Cache-Control"] = "no-cache" if public else "private, no-cache"
+    wanted = _VARY_API if request.path.startswith("/api/") else _VARY_PAGE
+    if "Vary" in headers:  # the view said what else its answer depends on: add ours
+        vary = response.vary
+        for name in wanted:
+            vary.add(name)
+    else:  # the usual case: set in one go (each ``vary.add`` re-parses and re-quotes the whole header)
+        headers["Vary"] = ", ".join(wanted)
     if "If-None-Match" in request.headers:  # the only precondition these answers support (no Last-Modified)
         return response.make_conditional(request)
     return response

@@ -25,14 +25,23 @@ def content_security_policy(stripe_enabled=False):
 
 def set_security_headers(app):
     csp = content_security_policy(bool(app.config.get("STRIPE_SECRET_KEY")))
+    wanted = [
+        ("Content-Security-Policy", csp),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ]
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        wanted.append(("Strict-Transport-Security", "max-age=31536000"))
 
     @app.after_request
     def _headers(response):
-        response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        # A view may have set its own (a stricter CSP on one page): those are kept. One pass over the headers
+        # rather than a lookup per header (``setdefault`` scans the list twice each time).
+        headers = response.headers
+        present = {key.lower() for key in headers.keys()}
+        for name, value in wanted:
+            if name.lower() not in present:
+                headers.add(name, value)
         return response
