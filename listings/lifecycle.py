@@ -43,13 +43,16 @@ TRANSITIONS = {
     "delist": ({"draft", "pending_review", "published", "rejected"}, "withdrawn"),
     # A timed auction closed without a sale.
     "close_unsold": ({"published"}, "expired"),
+    # A published listing whose rights or terms the seller changed goes back to review (listings.published_edit).
+    "revise": ({"published"}, "pending_review"),
 }
 EDITABLE_STATUSES = {"draft", "rejected"}
 PUBLIC_STATUSES = {"published", "reserved", "sold"}
 ACTION_LABELS = {"submit": N_("提交审核"), "approve": N_("审核通过"), "reject": N_("驳回"), "withdraw": N_("撤回"), "reopen": N_("重新编辑"),
                  "expire": N_("标记过期"), "reserve": N_("进入交易"), "release": N_("恢复上架"), "sell": N_("标记成交"),
                  "lapse": N_("到期下架"), "relist": N_("重新发布"),
-                 "delist": N_("下架"), "close_unsold": N_("流拍")}
+                 "delist": N_("下架"), "close_unsold": N_("流拍"),
+                 "revise": N_("修改后重新审核")}
 
 
 # --- visibility and permission ------------------------------------------------------

@@ -524,6 +524,12 @@ def _save_wizard(kind, listing=None):
         return _render_wizard(kind, values, errors, None if was_new else listing, status=exc.status,
                               held=held)
     db.session.commit()
+    if not was_new and listing.status in ("published", "pending_review"):
+        if listing.status == "published":
+            flash(_("修改已生效：价格、描述和图样立即更新"), "success")
+        else:
+            flash(_("修改涉及权利或交易条件，挂牌已转为待审核，审核通过后重新上架"), "warning")
+        return redirect(url_for("listings.detail", listing_id=listing.id))
     if form.get("then") == "submit":
         try:
             service.submit_listing(current_user, listing.id)
@@ -562,8 +568,8 @@ def new():
 @login_required
 def edit(listing_id):
     listing = service.get_owned(current_user, listing_id)
-    if listing.status not in service.EDITABLE_STATUSES:
-        flash(_("只有草稿或被驳回的挂牌可以修改"), "error")
+    if listing.status not in service.EDITABLE_STATUSES | {"published"}:
+        flash(_("只有草稿、被驳回或在售的挂牌可以修改"), "error")
         return redirect(url_for("listings.detail", listing_id=listing.id))
     if request.method == "POST":
         return _save_wizard(listing.kind, listing)
