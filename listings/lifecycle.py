@@ -219,8 +219,14 @@ def submit_listing(user, listing_id, *, now=None):
     return listing
 
 
-def review_listing(operator, listing_id, decision, reason=None, *, now=None):
-    """pending_review → published (approve, sets published_at) or rejected (with the operator's reason)."""
+REQUESTABLE_DOCUMENTS = {"pledge_consent": N_("质权人同意书"), "authorization_doc": N_("权利人委托书"),
+                         "co_owner_consent": N_("共有人同意书"), "supporting_doc": N_("补充证明材料")}
+
+
+def review_listing(operator, listing_id, decision, reason=None, *, now=None, requested_document=None):
+    """pending_review → published (approve, sets published_at) or rejected (with the operator's reason).
+    A rejection may name a document the seller must upload (``REQUESTABLE_DOCUMENTS``): the seller's pages then
+    offer a place to upload it (``listings.service.upload_requested_document``)."""
     if operator is None or not operator.is_operator:
         raise PermissionDenied(_("只有运营人员可以审核挂牌"))
     listing = db.session.get(Listing, listing_id)
@@ -238,6 +244,11 @@ def review_listing(operator, listing_id, decision, reason=None, *, now=None):
         raise ValidationError(_("理由含有不允许的控制字符"), {"reason": _("含有不允许的控制字符")})
     if reason and len(reason) > 2000:
         raise ValidationError(_("理由过长"), {"reason": _("最多 %(n)s 个字符", n=2000)})
+    if requested_document in ("", None):
+        requested_document = None
+    elif decision != "reject" or _choice(requested_document, tuple(REQUESTABLE_DOCUMENTS)) is None:
+        raise ValidationError(_("要求补充的文件只能在驳回时选择，且须为列出的文件之一"),
+                              {"requested_document": _("可选：%(options)s", options="、".join(REQUESTABLE_DOCUMENTS))})
     before = listing.status
     if decision == "approve":
         if listing.status not in TRANSITIONS["approve"][0]:
@@ -250,6 +261,7 @@ def review_listing(operator, listing_id, decision, reason=None, *, now=None):
         _transition(listing, "approve")
         listing.published_at = now
         listing.rejection_reason = None
+        listing.requested_document = None
         if listing.auction is not None and listing.auction.starts_at is None:
             listing.auction.starts_at = now
         notify(listing.seller_id, "listing", f"挂牌已通过审核：{listing.title}", "挂牌已发布，买家现在可以看到并交易。",
@@ -257,11 +269,15 @@ def review_listing(operator, listing_id, decision, reason=None, *, now=None):
     else:
         _transition(listing, "reject")
         listing.rejection_reason = reason
-        notify(listing.seller_id, "listing", f"挂牌未通过审核：{listing.title}", f"驳回理由：{reason}",
-               link="/my/listings")
+        listing.requested_document = requested_document
+        asked = f"\n请上传：{REQUESTABLE_DOCUMENTS[requested_document]}" if requested_document else ""
+        notify(listing.seller_id, "listing", f"挂牌未通过审核：{listing.title}", f"驳回理由：{reason}{asked}",
+               link=f"/listings/{listing.id}" if requested_document else "/my/listings")
     db.session.flush()
     audit.record(operator, f"listing.{decision}", "listing", listing.id,
-                 before={"status": before}, after={"status": listing.status, "reason": reason})
+                 before={"status": before}, after={"status": listing.status, "reason": reason,
+                                                   **({"requested_document": requested_document}
+                                                      if requested_document else {})})
     return listing
 
 

@@ -26,7 +26,15 @@ from marketplace.uploads import save_upload
 
 from . import published_edit, register, rules
 from .lifecycle import *  # noqa: F401,F403
-from .lifecycle import EDITABLE_STATUSES, TRANSITIONS, _transition, get_owned, require_seller, void_open_offers
+from .lifecycle import (
+    EDITABLE_STATUSES,
+    REQUESTABLE_DOCUMENTS,
+    TRANSITIONS,
+    _transition,
+    get_owned,
+    require_seller,
+    void_open_offers,
+)
 from .markup import plain_text, render_markdown  # noqa: F401
 from .models import Auction, Listing, ListingRight
 from .rules import *  # noqa: F401,F403
@@ -144,7 +152,7 @@ def update_listing(user, listing_id, changes, *, now=None):
 
 # --- uploads and bundling -----------------------------------------------------------
 
-DOCUMENTS = {"pledge_consent": "质权人同意书", "authorization_doc": "权利人委托书", "co_owner_consent": "共有人同意书"}
+DOCUMENTS = REQUESTABLE_DOCUMENTS  # the rule book's documents, and the supporting document a rejection may ask for
 
 
 def attach_document(user, listing_id, field, file_storage):
@@ -160,6 +168,18 @@ def attach_document(user, listing_id, field, file_storage):
     setattr(listing, field, stored)
     db.session.flush()
     return listing
+
+
+def upload_requested_document(user, listing_id, file_storage):
+    """The seller uploads the document a rejection asked for (``listing.requested_document``), through the same
+    checks as the wizard's uploads (``attach_document``: PDF, PNG or JPEG, the size limit, sniffed type). Refused,
+    nothing changed: a listing that is not rejected or asked for no document (409), no file or a bad one (422)."""
+    listing = get_owned(user, listing_id)
+    if listing.status != "rejected" or not listing.requested_document:
+        raise Conflict(_("该挂牌没有待补充的文件"), status=listing.status)
+    if file_storage is None or not getattr(file_storage, "filename", ""):
+        raise ValidationError(_("请选择要上传的文件"), {"document": _("必填：PDF、PNG 或 JPEG")})
+    return attach_document(user, listing_id, listing.requested_document, file_storage)
 
 
 def attach_pledge_consent(user, listing_id, file_storage):

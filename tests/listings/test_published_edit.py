@@ -170,8 +170,9 @@ def test_a_published_trademark_gets_a_new_image_at_once(app, seller):
     client = app.test_client()
     headers = factories.auth_header(seller)
     db.session.commit()
-    from listings import service
     from werkzeug.datastructures import FileStorage
+
+    from listings import service
 
     service.attach_image(seller, listing.id, FileStorage(io.BytesIO(PNG), "mark.png"))
     db.session.commit()

@@ -388,6 +388,16 @@ def _messages_in(w, row, user):
     return _count(DemandMessage, DemandMessage.answer_id == row.id)
 
 
+def _asked_for_document(w):
+    """The seller's listing, rejected with a request for a supporting document (issue 17)."""
+    from listings import service
+
+    listing = w.listing(status="pending_review")
+    service.review_listing(w.operator, listing.id, "reject", "请补充年费缴纳凭证", requested_document="supporting_doc")
+    db.session.commit()
+    return listing
+
+
 # --- messages (issue 17) -----------------------------------------------------------------------------------
 
 def _listing_thread(w, disputed=False):
@@ -887,6 +897,10 @@ MATRIX = {
     ("POST", "listings_api.review"): Case(
         OPERATORS_ONLY_API, setup=lambda w: w.listing(status="pending_review"), args=lambda x: {"listing_id": x.id},
         body=_json({"decision": "approve"}), probe=_reread(Listing, "status")),
+    ("POST", "listings_api.requested_document"): Case(
+        (401, 404, 404, 200, 404, 403), note="the seller side uploads what the rejection asked for",
+        setup=_asked_for_document, args=lambda x: {"listing_id": x.id},
+        body=_files("document", PDF, "receipt.pdf"), probe=_reread(Listing, "supporting_doc")),
     ("POST", "listings_api.withdraw"): Case(
         (401, 403, 403, 200, 403, 403), setup=lambda w: w.listing(), args=lambda x: {"listing_id": x.id},
         probe=_reread(Listing, "status")),
@@ -1018,6 +1032,9 @@ MATRIX = {
         ("login", 404, 404, "done", 404, "refused"), setup=_draft_trademarks, args=lambda x: {"listing_id": x.id},
         body=_form(lambda w, x, user: {"bundle": str(x.other.rights[0].id)}),
         probe=lambda w, x, user: _reread(Listing, "status")(w, x.other, user)),
+    ("POST", "listings.requested_document"): Case(
+        ("login", 404, 404, "done", 404, 403), setup=_asked_for_document, args=lambda x: {"listing_id": x.id},
+        body=_files("document", PDF, "receipt.pdf"), probe=_reread(Listing, "supporting_doc")),
     ("POST", "listings.review"): Case(
         OPERATORS_ONLY_PAGE, setup=lambda w: w.listing(status="pending_review"), args=lambda x: {"listing_id": x.id},
         body=_form({"decision": "approve"}), probe=_reread(Listing, "status")),
