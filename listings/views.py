@@ -230,11 +230,13 @@ def requested_document(listing_id):
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        if exc.status == 404:
+        if exc.status in (403, 404):
             raise
         flash(" ".join([exc.message, *map(str, exc.fields.values())]), "error")
-        if exc.status == 403:
-            abort(403)
+        if exc.status == 422:  # the listing page again, with the message, as a 422 (a bad file changes nothing)
+            response = current_app.make_response(detail(listing_id))
+            response.status_code = 422
+            return response
     else:
         flash(_("已上传%(doc)s，请确认挂牌信息后提交审核", doc=_(service.REQUESTABLE_DOCUMENTS[listing.requested_document])),
               "success")
