@@ -52,7 +52,7 @@ def thread(thread_id):
 @bp.post("/threads/<int:thread_id>/messages")
 @doc("Write in a thread (its two parties; operators only read: 403)", tags=TAGS, request_schema=WRITE,
      responses={"201": ONE})
-@limiter.limit(_limit, key_func=_user_key)
+@limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 @commit_after
 def reply(thread_id):
     user = require_user()
@@ -73,7 +73,7 @@ def disclose(thread_id):
 @doc("A buyer writes to the listing's seller (the thread starts with the first message; one per listing and "
      "buyer). 409 when the listing is no longer on the market", tags=TAGS, request_schema=WRITE,
      responses={"201": ONE})
-@limiter.limit(_limit, key_func=_user_key)
+@limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 @commit_after
 def write_listing(listing_id):
     user = require_user()
@@ -84,7 +84,7 @@ def write_listing(listing_id):
 @bp.post("/deals/<int:deal_id>/messages")
 @doc("The buyer or the seller writes in the deal's thread (operators: 403)", tags=TAGS, request_schema=WRITE,
      responses={"201": ONE})
-@limiter.limit(_limit, key_func=_user_key)
+@limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 @commit_after
 def write_deal(deal_id):
     user = require_user()

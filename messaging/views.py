@@ -62,7 +62,7 @@ def thread(thread_id):
 
 @bp.post("/messages/<int:thread_id>")
 @login_required
-@limiter.limit(_limit, key_func=_user_key)
+@limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 def reply(thread_id):
     try:
         service.reply(thread_id, current_user, request.form.get("message"))
@@ -110,7 +110,7 @@ def listing_messages(listing_id):
 
 @bp.post("/listings/<int:listing_id>/messages")
 @login_required
-@limiter.limit(_limit, key_func=_user_key)
+@limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 def write_listing(listing_id):
     try:
         message = service.write_about_listing(listing_id, current_user, request.form.get("message"))
@@ -142,7 +142,7 @@ def deal_messages(deal_id):
 
 @bp.post("/deals/<int:deal_id>/messages")
 @login_required
-@limiter.limit(_limit, key_func=_user_key)
+@limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 def write_deal(deal_id):
     try:
         message = service.write_about_deal(deal_id, current_user, request.form.get("message"))
