@@ -19,6 +19,7 @@ import re
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from escrow.deals import roles_of
@@ -171,11 +172,9 @@ def write_about_listing(listing_id, user, body, now=None):
         if listing.status not in OPEN_STATUSES:
             raise Conflict(_("挂牌已不在售，不能再发起咨询"), status=listing.status)
         body = clean_body(body)
-        thread = MessageThread(key=_listing_key(listing.id, user.id), kind="listing", listing_id=listing.id,
-                               buyer_id=user.id, seller_id=listing.seller_id, seller_org_id=listing.organization_id,
-                               created_at=now or utcnow())
-        db.session.add(thread)
-        db.session.flush()
+        thread = _create(MessageThread(key=_listing_key(listing.id, user.id), kind="listing", listing_id=listing.id,
+                                       buyer_id=user.id, seller_id=listing.seller_id,
+                                       seller_org_id=listing.organization_id, created_at=now or utcnow()))
     return _post(thread, user, "buyer", body, now)
 
 
@@ -188,12 +187,24 @@ def write_about_deal(deal_id, user, body, now=None):
     thread = _by_key(_deal_key(deal.id))
     if thread is None:
         body = clean_body(body)
-        thread = MessageThread(key=_deal_key(deal.id), kind="deal", listing_id=deal.listing_id, deal_id=deal.id,
-                               buyer_id=deal.buyer_id, seller_id=deal.seller_id, seller_org_id=None,
-                               created_at=now or utcnow())
-        db.session.add(thread)
-        db.session.flush()
+        thread = _create(MessageThread(key=_deal_key(deal.id), kind="deal", listing_id=deal.listing_id,
+                                       deal_id=deal.id, buyer_id=deal.buyer_id, seller_id=deal.seller_id,
+                                       seller_org_id=None, created_at=now or utcnow()))
     return _post(thread, user, side, body, now)
+
+
+def _create(thread):
+    """Insert a new thread; when a concurrent request inserted the same one first (its unique ``key``), use that."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(thread)
+            db.session.flush()
+        return thread
+    except IntegrityError:
+        existing = _by_key(thread.key)
+        if existing is None:
+            raise
+        return existing
 
 
 def reply(thread_id, user, body, now=None):

@@ -311,3 +311,14 @@ def test_the_inbox_reads_with_a_fixed_number_of_queries(app, world):
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert len(statements) <= few + 2, statements  # not one more per thread
+
+
+def test_a_thread_started_twice_at_once_is_one_thread(app, world):
+    """Two first messages racing: the second insert meets the unique key and joins the first thread."""
+    first = service.write_about_listing(world.listing.id, world.buyer, "第一条").thread
+    db.session.commit()
+    twin = MessageThread(key=first.key, kind="listing", listing_id=world.listing.id, buyer_id=world.buyer.id,
+                         seller_id=world.seller.id, seller_org_id=world.seller.organization_id)
+    assert service._create(twin).id == first.id
+    db.session.commit()
+    assert _count(MessageThread) == 1
