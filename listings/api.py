@@ -123,13 +123,32 @@ def submit(listing_id):
 @bp.post("/listings/<int:listing_id>/review")
 @doc("Approve or reject a listing under review (operator); a rejection needs a reason", tags=["listings"],
      request_schema={"type": "object", "required": ["decision"], "properties": {
-         "decision": {"type": "string", "enum": ["approve", "reject"]}, "reason": {"type": "string"}}},
+         "decision": {"type": "string", "enum": ["approve", "reject"]}, "reason": {"type": "string"},
+         "requested_document": {"type": "string", "enum": ["pledge_consent", "authorization_doc", "co_owner_consent",
+                                                           "supporting_doc"],
+                                "description": "a rejection may ask the seller to upload this document"}}},
      responses={"200": _LISTING_ONLY, "403": None, "404": None, "409": None, "422": None})
 @commit_after
 def review(listing_id):
     user = require_user("operator")
     data = json_body()
-    listing = service.review_listing(user, listing_id, data.get("decision"), data.get("reason"))
+    listing = service.review_listing(user, listing_id, data.get("decision"), data.get("reason"),
+                                     requested_document=data.get("requested_document"))
+    return jsonify({"listing": listing_json(listing, user)})
+
+
+@bp.post("/listings/<int:listing_id>/requested-document")
+@doc("Upload the document a rejection asked for (owner; multipart field `document`: PDF, PNG or JPEG); 409 when "
+     "the listing is not rejected or asked for none", tags=["listings"], content_type="multipart/form-data",
+     request_schema={"type": "object", "required": ["document"], "properties": {
+         "document": {"type": "string", "format": "binary"}}},
+     responses={"200": _LISTING_ONLY, "403": None, "404": None, "409": None, "413": None, "422": None})
+@commit_after
+def requested_document(listing_id):
+    from flask import request
+
+    user = require_user()
+    listing = service.upload_requested_document(user, listing_id, request.files.get("document"))
     return jsonify({"listing": listing_json(listing, user)})
 
 

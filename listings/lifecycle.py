@@ -43,13 +43,16 @@ TRANSITIONS = {
     "delist": ({"draft", "pending_review", "published", "rejected"}, "withdrawn"),
     # A timed auction closed without a sale.
     "close_unsold": ({"published"}, "expired"),
+    # A published listing whose rights or terms the seller changed goes back to review (listings.published_edit).
+    "revise": ({"published"}, "pending_review"),
 }
 EDITABLE_STATUSES = {"draft", "rejected"}
 PUBLIC_STATUSES = {"published", "reserved", "sold"}
 ACTION_LABELS = {"submit": N_("提交审核"), "approve": N_("审核通过"), "reject": N_("驳回"), "withdraw": N_("撤回"), "reopen": N_("重新编辑"),
                  "expire": N_("标记过期"), "reserve": N_("进入交易"), "release": N_("恢复上架"), "sell": N_("标记成交"),
                  "lapse": N_("到期下架"), "relist": N_("重新发布"),
-                 "delist": N_("下架"), "close_unsold": N_("流拍")}
+                 "delist": N_("下架"), "close_unsold": N_("流拍"),
+                 "revise": N_("修改后重新审核")}
 
 
 # --- visibility and permission ------------------------------------------------------
@@ -216,8 +219,14 @@ def submit_listing(user, listing_id, *, now=None):
     return listing
 
 
-def review_listing(operator, listing_id, decision, reason=None, *, now=None):
-    """pending_review → published (approve, sets published_at) or rejected (with the operator's reason)."""
+REQUESTABLE_DOCUMENTS = {"pledge_consent": N_("质权人同意书"), "authorization_doc": N_("权利人委托书"),
+                         "co_owner_consent": N_("共有人同意书"), "supporting_doc": N_("补充证明材料")}
+
+
+def review_listing(operator, listing_id, decision, reason=None, *, now=None, requested_document=None):
+    """pending_review → published (approve, sets published_at) or rejected (with the operator's reason).
+    A rejection may name a document the seller must upload (``REQUESTABLE_DOCUMENTS``): the seller's pages then
+    offer a place to upload it (``listings.service.upload_requested_document``)."""
     if operator is None or not operator.is_operator:
         raise PermissionDenied(_("只有运营人员可以审核挂牌"))
     listing = db.session.get(Listing, listing_id)
@@ -235,6 +244,11 @@ def review_listing(operator, listing_id, decision, reason=None, *, now=None):
         raise ValidationError(_("理由含有不允许的控制字符"), {"reason": _("含有不允许的控制字符")})
     if reason and len(reason) > 2000:
         raise ValidationError(_("理由过长"), {"reason": _("最多 %(n)s 个字符", n=2000)})
+    if requested_document in ("", None):
+        requested_document = None
+    elif decision != "reject" or _choice(requested_document, tuple(REQUESTABLE_DOCUMENTS)) is None:
+        raise ValidationError(_("要求补充的文件只能在驳回时选择，且须为列出的文件之一"),
+                              {"requested_document": _("可选：%(options)s", options="、".join(REQUESTABLE_DOCUMENTS))})
     before = listing.status
     if decision == "approve":
         if listing.status not in TRANSITIONS["approve"][0]:
@@ -247,6 +261,7 @@ def review_listing(operator, listing_id, decision, reason=None, *, now=None):
         _transition(listing, "approve")
         listing.published_at = now
         listing.rejection_reason = None
+        listing.requested_document = None
         if listing.auction is not None and listing.auction.starts_at is None:
             listing.auction.starts_at = now
         notify(listing.seller_id, "listing", f"挂牌已通过审核：{listing.title}", "挂牌已发布，买家现在可以看到并交易。",
@@ -254,11 +269,15 @@ def review_listing(operator, listing_id, decision, reason=None, *, now=None):
     else:
         _transition(listing, "reject")
         listing.rejection_reason = reason
-        notify(listing.seller_id, "listing", f"挂牌未通过审核：{listing.title}", f"驳回理由：{reason}",
-               link="/my/listings")
+        listing.requested_document = requested_document
+        asked = f"\n请上传：{REQUESTABLE_DOCUMENTS[requested_document]}" if requested_document else ""
+        notify(listing.seller_id, "listing", f"挂牌未通过审核：{listing.title}", f"驳回理由：{reason}{asked}",
+               link=f"/listings/{listing.id}" if requested_document else "/my/listings")
     db.session.flush()
     audit.record(operator, f"listing.{decision}", "listing", listing.id,
-                 before={"status": before}, after={"status": listing.status, "reason": reason})
+                 before={"status": before}, after={"status": listing.status, "reason": reason,
+                                                   **({"requested_document": requested_document}
+                                                      if requested_document else {})})
     return listing
 
 

@@ -105,6 +105,9 @@ LISTING_SCHEMA = {
         "published_at": {"type": "string", "format": "date-time", "nullable": True},
         "rejection_reason": {"type": "string", "nullable": True},
         "pledge_consent_uploaded": {"type": "boolean"},
+        "requested_document": {"type": "string", "nullable": True,
+                               "description": "the document the rejection asked for (owner and operators)"},
+        "requested_document_uploaded": {"type": "boolean"},
     },
 }
 
@@ -230,4 +233,7 @@ def listing_json(listing, viewer=None):
     if viewer is not None and (service.is_owner(viewer, listing) or viewer.is_operator):
         body["rejection_reason"] = listing.rejection_reason
         body["pledge_consent_uploaded"] = bool(listing.pledge_consent)
+        body["requested_document"] = listing.requested_document
+        body["requested_document_uploaded"] = bool(listing.requested_document
+                                                   and getattr(listing, listing.requested_document, None))
     return body

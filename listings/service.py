@@ -16,6 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from marketplace import audit
 from marketplace.credit import ensure_can
 from marketplace.errors import Conflict, IllegalTransition, PermissionDenied, ValidationError
 from marketplace.extensions import db
@@ -23,9 +24,17 @@ from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 from marketplace.uploads import save_upload
 
-from . import register, rules
+from . import published_edit, register, rules
 from .lifecycle import *  # noqa: F401,F403
-from .lifecycle import EDITABLE_STATUSES, TRANSITIONS, _transition, get_owned, require_seller, void_open_offers
+from .lifecycle import (
+    EDITABLE_STATUSES,
+    REQUESTABLE_DOCUMENTS,
+    TRANSITIONS,
+    _transition,
+    get_owned,
+    require_seller,
+    void_open_offers,
+)
 from .markup import plain_text, render_markdown  # noqa: F401
 from .models import Auction, Listing, ListingRight
 from .rules import *  # noqa: F401,F403
@@ -111,9 +120,15 @@ def right_input(right):
 
 
 def update_listing(user, listing_id, changes, *, now=None):
-    """Change a draft or rejected listing (PATCH: only the keys given). Returns (listing, warnings)."""
+    """Change a draft or rejected listing (PATCH: only the keys given), or a published one as
+    ``listings.published_edit`` says. Returns (listing, warnings)."""
     listing = get_owned(user, listing_id)
     ensure_can(user, "list")
+    if listing.status == "published" and isinstance(changes, dict):
+        # price, description, image at once; the rights and terms back to review (issue 17)
+        listing, warnings, _review = published_edit.edit_published(user, listing, changes, now=now, apply=_apply,
+                                                                    listing_input=listing_input)
+        return listing, warnings
     if listing.status not in EDITABLE_STATUSES:
         raise IllegalTransition(_("挂牌当前状态为“%(status)s”，只有草稿或被驳回的挂牌可以修改",
                                   status=_(STATUS_LABELS[listing.status])),
@@ -141,7 +156,7 @@ def update_listing(user, listing_id, changes, *, now=None):
 
 # --- uploads and bundling -----------------------------------------------------------
 
-DOCUMENTS = {"pledge_consent": "质权人同意书", "authorization_doc": "权利人委托书", "co_owner_consent": "共有人同意书"}
+DOCUMENTS = REQUESTABLE_DOCUMENTS  # the rule book's documents, and the supporting document a rejection may ask for
 
 
 def attach_document(user, listing_id, field, file_storage):
@@ -157,6 +172,18 @@ def attach_document(user, listing_id, field, file_storage):
     setattr(listing, field, stored)
     db.session.flush()
     return listing
+
+
+def upload_requested_document(user, listing_id, file_storage):
+    """The seller uploads the document a rejection asked for (``listing.requested_document``), through the same
+    checks as the wizard's uploads (``attach_document``: PDF, PNG or JPEG, the size limit, sniffed type). Refused,
+    nothing changed: a listing that is not rejected or asked for no document (409), no file or a bad one (422)."""
+    listing = get_owned(user, listing_id)
+    if listing.status != "rejected" or not listing.requested_document:
+        raise Conflict(_("该挂牌没有待补充的文件"), status=listing.status)
+    if file_storage is None or not getattr(file_storage, "filename", ""):
+        raise ValidationError(_("请选择要上传的文件"), {"document": _("必填：PDF、PNG 或 JPEG")})
+    return attach_document(user, listing_id, listing.requested_document, file_storage)
 
 
 def attach_pledge_consent(user, listing_id, file_storage):
@@ -192,12 +219,15 @@ def consent_as_co_owner(user, listing_id, *, now=None):
 def attach_image(user, listing_id, file_storage):
     """Store the trademark's image (PNG or JPEG, at most IMAGE_MAX_BYTES, 2 MB by default)."""
     listing = get_owned(user, listing_id)
-    if listing.status not in EDITABLE_STATUSES:
-        raise IllegalTransition(_("只有草稿或被驳回的挂牌可以修改"), status=listing.status)
+    if listing.status not in EDITABLE_STATUSES | {"published"}:
+        raise IllegalTransition(_("只有草稿、被驳回或在售的挂牌可以更换图样"), status=listing.status)
     if listing.kind != "trademark":
         raise ValidationError(_("只有商标挂牌可以上传商标图样"), {"image": _("专利挂牌不需要商标图样")})
     stored, _kind, _size, _name = save_upload(file_storage, allowed=("png", "jpeg"), field="image", area="images",
                                               max_bytes=current_app.config.get("IMAGE_MAX_BYTES", 2 * 1024 * 1024))
+    if listing.status == "published":  # applies at once, like a new price (listings.published_edit)
+        audit.record(user, "listing.image_change", "listing", listing.id, before={"image": bool(listing.image)},
+                     after={"image": True})
     listing.image = stored
     db.session.flush()
     return listing

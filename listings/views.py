@@ -202,7 +202,7 @@ def pledge_consent(listing_id):
     return _listing_document(listing_id, "pledge_consent")
 
 
-@bp.get("/listings/<int:listing_id>/documents/<any(authorization_doc, co_owner_consent):field>")
+@bp.get("/listings/<int:listing_id>/documents/<any(authorization_doc, co_owner_consent, supporting_doc):field>")
 @login_required
 def listing_document(listing_id, field):
     return _listing_document(listing_id, field)
@@ -216,6 +216,31 @@ def _listing_document(listing_id, field):
     if not (service.is_owner(current_user, listing) or current_user.is_operator) or not stored:
         abort(404)
     return send_upload(stored, f"{field.replace('_', '-')}-{listing.id}")
+
+
+@bp.post("/listings/<int:listing_id>/requested-document")
+@login_required
+def requested_document(listing_id):
+    """The seller uploads the document the rejection asked for (then submits the listing again)."""
+    form = CsrfForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        listing = service.upload_requested_document(current_user, listing_id, request.files.get("document"))
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status in (403, 404):
+            raise
+        flash(" ".join([exc.message, *map(str, exc.fields.values())]), "error")
+        if exc.status == 422:  # the listing page again, with the message, as a 422 (a bad file changes nothing)
+            response = current_app.make_response(detail(listing_id))
+            response.status_code = 422
+            return response
+    else:
+        flash(_("已上传%(doc)s，请确认挂牌信息后提交审核", doc=_(service.REQUESTABLE_DOCUMENTS[listing.requested_document])),
+              "success")
+    return redirect(url_for("listings.detail", listing_id=listing_id))
 
 
 # --- seller: my listings ------------------------------------------------------------------------
@@ -528,6 +553,12 @@ def _save_wizard(kind, listing=None):
         return _render_wizard(kind, values, errors, None if was_new else listing, status=exc.status,
                               held=held)
     db.session.commit()
+    if not was_new and listing.status in ("published", "pending_review"):
+        if listing.status == "published":
+            flash(_("修改已生效：价格、描述和图样立即更新"), "success")
+        else:
+            flash(_("修改涉及权利或交易条件，挂牌已转为待审核，审核通过后重新上架"), "warning")
+        return redirect(url_for("listings.detail", listing_id=listing.id))
     if form.get("then") == "submit":
         try:
             service.submit_listing(current_user, listing.id)
@@ -566,8 +597,8 @@ def new():
 @login_required
 def edit(listing_id):
     listing = service.get_owned(current_user, listing_id)
-    if listing.status not in service.EDITABLE_STATUSES:
-        flash(_("只有草稿或被驳回的挂牌可以修改"), "error")
+    if listing.status not in service.EDITABLE_STATUSES | {"published"}:
+        flash(_("只有草稿、被驳回或在售的挂牌可以修改"), "error")
         return redirect(url_for("listings.detail", listing_id=listing.id))
     if request.method == "POST":
         return _save_wizard(listing.kind, listing)
@@ -638,7 +669,8 @@ def review(listing_id):
         return redirect(url_for("listings.review_queue"))
     decision = request.form.get("decision")
     try:
-        listing = service.review_listing(current_user, listing_id, decision, form.reason.data)
+        listing = service.review_listing(current_user, listing_id, decision, form.reason.data,
+                                         requested_document=request.form.get("requested_document") or None)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -658,4 +690,5 @@ def review(listing_id):
 
 @bp.app_context_processor
 def _listing_context():
-    return {"listing_image_max_mb": current_app.config.get("IMAGE_MAX_BYTES", 2 * 1024 * 1024) // (1024 * 1024)}
+    return {"listing_image_max_mb": current_app.config.get("IMAGE_MAX_BYTES", 2 * 1024 * 1024) // (1024 * 1024),
+            "requestable_documents": service.REQUESTABLE_DOCUMENTS}

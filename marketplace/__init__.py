@@ -242,6 +242,7 @@ def _import_models():
     import escrow.models  # noqa: F401
     import finance.models  # noqa: F401
     import listings.models  # noqa: F401
+    import messaging.models  # noqa: F401
     import search.models  # noqa: F401
 
     from . import models  # noqa: F401
@@ -269,6 +270,8 @@ def _register_blueprints(app):
     import listings.register_views
     import listings.rights_views
     import listings.views
+    import messaging.api
+    import messaging.views
     import search.api
     import search.views
 
@@ -277,11 +280,11 @@ def _register_blueprints(app):
     html = [auth.bp, storefront.bp, sitepages.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
             escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, escrow.paper_views.bp,
             search.views.bp, listings.rights_views.bp, listings.register_views.bp, escrow.payout_views.bp,
-            escrow.deposit_views.bp, escrow.licensing_views.bp, demand.views.bp, finance.views.bp]
+            escrow.deposit_views.bp, escrow.licensing_views.bp, demand.views.bp, finance.views.bp, messaging.views.bp]
     apis = [auth.api, openapi.bp, listings.api.bp, listings.grading_api.bp, escrow.api.bp,
             escrow.trading_api.bp, escrow.paper_api.bp, escrow.webhooks.bp, search.api.bp, listings.rights_views.api,
             listings.register_views.api, escrow.payout_views.api, escrow.deposit_views.api,
-            escrow.licensing_views.api, demand.api.bp, finance.api.bp]
+            escrow.licensing_views.api, demand.api.bp, finance.api.bp, messaging.api.bp]
     for bp in html:
         app.register_blueprint(bp)
     for bp in apis:

@@ -8,6 +8,8 @@ it is, so a new action never disappears from the log.
 """
 from flask_babel import gettext as _
 
+from .i18n import N_
+
 ACTIONS = {
     "grade.assess": "质量分级评定", "organization.verify": "单位核验通过", "organization.unverify": "撤销单位核验",
     "organization.licence_upload": "上传营业执照", "credit.record": "记录信用信息", "credit.appeal_decide": "处理信用申诉",
@@ -18,9 +20,14 @@ ACTIONS = {
     "right.pledge": "登记质押", "right.pledge_end": "质押解除", "right.licence": "登记许可", "right.licence_end": "许可终止",
     "right.claim_upheld": "权属异议成立", "right.claim_dismissed": "权属异议驳回", "listing.relist": "重新发布挂牌",
     "deal.refund_confirmed": "确认退款到账",
+    # issue 17: a published listing edited, messages read by operators in a dispute
+    "listing.price_change": N_("修改价格"), "listing.description_change": N_("修改挂牌描述"),
+    "listing.image_change": N_("更换商标图样"), "thread.read": N_("查看争议中的对话"),
+    "thread.disclose": N_("在争议中出示对话"),
 }
 OBJECTS = {"listing": "挂牌", "organization": "单位", "user": "用户", "deal": "交易", "right": "权利",
-           "credit_record": "信用记录", "auction_deposit": "保证金", "payout_account": "收款账户"}
+           "credit_record": "信用记录", "auction_deposit": "保证金", "payout_account": "收款账户",
+           "message_thread": N_("对话")}
 FIELDS = {
     "grade": "质量等级", "grade_score": "综合得分", "grade_needs_review": "待复核", "assessment_id": "评定编号",
     "business_licence": "营业执照", "verified": "核验状态", "state": "交易状态", "status": "状态", "note": "说明",
@@ -29,6 +36,8 @@ FIELDS = {
     "decision": "决定", "claim_id": "异议编号", "encumbrance_id": "登记编号", "holders": "权利人", "legal_status": "法律状态",
     "tm_status": "商标状态", "annuity_paid_until": "年费缴至", "bank": "开户行", "account_number": "账号",
     "account_name": "户名", "relisted_as": "新挂牌编号",
+    "price": N_("价格"), "description_chars": N_("描述字数"), "changed": N_("修改项"), "deal_id": N_("交易编号"),
+    "image": N_("商标图样"),
 }
 VALUES = {
     "status": {"draft": "草稿", "pending_review": "待审核", "published": "已发布", "rejected": "已驳回", "withdrawn": "已撤回",

@@ -96,6 +96,8 @@ def load_settings(instance_path: Path) -> dict:
         # the demand side (issue 22): wanted ads, answers, messages and data-room requests per user; open wanted
         # ads per buyer; data-room files (each) and rooms (in all), in bytes
         "RATELIMIT_WANTED": os.environ.get("RATELIMIT_WANTED") or "20/hour",
+        # messages between buyers and sellers (issue 17, messaging/): messages sent per user
+        "RATELIMIT_MESSAGE": os.environ.get("RATELIMIT_MESSAGE") or "20/minute;200/hour",
         "MAX_OPEN_WANTED": _int("MAX_OPEN_WANTED", 20),
         "DATAROOM_FILE_MAX_BYTES": _int("DATAROOM_FILE_MAX_BYTES", 10 * 1024 * 1024),
         "DATAROOM_MAX_BYTES": _int("DATAROOM_MAX_BYTES", 50 * 1024 * 1024),

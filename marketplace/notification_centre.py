@@ -11,7 +11,7 @@ KIND_LABELS = {"offer": _l("报价"), "outbid": _l("出价被超越"), "auction_
                "saved_search": _l("订阅搜索"), "credit": _l("信用记录"), "kyc": _l("单位核验"),
                "listing": _l("挂牌审核"), "grade": _l("质量分级"), "deposit": _l("竞拍保证金"),
                "wanted": _l("求购"), "wanted_match": _l("求购匹配"), "wanted_answer": _l("求购回应"),
-               "dataroom": _l("资料室")}
+               "dataroom": _l("资料室"), "message": _l("留言")}
 
 
 def page_for(user, *, unread_only=False, page=1, per_page=20):

@@ -58,7 +58,7 @@ STATIC_MAX_AGE = 365 * 24 * 3600
 MAX_KEY_PATH = 2000  # longer paths (with their query strings) are not cached
 # Tables only their owner ever sees: a commit touching nothing else leaves the cached pages alone.
 PRIVATE_TABLES = frozenset({"notifications", "saved_search_notices", "saved_searches", "api_tokens", "audit_log",
-                            "processed_webhook_events"})
+                            "processed_webhook_events", "message_threads", "messages"})
 
 
 def init_app(app):

@@ -57,6 +57,10 @@ class Listing(db.Model):
     license_cap = db.Column(db.Integer)  # at most this many non-exclusive licences; None: no cap
     authorization_doc = db.Column(db.String(100))  # the holders' 委托书, when the seller is not a holder
     co_owner_consent = db.Column(db.String(100))  # co-owners' written consent (assignment, exclusive/sole licence)
+    # a rejection that asks for a document names it (listings.service.DOCUMENTS); ``supporting_doc`` is the
+    # "other supporting document" the seller uploads for it (issue 17)
+    requested_document = db.Column(db.String(30))
+    supporting_doc = db.Column(db.String(100))
     co_owner_consents = db.Column(JSON)  # [{"organization_id", "user_id", "at"}]: co-owners who clicked consent
     acts_for_holders = db.Column(db.Boolean, nullable=False, default=False)  # the seller lists under a 委托书
     grade = db.Column(db.String(1))  # A-D, from the latest assessment

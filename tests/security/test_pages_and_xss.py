@@ -110,6 +110,18 @@ class Poisoned:
         self.claim = register.file_claim(w.other_seller, self.listing.rights[0], _file(), LONG)
         db.session.commit()
         self._demand()
+        self._messages()
+
+    def _messages(self):
+        """Messages (issue 17): the buyer's thread about the hostile listing and a thread on the disputed deal."""
+        from messaging import service as messages
+
+        w = self.w
+        first = messages.write_about_listing(self.listing.id, w.buyer, LONG + " 私信暗号77")
+        messages.reply(first.thread_id, w.seller, LONG)
+        self.listing_thread = first.thread
+        self.deal_thread = messages.write_about_deal(self.deal.id, w.buyer, LONG + " 交易暗号88").thread
+        db.session.commit()
 
     def _demand(self):
         """The demand side (issue 22): a published and a pending wanted ad, an answer thread, a data room with a
@@ -349,6 +361,17 @@ PAGES = {
                     for role in ("seller", "buyer", "other_buyer", "operator")],
     "demand.download": [("buyer", _args(file_id=lambda p: p.room_file.id), FILE, False, None),
                         ("seller", _args(file_id=lambda p: p.room_file.id), FILE, False, None)],
+    # messages (issue 17)
+    "messaging.inbox": [(role, NONE, HTML, True, None) for role in ("buyer", "seller")]
+    + [("operator", NONE, HTML, False, None)],
+    "messaging.thread": [(role, _args(thread_id=lambda p: p.listing_thread.id), HTML, True, None)
+                         for role in ("buyer", "seller")]
+    + [(role, _args(thread_id=lambda p: p.deal_thread.id), HTML, True, None) for role in ("buyer", "seller", "operator")],
+    "messaging.listing_messages": [("other_buyer", _args(listing_id=lambda p: p.listing.id), HTML, False, None),
+                                   ("buyer", _args(listing_id=lambda p: p.listing.id), REDIRECT, False, None)],
+    "messaging.deal_messages": [(role, _args(deal_id=lambda p: p.deal.id), REDIRECT, False, None)
+                                for role in ("buyer", "seller", "operator")]
+    + [("buyer", _args(deal_id=lambda p: p.cancelled.id), HTML, False, None)],
     "licensing.catalogue": [("anon", NONE, HTML, True, None), ("buyer", NONE, HTML, True, None)],
     "licensing.declare_form": [("seller", _args(listing_id=lambda p: p.listing.id), HTML, True, None)],
     "licensing.my_licences": [("seller", NONE, HTML, True, None)],
@@ -505,6 +528,9 @@ PRIVATE = {  # endpoint: (url values, who may read, something only the page itse
     "register_ops.claims_queue": (NONE, {"operator"}, lambda p: f"/operator/rights/claims/{p.claim.id}/evidence"),
     "register_ops.claim_evidence": (_args(claim_id=lambda p: p.claim.id), {"operator"}, lambda p: "%PDF"),
     "demand.thread": (_args(answer_id=lambda p: p.thread.id), {"buyer", "seller", "operator"}, lambda p: "对话暗号42"),
+    "messaging.thread": (_args(thread_id=lambda p: p.listing_thread.id), {"buyer", "seller"}, lambda p: "私信暗号77"),
+    "messaging.deal_messages": (_args(deal_id=lambda p: p.cancelled.id), {"buyer", "seller"},
+                                lambda p: f'action="/deals/{p.cancelled.id}/messages"'),
     "demand.download": (_args(file_id=lambda p: p.room_file.id), {"buyer", "seller"}, lambda p: "%PDF"),
     "demand.detail": (_args(wanted_id=lambda p: p.pending_ad.id), {"buyer", "operator"},
                       lambda p: "待审核"),

@@ -400,6 +400,53 @@ def _messages_in(w, row, user):
     return _count(DemandMessage, DemandMessage.answer_id == row.id)
 
 
+def _asked_for_document(w):
+    """The seller's listing, rejected with a request for a supporting document (issue 17)."""
+    from listings import service
+
+    listing = w.listing(status="pending_review")
+    service.review_listing(w.operator, listing.id, "reject", "请补充年费缴纳凭证", requested_document="supporting_doc")
+    db.session.commit()
+    return listing
+
+
+# --- messages (issue 17) -----------------------------------------------------------------------------------
+
+def _listing_thread(w, disputed=False):
+    """The buyer's thread with the seller about a listing (on a listing whose deal with the buyer is disputed)."""
+    from messaging import service as messages
+
+    listing = w.deal("disputed").listing if disputed else w.listing()
+    thread = messages.write_about_listing(listing.id, w.buyer, "请问年费缴到哪年？").thread
+    db.session.commit()
+    return thread
+
+
+def _thread_messages(w, thread, user):
+    from messaging.models import Message
+
+    return _count(Message, Message.thread_id == thread.id)
+
+
+def _threads_on_listing(w, listing, user):
+    from messaging.models import MessageThread
+
+    return _count(MessageThread, MessageThread.listing_id == listing.id)
+
+
+def _deal_thread_messages(w, deal, user):
+    from messaging.models import MessageThread
+
+    return _count(MessageThread, MessageThread.deal_id == deal.id)
+
+
+def _disclosed(w, thread, user):
+    from messaging.models import MessageThread
+
+    db.session.expire_all()
+    return db.session.get(MessageThread, thread.id).disclosed_deal_id
+
+
 NDA = "本保密协议约束接收方对资料室全部资料保密，期限三年，违约承担赔偿责任。"
 # --- the finance desk (issue 23) -------------------------------------------------------------------------
 # Objects belong to the seller's organisation (a valuation of its right, a loan application sent to a bank of
@@ -883,6 +930,10 @@ MATRIX = {
     ("POST", "listings_api.review"): Case(
         OPERATORS_ONLY_API, setup=lambda w: w.listing(status="pending_review"), args=lambda x: {"listing_id": x.id},
         body=_json({"decision": "approve"}), probe=_reread(Listing, "status")),
+    ("POST", "listings_api.requested_document"): Case(
+        (401, 404, 404, 200, 404, 403), note="the seller side uploads what the rejection asked for",
+        setup=_asked_for_document, args=lambda x: {"listing_id": x.id},
+        body=_files("document", PDF, "receipt.pdf"), probe=_reread(Listing, "supporting_doc")),
     ("POST", "listings_api.withdraw"): Case(
         (401, 403, 403, 200, 403, 403), setup=lambda w: w.listing(), args=lambda x: {"listing_id": x.id},
         probe=_reread(Listing, "status")),
@@ -1023,6 +1074,9 @@ MATRIX = {
         ("login", 404, 404, "done", 404, "refused"), setup=_draft_trademarks, args=lambda x: {"listing_id": x.id},
         body=_form(lambda w, x, user: {"bundle": str(x.other.rights[0].id)}),
         probe=lambda w, x, user: _reread(Listing, "status")(w, x.other, user)),
+    ("POST", "listings.requested_document"): Case(
+        ("login", 404, 404, "done", 404, 403), setup=_asked_for_document, args=lambda x: {"listing_id": x.id},
+        body=_files("document", PDF, "receipt.pdf"), probe=_reread(Listing, "supporting_doc")),
     ("POST", "listings.review"): Case(
         OPERATORS_ONLY_PAGE, setup=lambda w: w.listing(status="pending_review"), args=lambda x: {"listing_id": x.id},
         body=_form({"decision": "approve"}), probe=_reread(Listing, "status")),
@@ -1285,6 +1339,36 @@ MATRIX = {
     ("POST", "demand.message"): Case(
         ("login", "done", 404, "done", 404, "refused"), setup=_answer, args=lambda r: {"answer_id": r.id},
         body=_form({"message": "请提供检测报告"}), probe=_messages_in),
+
+    # --- messages (issue 17): the two parties write; operators read a thread a dispute names, never write -----
+    ("GET", "messaging_api.threads"): Case(SIGNED_IN, note="each lists its own threads"),
+    ("GET", "messaging_api.thread"): Case((401, 200, 404, 200, 404, 404), setup=_listing_thread,
+                                          args=lambda t: {"thread_id": t.id}),
+    ("POST", "messaging_api.reply"): Case(
+        (401, 201, 404, 201, 404, 404), setup=_listing_thread, args=lambda t: {"thread_id": t.id},
+        body=_json({"message": "已缴至 2027 年"}), probe=_thread_messages),
+    ("POST", "messaging_api.disclose"): Case(
+        (401, 200, 404, 200, 404, 404), note="a party names the listing thread in the deal's dispute",
+        setup=lambda w: _listing_thread(w, disputed=True), args=lambda t: {"thread_id": t.id}, probe=_disclosed),
+    ("POST", "messaging_api.write_listing"): Case(
+        (401, 201, 201, 403, 403, 403), note="buyers ask; not the seller side, not sellers-only accounts, not operators",
+        setup=lambda w: w.listing(), args=lambda x: {"listing_id": x.id}, body=_json({"message": "可以开发票吗"}),
+        probe=_threads_on_listing),
+    ("POST", "messaging_api.write_deal"): Case(
+        (401, 201, 404, 201, 404, 403), setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id},
+        body=_json({"message": "合同已签"}), probe=_deal_thread_messages),
+    ("POST", "messaging.reply"): Case(
+        ("login", "done", 404, "done", 404, 404), setup=_listing_thread, args=lambda t: {"thread_id": t.id},
+        body=_form({"message": "已缴至 2027 年"}), probe=_thread_messages),
+    ("POST", "messaging.disclose"): Case(
+        ("login", "done", 404, "done", 404, 404), setup=lambda w: _listing_thread(w, disputed=True),
+        args=lambda t: {"thread_id": t.id}, probe=_disclosed),
+    ("POST", "messaging.write_listing"): Case(
+        ("login", "done", "done", "refused", "refused", "refused"), setup=lambda w: w.listing(),
+        args=lambda x: {"listing_id": x.id}, body=_form({"message": "可以开发票吗"}), probe=_threads_on_listing),
+    ("POST", "messaging.write_deal"): Case(
+        ("login", "done", 404, "done", 404, "refused"), setup=lambda w: w.deal(), args=lambda d: {"deal_id": d.id},
+        body=_form({"message": "合同已签"}), probe=_deal_thread_messages),
 
     # --- the data room (issue 22) -----------------------------------------------------------------------
     ("GET", "demand_api.room"): Case(SIGNED_IN, note="the NDA for everyone signed in; files only to the side and "

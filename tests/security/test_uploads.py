@@ -60,6 +60,16 @@ def _credit_count(w, _obj):
     return db.session.query(CreditRecord).count()
 
 
+def _asked_for(w):
+    """A rejected listing whose rejection asked for a supporting document (issue 17)."""
+    from listings import service
+
+    listing = w.listing(status="pending_review")
+    service.review_listing(w.operator, listing.id, "reject", "请补充年费缴纳凭证", requested_document="supporting_doc")
+    db.session.commit()
+    return listing
+
+
 # name: (who, api?, setup, path, file field, other form fields, allowed kinds, per-file limit, probe)
 ROUTES = {
     "api transfer-filed": ("seller", True, _deal_funded, lambda d: f"/api/v1/deals/{d.id}/transfer-filed",
@@ -73,6 +83,11 @@ ROUTES = {
     "api pledge consent": ("seller", True, lambda w: w.listing(status="draft"),
                            lambda x: f"/api/v1/listings/{x.id}/pledge-consent", "document", {}, "pdf", MAX_FILE,
                            _listing_field("pledge_consent")),
+    "api requested document": ("seller", True, lambda w: _asked_for(w), lambda x: f"/api/v1/listings/{x.id}/requested-document",
+                               "document", {}, "pdf", MAX_FILE, _listing_field("supporting_doc")),
+    "page requested document": ("seller", False, lambda w: _asked_for(w),
+                                lambda x: f"/listings/{x.id}/requested-document", "document", {}, "pdf", MAX_FILE,
+                                _listing_field("supporting_doc")),
     "page business licence": ("seller", False, lambda w: None, lambda _x: "/account/organization", "licence", {},
                               "pdf", MAX_FILE, _org_licence),
     "page credit evidence": ("operator", False, lambda w: None, lambda _x: "/operator/credit", "evidence",
