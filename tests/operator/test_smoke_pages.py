@@ -21,7 +21,7 @@ def test_operator_pages_render(client, as_user, world, path):
     assert r.status_code == 200, r.get_data(as_text=True)[:2000]
 
 
-@pytest.mark.parametrize("path", ["/stats", "/stats.csv", "/stats/charts.css"])
+@pytest.mark.parametrize("path", ["/stats", "/stats.csv"])
 def test_public_pages_render(client, world, path):
     r = client.get(path)
     assert r.status_code == 200, r.get_data(as_text=True)[:2000]

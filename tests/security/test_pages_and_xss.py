@@ -221,7 +221,6 @@ PAGES = {
     "storefront.set_language": [("anon", _args(code="en"), REDIRECT, False, {"next": "//evil.example/"})],
     "storefront.stats": [("anon", NONE, HTML, False, None)],
     "storefront.stats_csv": [("anon", NONE, FILE, False, None)],
-    "storefront.stats_chart_css": [("anon", NONE, FILE, False, None)],
     "auth.login": [("anon", NONE, HTML, False, {"next": LONG})],
     "auth.register": [("anon", NONE, HTML, False, None)],
     "auth.change_password": [("buyer", NONE, HTML, False, None)],
