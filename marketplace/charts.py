@@ -17,12 +17,12 @@ from decimal import ROUND_CEILING, Decimal
 from flask import render_template
 from markupsafe import Markup
 
-WIDTH = 520            # viewBox width; the SVG scales to its column (figure.chart svg in app.css)
+WIDTH = 460            # viewBox width; the SVG scales to its column (figure.chart svg in app.css)
 FONT = 13              # px in viewBox units: must match .chart-svg text in app.css
 PAD = 8
 ROW = 28               # horizontal charts: one row per category
 BAR_THICKNESS = 18
-PLOT_HEIGHT = 200      # upright charts: the height of the plot area
+PLOT_HEIGHT = 180      # upright charts: the height of the plot area
 TARGET_TICKS = 5
 
 
@@ -32,8 +32,13 @@ def _text_width(text, size=FONT):
 
 
 def _short(label, limit):
-    label = str(label)
-    return label if len(label) <= limit else label[: limit - 1] + "…"
+    """``label`` cut to the width of ``limit`` CJK characters (Latin letters are narrower, so more fit)."""
+    label, room = str(label), limit * FONT
+    if _text_width(label) <= room:
+        return label
+    while label and _text_width(label + "…") > room:
+        label = label[:-1]
+    return label + "…"
 
 
 def _dec(value):
