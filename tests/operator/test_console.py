@@ -4,8 +4,8 @@ import pytest
 from marketplace.extensions import db
 from marketplace.models import Organization
 from tests import factories
-from tests.probes import nothing_changes
 from tests.operator.conftest import make_deal
+from tests.probes import nothing_changes
 
 # each operator page, and what shows that it is that page
 OPERATOR_PAGES = {

@@ -7,8 +7,8 @@ from marketplace.errors import PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.models import AuditLog, Notification
 from tests import factories
-from tests.probes import nothing_changes
 from tests.operator.conftest import PDF, file_storage, pdf_upload
+from tests.probes import nothing_changes
 
 ACTIONS = ("list", "bid", "offer", "buy")
 ALLOWED = {

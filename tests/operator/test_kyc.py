@@ -4,8 +4,8 @@ import pytest
 from marketplace.extensions import db
 from marketplace.models import AuditLog, Notification
 from tests import factories
-from tests.probes import nothing_changes
 from tests.operator.conftest import PDF, PNG, pdf_upload
+from tests.probes import nothing_changes
 
 
 def _upload(client, data=PDF, name="licence.pdf"):

@@ -429,7 +429,8 @@ def test_markdown_description_keeps_formatting_but_no_active_content(app, poison
 
 def test_pledge_consent_of_a_listing_without_one_is_404(app, poisoned):
     response = client_for(app, poisoned.w.seller)[0].get(f"/listings/{poisoned.listing.id}/pledge-consent")
-    assert response.status_code == 404
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert not response.get_data().startswith(b"%PDF")  # no file served
 
 
 def test_api_never_answers_html(app, poisoned):
