@@ -1,119 +1,151 @@
-"""Server-side SVG charts drawn with pygal, made to live under the site's CSP.
+"""Bar charts for the statistics pages, drawn on the server as SVG (templates/charts/bar.html).
 
-pygal writes a ``<style>`` and a ``<script>`` into each SVG, and a few ``style``
-attributes; the page's Content-Security-Policy (script-src/style-src 'self')
-would block all of them. So each chart is rendered to a tree, the style, the
-scripts and the tooltip layer are taken out, and the chart is inlined in the page
-(with a ``<title>`` and ``role="img"`` for screen readers). pygal's stylesheet,
-scoped to ``.pygal-chart`` instead of one chart's id, is served once from
-``/stats/charts.css`` (see :func:`chart_css`). Every chart is shown next to a
-table of the same numbers.
+The statistics pages show one kind of chart: one series of bars, upright (a few categories or
+months) or lying down (many categories with long names). This module computes the geometry —
+the scale, the ticks, each bar's position and the place of every label — with Decimal
+arithmetic, and the template writes it out. Colours, fonts and sizes come from classes in
+static/css/app.css, so the SVG has no ``style`` element or attribute and no script: it lives
+under the page's Content-Security-Policy (style-src/script-src 'self') as it is.
+
+Each chart carries a ``<title>`` and a ``<desc>`` (listing every value) and ``role="img"``;
+the page shows a table of the same numbers beside it. Long category names are shortened on
+the chart only (each bar's own ``<title>`` and the table have them in full).
 """
-import functools
-import math
 import re
-import xml.etree.ElementTree as ET
+from decimal import ROUND_CEILING, Decimal
 
-import pygal
+from flask import render_template
 from markupsafe import Markup
-from pygal.style import Style
 
-FONT = '"Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "Helvetica Neue", Arial, sans-serif'
-STYLE = Style(
-    background="#ffffff", plot_background="#ffffff", foreground="#1f2329", foreground_strong="#1f2329",
-    foreground_subtle="#5c6470", opacity=".9", opacity_hover="1", transition="0s",
-    colors=("#b3261e", "#2463b5", "#1e7b3c", "#8a6d00", "#6b7280", "#7c3aed", "#0e7490", "#be185d"),
-    font_family=FONT, label_font_family=FONT, major_label_font_family=FONT, value_font_family=FONT,
-    value_label_font_family=FONT, tooltip_font_family=FONT, title_font_family=FONT, legend_font_family=FONT,
-    label_font_size=13, major_label_font_size=13, legend_font_size=13, title_font_size=16, value_font_size=12,
-)
-BASE_CONFIG = dict(style=STYLE, js=[], disable_xml_declaration=True, no_prefix=False, pretty_print=False,
-                   show_y_guides=True, print_values=True, print_zeroes=False, truncate_label=-1,
-                   truncate_legend=-1, width=720, height=360, margin=16, spacing=12, legend_at_bottom=True)
-_STRIP = ("style", "script")
+WIDTH = 460            # viewBox width; the SVG scales to its column (figure.chart svg in app.css)
+FONT = 13              # px in viewBox units: must match .chart-svg text in app.css
+PAD = 8
+ROW = 28               # horizontal charts: one row per category
+BAR_THICKNESS = 18
+PLOT_HEIGHT = 180      # upright charts: the height of the plot area
+TARGET_TICKS = 5
 
 
-def _element_to_text(root):
-    return ET.tostring(root, encoding="unicode", short_empty_elements=True)
-
-
-def _clean(root, title, description):
-    """Remove what CSP forbids and what needs JS; add accessible names."""
-    for parent in list(root.iter()):
-        for child in list(parent):
-            if not isinstance(child.tag, str):  # comments
-                parent.remove(child)
-            elif child.tag in _STRIP or "tooltip-overlay" in (child.get("class") or ""):
-                parent.remove(child)
-    for el in root.iter():
-        el.attrib.pop("style", None)
-    chart_id = root.get("id")
-    for old in root.findall("title"):
-        root.remove(old)
-    title_el = ET.Element("title", id=f"{chart_id}-title")
-    title_el.text = title
-    root.insert(0, title_el)
-    labelled = f"{chart_id}-title"
-    if description:
-        desc = ET.Element("desc", id=f"{chart_id}-desc")
-        desc.text = description
-        root.insert(1, desc)
-        root.set("aria-describedby", f"{chart_id}-desc")
-    root.set("role", "img")
-    root.set("aria-labelledby", labelled)
-    root.set("focusable", "false")
-    return root
-
-
-def _integer_ticks(series):
-    """Whole-number ticks for counts (pygal would otherwise draw 0.2, 0.4, …)."""
-    top = max([v for _name, values in series for v in values if v is not None] or [1])
-    step = max(1, math.ceil(top / 8))
-    return list(range(0, top + step, step))
+def _text_width(text, size=FONT):
+    """An estimate of the drawn width: CJK glyphs are square, Latin ones about 0.56 em."""
+    return sum(size if ord(ch) >= 0x2E80 else size * 0.56 for ch in str(text))
 
 
 def _short(label, limit):
-    label = str(label)
-    return label if len(label) <= limit else label[: limit - 1] + "…"
+    """``label`` cut to the width of ``limit`` CJK characters (Latin letters are narrower, so more fit)."""
+    label, room = str(label), limit * FONT
+    if _text_width(label) <= room:
+        return label
+    while label and _text_width(label + "…") > room:
+        label = label[:-1]
+    return label + "…"
 
 
-def bar_chart(name, title, labels, series, *, horizontal=False, formatter=None, description=None, height=None,
-              counts=True, label_limit=14):
-    """An inline SVG bar chart (Markup). ``series`` is [(series name, [value per label]), ...].
+def _dec(value):
+    return Decimal(str(round(value, 1)))
 
-    ``name`` must be unique on the page (it becomes the SVG id). ``title`` names the chart
-    for screen readers (the page's heading shows it to everyone); long category labels are
-    shortened to ``label_limit`` characters (the table beside the chart has them in full).
+
+def _num(value):
+    """A coordinate for the SVG: at most one decimal, no trailing zeros."""
+    q = Decimal(value).quantize(Decimal("0.1"))
+    return format(q.normalize(), "f") if q else "0"
+
+
+def nice_step(top, *, whole=True, target=TARGET_TICKS):
+    """The tick step: 1, 2 or 5 times a power of ten, giving about ``target`` ticks up to ``top``.
+
+    ``whole`` keeps the step a whole number (for counts: no tick at 0.4 of a deal).
     """
-    kind = pygal.HorizontalBar if horizontal else pygal.Bar
-    rows = max(len(labels), 1)
-    config = dict(BASE_CONFIG, show_legend=len(series) > 1,
-                  height=height or (max(200, 50 + 32 * rows * max(1, len(series))) if horizontal else 340))
-    if formatter is not None:
-        config["formatter"] = formatter
-    if counts:
-        config["y_labels"] = _integer_ticks(series)
-    chart = kind(**config)
-    chart.uuid = re.sub(r"[^a-z0-9-]", "-", name.lower())
-    chart.x_labels = [_short(x, label_limit) for x in labels]
-    for series_name, values in series:
-        chart.add(str(series_name), list(values))
-    root = _clean(chart.render_tree(), str(title), description)
-    return Markup(_element_to_text(root))
+    top = Decimal(top)
+    if top <= 0:
+        return Decimal(1)
+    raw = top / target
+    power = Decimal(1).scaleb(raw.adjusted())  # 10 ** floor(log10(raw))
+    for m in (1, 2, 5, 10):
+        step = power * m
+        if step >= raw:
+            break
+    if whole:
+        step = max(Decimal(1), step.to_integral_value(ROUND_CEILING))
+    return step
 
 
-@functools.lru_cache(maxsize=1)
-def chart_css():
-    """pygal's stylesheet for :data:`STYLE`, scoped to every ``.pygal-chart`` on the page."""
-    chart = pygal.Bar(**dict(BASE_CONFIG, show_legend=True))
-    chart.uuid = "scope"
-    chart.x_labels = ["a"]
-    for i in range(len(STYLE.colors)):
-        chart.add(f"s{i}", [1])
-    root = chart.render_tree()
-    css = "\n".join(el.text or "" for el in root.iter("style"))
-    css = css.replace("#chart-scope", ".pygal-chart")
-    # Hover effects and tooltips need pygal's script, which the CSP keeps out.
-    # Values are printed inside the bars: white on the dark bar colours keeps the contrast.
-    return css + ("\n.pygal-chart .tooltip{opacity:0}"
-                  "\n.pygal-chart .text-overlay text.value{fill:#fff;font-weight:600}\n")
+def ticks(top, *, whole=True):
+    """Tick values from 0 to the first tick at or above ``top``."""
+    step = nice_step(top, whole=whole)
+    count = int((Decimal(top) / step).to_integral_value(ROUND_CEILING)) if Decimal(top) > 0 else 1
+    return [step * i for i in range(max(count, 1) + 1)]
+
+
+def _plain(value):
+    """A tick's label: thousands separated, no needless decimals (0.5, 1, 1.5 … or 1,000)."""
+    value = Decimal(value).normalize()
+    return f"{value:,f}" if value != value.to_integral_value() else f"{int(value):,}"
+
+
+def layout(name, title, labels, values, *, horizontal=False, formatter=None, description=None, counts=True,
+           label_limit=14):
+    """The geometry of one bar chart, as plain data for templates/charts/bar.html."""
+    if len(labels) != len(values):
+        raise ValueError("one value per label")
+    values = [Decimal(str(v)) if v is not None else Decimal(0) for v in values]
+    fmt = formatter or (lambda v: f"{int(v):,}" if counts else _plain(v))
+    scale = ticks(max(values or [Decimal(0)]), whole=counts)
+    top = scale[-1]
+    shown = [_short(lab, label_limit) for lab in labels]
+    chart_id = "chart-" + re.sub(r"[^a-z0-9-]", "-", name.lower())
+    tick_labels = [_plain(t) for t in scale]
+    bars = []
+    if horizontal:
+        left = _dec(PAD + min(200, max([_text_width(s) for s in shown] or [0])) + PAD)
+        right = _dec(WIDTH - PAD - max([_text_width(fmt(v)) for v in values] or [0]) - PAD)
+        span = right - left
+        plot_top = PAD
+        plot_bottom = plot_top + ROW * len(values)
+        for i, (label, short, value) in enumerate(zip(labels, shown, values, strict=True)):
+            length = span * value / top
+            y = plot_top + ROW * i + (ROW - BAR_THICKNESS) / 2
+            bars.append({"x": _num(left), "y": _num(y), "width": _num(length), "height": _num(BAR_THICKNESS),
+                         "label": short, "full_label": str(label), "value": fmt(value), "zero": value == 0,
+                         "label_x": _num(left - PAD), "label_y": _num(y + BAR_THICKNESS / 2),
+                         "value_x": _num(left + length + 4), "value_y": _num(y + BAR_THICKNESS / 2)})
+        grid = [{"x1": _num(left + span * t / top), "x2": _num(left + span * t / top), "y1": _num(plot_top),
+                 "y2": _num(plot_bottom), "label": lab, "label_x": _num(left + span * t / top),
+                 "label_y": _num(plot_bottom + FONT + 4)} for t, lab in zip(scale, tick_labels, strict=True)]
+        height = plot_bottom + FONT + 4 + PAD
+        axis = {"x1": _num(left), "y1": _num(plot_top), "x2": _num(left), "y2": _num(plot_bottom)}
+    else:
+        left = _dec(PAD + max(_text_width(t) for t in tick_labels) + PAD)
+        right = _dec(WIDTH - PAD)
+        slot = (right - left) / max(len(values), 1)
+        widest = max([_text_width(s) for s in shown] or [0])
+        tilt = widest > float(slot) - 4          # labels that would touch are set at 45°
+        plot_top = PAD + FONT + 4                 # room for the value above the tallest bar
+        plot_bottom = plot_top + PLOT_HEIGHT
+        bar_width = min(slot * Decimal("0.7"), Decimal(56))
+        for i, (label, short, value) in enumerate(zip(labels, shown, values, strict=True)):
+            length = Decimal(PLOT_HEIGHT) * value / top
+            centre = left + slot * i + slot / 2
+            bars.append({"x": _num(centre - bar_width / 2), "y": _num(plot_bottom - length), "width": _num(bar_width),
+                         "height": _num(length), "label": short, "full_label": str(label), "value": fmt(value),
+                         "zero": value == 0, "label_x": _num(centre), "label_y": _num(plot_bottom + FONT + 6),
+                         "value_x": _num(centre), "value_y": _num(plot_bottom - length - 4)})
+        grid = [{"x1": _num(left), "x2": _num(right), "y1": _num(plot_bottom - PLOT_HEIGHT * t / top),
+                 "y2": _num(plot_bottom - PLOT_HEIGHT * t / top), "label": lab, "label_x": _num(left - PAD),
+                 "label_y": _num(plot_bottom - PLOT_HEIGHT * t / top)} for t, lab in zip(scale, tick_labels, strict=True)]
+        label_room = (widest * 0.71 + FONT) if tilt else FONT
+        height = plot_bottom + 6 + label_room + PAD
+        axis = {"x1": _num(left), "y1": _num(plot_bottom), "x2": _num(right), "y2": _num(plot_bottom)}
+    return {"id": chart_id, "title": str(title), "description": description, "horizontal": horizontal,
+            "tilt": (not horizontal) and tilt, "width": WIDTH, "height": _num(height), "bars": bars, "grid": grid,
+            "axis": axis}
+
+
+def bar_chart(name, title, labels, values, **options):
+    """An inline SVG bar chart (Markup) of one series: ``values[i]`` is the bar of ``labels[i]``.
+
+    ``name`` must be unique on the page (it becomes the SVG's id). ``title`` names the chart
+    for screen readers (the page's heading shows it to everyone); ``description`` says every
+    value in words. See :func:`layout` for the options.
+    """
+    return Markup(render_template("charts/bar.html", chart=layout(name, title, labels, values, **options)))

@@ -14,9 +14,9 @@ type, and per-organisation counts.
 """
 import csv
 import io
-import json
 import statistics
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
+from decimal import Decimal
 
 from flask import Response
 from flask_babel import get_locale
@@ -314,74 +314,48 @@ def label(dimension, key):
 
 
 def _wan(fen):
-    return round(fen / 1_000_000, 2)
-
-
-_CHART_CACHE = OrderedDict()
-_CHART_CACHE_SIZE = 16
+    """Fen as 万元 (ten thousand yuan), exactly, to the hundredth."""
+    return (Decimal(fen) / 1_000_000).quantize(Decimal("0.01"))
 
 
 def charts(data, operator=False):
-    """{name: inline SVG} for the statistics page.
-
-    Drawing takes pygal about a tenth of a second per chart, so the drawings are kept per
-    process, keyed by the very numbers (and language) they show: a change in the data is a
-    new key, so a cached chart is never stale.
-    """
-    key = json.dumps([_locale(), operator, data["listings"], data["deals"]["by_month"], data["deals"]["by_type"],
-                      data["recordal"]["buckets"]], default=str, sort_keys=True)
-    if key in _CHART_CACHE:
-        _CHART_CACHE.move_to_end(key)
-        return _CHART_CACHE[key]
-    drawn = _draw_charts(data, operator)
-    _CHART_CACHE[key] = drawn
-    while len(_CHART_CACHE) > _CHART_CACHE_SIZE:
-        _CHART_CACHE.popitem(last=False)
-    return drawn
-
-
-def _draw_charts(data, operator):
+    """{name: inline SVG} for the statistics page (marketplace.charts; each beside its data table)."""
     from .charts import bar_chart
 
-    def categorical(name, dimension, title, pairs, horizontal=True):
-        labels = [label(dimension, k) for k, _n in pairs]
-        return bar_chart(name, str(title), labels, [(str(_l("挂牌数")), [n for _k, n in pairs])],
-                         horizontal=horizontal, description=_describe(labels, [n for _k, n in pairs]))
+    def chart(name, title, labels, values, **options):
+        return bar_chart(name, str(title), labels, values, description=_describe(labels, values), **options)
+
+    def categorical(dimension, pairs, horizontal=True):
+        return chart(f"stats-{dimension}", DIMENSION_LABELS[dimension], [label(dimension, k) for k, _n in pairs],
+                     [n for _k, n in pairs], horizontal=horizontal)
 
     out = {}
     listings = data["listings"]
     for dimension in ("kind", "patent_type", "ipc_section", "nice_class", "region", "grade"):
-        pairs = listings[dimension]
-        if pairs:
-            out[dimension] = categorical(f"stats-{dimension}", dimension, DIMENSION_LABELS[dimension], pairs,
+        if listings[dimension]:
+            out[dimension] = categorical(dimension, listings[dimension],
                                          horizontal=dimension not in ("kind", "grade", "patent_type"))
     if operator and listings.get("status"):
-        out["status"] = categorical("stats-status", "status", DIMENSION_LABELS["status"], listings["status"])
+        out["status"] = categorical("status", listings["status"])
     months = data["deals"]["by_month"]
     if months:
-        labels = [m["month"] for m in months]
-        out["deal_month"] = bar_chart("stats-deal-month", str(_l("每月成交笔数")), labels,
-                                      [(str(_l("成交笔数")), [m["count"] for m in months])],
-                                      description=_describe(labels, [m["count"] for m in months]))
+        out["deal_month"] = chart("stats-deal-month", _l("每月成交笔数"), [m["month"] for m in months],
+                                  [m["count"] for m in months])
         shown = [m for m in months if m["value"] is not None]
         if shown:
-            labels = [m["month"] for m in shown]
-            out["deal_value"] = bar_chart("stats-deal-value", str(_l("每月成交金额（万元）")), labels,
-                                          [(str(_l("成交金额（万元）")), [_wan(m["value"]) for m in shown])],
-                                          formatter=lambda v: f"{v:,.2f}", counts=False,
-                                          description=_describe(labels, [_wan(m["value"]) for m in shown]))
+            out["deal_value"] = chart("stats-deal-value", _l("每月成交金额（万元）"), [m["month"] for m in shown],
+                                      [_wan(m["value"]) for m in shown], formatter=lambda v: f"{v:,.2f}",
+                                      counts=False)
     types = data["deals"]["by_type"]
     if types:
-        labels = [label("deal_type", t["deal_type"]) for t in types]
-        out["deal_type"] = bar_chart("stats-deal-type", str(_l("按交易方式的成交笔数")), labels,
-                                     [(str(_l("成交笔数")), [t["count"] for t in types])], horizontal=True,
-                                     description=_describe(labels, [t["count"] for t in types]))
+        out["deal_type"] = chart("stats-deal-type", _l("按交易方式的成交笔数"),
+                                 [label("deal_type", t["deal_type"]) for t in types], [t["count"] for t in types],
+                                 horizontal=True)
     recordal = data["recordal"]
     if recordal["count"]:
-        labels = [label("recordal_days", b) for b, _n in recordal["buckets"]]
-        out["recordal"] = bar_chart("stats-recordal", str(_l("付款至权利变更登记的天数")), labels,
-                                    [(str(_l("交易笔数")), [n for _b, n in recordal["buckets"]])],
-                                    description=_describe(labels, [n for _b, n in recordal["buckets"]]))
+        out["recordal"] = chart("stats-recordal", _l("付款至权利变更登记的天数"),
+                                [label("recordal_days", b) for b, _n in recordal["buckets"]],
+                                [n for _b, n in recordal["buckets"]])
     return out
 
 

@@ -117,16 +117,6 @@ def stats_csv():
     return market_stats.csv_response(market_stats.public_stats(), "ipmart-stats.csv")
 
 
-@bp.get("/stats/charts.css")
-def stats_chart_css():
-    """pygal's chart stylesheet, served from our origin so the CSP (style-src 'self') allows it."""
-    from flask import Response
-
-    from .charts import chart_css
-
-    return Response(chart_css(), mimetype="text/css", headers={"Cache-Control": "public, max-age=3600"})
-
-
 # --- account pages: business licence, credit records and appeals ----------------------------
 
 @bp.route("/account/organization", methods=["GET", "POST"])

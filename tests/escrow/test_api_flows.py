@@ -11,6 +11,7 @@ from marketplace.extensions import db
 from marketplace.models import Notification
 from tests import factories
 from tests.escrow.conftest import PDF, PNG
+from tests.probes import nothing_changes
 
 
 @pytest.fixture
@@ -242,8 +243,11 @@ def test_seller_cannot_upload_for_someone_elses_deal(app, client, open_deal, par
     from tests.escrow.conftest import drive
 
     deal = drive(open_deal().id, "funded", parties)
-    assert _upload(client, deal.id, "transfer-filed", tokens["buyer"]).status_code == 403
-    assert _upload(client, deal.id, "transfer-filed", tokens["stranger"]).status_code == 404
+    with nothing_changes():  # no document stored, no event, the deal still funded
+        refused = _upload(client, deal.id, "transfer-filed", tokens["buyer"])
+        hidden = _upload(client, deal.id, "transfer-filed", tokens["stranger"])
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"]
+    assert hidden.status_code == 404 and str(deal.price) not in hidden.get_data(as_text=True)
 
 
 def test_openapi_documents_every_deal_route(app, client):

@@ -9,6 +9,7 @@ from escrow.models import DEAL_STATES, Deal
 from marketplace.extensions import db
 from tests import factories
 from tests.escrow.conftest import PDF, drive
+from tests.probes import nothing_changes
 
 
 @pytest.mark.parametrize("state", DEAL_STATES)
@@ -32,13 +33,17 @@ def test_deal_page_renders_for_each_party_in_every_state(app, client, as_user, o
 
 def test_strangers_and_anonymous_cannot_see_a_deal(app, client, as_user, open_deal):
     deal = open_deal()
-    assert client.get(f"/deals/{deal.id}").status_code == 302  # to sign in
+    anonymous = client.get(f"/deals/{deal.id}")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     stranger = factories.make_user("buyer")
     db.session.commit()
     as_user(stranger)
-    assert client.get(f"/deals/{deal.id}").status_code == 404
-    assert client.get(f"/deals/{deal.id}/contract").status_code == 404
-    assert client.post(f"/deals/{deal.id}/accept").status_code == 404
+    secret = (deal.payment_reference, deal.listing.title)
+    for path in (f"/deals/{deal.id}", f"/deals/{deal.id}/contract"):
+        page = client.get(path)
+        assert page.status_code == 404 and not any(s in page.get_data(as_text=True) for s in secret)
+    with nothing_changes():
+        assert client.post(f"/deals/{deal.id}/accept").status_code == 404
 
 
 def test_seller_sees_the_upload_form_and_next_step(app, client, as_user, open_deal, parties):
@@ -156,12 +161,16 @@ def test_contract_summary_for_a_licence(app, client, as_user, open_deal, parties
 
 
 def test_operator_queues_are_for_operators_only(app, client, as_user, parties):
+    queues = {"/operator/payments": "<h1>确认收款", "/operator/payouts": "<h1>待付款给卖方",
+              "/operator/disputes": "<h1>交易争议"}
     as_user(parties.buyer)
-    for url in ("/operator/payments", "/operator/payouts", "/operator/disputes"):
-        assert client.get(url).status_code == 403
+    for url, heading in queues.items():
+        refused = client.get(url)
+        assert refused.status_code == 403 and heading not in refused.get_data(as_text=True)
     as_user(parties.operator)
-    for url in ("/operator/payments", "/operator/payouts", "/operator/disputes"):
-        assert client.get(url).status_code == 200
+    for url, heading in queues.items():
+        page = client.get(url)
+        assert page.status_code == 200 and heading in page.get_data(as_text=True)
 
 
 def test_english_deal_page(app, client, as_user, open_deal, parties):

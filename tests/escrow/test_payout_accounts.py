@@ -18,6 +18,7 @@ from marketplace.models import AuditLog
 from marketplace.timeutil import utcnow
 from tests import factories
 from tests.escrow.conftest import drive
+from tests.probes import nothing_changes
 
 GOOD = {"bank": "中国工商银行", "branch": "深圳高新园支行", "account_number": "4000 0231 0900 1234 567"}
 
@@ -230,7 +231,10 @@ def test_seller_page_enters_and_shows_the_account_masked(app, client, as_user, b
 
 def test_buyers_get_no_payout_account_page(app, client, as_user, buyer):
     as_user(buyer)
-    assert client.get("/account/payout-account").status_code == 403
+    page = client.get("/account/payout-account")
+    assert page.status_code == 403 and "<h1>收款账户</h1>" not in page.get_data(as_text=True)
+    with nothing_changes():  # a buyer cannot file a payout account either
+        assert client.post("/account/payout-account", data={**GOOD, "account_name": buyer.name}).status_code == 403
 
 
 def test_operator_queue_verifies_and_payout_queue_shows_the_account(app, client, as_user, open_deal, parties,

@@ -205,7 +205,10 @@ def test_licence_deal_needs_no_acknowledgement(app, client, parties, open_deal):
     deal = open_deal("non_exclusive_license")
     headers = factories.auth_header(parties.buyer)
     db.session.commit()
-    assert client.post(f"/api/v1/deals/{deal.id}/pay", headers=headers).status_code == 200
+    r = client.post(f"/api/v1/deals/{deal.id}/pay", headers=headers)
+    assert r.status_code == 200 and r.get_json()["amount"] == deal.price, r.get_json()
+    db.session.expire_all()
+    assert db.session.get(Deal, deal.id).licences_acknowledged_at is None  # nothing to acknowledge
 
 
 def test_exclusive_licence_deal_cannot_be_recorded_beside_a_running_non_exclusive_one(app, parties):

@@ -7,6 +7,7 @@ from listings.models import Encumbrance, Right
 from marketplace.extensions import db
 from marketplace.timeutil import local, utcnow
 from tests import factories
+from tests.probes import nothing_changes
 
 from .conftest import api, make_patent
 
@@ -66,9 +67,11 @@ def test_bad_applications_are_refused_naming_the_field(client, desk, change, fie
 def test_a_bank_organisation_not_verified_is_no_bank(client, desk):
     desk.other_bank.organization.verified = False
     db.session.commit()
-    r = _apply(client, desk, banks=[desk.other_bank.organization_id])
-    assert r.status_code == 422
-    assert api(client, desk.other_bank, "GET", "/loans/queue").status_code == 403
+    with nothing_changes():
+        r = _apply(client, desk, banks=[desk.other_bank.organization_id])
+        queue = api(client, desk.other_bank, "GET", "/loans/queue")
+    assert r.status_code == 422 and "banks.0" in r.get_json()["error"]["fields"], r.get_json()
+    assert queue.status_code == 403 and "applications" not in queue.get_json()
 
 
 def test_who_sees_an_application(client, desk):

@@ -180,12 +180,16 @@ def test_the_report_is_private_to_the_holder(client, holder):
     bank = factories.make_user("bank", org=factories.make_org(name="工商银行"))
     operator = factories.make_user("operator")
     db.session.commit()
-    assert api(client, colleague, "GET", f"/valuations/{vid}").status_code == 200
-    assert api(client, operator, "GET", f"/valuations/{vid}").status_code == 200
+    for reader in (colleague, operator):
+        r = api(client, reader, "GET", f"/valuations/{vid}")
+        assert r.status_code == 200 and r.get_json()["valuation"]["id"] == vid
     for other in (stranger, bank):
-        assert api(client, other, "GET", f"/valuations/{vid}").status_code == 404
-        assert api(client, other, "GET", f"/valuations/{vid}.pdf").status_code == 404
-    assert api(client, None, "GET", f"/valuations/{vid}").status_code == 401
+        for path in (f"/valuations/{vid}", f"/valuations/{vid}.pdf"):
+            r = api(client, other, "GET", path)
+            assert r.status_code == 404 and patent.number not in r.get_data(as_text=True)
+            assert r.get_json()["error"]["code"] == "not_found"
+    anonymous = api(client, None, "GET", f"/valuations/{vid}")
+    assert anonymous.status_code == 401 and "valuation" not in anonymous.get_json()
 
 
 def test_attaching_to_a_published_listing_shows_the_report_to_its_viewers(client, holder):

@@ -11,6 +11,7 @@ from finance.models import ServiceCharge, Voucher, VoucherRedemption
 from marketplace.extensions import db
 from marketplace.timeutil import local, utcnow
 from tests import factories
+from tests.probes import nothing_changes
 
 from .conftest import api
 
@@ -47,10 +48,11 @@ def test_only_verified_issuers_create_batches(client, desk):
     desk.issuer.organization.verified = False
     db.session.commit()
     for user in (desk.issuer, desk.sme, desk.bank, desk.operator):
-        r = api(client, user, "POST", "/voucher-batches", json={"programme": "某项目", "face_value": 100,
-                                                                "valid_from": "2026-01-01", "valid_until": "2099-01-01",
-                                                                "services": ["valuation_review"], "regions": ["shenzhen"]})
-        assert r.status_code == 403
+        with nothing_changes():  # no batch, no voucher
+            r = api(client, user, "POST", "/voucher-batches", json={
+                "programme": "某项目", "face_value": 100, "valid_from": "2026-01-01", "valid_until": "2099-01-01",
+                "services": ["valuation_review"], "regions": ["shenzhen"]})
+        assert r.status_code == 403 and r.get_json()["error"]["code"], r.get_json()
 
 
 @pytest.mark.parametrize("change,field", [

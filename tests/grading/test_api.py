@@ -6,6 +6,7 @@ from listings.models import GradeAssessment, Listing
 from marketplace.extensions import db
 from tests import factories
 from tests.grading.conftest import RATIONALE, full_scores
+from tests.probes import nothing_changes
 
 
 @pytest.fixture
@@ -82,20 +83,21 @@ def test_operator_of_listing_organisation_403(client, patent_listing):
 
 
 def test_missing_listing_404(client, op_headers):
-    assert client.get("/api/v1/listings/9999/grade/proposal", headers=op_headers).status_code == 404
-    r = client.post("/api/v1/listings/9999/grade", headers=op_headers,
-                    json={"scores": full_scores("patent"), "rationale": RATIONALE})
-    assert r.status_code == 404
-    assert client.get("/api/v1/listings/9999/grades", headers=op_headers).status_code == 404
+    _missing(client, op_headers, "/api/v1/listings/9999")
+
+
+def _missing(client, headers, base):
+    for path in (base + "/grade/proposal", base + "/grades"):
+        r = client.get(path, headers=headers)
+        assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found", path
+    with nothing_changes():  # no assessment stored
+        r = client.post(base + "/grade", headers=headers, json={"scores": full_scores("patent"), "rationale": RATIONALE})
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
 
 
 @pytest.mark.parametrize("listing_id", [2**31, 2**63 + 5])
 def test_ids_beyond_integer_range_404(client, op_headers, listing_id):
-    base = f"/api/v1/listings/{listing_id}"
-    assert client.get(base + "/grade/proposal", headers=op_headers).status_code == 404
-    assert client.get(base + "/grades", headers=op_headers).status_code == 404
-    r = client.post(base + "/grade", headers=op_headers, json={"scores": full_scores("patent"), "rationale": RATIONALE})
-    assert r.status_code == 404
+    _missing(client, op_headers, f"/api/v1/listings/{listing_id}")
 
 
 def test_not_published_409(client, app, seller, op_headers):
@@ -126,9 +128,10 @@ def test_bad_input_422_names_field(client, patent_listing, op_headers, body, fie
 
 
 def test_non_json_body_422(client, patent_listing, op_headers):
-    r = client.post(f"/api/v1/listings/{patent_listing.id}/grade", headers=op_headers, data="nope",
-                    content_type="text/plain")
-    assert r.status_code == 422
+    with nothing_changes():  # not graded
+        r = client.post(f"/api/v1/listings/{patent_listing.id}/grade", headers=op_headers, data="nope",
+                        content_type="text/plain")
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "validation_error"
 
 
 def test_openapi_documents_grade_routes(client):

@@ -15,6 +15,7 @@ from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 from search.index import listing_document
 from tests import factories
+from tests.probes import nothing_changes
 
 from .conftest import FIXED_TERMS, PERCENT_TERMS, take_and_pay
 
@@ -74,8 +75,9 @@ def test_bad_terms_are_refused_naming_the_field_and_nothing_is_stored(app, clien
 
 
 def _refusal(client, people, listing):
-    r = client.post(f"/api/v1/listings/{listing.id}/open-licence", json=PERCENT_TERMS,
-                    headers=factories.auth_header(people.holder))
+    headers = factories.auth_header(people.holder)
+    with nothing_changes():  # no declaration, the listing and its rights as they were
+        r = client.post(f"/api/v1/listings/{listing.id}/open-licence", json=PERCENT_TERMS, headers=headers)
     assert _declarations() == 0
     return r
 
@@ -111,7 +113,8 @@ def test_a_patent_under_an_exclusive_licence_cannot_be_declared(app, client, peo
 def test_a_listing_offering_an_exclusive_licence_cannot_be_declared(app, client, people):
     listing = factories.make_listing(people.holder, deal_types=("non_exclusive_license", "exclusive_license"))
     db.session.commit()
-    assert _refusal(client, people, listing).status_code == 409
+    r = _refusal(client, people, listing)
+    assert r.status_code == 409 and "开放许可期间不得给予独占或排他许可" in r.get_json()["error"]["message"]
 
 
 def test_only_the_holders_side_declares(app, client, people):
@@ -129,7 +132,8 @@ def test_a_lapsed_patent_cannot_be_declared(app, client, people):
     listing = factories.make_listing(people.holder, deal_types=("non_exclusive_license",))
     listing.rights[0].legal_status = "lapsed"
     db.session.commit()
-    assert _refusal(client, people, listing).status_code == 409
+    r = _refusal(client, people, listing)
+    assert r.status_code == 409 and "不是有效的已授权专利" in r.get_json()["error"]["message"]
 
 
 def test_a_second_declaration_on_the_listing_is_refused(app, client, people, declared):

@@ -8,6 +8,7 @@ from marketplace.extensions import db
 from marketplace.models import Notification
 from marketplace.timeutil import iso, parse_iso, utcnow
 from tests import factories
+from tests.probes import nothing_changes
 
 from .conftest import patent_payload, trademark_payload
 
@@ -69,7 +70,9 @@ def test_buyer_cannot_create_listings(client, buyer, api):
 
 
 def test_anonymous_cannot_create(client):
-    assert create(client, {}, patent_payload()).status_code == 401
+    with nothing_changes():
+        res = create(client, {}, patent_payload())
+    assert res.status_code == 401 and res.json["error"]["code"] == "unauthenticated"
 
 
 def test_restricted_credit_cannot_list(client, make_user, api):
@@ -214,18 +217,25 @@ def test_get_visibility(client, seller, buyer, operator, api):
     draft = factories.make_listing(seller, status="draft")
     published = factories.make_listing(seller, status="published")
     db.session.commit()
-    assert client.get(f"/api/v1/listings/{published.id}").status_code == 200
-    assert client.get(f"/api/v1/listings/{draft.id}").status_code == 404
-    assert client.get(f"/api/v1/listings/{draft.id}", headers=api(buyer)).status_code == 404
+
+    def sees(listing, headers=None):
+        res = client.get(f"/api/v1/listings/{listing}", headers=headers or {})
+        if res.status_code == 404:
+            assert res.json["error"]["code"] == "not_found" and "listing" not in res.json
+            return False
+        assert res.status_code == 200 and res.json["listing"]["id"] == listing
+        return True
+
+    assert sees(published.id)
+    assert not sees(draft.id) and not sees(draft.id, api(buyer))
     other_seller = factories.make_user("seller")
     db.session.commit()
-    assert client.get(f"/api/v1/listings/{draft.id}", headers=api(other_seller)).status_code == 404
-    assert client.get(f"/api/v1/listings/{draft.id}", headers=api(seller)).status_code == 200
+    assert not sees(draft.id, api(other_seller))
+    assert sees(draft.id, api(seller))
     colleague = factories.make_user("seller", org=seller.organization)
     db.session.commit()
-    assert client.get(f"/api/v1/listings/{draft.id}", headers=api(colleague)).status_code == 200
-    assert client.get(f"/api/v1/listings/{draft.id}", headers=api(operator)).status_code == 200
-    assert client.get("/api/v1/listings/999999").status_code == 404
+    assert sees(draft.id, api(colleague)) and sees(draft.id, api(operator))
+    assert not sees(999999)
 
 
 def test_patch_only_while_draft_or_rejected(client, seller, api):
@@ -296,9 +306,8 @@ def test_full_lifecycle_reject_fix_resubmit_approve(client, seller, operator, ap
 ])
 def test_withdraw_from_each_state(client, seller, api, status, can_withdraw):
     listing = factories.make_listing(seller, status=status)
-    db.session.commit()
-    res = client.post(f"/api/v1/listings/{listing.id}/withdraw", headers=api(seller))
-    assert res.status_code == (200 if can_withdraw else 409)
+    headers = api(seller)
+    _act_or_refuse(client, f"/api/v1/listings/{listing.id}/withdraw", headers, listing, can_withdraw, "withdrawn")
 
 
 @pytest.mark.parametrize("status, can_submit", [
@@ -307,17 +316,31 @@ def test_withdraw_from_each_state(client, seller, api, status, can_withdraw):
 ])
 def test_submit_from_each_state(client, seller, api, status, can_submit):
     listing = factories.make_listing(seller, status=status)
-    db.session.commit()
-    res = client.post(f"/api/v1/listings/{listing.id}/submit", headers=api(seller))
-    assert res.status_code == (200 if can_submit else 409)
+    headers = api(seller)
+    _act_or_refuse(client, f"/api/v1/listings/{listing.id}/submit", headers, listing, can_submit, "pending_review")
+
+
+def _act_or_refuse(client, url, headers, listing, allowed, new_status):
+    """The act moves the listing to ``new_status`` (the answer shows it); a refusal (409) changes nothing."""
+    if allowed:
+        res = client.post(url, headers=headers)
+        assert res.status_code == 200 and res.json["listing"]["status"] == new_status, res.json
+        db.session.expire_all()
+        assert db.session.get(Listing, listing.id).status == new_status
+    else:
+        with nothing_changes():
+            res = client.post(url, headers=headers)
+        assert res.status_code == 409 and res.json["error"]["code"] in ("conflict", "illegal_transition"), res.json
 
 
 def test_auction_with_bids_cannot_be_withdrawn(client, seller, api):
     listing = factories.make_listing(seller, status="published", price_mode="auction")
     listing.auction.bid_count = 2
     listing.auction.current_price = 120_000_00
-    db.session.commit()
-    assert client.post(f"/api/v1/listings/{listing.id}/withdraw", headers=api(seller)).status_code == 409
+    headers = api(seller)
+    with nothing_changes():  # the auction and its bids stay
+        res = client.post(f"/api/v1/listings/{listing.id}/withdraw", headers=headers)
+    assert res.status_code == 409, res.json
 
 
 def test_approve_refuses_an_auction_that_already_ended(client, seller, operator, api):
@@ -382,11 +405,12 @@ def test_malformed_bodies_get_422_never_500(client, seller, api, body):
 
 def test_review_with_malformed_values(client, seller, operator, api):
     listing = factories.make_listing(seller, status="pending_review")
-    db.session.commit()
-    for body in ({"decision": ["approve"]}, {"decision": "reject", "reason": {"a": 1}},
-                 {"decision": "reject", "reason": "bad\x00"}):
-        res = client.post(f"/api/v1/listings/{listing.id}/review", json=body, headers=api(operator))
-        assert res.status_code == 422, res.json
+    headers = api(operator)
+    for body, field in (({"decision": ["approve"]}, "decision"), ({"decision": "reject", "reason": {"a": 1}}, "reason"),
+                        ({"decision": "reject", "reason": "bad\x00"}, "reason")):
+        with nothing_changes():  # still pending review
+            res = client.post(f"/api/v1/listings/{listing.id}/review", json=body, headers=headers)
+        assert res.status_code == 422 and field in res.json["error"]["fields"], res.json
 
 
 def test_openapi_documents_every_listing_route(client):

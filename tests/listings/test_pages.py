@@ -7,6 +7,7 @@ from listings.models import Listing
 from marketplace.extensions import db
 from tests import factories
 from tests.factories import PNG
+from tests.probes import nothing_changes
 
 
 def _wizard_form(**overrides):
@@ -49,22 +50,27 @@ def test_unverified_seller_is_said_so_and_negotiable_shows_mianyi(client):
                                              ("withdrawn", False), ("expired", False), ("published", True),
                                              ("reserved", True), ("sold", True)])
 def test_anonymous_sees_only_public_listings(client, seller, status, visible):
-    listing = factories.make_listing(seller, status=status)
+    listing = factories.make_listing(seller, status=status, title="只给看得见的人的挂牌标题")
     db.session.commit()
-    assert client.get(f"/listings/{listing.id}").status_code == (200 if visible else 404)
+    res = client.get(f"/listings/{listing.id}")
+    assert res.status_code == (200 if visible else 404)
+    assert ("只给看得见的人的挂牌标题" in res.get_data(as_text=True)) == visible
 
 
 def test_other_orgs_draft_is_404_and_own_is_visible(client, seller, as_user):
-    draft = factories.make_listing(seller, status="draft")
+    draft = factories.make_listing(seller, status="draft", title="别家看不到的草稿")
     other = factories.make_user("seller")
     db.session.commit()
     as_user(other)
-    assert client.get(f"/listings/{draft.id}").status_code == 404
-    assert client.get(f"/listings/{draft.id}/edit").status_code == 404
-    assert client.post(f"/listings/{draft.id}/submit").status_code == 404
+    for path in (f"/listings/{draft.id}", f"/listings/{draft.id}/edit"):
+        res = client.get(path)
+        assert res.status_code == 404 and "别家看不到的草稿" not in res.get_data(as_text=True)
+    with nothing_changes():  # still a draft
+        assert client.post(f"/listings/{draft.id}/submit").status_code == 404
     as_user(seller)
-    assert client.get(f"/listings/{draft.id}").status_code == 200
-    assert client.get(f"/listings/{draft.id}/edit").status_code == 200
+    for path in (f"/listings/{draft.id}", f"/listings/{draft.id}/edit"):
+        res = client.get(path)
+        assert res.status_code == 200 and "别家看不到的草稿" in res.get_data(as_text=True)
 
 
 def test_script_in_description_never_reaches_a_page(client, seller, as_user):
@@ -156,10 +162,12 @@ def test_trademark_image_must_be_png_or_jpeg_and_small(client, seller, as_user, 
 
 def test_buyer_cannot_open_the_wizard(client, buyer, as_user):
     as_user(buyer)
-    assert client.get("/listings/new").status_code == 403
-    assert client.post("/listings/new?kind=patent", data=_wizard_form()).status_code == 403
-    assert client.get("/my/listings").status_code == 403
-    assert client.get("/listings/import").status_code == 403
+    with nothing_changes():  # no listing, no right
+        for method, path, kw in (("GET", "/listings/new", {}), ("POST", "/listings/new?kind=patent",
+                                                                  {"data": _wizard_form()}),
+                                 ("GET", "/my/listings", {}), ("GET", "/listings/import", {})):
+            res = client.open(path, method=method, **kw)
+            assert res.status_code == 403 and 'name="title"' not in res.get_data(as_text=True), path
 
 
 def test_anonymous_is_sent_to_login(client):
@@ -190,11 +198,15 @@ def test_my_listings_shows_status_and_rejection_reason(client, seller, operator,
 
 
 def test_review_queue_is_for_operators_only(client, seller, buyer, as_user):
+    pending = factories.make_listing(seller, status="pending_review", title="待审核的挂牌")
+    db.session.commit()
     for user in (seller, buyer):
         as_user(user)
-        assert client.get("/operator/listings/review").status_code == 403
+        res = client.get("/operator/listings/review")
+        assert res.status_code == 403 and pending.title not in res.get_data(as_text=True)
     client.post("/logout")
-    assert client.get("/operator/listings/review").status_code == 302
+    res = client.get("/operator/listings/review")
+    assert res.status_code == 302 and "/login" in res.headers["Location"]
 
 
 def test_import_page(client, seller, as_user):

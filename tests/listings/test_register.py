@@ -227,6 +227,9 @@ def test_exclusive_licence_elsewhere_leaves_other_territories_free(client, selle
     res = create(client, api(seller), patent_payload(deal_types=["non_exclusive_license"],
                                                      license_territory="浙江省"))
     assert res.status_code == 201, res.json
+    assert res.json["listing"]["deal_types"] == ["non_exclusive_license"]
+    assert res.json["listing"]["license_territory"] == "浙江省"
+    assert db.session.get(Listing, res.json["listing"]["id"]).rights[0].number == "201710601862.3"
 
 
 def test_declared_exclusive_licence_blocks_a_non_exclusive_offer(client, seller, api):

@@ -117,12 +117,16 @@ class TestMetricsRestricted:
 
     def test_token_or_allowed_network(self, client):
         outside = {"REMOTE_ADDR": "203.0.113.9"}
-        assert client.get("/metrics").status_code == 404  # loopback is no longer listed
-        assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
-        assert client.get("/metrics", environ_base=outside,
-                          headers={"Authorization": "Bearer wrong"}).status_code == 404
-        assert client.get("/metrics", environ_base=outside,
-                          headers={"Authorization": "Bearer scrape-secret-123"}).status_code == 200
+
+        def metrics(expected, **kw):
+            r = client.get("/metrics", **kw)
+            assert r.status_code == expected
+            assert ("# TYPE" in r.get_data(as_text=True)) == (expected == 200)  # the figures, or none of them
+
+        metrics(404)  # loopback is no longer listed
+        metrics(200, environ_base={"REMOTE_ADDR": "10.1.2.3"})
+        metrics(404, environ_base=outside, headers={"Authorization": "Bearer wrong"})
+        metrics(200, environ_base=outside, headers={"Authorization": "Bearer scrape-secret-123"})
 
 
 

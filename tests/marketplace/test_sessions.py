@@ -100,10 +100,12 @@ def test_changing_the_password_also_ends_api_tokens_but_signing_out_does_not(app
     token = {"Authorization": f"Bearer {r.get_json()['token']}"}
     browser = _sign_in(app, user)
     browser.post("/logout")
-    assert app.test_client().get("/api/v1/me", headers=token).status_code == 200
+    me = app.test_client().get("/api/v1/me", headers=token)
+    assert me.status_code == 200 and me.get_json()["user"]["email"] == user.email, me.get_json()
     browser = _sign_in(app, user)
     browser.post("/account/password", data={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
-    assert app.test_client().get("/api/v1/me", headers=token).status_code == 401
+    gone = app.test_client().get("/api/v1/me", headers=token)
+    assert gone.status_code == 401 and user.email not in gone.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("value", ["{id}", "{id}:", "{id}:wrong-token", "x:{token}", "²:{token}", "99999999999:{token}", ""])

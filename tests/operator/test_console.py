@@ -5,17 +5,22 @@ from marketplace.extensions import db
 from marketplace.models import Organization
 from tests import factories
 from tests.operator.conftest import make_deal
+from tests.probes import nothing_changes
 
-OPERATOR_PAGES = [
-    "/operator/", "/operator/kyc", "/operator/accounts?q=x", "/operator/credit", "/operator/credit?appeal=open",
-    "/operator/audit", "/operator/stats", "/operator/stats.csv",
-]
+# each operator page, and what shows that it is that page
+OPERATOR_PAGES = {
+    "/operator/": "<h1>运营后台</h1>", "/operator/kyc": "<h1>单位核验</h1>", "/operator/accounts?q=x": "<h1>查找用户和单位</h1>",
+    "/operator/credit": "<h1>信用记录</h1>", "/operator/credit?appeal=open": "<h1>信用记录</h1>",
+    "/operator/audit": "<h1>操作日志</h1>", "/operator/stats": "<h1>运营统计</h1>",
+    "/operator/stats.csv": "dimension,key,label,count,value_cny",
+}
 
 
 @pytest.mark.parametrize("path", OPERATOR_PAGES)
 def test_operator_may_enter(client, as_user, operator, path):
     as_user(operator)
-    assert client.get(path).status_code == 200
+    r = client.get(path)
+    assert r.status_code == 200 and OPERATOR_PAGES[path] in r.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("role", ["buyer", "seller"])
@@ -24,7 +29,8 @@ def test_buyers_and_sellers_are_refused(client, as_user, role, path, app):
     user = factories.make_user(role)
     db.session.commit()
     as_user(user)
-    assert client.get(path).status_code == 403
+    r = client.get(path)
+    assert r.status_code == 403 and OPERATOR_PAGES[path] not in r.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", OPERATOR_PAGES)
@@ -41,7 +47,9 @@ def test_anonymous_is_sent_to_sign_in(client, path):
 ])
 def test_operator_actions_refused_to_sellers(client, as_user, seller, method, path):
     as_user(seller)
-    assert getattr(client, method)(path).status_code == 403
+    with nothing_changes():  # no verification, no credit record, no appeal decided, no audit entry
+        r = getattr(client, method)(path)
+    assert r.status_code == 403 and r.mimetype == "text/html" and seller.email not in r.get_data(as_text=True)
 
 
 def test_counts_match_the_database(client, as_user, operator, seller, buyer):

@@ -8,6 +8,7 @@ from marketplace.extensions import db
 from marketplace.models import AuditLog, Notification
 from tests import factories
 from tests.operator.conftest import PDF, file_storage, pdf_upload
+from tests.probes import nothing_changes
 
 ACTIONS = ("list", "bid", "offer", "buy")
 ALLOWED = {
@@ -122,8 +123,9 @@ def test_operators_cannot_be_recorded_and_non_operators_cannot_record(app, opera
 
 def test_unknown_subject_is_404(client, as_user, operator):
     as_user(operator)
-    r = client.post("/operator/credit", data={"subject_type": "user", "subject_id": "99999", "violation": "fraud",
-                                              "level": "warned", "description": "x"})
+    with nothing_changes():  # no credit record, no audit entry, no notice
+        r = client.post("/operator/credit", data={"subject_type": "user", "subject_id": "99999", "violation": "fraud",
+                                                  "level": "warned", "description": "x"})
     assert r.status_code == 404
 
 

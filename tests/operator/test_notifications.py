@@ -6,6 +6,7 @@ import pytest
 from marketplace.extensions import db
 from marketplace.models import Notification
 from marketplace.notify import notify, unread_count
+from tests.probes import nothing_changes
 
 
 @pytest.fixture
@@ -68,9 +69,12 @@ def test_someone_elses_notification_is_404(client, as_user, seller, inbox):
     assert db.session.query(Notification).filter(Notification.read_at.isnot(None)).count() == 0
 
 
-def test_needs_sign_in(client):
-    assert client.get("/notifications").status_code == 302
-    assert client.post("/notifications/read-all").status_code == 302
+def test_needs_sign_in(client, buyer, inbox):
+    for method in ("GET", "POST"):
+        with nothing_changes():  # the notice stays unread
+            r = client.open("/notifications" if method == "GET" else "/notifications/read-all", method=method)
+        assert r.status_code == 302 and "/login" in r.headers["Location"]
+    assert unread_count(buyer.id) == 3
 
 
 def test_pages(client, as_user, buyer):

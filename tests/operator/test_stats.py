@@ -1,6 +1,7 @@
 """Market statistics: the numbers equal what the database holds, and nothing private leaks."""
 import csv
 import io
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -138,15 +139,42 @@ def test_operator_view_has_more(client, as_user, operator, market):
 def test_charts_are_inline_svg_without_script_or_inline_style(client, market):
     r = client.get("/stats")
     html = r.get_data(as_text=True)
-    assert html.count('class="pygal-chart"') >= 6
-    assert 'role="img"' in html and "<title id=\"chart-stats-kind-title\">" in html
-    body = html.split("<main", 1)[1]
-    assert "<style" not in body and " style=" not in body and "<script" not in body.split("</main>")[0]
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" id="chart-stats-') >= 6
+    assert ('role="img" aria-labelledby="chart-stats-kind-title" aria-describedby="chart-stats-kind-desc"' in html
+            and '<title id="chart-stats-kind-title">挂牌类型</title>' in html)
+    body = html.split("<main", 1)[1].split("</main>")[0]
+    assert "<style" not in body and " style=" not in body and "<script" not in body
     assert "style-src 'self'" in r.headers["Content-Security-Policy"]
-    css = client.get("/stats/charts.css")
-    assert css.mimetype == "text/css" and ".pygal-chart" in css.get_data(as_text=True)
-    assert "http" not in css.get_data(as_text=True)
-    assert '/stats/charts.css' in html
+    assert "charts.css" not in html  # the look comes from the site's own stylesheet
+    assert client.get("/stats/charts.css").status_code == 404
+
+
+def test_charts_show_the_numbers_of_their_tables(client, market):
+    """Each chart says its values in words (<desc>) and on its bars; they are the data table's numbers."""
+    html = client.get("/stats").get_data(as_text=True)
+    month = _svg(html, "chart-stats-deal-month")
+    assert '<desc id="chart-stats-deal-month-desc">2026-03: 1；2026-04: 3</desc>' in month
+    assert "<title>2026-03: 1</title>" in month and "<title>2026-04: 3</title>" in month
+    # the month with one deal shows no value; April's three make ¥60万
+    value = _svg(html, "chart-stats-deal-value")
+    assert "2026-03" not in value and '<desc id="chart-stats-deal-value-desc">2026-04: 60.00</desc>' in value
+    assert ">60.00</text>" in value and "98.77" not in value
+    kind = _svg(html, "chart-stats-kind")
+    assert "<title>专利: 3</title>" in kind and "<title>商标: 2</title>" in kind
+    heights = [float(h) for h in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)"', kind)]
+    assert heights[0] == pytest.approx(heights[1] * 3 / 2, abs=0.2)  # bars in proportion to the counts
+    recordal = _svg(html, "chart-stats-recordal")  # a zero bar is drawn flat and unlabelled
+    assert "<title>≤30 天: 1</title>" in recordal and "<title>&gt;180 天: 0</title>" in recordal
+
+
+def test_charts_in_english(client, market):
+    html = client.get("/stats?lang=en").get_data(as_text=True)
+    assert '<title id="chart-stats-kind-title">Listing kind</title>' in html
+    assert "<title>Patent: 3</title>" in _svg(html, "chart-stats-kind")
+
+
+def _svg(html, chart_id):
+    return html.split(f'id="{chart_id}"', 1)[1].split("</svg>", 1)[0]
 
 
 def test_empty_market(client):

@@ -230,6 +230,8 @@ class TestControlCharactersInSavedSearches:
         db.session.commit()
         r = client.post("/api/v1/saved-searches", json={"q": "锂电池 正极材料 “高镍” Li-ion"}, headers=headers)
         assert r.status_code == 201
+        db.session.expire_all()
+        assert [s.q for s in db.session.query(SavedSearch).filter_by(user_id=buyer.id)] == ["锂电池 正极材料 “高镍” Li-ion"]
 
     def test_the_page_says_why_and_saves_nothing(self, app, client, as_user):
         buyer = factories.make_user("buyer")

@@ -239,7 +239,6 @@ PAGES = {
     "storefront.set_language": [("anon", _args(code="en"), REDIRECT, False, {"next": "//evil.example/"})],
     "storefront.stats": [("anon", NONE, HTML, False, None)],
     "storefront.stats_csv": [("anon", NONE, FILE, False, None)],
-    "storefront.stats_chart_css": [("anon", NONE, FILE, False, None)],
     "auth.login": [("anon", NONE, HTML, False, {"next": LONG})],
     "auth.register": [("anon", NONE, HTML, False, None)],
     "auth.change_password": [("buyer", NONE, HTML, False, None)],
@@ -469,7 +468,8 @@ def test_markdown_description_keeps_formatting_but_no_active_content(app, poison
 
 def test_pledge_consent_of_a_listing_without_one_is_404(app, poisoned):
     response = client_for(app, poisoned.w.seller)[0].get(f"/listings/{poisoned.listing.id}/pledge-consent")
-    assert response.status_code == 404
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert not response.get_data().startswith(b"%PDF")  # no file served
 
 
 def test_api_never_answers_html(app, poisoned):

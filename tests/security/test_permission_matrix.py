@@ -24,7 +24,6 @@ from datetime import timedelta
 from typing import Callable
 
 import pytest
-from sqlalchemy import func, select
 
 from escrow.models import Deal, DealEvent
 from escrow.payout_models import PayoutAccount, RefundInstruction
@@ -37,6 +36,8 @@ from marketplace.timeutil import local, utcnow
 from search.models import SavedSearch
 from tests import factories
 from tests.factories import PASSWORD, make_uscc, recordal_details
+from tests.probes import count as _count
+from tests.probes import reread as _reread
 
 from .conftest import PDF, PNG, ROLES, World, _refs, client_for
 
@@ -53,18 +54,6 @@ class Case:
     probe: Callable | None = None  # (w, obj, user) -> what the route would change
     note: str = ""
     tags: tuple = field(default_factory=tuple)
-
-
-def _count(model, *where):
-    db.session.expire_all()
-    return db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
-
-
-def _reread(model, attr):
-    def probe(w, obj, user):
-        db.session.expire_all()
-        return getattr(db.session.get(model, obj.id), attr)
-    return probe
 
 
 def _deal_events(w, deal, user):

@@ -13,9 +13,11 @@ import uuid
 
 import pytest
 
+from listings.models import Bid
 from marketplace.extensions import db
 from tests import factories
 from tests.factories import PASSWORD
+from tests.probes import nothing_changes
 
 from .conftest import World
 
@@ -179,8 +181,10 @@ def test_html_bids_are_limited_too(app):
     for i in range(3):
         yuan = (start + i * step) // 100
         assert client.post(f"/listings/{listing.id}/bid", data={"amount": str(yuan)}).status_code == 302
-    assert client.post(f"/listings/{listing.id}/bid", data={"amount": str((start + 9 * step) // 100)}
-                       ).status_code == 429
+    assert db.session.query(Bid).filter_by(auction_id=listing.auction.id).count() == 3
+    with nothing_changes():  # the fourth bid is not placed
+        assert client.post(f"/listings/{listing.id}/bid", data={"amount": str((start + 9 * step) // 100)}
+                           ).status_code == 429
 
 
 def test_purchases_are_limited_per_user(app):

@@ -201,8 +201,9 @@ def test_history_masks_bidders(client, auction_listing, buyers):
 def test_history_of_unpublished_listing_is_404(client, seller, now):
     listing = factories.make_listing(seller, status="draft", price_mode="auction")
     db.session.commit()
-    assert client.get(f"/api/v1/listings/{listing.id}/bids").status_code == 404
-    assert client.get("/api/v1/listings/999999/bids").status_code == 404
+    for missing in (listing.id, 999999):
+        r = client.get(f"/api/v1/listings/{missing}/bids")
+        assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found" and "bids" not in r.get_json()
 
 
 # --- closing ----------------------------------------------------------------------------------

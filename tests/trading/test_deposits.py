@@ -374,7 +374,10 @@ def test_strangers_see_no_deposit(client, deposit_auction, buyers, operator, now
     with pytest.raises(NotFound):
         deposits.get_deposit_for(deposit.id, buyers[1])
     login(client, buyers[1])
-    assert client.get(f"/deposits/{deposit.id}").status_code == 404
+    hidden = client.get(f"/deposits/{deposit.id}")
+    assert hidden.status_code == 404 and "<h1>竞拍保证金" not in hidden.get_data(as_text=True)
+    login(client, buyers[0])  # the payer sees it
+    assert "<h1>竞拍保证金" in client.get(f"/deposits/{deposit.id}").get_data(as_text=True)
 
 
 def test_api_pays_a_deposit_then_bids_and_refuses_a_second_payment(client, deposit_auction, buyers, operator):

@@ -49,8 +49,9 @@ def test_anonymous_gets_public_facts_only(client, auction_listing):
 
 
 def test_live_state_refused_for_a_listing_that_is_no_auction(client, fixed_listing):
-    assert client.get(f"/listings/{fixed_listing.id}/auction-live").status_code == 404
-    assert client.get("/listings/999999/auction-live").status_code == 404
+    for listing_id in (fixed_listing.id, 999999):
+        r = client.get(f"/listings/{listing_id}/auction-live")
+        assert r.status_code == 404 and "current_price" not in r.get_data(as_text=True)
 
 
 def test_raise_one_step_and_wan_amounts(client, as_user, auction_listing, buyers):

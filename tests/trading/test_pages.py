@@ -113,8 +113,10 @@ def test_offer_counter_accept_through_pages(client, as_user, negotiable_listing,
 
 def test_seller_offers_page_needs_seller(client, as_user, buyers):
     as_user(buyers[0])
-    assert client.get("/dashboard/offers").status_code == 403
-    assert client.get("/dashboard/buying").status_code == 200
+    refused = client.get("/dashboard/offers")
+    assert refused.status_code == 403 and "<h1>收到的报价" not in refused.get_data(as_text=True)
+    own = client.get("/dashboard/buying")
+    assert own.status_code == 200 and "<h1>我的买入</h1>" in own.get_data(as_text=True)
 
 
 def test_pages_need_login(client, auction_listing):
