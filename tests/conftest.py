@@ -158,6 +158,8 @@ def app_config(tmp_path):
 def app(tmp_path, tmp_path_factory, app_config, request):
     config = _base_config(tmp_path)
     config.update(app_config)
+    if request.node.get_closest_marker("inline_jobs") is not None:
+        config.update(REDIS_URL=None, JOB_SYNC=False)
     if not PG_URL and config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'test.sqlite3'}":
         _sqlite_from_template(tmp_path, tmp_path_factory)
     application = create_app(config)

@@ -21,6 +21,7 @@ def _notes(user, kind="wanted_match"):
                                                          Notification.kind == kind)).all()
 
 
+@pytest.mark.inline_jobs  # the embedded mode's split: indexed in the request, matched at the next sync
 def test_new_listing_matches_an_open_ad_and_both_sides_are_told(runner, people, published_ad):
     ad = published_ad()
     _sync(runner)  # the ad is matched against the (empty) market and leaves the queue

@@ -143,7 +143,8 @@ def test_dispute_ends_in_a_split(app, client, open_deal, parties, tokens):
     assert _post(client, f"/{deal.id}/refund-paid", tokens["operator"], json={"reference": "BOCR-1"}).status_code == 200
     balances = client.get(f"/api/v1/deals/{deal.id}/ledger", headers=tokens["operator"]).get_json()["balances"]
     assert balances == {"escrow": 0, "seller_payable": 0, "platform_fee": fee, "refunded": price - share,
-                        "refund_in_transit": 0, "paid_out": share - fee, "received": price}
+                        "refund_in_transit": 0, "paid_out": share - fee, "received": price,
+                        "fee_by_voucher": 0}  # no voucher paid any of the fee (issue 23)
 
 
 def test_confirm_payment_refuses_wrong_reference_or_amount_with_the_reason(app, client, open_deal, parties, tokens):

@@ -68,6 +68,7 @@ def _searchable(client, q):
     return client.get("/api/v1/search", query_string={"q": q}).get_json()["total"]
 
 
+@pytest.mark.inline_jobs  # the embedded mode's split: indexed in the request, matched at the next sync
 class TestMatchingIsNotInTheRequest:
     def test_publishing_indexes_at_once_and_notifies_at_the_next_sync(self, app, client, runner):
         buyer = factories.make_user("buyer")
@@ -81,6 +82,7 @@ class TestMatchingIsNotInTheRequest:
         assert len(_notes(buyer)) == 1
 
 
+@pytest.mark.inline_jobs  # the embedded mode's split: indexed in the request, matched at the next sync
 class TestPositionIsSavedBeforeNotifying:
     def test_failed_matching_leaves_the_index_position_moved_and_retries_the_matching(self, app, client, runner,
                                                                                        monkeypatch):
@@ -108,6 +110,7 @@ class TestPositionIsSavedBeforeNotifying:
         assert len(_notes(buyer)) == 1, "told once"
 
 
+@pytest.mark.inline_jobs  # the embedded mode's split: indexed in the request, matched at the next sync
 class TestEachNoticeOnItsOwn:
     @pytest.fixture
     def app_config(self):

@@ -53,6 +53,7 @@ def test_saving_needs_a_token(client, app):
     assert r.status_code == 401 and r.get_json()["error"]["code"] == "unauthenticated"
 
 
+@pytest.mark.inline_jobs  # the embedded mode's split: indexed in the request, matched at the next sync
 def test_matching_new_listing_notifies_the_owner_once(client, buyer, buyer_headers, runner):
     save(client, buyer_headers, "电池", {"kind": "patent"})
     seller = factories.make_user("seller")
@@ -101,6 +102,7 @@ def test_listings_published_before_saving_do_not_notify(client, buyer, buyer_hea
     assert db.session.query(Notification).filter_by(user_id=buyer.id).count() == 0
 
 
+@pytest.mark.inline_jobs  # the embedded mode's split: indexed in the request, matched at the next sync
 class TestEmail:
     @pytest.fixture
     def app_config(self):

@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Callable
 
 import pytest
+from sqlalchemy import select
 
 from escrow.models import Deal, DealEvent
 from escrow.payout_models import PayoutAccount, RefundInstruction
