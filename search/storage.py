@@ -19,8 +19,11 @@ from whoosh.fields import COLUMN
 from whoosh.index import LockError
 from whoosh.writing import CLEAR
 
+from . import whoosh_reader
 from .executor import PostingsCache, Snapshot
 from .schema import build_schema, listing_document
+
+whoosh_reader.unseeded_segment_ids()
 
 log = logging.getLogger(__name__)
 

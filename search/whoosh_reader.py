@@ -43,7 +43,29 @@ INTERNALS = {
     "whoosh.matching.wrappers.FilterMatcher": {"attributes": ("child",), "methods": {}},
     "whoosh.util.numeric": {"attributes": ("_length_byte_cache",), "methods": {}},
     "whoosh.formats.Positions": {"attributes": (), "methods": {"decode_positions": ("valuestring",)}},
+    # replaced, not read: see unseeded_segment_ids
+    "whoosh.codec.base.Segment": {"attributes": ("segid",), "methods": {"_random_id": ()}},
 }
+
+def unseeded_segment_ids():
+    """Name new segments from the operating system's randomness, not from the ``random`` module.
+
+    Whoosh names a segment ``<index>_<16 random characters>`` drawn with ``random.choice``
+    (``Segment._random_id`` → ``whoosh.util.random_name``). Anything that seeds ``random`` in the process makes
+    two writers draw the same name, and the second one's commit fails on Whoosh's assertion that the segment's
+    compound file does not exist yet (``create_compound_file``): the index stops taking changes. Hypothesis
+    seeds ``random`` for every example, which is how the worker-mode run found it (tests/escrow/test_ledger.py);
+    a library seeding it in production would do the same. Called once when ``search.storage`` is imported."""
+    import secrets
+
+    from whoosh.codec.base import Segment
+    from whoosh.util import IDCHARS
+
+    def _random_id(cls, size=16):
+        return "".join(secrets.choice(IDCHARS) for _ in range(size))
+
+    Segment._random_id = classmethod(_random_id)
+
 
 LENGTHS = np.array(list(_length_byte_cache), dtype=np.float32)  # length byte -> field length
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))

@@ -87,6 +87,7 @@ def test_the_attributes_it_reads_exist_on_live_objects(segreader):
         "whoosh.matching.wrappers.FilterMatcher": raw_matcher,
         "whoosh.util.numeric": importlib.import_module("whoosh.util.numeric"),
         "whoosh.formats.Positions": segreader.schema["title_pos"].format,
+        "whoosh.codec.base.Segment": segreader.segment(),
     }
     assert set(live) == set(whoosh_reader.INTERNALS)
     for dotted, obj in live.items():
@@ -144,3 +145,22 @@ def test_columns_and_lengths_agree_with_whoosh(segreader):
     assert price.tolist() == [segreader.column_reader("price")[d] for d in range(n)]
     lengths = whoosh_reader.field_lengths(segreader, "title", n)
     assert lengths.tolist() == [segreader.doc_field_length(d, "title") for d in range(n)]
+
+
+def test_segment_names_do_not_repeat_when_random_is_seeded(tmp_path):
+    """Regression (found by the worker-mode run, under Hypothesis): Whoosh drew segment names from ``random``, so
+    after ``random.seed`` two writes to one index drew the same name and the second commit failed."""
+    import random
+
+    handle = IndexHandle(str(tmp_path / "ix"))
+    for i in range(1, 4):
+        random.seed(1234)
+        writer = handle.writer(5)
+        writer.add_document(**_doc(i, f"一种锂电池 {i}"))
+        writer.commit(merge=False)
+    snap = handle.snapshot()
+    try:
+        assert len(snap.leaves) == 3
+        assert len({leaf[0].segment().segid for leaf in snap.leaves}) == 3
+    finally:
+        snap.close()
