@@ -48,3 +48,12 @@ def shot(page, name):
 
 def flash(page, category="success"):
     return page.locator(f".flash-{category}").first.inner_text()
+
+
+def failed_request(problems, prefix="failed request"):
+    """A ``requestfailed`` handler: a request the page cancels by navigating on (net::ERR_ABORTED, e.g. the
+    favicon while the next page loads) is not a failure anyone sees; any other network failure is."""
+    def on_failed(request):
+        if "ERR_ABORTED" not in (request.failure or ""):
+            problems.append(f"{prefix}: {request.url} ({request.failure})")
+    return on_failed

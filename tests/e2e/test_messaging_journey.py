@@ -4,7 +4,7 @@ phone; the seller changes the published price and the listing shows it at once. 
 requests, no horizontal overflow at 390 px. Screenshots: test-artifacts/screenshots/messages-*.png."""
 import uuid
 
-from tests.e2e.journey import PASSWORD, fresh_application_number, fresh_uscc, shot, sign_in
+from tests.e2e.journey import PASSWORD, failed_request, fresh_application_number, fresh_uscc, shot, sign_in
 
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -16,7 +16,7 @@ def _page(browser, viewport, problems):
     page = context.new_page()
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+    page.on("requestfailed", failed_request(problems))
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 500 else None)
     return page
 

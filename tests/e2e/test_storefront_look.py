@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.journey import shot, sign_in
+from tests.e2e.journey import failed_request, shot, sign_in
 
 DEMO_PASSWORD = "demo-password-2026"
 WIDE, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
@@ -43,10 +43,7 @@ def _watch(page):
     problems = []
     page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    # a request the page cancels by navigating on (net::ERR_ABORTED: the favicon while the next page loads) is
-    # not a failure anyone sees; any other network failure is
-    page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "") else
-            problems.append(f"failed: {r.url} ({r.failure})"))
+    page.on("requestfailed", failed_request(problems, "failed"))
     return problems
 
 
