@@ -52,9 +52,12 @@ def make_org(name=None, region="shenzhen", verified=True, **kw):
 
 
 @functools.cache
-def _hash_of(password):
-    """A real (scrypt) hash, computed once per password per test process: scrypt is slow by design."""
-    return generate_password_hash(password, method="scrypt")
+def hash_of(password):
+    """The password hash every test user gets: PBKDF2 with 1,000 rounds, computed once per password per test
+    process. Sign-in forms and contract signatures still check it (``User.check_password``); scrypt, which
+    production stores (``User.set_password``, checked in tests/marketplace/test_accounts.py), costs ~65 ms of
+    CPU per check by design, and the suite checks passwords thousands of times (each contract signature)."""
+    return generate_password_hash(password, method="pbkdf2:sha256:1000")
 
 
 def make_user(*roles, org=None, email=None, name=None, password=PASSWORD, payout_account=True, **kw):
@@ -65,7 +68,7 @@ def make_user(*roles, org=None, email=None, name=None, password=PASSWORD, payout
     n = next(_seq)
     user = User(email=email or f"user{n}@example.com", name=name or f"用户{n}", **kw)
     user.roles = roles
-    user.password_hash = _hash_of(password)
+    user.password_hash = hash_of(password)
     if org is False:
         org = None
     elif org is None and ("seller" in roles or "operator" in roles):
@@ -180,19 +183,6 @@ def make_listing(seller=None, *, status="published", price_mode="fixed", price=1
 
 
 # --- issue 15: the contract both parties sign before paying, the recordal an operator checks -----------
-
-@functools.cache
-def _fast_hash(password):
-    return generate_password_hash(password, method="pbkdf2:sha256:1000")
-
-
-def fast_password(*users, password=PASSWORD):
-    """Give users a cheap (pbkdf2, 1000 rounds) hash of ``password``: for tests that sign many contracts,
-    where scrypt's deliberate slowness would dominate. The signing path still checks the password."""
-    for user in users:
-        user.password_hash = _fast_hash(password)
-    db.session.flush()
-
 
 def sign_contract(deal, now=None, password=PASSWORD, ip="127.0.0.1"):
     """Both parties sign the deal's contract through ``escrow.contracts.sign`` (password checked), for

@@ -25,7 +25,6 @@ class Parties:
 @pytest.fixture
 def parties(app):
     p = Parties(factories.make_user("buyer"), factories.make_user("seller"), factories.make_user("operator"))
-    factories.fast_password(p.buyer, p.seller)  # they sign contracts in most tests (escrow.contracts)
     db.session.commit()
     return p
 

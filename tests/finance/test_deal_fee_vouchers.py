@@ -24,7 +24,6 @@ PRICE = 1_000_000_00  # fee at 3 %: ¥30,000
 @pytest.fixture
 def parties(app):
     p = Parties(factories.make_user("buyer"), factories.make_user("seller"), factories.make_user("operator"))
-    factories.fast_password(p.buyer, p.seller)
     p.issuer = make_issuer()
     p.colleague = factories.make_user("seller", org=p.seller.organization)
     p.other_seller = factories.make_user("seller")

@@ -107,7 +107,6 @@ def test_an_operator_grants_and_removes_a_finance_role(client, desk):
 
 def test_a_seller_pays_a_deal_fee_by_voucher_from_the_vouchers_page(client, desk):
     buyer = factories.make_user("buyer")
-    factories.fast_password(buyer, desk.sme)
     listing = factories.make_listing(desk.sme, price=100_000_00, deal_types=("assignment",))
     deal = deals.open_deal(listing, buyer, 100_000_00, "assignment", "purchase")
     batch = vouchers.create_batch(desk.issuer, {"programme": "深圳创新券", "face_value": 1000_00,

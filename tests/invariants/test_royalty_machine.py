@@ -52,7 +52,6 @@ def make_people():
     holder = factories.make_user("seller")
     takers = [factories.make_user("buyer", org=factories.make_org()) for _ in range(3)]
     operator = factories.make_user("operator")
-    factories.fast_password(holder, *takers)
     db.session.commit()
     return holder.id, [t.id for t in takers], operator.id
 

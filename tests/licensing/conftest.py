@@ -21,7 +21,6 @@ class People:
         self.holder = factories.make_user("seller")
         self.takers = [factories.make_user("buyer", org=factories.make_org()) for _ in range(3)]
         self.operator = factories.make_user("operator")
-        factories.fast_password(self.holder, *self.takers)
 
 
 @pytest.fixture

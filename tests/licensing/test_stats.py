@@ -9,7 +9,6 @@ from listings import open_licence as ol
 from marketplace import stats
 from marketplace.extensions import db
 from marketplace.models import User
-from tests import factories
 from tests.conftest import login
 
 from .conftest import FIXED_TERMS, take_and_pay
@@ -79,7 +78,6 @@ def test_the_operator_page_shows_the_volume(app, client, people, declared):
     decl = declared()
     _deal, licence = take_and_pay(decl, people.takers[0], people.operator)
     amount = _pay_first_period(licence, people)
-    factories.fast_password(people.operator)
     login(client, people.operator)
     page = client.get("/operator/stats").get_data(as_text=True)
     assert "许可费总额" in page and "不公开（少于" not in page.split('id="stat-licensing"', 1)[1]

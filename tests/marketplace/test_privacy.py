@@ -36,7 +36,6 @@ def _state(user_id):
 
 def test_the_export_is_the_users_own_data_without_secrets(app, client):
     buyer, other = factories.make_user("buyer"), factories.make_user("buyer")
-    factories.fast_password(buyer)
     notify(buyer, "deal", "给买方的通知")
     notify(other, "deal", "给别人的通知")
     factories.token_for(buyer)
@@ -63,7 +62,6 @@ def test_the_export_and_privacy_pages_need_sign_in(client, app):
 
 def test_deleting_an_account_anonymises_it_and_keeps_the_deal_records(app, client):
     buyer, seller = factories.make_user("buyer"), factories.make_user("seller")
-    factories.fast_password(buyer)
     listing = factories.make_listing(seller)
     db.session.commit()
     deal = deals.open_deal(listing, buyer, listing.price, "assignment", "purchase")
@@ -99,7 +97,6 @@ def test_deleting_an_account_anonymises_it_and_keeps_the_deal_records(app, clien
 
 def test_deletion_is_refused_while_a_deal_is_open_and_changes_nothing(app, client):
     buyer, seller = factories.make_user("buyer"), factories.make_user("seller")
-    factories.fast_password(buyer)
     listing = factories.make_listing(seller)
     db.session.commit()
     deals.open_deal(listing, buyer, listing.price, "assignment", "purchase")
@@ -117,7 +114,6 @@ def test_deletion_is_refused_while_a_deal_is_open_and_changes_nothing(app, clien
 @pytest.mark.parametrize("form", [{"password": "wrong-password-123", "confirm": "y"}, {"password": PASSWORD}])
 def test_deletion_needs_the_password_and_the_confirmation(app, client, form):
     buyer = factories.make_user("buyer")
-    factories.fast_password(buyer)
     db.session.commit()
     before = _state(buyer.id)
     sign_in(client, buyer)

@@ -4,8 +4,9 @@
 buyer and an operator (organisation of their own); anonymous is ``None``. Builders make the
 objects a route acts on, in the state that route needs, through the services themselves.
 
-Password hashing (scrypt) costs ~0.5 s per user; the permission matrix makes hundreds of
-users, so here users get a cheap PBKDF2 hash of the same password (logins still check it).
+Users made by the factories have a cheap PBKDF2 hash (``factories.hash_of``); here a password set through
+a page (registration, reset, change: ``User.set_password``, scrypt in production) gets one too, because the
+matrix calls those routes hundreds of times. Logins and signatures still check it.
 """
 import io
 import itertools
@@ -13,7 +14,6 @@ from datetime import timedelta
 
 import pytest
 from werkzeug.datastructures import FileStorage
-from werkzeug.security import generate_password_hash
 
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
@@ -23,7 +23,6 @@ from tests.factories import PDF, PNG  # noqa: F401 (conftest: shared with the te
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 ROLES = ("anon", "buyer", "other_buyer", "seller", "other_seller", "operator")
-_FAST_HASH = generate_password_hash(factories.PASSWORD, method="pbkdf2:sha256:1000")
 _seq = itertools.count(1)
 _refs = itertools.count(1)  # bank references are used once (escrow.refunds.ensure_reference_unused)
 
@@ -36,7 +35,7 @@ def _cheap_password_hashes(monkeypatch):
 
     def fast(password, method="scrypt", salt_length=16):
         if password == factories.PASSWORD:
-            return _FAST_HASH
+            return factories.hash_of(password)
         return real(password, method="pbkdf2:sha256:1000", salt_length=salt_length)
 
     monkeypatch.setattr(models, "generate_password_hash", fast)

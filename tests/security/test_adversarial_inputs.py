@@ -2,7 +2,9 @@
 input (Hypothesis strategies and known pathological patterns), must answer each single call within
 PER_CALL_SECONDS, and refuse (never crash on) what it does not take.
 
-This is the one timing assertion the issue asks for: each call is measured with time.perf_counter.
+This is the one timing assertion the issue asks for. Each call is measured in CPU time (time.process_time):
+the bound is on the work a call causes, and the wall clock also counts the time other processes held the
+cores (on a machine running the suite in two workers beside other work, a 40 ms render read 180 ms).
 The renderer's pathological patterns are fed at RENDER_CHARS (2,000) characters: at the full MAX_DESCRIPTION
 (20,000) the slowest of them take 100–190 ms with markdown-it-py (linear, see docs/performance.md).
 The HTTP-level "4xx, never a 500" cases are in test_adversarial_http.py.
@@ -30,12 +32,12 @@ NUMBER_PATTERNS = ["9" * LONG, "1" * 4301, "0" * LONG + "1", "-" + "9" * LONG, "
 
 
 def _call(fn, args, kwargs):
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         result = fn(*args, **kwargs)
     except ValueError as exc:  # NumberError, RefusedJSON, json's own errors
         result = exc
-    return result, time.perf_counter() - start
+    return result, time.process_time() - start
 
 
 def _timed(fn, *args, **kwargs):
@@ -122,12 +124,12 @@ def test_number_parsers_on_generated_json_values(app, value):
 def test_search_params_on_generated_query_strings(app, args):
     from marketplace.errors import ValidationError
 
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         search_service.parse_params(args)
     except ValidationError:
         pass
-    assert time.perf_counter() - start <= PER_CALL_SECONDS
+    assert time.process_time() - start <= PER_CALL_SECONDS
 
 
 # --- rendering -------------------------------------------------------------------------------------------
@@ -158,9 +160,9 @@ def test_csv_reader_on_pathological_cells(app, cell):
     text = "kind,deal_types,price_mode,description\npatent,assignment,fixed," + cell + "\n"
     from marketplace.errors import ValidationError
 
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         importer.read_csv(text, max_rows=importer.MAX_UPLOAD_ROWS)
     except ValidationError:
         pass
-    assert time.perf_counter() - start <= PER_CALL_SECONDS
+    assert time.process_time() - start <= PER_CALL_SECONDS

@@ -1,10 +1,8 @@
 """Fixtures for buying, offers and auctions."""
-import functools
 import itertools
 from datetime import timedelta
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from marketplace.extensions import db
 from marketplace.models import User
@@ -14,15 +12,10 @@ from tests import factories
 _n = itertools.count(1)
 
 
-@functools.cache
-def _password_hash():
-    return generate_password_hash(factories.PASSWORD, method="scrypt")
-
-
 def quick_buyer(**kw):
-    """A buyer without an organisation, sharing one password hash (scrypt per user is slow)."""
+    """A buyer without an organisation (with the test users' password, ``factories.hash_of``)."""
     n = next(_n)
-    user = User(email=f"bidder{n}@example.com", name=f"竞买人{n}", password_hash=_password_hash(), **kw)
+    user = User(email=f"bidder{n}@example.com", name=f"竞买人{n}", password_hash=factories.hash_of(factories.PASSWORD), **kw)
     user.roles = ["buyer"]
     db.session.add(user)
     db.session.flush()
