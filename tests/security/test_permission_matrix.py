@@ -1617,6 +1617,16 @@ def _check(outcome, response, changed, where):
             assert not changed, f"{where}: refused with {status}, yet it changed"
 
 
+@pytest.fixture
+def app_config():
+    """The matrix is about who may do what. Its builders commit hundreds of times a case (each deal walked
+    through its states, for each of six visitors); the search index is not drained after each of those
+    commits (``SEARCH_SYNC_ON_COMMIT``): the outbox rows wait, the one route here that reads the index
+    (``GET /api/v1/search``, open to everyone) is checked for who may call it, not for what it finds, and
+    search has its own tests. About a quarter of a case's time went on those drains."""
+    return {"SEARCH_SYNC_ON_COMMIT": False}
+
+
 @pytest.mark.parametrize("method,endpoint", sorted(MATRIX), ids=lambda v: str(v))
 def test_permission_matrix(app, method, endpoint):
     case = MATRIX[(method, endpoint)]
