@@ -141,7 +141,7 @@ def _pages(w):
              ("wanted-new", "/wanted/new"), ("licences", "/licences")]
     seller = [("my-listings", "/my/listings"), ("offers", "/dashboard/offers"), ("new-patent", "/listings/new"),
               ("new-trademark", "/listings/new?kind=trademark"), ("import", "/listings/import"),
-              ("edit", f"/listings/{fixed}/edit"), ("open-licence", f"/listings/{w['negotiable']}/open-licence"),
+              ("edit", f"/listings/{w['negotiable']}/edit"), ("open-licence", f"/listings/{w['negotiable']}/open-licence"),
               ("dataroom", f"/listings/{w['negotiable']}/dataroom"), ("organization", "/account/organization"),
               ("payout-account", "/account/payout-account"), ("deal", f"/deals/{deal}"), ("messages", "/messages"),
               ("thread", f"/messages/{w['thread']}"), ("finance", "/finance"),
