@@ -63,8 +63,12 @@ document.addEventListener("click", function (event) {
       }
       table.querySelectorAll("tbody tr").forEach(function (tr) {
         Array.prototype.forEach.call(tr.children, function (cell, i) {
-          if (heads[i] && !cell.hasAttribute("data-label") && !cell.hasAttribute("colspan")) {
+          // "#1" needs no "#: " before it; a cell with nothing in it (no act left) is left out of the card
+          if (heads[i] && heads[i] !== "#" && !cell.hasAttribute("data-label") && !cell.hasAttribute("colspan")) {
             cell.setAttribute("data-label", heads[i]);
+          }
+          if (!cell.textContent.trim() && !cell.querySelector("a, button, input, select, textarea, img, svg")) {
+            cell.classList.add("stack-empty");
           }
         });
       });
