@@ -11,7 +11,6 @@ message, a wanted ad); the journeys themselves are the other tests'. Full-page s
 both sizes go to ``$WALK_SCREENSHOTS`` (else the test's tmp folder), named ``<role>-<page>-<width>.png``:
 people look at them (docs/demo.md says how to make them).
 """
-import json
 import os
 import time
 import urllib.parse
@@ -20,13 +19,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
-from tests.e2e.journey import failed_request, sign_in
+from tests.e2e.journey import sign_in
+from tests.e2e.test_accessibility import _problems as axe_problems
+from tests.e2e.test_storefront_look import DEMO_PASSWORD, _api, _token, _watch
 
-DEMO_PASSWORD = "demo-password-2026"
 SIZES = ({"width": 1366, "height": 900}, {"width": 390, "height": 844})
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 STAR_RIVER = "深圳星河智能科技有限公司"  # the demo seller's organisation
 
 # Layout faults axe does not see: a table cell squeezed to a character or two, a badge broken over two lines.
@@ -51,19 +49,6 @@ LAYOUT = """() => {
   }
   return out;
 }"""
-
-
-def _api(base, method, path, body=None, token=None):
-    request = urllib.request.Request(base + "/api/v1" + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {token}"} if token else {})})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def _token(base, email):
-    return _api(base, "POST", "/auth/token", {"email": email, "password": DEMO_PASSWORD})["token"]
 
 
 def _search(base, **query):
@@ -159,33 +144,23 @@ def _pages(w):
                 ("claims", "/operator/rights/claims"), ("wanted", "/operator/wanted"), ("stats", "/operator/stats"),
                 ("finance", "/finance/operator"), ("deal", f"/deals/{deal}")]
     english = [("home", "/?lang=en"), ("search", "/search?q=battery"), ("listing-per-type", f"/listings/{w['per_type']}"),
-               ("listing-auction", f"/listings/{w['auction']}")]
+               ("listing-auction", f"/listings/{w['auction']}"), ("privacy-policy", "/privacy-policy")]
     return {"visitor": visitor, "buyer@demo.ipmart.cn": buyer, "seller@demo.ipmart.cn": seller,
             "operator@demo.ipmart.cn": operator, "english": english}
-
-
-def _axe(axe, page):
-    results = axe.run(page, options={"runOnly": {"type": "tag", "values": TAGS}})
-    assert len(results.response["passes"]) >= 10, f"axe checked almost nothing on {page.url}"
-    return [f"axe {v['id']} ({v['impact']}): {n['target']} {n.get('failureSummary', '')[:160]}"
-            for v in results.response["violations"] for n in v["nodes"][:3]]
 
 
 def test_every_main_page_at_both_sizes(world, browser, tmp_path):
     base = world["base"]
     folder = Path(os.environ.get("WALK_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
-    axe, problems, started = Axe(), [], time.monotonic()
+    problems, started = [], time.monotonic()
     for role, pages in _pages(world).items():
         context = browser.new_context(locale="zh-CN", viewport=SIZES[0])
         context.set_default_timeout(15000)
         page = context.new_page()
         if "@" in role:
             sign_in(page, base, role, DEMO_PASSWORD)
-        heard = []
-        page.on("console", lambda m, heard=heard: heard.append(f"console: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e, heard=heard: heard.append(f"pageerror: {e}"))
-        page.on("requestfailed", failed_request(heard))
+        heard = _watch(page)  # console errors, uncaught exceptions, failed requests: emptied after each page
         who = role.split("@")[0]
         for size in SIZES:
             page.set_viewport_size(size)
@@ -197,7 +172,7 @@ def test_every_main_page_at_both_sizes(world, browser, tmp_path):
                     found.append(f"{width} px wide")
                 if size["width"] < 500 and page.locator("header.site-header").bounding_box()["height"] >= 80:
                     found.append("the header wraps")
-                found += page.evaluate(LAYOUT) + _axe(axe, page)
+                found += page.evaluate(LAYOUT) + axe_problems(page)
                 page.evaluate("window.scrollTo(0, 0)")
                 page.screenshot(path=str(folder / f"{who}-{name}-{size['width']}.png"), full_page=True)
                 found += heard
