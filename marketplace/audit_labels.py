@@ -104,10 +104,9 @@ def audit_value(key, value):
 
         return _(LEVEL_LABELS[value]) if value in LEVEL_LABELS else value
     if key == "roles" and isinstance(value, (list, tuple)):
-        from .labels import FINANCE_ROLE, ROLE
+        from .labels import role_names
 
-        names = {**ROLE, **FINANCE_ROLE}
-        return "、".join(_(names[v]) if v in names else str(v) for v in value)
+        return role_names(value)
     if key in VALUES and isinstance(value, str) and value in VALUES[key]:
         return _(VALUES[key][value])
     if isinstance(value, (list, tuple)):

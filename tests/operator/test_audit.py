@@ -111,3 +111,20 @@ def test_a_wanted_review_and_a_role_change_read_as_words(client, as_user, operat
     html = client.get("/operator/audit").get_data(as_text=True)
     assert "求购审核通过" in html and "求购 #9" in html and "<td>wanted.approve" not in html
     assert "变更融资角色" in html and "<ins>卖方、银行</ins>" in html and "bank" not in html.split("<main")[1]
+
+
+def test_operator_pages_name_roles_and_statuses_in_words(client, as_user, operator):
+    """The page walk found ``seller, buyer`` on 查找账户, the user and organisation pages and ``published`` on the
+    grading form (issue 17: operator screens in words)."""
+    seller = factories.make_user("seller", name="卖家甲")
+    listing = factories.make_listing(seller)
+    db.session.commit()
+    as_user(operator)
+    for path in ("/operator/accounts?q=卖家甲", f"/operator/users/{seller.id}",
+                 f"/operator/organizations/{seller.organization_id}"):
+        html = client.get(path).get_data(as_text=True)
+        assert "卖方" in html and "seller, buyer" not in html and ">seller<" not in html, path
+    html = client.get(f"/operator/grading/{listing.id}").get_data(as_text=True)
+    assert ">已发布</span>" in html and ">published</span>" not in html
+    html = client.get("/operator/accounts?q=卖家甲&lang=en").get_data(as_text=True)
+    assert "<td>Seller</td>" in html
