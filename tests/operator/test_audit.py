@@ -126,5 +126,9 @@ def test_operator_pages_name_roles_and_statuses_in_words(client, as_user, operat
         assert "卖方" in html and "seller, buyer" not in html and ">seller<" not in html, path
     html = client.get(f"/operator/grading/{listing.id}").get_data(as_text=True)
     assert ">已发布</span>" in html and ">published</span>" not in html
+    audit.record(operator, "wanted.approve", "wanted_ad", 3, {"status": "pending_review"}, {"status": "published"})
+    db.session.commit()
+    html = client.get("/operator/").get_data(as_text=True)  # the console's latest acts
+    assert ">求购审核通过</span> · 求购 #3" in html and "<code>wanted.approve</code>" not in html
     html = client.get("/operator/accounts?q=卖家甲&lang=en").get_data(as_text=True)
     assert "<td>Seller</td>" in html
