@@ -104,12 +104,14 @@ def test_every_action_and_object_the_code_records_has_a_label(app):
 
 
 def test_a_wanted_review_and_a_role_change_read_as_words(client, as_user, operator):
-    audit.record(operator, "wanted.approve", "wanted_ad", 9, {"status": "pending_review"}, {"status": "published"})
+    audit.record(operator, "wanted.approve", "wanted_ad", 9, {"status": "pending_review"},
+                 {"status": "published", "reason": ""})
     audit.record(operator, "user.finance_role", "user", 5, {"roles": ["seller"]}, {"roles": ["seller", "bank"]})
     db.session.commit()
     as_user(operator)
     html = client.get("/operator/audit").get_data(as_text=True)
     assert "求购审核通过" in html and "求购 #9" in html and "<td>wanted.approve" not in html
+    assert 'title="reason"' not in html  # the approval's blank reason says nothing
     assert "变更融资角色" in html and "<ins>卖方、银行</ins>" in html and "bank" not in html.split("<main")[1]
 
 
