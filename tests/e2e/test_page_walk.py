@@ -149,19 +149,24 @@ def _pages(w):
             "operator@demo.ipmart.cn": operator, "english": english}
 
 
-def test_every_main_page_at_both_sizes(world, browser, tmp_path):
+ROLES = ("visitor", "buyer@demo.ipmart.cn", "seller@demo.ipmart.cn", "operator@demo.ipmart.cn", "english")
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[r.split("@")[0] for r in ROLES])
+def test_every_main_page_at_both_sizes(world, browser, tmp_path, role):
+    """One signed-in context per role (the visitor's and the English one signed out), each page at both sizes."""
     base = world["base"]
     folder = Path(os.environ.get("WALK_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
-    problems, started = [], time.monotonic()
-    for role, pages in _pages(world).items():
-        context = browser.new_context(locale="zh-CN", viewport=SIZES[0])
-        context.set_default_timeout(15000)
-        page = context.new_page()
-        if "@" in role:
-            sign_in(page, base, role, DEMO_PASSWORD)
-        heard = _watch(page)  # console errors, uncaught exceptions, failed requests: emptied after each page
-        who = role.split("@")[0]
+    pages, problems, started = _pages(world)[role], [], time.monotonic()
+    context = browser.new_context(locale="zh-CN", viewport=SIZES[0])
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    if "@" in role:
+        sign_in(page, base, role, DEMO_PASSWORD)
+    heard = _watch(page)  # console errors, uncaught exceptions, failed requests: emptied after each page
+    who = role.split("@")[0]
+    try:
         for size in SIZES:
             page.set_viewport_size(size)
             for name, path in pages:
@@ -178,7 +183,7 @@ def test_every_main_page_at_both_sizes(world, browser, tmp_path):
                 found += heard
                 heard.clear()
                 problems += [f"{who} {path} @{size['width']}: {f}" for f in found]
+    finally:
         context.close()
-    print(f"page walk: {sum(len(p) for p in _pages(world).values()) * 2} pages in "
-          f"{time.monotonic() - started:.0f} s, screenshots in {folder}")
+    print(f"page walk, {who}: {len(pages) * 2} pages in {time.monotonic() - started:.0f} s, screenshots in {folder}")
     assert not problems, "\n".join(problems)
