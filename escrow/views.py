@@ -14,7 +14,7 @@ from marketplace.errors import DomainError, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 
-from . import deals, documents, ledger, machine, paper_views
+from . import contracts, deals, documents, ledger, machine, paper_views
 from .forms import (
     ActionForm,
     CancelForm,
@@ -74,6 +74,8 @@ def _viewer_actions(deal):
             names.append(name)
     if "confirm_payment" in names and deal.gateway != "offline":
         names.remove("confirm_payment")
+    if not contracts.fully_signed(deal):  # paying waits for the contract both sign (the paperwork panel says so)
+        names = [n for n in names if n not in ("pay", "confirm_payment")]
     return names
 
 

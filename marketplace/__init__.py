@@ -372,6 +372,7 @@ def _register_template_helpers(app):
     from flask_babel import get_locale
     from flask_login import current_user
 
+    from . import labels
     from .money import display_yuan
     from .notify import unread_count
     from .regions import region_label
@@ -389,6 +390,10 @@ def _register_template_helpers(app):
     @app.template_filter("region")
     def region(code):
         return region_label(code, str(get_locale()))
+
+    @app.template_filter("role_names")
+    def role_names(codes):
+        return labels.role_names(codes)  # 卖方、买方, never seller, buyer
 
     @app.context_processor
     def common():

@@ -24,10 +24,19 @@ ACTIONS = {
     "listing.price_change": N_("修改价格"), "listing.description_change": N_("修改挂牌描述"),
     "listing.image_change": N_("更换商标图样"), "thread.read": N_("查看争议中的对话"),
     "thread.disclose": N_("在争议中出示对话"),
+    # issues 16, 20, 22, 23 (the page walk found them as codes)
+    "wanted.approve": N_("求购审核通过"), "wanted.reject": N_("驳回求购"), "account.delete": N_("注销账号"),
+    "open_licence.declare": N_("声明开放许可"), "open_licence.withdraw": N_("撤回开放许可"),
+    "royalty.confirm_payment": N_("确认许可费到账"), "royalty.payout": N_("许可费付给许可方"),
+    "charge.transfer": N_("确认服务费到账"), "loan.pledge_verified": N_("核验质押登记"),
+    "loan.pledge_released": N_("核验质押注销"), "user.finance_role": N_("变更融资角色"),
+    "voucher.batch": N_("发放创新券"), "voucher.settle": N_("创新券兑付结清"), "valuation.sign_off": N_("估值复核签发"),
 }
 OBJECTS = {"listing": "挂牌", "organization": "单位", "user": "用户", "deal": "交易", "right": "权利",
            "credit_record": "信用记录", "auction_deposit": "保证金", "payout_account": "收款账户",
-           "message_thread": N_("对话")}
+           "message_thread": N_("对话"), "wanted_ad": N_("求购"), "royalty_period": N_("许可费账期"),
+           "service_charge": N_("服务费"), "loan_application": N_("融资申请"), "valuation": N_("估值"),
+           "voucher_batch": N_("创新券批次")}
 FIELDS = {
     "grade": "质量等级", "grade_score": "综合得分", "grade_needs_review": "待复核", "assessment_id": "评定编号",
     "business_licence": "营业执照", "verified": "核验状态", "state": "交易状态", "status": "状态", "note": "说明",
@@ -37,13 +46,15 @@ FIELDS = {
     "tm_status": "商标状态", "annuity_paid_until": "年费缴至", "bank": "开户行", "account_number": "账号",
     "account_name": "户名", "relisted_as": "新挂牌编号",
     "price": N_("价格"), "description_chars": N_("描述字数"), "changed": N_("修改项"), "deal_id": N_("交易编号"),
-    "image": N_("商标图样"),
+    "image": N_("商标图样"), "deleted_at": N_("注销时间"), "reference": N_("流水号"), "number": N_("登记号"),
+    "open_licence_id": N_("开放许可编号"), "programme": N_("项目"), "face_value": N_("面值"),
 }
 VALUES = {
     "status": {"draft": "草稿", "pending_review": "待审核", "published": "已发布", "rejected": "已驳回", "withdrawn": "已撤回",
                "reserved": "交易中", "sold": "已成交", "expired": "已过期", "awaiting_payment": "待付款", "held": "托管中",
                "returning": "退还中", "returned": "已退还", "forfeited": "已罚没", "pending": "处理中", "paid": "已支付",
-               "verified": "已核验"},
+               "verified": "已核验", "due": N_("待付"), "review_requested": N_("待复核"), "signed_off": N_("已签发"),
+               "paid_out": N_("已付给许可方"), "pledged": N_("质押已登记"), "registration_submitted": N_("质押登记待核验")},
     "refund_status": {"pending": "处理中", "confirmed": "已到账"},
     "payout_status": {"pending": "处理中", "paid": "已支付"},
 }
@@ -92,6 +103,10 @@ def audit_value(key, value):
         from .credit import LEVEL_LABELS
 
         return _(LEVEL_LABELS[value]) if value in LEVEL_LABELS else value
+    if key == "roles" and isinstance(value, (list, tuple)):
+        from .labels import role_names
+
+        return role_names(value)
     if key in VALUES and isinstance(value, str) and value in VALUES[key]:
         return _(VALUES[key][value])
     if isinstance(value, (list, tuple)):

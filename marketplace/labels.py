@@ -67,3 +67,8 @@ def label(mapping, code):
 def lazy(mapping):
     """The mapping with lazily translated labels: safe to build at import time."""
     return {code: lazy_gettext(text) if text != code else text for code, text in mapping.items()}
+
+
+def role_names(codes):
+    """A user's roles as words: ``["seller", "bank"]`` → "卖方、银行" (a finance role too; an unknown code as it is)."""
+    return "、".join(label({**ROLE, **FINANCE_ROLE}, code) for code in codes or [])

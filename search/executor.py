@@ -17,7 +17,7 @@ from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
 
 from . import whoosh_reader
 from .analysis import split_word
-from .schema import COLUMN_FIELDS, FIELD_BOOSTS, GRADES, IPC_SECTIONS, NICE_CLASSES, REGION_CODES
+from .schema import COLUMN_FIELDS, FIELD_BOOSTS, GRADES, IPC_SECTIONS, NICE_CLASSES, PRICE_UNKNOWN, REGION_CODES
 
 BM25_K1, BM25_B = 1.2, 0.75
 
@@ -423,10 +423,11 @@ def _filter_mask(snap, iq):
         mask &= col["open_licence"] == 1
     if iq.nice_class:
         mask &= (col["nice_class"] & np.uint64(1 << (iq.nice_class - 1))) != 0
+    price = _price_column(snap, iq.deal_type)
     if iq.price_min is not None:
-        mask &= col["price"] >= iq.price_min
+        mask &= price >= iq.price_min
     if iq.price_max is not None:
-        mask &= (col["price"] >= 0) & (col["price"] <= iq.price_max)
+        mask &= (price >= 0) & (price <= iq.price_max)
     if iq.ipc:
         ids, _tf = snap.term_postings("ipc", iq.ipc)
         ipc_mask = np.zeros(snap.size, dtype=bool)
@@ -435,6 +436,15 @@ def _filter_mask(snap, iq):
     if iq.restrict_ids is not None:
         mask &= np.isin(snap.lid, np.fromiter(iq.restrict_ids, dtype=np.int64))
     return mask
+
+
+def _price_column(snap, deal_type):
+    """The price filtered and sorted by: with a deal type chosen, each listing's price for that deal type
+    (``price_<deal type>``; a document written before those columns reads its listing's price)."""
+    if not deal_type:
+        return snap.col["price"]
+    own = snap.col[f"price_{deal_type}"]
+    return np.where(own == PRICE_UNKNOWN, snap.col["price"], own)
 
 
 def _mask_counts(values, vocabulary):
@@ -462,14 +472,15 @@ def _facets(snap, docs):
     }
 
 
-def _order(snap, docs, scores, sort, want):
-    """The first ``want`` docs of ``docs`` in the requested order (ties: newest, then highest id)."""
+def _order(snap, docs, scores, sort, want, deal_type=None):
+    """The first ``want`` docs of ``docs`` in the requested order (ties: newest, then highest id); by price:
+    the price of ``deal_type`` when one is chosen."""
     if not len(docs):
         return docs
     published = snap.col["published"][docs]
     lid = snap.lid[docs]
     if sort in ("price_asc", "price_desc"):
-        price = snap.col["price"][docs].astype(np.float64)
+        price = _price_column(snap, deal_type)[docs].astype(np.float64)
         primary = np.where(price < 0, np.inf, price if sort == "price_asc" else -price)
     elif sort == "newest":
         primary = -published.astype(np.float64)
@@ -527,7 +538,7 @@ def query_index(handle, iq, sort="relevance", offset=0, limit=20, facets=True):
                     break
         docs = np.nonzero(mask)[0]
         total = int(len(docs))
-        ordered = _order(snap, docs, scores, sort, offset + limit)[offset:offset + limit] if total > offset else docs[:0]
+        ordered = _order(snap, docs, scores, sort, offset + limit, iq.deal_type)[offset:offset + limit] if total > offset else docs[:0]
         return IndexResult(
             total=total,
             ids=[int(x) for x in snap.lid[ordered]],

@@ -40,6 +40,11 @@ COLUMN_FIELDS = {
     "ends": ("q", 0),  # an auction's close, epoch seconds; 0 = not an auction (an older index: 0 everywhere)
     "open_licence": ("b", 0),  # 1: an open licence (专利开放许可) is declared on the listing (issue 16)
 }
+# The price of each deal type (issue 17: a listing offered for assignment and licences priced apart,
+# ``Listing.deal_prices``): fen; -1 = not offered or no price (面议); -2 = a document written before these
+# columns, which reads the listing's ``price`` until it is written again.
+PRICE_UNKNOWN = -2
+COLUMN_FIELDS.update({f"price_{d}": ("q", PRICE_UNKNOWN) for d in DEAL_TYPES})
 
 
 def build_schema():
@@ -97,6 +102,22 @@ def listing_price(listing):
     if listing.price_mode == "auction" and listing.auction is not None:
         return listing.auction.current_price or listing.auction.start_price
     return listing.price
+
+
+def deal_type_prices(listing):
+    """{``price_<deal type>``: fen, or -1 when the deal type is not offered or has no price (面议)}: an
+    auction's every deal type at its current (else start) price, otherwise the type's own price, else ``price``."""
+    offered = set(listing.deal_types or [])
+    out = {}
+    for deal_type in DEAL_TYPES:
+        if deal_type not in offered:
+            price = None
+        elif listing.price_mode == "auction":
+            price = listing_price(listing)
+        else:
+            price = listing.price_for(deal_type)
+        out[f"price_{deal_type}"] = int(price) if price is not None else -1
+    return out
 
 
 def _epoch(value):
@@ -158,6 +179,7 @@ def listing_document(listing):
         "published": _epoch(listing.published_at),
         "ends": _epoch(listing.auction.ends_at) if listing.price_mode == "auction" and listing.auction else 0,
         "open_licence": 1 if _open_licence(listing) else 0,
+        **deal_type_prices(listing),
     }
 
 

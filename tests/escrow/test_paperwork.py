@@ -103,6 +103,18 @@ def test_the_pdf_carries_the_hash_and_both_signatures(app, client, as_user, open
     assert deal.contract.sha256 in page and "双方已签署" in page and 'name="password"' not in page
 
 
+def test_the_deal_page_offers_payment_only_once_both_signed(app, client, as_user, open_deal, parties):
+    """Before both signatures the page asks for them and shows no 付款 button beside that (issue 17's page walk)."""
+    deal = open_deal(signed=False)
+    as_user(parties.buyer)
+    page = client.get(f"/deals/{deal.id}").get_data(as_text=True)
+    assert "审阅并签署合同" in page and f"/deals/{deal.id}/pay" not in page
+    contracts.sign(deal.id, parties.seller, factories.PASSWORD, "203.0.113.7")
+    contracts.sign(deal.id, parties.buyer, factories.PASSWORD, "198.51.100.2")
+    db.session.commit()
+    assert f"/deals/{deal.id}/pay" in client.get(f"/deals/{deal.id}").get_data(as_text=True)
+
+
 def test_a_wrong_password_on_the_page_shows_the_error(app, client, as_user, open_deal, parties):
     deal = open_deal(signed=False)
     as_user(parties.buyer)

@@ -72,3 +72,65 @@ def test_operator_acts_on_deals_are_in_the_audit_log_and_parties_acts_are_not(ap
     row = db.session.query(AuditLog).filter_by(action="deal.confirm_payment").one()
     assert row.actor_id == operator.id and row.object_type == "deal" and row.object_id == deal.id
     assert row.before == {"state": "awaiting_payment"} and row.after["state"] == "funded"
+
+
+def test_every_action_and_object_the_code_records_has_a_label(app):
+    """Each ``audit.record(…, "area.act", "object", …)`` in the code reads as words in the log (issue 17): the page
+    walk found 求购 reviews shown as ``wanted.approve`` on ``wanted_ad``."""
+    import re
+    from pathlib import Path
+
+    from escrow.machine import ACTION_LABELS as DEAL_ACTS
+    from listings.lifecycle import ACTION_LABELS as LISTING_ACTS
+    from marketplace.audit_labels import ACTIONS, OBJECTS
+
+    root = Path(__file__).resolve().parents[2]
+    call = re.compile(r'audit\.record\([^,]+,\s*(f?)"([a-z_.{}]+)"[^,]*,\s*(?:kind|"([a-z_]+)")')
+    found = []
+    for path in root.glob("*/*.py"):
+        if path.parts[-2] in ("tests", "bench"):
+            continue
+        for fstring, action, obj in call.findall(path.read_text(encoding="utf-8")):
+            area, _sep, act = action.partition(".")
+            if fstring or "{" in action:  # f"deal.{action}", f"listing.{decision}": the state machines' labels
+                assert area in ("deal", "listing", "right", "wanted"), action
+            elif action not in ACTIONS and not (area == "deal" and act in DEAL_ACTS) \
+                    and not (area == "listing" and act in LISTING_ACTS):
+                found.append(f"{path.name}: action {action}")
+            if obj and obj not in OBJECTS:
+                found.append(f"{path.name}: object {obj}")
+    assert not found, found
+    assert {"wanted.approve", "wanted.reject"} <= set(ACTIONS)
+
+
+def test_a_wanted_review_and_a_role_change_read_as_words(client, as_user, operator):
+    audit.record(operator, "wanted.approve", "wanted_ad", 9, {"status": "pending_review"},
+                 {"status": "published", "reason": ""})
+    audit.record(operator, "user.finance_role", "user", 5, {"roles": ["seller"]}, {"roles": ["seller", "bank"]})
+    db.session.commit()
+    as_user(operator)
+    html = client.get("/operator/audit").get_data(as_text=True)
+    assert "求购审核通过" in html and "求购 #9" in html and "<td>wanted.approve" not in html
+    assert 'title="reason"' not in html  # the approval's blank reason says nothing
+    assert "变更融资角色" in html and "<ins>卖方、银行</ins>" in html and "bank" not in html.split("<main")[1]
+
+
+def test_operator_pages_name_roles_and_statuses_in_words(client, as_user, operator):
+    """The page walk found ``seller, buyer`` on 查找账户, the user and organisation pages and ``published`` on the
+    grading form (issue 17: operator screens in words)."""
+    seller = factories.make_user("seller", name="卖家甲")
+    listing = factories.make_listing(seller)
+    db.session.commit()
+    as_user(operator)
+    for path in ("/operator/accounts?q=卖家甲", f"/operator/users/{seller.id}",
+                 f"/operator/organizations/{seller.organization_id}"):
+        html = client.get(path).get_data(as_text=True)
+        assert "卖方" in html and "seller, buyer" not in html and ">seller<" not in html, path
+    html = client.get(f"/operator/grading/{listing.id}").get_data(as_text=True)
+    assert ">已发布</span>" in html and ">published</span>" not in html
+    audit.record(operator, "wanted.approve", "wanted_ad", 3, {"status": "pending_review"}, {"status": "published"})
+    db.session.commit()
+    html = client.get("/operator/").get_data(as_text=True)  # the console's latest acts
+    assert ">求购审核通过</span> · 求购 #3" in html and "<code>wanted.approve</code>" not in html
+    html = client.get("/operator/accounts?q=卖家甲&lang=en").get_data(as_text=True)
+    assert "<td>Seller</td>" in html

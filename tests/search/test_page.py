@@ -114,4 +114,4 @@ class TestCsrf:
 
 def test_english_page(client, catalogue):
     html = client.get("/search?q=电池&lang=en").get_data(as_text=True)
-    assert "results for" in html and "Quality grade" in html
+    assert "Results for “电池”: " in html and "Quality grade" in html

@@ -217,6 +217,42 @@ def test_sort_by_price(search_api, corpus):
     assert desc[-1] is None
 
 
+def _priced_apart(seller=None):
+    """Offered for assignment at ¥2,600,000 and for a non-exclusive licence at ¥500,000 (deal_prices)."""
+    listing = make_search_listing(seller, title="一种储能电池热管理方法", price=260_0000_00,
+                                  deal_types=["assignment", "non_exclusive_license"])
+    listing.deal_prices = {"non_exclusive_license": 50_0000_00}
+    db.session.commit()
+    return listing
+
+
+def test_price_filter_reads_the_price_of_the_chosen_deal_type(search_api, corpus):
+    both = _priced_apart()
+    licence = {"deal_type": "non_exclusive_license"}
+    # the licence is in the range, the assignment (the listing's price) is not
+    assert both.id in ids(search_api(**licence, price_max=str(60_0000_00)))
+    assert both.id not in ids(search_api(deal_type="assignment", price_max=str(60_0000_00)))
+    assert both.id not in ids(search_api(price_max=str(60_0000_00)))  # no deal type: the listing's price
+    assert both.id in ids(search_api(deal_type="assignment", price_min=str(200_0000_00)))
+    assert both.id not in ids(search_api(**licence, price_min=str(200_0000_00)))
+    # a listing without a price of its own for the type is filtered by its price; 面议 never meets a range
+    found = set(ids(search_api(**licence, price_min="1")))
+    assert found == {both.id, corpus["pack"].id}
+    assert corpus["face"].id not in ids(search_api(deal_type="sole_license", price_min="1"))
+
+
+def test_sort_by_price_reads_the_price_of_the_chosen_deal_type(search_api, corpus):
+    both = _priced_apart()
+    order = ids(search_api(deal_type="non_exclusive_license", sort="price_desc"))
+    assert order == [both.id, corpus["pack"].id]  # ¥500,000 before ¥80,000
+    order = ids(search_api(deal_type="assignment", sort="price_asc"))
+    assert order.index(corpus["lithium"].id) < order.index(both.id)  # ¥500,000 before ¥2,600,000
+    result = search_api(deal_type="non_exclusive_license")["results"]
+    prices = next(r for r in result if r["id"] == both.id)["prices"]
+    assert {p["deal_type"]: p["price"] for p in prices} == {"assignment": 260_0000_00,
+                                                             "non_exclusive_license": 50_0000_00}
+
+
 def test_sort_newest_and_grade(search_api, corpus):
     newest = ids(search_api(sort="newest"))
     assert newest[0] == corpus["image"].id and newest[-1] == corpus["face"].id

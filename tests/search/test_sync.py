@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from listings.models import Listing
+from listings.models import DEAL_TYPES, Listing
 from marketplace.extensions import db
 from marketplace.models import OutboxEvent
 from marketplace.timeutil import utcnow
@@ -249,6 +249,27 @@ def test_an_index_with_an_old_schema_is_replaced_not_a_500(app, search_api, runn
     assert "old schema" in caplog.text
     assert runner.invoke(args=["search", "reindex"]).exit_code == 0
     assert ids(search_api(q="逆变器")) == [listing.id]
+
+
+def test_an_index_without_the_deal_type_prices_gets_them_and_reads_the_listing_price(app, search_api, monkeypatch):
+    """An index written before the per-deal-type price columns (issue 17) keeps its documents: the columns are
+    added in place and a price filter on a deal type reads each old document's listing price."""
+    from search import schema
+
+    path = app.config["SEARCH_INDEX_PATH"]
+    with monkeypatch.context() as old:
+        for name in [f"price_{d}" for d in DEAL_TYPES]:
+            old.delitem(schema.COLUMN_FIELDS, name)
+        old.setattr(schema, "deal_type_prices", lambda listing: {})
+        shutil.rmtree(path, ignore_errors=True)
+        current_handle()._reset()
+        listing = make_search_listing(title="一种光伏逆变器", price=8_0000_00, deal_types=["non_exclusive_license"])
+        db.session.commit()
+        assert "price_assignment" not in current_handle().open().schema
+    current_handle()._reset()
+    assert "price_assignment" in current_handle().open().schema  # added, the document kept
+    assert ids(search_api(deal_type="non_exclusive_license", price_max=str(10_0000_00))) == [listing.id]
+    assert ids(search_api(deal_type="non_exclusive_license", price_min=str(10_0000_00))) == []
 
 
 def test_a_drain_of_drafts_only_writes_nothing_to_the_index(search_api, app, monkeypatch):

@@ -48,7 +48,11 @@ document.addEventListener("click", function (event) {
         table.classList.add("stack");
         return;
       }
-      if (table.querySelector("[rowspan], [colspan]")) {
+      // a row of one cell spanning the table (暂无, a group heading) stacks too; other spans need the template's labels
+      var spans = Array.prototype.some.call(table.querySelectorAll("[colspan]"), function (cell) {
+        return cell.parentElement.children.length > 1;
+      });
+      if (spans || table.querySelector("[rowspan]")) {
         return;
       }
       var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
@@ -59,8 +63,12 @@ document.addEventListener("click", function (event) {
       }
       table.querySelectorAll("tbody tr").forEach(function (tr) {
         Array.prototype.forEach.call(tr.children, function (cell, i) {
-          if (heads[i] && !cell.hasAttribute("data-label")) {
+          // "#1" needs no "#: " before it; a cell with nothing in it (no act left) is left out of the card
+          if (heads[i] && heads[i] !== "#" && !cell.hasAttribute("data-label") && !cell.hasAttribute("colspan")) {
             cell.setAttribute("data-label", heads[i]);
+          }
+          if (!cell.textContent.trim() && !cell.querySelector("a, button, input, select, textarea, img, svg")) {
+            cell.classList.add("stack-empty");
           }
         });
       });
