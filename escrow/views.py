@@ -14,7 +14,7 @@ from marketplace.errors import DomainError, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
 
-from . import deals, documents, ledger, machine, paper_views
+from . import deal_page, deals, documents, ledger, machine, paper_views
 from .forms import (
     ActionForm,
     CancelForm,
@@ -64,9 +64,9 @@ def _operator_only():
         abort(403)
 
 
-def _viewer_actions(deal):
+def _viewer_actions(deal, roles=None):
     """The actions the signed-in user may take now, collapsed to the page's forms (resolve_* → resolve)."""
-    roles = deals.roles_of(deal, current_user)
+    roles = deals.roles_of(deal, current_user) if roles is None else roles
     names = []
     for action in machine.actions_for(deal.state, roles - {"system"}):
         name = "resolve" if action.startswith("resolve_") else action
@@ -78,23 +78,31 @@ def _viewer_actions(deal):
 
 
 def _render(deal, bound=None, status=200):
-    actions = _viewer_actions(deal)
-    # Only the forms this viewer has an action for (the page shows no other); WTForms builds each field.
-    forms = {name: FORMS[name](prefix=name, formdata=None, meta=NO_FORM_CSRF) for name in actions}
-    if bound is not None:
-        forms[bound[0]] = bound[1]
+    """The deal page: its body from ``escrow.deal_page`` (cached under the deal's stamp, the same for every
+    viewer with these roles), the viewer's actions panel rendered around it on every request."""
     roles = deals.roles_of(deal, current_user)
-    entries = ledger.deal_entries(deal.id)
-    transfer_overdue = bool(deal.transfer_due_at and deal.state == "funded"
-                            and utcnow() >= deal.transfer_due_at)
-    return render_template(
-        "escrow/deal.html", deal=deal, forms=forms, actions=actions, roles=roles,
-        steps=steps(deal), next=next_step(deal), entries=entries, balances=ledger.deal_balances(deal),
-        state_labels=machine.STATE_LABELS, action_labels=machine.ACTION_LABELS, role_labels=machine.ROLE_LABELS,
-        document_kinds=DOCUMENT_KINDS, approval_notice=approval_notice_name(deal),
-        transfer_overdue=transfer_overdue, documents={d.id: d for d in deal.documents},
-        paper=paper_views.paperwork(deal, roles),
-    ), status
+    actions = _viewer_actions(deal, roles)
+    actions_html = ""
+    if actions:
+        # Only the forms this viewer has an action for (the page shows no other); WTForms builds each field.
+        forms = {name: FORMS[name](prefix=name, formdata=None, meta=NO_FORM_CSRF) for name in actions}
+        if bound is not None:
+            forms[bound[0]] = bound[1]
+        transfer_overdue = bool(deal.transfer_due_at and deal.state == "funded"
+                                and utcnow() >= deal.transfer_due_at)
+        actions_html = render_template(
+            "escrow/_deal_actions.html", deal=deal, forms=forms, actions=actions, transfer_overdue=transfer_overdue,
+            approval_notice=approval_notice_name(deal) if "record_transfer" in actions else None)
+
+    def render_body():
+        return deal_page.render_body(
+            deal=deal, roles=roles, steps=steps(deal), next=next_step(deal), entries=ledger.deal_entries(deal.id),
+            balances=ledger.deal_balances(deal), state_labels=machine.STATE_LABELS,
+            action_labels=machine.ACTION_LABELS, role_labels=machine.ROLE_LABELS, document_kinds=DOCUMENT_KINDS,
+            documents={d.id: d for d in deal.documents}, paper=paper_views.paperwork(deal, roles))
+
+    body = deal_page.fill(deal_page.body(deal, roles, render_body), actions_html)
+    return render_template("escrow/deal.html", deal=deal, body=body), status
 
 
 def _attach(form, fields):

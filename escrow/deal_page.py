@@ -1,0 +1,142 @@
+"""The deal page's cached body (issue 19, docs/performance.md "The signed-in deal page").
+
+The deal page is private, so the anonymous page cache (``marketplace.pagecache``) never keeps it; and it is
+the costliest page to render (a template of some 200 lines: timeline, history, ledger, paperwork, facts).
+Its body is the same for every viewer who holds the same roles on the deal (buyer, seller or operator),
+in the same language, until something it shows changes. So the body is kept in the Flask-Caching cache
+under a key made of:
+
+- the deal's id, the viewer's roles (``deals.roles_of``: the permission check has run before, a stranger
+  got a 404 and never reaches the cache) and the language;
+- the deal's **stamp**: a digest of the deal row as loaded for this request (every column, its ``version``
+  and ``updated_at`` included) and of ONE statement (``stamp_rows``) that reads, for this deal, everything
+  else the body shows: the newest id and count of its events, documents, ledger entries and postings,
+  contract signatures; its recordal submissions and refund instruction (status columns); the names of the
+  users it shows (buyer, seller, every event's actor); the listing's title and kind; the organisation; the
+  payout accounts the facts show, with whether a hold on one is still running now.
+
+A key is never reused for different content: any change a commit makes to what the body shows changes the
+stamp, on every host (it is read from the database on each request, never from a cache), so a cached body
+can never be stale — a new event, a payment, a state change shows on the next request. An entry whose stamp
+is no longer current simply ages out (``PAGE_CACHE_TIMEOUT``).
+
+What stays per request, outside the cache: the page around the body (header, unread count, flashes,
+``base.html``), the panel of the viewer's actions with its forms (``escrow/_deal_actions.html``), and every
+CSRF token. The body carries two marks, ``ACTIONS_MARK`` and ``CSRF_MARK`` (HTML comments: user text is
+escaped, so no user can write one), which ``fill`` replaces with the actions panel and the viewer's own
+token. ``STAMPED_TABLES`` lists the tables the stamp covers; tests/escrow/test_deal_page_cache.py checks that
+rendering the body reads no other table, so a new read added to the template without a stamp fails there.
+"""
+import hashlib
+
+from flask import current_app, render_template
+from markupsafe import Markup, escape
+from sqlalchemy import String, and_, case, cast, false, func, literal, null, or_, select, union_all
+
+from marketplace.extensions import cache
+from marketplace.i18n import select_locale
+from marketplace.timeutil import utcnow
+
+ACTIONS_MARK = Markup("<!--deal-actions-->")
+CSRF_MARK = Markup("<!--csrf-token-->")
+# Every table the body reads, and the one it reads without a stamp: ledger_accounts holds reference rows (the
+# chart of accounts: code and name), created once and never renamed, so a posting's account name is fixed.
+STAMPED_TABLES = frozenset({"deals", "deal_events", "deal_documents", "ledger_entries", "ledger_postings",
+                            "contract_signatures", "deal_recordals", "refund_instructions", "users", "listings",
+                            "organizations", "payout_accounts"})
+REFERENCE_TABLES = frozenset({"ledger_accounts"})
+
+
+def _s(column):
+    return cast(column, String)
+
+
+def stamp_rows(deal, now=None):
+    """The rows (as strings) of the one statement that, with the deal row, decides what the body shows."""
+    from escrow.models import DealEvent, Document, JournalEntry, Posting
+    from escrow.paper_models import ContractSignature, RecordalDetails
+    from escrow.payout_models import PayoutAccount, RefundInstruction
+    from listings.models import Listing
+    from marketplace.models import Organization, User
+
+    now = now or utcnow()
+    d = deal.id
+
+    def newest(tag, model):  # append-only rows of the deal: the newest id and how many
+        return select(literal(tag), _s(func.max(model.id)), _s(func.count(model.id)), null(), null(), null()) \
+            .where(model.deal_id == d)
+
+    actors = select(DealEvent.actor_id).where(DealEvent.deal_id == d, DealEvent.actor_id.isnot(None))
+    payee = (PayoutAccount.organization_id == deal.organization_id if deal.organization_id is not None
+             else PayoutAccount.user_id == deal.seller_id)
+    shown = payee & PayoutAccount.replaced_at.is_(None)
+    if deal.payout_account_id is not None:
+        shown = or_(shown, PayoutAccount.id == deal.payout_account_id)
+    held = case((and_(PayoutAccount.hold_until.isnot(None), PayoutAccount.hold_until > now), "held"), else_="")
+    parts = [
+        newest("events", DealEvent), newest("documents", Document), newest("entries", JournalEntry),
+        newest("postings", Posting), newest("signatures", ContractSignature),
+        select(literal("recordal"), _s(RecordalDetails.id), RecordalDetails.status, _s(RecordalDetails.decided_at),
+               RecordalDetails.reject_reason, null()).where(RecordalDetails.deal_id == d),
+        select(literal("refund"), _s(RefundInstruction.id), RefundInstruction.status, RefundInstruction.bank_reference,
+               _s(RefundInstruction.amount), _s(RefundInstruction.account_entered_at))
+        .where(RefundInstruction.deal_id == d),
+        select(literal("user"), _s(User.id), User.name, User.email, null(), null())
+        .where(or_(User.id.in_((deal.buyer_id, deal.seller_id)), User.id.in_(actors))),
+        select(literal("listing"), _s(Listing.id), Listing.title, Listing.kind, null(), null())
+        .where(Listing.id == deal.listing_id),
+        select(literal("account"), _s(PayoutAccount.id), PayoutAccount.status, _s(PayoutAccount.hold_until), held,
+               PayoutAccount.bank + " " + PayoutAccount.account_number + " " + PayoutAccount.account_name
+               + " " + func.coalesce(_s(PayoutAccount.replaced_at), "")).where(shown),
+    ]
+    if deal.organization_id is not None:
+        parts.append(select(literal("organization"), _s(Organization.id), Organization.name,
+                            Organization.stripe_account_id, null(), null()).where(Organization.id == deal.organization_id))
+    else:
+        parts.append(select(literal("organization"), null(), null(), null(), null(), null()).where(false()))
+    from marketplace.extensions import db
+
+    return sorted(tuple("" if v is None else str(v) for v in row) for row in db.session.execute(union_all(*parts)))
+
+
+def stamp(deal, now=None):
+    """A digest of everything the deal's body shows (the deal row as loaded, and ``stamp_rows``)."""
+    columns = tuple((c.key, getattr(deal, c.key)) for c in deal.__mapper__.column_attrs)
+    return hashlib.sha256(repr((columns, stamp_rows(deal, now))).encode()).hexdigest()[:32]
+
+
+def body(deal, roles, render):
+    """The deal's body HTML for a viewer with ``roles`` (from the cache when the stamp matches)."""
+    config = current_app.config
+    if not config.get("PAGE_CACHE"):
+        return render()
+    key = f"dealpage:{deal.id}:{'+'.join(sorted(roles))}:{select_locale()}:{stamp(deal)}"
+    try:
+        found = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage renders the page
+        current_app.logger.warning("deal page cache read failed", exc_info=True)
+        found = None
+    if found is not None:
+        return Markup(found)
+    html = render()
+    try:
+        cache.set(key, str(html), timeout=config.get("PAGE_CACHE_TIMEOUT", 300))
+    except Exception:  # noqa: BLE001
+        current_app.logger.warning("deal page cache write failed", exc_info=True)
+    return html
+
+
+def render_body(**context):
+    """Render ``escrow/_deal_body.html`` with the marks in place of the actions panel and CSRF tokens."""
+    return Markup(render_template("escrow/_deal_body.html", actions_panel=ACTIONS_MARK,
+                                  csrf_token=lambda: CSRF_MARK, **context))
+
+
+def fill(html, actions_html):
+    """The body with this request's actions panel and the viewer's CSRF token put in place of the marks."""
+    html = str(html).replace(ACTIONS_MARK, str(actions_html), 1)
+    if CSRF_MARK in html:
+        from flask_wtf.csrf import generate_csrf
+
+        html = html.replace(CSRF_MARK, str(escape(generate_csrf())))
+    return Markup(html)
