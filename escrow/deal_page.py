@@ -21,17 +21,17 @@ can never be stale — a new event, a payment, a state change shows on the next 
 is no longer current simply ages out (``PAGE_CACHE_TIMEOUT``).
 
 What stays per request, outside the cache: the page around the body (header, unread count, flashes,
-``base.html``), the panel of the viewer's actions with its forms (``escrow/_deal_actions.html``), and every
-CSRF token. The body carries two marks, ``ACTIONS_MARK`` and ``CSRF_MARK`` (HTML comments: user text is
-escaped, so no user can write one), which ``fill`` replaces with the actions panel and the viewer's own
-token. ``STAMPED_TABLES`` lists the tables the stamp covers; tests/escrow/test_deal_page_cache.py checks that
+``base.html``), the panel of the viewer's actions with its forms (``escrow/_deal_actions.html``, rendered
+between the body's two halves in the same template), and every CSRF token. The body carries two marks,
+``ACTIONS_MARK`` and ``CSRF_MARK`` (HTML comments: user text is escaped, so no user can write one): ``halves``
+splits it at the first and puts the viewer's own token in place of the second. ``STAMPED_TABLES`` lists the tables the stamp covers; tests/escrow/test_deal_page_cache.py checks that
 rendering the body reads no other table, so a new read added to the template without a stamp fails there.
 """
 import hashlib
 
 from flask import current_app, render_template
 from markupsafe import Markup, escape
-from sqlalchemy import String, and_, case, cast, false, func, literal, null, or_, select, union_all
+from sqlalchemy import String, and_, bindparam, case, cast, func, literal, null, or_, select, union_all
 
 from marketplace.extensions import cache
 from marketplace.i18n import select_locale
@@ -51,27 +51,30 @@ def _s(column):
     return cast(column, String)
 
 
-def stamp_rows(deal, now=None):
-    """The rows (as strings) of the one statement that, with the deal row, decides what the body shows."""
+_statements = {}
+
+
+def _stamp_statement(has_organization, has_account):
+    """The stamp's statement for deals of this shape, built once (its values are bound parameters)."""
     from escrow.models import DealEvent, Document, JournalEntry, Posting
     from escrow.paper_models import ContractSignature, RecordalDetails
     from escrow.payout_models import PayoutAccount, RefundInstruction
     from listings.models import Listing
     from marketplace.models import Organization, User
 
-    now = now or utcnow()
-    d = deal.id
+    d = bindparam("deal_id")
 
     def newest(tag, model):  # append-only rows of the deal: the newest id and how many
         return select(literal(tag), _s(func.max(model.id)), _s(func.count(model.id)), null(), null(), null()) \
             .where(model.deal_id == d)
 
     actors = select(DealEvent.actor_id).where(DealEvent.deal_id == d, DealEvent.actor_id.isnot(None))
-    payee = (PayoutAccount.organization_id == deal.organization_id if deal.organization_id is not None
-             else PayoutAccount.user_id == deal.seller_id)
+    payee = (PayoutAccount.organization_id == bindparam("organization_id") if has_organization
+             else PayoutAccount.user_id == bindparam("seller_id"))
     shown = payee & PayoutAccount.replaced_at.is_(None)
-    if deal.payout_account_id is not None:
-        shown = or_(shown, PayoutAccount.id == deal.payout_account_id)
+    if has_account:
+        shown = or_(shown, PayoutAccount.id == bindparam("payout_account_id"))
+    now = bindparam("now", type_=PayoutAccount.hold_until.type)
     held = case((and_(PayoutAccount.hold_until.isnot(None), PayoutAccount.hold_until > now), "held"), else_="")
     parts = [
         newest("events", DealEvent), newest("documents", Document), newest("entries", JournalEntry),
@@ -82,21 +85,36 @@ def stamp_rows(deal, now=None):
                _s(RefundInstruction.amount), _s(RefundInstruction.account_entered_at))
         .where(RefundInstruction.deal_id == d),
         select(literal("user"), _s(User.id), User.name, User.email, null(), null())
-        .where(or_(User.id.in_((deal.buyer_id, deal.seller_id)), User.id.in_(actors))),
+        .where(or_(User.id == bindparam("buyer_id"), User.id == bindparam("seller_id"), User.id.in_(actors))),
         select(literal("listing"), _s(Listing.id), Listing.title, Listing.kind, null(), null())
-        .where(Listing.id == deal.listing_id),
+        .where(Listing.id == bindparam("listing_id")),
         select(literal("account"), _s(PayoutAccount.id), PayoutAccount.status, _s(PayoutAccount.hold_until), held,
                PayoutAccount.bank + " " + PayoutAccount.account_number + " " + PayoutAccount.account_name
                + " " + func.coalesce(_s(PayoutAccount.replaced_at), "")).where(shown),
     ]
-    if deal.organization_id is not None:
+    if has_organization:
         parts.append(select(literal("organization"), _s(Organization.id), Organization.name,
-                            Organization.stripe_account_id, null(), null()).where(Organization.id == deal.organization_id))
-    else:
-        parts.append(select(literal("organization"), null(), null(), null(), null(), null()).where(false()))
+                            Organization.stripe_account_id, null(), null())
+                     .where(Organization.id == bindparam("organization_id")))
+    return union_all(*parts)
+
+
+def stamp_rows(deal, now=None):
+    """The rows (as strings) of the one statement that, with the deal row, decides what the body shows."""
     from marketplace.extensions import db
 
-    return sorted(tuple("" if v is None else str(v) for v in row) for row in db.session.execute(union_all(*parts)))
+    shape = (deal.organization_id is not None, deal.payout_account_id is not None)
+    statement = _statements.get(shape)
+    if statement is None:
+        statement = _statements[shape] = _stamp_statement(*shape)
+    params = {"deal_id": deal.id, "buyer_id": deal.buyer_id, "seller_id": deal.seller_id,
+              "listing_id": deal.listing_id, "now": now or utcnow()}
+    if shape[0]:
+        params["organization_id"] = deal.organization_id
+    if shape[1]:
+        params["payout_account_id"] = deal.payout_account_id
+    rows = db.session.execute(statement, params)
+    return sorted(tuple("" if v is None else str(v) for v in row) for row in rows)
 
 
 def stamp(deal, now=None):
@@ -132,11 +150,12 @@ def render_body(**context):
                                   csrf_token=lambda: CSRF_MARK, **context))
 
 
-def fill(html, actions_html):
-    """The body with this request's actions panel and the viewer's CSRF token put in place of the marks."""
-    html = str(html).replace(ACTIONS_MARK, str(actions_html), 1)
+def halves(html):
+    """The body before and after the actions panel, with the viewer's CSRF token put in place of its marks."""
+    html = str(html)
     if CSRF_MARK in html:
         from flask_wtf.csrf import generate_csrf
 
         html = html.replace(CSRF_MARK, str(escape(generate_csrf())))
-    return Markup(html)
+    before, _mark, after = html.partition(ACTIONS_MARK)
+    return Markup(before), Markup(after)

@@ -82,17 +82,11 @@ def _render(deal, bound=None, status=200):
     viewer with these roles), the viewer's actions panel rendered around it on every request."""
     roles = deals.roles_of(deal, current_user)
     actions = _viewer_actions(deal, roles)
-    actions_html = ""
-    if actions:
-        # Only the forms this viewer has an action for (the page shows no other); WTForms builds each field.
-        forms = {name: FORMS[name](prefix=name, formdata=None, meta=NO_FORM_CSRF) for name in actions}
-        if bound is not None:
-            forms[bound[0]] = bound[1]
-        transfer_overdue = bool(deal.transfer_due_at and deal.state == "funded"
-                                and utcnow() >= deal.transfer_due_at)
-        actions_html = render_template(
-            "escrow/_deal_actions.html", deal=deal, forms=forms, actions=actions, transfer_overdue=transfer_overdue,
-            approval_notice=approval_notice_name(deal) if "record_transfer" in actions else None)
+    # Only the forms this viewer has an action for (the page shows no other); WTForms builds each field.
+    forms = {name: FORMS[name](prefix=name, formdata=None, meta=NO_FORM_CSRF) for name in actions}
+    if bound is not None:
+        forms[bound[0]] = bound[1]
+    transfer_overdue = bool(deal.transfer_due_at and deal.state == "funded" and utcnow() >= deal.transfer_due_at)
 
     def render_body():
         return deal_page.render_body(
@@ -101,8 +95,11 @@ def _render(deal, bound=None, status=200):
             action_labels=machine.ACTION_LABELS, role_labels=machine.ROLE_LABELS, document_kinds=DOCUMENT_KINDS,
             documents={d.id: d for d in deal.documents}, paper=paper_views.paperwork(deal, roles))
 
-    body = deal_page.fill(deal_page.body(deal, roles, render_body), actions_html)
-    return render_template("escrow/deal.html", deal=deal, body=body), status
+    before, after = deal_page.halves(deal_page.body(deal, roles, render_body))
+    return render_template(
+        "escrow/deal.html", deal=deal, before=before, after=after, forms=forms, actions=actions,
+        transfer_overdue=transfer_overdue,
+        approval_notice=approval_notice_name(deal) if "record_transfer" in actions else None), status
 
 
 def _attach(form, fields):

@@ -3,7 +3,7 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, has_request_context, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
@@ -60,7 +60,7 @@ def create_app(config=None):
     from . import observability
 
     observability.init_app(app)
-    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    babel.init_app(app, locale_selector=i18n.babel_locale, timezone_selector=lambda: "Asia/Shanghai")
     i18n.install_template_gettext(app)
 
     _import_models()
@@ -393,8 +393,12 @@ def _register_template_helpers(app):
     @app.context_processor
     def common():
         unread = 0
-        if current_user.is_authenticated:
-            unread = unread_count(current_user.id)
+        if current_user.is_authenticated:  # read once a request (on the request: ``g`` may outlive it in tests)
+            unread = getattr(request, "_unread_notifications", None) if has_request_context() else None
+            if unread is None:
+                unread = unread_count(current_user.id)
+                if has_request_context():
+                    request._unread_notifications = unread
         locale = str(get_locale())
         return {"unread_notifications": unread, "current_locale": "en" if locale.startswith("en") else "zh_CN",
                 "languages": app.config["LANGUAGES"],

@@ -6,7 +6,7 @@ import unicodedata
 from email.message import EmailMessage
 
 from flask import current_app, has_app_context
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from .extensions import db
@@ -122,4 +122,6 @@ def _forget_mail(session):
 
 
 def unread_count(user_id):
-    return db.session.query(Notification).filter_by(user_id=user_id, read_at=None).count()
+    """The header's unread count: one plain ``SELECT count(*)`` (no subquery, as ``Query.count`` wraps one)."""
+    return db.session.scalar(select(func.count(Notification.id)).where(Notification.user_id == user_id,
+                                                                       Notification.read_at.is_(None)))
