@@ -29,7 +29,7 @@ rendering the body reads no other table, so a new read added to the template wit
 """
 import hashlib
 
-from flask import current_app, render_template
+from flask import current_app
 from markupsafe import Markup, escape
 from sqlalchemy import String, and_, bindparam, case, cast, func, literal, null, or_, select, union_all
 
@@ -145,9 +145,15 @@ def body(deal, roles, render):
 
 
 def render_body(**context):
-    """Render ``escrow/_deal_body.html`` with the marks in place of the actions panel and CSRF tokens."""
-    return Markup(render_template("escrow/_deal_body.html", actions_panel=ACTIONS_MARK,
-                                  csrf_token=lambda: CSRF_MARK, **context))
+    """Render ``escrow/_deal_body.html`` with the marks in place of the actions panel and CSRF tokens.
+
+    Straight through Jinja, without Flask's context processors: the body gets only what it is given (no
+    ``current_user``, ``request``, ``session``, nor the header's unread count), so nothing of the viewer but
+    their roles can enter it."""
+    app = current_app
+    template = app.jinja_env.get_template("escrow/_deal_body.html")
+    return Markup(template.render(actions_panel=ACTIONS_MARK, csrf_token=lambda: CSRF_MARK,
+                                  url_map_endpoints=app.view_functions, **context))
 
 
 def halves(html):
