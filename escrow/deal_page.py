@@ -123,25 +123,57 @@ def stamp(deal, now=None):
     return hashlib.sha256(repr((columns, stamp_rows(deal, now))).encode()).hexdigest()[:32]
 
 
-def body(deal, roles, render):
-    """The deal's body HTML for a viewer with ``roles`` (from the cache when the stamp matches)."""
-    config = current_app.config
-    if not config.get("PAGE_CACHE"):
-        return render()
-    key = f"dealpage:{deal.id}:{'+'.join(sorted(roles))}:{select_locale()}:{stamp(deal)}"
+def _get(key):
     try:
-        found = cache.get(key)
+        return cache.get(key)
     except Exception:  # noqa: BLE001 - a cache outage renders the page
         current_app.logger.warning("deal page cache read failed", exc_info=True)
-        found = None
+        return None
+
+
+def _set(key, html):
+    try:
+        cache.set(key, str(html), timeout=current_app.config.get("PAGE_CACHE_TIMEOUT", 300))
+    except Exception:  # noqa: BLE001
+        current_app.logger.warning("deal page cache write failed", exc_info=True)
+
+
+def enabled():
+    return bool(current_app.config.get("PAGE_CACHE"))
+
+
+def body(deal, roles, deal_stamp, render):
+    """The deal's body HTML for a viewer with ``roles`` (from the cache under ``deal_stamp``), with its marks."""
+    if deal_stamp is None:
+        return render()
+    key = f"dealbody:{deal.id}:{'+'.join(sorted(roles))}:{select_locale()}:{deal_stamp}"
+    found = _get(key)
     if found is not None:
         return Markup(found)
     html = render()
-    try:
-        cache.set(key, str(html), timeout=config.get("PAGE_CACHE_TIMEOUT", 300))
-    except Exception:  # noqa: BLE001
-        current_app.logger.warning("deal page cache write failed", exc_info=True)
+    _set(key, html)
     return html
+
+
+def viewer_key(deal, user, deal_stamp, per_request):
+    """The key of ``user``'s whole deal page: the deal's stamp, what the header shows of the user (name, roles),
+    the language, the path with its query string (the header's language link and search box show it), and
+    ``per_request`` (the unread count, whether the transfer is overdue now: what else the page shows)."""
+    from flask import request
+
+    viewer = hashlib.sha256(repr((user.id, user.name, user.roles_csv, request.full_path, per_request))
+                            .encode()).hexdigest()[:32]
+    return f"dealview:{deal.id}:{user.id}:{select_locale()}:{deal_stamp}:{viewer}"
+
+
+def cached_view(key):
+    """The viewer's cached page (with the viewer's CSRF token in place), or None."""
+    found = _get(key)
+    return None if found is None else with_token(found)
+
+
+def keep_view(key, html):
+    _set(key, html)
 
 
 def render_body(**context):
@@ -157,11 +189,16 @@ def render_body(**context):
 
 
 def halves(html):
-    """The body before and after the actions panel, with the viewer's CSRF token put in place of its marks."""
+    """The body before and after the actions panel (its CSRF marks left in: ``with_token`` fills the page)."""
+    before, _mark, after = str(html).partition(ACTIONS_MARK)
+    return Markup(before), Markup(after)
+
+
+def with_token(html):
+    """The page with the viewer's own CSRF token in place of every mark."""
     html = str(html)
     if CSRF_MARK in html:
         from flask_wtf.csrf import generate_csrf
 
         html = html.replace(CSRF_MARK, str(escape(generate_csrf())))
-    before, _mark, after = html.partition(ACTIONS_MARK)
-    return Markup(before), Markup(after)
+    return html

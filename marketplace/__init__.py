@@ -3,7 +3,7 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, has_request_context, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
@@ -373,7 +373,7 @@ def _register_template_helpers(app):
     from flask_login import current_user
 
     from .money import display_yuan
-    from .notify import unread_count
+    from .notify import unread_count_for
     from .regions import region_label
     from .timeutil import local
 
@@ -394,11 +394,7 @@ def _register_template_helpers(app):
     def common():
         unread = 0
         if current_user.is_authenticated:  # read once a request (on the request: ``g`` may outlive it in tests)
-            unread = getattr(request, "_unread_notifications", None) if has_request_context() else None
-            if unread is None:
-                unread = unread_count(current_user.id)
-                if has_request_context():
-                    request._unread_notifications = unread
+            unread = unread_count_for(current_user)
         locale = str(get_locale())
         return {"unread_notifications": unread, "current_locale": "en" if locale.startswith("en") else "zh_CN",
                 "languages": app.config["LANGUAGES"],

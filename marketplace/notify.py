@@ -121,6 +121,19 @@ def _forget_mail(session):
     session.info.pop(_MAIL_AFTER_COMMIT, None)
 
 
+def unread_count_for(user):
+    """The header's unread count for the signed-in ``user``, read once a request (the header and a page's cache
+    key both want it)."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return unread_count(user.id)
+    kept = getattr(request, "_unread_notifications", None)
+    if kept is None or kept[0] != user.id:
+        kept = request._unread_notifications = (user.id, unread_count(user.id))
+    return kept[1]
+
+
 def unread_count(user_id):
     """The header's unread count: one plain ``SELECT count(*)`` (no subquery, as ``Query.count`` wraps one)."""
     return db.session.scalar(select(func.count(Notification.id)).where(Notification.user_id == user_id,

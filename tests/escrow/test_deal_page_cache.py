@@ -229,3 +229,35 @@ def test_the_stamp_is_one_statement_and_changes_with_what_it_covers(app, open_de
     db.session.get(User, parties.seller.id).email = "new-seller@example.com"
     db.session.commit()
     assert deal_page.stamp(fresh(deal.id)) != first
+
+
+def test_the_viewers_header_is_never_stale(app, client, as_user, open_deal, parties, renders):
+    """The whole page is kept per viewer: a new notification, a new name, a flash message show at once."""
+    from marketplace.notify import notify
+
+    deal = open_deal()
+    badge = re.compile(r'class="badge-count" aria-label="未读">(\d+)<')
+    first = page(client, as_user, parties.buyer, deal.id)
+    unread = int(badge.search(first).group(1)) if badge.search(first) else 0
+    notify(parties.buyer, "offer", "您的报价已被卖方接受")
+    db.session.commit()
+    second = page(client, as_user, parties.buyer, deal.id)
+    assert int(badge.search(second).group(1)) == unread + 1
+    db.session.get(User, parties.buyer.id).name = "新名字买方"
+    db.session.commit()
+    assert "新名字买方" in page(client, as_user, parties.buyer, deal.id)
+    with client.session_transaction() as sess:
+        sess["_flashes"] = [("success", "合同已签署")]
+    flashed = page(client, as_user, parties.buyer, deal.id)
+    assert "合同已签署" in flashed
+    assert "合同已签署" not in page(client, as_user, parties.buyer, deal.id)  # shown once, and never kept
+    assert renders.bodies == 2  # the body again only for the new name (the facts show the buyer), not for the rest
+
+
+def test_a_correction_form_is_never_kept(app, client, as_user, open_deal, parties, renders):
+    deal = drive(open_deal().id, "funded", parties)
+    as_user(parties.buyer)
+    wrong = client.post(f"/deals/{deal.id}/dispute", data={"dispute-reason": ""})
+    assert wrong.status_code == 422 and "has-error" in wrong.get_data(as_text=True)
+    plain = page(client, as_user, parties.buyer, deal.id)
+    assert "has-error" not in plain and 'role="alert"' not in plain
