@@ -6,7 +6,7 @@ import unicodedata
 from email.message import EmailMessage
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from .extensions import db
@@ -134,7 +134,13 @@ def unread_count_for(user):
     return kept[1]
 
 
+_UNREAD = []
+
+
 def unread_count(user_id):
-    """The header's unread count: one plain ``SELECT count(*)`` (no subquery, as ``Query.count`` wraps one)."""
-    return db.session.scalar(select(func.count(Notification.id)).where(Notification.user_id == user_id,
-                                                                       Notification.read_at.is_(None)))
+    """The header's unread count: one plain ``SELECT count(*)`` (no subquery, as ``Query.count`` wraps one), its
+    statement built once (the header reads it on every signed-in page)."""
+    if not _UNREAD:
+        _UNREAD.append(select(func.count(Notification.id)).where(Notification.user_id == bindparam("user_id"),
+                                                                 Notification.read_at.is_(None)))
+    return db.session.scalar(_UNREAD[0], {"user_id": user_id})
