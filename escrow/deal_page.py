@@ -1,4 +1,4 @@
-"""The deal page's cached body (issue 19, docs/performance.md "The signed-in deal page").
+"""The deal page's cache (issue 19, docs/performance.md "Third pass: the signed-in deal page").
 
 The deal page is private, so the anonymous page cache (``marketplace.pagecache``) never keeps it; and it is
 the costliest page to render (a template of some 200 lines: timeline, history, ledger, paperwork, facts).
@@ -20,11 +20,18 @@ stamp, on every host (it is read from the database on each request, never from a
 can never be stale — a new event, a payment, a state change shows on the next request. An entry whose stamp
 is no longer current simply ages out (``PAGE_CACHE_TIMEOUT``).
 
-What stays per request, outside the cache: the page around the body (header, unread count, flashes,
-``base.html``), the panel of the viewer's actions with its forms (``escrow/_deal_actions.html``, rendered
-between the body's two halves in the same template), and every CSRF token. The body carries two marks,
-``ACTIONS_MARK`` and ``CSRF_MARK`` (HTML comments: user text is escaped, so no user can write one): ``halves``
-splits it at the first and puts the viewer's own token in place of the second. ``STAMPED_TABLES`` lists the tables the stamp covers; tests/escrow/test_deal_page_cache.py checks that
+Around the body, per viewer: the page's header (the user's name, unread count, flashes: ``base.html``), the panel
+of the viewer's actions with its forms (``escrow/_deal_actions.html``, rendered between the body's two halves in
+the same template), and every CSRF token. The body carries two marks, ``ACTIONS_MARK`` and ``CSRF_MARK`` (HTML
+comments: user text is escaped, so no user can write one): ``halves`` splits it at the first, and ``with_token``
+puts the viewer's own token in place of the second, on every request.
+
+A plain view (GET, no flash waiting, no form being corrected) is also kept whole for the viewer
+(``viewer_key``: the deal's stamp, the user's id, name and roles, the language, the path, the unread count and
+whether the transfer is overdue now), with its CSRF marks left in: a repeat view reads the user, the deal,
+the stamp and the unread count, renders nothing and puts the token in.
+
+``STAMPED_TABLES`` lists the tables the stamp covers; tests/escrow/test_deal_page_cache.py checks that
 rendering the body reads no other table, so a new read added to the template without a stamp fails there.
 """
 import hashlib
