@@ -158,8 +158,16 @@ def body(deal, roles, deal_stamp, render):
     if found is not None:
         return Markup(found)
     html = render()
-    _set(key, html)
+    if unchanged(deal, deal_stamp):
+        _set(key, html)
     return html
+
+
+def unchanged(deal, deal_stamp):
+    """Whether the deal's stamp is still ``deal_stamp`` after a render: the render's own reads may have seen a
+    commit made after the stamp was read (each statement sees the latest commit), and such a page is not kept
+    under the older stamp (which a change undone later, such as a name changed back, would bring back)."""
+    return stamp(deal) == deal_stamp
 
 
 def viewer_key(deal, user, deal_stamp, per_request):

@@ -111,7 +111,7 @@ def _render(deal, bound=None, status=200):
         "escrow/deal.html", deal=deal, before=before, after=after, forms=forms, actions=actions,
         transfer_overdue=transfer_overdue, csrf_token=lambda: deal_page.CSRF_MARK,
         approval_notice=approval_notice_name(deal) if "record_transfer" in actions else None)
-    if view_key is not None and "_flashes" not in session:
+    if view_key is not None and "_flashes" not in session and deal_page.unchanged(deal, deal_stamp):
         deal_page.keep_view(view_key, html)
     return deal_page.with_token(html), status
 

@@ -261,3 +261,25 @@ def test_a_correction_form_is_never_kept(app, client, as_user, open_deal, partie
     assert wrong.status_code == 422 and "has-error" in wrong.get_data(as_text=True)
     plain = page(client, as_user, parties.buyer, deal.id)
     assert "has-error" not in plain and 'role="alert"' not in plain
+
+
+def test_a_commit_during_the_render_is_not_kept_under_the_older_stamp(app, client, as_user, open_deal, parties,
+                                                                       monkeypatch):
+    deal = open_deal()
+    seller_id, old_name = parties.seller.id, parties.seller.name
+    real = deal_page.render_body
+    renamed = []
+
+    def render_while_renamed(**context):
+        if not renamed:  # another request commits a new name between this one's stamp and its render
+            db.session.get(User, seller_id).name = "渲染中改名的卖方"
+            db.session.commit()
+            renamed.append(True)
+        return real(**context)
+
+    monkeypatch.setattr(deal_page, "render_body", render_while_renamed)
+    page(client, as_user, parties.buyer, deal.id)
+    db.session.get(User, seller_id).name = old_name  # and back: the stamp read first recurs
+    db.session.commit()
+    again = page(client, as_user, parties.buyer, deal.id)
+    assert old_name in again and "渲染中改名的卖方" not in again
