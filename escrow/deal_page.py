@@ -61,8 +61,10 @@ def _s(column):
 _statements = {}
 
 
-def _stamp_statement(has_organization, has_account):
-    """The stamp's statement for deals of this shape, built once (its values are bound parameters)."""
+def _stamp_statement(has_organization, has_account, with_unread):
+    """The stamp's statement for deals of this shape, built once (its values are bound parameters). With
+    ``with_unread`` it also reads the viewer's unread count for the header (one round trip fewer; not part of
+    the stamp)."""
     from escrow.models import DealEvent, Document, JournalEntry, Posting
     from escrow.paper_models import ContractSignature, RecordalDetails
     from escrow.payout_models import PayoutAccount, RefundInstruction
@@ -103,14 +105,23 @@ def _stamp_statement(has_organization, has_account):
         parts.append(select(literal("organization"), _s(Organization.id), Organization.name,
                             Organization.stripe_account_id, null(), null())
                      .where(Organization.id == bindparam("organization_id")))
+    if with_unread:
+        from marketplace.models import Notification
+
+        parts.append(select(literal(UNREAD), _s(func.count(Notification.id)), null(), null(), null(), null())
+                     .where(Notification.user_id == bindparam("viewer_id"), Notification.read_at.is_(None)))
     return union_all(*parts)
 
 
-def stamp_rows(deal, now=None):
-    """The rows (as strings) of the one statement that, with the deal row, decides what the body shows."""
+UNREAD = "~unread"
+
+
+def stamp_rows(deal, now=None, viewer_id=None):
+    """The rows (as strings) of the one statement that, with the deal row, decides what the body shows (and,
+    for ``viewer_id``, a row ``(UNREAD, count)``: that user's unread notifications)."""
     from marketplace.extensions import db
 
-    shape = (deal.organization_id is not None, deal.payout_account_id is not None)
+    shape = (deal.organization_id is not None, deal.payout_account_id is not None, viewer_id is not None)
     statement = _statements.get(shape)
     if statement is None:
         statement = _statements[shape] = _stamp_statement(*shape)
@@ -120,14 +131,23 @@ def stamp_rows(deal, now=None):
         params["organization_id"] = deal.organization_id
     if shape[1]:
         params["payout_account_id"] = deal.payout_account_id
+    if viewer_id is not None:
+        params["viewer_id"] = viewer_id
     rows = db.session.execute(statement, params)
     return sorted(tuple("" if v is None else str(v) for v in row) for row in rows)
 
 
-def stamp(deal, now=None):
-    """A digest of everything the deal's body shows (the deal row as loaded, and ``stamp_rows``)."""
+def stamp(deal, now=None, viewer=None):
+    """A digest of everything the deal's body shows (the deal row as loaded, and ``stamp_rows``). With ``viewer``
+    the same statement reads their unread count, kept for the header (``notify.unread_count_for``)."""
+    rows = stamp_rows(deal, now, viewer.id if viewer is not None else None)
+    if viewer is not None:
+        from marketplace.notify import remember_unread
+
+        remember_unread(viewer, int(next(row for row in rows if row[0] == UNREAD)[1]))
+        rows = [row for row in rows if row[0] != UNREAD]
     columns = tuple((c.key, getattr(deal, c.key)) for c in deal.__mapper__.column_attrs)
-    return hashlib.sha256(repr((columns, stamp_rows(deal, now))).encode()).hexdigest()[:32]
+    return hashlib.sha256(repr((columns, rows)).encode()).hexdigest()[:32]
 
 
 def _get(key):

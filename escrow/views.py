@@ -85,7 +85,7 @@ def _render(deal, bound=None, status=200):
     are put in on every request."""
     roles = deals.roles_of(deal, current_user)
     transfer_overdue = bool(deal.transfer_due_at and deal.state == "funded" and utcnow() >= deal.transfer_due_at)
-    deal_stamp = deal_page.stamp(deal) if deal_page.enabled() else None
+    deal_stamp = deal_page.stamp(deal, viewer=current_user) if deal_page.enabled() else None
     view_key = None
     if deal_stamp and bound is None and status == 200 and request.method == "GET" and "_flashes" not in session:
         view_key = deal_page.viewer_key(deal, current_user, deal_stamp,

@@ -137,6 +137,14 @@ def unread_count_for(user):
 _UNREAD = []
 
 
+def remember_unread(user, count):
+    """``count`` is ``user``'s unread count, read by another statement this request (the deal page's stamp)."""
+    from flask import has_request_context, request
+
+    if has_request_context():
+        request._unread_notifications = (user.id, count)
+
+
 def unread_count(user_id):
     """The header's unread count: one plain ``SELECT count(*)`` (no subquery, as ``Query.count`` wraps one), its
     statement built once (the header reads it on every signed-in page)."""
