@@ -381,10 +381,14 @@ def api_fee_quote():
 
 
 @bp.app_template_global()
-def deal_money(deal, viewer):
+def deal_money(deal, viewer=None, roles=None):
     """What the deal page shows of where the money goes: the payout account (masked for all but
-    operators), why a bank payout cannot be made now, and the bank refund instruction."""
-    operator = bool(getattr(viewer, "is_operator", False)) and viewer.id not in (deal.buyer_id, deal.seller_id)
+    operators), why a bank payout cannot be made now, and the bank refund instruction. The viewer is given
+    as a user, or (the deal page's cached body, which holds nothing of the user) as their roles on the deal."""
+    if roles is not None:
+        operator = "operator" in roles
+    else:
+        operator = bool(getattr(viewer, "is_operator", False)) and viewer.id not in (deal.buyer_id, deal.seller_id)
     account = (db.session.get(PayoutAccount, deal.payout_account_id) if deal.payout_account_id
                else payouts.current_account(payouts.payee_of(deal)))
     block = None

@@ -5,16 +5,17 @@ Thin: each POST builds its form, calls one service in ``escrow.deals``, commits 
 redirects; bad input re-renders the page with the error beside the field (422), a refused
 action re-renders it with the reason (403 / 409).
 """
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from marketplace.errors import DomainError, NotFound, ValidationError
 from marketplace.extensions import db
+from marketplace.notify import unread_count_for
 from marketplace.timeutil import utcnow
 
-from . import contracts, deals, documents, ledger, machine, paper_views
+from . import contracts, deal_page, deals, documents, ledger, machine, paper_views
 from .forms import (
     ActionForm,
     CancelForm,
@@ -64,9 +65,9 @@ def _operator_only():
         abort(403)
 
 
-def _viewer_actions(deal):
+def _viewer_actions(deal, roles=None):
     """The actions the signed-in user may take now, collapsed to the page's forms (resolve_* → resolve)."""
-    roles = deals.roles_of(deal, current_user)
+    roles = deals.roles_of(deal, current_user) if roles is None else roles
     names = []
     for action in machine.actions_for(deal.state, roles - {"system"}):
         name = "resolve" if action.startswith("resolve_") else action
@@ -80,23 +81,41 @@ def _viewer_actions(deal):
 
 
 def _render(deal, bound=None, status=200):
-    actions = _viewer_actions(deal)
+    """The deal page (``escrow.deal_page``). A plain view (GET, no form being corrected, no flash message) is
+    kept whole for this viewer under the deal's stamp; otherwise its body comes from the body cache shared by
+    the viewers with the same roles, and the actions panel and header are rendered around it. CSRF tokens
+    are put in on every request."""
+    roles = deals.roles_of(deal, current_user)
+    transfer_overdue = bool(deal.transfer_due_at and deal.state == "funded" and utcnow() >= deal.transfer_due_at)
+    deal_stamp = deal_page.stamp(deal, viewer=current_user) if deal_page.enabled() else None
+    view_key = None
+    if deal_stamp and bound is None and status == 200 and request.method == "GET" and "_flashes" not in session:
+        view_key = deal_page.viewer_key(deal, current_user, deal_stamp,
+                                        (unread_count_for(current_user), transfer_overdue))
+        found = deal_page.cached_view(view_key)
+        if found is not None:
+            return found, status
+    actions = _viewer_actions(deal, roles)
     # Only the forms this viewer has an action for (the page shows no other); WTForms builds each field.
     forms = {name: FORMS[name](prefix=name, formdata=None, meta=NO_FORM_CSRF) for name in actions}
     if bound is not None:
         forms[bound[0]] = bound[1]
-    roles = deals.roles_of(deal, current_user)
-    entries = ledger.deal_entries(deal.id)
-    transfer_overdue = bool(deal.transfer_due_at and deal.state == "funded"
-                            and utcnow() >= deal.transfer_due_at)
-    return render_template(
-        "escrow/deal.html", deal=deal, forms=forms, actions=actions, roles=roles,
-        steps=steps(deal), next=next_step(deal), entries=entries, balances=ledger.deal_balances(deal),
-        state_labels=machine.STATE_LABELS, action_labels=machine.ACTION_LABELS, role_labels=machine.ROLE_LABELS,
-        document_kinds=DOCUMENT_KINDS, approval_notice=approval_notice_name(deal),
-        transfer_overdue=transfer_overdue, documents={d.id: d for d in deal.documents},
-        paper=paper_views.paperwork(deal, roles),
-    ), status
+
+    def render_body():
+        return deal_page.render_body(
+            deal=deal, roles=roles, steps=steps(deal), next=next_step(deal), entries=ledger.deal_entries(deal.id),
+            balances=ledger.deal_balances(deal), state_labels=machine.STATE_LABELS,
+            action_labels=machine.ACTION_LABELS, role_labels=machine.ROLE_LABELS, document_kinds=DOCUMENT_KINDS,
+            documents={d.id: d for d in deal.documents}, paper=paper_views.paperwork(deal, roles))
+
+    before, after = deal_page.halves(deal_page.body(deal, roles, deal_stamp, render_body))
+    html = render_template(
+        "escrow/deal.html", deal=deal, before=before, after=after, forms=forms, actions=actions,
+        transfer_overdue=transfer_overdue, csrf_token=lambda: deal_page.CSRF_MARK,
+        approval_notice=approval_notice_name(deal) if "record_transfer" in actions else None)
+    if view_key is not None and "_flashes" not in session and deal_page.unchanged(deal, deal_stamp):
+        deal_page.keep_view(view_key, html)
+    return deal_page.with_token(html), status
 
 
 def _attach(form, fields):

@@ -60,7 +60,7 @@ def create_app(config=None):
     from . import observability
 
     observability.init_app(app)
-    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    babel.init_app(app, locale_selector=i18n.babel_locale, timezone_selector=lambda: "Asia/Shanghai")
     i18n.install_template_gettext(app)
 
     _import_models()
@@ -374,7 +374,7 @@ def _register_template_helpers(app):
 
     from . import labels
     from .money import display_yuan
-    from .notify import unread_count
+    from .notify import unread_count_for
     from .regions import region_label
     from .timeutil import local
 
@@ -398,8 +398,8 @@ def _register_template_helpers(app):
     @app.context_processor
     def common():
         unread = 0
-        if current_user.is_authenticated:
-            unread = unread_count(current_user.id)
+        if current_user.is_authenticated:  # read once a request (on the request: ``g`` may outlive it in tests)
+            unread = unread_count_for(current_user)
         locale = str(get_locale())
         return {"unread_notifications": unread, "current_locale": "en" if locale.startswith("en") else "zh_CN",
                 "languages": app.config["LANGUAGES"],

@@ -6,7 +6,7 @@ import unicodedata
 from email.message import EmailMessage
 
 from flask import current_app, has_app_context
-from sqlalchemy import event
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from .extensions import db
@@ -121,5 +121,34 @@ def _forget_mail(session):
     session.info.pop(_MAIL_AFTER_COMMIT, None)
 
 
+def unread_count_for(user):
+    """The header's unread count for the signed-in ``user``, read once a request (the header and a page's cache
+    key both want it)."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return unread_count(user.id)
+    kept = getattr(request, "_unread_notifications", None)
+    if kept is None or kept[0] != user.id:
+        kept = request._unread_notifications = (user.id, unread_count(user.id))
+    return kept[1]
+
+
+_UNREAD = []
+
+
+def remember_unread(user, count):
+    """``count`` is ``user``'s unread count, read by another statement this request (the deal page's stamp)."""
+    from flask import has_request_context, request
+
+    if has_request_context():
+        request._unread_notifications = (user.id, count)
+
+
 def unread_count(user_id):
-    return db.session.query(Notification).filter_by(user_id=user_id, read_at=None).count()
+    """The header's unread count: one plain ``SELECT count(*)`` (no subquery, as ``Query.count`` wraps one), its
+    statement built once (the header reads it on every signed-in page)."""
+    if not _UNREAD:
+        _UNREAD.append(select(func.count(Notification.id)).where(Notification.user_id == bindparam("user_id"),
+                                                                 Notification.read_at.is_(None)))
+    return db.session.scalar(_UNREAD[0], {"user_id": user_id})
