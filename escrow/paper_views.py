@@ -209,9 +209,9 @@ def invoice_issued(deal_id, issuer):
                 _("发票号码已登记"), page=_tax_page, back=back)
 
 
-def paperwork(deal, roles):
-    """What the deal page shows of the paperwork (``templates/escrow/_paperwork.html``)."""
-    signed = contracts.signed_roles(deal)
+def paperwork(deal, roles, signed):
+    """What the deal page shows of the paperwork (``templates/escrow/_paperwork.html``); ``signed``: the roles
+    that have signed the contract, as the page read them (``contracts.signed_roles``)."""
     latest = recordal.latest(deal)
     return {
         "signed": signed, "fully_signed": signed >= set(contracts.SIGNING_ROLES),

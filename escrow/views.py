@@ -65,9 +65,9 @@ def _operator_only():
         abort(403)
 
 
-def _viewer_actions(deal, roles=None):
-    """The actions the signed-in user may take now, collapsed to the page's forms (resolve_* → resolve)."""
-    roles = deals.roles_of(deal, current_user) if roles is None else roles
+def _viewer_actions(deal, roles, signed):
+    """The actions the signed-in user may take now, collapsed to the page's forms (resolve_* → resolve);
+    ``signed``: the roles that have signed the contract (``contracts.signed_roles``, read once per page)."""
     names = []
     for action in machine.actions_for(deal.state, roles - {"system"}):
         name = "resolve" if action.startswith("resolve_") else action
@@ -75,7 +75,7 @@ def _viewer_actions(deal, roles=None):
             names.append(name)
     if "confirm_payment" in names and deal.gateway != "offline":
         names.remove("confirm_payment")
-    if not contracts.fully_signed(deal):  # paying waits for the contract both sign (the paperwork panel says so)
+    if not signed >= set(contracts.SIGNING_ROLES):  # paying waits for the contract both sign (paperwork panel)
         names = [n for n in names if n not in ("pay", "confirm_payment")]
     return names
 
@@ -95,7 +95,8 @@ def _render(deal, bound=None, status=200):
         found = deal_page.cached_view(view_key)
         if found is not None:
             return found, status
-    actions = _viewer_actions(deal, roles)
+    signed = contracts.signed_roles(deal)
+    actions = _viewer_actions(deal, roles, signed)
     # Only the forms this viewer has an action for (the page shows no other); WTForms builds each field.
     forms = {name: FORMS[name](prefix=name, formdata=None, meta=NO_FORM_CSRF) for name in actions}
     if bound is not None:
@@ -106,7 +107,7 @@ def _render(deal, bound=None, status=200):
             deal=deal, roles=roles, steps=steps(deal), next=next_step(deal), entries=ledger.deal_entries(deal.id),
             balances=ledger.deal_balances(deal), state_labels=machine.STATE_LABELS,
             action_labels=machine.ACTION_LABELS, role_labels=machine.ROLE_LABELS, document_kinds=DOCUMENT_KINDS,
-            documents={d.id: d for d in deal.documents}, paper=paper_views.paperwork(deal, roles))
+            documents={d.id: d for d in deal.documents}, paper=paper_views.paperwork(deal, roles, signed))
 
     before, after = deal_page.halves(deal_page.body(deal, roles, deal_stamp, render_body))
     html = render_template(
