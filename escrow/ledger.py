@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from marketplace.extensions import db
 from marketplace.i18n import N_
+from marketplace.messages import stored
 from marketplace.timeutil import utcnow
 
 from .models import JournalEntry, LedgerAccount, Posting
@@ -103,6 +104,8 @@ def find_entry(key):
 def post(key, kind, legs, *, deal=None, currency="CNY", memo="", reference=None, actor=None, now=None):
     """Book one journal entry under idempotency ``key``; return ``(entry, created)``.
 
+    ``memo``: a ``marketplace.messages.Message`` (shown in the reader's language) or plain text.
+
     If an entry with ``key`` exists, nothing is booked and ``(existing, False)`` is
     returned: a replayed webhook or a retried request cannot book twice. The caller
     holds the deal's row lock, so two bookings of one deal never race; the unique key
@@ -114,8 +117,9 @@ def post(key, kind, legs, *, deal=None, currency="CNY", memo="", reference=None,
     legs = [leg for leg in legs if leg.amount != 0]
     if len(legs) < 2 or sum(leg.amount for leg in legs) != 0:
         raise UnbalancedEntry(f"entry {key} does not balance: {legs}")
+    memo_text, memo_msg = stored(memo)
     entry = JournalEntry(idempotency_key=key, kind=kind, deal_id=deal.id if deal is not None else None,
-                         memo=memo, reference=reference, actor_id=getattr(actor, "id", None),
+                         memo=(memo_text or "")[:300], memo_msg=memo_msg, reference=reference, actor_id=getattr(actor, "id", None),
                          created_at=now or utcnow())
     db.session.add(entry)
     db.session.flush()
