@@ -18,9 +18,8 @@ from sqlalchemy import select
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.i18n import N_
-from marketplace.messages import msg
+from marketplace.messages import money, msg
 from marketplace.models import User
-from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
@@ -131,8 +130,8 @@ def mark_paid(deal_id, reference, actor, now=None):
         from .deposits import book_deposit_part, credited_deposit
 
         book_deposit_part(deal, credited_deposit(deal), reference, actor, now)
-        notify(deal.buyer_id, "deal", f"交易 #{deal.id}：保证金部分退款已到账",
-               f"{format_yuan(instruction.amount, instruction.currency)} 已退回您的银行账户。", link=f"/deals/{deal.id}", email=True)
+        notify(deal.buyer_id, "deal", deal_title(deal, N_("保证金部分退款已到账")),
+               msg(N_("%(amount)s 已退回您的银行账户。"), amount=money(instruction.amount, instruction.currency)), link=f"/deals/{deal.id}", email=True)
     else:
         _confirm_refund(deal, instruction.amount, reference, actor, now)
     return instruction
