@@ -844,7 +844,7 @@ def stop_for_upheld_claim(deal_id, note, now=None):
     operators are told. Nothing is booked."""
     now = now or utcnow()
     deal, row = _begin(deal_id, "claim_upheld", None)
-    note = (note or "")[:1000]
+    note = note or ""  # a message (the operator's decision, ``listings.register.decide_claim``) or text
     if row.to == "cancelled":
         _close_unsold(deal, "claim_upheld", "cancelled", None, now, note)
         return deal
@@ -857,7 +857,7 @@ def stop_for_upheld_claim(deal_id, note, now=None):
         _hold_release(deal, note, now)
     if deal.state != "disputed":
         deal.disputed_from = deal.state
-        deal.dispute_reason = note
+        deal.dispute_reason = str(note)[:1000]
         deal.disputed_by_id = None
     _record(deal, "claim_upheld", "disputed", None, now, note=note)
     _tell(deal, [deal.buyer_id, deal.seller_id], deal_title(deal, N_("权属异议成立，交易中止")),
@@ -884,7 +884,7 @@ def flag_completed_for_upheld_claim(deal_id, note, now=None):
     deal = lock_deal(deal_id)
     if deal.state != "completed":
         raise Conflict(_("交易未完成"), state=deal.state)
-    _flag_for_claim(deal, msg(N_("权属异议成立，但交易已完成、款项已付卖方：%(note)s"), note=(note or "")[:150]), note,
+    _flag_for_claim(deal, msg(N_("权属异议成立，但交易已完成、款项已付卖方：%(note)s"), note=note or ""), note,
                     now)
     return deal
 

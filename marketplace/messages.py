@@ -130,6 +130,8 @@ def render(message, text="", locale=None):
     gettext = _translator(locale)
     if isinstance(message, Message):
         message = message.as_json()
+    elif isinstance(message, str):  # plain text given as the message itself
+        message, text = None, message
     if not message or not message.get("key"):
         return gettext(text) if text else text
     return _render(message, gettext, locale)

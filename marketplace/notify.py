@@ -85,11 +85,13 @@ def mail_after_commit(user, subject, body):
 
 def send_mail(user_id, subject, body):
     """Send one e-mail to the user; raises on failure (the caller decides whether to retry).
-    Returns False when there is nobody to send to (no such user, or the account was deleted)."""
+    Returns False when there is nobody to send to (no such user, or the account was deleted).
+    ``subject`` and ``body`` may be messages (``marketplace.messages``): rendered in the user's language."""
     user = db.session.get(User, user_id)
     if user is None or user.deleted_at is not None:
         return False
-    _smtp_send(user.email, subject, body)
+    locale = user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+    _smtp_send(user.email, render(subject, locale=locale), render(body or "", locale=locale))
     return True
 
 
