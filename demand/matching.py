@@ -140,9 +140,9 @@ def _record(ad, listing, score, reasons, now):
         return False
     why = "、".join(reasons["words"] + reasons["classes"])[:150]
     notify(ad.buyer_id, "wanted_match", msg(N_("新挂牌符合您的求购「%(t)s」"), t=ad.title[:60]),
-           msg(N_("%(title)s\n%(why)s"), title=listing.title, why=why), link=f"/wanted/{ad.id}#matches")
+           msg("%(title)s\n%(why)s", title=listing.title, why=why), link=f"/wanted/{ad.id}#matches")
     notify(listing.seller_id, "wanted_match", msg(N_("有求购与您的挂牌匹配：%(t)s"), t=ad.title[:60]),
-           msg(N_("%(title)s\n%(why)s"), title=listing.title, why=why), link=f"/wanted/{ad.id}")
+           msg("%(title)s\n%(why)s", title=listing.title, why=why), link=f"/wanted/{ad.id}")
     return True
 
 

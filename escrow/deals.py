@@ -284,7 +284,7 @@ def acknowledge_licences(deal_id, actor, now=None):
         deal.licences_acknowledged_at = now
         _record(deal, "acknowledge_licences", deal.state, actor, now,
                 note=msg(N_("知悉在先许可：%(licences)s"), licences=[
-                    msg(N_("%(number)s %(party)s %(type)s"), number=r.number, party=lic.party_name or "",
+                    msg("%(number)s %(party)s %(type)s", number=r.number, party=lic.party_name or "",
                         type=label(LICENCE_TYPE.get(lic.licence_type, lic.licence_type)))
                     for r, lic in licences_to_acknowledge(deal)]) if licences_to_acknowledge(deal) else None)
     return deal
@@ -325,7 +325,7 @@ def _fund(deal, amount, gateway_name, reference, actor, now):
         # Paid by bank transfer without the acknowledgement the pay page asks for: an operator follows up.
         _flag(deal, msg(N_("买方付款前未确认知悉在先许可（转让后许可继续有效），请联系买方确认")), now)
     _record(deal, "confirm_payment", "funded", actor, now,
-            note=msg(N_("%(gateway)s %(reference)s"), gateway=label(gateways.label(gateway_name)),
+            note=msg("%(gateway)s %(reference)s", gateway=label(gateways.label(gateway_name)),
                      reference=reference or ""))
     _tell(deal, [deal.buyer_id], deal_title(deal, N_("付款已到账，资金由平台托管")),
           msg(N_("%(amount)s 已进入托管账户；卖方将办理权利变更，登记完成后您有验收期。"),

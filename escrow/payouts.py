@@ -165,7 +165,7 @@ def submit_account(user, bank, branch, account_number, account_name, now=None):
                  "payout_account", account.id, _masked(previous), _masked(account))
     for operator_id in _operators():
         notify(operator_id, "payout_account", msg(N_("收款账户待核验：%(name)s"), name=payee.name),
-               msg(N_("%(bank)s %(masked_number)s"), bank=account.bank, masked_number=account.masked_number), link="/operator/payout-accounts")
+               msg("%(bank)s %(masked_number)s", bank=account.bank, masked_number=account.masked_number), link="/operator/payout-accounts")
     if previous is not None:
         for member_id in _members(payee, exclude=user.id):
             notify(member_id, "payout_account", msg(N_("收款账户已变更")),

@@ -560,7 +560,7 @@ def confirm_payment(period_id, reference, amount, actor, now=None):
         raise ValidationError(_("到账信息与该期不符"), fields)
     ledger.post(f"royalty:{period.id}:fund", "royalty_fund",
                 [Leg(ledger.clearing_account("offline"), -period.amount), Leg("royalty_escrow", period.amount)],
-                currency=period.currency, memo=_memo(licence, period, N_("到账")), reference=period.payment_reference,
+                currency=period.currency, memo=_memo(licence, period, "paid"), reference=period.payment_reference,
                 actor=actor, now=now)
     period.status, period.paid_at = "held", now
     audit.record(actor, "royalty.confirm_payment", "royalty_period", period.id, {"status": "awaiting_payment"},
@@ -569,10 +569,14 @@ def confirm_payment(period_id, reference, amount, actor, now=None):
     return period
 
 
+MEMOS = {"paid": N_("许可 #%(id)s 第 %(seq)s 期许可费到账（交易 #%(deal)s）"),
+         "released": N_("许可 #%(id)s 第 %(seq)s 期许可费放款（交易 #%(deal)s）"),
+         "paid_out": N_("许可 #%(id)s 第 %(seq)s 期许可费付给许可方（交易 #%(deal)s）")}
+
+
 def _memo(licence, period, what):
-    """A royalty booking's memo (``what``: a msgid of ``MEMO_WHAT``), as a message."""
-    return msg(N_("许可 #%(id)s 第 %(seq)s 期许可费%(what)s（交易 #%(deal)s）"), id=licence.id, seq=period.seq,
-               what=label(what), deal=licence.deal_id)
+    """A royalty booking's memo (``what``: a key of ``MEMOS``), as a message."""
+    return msg(MEMOS[what], id=licence.id, seq=period.seq, deal=licence.deal_id)
 
 
 def release(licence_id, period_id, actor, now=None):
@@ -598,7 +602,7 @@ def _book_release(licence, period, actor, now):
     net = period.amount - period.fee
     ledger.post(f"royalty:{period.id}:release", "royalty_release",
                 [Leg("royalty_escrow", -period.amount), Leg("seller_payable", net), Leg("platform_revenue", period.fee)],
-                currency=period.currency, memo=_memo(licence, period, N_("放款")), actor=actor, now=now)
+                currency=period.currency, memo=_memo(licence, period, "released"), actor=actor, now=now)
     period.status, period.released_at = "released", now
     _tell(licence.licensor_id, licence, msg(N_("许可费已放款")),
           msg(N_("%(net)s（扣除平台服务费 %(fee)s）待付至您的收款账户。"), net=money(net, period.currency),
@@ -625,7 +629,7 @@ def record_payout(period_id, reference, actor, now=None):
     net = period.amount - period.fee
     ledger.post(f"royalty:{period.id}:payout", "royalty_payout",
                 [Leg("seller_payable", -net), Leg("seller_payouts", net)], currency=period.currency,
-                memo=_memo(licence, period, N_("付给许可方")), reference=reference, actor=actor, now=now)
+                memo=_memo(licence, period, "paid_out"), reference=reference, actor=actor, now=now)
     period.status, period.payout_reference, period.payout_paid_at = "paid_out", reference, now
     audit.record(actor, "royalty.payout", "royalty_period", period.id, {"status": "released"},
                  {"status": "paid_out", "reference": reference})
@@ -712,7 +716,7 @@ def run_royalty_deadlines(now):
                 what, since = late
                 if period.reminded_at is None:
                     period.reminded_at = now
-                    _tell_both(licence, msg(N_("许可费逾期提醒")), msg(N_("%(start)s 起一期的%(what)s已于 %(due)s 到期。逾期 %(grace)s 天将记入被许可方的信用记录。"), start=period.starts_on.isoformat(), what=label(N_("销售额报告") if what == "report" else N_("付款")), due=since.isoformat(), grace=grace))
+                    _tell_both(licence, msg(N_("许可费逾期提醒")), msg(N_("%(start)s 起一期的%(what)s已于 %(due)s 到期。逾期 %(grace)s 天将记入被许可方的信用记录。"), start=period.starts_on.isoformat(), what=label(N_("销售额报告") if what == "report" else N_("许可费付款")), due=since.isoformat(), grace=grace))
                     counts["royalty_reminders"] += 1
                 elif period.credit_recorded_at is None and today > since + timedelta(days=grace):
                     period.credit_recorded_at = now

@@ -282,7 +282,7 @@ def confirm_transfer(operator, charge_id, reference, amount, now=None):
         raise Conflict(_("费用刚被更新，请刷新后重试")) from None
     post(f"charge:{charge.id}:transfer", "charge_transfer",
          [Leg(clearing_account("offline"), -amount), Leg("platform_revenue", amount)],
-         memo=msg(N_("%(service)s #%(id)s"), service=label(SERVICE_LABELS[charge.service]), id=charge.id), reference=reference, actor=operator, now=now)
+         memo=msg("%(service)s #%(id)s", service=label(SERVICE_LABELS[charge.service]), id=charge.id), reference=reference, actor=operator, now=now)
     audit.record(operator, "charge.transfer", "service_charge", charge.id, before={"status": "due"},
                  after={"status": "paid", "reference": reference, "amount": amount})
     return charge

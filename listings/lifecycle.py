@@ -271,9 +271,12 @@ def review_listing(operator, listing_id, decision, reason=None, *, now=None, req
         _transition(listing, "reject")
         listing.rejection_reason = reason
         listing.requested_document = requested_document
-        asked = msg(N_("\n请上传：%(document)s"), document=label(REQUESTABLE_DOCUMENTS[requested_document])) \
-            if requested_document else ""
-        notify(listing.seller_id, "listing", msg(N_("挂牌未通过审核：%(title)s"), title=listing.title), msg(N_("驳回理由：%(reason)s%(asked)s"), reason=reason, asked=asked),
+        if requested_document:
+            why = msg(N_("驳回理由：%(reason)s。请上传：%(document)s"), reason=reason,
+                      document=label(REQUESTABLE_DOCUMENTS[requested_document]))
+        else:
+            why = msg(N_("驳回理由：%(reason)s"), reason=reason)
+        notify(listing.seller_id, "listing", msg(N_("挂牌未通过审核：%(title)s"), title=listing.title), why,
                link=f"/listings/{listing.id}" if requested_document else "/my/listings")
     db.session.flush()
     audit.record(operator, f"listing.{decision}", "listing", listing.id,

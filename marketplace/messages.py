@@ -127,29 +127,29 @@ def render(message, text="", locale=None):
     No message (a row written before messages, or a person's own words): ``text`` as stored, translated only if
     it is exactly a msgid of the catalogue."""
     locale = _locale_code(locale)
-    gettext = _translator(locale)
+    translate = _translator(locale)
     if isinstance(message, Message):
         message = message.as_json()
     elif isinstance(message, str):  # plain text given as the message itself
         message, text = None, message
     if not message or not message.get("key"):
-        return gettext(text) if text else text
-    return _render(message, gettext, locale)
+        return translate(text) if text else text
+    return _render(message, translate, locale)
 
 
-def _render(message, gettext, locale):
+def _render(message, translate, locale):
     params = message.get("params") or {}
-    translated = gettext(message["key"])
+    translated = translate(message["key"])
     if not params:
         return translated
-    values = {name: _value(value, gettext, locale) for name, value in params.items()}
+    values = {name: _value(value, translate, locale) for name, value in params.items()}
     try:
         return translated % values
     except (KeyError, ValueError, TypeError):  # a translation that does not fit its msgid: the msgid itself
         return message["key"] % values
 
 
-def _value(value, gettext, locale):
+def _value(value, translate, locale):
     if isinstance(value, dict):
         if "fen" in value:
             from .money import display_yuan
@@ -158,7 +158,7 @@ def _value(value, gettext, locale):
         if "time" in value:
             return local(parse_iso(value["time"])).strftime("%Y-%m-%d %H:%M")
         if "key" in value:
-            return _render(value, gettext, locale)
+            return _render(value, translate, locale)
     if isinstance(value, list):
-        return ("; " if locale.startswith("en") else "；").join(str(_value(v, gettext, locale)) for v in value)
+        return ("; " if locale.startswith("en") else "；").join(str(_value(v, translate, locale)) for v in value)
     return "" if value is None else value
