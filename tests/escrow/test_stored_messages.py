@@ -51,9 +51,12 @@ def test_notification_event_and_memo_written_in_chinese_read_in_english(app, cli
     page = client.get(f"/deals/{deal.id}").get_data(as_text=True)  # the session now remembers English
     assert f"Bank transfer {deal.payment_reference}" in page and "Buyer payment into escrow" in page
     assert "买方付款进入托管" not in page and f"银行转账 {deal.payment_reference}" not in page
+    # the ledger's accounts and the asides in brackets read in English too
+    assert "Payment gateway clearing (Bank transfer)" in page and "支付通道清算" not in page
+    assert "（" not in page.split('id="history-h"')[1].split("</aside>")[0]
 
     zh = client.get(f"/deals/{deal.id}?lang=zh_CN").get_data(as_text=True)
-    assert f"银行转账 {deal.payment_reference}" in zh and "买方付款进入托管" in zh
+    assert f"银行转账 {deal.payment_reference}" in zh and "买方付款进入托管" in zh and "支付通道清算（银行转账）" in zh
 
 
 def test_the_api_answers_in_the_language_asked(app, client, open_deal, parties):
