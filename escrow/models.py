@@ -187,7 +187,7 @@ class JournalEntry(db.Model):
     @property
     def memo_text(self):
         """The memo in the reader's language."""
-        return render(self.memo_msg, self.memo)
+        return render(self.memo_msg, self.memo, old_msgid=True)  # old memos were stored as msgids
 
 
 class Posting(db.Model):

@@ -21,8 +21,8 @@ are rendered per locale:
 * a list of any of these: joined with "；" (Chinese) or "; " (English).
 
 Text a person typed (a dispute's reason, a message's preview) is not a message: it is stored as it is and shown
-as it is. Rows written before messages existed have no JSON: their text is shown as stored, translated only when
-it is exactly a msgid of the catalogue (the ledger's memos were stored that way).
+as it is. Rows written before messages existed have no JSON: their text is shown as stored; a ledger memo is also
+translated when it is exactly a msgid of the catalogue (memos were stored that way before).
 """
 from datetime import datetime
 
@@ -121,11 +121,11 @@ def _locale_code(locale):
         return ZH
 
 
-def render(message, text="", locale=None):
+def render(message, text="", locale=None, *, old_msgid=False):
     """The text of a stored ``message`` (JSON, or a ``Message``) in ``locale`` (None: the request's language).
 
-    No message (a row written before messages, or a person's own words): ``text`` as stored, translated only if
-    it is exactly a msgid of the catalogue."""
+    No message (a row written before messages, or a person's own words): ``text`` as stored; with ``old_msgid``
+    (ledger memos, which were stored as msgids before) translated when it is exactly a msgid of the catalogue."""
     locale = _locale_code(locale)
     translate = _translator(locale)
     if isinstance(message, Message):
@@ -133,7 +133,7 @@ def render(message, text="", locale=None):
     elif isinstance(message, str):  # plain text given as the message itself
         message, text = None, message
     if not message or not message.get("key"):
-        return translate(text) if text else text
+        return translate(text) if text and old_msgid else text
     return _render(message, translate, locale)
 
 

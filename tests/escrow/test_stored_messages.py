@@ -1,8 +1,6 @@
 """Stored text in the reader's language (issue 17): notifications, deal history and ledger memos are stored as
 message keys with parameters (``marketplace.messages``) and read in the language of whoever reads them, amounts
 formatted for that language ("¥220,000" in English, "¥22万" in Chinese). Rows written before are shown as stored."""
-import smtplib
-
 from escrow import deals, ledger
 from escrow.ledger import Leg
 from escrow.models import DealEvent, JournalEntry
@@ -118,32 +116,23 @@ def test_a_persons_own_words_are_never_translated(app, client, open_deal, partie
     notice = db.session.query(Notification).filter(Notification.user_id == deal.seller_id,
                                                    Notification.title.contains("争议")).one()
     assert notice.body_msg is None and notice.title_msg is not None
+    login(client, parties.seller)
+    page = client.get("/notifications?lang=en").get_data(as_text=True)
+    assert "The other party has opened a dispute" in page and "退款已到账" in page and "Refund confirmed" not in page
+    notes = [e["note"] for e in client.get(f"/api/v1/deals/{deal.id}?lang=en", headers=factories.auth_header(
+        parties.seller)).get_json()["deal"]["events"] if e["action"] == "dispute"]
+    assert notes == ["退款已到账"]
 
 
-def test_mail_goes_in_the_recipients_language(app, monkeypatch):
+def test_mail_goes_in_the_recipients_language(app, outbox):
     app.config["SMTP_HOST"] = "127.0.0.1"
-    sent = []
-
-    class SMTP:
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def send_message(self, message):
-            sent.append((message["To"], message["Subject"], message.get_content().strip()))
-
-    monkeypatch.setattr(smtplib, "SMTP", SMTP)
     english, chinese = factories.make_user("buyer", locale="en"), factories.make_user("buyer")
     db.session.commit()
     for user in (english, chinese):
         notify(user, "deal", msg("交易 #%(id)s：%(text)s", id=7, text={"key": "付款已到账，资金由平台托管"}),
                msg("%(amount)s 已付至您的账户。", amount=money(PRICE)), email=True)
     db.session.commit()
+    sent = [(m["To"], m["Subject"], m.get_content().strip()) for m in outbox]
     assert (english.email, "Deal #7: Payment received and held in escrow",
             "¥220,000 has been paid into your account.") in sent
     assert (chinese.email, "交易 #7：付款已到账，资金由平台托管", "¥22万 已付至您的账户。") in sent
