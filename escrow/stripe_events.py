@@ -149,7 +149,7 @@ def _on_deposit_intent(row, pi):
         funded = ledger.find_entry(f"deposit:{row.deposit_id}:fund")
         if funded is not None and funded.reference != pi["id"]:
             deposit = deposits.lock_deposit(row.deposit_id)
-            deposits.flag(deposit, f"保证金重复付款：{pi['id']} 与 {funded.reference} 均已付款，需退还其中一笔")
+            deposits.flag(deposit, msg(N_("保证金重复付款：%(pi)s 与 %(reference)s 均已付款，需退还其中一笔"), pi=pi["id"], reference=funded.reference))
             return "flagged: deposit paid twice", None
         return deposits.record_gateway_payment(row.deposit_id, pi["amount"], pi["currency"].upper(), row.gateway,
                                                pi["id"]), None
@@ -190,7 +190,7 @@ def _apply_refund(row, refund):
             return deposits.record_gateway_refund(row.deposit_id, refund["amount"], refund["id"])
         if refund["status"] in ("failed", "canceled"):
             deposits.flag(deposits.lock_deposit(row.deposit_id),
-                           f"Stripe 退款 {refund['id']} 失败（{refund['status']}），需人工退款")
+                           msg(N_("Stripe 退款 %(id)s 失败（%(status)s），需人工退款"), id=refund["id"], status=refund["status"]))
             return f"flagged: deposit refund {refund['id']} {refund['status']}"
         return f"noted: deposit refund {refund['id']} {refund['status']}"
     if refund["status"] == "succeeded":
