@@ -26,7 +26,6 @@ translated when it is exactly a msgid of the catalogue (memos were stored that w
 """
 from datetime import datetime
 
-from .i18n import N_  # noqa: F401  (re-exported: callers write ``msg(N_("…"), …)``)
 from .timeutil import as_utc, iso, local, parse_iso
 
 ZH = "zh_CN"
