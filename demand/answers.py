@@ -12,6 +12,8 @@ from listings.bidding import is_own_organisation, is_seller_side
 from listings.models import Listing
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.notify import has_control_chars, notify
 from marketplace.timeutil import iso, utcnow
 
@@ -59,7 +61,7 @@ def answer(ad_id, seller, listing_id, message, now=None):
     row.messages.append(DemandMessage(author_id=seller.id, body=body, created_at=now))
     db.session.add(row)
     db.session.flush()
-    notify(ad.buyer_id, "wanted_answer", _("卖方用挂牌回应了您的求购「%(t)s」", t=ad.title[:60]),
+    notify(ad.buyer_id, "wanted_answer", msg(N_("卖方用挂牌回应了您的求购「%(t)s」"), t=ad.title[:60]),
            listing.title, link=f"/wanted/answers/{row.id}")
     return row
 
@@ -88,7 +90,7 @@ def post_message(answer_id, user, body, now=None):
     message = DemandMessage(answer_id=row.id, author_id=user.id, body=body, created_at=now)
     db.session.add(message)
     other = row.seller_id if user.id == row.wanted.buyer_id else row.wanted.buyer_id
-    notify(other, "wanted_answer", _("求购对话有新留言：%(t)s", t=row.wanted.title[:60]), body[:200],
+    notify(other, "wanted_answer", msg(N_("求购对话有新留言：%(t)s"), t=row.wanted.title[:60]), body[:200],
            link=f"/wanted/answers/{row.id}")
     db.session.flush()
     return message

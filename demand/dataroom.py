@@ -27,6 +27,8 @@ from listings.bidding import is_own_organisation, is_seller_side
 from listings.models import Listing
 from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.notify import has_control_chars, notify
 from marketplace.timeutil import iso, local, utcnow
 from marketplace.uploads import save_upload, upload_path
@@ -202,7 +204,7 @@ def request_access(listing_id, user, password, ip="", now=None):
                          signed_ip=(ip or "")[:45], signed_at=now)
     db.session.add(row)
     db.session.flush()
-    notify(listing.seller_id, "dataroom", _("有买方签署保密协议并申请查阅资料室：%(t)s", t=listing.title[:60]),
+    notify(listing.seller_id, "dataroom", msg(N_("有买方签署保密协议并申请查阅资料室：%(t)s"), t=listing.title[:60]),
            row.organization_name or row.signer_name, link=f"/listings/{listing.id}/dataroom")
     return row
 
@@ -232,7 +234,7 @@ def grant(access_id, actor, now=None):
     if listing.status not in MARKET:
         raise Conflict(_("挂牌已不在市场上，资料室已关闭"))
     row.status, row.granted_at, row.granted_by = "granted", now or utcnow(), actor.id
-    notify(row.user_id, "dataroom", _("资料室查阅已获授权：%(t)s", t=listing.title[:60]), "",
+    notify(row.user_id, "dataroom", msg(N_("资料室查阅已获授权：%(t)s"), t=listing.title[:60]), "",
            link=f"/listings/{listing.id}/dataroom")
     return row
 
@@ -244,7 +246,7 @@ def revoke(access_id, actor, now=None):
     if row.status == "revoked":
         raise Conflict(_("已撤销"))
     row.status, row.revoked_at, row.revoked_by = "revoked", now or utcnow(), actor.id
-    notify(row.user_id, "dataroom", _("资料室查阅权限已撤销：%(t)s", t=row.listing.title[:60]), "",
+    notify(row.user_id, "dataroom", msg(N_("资料室查阅权限已撤销：%(t)s"), t=row.listing.title[:60]), "",
            link=f"/listings/{row.listing_id}/dataroom")
     return row
 

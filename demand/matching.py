@@ -19,12 +19,13 @@ listing's seller are told of each new match (in-app, ``kind="wanted_match"``: pr
 """
 import logging
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from listings.models import Listing
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
@@ -138,10 +139,10 @@ def _record(ad, listing, score, reasons, now):
     except IntegrityError:
         return False
     why = "、".join(reasons["words"] + reasons["classes"])[:150]
-    notify(ad.buyer_id, "wanted_match", _("新挂牌符合您的求购「%(t)s」", t=ad.title[:60]),
-           f"{listing.title}\n{why}", link=f"/wanted/{ad.id}#matches")
-    notify(listing.seller_id, "wanted_match", _("有求购与您的挂牌匹配：%(t)s", t=ad.title[:60]),
-           f"{listing.title}\n{why}", link=f"/wanted/{ad.id}")
+    notify(ad.buyer_id, "wanted_match", msg(N_("新挂牌符合您的求购「%(t)s」"), t=ad.title[:60]),
+           msg("%(title)s\n%(why)s", title=listing.title, why=why), link=f"/wanted/{ad.id}#matches")
+    notify(listing.seller_id, "wanted_match", msg(N_("有求购与您的挂牌匹配：%(t)s"), t=ad.title[:60]),
+           msg("%(title)s\n%(why)s", title=listing.title, why=why), link=f"/wanted/{ad.id}")
     return True
 
 

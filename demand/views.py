@@ -332,12 +332,12 @@ def download(file_id):
 
 @bp.app_template_filter("budget")
 def budget(ad):
-    from marketplace.money import format_yuan
+    from marketplace.money import display_yuan
 
     if ad.budget_min is None and ad.budget_max is None:
         return _("面议")
-    low = format_yuan(ad.budget_min) if ad.budget_min is not None else ""
-    high = format_yuan(ad.budget_max) if ad.budget_max is not None else ""
+    low = display_yuan(ad.budget_min) if ad.budget_min is not None else ""
+    high = display_yuan(ad.budget_max) if ad.budget_max is not None else ""
     return f"{low} – {high}".strip(" –")
 
 

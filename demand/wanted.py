@@ -25,6 +25,8 @@ from listings.models import DEAL_TYPES, KINDS
 from marketplace import audit
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.notify import has_control_chars, notify
 from marketplace.numbers import NumberError, parse_int
 from marketplace.regions import REGIONS
@@ -260,10 +262,10 @@ def review(ad_id, operator, decision, reason="", now=None):
     before = {"status": ad.status}
     if decision == "approve":
         ad.status, ad.published_at, ad.match_pending = "published", now, True
-        notify(ad.buyer_id, "wanted", _("您的求购已发布：%(t)s", t=ad.title[:60]), "", link=f"/wanted/{ad.id}")
+        notify(ad.buyer_id, "wanted", msg(N_("您的求购已发布：%(t)s"), t=ad.title[:60]), "", link=f"/wanted/{ad.id}")
     else:
         ad.status, ad.rejection_reason = "rejected", reason
-        notify(ad.buyer_id, "wanted", _("您的求购未通过审核：%(t)s", t=ad.title[:60]), reason, link=f"/wanted/{ad.id}")
+        notify(ad.buyer_id, "wanted", msg(N_("您的求购未通过审核：%(t)s"), t=ad.title[:60]), reason, link=f"/wanted/{ad.id}")
     ad.reviewed_by, ad.updated_at = operator.id, now
     audit.record(operator, f"wanted.{decision}", "wanted_ad", ad.id, before, {"status": ad.status, "reason": reason})
     return ad

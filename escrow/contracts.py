@@ -26,9 +26,12 @@ from flask_babel import gettext as _
 from marketplace import labels
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import label, moment, msg
 from marketplace.timeutil import local, utcnow
 
 from .paper_models import ContractSignature, DealContract
+from .timeline import deal_title
 
 TEMPLATE = "escrow/contract_document.html"
 TEMPLATE_VERSION = "2026-12"
@@ -295,15 +298,17 @@ def sign(deal_id, actor, password, ip_address="", now=None):
     if done:
         deal.payment_due_at = now + timedelta(days=current_app.config["PAYMENT_DAYS"])
     deals._record(deal, "sign_contract", deal.state, actor, now,
-                  note=f"{'买方' if role == 'buyer' else '卖方'}签署，文本摘要 {contract.sha256[:8]}")
+                  note=msg(N_("%(role)s签署，文本摘要 %(digest)s"), role=label(labels.ROLE[role]),
+                           digest=contract.sha256[:8]))
     other = deal.seller_id if role == "buyer" else deal.buyer_id
     if done:
-        deals._tell(deal, [deal.buyer_id], deals._title(deal, "合同已由双方签署，请付款"),
-                    f"请在 {deals._when(deal.payment_due_at)} 前付款，逾期交易将自动取消。")
-        deals._tell(deal, [deal.seller_id], deals._title(deal, "合同已由双方签署"), "买方付款到账后请办理变更手续。")
+        deals._tell(deal, [deal.buyer_id], deal_title(deal, N_("合同已由双方签署，请付款")),
+                    msg(N_("请在 %(due)s 前付款，逾期交易将自动取消。"), due=moment(deal.payment_due_at)))
+        deals._tell(deal, [deal.seller_id], deal_title(deal, N_("合同已由双方签署")),
+                    msg(N_("买方付款到账后请办理变更手续。")))
     else:
-        deals._tell(deal, [other], deals._title(deal, "对方已签署合同，请审阅并签署"),
-                    f"请在 {deals._when(deal.payment_due_at)} 前签署，逾期未签署交易将自动取消。")
+        deals._tell(deal, [other], deal_title(deal, N_("对方已签署合同，请审阅并签署")),
+                    msg(N_("请在 %(due)s 前签署，逾期未签署交易将自动取消。"), due=moment(deal.payment_due_at)))
     return deal
 
 

@@ -35,8 +35,10 @@ from marketplace.credit import ensure_seller_may_sell
 from marketplace.errors import Conflict, NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.i18n import N_
+from marketplace.labels import LICENCE_TYPE
+from marketplace.messages import label, moment, money, msg, stored
 from marketplace.models import User
-from marketplace.money import format_yuan
+from marketplace.money import display_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
@@ -45,6 +47,7 @@ from .fees import platform_fee
 from .gateways import get_gateway
 from .ledger import Leg
 from .models import Deal, DealEvent, Document
+from .timeline import deal_title
 
 # --- errors -------------------------------------------------------------------------
 
@@ -125,13 +128,21 @@ def _record(deal, action, to_state, actor, now, note=None, document=None):
     """
     if actor is not None and actor.has_role("operator") and actor.id not in (deal.buyer_id, deal.seller_id):
         audit.record(actor, f"deal.{action}", "deal", deal.id, {"state": deal.state},
-                     {"state": to_state, **({"note": note} if note else {})})
-    db.session.add(DealEvent(deal_id=deal.id, actor_id=getattr(actor, "id", None), action=action,
-                             from_state=deal.state, to_state=to_state, note=note,
-                             document_id=document.id if document is not None else None, created_at=now))
+                     {"state": to_state, **({"note": str(note)} if note else {})})
+    _event(deal, action, actor, now, note, to_state=to_state, document=document)
     deal.state = to_state
     deal.updated_at = now
     db.session.flush()
+
+
+def _event(deal, action, actor, now, note=None, to_state=None, document=None, from_state=False):
+    """Add the append-only event (no transition when ``to_state`` is None). ``note``: a message
+    (``marketplace.messages.msg``, shown in the reader's language) or a person's own words (shown as typed)."""
+    text, message = stored(note)
+    db.session.add(DealEvent(deal_id=deal.id, actor_id=getattr(actor, "id", None), action=action,
+                             from_state=deal.state if from_state is False else from_state,
+                             to_state=to_state or deal.state, note=text[:1000] if text else text, note_msg=message,
+                             document_id=document.id if document is not None else None, created_at=now))
 
 
 def _link(deal):
@@ -150,16 +161,12 @@ def _operators():
     ).scalars().all()
 
 
-def _title(deal, text):
-    return f"交易 #{deal.id}：{text}"
-
-
 def _flag(deal, reason, now):
-    deal.flagged = reason[:200]
-    db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="payment_mismatch", from_state=deal.state,
-                             to_state=deal.state, note=reason, created_at=now))
+    """Flag the deal for operators: ``reason`` (a message) on the deal, in its history and in their notification."""
+    deal.flagged = str(reason)[:200]
+    _event(deal, "payment_mismatch", None, now, reason)
     db.session.flush()
-    _tell(deal, _operators(), _title(deal, "到账异常，需人工处理"), reason)
+    _tell(deal, _operators(), deal_title(deal, N_("到账异常，需人工处理")), reason)
 
 
 def reserves_listing(deal):
@@ -188,7 +195,7 @@ def _listing_sold(deal):
         lifecycle.transition(listing, "sell")
 
 
-SOURCE_LABELS = {"purchase": "一口价购买", "offer": "议价成交", "auction": "竞拍成交"}
+SOURCE_LABELS = {"purchase": N_("一口价购买"), "offer": N_("议价成交"), "auction": N_("竞拍成交")}
 
 
 # --- opening --------------------------------------------------------------------------
@@ -241,21 +248,22 @@ def open_deal(listing, buyer, price, deal_type, source, source_id=None, now=None
     db.session.flush()
     deal.payment_reference = references.payment_reference(deal.id)
     contracts.generate(deal, now=now)  # issue 15: the contract both parties sign before paying
-    db.session.add(DealEvent(deal_id=deal.id, actor_id=(actor or buyer).id, action="open", from_state=None,
-                             to_state="awaiting_payment", note=SOURCE_LABELS.get(source, source), created_at=now))
+    _event(deal, "open", actor or buyer, now, msg(SOURCE_LABELS[source]) if source in SOURCE_LABELS else source,
+           to_state="awaiting_payment", from_state=None)
     db.session.flush()
-    _tell(deal, [deal.buyer_id], _title(deal, "交易已创建，请付款"),
-          f"请在 {_when(deal.payment_due_at)} 前支付 {format_yuan(price, deal.currency)}，逾期交易将自动取消。")
-    _tell(deal, [deal.seller_id], _title(deal, "您的挂牌已成交，等待买方付款"),
-          f"《{listing.title}》以 {format_yuan(price, deal.currency)} 成交，买方付款到账后请办理变更手续。")
+    _tell(deal, [deal.buyer_id], deal_title(deal, N_("交易已创建，请付款")),
+          msg(N_("请在 %(due)s 前支付 %(amount)s，逾期交易将自动取消。"), due=moment(deal.payment_due_at),
+              amount=money(price, deal.currency)))
+    _tell(deal, [deal.seller_id], deal_title(deal, N_("您的挂牌已成交，等待买方付款")),
+          msg(N_("《%(title)s》以 %(amount)s 成交，买方付款到账后请办理变更手续。"), title=listing.title,
+              amount=money(price, deal.currency)))
     # Annuities or renewals due before the transfer deadline: both parties are told now.
     horizon = local(deal.payment_due_at + timedelta(days=config["TRANSFER_DAYS"])).date()
     due = rules.fee_due_flags(listing, horizon)
     if due:
-        text = rules.fee_due_message(due)
-        db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="fee_due", from_state=deal.state,
-                                 to_state=deal.state, note=text[:1000], created_at=now))
-        _tell(deal, [deal.buyer_id, deal.seller_id], _title(deal, "注意：权利维持费用将在办理期间到期"), text)
+        text = rules.fee_due_message(due, stored=True)
+        _event(deal, "fee_due", None, now, text)
+        _tell(deal, [deal.buyer_id, deal.seller_id], deal_title(deal, N_("注意：权利维持费用将在办理期间到期")), text)
     db.session.flush()
     return deal
 
@@ -275,8 +283,10 @@ def acknowledge_licences(deal_id, actor, now=None):
     if deal.licences_acknowledged_at is None:
         deal.licences_acknowledged_at = now
         _record(deal, "acknowledge_licences", deal.state, actor, now,
-                note="；".join(f"{r.number} {lic.party_name or ''} {lic.licence_type}"
-                              for r, lic in licences_to_acknowledge(deal))[:1000] or None)
+                note=msg(N_("知悉在先许可：%(licences)s"), licences=[
+                    msg("%(number)s %(party)s %(type)s", number=r.number, party=lic.party_name or "",
+                        type=label(LICENCE_TYPE.get(lic.licence_type, lic.licence_type)))
+                    for r, lic in licences_to_acknowledge(deal)]) if licences_to_acknowledge(deal) else None)
     return deal
 
 
@@ -295,7 +305,8 @@ def start_payment(deal_id, actor, now=None):
     attempt = 1 + db.session.execute(
         select(func.count(DealEvent.id)).where(DealEvent.deal_id == deal.id, DealEvent.action == "pay")
     ).scalar_one()
-    _record(deal, "pay", deal.state, actor, now, note=f"{gateways.label(deal.gateway)} 第 {attempt} 次")
+    _record(deal, "pay", deal.state, actor, now,
+            note=msg(N_("%(gateway)s 第 %(n)s 次"), gateway=label(gateways.label(deal.gateway)), n=attempt))
     # The attempt is committed and the deal's lock released before the provider is asked (issue 15):
     # no gateway call while a deal row is locked. The gateway's own record of the PaymentIntent
     # (``StripePaymentIntent``) is written in the caller's next transaction, which it commits.
@@ -306,19 +317,21 @@ def start_payment(deal_id, actor, now=None):
 def _fund(deal, amount, gateway_name, reference, actor, now):
     ledger.post(f"deal:{deal.id}:fund", "fund",
                 [Leg(ledger.clearing_account(gateway_name), -amount), Leg("escrow", amount)],
-                deal=deal, currency=deal.currency, memo=N_("买方付款进入托管"), reference=reference, actor=actor, now=now)
+                deal=deal, currency=deal.currency, memo=msg(N_("买方付款进入托管")), reference=reference, actor=actor, now=now)
     deposits.apply_to_deal(deal, actor, now)  # a won auction's deposit joins the balance in escrow
     deal.funded_at = now
     deal.transfer_due_at = now + timedelta(days=current_app.config["TRANSFER_DAYS"])
     if deal.licences_acknowledged_at is None and licences_to_acknowledge(deal):
         # Paid by bank transfer without the acknowledgement the pay page asks for: an operator follows up.
-        _flag(deal, "买方付款前未确认知悉在先许可（转让后许可继续有效），请联系买方确认", now)
-    _record(deal, "confirm_payment", "funded", actor, now, note=f"{gateways.label(gateway_name)} {reference or ''}".strip())
-    amount_text = format_yuan(amount, deal.currency)
-    _tell(deal, [deal.buyer_id], _title(deal, "付款已到账，资金由平台托管"),
-          f"{amount_text} 已进入托管账户；卖方将办理权利变更，登记完成后您有验收期。")
-    _tell(deal, [deal.seller_id], _title(deal, "买方款项已托管，请办理变更手续"),
-          f"请在 {_when(deal.transfer_due_at)} 前向国家知识产权局提交变更申请，并上传受理回执。")
+        _flag(deal, msg(N_("买方付款前未确认知悉在先许可（转让后许可继续有效），请联系买方确认")), now)
+    _record(deal, "confirm_payment", "funded", actor, now,
+            note=msg("%(gateway)s %(reference)s", gateway=label(gateways.label(gateway_name)),
+                     reference=reference or ""))
+    _tell(deal, [deal.buyer_id], deal_title(deal, N_("付款已到账，资金由平台托管")),
+          msg(N_("%(amount)s 已进入托管账户；卖方将办理权利变更，登记完成后您有验收期。"),
+              amount=money(amount, deal.currency)))
+    _tell(deal, [deal.seller_id], deal_title(deal, N_("买方款项已托管，请办理变更手续")),
+          msg(N_("请在 %(due)s 前向国家知识产权局提交变更申请，并上传受理回执。"), due=moment(deal.transfer_due_at)))
 
 
 def confirm_offline_payment(deal_id, reference, amount, actor, now=None):
@@ -346,7 +359,7 @@ def confirm_offline_payment(deal_id, reference, amount, actor, now=None):
         errors["amount"] = _("到账金额须为整数（分）")
     elif amount != deal.amount_due:
         errors["amount"] = _("到账金额 %(amount)s 与应付金额 %(due)s 不符；请退回或联系买方补足",
-                             amount=format_yuan(amount, deal.currency), due=format_yuan(deal.amount_due, deal.currency))
+                             amount=display_yuan(amount, deal.currency), due=display_yuan(deal.amount_due, deal.currency))
     if errors:
         raise ValidationError(_("到账信息与本交易不符，未确认"), errors)
     if row.to == machine.IGNORED:
@@ -368,19 +381,21 @@ def record_gateway_payment(deal_id, amount, currency, gateway, provider_ref, now
     if ledger.find_entry(f"deal:{deal.id}:fund") is not None:
         return deal
     if machine.allowed(deal.state, "confirm_payment", {"system"}) is None:
-        reason = (f"{gateway} 付款 {provider_ref} 到达时交易已“{machine.STATE_LABELS[deal.state]}”，"
-                  "需将款项退还买方")
+        reason = msg(N_("%(gateway)s 付款 %(ref)s 到达时交易已“%(state)s”，需将款项退还买方"), gateway=gateway,
+                     ref=provider_ref, state=label(machine.STATE_LABELS[deal.state]))
         _flag(deal, reason, now)
-        raise PaymentMismatch(reason, state=deal.state)
+        raise PaymentMismatch(str(reason), state=deal.state)
     currency = (currency or "").upper()
     if amount != deal.amount_due or currency != deal.currency:
-        reason = (f"{gateway} 付款 {provider_ref} 金额 {amount} {currency} 与应付 {deal.amount_due} {deal.currency} 不符")
+        reason = msg(N_("%(gateway)s 付款 %(ref)s 金额 %(amount)s 与应付 %(due)s 不符"), gateway=gateway,
+                     ref=provider_ref, amount=f"{amount} {currency}", due=money(deal.amount_due, deal.currency))
         _flag(deal, reason, now)
-        raise PaymentMismatch(reason, expected_amount=deal.amount_due, received_amount=amount)
+        raise PaymentMismatch(str(reason), expected_amount=deal.amount_due, received_amount=amount)
     if not contracts.fully_signed(deal):  # issue 15: payment is due only under a contract both signed
-        reason = f"{gateway} 付款 {provider_ref} 到达时合同尚未由双方签署，未入账；签署后由运营确认到账或退还买方"
+        reason = msg(N_("%(gateway)s 付款 %(ref)s 到达时合同尚未由双方签署，未入账；签署后由运营确认到账或退还买方"),
+                     gateway=gateway, ref=provider_ref)
         _flag(deal, reason, now)
-        raise PaymentMismatch(reason, state=deal.state)
+        raise PaymentMismatch(str(reason), state=deal.state)
     row = machine.check(deal.state, "confirm_payment", {"system"})
     if row.to == machine.IGNORED:
         return deal
@@ -408,8 +423,8 @@ def file_transfer(deal_id, actor, document, note=None, now=None):
     doc = _store_document(deal, "filing_receipt", document, actor, now)
     deal.filed_at = now
     _record(deal, "file_transfer", "transfer_filed", actor, now, note=_note(note), document=doc)
-    _tell(deal, [deal.buyer_id], _title(deal, "卖方已向国家知识产权局提交变更申请"),
-          "受理回执已上传，可在交易页查看。登记完成后卖方将上传核准通知。")
+    _tell(deal, [deal.buyer_id], deal_title(deal, N_("卖方已向国家知识产权局提交变更申请")),
+          msg(N_("受理回执已上传，可在交易页查看。登记完成后卖方将上传核准通知。")))
     return deal
 
 
@@ -453,15 +468,19 @@ def _release(deal, seller_share, actor, now, action, note=None):
     net = seller_share - fee + credit
     ledger.post(release_key(deal), "release",
                 [Leg("escrow", -seller_share), Leg("seller_payable", net), Leg("platform_revenue", fee - credit)],
-                deal=deal, currency=deal.currency, memo=N_("托管资金放款：卖方应收与平台服务费"), actor=actor, now=now)
+                deal=deal, currency=deal.currency, memo=msg(N_("托管资金放款：卖方应收与平台服务费")), actor=actor, now=now)
     deal.fee = fee
     deal.payout_amount = net
     deal.released_at = now
     _record(deal, action, "released", actor, now, note=note)
-    paid_by = f"，其中创新券支付 {format_yuan(credit, deal.currency)}" if credit else ""
-    _tell(deal, [deal.seller_id], _title(deal, "款项已放款"),
-          f"应付您 {format_yuan(net, deal.currency)}（已扣平台服务费 {format_yuan(fee, deal.currency)}{paid_by}），付款处理中。")
-    _tell(deal, [deal.buyer_id], _title(deal, "交易款项已放给卖方"), "感谢使用知产超市。")
+    if credit:
+        body = msg(N_("应付您 %(net)s（已扣平台服务费 %(fee)s，其中创新券支付 %(credit)s），付款处理中。"),
+                   net=money(net, deal.currency), fee=money(fee, deal.currency), credit=money(credit, deal.currency))
+    else:
+        body = msg(N_("应付您 %(net)s（已扣平台服务费 %(fee)s），付款处理中。"), net=money(net, deal.currency),
+                   fee=money(fee, deal.currency))
+    _tell(deal, [deal.seller_id], deal_title(deal, N_("款项已放款")), body)
+    _tell(deal, [deal.buyer_id], deal_title(deal, N_("交易款项已放给卖方")), msg(N_("感谢使用知产超市。")))
     _start_payout(deal, now)
 
 
@@ -481,7 +500,7 @@ def _start_payout(deal, now):
     completes by paying into the verified payout account (the offline gateway only words it: no I/O)."""
     if not deal.payout_amount:
         deal.payout_status = "paid"
-        _complete(deal, None, now, note="无应付卖方款项")
+        _complete(deal, None, now, note=msg(N_("无应付卖方款项")))
         return
     if deal.gateway == "offline":  # no provider to call: the payout queue's instruction is the payout
         book_payout_result(deal, get_gateway("offline").payout(deal, deal.payout_amount, f"deal:{deal.id}:payout"),
@@ -497,8 +516,9 @@ def book_payout_result(deal, result, now):
         if machine.allowed(deal.state, "payout_paid", {"system"}) is None:
             # the deal moved on meanwhile (a rights claim upheld: stop_for_upheld_claim): the transfer went
             # out all the same; operators settle it with the seller
-            _flag(deal, f"{gateway_calls.PAYOUT_FLAG}：转账 {result.reference} 已完成，但交易已“"
-                        f"{machine.STATE_LABELS[deal.state]}”，需运营人员处理", now)
+            _flag(deal, msg(N_("%(flag)s：转账 %(ref)s 已完成，但交易已“%(state)s”，需运营人员处理"),
+                            flag=label(gateway_calls.PAYOUT_FLAG), ref=result.reference,
+                            state=label(machine.STATE_LABELS[deal.state])), now)
             deal.payout_reference = result.reference
             return "payout sent to a stopped deal"
         _book_payout(deal, result.reference, None, now)
@@ -509,17 +529,17 @@ def book_payout_result(deal, result, now):
         deal.payout_status = "pending"
         deal.payout_reference = result.reference
         db.session.flush()
-        _tell(deal, _operators(), _title(deal, "待向卖方付款"),
-              f"请向卖方支付 {format_yuan(deal.payout_amount, deal.currency)} 后在运营后台登记银行流水号。")
+        _tell(deal, _operators(), deal_title(deal, N_("待向卖方付款")),
+              msg(N_("请向卖方支付 %(amount)s 后在运营后台登记银行流水号。"),
+                  amount=money(deal.payout_amount, deal.currency)))
         return "payout pending"
     deal.payout_status = "failed"  # failed or unknown: reconciled (transfer lookup) before any retry
     deal.flagged = f"{gateway_calls.PAYOUT_FLAG}：{result.message}"[:200]
-    db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="payout_failed", from_state=deal.state,
-                             to_state=deal.state, note=(result.message or "")[:1000], created_at=now))
+    _event(deal, "payout_failed", None, now, result.message or "")
     db.session.flush()
-    _tell(deal, _operators(), _title(deal, "向卖方转账结果未知，需对账"),
-          f"{result.message}。支付通道可能已完成转账：系统将按幂等键和转账组向支付通道核实后重试"
-          "（flask deadlines run），已转账的直接入账，不会重复付款；核实完成前不能手工登记付款。")
+    _tell(deal, _operators(), deal_title(deal, N_("向卖方转账结果未知，需对账")),
+          msg(N_("%(reason)s。支付通道可能已完成转账：系统将按幂等键和转账组向支付通道核实后重试（flask deadlines run），"
+                 "已转账的直接入账，不会重复付款；核实完成前不能手工登记付款。"), reason=result.message or ""))
     return "payout unknown"
 
 
@@ -567,7 +587,7 @@ def record_gateway_payout(deal_id, provider_ref, now=None):
 def _book_payout(deal, reference, actor, now):
     ledger.post(f"deal:{deal.id}:payout", "payout",
                 [Leg("seller_payable", -deal.payout_amount), Leg("seller_payouts", deal.payout_amount)],
-                deal=deal, currency=deal.currency, memo=N_("向卖方付款"), reference=reference, actor=actor, now=now)
+                deal=deal, currency=deal.currency, memo=msg(N_("向卖方付款")), reference=reference, actor=actor, now=now)
     deal.payout_status = "paid"
     deal.payout_reference = reference
     deal.payout_paid_at = now
@@ -578,9 +598,9 @@ def _complete(deal, actor, now, note=None):
     _record(deal, "payout_paid", "completed", actor, now, note=note)
     deal.closed_at = now
     _listing_sold(deal)
-    _tell(deal, [deal.seller_id], _title(deal, "款项已支付，交易完成"),
-          f"{format_yuan(deal.payout_amount or 0, deal.currency)} 已付至您的账户。")
-    _tell(deal, [deal.buyer_id], _title(deal, "交易完成"), "权利变更已登记，款项已结清。")
+    _tell(deal, [deal.seller_id], deal_title(deal, N_("款项已支付，交易完成")),
+          msg(N_("%(amount)s 已付至您的账户。"), amount=money(deal.payout_amount or 0, deal.currency)))
+    _tell(deal, [deal.buyer_id], deal_title(deal, N_("交易完成")), msg(N_("权利变更已登记，款项已结清。")))
 
 
 # --- refunds ---------------------------------------------------------------------------------
@@ -600,7 +620,7 @@ def _refund(deal, amount, actor, now, reason=None):
         return
     ledger.post(f"deal:{deal.id}:refund_requested", "refund_requested",
                 [Leg("escrow", -amount), Leg("refunds_in_transit", amount)],
-                deal=deal, currency=deal.currency, memo="退款已发起，等待到账确认", actor=actor, now=now)
+                deal=deal, currency=deal.currency, memo=msg(N_("退款已发起，等待到账确认")), actor=actor, now=now)
     deal.refund_amount = amount
     deal.refund_reference = None
     if deal.gateway == "offline":
@@ -617,7 +637,8 @@ def book_refund_result(deal, result, now):
     """Book the gateway's answer to the refund call (deal locked, refund ``requested`` or ``failed``)."""
     if not result.ok:
         deal.refund_status = "failed"  # the money stays in transit; the sweep sends it again, same key
-        _flag(deal, f"退款未能发起：{result.message or '支付通道拒绝'}，将自动重试", now)
+        _flag(deal, msg(N_("退款未能发起：%(reason)s，将自动重试"),
+                        reason=result.message or msg(N_("支付通道拒绝"))), now)
         return "refund not sent"
     deal.refund_reference = result.reference
     if result.pending:
@@ -640,9 +661,10 @@ def record_gateway_refund(deal_id, amount, provider_ref, now=None):
     if ledger.find_entry(f"deal:{deal.id}:refund_requested") is None:
         raise Conflict(_("该交易没有待确认的退款"), state=deal.state)
     if amount != deal.refund_amount:
-        reason = f"退款 {provider_ref} 金额 {amount} 与发起的 {deal.refund_amount} 不符"
+        reason = msg(N_("退款 %(ref)s 金额 %(amount)s 与发起的 %(asked)s 不符"), ref=provider_ref,
+                     amount=money(amount, deal.currency), asked=money(deal.refund_amount or 0, deal.currency))
         _flag(deal, reason, now)
-        raise PaymentMismatch(reason, expected_amount=deal.refund_amount, received_amount=amount)
+        raise PaymentMismatch(str(reason), expected_amount=deal.refund_amount, received_amount=amount)
     _confirm_refund(deal, amount, provider_ref, None, now)
     return deal
 
@@ -651,24 +673,24 @@ def _confirm_refund(deal, amount, reference, actor, now):
     """The refund in transit reached the buyer: book it (refunds_in_transit → buyer_refunds), once."""
     ledger.post(f"deal:{deal.id}:refund", "refund",
                 [Leg("refunds_in_transit", -amount), Leg("buyer_refunds", amount)],
-                deal=deal, currency=deal.currency, memo=N_("退款已到账"), reference=reference, actor=actor, now=now)
+                deal=deal, currency=deal.currency, memo=msg(N_("退款已到账")), reference=reference, actor=actor, now=now)
     deal.refund_status = "refunded"
     deal.refund_reference = reference
     if actor is not None and actor.has_role("operator"):
         audit.record(actor, "deal.refund_confirmed", "deal", deal.id, {"refund_status": "pending"},
                      {"refund_status": "refunded", "reference": reference})
-    db.session.add(DealEvent(deal_id=deal.id, actor_id=getattr(actor, "id", None), action="refund_confirmed",
-                             from_state=deal.state, to_state=deal.state, note=reference, created_at=now))
+    _event(deal, "refund_confirmed", actor, now, reference)
     db.session.flush()
-    _tell(deal, [deal.buyer_id], _title(deal, N_("退款已到账")), f"{format_yuan(amount, deal.currency)} 已退回。")
+    _tell(deal, [deal.buyer_id], deal_title(deal, N_("退款已到账")),
+          msg(N_("%(amount)s 已退回。"), amount=money(amount, deal.currency)))
 
 
 def _refund_reason(deal):
     if deal.state == "funded":
-        return "卖方逾期未提交变更申请，交易取消，全额退款"
+        return msg(N_("卖方逾期未提交变更申请，交易取消，全额退款"))
     if deal.resolution == "split":
-        return "争议裁决：按比例分配，退还买方部分"
-    return "争议裁决：退款"
+        return msg(N_("争议裁决：按比例分配，退还买方部分"))
+    return msg(N_("争议裁决：退款"))
 
 
 # --- cancelling ------------------------------------------------------------------------------
@@ -700,7 +722,8 @@ def expire_unpaid(deal_id, now=None):
     deal, row = _begin(deal_id, "expire_payment", None)
     _check_guard(deal, row, now)
     signed = contracts.fully_signed(deal)
-    _close_unsold(deal, "expire_payment", "cancelled", None, now, "付款期限届满" if signed else "合同签署期限届满")
+    _close_unsold(deal, "expire_payment", "cancelled", None, now,
+                  msg(N_("付款期限届满")) if signed else msg(N_("合同签署期限届满")))
     buyers_fault = contracts.unpaid_lapse_is_buyers_fault(deal)
     # the winner did not sign or pay in time: the deposit is forfeited (returned when the seller never signed)
     deposits.unpaid_deal_closed(deal, buyers_fault, None, now)
@@ -714,8 +737,8 @@ def _close_unsold(deal, action, to_state, actor, now, note):
     _record(deal, action, to_state, actor, now, note=note)
     deal.closed_at = now
     _listing_back_on_market(deal)
-    text = "交易已取消" if to_state == "cancelled" else "交易已取消，款项全额退还买方"
-    _tell(deal, [deal.buyer_id, deal.seller_id], _title(deal, text), note or "")
+    text = N_("交易已取消") if to_state == "cancelled" else N_("交易已取消，款项全额退还买方")
+    _tell(deal, [deal.buyer_id, deal.seller_id], deal_title(deal, text), note or "")
 
 
 # --- disputes ----------------------------------------------------------------------------------
@@ -734,8 +757,8 @@ def open_dispute(deal_id, actor, reason, now=None):
     deal.disputed_from = deal.state
     _record(deal, "dispute", "disputed", actor, now, note=reason)
     other = deal.seller_id if actor.id == deal.buyer_id else deal.buyer_id
-    _tell(deal, [other], _title(deal, "对方提出了争议"), reason)
-    _tell(deal, _operators(), _title(deal, "新的交易争议待处理"), reason)
+    _tell(deal, [other], deal_title(deal, N_("对方提出了争议")), reason)
+    _tell(deal, _operators(), deal_title(deal, N_("新的交易争议待处理")), reason)
     return deal
 
 
@@ -758,26 +781,27 @@ def resolve_dispute(deal_id, actor, outcome, seller_share=None, note=None, now=N
                 or not 0 < seller_share < deal.price:
             raise ValidationError(_("分配金额无效"), {
                 "seller_share": _("卖方所得须大于 0 且小于成交价 %(price)s（单位：分）",
-                                  price=format_yuan(deal.price, deal.currency))})
+                                  price=display_yuan(deal.price, deal.currency))})
     deal.resolution = outcome
     if outcome in ("refund", "split") and deal.recorded_at is not None:
         # CNIPA already recorded the transfer: the escrow holds the money until the transfer back.
         deal.split_share = seller_share if outcome == "split" else None
         _record(deal, "transfer_back", "transfer_back", actor, now, note=note)
-        _tell(deal, [deal.buyer_id, deal.seller_id], _title(deal, "裁决退款，须先办理回转登记"),
-              "变更已在国家知识产权局登记，退款前须将权利回转登记给卖方；回转登记后请上传通知书，由平台运营确认。")
+        _tell(deal, [deal.buyer_id, deal.seller_id], deal_title(deal, N_("裁决退款，须先办理回转登记")),
+              msg(N_("变更已在国家知识产权局登记，退款前须将权利回转登记给卖方；回转登记后请上传通知书，由平台运营确认。")))
         return deal
     if outcome == "release":
         _release(deal, deal.price, actor, now, action, note=note)
     elif outcome == "refund":
         _refund(deal, deal.price, actor, now)
-        _close_unsold(deal, action, "refunded", actor, now, note or "争议裁决：全额退款")
+        _close_unsold(deal, action, "refunded", actor, now, note or msg(N_("争议裁决：全额退款")))
     else:
         refund = deal.price - seller_share
         _refund(deal, refund, actor, now)
-        text = (f"争议裁决：卖方 {format_yuan(seller_share, deal.currency)}，"
-                f"退还买方 {format_yuan(refund, deal.currency)}")
-        _release(deal, seller_share, actor, now, action, note=f"{text}。{note}" if note else text)
+        text = msg(N_("争议裁决：卖方 %(share)s，退还买方 %(refund)s"), share=money(seller_share, deal.currency),
+                   refund=money(refund, deal.currency))
+        _release(deal, seller_share, actor, now, action,
+                 note=msg(N_("%(decision)s。%(note)s"), decision=text, note=note) if note else text)
     return deal
 
 
@@ -791,10 +815,10 @@ def confirm_reversal(deal_id, actor, note=None, now=None):
     if deal.resolution == "split" and deal.split_share:
         refund = deal.price - deal.split_share
         _refund(deal, refund, actor, now)
-        _release(deal, deal.split_share, actor, now, "confirm_reversal", note=note or "回转登记完成，按裁决分配")
+        _release(deal, deal.split_share, actor, now, "confirm_reversal", note=note or msg(N_("回转登记完成，按裁决分配")))
         return deal
     _refund(deal, deal.price, actor, now)
-    _close_unsold(deal, "confirm_reversal", "refunded", actor, now, note or "回转登记完成，全额退款")
+    _close_unsold(deal, "confirm_reversal", "refunded", actor, now, note or msg(N_("回转登记完成，全额退款")))
     return deal
 
 
@@ -820,25 +844,25 @@ def stop_for_upheld_claim(deal_id, note, now=None):
     operators are told. Nothing is booked."""
     now = now or utcnow()
     deal, row = _begin(deal_id, "claim_upheld", None)
-    note = (note or "")[:1000]
+    note = note or ""  # a message (the operator's decision, ``listings.register.decide_claim``) or text
     if row.to == "cancelled":
         _close_unsold(deal, "claim_upheld", "cancelled", None, now, note)
         return deal
     if deal.state == "released" and deal.resolution == "split":
         # released after a split an operator already decided (the buyer's part refunded): flagged, the
         # operators review it before paying the seller
-        _flag_for_claim(deal, f"权属异议成立（交易已按比例裁决放款），付款前请复核：{note}", note, now)
+        _flag_for_claim(deal, msg(N_("权属异议成立（交易已按比例裁决放款），付款前请复核：%(note)s"), note=note), note, now)
         return deal
     if deal.state == "released":
         _hold_release(deal, note, now)
     if deal.state != "disputed":
         deal.disputed_from = deal.state
-        deal.dispute_reason = note
+        deal.dispute_reason = str(note)[:1000]
         deal.disputed_by_id = None
     _record(deal, "claim_upheld", "disputed", None, now, note=note)
-    _tell(deal, [deal.buyer_id, deal.seller_id], _title(deal, N_("权属异议成立，交易中止")),
-          f"{note}。款项继续由平台托管，由平台运营裁决放款、退款或分配。")
-    _tell(deal, _operators(), _title(deal, "权属异议成立，托管款项待裁决"), note)
+    _tell(deal, [deal.buyer_id, deal.seller_id], deal_title(deal, N_("权属异议成立，交易中止")),
+          msg(N_("%(note)s。款项继续由平台托管，由平台运营裁决放款、退款或分配。"), note=note))
+    _tell(deal, _operators(), deal_title(deal, N_("权属异议成立，托管款项待裁决")), note)
     return deal
 
 
@@ -860,18 +884,19 @@ def flag_completed_for_upheld_claim(deal_id, note, now=None):
     deal = lock_deal(deal_id)
     if deal.state != "completed":
         raise Conflict(_("交易未完成"), state=deal.state)
-    _flag_for_claim(deal, f"权属异议成立，但交易已完成、款项已付卖方：{(note or '')[:150]}", note, now)
+    _flag_for_claim(deal, msg(N_("权属异议成立，但交易已完成、款项已付卖方：%(note)s"), note=note or ""), note,
+                    now)
     return deal
 
 
 def _flag_for_claim(deal, flag, note, now):
-    deal.flagged = flag[:200]
-    db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="claim_upheld", from_state=deal.state,
-                             to_state=deal.state, note=(note or "")[:1000], created_at=now))
+    deal.flagged = str(flag)[:200]
+    _event(deal, "claim_upheld", None, now, note or "")
     db.session.flush()
-    _tell(deal, _operators(), _title(deal, "权属异议成立：款项已放出，需人工跟进"),
-          f"{note}。款项已放给卖方，请联系双方处理（买方可向卖方追偿）。")
-    _tell(deal, [deal.buyer_id], _title(deal, "权属异议成立"), f"{note}。本交易款项已放给卖方，平台运营将与您联系。")
+    _tell(deal, _operators(), deal_title(deal, N_("权属异议成立：款项已放出，需人工跟进")),
+          msg(N_("%(note)s。款项已放给卖方，请联系双方处理（买方可向卖方追偿）。"), note=note or ""))
+    _tell(deal, [deal.buyer_id], deal_title(deal, N_("权属异议成立")),
+          msg(N_("%(note)s。本交易款项已放给卖方，平台运营将与您联系。"), note=note or ""))
 
 
 def _hold_release(deal, note, now):
@@ -884,7 +909,7 @@ def _hold_release(deal, note, now):
     ledger.post(f"deal:{deal.id}:release_held", "release_held",
                 [Leg("seller_payable", -(deal.payout_amount or 0)), Leg("platform_revenue", -((deal.fee or 0) - credit)),
                  Leg("escrow", share)], deal=deal, currency=deal.currency,
-                memo="权属异议成立：放款撤回，款项回到托管，待运营裁决", now=now)
+                memo=msg(N_("权属异议成立：放款撤回，款项回到托管，待运营裁决")), now=now)
     _fee_vouchers().on_hold(deal)
     if deal.payout_status in ("requested", "failed") and deal.gateway != "offline":
         deal.flagged = f"{gateway_calls.PAYOUT_FLAG}：权属异议成立时向卖方的转账尚未确认，请先对账"[:200]
@@ -940,10 +965,9 @@ def _transfer_overdue(deal_id, now):
     if deal.state != "funded" or deal.transfer_overdue_notified_at is not None:
         raise Conflict(_("不再逾期"))
     deal.transfer_overdue_notified_at = now
-    db.session.add(DealEvent(deal_id=deal.id, actor_id=None, action="transfer_overdue", from_state=deal.state,
-                             to_state=deal.state, note=f"期限 {_when(deal.transfer_due_at)}", created_at=now))
+    _event(deal, "transfer_overdue", None, now, msg(N_("期限 %(due)s"), due=moment(deal.transfer_due_at)))
     db.session.flush()
-    _tell(deal, [deal.buyer_id], _title(deal, "卖方未按期提交变更申请"),
-          "您可以在交易页取消交易并获得全额退款，或继续等待。")
-    _tell(deal, [deal.seller_id], _title(deal, "变更申请已逾期"),
-          "买方现在可以取消交易并获得全额退款，请尽快提交变更申请。")
+    _tell(deal, [deal.buyer_id], deal_title(deal, N_("卖方未按期提交变更申请")),
+          msg(N_("您可以在交易页取消交易并获得全额退款，或继续等待。")))
+    _tell(deal, [deal.seller_id], deal_title(deal, N_("变更申请已逾期")),
+          msg(N_("买方现在可以取消交易并获得全额退款，请尽快提交变更申请。")))

@@ -44,7 +44,9 @@ from marketplace import audit
 from marketplace.credit import ensure_can
 from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
-from marketplace.money import format_yuan
+from marketplace.i18n import N_
+from marketplace.messages import money, msg
+from marketplace.money import display_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
@@ -127,9 +129,9 @@ def _tell(deposit, title, body=""):
 
 
 def flag(deposit, reason):
-    deposit.flagged = reason[:200]
+    deposit.flagged = str(reason)[:200]
     for user_id in _operators():
-        notify(user_id, "deposit", f"保证金 #{deposit.id}：需人工处理", reason, link="/operator/deposits")
+        notify(user_id, "deposit", msg(N_("保证金 #%(id)s：需人工处理"), id=deposit.id), reason, link="/operator/deposits")
 
 
 # --- paying ------------------------------------------------------------------------------------
@@ -183,18 +185,18 @@ def payment_instructions(deposit):
 def _fund(deposit, amount, gateway_name, reference, actor, now):
     ledger.post(f"deposit:{deposit.id}:fund", "deposit_fund",
                 [Leg(ledger.clearing_account(gateway_name), -amount), Leg("auction_deposits", amount)],
-                currency=deposit.currency, memo=f"竞拍保证金到账（保证金 #{deposit.id}）", reference=reference,
+                currency=deposit.currency, memo=msg(N_("竞拍保证金到账（保证金 #%(id)s）"), id=deposit.id), reference=reference,
                 actor=actor, now=now)
     deposit.paid_at = now
     deposit.updated_at = now
     auction = deposit.auction
     if auction.closed_at is None and now < auction.ends_at and deposit.status == "awaiting_payment":
         deposit.status = "held"
-        _tell(deposit, f"保证金已到账：{auction.listing.title}",
-              f"{format_yuan(amount, deposit.currency)} 已进入托管，您现在可以出价。")
+        _tell(deposit, msg(N_("保证金已到账：%(title)s"), title=auction.listing.title),
+              msg(N_("%(amount)s 已进入托管，您现在可以出价。"), amount=money(amount, deposit.currency)))
     else:  # paid after the auction closed (a late card payment): it goes straight back
         deposit.status = "held"
-        _decide_return(deposit, "保证金在拍卖结束后到账，原路退还", now)
+        _decide_return(deposit, msg(N_("保证金在拍卖结束后到账，原路退还")), now)
     db.session.flush()
 
 
@@ -222,8 +224,8 @@ def confirm_offline_deposit(deposit_id, reference, amount, actor, now=None):
     if not isinstance(amount, int) or isinstance(amount, bool):
         errors["amount"] = _("到账金额须为整数（分）")
     elif amount != deposit.amount:
-        errors["amount"] = _("到账金额 %(amount)s 与保证金 %(due)s 不符", amount=format_yuan(amount, deposit.currency),
-                             due=format_yuan(deposit.amount, deposit.currency))
+        errors["amount"] = _("到账金额 %(amount)s 与保证金 %(due)s 不符", amount=display_yuan(amount, deposit.currency),
+                             due=display_yuan(deposit.amount, deposit.currency))
     if errors:
         raise ValidationError(_("到账信息与该保证金不符，未确认"), errors)
     if deposit.status != "awaiting_payment":
@@ -252,8 +254,7 @@ def record_gateway_payment(deposit_id, amount, currency, gateway_name, provider_
         return "already held"
     currency = (currency or "").upper()
     if amount != deposit.amount or currency != deposit.currency:
-        flag(deposit, f"{gateway_name} 付款 {provider_ref} 金额 {amount} {currency} 与保证金 {deposit.amount} "
-                       f"{deposit.currency} 不符，需退还")
+        flag(deposit, msg(N_("%(gateway_name)s 付款 %(provider_ref)s 金额 %(amount)s %(currency)s 与保证金 %(amount2)s %(currency2)s 不符，需退还"), gateway_name=gateway_name, provider_ref=provider_ref, amount=amount, currency=currency, amount2=money(deposit.amount, deposit.currency), currency2=""))
         return "flagged: amount differs"
     _fund(deposit, amount, gateway_name, provider_ref, None, now)
     return "deposit held" if deposit.status == "held" else "deposit held and returned (auction over)"
@@ -276,11 +277,10 @@ def settle_auction(auction, outcome, deal=None, now=None):
             deposit.deal_id = deal.id
             deal.deposit_credit = deposit.amount
             deposit.updated_at = now
-            _tell(deposit, f"保证金抵作价款：{auction.listing.title}",
-                  f"您交纳的保证金 {format_yuan(deposit.amount, deposit.currency)} 将抵作价款，请在付款期限内支付余款 "
-                  f"{format_yuan(deal.amount_due, deal.currency)}；逾期未付，保证金不予退还（补偿卖方）。")
+            _tell(deposit, msg(N_("保证金抵作价款：%(title)s"), title=auction.listing.title),
+                  msg(N_("您交纳的保证金 %(amount)s 将抵作价款，请在付款期限内支付余款 %(amount2)s；逾期未付，保证金不予退还（补偿卖方）。"), amount=money(deposit.amount, deposit.currency), amount2=money(deal.amount_due, deal.currency)))
         elif deposit.status == "held":
-            reason = "拍卖未成交，保证金退还" if outcome != "sold" else "未中标，保证金退还"
+            reason = msg(N_("拍卖未成交，保证金退还") if outcome != "sold" else N_("未中标，保证金退还"))
             _decide_return(deposit, reason, now)
     db.session.flush()
 
@@ -303,8 +303,8 @@ def _decide_return(deposit, reason, now):
     if deposit.gateway == "offline":
         return_offline_deposit(deposit, reason, now)
     else:
-        _tell(deposit, f"保证金退还中：{deposit.auction.listing.title}",
-              f"{reason}：{format_yuan(deposit.amount, deposit.currency)} 将原路退回。")
+        _tell(deposit, msg(N_("保证金退还中：%(title)s"), title=deposit.auction.listing.title),
+              msg(N_("%(reason)s：%(amount)s 将原路退回。"), reason=reason, amount=money(deposit.amount, deposit.currency)))
 
 
 def return_offline_deposit(deposit, reason, now):
@@ -320,11 +320,10 @@ def return_offline_deposit(deposit, reason, now):
                                      created_at=now))
     db.session.flush()
     for user_id in _operators():
-        notify(user_id, "deposit", f"待退还保证金 #{deposit.id}",
-               f"请向 {deposit.bidder.masked_name} 原路退还 {format_yuan(deposit.amount, deposit.currency)}（{reason}），"
-               "退款后在退款指令队列登记银行流水号。", link="/operator/refunds")
-    _tell(deposit, f"保证金退还中：{deposit.auction.listing.title}",
-          f"{reason}：{format_yuan(deposit.amount, deposit.currency)} 将由平台通过银行原路退回。")
+        notify(user_id, "deposit", msg(N_("待退还保证金 #%(id)s"), id=deposit.id),
+               msg(N_("请向 %(masked_name)s 原路退还 %(amount)s（%(reason)s），退款后在退款指令队列登记银行流水号。"), masked_name=deposit.bidder.masked_name, amount=money(deposit.amount, deposit.currency), reason=reason), link="/operator/refunds")
+    _tell(deposit, msg(N_("保证金退还中：%(title)s"), title=deposit.auction.listing.title),
+          msg(N_("%(reason)s：%(amount)s 将由平台通过银行原路退回。"), reason=reason, amount=money(deposit.amount, deposit.currency)))
 
 
 def record_offline_return(deposit_id, reference, actor, now=None):
@@ -367,13 +366,13 @@ def _book_return(deposit, reference, actor, now):
     source = "refunds_in_transit" if ledger.find_entry(f"deposit:{deposit.id}:return_requested") else "auction_deposits"
     ledger.post(f"deposit:{deposit.id}:return", "deposit_return",
                 [Leg(source, -deposit.amount), Leg("buyer_refunds", deposit.amount)],
-                currency=deposit.currency, memo=f"竞拍保证金退还（保证金 #{deposit.id}）", reference=reference,
+                currency=deposit.currency, memo=msg(N_("竞拍保证金退还（保证金 #%(id)s）"), id=deposit.id), reference=reference,
                 actor=actor, now=now)
     deposit.status = "returned"
     deposit.return_reference = reference
     deposit.updated_at = now
-    _tell(deposit, f"保证金已退还：{deposit.auction.listing.title}",
-          f"{format_yuan(deposit.amount, deposit.currency)} 已退回。")
+    _tell(deposit, msg(N_("保证金已退还：%(title)s"), title=deposit.auction.listing.title),
+          msg(N_("%(amount)s 已退回。"), amount=money(deposit.amount, deposit.currency)))
     db.session.flush()
 
 
@@ -398,11 +397,11 @@ def send_returns(now=None):
                 db.session.rollback()
                 continue
             if not result.ok:
-                flag(deposit, f"保证金退款未能发起：{result.message}，将在下次运行时重试")
+                flag(deposit, msg(N_("保证金退款未能发起：%(message)s，将在下次运行时重试"), message=result.message))
             elif result.pending:
                 ledger.post(f"deposit:{deposit.id}:return_requested", "deposit_return_requested",
                             [Leg("auction_deposits", -deposit.amount), Leg("refunds_in_transit", deposit.amount)],
-                            currency=deposit.currency, memo="保证金退款已发起，等待支付通道确认",
+                            currency=deposit.currency, memo=msg(N_("保证金退款已发起，等待支付通道确认")),
                             reference=result.reference, now=now)
                 deposit.return_reference = result.reference
                 sent += 1
@@ -426,7 +425,7 @@ def record_gateway_refund(deposit_id, amount, provider_ref, now=None):
     requested = ledger.find_entry(f"deposit:{deposit.id}:return_requested")
     if requested is not None and requested.reference == provider_ref:
         if amount != deposit.amount:
-            flag(deposit, f"退款 {provider_ref} 金额 {amount} 与保证金 {deposit.amount} 不符")
+            flag(deposit, msg(N_("退款 %(provider_ref)s 金额 %(amount)s 与保证金 %(amount2)s 不符"), provider_ref=provider_ref, amount=money(amount, deposit.currency), amount2=money(deposit.amount, deposit.currency)))
             return "flagged: refund amount differs"
         _book_return(deposit, provider_ref, None, now)
         return "deposit returned"
@@ -434,7 +433,7 @@ def record_gateway_refund(deposit_id, amount, provider_ref, now=None):
     if with_deal is not None and deposit.return_reference in (None, provider_ref) and deposit.status == "applied":
         # the deposit's part of its deal's refund (the webhook may arrive before the call's answer is booked)
         if amount != deposit.refunded_with_deal:
-            flag(deposit, f"退款 {provider_ref} 金额 {amount} 与应退 {deposit.refunded_with_deal} 不符")
+            flag(deposit, msg(N_("退款 %(provider_ref)s 金额 %(amount)s 与应退 %(refunded_with_deal)s 不符"), provider_ref=provider_ref, amount=money(amount, deposit.currency), refunded_with_deal=money(deposit.refunded_with_deal or 0, deposit.currency)))
             return "flagged: refund amount differs"
         book_deposit_part(deposit.deal, deposit, provider_ref, None, now)
         return "deposit part of the deal's refund confirmed"
@@ -457,7 +456,7 @@ def apply_to_deal(deal, actor, now):
         return
     ledger.post(f"deposit:{deposit.id}:apply", "deposit_apply",
                 [Leg("auction_deposits", -deposit.amount), Leg("escrow", deposit.amount)], deal=deal,
-                currency=deal.currency, memo=f"竞拍保证金抵作价款（保证金 #{deposit.id}）", actor=actor, now=now)
+                currency=deal.currency, memo=msg(N_("竞拍保证金抵作价款（保证金 #%(id)s）"), id=deposit.id), actor=actor, now=now)
     deposit.status = "applied"
     deposit.settled_at = now
     deposit.updated_at = now
@@ -472,13 +471,13 @@ def unpaid_deal_closed(deal, defaulted, actor, now):
     if deposit is None or deposit.status != "held":
         return
     if not defaulted:
-        _decide_return(deposit, "交易被平台取消，保证金退还", now)
+        _decide_return(deposit, msg(N_("交易被平台取消，保证金退还")), now)
         return
     to_seller, fee = forfeit_split(deposit.amount, deal.fee_bps)
     ledger.post(f"deposit:{deposit.id}:forfeit", "deposit_forfeit",
                 [Leg("auction_deposits", -deposit.amount), Leg("seller_payable", to_seller),
                  Leg("platform_revenue", fee)],
-                currency=deposit.currency, memo=f"买受人未按期付款，保证金罚没：补偿卖方、平台服务费（交易 #{deal.id}）",
+                currency=deposit.currency, memo=msg(N_("买受人未按期付款，保证金罚没：补偿卖方、平台服务费（交易 #%(id)s）"), id=deal.id),
                 actor=actor, now=now)
     deposit.status = "forfeited"
     deposit.settled_at = now
@@ -488,14 +487,13 @@ def unpaid_deal_closed(deal, defaulted, actor, now):
     deposit.payout_status = "pending"
     db.session.flush()
     listing = deposit.auction.listing
-    _tell(deposit, f"保证金不予退还：{listing.title}",
-          f"中标后未在付款期限内付清余款，保证金 {format_yuan(deposit.amount, deposit.currency)} 按竞拍规则不予退还。")
-    notify(deal.seller_id, "deposit", f"买受人违约，保证金补偿：{listing.title}",
-           f"中标人未按期付款，交易已取消。其保证金扣除平台服务费 {format_yuan(fee, deposit.currency)} 后，"
-           f"{format_yuan(to_seller, deposit.currency)} 将支付给您。", link=bidding.listing_path(listing.id))
+    _tell(deposit, msg(N_("保证金不予退还：%(title)s"), title=listing.title),
+          msg(N_("中标后未在付款期限内付清余款，保证金 %(amount)s 按竞拍规则不予退还。"), amount=money(deposit.amount, deposit.currency)))
+    notify(deal.seller_id, "deposit", msg(N_("买受人违约，保证金补偿：%(title)s"), title=listing.title),
+           msg(N_("中标人未按期付款，交易已取消。其保证金扣除平台服务费 %(amount)s 后，%(amount2)s 将支付给您。"), amount=money(fee, deposit.currency), amount2=money(to_seller, deposit.currency)), link=bidding.listing_path(listing.id))
     for user_id in _operators():
-        notify(user_id, "deposit", f"待向卖方支付保证金补偿 #{deposit.id}",
-               f"{format_yuan(to_seller, deposit.currency)}（交易 #{deal.id}）", link="/operator/deposits")
+        notify(user_id, "deposit", msg(N_("待向卖方支付保证金补偿 #%(id)s"), id=deposit.id),
+               msg(N_("%(amount)s（交易 #%(id)s）"), amount=money(to_seller, deposit.currency), id=deal.id), link="/operator/deposits")
 
 
 def refund_applied_deposit(deal, amount, actor, now, reason=None):
@@ -522,7 +520,7 @@ def refund_applied_deposit(deal, amount, actor, now, reason=None):
         return amount
     ledger.post(f"deal:{deal.id}:deposit_refund_requested", "deposit_refund_requested",
                 [Leg("escrow", -part), Leg("refunds_in_transit", part)], deal=deal, currency=deal.currency,
-                memo="退还买方：保证金部分（原路退回），等待到账确认", actor=actor, now=now)
+                memo=msg(N_("退还买方：保证金部分（原路退回），等待到账确认")), actor=actor, now=now)
     deposit.refunded_with_deal = part
     deposit.return_reference = None
     deposit.updated_at = now
@@ -564,7 +562,7 @@ def deals_with_deposit_part_outstanding():
 def book_deposit_part_result(deal, deposit, result, now):
     """Book the card gateway's answer for the deposit's part of a deal's refund (deal locked)."""
     if not result.ok:
-        flag(deposit, f"保证金部分退款未能发起：{result.message}，将自动重试")
+        flag(deposit, msg(N_("保证金部分退款未能发起：%(message)s，将自动重试"), message=result.message))
         return "refund not sent"
     deposit.return_reference = result.reference
     deposit.updated_at = now
@@ -580,7 +578,7 @@ def book_deposit_part(deal, deposit, reference, actor, now):
     ledger.post(f"deal:{deal.id}:deposit_refund", "deposit_refund",
                 [Leg("refunds_in_transit", -deposit.refunded_with_deal),
                  Leg("buyer_refunds", deposit.refunded_with_deal)], deal=deal,
-                currency=deal.currency, memo="保证金部分退款已到账", reference=reference, actor=actor, now=now)
+                currency=deal.currency, memo=msg(N_("保证金部分退款已到账")), reference=reference, actor=actor, now=now)
     deposit.return_reference = reference
     deposit.updated_at = now
     db.session.flush()
@@ -615,7 +613,7 @@ def send_forfeit_payouts(now=None):
                 paid += 1
             else:
                 deposit.payout_status = "failed"
-                flag(deposit, f"保证金补偿向卖方转账未成功：{result.message}")
+                flag(deposit, msg(N_("保证金补偿向卖方转账未成功：%(message)s"), message=result.message))
             db.session.commit()
         except DomainError:
             db.session.rollback()
@@ -648,14 +646,14 @@ def record_forfeit_payout(deposit_id, reference, actor, now=None):
 def _book_payout(deposit, reference, actor, now):
     ledger.post(f"deposit:{deposit.id}:payout", "deposit_payout",
                 [Leg("seller_payable", -deposit.payout_amount), Leg("seller_payouts", deposit.payout_amount)],
-                currency=deposit.currency, memo=f"保证金补偿支付给卖方（保证金 #{deposit.id}）", reference=reference,
+                currency=deposit.currency, memo=msg(N_("保证金补偿支付给卖方（保证金 #%(id)s）"), id=deposit.id), reference=reference,
                 actor=actor, now=now)
     deposit.payout_status = "paid"
     deposit.payout_reference = reference
     deposit.updated_at = now
     listing = deposit.auction.listing
-    notify(listing.seller_id, "deposit", f"保证金补偿已支付：{listing.title}",
-           f"{format_yuan(deposit.payout_amount, deposit.currency)} 已付至您的账户。",
+    notify(listing.seller_id, "deposit", msg(N_("保证金补偿已支付：%(title)s"), title=listing.title),
+           msg(N_("%(amount)s 已付至您的账户。"), amount=money(deposit.payout_amount, deposit.currency)),
            link=bidding.listing_path(listing.id))
     db.session.flush()
 

@@ -29,6 +29,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from marketplace.extensions import db
+from marketplace.i18n import N_
 from marketplace.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def send_deal_payout(deal_id, now=None):
     return outcome
 
 
-PAYOUT_FLAG = "向卖方转账结果未知"
+PAYOUT_FLAG = N_("向卖方转账结果未知")  # the start of Deal.flagged while a payout is unsettled
 OUTSTANDING = ("requested", "failed")  # an intent not yet called, or called with a failed or unknown outcome
 
 

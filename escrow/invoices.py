@@ -19,15 +19,19 @@ from sqlalchemy import select
 
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
-from marketplace.money import format_yuan
+from marketplace.i18n import N_
+from marketplace.messages import label, money, msg
+from marketplace.money import display_yuan
 from marketplace.timeutil import local, utcnow
 from marketplace.uscc import InvalidUSCC, normalize_uscc
 
 from .paper_models import InvoiceRequest
+from .timeline import deal_title
 
 FEE_PAYER = "seller"  # the platform fee comes out of the seller's share (escrow.fees, the contract's 第二条)
 ISSUERS = ("seller", "platform")
-TYPES = {"normal": _l("增值税普通发票"), "special": _l("增值税专用发票")}
+TYPE_MSGIDS = {"normal": N_("增值税普通发票"), "special": N_("增值税专用发票")}
+TYPES = {code: _l(text) for code, text in TYPE_MSGIDS.items()}
 ISSUER_LABELS = {"seller": _l("卖方开具（成交价）"), "platform": _l("平台开具（服务费）")}
 STATUS_LABELS = {"requested": _l("已申请"), "issued": _l("已开具")}
 INVOICE_NUMBER = re.compile(r"^(\d{8}|\d{20})$")  # 8 digits (with a 发票代码), or a 20-digit 数电发票 number
@@ -150,11 +154,12 @@ def request_invoice(deal_id, actor, issuer, title, taxpayer_id, invoice_type, no
     db.session.flush()
     from . import deals
 
-    deals._record(deal, "invoice_requested", deal.state, actor, now,
-                  note=f"{'成交价' if issuer == 'seller' else '平台服务费'}发票：{title} {code or ''}".strip())
+    what = N_("成交价发票：%(title)s %(code)s") if issuer == "seller" else N_("平台服务费发票：%(title)s %(code)s")
+    deals._record(deal, "invoice_requested", deal.state, actor, now, note=msg(what, title=title, code=code or ""))
     who = [deal.seller_id] if issuer == "seller" else deals._operators()
-    deals._tell(deal, who, deals._title(deal, "新的开票申请"),
-                f"{title}，{format_yuan(row.amount, deal.currency)}，{TYPES[invoice_type]}")
+    deals._tell(deal, who, deal_title(deal, N_("新的开票申请")),
+                msg(N_("%(title)s，%(amount)s，%(type)s"), title=title, amount=money(row.amount, deal.currency),
+                    type=label(TYPE_MSGIDS[invoice_type])))
     return row
 
 
@@ -180,8 +185,9 @@ def issue_invoice(deal_id, actor, issuer, invoice_number, now=None):
     row.status, row.invoice_number, row.issued_by_id, row.issued_at = "issued", number, actor.id, now
     from . import deals
 
-    deals._record(deal, "invoice_issued", deal.state, actor, now, note=f"发票号码 {number}")
-    deals._tell(deal, [row.requested_by_id], deals._title(deal, "发票已开具"), f"发票号码 {number}")
+    number_text = msg(N_("发票号码 %(number)s"), number=number)
+    deals._record(deal, "invoice_issued", deal.state, actor, now, note=number_text)
+    deals._tell(deal, [row.requested_by_id], deal_title(deal, N_("发票已开具")), number_text)
     return row
 
 
@@ -224,10 +230,10 @@ def tax_notes(deal):
     duty = stamp_duty(deal)
     if deal.listing.kind == "patent" and deal.deal_type != "assignment":
         text = _("专利实施许可合同属“技术合同”，按价款的万分之三由双方各自缴纳，每方约 %(amount)s。",
-                 amount=format_yuan(duty, deal.currency))
+                 amount=display_yuan(duty, deal.currency))
     elif duty:
         text = _("专利权、商标专用权转让书据属“产权转移书据”，按价款的万分之三由双方各自缴纳，每方约 %(amount)s。",
-                 amount=format_yuan(duty, deal.currency))
+                 amount=display_yuan(duty, deal.currency))
     else:
         text = _("商标使用许可合同不在印花税税目税率表所列范围内，不缴纳印花税。")
     notes.append((_("印花税"), text + " " + _(
@@ -300,5 +306,5 @@ def record_tech_registration(deal_id, actor, number, now=None):
     contract.tech_registration_number = number
     contract.tech_registered_at = now
     contract.tech_registered_by_id = actor.id
-    deals._record(deal, "tech_contract_registered", deal.state, actor, now, note=f"技术合同登记编号 {number}")
+    deals._record(deal, "tech_contract_registered", deal.state, actor, now, note=msg(N_("技术合同登记编号 %(number)s"), number=number))
     return deal

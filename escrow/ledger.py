@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from marketplace.extensions import db
 from marketplace.i18n import N_
+from marketplace.messages import label, msg, render, stored
 from marketplace.timeutil import utcnow
 
 from .models import JournalEntry, LedgerAccount, Posting
@@ -65,15 +66,31 @@ class Leg:
     amount: int
 
 
-def account_meta(code):
+def account_name(code):
+    """An account's name as a message (``marketplace.messages``): per-gateway and per-issuer accounts name
+    their gateway or issuer."""
     if code.startswith(GATEWAY_CLEARING):
-        from .gateways import label
+        from .gateways import label as gateway_label
 
-        return f"支付通道清算（{label(code[len(GATEWAY_CLEARING):])}）", "external"
+        return msg(N_("支付通道清算（%(gateway)s）"), gateway=label(gateway_label(code[len(GATEWAY_CLEARING):])))
     if code.startswith(VOUCHER_DUE):
-        return f"创新券待兑付（发放机构 #{code[len(VOUCHER_DUE):]}）", "external"
+        return msg(N_("创新券待兑付（发放机构 #%(id)s）"), id=code[len(VOUCHER_DUE):])
     if code.startswith(VOUCHER_PAID):
-        return f"创新券已兑付（发放机构 #{code[len(VOUCHER_PAID):]}）", "external"
+        return msg(N_("创新券已兑付（发放机构 #%(id)s）"), id=code[len(VOUCHER_PAID):])
+    if code not in ACCOUNTS:
+        raise ValueError(f"unknown ledger account {code!r}")
+    return msg(ACCOUNTS[code][0])
+
+
+def account_label(code):
+    """The account's name in the reader's language (the deal page's ledger)."""
+    return render(account_name(code))
+
+
+def account_meta(code):
+    """``(name, kind)``: the name in Chinese as ``ledger_accounts.name`` stores it."""
+    if code.startswith((GATEWAY_CLEARING, VOUCHER_DUE, VOUCHER_PAID)):
+        return str(account_name(code)), "external"
     if code not in ACCOUNTS:
         raise ValueError(f"unknown ledger account {code!r}")
     return ACCOUNTS[code]
@@ -103,6 +120,8 @@ def find_entry(key):
 def post(key, kind, legs, *, deal=None, currency="CNY", memo="", reference=None, actor=None, now=None):
     """Book one journal entry under idempotency ``key``; return ``(entry, created)``.
 
+    ``memo``: a ``marketplace.messages.Message`` (shown in the reader's language) or plain text.
+
     If an entry with ``key`` exists, nothing is booked and ``(existing, False)`` is
     returned: a replayed webhook or a retried request cannot book twice. The caller
     holds the deal's row lock, so two bookings of one deal never race; the unique key
@@ -114,8 +133,9 @@ def post(key, kind, legs, *, deal=None, currency="CNY", memo="", reference=None,
     legs = [leg for leg in legs if leg.amount != 0]
     if len(legs) < 2 or sum(leg.amount for leg in legs) != 0:
         raise UnbalancedEntry(f"entry {key} does not balance: {legs}")
+    memo_text, memo_msg = stored(memo)
     entry = JournalEntry(idempotency_key=key, kind=kind, deal_id=deal.id if deal is not None else None,
-                         memo=memo, reference=reference, actor_id=getattr(actor, "id", None),
+                         memo=(memo_text or "")[:300], memo_msg=memo_msg, reference=reference, actor_id=getattr(actor, "id", None),
                          created_at=now or utcnow())
     db.session.add(entry)
     db.session.flush()

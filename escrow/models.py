@@ -4,9 +4,10 @@ The ledger (see ``escrow.ledger``) is append-only: ``JournalEntry`` rows carry a
 idempotency key, ``Posting`` rows are never edited, and the database itself refuses an
 entry whose postings do not sum to zero per currency (``escrow.ledger_guards``).
 """
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, UniqueConstraint
 
 from marketplace.extensions import db
+from marketplace.messages import render
 from marketplace.timeutil import utcnow
 
 DEAL_STATES = ("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "released", "completed",
@@ -118,12 +119,18 @@ class DealEvent(db.Model):
     action = db.Column(db.String(40), nullable=False)
     from_state = db.Column(db.String(30))
     to_state = db.Column(db.String(30), nullable=False)
-    note = db.Column(db.Text)
+    note = db.Column(db.Text)  # the Chinese text, as written (or a person's own words)
+    note_msg = db.Column(JSON)  # the message key and parameters (marketplace.messages); None: ``note`` as it is
     document_id = db.Column(db.Integer)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     deal = db.relationship("Deal", back_populates="events")
     actor = db.relationship("User")
+
+    @property
+    def note_text(self):
+        """The note in the reader's language."""
+        return render(self.note_msg, self.note)
 
 
 class Document(db.Model):
@@ -168,13 +175,19 @@ class JournalEntry(db.Model):
     idempotency_key = db.Column(db.String(120), nullable=False, unique=True)  # deal:42:fund
     deal_id = db.Column(db.Integer, db.ForeignKey("deals.id"), index=True)
     kind = db.Column(db.String(30), nullable=False)  # fund | release | payout | refund | refund_requested
-    memo = db.Column(db.String(300), nullable=False, default="")
+    memo = db.Column(db.String(300), nullable=False, default="")  # the Chinese text, as written
+    memo_msg = db.Column(JSON)  # the message key and parameters (marketplace.messages); None: ``memo`` as it is
     reference = db.Column(db.String(100))  # bank reference / provider id behind the booking
     actor_id = db.Column(db.Integer, db.ForeignKey("users.id"))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     postings = db.relationship("Posting", back_populates="entry", order_by="Posting.id")
     actor = db.relationship("User")
+
+    @property
+    def memo_text(self):
+        """The memo in the reader's language."""
+        return render(self.memo_msg, self.memo, old_msgid=True)  # old memos were stored as msgids
 
 
 class Posting(db.Model):

@@ -28,6 +28,8 @@ from sqlalchemy import select
 from marketplace import audit
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.models import Organization, User
 from marketplace.notify import notify
 from marketplace.timeutil import iso, local, utcnow
@@ -162,12 +164,12 @@ def submit_account(user, bank, branch, account_number, account_name, now=None):
     audit.record(user, "payout_account.change" if previous is not None else "payout_account.create",
                  "payout_account", account.id, _masked(previous), _masked(account))
     for operator_id in _operators():
-        notify(operator_id, "payout_account", f"收款账户待核验：{payee.name}",
-               f"{account.bank} {account.masked_number}", link="/operator/payout-accounts")
+        notify(operator_id, "payout_account", msg(N_("收款账户待核验：%(name)s"), name=payee.name),
+               msg("%(bank)s %(masked_number)s", bank=account.bank, masked_number=account.masked_number), link="/operator/payout-accounts")
     if previous is not None:
         for member_id in _members(payee, exclude=user.id):
-            notify(member_id, "payout_account", "收款账户已变更",
-                   f"{user.name} 将收款账户改为 {account.bank} {account.masked_number}；如非本单位操作，请立即联系平台。",
+            notify(member_id, "payout_account", msg(N_("收款账户已变更")),
+                   msg(N_("%(name)s 将收款账户改为 %(bank)s %(masked_number)s；如非本单位操作，请立即联系平台。"), name=user.name, bank=account.bank, masked_number=account.masked_number),
                    link="/account/payout-account", email=True)
     return account
 
@@ -246,7 +248,7 @@ def reject_account(account_id, operator, note, now=None):
     db.session.flush()
     audit.record(operator, "payout_account.reject", "payout_account", account.id, {"status": "pending"},
                  {"status": "rejected", "note": note})
-    _tell_payee(account, "收款账户未通过核验", note)
+    _tell_payee(account, msg(N_("收款账户未通过核验")), note)
     return account
 
 
@@ -264,8 +266,8 @@ def send_micro_deposit(account_id, operator, amount, now=None):
     db.session.flush()
     audit.record(operator, "payout_account.micro_sent", "payout_account", account.id, None,
                  {"account_number": account.masked_number})
-    _tell_payee(account, "请完成收款账户小额验证",
-                f"平台已向 {account.bank} {account.masked_number} 转入一笔小额款项，请在收款账户页填写到账金额。")
+    _tell_payee(account, msg(N_("请完成收款账户小额验证")),
+                msg(N_("平台已向 %(bank)s %(masked_number)s 转入一笔小额款项，请在收款账户页填写到账金额。"), bank=account.bank, masked_number=account.masked_number))
     return account
 
 
@@ -275,7 +277,7 @@ def _verified(account, method, operator, now):
     account.verified_at = now
     account.verified_by_id = getattr(operator, "id", None)
     db.session.flush()
-    _tell_payee(account, "收款账户已核验", f"{account.bank} {account.masked_number} 可用于接收交易款项。")
+    _tell_payee(account, msg(N_("收款账户已核验")), msg(N_("%(bank)s %(masked_number)s 可用于接收交易款项。"), bank=account.bank, masked_number=account.masked_number))
 
 
 def pending_accounts():

@@ -21,10 +21,13 @@ from sqlalchemy import select
 from listings import register
 from marketplace.errors import Conflict, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import moment, msg, render
 from marketplace.timeutil import local, utcnow
 
 from .models import DealEvent
 from .paper_models import RecordalDetails
+from .timeline import deal_title
 
 NOTICE_NUMBER = re.compile(r"^\d{10,20}$")
 GAZETTE_ISSUE_TM = re.compile(r"^第?(\d{1,4})期?$")
@@ -130,13 +133,23 @@ def history(deal):
                               .order_by(RecordalDetails.id)).all()
 
 
-def describe(row):
-    """One line for the deal's history and the operator queue."""
+def describe_message(row):
+    """One line for the deal's history and the operator queue, as a message (``marketplace.messages``)."""
+    date_text = row.notice_date.isoformat() if row.notice_date else "—"
     if row.kind == "patent":
-        text = f"发文序号 {row.notice_number}，发文日 {row.notice_date.isoformat() if row.notice_date else '—'}"
-        return text + (f"，公告期号 {row.gazette_issue}" if row.gazette_issue else "")
-    text = f"商标公告第 {row.gazette_issue} 期第 {row.gazette_page} 页"
-    return text + (f"（{row.notice_date.isoformat()}）" if row.notice_date else "")
+        if row.gazette_issue:
+            return msg(N_("发文序号 %(number)s，发文日 %(date)s，公告期号 %(issue)s"), number=row.notice_number,
+                       date=date_text, issue=row.gazette_issue)
+        return msg(N_("发文序号 %(number)s，发文日 %(date)s"), number=row.notice_number, date=date_text)
+    if row.notice_date:
+        return msg(N_("商标公告第 %(issue)s 期第 %(page)s 页（%(date)s）"), issue=row.gazette_issue,
+                   page=row.gazette_page, date=date_text)
+    return msg(N_("商标公告第 %(issue)s 期第 %(page)s 页"), issue=row.gazette_issue, page=row.gazette_page)
+
+
+def describe(row):
+    """``describe_message`` in the reader's language."""
+    return render(describe_message(row))
 
 
 # --- the steps ---------------------------------------------------------------------------
@@ -151,9 +164,9 @@ def confirm_filing(deal_id, actor, now=None):
         raise Conflict(_("只有商标转让需要买方确认共同提交申请"))
     if filing_confirmed(deal):
         raise Conflict(_("您已确认共同提交转让申请"))
-    deals._record(deal, "confirm_filing", deal.state, actor, now, note="商标转让申请由双方共同提交")
-    deals._tell(deal, [deal.seller_id], deals._title(deal, "买方已确认共同提交转让申请"),
-                "核准公告后请上传公告并填写期号和页码。")
+    deals._record(deal, "confirm_filing", deal.state, actor, now, note=msg(N_("商标转让申请由双方共同提交")))
+    deals._tell(deal, [deal.seller_id], deal_title(deal, N_("买方已确认共同提交转让申请")),
+                msg(N_("核准公告后请上传公告并填写期号和页码。")))
     return deal
 
 
@@ -175,12 +188,12 @@ def submit(deal_id, actor, document, details, note=None, now=None):
                           submitted_by_id=actor.id, submitted_at=now, **values)
     db.session.add(row)
     db.session.flush()
-    text = describe(row)
+    text = describe_message(row)
     note = deals._note(note)
     deals._record(deal, "record_transfer", "recordal_submitted", actor, now,
-                  note=f"{text}；{note}" if note else text, document=doc)
-    deals._tell(deal, deals._operators(), deals._title(deal, "登记核准文件待核对"), text)
-    deals._tell(deal, [deal.buyer_id], deals._title(deal, "卖方已上传登记核准文件，平台核对中"), text)
+                  note=msg(N_("%(details)s；%(note)s"), details=text, note=note) if note else text, document=doc)
+    deals._tell(deal, deals._operators(), deal_title(deal, N_("登记核准文件待核对")), text)
+    deals._tell(deal, [deal.buyer_id], deal_title(deal, N_("卖方已上传登记核准文件，平台核对中")), text)
     return deal
 
 
@@ -197,12 +210,12 @@ def verify(deal_id, actor, note=None, now=None):
     row.status, row.decided_by_id, row.decided_at = "verified", actor.id, now
     deal.recorded_at = now
     deal.inspection_ends_at = now + timedelta(days=current_app.config["INSPECTION_DAYS"])
-    deals._record(deal, "verify_recordal", "transfer_recorded", actor, now, note=deals._note(note) or describe(row))
+    deals._record(deal, "verify_recordal", "transfer_recorded", actor, now, note=deals._note(note) or describe_message(row))
     register.apply_recorded_transfer(deal, now=now)
-    deals._tell(deal, [deal.buyer_id], deals._title(deal, "变更已登记，请验收"),
-                f"平台已核对登记文件。请核对登记结果并在 {deals._when(deal.inspection_ends_at)} 前确认验收或提出争议；"
-                "期满未处理将自动放款。")
-    deals._tell(deal, [deal.seller_id], deals._title(deal, "登记信息已核对"), "买方验收期开始。")
+    deals._tell(deal, [deal.buyer_id], deal_title(deal, N_("变更已登记，请验收")),
+                msg(N_("平台已核对登记文件。请核对登记结果并在 %(until)s 前确认验收或提出争议；期满未处理将自动放款。"),
+                    until=moment(deal.inspection_ends_at)))
+    deals._tell(deal, [deal.seller_id], deal_title(deal, N_("登记信息已核对")), msg(N_("买方验收期开始。")))
     return deal
 
 
@@ -222,7 +235,7 @@ def reject(deal_id, actor, reason, now=None):
         raise Conflict(_("没有待核对的登记信息"))
     row.status, row.decided_by_id, row.decided_at, row.reject_reason = "rejected", actor.id, now, reason
     deals._record(deal, "reject_recordal", "transfer_filed", actor, now, note=reason)
-    deals._tell(deal, [deal.seller_id], deals._title(deal, "登记信息被退回，请更正后重新提交"), reason)
+    deals._tell(deal, [deal.seller_id], deal_title(deal, N_("登记信息被退回，请更正后重新提交")), reason)
     return deal
 
 

@@ -17,14 +17,16 @@ from sqlalchemy import select
 
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import money, msg
 from marketplace.models import User
-from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
 from .models import JournalEntry
 from .payout_models import RefundInstruction
 from .payouts import Payee, check_name, clean_bank_fields
+from .timeline import deal_title
 
 REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-/.]{3,99}")
 
@@ -35,12 +37,13 @@ def open_instruction(deal, amount, reason, now, deposit=None):
     ``deposit``: the won auction's deposit was paid by bank transfer and the balance by card
     (``escrow.deposits.refund_applied_deposit``): the card part goes back through the card gateway, and
     this instruction returns the deposit's part by bank; both show on the deal."""
-    instruction = RefundInstruction(deal_id=deal.id, amount=amount, currency=deal.currency, reason=reason[:300],
+    instruction = RefundInstruction(deal_id=deal.id, amount=amount, currency=deal.currency, reason=str(reason)[:300],
                                     status="awaiting_account", created_at=now)
     db.session.add(instruction)
     db.session.flush()
-    notify(deal.buyer_id, "deal", f"交易 #{deal.id}：请填写退款账户",
-           "平台将把款项退回您填写的银行账户（户名须为贵单位或您本人名称）。", link=f"/deals/{deal.id}", email=True)
+    notify(deal.buyer_id, "deal", deal_title(deal, N_("请填写退款账户")),
+           msg(N_("平台将把款项退回您填写的银行账户（户名须为贵单位或您本人名称）。")), link=f"/deals/{deal.id}",
+           email=True)
     return instruction
 
 
@@ -127,8 +130,8 @@ def mark_paid(deal_id, reference, actor, now=None):
         from .deposits import book_deposit_part, credited_deposit
 
         book_deposit_part(deal, credited_deposit(deal), reference, actor, now)
-        notify(deal.buyer_id, "deal", f"交易 #{deal.id}：保证金部分退款已到账",
-               f"{format_yuan(instruction.amount, instruction.currency)} 已退回您的银行账户。", link=f"/deals/{deal.id}", email=True)
+        notify(deal.buyer_id, "deal", deal_title(deal, N_("保证金部分退款已到账")),
+               msg(N_("%(amount)s 已退回您的银行账户。"), amount=money(instruction.amount, instruction.currency)), link=f"/deals/{deal.id}", email=True)
     else:
         _confirm_refund(deal, instruction.amount, reference, actor, now)
     return instruction

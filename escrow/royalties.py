@@ -45,7 +45,8 @@ from listings.vocab import MAX_PRICE
 from marketplace import audit
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
-from marketplace.money import format_yuan
+from marketplace.i18n import N_
+from marketplace.messages import label, money, msg, render
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
@@ -62,7 +63,8 @@ RECORDAL_REMINDER_DAYS = 30
 MAX_PERIODS = 400  # a licence of at most 100 years of quarters: bounded work
 MAX_INSTALMENTS = 60
 LICENCE_OF_DEAL = {"exclusive_license": "exclusive", "sole_license": "sole", "non_exclusive_license": "non_exclusive"}
-PERIOD_LABELS = {"quarter": _l("每季度"), "year": _l("每年")}
+PERIOD_MSGIDS = {"quarter": N_("每季度"), "year": N_("每年")}
+PERIOD_LABELS = {code: _l(text) for code, text in PERIOD_MSGIDS.items()}
 STATUS_LABELS = {"open": _l("待报告"), "awaiting_payment": _l("待付款"), "held": _l("已付款（托管中）"),
                  "released": _l("已放款给许可方"), "paid_out": _l("已付给许可方"), "settled": _l("无应付款")}
 LICENCE_STATUS_LABELS = {"pending": _l("待生效（交易付款后生效）"), "active": _l("有效"), "ended": _l("已终止"),
@@ -253,7 +255,7 @@ def set_terms(deal_id, actor, data, now=None):
     refreeze_contract(deal)
     from .deals import _record
 
-    _record(deal, "royalty_terms", deal.state, actor, now, note=terms_text(licence)[:1000])
+    _record(deal, "royalty_terms", deal.state, actor, now, note=terms_message(licence))
     return licence
 
 
@@ -273,20 +275,27 @@ def refreeze_contract(deal):
     return contract
 
 
-def terms_text(licence):
-    """The royalty structure in one sentence (contract, pages, deal history)."""
-    parts = [_("入门费 %(fee)s", fee=format_yuan(licence.upfront_fee))]
+def terms_message(licence):
+    """The royalty structure in one sentence, as a message (``marketplace.messages``): stored in the deal's
+    history and notifications, shown in the reader's language."""
+    currency = licence.deal.currency if licence.deal is not None else "CNY"
+    parts = [msg(N_("入门费 %(fee)s"), fee=money(licence.upfront_fee or 0, currency))]
     if licence.royalty_bps:
-        parts.append(_("提成为净销售额的 %(pct)s，%(period)s报告并支付", pct=percent(licence.royalty_bps),
-                       period=str(PERIOD_LABELS[licence.period])))
+        parts.append(msg(N_("提成为净销售额的 %(pct)s，%(period)s报告并支付"), pct=percent(licence.royalty_bps),
+                         period=label(PERIOD_MSGIDS[licence.period])))
         if licence.yearly_minimum:
-            parts.append(_("每个许可年度最低 %(min)s", min=format_yuan(licence.yearly_minimum)))
+            parts.append(msg(N_("每个许可年度最低 %(min)s"), min=money(licence.yearly_minimum, currency)))
         if licence.advance_credit:
-            parts.append(_("入门费即第一年度最低许可费，预付并冲抵第一年度提成"))
+            parts.append(msg(N_("入门费即第一年度最低许可费，预付并冲抵第一年度提成")))
     for item in licence.instalments or []:
-        parts.append(_("%(due)s 支付 %(amount)s", due=item["due_on"], amount=format_yuan(item["amount"])))
-    parts.append(_("可以分许可") if licence.sublicensing else _("不得分许可"))
-    return "；".join(parts)
+        parts.append(msg(N_("%(due)s 支付 %(amount)s"), due=item["due_on"], amount=money(int(item["amount"]), currency)))
+    parts.append(msg(N_("可以分许可") if licence.sublicensing else N_("不得分许可")))
+    return msg("%(terms)s", terms=parts)
+
+
+def terms_text(licence):
+    """The royalty structure in one sentence in the reader's language (contract, pages)."""
+    return render(terms_message(licence))
 
 
 def percent(bps):
@@ -348,8 +357,7 @@ def activate(licence, now):
             period.payment_reference = references.payment_reference(period.id, prefix=REFERENCE_PREFIX)
     db.session.flush()
     db.session.expire(licence, ["periods"])
-    _tell_both(licence, _("许可已生效"), _("许可合同 %(terms)s。请在 %(due)s 前向国家知识产权局办理专利实施许可合同备案。",
-                                           terms=terms_text(licence), due=licence.recordal_due_on.isoformat()))
+    _tell_both(licence, msg(N_("许可已生效")), msg(N_("许可合同 %(terms)s。请在 %(due)s 前向国家知识产权局办理专利实施许可合同备案。"), terms=terms_message(licence), due=licence.recordal_due_on.isoformat()))
     return True
 
 
@@ -390,7 +398,7 @@ def end_licence(licence, reason, now):
         register.record(enc.right, "licence_ended", {"encumbrance_id": enc.id, "reason": reason}, source="system",
                         deal=licence.deal, now=now)
     db.session.flush()
-    _tell_both(licence, _("许可已终止"), reason)
+    _tell_both(licence, msg(N_("许可已终止")), reason)
 
 
 # --- who ----------------------------------------------------------------------------------------------
@@ -431,12 +439,12 @@ def _lock_period(licence_id, period_id, user):
 
 def _tell_both(licence, title, body=""):
     for user_id in (licence.licensor_id, licence.licensee_id):
-        notify(user_id, "deal", _("许可 #%(id)s：%(title)s", id=licence.id, title=title), body,
+        notify(user_id, "deal", msg(N_("许可 #%(id)s：%(title)s"), id=licence.id, title=title), body,
                link=f"/licences/{licence.id}", email=True)
 
 
 def _tell(user_id, licence, title, body=""):
-    notify(user_id, "deal", _("许可 #%(id)s：%(title)s", id=licence.id, title=title), body,
+    notify(user_id, "deal", msg(N_("许可 #%(id)s：%(title)s"), id=licence.id, title=title), body,
            link=f"/licences/{licence.id}", email=True)
 
 
@@ -499,9 +507,8 @@ def report(licence_id, period_id, actor, net_sales, *, attachment=None, note=Non
         period.payment_reference = references.payment_reference(period.id, prefix=REFERENCE_PREFIX)
     period.reminded_at = None  # a payment now due gets its own reminder
     db.session.flush()
-    _tell(licence.licensor_id, licence, _("被许可方已报告销售额"),
-          _("%(start)s 至 %(end)s 净销售额 %(sales)s，应付许可费 %(amount)s。", start=period.starts_on.isoformat(),
-            end=period.ends_on.isoformat(), sales=format_yuan(net_sales), amount=format_yuan(amount)))
+    _tell(licence.licensor_id, licence, msg(N_("被许可方已报告销售额")),
+          msg(N_("%(start)s 至 %(end)s 净销售额 %(sales)s，应付许可费 %(amount)s。"), start=period.starts_on.isoformat(), end=period.ends_on.isoformat(), sales=money(net_sales, period.currency), amount=money(amount, period.currency)))
     return period
 
 
@@ -553,18 +560,23 @@ def confirm_payment(period_id, reference, amount, actor, now=None):
         raise ValidationError(_("到账信息与该期不符"), fields)
     ledger.post(f"royalty:{period.id}:fund", "royalty_fund",
                 [Leg(ledger.clearing_account("offline"), -period.amount), Leg("royalty_escrow", period.amount)],
-                currency=period.currency, memo=_memo(licence, period, "到账"), reference=period.payment_reference,
+                currency=period.currency, memo=_memo(licence, period, "paid"), reference=period.payment_reference,
                 actor=actor, now=now)
     period.status, period.paid_at = "held", now
     audit.record(actor, "royalty.confirm_payment", "royalty_period", period.id, {"status": "awaiting_payment"},
                  {"status": "held", "amount": period.amount})
-    _tell_both(licence, _("许可费已到账托管"), _("%(start)s 起一期 %(amount)s 已进入托管。",
-                                               start=period.starts_on.isoformat(), amount=format_yuan(period.amount)))
+    _tell_both(licence, msg(N_("许可费已到账托管")), msg(N_("%(start)s 起一期 %(amount)s 已进入托管。"), start=period.starts_on.isoformat(), amount=money(period.amount, period.currency)))
     return period
 
 
+MEMOS = {"paid": N_("许可 #%(id)s 第 %(seq)s 期许可费到账（交易 #%(deal)s）"),
+         "released": N_("许可 #%(id)s 第 %(seq)s 期许可费放款（交易 #%(deal)s）"),
+         "paid_out": N_("许可 #%(id)s 第 %(seq)s 期许可费付给许可方（交易 #%(deal)s）")}
+
+
 def _memo(licence, period, what):
-    return f"许可 #{licence.id} 第 {period.seq} 期许可费{what}（交易 #{licence.deal_id}）"
+    """A royalty booking's memo (``what``: a key of ``MEMOS``), as a message."""
+    return msg(MEMOS[what], id=licence.id, seq=period.seq, deal=licence.deal_id)
 
 
 def release(licence_id, period_id, actor, now=None):
@@ -590,10 +602,11 @@ def _book_release(licence, period, actor, now):
     net = period.amount - period.fee
     ledger.post(f"royalty:{period.id}:release", "royalty_release",
                 [Leg("royalty_escrow", -period.amount), Leg("seller_payable", net), Leg("platform_revenue", period.fee)],
-                currency=period.currency, memo=_memo(licence, period, "放款"), actor=actor, now=now)
+                currency=period.currency, memo=_memo(licence, period, "released"), actor=actor, now=now)
     period.status, period.released_at = "released", now
-    _tell(licence.licensor_id, licence, _("许可费已放款"),
-          _("%(net)s（扣除平台服务费 %(fee)s）待付至您的收款账户。", net=format_yuan(net), fee=format_yuan(period.fee)))
+    _tell(licence.licensor_id, licence, msg(N_("许可费已放款")),
+          msg(N_("%(net)s（扣除平台服务费 %(fee)s）待付至您的收款账户。"), net=money(net, period.currency),
+              fee=money(period.fee, period.currency)))
 
 
 def record_payout(period_id, reference, actor, now=None):
@@ -616,11 +629,12 @@ def record_payout(period_id, reference, actor, now=None):
     net = period.amount - period.fee
     ledger.post(f"royalty:{period.id}:payout", "royalty_payout",
                 [Leg("seller_payable", -net), Leg("seller_payouts", net)], currency=period.currency,
-                memo=_memo(licence, period, "付给许可方"), reference=reference, actor=actor, now=now)
+                memo=_memo(licence, period, "paid_out"), reference=reference, actor=actor, now=now)
     period.status, period.payout_reference, period.payout_paid_at = "paid_out", reference, now
     audit.record(actor, "royalty.payout", "royalty_period", period.id, {"status": "released"},
                  {"status": "paid_out", "reference": reference})
-    _tell(licence.licensor_id, licence, _("许可费已付至您的账户"), format_yuan(net))
+    _tell(licence.licensor_id, licence, msg(N_("许可费已付至您的账户")),
+          msg(N_("%(amount)s 已付至您的账户。"), amount=money(net, period.currency)))
     return period
 
 
@@ -689,15 +703,12 @@ def run_royalty_deadlines(now):
         if deal.recorded_at is None and licence.status == "active":
             if today > licence.recordal_due_on and licence.recordal_overdue_at is None:
                 licence.recordal_overdue_at = now
-                _tell_both(licence, _("许可合同备案已逾期"), _(
-                    "专利实施许可合同应在合同生效之日起三个月内（%(due)s 前）向国家知识产权局备案，请尽快办理并在交易页上传备案通知书。",
-                    due=licence.recordal_due_on.isoformat()))
+                _tell_both(licence, msg(N_("许可合同备案已逾期")), msg(N_("专利实施许可合同应在合同生效之日起三个月内（%(due)s 前）向国家知识产权局备案，请尽快办理并在交易页上传备案通知书。"), due=licence.recordal_due_on.isoformat()))
                 counts["recordal_reminders"] += 1
             elif today >= licence.recordal_due_on - timedelta(days=RECORDAL_REMINDER_DAYS) and \
                     licence.recordal_reminded_at is None:
                 licence.recordal_reminded_at = now
-                _tell_both(licence, _("请办理许可合同备案"), _(
-                    "专利实施许可合同应于 %(due)s 前向国家知识产权局备案。", due=licence.recordal_due_on.isoformat()))
+                _tell_both(licence, msg(N_("请办理许可合同备案")), msg(N_("专利实施许可合同应于 %(due)s 前向国家知识产权局备案。"), due=licence.recordal_due_on.isoformat()))
                 counts["recordal_reminders"] += 1
         for period in licence.periods:
             late = _late(period, today, grace)
@@ -705,10 +716,7 @@ def run_royalty_deadlines(now):
                 what, since = late
                 if period.reminded_at is None:
                     period.reminded_at = now
-                    _tell_both(licence, _("许可费逾期提醒"), _(
-                        "%(start)s 起一期的%(what)s已于 %(due)s 到期。逾期 %(grace)s 天将记入被许可方的信用记录。",
-                        start=period.starts_on.isoformat(), what=_("销售额报告") if what == "report" else _("付款"),
-                        due=since.isoformat(), grace=grace))
+                    _tell_both(licence, msg(N_("许可费逾期提醒")), msg(N_("%(start)s 起一期的%(what)s已于 %(due)s 到期。逾期 %(grace)s 天将记入被许可方的信用记录。"), start=period.starts_on.isoformat(), what=label(N_("销售额报告") if what == "report" else N_("许可费付款")), due=since.isoformat(), grace=grace))
                     counts["royalty_reminders"] += 1
                 elif period.credit_recorded_at is None and today > since + timedelta(days=grace):
                     period.credit_recorded_at = now

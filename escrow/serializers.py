@@ -23,7 +23,7 @@ def event_json(event, documents):
     doc = documents.get(event.document_id) if event.document_id else None
     return {"id": event.id, "action": event.action, "label": ACTION_LABELS.get(event.action, event.action),
             "from_state": event.from_state, "to_state": event.to_state,
-            "actor": _user(event.actor), "note": event.note,
+            "actor": _user(event.actor), "note": event.note_text,
             "document": document_json(doc) if doc is not None else None, "created_at": iso(event.created_at)}
 
 
@@ -86,7 +86,7 @@ def deal_json(deal):
 
 
 def entry_json(entry):
-    return {"id": entry.id, "key": entry.idempotency_key, "kind": entry.kind, "memo": entry.memo,
+    return {"id": entry.id, "key": entry.idempotency_key, "kind": entry.kind, "memo": entry.memo_text,
             "reference": entry.reference, "created_at": iso(entry.created_at),
             "postings": [{"account": p.account.code, "account_name": p.account.name, "amount": p.amount,
                           "currency": p.currency} for p in entry.postings]}

@@ -23,6 +23,8 @@ from sqlalchemy import func, or_, select
 from marketplace.credit import record_system_finding
 from marketplace.credit_models import CreditRecord
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.models import User
 from marketplace.notify import notify
 
@@ -63,9 +65,8 @@ def count_unpaid(deal, now):
     strikes = unpaid_strikes(buyer, now)
     days = current_app.config["UNPAID_STRIKE_DAYS"]
     if strikes < limit:
-        notify(buyer, "credit", f"未付款记录：交易 #{deal.id}",
-               f"这是您 {days} 天内第 {strikes} 笔未付款的交易（下单后取消或逾期未付）。"
-               f"达到 {limit} 笔后账户将被限制购买、出价和发布挂牌。", link=f"/deals/{deal.id}")
+        notify(buyer, "credit", msg(N_("未付款记录：交易 #%(id)s"), id=deal.id),
+               msg(N_("这是您 %(days)s 天内第 %(strikes)s 笔未付款的交易（下单后取消或逾期未付）。达到 %(limit)s 笔后账户将被限制购买、出价和发布挂牌。"), days=days, strikes=strikes, limit=limit), link=f"/deals/{deal.id}")
         return None
     return record_system_finding(
         buyer, "non_performance", "restricted",

@@ -13,15 +13,16 @@ what it found. The deal itself changes only through ``escrow.deals``
 """
 import logging
 
-from flask_babel import gettext as _
-
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
 from . import deals, deposits, ledger
 from .gateways import get_gateway
+from .timeline import deal_title
 from .webhook_models import ProcessedWebhookEvent, StripePaymentIntent
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,8 @@ def _payment_succeeded(row, pi):
     if funded is not None:
         if funded.reference == pi["id"]:
             return "already funded"
-        reason = f"重复付款：{pi['id']} 与 {funded.reference} 均已付款，需退还其中一笔"
+        reason = msg(N_("重复付款：%(first)s 与 %(second)s 均已付款，需退还其中一笔"), first=pi["id"],
+                     second=funded.reference)
         _flag(deal, reason)
         return "flagged: paid twice"
     try:
@@ -128,7 +130,7 @@ def _payment_succeeded(row, pi):
     except deals.PaymentMismatch as exc:  # escrow flagged the deal (wrong amount or currency, closed deal)
         return f"flagged: {exc.message}"
     except DomainError as exc:
-        _flag(deal, f"Stripe 已收款 {pi['id']}，但交易无法入账：{exc.message}")
+        _flag(deal, msg(N_("Stripe 已收款 %(id)s，但交易无法入账：%(reason)s"), id=pi["id"], reason=exc.message))
         return f"flagged: {exc.message}"
     return "funded"
 
@@ -147,7 +149,7 @@ def _on_deposit_intent(row, pi):
         funded = ledger.find_entry(f"deposit:{row.deposit_id}:fund")
         if funded is not None and funded.reference != pi["id"]:
             deposit = deposits.lock_deposit(row.deposit_id)
-            deposits.flag(deposit, f"保证金重复付款：{pi['id']} 与 {funded.reference} 均已付款，需退还其中一笔")
+            deposits.flag(deposit, msg(N_("保证金重复付款：%(pi)s 与 %(reference)s 均已付款，需退还其中一笔"), pi=pi["id"], reference=funded.reference))
             return "flagged: deposit paid twice", None
         return deposits.record_gateway_payment(row.deposit_id, pi["amount"], pi["currency"].upper(), row.gateway,
                                                pi["id"]), None
@@ -156,9 +158,9 @@ def _on_deposit_intent(row, pi):
 
 
 def _tell_buyer_payment_failed(deal, pi):
-    reason = pi["failure_message"] or _("付款被拒绝")
-    notify(deal.buyer_id, "deal", _("交易 #%(id)s：付款未成功", id=deal.id),
-           _("银行卡或钱包付款未成功（%(reason)s）。交易仍在等待付款，请重新付款或换一种付款方式。", reason=reason),
+    reason = pi["failure_message"] or msg(N_("付款被拒绝"))  # the provider's words, or ours
+    notify(deal.buyer_id, "deal", deal_title(deal, N_("付款未成功")),
+           msg(N_("银行卡或钱包付款未成功（%(reason)s）。交易仍在等待付款，请重新付款或换一种付款方式。"), reason=reason),
            link=f"/deals/{deal.id}")
 
 
@@ -188,7 +190,7 @@ def _apply_refund(row, refund):
             return deposits.record_gateway_refund(row.deposit_id, refund["amount"], refund["id"])
         if refund["status"] in ("failed", "canceled"):
             deposits.flag(deposits.lock_deposit(row.deposit_id),
-                           f"Stripe 退款 {refund['id']} 失败（{refund['status']}），需人工退款")
+                           msg(N_("Stripe 退款 %(id)s 失败（%(status)s），需人工退款"), id=refund["id"], status=refund["status"]))
             return f"flagged: deposit refund {refund['id']} {refund['status']}"
         return f"noted: deposit refund {refund['id']} {refund['status']}"
     if refund["status"] == "succeeded":
@@ -197,11 +199,13 @@ def _apply_refund(row, refund):
         except deals.PaymentMismatch as exc:
             return f"flagged: {exc.message}"
         except DomainError as exc:
-            _flag(deals.lock_deal(row.deal_id), f"Stripe 退款 {refund['id']} 无法入账：{exc.message}")
+            _flag(deals.lock_deal(row.deal_id),
+                  msg(N_("Stripe 退款 %(id)s 无法入账：%(reason)s"), id=refund["id"], reason=exc.message))
             return f"flagged: refund {refund['id']}: {exc.message}"
         return f"refund confirmed: {refund['id']}"
     if refund["status"] in ("failed", "canceled"):
-        _flag(deals.lock_deal(row.deal_id), f"Stripe 退款 {refund['id']} 失败（{refund['status']}），需人工退款")
+        _flag(deals.lock_deal(row.deal_id), msg(N_("Stripe 退款 %(id)s 失败（%(status)s），需人工退款"),
+                                                 id=refund["id"], status=refund["status"]))
         return f"flagged: refund {refund['id']} {refund['status']}"
     return f"noted: refund {refund['id']} {refund['status']}"
 

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from marketplace.i18n import N_
+from marketplace.messages import label, msg
 
 from .machine import ACTION_LABELS, STATE_LABELS
 
@@ -16,6 +17,11 @@ APPROVAL_NOTICE = {
     ("trademark", "license"): N_("商标使用许可备案公告"),
 }
 DOCUMENT_KINDS = {"filing_receipt": N_("国家知识产权局受理回执"), "approval_notice": N_("登记核准文件")}
+
+
+def deal_title(deal, text):
+    """A deal notification's title, "交易 #42：" and ``text`` (a msgid marked with ``N_``), as a stored message."""
+    return msg(N_("交易 #%(id)s：%(text)s"), id=deal.id, text=label(text))
 
 
 def approval_notice_name(deal):

@@ -30,8 +30,9 @@ from listings.models import Auction
 from marketplace.credit import ensure_can, seller_may_sell
 from marketplace.errors import Conflict, DomainError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import money, msg
 from marketplace.models import User
-from marketplace.money import format_yuan
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
 
@@ -151,8 +152,8 @@ def close_auction(listing_id, now=None):
         auction.outcome = "cancelled"
         lifecycle.transition(listing, "close_unsold")
         for user_id in (auction.leader_id, listing.seller_id):
-            notify(user_id, "auction_end", bidding.zh("拍卖已取消：%(title)s", title=listing.title),
-                   bidding.zh("卖方当前不能交易，本次拍卖不成交，不会创建交易。"), link=bidding.listing_path(listing.id))
+            notify(user_id, "auction_end", msg(N_("拍卖已取消：%(title)s"), title=listing.title),
+                   msg(N_("卖方当前不能交易，本次拍卖不成交，不会创建交易。")), link=bidding.listing_path(listing.id))
         deposits.settle_auction(auction, "cancelled", now=now)
         db.session.flush()
         return "cancelled"
@@ -162,9 +163,9 @@ def close_auction(listing_id, now=None):
     auction.outcome = "sold"
     deal = open_deal(listing, winner, auction.current_price, deal_type, "auction", auction.id, now=now, actor=winner)
     deposits.settle_auction(auction, "sold", deal, now=now)  # the winner's deposit counts towards the price
-    price = format_yuan(auction.current_price, listing.currency)
-    notify(winner.id, "auction_end", bidding.zh("恭喜中标：%(title)s", title=listing.title),
-           bidding.zh("您以 %(price)s 赢得拍卖，交易已创建，请在付款期限内付款。", price=price), link=deal_path(deal.id))
+    price = money(auction.current_price, listing.currency)
+    notify(winner.id, "auction_end", msg(N_("恭喜中标：%(title)s"), title=listing.title),
+           msg(N_("您以 %(price)s 赢得拍卖，交易已创建，请在付款期限内付款。"), price=price), link=deal_path(deal.id))
     return "sold"
 
 

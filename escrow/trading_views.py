@@ -18,7 +18,7 @@ from listings import bidding
 from marketplace.auth import safe_next
 from marketplace.errors import DomainError, NotFound
 from marketplace.extensions import db, limiter
-from marketplace.money import display_yuan, format_yuan, parse_yuan, yuan_input
+from marketplace.money import display_yuan, parse_yuan, yuan_input
 from marketplace.timeutil import local, utcnow
 
 from . import deposits, trading
@@ -287,7 +287,7 @@ def bid(listing_id):
     except DomainError as exc:
         _refused(exc, listing_id, "bid", form)
         return redirect(_listing_page(listing_id))
-    flash(_("出价成功：%(amount)s，您目前领先。", amount=format_yuan(placed.amount)), "success")
+    flash(_("出价成功：%(amount)s，您目前领先。", amount=display_yuan(placed.amount)), "success")
     return redirect(_listing_page(listing_id))
 
 
@@ -308,7 +308,7 @@ def offer(listing_id):
     except DomainError as exc:
         _refused(exc, listing_id, "offer", form)
         return redirect(_listing_page(listing_id))
-    flash(_("报价已提交：%(amount)s，有效期至 %(until)s。", amount=format_yuan(made.amount),
+    flash(_("报价已提交：%(amount)s，有效期至 %(until)s。", amount=display_yuan(made.amount),
             until=_local_text(made.expires_at)), "success")
     return redirect(_listing_page(listing_id))
 
@@ -379,7 +379,7 @@ def counter(offer_id):
         details = "；".join(str(v) for v in exc.fields.values())
         flash(f"{exc.message}（{details}）" if details else exc.message, "error")
         return redirect(back)
-    flash(_("已还价 %(amount)s，等待对方答复。", amount=format_yuan(made.amount)), "success")
+    flash(_("已还价 %(amount)s，等待对方答复。", amount=display_yuan(made.amount)), "success")
     return redirect(back)
 
 

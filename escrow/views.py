@@ -49,6 +49,12 @@ NO_FORM_CSRF = {"csrf": False}
 QUEUES = {"payments": "escrow.payment_queue", "payouts": "escrow.payout_queue", "disputes": "escrow.dispute_queue"}
 
 
+@bp.app_template_global("account_label")
+def account_label(code):
+    """A ledger account's name in the reader's language."""
+    return ledger.account_label(code)
+
+
 @bp.app_template_filter("yuan_exact")
 def yuan_exact(fen, currency="CNY"):
     """¥1,234,567.89: every fen shown (ledger, payouts, bank amounts), never rounded to 万."""

@@ -19,6 +19,8 @@ from listings.models import Encumbrance
 from marketplace import audit, labels
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.models import Organization, User
 from marketplace.notify import notify
 from marketplace.numbers import NumberError, parse_int
@@ -149,7 +151,7 @@ def apply(user, data, statements=None, now=None):
     db.session.add(application)
     db.session.flush()
     for member in _bank_members(application):
-        notify(member, "finance", f"新的质押融资申请 #{application.id}", f"{user.organization.name} 申请融资。",
+        notify(member, "finance", msg(N_("新的质押融资申请 #%(id)s"), id=application.id), msg(N_("%(name)s 申请融资。"), name=user.organization.name),
                link=f"/finance/loans/{application.id}")
     return application
 
@@ -278,7 +280,7 @@ def ask(user, application_id, body, now=None):
     message = LoanMessage(application_id=application.id, bank_organization_id=user.organization_id,
                           author_id=user.id, from_bank=True, body=text, created_at=now or utcnow())
     db.session.add(message)
-    notify(application.applicant_id, "finance", f"银行提问：融资申请 #{application.id}", text[:200],
+    notify(application.applicant_id, "finance", msg(N_("银行提问：融资申请 #%(id)s"), id=application.id), text[:200],
            link=f"/finance/loans/{application.id}")
     db.session.flush()
     return message
@@ -321,8 +323,8 @@ def make_offer(user, application_id, data, now=None):
                       kind="offer", amount=amount, rate_bps=rate, term_months=term, conditions=conditions or None,
                       status="open", created_at=now or utcnow())
     db.session.add(offer)
-    notify(application.applicant_id, "finance", f"收到融资报价：申请 #{application.id}",
-           f"{user.organization.name} 报价。", link=f"/finance/loans/{application.id}")
+    notify(application.applicant_id, "finance", msg(N_("收到融资报价：申请 #%(id)s"), id=application.id),
+           msg(N_("%(name)s 报价。"), name=user.organization.name), link=f"/finance/loans/{application.id}")
     db.session.flush()
     return offer
 
@@ -339,7 +341,7 @@ def decline(user, application_id, reason, now=None):
     row = LoanOffer(application_id=application.id, organization_id=user.organization_id, made_by_id=user.id,
                     kind="decline", conditions=text, status="declined", created_at=now or utcnow())
     db.session.add(row)
-    notify(application.applicant_id, "finance", f"银行婉拒：融资申请 #{application.id}", text[:200],
+    notify(application.applicant_id, "finance", msg(N_("银行婉拒：融资申请 #%(id)s"), id=application.id), text[:200],
            link=f"/finance/loans/{application.id}")
     db.session.flush()
     return row
@@ -365,8 +367,8 @@ def accept(user, offer_id, now=None):
     _bump(application, now)
     db.session.expire(application, ["accepted_offer"])
     for member in db.session.get(Organization, offer.organization_id).members:
-        notify(member.id, "finance", f"报价已被接受：融资申请 #{application.id}",
-               "请与企业办理质押登记。", link=f"/finance/loans/{application.id}")
+        notify(member.id, "finance", msg(N_("报价已被接受：融资申请 #%(id)s"), id=application.id),
+               msg(N_("请与企业办理质押登记。")), link=f"/finance/loans/{application.id}")
     return application
 
 
@@ -457,8 +459,8 @@ def verify_registration(operator, application_id, now=None):
     audit.record(operator, "loan.pledge_verified", "loan_application", application.id,
                  before={"status": "registration_submitted"}, after={"status": "pledged",
                                                                      "number": application.pledge_number})
-    notify(application.applicant_id, "finance", f"质押已登记：融资申请 #{application.id}",
-           f"登记簿已记载质押（{application.pledge_number}）。", link=f"/finance/loans/{application.id}")
+    notify(application.applicant_id, "finance", msg(N_("质押已登记：融资申请 #%(id)s"), id=application.id),
+           msg(N_("登记簿已记载质押（%(pledge_number)s）。"), pledge_number=application.pledge_number), link=f"/finance/loans/{application.id}")
     _bump(application, now)
     return application
 
@@ -471,8 +473,8 @@ def mark_repaid(user, application_id, now=None):
         raise Conflict(_("只有质押已登记的贷款可以确认还款"))
     now = now or utcnow()
     application.status, application.repaid_at = "release_pending", now
-    notify(application.applicant_id, "finance", f"贷款已还清：融资申请 #{application.id}",
-           "请办理质押注销登记后登记注销通知书编号。", link=f"/finance/loans/{application.id}")
+    notify(application.applicant_id, "finance", msg(N_("贷款已还清：融资申请 #%(id)s"), id=application.id),
+           msg(N_("请办理质押注销登记后登记注销通知书编号。")), link=f"/finance/loans/{application.id}")
     _bump(application, now)
     return application
 
@@ -510,7 +512,7 @@ def verify_release(operator, application_id, now=None):
     application.status, application.released_at = "released", now
     audit.record(operator, "loan.pledge_released", "loan_application", application.id,
                  before={"status": "release_submitted"}, after={"status": "released"})
-    notify(application.applicant_id, "finance", f"质押已注销：融资申请 #{application.id}", "",
+    notify(application.applicant_id, "finance", msg(N_("质押已注销：融资申请 #%(id)s"), id=application.id), "",
            link=f"/finance/loans/{application.id}")
     _bump(application, now)
     return application

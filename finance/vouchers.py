@@ -22,6 +22,8 @@ from escrow.ledger import VOUCHER_DUE, VOUCHER_PAID, Leg, clearing_account, post
 from marketplace import audit, labels
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import label, msg
 from marketplace.models import Organization
 from marketplace.numbers import NumberError, parse_int
 from marketplace.regions import REGIONS
@@ -220,7 +222,7 @@ def book(redemption, actor, now, deal=None):
     post(f"voucher_redemption:{redemption.id}", "voucher_redeem",
          [Leg(VOUCHER_DUE + str(batch.issuer_organization_id), -redemption.amount),
           Leg("platform_revenue", redemption.amount)], deal=deal,
-         memo=f"创新券 {batch.programme} 支付{SERVICE_LABELS[redemption.service]} #{redemption.charge_id}",
+         memo=msg(N_("创新券 %(programme)s 支付%(service)s #%(charge_id)s"), programme=batch.programme, service=label(SERVICE_LABELS[redemption.service]), charge_id=redemption.charge_id),
          actor=actor, now=now)
     redemption.status = "booked"
 
@@ -235,7 +237,7 @@ def give_back(redemption, actor, now, deal=None):
         post(f"voucher_redemption:{redemption.id}:return", "voucher_return",
              [Leg("platform_revenue", -redemption.amount),
               Leg(VOUCHER_DUE + str(batch.issuer_organization_id), redemption.amount)], deal=deal,
-             memo=f"创新券 {batch.programme} 退回：{SERVICE_LABELS[redemption.service]} #{redemption.charge_id}",
+             memo=msg(N_("创新券 %(programme)s 退回：%(service)s #%(charge_id)s"), programme=batch.programme, service=label(SERVICE_LABELS[redemption.service]), charge_id=redemption.charge_id),
              actor=actor, now=now)
     voucher.used -= redemption.amount
     redemption.charge.paid_by_voucher -= redemption.amount
@@ -280,7 +282,7 @@ def confirm_transfer(operator, charge_id, reference, amount, now=None):
         raise Conflict(_("费用刚被更新，请刷新后重试")) from None
     post(f"charge:{charge.id}:transfer", "charge_transfer",
          [Leg(clearing_account("offline"), -amount), Leg("platform_revenue", amount)],
-         memo=f"{SERVICE_LABELS[charge.service]} #{charge.id}", reference=reference, actor=operator, now=now)
+         memo=msg("%(service)s #%(id)s", service=label(SERVICE_LABELS[charge.service]), id=charge.id), reference=reference, actor=operator, now=now)
     audit.record(operator, "charge.transfer", "service_charge", charge.id, before={"status": "due"},
                  after={"status": "paid", "reference": reference, "amount": amount})
     return charge
@@ -301,7 +303,7 @@ def settle(operator, issuer_organization_id, reference, now=None):
     entry, created = post(f"voucher_settlement:{issuer_organization_id}:{reference}", "voucher_settle",
                           [Leg(VOUCHER_PAID + str(issuer_organization_id), -total),
                            Leg(VOUCHER_DUE + str(issuer_organization_id), total)],
-                          memo=f"创新券兑付 {len(rows)} 笔", reference=reference, actor=operator, now=now)
+                          memo=msg(N_("创新券兑付 %(n)s 笔"), n=len(rows)), reference=reference, actor=operator, now=now)
     if not created:
         raise Conflict(_("该银行流水号已登记"))
     for r in rows:

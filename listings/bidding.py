@@ -34,10 +34,12 @@ from marketplace import labels
 from marketplace.credit import ensure_can, seller_may_sell
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
-from marketplace.money import format_yuan
+from marketplace.i18n import N_
+from marketplace.messages import moment, money, msg
+from marketplace.money import display_yuan
 from marketplace.notify import notify
 from marketplace.numbers import NumberError, parse_int
-from marketplace.timeutil import iso, local, utcnow
+from marketplace.timeutil import iso, utcnow
 
 from .lifecycle import can_view
 from .locking import lock_listing
@@ -63,11 +65,11 @@ def whole_fen(value, field="amount"):
     try:
         value = parse_int(value)  # bounded: a 10**400 int or 1e300 float is refused without work on its digits
     except NumberError:
-        raise ValidationError(_("金额过大"), {field: _("不能超过 %(max)s", max=format_yuan(MAX_AMOUNT))}) from None
+        raise ValidationError(_("金额过大"), {field: _("不能超过 %(max)s", max=display_yuan(MAX_AMOUNT))}) from None
     if value <= 0:
         raise ValidationError(_("金额必须大于零"), {field: _("应为正整数（单位：分）")})
     if value > MAX_AMOUNT:
-        raise ValidationError(_("金额过大"), {field: _("不能超过 %(max)s", max=format_yuan(MAX_AMOUNT))})
+        raise ValidationError(_("金额过大"), {field: _("不能超过 %(max)s", max=display_yuan(MAX_AMOUNT))})
     return value
 
 
@@ -122,17 +124,6 @@ def _clean_message(message):
     return message or None
 
 
-def zh(text, **values):
-    """Notification text. Notifications are stored rows read later by someone else, in
-    whatever language, so they are written in the platform's language (Chinese), not
-    the acting user's."""
-    return text % values if values else text
-
-
-def _when(value):
-    return local(value).strftime("%Y-%m-%d %H:%M")
-
-
 def check_id(row_id, message=None):
     """404 for an id no row can have, before it reaches the database."""
     if not isinstance(row_id, int) or not 0 < row_id <= MAX_ROW_ID:
@@ -168,7 +159,7 @@ def check_deposit(auction, bidder):
         AuctionDeposit.auction_id == auction.id, AuctionDeposit.bidder_id == bidder.id)).scalar_one_or_none()
     if status != "held":
         raise DepositRequired(_("本场拍卖须先交纳保证金 %(amount)s，到账后才能出价",
-                                amount=format_yuan(auction.deposit_amount, auction.listing.currency)),
+                                amount=display_yuan(auction.deposit_amount, auction.listing.currency)),
                               deposit_amount=auction.deposit_amount, deposit_status=status)
 
 
@@ -233,8 +224,8 @@ def place_bid(listing_id, bidder, amount, now=None):
     check_deposit(auction, bidder)
     minimum = minimum_next_bid(auction)
     if amount < minimum:
-        raise Conflict(_("出价低于当前最低可出价 %(minimum)s", minimum=format_yuan(minimum, listing.currency)),
-                       fields={"amount": _("至少 %(minimum)s", minimum=format_yuan(minimum, listing.currency))},
+        raise Conflict(_("出价低于当前最低可出价 %(minimum)s", minimum=display_yuan(minimum, listing.currency)),
+                       fields={"amount": _("至少 %(minimum)s", minimum=display_yuan(minimum, listing.currency))},
                        minimum_amount=minimum)
 
     previous_leader = auction.leader_id
@@ -247,10 +238,10 @@ def place_bid(listing_id, bidder, amount, now=None):
     if now >= auction.ends_at - window:
         auction.ends_at = max(auction.ends_at, now + window)
     if previous_leader is not None and previous_leader != bidder.id:
-        notify(previous_leader, "outbid", zh("您的出价已被超过：%(title)s", title=listing.title),
-               zh("当前价 %(price)s，最低可出价 %(minimum)s。",
-                 price=format_yuan(amount, listing.currency),
-                 minimum=format_yuan(minimum_next_bid(auction), listing.currency)),
+        notify(previous_leader, "outbid", msg(N_("您的出价已被超过：%(title)s"), title=listing.title),
+               msg(N_("当前价 %(price)s，最低可出价 %(minimum)s。"),
+                 price=money(amount, listing.currency),
+                 minimum=money(minimum_next_bid(auction), listing.currency)),
                link=listing_path(listing.id))
     db.session.flush()
     return bid
@@ -299,15 +290,15 @@ def close_auction_without_sale(listing, auction, now):
 
         transition(listing, "close_unsold")
     if auction.current_price is None:
-        body = zh("拍卖在截止时没有收到出价，挂牌已到期。您可以在“我的挂牌”中重新发布（复制为新的草稿，"
-                  "可调整起拍价和结束时间后提交审核）。")
+        body = msg(N_("拍卖在截止时没有收到出价，挂牌已到期。您可以在“我的挂牌”中重新发布（复制为新的草稿，"
+                  "可调整起拍价和结束时间后提交审核）。"))
     else:
-        body = zh("最高出价 %(price)s 未达到保留价，未成交，挂牌已到期。您可以在“我的挂牌”中重新发布"
-                  "（复制为新的草稿，可调整保留价和结束时间后提交审核）。",
-                 price=format_yuan(auction.current_price, listing.currency))
-        notify(auction.leader_id, "auction_end", zh("拍卖未成交：%(title)s", title=listing.title),
-               zh("您的最高出价未达到卖家的保留价，本次拍卖未成交。"), link=listing_path(listing.id))
-    notify(listing.seller_id, "auction_end", zh("拍卖未成交：%(title)s", title=listing.title), body,
+        body = msg(N_("最高出价 %(price)s 未达到保留价，未成交，挂牌已到期。您可以在“我的挂牌”中重新发布"
+                  "（复制为新的草稿，可调整保留价和结束时间后提交审核）。"),
+                 price=money(auction.current_price, listing.currency))
+        notify(auction.leader_id, "auction_end", msg(N_("拍卖未成交：%(title)s"), title=listing.title),
+               msg(N_("您的最高出价未达到卖家的保留价，本次拍卖未成交。")), link=listing_path(listing.id))
+    notify(listing.seller_id, "auction_end", msg(N_("拍卖未成交：%(title)s"), title=listing.title), body,
            link=listing_path(listing.id))
     db.session.flush()
 
@@ -429,9 +420,9 @@ def make_offer(listing_id, buyer, amount, deal_type, message=None, now=None):
                   message=message, status="open", created_at=now, expires_at=now + offer_days())
     db.session.add(offer)
     db.session.flush()
-    notify(listing.seller_id, "offer", zh("收到新报价：%(title)s", title=listing.title),
-           zh("%(buyer)s 报价 %(amount)s，有效期至 %(until)s。", buyer=buyer.masked_name,
-             amount=format_yuan(amount, listing.currency), until=_when(offer.expires_at)),
+    notify(listing.seller_id, "offer", msg(N_("收到新报价：%(title)s"), title=listing.title),
+           msg(N_("%(buyer)s 报价 %(amount)s，有效期至 %(until)s。"), buyer=buyer.masked_name,
+             amount=money(amount, listing.currency), until=moment(offer.expires_at)),
            link="/dashboard/offers")
     return offer
 
@@ -457,14 +448,14 @@ def counter_offer(offer_id, actor, amount, message=None, now=None):
     db.session.add(counter)
     db.session.flush()
     if made_by == "seller":
-        notify(offer.buyer_id, "offer", zh("卖家还价：%(title)s", title=listing.title),
-               zh("卖家还价 %(amount)s，请在 %(until)s 前答复。",
-                 amount=format_yuan(amount, listing.currency), until=_when(counter.expires_at)),
+        notify(offer.buyer_id, "offer", msg(N_("卖家还价：%(title)s"), title=listing.title),
+               msg(N_("卖家还价 %(amount)s，请在 %(until)s 前答复。"),
+                 amount=money(amount, listing.currency), until=moment(counter.expires_at)),
                link="/dashboard/buying")
     else:
-        notify(listing.seller_id, "offer", zh("买家还价：%(title)s", title=listing.title),
-               zh("%(buyer)s 还价 %(amount)s。", buyer=actor.masked_name,
-                 amount=format_yuan(amount, listing.currency)),
+        notify(listing.seller_id, "offer", msg(N_("买家还价：%(title)s"), title=listing.title),
+               msg(N_("%(buyer)s 还价 %(amount)s。"), buyer=actor.masked_name,
+                 amount=money(amount, listing.currency)),
                link="/dashboard/offers")
     return counter
 
@@ -482,8 +473,8 @@ def decline_offer(offer_id, actor, now=None):
     offer.status = "declined"
     offer.decided_at = now
     maker = offer.buyer_id if offer.made_by == "buyer" else listing.seller_id
-    notify(maker, "offer", zh("报价被拒绝：%(title)s", title=listing.title),
-           zh("您 %(amount)s 的报价被对方拒绝。", amount=format_yuan(offer.amount, listing.currency)),
+    notify(maker, "offer", msg(N_("报价被拒绝：%(title)s"), title=listing.title),
+           msg(N_("您 %(amount)s 的报价被对方拒绝。"), amount=money(offer.amount, listing.currency)),
            link=listing_path(listing.id))
     db.session.flush()
     return offer
@@ -495,16 +486,16 @@ def mark_offer_accepted(offer, listing, now, link=None, decline_others=True):
     offer.status = "accepted"
     offer.decided_at = now
     maker = offer.buyer_id if offer.made_by == "buyer" else listing.seller_id
-    notify(maker, "offer", zh("报价已被接受：%(title)s", title=listing.title),
-           zh("成交价 %(amount)s，交易已创建。", amount=format_yuan(offer.amount, listing.currency)), link=link)
+    notify(maker, "offer", msg(N_("报价已被接受：%(title)s"), title=listing.title),
+           msg(N_("成交价 %(amount)s，交易已创建。"), amount=money(offer.amount, listing.currency)), link=link)
     others = db.session.execute(
         select(Offer).where(Offer.listing_id == listing.id, Offer.status == "open", Offer.id != offer.id)
     ).scalars().all() if decline_others else []
     for other in others:
         other.status = "declined"
         other.decided_at = now
-        notify(other.buyer_id, "offer", zh("报价未被接受：%(title)s", title=listing.title),
-               zh("卖家已与其他买家成交，您的报价已自动失效。"), link=listing_path(listing.id))
+        notify(other.buyer_id, "offer", msg(N_("报价未被接受：%(title)s"), title=listing.title),
+               msg(N_("卖家已与其他买家成交，您的报价已自动失效。")), link=listing_path(listing.id))
     db.session.flush()
     return len(others)
 
@@ -518,9 +509,9 @@ def expire_offers(now):
         offer.status = "expired"
         offer.decided_at = now
         maker = offer.buyer_id if offer.made_by == "buyer" else offer.listing.seller_id
-        notify(maker, "offer", zh("报价已过期：%(title)s", title=offer.listing.title),
-               zh("对方未在有效期内答复您 %(amount)s 的报价。",
-                 amount=format_yuan(offer.amount, offer.listing.currency)),
+        notify(maker, "offer", msg(N_("报价已过期：%(title)s"), title=offer.listing.title),
+               msg(N_("对方未在有效期内答复您 %(amount)s 的报价。"),
+                 amount=money(offer.amount, offer.listing.currency)),
                link=listing_path(offer.listing_id))
     db.session.flush()
     return len(stale)

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from marketplace import labels
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.messages import msg
 from marketplace.models import AuditLog, User
 from marketplace.notify import notify
 from marketplace.timeutil import utcnow
@@ -590,8 +591,8 @@ def assess(listing_id, operator, scores, rationale, now=None):
     db.session.add(AuditLog(actor_id=operator.id, action="grade.assess", object_type="listing", object_id=listing.id,
                             before=before, after={"grade": letter, "grade_score": total, "grade_needs_review": False,
                                                   "assessment_id": row.id}, created_at=now))
-    notify(listing.seller_id, "grade", _("挂牌「%(title)s」的质量等级：%(grade)s", title=listing.title, grade=letter),
-           _("综合得分 %(score)s。评级理由：%(rationale)s", score=total, rationale=text), f"/listings/{listing.id}")
+    notify(listing.seller_id, "grade", msg(N_("挂牌「%(title)s」的质量等级：%(grade)s"), title=listing.title, grade=letter),
+           msg(N_("综合得分 %(score)s。评级理由：%(rationale)s"), score=total, rationale=text), f"/listings/{listing.id}")
     return row
 
 

@@ -14,6 +14,7 @@ from marketplace.credit import ensure_can
 from marketplace.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.i18n import N_
+from marketplace.messages import label, msg
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
@@ -155,14 +156,14 @@ def take_off_market(listing, reason, *, now=None):
         return False
     _transition(listing, "delist")
     told = {listing.seller_id}
-    notify(listing.seller_id, "listing", f"挂牌已下架：{listing.title}", reason, link=f"/listings/{listing.id}")
+    notify(listing.seller_id, "listing", msg(N_("挂牌已下架：%(title)s"), title=listing.title), reason, link=f"/listings/{listing.id}")
     people = set()
     if listing.auction is not None:
         people |= set(db.session.scalars(select(Bid.bidder_id).where(Bid.auction_id == listing.auction.id)))
     people |= set(db.session.scalars(select(Offer.buyer_id).where(Offer.listing_id == listing.id,
                                                                     Offer.status.in_(("open", "countered")))))
     for user_id in sorted(people - told):
-        notify(user_id, "listing", f"您关注的挂牌已下架：{listing.title}", reason, link=f"/listings/{listing.id}")
+        notify(user_id, "listing", msg(N_("您关注的挂牌已下架：%(title)s"), title=listing.title), reason, link=f"/listings/{listing.id}")
     for offer in db.session.scalars(select(Offer).where(Offer.listing_id == listing.id,
                                                         Offer.status.in_(("open", "countered")))):
         offer.status = "withdrawn"
@@ -180,7 +181,7 @@ def delist_if_not_held(listing, *, now=None):
     lost = rights_no_longer_offerable(listing)
     if not lost:
         return False
-    return take_off_market(listing, _("%(numbers)s 的登记权利人已变更，挂牌方不能再提供", numbers="、".join(
+    return take_off_market(listing, msg(N_("%(numbers)s 的登记权利人已变更，挂牌方不能再提供"), numbers="、".join(
         r.number for r in lost)), now=now)
 
 
@@ -196,11 +197,11 @@ def void_open_offers(listing, reason, *, now=None):
     for offer in offers:
         offer.status = "withdrawn"
         offer.decided_at = now
-        notify(offer.buyer_id, "offer", f"报价已失效：{listing.title}",
-               f"{reason}，您在该挂牌上的报价（或卖家的还价）已失效。", link=f"/listings/{listing.id}")
+        notify(offer.buyer_id, "offer", msg(N_("报价已失效：%(title)s"), title=listing.title),
+               msg(N_("%(reason)s，您在该挂牌上的报价（或卖家的还价）已失效。"), reason=reason), link=f"/listings/{listing.id}")
     if offers:
-        notify(listing.seller_id, "offer", f"报价已失效：{listing.title}",
-               f"{reason}，该挂牌上 {len(offers)} 条未答复的报价已失效，已通知相关买家。", link="/dashboard/offers")
+        notify(listing.seller_id, "offer", msg(N_("报价已失效：%(title)s"), title=listing.title),
+               msg(N_("%(reason)s，该挂牌上 %(n)s 条未答复的报价已失效，已通知相关买家。"), reason=reason, n=len(offers)), link="/dashboard/offers")
     db.session.flush()
     return len(offers)
 
@@ -264,14 +265,18 @@ def review_listing(operator, listing_id, decision, reason=None, *, now=None, req
         listing.requested_document = None
         if listing.auction is not None and listing.auction.starts_at is None:
             listing.auction.starts_at = now
-        notify(listing.seller_id, "listing", f"挂牌已通过审核：{listing.title}", "挂牌已发布，买家现在可以看到并交易。",
+        notify(listing.seller_id, "listing", msg(N_("挂牌已通过审核：%(title)s"), title=listing.title), msg(N_("挂牌已发布，买家现在可以看到并交易。")),
                link=f"/listings/{listing.id}")
     else:
         _transition(listing, "reject")
         listing.rejection_reason = reason
         listing.requested_document = requested_document
-        asked = f"\n请上传：{REQUESTABLE_DOCUMENTS[requested_document]}" if requested_document else ""
-        notify(listing.seller_id, "listing", f"挂牌未通过审核：{listing.title}", f"驳回理由：{reason}{asked}",
+        if requested_document:
+            why = msg(N_("驳回理由：%(reason)s。请上传：%(document)s"), reason=reason,
+                      document=label(REQUESTABLE_DOCUMENTS[requested_document]))
+        else:
+            why = msg(N_("驳回理由：%(reason)s"), reason=reason)
+        notify(listing.seller_id, "listing", msg(N_("挂牌未通过审核：%(title)s"), title=listing.title), why,
                link=f"/listings/{listing.id}" if requested_document else "/my/listings")
     db.session.flush()
     audit.record(operator, f"listing.{decision}", "listing", listing.id,
@@ -290,7 +295,7 @@ def withdraw_listing(user, listing_id, *, now=None):
     if _open_deals(listing):  # e.g. non-exclusive licences sold while the listing stays on sale
         raise Conflict(_("该挂牌有交易正在办理，办理完成前不能撤回或修改"), status=listing.status)
     _transition(listing, "withdraw")
-    void_open_offers(listing, "卖家已撤回挂牌", now=now)
+    void_open_offers(listing, msg(N_("卖家已撤回挂牌")), now=now)
     if listing.auction is not None:  # deposits paid for its auction go back (escrow.deposits)
         from escrow.deposits import return_all
 
@@ -384,9 +389,8 @@ def lapse_reservation(listing):
     """reserved → expired (escrow calls this when the deal of a won auction is cancelled or refunded:
     the auction is closed, so the listing cannot take bids again) and tell the seller they may relist."""
     _transition(listing, "lapse")
-    notify(listing.seller_id, "listing", f"挂牌已到期：{listing.title}",
-           "拍卖成交后交易已取消，拍卖已结束，挂牌不能再出价或购买。"
-           "您可以在“我的挂牌”中重新发布：系统会复制为新的草稿（可调整起拍价和结束时间），提交审核后再次上架。",
+    notify(listing.seller_id, "listing", msg(N_("挂牌已到期：%(title)s"), title=listing.title),
+           msg(N_("拍卖成交后交易已取消，拍卖已结束，挂牌不能再出价或购买。您可以在“我的挂牌”中重新发布：系统会复制为新的草稿（可调整起拍价和结束时间），提交审核后再次上架。")),
            link=f"/listings/{listing.id}")
     db.session.flush()
 
@@ -413,9 +417,9 @@ def expire_due_listings(now=None):
             if listing.auction is not None and listing.auction.bid_count and listing.status == "published":
                 continue  # an auction with bids closes through the deadlines run
             _transition(listing, "expire")
-            void_open_offers(listing, "挂牌已过期", now=now)
-            notify(listing.seller_id, "listing", f"挂牌已过期：{listing.title}",
-                   f"权利保护期已于 {ends.isoformat()} 届满，挂牌已下架。", link=f"/listings/{listing.id}")
+            void_open_offers(listing, msg(N_("挂牌已过期")), now=now)
+            notify(listing.seller_id, "listing", msg(N_("挂牌已过期：%(title)s"), title=listing.title),
+                   msg(N_("权利保护期已于 %(value)s 届满，挂牌已下架。"), value=ends.isoformat()), link=f"/listings/{listing.id}")
             expired.append(listing.id)
     db.session.flush()
     return expired

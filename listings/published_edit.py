@@ -18,6 +18,8 @@ from flask_babel import gettext as _
 from marketplace import audit
 from marketplace.errors import Conflict, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.timeutil import local, utcnow
 
 from .lifecycle import _check_ready, _transition, operator_ids, void_open_offers
@@ -83,7 +85,7 @@ def edit_published(user, listing, changes, *, now=None, apply=None, listing_inpu
             if "deal_prices" in keys:
                 before["deal_prices"], after["deal_prices"] = old_deal_prices, dict(listing.deal_prices or {})
             audit.record(user, "listing.price_change", "listing", listing.id, before=before, after=after)
-            void_open_offers(listing, "卖家修改了价格", now=now)
+            void_open_offers(listing, msg(N_("卖家修改了价格")), now=now)
         if "description" in keys:
             audit.record(user, "listing.description_change", "listing", listing.id,
                          before={"description_chars": len(old_description or "")},
@@ -95,13 +97,13 @@ def edit_published(user, listing, changes, *, now=None, apply=None, listing_inpu
     old_price = before.get("price")
     _transition(listing, "revise")
     listing.submitted_at = now
-    void_open_offers(listing, "卖家修改了挂牌内容，挂牌重新审核", now=now)
+    void_open_offers(listing, msg(N_("卖家修改了挂牌内容，挂牌重新审核")), now=now)
     audit.record(user, "listing.revise", "listing", listing.id, before={"status": "published", "price": old_price},
                  after={"status": listing.status, "price": listing.price, "changed": sorted(keys)})
     from marketplace.notify import notify
 
     for operator_id in operator_ids():
-        notify(operator_id, "listing", f"在售挂牌修改后重新待审：{listing.title}",
+        notify(operator_id, "listing", msg(N_("在售挂牌修改后重新待审：%(title)s"), title=listing.title),
                "修改了：" + "、".join(sorted(keys)), link="/operator/listings/review")
     db.session.flush()
     return listing, _warnings(listing, local(now).date()), True

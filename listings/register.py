@@ -12,6 +12,8 @@ from sqlalchemy import select
 from marketplace import audit
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 
@@ -342,7 +344,7 @@ def apply_recorded_transfer(deal, now=None):
             set_holders(right, [party], action="assigned", source="deal", deal=deal, now=now)
             for other in list(right.listings):
                 if other.id != listing.id:
-                    lifecycle.take_off_market(other, _("%(number)s 已通过交易 #%(deal)s 转让给他人",
+                    lifecycle.take_off_market(other, msg(N_("%(number)s 已通过交易 #%(deal)s 转让给他人"),
                                                        number=right.number, deal=deal.id), now=now)
         else:
             licence = Encumbrance(kind="licence", licence_type=LICENCE_OF_DEAL[deal.deal_type],
@@ -385,7 +387,7 @@ def reverse_recorded_transfer(deal, actor, now=None):
 
                 for other in list(right.listings):
                     if other.id != deal.listing_id and not listing_party_holds(other, right):
-                        lifecycle.take_off_market(other, _("%(number)s 已按交易 #%(deal)s 回转登记给原权利人",
+                        lifecycle.take_off_market(other, msg(N_("%(number)s 已按交易 #%(deal)s 回转登记给原权利人"),
                                                            number=right.number, deal=deal.id), now=now)
         else:
             for licence in right.encumbrances:
@@ -515,8 +517,8 @@ def file_claim(user, right, evidence_storage, note, *, now=None):
     from .lifecycle import operator_ids
 
     for operator_id in operator_ids():
-        notify(operator_id, "listing", f"权属异议：{right.number}",
-               f"{claim.claimant_name} 主张 {right.number} 的权利（登记权利人：{holder_names(right)}）。",
+        notify(operator_id, "listing", msg(N_("权属异议：%(number)s"), number=right.number),
+               msg(N_("%(claimant_name)s 主张 %(number)s 的权利（登记权利人：%(right)s）。"), claimant_name=claim.claimant_name, number=right.number, right=holder_names(right)),
                link="/operator/rights/claims")
     return claim
 
@@ -550,7 +552,7 @@ def decide_claim(operator, claim_id, decision, reason, *, now=None):
     if decision == "uphold":
         party = claimant_party(claim)
         correct_holders(operator, right, [party], reason, now=now)
-        why = _("运营裁定 %(number)s 的权利人为 %(name)s（权属异议 #%(claim)s）", number=right.number,
+        why = msg(N_("运营裁定 %(number)s 的权利人为 %(name)s（权属异议 #%(claim)s）"), number=right.number,
                 name=party["name"], claim=claim.id)
         others = [listing for listing in right.listings if party_key(listing_party(listing)) != party_key(party)]
         for deal_id in escrow_deals.deals_on_right(right.id, [listing.id for listing in others]):
@@ -563,8 +565,9 @@ def decide_claim(operator, claim_id, decision, reason, *, now=None):
            source="operator", actor=operator, now=now)
     audit.record(operator, f"right.claim_{decision}", "right", right.id, before={"claim_id": claim.id},
                  after={"status": claim.status, "reason": reason, "deals_stopped": stopped})
-    notify(claim.claimant_id, "listing", f"权属异议已处理：{right.number}",
-           ("已支持：您（或贵单位）已登记为权利人。" if claim.status == "upheld" else "未支持。") + f"理由：{reason}",
+    notify(claim.claimant_id, "listing", msg(N_("权属异议已处理：%(number)s"), number=right.number),
+           msg(N_("已支持：您（或贵单位）已登记为权利人。理由：%(reason)s") if claim.status == "upheld"
+               else N_("未支持。理由：%(reason)s"), reason=reason),
            link=f"/rights/{right.kind}/{right.number}")
     db.session.flush()
     return claim

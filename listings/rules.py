@@ -21,6 +21,8 @@ from sqlalchemy import select
 from marketplace import labels
 from marketplace.errors import Conflict
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import label, msg, render
 from marketplace.timeutil import local, utcnow
 
 from .models import Listing, ListingRight, Right, RightHolder
@@ -413,10 +415,14 @@ def fee_due_flags(listing, until):
     return flags
 
 
-def fee_due_message(flags):
-    return "；".join(_("%(number)s 的%(what)s应于 %(due)s 前缴纳（宽展期至 %(grace)s）", number=r.number,
-                       what=_("年费") if what == "annuity" else _("续展费"), due=due.isoformat(),
-                       grace=grace.isoformat()) for r, what, due, grace in flags)
+def fee_due_message(flags, stored=False):
+    """Which fees fall due: in the request's language, or (``stored``) as a message to store and show later in
+    the reader's language (``marketplace.messages``)."""
+    parts = [msg(N_("%(number)s 的%(what)s应于 %(due)s 前缴纳（宽展期至 %(grace)s）"), number=r.number,
+                 what=label(N_("年费") if what == "annuity" else N_("续展费")), due=due.isoformat(),
+                 grace=grace.isoformat()) for r, what, due, grace in flags]
+    message = msg("%(fees)s", fees=parts)
+    return message if stored else render(message)
 
 
 def _warnings(listing, today):

@@ -20,6 +20,8 @@ from marketplace import audit
 from marketplace.credit import ensure_can
 from marketplace.errors import Conflict, IllegalTransition, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.notify import notify
 from marketplace.timeutil import local, utcnow
 from marketplace.uploads import save_upload
@@ -150,7 +152,7 @@ def update_listing(user, listing_id, changes, *, now=None):
     # Offers are made on terms: an edit or a new price voids any still open (only a published listing
     # takes offers, and one is edited only after withdrawing it, which voids them already; this
     # keeps the rule whatever path led here).
-    void_open_offers(listing, "卖家修改了挂牌条件", now=now)
+    void_open_offers(listing, msg(N_("卖家修改了挂牌条件")), now=now)
     return listing, _warnings(listing, local(now).date())
 
 
@@ -276,8 +278,8 @@ def bundle_similar_marks(user, listing_id, right_ids, *, now=None):
     for other in {o.id: o for o in to_withdraw}.values():
         if other.status in TRANSITIONS["withdraw"][0]:
             _transition(other, "withdraw")
-            notify(other.seller_id, "listing", f"挂牌已撤回：{other.title}",
-                   f"其中的商标已合并到挂牌 #{listing.id} 一并转让（商标法第四十二条）。", link=f"/listings/{other.id}")
+            notify(other.seller_id, "listing", msg(N_("挂牌已撤回：%(title)s"), title=other.title),
+                   msg(N_("其中的商标已合并到挂牌 #%(id)s 一并转让（商标法第四十二条）。"), id=listing.id), link=f"/listings/{other.id}")
     db.session.flush()
     return listing, _warnings(listing, local(now).date())
 

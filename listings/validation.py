@@ -460,10 +460,10 @@ def _parse_auction(raw, fields, now):
         from .bidding import max_deposit
 
         if values["deposit_amount"] > max_deposit(values["start_price"]):
-            from marketplace.money import format_yuan
+            from marketplace.money import display_yuan
 
             fields["auction.deposit_amount"] = _("保证金不能超过起拍价的 20%%（至多 %(max)s）",
-                                                 max=format_yuan(max_deposit(values["start_price"])))
+                                                 max=display_yuan(max_deposit(values["start_price"])))
     if values["reserve_price"] and values["start_price"] and values["reserve_price"] < values["start_price"]:
         fields["auction.reserve_price"] = _("保留价不能低于起拍价")
     ends = raw.get("ends_at")

@@ -17,7 +17,7 @@ from wtforms.validators import Length
 
 from marketplace.errors import DomainError, PermissionDenied, ValidationError
 from marketplace.extensions import db
-from marketplace.money import format_yuan, parse_yuan
+from marketplace.money import display_yuan, parse_yuan
 from marketplace.numbers import MAX_ID, NumberError, parse_int
 from marketplace.pagecache import cached_page, limit_lifetime
 from marketplace.regions import REGIONS
@@ -128,11 +128,11 @@ def listing_price(listing):
     if listing.price_mode == "auction" and listing.auction is not None:
         auction = listing.auction
         if auction.current_price:
-            return _("当前价 %(price)s", price=format_yuan(auction.current_price, listing.currency))
-        return _("起拍价 %(price)s", price=format_yuan(auction.start_price, listing.currency))
+            return _("当前价 %(price)s", price=display_yuan(auction.current_price, listing.currency))
+        return _("起拍价 %(price)s", price=display_yuan(auction.start_price, listing.currency))
     if listing.price is None:
         return _("面议")
-    return format_yuan(listing.price, listing.currency)
+    return display_yuan(listing.price, listing.currency)  # 万 in Chinese, ¥220,000 in English
 
 
 @bp.app_template_global("remaining_term")

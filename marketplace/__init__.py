@@ -382,6 +382,13 @@ def _register_template_helpers(app):
     def yuan(fen, currency="CNY"):
         return display_yuan(fen, currency)  # 万 in Chinese, ¥220,000 in English
 
+    @app.template_filter("paren")
+    def paren(text):
+        """An aside in brackets as the reader's language writes it: （…） in Chinese, " (…)" in English."""
+        from markupsafe import Markup
+
+        return (Markup(" (%s)") if str(get_locale()).startswith("en") else Markup("（%s）")) % text
+
     @app.template_filter("localtime")
     def localtime(value, fmt="%Y-%m-%d %H:%M"):
         value = local(value)

@@ -15,6 +15,7 @@ from .credit_models import CreditRecord
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .extensions import db
 from .i18n import N_
+from .messages import label, msg
 from .models import CREDIT_LEVELS, Organization, User
 from .notify import notify
 from .numbers import MAX_ID, parse_int
@@ -147,7 +148,7 @@ def record_violation(operator, subject, violation, level, description, evidence=
                  {"credit_level": before},
                  {"credit_level": level, "record_id": rec.id, "violation": violation, "evidence": bool(stored)})
     for member in _members(subject):
-        notify(member, "credit", f"信用记录：{VIOLATION_LABELS[violation]}，信用等级“{LEVEL_LABELS[level]}”",
+        notify(member, "credit", msg(N_("信用记录：%(violation)s，信用等级“%(level)s”"), violation=label(VIOLATION_LABELS[violation]), level=label(LEVEL_LABELS[level])),
                description[:300], link="/account/credit", email=True)
     db.session.flush()
     return rec
@@ -171,7 +172,7 @@ def record_system_finding(subject, violation, level, description, deal_id=None, 
     subject.credit_level = level
     audit.record(None, "credit.record", "user", subject.id, {"credit_level": before},
                  {"credit_level": level, "record_id": rec.id, "violation": violation, "system": True})
-    notify(subject, "credit", f"信用记录：{VIOLATION_LABELS[violation]}，信用等级“{LEVEL_LABELS[level]}”",
+    notify(subject, "credit", msg(N_("信用记录：%(violation)s，信用等级“%(level)s”"), violation=label(VIOLATION_LABELS[violation]), level=label(LEVEL_LABELS[level])),
            description[:300], link="/account/credit", email=True)
     db.session.flush()
     return rec
@@ -227,7 +228,7 @@ def file_appeal(user, record_id, note, now=None):
     operators = db.session.query(User).filter(User.roles_csv.like("%operator%"), User.active.is_(True)).all()
     for op in operators:
         if op.is_operator:
-            notify(op, "credit", f"信用记录 #{rec.id} 收到申诉", note[:300], link=f"/operator/credit/{rec.id}")
+            notify(op, "credit", msg(N_("信用记录 #%(id)s 收到申诉"), id=rec.id), note[:300], link=f"/operator/credit/{rec.id}")
     db.session.flush()
     return rec
 
@@ -262,7 +263,7 @@ def decide_appeal(operator, record_id, decision, reply, now=None):
     audit.record(operator, "credit.appeal_decide", "credit_record", rec.id, before,
                  {"appeal_status": decision, "credit_level": subject.credit_level})
     for member in _members(subject):
-        notify(member, "credit", f"信用记录 #{rec.id}：{APPEAL_LABELS[decision]}", reply[:300],
+        notify(member, "credit", msg(N_("信用记录 #%(id)s：%(appeal)s"), id=rec.id, appeal=label(APPEAL_LABELS[decision])), reply[:300],
                link="/account/credit", email=True)
     db.session.flush()
     return rec

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def N_(message):
     """Mark a string for extraction (``pybabel extract -k N_``) where it is defined but translated
-    later, where it is shown (a state's label in a table, a ledger memo stored in Chinese):
+    later, where it is shown (a state's label in a table; a stored message's key, ``marketplace.messages``):
     ``_(label)`` in the template or view translates it then."""
     return message
 

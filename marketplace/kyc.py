@@ -10,6 +10,8 @@ from . import audit
 from .credit import ensure_can
 from .errors import NotFound, PermissionDenied, ValidationError
 from .extensions import db
+from .i18n import N_
+from .messages import msg
 from .models import Organization, User
 from .notify import notify
 from .timeutil import utcnow
@@ -89,7 +91,7 @@ def set_verified(operator, org_id, verified, note="", now=None):
     org.verified_at = (now or utcnow()) if verified else None
     audit.record(operator, "organization.verify" if verified else "organization.unverify", "organization", org.id,
                  before, {"verified": org.verified, "verified_at": org.verified_at, "note": note or None})
-    title = "贵单位已通过平台核验" if verified else "贵单位的核验标识已被取消"
+    title = msg(N_("贵单位已通过平台核验") if verified else N_("贵单位的核验标识已被取消"))
     for member in org.members:
         notify(member, "kyc", title, note, link="/account/organization")
     db.session.flush()

@@ -3,8 +3,9 @@
 Each enum's labels live here once, in Chinese (the msgid), marked with ``N_`` for extraction. A
 label is translated where it is shown: ``_(labels.DEAL_STATE[code])`` in a view or template, or
 ``labels.lazy(labels.DEAL_STATE)`` for a mapping of lazily translated strings (statistics, form
-choices). Text that is stored (a notification, a ledger memo) keeps the Chinese label and is
-translated when it is read. This module imports nothing from the domain packages.
+choices). Text that is stored (a notification, a ledger memo) keeps the Chinese label as a parameter
+(``marketplace.messages.label``) and is translated when it is read. This module imports nothing from the domain
+packages.
 """
 from flask_babel import gettext, lazy_gettext
 

@@ -10,6 +10,7 @@ from sqlalchemy import JSON
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .messages import render
 from .timeutil import utcnow
 
 ROLES = ("seller", "buyer", "operator", "bank", "valuer", "voucher_issuer")  # the last three: finance/
@@ -141,11 +142,23 @@ class Notification(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
     kind = db.Column(db.String(40), nullable=False)  # offer, outbid, auction_end, deal, saved_search, credit
-    title = db.Column(db.String(200), nullable=False)
+    title = db.Column(db.String(200), nullable=False)  # the Chinese text, as written
     body = db.Column(db.Text, nullable=False, default="")
+    # the message key and parameters (marketplace.messages), rendered in the reader's language; None: plain text
+    title_msg = db.Column(JSON)
+    body_msg = db.Column(JSON)
     link = db.Column(db.String(300))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     read_at = db.Column(db.DateTime)
+
+    @property
+    def title_text(self):
+        """The title in the reader's language (the request's)."""
+        return render(self.title_msg, self.title)
+
+    @property
+    def body_text(self):
+        return render(self.body_msg, self.body)
 
 
 class OutboxEvent(db.Model):

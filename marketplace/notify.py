@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from .extensions import db
+from .messages import render, stored
 from .models import Notification, User
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ MAIL_KINDS = frozenset({"deal", "offer", "payout_account"})  # also e-mailed by 
 def notify(user, kind, title, body="", link=None, email=None):
     """Queue a notification for ``user`` (a User or id) in the caller's transaction.
 
+    ``title`` and ``body``: a ``marketplace.messages.Message`` (``msg(N_("…"), **params)``), stored as its key and
+    parameters and shown in the reader's language; or plain text (a person's own words), stored and shown as it is.
+
     ``email``: also send it by e-mail; by default for the kinds in ``MAIL_KINDS`` (deals, offers, payout
     accounts), where a missed notice costs money or a deadline.
 
@@ -52,12 +56,17 @@ def notify(user, kind, title, body="", link=None, email=None):
     if email is None:
         email = kind in MAIL_KINDS
     user_id = user if isinstance(user, int) else user.id
-    row = Notification(user_id=user_id, kind=kind, title=title, body=body, link=link)
+    title_text, title_msg = stored(title)
+    body_text, body_msg = stored(body)
+    row = Notification(user_id=user_id, kind=kind, title=title_text, body=body_text or "", link=link,
+                       title_msg=title_msg, body_msg=body_msg)
     db.session.add(row)
     if email and current_app.config.get("SMTP_HOST"):
         target = db.session.get(User, user_id)
-        if target is not None:
-            db.session.info.setdefault(_MAIL_AFTER_COMMIT, []).append((user_id, target.email, title, body))
+        if target is not None:  # in the recipient's language, whoever's request this is
+            locale = target.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+            db.session.info.setdefault(_MAIL_AFTER_COMMIT, []).append(
+                (user_id, target.email, render(title_msg, title_text, locale), render(body_msg, body_text, locale)))
     return row
 
 
@@ -76,11 +85,13 @@ def mail_after_commit(user, subject, body):
 
 def send_mail(user_id, subject, body):
     """Send one e-mail to the user; raises on failure (the caller decides whether to retry).
-    Returns False when there is nobody to send to (no such user, or the account was deleted)."""
+    Returns False when there is nobody to send to (no such user, or the account was deleted).
+    ``subject`` and ``body`` may be messages (``marketplace.messages``): rendered in the user's language."""
     user = db.session.get(User, user_id)
     if user is None or user.deleted_at is not None:
         return False
-    _smtp_send(user.email, subject, body)
+    locale = user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+    _smtp_send(user.email, render(subject, locale=locale), render(body or "", locale=locale))
     return True
 
 

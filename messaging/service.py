@@ -30,6 +30,8 @@ from marketplace import audit
 from marketplace.credit import ensure_can
 from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg, stored
 from marketplace.models import Notification
 from marketplace.notify import is_control_char, notify
 from marketplace.timeutil import iso, utcnow
@@ -241,13 +243,13 @@ def _tell(thread, recipient_id, author, body, now):
     """One unread notice per thread and reader: a later message refreshes it instead of adding another."""
     link = f"/messages/{thread.id}"
     subject = thread.listing.title[:80]
-    title = _("新留言：%(t)s", t=subject)
+    title = msg(N_("新留言：%(t)s"), t=subject)  # shown in the reader's language (marketplace.messages)
     preview = body[:200] if reveals_contacts(thread) else mask_contacts(body[:200])
     row = db.session.scalar(select(Notification).where(Notification.user_id == recipient_id,
                                                        Notification.kind == "message", Notification.link == link,
                                                        Notification.read_at.is_(None)))
     if row is not None:
-        row.title, row.body, row.created_at = title, preview, now
+        (row.title, row.title_msg), row.body, row.created_at = stored(title), preview, now
         return row
     return notify(recipient_id, "message", title, preview, link=link)
 

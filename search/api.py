@@ -192,7 +192,7 @@ def api_notifications():
     unread = db.session.scalar(select(func.count(Notification.id)).where(
         Notification.user_id == user.id, Notification.read_at.is_(None)))
     return jsonify({
-        "notifications": [{"id": n.id, "kind": n.kind, "title": n.title, "body": n.body or "", "link": n.link,
+        "notifications": [{"id": n.id, "kind": n.kind, "title": n.title_text, "body": n.body_text or "", "link": n.link,
                            "created_at": iso(n.created_at), "unread": n.read_at is None} for n in rows],
         "unread_count": unread, "page": page, "total": total,
     })

@@ -15,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from listings.models import Listing
 from marketplace.errors import ValidationError
 from marketplace.extensions import db
+from marketplace.i18n import N_
+from marketplace.messages import msg
 from marketplace.notify import clean_header, notify, send_mail
 from marketplace.timeutil import utcnow
 
@@ -74,10 +76,11 @@ def _already_noted(saved_id, listing_id):
 
 
 def notice_title(saved):
-    label = clean_header(saved.q) or "全部挂牌"
+    """The notice's title as a message (``marketplace.messages``): shown in the reader's language."""
+    label = clean_header(saved.q)
     if len(label) > LABEL_CHARS:
         label = label[:LABEL_CHARS] + "…"
-    return f"新挂牌符合您保存的搜索「{label}」"
+    return msg(N_("新挂牌符合您保存的搜索「%(q)s」"), q=label or msg(N_("全部挂牌")))
 
 
 def pending_notices(limit=500):

@@ -65,7 +65,7 @@ FILTER_NAMES = {"kind": _l("类型"), "grade": _l("质量等级"), "patent_type"
 
 def filter_label(key, value, locale):
     """'类型：商标', '最低价：¥10万' … for the active-filter list."""
-    from marketplace.money import format_yuan
+    from marketplace.money import display_yuan
     from marketplace.regions import region_label
 
     labels = {"kind": KIND_LABELS, "deal_type": DEAL_TYPE_LABELS, "price_mode": PRICE_MODE_LABELS,
@@ -73,7 +73,7 @@ def filter_label(key, value, locale):
     if key in labels:
         shown = labels[key].get(value, value)
     elif key in ("price_min", "price_max"):
-        shown = format_yuan(int(value))
+        shown = display_yuan(int(value), locale=str(locale))
     elif key == "region":
         shown = region_label(value, str(locale))
     elif key == "open_licence":

@@ -7,6 +7,7 @@ servers) stay isolated too.
 """
 import os
 import shutil
+import smtplib
 import sqlite3
 
 import pytest
@@ -253,3 +254,25 @@ def operator(app):
 def as_user(client):
     """as_user(user) signs the test client in as ``user`` and returns it."""
     return lambda user: login(client, user)
+
+
+@pytest.fixture
+def outbox(monkeypatch):
+    """The e-mail messages sent (``smtplib.SMTP`` replaced by a recorder; the app still needs an SMTP_HOST)."""
+    sent = []
+
+    class SMTP:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def send_message(self, msg):
+            sent.append(msg)
+
+    monkeypatch.setattr(smtplib, "SMTP", SMTP)
+    return sent

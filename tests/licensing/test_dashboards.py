@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from escrow import royalties
 from marketplace.extensions import db
+from marketplace.money import format_yuan
 from tests import factories
 from tests.conftest import login
 
@@ -47,8 +48,8 @@ def test_the_licensor_sees_licences_granted_reports_and_income_per_period(app, c
     assert "我许可出去的" in page and "我取得的许可" not in page
     assert people.takers[0].organization.name in page
     net = p2.amount - p2.fee
-    assert "已放款给您" in page and royalties.format_yuan(licence.deal.price - licence.deal.fee) in page
-    assert royalties.format_yuan(net) in page
+    assert "已放款给您" in page and format_yuan(licence.deal.price - licence.deal.fee) in page
+    assert format_yuan(net) in page
     rows = _csv(client, "licensor")
     assert [r["payment"] for r in rows][:3] == ["upfront", "running", "running"]
     q2 = rows[2]

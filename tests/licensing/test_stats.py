@@ -9,6 +9,7 @@ from listings import open_licence as ol
 from marketplace import stats
 from marketplace.extensions import db
 from marketplace.models import User
+from marketplace.money import format_yuan
 from tests.conftest import login
 
 from .conftest import FIXED_TERMS, take_and_pay
@@ -60,7 +61,7 @@ def test_the_royalty_volume_is_withheld_below_min_cell_licences(app, client, peo
             # one or two licensees: their royalties (and so their sales) would be read off the total
             assert data["royalty_volume"] is None
             page = client.get("/stats").get_data(as_text=True)
-            assert "不公开（少于 3 个许可）" in page and royalties.format_yuan(sum(paid)) not in page
+            assert "不公开（少于 3 个许可）" in page and format_yuan(sum(paid)) not in page
             text = client.get("/stats.csv").get_data(as_text=True)
             assert f"{sum(paid) // 100}." not in text
             assert stats.operator_stats()["licensing"]["royalty_volume"] == sum(paid)  # operators see it

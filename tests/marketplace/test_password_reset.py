@@ -1,7 +1,6 @@
 """Password reset by e-mail (marketplace.password_reset): a signed, expiring, single-use link, mailed after the
 commit; the page never tells whether an address is registered; a reset ends every session and API token."""
 import re
-import smtplib
 
 import pytest
 
@@ -16,27 +15,6 @@ NEW_PASSWORD = "a-brand-new-password"
 @pytest.fixture
 def app_config():
     return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": 2525}
-
-
-@pytest.fixture
-def outbox(monkeypatch):
-    sent = []
-
-    class SMTP:
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def send_message(self, msg):
-            sent.append(msg)
-
-    monkeypatch.setattr(smtplib, "SMTP", SMTP)
-    return sent
 
 
 @pytest.fixture
