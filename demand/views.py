@@ -13,7 +13,7 @@ from marketplace.errors import NotFound, ValidationError
 from marketplace.extensions import db, limiter
 from marketplace.regions import REGIONS
 from marketplace.timeutil import local
-from marketplace.webutil import act, committed, show_error
+from marketplace.webutil import act, act_then_redirect, committed, show_error
 
 from . import answers, dataroom, matching, wanted
 from .api import _file_response
@@ -219,16 +219,8 @@ def room(listing_id):
         errors=request.args.get("e"), **_labels())
 
 
-def _back(listing_id):
-    return redirect(url_for("demand.room", listing_id=listing_id))
-
-
 def _act(listing_id, fn, success):
-    def work():
-        fn()
-        return _back(listing_id)
-
-    return act(work, lambda exc: _back(listing_id), done=success)
+    return act_then_redirect(fn, success, url_for("demand.room", listing_id=listing_id))
 
 
 @bp.post("/listings/<int:listing_id>/dataroom/nda")

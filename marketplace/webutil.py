@@ -10,7 +10,7 @@ and says so where it does.
 """
 import functools
 
-from flask import flash
+from flask import flash, redirect
 
 from .errors import DomainError, NotFound
 from .extensions import db
@@ -56,3 +56,14 @@ def committed(refused=None, inline_fields=False):
         return wrapper
 
     return decorate
+
+
+def act_then_redirect(call, done, url):
+    """The common action: ``call()`` at the boundary (``done``: the message once committed), then back to
+    ``url`` whether it was done or refused."""
+
+    def work():
+        call()
+        return redirect(url)
+
+    return act(work, lambda exc: redirect(url), done=done)
