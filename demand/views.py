@@ -88,7 +88,7 @@ def new():
             return render_template("demand/form.html", errors=errors, data=data, **_labels()), 422 if errors else 200
 
         return act(lambda: redirect(url_for("demand.detail", wanted_id=wanted.post(current_user, data).id)),
-                   refused, inline_fields=True, done=_("求购已提交，运营人员审核后公开。"))
+                   refused, show="message", done=_("求购已提交，运营人员审核后公开。"))
     return render_template("demand/form.html", errors=errors, data=data, **_labels())
 
 

@@ -11,7 +11,7 @@ from marketplace.errors import NotFound, ValidationError
 from marketplace.extensions import db, limiter
 from marketplace.numbers import NumberError, parse_amount, parse_int
 from marketplace.regions import REGIONS
-from marketplace.webutil import act, act_then_redirect, committed
+from marketplace.webutil import act, act_then_redirect, committed, form_number
 
 from . import deal_fees, lending, valuation, vouchers
 from .access import is_bank, is_issuer, is_valuer
@@ -98,7 +98,7 @@ def valuation_new():
 
         return act(work, lambda exc: (render_template(
             "finance/valuation_new.html", rights=held_rights(current_user), errors={**exc.fields, **errors},
-            form=form, max_life=valuation.MAX_LIFE), exc.status), inline_fields=True, done=_("已生成估值报告（自评）"))
+            form=form, max_life=valuation.MAX_LIFE), exc.status), show="message", done=_("已生成估值报告（自评）"))
     return render_template("finance/valuation_new.html", rights=held_rights(current_user), errors=errors, form=form,
                            max_life=valuation.MAX_LIFE)
 
@@ -197,7 +197,7 @@ def loan_new():
 
         return act(work, lambda exc: (render_template(
             "finance/loan_new.html", errors={**exc.fields, **errors}, form=form, **context), exc.status),
-            inline_fields=True, done=_("融资申请已提交"))
+            show="message", done=_("融资申请已提交"))
     return render_template("finance/loan_new.html", errors=errors, form=form, **context)
 
 
@@ -301,17 +301,9 @@ def my_vouchers():
                            deals=deal_fees.payable_deals(current_user), fee_of=deal_fees.summary)
 
 
-def _form_number(key, parse, message, field_message=None):
-    """The number the form gives for ``key``, or a ValidationError (``message``) naming that field."""
-    try:
-        return parse(request.form.get(key) or "")
-    except NumberError as exc:
-        raise ValidationError(message, {key: field_message or str(exc)}) from None
-
-
 def _voucher_payment():
     """The voucher batch and the amount a payment by voucher names (either wrong: 金额有误 on the amount)."""
-    return _form_number("batch_id", _id, _("金额有误")), _form_number("amount", parse_amount, _("金额有误"))
+    return form_number("batch_id", _id, _("金额有误")), form_number("amount", parse_amount, _("金额有误"))
 
 
 @bp.post("/deals/<int:deal_id>/voucher")
@@ -414,7 +406,7 @@ def operator_charge_transfer(charge_id):
     _operator()
 
     def call():
-        amount = _form_number("amount", parse_amount, _("到账信息有误"))
+        amount = form_number("amount", parse_amount, _("到账信息有误"))
         vouchers.confirm_transfer(current_user, charge_id, request.form.get("reference"), amount)
     return act_then_redirect(call, _("已确认到账"), url_for("finance.operator_desk"))
 
@@ -426,7 +418,7 @@ def operator_settlement():
     _operator()
 
     def call():
-        issuer = _form_number("issuer_organization_id", _id, _("请指定发放机构"), _("必填"))
+        issuer = form_number("issuer_organization_id", _id, _("请指定发放机构"), _("必填"))
         vouchers.settle(current_user, issuer, request.form.get("reference"))
     return act_then_redirect(call, _("已登记兑付"), url_for("finance.operator_desk"))
 

@@ -10,48 +10,70 @@ and says so where it does.
 """
 import functools
 
-from flask import flash, redirect
+from flask import flash, redirect, request, session
 
-from .errors import DomainError, NotFound
+from .errors import DomainError, ValidationError
 from .extensions import db
 
 
-def show_error(exc, inline_fields=False):
-    """Flash a refusal: its message, then what it says of each field unless the page shows those beside the
-    fields themselves (``inline_fields``)."""
-    parts = [exc.message] if inline_fields else [exc.message, *map(str, exc.fields.values())]
+def show_error(exc, show="all"):
+    """Flash a refusal: its message, then what it says of each field; ``show="message"`` where the page draws
+    the fields' messages beside the fields themselves."""
+    parts = [exc.message] if show == "message" else [exc.message, *map(str, exc.fields.values())]
     flash(" ".join(parts), "error")
 
 
-def act(work, refused=None, inline_fields=False, done=None):
+def form_number(key, parse, message, field_message=None):
+    """The number the posted form gives for ``key`` (``parse``: ``numbers.parse_amount``, ``money.parse_yuan``,
+    an id parser), or a ValidationError ``message`` naming that field (``field_message`` or the parser's reason)."""
+    from .numbers import NumberError
+
+    try:
+        return parse(request.form.get(key) or "")
+    except NumberError as exc:
+        raise ValidationError(message, {key: field_message or str(exc)}) from None
+
+
+def act(work, refused=None, *, show="all", error_page=(404,), done=None):
     """Run ``work()`` at the commit boundary and return its result (a response), flashing ``done`` once
-    committed; on a refusal roll back, show it and return ``refused(exc)``."""
+    committed. On a ``DomainError`` roll back; one whose status is in ``error_page`` and that names no field
+    (or any, without ``refused``) is the error page; any other is shown (``show_error``; ``show=None`` where
+    ``refused`` draws it in the page's own form) and answered by ``refused(exc)``. What ``work`` flashed is
+    said only once it is committed."""
+    flashed = len(session.get("_flashes", ()))
     try:
         result = work()
         db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
-        if refused is None or (isinstance(exc, NotFound) and not exc.fields):
+        _rollback(flashed)
+        if refused is None or (exc.status in error_page and not exc.fields):
             raise
-        show_error(exc, inline_fields)
+        if show:
+            show_error(exc, show)
         return refused(exc)
     except BaseException:
-        db.session.rollback()
+        _rollback(flashed)
         raise
     if done:
         flash(done, "success")
     return result
 
 
-def committed(refused=None, inline_fields=False):
-    """``act`` as a view decorator (put it under the route and login decorators): ``refused(exc, **view_args)``
-    answers a refusal."""
+def _rollback(flashed):
+    db.session.rollback()
+    if len(session.get("_flashes", ())) > flashed:  # a success said before the work failed
+        session["_flashes"] = session["_flashes"][:flashed]
+
+
+def committed(refused=None, **options):
+    """``act`` as a view decorator (under the route and login decorators): ``refused(exc, **view_args)``
+    answers a refusal; ``options`` as for ``act``."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             answer = None if refused is None else (lambda exc: refused(exc, **kwargs))
-            return act(lambda: view(*args, **kwargs), answer, inline_fields)
+            return act(lambda: view(*args, **kwargs), answer, **options)
 
         return wrapper
 
