@@ -19,8 +19,12 @@ from .extensions import db
 def show_error(exc, show="all"):
     """Flash a refusal: its message, then what it says of each field; ``show="message"`` where the page draws
     the fields' messages beside the fields themselves."""
-    parts = [exc.message] if show == "message" else [exc.message, *map(str, exc.fields.values())]
-    flash(" ".join(parts), "error")
+    flash(exc.message if show == "message" else refusal_text(exc), "error")
+
+
+def refusal_text(exc):
+    """A refusal in one line: its message, then what it says of each field."""
+    return " ".join([exc.message, *map(str, exc.fields.values())])
 
 
 def form_number(key, parse, message, field_message=None):
