@@ -84,12 +84,12 @@ def committed(refused=None, **options):
     return decorate
 
 
-def act_then_redirect(call, done, url):
+def act_then_redirect(call, done, url, **options):
     """The common action: ``call()`` at the boundary (``done``: the message once committed), then back to
-    ``url`` whether it was done or refused."""
+    ``url`` whether it was done or refused; ``options`` as for ``act``."""
 
     def work():
         call()
         return redirect(url)
 
-    return act(work, lambda exc: redirect(url), done=done)
+    return act(work, lambda exc: redirect(url), done=done, **options)
