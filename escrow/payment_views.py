@@ -60,14 +60,15 @@ def pay_page(deal_id):
 @login_required
 def start_card_payment(deal_id):
     deal = _buyers_deal(deal_id)
-    try:  # the reason is shown in the pay page's own box
-        return act(lambda: _page(deal, instructions=deals.start_payment(deal.id, current_user)),
-                   lambda exc: _page(db.session.get(type(deal), deal_id), error=exc.message, status=exc.status),
-                   show=None)
-    except PaymentProviderError as exc:  # rolled back
-        log.error("pay page: deal %s: %s", deal_id, exc.message)
-        return _page(db.session.get(type(deal), deal_id), error=_("支付服务暂时不可用，请稍后重试。您尚未被扣款。"),
-                     status=503)
+
+    def refused(exc):  # the reason in the pay page's own box
+        if isinstance(exc, PaymentProviderError):
+            log.error("pay page: deal %s: %s", deal_id, exc.message)
+            return _page(db.session.get(type(deal), deal_id), error=_("支付服务暂时不可用，请稍后重试。您尚未被扣款。"),
+                         status=503)
+        return _page(db.session.get(type(deal), deal_id), error=exc.message, status=exc.status)
+
+    return act(lambda: _page(deal, instructions=deals.start_payment(deal.id, current_user)), refused, show=None)
 
 
 @bp.get("/deals/<int:deal_id>/pay/card/return")

@@ -16,7 +16,7 @@ from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, requir
 from marketplace.errors import PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.operator import operator_required
-from marketplace.webutil import act
+from marketplace.webutil import act, show_in_form
 
 from . import deals, fees, payouts, refunds
 from .forms import ActionForm
@@ -26,14 +26,6 @@ from .payout_models import PayoutAccount
 
 bp = Blueprint("payouts", __name__)
 api = Blueprint("payouts_api", __name__, url_prefix=API_PREFIX)
-
-
-def _attach(form, exc):
-    for key, message in (exc.fields or {}).items():
-        field = getattr(form, key, None)
-        if field is not None:
-            field.errors = list(field.errors) + [message]
-    form.form_errors.append(exc.message)
 
 
 def _in_form(form, call, again, done, back):
@@ -47,7 +39,7 @@ def _in_form(form, call, again, done, back):
         return redirect(back)
 
     def refused(exc):
-        _attach(form, exc)
+        show_in_form(form, exc)
         return again(exc.status)
 
     return act(work, refused, show=None, done=done)
@@ -100,7 +92,7 @@ def payout_account_micro():
         return again(422)  # committed all the same: a wrong amount is an attempt used
 
     def refused(exc):
-        _attach(micro, exc)
+        show_in_form(micro, exc)
         return again(exc.status)
 
     return act(work, refused, show=None)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from marketplace.errors import ValidationError
 from marketplace.extensions import db
 from marketplace.timeutil import utcnow
-from marketplace.webutil import act, show_error
+from marketplace.webutil import act, show_error, show_in_form
 
 from . import deals, documents, ledger, machine, paper_views
 from .forms import (
@@ -98,15 +98,6 @@ def _render(deal, bound=None, status=200):
     ), status
 
 
-def _attach(form, fields):
-    for key, message in (fields or {}).items():
-        field = getattr(form, key, None)
-        if field is not None:
-            field.errors = list(field.errors) + [message]
-        else:
-            form.form_errors.append(message)
-
-
 def _back(deal_id):
     queue = request.form.get("next")
     if queue in QUEUES:
@@ -124,9 +115,7 @@ def _act(deal_id, name, run, done_message):
     def refused(exc):  # bad input: beside its field in the form; a refused step: the reason above the page
         if not isinstance(exc, ValidationError):
             return _refused(deal_id, exc)
-        _attach(form, exc.fields)
-        if not exc.fields:
-            form.form_errors.append(exc.message)
+        show_in_form(form, exc)
         return _render(db.session.get(Deal, deal_id), bound=(name, form), status=422)
 
     def work():

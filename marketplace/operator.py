@@ -19,7 +19,7 @@ from .models import AuditLog, Organization, User
 from .numbers import MAX_ID, MAX_PAGE, parse_int, query_int
 from .operator_forms import AccountSearchForm, AppealDecisionForm, CreditRecordForm, VerifyForm
 from .uploads import mimetype_of
-from .webutil import act
+from .webutil import act, show_in_form
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 audit_labels.register(bp)  # the audit log in words (issue 17)
@@ -249,21 +249,10 @@ def _in_form(form, work, page, refusals=ValidationError):
     def refused(exc):
         if not isinstance(exc, refusals):
             raise exc
-        _attach(form, exc)
+        show_in_form(form, exc)
         return page(), 422
 
     return act(work, refused, show=None)
-
-
-def _attach(form, exc):
-    for key, message in exc.fields.items():
-        field = getattr(form, key, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = list(field.errors) + [message]
-        else:
-            form.form_errors.append(message)
-    if not exc.fields:
-        form.form_errors.append(exc.message)
 
 
 @bp.get("/credit")

@@ -22,6 +22,18 @@ def show_error(exc, show="all"):
     flash(exc.message if show == "message" else refusal_text(exc), "error")
 
 
+def show_in_form(form, exc):
+    """A refusal shown in a WTForms form: each field's reason beside that field (above the form where the form
+    has no such field), the message above the form."""
+    for key, message in exc.fields.items():
+        field = getattr(form, key, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + [str(message)]
+        else:
+            form.form_errors.append(str(message))
+    form.form_errors.append(exc.message)
+
+
 def refusal_text(exc):
     """A refusal in one line: its message, then what it says of each field."""
     return " ".join([exc.message, *map(str, exc.fields.values())])
