@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from listings.classifications import nice_classes
 from listings.models import DEAL_TYPES, Listing
 from marketplace import labels
-from marketplace.errors import NotFound, ValidationError
+from marketplace.errors import ValidationError
 from marketplace.extensions import db, limiter
 from marketplace.regions import REGIONS
 from marketplace.timeutil import local
@@ -95,10 +95,7 @@ def new():
 @bp.get("/wanted/<int:wanted_id>")
 def detail(wanted_id):
     user = current_user if current_user.is_authenticated else None
-    try:
-        ad = wanted.visible(wanted_id, user)
-    except NotFound:
-        abort(404)
+    ad = wanted.visible(wanted_id, user)  # NotFound: the 404 page
     owner = user is not None and (wanted.is_owner(ad, user) or user.is_operator)
     matches = matching.matches_for_ad(ad) if owner else []
     own_listings = []
@@ -145,10 +142,7 @@ def answer(wanted_id):
 @bp.get("/wanted/answers/<int:answer_id>")
 @login_required
 def thread(answer_id):
-    try:
-        row = answers.thread(answer_id, current_user)
-    except NotFound:
-        abort(404)
+    row = answers.thread(answer_id, current_user)  # NotFound: the 404 page
     return render_template("demand/thread.html", row=row, party=answers.is_party(row, current_user), **_labels())
 
 
@@ -201,10 +195,7 @@ def _ip():
 @bp.get("/listings/<int:listing_id>/dataroom")
 @login_required
 def room(listing_id):
-    try:
-        listing = dataroom.visible_listing(listing_id, current_user)
-    except NotFound:
-        abort(404)
+    listing = dataroom.visible_listing(listing_id, current_user)  # NotFound: the 404 page
     manage = dataroom.may_manage(listing, current_user)
     access = dataroom.access_of(listing, current_user)
     granted = access is not None and access.status == "granted" and listing.status in dataroom.MARKET

@@ -1,10 +1,9 @@
 """Message pages: the inbox, a thread, writing about a listing or a deal (thin: parse, call ``service``, render).
 Forms carry CSRF tokens; a refusal is shown as a message on the page and changes nothing."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from marketplace.errors import NotFound
 from marketplace.extensions import limiter
 from marketplace.webutil import committed
 
@@ -79,10 +78,7 @@ def disclose(thread_id):
 @login_required
 def listing_messages(listing_id):
     """The buyer's thread with the seller about the listing (a form to start it before the first message)."""
-    try:
-        listing, row = service.listing_thread(listing_id, current_user)
-    except NotFound:
-        abort(404)
+    listing, row = service.listing_thread(listing_id, current_user)  # NotFound: the 404 page
     if service.seller_side(current_user, listing):
         return redirect(url_for("messaging.inbox"))
     if row is not None:
