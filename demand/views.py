@@ -9,10 +9,11 @@ from flask_login import current_user, login_required
 from listings.classifications import nice_classes
 from listings.models import DEAL_TYPES, Listing
 from marketplace import labels
-from marketplace.errors import DomainError, NotFound, ValidationError
+from marketplace.errors import ValidationError
 from marketplace.extensions import db, limiter
 from marketplace.regions import REGIONS
 from marketplace.timeutil import local
+from marketplace.webutil import act, act_then_redirect, committed, show_error
 
 from . import answers, dataroom, matching, wanted
 from .api import _file_response
@@ -46,10 +47,6 @@ def _labels():
             "buyer_label": lambda ad: wanted.buyer_label(ad, current_user), "is_open": wanted.is_open}
 
 
-def _flash_error(exc):
-    flash(" ".join([exc.message, *map(str, exc.fields.values())]), "error")
-
-
 # --- wanted ads ---------------------------------------------------------------------------------
 
 @bp.get("/wanted")
@@ -57,7 +54,7 @@ def browse():
     try:
         f = wanted.parse_browse(request.args)
     except ValidationError as exc:
-        _flash_error(exc)
+        show_error(exc)
         f = wanted.parse_browse({})
     found = wanted.browse(f)
     pages = max(1, -(-found["total"] // wanted.PER_PAGE))
@@ -85,29 +82,20 @@ def new():
         for key in ("budget_min", "budget_max"):  # the form takes yuan; the service fen
             raw = (data.get(key) or "").strip()
             data[key] = raw + "00" if raw.isascii() and raw.isdigit() and len(raw) <= 11 else raw
-        try:
-            ad = wanted.post(current_user, data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = exc.fields
-            flash(exc.message, "error")
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            flash(_("求购已提交，运营人员审核后公开。"), "success")
-            return redirect(url_for("demand.detail", wanted_id=ad.id))
-    return render_template("demand/form.html", errors=errors, data=data, **_labels()), 422 if errors else 200
+
+        def refused(exc):
+            errors = exc.fields if isinstance(exc, ValidationError) else {}
+            return render_template("demand/form.html", errors=errors, data=data, **_labels()), 422 if errors else 200
+
+        return act(lambda: redirect(url_for("demand.detail", wanted_id=wanted.post(current_user, data).id)),
+                   refused, show="message", done=_("求购已提交，运营人员审核后公开。"))
+    return render_template("demand/form.html", errors=errors, data=data, **_labels())
 
 
 @bp.get("/wanted/<int:wanted_id>")
 def detail(wanted_id):
     user = current_user if current_user.is_authenticated else None
-    try:
-        ad = wanted.visible(wanted_id, user)
-    except NotFound:
-        abort(404)
+    ad = wanted.visible(wanted_id, user)  # NotFound: the 404 page
     owner = user is not None and (wanted.is_owner(ad, user) or user.is_operator)
     matches = matching.matches_for_ad(ad) if owner else []
     own_listings = []
@@ -122,43 +110,31 @@ def detail(wanted_id):
                            threads=threads, **_labels())
 
 
+def _to_ad(wanted_id):
+    return redirect(url_for("demand.detail", wanted_id=wanted_id))
+
+
 @bp.post("/wanted/<int:wanted_id>/close")
 @login_required
+@committed(lambda exc, wanted_id: _to_ad(wanted_id))
 def close(wanted_id):
-    try:
-        wanted.close(wanted_id, current_user)
-        db.session.commit()
-        flash(_("求购已关闭"), "success")
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("demand.detail", wanted_id=wanted_id))
+    wanted.close(wanted_id, current_user)
+    flash(_("求购已关闭"), "success")
+    return _to_ad(wanted_id)
 
 
 @bp.post("/wanted/<int:wanted_id>/answer")
 @login_required
 @limiter.limit(_limit, key_func=_user_key)
+@committed(lambda exc, wanted_id: _to_ad(wanted_id))
 def answer(wanted_id):
     from marketplace.numbers import NumberError, parse_int
 
     try:
         listing_id = parse_int(request.form.get("listing_id") or "", minimum=1, maximum=2**31 - 1, max_digits=10)
     except NumberError:
-        listing_id = None
-    try:
-        if listing_id is None:
-            raise ValidationError(_("请选择挂牌"), {"listing_id": _("必填")})
-        row = answers.answer(wanted_id, current_user, listing_id, request.form.get("message"))
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, NotFound) and not exc.fields:
-            abort(404)
-        _flash_error(exc)
-        return redirect(url_for("demand.detail", wanted_id=wanted_id))
+        raise ValidationError(_("请选择挂牌"), {"listing_id": _("必填")}) from None
+    row = answers.answer(wanted_id, current_user, listing_id, request.form.get("message"))
     flash(_("已回应求购，买方会收到通知。"), "success")
     return redirect(url_for("demand.thread", answer_id=row.id))
 
@@ -166,27 +142,21 @@ def answer(wanted_id):
 @bp.get("/wanted/answers/<int:answer_id>")
 @login_required
 def thread(answer_id):
-    try:
-        row = answers.thread(answer_id, current_user)
-    except NotFound:
-        abort(404)
+    row = answers.thread(answer_id, current_user)  # NotFound: the 404 page
     return render_template("demand/thread.html", row=row, party=answers.is_party(row, current_user), **_labels())
+
+
+def _to_answer(answer_id):
+    return redirect(url_for("demand.thread", answer_id=answer_id))
 
 
 @bp.post("/wanted/answers/<int:answer_id>/message")
 @login_required
 @limiter.limit(_limit, key_func=_user_key)
+@committed(lambda exc, answer_id: _to_answer(answer_id))
 def message(answer_id):
-    try:
-        answers.post_message(answer_id, current_user, request.form.get("message"))
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        _flash_error(exc)
-    return redirect(url_for("demand.thread", answer_id=answer_id))
+    answers.post_message(answer_id, current_user, request.form.get("message"))
+    return _to_answer(answer_id)
 
 
 @bp.get("/wanted/mine")
@@ -207,19 +177,12 @@ def review_queue():
 
 @bp.post("/operator/wanted/<int:wanted_id>/review")
 @login_required
+@committed(lambda exc, wanted_id: redirect(url_for("demand.review_queue")))
 def review(wanted_id):
     if not current_user.is_operator:
         abort(403)
-    try:
-        wanted.review(wanted_id, current_user, request.form.get("decision"), request.form.get("reason") or "")
-        db.session.commit()
-        flash(_("已审核"), "success")
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        _flash_error(exc)
+    wanted.review(wanted_id, current_user, request.form.get("decision"), request.form.get("reason") or "")
+    flash(_("已审核"), "success")
     return redirect(url_for("demand.review_queue"))
 
 
@@ -232,10 +195,7 @@ def _ip():
 @bp.get("/listings/<int:listing_id>/dataroom")
 @login_required
 def room(listing_id):
-    try:
-        listing = dataroom.visible_listing(listing_id, current_user)
-    except NotFound:
-        abort(404)
+    listing = dataroom.visible_listing(listing_id, current_user)  # NotFound: the 404 page
     manage = dataroom.may_manage(listing, current_user)
     access = dataroom.access_of(listing, current_user)
     granted = access is not None and access.status == "granted" and listing.status in dataroom.MARKET
@@ -250,22 +210,8 @@ def room(listing_id):
         errors=request.args.get("e"), **_labels())
 
 
-def _back(listing_id):
-    return redirect(url_for("demand.room", listing_id=listing_id))
-
-
 def _act(listing_id, fn, success):
-    try:
-        fn()
-        db.session.commit()
-        flash(success, "success")
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        _flash_error(exc)
-    return _back(listing_id)
+    return act_then_redirect(fn, success, url_for("demand.room", listing_id=listing_id))
 
 
 @bp.post("/listings/<int:listing_id>/dataroom/nda")
@@ -317,16 +263,9 @@ def access_action(access_id, action):
 
 @bp.get("/dataroom/files/<int:file_id>")
 @login_required
+@committed()
 def download(file_id):
-    try:
-        row, body = dataroom.download(file_id, current_user, _ip())
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        abort(403, exc.message)
+    row, body = dataroom.download(file_id, current_user, _ip())  # a refusal is its page: 404 or 403
     return _file_response(row, body)
 
 

@@ -12,18 +12,19 @@ HTML (``bp``):
 API (``api``): ``POST /api/v1/listings/{id}/deposit`` (201: the deposit and how to pay) and
 ``GET /api/v1/listings/{id}/deposit`` (the caller's deposit, 404 when none).
 """
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from listings import bidding
 from listings.models import Listing
 from marketplace.apiutil import API_PREFIX, commit_after, doc, require_user
-from marketplace.errors import DomainError, NotFound, ValidationError
+from marketplace.errors import NotFound
 from marketplace.extensions import db, limiter
 from marketplace.money import parse_yuan
 from marketplace.operator import operator_required
 from marketplace.timeutil import iso
+from marketplace.webutil import act, act_then_redirect, form_number
 
 from . import deposits
 from .gateways.stripe_gateway import PaymentProviderError
@@ -68,16 +69,8 @@ DEPOSIT_SCHEMA = {
 @limiter.limit(_limit, key_func=_user_key)
 def start(listing_id):
     bidding.visible_listing(listing_id, current_user)
-    try:
-        deposit = deposits.open_deposit(listing_id, current_user)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, NotFound):
-            abort(404)
-        flash(exc.message, "error")
-        return redirect(url_for("listings.detail", listing_id=listing_id) + "#trade")
-    return redirect(url_for("deposits.page", deposit_id=deposit.id))
+    return act(lambda: redirect(url_for("deposits.page", deposit_id=deposits.open_deposit(listing_id, current_user).id)),
+               lambda exc: redirect(url_for("listings.detail", listing_id=listing_id) + "#trade"))
 
 
 def _page(deposit, instructions=None, error=None, status=200):
@@ -109,13 +102,10 @@ def pay_card(deposit_id):
     if deposit.gateway not in STRIPE_GATEWAYS or deposit.status != "awaiting_payment":
         return _page(deposit, error=_("该保证金当前无需在线付款"), status=409)
     try:
-        instructions = deposits.payment_instructions(deposit)
-        db.session.commit()
-    except PaymentProviderError:
-        db.session.rollback()
+        return act(lambda: _page(deposit, instructions=deposits.payment_instructions(deposit)))
+    except PaymentProviderError:  # rolled back
         return _page(deposits.get_deposit_for(deposit_id, current_user),
                      error=_("支付服务暂时不可用，请稍后重试。您尚未被扣款。"), status=503)
-    return _page(deposit, instructions=instructions)
 
 
 # --- HTML: operators -------------------------------------------------------------------------------
@@ -127,46 +117,29 @@ def queue():
                            labels=deposits.STATUS_LABELS)
 
 
-def _operator_act(deposit_id, act, done, back="deposits.queue"):
-    try:
-        act()
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, NotFound):
-            abort(404)
-        details = "；".join(str(v) for v in exc.fields.values())
-        flash(f"#{deposit_id}：{exc.message}" + (f"（{details}）" if details else ""), "error")
-    else:
-        flash(done, "success")
-    return redirect(url_for(back))
-
-
 @bp.post("/operator/deposits/<int:deposit_id>/confirm")
 @operator_required
 def confirm(deposit_id):
-    def act():
-        try:
-            amount = parse_yuan(request.form.get("amount", ""))
-        except ValueError as exc:
-            raise ValidationError(_("到账金额无效"), {"amount": _(str(exc))}) from None
+    def confirm():
+        amount = form_number("amount", parse_yuan, _("到账金额无效"))
         deposits.confirm_offline_deposit(deposit_id, request.form.get("reference", ""), amount, current_user)
-    return _operator_act(deposit_id, act, _("保证金 #%(id)s 已确认到账", id=deposit_id))
+    return act_then_redirect(confirm, _("保证金 #%(id)s 已确认到账", id=deposit_id), url_for("deposits.queue"))
 
 
 @bp.post("/operator/deposits/<int:deposit_id>/return")
 @operator_required
 def record_return(deposit_id):
-    return _operator_act(deposit_id, lambda: deposits.record_offline_return(
+    return act_then_redirect(lambda: deposits.record_offline_return(
         deposit_id, request.form.get("reference"), current_user), _("保证金 #%(id)s 的退款已登记", id=deposit_id),
-        back="payouts.refund_queue")  # bank returns are in the one refund queue (issue 15)
+        url_for("payouts.refund_queue"))  # bank returns are in the one refund queue (issue 15)
 
 
 @bp.post("/operator/deposits/<int:deposit_id>/payout")
 @operator_required
 def record_payout(deposit_id):
-    return _operator_act(deposit_id, lambda: deposits.record_forfeit_payout(
-        deposit_id, request.form.get("reference"), current_user), _("保证金 #%(id)s 的卖方补偿已登记", id=deposit_id))
+    return act_then_redirect(lambda: deposits.record_forfeit_payout(
+        deposit_id, request.form.get("reference"), current_user), _("保证金 #%(id)s 的卖方补偿已登记", id=deposit_id),
+        url_for("deposits.queue"))
 
 
 # --- API -----------------------------------------------------------------------------------------
@@ -178,16 +151,12 @@ def record_payout(deposit_id):
      responses={"201": {"type": "object", "required": ["deposit", "payment"],
                         "properties": {"deposit": DEPOSIT_SCHEMA, "payment": {"type": "object"}}},
                 "403": None, "404": None, "409": None, "503": None})
+@commit_after
 def api_start(listing_id):
     bidder = require_user()
-    try:
-        deposit = deposits.open_deposit(listing_id, bidder)
-        db.session.commit()  # the row first: the provider is asked with no lock held
-        instructions = deposits.payment_instructions(deposit)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    deposit = deposits.open_deposit(listing_id, bidder)
+    db.session.commit()  # the row first: the provider is asked with no lock held
+    instructions = deposits.payment_instructions(deposit)
     return jsonify({"deposit": deposit_json(deposit), "payment": instructions}), 201
 
 

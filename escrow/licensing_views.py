@@ -12,7 +12,7 @@ HTML (``bp``, CSRF on every form):
 
 API (``api``, bearer token): the same acts under /api/v1 (docs/trading.md "Open licences and royalties").
 """
-from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -20,11 +20,12 @@ from listings import bidding
 from listings import open_licence as ol
 from listings.models import Listing, OpenLicence
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from marketplace.errors import DomainError, NotFound, ValidationError
+from marketplace.errors import NotFound, ValidationError
 from marketplace.extensions import db, limiter
 from marketplace.money import parse_yuan
 from marketplace.numbers import NumberError, parse_int
 from marketplace.operator import operator_required
+from marketplace.webutil import act, act_then_redirect, form_number
 
 from . import royalties
 from .deals import get_deal_for
@@ -137,21 +138,15 @@ def declare(listing_id):
         data["term_years"] = parse_int(values["term_years"]) if values["term_years"] else None
     except NumberError:
         fields["term_years"] = _("必须是整数")
-    try:
+
+    def work():
         if fields:
             raise ValidationError(_("开放许可条件有误"), fields)
         ol.declare(listing_id, current_user, data)
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        return _declare_page(listing, values, exc.fields, exc.message, 422)
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, NotFound):
-            abort(404)
-        return _declare_page(listing, values, {}, exc.message, 409 if exc.status == 409 else exc.status)
-    flash(_("开放许可已声明，已列入开放许可专区"), "success")
-    return redirect(url_for("listings.detail", listing_id=listing_id))
+        return redirect(url_for("listings.detail", listing_id=listing_id))
+
+    return act(work, lambda exc: _declare_page(listing, values, exc.fields, exc.message, exc.status), show=None,
+               done=_("开放许可已声明，已列入开放许可专区"))
 
 
 @bp.post("/open-licences/<int:open_licence_id>/withdraw")
@@ -160,18 +155,9 @@ def withdraw(open_licence_id):
     decl = db.session.get(OpenLicence, bidding.check_id(open_licence_id))
     if decl is None:
         abort(404)
-    listing_id = decl.listing_id
-    try:
-        ol.withdraw(open_licence_id, current_user, request.form.get("reason"))
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, NotFound):
-            abort(404)
-        flash(exc.message, "error")
-    else:
-        flash(_("开放许可声明已撤回；已取得的许可继续有效"), "success")
-    return redirect(url_for("listings.detail", listing_id=listing_id))
+    return act_then_redirect(lambda: ol.withdraw(open_licence_id, current_user, request.form.get("reason")),
+                             _("开放许可声明已撤回；已取得的许可继续有效"),
+                             url_for("listings.detail", listing_id=decl.listing_id))
 
 
 @bp.post("/open-licences/<int:open_licence_id>/take")
@@ -182,17 +168,9 @@ def take(open_licence_id):
     if decl is None:
         abort(404)
     listing_id = decl.listing_id
-    try:
-        deal, _licence = ol.take(open_licence_id, current_user)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, NotFound):
-            abort(404)
-        flash(exc.message, "error")
-        return redirect(url_for("listings.detail", listing_id=listing_id))
-    flash(_("已按公告条件取得开放许可：请签署合同并付款"), "success")
-    return redirect(url_for("escrow.deal_detail", deal_id=deal.id))
+    return act(lambda: redirect(url_for("escrow.deal_detail", deal_id=ol.take(open_licence_id, current_user)[0].id)),
+               lambda exc: redirect(url_for("listings.detail", listing_id=listing_id)),
+               done=_("已按公告条件取得开放许可：请签署合同并付款"))
 
 
 # --- HTML: licences ----------------------------------------------------------------------------------
@@ -255,37 +233,24 @@ def report(licence_id, period_id):
     net_sales = _yuan_or_none(request.form.get("net_sales", ""), "net_sales", fields)
     if net_sales is None and "net_sales" not in fields:
         fields["net_sales"] = _("必填")
-    try:
+
+    def work():
         if fields:
             raise ValidationError(_("销售额报告有误"), fields)
         royalties.report(licence_id, period_id, current_user, net_sales, attachment=request.files.get("attachment"),
                          note=request.form.get("note"))
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, NotFound):
-            abort(404)
-        return _licence_page(royalties.get_licence_for(licence_id, current_user), exc.fields, exc.message,
-                             exc.status)
-    flash(_("销售额已报告"), "success")
-    return redirect(url_for("licensing.licence_page", licence_id=licence.id) + f"#period-{period_id}")
+        return redirect(url_for("licensing.licence_page", licence_id=licence.id) + f"#period-{period_id}")
+
+    return act(work, lambda exc: _licence_page(royalties.get_licence_for(licence_id, current_user), exc.fields,
+                                               exc.message, exc.status), show=None, done=_("销售额已报告"))
 
 
 @bp.post("/licences/<int:licence_id>/periods/<int:period_id>/release")
 @login_required
 def release(licence_id, period_id):
     royalties.get_licence_for(licence_id, current_user)
-    try:
-        royalties.release(licence_id, period_id, current_user)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, NotFound):
-            abort(404)
-        flash(exc.message, "error")
-    else:
-        flash(_("已确认，许可费放款给许可方"), "success")
-    return redirect(url_for("licensing.licence_page", licence_id=licence_id))
+    return act_then_redirect(lambda: royalties.release(licence_id, period_id, current_user),
+                             _("已确认，许可费放款给许可方"), url_for("licensing.licence_page", licence_id=licence_id))
 
 
 @bp.post("/deals/<int:deal_id>/royalty-terms")
@@ -300,56 +265,37 @@ def royalty_terms(deal_id):
     except ValueError:
         fields["royalty_bps"] = _("请填写百分比，最多两位小数，例如 3 或 2.75")
     data["yearly_minimum"] = _yuan_or_none(form.get("yearly_minimum"), "yearly_minimum", fields)
-    try:
+
+    def work():
         if fields:
             raise ValidationError(_("许可费条款有误"), fields)
-        licence = royalties.set_terms(deal_id, current_user, data)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, NotFound):
-            abort(404)
-        details = "；".join(str(v) for v in exc.fields.values())
-        flash(exc.message + (f"（{details}）" if details else ""), "error")
+        return redirect(url_for("licensing.licence_page", licence_id=royalties.set_terms(deal_id, current_user, data).id))
+
+    def refused(exc):
         licence = royalties.licence_of(deal)
         if licence is None:
             return redirect(url_for("escrow.deal_detail", deal_id=deal_id))
-    else:
-        flash(_("许可费条款已写入合同"), "success")
-    return redirect(url_for("licensing.licence_page", licence_id=licence.id))
+        return redirect(url_for("licensing.licence_page", licence_id=licence.id))
+
+    return act(work, refused, done=_("许可费条款已写入合同"))
 
 
 # --- HTML: operators -----------------------------------------------------------------------------------
 
-def _operator_act(period_id, act, done):
+def _operator_act(period_id, call, done):
     period = db.session.get(RoyaltyPeriod, bidding.check_id(period_id))
     if period is None:
         abort(404)
-    licence_id = period.licence_id
-    try:
-        act()
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, NotFound):
-            abort(404)
-        details = "；".join(str(v) for v in exc.fields.values())
-        flash(exc.message + (f"（{details}）" if details else ""), "error")
-    else:
-        flash(done, "success")
-    return redirect(url_for("licensing.licence_page", licence_id=licence_id))
+    return act_then_redirect(call, done, url_for("licensing.licence_page", licence_id=period.licence_id))
 
 
 @bp.post("/operator/royalties/<int:period_id>/confirm")
 @operator_required
 def operator_confirm(period_id):
-    def act():
-        try:
-            amount = parse_yuan(request.form.get("amount", ""))
-        except ValueError as exc:
-            raise ValidationError(_("到账金额无效"), {"amount": _(str(exc))}) from None
+    def confirm():
+        amount = form_number("amount", parse_yuan, _("到账金额无效"))
         royalties.confirm_payment(period_id, request.form.get("reference", ""), amount, current_user)
-    return _operator_act(period_id, act, _("许可费已确认到账"))
+    return _operator_act(period_id, confirm, _("许可费已确认到账"))
 
 
 @bp.post("/operator/royalties/<int:period_id>/payout")

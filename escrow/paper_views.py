@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from marketplace.errors import DomainError, NotFound
 from marketplace.extensions import db, limiter
 from marketplace.operator import operator_required
+from marketplace.webutil import act, committed
 
 from . import contracts, deals, invoices, machine, recordal
 from .models import Deal
@@ -36,13 +36,9 @@ def contract_page(deal, errors=None, status=200):
                            errors=errors or {}, state_labels=machine.STATE_LABELS), status
 
 
-def _fail(deal_id, exc, page):
-    """Roll back and show the page again with the refusal (and the fields it names)."""
-    db.session.rollback()
-    if isinstance(exc, NotFound):
-        raise exc
-    flash(exc.message, "error")
-    return page(db.session.get(Deal, deal_id), exc.fields, exc.status)
+def _again(page):
+    """A refusal's answer: ``page`` again, the fields the refusal names beside their inputs (webutil.act)."""
+    return lambda exc, deal_id: page(db.session.get(Deal, deal_id), exc.fields, exc.status)
 
 
 def _deal_page(deal, fields=None, status=200):
@@ -57,47 +53,43 @@ def _tax_page(deal, fields=None, status=200):
 
 def _run(deal_id, call, done, page=_deal_page, back=None):
     deals.get_deal_for(deal_id, current_user)
-    try:
-        call()
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(deal_id, exc, page)
-    flash(done, "success")
     if request.form.get("next") == "recordals":
-        return redirect(url_for("escrow_paper.recordal_queue"))
-    return redirect(back or url_for("escrow.deal_detail", deal_id=deal_id))
+        back = url_for("escrow_paper.recordal_queue")
+
+    def work():
+        call()
+        return redirect(back or url_for("escrow.deal_detail", deal_id=deal_id))
+
+    return act(work, lambda exc: _again(page)(exc, deal_id), show="message", done=done)
 
 
 # --- the contract --------------------------------------------------------------------------
 
 @bp.get("/deals/<int:deal_id>/contract")
 @login_required
+@committed()
 def contract(deal_id):
-    page = contract_page(deals.get_deal_for(deal_id, current_user))
-    db.session.commit()  # a deal opened before contracts existed has just had its contract generated
-    return page
+    # a deal opened before contracts existed has its contract generated here
+    return contract_page(deals.get_deal_for(deal_id, current_user))
 
 
 @bp.post("/deals/<int:deal_id>/contract/sign")
 @limiter.limit(_sign_limit)
 @login_required
+@committed(_again(contract_page), show="message")
 def contract_sign(deal_id):
     deals.get_deal_for(deal_id, current_user)
-    try:
-        contracts.sign(deal_id, current_user, request.form.get("password"), contracts.ip_of(request))
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(deal_id, exc, contract_page)
+    contracts.sign(deal_id, current_user, request.form.get("password"), contracts.ip_of(request))
     flash(_("已签署合同"), "success")
     return redirect(url_for("escrow_paper.contract", deal_id=deal_id))
 
 
 @bp.get("/deals/<int:deal_id>/contract.pdf")
 @login_required
+@committed()
 def contract_pdf(deal_id):
     deal = deals.get_deal_for(deal_id, current_user)
     body = contracts.pdf(deal)
-    db.session.commit()
     return Response(body, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="deal-{deal.id}-contract.pdf"'})
 
@@ -161,21 +153,17 @@ def tax_page_for(deal, errors=None, status=200):
 
 @bp.get("/deals/<int:deal_id>/tax")
 @login_required
+@committed()
 def tax_page(deal_id):
-    page = tax_page_for(deals.get_deal_for(deal_id, current_user))
-    db.session.commit()
-    return page
+    return tax_page_for(deals.get_deal_for(deal_id, current_user))
 
 
 @bp.get("/deals/<int:deal_id>/tech-contract.csv")
 @login_required
+@committed(_again(_tax_page), show="message")
 def tech_contract_csv(deal_id):
     deal = deals.get_deal_for(deal_id, current_user)
-    try:
-        body = invoices.tech_contract_csv(deal)
-    except DomainError as exc:
-        return _fail(deal_id, exc, _tax_page)
-    db.session.commit()
+    body = invoices.tech_contract_csv(deal)
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="deal-{deal.id}-tech-contract.csv"'})
 

@@ -13,8 +13,9 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from marketplace.errors import Conflict, DomainError, PermissionDenied
+from marketplace.errors import Conflict, PermissionDenied
 from marketplace.extensions import db
+from marketplace.webutil import act
 
 from . import deals, machine
 from .gateways import get_gateway
@@ -59,18 +60,15 @@ def pay_page(deal_id):
 @login_required
 def start_card_payment(deal_id):
     deal = _buyers_deal(deal_id)
-    try:
-        instructions = deals.start_payment(deal.id, current_user)
-        db.session.commit()
-    except PaymentProviderError as exc:
-        db.session.rollback()
-        log.error("pay page: deal %s: %s", deal_id, exc.message)
-        return _page(db.session.get(type(deal), deal_id), error=_("支付服务暂时不可用，请稍后重试。您尚未被扣款。"),
-                     status=503)
-    except DomainError as exc:
-        db.session.rollback()
+
+    def refused(exc):  # the reason in the pay page's own box
+        if isinstance(exc, PaymentProviderError):
+            log.error("pay page: deal %s: %s", deal_id, exc.message)
+            return _page(db.session.get(type(deal), deal_id), error=_("支付服务暂时不可用，请稍后重试。您尚未被扣款。"),
+                         status=503)
         return _page(db.session.get(type(deal), deal_id), error=exc.message, status=exc.status)
-    return _page(deal, instructions=instructions)
+
+    return act(lambda: _page(deal, instructions=deals.start_payment(deal.id, current_user)), refused, show=None)
 
 
 @bp.get("/deals/<int:deal_id>/pay/card/return")

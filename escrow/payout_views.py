@@ -13,9 +13,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from marketplace.errors import DomainError, NotFound, PermissionDenied, ValidationError
+from marketplace.errors import PermissionDenied, ValidationError
 from marketplace.extensions import db
 from marketplace.operator import operator_required
+from marketplace.webutil import act, show_in_form
 
 from . import deals, fees, payouts, refunds
 from .forms import ActionForm
@@ -27,12 +28,21 @@ bp = Blueprint("payouts", __name__)
 api = Blueprint("payouts_api", __name__, url_prefix=API_PREFIX)
 
 
-def _attach(form, exc):
-    for key, message in (exc.fields or {}).items():
-        field = getattr(form, key, None)
-        if field is not None:
-            field.errors = list(field.errors) + [message]
-    form.form_errors.append(exc.message)
+def _in_form(form, call, again, done, back):
+    """A form's act at the commit boundary (``webutil.act``): bad input or a refusal → ``again(status)`` with the
+    reason in the form itself (beside its field); done → ``back``, ``done`` flashed."""
+    if not form.validate_on_submit():
+        return again(422)
+
+    def work():
+        call()
+        return redirect(back)
+
+    def refused(exc):
+        show_in_form(form, exc)
+        return again(exc.status)
+
+    return act(work, refused, show=None, done=done)
 
 
 # --- the seller's account -------------------------------------------------------------------------
@@ -53,18 +63,10 @@ def payout_account():
     if request.method == "GET":
         return _seller_page()
     form = BankAccountForm()
-    if not form.validate_on_submit():
-        return _seller_page(form=form, status=422)
-    try:
-        payouts.submit_account(current_user, form.bank.data, form.branch.data, form.account_number.data,
-                               form.account_name.data)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        _attach(form, exc)
-        return _seller_page(form=form, status=exc.status)
-    flash(_("收款账户已提交，平台核验后方可用于收款"), "success")
-    return redirect(url_for("payouts.payout_account"))
+    return _in_form(form, lambda: payouts.submit_account(current_user, form.bank.data, form.branch.data,
+                                                         form.account_number.data, form.account_name.data),
+                    lambda status: _seller_page(form=form, status=status), _("收款账户已提交，平台核验后方可用于收款"),
+                    url_for("payouts.payout_account"))
 
 
 @bp.post("/account/payout-account/micro-deposit")
@@ -73,21 +75,27 @@ def payout_account_micro():
     if not current_user.has_role("seller"):
         abort(403)
     micro = MicroDepositForm(prefix="micro")
+
+    def again(status):
+        return _seller_page(micro=micro, status=status)
+
     if not micro.validate_on_submit():
-        return _seller_page(micro=micro, status=422)
-    try:
+        return again(422)
+
+    def work():
         ok, left = payouts.confirm_micro_deposit(current_user, micro.amount.fen)
-        db.session.commit()  # a wrong amount is an attempt used: it is kept
-    except DomainError as exc:
-        db.session.rollback()
-        _attach(micro, exc)
-        return _seller_page(micro=micro, status=exc.status)
-    if not ok:
+        if ok:
+            flash(_("收款账户已通过小额验证"), "success")
+            return redirect(url_for("payouts.payout_account"))
         micro.amount.errors = [_("金额不符，还可尝试 %(n)s 次", n=left) if left else
                                _("金额多次不符，账户未通过验证，请重新登记")]
-        return _seller_page(micro=micro, status=422)
-    flash(_("收款账户已通过小额验证"), "success")
-    return redirect(url_for("payouts.payout_account"))
+        return again(422)  # committed all the same: a wrong amount is an attempt used
+
+    def refused(exc):
+        show_in_form(micro, exc)
+        return again(exc.status)
+
+    return act(work, refused, show=None)
 
 
 # --- operators: the accounts queue ------------------------------------------------------------------
@@ -104,20 +112,8 @@ def payout_accounts_queue():
 
 
 def _operator_act(run, form, done, account_id):
-    if not form.validate_on_submit():
-        return _accounts_queue(422, **{str(account_id): form})
-    try:
-        run(form)
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        raise
-    except DomainError as exc:
-        db.session.rollback()
-        _attach(form, exc)
-        return _accounts_queue(exc.status, **{str(account_id): form})
-    flash(done, "success")
-    return redirect(url_for("payouts.payout_accounts_queue"))
+    return _in_form(form, lambda: run(form), lambda status: _accounts_queue(status, **{str(account_id): form}), done,
+                    url_for("payouts.payout_accounts_queue"))
 
 
 @bp.post("/operator/payout-accounts/<int:account_id>/verify")
@@ -157,18 +153,10 @@ def refund_account(deal_id):
     if request.method == "GET":
         return _refund_page(deal)
     form = BankAccountForm()
-    if not form.validate_on_submit():
-        return _refund_page(deal, form, 422)
-    try:
-        refunds.enter_account(deal_id, current_user, form.bank.data, form.branch.data, form.account_number.data,
-                              form.account_name.data)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        _attach(form, exc)
-        return _refund_page(db.session.get(Deal, deal_id), form, exc.status)
-    flash(_("退款账户已保存，平台转账后会通知您"), "success")
-    return redirect(url_for("escrow.deal_detail", deal_id=deal_id))
+    return _in_form(form, lambda: refunds.enter_account(deal_id, current_user, form.bank.data, form.branch.data,
+                                                        form.account_number.data, form.account_name.data),
+                    lambda status: _refund_page(db.session.get(Deal, deal_id), form, status),
+                    _("退款账户已保存，平台转账后会通知您"), url_for("escrow.deal_detail", deal_id=deal_id))
 
 
 def _refund_queue(status=200, **bound):
@@ -185,20 +173,9 @@ def refund_queue():
 @operator_required
 def refund_paid(deal_id):
     form = ReferenceForm(prefix="refund")
-    if not form.validate_on_submit():
-        return _refund_queue(422, **{str(deal_id): form})
-    try:
-        refunds.mark_paid(deal_id, form.reference.data, current_user)
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        raise
-    except DomainError as exc:
-        db.session.rollback()
-        _attach(form, exc)
-        return _refund_queue(exc.status, **{str(deal_id): form})
-    flash(_("已登记退款流水号，退款入账"), "success")
-    return redirect(url_for("payouts.refund_queue"))
+    return _in_form(form, lambda: refunds.mark_paid(deal_id, form.reference.data, current_user),
+                    lambda status: _refund_queue(status, **{str(deal_id): form}), _("已登记退款流水号，退款入账"),
+                    url_for("payouts.refund_queue"))
 
 
 # --- API --------------------------------------------------------------------------------------------

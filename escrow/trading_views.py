@@ -16,10 +16,10 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from listings import bidding
 from marketplace.auth import safe_next
-from marketplace.errors import DomainError, NotFound
-from marketplace.extensions import db, limiter
+from marketplace.extensions import limiter
 from marketplace.money import display_yuan, parse_yuan, yuan_input
 from marketplace.timeutil import local, utcnow
+from marketplace.webutil import act, show_error
 
 from . import deposits, trading
 
@@ -108,16 +108,19 @@ def _remember_form(listing_id, form_name, form, exc=None):
     session[SESSION_KEY] = {"listing_id": listing_id, "form": form_name, "errors": errors, "data": data}
 
 
-def _refused(exc, listing_id, form_name=None, form=None):
-    """Map a refusal to the page: 404 stays a 404; amounts go beside the field; the rest is flashed."""
-    db.session.rollback()
-    if isinstance(exc, NotFound):
-        abort(404)
-    if form is not None and (exc.fields or exc.extra.get("minimum_amount")):
-        _remember_form(listing_id, form_name, form, exc)
-        if not exc.fields:
-            return
-    flash(exc.message, "error")
+def _refused(back, listing_id=None, form_name=None, form=None):
+    """The answer to a refusal (``webutil.act``): back to ``back``; amounts go beside the form's field (kept for
+    the next render of the panel), the message is flashed unless the form shows it."""
+
+    def answer(exc):
+        beside = form is not None and (exc.fields or exc.extra.get("minimum_amount"))
+        if beside:
+            _remember_form(listing_id, form_name, form, exc)
+        if exc.fields or not beside:
+            show_error(exc, "message" if beside else "all")
+        return redirect(back)
+
+    return answer
 
 
 def _user_key():
@@ -261,14 +264,13 @@ def buy(listing_id):
     if not form.validate():
         _remember_form(listing_id, "buy", form)
         return redirect(_listing_page(listing_id))
-    try:
+
+    def work():
         deal = trading.buy_now(listing_id, current_user, form.deal_type.data)
-        db.session.commit()
-    except DomainError as exc:
-        _refused(exc, listing_id, "buy", form)
-        return redirect(_listing_page(listing_id))
-    flash(_("下单成功：交易 #%(id)s 已创建，请在付款期限内付款。", id=deal.id), "success")
-    return redirect(_deal_page(deal.id))
+        flash(_("下单成功：交易 #%(id)s 已创建，请在付款期限内付款。", id=deal.id), "success")
+        return redirect(_deal_page(deal.id))
+
+    return act(work, _refused(_listing_page(listing_id), listing_id, "buy", form), show=None)
 
 
 @bp.post("/listings/<int:listing_id>/bid")
@@ -281,14 +283,13 @@ def bid(listing_id):
     if amount is None:
         _remember_form(listing_id, "bid", form)
         return redirect(_listing_page(listing_id))
-    try:
+
+    def work():
         placed = trading.place_bid(listing_id, current_user, amount)
-        db.session.commit()
-    except DomainError as exc:
-        _refused(exc, listing_id, "bid", form)
+        flash(_("出价成功：%(amount)s，您目前领先。", amount=display_yuan(placed.amount)), "success")
         return redirect(_listing_page(listing_id))
-    flash(_("出价成功：%(amount)s，您目前领先。", amount=display_yuan(placed.amount)), "success")
-    return redirect(_listing_page(listing_id))
+
+    return act(work, _refused(_listing_page(listing_id), listing_id, "bid", form), show=None)
 
 
 @bp.post("/listings/<int:listing_id>/offer")
@@ -302,15 +303,14 @@ def offer(listing_id):
     if amount is None:
         _remember_form(listing_id, "offer", form)
         return redirect(_listing_page(listing_id))
-    try:
+
+    def work():
         made = trading.make_offer(listing_id, current_user, amount, form.deal_type.data, form.message.data)
-        db.session.commit()
-    except DomainError as exc:
-        _refused(exc, listing_id, "offer", form)
+        flash(_("报价已提交：%(amount)s，有效期至 %(until)s。", amount=display_yuan(made.amount),
+                until=_local_text(made.expires_at)), "success")
         return redirect(_listing_page(listing_id))
-    flash(_("报价已提交：%(amount)s，有效期至 %(until)s。", amount=display_yuan(made.amount),
-            until=_local_text(made.expires_at)), "success")
-    return redirect(_listing_page(listing_id))
+
+    return act(work, _refused(_listing_page(listing_id), listing_id, "offer", form), show=None)
 
 
 def _local_text(value):
@@ -329,33 +329,27 @@ def _offer_back(offer_id):
 @bp.post("/offers/<int:offer_id>/accept")
 @login_required
 def accept(offer_id):
-    if not ActionForm().validate():
-        abort(400)
     _offer, back = _offer_back(offer_id)
-    try:
+
+    def work():
         deal = trading.accept_offer(offer_id, current_user)
-        db.session.commit()
-    except DomainError as exc:
-        _refused(exc, None)
-        return redirect(back)
-    flash(_("已接受报价，交易 #%(id)s 已创建。", id=deal.id), "success")
-    return redirect(_deal_page(deal.id))
+        flash(_("已接受报价，交易 #%(id)s 已创建。", id=deal.id), "success")
+        return redirect(_deal_page(deal.id))
+
+    return act(work, _refused(back), show=None)
 
 
 @bp.post("/offers/<int:offer_id>/decline")
 @login_required
 def decline(offer_id):
-    if not ActionForm().validate():
-        abort(400)
     _offer, back = _offer_back(offer_id)
-    try:
+
+    def work():
         trading.decline_offer(offer_id, current_user)
-        db.session.commit()
-    except DomainError as exc:
-        _refused(exc, None)
+        flash(_("已拒绝该报价。"), "info")
         return redirect(back)
-    flash(_("已拒绝该报价。"), "info")
-    return redirect(back)
+
+    return act(work, _refused(back), show=None)
 
 
 @bp.post("/offers/<int:offer_id>/counter")
@@ -369,18 +363,13 @@ def counter(offer_id):
         flash(_("还价金额无效：%(why)s", why="；".join(str(e) for e in form.amount.errors or form.message.errors)),
               "error")
         return redirect(back)
-    try:
+
+    def work():
         made = trading.counter_offer(offer_id, current_user, amount, form.message.data)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, NotFound):
-            abort(404)
-        details = "；".join(str(v) for v in exc.fields.values())
-        flash(f"{exc.message}（{details}）" if details else exc.message, "error")
+        flash(_("已还价 %(amount)s，等待对方答复。", amount=display_yuan(made.amount)), "success")
         return redirect(back)
-    flash(_("已还价 %(amount)s，等待对方答复。", amount=display_yuan(made.amount)), "success")
-    return redirect(back)
+
+    return act(work, _refused(back), show=None)
 
 
 # --- dashboards -------------------------------------------------------------------------------

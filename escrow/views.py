@@ -5,15 +5,16 @@ Thin: each POST builds its form, calls one service in ``escrow.deals``, commits 
 redirects; bad input re-renders the page with the error beside the field (422), a refused
 action re-renders it with the reason (403 / 409).
 """
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from marketplace.errors import DomainError, NotFound, ValidationError
+from marketplace.errors import ValidationError
 from marketplace.extensions import db
 from marketplace.notify import unread_count_for
 from marketplace.timeutil import utcnow
+from marketplace.webutil import act, show_error, show_in_form
 
 from . import contracts, deal_page, deals, documents, ledger, machine, paper_views
 from .forms import (
@@ -125,15 +126,6 @@ def _render(deal, bound=None, status=200):
     return deal_page.with_token(html), status
 
 
-def _attach(form, fields):
-    for key, message in (fields or {}).items():
-        field = getattr(form, key, None)
-        if field is not None:
-            field.errors = list(field.errors) + [message]
-        else:
-            form.form_errors.append(message)
-
-
 def _back(deal_id):
     queue = request.form.get("next")
     if queue in QUEUES:
@@ -147,24 +139,24 @@ def _act(deal_id, name, run, done_message):
     form = FORMS[name](prefix=name, meta=NO_FORM_CSRF)
     if not form.validate_on_submit():
         return _render(deal, bound=(name, form), status=422)
-    try:
-        run(form)
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        raise
-    except ValidationError as exc:
-        db.session.rollback()
-        _attach(form, exc.fields)
-        if not exc.fields:
-            form.form_errors.append(exc.message)
+
+    def refused(exc):  # bad input: beside its field in the form; a refused step: the reason above the page
+        if not isinstance(exc, ValidationError):
+            return _refused(deal_id, exc)
+        show_in_form(form, exc)
         return _render(db.session.get(Deal, deal_id), bound=(name, form), status=422)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _render(db.session.get(Deal, deal_id), status=exc.status)
-    flash(done_message, "success")
-    return _back(deal_id)
+
+    def work():
+        run(form)
+        return _back(deal_id)
+
+    return act(work, refused, show=None, done=done_message)
+
+
+def _refused(deal_id, exc):
+    """The deal page again, the reason shown above it, with the refusal's status."""
+    show_error(exc)
+    return _render(db.session.get(Deal, deal_id), status=exc.status)
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -200,22 +192,14 @@ def deal_document(deal_id, document_id):
 @login_required
 def deal_pay(deal_id):
     deal = deals.get_deal_for(deal_id, current_user)
-    form = ActionForm(prefix="pay", meta=NO_FORM_CSRF)
-    if not form.validate_on_submit():
-        return _render(deal, status=422)
     if deal.gateway != "offline":  # a card payment is made on the gateway's own page
         return redirect(url_for("payments.pay_page", deal_id=deal_id))
-    try:
+
+    def work():
         instructions = deals.start_payment(deal_id, current_user)
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        raise
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _render(db.session.get(Deal, deal_id), status=exc.status)
-    return render_template("escrow/pay_offline.html", deal=db.session.get(Deal, deal_id), pay=instructions)
+        return render_template("escrow/pay_offline.html", deal=db.session.get(Deal, deal_id), pay=instructions)
+
+    return act(work, lambda exc: _refused(deal_id, exc), show=None)
 
 
 @bp.post("/deals/<int:deal_id>/confirm-payment")

@@ -1,16 +1,17 @@
 """HTML pages of the finance desk: valuations and their reports, loan applications and the banks' queue,
 vouchers and the issuers' reports. Thin: each POST calls one service, commits once and redirects; a
 refusal shows the page again with the reason beside the form, nothing changed."""
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from listings.models import Right, RightHolder
-from marketplace.errors import DomainError, NotFound, ValidationError
+from marketplace.errors import NotFound, ValidationError
 from marketplace.extensions import db, limiter
 from marketplace.numbers import NumberError, parse_amount, parse_int
 from marketplace.regions import REGIONS
+from marketplace.webutil import act, act_then_redirect, committed, form_number
 
 from . import deal_fees, lending, valuation, vouchers
 from .access import is_bank, is_issuer, is_valuer
@@ -26,6 +27,11 @@ def _limit():
 
 LOAN_ACTIONS = ("ask", "answer", "offer", "decline", "withdraw", "registration", "verify_registration", "repaid",
                 "release", "verify_release")
+
+
+def _id(raw):
+    """A row's id typed into a form."""
+    return parse_int(raw, minimum=1, maximum=2**31 - 1)
 
 
 def held_rights(user):
@@ -84,19 +90,15 @@ def valuation_new():
         data = {"rights": _chosen_rights(form), "revenues": revenues, "royalty_rate": form.get("royalty_rate"),
                 "discount_rate": form.get("discount_rate"), "life_years": form.get("life_years"),
                 "note": form.get("note")}
-        try:
-            if errors:
-                raise ValidationError(_("估值输入有误"), errors)
+
+        def work():
+            _raise(errors, _("估值输入有误"))
             v = valuation.create(current_user, data)
-            db.session.commit()
-            flash(_("已生成估值报告（自评）"), "success")
             return redirect(url_for("finance.valuation_detail", valuation_id=v.id))
-        except DomainError as exc:
-            db.session.rollback()
-            errors = {**exc.fields, **errors}
-            flash(exc.message, "error")
-            return render_template("finance/valuation_new.html", rights=held_rights(current_user), errors=errors,
-                                   form=form, max_life=valuation.MAX_LIFE), exc.status
+
+        return act(work, lambda exc: (render_template(
+            "finance/valuation_new.html", rights=held_rights(current_user), errors={**exc.fields, **errors},
+            form=form, max_life=valuation.MAX_LIFE), exc.status), show="message", done=_("已生成估值报告（自评）"))
     return render_template("finance/valuation_new.html", rights=held_rights(current_user), errors=errors, form=form,
                            max_life=valuation.MAX_LIFE)
 
@@ -130,26 +132,11 @@ def valuation_pdf(valuation_id):
                     headers={"Content-Disposition": f'attachment; filename="valuation-{v.id}.pdf"'})
 
 
-def _run(call, done, back):
-    try:
-        call()
-        db.session.commit()
-        flash(done, "success")
-    except NotFound:
-        db.session.rollback()
-        raise
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message + ("：" + "；".join(f"{k} {v}" for k, v in exc.fields.items()) if exc.fields else ""),
-              "error")
-    return redirect(back)
-
-
 @bp.post("/valuations/<int:valuation_id>/review")
 @login_required
 def valuation_review(valuation_id):
-    return _run(lambda: valuation.request_review(current_user, valuation_id), _("已申请复核，复核费待支付"),
-                url_for("finance.valuation_detail", valuation_id=valuation_id))
+    return act_then_redirect(lambda: valuation.request_review(current_user, valuation_id), _("已申请复核，复核费待支付"),
+                             url_for("finance.valuation_detail", valuation_id=valuation_id))
 
 
 @bp.post("/valuations/<int:valuation_id>/attach")
@@ -163,19 +150,19 @@ def valuation_attach(valuation_id):
         listing_id = None
         if raw:
             try:
-                listing_id = parse_int(raw, minimum=1, maximum=2**31 - 1)
+                listing_id = _id(raw)
             except NumberError:
                 raise ValidationError(_("只能附在本单位（本人）的挂牌上"), {"listing_id": _("不是您的挂牌")}) from None
         valuation.attach_to_listing(current_user, valuation_id, listing_id)
-    return _run(call, _("已附在挂牌上") if raw else _("已取消附加"),
-                url_for("finance.valuation_detail", valuation_id=valuation_id))
+    return act_then_redirect(call, _("已附在挂牌上") if raw else _("已取消附加"),
+                             url_for("finance.valuation_detail", valuation_id=valuation_id))
 
 
 @bp.post("/valuations/<int:valuation_id>/sign-off")
 @login_required
 def valuation_sign_off(valuation_id):
-    return _run(lambda: valuation.sign_off(current_user, valuation_id, request.form.get("note")), _("已签署"),
-                url_for("finance.valuation_detail", valuation_id=valuation_id))
+    return act_then_redirect(lambda: valuation.sign_off(current_user, valuation_id, request.form.get("note")),
+                             _("已签署"), url_for("finance.valuation_detail", valuation_id=valuation_id))
 
 
 # --- loans ---------------------------------------------------------------------------------------------
@@ -196,24 +183,21 @@ def loan_new():
         banks = []
         for raw in form.getlist("banks")[:30]:
             try:
-                banks.append(parse_int(raw, minimum=1, maximum=2**31 - 1))
+                banks.append(_id(raw))
             except NumberError:
                 errors["banks"] = _("不是经核验的银行机构")
         data = {"rights": _chosen_rights(form), "amount": amount, "term_months": form.get("term_months"),
                 "purpose": form.get("purpose"), "valuation_id": form.get("valuation_id") or None, "banks": banks,
                 "listed": form.get("listed") == "1"}
-        try:
-            if errors:
-                raise ValidationError(_("融资申请有误"), errors)
+
+        def work():
+            _raise(errors, _("融资申请有误"))
             application = lending.apply(current_user, data, statements=request.files.get("statements"))
-            db.session.commit()
-            flash(_("融资申请已提交"), "success")
             return redirect(url_for("finance.loan_detail", application_id=application.id))
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return render_template("finance/loan_new.html", errors={**exc.fields, **errors}, form=form,
-                                   **context), exc.status
+
+        return act(work, lambda exc: (render_template(
+            "finance/loan_new.html", errors={**exc.fields, **errors}, form=form, **context), exc.status),
+            show="message", done=_("融资申请已提交"))
     return render_template("finance/loan_new.html", errors=errors, form=form, **context)
 
 
@@ -240,7 +224,7 @@ def _loan_call(action, application_id, form):
         return lending.ask(user, application_id, form.get("body"))
     if action == "answer":
         try:
-            bank = parse_int(form.get("bank_organization_id") or "", minimum=1, maximum=2**31 - 1)
+            bank = _id(form.get("bank_organization_id") or "")
         except NumberError:
             bank = None
         return lending.answer(user, application_id, bank, form.get("body"))
@@ -274,8 +258,8 @@ def loan_action(application_id, action):
     if action not in LOAN_ACTIONS:
         raise NotFound(_("页面不存在"))
     lending.get_for(application_id, current_user)
-    return _run(lambda: _loan_call(action, application_id, request.form), _("已办理"),
-                url_for("finance.loan_detail", application_id=application_id))
+    return act_then_redirect(lambda: _loan_call(action, application_id, request.form), _("已办理"),
+                             url_for("finance.loan_detail", application_id=application_id))
 
 
 @bp.get("/loans/<int:application_id>/statements")
@@ -292,8 +276,8 @@ def offer_accept(offer_id):
     offer = db.session.get(LoanOffer, offer_id)
     if offer is None or not lending.can_view(current_user, offer.application):
         raise NotFound(_("报价不存在"))
-    return _run(lambda: lending.accept(current_user, offer_id), _("已接受报价，请办理质押登记"),
-                url_for("finance.loan_detail", application_id=offer.application_id))
+    return act_then_redirect(lambda: lending.accept(current_user, offer_id), _("已接受报价，请办理质押登记"),
+                             url_for("finance.loan_detail", application_id=offer.application_id))
 
 
 @bp.get("/bank")
@@ -309,12 +293,17 @@ def bank_queue():
 
 @bp.get("/vouchers")
 @login_required
+@committed()
 def my_vouchers():
-    rows = vouchers.vouchers_for(current_user)
-    db.session.commit()  # vouchers are made on first sight
+    rows = vouchers.vouchers_for(current_user)  # vouchers are made on first sight
     return render_template("finance/vouchers.html", vouchers=rows, charges=vouchers.charges_for(current_user),
                            remaining=vouchers.remaining, services=SERVICE_LABELS,
                            deals=deal_fees.payable_deals(current_user), fee_of=deal_fees.summary)
+
+
+def _voucher_payment():
+    """The voucher batch and the amount a payment by voucher names (either wrong: 金额有误 on the amount)."""
+    return form_number("batch_id", _id, _("金额有误")), form_number("amount", parse_amount, _("金额有误"))
 
 
 @bp.post("/deals/<int:deal_id>/voucher")
@@ -322,14 +311,8 @@ def my_vouchers():
 @limiter.limit(_limit, methods=["POST"])
 def deal_fee_voucher(deal_id):
     """The seller's organisation pays (part of) a deal's platform fee with a voucher (finance.deal_fees)."""
-    def call():
-        try:
-            batch = parse_int(request.form.get("batch_id") or "", minimum=1, maximum=2**31 - 1)
-            amount = parse_amount(request.form.get("amount") or "")
-        except NumberError as exc:
-            raise ValidationError(_("金额有误"), {"amount": str(exc)}) from None
-        deal_fees.apply(current_user, deal_id, batch, amount)
-    return _run(call, _("已用创新券支付平台服务费（放款时结算）"), url_for("finance.my_vouchers", _anchor="deal-fees"))
+    return act_then_redirect(lambda: deal_fees.apply(current_user, deal_id, *_voucher_payment()),
+                             _("已用创新券支付平台服务费（放款时结算）"), url_for("finance.my_vouchers", _anchor="deal-fees"))
 
 
 @bp.post("/charges/<int:charge_id>/voucher")
@@ -337,13 +320,9 @@ def deal_fee_voucher(deal_id):
 @limiter.limit(_limit, methods=["POST"])
 def charge_voucher(charge_id):
     def call():
-        try:
-            batch = parse_int(request.form.get("batch_id") or "", minimum=1, maximum=2**31 - 1)
-            amount = parse_amount(request.form.get("amount") or "")
-        except NumberError as exc:
-            raise ValidationError(_("金额有误"), {"amount": str(exc)}) from None
+        batch, amount = _voucher_payment()
         vouchers.redeem(current_user, batch, charge_id, amount)
-    return _run(call, _("已用创新券支付"), url_for("finance.my_vouchers"))
+    return act_then_redirect(call, _("已用创新券支付"), url_for("finance.my_vouchers"))
 
 
 @bp.get("/issuer")
@@ -369,19 +348,20 @@ def issuer_batch():
     named = []
     for raw in (form.get("organization_ids") or "").replace(",", " ").split()[:500]:
         try:
-            named.append(parse_int(raw, minimum=1, maximum=2**31 - 1))
+            named.append(_id(raw))
         except NumberError:
             errors["organization_ids"] = _("应为单位编号")
     data = {"programme": form.get("programme"), "face_value": face, "valid_from": form.get("valid_from"),
             "valid_until": form.get("valid_until"), "services": form.getlist("services")[:10],
             "regions": form.getlist("regions")[:50], "organization_ids": named, "single_use": form.get("single_use") == "1"}
-    return _run(lambda: (_raise(errors), vouchers.create_batch(current_user, data)), _("已发放创新券批次"),
-                url_for("finance.issuer"))
+    return act_then_redirect(lambda: (_raise(errors, _("创新券批次有误")), vouchers.create_batch(current_user, data)),
+                             _("已发放创新券批次"), url_for("finance.issuer"))
 
 
-def _raise(errors):
+def _raise(errors, message):
+    """The form's own checks found ``errors``: refuse with ``message`` before any service is asked."""
     if errors:
-        raise ValidationError(_("创新券批次有误"), errors)
+        raise ValidationError(message, errors)
 
 
 @bp.get("/issuer/report.csv")
@@ -426,12 +406,9 @@ def operator_charge_transfer(charge_id):
     _operator()
 
     def call():
-        try:
-            amount = parse_amount(request.form.get("amount") or "")
-        except NumberError as exc:
-            raise ValidationError(_("到账信息有误"), {"amount": str(exc)}) from None
+        amount = form_number("amount", parse_amount, _("到账信息有误"))
         vouchers.confirm_transfer(current_user, charge_id, request.form.get("reference"), amount)
-    return _run(call, _("已确认到账"), url_for("finance.operator_desk"))
+    return act_then_redirect(call, _("已确认到账"), url_for("finance.operator_desk"))
 
 
 @bp.post("/operator/settlements")
@@ -441,12 +418,9 @@ def operator_settlement():
     _operator()
 
     def call():
-        try:
-            issuer = parse_int(request.form.get("issuer_organization_id") or "", minimum=1, maximum=2**31 - 1)
-        except NumberError:
-            raise ValidationError(_("请指定发放机构"), {"issuer_organization_id": _("必填")}) from None
+        issuer = form_number("issuer_organization_id", _id, _("请指定发放机构"), _("必填"))
         vouchers.settle(current_user, issuer, request.form.get("reference"))
-    return _run(call, _("已登记兑付"), url_for("finance.operator_desk"))
+    return act_then_redirect(call, _("已登记兑付"), url_for("finance.operator_desk"))
 
 
 @bp.post("/operator/roles")
@@ -465,4 +439,4 @@ def operator_role():
         if user is None:
             raise ValidationError(_("角色设置有误"), {"email": _("没有该邮箱的用户")})
         set_role(current_user, user.id, request.form.get("role"), request.form.get("grant") == "1")
-    return _run(call, _("已更新角色"), url_for("finance.operator_desk"))
+    return act_then_redirect(call, _("已更新角色"), url_for("finance.operator_desk"))

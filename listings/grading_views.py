@@ -11,9 +11,9 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 
 from marketplace.errors import PermissionDenied, ValidationError
-from marketplace.extensions import db
 from marketplace.numbers import NumberError, parse_decimal
 from marketplace.operator import operator_required
+from marketplace.webutil import act
 
 from . import grading
 from .grading import _, tr
@@ -113,34 +113,39 @@ def assess_form(listing_id):
     proposal = grading.propose(listing)
     form = GradeForm()
     values = {item["key"]: item["score"] for item in proposal}
-    errors, preview, status = {}, None, 200
-    if request.method == "POST" and form.validate_on_submit():
-        submitted = {key: _parse_score(request.form.get(f"score-{key}")) for key in values}
-        values = {key: ("" if v is None else v) for key, v in submitted.items()}
-        scores = {key: v for key, v in submitted.items() if v is not None}
-        try:
-            if request.form.get("action") == "preview":
-                clean = grading.validate_scores(listing.kind, scores)
-                dims, total = grading.compute(listing.kind, clean)
-                preview = {"score": total, "grade": grading.score_to_grade(total), "dimensions": dims}
-            else:
-                row = grading.assess(listing.id, current_user, scores, form.rationale.data)
-                db.session.commit()
-                flash(_("已为「%(title)s」评级：%(grade)s（%(score)s 分）", title=listing.title, grade=row.grade,
-                        score=row.score), "success")
-                return redirect(url_for("grading.queue"))
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = dict(exc.fields)
-            status = 422
-    elif request.method == "POST":
-        status = 400
+    if request.method == "POST" and not form.validate_on_submit():  # the rationale is too long
+        return _grading_page(listing, form, proposal, values, status=400)
+    if request.method == "GET":
+        return _grading_page(listing, form, proposal, values)
+    submitted = {key: _parse_score(request.form.get(f"score-{key}")) for key in values}
+    values = {key: ("" if v is None else v) for key, v in submitted.items()}
+    scores = {key: v for key, v in submitted.items() if v is not None}
+
+    def refused(exc):  # bad scores: beside each score; any other refusal is the error page
+        if not isinstance(exc, ValidationError):
+            raise exc
+        return _grading_page(listing, form, proposal, values, errors=dict(exc.fields), status=422)
+
+    def work():
+        if request.form.get("action") == "preview":  # nothing is written
+            dims, total = grading.compute(listing.kind, grading.validate_scores(listing.kind, scores))
+            return _grading_page(listing, form, proposal, values, preview={
+                "score": total, "grade": grading.score_to_grade(total), "dimensions": dims})
+        row = grading.assess(listing.id, current_user, scores, form.rationale.data)
+        flash(_("已为「%(title)s」评级：%(grade)s（%(score)s 分）", title=listing.title, grade=row.grade,
+                score=row.score), "success")
+        return redirect(url_for("grading.queue"))
+
+    return act(work, refused, show=None)
+
+
+def _grading_page(listing, form, proposal, values, errors=None, preview=None, status=200):
     dims = grading.dimensions_for(listing.kind)
     groups = [{"dimension": d, "label": tr(d.label),
                "items": [item for item in proposal if item["dimension"] == d.key]} for d in dims]
     weights = {i.key: i.weight for i in grading.indicators_for(listing.kind)}
     return render_template("operator/grading_form.html", listing=listing, form=form, groups=groups,
-                           values=values, errors=errors, preview=preview, weights=weights,
+                           values=values, errors=errors or {}, preview=preview, weights=weights,
                            history=grading.history(listing.id)), status
 
 

@@ -14,11 +14,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from marketplace.errors import DomainError, NotFound, ValidationError
+from marketplace.errors import NotFound, ValidationError
 from marketplace.extensions import db
 from marketplace.operator import operator_required
 from marketplace.timeutil import iso, local, utcnow
 from marketplace.uploads import send_upload
+from marketplace.webutil import act, show_error
 
 from . import register
 from . import register_input as cleaning
@@ -111,27 +112,33 @@ def _safe_values(form, prefix):
     return {k: v for k, v in form.items() if k.startswith(prefix + "-") and not k.endswith("id_number")}
 
 
+def _in_form(prefix, work, again, back, done=None, error_page=(404,)):
+    """A hand-drawn form's act at the commit boundary (``webutil.act``): bad input → ``again(errors)``, each reason
+    under its ``prefix``ed field name (the form's own under ``<prefix>form``); another refusal is flashed and
+    goes ``back``; done → ``work``'s answer, ``done`` flashed."""
+
+    def refused(exc):
+        if not isinstance(exc, ValidationError):
+            show_error(exc)
+            return redirect(back)
+        errors = {(k if k.startswith(prefix) else prefix + k): str(v) for k, v in exc.fields.items()}
+        errors.setdefault(prefix + "form", exc.message)
+        return again(errors)
+
+    return act(work, refused, show=None, error_page=error_page, done=done)
+
+
 def _act(right, name, fn, done_message):
-    """Run one register act from a form named ``name``: CSRF, commit, the page again with errors (422)."""
-    if not CsrfForm(prefix=name).validate_on_submit():
-        flash(_("页面已过期，请刷新后重试"), "error")
-        return redirect(url_for("rights.detail", kind=right.kind, number=right.number))
-    try:
+    """Run one register act from a form named ``name``: the page again with errors (422), or back to it."""
+    back = url_for("rights.detail", kind=right.kind, number=right.number)
+
+    def work():
         fn()
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        errors = {(k if k.startswith(name + "-") else f"{name}-{k}"): str(v) for k, v in exc.fields.items()}
-        errors.setdefault(f"{name}-form", exc.message)
-        return render_right(right, 422, failed=name, errors=errors, values=_safe_values(request.form, name))
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status in (403, 404) and name != "end":
-            raise
-        flash(exc.message, "error")
-    else:
-        flash(done_message, "success")
-    return redirect(url_for("rights.detail", kind=right.kind, number=right.number))
+        return redirect(back)
+
+    return _in_form(f"{name}-", work, lambda errors: render_right(right, 422, failed=name, errors=errors,
+                                                                  values=_safe_values(request.form, name)),
+                    back, done_message, error_page=() if name == "end" else (403, 404))
 
 
 def _reason(name):
@@ -202,26 +209,16 @@ def file_claim(kind, number):
     right = _right_or_404(kind, number)
     if not current_user.has_role("seller"):
         abort(403)
-    if not CsrfForm(prefix="claim").validate_on_submit():
-        flash(_("页面已过期，请刷新后重试"), "error")
-        return redirect(url_for("rights.detail", kind=right.kind, number=right.number))
-    try:
+    back = url_for("rights.detail", kind=right.kind, number=right.number)
+
+    def work():
         claim = register.file_claim(current_user, right, request.files.get("claim-evidence"),
                                     request.form.get("claim-note", ""))
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        errors = {f"claim-{k}": str(v) for k, v in exc.fields.items()}
-        errors.setdefault("claim-form", exc.message)
-        return render_right(right, 422, failed="claim", errors=errors, values=_safe_values(request.form, "claim"))
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            raise
-        flash(exc.message, "error")
-    else:
         flash(_("权属异议 #%(id)s 已提交，平台运营处理后会通知您", id=claim.id), "success")
-    return redirect(url_for("rights.detail", kind=right.kind, number=right.number))
+        return redirect(back)
+
+    return _in_form("claim-", work, lambda errors: render_right(right, 422, failed="claim", errors=errors,
+                                                                values=_safe_values(request.form, "claim")), back)
 
 
 # --- the conflicts queue ----------------------------------------------------------------------
@@ -262,28 +259,19 @@ def claim_evidence(claim_id):
 @bp.post("/operator/rights/claims/<int:claim_id>/decision")
 @operator_required
 def decide(claim_id):
-    if not CsrfForm(prefix="decide").validate_on_submit():
-        flash(_("页面已过期，请刷新后重试"), "error")
-        return redirect(url_for("register_ops.claims_queue"))
-    decision = request.form.get(f"decide-{claim_id}-decision", "")
-    try:
-        claim = register.decide_claim(current_user, claim_id, decision, request.form.get(f"decide-{claim_id}-reason", ""))
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        errors = {f"decide-{claim_id}-{k}": str(v) for k, v in exc.fields.items()}
-        errors.setdefault(f"decide-{claim_id}-form", exc.message)
-        values = {k: v for k, v in request.form.items() if k.startswith(f"decide-{claim_id}-")}
-        return claims_queue(failed=claim_id, errors=errors, values=values), 422
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            raise
-        flash(exc.message, "error")
-    else:
+    prefix = f"decide-{claim_id}-"
+    back = url_for("register_ops.claims_queue")
+
+    def work():
+        claim = register.decide_claim(current_user, claim_id, request.form.get(prefix + "decision", ""),
+                                      request.form.get(prefix + "reason", ""))
         flash(_("异议 #%(id)s 已支持，权利人已变更", id=claim.id) if claim.status == "upheld"
               else _("异议 #%(id)s 已驳回", id=claim.id), "success")
-    return redirect(url_for("register_ops.claims_queue"))
+        return redirect(back)
+
+    values = {k: v for k, v in request.form.items() if k.startswith(prefix)}
+    return _in_form(prefix, work, lambda errors: (claims_queue(failed=claim_id, errors=errors, values=values), 422),
+                    back)
 
 
 # --- JSON -------------------------------------------------------------------------------------

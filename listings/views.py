@@ -15,14 +15,14 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from marketplace.errors import DomainError, PermissionDenied, ValidationError
-from marketplace.extensions import db
+from marketplace.errors import PermissionDenied, ValidationError
 from marketplace.money import display_yuan, parse_yuan
 from marketplace.numbers import MAX_ID, NumberError, parse_int
 from marketplace.pagecache import cached_page, limit_lifetime
 from marketplace.regions import REGIONS
 from marketplace.timeutil import local, parse_iso, utcnow
 from marketplace.uploads import mimetype_of, send_upload, upload_path
+from marketplace.webutil import act, act_then_redirect, refusal_text
 
 from . import classifications, facts, importer, register, service
 from .models import DEAL_TYPES, for_listing_page
@@ -222,25 +222,22 @@ def _listing_document(listing_id, field):
 @login_required
 def requested_document(listing_id):
     """The seller uploads the document the rejection asked for (then submits the listing again)."""
-    form = CsrfForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
+    back = url_for("listings.detail", listing_id=listing_id)
+
+    def work():
         listing = service.upload_requested_document(current_user, listing_id, request.files.get("document"))
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status in (403, 404):
-            raise
-        flash(" ".join([exc.message, *map(str, exc.fields.values())]), "error")
-        if exc.status == 422:  # the listing page again, with the message, as a 422 (a bad file changes nothing)
-            response = current_app.make_response(detail(listing_id))
-            response.status_code = 422
-            return response
-    else:
         flash(_("已上传%(doc)s，请确认挂牌信息后提交审核", doc=_(service.REQUESTABLE_DOCUMENTS[listing.requested_document])),
               "success")
-    return redirect(url_for("listings.detail", listing_id=listing_id))
+        return redirect(back)
+
+    def refused(exc):
+        if exc.status != 422:
+            return redirect(back)
+        response = current_app.make_response(detail(listing_id))  # the page again, as a 422 (a bad file changes nothing)
+        response.status_code = 422
+        return response
+
+    return act(work, refused, error_page=(403, 404))
 
 
 # --- seller: my listings ------------------------------------------------------------------------
@@ -263,30 +260,21 @@ def my_listings():
 
 
 def _act(listing_id, fn, message=None, done=None):
-    """Run a lifecycle act from a button: CSRF, commit, errors as flashes. On success flash
-    ``message`` and go back, or let ``done(result)`` answer instead."""
-    form = CsrfForm()
-    if not form.validate_on_submit():
-        flash(_("页面已过期，请刷新后重试"), "error")
-        return redirect(url_for("listings.my_listings"))
-    try:
+    """Run a lifecycle act from a button at the commit boundary. On success flash ``message`` and go back, or
+    let ``done(result)`` answer instead; bad input goes to the edit page, another refusal back."""
+    back = (request.form.get("back") == "detail" and url_for("listings.detail", listing_id=listing_id)
+            or url_for("listings.my_listings"))
+
+    def work():
         result = fn(current_user, listing_id)
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        flash(exc.message + "：" + "；".join(f"{v}" for v in exc.fields.values()), "error")
-        return redirect(url_for("listings.edit", listing_id=listing_id))
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            raise
-        flash(exc.message, "error")
-    else:
-        if done is not None:
-            return done(result)
-        flash(message, "success")
-    return redirect(request.form.get("back") == "detail" and url_for("listings.detail", listing_id=listing_id)
-                    or url_for("listings.my_listings"))
+        return done(result) if done is not None else redirect(back)
+
+    def refused(exc):
+        if isinstance(exc, ValidationError):
+            return redirect(url_for("listings.edit", listing_id=listing_id))
+        return redirect(back)
+
+    return act(work, refused, done=message)
 
 
 @bp.post("/listings/<int:listing_id>/submit")
@@ -327,24 +315,12 @@ def relist(listing_id):
 @bp.post("/listings/<int:listing_id>/bundle")
 @login_required
 def bundle(listing_id):
-    form = CsrfForm()
-    if not form.validate_on_submit():
-        abort(400)
     ids = [i for i in (_form_id(raw) for raw in request.form.getlist("bundle")) if i is not None]
     if not ids:
         flash(_("请选择要合并的挂牌"), "error")
         return redirect(url_for("listings.edit", listing_id=listing_id))
-    try:
-        service.bundle_similar_marks(current_user, listing_id, ids)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            raise
-        flash(exc.message, "error")
-    else:
-        flash(_("已将近似商标合并到本挂牌，原挂牌已撤回"), "success")
-    return redirect(url_for("listings.edit", listing_id=listing_id))
+    return act_then_redirect(lambda: service.bundle_similar_marks(current_user, listing_id, ids),
+                             _("已将近似商标合并到本挂牌，原挂牌已撤回"), url_for("listings.edit", listing_id=listing_id))
 
 
 # --- seller: the wizard ---------------------------------------------------------------------
@@ -524,54 +500,59 @@ def _save_wizard(kind, listing=None):
         return _render_wizard(kind, values, {}, listing, preview=service.render_markdown(description))
     data, errors, row_map = form_to_input(form, kind)
     was_new = listing is None
-    try:
+    saved = {}
+
+    def save():
         if listing is None:
-            listing, warnings = service.create_listing(current_user, data)
+            listing_row, warnings = service.create_listing(current_user, data)
         else:
-            listing, warnings = service.update_listing(current_user, listing.id, data)
+            listing_row, warnings = service.update_listing(current_user, listing.id, data)
         if request.files.get("image") and request.files["image"].filename:
-            service.attach_image(current_user, listing.id, request.files["image"])
+            service.attach_image(current_user, listing_row.id, request.files["image"])
         for field in service.DOCUMENTS:  # pledgee's consent, holders' authorisation, co-owners' consent
             if request.files.get(field) and request.files[field].filename:
-                service.attach_document(current_user, listing.id, field, request.files[field])
-                warnings = service.warnings_for(listing)
+                service.attach_document(current_user, listing_row.id, field, request.files[field])
+                warnings = service.warnings_for(listing_row)
         if errors:
             raise ValidationError(_("挂牌信息有误，请检查标注的字段"), {})
-    except ValidationError as exc:
-        db.session.rollback()
-        _merge_errors(errors, exc.fields, row_map)
-        if not errors:
-            errors["form"] = exc.message
-        return _render_wizard(kind, values, errors, None if was_new else listing, status=422)
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status in (403, 404):
-            raise
+        saved.update(listing=listing_row, warnings=warnings)
+
+    def refused(exc):  # the wizard again, each reason beside its field (the rule book names the field)
+        if isinstance(exc, ValidationError):
+            _merge_errors(errors, exc.fields, row_map)
+            if not errors:
+                errors["form"] = exc.message
+            return _render_wizard(kind, values, errors, listing, status=422)
         held = exc.extra.get("rights", ()) if exc.code == "held_by_another" else ()  # links to claim each right
-        errors = {"form": exc.message}
-        _merge_errors(errors, exc.fields, row_map)  # the rule book names the field each rule concerns
-        return _render_wizard(kind, values, errors, None if was_new else listing, status=exc.status,
-                              held=held)
-    db.session.commit()
+        shown = {"form": exc.message}
+        _merge_errors(shown, exc.fields, row_map)
+        return _render_wizard(kind, values, shown, listing, status=exc.status, held=held)
+
+    refusal = act(save, refused, show=None, error_page=(403, 404))
+    if refusal is not None:
+        return refusal
+    listing, warnings = saved["listing"], saved["warnings"]
     if not was_new and listing.status in ("published", "pending_review"):
         if listing.status == "published":
             flash(_("修改已生效：价格、描述和图样立即更新"), "success")
         else:
             flash(_("修改涉及权利或交易条件，挂牌已转为待审核，审核通过后重新上架"), "warning")
         return redirect(url_for("listings.detail", listing_id=listing.id))
-    if form.get("then") == "submit":
-        try:
-            service.submit_listing(current_user, listing.id)
-            db.session.commit()
-            flash(_("已保存并提交审核"), "success")
-            return redirect(url_for("listings.my_listings"))
-        except ValidationError as exc:
-            db.session.rollback()
+    if form.get("then") == "submit":  # a second step: the draft stays saved when the submission is refused
+        def not_submitted(exc):
+            if not isinstance(exc, ValidationError):
+                raise exc
             errors = {}
             _merge_errors(errors, exc.fields, list(range(len(listing.rights))))
             return _render_wizard(kind, _values_from_listing(listing), errors, listing,
                                   warnings=service.warnings_for(listing), similar=service.similar_marks(listing),
                                   status=422)
+
+        def submit():
+            service.submit_listing(current_user, listing.id)
+            return redirect(url_for("listings.my_listings"))
+
+        return act(submit, not_submitted, show=None, done=_("已保存并提交审核"))
     flash(_("草稿已保存"), "success")
     for warning in warnings:
         flash(warning["message"], "warning")
@@ -617,24 +598,19 @@ def edit(listing_id):
 def import_csv():
     _require_seller_page()
     service.require_seller(current_user)
-    report, error = None, None
     form = CsrfForm()
+
+    def page(report=None, error=None):
+        return render_template("listings/import.html", form=form, report=report, error=error,
+                               columns=importer.COLUMNS), (422 if error else 200)
+
     if request.method == "POST":
-        if not form.validate_on_submit():
-            error = _("页面已过期，请刷新后重试")
-        else:
-            upload = request.files.get("file")
-            if upload is None or not upload.filename:
-                error = _("请选择 CSV 文件")
-            else:
-                try:
-                    report = importer.import_csv(upload.read(), current_user, max_rows=importer.MAX_UPLOAD_ROWS)
-                    db.session.commit()
-                except ValidationError as exc:
-                    db.session.rollback()
-                    error = exc.message + "：" + "；".join(str(v) for v in exc.fields.values())
-    return render_template("listings/import.html", form=form, report=report, error=error,
-                           columns=importer.COLUMNS), (422 if error else 200)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            return page(error=_("请选择 CSV 文件"))
+        return act(lambda: page(importer.import_csv(upload.read(), current_user, max_rows=importer.MAX_UPLOAD_ROWS)),
+                   lambda exc: page(error=refusal_text(exc)), show=None)
+    return page()
 
 
 @bp.get("/listings/import/template.csv")
@@ -668,24 +644,17 @@ def review(listing_id):
         flash(_("页面已过期，请刷新后重试"), "error")
         return redirect(url_for("listings.review_queue"))
     decision = request.form.get("decision")
-    try:
+    back = url_for("listings.detail", listing_id=listing_id) if request.form.get("back") == "detail" else \
+        url_for("listings.review_queue")
+
+    def work():
         listing = service.review_listing(current_user, listing_id, decision, form.reason.data,
                                          requested_document=request.form.get("requested_document") or None)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            raise
-        message = exc.message
-        if exc.fields:
-            message += "：" + "；".join(str(v) for v in exc.fields.values())
-        flash(message, "error")
-    else:
         flash(_("已通过：%(title)s", title=listing.title) if decision == "approve"
               else _("已驳回：%(title)s", title=listing.title), "success")
-    if request.form.get("back") == "detail":
-        return redirect(url_for("listings.detail", listing_id=listing_id))
-    return redirect(url_for("listings.review_queue"))
+        return redirect(back)
+
+    return act(work, lambda exc: redirect(back))
 
 
 @bp.app_context_processor

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from . import accounts
 from .apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 from .errors import NotAuthenticated, ValidationError
-from .extensions import db, limiter
+from .extensions import limiter
 from .forms import (
     ChangePasswordForm,
     DeleteAccountForm,
@@ -17,6 +17,7 @@ from .forms import (
     RegisterForm,
     ResetPasswordForm,
 )
+from .webutil import act
 
 bp = Blueprint("auth", __name__)
 api = Blueprint("auth_api", __name__, url_prefix=API_PREFIX)
@@ -85,37 +86,46 @@ def register():
         org = None
         if form.org_name.data or form.org_uscc.data:
             org = {"name": form.org_name.data, "uscc": form.org_uscc.data, "region": form.org_region.data}
-        try:
-            user = accounts.register_user(form.email.data, form.password.data, form.name.data,
-                                          form.roles.data, org, consent=bool(form.accept_terms.data))
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            _attach_errors(form, exc.fields)
-        else:
+        user = _in_form(form, lambda: accounts.register_user(
+            form.email.data, form.password.data, form.name.data, form.roles.data, org,
+            consent=bool(form.accept_terms.data)))
+        if user is not None:  # committed: now signed in
             login_user(user)
             flash(_("注册成功"), "success")
             return redirect(url_for("storefront.home"))
     return render_template("auth/register.html", form=form)
 
 
-def _attach_errors(form, fields):
+def _in_form(form, work, show=None):
+    """``work()`` at the commit boundary (``webutil.act``): its result once committed, or None when bad input was
+    refused, each reason beside its field (``show(form, exc)`` where the page shows it otherwise)."""
+
+    def refused(exc):
+        if not isinstance(exc, ValidationError):
+            raise exc
+        (show or _attach_errors)(form, exc)
+
+    return act(work, refused, show=None)
+
+
+def _attach_errors(form, exc):
     mapping = {"organization.name": "org_name", "organization.uscc": "org_uscc",
                "organization.region": "org_region", "organization": "org_name"}
-    for key, message in fields.items():
+    for key, message in exc.fields.items():
         field = getattr(form, mapping.get(key, key), None)
         if field is not None:
             field.errors = list(field.errors) + [message]
         else:
             form.form_errors.append(message)
+    if not exc.fields:
+        form.form_errors.append(exc.message)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
         # Signing out signs out everywhere: every other browser's session and remember-me cookie too.
-        current_user.end_sessions()
-        db.session.commit()
+        act(current_user.end_sessions)
     logout_user()
     flash(_("已退出登录"), "info")
     return redirect(url_for("storefront.home"))
@@ -126,14 +136,13 @@ def logout():
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
-            user = current_user._get_current_object()
+        user = current_user._get_current_object()
+
+        def change():
             accounts.change_password(user, form.current_password.data, form.new_password.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            _attach_errors(form, exc.fields)
-        else:
+            return user
+
+        if _in_form(form, change):
             # Every other browser is signed out now; this one stays, under the new session token.
             remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
             login_user(user, remember=remembered, fresh=True)
@@ -151,8 +160,7 @@ def forgot_password():
 
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        password_reset.request_reset(form.email.data)
-        db.session.commit()  # the mail goes out after this commit (notify.mail_after_commit)
+        act(lambda: password_reset.request_reset(form.email.data))  # the mail goes out after the commit
         return render_template("auth/forgot_sent.html", minutes=password_reset.max_age_seconds() // 60)
     return render_template("auth/forgot.html", form=form)
 
@@ -174,13 +182,8 @@ def reset_password(token):
         if form.new_password.data != form.confirm_password.data:
             form.confirm_password.errors = list(form.confirm_password.errors) + [_("两次输入的密码不一致")]
         else:
-            try:
-                user = password_reset.reset_password(token, form.new_password.data)
-                db.session.commit()
-            except ValidationError as exc:
-                db.session.rollback()
-                _attach_errors(form, exc.fields)
-            else:
+            user = _in_form(form, lambda: password_reset.reset_password(token, form.new_password.data))
+            if user is not None:
                 # This browser is signed in as that user under the new session token; every other one is out.
                 if current_user.is_authenticated:
                     logout_user()
@@ -205,13 +208,12 @@ def privacy():
         if not user.check_password(form.password.data or ""):
             form.password.errors = list(form.password.errors) + [_("密码不正确")]
         else:
-            try:
+            def delete():
                 pipl.delete_account(user)
-                db.session.commit()
-            except ValidationError as exc:
-                db.session.rollback()
-                form.form_errors.extend(exc.fields.values() or [exc.message])
-            else:
+                return user
+
+            if _in_form(form, delete, show=lambda form, exc: form.form_errors.extend(exc.fields.values()
+                                                                                     or [exc.message])):
                 logout_user()
                 flash(_("账号已注销。交易与账务记录按法律要求保留，其中您的姓名与邮箱已匿名化。"), "info")
                 return redirect(url_for("storefront.home"))

@@ -19,6 +19,7 @@ from .models import AuditLog, Organization, User
 from .numbers import MAX_ID, MAX_PAGE, parse_int, query_int
 from .operator_forms import AccountSearchForm, AppealDecisionForm, CreditRecordForm, VerifyForm
 from .uploads import mimetype_of
+from .webutil import act, show_in_form
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 audit_labels.register(bp)  # the audit log in words (issue 17)
@@ -184,17 +185,13 @@ def organization(org_id, verify_form=None, credit_form=None):
 @operator_required
 def verify_organization(org_id):
     form = VerifyForm()
-    if form.validate_on_submit():
-        try:
-            kyc.set_verified(current_user, org_id, form.decision.data == "verify", form.note.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            form.form_errors.extend(f"{exc.message}：{v}" for v in exc.fields.values())
-        else:
-            flash(_("已通过核验") if form.decision.data == "verify" else _("已取消核验"), "success")
-            return redirect(url_for("operator.organization", org_id=org_id))
-    return organization(org_id, verify_form=form), 422
+
+    def work():
+        kyc.set_verified(current_user, org_id, form.decision.data == "verify", form.note.data)
+        flash(_("已通过核验") if form.decision.data == "verify" else _("已取消核验"), "success")
+        return redirect(url_for("operator.organization", org_id=org_id))
+
+    return _in_form(form, work, lambda: organization(org_id, verify_form=form))
 
 
 @bp.get("/organizations/<int:org_id>/licence")
@@ -232,32 +229,30 @@ def record_credit():
         subject = None
     if subject is None:
         raise NotFound(_("记录对象不存在"))
-    if form.validate_on_submit():
-        try:
-            rec = credit.record_violation(current_user, subject, form.violation.data, form.level.data,
-                                          form.description.data, evidence=form.evidence.data,
-                                          deal_id=form.deal_id.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            _attach(form, exc)
-        else:
-            flash(_("信用记录 #%(id)s 已保存，当事方已收到通知", id=rec.id), "success")
-            return redirect(url_for("operator.credit_record", record_id=rec.id))
-    if subject_type == "organization":
-        return organization(subject.id, credit_form=form), 422
-    return user_detail(subject.id, credit_form=form), 422
+
+    def work():
+        rec = credit.record_violation(current_user, subject, form.violation.data, form.level.data,
+                                      form.description.data, evidence=form.evidence.data, deal_id=form.deal_id.data)
+        flash(_("信用记录 #%(id)s 已保存，当事方已收到通知", id=rec.id), "success")
+        return redirect(url_for("operator.credit_record", record_id=rec.id))
+
+    return _in_form(form, work, lambda: organization(subject.id, credit_form=form) if subject_type == "organization"
+                    else user_detail(subject.id, credit_form=form))
 
 
-def _attach(form, exc):
-    for key, message in exc.fields.items():
-        field = getattr(form, key, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = list(field.errors) + [message]
-        else:
-            form.form_errors.append(message)
-    if not exc.fields:
-        form.form_errors.append(exc.message)
+def _in_form(form, work, page, refusals=ValidationError):
+    """A form's act at the commit boundary (``webutil.act``): bad input, or a refusal of the kinds ``refusals``
+    names, shows ``page()`` again (422) with each reason in the form; done → ``work``'s answer."""
+    if not form.validate_on_submit():
+        return page(), 422
+
+    def refused(exc):
+        if not isinstance(exc, refusals):
+            raise exc
+        show_in_form(form, exc)
+        return page(), 422
+
+    return act(work, refused, show=None)
 
 
 @bp.get("/credit")
@@ -284,19 +279,13 @@ def credit_record(record_id, decision_form=None):
 @operator_required
 def decide_appeal(record_id):
     form = AppealDecisionForm()
-    if form.validate_on_submit():
-        try:
-            credit.decide_appeal(current_user, record_id, form.decision.data, form.reply.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            if exc.status == 404:
-                raise
-            _attach(form, exc)
-        else:
-            flash(_("申诉已处理"), "success")
-            return redirect(url_for("operator.credit_record", record_id=record_id))
-    return credit_record(record_id, decision_form=form), 422
+
+    def work():
+        credit.decide_appeal(current_user, record_id, form.decision.data, form.reply.data)
+        flash(_("申诉已处理"), "success")
+        return redirect(url_for("operator.credit_record", record_id=record_id))
+
+    return _in_form(form, work, lambda: credit_record(record_id, decision_form=form), refusals=DomainError)
 
 
 @bp.get("/credit/<int:record_id>/evidence")

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from .auth import safe_next
 from .numbers import MAX_PAGE, query_int
 from .pagecache import cached_page
+from .webutil import act, committed, show_error
 
 bp = Blueprint("storefront", __name__)
 
@@ -40,17 +41,15 @@ def home():
 
 
 @bp.get("/lang/<code>")
+@committed()
 def set_language(code):
     from flask import current_app
     from flask_login import current_user
-
-    from .extensions import db
 
     if code in current_app.config["LANGUAGES"]:
         session["locale"] = code
         if current_user.is_authenticated:
             current_user.locale = code
-            db.session.commit()
     return redirect(safe_next(request.args.get("next")) or url_for("storefront.home"))
 
 
@@ -70,12 +69,11 @@ def notifications():
 
 @bp.post("/notifications/<int:notification_id>/read")
 @login_required
+@committed()
 def notification_read(notification_id):
     from . import notification_centre
-    from .extensions import db
 
     row = notification_centre.mark_read(current_user, notification_id)
-    db.session.commit()
     if request.form.get("follow") == "1" and safe_next(row.link):
         return redirect(safe_next(row.link))
     return redirect(safe_next(request.form.get("next")) or url_for("storefront.notifications"))
@@ -83,15 +81,14 @@ def notification_read(notification_id):
 
 @bp.post("/notifications/read-all")
 @login_required
+@committed()
 def notifications_read_all():
     from flask import flash
     from flask_babel import gettext as _
 
     from . import notification_centre
-    from .extensions import db
 
     changed = notification_centre.mark_all_read(current_user)
-    db.session.commit()
     flash(_("已将 %(n)s 条消息标为已读", n=changed), "success")
     return redirect(url_for("storefront.notifications"))
 
@@ -122,43 +119,44 @@ def stats_csv():
 @bp.route("/account/organization", methods=["GET", "POST"])
 @login_required
 def account_organization():
-    from flask import flash
     from flask_babel import gettext as _
 
     from . import kyc
     from .credit import ensure_can
     from .errors import PermissionDenied, ValidationError
-    from .extensions import db
     from .operator_forms import LicenceForm
 
     org = current_user.organization
     form = LicenceForm()
-    status = 200
-    if org is not None and form.validate_on_submit():
-        try:
-            kyc.upload_licence(current_user, form.licence.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
+
+    def page(status=200):
+        blocked = None
+        if org is not None:
+            try:
+                ensure_can(current_user, "verify")
+            except PermissionDenied as exc:
+                blocked = exc.message
+        return render_template("account/organization.html", org=org, form=form, blocked=blocked,
+                               uscc=kyc.uscc_check(org) if org is not None else None), status
+
+    def refused(exc):  # a bad file: beside the field; not allowed: above the page; anything else: its own page
+        if isinstance(exc, ValidationError):
             form.licence.errors = list(exc.fields.values()) or [exc.message]
-            status = 422
-        except PermissionDenied as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            status = 403
-        else:
-            flash(_("营业执照已上传，运营人员核验后将显示“已核验”标识"), "success")
+            return page(422)
+        if not isinstance(exc, PermissionDenied):
+            raise exc
+        show_error(exc)
+        return page(403)
+
+    if org is not None and form.validate_on_submit():
+        def upload():
+            kyc.upload_licence(current_user, form.licence.data)
             return redirect(url_for("storefront.account_organization"))
-    elif request.method == "POST":
-        status = 422 if org is not None else 403
-    blocked = None
-    if org is not None:
-        try:
-            ensure_can(current_user, "verify")
-        except PermissionDenied as exc:
-            blocked = exc.message
-    return render_template("account/organization.html", org=org, form=form, blocked=blocked,
-                           uscc=kyc.uscc_check(org) if org is not None else None), status
+
+        return act(upload, refused, show=None, done=_("营业执照已上传，运营人员核验后将显示“已核验”标识"))
+    if request.method == "POST":
+        return page(422 if org is not None else 403)
+    return page()
 
 
 @bp.get("/account/organization/licence")
@@ -193,31 +191,28 @@ def account_credit(forms=None):
 @bp.post("/account/credit/<int:record_id>/appeal")
 @login_required
 def account_credit_appeal(record_id):
-    from flask import flash
     from flask_babel import gettext as _
 
     from . import credit
-    from .errors import DomainError
-    from .extensions import db
     from .operator_forms import AppealForm
 
     form = AppealForm(prefix=f"r{record_id}")
     credit.get_visible_record(current_user, record_id)  # 404 before anything else
-    if form.validate_on_submit():
-        try:
-            credit.file_appeal(current_user, record_id, form.note.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            if "note" in exc.fields:
-                form.note.errors = list(form.note.errors) + [exc.fields["note"]]
-            else:
-                flash(exc.message, "error")
-                return redirect(url_for("storefront.account_credit"), code=303)
-        else:
-            flash(_("申诉已提交，运营人员处理后会通知您"), "success")
-            return redirect(url_for("storefront.account_credit"))
-    return account_credit(forms={record_id: form}), 422
+    if not form.validate_on_submit():
+        return account_credit(forms={record_id: form}), 422
+
+    def appeal():
+        credit.file_appeal(current_user, record_id, form.note.data)
+        return redirect(url_for("storefront.account_credit"))
+
+    def refused(exc):  # the note's reason beside it; any other above the credit page
+        if "note" not in exc.fields:
+            show_error(exc)
+            return redirect(url_for("storefront.account_credit"), code=303)
+        form.note.errors = list(form.note.errors) + [exc.fields["note"]]
+        return account_credit(forms={record_id: form}), 422
+
+    return act(appeal, refused, show=None, done=_("申诉已提交，运营人员处理后会通知您"))
 
 
 @bp.get("/account/credit/<int:record_id>/evidence")

@@ -28,6 +28,13 @@ def _one(thread, user, status=200):
     return jsonify({"thread": service.thread_json(thread, user, with_messages=True)}), status
 
 
+def _write(write, target_id):
+    """The caller writes the body's message with ``write`` (reply, about a listing, about a deal): 201 and the thread."""
+    user = require_user()
+    message = write(target_id, user, json_body().get("message"))
+    return _one(message.thread, user, 201)
+
+
 @bp.get("/threads")
 @doc("The caller's message threads, the latest first, each with its unread count", tags=TAGS,
      responses={"200": INBOX})
@@ -55,9 +62,7 @@ def thread(thread_id):
 @limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 @commit_after
 def reply(thread_id):
-    user = require_user()
-    message = service.reply(thread_id, user, json_body().get("message"))
-    return _one(message.thread, user, 201)
+    return _write(service.reply, thread_id)
 
 
 @bp.post("/threads/<int:thread_id>/disclose")
@@ -76,9 +81,7 @@ def disclose(thread_id):
 @limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 @commit_after
 def write_listing(listing_id):
-    user = require_user()
-    message = service.write_about_listing(listing_id, user, json_body().get("message"))
-    return _one(message.thread, user, 201)
+    return _write(service.write_about_listing, listing_id)
 
 
 @bp.post("/deals/<int:deal_id>/messages")
@@ -87,6 +90,4 @@ def write_listing(listing_id):
 @limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 @commit_after
 def write_deal(deal_id):
-    user = require_user()
-    message = service.write_about_deal(deal_id, user, json_body().get("message"))
-    return _one(message.thread, user, 201)
+    return _write(service.write_about_deal, deal_id)

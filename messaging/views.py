@@ -1,11 +1,11 @@
 """Message pages: the inbox, a thread, writing about a listing or a deal (thin: parse, call ``service``, render).
 Forms carry CSRF tokens; a refusal is shown as a message on the page and changes nothing."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from marketplace.errors import DomainError, NotFound
-from marketplace.extensions import db, limiter
+from marketplace.extensions import limiter
+from marketplace.webutil import committed
 
 from . import service
 
@@ -21,8 +21,8 @@ def _user_key():
     return f"user:{current_user.id}" if current_user.is_authenticated else request.remote_addr
 
 
-def _flash(exc):
-    flash(" ".join([exc.message, *map(str, exc.fields.values())]), "error")
+def _to_thread(exc=None, *, thread_id):
+    return redirect(url_for("messaging.thread", thread_id=thread_id) + "#compose")
 
 
 def _render_thread(thread, *, listing=None, deal=None, draft=""):
@@ -49,47 +49,28 @@ def inbox():
 
 @bp.get("/messages/<int:thread_id>")
 @login_required
+@committed()
 def thread(thread_id):
-    try:
-        row = service.thread_for(thread_id, current_user)
-    except NotFound:
-        db.session.rollback()
-        abort(404)
+    row = service.thread_for(thread_id, current_user)
     service.mark_read(row, current_user)
-    db.session.commit()
     return _render_thread(row)
 
 
 @bp.post("/messages/<int:thread_id>")
 @login_required
 @limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
+@committed(_to_thread)
 def reply(thread_id):
-    try:
-        service.reply(thread_id, current_user, request.form.get("message"))
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        _flash(exc)
-    return redirect(url_for("messaging.thread", thread_id=thread_id) + "#compose")
+    service.reply(thread_id, current_user, request.form.get("message"))
+    return _to_thread(thread_id=thread_id)
 
 
 @bp.post("/messages/<int:thread_id>/disclose")
 @login_required
+@committed(lambda exc, thread_id: redirect(url_for("messaging.thread", thread_id=thread_id)))
 def disclose(thread_id):
-    try:
-        service.disclose(thread_id, current_user)
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        _flash(exc)
-    else:
-        flash(_("已在争议中出示本对话，运营人员处理争议时可以查看。"), "success")
+    service.disclose(thread_id, current_user)
+    flash(_("已在争议中出示本对话，运营人员处理争议时可以查看。"), "success")
     return redirect(url_for("messaging.thread", thread_id=thread_id))
 
 
@@ -97,10 +78,7 @@ def disclose(thread_id):
 @login_required
 def listing_messages(listing_id):
     """The buyer's thread with the seller about the listing (a form to start it before the first message)."""
-    try:
-        listing, row = service.listing_thread(listing_id, current_user)
-    except NotFound:
-        abort(404)
+    listing, row = service.listing_thread(listing_id, current_user)  # NotFound: the 404 page
     if service.seller_side(current_user, listing):
         return redirect(url_for("messaging.inbox"))
     if row is not None:
@@ -111,31 +89,19 @@ def listing_messages(listing_id):
 @bp.post("/listings/<int:listing_id>/messages")
 @login_required
 @limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
+@committed(lambda exc, listing_id: redirect(url_for("listings.detail", listing_id=listing_id)))
 def write_listing(listing_id):
-    try:
-        message = service.write_about_listing(listing_id, current_user, request.form.get("message"))
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        _flash(exc)
-        return redirect(url_for("listings.detail", listing_id=listing_id))
+    message = service.write_about_listing(listing_id, current_user, request.form.get("message"))
     flash(_("留言已发送，卖方会收到通知。"), "success")
-    return redirect(url_for("messaging.thread", thread_id=message.thread_id) + "#compose")
+    return _to_thread(thread_id=message.thread_id)
 
 
 @bp.get("/deals/<int:deal_id>/messages")
 @login_required
+@committed()
 def deal_messages(deal_id):
-    try:
-        deal, row = service.deal_thread(deal_id, current_user)
-    except NotFound:
-        db.session.rollback()
-        abort(404)
+    deal, row = service.deal_thread(deal_id, current_user)  # an operator's reading is in the audit log
     if row is not None:
-        db.session.commit()  # an operator's reading is in the audit log
         return redirect(url_for("messaging.thread", thread_id=row.id))
     return _render_thread(None, deal=deal, listing=deal.listing)
 
@@ -143,15 +109,7 @@ def deal_messages(deal_id):
 @bp.post("/deals/<int:deal_id>/messages")
 @login_required
 @limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
+@committed(lambda exc, deal_id: redirect(url_for("messaging.deal_messages", deal_id=deal_id)))
 def write_deal(deal_id):
-    try:
-        message = service.write_about_deal(deal_id, current_user, request.form.get("message"))
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except DomainError as exc:
-        db.session.rollback()
-        _flash(exc)
-        return redirect(url_for("messaging.deal_messages", deal_id=deal_id))
-    return redirect(url_for("messaging.thread", thread_id=message.thread_id) + "#compose")
+    message = service.write_about_deal(deal_id, current_user, request.form.get("message"))
+    return _to_thread(thread_id=message.thread_id)

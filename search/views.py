@@ -8,16 +8,16 @@ import csv
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from marketplace import labels
-from marketplace.errors import Conflict, NotFound, ValidationError
-from marketplace.extensions import db
+from marketplace.errors import ValidationError
 from marketplace.pagecache import cached_page
 from marketplace.regions import REGIONS
+from marketplace.webutil import act_then_redirect
 
 from . import service
 from .outbox import search_page_vary
@@ -131,15 +131,9 @@ def search_page():
 @login_required
 def save_search():
     params, _notes = _parse_forgiving(request.form)
-    try:
-        service.save_search(current_user, params.q, params.filters())
-    except (ValidationError, Conflict) as exc:
-        db.session.rollback()
-        flash(" ".join([exc.message, *map(str, exc.fields.values())]), "error")
-        return redirect(url_for("search.search_page", **params.args()))
-    db.session.commit()
-    flash(_("已保存搜索。有新的挂牌符合条件时，我们会通知您。"), "success")
-    return redirect(url_for("search.search_page", **params.args()))
+    return act_then_redirect(lambda: service.save_search(current_user, params.q, params.filters()),
+                             _("已保存搜索。有新的挂牌符合条件时，我们会通知您。"),
+                             url_for("search.search_page", **params.args()))
 
 
 @bp.get("/search/saved")
@@ -152,12 +146,6 @@ def saved_searches():
 @bp.post("/search/saved/<int:saved_id>/delete")
 @login_required
 def delete_saved_search(saved_id):
-    try:
-        service.delete_saved_search(current_user, saved_id)
-    except NotFound:
-        db.session.rollback()
-        flash(_("没有这条保存的搜索"), "error")
-    else:
-        db.session.commit()
-        flash(_("已删除保存的搜索"), "success")
-    return redirect(url_for("search.saved_searches"))
+    # someone else's (or a gone) saved search: said above the list, not a 404 page
+    return act_then_redirect(lambda: service.delete_saved_search(current_user, saved_id), _("已删除保存的搜索"),
+                             url_for("search.saved_searches"), error_page=())

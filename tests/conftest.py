@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from marketplace import create_app
 from marketplace.extensions import db
-from tests import factories
+from tests import factories, jobhelp
 
 
 def _worker_database(url):
@@ -118,8 +118,6 @@ def _base_config(tmp_path):
 
 
 def _suite_redis_config():
-    from tests import jobhelp
-
     return {**jobhelp.redis_config(), "JOB_SYNC": True}
 
 
@@ -192,14 +190,10 @@ def app(tmp_path, tmp_path_factory, app_config, request):
         try:
             yield application
             if SUITE_ON_REDIS and request.node.get_closest_marker("job_fails") is None:
-                from tests import jobhelp
-
                 failed = jobhelp.failed_job_errors(application)
                 assert not failed, f"background jobs failed during the test: {failed}"
         finally:
             if SUITE_ON_REDIS:
-                from tests import jobhelp
-
                 jobhelp.forget_keys(application)
             _empty_tables()
             db.session.remove()
