@@ -1,0 +1,212 @@
+"""One schema a request body: it validates the body and is the body's OpenAPI description.
+
+API request and response shapes are marshmallow schemas built from the fields below. A view names its
+schemas in ``@doc(request_schema=…, query_schema=…, responses=…)`` (``marketplace.apiutil``);
+``json_body()`` and ``query_args()`` validate against the schema the route documents, and
+``marketplace.openapi`` turns the same schemas into the document with apispec's MarshmallowPlugin. So
+a field's type, bounds, choices and whether it is required are written once.
+
+What a schema checks: the shape of the input, field by field (type, length, range, choice, required,
+no unknown keys). What needs the database or several fields together (an application number's check
+digit, a price below the reserve, a deal's state) stays with the service, which the HTML forms share.
+
+Messages: the fields' messages are Chinese message ids translated when the error is reported, so a
+refused body answers ``{"error": {"code": "validation_error", "fields": {"rights[0].patent.title": …}}}``
+in the caller's language, like every other validation error.
+"""
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from marshmallow import RAISE, Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as SchemaError
+
+from .numbers import NumberError, parse_int
+
+__all__ = ["RAISE", "Schema", "SchemaError", "validates_schema"]
+
+_COMMON = {
+    "required": _l("必填"),
+    "null": _l("必填"),
+    "validator_failed": _l("无效的值"),
+}
+
+
+class _Field:
+    """Optional fields take null as "not given" (as the services do); required ones refuse it."""
+
+    def __init__(self, *args, **kwargs):
+        if not kwargs.get("required"):
+            kwargs.setdefault("allow_none", True)
+        super().__init__(*args, **kwargs)
+
+
+class String(_Field, fields.String):
+    default_error_messages = {**_COMMON, "invalid": _l("应为文本"), "invalid_utf8": _l("应为文本")}
+
+
+class Integer(_Field, fields.Integer):
+    """An integer by ``marketplace.numbers.parse_int``: JSON integers (or digit text), at most 18 digits,
+    never a bool, a fraction, NaN or an exponent."""
+
+    default_error_messages = {**_COMMON, "invalid": _l("应为整数")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_int(value)
+        except NumberError as exc:
+            raise SchemaError(str(exc)) from None
+
+
+class Number(_Field, fields.Float):
+    default_error_messages = {**_COMMON, "invalid": _l("应为数字"), "special": _l("应为数字")}
+
+
+class Boolean(_Field, fields.Boolean):
+    """JSON true or false only."""
+
+    default_error_messages = {**_COMMON, "invalid": _l("应为 true 或 false")}
+    truthy = {True}
+    falsy = {False}
+
+
+class Date(_Field, fields.Date):
+    default_error_messages = {**_COMMON, "invalid": _l("日期格式应为 YYYY-MM-DD"),
+                              "format": _l("日期格式应为 YYYY-MM-DD")}
+
+
+class DateTime(_Field, fields.DateTime):
+    default_error_messages = {**_COMMON, "invalid": _l("时间格式应为 ISO 8601，如 2026-01-31T18:00:00+08:00"),
+                              "invalid_awareness": _l("时间需带时区，如 +08:00"),
+                              "format": _l("时间格式应为 ISO 8601，如 2026-01-31T18:00:00+08:00")}
+
+
+class List(_Field, fields.List):
+    default_error_messages = {**_COMMON, "invalid": _l("应为列表")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.inner.allow_none = False  # an item is never null
+
+
+class Nested(_Field, fields.Nested):
+    default_error_messages = {**_COMMON, "type": _l("应为对象")}
+
+
+class Dict(_Field, fields.Dict):
+    default_error_messages = {**_COMMON, "invalid": _l("应为对象")}
+
+
+class Raw(_Field, fields.Raw):
+    default_error_messages = dict(_COMMON)
+
+
+# --- validators: apispec reads their bounds; their messages are translated when they refuse ---------
+
+class Length(validate.Length):
+    def __call__(self, value):
+        if self.min is not None and len(value) < self.min:
+            raise SchemaError(_("必填") if self.min == 1 else _("至少 %(n)s 项", n=self.min))
+        if self.max is not None and len(value) > self.max:
+            key = "最多 %(n)s 个字符" if isinstance(value, str) else "最多 %(n)s 项"
+            raise SchemaError(_(key, n=self.max))
+        return value
+
+
+class Range(validate.Range):
+    def __call__(self, value):
+        if self.min is not None and value < self.min:
+            raise SchemaError(_("不能小于 %(n)s", n=self.min))
+        if self.max is not None and value > self.max:
+            raise SchemaError(_("不能大于 %(n)s", n=self.max))
+        return value
+
+
+class OneOf(validate.OneOf):
+    def __call__(self, value):
+        if value not in self.choices:
+            raise SchemaError(_("应为以下之一：%(choices)s", choices="、".join(map(str, self.choices))))
+        return value
+
+
+class Regexp(validate.Regexp):
+    def __init__(self, regex, message):
+        super().__init__(regex)
+        self.message = message
+
+    def __call__(self, value):
+        if self.regex.match(value) is None:
+            raise SchemaError(_(self.message))
+        return value
+
+
+class Body(Schema):
+    """A request body: unknown keys are refused (a misspelt key is an error, not silently ignored)."""
+
+    error_messages = {"unknown": _l("不认识的字段"), "type": _l("应为 JSON 对象")}
+
+    class Meta:
+        unknown = RAISE
+
+
+class Out(Schema):
+    """A response shape (documentation and the tests' check of every JSON answer)."""
+
+
+# --- errors in the API's error shape ----------------------------------------------------------------
+
+def flat_errors(messages, prefix=""):
+    """marshmallow's nested messages as the error shape's ``fields``: ``rights[0].patent.title`` → reason."""
+    out = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key == "_schema":
+                name = prefix.rstrip(".") or "body"
+            elif isinstance(key, int):
+                name = f"{prefix.rstrip('.')}[{key}]"
+            else:
+                name = prefix + str(key)
+            for sub, reason in flat_errors(value, name + ".").items():
+                out.setdefault(sub, reason)
+        return out
+    reasons = messages if isinstance(messages, list) else [messages]
+    first = reasons[0] if reasons else ""
+    if isinstance(first, (dict, list)):
+        return flat_errors(first, prefix)
+    out[prefix.rstrip(".")] = str(first)
+    return out
+
+
+def instance(schema):
+    return schema() if isinstance(schema, type) else schema
+
+
+# --- OpenAPI ------------------------------------------------------------------------------------------
+
+def _inline(schema):
+    """No component names: every schema is written where it is used (the document reads as one page and
+    the tests and schemathesis need no $ref resolution)."""
+    return None
+
+
+def converter():
+    """An apispec converter from marshmallow schemas to OpenAPI 3.0 schemas."""
+    plugin = MarshmallowPlugin(schema_name_resolver=_inline)
+    APISpec("IP Mart", "1", "3.0.3", plugins=[plugin])
+    return plugin.converter
+
+
+def json_schema(schema, conv=None):
+    """The OpenAPI schema of a marshmallow schema (class or instance); a dict passes through."""
+    if schema is None or isinstance(schema, dict):
+        return schema
+    conv = conv or converter()
+    return conv.schema2jsonschema(instance(schema))
+
+
+def query_parameters(schema, conv=None):
+    conv = conv or converter()
+    return conv.schema2parameters(instance(schema), location="query")
