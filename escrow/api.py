@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, request, send_file
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 
 from . import deals, documents
+from . import schemas as sc
 from .serializers import DEAL_RESPONSE, LEDGER_RESPONSE, deal_json, ledger_json
 
 bp = Blueprint("escrow_api", __name__, url_prefix=API_PREFIX)
@@ -15,10 +16,6 @@ TAGS = ["deals"]
 _ID = "<int:deal_id>"
 _DEAL_LIST = {"type": "object", "required": ["deals"],
               "properties": {"deals": {"type": "array", "items": DEAL_RESPONSE["properties"]["deal"]}}}
-_UPLOAD = {"type": "object", "required": ["document"],
-           "properties": {"document": {"type": "string", "format": "binary",
-                                       "description": "PDF, PNG or JPEG, at most 10 MB (type checked by content)"},
-                          "note": {"type": "string", "maxLength": 1000}}}
 _PAY_RESPONSE = {
     "type": "object", "required": ["gateway"],
     "properties": {
@@ -68,9 +65,7 @@ def pay(deal_id):
 
 @bp.post(f"/deals/{_ID}/confirm-payment")
 @doc("Confirm a bank transfer's receipt (operator, offline gateway); a repeat is ignored", tags=TAGS,
-     request_schema={"type": "object", "required": ["reference", "amount"],
-                     "properties": {"reference": {"type": "string", "maxLength": 40},
-                                    "amount": {"type": "integer", "minimum": 1}}},
+     request_schema=sc.ConfirmPayment,
      responses={"200": {**DEAL_RESPONSE, "properties": {
          **DEAL_RESPONSE["properties"], "result": {"type": "string", "enum": ["funded", "ignored"]}}}})
 @commit_after
@@ -83,7 +78,7 @@ def confirm_payment(deal_id):
 
 
 @bp.post(f"/deals/{_ID}/transfer-filed")
-@doc("Upload the CNIPA filing receipt (seller): transfer filed", tags=TAGS, request_schema=_UPLOAD,
+@doc("Upload the CNIPA filing receipt (seller): transfer filed", tags=TAGS, request_schema=sc.Upload,
      content_type="multipart/form-data", responses={"200": DEAL_RESPONSE, "413": None})
 @commit_after
 def transfer_filed(deal_id):
@@ -93,18 +88,12 @@ def transfer_filed(deal_id):
 
 
 RECORDAL_FIELDS = ("notice_number", "notice_date", "gazette_issue", "gazette_page")
-_RECORDAL_UPLOAD = {**_UPLOAD, "properties": {
-    **_UPLOAD["properties"],
-    "notice_number": {"type": "string", "maxLength": 20, "description": "patents: the notice's 发文序号 (10-20 digits)"},
-    "notice_date": {"type": "string", "format": "date", "description": "patents: 发文日 (required); trademarks: optional"},
-    "gazette_issue": {"type": "string", "maxLength": 20, "description": "trademarks: 商标公告期号 (required)"},
-    "gazette_page": {"type": "string", "maxLength": 6, "description": "trademarks: page of the 公告 (required)"}}}
 
 
 @bp.post(f"/deals/{_ID}/transfer-recorded")
 @doc("Upload the approval notice with its details (seller): an operator verifies them, then the transfer "
      "is recorded and the inspection window opens", tags=TAGS,
-     request_schema=_RECORDAL_UPLOAD, content_type="multipart/form-data", responses={"200": DEAL_RESPONSE, "413": None})
+     request_schema=sc.RecordalUpload, content_type="multipart/form-data", responses={"200": DEAL_RESPONSE, "413": None})
 @commit_after
 def transfer_recorded(deal_id):
     user = require_user()
@@ -125,8 +114,7 @@ def accept(deal_id):
 
 @bp.post(f"/deals/{_ID}/dispute")
 @doc("Open a dispute (buyer or seller, from funded until release)", tags=TAGS,
-     request_schema={"type": "object", "required": ["reason"],
-                     "properties": {"reason": {"type": "string", "minLength": 5, "maxLength": 2000}}},
+     request_schema=sc.Dispute,
      responses={"200": DEAL_RESPONSE})
 @commit_after
 def dispute(deal_id):
@@ -137,10 +125,7 @@ def dispute(deal_id):
 
 @bp.post(f"/deals/{_ID}/resolve")
 @doc("Resolve a dispute (operator): release, refund, or split with seller_share fen to the seller", tags=TAGS,
-     request_schema={"type": "object", "required": ["outcome"],
-                     "properties": {"outcome": {"type": "string", "enum": ["release", "refund", "split"]},
-                                    "seller_share": {"type": "integer", "minimum": 1},
-                                    "note": {"type": "string", "maxLength": 1000}}},
+     request_schema=sc.Resolve,
      responses={"200": DEAL_RESPONSE})
 @commit_after
 def resolve(deal_id):
@@ -153,7 +138,7 @@ def resolve(deal_id):
 @bp.post(f"/deals/{_ID}/confirm-reversal")
 @doc("Confirm the transfer back (回转登记) was recorded (operator): the register follows and the decided "
      "refund or split is paid", tags=TAGS,
-     request_schema={"type": "object", "properties": {"note": {"type": "string", "maxLength": 1000}}},
+     request_schema=sc.Note,
      responses={"200": DEAL_RESPONSE})
 @commit_after
 def confirm_reversal(deal_id):
@@ -173,7 +158,7 @@ def acknowledge_licences(deal_id):
 
 @bp.post(f"/deals/{_ID}/cancel")
 @doc("Cancel: before payment (buyer, operator), or for a full refund once the transfer deadline has passed",
-     tags=TAGS, request_schema={"type": "object", "properties": {"reason": {"type": "string", "maxLength": 1000}}},
+     tags=TAGS, request_schema=sc.Cancel,
      responses={"200": DEAL_RESPONSE})
 @commit_after
 def cancel(deal_id):
@@ -184,8 +169,7 @@ def cancel(deal_id):
 
 @bp.post(f"/deals/{_ID}/payout-paid")
 @doc("Record the bank transfer to the seller (operator, offline payout): the deal completes", tags=TAGS,
-     request_schema={"type": "object", "required": ["reference"],
-                     "properties": {"reference": {"type": "string", "minLength": 1, "maxLength": 100}}},
+     request_schema=sc.PayoutPaid,
      responses={"200": DEAL_RESPONSE})
 @commit_after
 def payout_paid(deal_id):

@@ -18,12 +18,13 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from marshmallow import RAISE, Schema, fields, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
+from .i18n import N_
 from .numbers import NumberError, parse_int
 
-__all__ = ["RAISE", "Schema", "SchemaError", "validates_schema"]
+__all__ = ["N_", "RAISE", "Schema", "SchemaError", "validates_schema"]
 
 _COMMON = {
     "required": _l("必填"),
@@ -87,9 +88,19 @@ class DateTime(_Field, fields.DateTime):
 class List(_Field, fields.List):
     default_error_messages = {**_COMMON, "invalid": _l("应为列表")}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, whole=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.inner.allow_none = False  # an item is never null
+        self.whole = whole  # an item's error is reported as the list's (deal_types: "只能是 …")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except SchemaError as exc:
+            if self.whole and isinstance(exc.messages, dict):
+                first = next(iter(exc.messages.values()))
+                raise SchemaError(first if isinstance(first, list) else [first]) from None
+            raise
 
 
 class Nested(_Field, fields.Nested):
@@ -107,12 +118,37 @@ class Raw(_Field, fields.Raw):
 # --- validators: apispec reads their bounds; their messages are translated when they refuse ---------
 
 class Length(validate.Length):
+    """``too_short`` / ``too_long``: message ids (``N_``) of the domain's own wording, with ``%(n)s``."""
+
+    def __init__(self, min=None, max=None, *, too_short=None, too_long=None):  # noqa: A002
+        super().__init__(min=min, max=max)
+        self.too_short, self.too_long = too_short, too_long
+
     def __call__(self, value):
         if self.min is not None and len(value) < self.min:
+            if self.too_short:
+                raise SchemaError(_(self.too_short, n=self.min))
             raise SchemaError(_("必填") if self.min == 1 else _("至少 %(n)s 项", n=self.min))
         if self.max is not None and len(value) > self.max:
-            key = "最多 %(n)s 个字符" if isinstance(value, str) else "最多 %(n)s 项"
+            if self.too_long:
+                raise SchemaError(_(self.too_long, n=self.max))
+            key = N_("最多 %(n)s 个字符") if isinstance(value, str) else N_("最多 %(n)s 项")
             raise SchemaError(_(key, n=self.max))
+        return value
+
+
+class Check(validate.Validator):
+    """A domain check as a field validator: ``check(value)`` raises ``error`` (its text is the reason).
+    ``documented``: the bounds the OpenAPI document shows for it (a field's ``metadata``)."""
+
+    def __init__(self, check, error):
+        self.check, self.error = check, error
+
+    def __call__(self, value):
+        try:
+            self.check(value)
+        except self.error as exc:
+            raise SchemaError(str(exc)) from None
         return value
 
 
@@ -126,9 +162,18 @@ class Range(validate.Range):
 
 
 class OneOf(validate.OneOf):
+    """``message``: a message id (``N_``) of the domain's own wording, with ``%(options)s``."""
+
+    def __init__(self, choices, *, message=None):
+        super().__init__(choices)
+        self.message = message
+
     def __call__(self, value):
         if value not in self.choices:
-            raise SchemaError(_("应为以下之一：%(choices)s", choices="、".join(map(str, self.choices))))
+            options = "、".join(map(str, self.choices))
+            if self.message:
+                raise SchemaError(_(self.message, options=options))
+            raise SchemaError(_("应为以下之一：%(options)s", options=options))
         return value
 
 
@@ -150,6 +195,13 @@ class Body(Schema):
 
     class Meta:
         unknown = RAISE
+
+
+class Query(Schema):
+    """A query string: parameters no route knows (``lang``, a cache buster) are left alone."""
+
+    class Meta:
+        unknown = EXCLUDE
 
 
 class Out(Schema):
