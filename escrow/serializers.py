@@ -291,5 +291,4 @@ class PayAnswer(_Out):
 
 
 # the same shapes as OpenAPI dicts, for the routes still described by hand-written dicts
-DEAL_SCHEMA = schemas.json_schema(DealOut)
 DEAL_RESPONSE = schemas.json_schema(DealAnswer)
