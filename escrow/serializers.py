@@ -1,5 +1,5 @@
 """JSON shapes of deals and their ledger (docs/api.md "Deals"), with the schemas the API documents them by."""
-from marshmallow import EXCLUDE, fields
+from marshmallow import fields
 
 from marketplace import schemas
 from marketplace.timeutil import iso
@@ -104,21 +104,17 @@ def ledger_json(deal):
 
 # --- schemas (OpenAPI: marketplace.schemas) -----------------------------------------------
 
-class _Out(schemas.Out):
-    class Meta:
-        unknown = EXCLUDE
+_n = schemas.nullable
 
 
-def _n(field_class, *args, **kwargs):
-    return field_class(*args, allow_none=True, **kwargs)
 
 
-class UserOut(_Out):
+class UserOut(schemas.Out):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
 
 
-class DocumentOut(_Out):
+class DocumentOut(schemas.Out):
     id = fields.Integer(required=True)
     kind = fields.String(required=True, validate=schemas.OneOf(list(DOCUMENT_KINDS)))
     label = fields.String()
@@ -129,7 +125,7 @@ class DocumentOut(_Out):
     url = fields.String(required=True)
 
 
-class EventOut(_Out):
+class EventOut(schemas.Out):
     id = fields.Integer(required=True)
     action = fields.String(required=True)
     label = fields.String()
@@ -141,18 +137,18 @@ class EventOut(_Out):
     created_at = _n(fields.DateTime, required=True)
 
 
-class _ListingRef(_Out):
+class _ListingRef(schemas.Out):
     id = fields.Integer()
     title = _n(fields.String)
 
 
-class _SellerRef(_Out):
+class _SellerRef(schemas.Out):
     id = fields.Integer()
     name = _n(fields.String)
     organization = _n(fields.String)
 
 
-class _LicenseTerms(_Out):
+class _LicenseTerms(schemas.Out):
     type = fields.String()
     territory = _n(fields.String)
     field = _n(fields.String)
@@ -160,33 +156,33 @@ class _LicenseTerms(_Out):
     end = _n(fields.String)
 
 
-class _Dispute(_Out):
+class _Dispute(schemas.Out):
     reason = fields.String()
     opened_by = _n(fields.Nested, UserOut)
     from_state = _n(fields.String)
     resolution = _n(fields.String)
 
 
-class _Payout(_Out):
+class _Payout(schemas.Out):
     amount = _n(fields.Integer)
     status = fields.String()
     reference = _n(fields.String)
     paid_at = _n(fields.DateTime)
 
 
-class _Refund(_Out):
+class _Refund(schemas.Out):
     amount = _n(fields.Integer)
     status = fields.String()
     reference = _n(fields.String)
 
 
-class _NextStep(_Out):
+class _NextStep(schemas.Out):
     actor = _n(fields.String, validate=schemas.OneOf(["buyer", "seller", "operator", "system"]))
     label = fields.String()
     deadline = _n(fields.DateTime)
 
 
-class DealOut(_Out):
+class DealOut(schemas.Out):
     id = fields.Integer(required=True)
     state = fields.String(required=True, validate=schemas.OneOf(list(DEAL_STATES)))
     state_label = fields.String()
@@ -223,11 +219,11 @@ class DealOut(_Out):
     events = fields.List(fields.Nested(EventOut), required=True)
 
 
-class DealAnswer(_Out):
+class DealAnswer(schemas.Out):
     deal = fields.Nested(DealOut, required=True)
 
 
-class DealList(_Out):
+class DealList(schemas.Out):
     deals = fields.List(fields.Nested(DealOut), required=True)
 
 
@@ -235,7 +231,7 @@ class ConfirmedAnswer(DealAnswer):
     result = fields.String(validate=schemas.OneOf(["funded", "ignored"]))
 
 
-class _Balances(_Out):
+class _Balances(schemas.Out):
     escrow = fields.Integer(required=True)
     seller_payable = fields.Integer(required=True)
     platform_fee = fields.Integer(required=True)
@@ -246,14 +242,14 @@ class _Balances(_Out):
     fee_by_voucher = fields.Integer()
 
 
-class _Posting(_Out):
+class _Posting(schemas.Out):
     account = fields.String(required=True)
     account_name = fields.String()
     amount = fields.Integer(required=True)
     currency = fields.String(required=True)
 
 
-class _Entry(_Out):
+class _Entry(schemas.Out):
     id = fields.Integer(required=True)
     key = fields.String(required=True)
     kind = fields.String(required=True)
@@ -263,20 +259,20 @@ class _Entry(_Out):
     postings = fields.List(fields.Nested(_Posting), required=True)
 
 
-class LedgerAnswer(_Out):
+class LedgerAnswer(schemas.Out):
     deal_id = fields.Integer()
     currency = fields.String()
     entries = fields.List(fields.Nested(_Entry), required=True)
     balances = fields.Nested(_Balances, required=True)
 
 
-class _Bank(_Out):
+class _Bank(schemas.Out):
     account_name = fields.String()
     bank = fields.String()
     account_number = fields.String()
 
 
-class PayAnswer(_Out):
+class PayAnswer(schemas.Out):
     """``POST /deals/{id}/pay``: offline bank details and reference, or a Stripe PaymentIntent."""
 
     gateway = fields.String(required=True)

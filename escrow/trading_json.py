@@ -1,6 +1,6 @@
 """JSON shapes of offers and bids for the trading API, with their schemas, and the schemas of its request
 bodies (deals come from ``escrow.serializers``)."""
-from marshmallow import EXCLUDE, fields
+from marshmallow import fields
 
 from listings.models import DEAL_TYPES
 from marketplace import schemas as s
@@ -59,12 +59,10 @@ class BidInput(s.Body):
 
 # --- answers -----------------------------------------------------------------------------------------
 
-class _Out(s.Out):
-    class Meta:
-        unknown = EXCLUDE
+_n = s.nullable
 
 
-class OfferOut(_Out):
+class OfferOut(s.Out):
     id = fields.Integer(required=True)
     listing_id = fields.Integer(required=True)
     parent_id = fields.Integer(required=True, allow_none=True)
@@ -81,7 +79,7 @@ class OfferOut(_Out):
     buyer = fields.String(required=True, metadata={"description": "masked buyer, e.g. 买家***3"})
 
 
-class BidOut(_Out):
+class BidOut(s.Out):
     id = fields.Integer(required=True)
     amount = fields.Integer(required=True)
     currency = fields.String(required=True)
@@ -89,7 +87,7 @@ class BidOut(_Out):
     created_at = fields.DateTime(required=True)
 
 
-class AuctionStateOut(_Out):
+class AuctionStateOut(s.Out):
     current_price = fields.Integer(required=True, allow_none=True)
     ends_at = fields.DateTime(required=True)
     bid_count = fields.Integer(required=True)
@@ -97,16 +95,16 @@ class AuctionStateOut(_Out):
     reserve_met = fields.Boolean(required=True)
 
 
-class OfferAnswer(_Out):
+class OfferAnswer(s.Out):
     offer = fields.Nested(OfferOut, required=True)
 
 
-class BidAnswer(_Out):
+class BidAnswer(s.Out):
     bid = fields.Nested(BidOut, required=True)
     auction = fields.Nested(AuctionStateOut, required=True)
 
 
-class BidList(_Out):
+class BidList(s.Out):
     bids = fields.List(fields.Nested(BidOut), required=True)
 
 

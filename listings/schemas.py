@@ -7,7 +7,7 @@ or several fields at once (check digits, dates against today, a design patent wi
 prices against the price mode) is ``validation.parse_listing``'s, after the schema.
 """
 from flask_babel import gettext as _
-from marshmallow import EXCLUDE, fields
+from marshmallow import fields
 
 from marketplace import schemas as s
 from marketplace.regions import REGIONS
@@ -175,16 +175,12 @@ class MineQuery(s.Query):
 
 # --- answers ---------------------------------------------------------------------------------------------
 
-class _Out(s.Out):
-    class Meta:
-        unknown = EXCLUDE
+_n = s.nullable
 
 
-def _n(field_class, *args, **kwargs):
-    return field_class(*args, allow_none=True, **kwargs)
 
 
-class RightOut(_Out):
+class RightOut(s.Out):
     id = fields.Integer(required=True)
     kind = fields.String(required=True, validate=s.OneOf(list(KINDS)))
     number = fields.String(required=True)
@@ -214,7 +210,7 @@ class RightOut(_Out):
     status = _n(fields.String)
 
 
-class AuctionOut(_Out):
+class AuctionOut(s.Out):
     start_price = fields.Integer(required=True)
     min_increment = fields.Integer(required=True)
     ends_at = fields.DateTime(required=True)
@@ -229,27 +225,27 @@ class AuctionOut(_Out):
                        "keeps platform_fee"})
 
 
-class FeesOut(_Out):
+class FeesOut(s.Out):
     price = fields.Integer()
     fee_bps = fields.Integer()
     fee = fields.Integer()
     seller_net = fields.Integer()
 
 
-class PriceOut(_Out):
+class PriceOut(s.Out):
     deal_type = fields.String(required=True)
     price = _n(fields.Integer, required=True)
     fees = _n(fields.Dict, required=True)
 
 
-class SellerOut(_Out):
+class SellerOut(s.Out):
     type = fields.String(required=True, validate=s.OneOf(["organization", "person"]))
     name = fields.String(required=True)
     organization = fields.String(required=True)
     verified = fields.Boolean(required=True)
 
 
-class ListingOut(_Out):
+class ListingOut(s.Out):
     id = fields.Integer(required=True)
     kind = fields.String(required=True, validate=s.OneOf(list(KINDS)))
     title = fields.String(required=True)
@@ -289,13 +285,13 @@ class ListingOut(_Out):
     requested_document_uploaded = fields.Boolean()
 
 
-class WarningOut(_Out):
+class WarningOut(s.Out):
     code = fields.String(required=True)
     message = fields.String(required=True)
     listing_ids = fields.List(fields.Integer(), required=True)
 
 
-class ListingAnswer(_Out):
+class ListingAnswer(s.Out):
     listing = fields.Nested(ListingOut, required=True)
 
 
@@ -307,5 +303,5 @@ class Relisted(ListingWithWarnings):
     relisted_from = fields.Integer(required=True, metadata={"description": "the expired listing's id"})
 
 
-class ListingList(_Out):
+class ListingList(s.Out):
     listings = fields.List(fields.Nested(ListingOut), required=True)

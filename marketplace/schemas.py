@@ -205,7 +205,17 @@ class Query(Schema):
 
 
 class Out(Schema):
-    """A response shape (documentation and the tests' check of every JSON answer)."""
+    """A response shape (documentation and the tests' check of every JSON answer). Its fields are
+    marshmallow's own (``fields.String()``…): in an answer a key may be null only where it says so
+    (``nullable``)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+def nullable(field_class, *args, **kwargs):
+    """An answer's field that may be null."""
+    return field_class(*args, allow_none=True, **kwargs)
 
 
 # --- errors in the API's error shape ----------------------------------------------------------------
