@@ -111,7 +111,14 @@ class AuctionInput(s.Body):
     ends_at = s.DateTime(required=True, metadata={"description": "ISO 8601 with offset; 1 hour to 90 days ahead"})
 
 
-DealPrices = s.Body.from_dict({deal_type: money() for deal_type in DEAL_TYPES}, name="DealPrices")
+class _DealPricesBase(s.Body):
+    @s.validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _deal_types_only(self, data, original, **kwargs):
+        if isinstance(original, dict) and set(original) - set(DEAL_TYPES):
+            raise s.SchemaError(_("只能是 %(options)s", options="、".join(DEAL_TYPES)))
+
+
+DealPrices = _DealPricesBase.from_dict({deal_type: money() for deal_type in DEAL_TYPES}, name="DealPrices")
 
 
 class ListingInput(s.Body):
