@@ -49,19 +49,23 @@ def date(**kwargs):
 
 # --- requests -------------------------------------------------------------------------------------------
 
+# what a right needs besides its number, unless the register knows the number (then its data fill the rest)
+_FILLED = "required unless the register knows the number (its data fill what is left out)"
+
+
 class PatentInput(s.Body):
     application_number = s.String(required=True, validate=s.Length(max=60),
                                   metadata={"example": "201710601862.3"})
     patent_type = s.String(validate=s.OneOf(list(PATENT_TYPE_LABELS)),
                            metadata={"description": "follows from the application number; if given, must agree"})
-    title = s.String(required=True, validate=s.Length(max=MAX_RIGHT_TITLE))
+    title = s.String(validate=s.Length(max=MAX_RIGHT_TITLE), metadata={"description": _FILLED})
     abstract = s.String(validate=s.Length(max=MAX_ABSTRACT))
     ipc_codes = s.List(s.String(validate=s.Length(max=40), metadata={"example": "H04L 9/32"}))
     locarno_class = s.String(validate=s.Length(max=20), metadata={"example": "14-02"})
-    filing_date = date(required=True)
+    filing_date = date(metadata={"description": _FILLED})
     grant_date = date()
     claims_count = s.Integer(validate=s.Range(min=1, max=MAX_CLAIMS))
-    legal_status = s.String(required=True, validate=s.OneOf(list(LEGAL_STATUSES)))
+    legal_status = s.String(validate=s.OneOf(list(LEGAL_STATUSES)), metadata={"description": _FILLED})
     pledged = s.Boolean()
     annuity_paid_until = date()
     exclusive_license_until = date()
@@ -70,14 +74,14 @@ class PatentInput(s.Body):
 
 class TrademarkInput(s.Body):
     registration_number = s.String(required=True, validate=s.Length(max=60), metadata={"example": "12345678"})
-    mark_text = s.String(required=True, validate=s.Length(max=MAX_MARK_TEXT))
+    mark_text = s.String(validate=s.Length(max=MAX_MARK_TEXT), metadata={"description": _FILLED})
     nice_classes = s.List(s.Integer(validate=s.Check(ids.normalize_nice_class, ids.InvalidIdentifier),
                                     metadata={"minimum": 1, "maximum": 45}),
-                          required=True, validate=s.Length(min=1, too_short=s.N_("至少选择一个尼斯分类（1–45）")))
+                          metadata={"description": _FILLED})
     similar_groups = s.List(s.String(validate=s.Regexp(r"^[0-9]{4}$", "类似群应为4位数字（如 0901）")))
     goods = s.List(s.String())
     registration_date = date()
-    status = s.String(required=True, validate=s.OneOf(list(TM_STATUSES)))
+    status = s.String(validate=s.OneOf(list(TM_STATUSES)), metadata={"description": _FILLED})
     exclusive_license_until = date()
     pledged = s.Boolean()
     use_evidence = s.Boolean()
