@@ -165,7 +165,8 @@ class ListingInput(s.Body):
             raise s.SchemaError({"rights": wrong})
 
 
-LISTING_PATCH = ListingInput(partial=True)
+# PATCH: every top-level key optional; a right or an auction given is whole, as on POST
+LISTING_PATCH = ListingInput(partial=tuple(ListingInput._declared_fields))
 
 
 class ReviewInput(s.Body):
