@@ -62,10 +62,6 @@ class Integer(_Field, fields.Integer):
             raise SchemaError(str(exc)) from None
 
 
-class Number(_Field, fields.Float):
-    default_error_messages = {**_COMMON, "invalid": _l("应为数字"), "special": _l("应为数字")}
-
-
 class Boolean(_Field, fields.Boolean):
     """JSON true or false only."""
 
@@ -107,10 +103,6 @@ class Nested(_Field, fields.Nested):
     default_error_messages = {**_COMMON, "type": _l("应为对象")}
 
 
-class Dict(_Field, fields.Dict):
-    default_error_messages = {**_COMMON, "invalid": _l("应为对象")}
-
-
 class Raw(_Field, fields.Raw):
     default_error_messages = dict(_COMMON)
 
@@ -128,7 +120,10 @@ class Length(validate.Length):
         if self.min is not None and len(value) < self.min:
             if self.too_short:
                 raise SchemaError(_(self.too_short, n=self.min))
-            raise SchemaError(_("必填") if self.min == 1 else _("至少 %(n)s 项", n=self.min))
+            if self.min == 1:
+                raise SchemaError(_("必填"))
+            key = N_("至少 %(n)s 个字符") if isinstance(value, str) else N_("至少 %(n)s 项")
+            raise SchemaError(_(key, n=self.min))
         if self.max is not None and len(value) > self.max:
             if self.too_long:
                 raise SchemaError(_(self.too_long, n=self.max))
@@ -139,7 +134,7 @@ class Length(validate.Length):
 
 class Check(validate.Validator):
     """A domain check as a field validator: ``check(value)`` raises ``error`` (its text is the reason).
-    ``documented``: the bounds the OpenAPI document shows for it (a field's ``metadata``)."""
+    apispec cannot read a function: the field's ``metadata`` documents the bounds it keeps."""
 
     def __init__(self, check, error):
         self.check, self.error = check, error
