@@ -75,7 +75,7 @@ def _validated(schema, data):
     errors = schemas.instance(schema).validate(data)
     if errors:
         fields = schemas.flat_errors(errors)
-        raise ValidationError(_("请检查这些字段：%(fields)s", fields="、".join(fields)), fields)
+        raise ValidationError(_("请检查这些字段：%(fields)s", fields=", ".join(fields)), fields)
     return data
 
 
