@@ -7,31 +7,13 @@ from flask import Blueprint, jsonify, request, send_file
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 
 from . import deals, documents
-from .serializers import DEAL_RESPONSE, LEDGER_RESPONSE, deal_json, ledger_json
+from . import schemas as sc
+from .serializers import ConfirmedAnswer, DealAnswer, DealList, LedgerAnswer, PayAnswer, deal_json, ledger_json
 
 bp = Blueprint("escrow_api", __name__, url_prefix=API_PREFIX)
 
 TAGS = ["deals"]
 _ID = "<int:deal_id>"
-_DEAL_LIST = {"type": "object", "required": ["deals"],
-              "properties": {"deals": {"type": "array", "items": DEAL_RESPONSE["properties"]["deal"]}}}
-_UPLOAD = {"type": "object", "required": ["document"],
-           "properties": {"document": {"type": "string", "format": "binary",
-                                       "description": "PDF, PNG or JPEG, at most 10 MB (type checked by content)"},
-                          "note": {"type": "string", "maxLength": 1000}}}
-_PAY_RESPONSE = {
-    "type": "object", "required": ["gateway"],
-    "properties": {
-        "gateway": {"type": "string"},
-        "reference": {"type": "string"}, "amount": {"type": "integer"}, "currency": {"type": "string"},
-        "bank": {"type": "object", "properties": {"account_name": {"type": "string"}, "bank": {"type": "string"},
-                                                  "account_number": {"type": "string"}}},
-        "due_at": {"type": "string", "nullable": True}, "instructions": {"type": "string"},
-        "payment_intent_id": {"type": "string"}, "client_secret": {"type": "string"},
-    },
-}
-
-
 def _body():
     """The JSON body when one is sent; an empty object for a bare POST."""
     if not request.data:
@@ -44,14 +26,14 @@ def _deal_response(deal, status=200, **extra):
 
 
 @bp.get("/deals")
-@doc("Deals where I am the buyer or the seller", tags=TAGS, responses={"200": _DEAL_LIST})
+@doc("Deals where I am the buyer or the seller", tags=TAGS, responses={"200": DealList})
 def list_deals():
     user = require_user()
     return jsonify({"deals": [deal_json(d) for d in deals.deals_of(user)]})
 
 
 @bp.get(f"/deals/{_ID}")
-@doc("A deal with its events (buyer, seller or operator)", tags=TAGS, responses={"200": DEAL_RESPONSE})
+@doc("A deal with its events (buyer, seller or operator)", tags=TAGS, responses={"200": DealAnswer})
 def get_deal(deal_id):
     user = require_user()
     return _deal_response(deals.get_deal_for(deal_id, user))
@@ -59,7 +41,7 @@ def get_deal(deal_id):
 
 @bp.post(f"/deals/{_ID}/pay")
 @doc("Start paying (buyer): offline bank details and reference, or a Stripe PaymentIntent", tags=TAGS,
-     responses={"200": _PAY_RESPONSE, "503": None})
+     responses={"200": PayAnswer, "503": None})
 @commit_after
 def pay(deal_id):
     user = require_user()
@@ -68,11 +50,8 @@ def pay(deal_id):
 
 @bp.post(f"/deals/{_ID}/confirm-payment")
 @doc("Confirm a bank transfer's receipt (operator, offline gateway); a repeat is ignored", tags=TAGS,
-     request_schema={"type": "object", "required": ["reference", "amount"],
-                     "properties": {"reference": {"type": "string", "maxLength": 40},
-                                    "amount": {"type": "integer", "minimum": 1}}},
-     responses={"200": {**DEAL_RESPONSE, "properties": {
-         **DEAL_RESPONSE["properties"], "result": {"type": "string", "enum": ["funded", "ignored"]}}}})
+     request_schema=sc.ConfirmPayment,
+     responses={"200": ConfirmedAnswer})
 @commit_after
 def confirm_payment(deal_id):
     user = require_user()
@@ -83,8 +62,8 @@ def confirm_payment(deal_id):
 
 
 @bp.post(f"/deals/{_ID}/transfer-filed")
-@doc("Upload the CNIPA filing receipt (seller): transfer filed", tags=TAGS, request_schema=_UPLOAD,
-     content_type="multipart/form-data", responses={"200": DEAL_RESPONSE, "413": None})
+@doc("Upload the CNIPA filing receipt (seller): transfer filed", tags=TAGS, request_schema=sc.Upload,
+     content_type="multipart/form-data", responses={"200": DealAnswer, "413": None})
 @commit_after
 def transfer_filed(deal_id):
     user = require_user()
@@ -93,18 +72,12 @@ def transfer_filed(deal_id):
 
 
 RECORDAL_FIELDS = ("notice_number", "notice_date", "gazette_issue", "gazette_page")
-_RECORDAL_UPLOAD = {**_UPLOAD, "properties": {
-    **_UPLOAD["properties"],
-    "notice_number": {"type": "string", "maxLength": 20, "description": "patents: the notice's 发文序号 (10-20 digits)"},
-    "notice_date": {"type": "string", "format": "date", "description": "patents: 发文日 (required); trademarks: optional"},
-    "gazette_issue": {"type": "string", "maxLength": 20, "description": "trademarks: 商标公告期号 (required)"},
-    "gazette_page": {"type": "string", "maxLength": 6, "description": "trademarks: page of the 公告 (required)"}}}
 
 
 @bp.post(f"/deals/{_ID}/transfer-recorded")
 @doc("Upload the approval notice with its details (seller): an operator verifies them, then the transfer "
      "is recorded and the inspection window opens", tags=TAGS,
-     request_schema=_RECORDAL_UPLOAD, content_type="multipart/form-data", responses={"200": DEAL_RESPONSE, "413": None})
+     request_schema=sc.RecordalUpload, content_type="multipart/form-data", responses={"200": DealAnswer, "413": None})
 @commit_after
 def transfer_recorded(deal_id):
     user = require_user()
@@ -116,7 +89,7 @@ def transfer_recorded(deal_id):
 
 @bp.post(f"/deals/{_ID}/accept")
 @doc("Accept the recorded transfer (buyer): the money is released to the seller", tags=TAGS,
-     responses={"200": DEAL_RESPONSE})
+     responses={"200": DealAnswer})
 @commit_after
 def accept(deal_id):
     user = require_user()
@@ -125,9 +98,8 @@ def accept(deal_id):
 
 @bp.post(f"/deals/{_ID}/dispute")
 @doc("Open a dispute (buyer or seller, from funded until release)", tags=TAGS,
-     request_schema={"type": "object", "required": ["reason"],
-                     "properties": {"reason": {"type": "string", "minLength": 5, "maxLength": 2000}}},
-     responses={"200": DEAL_RESPONSE})
+     request_schema=sc.Dispute,
+     responses={"200": DealAnswer})
 @commit_after
 def dispute(deal_id):
     user = require_user()
@@ -137,11 +109,8 @@ def dispute(deal_id):
 
 @bp.post(f"/deals/{_ID}/resolve")
 @doc("Resolve a dispute (operator): release, refund, or split with seller_share fen to the seller", tags=TAGS,
-     request_schema={"type": "object", "required": ["outcome"],
-                     "properties": {"outcome": {"type": "string", "enum": ["release", "refund", "split"]},
-                                    "seller_share": {"type": "integer", "minimum": 1},
-                                    "note": {"type": "string", "maxLength": 1000}}},
-     responses={"200": DEAL_RESPONSE})
+     request_schema=sc.Resolve,
+     responses={"200": DealAnswer})
 @commit_after
 def resolve(deal_id):
     user = require_user()
@@ -153,8 +122,8 @@ def resolve(deal_id):
 @bp.post(f"/deals/{_ID}/confirm-reversal")
 @doc("Confirm the transfer back (回转登记) was recorded (operator): the register follows and the decided "
      "refund or split is paid", tags=TAGS,
-     request_schema={"type": "object", "properties": {"note": {"type": "string", "maxLength": 1000}}},
-     responses={"200": DEAL_RESPONSE})
+     request_schema=sc.Note,
+     responses={"200": DealAnswer})
 @commit_after
 def confirm_reversal(deal_id):
     user = require_user()
@@ -164,7 +133,7 @@ def confirm_reversal(deal_id):
 
 @bp.post(f"/deals/{_ID}/acknowledge-licences")
 @doc("Acknowledge the licences in force that survive an assignment (buyer; required before paying)", tags=TAGS,
-     responses={"200": DEAL_RESPONSE})
+     responses={"200": DealAnswer})
 @commit_after
 def acknowledge_licences(deal_id):
     user = require_user()
@@ -173,8 +142,8 @@ def acknowledge_licences(deal_id):
 
 @bp.post(f"/deals/{_ID}/cancel")
 @doc("Cancel: before payment (buyer, operator), or for a full refund once the transfer deadline has passed",
-     tags=TAGS, request_schema={"type": "object", "properties": {"reason": {"type": "string", "maxLength": 1000}}},
-     responses={"200": DEAL_RESPONSE})
+     tags=TAGS, request_schema=sc.Cancel,
+     responses={"200": DealAnswer})
 @commit_after
 def cancel(deal_id):
     user = require_user()
@@ -184,9 +153,8 @@ def cancel(deal_id):
 
 @bp.post(f"/deals/{_ID}/payout-paid")
 @doc("Record the bank transfer to the seller (operator, offline payout): the deal completes", tags=TAGS,
-     request_schema={"type": "object", "required": ["reference"],
-                     "properties": {"reference": {"type": "string", "minLength": 1, "maxLength": 100}}},
-     responses={"200": DEAL_RESPONSE})
+     request_schema=sc.PayoutPaid,
+     responses={"200": DealAnswer})
 @commit_after
 def payout_paid(deal_id):
     user = require_user()
@@ -196,7 +164,7 @@ def payout_paid(deal_id):
 
 @bp.get(f"/deals/{_ID}/ledger")
 @doc("The deal's journal entries and balances derived from their postings", tags=TAGS,
-     responses={"200": LEDGER_RESPONSE})
+     responses={"200": LedgerAnswer})
 def deal_ledger(deal_id):
     user = require_user()
     return jsonify(ledger_json(deals.get_deal_for(deal_id, user)))

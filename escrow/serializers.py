@@ -1,4 +1,7 @@
-"""JSON shapes of deals and their ledger (docs/api.md "Deals"), with the JSON schemas the API documents."""
+"""JSON shapes of deals and their ledger (docs/api.md "Deals"), with the schemas the API documents them by."""
+from marshmallow import fields
+
+from marketplace import schemas
 from marketplace.timeutil import iso
 
 from . import ledger
@@ -99,88 +102,189 @@ def ledger_json(deal):
             "balances": ledger.deal_balances(deal)}
 
 
-# --- schemas (OpenAPI) --------------------------------------------------------------
+# --- schemas (OpenAPI: marketplace.schemas) -----------------------------------------------
 
-_STR_OR_NULL = {"type": "string", "nullable": True}
-_TIME = {"type": "string", "format": "date-time", "nullable": True}
-_INT_OR_NULL = {"type": "integer", "nullable": True}
-_USER = {"type": "object", "nullable": True, "required": ["id", "name"],
-         "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
-DOCUMENT_SCHEMA = {
-    "type": "object", "required": ["id", "kind", "file_type", "size", "url"],
-    "properties": {"id": {"type": "integer"}, "kind": {"type": "string", "enum": list(DOCUMENT_KINDS)},
-                   "label": {"type": "string"}, "file_type": {"type": "string", "enum": ["pdf", "png", "jpeg"]},
-                   "size": {"type": "integer"}, "original_name": {"type": "string"}, "created_at": _TIME,
-                   "url": {"type": "string"}},
-}
-EVENT_SCHEMA = {
-    "type": "object", "required": ["id", "action", "to_state", "created_at"],
-    "properties": {"id": {"type": "integer"}, "action": {"type": "string"}, "label": {"type": "string"},
-                   "from_state": _STR_OR_NULL, "to_state": {"type": "string"}, "actor": _USER,
-                   "note": _STR_OR_NULL, "document": {**DOCUMENT_SCHEMA, "nullable": True}, "created_at": _TIME},
-}
-DEAL_SCHEMA = {
-    "type": "object",
-    "required": ["id", "state", "deal_type", "price", "fee", "currency", "events"],
-    "properties": {
-        "id": {"type": "integer"},
-        "state": {"type": "string", "enum": list(DEAL_STATES)},
-        "state_label": {"type": "string"},
-        "deal_type": {"type": "string"},
-        "source": {"type": "string"},
-        "price": {"type": "integer"},
-        "fee": {"type": "integer"},
-        "fee_bps": {"type": "integer", "description": "platform fee rate (basis points) fixed when the deal opened"},
-        "currency": {"type": "string"},
-        "deposit_credit": {"type": "integer", "description": "a won auction's deposit (保证金, fen) counted "
-                                                             "towards the price; 0 for other deals"},
-        "amount_due": {"type": "integer", "description": "what the buyer pays in: price − deposit_credit"},
-        "gateway": {"type": "string"},
-        "payment_reference": _STR_OR_NULL,
-        "listing": {"type": "object", "properties": {"id": {"type": "integer"}, "title": _STR_OR_NULL}},
-        "buyer": _USER,
-        "seller": {"type": "object", "properties": {"id": {"type": "integer"}, "name": _STR_OR_NULL,
-                                                    "organization": _STR_OR_NULL}},
-        "created_at": _TIME, "payment_due_at": _TIME, "funded_at": _TIME, "transfer_due_at": _TIME,
-        "filed_at": _TIME, "recorded_at": _TIME, "inspection_ends_at": _TIME, "released_at": _TIME,
-        "closed_at": _TIME,
-        "license": {"type": "object", "nullable": True, "properties": {
-            "type": {"type": "string"}, "territory": _STR_OR_NULL, "field": _STR_OR_NULL,
-            "start": _STR_OR_NULL, "end": _STR_OR_NULL}},
-        "dispute": {"type": "object", "nullable": True, "properties": {
-            "reason": {"type": "string"}, "opened_by": _USER, "from_state": _STR_OR_NULL,
-            "resolution": _STR_OR_NULL}},
-        "payout": {"type": "object", "nullable": True, "properties": {
-            "amount": _INT_OR_NULL, "status": {"type": "string"}, "reference": _STR_OR_NULL, "paid_at": _TIME}},
-        "refund": {"type": "object", "nullable": True, "properties": {
-            "amount": _INT_OR_NULL, "status": {"type": "string"}, "reference": _STR_OR_NULL}},
-        "flagged": _STR_OR_NULL,
-        "next_step": {"type": "object", "properties": {
-            "actor": {"type": "string", "nullable": True, "enum": ["buyer", "seller", "operator", "system", None]},
-            "label": {"type": "string"}, "deadline": _TIME}},
-        "documents": {"type": "array", "items": DOCUMENT_SCHEMA},
-        "events": {"type": "array", "items": EVENT_SCHEMA},
-    },
-}
-DEAL_RESPONSE = {"type": "object", "required": ["deal"], "properties": {"deal": DEAL_SCHEMA}}
-BALANCES_SCHEMA = {
-    "type": "object", "required": ["escrow", "seller_payable", "platform_fee", "refunded"],
-    "properties": {k: {"type": "integer"} for k in
-                   ("escrow", "seller_payable", "platform_fee", "refunded", "refund_in_transit", "paid_out",
-                    "received", "fee_by_voucher")},
-}
-LEDGER_RESPONSE = {
-    "type": "object", "required": ["entries", "balances"],
-    "properties": {
-        "deal_id": {"type": "integer"}, "currency": {"type": "string"},
-        "entries": {"type": "array", "items": {
-            "type": "object", "required": ["id", "key", "kind", "postings"],
-            "properties": {"id": {"type": "integer"}, "key": {"type": "string"}, "kind": {"type": "string"},
-                           "memo": {"type": "string"}, "reference": _STR_OR_NULL, "created_at": _TIME,
-                           "postings": {"type": "array", "items": {
-                               "type": "object", "required": ["account", "amount", "currency"],
-                               "properties": {"account": {"type": "string"}, "account_name": {"type": "string"},
-                                              "amount": {"type": "integer"}, "currency": {"type": "string"}}}}}}},
-        "balances": BALANCES_SCHEMA,
-    },
-}
+_n = schemas.nullable
+
+
+
+
+class UserOut(schemas.Out):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+
+
+class DocumentOut(schemas.Out):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=schemas.OneOf(list(DOCUMENT_KINDS)))
+    label = fields.String()
+    file_type = fields.String(required=True, validate=schemas.OneOf(["pdf", "png", "jpeg"]))
+    size = fields.Integer(required=True)
+    original_name = fields.String()
+    created_at = _n(fields.DateTime)
+    url = fields.String(required=True)
+
+
+class EventOut(schemas.Out):
+    id = fields.Integer(required=True)
+    action = fields.String(required=True)
+    label = fields.String()
+    from_state = _n(fields.String)
+    to_state = fields.String(required=True)
+    actor = _n(fields.Nested, UserOut)
+    note = _n(fields.String)
+    document = _n(fields.Nested, DocumentOut)
+    created_at = _n(fields.DateTime, required=True)
+
+
+class _ListingRef(schemas.Out):
+    id = fields.Integer()
+    title = _n(fields.String)
+
+
+class _SellerRef(schemas.Out):
+    id = fields.Integer()
+    name = _n(fields.String)
+    organization = _n(fields.String)
+
+
+class _LicenseTerms(schemas.Out):
+    type = fields.String()
+    territory = _n(fields.String)
+    field = _n(fields.String)
+    start = _n(fields.String)
+    end = _n(fields.String)
+
+
+class _Dispute(schemas.Out):
+    reason = fields.String()
+    opened_by = _n(fields.Nested, UserOut)
+    from_state = _n(fields.String)
+    resolution = _n(fields.String)
+
+
+class _Payout(schemas.Out):
+    amount = _n(fields.Integer)
+    status = fields.String()
+    reference = _n(fields.String)
+    paid_at = _n(fields.DateTime)
+
+
+class _Refund(schemas.Out):
+    amount = _n(fields.Integer)
+    status = fields.String()
+    reference = _n(fields.String)
+
+
+class _NextStep(schemas.Out):
+    actor = _n(fields.String, validate=schemas.OneOf(["buyer", "seller", "operator", "system"]))
+    label = fields.String()
+    deadline = _n(fields.DateTime)
+
+
+class DealOut(schemas.Out):
+    id = fields.Integer(required=True)
+    state = fields.String(required=True, validate=schemas.OneOf(list(DEAL_STATES)))
+    state_label = fields.String()
+    deal_type = fields.String(required=True)
+    source = fields.String()
+    price = fields.Integer(required=True)
+    fee = fields.Integer(required=True)
+    fee_bps = fields.Integer(metadata={"description": "platform fee rate (basis points) fixed when the deal opened"})
+    currency = fields.String(required=True)
+    deposit_credit = fields.Integer(metadata={"description": "a won auction's deposit (保证金, fen) counted towards "
+                                                             "the price; 0 for other deals"})
+    amount_due = fields.Integer(metadata={"description": "what the buyer pays in: price − deposit_credit"})
+    gateway = fields.String()
+    payment_reference = _n(fields.String)
+    listing = fields.Nested(_ListingRef)
+    buyer = _n(fields.Nested, UserOut)
+    seller = fields.Nested(_SellerRef)
+    created_at = _n(fields.DateTime)
+    payment_due_at = _n(fields.DateTime)
+    funded_at = _n(fields.DateTime)
+    transfer_due_at = _n(fields.DateTime)
+    filed_at = _n(fields.DateTime)
+    recorded_at = _n(fields.DateTime)
+    inspection_ends_at = _n(fields.DateTime)
+    released_at = _n(fields.DateTime)
+    closed_at = _n(fields.DateTime)
+    license = _n(fields.Nested, _LicenseTerms)
+    dispute = _n(fields.Nested, _Dispute)
+    payout = _n(fields.Nested, _Payout)
+    refund = _n(fields.Nested, _Refund)
+    flagged = _n(fields.String)
+    next_step = fields.Nested(_NextStep)
+    documents = fields.List(fields.Nested(DocumentOut))
+    events = fields.List(fields.Nested(EventOut), required=True)
+
+
+class DealAnswer(schemas.Out):
+    deal = fields.Nested(DealOut, required=True)
+
+
+class DealList(schemas.Out):
+    deals = fields.List(fields.Nested(DealOut), required=True)
+
+
+class ConfirmedAnswer(DealAnswer):
+    result = fields.String(validate=schemas.OneOf(["funded", "ignored"]))
+
+
+class _Balances(schemas.Out):
+    escrow = fields.Integer(required=True)
+    seller_payable = fields.Integer(required=True)
+    platform_fee = fields.Integer(required=True)
+    refunded = fields.Integer(required=True)
+    refund_in_transit = fields.Integer()
+    paid_out = fields.Integer()
+    received = fields.Integer()
+    fee_by_voucher = fields.Integer()
+
+
+class _Posting(schemas.Out):
+    account = fields.String(required=True)
+    account_name = fields.String()
+    amount = fields.Integer(required=True)
+    currency = fields.String(required=True)
+
+
+class _Entry(schemas.Out):
+    id = fields.Integer(required=True)
+    key = fields.String(required=True)
+    kind = fields.String(required=True)
+    memo = fields.String()
+    reference = _n(fields.String)
+    created_at = _n(fields.DateTime)
+    postings = fields.List(fields.Nested(_Posting), required=True)
+
+
+class LedgerAnswer(schemas.Out):
+    deal_id = fields.Integer()
+    currency = fields.String()
+    entries = fields.List(fields.Nested(_Entry), required=True)
+    balances = fields.Nested(_Balances, required=True)
+
+
+class _Bank(schemas.Out):
+    account_name = fields.String()
+    bank = fields.String()
+    account_number = fields.String()
+
+
+class PayAnswer(schemas.Out):
+    """``POST /deals/{id}/pay``: offline bank details and reference, or a Stripe PaymentIntent."""
+
+    gateway = fields.String(required=True)
+    reference = fields.String()
+    amount = fields.Integer()
+    currency = fields.String()
+    bank = fields.Nested(_Bank)
+    due_at = _n(fields.String)
+    instructions = fields.String()
+    payment_intent_id = fields.String()
+    client_secret = fields.String()
+
+
+# the same shapes as OpenAPI dicts, for the routes still described by hand-written dicts
+DEAL_RESPONSE = schemas.json_schema(DealAnswer)

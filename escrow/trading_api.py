@@ -10,11 +10,11 @@ from flask_limiter.util import get_remote_address
 from listings import bidding
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
 from marketplace.extensions import limiter
-from marketplace.openapi import ERROR_SCHEMA
 from marketplace.timeutil import iso
 
 from . import trading
-from .trading_json import DEAL_SCHEMA, bid_json, deal_json, offer_json
+from . import trading_json as tj
+from .trading_json import AMOUNT_ERROR_SCHEMA, bid_json, deal_json, offer_json
 
 bp = Blueprint("trading_api", __name__, url_prefix=API_PREFIX)
 
@@ -37,53 +37,6 @@ def rate_key():
     return f"user:{user.id}" if user is not None else get_remote_address()
 
 
-# --- schemas ---------------------------------------------------------------------------------
-
-AMOUNT = {"type": "integer", "minimum": 1, "description": "fen (integer minor units)"}
-DEAL_TYPE = {"type": "string", "enum": ["assignment", "exclusive_license", "sole_license", "non_exclusive_license"]}
-TIME = {"type": "string", "format": "date-time"}
-NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
-
-OFFER_SCHEMA = {
-    "type": "object",
-    "required": ["id", "listing_id", "parent_id", "made_by", "amount", "currency", "deal_type", "message",
-                 "status", "expires_at", "created_at", "decided_at", "buyer"],
-    "properties": {
-        "id": {"type": "integer"}, "listing_id": {"type": "integer"},
-        "parent_id": {"type": ["integer", "null"]},
-        "made_by": {"type": "string", "enum": ["buyer", "seller"]},
-        "amount": {"type": "integer"}, "currency": {"type": "string"}, "deal_type": {"type": "string"},
-        "message": {"type": ["string", "null"]},
-        "status": {"type": "string", "enum": ["open", "countered", "accepted", "declined", "expired", "withdrawn"]},
-        "expires_at": TIME, "created_at": TIME, "decided_at": NULLABLE_TIME,
-        "buyer": {"type": "string", "description": "masked buyer, e.g. 买家***3"},
-    },
-}
-BID_SCHEMA = {
-    "type": "object", "required": ["id", "amount", "currency", "bidder", "created_at"],
-    "properties": {"id": {"type": "integer"}, "amount": {"type": "integer"}, "currency": {"type": "string"},
-                   "bidder": {"type": "string", "description": "masked bidder, e.g. 买家***3"}, "created_at": TIME},
-}
-AUCTION_STATE_SCHEMA = {
-    "type": "object",
-    "required": ["current_price", "ends_at", "bid_count", "minimum_next_bid", "reserve_met"],
-    "properties": {"current_price": {"type": ["integer", "null"]}, "ends_at": TIME, "bid_count": {"type": "integer"},
-                   "minimum_next_bid": {"type": "integer"}, "reserve_met": {"type": "boolean"}},
-}
-AMOUNT_ERROR_SCHEMA = {
-    "type": "object", "required": ["error"],
-    "properties": {"error": {
-        "type": "object", "required": ["code", "message"],
-        "properties": {**ERROR_SCHEMA["properties"]["error"]["properties"],
-                       "minimum_amount": {"type": "integer", "description": "the lowest amount that would be taken"},
-                       "deposit_amount": {"type": "integer", "description": "code deposit_required: the auction's "
-                                                                            "deposit (fen) to pay before bidding"},
-                       "deposit_status": {"type": ["string", "null"], "description": "code deposit_required: the "
-                                                                                    "bidder's deposit, if any"}},
-    }},
-}
-
-
 def _auction_state(auction):
     return {"current_price": auction.current_price, "ends_at": iso(auction.ends_at), "bid_count": auction.bid_count,
             "minimum_next_bid": bidding.minimum_next_bid(auction), "reserve_met": auction.reserve_met}
@@ -93,9 +46,8 @@ def _auction_state(auction):
 
 @bp.post("/listings/<int:listing_id>/purchase")
 @limiter.limit(_buy_limit, key_func=rate_key)
-@doc("Buy a fixed-price listing now (opens a deal, reserves the listing)", tags=["trading"], request_schema={
-    "type": "object", "required": ["deal_type"], "properties": {"deal_type": DEAL_TYPE}},
-    responses={"201": {"type": "object", "required": ["deal"], "properties": {"deal": DEAL_SCHEMA}},
+@doc("Buy a fixed-price listing now (opens a deal, reserves the listing)", tags=["trading"], request_schema=tj.PurchaseInput,
+    responses={"201": tj.DealAnswer,
                "403": None, "404": None, "409": None, "422": None, "429": None})
 @commit_after
 def purchase(listing_id):
@@ -107,10 +59,8 @@ def purchase(listing_id):
 
 @bp.post("/listings/<int:listing_id>/offers")
 @limiter.limit(_offer_limit, key_func=rate_key)
-@doc("Make an offer on a negotiable (面议) listing", tags=["trading"], request_schema={
-    "type": "object", "required": ["amount", "deal_type"],
-    "properties": {"amount": AMOUNT, "deal_type": DEAL_TYPE, "message": {"type": "string", "maxLength": 2000}}},
-    responses={"201": {"type": "object", "required": ["offer"], "properties": {"offer": OFFER_SCHEMA}},
+@doc("Make an offer on a negotiable (面议) listing", tags=["trading"], request_schema=tj.OfferInput,
+    responses={"201": tj.OfferAnswer,
                "403": None, "404": None, "409": AMOUNT_ERROR_SCHEMA, "422": AMOUNT_ERROR_SCHEMA, "429": None})
 @commit_after
 def make_offer(listing_id):
@@ -122,8 +72,7 @@ def make_offer(listing_id):
 
 @bp.post("/offers/<int:offer_id>/accept")
 @doc("Accept an offer (seller: a buyer's offer; buyer: the seller's counter) and open the deal",
-     tags=["trading"], responses={"200": {"type": "object", "required": ["deal"], "properties": {"deal": DEAL_SCHEMA}},
-                                  "403": None, "404": None, "409": None})
+     tags=["trading"], responses={"200": tj.DealAnswer, "403": None, "404": None, "409": None})
 @commit_after
 def accept_offer(offer_id):
     deal = trading.accept_offer(offer_id, require_user())
@@ -132,7 +81,7 @@ def accept_offer(offer_id):
 
 @bp.post("/offers/<int:offer_id>/decline")
 @doc("Decline an open offer (the side that did not make it)", tags=["trading"],
-     responses={"200": {"type": "object", "required": ["offer"], "properties": {"offer": OFFER_SCHEMA}},
+     responses={"200": tj.OfferAnswer,
                 "403": None, "404": None, "409": None})
 @commit_after
 def decline_offer(offer_id):
@@ -143,9 +92,8 @@ def decline_offer(offer_id):
 @bp.post("/offers/<int:offer_id>/counter")
 @limiter.limit(_offer_limit, key_func=rate_key)
 @doc("Counter an open offer with another amount (a new offer pointing at this one)", tags=["trading"],
-     request_schema={"type": "object", "required": ["amount"],
-                     "properties": {"amount": AMOUNT, "message": {"type": "string", "maxLength": 2000}}},
-     responses={"201": {"type": "object", "required": ["offer"], "properties": {"offer": OFFER_SCHEMA}},
+     request_schema=tj.CounterInput,
+     responses={"201": tj.OfferAnswer,
                 "403": None, "404": None, "409": AMOUNT_ERROR_SCHEMA, "422": AMOUNT_ERROR_SCHEMA, "429": None})
 @commit_after
 def counter_offer(offer_id):
@@ -158,9 +106,8 @@ def counter_offer(offer_id):
 @bp.post("/listings/<int:listing_id>/bids")
 @limiter.limit(_bid_limit, key_func=rate_key)
 @doc("Bid on a timed auction; a losing bid is a 409 carrying minimum_amount", tags=["trading"],
-     request_schema={"type": "object", "required": ["amount"], "properties": {"amount": AMOUNT}},
-     responses={"201": {"type": "object", "required": ["bid", "auction"],
-                        "properties": {"bid": BID_SCHEMA, "auction": AUCTION_STATE_SCHEMA}},
+     request_schema=tj.BidInput,
+     responses={"201": tj.BidAnswer,
                 "403": None, "404": None, "409": AMOUNT_ERROR_SCHEMA, "422": AMOUNT_ERROR_SCHEMA, "429": None})
 @commit_after
 def place_bid(listing_id):
@@ -172,8 +119,7 @@ def place_bid(listing_id):
 
 @bp.get("/listings/<int:listing_id>/bids")
 @doc("Accepted bids, newest first, bidders masked (public)", auth=False, tags=["trading"],
-     responses={"200": {"type": "object", "required": ["bids"],
-                        "properties": {"bids": {"type": "array", "items": BID_SCHEMA}}}, "404": None})
+     responses={"200": tj.BidList, "404": None})
 @commit_after
 def list_bids(listing_id):
     bids = bidding.accepted_bids(listing_id, token_user())

@@ -1,4 +1,5 @@
-"""A listing as JSON (docs/api.md ``GET /listings/{id}``). Search and escrow import ``listing_json`` from here.
+"""A listing as JSON (docs/api.md ``GET /listings/{id}``; its schema is ``listings.schemas.ListingOut``). Search
+and escrow import ``listing_json`` from here.
 
 The auction's reserve price is never exposed, only whether it is met. The
 operator's rejection reason and the pledge-consent flag are shown to the
@@ -7,115 +8,6 @@ listing's own organisation and to operators only.
 from marketplace.timeutil import iso, utcnow
 
 from . import service
-
-RIGHT_SCHEMA = {
-    "type": "object",
-    "required": ["id", "kind", "number", "title", "expires_on"],
-    "properties": {
-        "id": {"type": "integer"},
-        "kind": {"type": "string", "enum": ["patent", "trademark"]},
-        "number": {"type": "string"},
-        "title": {"type": "string"},
-        "expires_on": {"type": "string", "format": "date", "nullable": True},
-        "remaining_days": {"type": "integer", "nullable": True},
-        # patents
-        "application_number": {"type": "string"},
-        "patent_type": {"type": "string", "enum": ["invention", "utility_model", "design"], "nullable": True},
-        "abstract": {"type": "string", "nullable": True},
-        "ipc_codes": {"type": "array", "items": {"type": "string"}},
-        "locarno_class": {"type": "string", "nullable": True},
-        "filing_date": {"type": "string", "format": "date", "nullable": True},
-        "grant_date": {"type": "string", "format": "date", "nullable": True},
-        "claims_count": {"type": "integer", "nullable": True},
-        "legal_status": {"type": "string", "nullable": True},
-        "pledged": {"type": "boolean"},
-        "family_countries": {"type": "array", "items": {"type": "string"}},
-        "exclusive_license_until": {"type": "string", "format": "date", "nullable": True},
-        # trademarks
-        "registration_number": {"type": "string"},
-        "mark_text": {"type": "string"},
-        "nice_classes": {"type": "array", "items": {"type": "integer"}},
-        "similar_groups": {"type": "array", "items": {"type": "string"}},
-        "goods": {"type": "array", "items": {"type": "string"}},
-        "registration_date": {"type": "string", "format": "date", "nullable": True},
-        "status": {"type": "string", "nullable": True},
-    },
-}
-
-AUCTION_SCHEMA = {
-    "type": "object",
-    "required": ["start_price", "min_increment", "ends_at", "current_price", "reserve_met", "bid_count"],
-    "properties": {
-        "start_price": {"type": "integer"},
-        "min_increment": {"type": "integer"},
-        "ends_at": {"type": "string", "format": "date-time"},
-        "current_price": {"type": "integer", "nullable": True},
-        "reserve_met": {"type": "boolean"},
-        "bid_count": {"type": "integer"},
-        "closed": {"type": "boolean"},
-        "deposit_amount": {"type": "integer", "nullable": True,
-                           "description": "保证金 (fen) to pay before bidding; null: none (docs/trading.md)"},
-        "deposit_forfeit": {"type": "object", "nullable": True,
-                            "description": "the published rule for a winner who does not pay: the seller gets "
-                                           "to_seller, the platform keeps platform_fee"},
-    },
-}
-
-LISTING_SCHEMA = {
-    "type": "object",
-    "required": ["id", "kind", "title", "description", "status", "price", "currency", "price_mode", "deal_types",
-                 "grade", "grade_score", "region", "rights", "seller"],
-    "properties": {
-        "id": {"type": "integer"},
-        "kind": {"type": "string", "enum": ["patent", "trademark"]},
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-        "description_html": {"type": "string"},
-        "status": {"type": "string", "enum": list(service.STATUS_LABELS)},
-        "price": {"type": "integer", "nullable": True},
-        "fees": {"type": "object", "nullable": True, "description": "escrow.fees.quote of the price (null without "
-                 "one): the buyer pays price, the seller receives seller_net = price - fee",
-                 "properties": {"price": {"type": "integer"}, "fee_bps": {"type": "integer"},
-                                "fee": {"type": "integer"}, "seller_net": {"type": "integer"}}},
-        "deal_prices": {"type": "object", "nullable": True, "description": "fen per deal type priced apart from "
-                        "price (as given); prices lists every deal type's price"},
-        "prices": {"type": "array", "description": "each deal type offered with its price (fen; null: 面议) and the "
-                   "fee quote of that price; empty for an auction", "items": {
-                       "type": "object", "required": ["deal_type", "price", "fees"],
-                       "properties": {"deal_type": {"type": "string"}, "price": {"type": "integer", "nullable": True},
-                                      "fees": {"type": "object", "nullable": True}}}},
-        "currency": {"type": "string"},
-        "price_mode": {"type": "string", "enum": ["fixed", "negotiable", "auction"]},
-        "deal_types": {"type": "array", "items": {"type": "string", "enum": list(service.DEAL_TYPE_LABELS)}},
-        "grade": {"type": "string", "enum": ["A", "B", "C", "D"], "nullable": True},
-        "grade_score": {"type": "number", "nullable": True},
-        "region": {"type": "string"},
-        "rights": {"type": "array", "items": RIGHT_SCHEMA},
-        "seller": {"type": "object", "required": ["type", "name", "organization", "verified"], "properties": {
-            "type": {"type": "string", "enum": ["organization", "person"]}, "name": {"type": "string"},
-            "organization": {"type": "string"}, "verified": {"type": "boolean"}}},
-        "auction": AUCTION_SCHEMA,
-        "expires_on": {"type": "string", "format": "date", "nullable": True},
-        "image_url": {"type": "string", "nullable": True},
-        "url": {"type": "string"},
-        "license_territory": {"type": "string", "nullable": True},
-        "license_field": {"type": "string", "nullable": True},
-        "license_years": {"type": "integer", "nullable": True},
-        "created_at": {"type": "string", "format": "date-time"},
-        "published_at": {"type": "string", "format": "date-time", "nullable": True},
-        "rejection_reason": {"type": "string", "nullable": True},
-        "pledge_consent_uploaded": {"type": "boolean"},
-        "requested_document": {"type": "string", "nullable": True,
-                               "description": "the document the rejection asked for (owner and operators)"},
-        "requested_document_uploaded": {"type": "boolean"},
-    },
-}
-
-WARNING_SCHEMA = {
-    "type": "object", "required": ["code", "message", "listing_ids"],
-    "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                   "listing_ids": {"type": "array", "items": {"type": "integer"}}},
-}
 
 
 def _day(value):

@@ -20,10 +20,20 @@ from .vocab import (
     DEAD_TM_STATUSES,
     KIND_LABELS,
     LEGAL_STATUSES,
+    MAX_ABSTRACT,
     MAX_AUCTION_DAYS,
+    MAX_CLAIMS,
     MAX_DESCRIPTION,
+    MAX_DISPUTES,
+    MAX_LICENSE_CAP,
+    MAX_LICENSE_FIELD,
+    MAX_LICENSE_TERRITORY,
+    MAX_LICENSE_YEARS,
+    MAX_MARK_TEXT,
     MAX_PRICE,
+    MAX_RIGHT_TITLE,
     MAX_RIGHTS,
+    MAX_TITLE,
     PATENT_TYPE_LABELS,
     TM_STATUSES,
 )
@@ -166,8 +176,8 @@ def parse_patent(raw, prefix, fields, today):
                 "与申请号不符：申请号 %(number)s 是%(actual)s，不是%(given)s", number=values["number"],
                 actual=_(ids.PATENT_TYPE_LABELS[patent_type]), given=_(ids.PATENT_TYPE_LABELS[given_type]))
     values["patent_type"] = patent_type
-    values["title"] = _text(raw.get("title"), fields, prefix + "title", required=True, max_len=300)
-    values["abstract"] = _text(raw.get("abstract"), fields, prefix + "abstract", max_len=5000) or None
+    values["title"] = _text(raw.get("title"), fields, prefix + "title", required=True, max_len=MAX_RIGHT_TITLE)
+    values["abstract"] = _text(raw.get("abstract"), fields, prefix + "abstract", max_len=MAX_ABSTRACT) or None
 
     codes = []
     for i, code in enumerate(_list(raw.get("ipc_codes"), fields, prefix + "ipc_codes")):
@@ -206,7 +216,7 @@ def parse_patent(raw, prefix, fields, today):
     if grant and filing and grant < filing:
         fields[prefix + "grant_date"] = _("授权公告日不能早于申请日")
     values["grant_date"] = grant
-    values["claims_count"] = _int(raw.get("claims_count"), fields, prefix + "claims_count", minimum=1, maximum=1000)
+    values["claims_count"] = _int(raw.get("claims_count"), fields, prefix + "claims_count", minimum=1, maximum=MAX_CLAIMS)
     if values["claims_count"] and patent_type == "design":
         fields[prefix + "claims_count"] = _("外观设计没有权利要求")
 
@@ -251,7 +261,7 @@ def parse_trademark(raw, prefix, fields, today):
         values["number"] = ids.normalize_registration_number(raw.get("registration_number"))
     except ids.InvalidIdentifier as exc:
         fields[prefix + "registration_number"] = str(exc)
-    values["title"] = _text(raw.get("mark_text"), fields, prefix + "mark_text", required=True, max_len=100)
+    values["title"] = _text(raw.get("mark_text"), fields, prefix + "mark_text", required=True, max_len=MAX_MARK_TEXT)
 
     classes = []
     raw_classes = _list(raw.get("nice_classes"), fields, prefix + "nice_classes")
@@ -304,7 +314,7 @@ def parse_trademark(raw, prefix, fields, today):
     values["pledged"] = _bool(raw.get("pledged"), fields, prefix + "pledged")
     values["use_evidence"] = _bool(raw.get("use_evidence"), fields, prefix + "use_evidence") \
         if raw.get("use_evidence") not in (None, "") else None
-    values["disputes"] = _int(raw.get("disputes"), fields, prefix + "disputes", minimum=0, maximum=1000)
+    values["disputes"] = _int(raw.get("disputes"), fields, prefix + "disputes", minimum=0, maximum=MAX_DISPUTES)
     return values if len(fields) == before else None
 
 
@@ -348,6 +358,11 @@ def _deal_prices(raw, fields, deal_types, mode, price):
     return out or None
 
 
+def kind_mismatch(kind):
+    """Why a right of the other kind cannot be in a ``kind`` listing."""
+    return _("%(kind)s挂牌只能包含%(kind)s", kind=_(KIND_LABELS[kind]))
+
+
 def parse_listing(data, *, today=None, now=None, default_region="other"):
     """Validate a full listing input (docs/api.md ``POST /listings`` shape).
 
@@ -366,7 +381,7 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
         fields["kind"] = _("应为 patent（专利）或 trademark（商标）")
         kind = None
     out["kind"] = kind
-    out["title"] = _text(data.get("title"), fields, "title", required=True, max_len=200)
+    out["title"] = _text(data.get("title"), fields, "title", required=True, max_len=MAX_TITLE)
     out["description"] = _text(data.get("description"), fields, "description", max_len=MAX_DESCRIPTION) or ""
 
     deal_types = _list(data.get("deal_types"), fields, "deal_types")
@@ -399,10 +414,10 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
     if _choice(region, REGIONS) is None:
         fields["region"] = _("未知地区：应为广东省21个地级市之一或 other")
     out["region"] = region
-    out["license_territory"] = _text(data.get("license_territory"), fields, "license_territory", max_len=100) or None
-    out["license_field"] = _text(data.get("license_field"), fields, "license_field", max_len=200) or None
-    out["license_years"] = _int(data.get("license_years"), fields, "license_years", minimum=1, maximum=30)
-    out["license_cap"] = _int(data.get("license_cap"), fields, "license_cap", minimum=1, maximum=100_000)
+    out["license_territory"] = _text(data.get("license_territory"), fields, "license_territory", max_len=MAX_LICENSE_TERRITORY) or None
+    out["license_field"] = _text(data.get("license_field"), fields, "license_field", max_len=MAX_LICENSE_FIELD) or None
+    out["license_years"] = _int(data.get("license_years"), fields, "license_years", minimum=1, maximum=MAX_LICENSE_YEARS)
+    out["license_cap"] = _int(data.get("license_cap"), fields, "license_cap", minimum=1, maximum=MAX_LICENSE_CAP)
     if out["license_cap"] and "non_exclusive_license" not in out["deal_types"]:
         out["license_cap"] = None  # only non-exclusive licences are sold more than once
     out["acts_for_holders"] = _bool(data.get("acts_for_holders"), fields, "acts_for_holders")
@@ -421,7 +436,7 @@ def parse_listing(data, *, today=None, now=None, default_region="other"):
                 fields[f"rights[{i}]"] = _("应为 {\"patent\": {…}} 或 {\"trademark\": {…}}")
                 continue
             if kind and right_kind != kind:
-                fields[f"rights[{i}]"] = _("%(kind)s挂牌只能包含%(kind)s", kind=_(KIND_LABELS[kind]))
+                fields[f"rights[{i}]"] = kind_mismatch(kind)
                 continue
             prefix = f"rights[{i}].{right_kind}."
             body = fill_from_register(right_kind, body)

@@ -22,4 +22,15 @@ MAX_RIGHTS = 100
 MAX_DESCRIPTION = 20_000
 MAX_PRICE = 10**14  # fen: 1万亿元, far beyond any real deal, keeps BIGINT arithmetic safe
 MAX_AUCTION_DAYS = 90
+# text and number bounds of a listing's input (listings/schemas.py for the API, validation.py for every input)
+MAX_TITLE = 200
+MAX_RIGHT_TITLE = 300
+MAX_ABSTRACT = 5000
+MAX_MARK_TEXT = 100
+MAX_LICENSE_TERRITORY = 100
+MAX_LICENSE_FIELD = 200
+MAX_LICENSE_YEARS = 30
+MAX_LICENSE_CAP = 100_000
+MAX_CLAIMS = 1000
+MAX_DISPUTES = 1000
 RELIST_AUCTION_DAYS = 7  # a relisted auction's default close, from the moment of relisting

@@ -8,6 +8,7 @@ import functools
 from flask import g, jsonify, request
 from flask_babel import gettext as _
 
+from . import schemas
 from .errors import NotAuthenticated, PermissionDenied, ValidationError
 from .extensions import db
 from .models import ApiToken
@@ -43,12 +44,38 @@ def require_user(*roles):
 
 
 def json_body():
-    """The request's JSON object, or a 400 naming the problem."""
+    """The request's JSON object, validated by the schema its route documents (``@doc(request_schema=…)``),
+    or a 422 naming the problem of each field."""
     data = request.get_json(silent=True)
     if data is None:
         raise ValidationError(_("请求体必须是 JSON 对象"), {"body": _json_problem()})
     if not isinstance(data, dict):
         raise ValidationError(_("请求体必须是 JSON 对象"), {"body": "expected an object"})
+    return _validated(_route_doc().get("request"), data)
+
+
+def query_args():
+    """The query string, validated by the route's ``@doc(query_schema=…)``: a dict of the parameters given."""
+    args = {key: request.args.get(key) for key in request.args}
+    return _validated(_route_doc().get("query"), args)
+
+
+def _route_doc():
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint)
+    return getattr(view, "__openapi__", None) or {}
+
+
+def _validated(schema, data):
+    """``data`` when ``schema`` (a marshmallow schema) accepts it; else the fields' reasons as a 422.
+    A hand-written dict schema (not yet converted) documents only."""
+    if schema is None or isinstance(schema, dict):
+        return data
+    errors = schemas.instance(schema).validate(data)
+    if errors:
+        fields = schemas.flat_errors(errors)
+        raise ValidationError(_("请检查这些字段：%(fields)s", fields=", ".join(fields)), fields)
     return data
 
 
@@ -79,17 +106,21 @@ def error_response(status, code, message, fields=None):
 # A view documents itself with @doc(...); marketplace.openapi builds the
 # document from the app's url_map, so every registered route appears in it.
 
-def doc(summary, *, request_schema=None, responses=None, auth=True, tags=None, parameters=None,
+def doc(summary, *, request_schema=None, query_schema=None, responses=None, auth=True, tags=None, parameters=None,
         content_type="application/json"):
     """Attach OpenAPI facts to a view function.
 
-    ``responses`` maps status codes to a JSON schema (or None for "no body described").
+    ``request_schema`` / ``query_schema``: a ``marketplace.schemas.Body`` that ``json_body()`` /
+    ``query_args()`` validate with and the document describes (a plain JSON-schema dict still documents
+    the routes not converted yet). ``responses`` maps status codes to a schema (``marketplace.schemas.Out``
+    or a dict), or None for "no body described".
     """
 
     def wrap(fn):
         fn.__openapi__ = {
             "summary": summary,
             "request": request_schema,
+            "query": query_schema,
             "responses": responses or {"200": {"type": "object"}},
             "auth": auth,
             "tags": tags or [],

@@ -7,6 +7,7 @@ import re
 
 from flask import Blueprint, current_app, jsonify
 
+from . import schemas
 from .apiutil import API_PREFIX
 
 bp = Blueprint("openapi", __name__, url_prefix=API_PREFIX)
@@ -32,6 +33,7 @@ def _param_schema(converter):
 
 
 def build_document(app):
+    conv = schemas.converter()
     paths = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.rule.startswith("/api/"):
@@ -52,13 +54,15 @@ def build_document(app):
                 if meta["tags"]:
                     op["tags"] = meta["tags"]
                 params += meta["parameters"]
+                if meta.get("query") is not None:
+                    params += schemas.query_parameters(meta["query"], conv)
                 if meta["request"] is not None and method in ("POST", "PATCH", "PUT"):
-                    op["requestBody"] = {"required": True,
-                                         "content": {meta["content_type"]: {"schema": meta["request"]}}}
+                    op["requestBody"] = {"required": True, "content": {
+                        meta["content_type"]: {"schema": schemas.json_schema(meta["request"], conv)}}}
                 for status, schema in meta["responses"].items():
                     desc = {"description": f"HTTP {status}"}
                     if schema is not None:
-                        desc["content"] = {"application/json": {"schema": schema}}
+                        desc["content"] = {"application/json": {"schema": schemas.json_schema(schema, conv)}}
                     elif str(status).startswith(("4", "5")):
                         desc["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
                     op["responses"][str(status)] = desc

@@ -4,15 +4,11 @@ from flask import Blueprint, current_app, jsonify, request
 from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
 from marketplace.extensions import limiter
 
+from . import schemas as sc
 from . import service
 
 bp = Blueprint("messaging_api", __name__, url_prefix=API_PREFIX)
 TAGS = ["messages"]
-WRITE = {"type": "object", "required": ["message"], "properties": {
-    "message": {"type": "string", "minLength": 1, "maxLength": service.MAX_MESSAGE}}}
-INBOX = {"type": "object", "properties": {"unread": {"type": "integer"},
-                                          "threads": {"type": "array", "items": service.THREAD_SCHEMA}}}
-ONE = {"type": "object", "properties": {"thread": service.THREAD_SCHEMA}}
 
 
 def _limit():
@@ -37,7 +33,7 @@ def _write(write, target_id):
 
 @bp.get("/threads")
 @doc("The caller's message threads, the latest first, each with its unread count", tags=TAGS,
-     responses={"200": INBOX})
+     responses={"200": sc.Inbox})
 def threads():
     user = require_user()
     rows = service.inbox(user)
@@ -47,7 +43,7 @@ def threads():
 
 @bp.get("/threads/<int:thread_id>")
 @doc("A thread and its messages (its two parties; operators when a dispute names it). Reading marks it read",
-     tags=TAGS, responses={"200": ONE})
+     tags=TAGS, responses={"200": sc.One})
 @commit_after
 def thread(thread_id):
     user = require_user()
@@ -57,8 +53,8 @@ def thread(thread_id):
 
 
 @bp.post("/threads/<int:thread_id>/messages")
-@doc("Write in a thread (its two parties; operators only read: 403)", tags=TAGS, request_schema=WRITE,
-     responses={"201": ONE})
+@doc("Write in a thread (its two parties; operators only read: 403)", tags=TAGS, request_schema=sc.Write,
+     responses={"201": sc.One})
 @limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 @commit_after
 def reply(thread_id):
@@ -67,7 +63,7 @@ def reply(thread_id):
 
 @bp.post("/threads/<int:thread_id>/disclose")
 @doc("A party names a listing thread in the dispute of a deal on that listing (operators may then read it); "
-     "409 without a disputed deal", tags=TAGS, responses={"200": ONE})
+     "409 without a disputed deal", tags=TAGS, responses={"200": sc.One})
 @commit_after
 def disclose(thread_id):
     user = require_user()
@@ -76,8 +72,8 @@ def disclose(thread_id):
 
 @bp.post("/listings/<int:listing_id>/messages")
 @doc("A buyer writes to the listing's seller (the thread starts with the first message; one per listing and "
-     "buyer). 409 when the listing is no longer on the market", tags=TAGS, request_schema=WRITE,
-     responses={"201": ONE})
+     "buyer). 409 when the listing is no longer on the market", tags=TAGS, request_schema=sc.Write,
+     responses={"201": sc.One})
 @limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 @commit_after
 def write_listing(listing_id):
@@ -85,8 +81,8 @@ def write_listing(listing_id):
 
 
 @bp.post("/deals/<int:deal_id>/messages")
-@doc("The buyer or the seller writes in the deal's thread (operators: 403)", tags=TAGS, request_schema=WRITE,
-     responses={"201": ONE})
+@doc("The buyer or the seller writes in the deal's thread (operators: 403)", tags=TAGS, request_schema=sc.Write,
+     responses={"201": sc.One})
 @limiter.shared_limit(_limit, scope="messages", key_func=_user_key)
 @commit_after
 def write_deal(deal_id):

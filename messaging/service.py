@@ -390,19 +390,3 @@ def thread_json(thread, user, unread=None, with_messages=False):
             item["mine"] = m.author_id == user.id
             data["messages"].append(item)
     return data
-
-
-MESSAGE_SCHEMA = {"type": "object", "properties": {
-    "id": {"type": "integer"}, "author": {"type": "string"}, "mine": {"type": "boolean"},
-    "body": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}}}
-THREAD_SCHEMA = {"type": "object", "required": ["id", "kind", "listing_id"], "properties": {
-    "id": {"type": "integer"}, "kind": {"type": "string", "enum": ["listing", "deal"]},
-    "listing_id": {"type": "integer"}, "deal_id": {"type": ["integer", "null"]},
-    "listing_title": {"type": "string"}, "with": {"type": "string"},
-    "side": {"type": ["string", "null"], "enum": ["buyer", "seller", None]},
-    "message_count": {"type": "integer"}, "last_message_at": {"type": "string"},
-    "disclosed_deal_id": {"type": ["integer", "null"]}, "unread": {"type": "integer"},
-    "contacts_visible": {"type": "boolean"},
-    "contacts": {"type": ["object", "null"], "properties": {
-        "name": {"type": "string"}, "organization": {"type": ["string", "null"]}, "email": {"type": "string"}}},
-    "messages": {"type": "array", "items": MESSAGE_SCHEMA}}}

@@ -202,6 +202,9 @@ def app(tmp_path, tmp_path_factory, app_config, request):
 
 @pytest.fixture
 def client(app):
+    from tests.schema_check import DocumentedClient
+
+    app.test_client_class = DocumentedClient  # every JSON answer checked against its documented schema
     return app.test_client()
 
 

@@ -1,34 +1,11 @@
 """The search API answers exactly what its OpenAPI document says (schemas and documented parameters)."""
-import copy
-
 import jsonschema
 import pytest
 
 from marketplace.extensions import db
 from tests import factories
+from tests.schema_check import json_schema as _json_schema
 from tests.search.conftest import make_search_listing
-
-
-def _json_schema(schema):
-    """OpenAPI 3.0 → JSON Schema: ``nullable: true`` becomes a null alternative."""
-    schema = copy.deepcopy(schema)
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.pop("nullable", False):
-                t = node.get("type")
-                if isinstance(t, str):
-                    node["type"] = [t, "null"]
-                if "enum" in node:
-                    node["enum"] = list(node["enum"]) + [None]
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schema)
-    return schema
 
 
 @pytest.fixture

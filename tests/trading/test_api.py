@@ -8,6 +8,7 @@ from marketplace.extensions import db
 from marketplace.openapi import build_document
 from tests import factories
 from tests.probes import nothing_changes
+from tests.schema_check import json_schema as _json_schema
 from tests.trading.conftest import api
 
 ROUTES = {
@@ -16,21 +17,6 @@ ROUTES = {
     ("/api/v1/offers/{offer_id}/counter", "post"), ("/api/v1/listings/{listing_id}/bids", "post"),
     ("/api/v1/listings/{listing_id}/bids", "get"),
 }
-
-
-def _json_schema(schema):
-    """OpenAPI 3.0 ``nullable`` as JSON Schema (what schemathesis does too)."""
-    if isinstance(schema, list):
-        return [_json_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _json_schema(v) for k, v in schema.items() if k != "nullable"}
-    if schema.get("nullable") and "type" in out:
-        types = out["type"] if isinstance(out["type"], list) else [out["type"]]
-        out["type"] = [*types, "null"]
-    elif schema.get("nullable"):
-        out = {"anyOf": [out, {"type": "null"}]}
-    return out
 
 
 def documented(app, path, method, response):
