@@ -104,6 +104,7 @@ class Snapshot:
     def __init__(self, searcher, segment_cache, postings_cache=None):
         self.searcher = searcher
         self.postings_cache = postings_cache if postings_cache is not None else PostingsCache()
+        self.pairs = True  # every document has its word-pair fields (``storage`` says otherwise for an upgraded index)
         self.reader = searcher.reader()
         # An empty index has one EmptyReader leaf without a segment.
         leaves = [(r, off) for r, off in self.reader.leaf_readers() if r.segment() is not None]
@@ -241,7 +242,7 @@ class Snapshot:
         found = np.zeros(self.size, dtype=bool)
         for name in FIELD_BOOSTS:
             docs = np.nonzero(candidates if by_field is None else by_field[name] & candidates)[0]
-            if len(docs) and len(words) > 1 and f"{name}_pair" in self.reader.schema:
+            if len(docs) and len(words) > 1 and self.pairs and f"{name}_pair" in self.reader.schema:
                 # Every two consecutive words as one term: a two-word phrase is answered here; a longer one
                 # keeps only the docs holding all its pairs for the position check below (issue 18).
                 for first, second in zip(words, words[1:], strict=False):
