@@ -233,24 +233,19 @@ class ChineseEnglishTokenizer(Tokenizer):
     def __eq__(self, other):
         return other is not None and self.__class__ is other.__class__
 
+    def _items(self, value, mode):
+        """(text, position, start, end) of each token of ``value``."""
+        return _index_words(value) if mode == "index" else iter_words(value)
+
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        if not tokenize:
-            token.original = token.text = value
-            token.boost = 1.0
-            if positions:
-                token.pos = start_pos
-            if chars:
-                token.startchar, token.endchar = start_char, start_char + len(value)
-            yield token
-            return
-        words = _index_words(value) if mode == "index" else iter_words(value)
-        for word, pos, start, end in words:
+        items = self._items(value, mode) if tokenize else [(value, 0, 0, len(value))]
+        for word, pos, start, end in items:
             token.text = word
             token.boost = 1.0
             token.stopped = False
-            if keeporiginal:
+            if keeporiginal or not tokenize:
                 token.original = word
             if positions:
                 token.pos = start_pos + pos
@@ -285,29 +280,14 @@ def word_pairs(words):
     return list(out)
 
 
-class WordPairTokenizer(Tokenizer):
+class WordPairTokenizer(ChineseEnglishTokenizer):
     """Whoosh tokenizer of the ``title_pair``/``body_pair`` fields: one term per two words that follow each other
     (issue 18, phrases). A two-word phrase is then one term's postings, a longer one the AND of its pairs, checked
     against positions only for the few documents holding every pair."""
 
-    def __eq__(self, other):
-        return other is not None and self.__class__ is other.__class__
-
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
-                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+    def _items(self, value, mode):
         words = _index_words(value) if mode == "index" else list(iter_words(value))
-        for i, term in enumerate(word_pairs(words) if tokenize else [value]):
-            token.text = term
-            token.boost = 1.0
-            token.stopped = False
-            if keeporiginal:
-                token.original = term
-            if positions:
-                token.pos = start_pos + i
-            if chars:
-                token.startchar, token.endchar = start_char, start_char
-            yield token
+        return [(term, i, 0, 0) for i, term in enumerate(word_pairs(words))]
 
 
 def WordPairAnalyzer():  # noqa: N802
