@@ -580,6 +580,13 @@ def summarise(times):
             "max_ms": max(times) * 1000}
 
 
+def _size_mb(path):
+    """Bytes on disk of a file or a folder's files, in MB."""
+    path = Path(path)
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 1e6
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--listings", type=int, required=True, help="corpus size")
@@ -642,6 +649,8 @@ def main(argv=None):
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
+    results["sizes_mb"] = {"search_index": _size_mb(instance / "search_index"), "database": _size_mb(database),
+                           "fts5": _size_mb(workdir / "fts.sqlite3")}
     results["load_average"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     results["load_average_1min_samples"] = [round(x, 2) for x in load_samples]
     api = summarise([r["api_s"] for r in rows])
@@ -670,6 +679,7 @@ def main(argv=None):
         print(f"search reindex: {results['reindex']['per_second']:.0f} listings/s")
     print(f"load average during the run: {results['load_average']} (1, 5, 15 min, at the end); 1-min samples "
           f"while querying: {min(load_samples):.1f}–{max(load_samples):.1f}")
+    print("on disk, MB: " + ", ".join(f"{k} {v:.0f}" for k, v in results["sizes_mb"].items()))
     print(f"{'':14} {'median ms':>10} {'p95 ms':>10} {'max ms':>10}")
     print(f"{'API (HTTP)':14} {api['median_ms']:10.1f} {api['p95_ms']:10.1f} {api['max_ms']:10.1f}")
     print(f"{'FTS5 + facets':14} {fts['median_ms']:10.1f} {fts['p95_ms']:10.1f} {fts['max_ms']:10.1f}")

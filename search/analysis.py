@@ -233,24 +233,19 @@ class ChineseEnglishTokenizer(Tokenizer):
     def __eq__(self, other):
         return other is not None and self.__class__ is other.__class__
 
+    def _items(self, value, mode):
+        """(text, position, start, end) of each token of ``value``."""
+        return _index_words(value) if mode == "index" else iter_words(value)
+
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        if not tokenize:
-            token.original = token.text = value
-            token.boost = 1.0
-            if positions:
-                token.pos = start_pos
-            if chars:
-                token.startchar, token.endchar = start_char, start_char + len(value)
-            yield token
-            return
-        words = _index_words(value) if mode == "index" else iter_words(value)
-        for word, pos, start, end in words:
+        items = self._items(value, mode) if tokenize else [(value, 0, 0, len(value))]
+        for word, pos, start, end in items:
             token.text = word
             token.boost = 1.0
             token.stopped = False
-            if keeporiginal:
+            if keeporiginal or not tokenize:
                 token.original = word
             if positions:
                 token.pos = start_pos + pos
@@ -261,6 +256,42 @@ class ChineseEnglishTokenizer(Tokenizer):
 
 def ChineseEnglishAnalyzer():  # noqa: N802  (Whoosh names analyzers like classes)
     return ChineseEnglishTokenizer()
+
+
+PAIR_SEPARATOR = " "  # no word holds a space
+
+
+def pair_term(first, second):
+    """The ``*_pair`` field's term for two words at consecutive positions."""
+    return first + PAIR_SEPARATOR + second
+
+
+def word_pairs(words):
+    """The distinct pair terms of ``(word, position, …)`` tuples: every word at position p with every word at p + 1
+    (sub-words share their word's position, so 锂电池 and 电池 both pair with the next word)."""
+    at = {}
+    for word, pos, *_rest in words:
+        at.setdefault(pos, []).append(word)
+    out = {}
+    for pos, firsts in at.items():
+        for second in at.get(pos + 1, ()):
+            for first in firsts:
+                out[pair_term(first, second)] = None
+    return list(out)
+
+
+class WordPairTokenizer(ChineseEnglishTokenizer):
+    """Whoosh tokenizer of the ``title_pair``/``body_pair`` fields: one term per two words that follow each other
+    (issue 18, phrases). A two-word phrase is then one term's postings, a longer one the AND of its pairs, checked
+    against positions only for the few documents holding every pair."""
+
+    def _items(self, value, mode):
+        words = _index_words(value) if mode == "index" else list(iter_words(value))
+        return [(term, i, 0, 0) for i, term in enumerate(word_pairs(words))]
+
+
+def WordPairAnalyzer():  # noqa: N802
+    return WordPairTokenizer()
 
 
 # --- numbers --------------------------------------------------------------

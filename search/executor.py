@@ -16,7 +16,7 @@ import numpy as np
 from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
 
 from . import whoosh_reader
-from .analysis import split_word
+from .analysis import pair_term, split_word
 from .schema import COLUMN_FIELDS, FIELD_BOOSTS, GRADES, IPC_SECTIONS, NICE_CLASSES, PRICE_UNKNOWN, REGION_CODES
 
 BM25_K1, BM25_B = 1.2, 0.75
@@ -104,6 +104,7 @@ class Snapshot:
     def __init__(self, searcher, segment_cache, postings_cache=None):
         self.searcher = searcher
         self.postings_cache = postings_cache if postings_cache is not None else PostingsCache()
+        self.pairs = True  # every document has its word-pair fields (``storage`` says otherwise for an upgraded index)
         self.reader = searcher.reader()
         # An empty index has one EmptyReader leaf without a segment.
         leaves = [(r, off) for r, off in self.reader.leaf_readers() if r.segment() is not None]
@@ -234,11 +235,24 @@ class Snapshot:
 
         ``by_field`` ({field name: mask}, optional): the candidates of each field, i.e. those holding every word
         in that field (the caller knows it from the words' postings); a field without one is not read at all.
-        Positions are read rarest word first, each word only for the docs the previous ones left.
+        First the field's word pairs (``<field>_pair``, one term per two consecutive words) narrow the
+        candidates: that answers a two-word phrase. For a longer one, positions are then read rarest word
+        first, each word only for the docs the previous ones left.
         """
         found = np.zeros(self.size, dtype=bool)
         for name in FIELD_BOOSTS:
             docs = np.nonzero(candidates if by_field is None else by_field[name] & candidates)[0]
+            if len(docs) and len(words) > 1 and self.pairs and f"{name}_pair" in self.reader.schema:
+                # Every two consecutive words as one term: a two-word phrase is answered here; a longer one
+                # keeps only the docs holding all its pairs for the position check below (issue 18).
+                for first, second in zip(words, words[1:], strict=False):
+                    docs = np.intersect1d(docs, self.term_postings(f"{name}_pair", pair_term(first, second))[0],
+                                          assume_unique=True)
+                    if not len(docs):
+                        break
+                if len(words) == 2:
+                    found[docs] = True
+                    continue
             if not len(docs):
                 continue
             field = f"{name}_pos"

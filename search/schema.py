@@ -1,7 +1,8 @@
 """The index's schema and documents: what a listing looks like to the index (issue 20 split of ``index.py``).
 
-Text is indexed twice: ``title``/``body`` with frequencies only (what matching and BM25 read) and
-``title_pos``/``body_pos`` with word positions (read only for phrases). Facet, filter and sort fields are
+Text is indexed three times: ``title``/``body`` with frequencies only (what matching and BM25 read),
+``title_pos``/``body_pos`` with word positions and ``title_pair``/``body_pair`` with one term per two
+consecutive words (both read only for phrases). Facet, filter and sort fields are
 Whoosh columns (``COLUMN_FIELDS``, one fixed-size value per document) that the executor reads into numpy
 arrays. Nothing here touches the index on disk (``search.storage``) or runs queries (``search.executor``).
 """
@@ -14,7 +15,7 @@ from whoosh.fields import COLUMN, ID, KEYWORD, TEXT, FieldType, Schema
 from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
 from marketplace.regions import REGIONS
 
-from .analysis import ChineseEnglishAnalyzer, number_variants
+from .analysis import ChineseEnglishAnalyzer, WordPairAnalyzer, number_variants
 
 GRADES = ("A", "B", "C", "D")
 IPC_SECTIONS = tuple("ABCDEFGH")
@@ -57,6 +58,9 @@ def build_schema():
         "body": TEXT(analyzer=analyzer, phrase=False),
         "title_pos": FieldType(formats.Positions(), analyzer, scorable=False),
         "body_pos": FieldType(formats.Positions(), analyzer, scorable=False),
+        # Two words that follow each other, as one term (no frequencies): a phrase is a term look-up (issue 18).
+        "title_pair": FieldType(formats.Existence(), WordPairAnalyzer(), scorable=False),
+        "body_pair": FieldType(formats.Existence(), WordPairAnalyzer(), scorable=False),
         "numbers": KEYWORD(lowercase=True),
         "ipc": KEYWORD(lowercase=True),  # section, class, subclass and group terms: h, h01, h01m, h01m4/36
     }
@@ -162,8 +166,10 @@ def listing_document(listing):
         "lid": str(listing.id),
         "title": listing.title or "",
         "title_pos": listing.title or "",
+        "title_pair": listing.title or "",
         "body": "\n".join(body),
         "body_pos": "\n".join(body),
+        "body_pair": "\n".join(body),
         "numbers": " ".join(dict.fromkeys(numbers)),
         "ipc": " ".join(dict.fromkeys(ipc)),
         "listing_id": int(listing.id),

@@ -304,17 +304,14 @@ def _terms(clauses):
 _PUBLISHED_ROWS = sql(
     "SELECT l.id, l.title, l.kind, l.grade, l.price, l.currency, l.price_mode, l.region, l.description, "
     "l.deal_types, l.deal_prices, "
-    "a.current_price, a.start_price, a.bid_count, a.ends_at, a.closed_at "
+    "a.current_price, a.start_price, a.bid_count, a.ends_at, a.closed_at, "
+    "EXISTS (SELECT 1 FROM open_licences o WHERE o.listing_id = l.id AND o.status = 'open') AS open_licence "
     "FROM listings l LEFT JOIN auctions a ON a.listing_id = l.id "
     "WHERE l.status = 'published' AND l.id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
-_RIGHT_TEXTS = sql(
-    "SELECT lr.listing_id, r.title, r.abstract FROM listing_rights lr JOIN rights r ON r.id = lr.right_id "
-    "WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position"
-).bindparams(bindparam("ids", expanding=True))
-_FIRST_RIGHTS = sql(  # the spec line of a row: the first right's number, status, category and end of term
-    "SELECT lr.listing_id, r.kind, r.number, r.patent_type, r.legal_status, r.tm_status, r.filing_date, "
-    "r.registration_date, r.ipc_codes, r.locarno_class, r.nice_classes FROM listing_rights lr "
+_RIGHTS = sql(  # the rights' texts (snippets) and the first right's spec line: number, status, category, term
+    "SELECT lr.listing_id, r.title, r.abstract, r.kind, r.number, r.patent_type, r.legal_status, r.tm_status, "
+    "r.filing_date, r.registration_date, r.ipc_codes, r.locarno_class, r.nice_classes FROM listing_rights lr "
     "JOIN rights r ON r.id = lr.right_id WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position"
 ).bindparams(bindparam("ids", expanding=True))
 _HOLDERS = sql(
@@ -330,11 +327,6 @@ def _load_published(ids):
     return {row.id: row for row in db.session.execute(_PUBLISHED_ROWS, {"ids": list(ids)})}
 
 
-def _right_texts(ids):
-    texts = {}
-    for listing_id, title, abstract in db.session.execute(_RIGHT_TEXTS, {"ids": list(ids)}):
-        texts.setdefault(listing_id, []).extend(t for t in (title, abstract) if t)
-    return texts
 
 
 _MARKDOWN = re.compile(r"[*_`#>\[\]]+")
@@ -351,17 +343,6 @@ def plain_text(markdown):
     return _MARKDOWN.sub("", _LIST_MARKER.sub("", (markdown or "")[:MAX_PLAIN_CHARS])).strip()
 
 
-def _mark_open_licences(results):
-    """``open_licence``: true for results under an open licence (the badge; issue 16). One query."""
-    from listings.models import OpenLicence
-
-    ids = [r["id"] for r in results]
-    open_ids = set(db.session.scalars(db.select(OpenLicence.listing_id).where(
-        OpenLicence.listing_id.in_(ids), OpenLicence.status == "open"))) if ids else set()
-    for r in results:
-        r["open_licence"] = r["id"] in open_ids
-
-
 def _holders(ids):
     """{listing id: [holder name, …]} (权利人 of the listing's rights, each once)."""
     names = {}
@@ -370,12 +351,14 @@ def _holders(ids):
     return {k: list(v) for k, v in names.items()}
 
 
-def _first_rights(ids):
-    """{listing id: {number, status, category, term_end, rights}} from the listing's first right (one query)."""
+def _rights(ids):
+    """({listing id: [right titles and abstracts]}, {listing id: {number, status, category, term_end, rights}} from
+    the listing's first right): one query for both (issue 18, what every search request pays)."""
     from listings.models import Right
 
-    out = {}
-    for row in db.session.execute(_FIRST_RIGHTS, {"ids": list(ids)}):
+    texts, out = {}, {}
+    for row in db.session.execute(_RIGHTS, {"ids": list(ids)}):
+        texts.setdefault(row.listing_id, []).extend(t for t in (row.title, row.abstract) if t)
         if row.listing_id in out:
             out[row.listing_id]["rights"] += 1
             continue
@@ -388,7 +371,7 @@ def _first_rights(ids):
             "number": row.number, "status": status, "patent_type": row.patent_type,
             "ipc": ipc[0] if ipc else None, "locarno": row.locarno_class, "nice_classes": _as_list(row.nice_classes),
             "term_end": ends.isoformat() if ends else None, "rights": 1}
-    return out
+    return texts, out
 
 
 def _as_date(value):
@@ -447,6 +430,7 @@ def result_json(row, terms, right_texts=(), holders=(), first=None):
         "highlight": str(highlight(row.title, terms)),
         "snippet": str(snippet(body, terms)),
         "holders": list(holders),
+        "open_licence": bool(row.open_licence),  # the badge (issue 16)
         "url": f"/listings/{row.id}",
         **({"number": first["number"], "right_status": first["status"], "patent_type": first["patent_type"],
             "ipc": first["ipc"], "locarno": first["locarno"], "nice_classes": first["nice_classes"],
@@ -503,12 +487,10 @@ def _run(params, clauses, handle, with_facets, match_any=False):
     live = _load_published(found.ids)
     stale = [i for i in found.ids if i not in live]
     ordered = [live[i] for i in found.ids if i in live][: params.per_page]
-    texts = _right_texts([row.id for row in ordered]) if ordered and terms else {}
+    texts, firsts = _rights([row.id for row in ordered]) if ordered else ({}, {})
     holders = _holders([row.id for row in ordered]) if ordered else {}
-    firsts = _first_rights([row.id for row in ordered]) if ordered else {}
-    results = [result_json(row, terms, texts.get(row.id, ()), holders.get(row.id, ()), firsts.get(row.id))
-               for row in ordered]
-    _mark_open_licences(results)
+    results = [result_json(row, terms, texts.get(row.id, ()) if terms else (), holders.get(row.id, ()),
+                           firsts.get(row.id)) for row in ordered]
     total = found.total - len(stale)
     if results:
         total = max(total, offset + len(results))

@@ -27,6 +27,11 @@ whoosh_reader.unseeded_segment_ids()
 
 log = logging.getLogger(__name__)
 
+PAIR_FIELDS = ("title_pair", "body_pair")
+# Written when every document has its word pairs (a new index, or after ``rebuild``); an index that got the pair
+# fields in place lacks them for its older documents, so phrases read positions only until the next reindex.
+PAIRS_MARKER = "word_pairs_complete"
+
 
 class IndexBusy(Exception):
     """Another process holds the index writer lock (or the index cannot be written now)."""
@@ -56,6 +61,7 @@ class IndexHandle:
                     log.error("search index at %s has an old schema; replaced by an empty one: run "
                               "`flask search reindex`", self.path)
                     self._ix = whoosh_index.create_in(self.path, build_schema())
+                    self._mark_pairs_complete()
                     for name in os.listdir(self.path):
                         if name.startswith("outbox_position"):
                             os.unlink(os.path.join(self.path, name))
@@ -63,17 +69,20 @@ class IndexHandle:
                 os.makedirs(self.path, exist_ok=True)
                 try:
                     self._ix = whoosh_index.create_in(self.path, build_schema())
+                    self._mark_pairs_complete()
                 except LockError:  # another process is creating it right now
                     self._ix = whoosh_index.open_dir(self.path)
             return self._ix
 
     def _add_columns(self):
-        """An index that lacks only new column fields (e.g. ``ends``, issue 18) gets them added in place: its
-        documents read the column's default until they are written again (the outbox or a reindex). Any
-        other schema difference returns False (the caller starts an empty index)."""
+        """An index that lacks only new column fields (e.g. ``ends``, issue 18) or the word-pair fields gets them
+        added in place: its documents read the column's default until they are written again (the outbox or a
+        reindex), and phrases check positions as before until a reindex has given every document its pairs
+        (``PAIRS_MARKER``). Any other schema difference returns False (the caller starts an empty index)."""
         old, new = self._ix.schema, build_schema()
         missing = [name for name in new.names() if name not in old]
-        if any(name not in new for name in old.names()) or not all(isinstance(new[n], COLUMN) for n in missing):
+        if any(name not in new for name in old.names()) or not all(
+                isinstance(new[n], COLUMN) or n in PAIR_FIELDS for n in missing):
             return False
         try:
             writer = self._ix.writer(timeout=10.0, delay=0.05)
@@ -123,7 +132,12 @@ class IndexHandle:
         except BaseException:
             writer.cancel()
             raise
+        self._mark_pairs_complete()  # every document now has its word pairs
         return count
+
+    def _mark_pairs_complete(self):
+        with open(os.path.join(self.path, PAIRS_MARKER), "w") as fh:
+            fh.write("every document of this index has its word-pair fields\n")
 
     def destroy(self):
         with self._lock:
@@ -153,6 +167,7 @@ class IndexHandle:
             generation = ix.latest_generation()
             new = Snapshot(ix.searcher(), self._segment_cache, self._postings_cache)
             new.generation = generation
+            new.pairs = os.path.exists(os.path.join(self.path, PAIRS_MARKER))
             if snap is not None:
                 snap.close()
             self._snapshot = new

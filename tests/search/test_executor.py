@@ -9,8 +9,8 @@ from search.index import IndexHandle
 
 
 def _doc(i, title, body=""):
-    return {"lid": str(i), "title": title, "title_pos": title, "body": body, "body_pos": body, "numbers": "",
-            "ipc": "", "listing_id": i, "kind": 0, "patent_type": 0, "grade": 0, "ipc_section": 0, "nice_class": 0,
+    return {"lid": str(i), "title": title, "title_pos": title, "title_pair": title, "body": body, "body_pos": body,
+            "body_pair": body, "numbers": "", "ipc": "", "listing_id": i, "kind": 0, "patent_type": 0, "grade": 0, "ipc_section": 0, "nice_class": 0,
             "deal_type": 0, "price_mode": 0, "price": -1, "region": 0, "published": i}
 
 
@@ -48,7 +48,9 @@ def test_block_reader_matches_whoosh(snapshot, term):
     assert all(not snapshot.live[d] for d in set(ours) - set(live))
 
 
-@pytest.mark.parametrize("words", [["图像识别", "方法"], ["锂电池", "图像识别"], ["方法", "装置", "系统"]])
+@pytest.mark.parametrize("words", [["图像识别", "方法"], ["锂电池", "图像识别"], ["方法", "装置", "系统"],
+                                   ["电池", "图像识别"], ["一种", "锂电池", "方法", "装置"], ["batteri", "检测"],
+                                   ["控制", "识别"]])
 def test_phrase_check_matches_whoosh(snapshot, words):
     candidates = snapshot.live.copy()
     ours = set(np.nonzero(snapshot.phrase_docs(words, candidates))[0].tolist())
@@ -69,7 +71,8 @@ def _results(snap, words):
     return postings, snap.phrase_docs(words, snap.live.copy()).tolist()
 
 
-@pytest.mark.parametrize("words", [["图像识别", "方法"], ["方法", "装置", "系统"]])
+# Three words: a two-word phrase is one look-up in the pair field and reads no positions at all.
+@pytest.mark.parametrize("words", [["图像识别", "方法", "装置"], ["方法", "装置", "系统"]])
 def test_the_postings_cache_changes_no_result(snapshot, words):
     """Issue 18: common terms' decoded postings are cached per segment; cold, warm and a cache too small to keep
     anything give the same postings and phrase matches."""
@@ -95,7 +98,7 @@ def test_the_postings_cache_forgets_segments_that_are_gone(tmp_path):
         writer.commit(merge=False)
     snap = handle.snapshot()
     for _ in range(2):  # positions are kept from the second time they are asked for
-        snap.phrase_docs(["方法", "装置"], snap.live.copy())
+        snap.phrase_docs(["方法", "装置", "系统"], snap.live.copy())
     assert {key[0] for key in snap.postings_cache._entries} == set(snap.segment_ids)
     assert any(key[1] == "title_pos" for key in snap.postings_cache._entries)
     writer = handle.writer(5)
@@ -103,6 +106,6 @@ def test_the_postings_cache_forgets_segments_that_are_gone(tmp_path):
     writer.commit(optimize=True)  # one new segment replaces both
     fresh = handle.snapshot()
     assert not any(key[0] not in fresh.segment_ids for key in fresh.postings_cache._entries)
-    theirs = set(fresh.searcher.docs_for_query(wq.Or([wq.Phrase("title_pos", ["方法", "装置"]),
-                                                        wq.Phrase("body_pos", ["方法", "装置"])])))
-    assert set(np.nonzero(fresh.phrase_docs(["方法", "装置"], fresh.live.copy()))[0].tolist()) == theirs
+    phrase = ["方法", "装置", "系统"]
+    theirs = set(fresh.searcher.docs_for_query(wq.Or([wq.Phrase("title_pos", phrase), wq.Phrase("body_pos", phrase)])))
+    assert set(np.nonzero(fresh.phrase_docs(phrase, fresh.live.copy()))[0].tolist()) == theirs

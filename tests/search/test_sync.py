@@ -272,6 +272,37 @@ def test_an_index_without_the_deal_type_prices_gets_them_and_reads_the_listing_p
     assert ids(search_api(deal_type="non_exclusive_license", price_min=str(10_0000_00))) == []
 
 
+def test_an_index_without_word_pairs_gets_them_in_place_and_phrases_still_match(app, search_api, runner):
+    """Issue 18: the word-pair fields are added to an older index in place (no empty index after deploying);
+    its documents have no pairs yet, so phrases read positions until `search reindex` has written them."""
+    from whoosh import index as wi
+
+    from search.schema import build_schema, listing_document
+    from search.storage import PAIRS_MARKER
+
+    listing = make_search_listing(title="一种光伏逆变器的控制方法")
+    db.session.commit()
+    path = app.config["SEARCH_INDEX_PATH"]
+    shutil.rmtree(path)
+    os.makedirs(path)
+    schema = build_schema()
+    for name in ("title_pair", "body_pair"):
+        schema.remove(name)
+    old = wi.create_in(path, schema)
+    writer = old.writer()
+    writer.add_document(**{k: v for k, v in listing_document(listing).items() if not k.endswith("_pair")})
+    writer.commit()
+    current_handle()._reset()
+    assert ids(search_api(q='"逆变器的控制"')) == [listing.id]  # positions: the old document has no pairs
+    assert "title_pair" in current_handle().open().schema.names()
+    assert not os.path.exists(os.path.join(path, PAIRS_MARKER)) and not current_handle().snapshot().pairs
+    assert ids(search_api(q='"控制 逆变器"')) == []
+    assert runner.invoke(args=["search", "reindex"]).exit_code == 0
+    assert current_handle().snapshot().pairs
+    assert ids(search_api(q='"逆变器的控制"')) == [listing.id]
+    assert ids(search_api(q='"控制 逆变器"')) == []
+
+
 def test_a_drain_of_drafts_only_writes_nothing_to_the_index(search_api, app, monkeypatch):
     """Drafts (a bulk import's) are not searchable and not in the index: the drain moves its position over
     their rows without opening a writer (no new index generation); a published listing turned draft is

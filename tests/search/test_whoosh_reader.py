@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _doc(i, title, body=""):
-    return {"lid": str(i), "title": title, "title_pos": title, "body": body, "body_pos": body, "numbers": "",
-            "ipc": "", "listing_id": i, "kind": i % 2, "patent_type": 0, "grade": i % 5, "ipc_section": 0,
+    return {"lid": str(i), "title": title, "title_pos": title, "title_pair": title, "body": body, "body_pos": body,
+            "body_pair": body, "numbers": "", "ipc": "", "listing_id": i, "kind": i % 2, "patent_type": 0, "grade": i % 5, "ipc_section": 0,
             "nice_class": 0, "deal_type": 0, "price_mode": 0, "price": i * 100, "region": 0, "published": i}
 
 
