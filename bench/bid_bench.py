@@ -84,10 +84,10 @@ def seed(app, bidders):
     from werkzeug.security import generate_password_hash
 
     from listings.models import Auction, Listing, Right
-    from marketplace.extensions import db
-    from marketplace.models import ApiToken, Organization, User
-    from marketplace.timeutil import utcnow
-    from marketplace.uscc import uscc_check_char
+    from marketplace.kernel.extensions import db
+    from marketplace.kernel.models import ApiToken, Organization, User
+    from marketplace.kernel.timeutil import utcnow
+    from marketplace.kernel.uscc import uscc_check_char
 
     run = secrets.token_hex(4)
     with app.app_context():
@@ -230,7 +230,7 @@ def check_final_state(app, url, seeded, tally):
     from sqlalchemy import select
 
     from listings.models import Auction, Bid
-    from marketplace.extensions import db
+    from marketplace.kernel.extensions import db
 
     problems = []
     with app.app_context():

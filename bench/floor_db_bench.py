@@ -39,7 +39,7 @@ def main(argv=None):
     with app.test_request_context():
         from sqlalchemy import bindparam, text
 
-        from marketplace.extensions import db
+        from marketplace.kernel.extensions import db
         from search import service
 
         old = [text(q).bindparams(bindparam("ids", expanding=True))

@@ -34,13 +34,13 @@ tree, csv_path, instance = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, tree)
 os.chdir(tree)
 from marketplace import create_app
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 app = create_app({"INSTANCE_PATH": instance, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/import.sqlite3",
                   "AUTO_MIGRATE": False, "DEMO_DATA": False, "SECRET_KEY": "bench", "SEARCH_SYNC_ON_COMMIT": True})
 with app.app_context():
-    from marketplace.accounts import register_user
-    from marketplace.models import OutboxEvent
-    from marketplace.uscc import uscc_check_char
+    from marketplace.kernel.accounts import register_user
+    from marketplace.kernel.models import OutboxEvent
+    from marketplace.kernel.uscc import uscc_check_char
     from search.index import current_handle
     from search.outbox import pending_count, read_position
     db.create_all()

@@ -89,7 +89,7 @@ def prepare(instance, database_url, listings, seed):
 
     if listings:
         app = make_app(instance, database_url)
-        from marketplace import prepare_database
+        from marketplace.web.app import prepare_database
 
         with app.app_context():
             prepare_database(app)
@@ -109,7 +109,7 @@ def pages(app):
 
     from escrow.models import Deal
     from listings.models import Listing
-    from marketplace.extensions import db
+    from marketplace.kernel.extensions import db
 
     with app.app_context():
         def first(**where):
@@ -136,7 +136,7 @@ def pages(app):
         ]
         cookie = None
         if deal is not None:
-            from marketplace.models import User
+            from marketplace.kernel.models import User
 
             buyer = db.session.get(User, deal.buyer_id)
             signer = app.session_interface.get_signing_serializer(app)
@@ -150,9 +150,9 @@ def _open_a_deal(listing):
     from sqlalchemy import select
 
     from escrow.deals import open_deal
-    from marketplace.accounts import register_user
-    from marketplace.extensions import db
-    from marketplace.models import User
+    from marketplace.kernel.accounts import register_user
+    from marketplace.kernel.extensions import db
+    from marketplace.kernel.models import User
 
     buyer = db.session.scalars(select(User).where(User.email == "buyer@demo.ipmart.cn")).first() \
         or register_user("bench-buyer@example.com", "correct-horse-battery", "基准买家", ["buyer"], None)

@@ -184,8 +184,8 @@ def make_app(instance, database_url, sync_on_commit=False):
 
 def _seller(k, regions):
     """The k-th benchmark seller, with an organisation of its own (a valid USCC)."""
-    from marketplace.accounts import register_user
-    from marketplace.uscc import uscc_check_char
+    from marketplace.kernel.accounts import register_user
+    from marketplace.kernel.uscc import uscc_check_char
 
     body = "91440300" + f"{k + 1:09d}"
     return register_user(f"bench-seller-{k}@example.com", "correct-horse-battery", f"基准卖家{k}", ["seller"],
@@ -199,7 +199,7 @@ def load_corpus(app, rows, seed, chunk=200):
     from sqlalchemy import text
 
     from listings.importer import import_rows
-    from marketplace.extensions import db
+    from marketplace.kernel.extensions import db
 
     report = {}
     with app.app_context():
@@ -275,7 +275,7 @@ def build_fts(app, path):
     from sqlalchemy.orm import selectinload
 
     from listings.models import Listing, with_rights
-    from marketplace.extensions import db
+    from marketplace.kernel.extensions import db
     from search.index import listing_price
 
     if path.exists():
@@ -420,7 +420,7 @@ def make_queries(app, n, seed):
     import jieba
     from sqlalchemy import text
 
-    from marketplace.extensions import db
+    from marketplace.kernel.extensions import db
     from search.analysis import initialise
 
     initialise()

@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from listings.bidding import is_own_organisation, is_seller_side
 from listings.models import Listing
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.notify import has_control_chars, notify
-from marketplace.timeutil import iso, utcnow
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.notify import has_control_chars, notify
+from marketplace.kernel.timeutil import iso, utcnow
 
 from . import wanted
 from .models import DemandMessage, WantedAnswer

@@ -1,10 +1,10 @@
 """JSON API of the demand side: wanted ads, matches, answers, and the data room (bearer tokens only)."""
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
-from marketplace.errors import PermissionDenied, ValidationError
-from marketplace.extensions import db, limiter
-from marketplace.uploads import MIMETYPES
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
+from marketplace.kernel.errors import PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db, limiter
+from marketplace.kernel.uploads import MIMETYPES
 
 from . import answers, dataroom, matching, wanted
 

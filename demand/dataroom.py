@@ -25,13 +25,13 @@ from sqlalchemy import func, select
 from escrow.contracts import MAX_PASSWORD, sha256_of
 from listings.bidding import is_own_organisation, is_seller_side
 from listings.models import Listing
-from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.notify import has_control_chars, notify
-from marketplace.timeutil import iso, local, utcnow
-from marketplace.uploads import save_upload, upload_path
+from marketplace.kernel.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.notify import has_control_chars, notify
+from marketplace.kernel.timeutil import iso, local, utcnow
+from marketplace.kernel.uploads import save_upload, upload_path
 
 from . import watermark
 from .models import FILE_CATEGORIES, DataRoom, DataRoomAccess, DataRoomFile, DataRoomLog

@@ -23,11 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from listings.models import Listing
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.notify import notify
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import utcnow
 
 from .models import DemandMatch, WantedAd
 
@@ -235,7 +235,7 @@ def matches_for_seller(user, limit=100):
 
 
 def match_json(match, side="buyer"):
-    from marketplace.timeutil import iso
+    from marketplace.kernel.timeutil import iso
 
     body = {"id": match.id, "wanted_id": match.wanted_id, "listing_id": match.listing_id, "score": match.score,
             "reasons": match.reasons, "created_at": iso(match.created_at), "listing_title": match.listing.title}

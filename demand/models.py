@@ -1,8 +1,8 @@
 """Tables of the demand side: wanted ads, their matches and answers, and each listing's data room."""
 from sqlalchemy import JSON
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 WANTED_STATUSES = ("pending_review", "published", "rejected", "closed")
 ACCESS_STATUSES = ("requested", "granted", "revoked")

@@ -4,7 +4,7 @@ ad was published)."""
 from sqlalchemy import func, select, union
 
 from escrow.models import Deal
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 from .models import DemandMatch, WantedAd, WantedAnswer
 

@@ -8,12 +8,12 @@ from flask_login import current_user, login_required
 
 from listings.classifications import nice_classes
 from listings.models import DEAL_TYPES, Listing
-from marketplace import labels
-from marketplace.errors import ValidationError
-from marketplace.extensions import db, limiter
-from marketplace.regions import REGIONS
-from marketplace.timeutil import local
-from marketplace.webutil import act, act_then_redirect, committed, show_error
+from marketplace.kernel import labels
+from marketplace.kernel.errors import ValidationError
+from marketplace.kernel.extensions import db, limiter
+from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.timeutil import local
+from marketplace.kernel.webutil import act, act_then_redirect, committed, show_error
 
 from . import answers, dataroom, matching, wanted
 from .api import _file_response
@@ -128,7 +128,7 @@ def close(wanted_id):
 @limiter.limit(_limit, key_func=_user_key)
 @committed(lambda exc, wanted_id: _to_ad(wanted_id))
 def answer(wanted_id):
-    from marketplace.numbers import NumberError, parse_int
+    from marketplace.kernel.numbers import NumberError, parse_int
 
     try:
         listing_id = parse_int(request.form.get("listing_id") or "", minimum=1, maximum=2**31 - 1, max_digits=10)
@@ -271,7 +271,7 @@ def download(file_id):
 
 @bp.app_template_filter("budget")
 def budget(ad):
-    from marketplace.money import display_yuan
+    from marketplace.kernel.money import display_yuan
 
     if ad.budget_min is None and ad.budget_max is None:
         return _("面议")

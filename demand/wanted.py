@@ -6,7 +6,7 @@ Rules (each refused with a ValidationError naming the field, nothing written):
 - the field: an IPC section ("H") or subclass ("H01M") that exists in the scheme (listings.classifications), or
   Nice classes 1–45 (at most 10); keywords: at most MAX_KEYWORDS words of at most 20 characters;
 - deal types from the listings' vocabulary (at least one); a budget range in fen with min <= max, or 面议
-  (``negotiable``: no budget); a region of marketplace.regions; an expiry date after today and at most
+  (``negotiable``: no budget); a region of marketplace.kernel.regions; an expiry date after today and at most
   MAX_EXPIRY_DAYS ahead;
 - a buyer holds at most MAX_OPEN_WANTED ads under review or published at once (the routes are rate limited too).
 
@@ -22,15 +22,15 @@ from sqlalchemy import select
 
 from listings.classifications import ipc_scheme
 from listings.models import DEAL_TYPES, KINDS
-from marketplace import audit
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.notify import has_control_chars, notify
-from marketplace.numbers import NumberError, parse_int
-from marketplace.regions import REGIONS
-from marketplace.timeutil import SHANGHAI, iso, local, utcnow
+from marketplace.kernel import audit
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.notify import has_control_chars, notify
+from marketplace.kernel.numbers import NumberError, parse_int
+from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.timeutil import SHANGHAI, iso, local, utcnow
 
 from .models import DemandMatch, WantedAd
 
@@ -206,7 +206,7 @@ def open_count(user):
 
 def post(user, data, now=None):
     """A buyer posts a wanted ad; it waits for review. Returns the new ad (flushed)."""
-    from marketplace.credit import ensure_can
+    from marketplace.kernel.credit import ensure_can
 
     if not user.has_role("buyer"):
         raise PermissionDenied(_("只有买方账户可以发布求购"))

@@ -11,7 +11,7 @@ from html import escape
 
 from flask_babel import gettext as _
 
-from marketplace.errors import ValidationError
+from marketplace.kernel.errors import ValidationError
 
 MAX_PDF_PAGES = 500
 MAX_PIXELS = 40_000_000

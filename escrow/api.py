@@ -4,7 +4,7 @@ Deals are visible to their buyer, their seller and operators only; anyone else g
 """
 from flask import Blueprint, jsonify, request, send_file
 
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 
 from . import deals, documents
 from . import schemas as sc

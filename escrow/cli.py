@@ -37,7 +37,7 @@ def test_pay_command(deal_id, card):
     For trying the card path against a local stand-in (localstripe), whose API the
     browser's Payment Element cannot reach. The deal is funded by the webhook that follows.
     """
-    from marketplace.extensions import db
+    from marketplace.kernel.extensions import db
 
     from .gateways import get_gateway
     from .gateways.stripe_gateway import PaymentProviderError

@@ -23,12 +23,12 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from marketplace import labels
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import label, moment, msg
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel import labels
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import label, moment, msg
+from marketplace.kernel.timeutil import local, utcnow
 
 from .paper_models import ContractSignature, DealContract
 from .timeline import deal_title
@@ -335,7 +335,7 @@ def pdf(deal):
 
 def contract_json(deal, include_text=True):
     contract = contract_of(deal)
-    from marketplace.timeutil import iso
+    from marketplace.kernel.timeutil import iso
 
     body = {
         "deal_id": deal.id, "kind": contract.kind, "template_version": contract.template_version,

@@ -9,8 +9,8 @@ def run_deadlines(now):
     term has ended leave the market last (an auction with bids closes first).
     """
     from listings.service import expire_due_listings
-    from marketplace.extensions import db
-    from marketplace.observability import DEADLINE_ACTIONS, DEADLINE_RUNS
+    from marketplace.kernel.extensions import db
+    from marketplace.kernel.observability import DEADLINE_ACTIONS, DEADLINE_RUNS
 
     from . import deals, trading
 

@@ -1,6 +1,6 @@
 """The deal page's cache (issue 19, docs/performance.md "Third pass: the signed-in deal page").
 
-The deal page is private, so the anonymous page cache (``marketplace.pagecache``) never keeps it; and it is
+The deal page is private, so the anonymous page cache (``marketplace.kernel.pagecache``) never keeps it; and it is
 the costliest page to render (a template of some 200 lines: timeline, history, ledger, paperwork, facts).
 Its body is the same for every viewer who holds the same roles on the deal (buyer, seller or operator),
 in the same language, until something it shows changes. So the body is kept in the Flask-Caching cache
@@ -40,9 +40,9 @@ from flask import current_app
 from markupsafe import Markup, escape
 from sqlalchemy import String, and_, bindparam, case, cast, func, literal, null, or_, select, union_all
 
-from marketplace.extensions import cache
-from marketplace.i18n import select_locale
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import cache
+from marketplace.kernel.i18n import select_locale
+from marketplace.kernel.timeutil import utcnow
 
 ACTIONS_MARK = Markup("<!--deal-actions-->")
 CSRF_MARK = Markup("<!--csrf-token-->")
@@ -69,7 +69,7 @@ def _stamp_statement(has_organization, has_account, with_unread):
     from escrow.paper_models import ContractSignature, RecordalDetails
     from escrow.payout_models import PayoutAccount, RefundInstruction
     from listings.models import Listing
-    from marketplace.models import Organization, User
+    from marketplace.kernel.models import Organization, User
 
     d = bindparam("deal_id")
 
@@ -106,7 +106,7 @@ def _stamp_statement(has_organization, has_account, with_unread):
                             Organization.stripe_account_id, null(), null())
                      .where(Organization.id == bindparam("organization_id")))
     if with_unread:
-        from marketplace.models import Notification
+        from marketplace.kernel.models import Notification
 
         parts.append(select(literal(UNREAD), _s(func.count(Notification.id)), null(), null(), null(), null())
                      .where(Notification.user_id == bindparam("viewer_id"), Notification.read_at.is_(None)))
@@ -119,7 +119,7 @@ UNREAD = "~unread"
 def stamp_rows(deal, now=None, viewer_id=None):
     """The rows (as strings) of the one statement that, with the deal row, decides what the body shows (and,
     for ``viewer_id``, a row ``(UNREAD, count)``: that user's unread notifications)."""
-    from marketplace.extensions import db
+    from marketplace.kernel.extensions import db
 
     shape = (deal.organization_id is not None, deal.payout_account_id is not None, viewer_id is not None)
     statement = _statements.get(shape)
@@ -142,7 +142,7 @@ def stamp(deal, now=None, viewer=None):
     the same statement reads their unread count, kept for the header (``notify.unread_count_for``)."""
     rows = stamp_rows(deal, now, viewer.id if viewer is not None else None)
     if viewer is not None:
-        from marketplace.notify import remember_unread
+        from marketplace.kernel.notify import remember_unread
 
         remember_unread(viewer, int(next(row for row in rows if row[0] == UNREAD)[1]))
         rows = [row for row in rows if row[0] != UNREAD]

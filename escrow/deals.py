@@ -30,17 +30,17 @@ from sqlalchemy import func, select
 from listings import lifecycle, register, rules
 from listings import service as listing_service
 from listings.locking import lock_listing, lock_row
-from marketplace import audit
-from marketplace.credit import ensure_seller_may_sell
-from marketplace.errors import Conflict, NotFound, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.labels import LICENCE_TYPE
-from marketplace.messages import label, moment, money, msg, stored
-from marketplace.models import User
-from marketplace.money import display_yuan
-from marketplace.notify import notify
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel import audit
+from marketplace.kernel.credit import ensure_seller_may_sell
+from marketplace.kernel.errors import Conflict, NotFound, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.labels import LICENCE_TYPE
+from marketplace.kernel.messages import label, moment, money, msg, stored
+from marketplace.kernel.models import User
+from marketplace.kernel.money import display_yuan
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import local, utcnow
 
 from . import contracts, deposits, fees, gateway_calls, gateways, ledger, machine, references, strikes
 from .fees import platform_fee
@@ -137,7 +137,7 @@ def _record(deal, action, to_state, actor, now, note=None, document=None):
 
 def _event(deal, action, actor, now, note=None, to_state=None, document=None, from_state=False):
     """Add the append-only event (no transition when ``to_state`` is None). ``note``: a message
-    (``marketplace.messages.msg``, shown in the reader's language) or a person's own words (shown as typed)."""
+    (``marketplace.kernel.messages.msg``, shown in the reader's language) or a person's own words (shown as typed)."""
     text, message = stored(note)
     db.session.add(DealEvent(deal_id=deal.id, actor_id=getattr(actor, "id", None), action=action,
                              from_state=deal.state if from_state is False else from_state,
@@ -406,7 +406,7 @@ def record_gateway_payment(deal_id, amount, currency, gateway, provider_ref, now
 # --- transfer milestones -----------------------------------------------------------------
 
 def _store_document(deal, kind, file_storage, actor, now):
-    from marketplace.uploads import save_upload
+    from marketplace.kernel.uploads import save_upload
 
     stored, file_type, size, original = save_upload(file_storage, field="document", area="deals")
     document = Document(deal_id=deal.id, kind=kind, stored_name=stored, file_type=file_type, size=size,
@@ -937,7 +937,7 @@ def enforce_deal_deadlines(now):
     A batch job rather than a request: each deal is its own transaction (committed here),
     so one deal that cannot move does not hold back the others.
     """
-    from marketplace.errors import DomainError
+    from marketplace.kernel.errors import DomainError
 
     report = {"deals_cancelled_unpaid": 0, "deals_released": 0, "transfers_overdue": 0}
 

@@ -18,13 +18,13 @@ from flask_login import current_user, login_required
 
 from listings import bidding
 from listings.models import Listing
-from marketplace.apiutil import API_PREFIX, commit_after, doc, require_user
-from marketplace.errors import NotFound
-from marketplace.extensions import db, limiter
-from marketplace.money import parse_yuan
-from marketplace.operator import operator_required
-from marketplace.timeutil import iso
-from marketplace.webutil import act, act_then_redirect, form_number
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, require_user
+from marketplace.kernel.errors import NotFound
+from marketplace.kernel.extensions import db, limiter
+from marketplace.kernel.money import parse_yuan
+from marketplace.kernel.timeutil import iso
+from marketplace.kernel.webutil import act, act_then_redirect, form_number
+from marketplace.web.operator import operator_required
 
 from . import deposits
 from .gateways.stripe_gateway import PaymentProviderError

@@ -40,15 +40,15 @@ from sqlalchemy import func, select
 from listings import bidding
 from listings.locking import lock_listing, lock_row
 from listings.models import Auction, AuctionDeposit, Listing
-from marketplace import audit
-from marketplace.credit import ensure_can
-from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import money, msg
-from marketplace.money import display_yuan
-from marketplace.notify import notify
-from marketplace.timeutil import utcnow
+from marketplace.kernel import audit
+from marketplace.kernel.credit import ensure_can
+from marketplace.kernel.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import money, msg
+from marketplace.kernel.money import display_yuan
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import utcnow
 
 from . import gateways, ledger, references
 from .fees import platform_fee
@@ -118,7 +118,7 @@ def deposits_of_auction(auction, statuses=None, lock=False):
 
 
 def _operators():
-    from marketplace.models import User
+    from marketplace.kernel.models import User
 
     return db.session.execute(
         select(User.id).where(User.roles_csv.contains("operator"), User.active.is_(True))).scalars().all()

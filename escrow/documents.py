@@ -1,13 +1,13 @@
 """Deal documents: served only to the deal's buyer, seller and operators.
 
-Files are stored by ``marketplace.uploads`` (type by content, random names, outside
+Files are stored by ``marketplace.kernel.uploads`` (type by content, random names, outside
 static files) under the ``deals`` area; ``escrow.deals`` creates the rows.
 """
 from flask_babel import gettext as _
 
-from marketplace.errors import NotFound
-from marketplace.extensions import db
-from marketplace.uploads import MIMETYPES, upload_path
+from marketplace.kernel.errors import NotFound
+from marketplace.kernel.extensions import db
+from marketplace.kernel.uploads import MIMETYPES, upload_path
 
 from .deals import get_deal_for
 from .models import Document

@@ -6,7 +6,7 @@ from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from marketplace.money import parse_yuan
+from marketplace.kernel.money import parse_yuan
 
 
 def _yuan(form, field):

@@ -9,7 +9,7 @@ Three steps, each its own transaction:
    the amount escrow → ``refunds_in_transit`` (key ``deal:{id}:refund``; a won auction's deposit part:
    ``deal:{id}:deposit_refund``). ``after_commit`` queues the call; nothing else happens yet.
 2. **Call** — after that transaction commits (``_run_after_commit``, like the after-commit e-mail in
-   ``marketplace.notify``), the gateway is asked with no lock held, in a fresh session. A call whose
+   ``marketplace.kernel.notify``), the gateway is asked with no lock held, in a fresh session. A call whose
    earlier outcome is unknown (a timeout, a lost connection) is first looked up at the provider by the
    deal's transfer group or the refund's idempotency key (reconciliation), then retried under the
    same idempotency key, so the provider answers with the first transfer or refund instead of a second.
@@ -28,9 +28,9 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 QUEUE = "gateway_calls_after_commit"

@@ -3,7 +3,7 @@
 - A 发票 request on a deal: the seller invoices the price (requested by the buyer, once the price is in
   escrow); the platform invoices its fee (requested by whoever bears the fee, ``FEE_PAYER``, once the
   fee is earned at release). A request carries the invoice title, the 纳税人识别号 (a USCC, checked by
-  ``marketplace.uscc``) and the type (普通 / 专用), and goes requested → issued with the invoice number,
+  ``marketplace.kernel.uscc``) and the type (普通 / 专用), and goes requested → issued with the invoice number,
   recorded by the issuer (the seller; operators for the platform).
 - ``tax_notes``: the VAT treatment and stamp duty a deal attracts, shown as information.
 - 技术合同登记 (patent deals): the data the registration form needs, and the registration number once
@@ -17,13 +17,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import label, money, msg
-from marketplace.money import display_yuan
-from marketplace.timeutil import local, utcnow
-from marketplace.uscc import InvalidUSCC, normalize_uscc
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import label, money, msg
+from marketplace.kernel.money import display_yuan
+from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.uscc import InvalidUSCC, normalize_uscc
 
 from .paper_models import InvoiceRequest
 from .timeline import deal_title
@@ -192,7 +192,7 @@ def issue_invoice(deal_id, actor, issuer, invoice_number, now=None):
 
 
 def invoice_json(row):
-    from marketplace.timeutil import iso
+    from marketplace.kernel.timeutil import iso
 
     return {"issuer": row.issuer, "amount": row.amount, "currency": row.currency, "title": row.title,
             "taxpayer_id": row.taxpayer_id, "invoice_type": row.invoice_type, "status": row.status,

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import label, msg, render, stored
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import label, msg, render, stored
+from marketplace.kernel.timeutil import utcnow
 
 from .models import JournalEntry, LedgerAccount, Posting
 
@@ -67,7 +67,7 @@ class Leg:
 
 
 def account_name(code):
-    """An account's name as a message (``marketplace.messages``): per-gateway and per-issuer accounts name
+    """An account's name as a message (``marketplace.kernel.messages``): per-gateway and per-issuer accounts name
     their gateway or issuer."""
     if code.startswith(GATEWAY_CLEARING):
         from .gateways import label as gateway_label
@@ -120,7 +120,7 @@ def find_entry(key):
 def post(key, kind, legs, *, deal=None, currency="CNY", memo="", reference=None, actor=None, now=None):
     """Book one journal entry under idempotency ``key``; return ``(entry, created)``.
 
-    ``memo``: a ``marketplace.messages.Message`` (shown in the reader's language) or plain text.
+    ``memo``: a ``marketplace.kernel.messages.Message`` (shown in the reader's language) or plain text.
 
     If an entry with ``key`` exists, nothing is booked and ``(existing, False)`` is
     returned: a replayed webhook or a retried request cannot book twice. The caller

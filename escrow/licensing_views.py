@@ -19,13 +19,13 @@ from flask_login import current_user, login_required
 from listings import bidding
 from listings import open_licence as ol
 from listings.models import Listing, OpenLicence
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from marketplace.errors import NotFound, ValidationError
-from marketplace.extensions import db, limiter
-from marketplace.money import parse_yuan
-from marketplace.numbers import NumberError, parse_int
-from marketplace.operator import operator_required
-from marketplace.webutil import act, act_then_redirect, form_number
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.errors import NotFound, ValidationError
+from marketplace.kernel.extensions import db, limiter
+from marketplace.kernel.money import parse_yuan
+from marketplace.kernel.numbers import NumberError, parse_int
+from marketplace.kernel.webutil import act, act_then_redirect, form_number
+from marketplace.web.operator import operator_required
 
 from . import royalties
 from .deals import get_deal_for
@@ -191,7 +191,7 @@ def my_licences():
 def licences_csv():
     """The dashboard's CSV: ``side=licensor`` (licences granted, income per period) or ``side=licensee``
     (licences held, payment history)."""
-    from marketplace.stats import rows_response
+    from marketplace.web.stats import rows_response
 
     side = request.args.get("side", "")
     if side not in ("licensor", "licensee"):
@@ -210,7 +210,7 @@ def _licence_page(licence, errors=None, message=None, status=200):
 
 
 def _today():
-    from marketplace.timeutil import local, utcnow
+    from marketplace.kernel.timeutil import local, utcnow
 
     return local(utcnow()).date()
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from marketplace import labels
-from marketplace.errors import IllegalTransition, PermissionDenied
-from marketplace.i18n import N_
+from marketplace.kernel import labels
+from marketplace.kernel.errors import IllegalTransition, PermissionDenied
+from marketplace.kernel.i18n import N_
 
 from .models import DEAL_STATES
 

@@ -6,9 +6,9 @@ entry whose postings do not sum to zero per currency (``escrow.ledger_guards``).
 """
 from sqlalchemy import JSON, CheckConstraint, UniqueConstraint
 
-from marketplace.extensions import db
-from marketplace.messages import render
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.messages import render
+from marketplace.kernel.timeutil import utcnow
 
 DEAL_STATES = ("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "released", "completed",
                "disputed", "transfer_back", "cancelled", "refunded",
@@ -120,7 +120,7 @@ class DealEvent(db.Model):
     from_state = db.Column(db.String(30))
     to_state = db.Column(db.String(30), nullable=False)
     note = db.Column(db.Text)  # the Chinese text, as written (or a person's own words)
-    note_msg = db.Column(JSON)  # the message key and parameters (marketplace.messages); None: ``note`` as it is
+    note_msg = db.Column(JSON)  # the message key and parameters (marketplace.kernel.messages); None: ``note`` as it is
     document_id = db.Column(db.Integer)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
@@ -136,7 +136,7 @@ class DealEvent(db.Model):
 class Document(db.Model):
     """A file a party uploaded to a deal (CNIPA filing receipt, approval notice).
 
-    Stored outside static files under a random name (``marketplace.uploads``); served
+    Stored outside static files under a random name (``marketplace.kernel.uploads``); served
     only to the deal's buyer, seller and operators.
     """
 
@@ -176,7 +176,7 @@ class JournalEntry(db.Model):
     deal_id = db.Column(db.Integer, db.ForeignKey("deals.id"), index=True)
     kind = db.Column(db.String(30), nullable=False)  # fund | release | payout | refund | refund_requested
     memo = db.Column(db.String(300), nullable=False, default="")  # the Chinese text, as written
-    memo_msg = db.Column(JSON)  # the message key and parameters (marketplace.messages); None: ``memo`` as it is
+    memo_msg = db.Column(JSON)  # the message key and parameters (marketplace.kernel.messages); None: ``memo`` as it is
     reference = db.Column(db.String(100))  # bank reference / provider id behind the booking
     actor_id = db.Column(db.Integer, db.ForeignKey("users.id"))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

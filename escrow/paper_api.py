@@ -2,8 +2,8 @@
 recordal check, invoices, tax notes and the 技术合同登记. Parse, call one service, commit once."""
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from marketplace.extensions import limiter
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.extensions import limiter
 
 from . import contracts, deals, invoices, recordal
 from .serializers import DEAL_RESPONSE, deal_json

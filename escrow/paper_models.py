@@ -4,8 +4,8 @@ operator checks, and the invoice requests. Services: ``escrow.contracts``, ``esc
 """
 from sqlalchemy import CheckConstraint, UniqueConstraint
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 
 class DealContract(db.Model):

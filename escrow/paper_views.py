@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from marketplace.extensions import db, limiter
-from marketplace.operator import operator_required
-from marketplace.webutil import act, committed
+from marketplace.kernel.extensions import db, limiter
+from marketplace.kernel.webutil import act, committed
+from marketplace.web.operator import operator_required
 
 from . import contracts, deals, invoices, machine, recordal
 from .models import Deal

@@ -13,9 +13,9 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from marketplace.errors import Conflict, PermissionDenied
-from marketplace.extensions import db
-from marketplace.webutil import act
+from marketplace.kernel.errors import Conflict, PermissionDenied
+from marketplace.kernel.extensions import db
+from marketplace.kernel.webutil import act
 
 from . import deals, machine
 from .gateways import get_gateway

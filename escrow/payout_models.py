@@ -11,8 +11,8 @@ gone, and only then is the refund booked to ``buyer_refunds``. See docs/payments
 """
 from sqlalchemy import CheckConstraint
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 ACCOUNT_STATUSES = ("pending", "verified", "rejected")
 REFUND_STATUSES = ("awaiting_account", "ready", "paid")

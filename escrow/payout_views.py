@@ -12,11 +12,11 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from marketplace.errors import PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.operator import operator_required
-from marketplace.webutil import act, show_in_form
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.errors import PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.webutil import act, show_in_form
+from marketplace.web.operator import operator_required
 
 from . import deals, fees, payouts, refunds
 from .forms import ActionForm
@@ -383,7 +383,7 @@ def _connect_payout(deal):
 def fee_quote(price):
     """``escrow.fees.quote`` for a template: ``price`` in fen, or yuan as a person typed it (a string)."""
     if isinstance(price, str):
-        from marketplace.money import parse_yuan
+        from marketplace.kernel.money import parse_yuan
 
         try:
             price = parse_yuan(price) if price.strip() else None

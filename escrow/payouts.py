@@ -13,7 +13,7 @@ account, and never within ``PAYOUT_ACCOUNT_HOLD_HOURS`` of a change of account: 
 login changing the account must not redirect a payout before the seller notices. A Stripe Connect
 transfer goes to the account Stripe verified (its own KYC): it needs no bank account here.
 
-Every change and every verification is in the operators' audit log (``marketplace.audit``), with
+Every change and every verification is in the operators' audit log (``marketplace.kernel.audit``), with
 the account number masked to its last 4 digits.
 """
 import re
@@ -25,14 +25,14 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from marketplace import audit
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.models import Organization, User
-from marketplace.notify import notify
-from marketplace.timeutil import iso, local, utcnow
+from marketplace.kernel import audit
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.models import Organization, User
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import iso, local, utcnow
 
 from .payout_models import PayoutAccount
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 from .gateways import get_gateway
 from .gateways.stripe_gateway import PaymentProviderError, ProviderObjectMissing

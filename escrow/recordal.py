@@ -19,11 +19,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from listings import register
-from marketplace.errors import Conflict, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import moment, msg, render
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel.errors import Conflict, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import moment, msg, render
+from marketplace.kernel.timeutil import local, utcnow
 
 from .models import DealEvent
 from .paper_models import RecordalDetails
@@ -134,7 +134,7 @@ def history(deal):
 
 
 def describe_message(row):
-    """One line for the deal's history and the operator queue, as a message (``marketplace.messages``)."""
+    """One line for the deal's history and the operator queue, as a message (``marketplace.kernel.messages``)."""
     date_text = row.notice_date.isoformat() if row.notice_date else "—"
     if row.kind == "patent":
         if row.gazette_issue:
@@ -240,7 +240,7 @@ def reject(deal_id, actor, reason, now=None):
 
 
 def recordal_json(row):
-    from marketplace.timeutil import iso
+    from marketplace.kernel.timeutil import iso
 
     return {"id": row.id, "kind": row.kind, "status": row.status, "notice_number": row.notice_number,
             "notice_date": row.notice_date.isoformat() if row.notice_date else None,

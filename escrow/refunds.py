@@ -15,13 +15,13 @@ import re
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import money, msg
-from marketplace.models import User
-from marketplace.notify import notify
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import money, msg
+from marketplace.kernel.models import User
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import utcnow
 
 from .models import JournalEntry
 from .payout_models import RefundInstruction

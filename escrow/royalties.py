@@ -30,7 +30,7 @@ passed) → ``paid_out``. A report with nothing due is ``settled``.
 Deadlines (``run_royalty_deadlines``, from ``flask deadlines run``): licences start when their deal is funded
 and end at ``ends_on`` (the register's licence encumbrance ends with them); the CNIPA licence recordal
 (备案, 3 months from the contract) is reminded to both parties; a late report or payment is reminded, then
-after ``ROYALTY_GRACE_DAYS`` becomes a credit record (``marketplace.credit.record_system_finding``).
+after ``ROYALTY_GRACE_DAYS`` becomes a credit record (``marketplace.kernel.credit.record_system_finding``).
 """
 from datetime import date, timedelta
 
@@ -42,13 +42,13 @@ from sqlalchemy import select
 from listings.models import Encumbrance
 from listings.models.register import _add_months
 from listings.vocab import MAX_PRICE
-from marketplace import audit
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import label, money, msg, render
-from marketplace.notify import notify
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel import audit
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import label, money, msg, render
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import local, utcnow
 
 from . import ledger, references
 from .fees import platform_fee
@@ -276,7 +276,7 @@ def refreeze_contract(deal):
 
 
 def terms_message(licence):
-    """The royalty structure in one sentence, as a message (``marketplace.messages``): stored in the deal's
+    """The royalty structure in one sentence, as a message (``marketplace.kernel.messages``): stored in the deal's
     history and notifications, shown in the reader's language."""
     currency = licence.deal.currency if licence.deal is not None else "CNY"
     parts = [msg(N_("入门费 %(fee)s"), fee=money(licence.upfront_fee or 0, currency))]
@@ -456,7 +456,7 @@ def report(licence_id, period_id, actor, net_sales, *, attachment=None, note=Non
     Refused with nothing stored: not the licensee (403), a licence not in force, a period not yet ended, a
     period already reported, an earlier period not yet reported (409), a figure that is not a whole number of
     fen from 0 to 10¹⁴ (422), a note over 500 characters or a bad attachment (422)."""
-    from marketplace.uploads import save_upload
+    from marketplace.kernel.uploads import save_upload
 
     now = now or utcnow()
     licence, period, roles = _lock_period(licence_id, period_id, actor)
@@ -666,8 +666,8 @@ def run_royalty_deadlines(now):
     """Start, void and end licences; remind the recordal; remind late reports and payments and record the
     credit finding after the grace period; release held periods after the hold. Returns counts."""
     from listings import open_licence
-    from marketplace.credit import record_system_finding
-    from marketplace.models import User
+    from marketplace.kernel.credit import record_system_finding
+    from marketplace.kernel.models import User
 
     today = local(now).date()
     grace = current_app.config["ROYALTY_GRACE_DAYS"]
@@ -791,7 +791,7 @@ def next_due(licence):
 
 def csv_rows(user, side):
     """The CSV export of ``/licences`` for one side: one row per payment (upfront fee and each period)."""
-    from marketplace.timeutil import iso
+    from marketplace.kernel.timeutil import iso
 
     def yuan(fen):
         return "" if fen is None else f"{fen // 100}.{fen % 100:02d}"
@@ -824,13 +824,13 @@ def csv_rows(user, side):
 def stats(*, suppress=True):
     """Licensing on ``/stats`` (and ``GET /api/v1/licensing/stats``): open-licence declarations (ever made, open
     now), licences taken (open licences whose deal was paid; every licence in force), and the royalty volume (the
-    periods paid into escrow). ``suppress``: the statistics' rule (``marketplace.stats.MIN_CELL``): a sum that
+    periods paid into escrow). ``suppress``: the statistics' rule (``marketplace.web.stats.MIN_CELL``): a sum that
     fewer than MIN_CELL licences make up would tell one licensee's royalties (and so its sales); it is withheld
     (None), never shown as a number. The operator's view passes ``suppress=False``."""
     from sqlalchemy import func
 
     from listings.models import OpenLicence
-    from marketplace.stats import MIN_CELL
+    from marketplace.web.stats import MIN_CELL
 
     declared = db.session.scalar(select(func.count(OpenLicence.id))) or 0
     open_now = db.session.scalar(select(func.count(OpenLicence.id)).where(OpenLicence.status == "open")) or 0
@@ -851,7 +851,7 @@ def stats(*, suppress=True):
 # --- views' helpers ---------------------------------------------------------------------------------------
 
 def licence_json(licence, viewer=None):
-    from marketplace.timeutil import iso
+    from marketplace.kernel.timeutil import iso
 
     deal = licence.deal
     out = {
@@ -873,7 +873,7 @@ def licence_json(licence, viewer=None):
 
 
 def period_json(p):
-    from marketplace.timeutil import iso
+    from marketplace.kernel.timeutil import iso
 
     return {"id": p.id, "seq": p.seq, "kind": p.kind, "starts_on": p.starts_on.isoformat(),
             "ends_on": p.ends_on.isoformat(), "due_on": p.due_on.isoformat(), "licence_year": p.licence_year,

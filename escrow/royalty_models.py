@@ -2,8 +2,8 @@
 licence recordal) and its royalty periods, each paid through escrow. See ``escrow.royalties``."""
 from sqlalchemy import CheckConstraint, UniqueConstraint
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 LICENCE_STATUSES = ("pending", "active", "ended", "void")
 PERIOD_KINDS = ("running", "instalment")  # a running royalty on reported sales | a fixed instalment
@@ -67,7 +67,7 @@ class RoyaltyPeriod(db.Model):
     due_on = db.Column(db.Date, nullable=False)  # the report (running) or the payment (instalment) is due
     licence_year = db.Column(db.Integer, nullable=False)  # 1, 2, … (the yearly minimum's year)
     net_sales = db.Column(db.BigInteger)  # fen, as reported
-    report_file = db.Column(db.String(100))  # stored upload name (marketplace.uploads)
+    report_file = db.Column(db.String(100))  # stored upload name (marketplace.kernel.uploads)
     report_note = db.Column(db.String(500))
     reported_at = db.Column(db.DateTime)
     reported_by_id = db.Column(db.Integer, db.ForeignKey("users.id"))

@@ -1,11 +1,11 @@
-"""The deals API's request bodies as marshmallow schemas (``marketplace.schemas``): each validates the
+"""The deals API's request bodies as marshmallow schemas (``marketplace.kernel.schemas``): each validates the
 body of its route and is that route's OpenAPI description. The deal's state, the caller's part in it and
 rules that need the deal (a payment reference of this deal, a split below the price) stay in
 ``escrow.deals``, which runs after the schema.
 """
 from marshmallow import fields
 
-from marketplace import schemas as s
+from marketplace.kernel import schemas as s
 
 from .deals import RESOLUTIONS
 

@@ -1,8 +1,8 @@
 """JSON shapes of deals and their ledger (docs/api.md "Deals"), with the schemas the API documents them by."""
 from marshmallow import fields
 
-from marketplace import schemas
-from marketplace.timeutil import iso
+from marketplace.kernel import schemas
+from marketplace.kernel.timeutil import iso
 
 from . import ledger
 from .machine import ACTION_LABELS, STATE_LABELS
@@ -102,7 +102,7 @@ def ledger_json(deal):
             "balances": ledger.deal_balances(deal)}
 
 
-# --- schemas (OpenAPI: marketplace.schemas) -----------------------------------------------
+# --- schemas (OpenAPI: marketplace.kernel.schemas) -----------------------------------------------
 
 _n = schemas.nullable
 

@@ -6,7 +6,7 @@ the deals' own events (``expire_payment``; ``cancel`` from ``awaiting_payment`` 
 so nothing new is stored to count them. After ``UNPAID_STRIKES`` (default 3) within
 ``UNPAID_STRIKE_DAYS`` (default 180) the system records a ``non_performance`` credit record
 that sets the buyer's level to ``restricted`` (no purchases, bids or listings:
-``marketplace.credit.BLOCKED``), through the credit mechanism operators use: the buyer sees it
+``marketplace.kernel.credit.BLOCKED``), through the credit mechanism operators use: the buyer sees it
 on their credit page, may appeal it, and an operator may revoke it or restore the level.
 
 Strikes before the latest such record are spent: after a revoked record (or an operator's
@@ -20,13 +20,13 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, or_, select
 
-from marketplace.credit import record_system_finding
-from marketplace.credit_models import CreditRecord
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.models import User
-from marketplace.notify import notify
+from marketplace.kernel.credit import record_system_finding
+from marketplace.kernel.credit_models import CreditRecord
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.models import User
+from marketplace.kernel.notify import notify
 
 from .models import Deal, DealEvent
 

@@ -13,12 +13,12 @@ what it found. The deal itself changes only through ``escrow.deals``
 """
 import logging
 
-from marketplace.errors import DomainError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.notify import notify
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import utcnow
 
 from . import deals, deposits, ledger
 from .gateways import get_gateway

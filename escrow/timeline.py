@@ -2,8 +2,8 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from marketplace.i18n import N_
-from marketplace.messages import label, msg
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import label, msg
 
 from .machine import ACTION_LABELS, STATE_LABELS
 

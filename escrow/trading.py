@@ -27,14 +27,14 @@ from sqlalchemy import func, select
 from listings import bidding, lifecycle
 from listings.locking import lock_listing
 from listings.models import Auction
-from marketplace.credit import ensure_can, seller_may_sell
-from marketplace.errors import Conflict, DomainError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import money, msg
-from marketplace.models import User
-from marketplace.notify import notify
-from marketplace.timeutil import utcnow
+from marketplace.kernel.credit import ensure_can, seller_may_sell
+from marketplace.kernel.errors import Conflict, DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import money, msg
+from marketplace.kernel.models import User
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import utcnow
 
 from . import deals, deposits
 from .deals import open_deal

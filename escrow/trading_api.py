@@ -8,9 +8,9 @@ from flask import Blueprint, current_app, jsonify
 from flask_limiter.util import get_remote_address
 
 from listings import bidding
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
-from marketplace.extensions import limiter
-from marketplace.timeutil import iso
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
+from marketplace.kernel.extensions import limiter
+from marketplace.kernel.timeutil import iso
 
 from . import trading
 from . import trading_json as tj

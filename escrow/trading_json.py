@@ -3,9 +3,9 @@ bodies (deals come from ``escrow.serializers``)."""
 from marshmallow import fields
 
 from listings.models import DEAL_TYPES
-from marketplace import schemas as s
-from marketplace.openapi import ERROR_SCHEMA
-from marketplace.timeutil import iso
+from marketplace.kernel import schemas as s
+from marketplace.kernel.timeutil import iso
+from marketplace.web.openapi import ERROR_SCHEMA
 
 from .serializers import DealAnswer, deal_json  # noqa: F401  (the one shape of a deal)
 
@@ -29,7 +29,7 @@ def bid_json(bid):
 # --- request bodies ------------------------------------------------------------------------------
 
 def _amount(**kwargs):
-    """An amount: its type and range are checked by ``escrow.trading`` (``marketplace.numbers``), whose
+    """An amount: its type and range are checked by ``escrow.trading`` (``marketplace.kernel.numbers``), whose
     refusal names the lowest amount it would take (``minimum_amount``), which a schema cannot know."""
     return s.Raw(metadata={"type": "integer", "minimum": 1, "description": "fen (integer minor units); a refused "
                            "amount is answered with minimum_amount"}, **kwargs)

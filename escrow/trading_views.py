@@ -15,11 +15,11 @@ from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from listings import bidding
-from marketplace.auth import safe_next
-from marketplace.extensions import limiter
-from marketplace.money import display_yuan, parse_yuan, yuan_input
-from marketplace.timeutil import local, utcnow
-from marketplace.webutil import act, show_error
+from marketplace.kernel.extensions import limiter
+from marketplace.kernel.money import display_yuan, parse_yuan, yuan_input
+from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.webutil import act, show_error
+from marketplace.web.auth import safe_next
 
 from . import deposits, trading
 
@@ -55,7 +55,7 @@ class ActionForm(FlaskForm):
 def _deal_type_choices(listing):
     """The deal types a buyer may choose; with the price of each when they differ (转让 · ¥26万)."""
     from listings.service import DEAL_TYPE_LABELS
-    from marketplace.money import display_yuan
+    from marketplace.kernel.money import display_yuan
 
     prices = dict(listing.prices_by_deal_type)
     return [(d, _(DEAL_TYPE_LABELS.get(d, d)) + (f" · {display_yuan(prices[d], listing.currency)}" if prices.get(d) else ""))

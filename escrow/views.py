@@ -10,11 +10,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from marketplace.errors import ValidationError
-from marketplace.extensions import db
-from marketplace.notify import unread_count_for
-from marketplace.timeutil import utcnow
-from marketplace.webutil import act, show_error, show_in_form
+from marketplace.kernel.errors import ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.notify import unread_count_for
+from marketplace.kernel.timeutil import utcnow
+from marketplace.kernel.webutil import act, show_error, show_in_form
 
 from . import contracts, deal_page, deals, documents, ledger, machine, paper_views
 from .forms import (
@@ -43,7 +43,7 @@ FORMS = {
     "resolve": ResolveForm,
     "payout_paid": PayoutPaidForm,
 }
-# CSRFProtect (marketplace.extensions.csrf) checks the ``csrf_token`` of every HTML POST before a view
+# CSRFProtect (marketplace.kernel.extensions.csrf) checks the ``csrf_token`` of every HTML POST before a view
 # runs; the forms below are built with a prefix per action so several share a page, which would rename
 # their own token field, so they leave CSRF to CSRFProtect (``meta=NO_FORM_CSRF``).
 NO_FORM_CSRF = {"csrf": False}

@@ -7,8 +7,8 @@ provider last said; the provider stays the source of truth and is re-fetched
 before acting. ``ProcessedWebhookEvent`` records every event id once: a replayed
 delivery finds its row and changes nothing.
 """
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 
 class StripePaymentIntent(db.Model):

@@ -11,8 +11,8 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from marketplace.apiutil import API_PREFIX, doc, error_response
-from marketplace.extensions import db
+from marketplace.kernel.apiutil import API_PREFIX, doc, error_response
+from marketplace.kernel.extensions import db
 
 from .gateways.stripe_gateway import PaymentProviderError, WebhookSignatureError, verify_webhook
 from .stripe_events import already_applied, apply_stripe_event

@@ -5,9 +5,9 @@ from datetime import date, datetime, time, timedelta
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
 
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from marketplace.errors import PermissionDenied, ValidationError
-from marketplace.extensions import db, limiter
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.errors import PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db, limiter
 
 from . import lending, valuation, vouchers
 from .access import FINANCE_ROLES, db_id, is_valuer
@@ -251,7 +251,7 @@ def upload_statements(application_id):
 @doc("The application's financial statements (the applicant, banks that see it, operators)", tags=TAGS,
      responses={"200": None})
 def get_statements(application_id):
-    from marketplace.uploads import send_upload
+    from marketplace.kernel.uploads import send_upload
 
     user = require_user()
     return send_upload(lending.statements_of(user, application_id), f"statements-{application_id}")

@@ -26,9 +26,9 @@ So the deal's platform revenue is its fee F, of which A came from the programmes
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from marketplace.errors import Conflict, NotFound, PermissionDenied
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 from . import vouchers
 from .access import require_sme

@@ -16,15 +16,15 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from listings import register
 from listings.models import Encumbrance
-from marketplace import audit, labels
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.models import Organization, User
-from marketplace.notify import notify
-from marketplace.numbers import NumberError, parse_int
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel import audit, labels
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.models import Organization, User
+from marketplace.kernel.notify import notify
+from marketplace.kernel.numbers import NumberError, parse_int
+from marketplace.kernel.timeutil import local, utcnow
 
 from .access import db_id, is_bank, require_bank, require_sme  # noqa: F401  (require_bank: pages)
 from .models import LoanApplication, LoanBank, LoanMessage, LoanOffer, LoanRight, Valuation
@@ -140,7 +140,7 @@ def apply(user, data, statements=None, now=None):
         raise ValidationError(_("融资申请有误"), fields)
     stored = None
     if statements is not None and getattr(statements, "filename", ""):
-        from marketplace.uploads import save_upload
+        from marketplace.kernel.uploads import save_upload
 
         stored = save_upload(statements, field="statements", area="docs")[0]
     application = LoanApplication(organization_id=user.organization_id, applicant_id=user.id, amount=amount,
@@ -245,7 +245,7 @@ def _bump(application, now):
 
 def attach_statements(user, application_id, file_storage, now=None):
     """The applicant uploads (or replaces) its financial statements while banks are still looking."""
-    from marketplace.uploads import save_upload
+    from marketplace.kernel.uploads import save_upload
 
     application = _own(user, application_id)
     if application.status != "open":
@@ -546,7 +546,7 @@ def right_status(right, today=None):
 
 
 def application_json(application, user):
-    from marketplace.timeutil import iso
+    from marketplace.kernel.timeutil import iso
 
     sees_all = user.is_operator or is_applicant(user, application)
     offers = [o for o in application.offers if sees_all or o.organization_id == user.organization_id]
@@ -591,9 +591,9 @@ def stats():
         r = link.right
         key = ((r.ipc_codes or ["?"])[0][:1] if r.kind == "patent" else f"Nice {(r.nice_classes or ['?'])[0]}")
         fields[key] = fields.get(key, 0) + 1
-    from marketplace.stats import MIN_CELL
+    from marketplace.web.stats import MIN_CELL
 
-    # the public page's rule for amounts (marketplace.stats): a sum of fewer than MIN_CELL loans would tell
+    # the public page's rule for amounts (marketplace.web.stats): a sum of fewer than MIN_CELL loans would tell
     # one SME's loan, so it is withheld, never shown as a number
     shown = int(granted[0]) >= MIN_CELL
     return {"applications": int(total), "loans_granted": int(granted[0]),

@@ -2,8 +2,8 @@
 voucher batches, vouchers, service charges and voucher redemptions. Money is integer fen."""
 from sqlalchemy import JSON, CheckConstraint, UniqueConstraint
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 VALUATION_STATUSES = ("self_assessment", "review_requested", "signed_off")
 APPLICATION_STATUSES = ("open", "accepted", "registration_submitted", "pledged", "release_pending",

@@ -1,5 +1,5 @@
 """JSON shapes of the finance desk (the API and its OpenAPI schemas)."""
-from marketplace.timeutil import iso
+from marketplace.kernel.timeutil import iso
 
 from .vouchers import remaining
 

@@ -16,11 +16,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from listings import register
-from marketplace import audit
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.numbers import NumberError, parse_decimal, parse_int
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel import audit
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.numbers import NumberError, parse_decimal, parse_int
+from marketplace.kernel.timeutil import local, utcnow
 
 from .access import db_id, is_bank, is_valuer, same_side  # noqa: F401  (same_side: the pages ask it too)
 from .models import LoanApplication, ServiceCharge, Valuation, ValuationRight
@@ -368,7 +368,7 @@ def formula_rows(valuation):
 
 
 def valuation_json(valuation):
-    from marketplace.timeutil import iso
+    from marketplace.kernel.timeutil import iso
 
     return {
         "id": valuation.id, "valuation_date": valuation.valuation_date.isoformat(),

@@ -7,11 +7,11 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from listings.models import Right, RightHolder
-from marketplace.errors import NotFound, ValidationError
-from marketplace.extensions import db, limiter
-from marketplace.numbers import NumberError, parse_amount, parse_int
-from marketplace.regions import REGIONS
-from marketplace.webutil import act, act_then_redirect, committed, form_number
+from marketplace.kernel.errors import NotFound, ValidationError
+from marketplace.kernel.extensions import db, limiter
+from marketplace.kernel.numbers import NumberError, parse_amount, parse_int
+from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.webutil import act, act_then_redirect, committed, form_number
 
 from . import deal_fees, lending, valuation, vouchers
 from .access import is_bank, is_issuer, is_valuer
@@ -265,7 +265,7 @@ def loan_action(application_id, action):
 @bp.get("/loans/<int:application_id>/statements")
 @login_required
 def loan_statements(application_id):
-    from marketplace.uploads import send_upload
+    from marketplace.kernel.uploads import send_upload
 
     return send_upload(lending.statements_of(current_user, application_id), f"statements-{application_id}")
 
@@ -386,8 +386,8 @@ def _operator():
 def operator_desk():
     """The operators' finance desk: fees paid by bank transfer, programmes' reimbursements, pledge registrations
     and valuations to check, and the finance roles."""
-    from marketplace import labels
-    from marketplace.models import User
+    from marketplace.kernel import labels
+    from marketplace.kernel.models import User
 
     _operator()
     holders = db.session.scalars(select(User).where(
@@ -427,7 +427,7 @@ def operator_settlement():
 @login_required
 @limiter.limit(_limit, methods=["POST"])
 def operator_role():
-    from marketplace.models import User
+    from marketplace.kernel.models import User
 
     from .access import set_role
 

@@ -19,15 +19,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from escrow.ledger import VOUCHER_DUE, VOUCHER_PAID, Leg, clearing_account, post
-from marketplace import audit, labels
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import label, msg
-from marketplace.models import Organization
-from marketplace.numbers import NumberError, parse_int
-from marketplace.regions import REGIONS
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel import audit, labels
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import label, msg
+from marketplace.kernel.models import Organization
+from marketplace.kernel.numbers import NumberError, parse_int
+from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.timeutil import local, utcnow
 
 from .access import db_id, is_issuer, require_issuer, require_sme  # noqa: F401  (require_issuer: pages)
 from .models import SERVICES, ServiceCharge, Voucher, VoucherBatch, VoucherRedemption

@@ -1,8 +1,8 @@
 """JSON API of `listings` under /api/v1 (thin: parse, call a service, map errors)."""
 from flask import Blueprint, jsonify, request
 
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, query_args, require_user, token_user
-from marketplace.pagecache import cached_page
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, query_args, require_user, token_user
+from marketplace.kernel.pagecache import cached_page
 
 from . import schemas as sc
 from . import service

@@ -30,16 +30,16 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from marketplace import labels
-from marketplace.credit import ensure_can, seller_may_sell
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import moment, money, msg
-from marketplace.money import display_yuan
-from marketplace.notify import notify
-from marketplace.numbers import NumberError, parse_int
-from marketplace.timeutil import iso, utcnow
+from marketplace.kernel import labels
+from marketplace.kernel.credit import ensure_can, seller_may_sell
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import moment, money, msg
+from marketplace.kernel.money import display_yuan
+from marketplace.kernel.notify import notify
+from marketplace.kernel.numbers import NumberError, parse_int
+from marketplace.kernel.timeutil import iso, utcnow
 
 from .lifecycle import can_view
 from .locking import lock_listing

@@ -3,9 +3,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func
 
-from marketplace.errors import DomainError
-from marketplace.extensions import db
-from marketplace.models import User
+from marketplace.kernel.errors import DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
 
 listings_cli = AppGroup("listings", help="Listings: bulk import, expiry.")
 

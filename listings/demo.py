@@ -19,11 +19,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from marketplace.accounts import register_user
-from marketplace.extensions import db
-from marketplace.models import Organization, User
-from marketplace.timeutil import local, utcnow
-from marketplace.uscc import uscc_check_char
+from marketplace.kernel.accounts import register_user
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Organization, User
+from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.uscc import uscc_check_char
 
 from . import service
 from .classifications import DATA, groups_of_class, similar_items

@@ -22,10 +22,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from marketplace.accounts import register_user
-from marketplace.errors import DomainError
-from marketplace.extensions import db
-from marketplace.models import Organization, User
+from marketplace.kernel.accounts import register_user
+from marketplace.kernel.errors import DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Organization, User
 
 from . import service
 from .classifications import groups_of_class, nice_classes, similar_items

@@ -14,8 +14,8 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from marketplace.money import display_yuan, yuan_input
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel.money import display_yuan, yuan_input
+from marketplace.kernel.timeutil import local, utcnow
 
 from .models.listing import prices_by_deal_type
 from .models.register import _add_months
@@ -134,7 +134,7 @@ def per_type(pairs, currency="CNY"):
     """``[{"deal_type", "label", "amount"}]`` from ``[(deal_type, fen or None)]``: a listing offered for assignment
     and licences at different prices shows each under the one label (一口价 or 参考价): 转让 ¥26万 · 普通许可 ¥5万.
     A deal type without a price (a negotiable listing) reads 面议. Empty when one price covers every deal type."""
-    from marketplace.labels import DEAL_TYPE, label
+    from marketplace.kernel.labels import DEAL_TYPE, label
 
     pairs = [(p["deal_type"], p["price"]) if isinstance(p, dict) else p for p in pairs or []]  # a search row's dicts
     return [{"deal_type": d, "label": label(DEAL_TYPE, d),

@@ -40,13 +40,13 @@ from flask_babel import gettext
 from sqlalchemy import case, event, func, inspect, select
 from sqlalchemy.orm import Session
 
-from marketplace import labels
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.messages import msg
-from marketplace.models import AuditLog, User
-from marketplace.notify import notify
-from marketplace.timeutil import utcnow
+from marketplace.kernel import labels
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.messages import msg
+from marketplace.kernel.models import AuditLog, User
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import utcnow
 
 from .models import Encumbrance, GradeAssessment, Listing, ListingRight, Right
 

@@ -4,8 +4,8 @@ Thin: authenticate, call ``listings.grading``, commit once, answer in docs/api.m
 """
 from flask import Blueprint, jsonify
 
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from marketplace.timeutil import iso
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.timeutil import iso
 
 from . import grading
 

@@ -10,10 +10,10 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 
-from marketplace.errors import PermissionDenied, ValidationError
-from marketplace.numbers import NumberError, parse_decimal
-from marketplace.operator import operator_required
-from marketplace.webutil import act
+from marketplace.kernel.errors import PermissionDenied, ValidationError
+from marketplace.kernel.numbers import NumberError, parse_decimal
+from marketplace.kernel.webutil import act
+from marketplace.web.operator import operator_required
 
 from . import grading
 from .grading import _, tr

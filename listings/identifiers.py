@@ -10,8 +10,8 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from marketplace import labels
-from marketplace.uscc import InvalidUSCC, normalize_uscc, uscc_check_char  # noqa: F401  (re-exported)
+from marketplace.kernel import labels
+from marketplace.kernel.uscc import InvalidUSCC, normalize_uscc, uscc_check_char  # noqa: F401  (re-exported)
 
 from .classifications import LOCARNO_CLASSES, ipc_scheme, nice_classes, similar_groups
 

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from flask_babel import gettext as _
 from sqlalchemy import text
 
-from marketplace.errors import DomainError, ValidationError
-from marketplace.extensions import db
-from marketplace.money import parse_yuan
+from marketplace.kernel.errors import DomainError, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.money import parse_yuan
 
 from . import service
 

@@ -9,14 +9,14 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from marketplace import audit
-from marketplace.credit import ensure_can
-from marketplace.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import label, msg
-from marketplace.notify import notify
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel import audit
+from marketplace.kernel.credit import ensure_can
+from marketplace.kernel.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import label, msg
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import local, utcnow
 
 from . import rules
 from .models import Auction, Listing
@@ -140,7 +140,7 @@ def transition(listing, action):
 
 
 def operator_ids():
-    from marketplace.models import User
+    from marketplace.kernel.models import User
 
     return db.session.execute(
         select(User.id).where(User.roles_csv.contains("operator"), User.active.is_(True))).scalars().all()
@@ -333,7 +333,7 @@ RELIST_COLUMNS = ("kind", "title", "description", "deal_types", "price_mode", "p
 def relisted_as(listing):
     """The draft ``listing`` was relisted as (a Listing), or None. The link is the ``listing.relist``
     audit row written by :func:`relist_listing`, so no column is needed."""
-    from marketplace.models import AuditLog
+    from marketplace.kernel.models import AuditLog
 
     row = db.session.execute(
         select(AuditLog).where(AuditLog.action == "listing.relist", AuditLog.object_type == "listing",

@@ -6,8 +6,8 @@ writers are serialised (the second waits on busy_timeout).
 """
 from flask_babel import gettext as _
 
-from marketplace.errors import NotFound
-from marketplace.extensions import db
+from marketplace.kernel.errors import NotFound
+from marketplace.kernel.extensions import db
 
 from .models import Listing
 
@@ -19,7 +19,7 @@ def lock_row(model, row_id, message):
     and SQLite, which has no row locks, ``BEGIN IMMEDIATE`` (the database write lock).
 
     Gateway calls and e-mail never happen while such a lock is held: they run after the commit
-    (``escrow.gateway_calls``, ``marketplace.notify``)."""
+    (``escrow.gateway_calls``, ``marketplace.kernel.notify``)."""
     session = db.session
     session.flush()
     if session.get_bind().dialect.name == "sqlite":

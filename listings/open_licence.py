@@ -19,10 +19,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from marketplace import audit
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.timeutil import iso, local, utcnow
+from marketplace.kernel import audit
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import iso, local, utcnow
 
 from . import bidding, rules
 from .locking import lock_listing
@@ -237,13 +237,13 @@ def take(open_licence_id, user, now=None):
 
     Refused, nothing stored: no organisation, or one not verified (403); the holder's own organisation (403);
     a declaration withdrawn or lapsed (409); the organisation already holds a licence from this declaration
-    that has not ended (409); the credit rules (``marketplace.credit``) and the rule book as for any deal."""
+    that has not ended (409); the credit rules (``marketplace.kernel.credit``) and the rule book as for any deal."""
     from escrow import royalties
     from escrow.deals import open_deal
     from escrow.models import Deal
     from escrow.royalty_models import Licence
-    from marketplace.credit import ensure_can
-    from marketplace.models import User
+    from marketplace.kernel.credit import ensure_can
+    from marketplace.kernel.models import User
 
     now = now or utcnow()
     decl = db.session.get(OpenLicence, bidding.check_id(open_licence_id, _("开放许可声明不存在")))

@@ -8,8 +8,8 @@ The search package drains the outbox after commit (see ``search.outbox``).
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from marketplace.models import OutboxEvent
-from marketplace.timeutil import utcnow
+from marketplace.kernel.models import OutboxEvent
+from marketplace.kernel.timeutil import utcnow
 
 from .models import Auction, Encumbrance, Listing, ListingRight, Right, RightHolder
 
@@ -40,9 +40,9 @@ def _record_listing_changes(session, flush_context):
             touched |= _listing_ids(obj)
     touched.discard(None)
     if touched:
-        from marketplace.pagecache import mark_stale
+        from marketplace.kernel.pagecache import mark_stale
 
-        mark_stale(session)  # the cached pages follow the same rows (marketplace.pagecache)
+        mark_stale(session)  # the cached pages follow the same rows (marketplace.kernel.pagecache)
         now = utcnow()
         session.connection().execute(
             OutboxEvent.__table__.insert(),

@@ -4,7 +4,7 @@ A seller side edits its published listing through the same wizard and ``PATCH /a
 
 - **At once**: the price (一口价 or 参考价), the offer floor, the description and the trademark image. The listing
   stays published; the cached pages and the search index follow on the commit (``listings.outbox`` and
-  ``marketplace.pagecache`` watch the listing row). A new price is in the audit log (``listing.price_change``,
+  ``marketplace.kernel.pagecache`` watch the listing row). A new price is in the audit log (``listing.price_change``,
   before and after, in fen) and voids the open offers and counters (made on the old terms; both sides told). A
   description change is logged too (``listing.description_change``).
 - **Back to review**: anything else (the rights, the title, the deal types, the price mode, the region, the licence
@@ -15,12 +15,12 @@ A seller side edits its published listing through the same wizard and ``PATCH /a
 """
 from flask_babel import gettext as _
 
-from marketplace import audit
-from marketplace.errors import Conflict, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel import audit
+from marketplace.kernel.errors import Conflict, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.timeutil import local, utcnow
 
 from .lifecycle import _check_ready, _transition, operator_ids, void_open_offers
 from .rules import _warnings
@@ -100,7 +100,7 @@ def edit_published(user, listing, changes, *, now=None, apply=None, listing_inpu
     void_open_offers(listing, msg(N_("卖家修改了挂牌内容，挂牌重新审核")), now=now)
     audit.record(user, "listing.revise", "listing", listing.id, before={"status": "published", "price": old_price},
                  after={"status": listing.status, "price": listing.price, "changed": sorted(keys)})
-    from marketplace.notify import notify
+    from marketplace.kernel.notify import notify
 
     for operator_id in operator_ids():
         notify(operator_id, "listing", msg(N_("在售挂牌修改后重新待审：%(title)s"), title=listing.title),

@@ -9,13 +9,13 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from marketplace import audit
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.notify import notify
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel import audit
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import local, utcnow
 
 from . import identifiers as ids
 from .models import Encumbrance, Right, RightClaim, RightEvent, RightHolder
@@ -321,7 +321,7 @@ def _declare_encumbrances(right, values, user, now):
 # --- deals change the register ------------------------------------------------------------
 
 def buyer_party(deal):
-    from marketplace.models import User
+    from marketplace.kernel.models import User
 
     buyer = db.session.get(User, deal.buyer_id)
     return party_of(buyer)
@@ -478,7 +478,7 @@ def claims_of(user):
 
 def claimant_party(claim):
     """The party a claim asks the register to record: the claimant's organisation, or the claimant."""
-    from marketplace.models import Organization, User
+    from marketplace.kernel.models import Organization, User
 
     if claim.organization_id is not None:
         org = db.session.get(Organization, claim.organization_id)
@@ -490,7 +490,7 @@ def claimant_party(claim):
 def file_claim(user, right, evidence_storage, note, *, now=None):
     """A seller whose side (organisation, or themselves as a natural person) is not the registered holder
     claims the right, with evidence."""
-    from marketplace.uploads import save_upload
+    from marketplace.kernel.uploads import save_upload
 
     if user is None or not user.has_role("seller"):
         raise PermissionDenied(_("只有卖家账户可以提出权属异议"))

@@ -11,10 +11,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from marketplace import labels
-from marketplace.errors import ValidationError
-from marketplace.extensions import db
-from marketplace.models import Organization, User
+from marketplace.kernel import labels
+from marketplace.kernel.errors import ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Organization, User
 
 from .models.register import ID_TYPES, LICENCE_TYPES
 from .validation import _date, _int, _text

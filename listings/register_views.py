@@ -13,13 +13,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from marketplace.errors import NotFound, ValidationError
-from marketplace.extensions import db
-from marketplace.operator import operator_required
-from marketplace.timeutil import iso, local, utcnow
-from marketplace.uploads import send_upload
-from marketplace.webutil import act, show_error
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.errors import NotFound, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import iso, local, utcnow
+from marketplace.kernel.uploads import send_upload
+from marketplace.kernel.webutil import act, show_error
+from marketplace.web.operator import operator_required
 
 from . import register
 from . import register_input as cleaning

@@ -9,10 +9,10 @@ recorded pledges and licences.
 """
 from flask import Blueprint, abort, jsonify, request
 
-from marketplace import labels
-from marketplace.apiutil import API_PREFIX, commit_after, doc, require_user, token_user
-from marketplace.pagecache import cached_page
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel import labels
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, require_user, token_user
+from marketplace.kernel.pagecache import cached_page
+from marketplace.kernel.timeutil import local, utcnow
 
 from . import register, service
 from .lifecycle import can_view

@@ -18,12 +18,12 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from marketplace import labels
-from marketplace.errors import Conflict
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import label, msg, render
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel import labels
+from marketplace.kernel.errors import Conflict
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import label, msg, render
+from marketplace.kernel.timeutil import local, utcnow
 
 from .models import Listing, ListingRight, Right, RightHolder
 from .vocab import DEAD_LEGAL_STATUSES, DEAD_TM_STATUSES, DEAL_TYPE_LABELS
@@ -76,7 +76,7 @@ PROVINCES = ("北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉
 
 def _place(text):
     """A territory the platform can compare: ("province", name), ("city", Guangdong city code), or None."""
-    from marketplace.regions import REGIONS
+    from marketplace.kernel.regions import REGIONS
 
     text = (text or "").strip()
     for suffix in ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市"):
@@ -417,7 +417,7 @@ def fee_due_flags(listing, until):
 
 def fee_due_message(flags, stored=False):
     """Which fees fall due: in the request's language, or (``stored``) as a message to store and show later in
-    the reader's language (``marketplace.messages``)."""
+    the reader's language (``marketplace.kernel.messages``)."""
     parts = [msg(N_("%(number)s 的%(what)s应于 %(due)s 前缴纳（宽展期至 %(grace)s）"), number=r.number,
                  what=label(N_("年费") if what == "annuity" else N_("续展费")), due=due.isoformat(),
                  grace=grace.isoformat()) for r, what, due, grace in flags]

@@ -1,4 +1,4 @@
-"""The listings API's bodies and answers as marshmallow schemas (``marketplace.schemas``): each one
+"""The listings API's bodies and answers as marshmallow schemas (``marketplace.kernel.schemas``): each one
 validates the body of its route and is that route's OpenAPI description.
 
 The fields' bounds are the ones ``listings.validation`` applies to the same input from the HTML
@@ -9,8 +9,8 @@ prices against the price mode) is ``validation.parse_listing``'s, after the sche
 from flask_babel import gettext as _
 from marshmallow import fields
 
-from marketplace import schemas as s
-from marketplace.regions import REGIONS
+from marketplace.kernel import schemas as s
+from marketplace.kernel.regions import REGIONS
 
 from . import identifiers as ids
 from .models import DEAL_TYPES, KINDS, PRICE_MODES

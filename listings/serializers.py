@@ -5,7 +5,7 @@ The auction's reserve price is never exposed, only whether it is met. The
 operator's rejection reason and the pledge-consent flag are shown to the
 listing's own organisation and to operators only.
 """
-from marketplace.timeutil import iso, utcnow
+from marketplace.kernel.timeutil import iso, utcnow
 
 from . import service
 

@@ -16,15 +16,15 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from marketplace import audit
-from marketplace.credit import ensure_can
-from marketplace.errors import Conflict, IllegalTransition, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.notify import notify
-from marketplace.timeutil import local, utcnow
-from marketplace.uploads import save_upload
+from marketplace.kernel import audit
+from marketplace.kernel.credit import ensure_can
+from marketplace.kernel.errors import Conflict, IllegalTransition, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.uploads import save_upload
 
 from . import published_edit, register, rules
 from .lifecycle import *  # noqa: F401,F403
@@ -196,7 +196,7 @@ def attach_pledge_consent(user, listing_id, file_storage):
 def consent_as_co_owner(user, listing_id, *, now=None):
     """A co-owner on the platform consents, by a click, to another co-owner's listing of a shared
     right for assignment or an exclusive or sole licence."""
-    from marketplace.errors import NotFound, PermissionDenied
+    from marketplace.kernel.errors import NotFound, PermissionDenied
 
     listing = db.session.get(Listing, listing_id)
     if listing is None or user is None or not user.has_role("seller"):

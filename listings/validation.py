@@ -8,10 +8,10 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 
-from marketplace.errors import ValidationError
-from marketplace.numbers import int_field
-from marketplace.regions import REGIONS
-from marketplace.timeutil import as_utc, local, parse_iso, utcnow
+from marketplace.kernel.errors import ValidationError
+from marketplace.kernel.numbers import int_field
+from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.timeutil import as_utc, local, parse_iso, utcnow
 
 from . import identifiers as ids
 from .models import DEAL_TYPES, KINDS, PRICE_MODES
@@ -90,7 +90,7 @@ def _date(value, fields, key, *, required=False, today=None):
 
 
 def _int(value, fields, key, *, required=False, minimum=None, maximum=None):
-    """Bounded (``marketplace.numbers``): ASCII digits only, no NaN/Infinity/exponent, at most 18 digits."""
+    """Bounded (``marketplace.kernel.numbers``): ASCII digits only, no NaN/Infinity/exponent, at most 18 digits."""
     return int_field(value, fields, key, required=required, minimum=minimum, maximum=maximum)
 
 
@@ -475,7 +475,7 @@ def _parse_auction(raw, fields, now):
         from .bidding import max_deposit
 
         if values["deposit_amount"] > max_deposit(values["start_price"]):
-            from marketplace.money import display_yuan
+            from marketplace.kernel.money import display_yuan
 
             fields["auction.deposit_amount"] = _("保证金不能超过起拍价的 20%%（至多 %(max)s）",
                                                  max=display_yuan(max_deposit(values["start_price"])))

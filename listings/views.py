@@ -15,14 +15,14 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from marketplace.errors import PermissionDenied, ValidationError
-from marketplace.money import display_yuan, parse_yuan
-from marketplace.numbers import MAX_ID, NumberError, parse_int
-from marketplace.pagecache import cached_page, limit_lifetime
-from marketplace.regions import REGIONS
-from marketplace.timeutil import local, parse_iso, utcnow
-from marketplace.uploads import mimetype_of, send_upload, upload_path
-from marketplace.webutil import act, act_then_redirect, refusal_text
+from marketplace.kernel.errors import PermissionDenied, ValidationError
+from marketplace.kernel.money import display_yuan, parse_yuan
+from marketplace.kernel.numbers import MAX_ID, NumberError, parse_int
+from marketplace.kernel.pagecache import cached_page, limit_lifetime
+from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.timeutil import local, parse_iso, utcnow
+from marketplace.kernel.uploads import mimetype_of, send_upload, upload_path
+from marketplace.kernel.webutil import act, act_then_redirect, refusal_text
 
 from . import classifications, facts, importer, register, service
 from .models import DEAL_TYPES, for_listing_page

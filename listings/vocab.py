@@ -1,6 +1,6 @@
 """The listings' vocabulary: labels shown to people and the fixed sets the rules use (one place)."""
 
-from marketplace import labels
+from marketplace.kernel import labels
 
 from . import identifiers as ids
 

@@ -1,8 +1,8 @@
 """JSON API of messages (bearer tokens only; docs/messaging.md). Thin: parse, call ``service``, commit once."""
 from flask import Blueprint, current_app, jsonify, request
 
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
-from marketplace.extensions import limiter
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
+from marketplace.kernel.extensions import limiter
 
 from . import schemas as sc
 from . import service

@@ -4,8 +4,8 @@ A thread is either about a listing (``kind == "listing"``: one per listing and p
 is the listing's seller side) or about a deal (``kind == "deal"``: one per deal; its buyer and its seller).
 ``key`` makes each unique on every database: ``listing:<listing id>:<buyer id>`` or ``deal:<deal id>``.
 """
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 THREAD_KINDS = ("listing", "deal")
 

@@ -1,9 +1,9 @@
-"""The messages API's body and answers as marshmallow schemas (``marketplace.schemas``): the schema
+"""The messages API's body and answers as marshmallow schemas (``marketplace.kernel.schemas``): the schema
 validates the body and is the route's OpenAPI description; ``service.clean_body`` trims the text and
 refuses control characters after it."""
 from marshmallow import fields
 
-from marketplace import schemas as s
+from marketplace.kernel import schemas as s
 
 from .service import MAX_MESSAGE
 

@@ -12,7 +12,7 @@
   allowed); a thread holds at most ``MAX_MESSAGES``; sending is rate-limited per user (``RATELIMIT_MESSAGE``).
   A refusal writes nothing.
 - **Unread.** Each side keeps the last message it read; a new message notifies the other side through
-  ``marketplace.notify`` (one unread notice per thread, so the header's count does not run away), and reading the
+  ``marketplace.kernel.notify`` (one unread notice per thread, so the header's count does not run away), and reading the
   thread marks that notice read.
 """
 import re
@@ -26,15 +26,15 @@ from escrow.deals import roles_of
 from escrow.models import Deal
 from listings.lifecycle import can_view, seller_side
 from listings.models import Listing
-from marketplace import audit
-from marketplace.credit import ensure_can
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg, stored
-from marketplace.models import Notification
-from marketplace.notify import is_control_char, notify
-from marketplace.timeutil import iso, utcnow
+from marketplace.kernel import audit
+from marketplace.kernel.credit import ensure_can
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg, stored
+from marketplace.kernel.models import Notification
+from marketplace.kernel.notify import is_control_char, notify
+from marketplace.kernel.timeutil import iso, utcnow
 
 from .models import Message, MessageThread
 
@@ -243,7 +243,7 @@ def _tell(thread, recipient_id, author, body, now):
     """One unread notice per thread and reader: a later message refreshes it instead of adding another."""
     link = f"/messages/{thread.id}"
     subject = thread.listing.title[:80]
-    title = msg(N_("新留言：%(t)s"), t=subject)  # shown in the reader's language (marketplace.messages)
+    title = msg(N_("新留言：%(t)s"), t=subject)  # shown in the reader's language (marketplace.kernel.messages)
     preview = body[:200] if reveals_contacts(thread) else mask_contacts(body[:200])
     row = db.session.scalar(select(Notification).where(Notification.user_id == recipient_id,
                                                        Notification.kind == "message", Notification.link == link,

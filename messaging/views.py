@@ -4,8 +4,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from marketplace.extensions import limiter
-from marketplace.webutil import committed
+from marketplace.kernel.extensions import limiter
+from marketplace.kernel.webutil import committed
 
 from . import service
 

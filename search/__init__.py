@@ -11,5 +11,5 @@ def setup(app):
     """Per-app settings and one-time process set-up (jieba's dictionary, the after-commit hook)."""
     from . import analysis, outbox  # noqa: F401  (outbox registers the session hooks)
 
-    # SEARCH_* settings are declared with the others in marketplace/config.py
+    # SEARCH_* settings are declared with the others in marketplace/kernel/config.py
     analysis.initialise()

@@ -4,14 +4,14 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
-from marketplace.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from marketplace.errors import ValidationError
-from marketplace.extensions import db
-from marketplace.models import Notification
-from marketplace.numbers import NumberError, parse_int
-from marketplace.pagecache import cached_page
-from marketplace.regions import REGIONS
-from marketplace.timeutil import iso
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.errors import ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
+from marketplace.kernel.numbers import NumberError, parse_int
+from marketplace.kernel.pagecache import cached_page
+from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.timeutil import iso
 
 from . import service
 from .index import GRADES, SORTS

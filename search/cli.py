@@ -46,7 +46,7 @@ def follow_command(interval, prune):
     import signal
     import time
 
-    from marketplace.extensions import db
+    from marketplace.kernel.extensions import db
 
     from .index import IndexBusy
     from .outbox import drain

@@ -1,8 +1,8 @@
 """Saved searches. (The outbox table is the kernel's ``OutboxEvent``.)"""
 from sqlalchemy import JSON
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 
 class SavedSearch(db.Model):

@@ -24,7 +24,7 @@ transaction as any listing change. Here:
 * rows older than ``OUTBOX_RETENTION_DAYS`` are pruned (never the newest row, so ids
   keep increasing on SQLite).
 
-Worker mode (``REDIS_URL``, marketplace.jobs): the after-commit hook enqueues one ``index_drain`` job on this
+Worker mode (``REDIS_URL``, marketplace.kernel.jobs): the after-commit hook enqueues one ``index_drain`` job on this
 host's queue instead of draining in the request, and the worker runs that job (a full drain with saved-search
 matching, as ``flask search sync``) every ``JOB_INDEX_INTERVAL`` seconds too.
 """
@@ -42,9 +42,9 @@ from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from listings.models import Auction, Listing, Right, with_rights
-from marketplace.extensions import db
-from marketplace.models import OutboxEvent
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import OutboxEvent
+from marketplace.kernel.timeutil import utcnow
 
 from .index import IndexBusy, add_to_index, current_handle, is_searchable, remove_from_index
 
@@ -86,7 +86,7 @@ _vary = {"at": 0.0, "value": ""}
 
 
 def search_page_vary():
-    """What the cached search pages are keyed by besides the request (marketplace.pagecache): the synonym
+    """What the cached search pages are keyed by besides the request (marketplace.kernel.pagecache): the synonym
     files' stamp, looked at most once a second (an operator's edit of those files shows within a second).
     The index itself needs no key: every drain that applies rows and every rebuild bumps the page cache's
     generation once the index has them."""
@@ -171,8 +171,8 @@ def _drain(handle, timeout, batch, notify_saved, max_batches):
             break  # a young gap: the rest is applied, the position waits for the gap to close
     if report.applied:
         # This host's cached pages follow the same rows: a change committed through another host (applied by
-        # `search follow`) shows here at once even with a per-host cache (marketplace.pagecache).
-        from marketplace.pagecache import bump_generation
+        # `search follow`) shows here at once even with a per-host cache (marketplace.kernel.pagecache).
+        from marketplace.kernel.pagecache import bump_generation
 
         bump_generation()
     if notify_saved:
@@ -269,7 +269,7 @@ def _drain_after_commit(session):
     app = current_app._get_current_object()
     if not app.config["SEARCH_SYNC_ON_COMMIT"]:
         return
-    from marketplace import jobs
+    from marketplace.kernel import jobs
 
     if jobs.enabled(app):
         jobs.request_index_drain(app)  # worker mode: this host's worker drains (one pending job at a time)
@@ -365,7 +365,7 @@ def reindex(handle=None, progress=None, timeout=60.0):
     count = handle.rebuild((listing_document(listing) for listing in iter_published()), timeout=timeout,
                            progress=progress)
     write_position(handle, position)
-    from marketplace.pagecache import bump_generation
+    from marketplace.kernel.pagecache import bump_generation
 
     bump_generation()  # the cached search pages were rendered from the old index
     return count

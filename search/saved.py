@@ -13,12 +13,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from listings.models import Listing
-from marketplace.errors import ValidationError
-from marketplace.extensions import db
-from marketplace.i18n import N_
-from marketplace.messages import msg
-from marketplace.notify import clean_header, notify, send_mail
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
+from marketplace.kernel.messages import msg
+from marketplace.kernel.notify import clean_header, notify, send_mail
+from marketplace.kernel.timeutil import utcnow
 
 from .index import query_index
 from .models import SavedSearch, SavedSearchNotice
@@ -76,7 +76,7 @@ def _already_noted(saved_id, listing_id):
 
 
 def notice_title(saved):
-    """The notice's title as a message (``marketplace.messages``): shown in the reader's language."""
+    """The notice's title as a message (``marketplace.kernel.messages``): shown in the reader's language."""
     label = clean_header(saved.q)
     if len(label) > LABEL_CHARS:
         label = label[:LABEL_CHARS] + "…"

@@ -13,7 +13,7 @@ from whoosh import columns, formats
 from whoosh.fields import COLUMN, ID, KEYWORD, TEXT, FieldType, Schema
 
 from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
-from marketplace.regions import REGIONS
+from marketplace.kernel.regions import REGIONS
 
 from .analysis import ChineseEnglishAnalyzer, WordPairAnalyzer, number_variants
 

@@ -21,12 +21,12 @@ from sqlalchemy import bindparam
 from sqlalchemy import text as sql
 
 from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
-from marketplace.errors import Conflict, NotFound, ValidationError
-from marketplace.extensions import db
-from marketplace.notify import has_control_chars
-from marketplace.numbers import NumberError, parse_int
-from marketplace.observability import SEARCH_SECONDS
-from marketplace.regions import REGIONS
+from marketplace.kernel.errors import Conflict, NotFound, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.notify import has_control_chars
+from marketplace.kernel.numbers import NumberError, parse_int
+from marketplace.kernel.observability import SEARCH_SECONDS
+from marketplace.kernel.regions import REGIONS
 
 from . import analysis, synonyms
 from .index import (
@@ -599,7 +599,7 @@ def delete_saved_search(user, saved_id):
 
 
 def saved_search_json(row):
-    from marketplace.timeutil import iso
+    from marketplace.kernel.timeutil import iso
 
     return {"id": row.id, "q": row.q, "filters": row.filters or {}, "created_at": iso(row.created_at)}
 

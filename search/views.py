@@ -13,11 +13,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from marketplace import labels
-from marketplace.errors import ValidationError
-from marketplace.pagecache import cached_page
-from marketplace.regions import REGIONS
-from marketplace.webutil import act_then_redirect
+from marketplace.kernel import labels
+from marketplace.kernel.errors import ValidationError
+from marketplace.kernel.pagecache import cached_page
+from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.webutil import act_then_redirect
 
 from . import service
 from .outbox import search_page_vary
@@ -65,8 +65,8 @@ FILTER_NAMES = {"kind": _l("类型"), "grade": _l("质量等级"), "patent_type"
 
 def filter_label(key, value, locale):
     """'类型：商标', '最低价：¥10万' … for the active-filter list."""
-    from marketplace.money import display_yuan
-    from marketplace.regions import region_label
+    from marketplace.kernel.money import display_yuan
+    from marketplace.kernel.regions import region_label
 
     labels = {"kind": KIND_LABELS, "deal_type": DEAL_TYPE_LABELS, "price_mode": PRICE_MODE_LABELS,
               "patent_type": PATENT_TYPE_LABELS}

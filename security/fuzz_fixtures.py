@@ -21,8 +21,8 @@ def main(email, password):
     from listings import bidding
     from listings.models import Listing
     from marketplace import create_app
-    from marketplace.extensions import db
-    from marketplace.models import User
+    from marketplace.kernel.extensions import db
+    from marketplace.kernel.models import User
     from search import service as search_service
 
     app = create_app({"RATELIMIT_ENABLED": False})

@@ -52,7 +52,7 @@ make_user() {
   local roles=()
   for role in "$@"; do roles+=(--role "$role"); done
   local uscc
-  uscc="$(python3 -c 'import random; from marketplace.uscc import uscc_check_char as c
+  uscc="$(python3 -c 'import random; from marketplace.kernel.uscc import uscc_check_char as c
 b = "91440300" + "%09d" % random.randrange(10**9); print(b + c(b))')"
   flask --app wsgi users create --email "$email" --password "$FUZZ_PASSWORD" --name "安全测试" "${roles[@]}" \
     --org-name "安全测试有限公司$RANDOM" --uscc "$uscc" >>"$WORK/seed.log" 2>&1

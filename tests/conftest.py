@@ -15,7 +15,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from marketplace import create_app
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories, jobhelp
 
 
@@ -109,7 +109,7 @@ def _base_config(tmp_path):
         "SMTP_HOST": None,
         "SEARCH_SYNC_ON_COMMIT": True,
         # Tests change settings and rows mid-test (without a commit) and read the page again; the page cache
-        # (marketplace.pagecache) has its own tests, which turn it on: tests/marketplace/test_page_cache.py.
+        # (marketplace.kernel.pagecache) has its own tests, which turn it on: tests/marketplace/test_page_cache.py.
         "PAGE_CACHE": False,
         # JOB_TEST_MODE=redis (.ci/run's PostgreSQL run): every test's background work goes through RQ on
         # Redis (queues of its own, each job run at enqueue: JOB_SYNC); the job tests start real workers

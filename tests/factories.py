@@ -4,10 +4,10 @@ import itertools
 
 from werkzeug.security import generate_password_hash
 
-from marketplace.extensions import db
-from marketplace.models import ApiToken, Organization, User
-from marketplace.timeutil import utcnow
-from marketplace.uscc import uscc_check_char
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import ApiToken, Organization, User
+from marketplace.kernel.timeutil import utcnow
+from marketplace.kernel.uscc import uscc_check_char
 
 # The smallest files the upload checks accept, for every test that uploads one (kept once here).
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -146,7 +146,7 @@ def make_listing(seller=None, *, status="published", price_mode="fixed", price=1
     from datetime import date, timedelta
 
     from listings.models import Auction, Listing, Right
-    from marketplace.timeutil import utcnow
+    from marketplace.kernel.timeutil import utcnow
 
     seller = seller or make_user("seller")
     n = next(_seq)
@@ -198,7 +198,7 @@ def sign_contract(deal, now=None, password=PASSWORD, ip="127.0.0.1"):
 
 def recordal_details(deal, now=None):
     """Valid recordal details for the deal's kind, dated the day of ``now`` (Beijing time)."""
-    from marketplace.timeutil import local, utcnow
+    from marketplace.kernel.timeutil import local, utcnow
 
     day = local(now or utcnow()).date().isoformat()
     if deal.listing.kind == "patent":

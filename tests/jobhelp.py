@@ -44,7 +44,7 @@ def config_for(mode):
 
 def failed_job_errors(app):
     """The error text of every job of this test that failed (empty when none did)."""
-    from marketplace import jobs
+    from marketplace.kernel import jobs
 
     if not jobs.enabled(app):
         return []
@@ -59,7 +59,7 @@ def failed_job_errors(app):
 
 def forget_keys(app):
     """Delete this test's queues, registries and counters (its job hashes expire by their TTL)."""
-    from marketplace import jobs
+    from marketplace.kernel import jobs
 
     if not jobs.enabled(app):
         return
@@ -81,7 +81,7 @@ def forget_keys(app):
 def run_jobs(app):
     """Run every job waiting in this app's queues (a burst SimpleWorker in this process); returns the count
     of jobs the queues held before."""
-    from marketplace import jobs
+    from marketplace.kernel import jobs
 
     if not jobs.enabled(app):
         return 0

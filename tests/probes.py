@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import func, select
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 
 def count(model, *where):

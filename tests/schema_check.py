@@ -3,7 +3,7 @@
 ``client`` (tests/conftest.py) is a ``DocumentedClient``: after each request to /api/, the answer is
 validated with jsonschema against the OpenAPI response schema of that route and status, as
 schemathesis's ``response_schema_conformance`` does. Routes whose answers are marshmallow schemas
-(``marketplace.schemas.Out``; the hand-written dicts of modules not converted yet are left to their own
+(``marketplace.kernel.schemas.Out``; the hand-written dicts of modules not converted yet are left to their own
 tests) and their error answers (the Error schema) are checked.
 """
 import copy
@@ -12,8 +12,8 @@ import jsonschema
 from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
 
-from marketplace import schemas
-from marketplace.openapi import ERROR_SCHEMA
+from marketplace.kernel import schemas
+from marketplace.web.openapi import ERROR_SCHEMA
 
 
 def json_schema(schema):

@@ -5,7 +5,7 @@
 """
 from flask import current_app
 
-from marketplace import labels
+from marketplace.kernel import labels
 
 from .base import PaymentGateway  # noqa: F401
 

@@ -53,7 +53,7 @@ class PaymentGateway(ABC):
 def _counted(operation, method):
     @functools.wraps(method)
     def call(self, *args, **kwargs):
-        from marketplace.observability import GATEWAY_CALLS
+        from marketplace.kernel.observability import GATEWAY_CALLS
 
         try:
             result = method(self, *args, **kwargs)

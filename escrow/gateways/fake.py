@@ -17,7 +17,7 @@ import time
 
 from flask_babel import gettext as _
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 from ..webhook_models import StripePaymentIntent
 from .base import GatewayResult, PaymentGateway

@@ -8,7 +8,7 @@ reference. Refunds are instructions too: the buyer enters the account the money 
 operator has the custodial bank transfer it and records the bank's reference (``escrow.refunds``);
 only then is the refund booked as reaching the buyer.
 """
-from marketplace.timeutil import iso
+from marketplace.kernel.timeutil import iso
 
 from .base import GatewayResult, PaymentGateway
 

@@ -17,8 +17,8 @@ import logging
 import stripe
 from flask_babel import gettext as _
 
-from marketplace.errors import Conflict, DomainError
-from marketplace.extensions import db
+from marketplace.kernel.errors import Conflict, DomainError
+from marketplace.kernel.extensions import db
 
 from ..webhook_models import StripePaymentIntent
 from .base import GatewayResult, PaymentGateway

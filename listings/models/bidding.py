@@ -1,8 +1,8 @@
 """Offers (面议 negotiation) and auction bids."""
 from sqlalchemy import CheckConstraint, UniqueConstraint
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 OFFER_STATUSES = ("open", "countered", "accepted", "declined", "expired", "withdrawn")
 

@@ -1,8 +1,8 @@
 """Quality assessments. Every one is kept; the latest is the listing's grade."""
 from sqlalchemy import JSON
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 
 class GradeAssessment(db.Model):

@@ -1,7 +1,7 @@
 """Open licences (专利开放许可, 专利法第五十条至第五十二条): a holder's published offer to license a patent
 listing to anyone at fixed terms. See docs/trading.md "Open licences" and ``listings.open_licence``."""
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 OPEN_LICENCE_STATUSES = ("open", "withdrawn", "lapsed")
 ROYALTY_KINDS = ("fixed", "percent")  # a fixed fee per year | a percentage of net sales with a yearly minimum

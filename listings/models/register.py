@@ -18,8 +18,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import JSON, CheckConstraint, UniqueConstraint, event
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 HOLDER_TYPES = ("organization", "person", "outside")
 ID_TYPES = ("resident_id", "passport", "hk_macao_permit", "taiwan_permit", "other")
@@ -74,7 +74,7 @@ class Right(db.Model):
 
     def encumbrances_in_force(self, kind, today=None):
         if today is None:  # the platform's day (Beijing), not the host's: a pledge registered today is in force
-            from marketplace.timeutil import local, utcnow
+            from marketplace.kernel.timeutil import local, utcnow
 
             today = local(utcnow()).date()
         return [e for e in self.encumbrances if e.kind == kind and e.in_force(today)]

@@ -8,7 +8,8 @@ import time
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from marketplace import create_app, jobs
+from marketplace import create_app
+from marketplace.kernel import jobs
 
 app = create_app({"AUTO_MIGRATE": False, "RATELIMIT_ENABLED": False, "DEMO_DATA": False,
                   "SEARCH_SYNC_ON_COMMIT": False, "MAX_OPEN_RESERVATIONS": 10**6, "UNPAID_STRIKES": 10**6,

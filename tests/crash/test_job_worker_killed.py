@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 
 from escrow import deals
 from escrow.models import Deal, DealEvent
-from marketplace import jobs
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel import jobs
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.invariants import checks
 from tests.jobhelp import forget_keys, redis_available, redis_config

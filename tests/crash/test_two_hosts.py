@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.conftest import PG_URL
 

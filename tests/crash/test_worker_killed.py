@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from escrow.models import Deal, DealEvent
 from listings.models import Auction, Bid, Listing
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.conftest import PG_URL
 from tests.factories import PDF, free_port

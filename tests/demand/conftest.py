@@ -5,8 +5,8 @@ import io
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from marketplace.extensions import db
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import local, utcnow
 from tests import factories
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from demand import dataroom
 from demand.models import DataRoomAccess, DataRoomFile, DataRoomLog
 from escrow.contracts import sha256_of
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.factories import PASSWORD
 

@@ -7,8 +7,8 @@ import re
 from sqlalchemy import select
 
 from demand.models import DataRoomAccess, DataRoomFile, WantedAd, WantedAnswer
-from marketplace.extensions import db
-from marketplace.models import Notification
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
 from tests import factories
 from tests.conftest import login
 from tests.factories import PASSWORD

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from demand.models import WantedAd
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.conftest import login
 

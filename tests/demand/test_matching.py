@@ -4,9 +4,9 @@ from sqlalchemy import func, select
 
 from demand import answers, matching, wanted
 from demand.models import DemandMatch, DemandMessage, WantedAnswer
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.models import Notification
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
 from tests import factories
 
 

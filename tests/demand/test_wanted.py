@@ -4,8 +4,8 @@ from sqlalchemy import func, select
 
 from demand import wanted
 from demand.models import WantedAd
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
 from tests.factories import auth_header
 
 from .conftest import ad_body, future

@@ -2,7 +2,7 @@
 import random
 
 from listings.identifiers import patent_check_char
-from marketplace.uscc import ALPHABET, uscc_check_char
+from marketplace.kernel.uscc import ALPHABET, uscc_check_char
 from tests.e2e.conftest import ARTIFACTS
 
 SCREENSHOTS = ARTIFACTS / "screenshots"

@@ -23,8 +23,8 @@ DESKTOP, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
 SEED = """
 import json, sys
 from wsgi import app
-from marketplace.extensions import db
-from marketplace.models import User
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
 from tests import factories
 args = json.loads(sys.argv[1])
 with app.app_context():

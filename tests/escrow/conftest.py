@@ -7,8 +7,8 @@ import pytest
 from werkzeug.datastructures import FileStorage
 
 from escrow import deals, recordal
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.factories import PDF, PNG  # noqa: F401 (conftest: shared with the tests)
 

@@ -7,8 +7,8 @@ import pytest
 
 from escrow import references
 from escrow.models import Deal, JournalEntry
-from marketplace.extensions import db
-from marketplace.models import Notification
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
 from tests import factories
 from tests.escrow.conftest import PDF, PNG
 from tests.probes import nothing_changes

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from escrow.ledger import account_balances
 from escrow.models import Deal
 from listings.models import Listing
-from marketplace.backup import BackupError, create_backup, read_manifest, restore_backup, row_counts
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
+from marketplace.web.backup import BackupError, create_backup, read_manifest, restore_backup, row_counts
 from search.service import parse_params, search
 from tests import factories
 

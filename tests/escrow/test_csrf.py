@@ -4,7 +4,7 @@ import re
 import pytest
 
 from escrow.models import Deal
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests.escrow.conftest import drive
 
 

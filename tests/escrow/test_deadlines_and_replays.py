@@ -8,9 +8,9 @@ from escrow import deals, ledger
 from escrow.deals import PaymentMismatch
 from escrow.gateways.base import GatewayResult
 from escrow.models import Deal, DealEvent, JournalEntry
-from marketplace.errors import Conflict, DomainError
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import Conflict, DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests.escrow.conftest import drive, settle_bank_refund
 
 T0 = utcnow().replace(microsecond=0)
@@ -239,7 +239,7 @@ def test_two_concurrent_acceptances_apply_once(app, open_deal, parties):
             finally:
                 db.session.remove()
 
-    from marketplace.models import User
+    from marketplace.kernel.models import User
 
     threads = [
         threading.Thread(target=worker, args=(lambda: deals.accept(deal_id, db.session.get(User, buyer_id)),)),

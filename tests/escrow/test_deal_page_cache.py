@@ -12,9 +12,9 @@ from sqlalchemy import event
 from escrow import deal_page, payouts
 from escrow.models import Deal
 from listings.models import Listing
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.conftest import login
 from tests.escrow.conftest import drive
@@ -233,7 +233,7 @@ def test_the_stamp_is_one_statement_and_changes_with_what_it_covers(app, open_de
 
 def test_the_viewers_header_is_never_stale(app, client, as_user, open_deal, parties, renders):
     """The whole page is kept per viewer: a new notification, a new name, a flash message show at once."""
-    from marketplace.notify import notify
+    from marketplace.kernel.notify import notify
 
     deal = open_deal()
     badge = re.compile(r'class="badge-count" aria-label="未读">(\d+)<')

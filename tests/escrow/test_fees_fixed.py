@@ -3,7 +3,7 @@ import pytest
 
 from escrow import deals, fees, ledger
 from escrow.models import Deal
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.escrow.conftest import drive
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from escrow import deals, ledger
 from escrow.ledger import Leg, UnbalancedEntry
 from escrow.models import JournalEntry, Posting
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests.escrow.conftest import drive
 
 
@@ -133,7 +133,7 @@ OPERATIONS = ["pay", "pay_again", "file", "record", "accept", "dispute", "refund
 @given(ops=st.lists(st.sampled_from(OPERATIONS), min_size=1, max_size=12),
        share=st.integers(min_value=1, max_value=999_999))
 def test_random_operations_keep_the_ledger_whole(app, open_deal, parties, later, ops, share):
-    from marketplace.errors import DomainError
+    from marketplace.kernel.errors import DomainError
     from tests.escrow.conftest import PNG, upload
 
     deal = open_deal(price=1_000_000)

@@ -9,9 +9,9 @@ import pytest
 
 from escrow import deals, ledger
 from escrow.models import Deal
-from marketplace import jobs
-from marketplace.errors import Conflict
-from marketplace.extensions import db
+from marketplace.kernel import jobs
+from marketplace.kernel.errors import Conflict
+from marketplace.kernel.extensions import db
 from tests.escrow.conftest import drive
 from tests.jobhelp import config_for, forget_keys, job_modes, run_jobs
 

@@ -4,7 +4,7 @@ import pytest
 
 from escrow import deals
 from escrow.models import Deal, DealEvent, JournalEntry
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.conftest import login
 from tests.escrow.conftest import drive

@@ -6,7 +6,7 @@ import pytest
 
 from escrow import deals
 from escrow.models import DEAL_STATES, Deal
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.escrow.conftest import PDF, drive
 from tests.probes import nothing_changes

@@ -8,9 +8,9 @@ import pytest
 from escrow import contracts, deals, invoices, recordal
 from escrow.models import Deal, DealEvent, JournalEntry
 from escrow.paper_models import ContractSignature, InvoiceRequest, RecordalDetails
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import local, utcnow
 from tests import factories
 from tests.escrow.conftest import PNG, drive, upload
 
@@ -137,7 +137,7 @@ def test_a_gateway_payment_before_both_signed_is_flagged_not_booked(app, open_de
 
 def test_a_lapse_the_seller_caused_by_not_signing_is_no_strike_against_the_buyer(app, open_deal, parties):
     from escrow import strikes
-    from marketplace.credit_models import CreditRecord  # noqa: F401  (the strike table exists)
+    from marketplace.kernel.credit_models import CreditRecord  # noqa: F401  (the strike table exists)
 
     deal = open_deal(signed=False)
     contracts.sign(deal.id, parties.buyer, factories.PASSWORD)

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from escrow import deals, ledger, payouts
 from escrow.models import Deal, JournalEntry
 from escrow.payout_models import PayoutAccount
-from marketplace.errors import Conflict, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.models import AuditLog
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import Conflict, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditLog
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.escrow.conftest import drive
 from tests.probes import nothing_changes

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from escrow import deals, ledger, refunds
 from escrow.models import Deal, JournalEntry
 from escrow.payout_models import RefundInstruction
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.escrow.conftest import drive, settle_bank_refund
 

@@ -9,7 +9,7 @@ from escrow import deals, trading
 from escrow.models import Deal
 from listings.models import Encumbrance, Listing
 from listings.rules import RuleBroken
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.invariants import checks
 
@@ -129,7 +129,7 @@ def test_transfer_back_is_refused_when_the_buyer_no_longer_holds_the_right(app, 
     """A reversal never overwrites a later holder: if the register no longer shows the right as the deal left
     it (the buyer assigned it on, or an operator corrected it), the operator must decide otherwise."""
     from listings import register
-    from marketplace.errors import Conflict
+    from marketplace.kernel.errors import Conflict
 
     deal = open_deal("assignment")
     right = deal.listing.rights[0]

@@ -5,8 +5,8 @@ from escrow import trading
 from escrow.models import Deal
 from listings import lifecycle, register_input, rules
 from listings.models import Listing, Offer
-from marketplace.errors import Conflict
-from marketplace.extensions import db
+from marketplace.kernel.errors import Conflict
+from marketplace.kernel.extensions import db
 from tests import factories
 
 

@@ -1,6 +1,6 @@
 from escrow import ledger
 from escrow.models import Deal
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests.escrow.conftest import drive
 
 

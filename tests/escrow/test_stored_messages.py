@@ -1,14 +1,14 @@
 """Stored text in the reader's language (issue 17): notifications, deal history and ledger memos are stored as
-message keys with parameters (``marketplace.messages``) and read in the language of whoever reads them, amounts
+message keys with parameters (``marketplace.kernel.messages``) and read in the language of whoever reads them, amounts
 formatted for that language ("¥220,000" in English, "¥22万" in Chinese). Rows written before are shown as stored."""
 from escrow import deals, ledger
 from escrow.ledger import Leg
 from escrow.models import DealEvent, JournalEntry
-from marketplace.extensions import db
-from marketplace.messages import money, msg, render
-from marketplace.models import Notification
-from marketplace.notify import notify
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.messages import money, msg, render
+from marketplace.kernel.models import Notification
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.conftest import login
 

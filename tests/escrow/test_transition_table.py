@@ -12,9 +12,9 @@ import pytest
 
 from escrow import contracts, deals, machine, recordal
 from escrow.models import DEAL_STATES, Deal, DealEvent, Document, JournalEntry
-from marketplace.errors import DomainError
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.escrow.conftest import PDF, drive, upload
 
@@ -189,6 +189,6 @@ def test_table_is_consistent():
 
 
 def test_pdf_fixture_is_a_pdf():
-    from marketplace.uploads import sniff
+    from marketplace.kernel.uploads import sniff
 
     assert sniff(PDF) == "pdf"

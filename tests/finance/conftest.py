@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from listings.models import Right
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 
 

@@ -10,8 +10,8 @@ from escrow import deals, ledger
 from escrow.models import Deal, JournalEntry
 from finance import deal_fees, vouchers
 from finance.models import ServiceCharge, Voucher, VoucherBatch, VoucherRedemption
-from marketplace.extensions import db
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import local, utcnow
 from tests import factories
 from tests.escrow.conftest import Parties, drive
 from tests.invariants import checks

@@ -7,8 +7,8 @@ from datetime import date
 from escrow import ledger
 from listings import rules
 from listings.models import Right
-from marketplace.extensions import db
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import local, utcnow
 from tests import factories
 
 from .conftest import api

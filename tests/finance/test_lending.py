@@ -4,8 +4,8 @@ import pytest
 
 from finance.models import LoanApplication, LoanMessage, LoanOffer
 from listings.models import Encumbrance, Right
-from marketplace.extensions import db
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import local, utcnow
 from tests import factories
 from tests.probes import nothing_changes
 

@@ -4,7 +4,7 @@ import pytest
 
 from escrow.models import JournalEntry
 from finance.models import LoanApplication, Valuation, VoucherBatch
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 from .conftest import api
 

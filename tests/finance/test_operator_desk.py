@@ -4,9 +4,9 @@ changed) for everyone else and for bad input; a seller pays a deal's fee by vouc
 from escrow import deals
 from finance import vouchers
 from finance.models import ServiceCharge, VoucherRedemption
-from marketplace.extensions import db
-from marketplace.models import AuditLog, User
-from marketplace.operator import queue_counts
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditLog, User
+from marketplace.web.operator import queue_counts
 from tests import factories
 from tests.conftest import login
 

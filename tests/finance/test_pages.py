@@ -1,6 +1,6 @@
 """The finance desk's pages: forms show refusals beside the field and write nothing; the flow works by hand."""
 from finance.models import LoanApplication, Valuation
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests.conftest import login
 
 from .conftest import api

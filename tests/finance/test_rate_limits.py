@@ -2,7 +2,7 @@
 import pytest
 
 from finance.models import Valuation
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 from .conftest import api
 

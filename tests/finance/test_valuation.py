@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from finance import valuation
 from finance.models import Valuation
-from marketplace.errors import ValidationError
-from marketplace.extensions import db
+from marketplace.kernel.errors import ValidationError
+from marketplace.kernel.extensions import db
 from tests import factories
 
 from .conftest import api, make_patent, make_trademark

@@ -8,8 +8,8 @@ from escrow import ledger
 from escrow.models import JournalEntry
 from finance import valuation, vouchers
 from finance.models import ServiceCharge, Voucher, VoucherRedemption
-from marketplace.extensions import db
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import local, utcnow
 from tests import factories
 from tests.probes import nothing_changes
 

@@ -4,7 +4,7 @@ from datetime import date
 import pytest
 
 from listings import grading
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from listings import grading
 from listings.models import GradeAssessment, Listing
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.grading.conftest import RATIONALE, full_scores
 from tests.probes import nothing_changes

@@ -4,9 +4,9 @@ from sqlalchemy import select
 
 from listings import grading
 from listings.models import Encumbrance, GradeAssessment, Listing
-from marketplace.errors import Conflict, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.models import AuditLog, Notification
+from marketplace.kernel.errors import Conflict, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditLog, Notification
 from tests import factories
 from tests.grading.conftest import RATIONALE, full_scores
 
@@ -204,7 +204,7 @@ def test_regrading_clears_review(graded, make_user):
 def test_queue_ungraded_first_then_review(app, seller, operator):
     from datetime import timedelta
 
-    from marketplace.timeutil import utcnow
+    from marketplace.kernel.timeutil import utcnow
 
     now = utcnow()
 

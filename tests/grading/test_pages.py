@@ -6,7 +6,7 @@ from flask import render_template_string
 
 from listings import grading
 from listings.models import GradeAssessment, Listing
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.grading.conftest import RATIONALE, full_scores
 

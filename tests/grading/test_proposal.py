@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from listings import grading
 from listings.models import Encumbrance
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.grading.conftest import add_years
 

@@ -10,7 +10,7 @@ import re
 from listings import grading
 from listings import service as listing_service
 from listings.models import Listing
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.grading.conftest import RATIONALE
 

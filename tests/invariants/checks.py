@@ -26,7 +26,7 @@ from escrow.fees import platform_fee
 from escrow.models import TERMINAL_STATES, Deal, DealEvent, JournalEntry, LedgerAccount, Posting
 from escrow.payout_models import PayoutAccount, RefundInstruction
 from listings.models import AuctionDeposit, Listing
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 HELD_STATES = ("funded", "transfer_filed", "recordal_submitted", "transfer_recorded", "disputed")
 NAMES = {"escrow": "escrow", "seller_payable": "seller_payable", "platform_revenue": "platform_fee",

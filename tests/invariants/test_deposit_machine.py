@@ -29,10 +29,10 @@ from escrow.models import Deal, JournalEntry
 from escrow.stripe_events import apply_stripe_event
 from listings import bidding, lifecycle
 from listings.models import Auction, AuctionDeposit, Bid, Listing
-from marketplace.errors import DomainError
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 
 from . import checks

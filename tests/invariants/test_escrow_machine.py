@@ -50,10 +50,10 @@ from escrow.models import Deal, DealEvent, JournalEntry
 from escrow.payout_models import RefundInstruction
 from escrow.stripe_events import apply_stripe_event
 from escrow.webhook_models import StripePaymentIntent
-from marketplace.errors import DomainError, NotFound
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import DomainError, NotFound
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.factories import PDF, PNG
 

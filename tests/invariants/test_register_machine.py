@@ -36,10 +36,10 @@ from escrow import recordal, trading
 from escrow.models import TERMINAL_STATES, Deal
 from listings import register, rules, service
 from listings.models import Listing, Right, RightEvent
-from marketplace.errors import DomainError
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.escrow.conftest import PNG, upload
 from tests.listings.conftest import patent_payload

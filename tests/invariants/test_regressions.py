@@ -2,8 +2,8 @@
 import pytest
 
 from escrow import trading
-from marketplace.errors import Conflict
-from marketplace.extensions import db
+from marketplace.kernel.errors import Conflict
+from marketplace.kernel.extensions import db
 from tests import factories
 
 

@@ -30,10 +30,10 @@ from escrow import deals, royalties
 from escrow.models import JournalEntry
 from escrow.royalty_models import Licence, RoyaltyPeriod
 from listings import open_licence as ol
-from marketplace.errors import DomainError
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel.errors import DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
+from marketplace.kernel.timeutil import local, utcnow
 from tests import factories
 
 from . import checks

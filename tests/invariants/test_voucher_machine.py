@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 from escrow.models import JournalEntry
 from finance import vouchers
 from finance.models import ServiceCharge, VoucherBatch, VoucherRedemption
-from marketplace.errors import DomainError
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel.errors import DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
+from marketplace.kernel.timeutil import local, utcnow
 from tests import factories
 
 from . import checks

@@ -7,8 +7,8 @@ import pytest
 from escrow import deals
 from escrow.deadlines import run_deadlines
 from listings import open_licence as ol
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 
 PERCENT_TERMS = {"royalty_kind": "percent", "royalty_bps": 500, "yearly_minimum": 100_000_00, "period": "quarter",

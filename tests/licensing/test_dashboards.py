@@ -6,8 +6,8 @@ import io
 from datetime import timedelta
 
 from escrow import royalties
-from marketplace.extensions import db
-from marketplace.money import format_yuan
+from marketplace.kernel.extensions import db
+from marketplace.kernel.money import format_yuan
 from tests import factories
 from tests.conftest import login
 

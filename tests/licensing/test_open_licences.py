@@ -11,8 +11,8 @@ from escrow.royalty_models import Licence
 from listings import open_licence as ol
 from listings import rules
 from listings.models import Encumbrance, Listing, OpenLicence
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from search.index import listing_document
 from tests import factories
 from tests.probes import nothing_changes

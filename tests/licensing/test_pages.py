@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from escrow import deals, royalties
 from escrow.models import Deal
 from listings.models import OpenLicence
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.conftest import login
 

@@ -14,10 +14,10 @@ from escrow.deadlines import run_deadlines
 from escrow.fees import platform_fee
 from escrow.royalty_models import RoyaltyPeriod
 from listings.models import Encumbrance, RightEvent
-from marketplace.credit_models import CreditRecord
-from marketplace.extensions import db
-from marketplace.models import Notification
-from marketplace.timeutil import SHANGHAI, utcnow
+from marketplace.kernel.credit_models import CreditRecord
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
+from marketplace.kernel.timeutil import SHANGHAI, utcnow
 from tests import factories
 from tests.invariants.checks import check_royalties
 from tests.probes import nothing_changes

@@ -6,10 +6,10 @@ import io
 
 from escrow import royalties
 from listings import open_licence as ol
-from marketplace import stats
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.money import format_yuan
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
+from marketplace.kernel.money import format_yuan
+from marketplace.web import stats
 from tests.conftest import login
 
 from .conftest import FIXED_TERMS, take_and_pay

@@ -3,7 +3,7 @@ import copy
 
 import pytest
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 
 PATENT = {

@@ -4,9 +4,9 @@ from datetime import timedelta
 import pytest
 
 from listings.models import Listing, Right
-from marketplace.extensions import db
-from marketplace.models import Notification
-from marketplace.timeutil import iso, parse_iso, utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
+from marketplace.kernel.timeutil import iso, parse_iso, utcnow
 from tests import factories
 from tests.probes import nothing_changes
 

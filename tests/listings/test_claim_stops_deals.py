@@ -9,10 +9,10 @@ from escrow import deals, ledger, trading
 from escrow.models import Deal, DealEvent, JournalEntry
 from listings import register
 from listings.models import Listing, RightClaim
-from marketplace.errors import DomainError
-from marketplace.extensions import db
-from marketplace.models import Notification
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.escrow.conftest import Parties, drive
 from tests.invariants import checks
@@ -226,7 +226,7 @@ def test_people_cannot_take_the_claim_step_themselves(app, parties):
 
 
 def test_an_unpaid_deal_stopped_by_a_claim_is_no_strike_against_the_buyer(app, parties):
-    from marketplace.credit_models import CreditRecord
+    from marketplace.kernel.credit_models import CreditRecord
 
     deal = _deal_in("awaiting_payment", parties)
     _claimant, claim = _claim(deal.listing.rights[0])

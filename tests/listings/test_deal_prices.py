@@ -7,7 +7,7 @@ from escrow import trading
 from escrow.models import Deal
 from listings.facts import price_view
 from listings.models import Listing
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 
 from .conftest import patent_payload
@@ -47,7 +47,7 @@ def test_a_bad_price_per_deal_type_is_422_naming_it_and_stores_nothing(client, s
 def test_an_auction_takes_no_price_per_deal_type(client, seller, api):
     from datetime import timedelta
 
-    from marketplace.timeutil import iso, utcnow
+    from marketplace.kernel.timeutil import iso, utcnow
 
     body = patent_payload(price_mode="auction", price=None, deal_prices={"non_exclusive_license": 5_000_00},
                           auction={"start_price": 100_000_00, "min_increment": 1_000_00,
@@ -77,7 +77,7 @@ def test_buying_the_assignment_opens_the_deal_at_the_assignment_price(both):
 
 
 def test_buying_a_deal_type_not_offered_is_refused_and_opens_nothing(both):
-    from marketplace.errors import DomainError
+    from marketplace.kernel.errors import DomainError
 
     buyer = factories.make_user("buyer")
     with pytest.raises(DomainError):

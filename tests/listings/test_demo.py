@@ -3,9 +3,9 @@ from datetime import timedelta
 
 from listings import demo, identifiers
 from listings.models import Listing
-from marketplace.accounts import authenticate
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.accounts import authenticate
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 
 
 def test_seed_builds_a_valid_catalogue_once(app, client):
@@ -46,8 +46,8 @@ def test_cli_demo_seed(runner):
 
 
 def test_seed_joins_an_organisation_someone_registered_first(app):
-    from marketplace.accounts import register_user
-    from marketplace.uscc import uscc_check_char
+    from marketplace.kernel.accounts import register_user
+    from marketplace.kernel.uscc import uscc_check_char
 
     body = demo.ORGANISATIONS[0][4]  # the demo seller's organisation, taken by a real registration first
     first = register_user("boss@example.com", "a-long-password-1", "陈总", ["seller"],

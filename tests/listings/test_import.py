@@ -7,7 +7,7 @@ import pytest
 from listings import importer
 from listings.identifiers import patent_check_char
 from listings.models import Listing, Right
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 
 
@@ -78,7 +78,7 @@ def test_trademark_rows_and_gbk_files(app, seller):
 def test_bad_header_is_refused(app, seller):
     import pytest
 
-    from marketplace.errors import ValidationError
+    from marketplace.kernel.errors import ValidationError
     with pytest.raises(ValidationError) as exc:
         importer.import_csv("kind,deal_types,price_mode,colour\npatent,assignment,fixed,red\n", seller)
     assert "colour" in exc.value.fields["file"]
@@ -99,7 +99,7 @@ def test_cli_import_with_progress_bar(app, runner, seller, tmp_path):
 def test_buyer_cannot_import(app):
     import pytest
 
-    from marketplace.errors import PermissionDenied
+    from marketplace.kernel.errors import PermissionDenied
     buyer = factories.make_user("buyer")
     with pytest.raises(PermissionDenied):
         importer.import_rows([_patent_row(1)], buyer)
@@ -113,7 +113,7 @@ def test_template_csv_imports_cleanly(app, seller):
 def test_cli_import_commits_in_chunks_and_keeps_the_index_current(app, runner, seller, tmp_path, monkeypatch):
     """Issue 18: one commit per chunk, each followed by the search index's drain (no rebuild after the import);
     the index's outbox position follows the import while it runs, and nothing waits at the end."""
-    from marketplace.models import OutboxEvent
+    from marketplace.kernel.models import OutboxEvent
     from search import outbox
     from search.index import current_handle
 

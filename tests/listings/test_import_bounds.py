@@ -3,8 +3,8 @@ import pytest
 
 from listings import importer
 from listings.models import Listing
-from marketplace.errors import ValidationError
-from marketplace.extensions import db
+from marketplace.kernel.errors import ValidationError
+from marketplace.kernel.extensions import db
 
 HEADER = "kind,deal_types,price_mode,price_yuan,title,description\n"
 OK_ROW = "patent,assignment,fixed,5万,标题,说明\n"

@@ -10,8 +10,8 @@ from escrow import deals, trading
 from escrow.models import Deal
 from listings import register
 from listings.models import Listing, Right, RightHolder
-from marketplace.errors import DomainError
-from marketplace.extensions import db
+from marketplace.kernel.errors import DomainError
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.escrow.conftest import Parties, drive
 
@@ -241,7 +241,7 @@ def test_the_register_api_tells_a_signed_in_seller_whether_they_hold_the_number(
 
 
 def test_a_restricted_natural_person_sellers_deal_is_on_the_operators_watch_list(app):
-    from marketplace.operator import _watched_deals_query
+    from marketplace.web.operator import _watched_deals_query
 
     seller = person()
     buyer = factories.make_user("buyer")

@@ -4,7 +4,7 @@ import io
 import pytest
 
 from listings.models import Listing
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.factories import PNG
 from tests.probes import nothing_changes

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from listings import bidding
 from listings.models import Listing, Offer
-from marketplace.extensions import db
-from marketplace.models import AuditLog
-from marketplace.money import format_yuan
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditLog
+from marketplace.kernel.money import format_yuan
 from tests import factories
 from tests.conftest import login
 

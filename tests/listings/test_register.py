@@ -8,7 +8,7 @@ from werkzeug.datastructures import FileStorage
 
 from listings import service
 from listings.models import Encumbrance, Listing, Right
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.factories import PDF
 

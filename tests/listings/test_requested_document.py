@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from listings import service
 from listings.models import Listing
-from marketplace.extensions import db
-from marketplace.models import AuditLog, Notification
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditLog, Notification
 from tests import factories
 from tests.conftest import login
 from tests.factories import PDF

@@ -1,6 +1,6 @@
 """The rule book's look-ups are grouped: one query per rule for all the rights of a listing."""
 from listings.models import Listing
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 
 

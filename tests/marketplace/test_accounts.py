@@ -1,8 +1,8 @@
 """Registration, sign-in and passwords through the HTML pages."""
 import pytest
 
-from marketplace.extensions import db
-from marketplace.models import Organization, User
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Organization, User
 from tests.factories import PASSWORD, make_user
 
 VALID = {
@@ -155,7 +155,7 @@ def test_cli_refuses_bad_uscc(runner):
 
 
 def test_registration_records_the_version_of_the_terms_agreed_to(client):
-    from marketplace.legal import TERMS_VERSION
+    from marketplace.kernel.legal import TERMS_VERSION
 
     assert client.post("/register", data=VALID).status_code == 302
     user = db.session.query(User).filter_by(email="chen@example.com").one()

@@ -1,8 +1,8 @@
 """The account API: register, token, me, revoke; the error shape everywhere under /api/."""
 import pytest
 
-from marketplace.extensions import db
-from marketplace.models import ApiToken, User
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import ApiToken, User
 from tests.factories import PASSWORD, make_user
 
 BODY = {"email": "li@example.com", "password": "a-long-password", "name": "李工", "roles": ["seller", "buyer"], "accept_terms": True,
@@ -87,7 +87,7 @@ def test_api_500_uses_the_error_shape(app, client):
 
 
 def test_register_records_consent(client):
-    from marketplace.legal import TERMS_VERSION
+    from marketplace.kernel.legal import TERMS_VERSION
 
     assert client.post("/api/v1/auth/register", json=BODY).status_code == 201
     user = db.session.query(User).filter_by(email="li@example.com").one()

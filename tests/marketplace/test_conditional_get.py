@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from flask import url_for
 
-from marketplace.extensions import db
-from marketplace.pagecache import STATIC_MAX_AGE
+from marketplace.kernel.extensions import db
+from marketplace.kernel.pagecache import STATIC_MAX_AGE
 from tests import factories
 from tests.conftest import login
 

@@ -1,6 +1,6 @@
 """Errors raised by the services read in the user's language.
 
-How the language is chosen (marketplace/i18n.py ``select_locale``):
+How the language is chosen (marketplace/kernel/i18n.py ``select_locale``):
 * HTML pages: ``?lang=en`` (remembered in the session) or the session set by the language switch;
 * the JSON API (bearer tokens, no session): ``?lang=en`` or the ``Accept-Language`` header;
 * anything else, and everything outside a request (CLI, jobs): Chinese (zh_CN), the default.
@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 
 from listings.identifiers import InvalidIdentifier, normalize_nice_class
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests.factories import auth_header, make_listing, make_user
 from tests.listings.conftest import patent_payload
 

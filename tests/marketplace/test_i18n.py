@@ -1,12 +1,12 @@
 """Chinese first, English second: the switch works, every UI string has one English translation,
-and the one catalogue is what Babel's own tools make of babel.cfg (marketplace/i18n.py)."""
+and the one catalogue is what Babel's own tools make of babel.cfg (marketplace/kernel/i18n.py)."""
 import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from marketplace import i18n
+from marketplace.kernel import i18n
 from tests.factories import code_packages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def test_catalogue_holds_nothing_the_code_no_longer_says():
     extracted = _extracted()
     stale = [m.id for m in _catalogue() if m.id and ((m.context, m.id if isinstance(m.id, str) else m.id[0])
                                                     not in extracted)]
-    assert not stale, ("entries no string in the code uses (run the pybabel update in marketplace/i18n.py "
+    assert not stale, ("entries no string in the code uses (run the pybabel update in marketplace/kernel/i18n.py "
                        f"with --ignore-obsolete): {stale}")
 
 

@@ -5,9 +5,9 @@ import smtplib
 
 import pytest
 
-from marketplace import jobs
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel import jobs
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from search.outbox import pending_count
 from tests import factories
 from tests.jobhelp import config_for, forget_keys, job_modes, redis_config, run_jobs
@@ -123,7 +123,7 @@ def test_deal_mail_is_sent_after_commit_in_both_modes(app, mode, mailbox):
 def test_mail_to_a_user_deleted_meanwhile_is_a_logged_no_op(app, mode, mailbox, caplog):
     if mode != "redis":
         pytest.skip("worker mode only: in-process mail is sent at the commit")
-    from marketplace.notify import notify
+    from marketplace.kernel.notify import notify
 
     user = factories.make_user("buyer")
     db.session.commit()
@@ -146,7 +146,7 @@ def _metrics(app):
 def test_a_failing_mail_is_retried_then_kept_as_failed_and_can_be_requeued(app, mode, mailbox):
     if mode != "redis":
         pytest.skip("worker mode only")
-    from marketplace.notify import notify
+    from marketplace.kernel.notify import notify
 
     user = factories.make_user("buyer")
     db.session.commit()
@@ -225,7 +225,7 @@ def test_redis_down_never_fails_the_request(app, client, mode):
 
 
 def test_the_operator_console_shows_failed_jobs(app, mode, mailbox):
-    from marketplace.notify import notify
+    from marketplace.kernel.notify import notify
 
     operator = factories.make_user("operator")
     user = factories.make_user("buyer")

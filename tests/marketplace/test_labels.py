@@ -1,11 +1,11 @@
-"""One label registry (marketplace/labels.py): each enum's labels are written once, and every page,
+"""One label registry (marketplace/kernel/labels.py): each enum's labels are written once, and every page,
 the API and the statistics read the same words."""
 import ast
 from pathlib import Path
 
 from flask_babel import refresh
 
-from marketplace import labels
+from marketplace.kernel import labels
 from tests.factories import code_packages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ def test_no_second_copy_of_an_enums_labels():
 
 def test_a_deal_state_reads_the_same_on_the_deal_page_and_in_the_statistics(app):
     from escrow import machine
-    from marketplace import stats
+    from marketplace.web import stats
 
     assert machine.STATE_LABELS is labels.DEAL_STATE
     with app.test_request_context("/?lang=en"):

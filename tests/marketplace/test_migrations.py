@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from marketplace import create_app
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
-"""Amounts typed in 万元 ("26万", "26.5 万") as well as yuan: one parser (marketplace.money.parse_yuan)."""
+"""Amounts typed in 万元 ("26万", "26.5 万") as well as yuan: one parser (marketplace.kernel.money.parse_yuan)."""
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from marketplace.money import format_yuan, parse_yuan
-from marketplace.numbers import NumberError
+from marketplace.kernel.money import format_yuan, parse_yuan
+from marketplace.kernel.numbers import NumberError
 
 
 @pytest.mark.parametrize("text,fen", [("26万", 26_000_000), ("26.5 万", 26_500_000), ("26.5万元", 26_500_000),
@@ -66,7 +66,7 @@ def test_shown_wan_price_is_read_back_within_half_a_hundredth(app, fen):
 
 
 def test_english_pages_show_plain_thousands(app):
-    from marketplace.money import display_yuan
+    from marketplace.kernel.money import display_yuan
 
     assert display_yuan(22_000_000, locale="en") == "¥220,000"
     assert display_yuan(22_000_050, locale="en") == "¥220,000.50"

@@ -1,9 +1,9 @@
-"""marketplace.numbers: the one bounded parser for amounts, counts, ids and page numbers (issue 14)."""
+"""marketplace.kernel.numbers: the one bounded parser for amounts, counts, ids and page numbers (issue 14)."""
 import pytest
 
-from marketplace import numbers
-from marketplace.money import parse_yuan
-from marketplace.numbers import NumberError
+from marketplace.kernel import numbers
+from marketplace.kernel.money import parse_yuan
+from marketplace.kernel.numbers import NumberError
 
 REFUSED_TEXT = ["", " ", "abc", "１２３", "٣", "²", "1_000", "1e3", "1E3", "0x10", "nan", "NaN", "inf", "-inf",
                 "Infinity", "-Infinity", "1e999", "12.5", "1,000", "+-1", "9" * 19, "9" * 10_000, "1" * 100_000,

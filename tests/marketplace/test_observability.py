@@ -5,9 +5,9 @@ import logging
 import pytest
 
 from escrow.gateways import get_gateway
-from marketplace.extensions import db
-from marketplace.models import OutboxEvent
-from marketplace.observability import RequestIdFilter, configure_logging, new_request_id, run_with_request_id
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import OutboxEvent
+from marketplace.kernel.observability import RequestIdFilter, configure_logging, new_request_id, run_with_request_id
 from tests import factories
 
 

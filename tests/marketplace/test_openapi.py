@@ -1,5 +1,5 @@
 """The OpenAPI document lists every API route the app registers, each documented."""
-from marketplace.openapi import _openapi_path
+from marketplace.web.openapi import _openapi_path
 
 
 def test_openapi_lists_every_api_route(app, client):

@@ -1,4 +1,4 @@
-"""Cached pages for anonymous visitors (issue 19, marketplace/pagecache.py): what a visitor sees is never stale
+"""Cached pages for anonymous visitors (issue 19, marketplace/kernel/pagecache.py): what a visitor sees is never stale
 after a commit (price, status), on one host's several workers and on several hosts sharing a cache; what is
 per visitor (signed-in state, flashes, language, CSRF) never comes from, nor goes into, the cache."""
 import os
@@ -11,9 +11,9 @@ from sqlalchemy import event, update
 from listings.lifecycle import withdraw_listing
 from listings.models import Listing
 from marketplace import create_app
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.money import format_yuan
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
+from marketplace.kernel.money import format_yuan
 from tests import factories
 from tests.conftest import login
 
@@ -118,7 +118,7 @@ def test_a_sold_listing_shows_as_sold(client, listing):
 
 
 def test_a_commit_that_changes_nothing_public_keeps_the_cache(client, app, listing):
-    from marketplace import pagecache
+    from marketplace.kernel import pagecache
 
     client.get("/")
     generation = pagecache._read_local_generation(app)
@@ -131,7 +131,7 @@ def test_a_commit_that_changes_nothing_public_keeps_the_cache(client, app, listi
 
 
 def test_a_rebuilt_index_invalidates_the_cached_pages(app, client, listing):
-    from marketplace import pagecache
+    from marketplace.kernel import pagecache
     from search.outbox import reindex
 
     client.get(SEARCH)
@@ -276,7 +276,7 @@ def test_api_token_requests_bypass_the_cache(client, listing):
 
 
 def test_an_open_auction_page_is_kept_at_most_a_second(client, app):
-    from marketplace.extensions import cache
+    from marketplace.kernel.extensions import cache
 
     item = factories.make_listing(price_mode="auction")
     db.session.commit()

@@ -1,12 +1,12 @@
-"""Password reset by e-mail (marketplace.password_reset): a signed, expiring, single-use link, mailed after the
+"""Password reset by e-mail (marketplace.kernel.password_reset): a signed, expiring, single-use link, mailed after the
 commit; the page never tells whether an address is registered; a reset ends every session and API token."""
 import re
 
 import pytest
 
-from marketplace import password_reset
-from marketplace.extensions import db
-from marketplace.models import ApiToken
+from marketplace.kernel import password_reset
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import ApiToken
 from tests.factories import PASSWORD, make_user
 
 NEW_PASSWORD = "a-brand-new-password"
@@ -172,7 +172,7 @@ def test_the_mail_goes_out_only_after_the_commit(app, user, outbox):
 
 
 def test_no_in_app_notification_carries_the_link(client, user, outbox):
-    from marketplace.models import Notification
+    from marketplace.kernel.models import Notification
 
     client.post("/password/forgot", data={"email": user.email})
     assert db.session.query(Notification).count() == 0

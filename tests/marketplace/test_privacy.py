@@ -6,11 +6,11 @@ import pytest
 
 from escrow import deals
 from escrow.models import Deal
-from marketplace import privacy
-from marketplace.extensions import db
-from marketplace.models import ApiToken, AuditLog, Notification, User
-from marketplace.notify import notify
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import ApiToken, AuditLog, Notification, User
+from marketplace.kernel.notify import notify
+from marketplace.kernel.timeutil import utcnow
+from marketplace.web import privacy
 from search.models import SavedSearch
 from tests import factories
 from tests.factories import PASSWORD

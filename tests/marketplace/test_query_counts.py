@@ -12,8 +12,8 @@ from sqlalchemy import event
 
 from escrow import deals
 from listings.models import Right
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 
 N = 4

@@ -2,7 +2,7 @@
 remember-me cookie of that user (Flask-Login's alternative id, ``users.session_token``)."""
 import pytest
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests.factories import PASSWORD, make_user
 
 NEW_PASSWORD = "a-brand-new-password"

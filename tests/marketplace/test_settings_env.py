@@ -1,5 +1,5 @@
 """Settings come from the environment (README's table), with the documented defaults when unset."""
-from marketplace.config import load_settings
+from marketplace.kernel.config import load_settings
 
 
 def test_rate_limits_are_read_from_the_environment(tmp_path, monkeypatch):

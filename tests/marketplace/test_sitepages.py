@@ -1,8 +1,8 @@
-"""The standing pages (marketplace.sitepages): help, trading rules, contact, user agreement, privacy policy, in
+"""The standing pages (marketplace.web.sitepages): help, trading rules, contact, user agreement, privacy policy, in
 Chinese and English, linked from every page's footer; the numbers they quote come from the settings."""
 import pytest
 
-from marketplace.legal import TERMS_VERSION
+from marketplace.kernel.legal import TERMS_VERSION
 
 PAGES = {"/help": ("帮助中心", "Help centre"), "/rules": ("交易规则", "Trading rules"),
          "/contact": ("联系我们", "Contact us"), "/terms": ("用户协议", "User agreement"),

@@ -1,4 +1,4 @@
-"""The one commit boundary of the HTML views (marketplace/webutil.py): it commits once on success, rolls back
+"""The one commit boundary of the HTML views (marketplace/kernel/webutil.py): it commits once on success, rolls back
 on a DomainError and shows it the one way, and a NotFound naming no field is the 404 page.
 
 Each test adds a small page to a fresh app (before its first request) that renames a user and then does what
@@ -8,10 +8,10 @@ committed rows.
 from flask import flash, redirect, url_for
 from sqlalchemy import select
 
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.webutil import act, act_then_redirect, committed
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
+from marketplace.kernel.webutil import act, act_then_redirect, committed
 from tests import factories
 from tests.conftest import login
 

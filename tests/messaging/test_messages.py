@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import func, select
 
 from escrow import deals
-from marketplace.extensions import db
-from marketplace.models import AuditLog, Notification
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditLog, Notification
 from messaging import service
 from messaging.models import Message, MessageThread
 from tests import factories
@@ -89,7 +89,7 @@ def test_others_can_neither_read_nor_write(app, world):
 
 
 def test_the_seller_cannot_ask_about_its_own_listing_and_sellers_only_accounts_cannot_ask(app, world):
-    from marketplace.errors import PermissionDenied
+    from marketplace.kernel.errors import PermissionDenied
 
     for user in (world.seller, world.colleague):
         with pytest.raises(PermissionDenied):
@@ -104,7 +104,7 @@ def test_the_seller_cannot_ask_about_its_own_listing_and_sellers_only_accounts_c
 
 
 def test_listings_off_the_market_take_no_new_threads_and_hidden_ones_are_not_found(app, world):
-    from marketplace.errors import Conflict, NotFound
+    from marketplace.kernel.errors import Conflict, NotFound
 
     sold = factories.make_listing(world.seller, status="sold")
     draft = factories.make_listing(world.seller, status="draft")
@@ -201,7 +201,7 @@ def test_deal_threads_belong_to_the_deal_parties_and_operators_read_them_once_di
 
 
 def test_a_listing_thread_is_shown_to_operators_only_when_a_party_names_it_in_a_dispute(app, world):
-    from marketplace.errors import Conflict
+    from marketplace.kernel.errors import Conflict
 
     service.write_about_listing(world.listing.id, world.buyer, "口头承诺含 3 年维护")
     db.session.commit()
@@ -251,7 +251,7 @@ def test_the_api_lists_threads_with_unread_counts_and_reads_them(app, world):
 
 
 def test_a_thread_holds_at_most_max_messages(app, world, monkeypatch):
-    from marketplace.errors import Conflict
+    from marketplace.kernel.errors import Conflict
 
     monkeypatch.setattr(service, "MAX_MESSAGES", 2)
     service.write_about_listing(world.listing.id, world.buyer, "一")
@@ -264,7 +264,7 @@ def test_a_thread_holds_at_most_max_messages(app, world, monkeypatch):
 
 
 def test_a_blacklisted_buyer_cannot_write(app, world):
-    from marketplace.errors import PermissionDenied
+    from marketplace.kernel.errors import PermissionDenied
 
     world.buyer.credit_level = "blacklisted"
     db.session.commit()

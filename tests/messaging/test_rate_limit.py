@@ -3,7 +3,7 @@ and writes nothing; signing in again does not reset the count (keyed on the user
 import pytest
 from sqlalchemy import func, select
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from messaging.models import Message
 from tests import factories
 from tests.conftest import login

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.factories import PDF, PNG  # noqa: F401 (conftest: shared with the tests)
 

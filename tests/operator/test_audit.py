@@ -1,9 +1,9 @@
 """The audit log: the kernel's record() and the page that lists every operator action."""
 from datetime import date, datetime
 
-from marketplace import audit
-from marketplace.extensions import db
-from marketplace.models import AuditLog
+from marketplace.kernel import audit
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditLog
 from tests import factories
 
 
@@ -82,7 +82,7 @@ def test_every_action_and_object_the_code_records_has_a_label(app):
 
     from escrow.machine import ACTION_LABELS as DEAL_ACTS
     from listings.lifecycle import ACTION_LABELS as LISTING_ACTS
-    from marketplace.audit_labels import ACTIONS, OBJECTS
+    from marketplace.web.audit_labels import ACTIONS, OBJECTS
 
     root = Path(__file__).resolve().parents[2]
     call = re.compile(r'audit\.record\([^,]+,\s*(f?)"([a-z_.{}]+)"[^,]*,\s*(?:kind|"([a-z_]+)")')

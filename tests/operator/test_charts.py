@@ -1,7 +1,7 @@
-"""The statistics bar charts (marketplace/charts.py): scale, bar geometry, labels, and what the SVG may hold."""
+"""The statistics bar charts (marketplace/web/charts.py): scale, bar geometry, labels, and what the SVG may hold."""
 from decimal import Decimal
 
-from marketplace import charts
+from marketplace.web import charts
 
 
 def test_ticks_are_whole_for_counts_and_round_for_amounts():

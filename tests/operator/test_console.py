@@ -1,8 +1,8 @@
 """The console: who may enter, and whether each queue's count matches the database."""
 import pytest
 
-from marketplace.extensions import db
-from marketplace.models import Organization
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Organization
 from tests import factories
 from tests.operator.conftest import make_deal
 from tests.probes import nothing_changes
@@ -76,7 +76,7 @@ def test_counts_match_the_database(client, as_user, operator, seller, buyer):
     make_deal(listing, buyer, state="completed")
     db.session.commit()
 
-    from marketplace.operator import queue_counts
+    from marketplace.web.operator import queue_counts
 
     counts = queue_counts()
     assert counts["review"] == 3
@@ -100,7 +100,7 @@ def test_deals_with_a_blacklisted_party_are_watched(client, as_user, operator, s
     make_deal(listing, buyer, state="completed")  # closed deals are not watched
     buyer.credit_level = "blacklisted"
     db.session.commit()
-    from marketplace.operator import queue_counts
+    from marketplace.web.operator import queue_counts
 
     assert queue_counts()["watched"] == 1
     as_user(operator)

@@ -1,11 +1,11 @@
 """Credit records: operators record, levels bite (ensure_can), the party sees and appeals, operators decide."""
 import pytest
 
-from marketplace.credit import ensure_can, record_violation
-from marketplace.credit_models import CreditRecord
-from marketplace.errors import PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.models import AuditLog, Notification
+from marketplace.kernel.credit import ensure_can, record_violation
+from marketplace.kernel.credit_models import CreditRecord
+from marketplace.kernel.errors import PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditLog, Notification
 from tests import factories
 from tests.operator.conftest import PDF, file_storage, pdf_upload
 from tests.probes import nothing_changes
@@ -173,7 +173,7 @@ def test_revoking_falls_back_to_the_previous_record(app, buyer):
     first = _record(buyer, level="warned")
     second = _record(buyer, level="blacklisted")
     assert buyer.credit_level == "blacklisted"
-    from marketplace.credit import decide_appeal, file_appeal
+    from marketplace.kernel.credit import decide_appeal, file_appeal
 
     file_appeal(buyer, second.id, "误判")
     decide_appeal(factories.make_user("operator"), second.id, "revoked", "撤销")

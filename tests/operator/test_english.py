@@ -1,6 +1,6 @@
 """The pages of this area read in English when English is chosen (every Chinese msgid has a translation)."""
-from marketplace.extensions import db
-from marketplace.notify import notify
+from marketplace.kernel.extensions import db
+from marketplace.kernel.notify import notify
 from tests import factories
 
 # The catalogue's completeness (every Chinese msgid translated, once) is tests/marketplace/test_i18n.py.

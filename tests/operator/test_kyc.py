@@ -1,8 +1,8 @@
 """Organisation verification: the seller uploads the licence, an operator checks it; every step audited."""
 import pytest
 
-from marketplace.extensions import db
-from marketplace.models import AuditLog, Notification
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditLog, Notification
 from tests import factories
 from tests.operator.conftest import PDF, PNG, pdf_upload
 from tests.probes import nothing_changes

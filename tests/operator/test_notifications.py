@@ -3,9 +3,9 @@ import re
 
 import pytest
 
-from marketplace.extensions import db
-from marketplace.models import Notification
-from marketplace.notify import notify, unread_count
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
+from marketplace.kernel.notify import notify, unread_count
 from tests.probes import nothing_changes
 
 

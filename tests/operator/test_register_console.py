@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from listings.models import Encumbrance, Listing, Right, RightClaim, RightEvent
-from marketplace.extensions import db
-from marketplace.models import AuditLog
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditLog
 from tests import factories
 from tests.operator.conftest import PDF
 

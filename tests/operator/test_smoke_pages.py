@@ -1,7 +1,7 @@
 """Every page of the operator area renders for the role that may see it."""
 import pytest
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 
 

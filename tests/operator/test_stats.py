@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from listings.models import Listing
-from marketplace import stats
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
+from marketplace.web import stats
 from tests import factories
 from tests.operator.conftest import make_deal
 

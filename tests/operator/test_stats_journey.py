@@ -6,11 +6,12 @@ import pytest
 
 from escrow import deals
 from listings.locking import lock_listing
-from marketplace import credit, stats
-from marketplace.errors import PermissionDenied
-from marketplace.extensions import db
-from marketplace.operator import queue_counts
-from marketplace.timeutil import utcnow
+from marketplace.kernel import credit
+from marketplace.kernel.errors import PermissionDenied
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
+from marketplace.web import stats
+from marketplace.web.operator import queue_counts
 from tests import factories
 from tests.operator.conftest import file_storage
 

@@ -26,8 +26,8 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.factories import free_port
 

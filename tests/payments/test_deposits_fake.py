@@ -10,9 +10,9 @@ from escrow import contracts, deals, deposits, ledger, payouts, trading
 from escrow.deadlines import run_deadlines
 from escrow.models import Deal
 from listings.models import AuctionDeposit
-from marketplace.errors import Conflict
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import Conflict
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.invariants.checks import check_books, check_deposits
 

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from escrow import deals, gateway_calls, ledger
 from escrow.gateways.stripe_gateway import PaymentProviderError
 from escrow.models import JournalEntry
-from marketplace.errors import Conflict, ValidationError
-from marketplace.extensions import db
+from marketplace.kernel.errors import Conflict, ValidationError
+from marketplace.kernel.extensions import db
 from tests import factories
 
 from .conftest import make_deal, refresh

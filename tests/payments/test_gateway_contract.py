@@ -13,7 +13,7 @@ from escrow.gateways import get_gateway
 from escrow.gateways.fake import IdempotencyError
 from escrow.gateways.stripe_gateway import PaymentProviderError, StripeGateway
 from escrow.webhook_models import StripePaymentIntent
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 from .conftest import make_deal, stripe_settings
 

@@ -1,7 +1,7 @@
 """``POST /api/v1/deals/{id}/pay`` with Stripe configured answers a PaymentIntent (docs/api.md); offline stays offline."""
 import pytest
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests.factories import auth_header
 
 from .conftest import make_deal, stripe_settings

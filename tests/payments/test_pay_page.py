@@ -4,8 +4,8 @@ import re
 import pytest
 
 from escrow.webhook_models import StripePaymentIntent
-from marketplace.extensions import db
-from marketplace.money import format_yuan
+from marketplace.kernel.extensions import db
+from marketplace.kernel.money import format_yuan
 from tests import factories
 
 from .conftest import make_deal, refresh, stripe_settings

@@ -4,8 +4,8 @@ from flask import current_app
 
 from escrow import deals, gateway_calls, ledger
 from escrow.reconcile import reconcile
-from marketplace.errors import Conflict
-from marketplace.extensions import db
+from marketplace.kernel.errors import Conflict
+from marketplace.kernel.extensions import db
 from tests import factories
 
 from .conftest import WEBHOOK_SECRET, make_deal, refresh, stripe_settings, wait_until

@@ -4,7 +4,7 @@ import pytest
 from escrow.gateways import get_gateway
 from escrow.gateways.stripe_gateway import PaymentProviderError, ProviderObjectMissing, StripeGateway
 from escrow.webhook_models import StripePaymentIntent
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 from .conftest import make_deal, stripe_settings
 
@@ -149,7 +149,7 @@ def test_localstripe_takes_the_wallet_parameters_too(app):
 
 @pytest.mark.parametrize("name", ["stripe", "fake_stripe"])
 def test_a_price_above_stripes_limit_is_refused_before_calling_stripe(app, name):
-    from marketplace.errors import Conflict
+    from marketplace.kernel.errors import Conflict
 
     deal = make_deal(price=1_000_000_00)  # ¥100万 = 100,000,000 fen: nine digits
     with pytest.raises(Conflict) as info:

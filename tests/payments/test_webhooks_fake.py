@@ -9,7 +9,7 @@ import pytest
 
 from escrow import deals, ledger
 from escrow.webhook_models import ProcessedWebhookEvent
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 
 from .conftest import WEBHOOK_SECRET, make_deal, refresh

@@ -17,8 +17,8 @@ from escrow import deals, ledger
 from escrow.gateways.fake import sign_payload
 from escrow.models import Deal, DealEvent
 from escrow.webhook_models import ProcessedWebhookEvent, StripePaymentIntent
-from marketplace.extensions import db
-from marketplace.models import Notification
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
 from tests import factories
 
 from .conftest import WEBHOOK_SECRET, make_deal, refresh, stripe_settings, wait_until

@@ -3,8 +3,8 @@ from datetime import timedelta
 
 import pytest
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 
 

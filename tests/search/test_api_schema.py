@@ -2,7 +2,7 @@
 import jsonschema
 import pytest
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.schema_check import json_schema as _json_schema
 from tests.search.conftest import make_search_listing

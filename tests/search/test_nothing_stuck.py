@@ -7,9 +7,9 @@ import smtplib
 import pytest
 from sqlalchemy import func, select
 
-from marketplace.extensions import db
-from marketplace.models import Notification, OutboxEvent, User
-from marketplace.notify import clean_header
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification, OutboxEvent, User
+from marketplace.kernel.notify import clean_header
 from search import saved as saved_module
 from search.index import current_handle
 from search.models import SavedSearch, SavedSearchNotice
@@ -279,7 +279,7 @@ class TestSavedSearchCap:
 
 
 def test_the_default_cap_is_20(tmp_path, monkeypatch):
-    from marketplace.config import load_settings
+    from marketplace.kernel.config import load_settings
 
     monkeypatch.setenv("SECRET_KEY", "x")
     for name in ("MAX_SAVED_SEARCHES", "NOTIFY_MAX_ATTEMPTS"):

@@ -1,7 +1,7 @@
 """The /search page: results, facet sidebar, sort, paging, browsing, suggestions, saving a search."""
 import pytest
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from search.models import SavedSearch
 from tests import factories
 from tests.probes import nothing_changes

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from search import analysis, synonyms
 from search.build_glossary import derive
 from search.service import parse_query
@@ -183,7 +183,7 @@ def test_stop_words_beside_real_words_are_ignored(search_api, corpus):
 def test_sort_by_auction_ending_soon(app, search_api, client):
     from datetime import timedelta
 
-    from marketplace.timeutil import utcnow
+    from marketplace.kernel.timeutil import utcnow
 
     seller = factories.make_user("seller")
     later = make_search_listing(seller, title="锂电池拍卖二", price_mode="auction", price=10_0000_00, age_days=3)

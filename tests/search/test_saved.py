@@ -3,9 +3,9 @@ import smtplib
 
 import pytest
 
-from marketplace.extensions import db
-from marketplace.models import Notification
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
+from marketplace.kernel.timeutil import utcnow
 from search.models import SavedSearch
 from tests import factories
 from tests.probes import nothing_changes

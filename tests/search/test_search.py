@@ -2,7 +2,7 @@
 import pytest
 
 from listings.models import Listing
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.search.conftest import ids, make_search_listing
 

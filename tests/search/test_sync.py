@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 
 from listings.models import DEAL_TYPES, Listing
-from marketplace.extensions import db
-from marketplace.models import OutboxEvent
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import OutboxEvent
+from marketplace.kernel.timeutil import utcnow
 from search import outbox
 from search.index import IndexBusy, IndexHandle, current_handle
 from tests import factories

@@ -15,8 +15,8 @@ from datetime import timedelta
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from marketplace.extensions import db
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.conftest import login
 from tests.factories import PDF, PNG  # noqa: F401 (conftest: shared with the tests)
@@ -29,7 +29,7 @@ _refs = itertools.count(1)  # bank references are used once (escrow.refunds.ensu
 
 @pytest.fixture(autouse=True)
 def _cheap_password_hashes(monkeypatch):
-    from marketplace import models
+    from marketplace.kernel import models
 
     real = models.generate_password_hash
 
@@ -167,7 +167,7 @@ class World:
     # --- the rest -------------------------------------------------------------------------------------
 
     def notification(self, link="/"):
-        from marketplace.models import Notification
+        from marketplace.kernel.models import Notification
 
         row = Notification(user_id=self.buyer.id, kind="deal", title="测试消息", body="", link=link)
         db.session.add(row)
@@ -183,7 +183,7 @@ class World:
 
     def credit_record(self):
         """A warning recorded against the seller (the user), which they may appeal."""
-        from marketplace import credit
+        from marketplace.kernel import credit
 
         rec = credit.record_violation(self.operator, self.seller, "non_performance", "warned",
                                       "未按约定时间办理著录项目变更手续")

@@ -10,7 +10,7 @@ import pytest
 
 from escrow.models import Deal
 from listings.models import Bid, Listing, Offer
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.listings.conftest import patent_payload
 from tests.probes import nothing_changes
@@ -144,7 +144,7 @@ def test_listing_numbers_in_json_are_a_field_error(app, price):
 def test_offer_and_bid_forms_refuse_odd_amounts(app, amount):
     from datetime import timedelta
 
-    from marketplace.timeutil import utcnow
+    from marketplace.kernel.timeutil import utcnow
 
     seller, buyer = factories.make_user("seller"), factories.make_user("buyer")
     negotiable = factories.make_listing(seller, price_mode="negotiable", price=None)

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from listings import importer
 from listings.markup import plain_text, render_markdown
-from marketplace import numbers
-from marketplace.money import parse_yuan
+from marketplace.kernel import numbers
+from marketplace.kernel.money import parse_yuan
 from search import service as search_service
 
 PER_CALL_SECONDS = 0.100
@@ -122,7 +122,7 @@ def test_number_parsers_on_generated_json_values(app, value):
 @given(st.dictionaries(st.sampled_from(["page", "per_page", "price_min", "price_max", "nice_class", "q", "grade"]),
                        st.one_of(st.text(max_size=300), st.sampled_from(NUMBER_PATTERNS)), max_size=7))
 def test_search_params_on_generated_query_strings(app, args):
-    from marketplace.errors import ValidationError
+    from marketplace.kernel.errors import ValidationError
 
     start = time.process_time()
     try:
@@ -158,7 +158,7 @@ def test_markdown_renderers_on_generated_punctuation(app, text):
 @pytest.mark.parametrize("cell", ["x" * 200_000, '"' * 50_000, "," * 50_000, "\n" * 5_000, '"' + "x" * 200_000])
 def test_csv_reader_on_pathological_cells(app, cell):
     text = "kind,deal_types,price_mode,description\npatent,assignment,fixed," + cell + "\n"
-    from marketplace.errors import ValidationError
+    from marketplace.kernel.errors import ValidationError
 
     start = time.process_time()
     try:

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 from .conftest import ROLES, World, client_for
 from .test_permission_matrix import MATRIX, STATE_CHANGING, _path, routes_to_classify

@@ -1,7 +1,7 @@
 """Regression tests for what the API fuzzing (security/api_fuzz.sh, schemathesis) found."""
 import pytest
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 
 HUGE = "30596889849367265280"  # > 2**64: SQLite's driver raised OverflowError (a 500)
@@ -71,7 +71,7 @@ def test_registration_with_non_text_fields_is_422_naming_the_field(app, body, fi
 ])
 def test_nul_characters_in_a_request_body_are_a_422(app, kind, path, kwargs, field):
     """PostgreSQL refuses NUL in text: it was a 500 at the INSERT; now every body is checked up front."""
-    from marketplace.models import User
+    from marketplace.kernel.models import User
 
     user = factories.make_user("buyer")
     headers = factories.auth_header(user)

@@ -19,7 +19,7 @@ import io
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 
 from .conftest import PDF, PNG, World, client_for
@@ -38,7 +38,7 @@ class Poisoned:
     def __init__(self):
         from escrow import contracts, deals
         from listings import bidding, grading, service
-        from marketplace import credit, kyc
+        from marketplace.kernel import credit, kyc
         from search import service as search_service
 
         w = self.w = World()
@@ -134,7 +134,7 @@ class Poisoned:
         PdfWriter = quiet_import("pypdf").PdfWriter
 
         from demand import answers, dataroom, wanted
-        from marketplace.timeutil import local, utcnow
+        from marketplace.kernel.timeutil import local, utcnow
         from tests.factories import PASSWORD
 
         w = self.w
@@ -205,7 +205,7 @@ def _deposit(w):
     from datetime import timedelta
 
     from escrow import deposits
-    from marketplace.timeutil import utcnow
+    from marketplace.kernel.timeutil import utcnow
 
     listing = w.listing(price_mode="auction", title=LONG[:200],
                         auction={"ends_at": utcnow() + timedelta(days=2), "deposit_amount": 1_000_00})
@@ -219,7 +219,7 @@ def _args(**values):
 
 
 def _reset_token(user):
-    from marketplace.password_reset import make_token
+    from marketplace.kernel.password_reset import make_token
 
     return make_token(user)
 

@@ -31,9 +31,9 @@ from escrow.payout_models import PayoutAccount, RefundInstruction
 from escrow.webhook_models import StripePaymentIntent
 from listings.models import Bid, Listing, Offer
 from listings.models import RightClaim as RightClaimModel
-from marketplace.extensions import db
-from marketplace.models import ApiToken, Notification, Organization, User
-from marketplace.timeutil import local, utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import ApiToken, Notification, Organization, User
+from marketplace.kernel.timeutil import local, utcnow
 from search.models import SavedSearch
 from tests import factories
 from tests.factories import PASSWORD, make_uscc, recordal_details
@@ -86,7 +86,7 @@ def _new_user():
 
 
 def _reset_token(user):
-    from marketplace.password_reset import make_token
+    from marketplace.kernel.password_reset import make_token
 
     return make_token(user)
 
@@ -126,7 +126,7 @@ def _draft_trademarks(w):
 
 
 def _appealed_record(w):
-    from marketplace import credit
+    from marketplace.kernel import credit
 
     rec = w.credit_record()
     credit.file_appeal(w.seller, rec.id, "该交易延误是因为国家知识产权局补正通知")
@@ -269,7 +269,7 @@ def _requested_invoice(w):
 def _ad_body(w=None, obj=None):
     from datetime import timedelta
 
-    from marketplace.timeutil import local
+    from marketplace.kernel.timeutil import local
 
     return {"kind": "patent", "title": "求购锂电池正极材料专利", "keywords": ["锂电池"], "ipc": "H01M",
             "deal_types": ["assignment"], "negotiable": True, "region": "shenzhen",
@@ -596,7 +596,7 @@ def _batches(w, obj, user):
 
 def _reread_finance(model, obj_id, attr):
     import finance.models as fm
-    from marketplace import models as mm
+    from marketplace.kernel import models as mm
 
     db.session.expire_all()
     return getattr(db.session.get(getattr(fm, model, None) or getattr(mm, model), obj_id), attr)

@@ -1,7 +1,7 @@
 """The "nothing changed" probe (tests/probes.py) itself: it sees a changed, added or removed row."""
 import pytest
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.probes import nothing_changes
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from marketplace import create_app
-from marketplace.config import configured_workers, per_worker_limits_warning
+from marketplace.kernel.config import configured_workers, per_worker_limits_warning
 from tests.conftest import _base_config
 
 PROXY = "10.0.0.1"
@@ -68,7 +68,7 @@ class TestWithoutTrustedProxies:
 
 
 def test_trusted_proxies_is_read_from_the_environment(tmp_path, monkeypatch):
-    from marketplace.config import load_settings
+    from marketplace.kernel.config import load_settings
 
     monkeypatch.setenv("SECRET_KEY", "x")
     monkeypatch.delenv("TRUSTED_PROXIES", raising=False)

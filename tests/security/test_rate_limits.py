@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from listings.models import Bid
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.factories import PASSWORD
 from tests.probes import nothing_changes
@@ -61,7 +61,7 @@ def _forget():
 
 
 def _storage_is(app, kind):
-    from marketplace.extensions import limiter
+    from marketplace.kernel.extensions import limiter
 
     name = type(limiter.storage).__name__.lower()
     assert kind in name, f"the limiter uses {name}, not {kind}"
@@ -107,7 +107,7 @@ def test_registration_is_limited(app):
     assert [client.post("/api/v1/auth/register", json=body(n)).status_code for n in range(2)] == [201, 201]
     blocked = client.post("/api/v1/auth/register", json=body(3))
     assert blocked.status_code == 429
-    from marketplace.models import User
+    from marketplace.kernel.models import User
 
     assert db.session.query(User).filter(User.email == body(3)["email"]).count() == 0
     page = _hits(client, 2, "POST", "/register", data={"email": "x@example.com", "password": "short",

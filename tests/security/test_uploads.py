@@ -13,8 +13,8 @@ import pytest
 
 from escrow.models import Deal, Document
 from listings.models import Listing
-from marketplace.extensions import db
-from marketplace.models import Organization
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Organization
 from tests import factories
 
 from .conftest import PDF, PNG, World, client_for
@@ -54,7 +54,7 @@ def _org_licence(w, _obj):
 
 
 def _credit_count(w, _obj):
-    from marketplace.credit_models import CreditRecord
+    from marketplace.kernel.credit_models import CreditRecord
 
     db.session.expire_all()
     return db.session.query(CreditRecord).count()

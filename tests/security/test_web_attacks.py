@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests.factories import PASSWORD
 
 from .conftest import World
@@ -124,7 +124,7 @@ class TestBehindHttps:
 
 def test_secure_cookie_setting_covers_the_remember_cookie(monkeypatch, tmp_path):
     """SESSION_COOKIE_SECURE=1 in the environment must make *both* login cookies Secure."""
-    from marketplace.config import load_settings
+    from marketplace.kernel.config import load_settings
 
     monkeypatch.setenv("SECRET_KEY", "x")
     monkeypatch.setenv("SESSION_COOKIE_SECURE", "1")

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.timeutil import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 
 _n = itertools.count(1)

@@ -4,8 +4,8 @@ import pytest
 
 from escrow.models import Deal
 from listings.models import Bid, Offer
-from marketplace.extensions import db
-from marketplace.openapi import build_document
+from marketplace.kernel.extensions import db
+from marketplace.web.openapi import build_document
 from tests import factories
 from tests.probes import nothing_changes
 from tests.schema_check import json_schema as _json_schema

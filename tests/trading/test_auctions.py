@@ -7,9 +7,9 @@ from escrow import trading
 from escrow.models import Deal
 from listings import bidding
 from listings.models import Bid
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.models import Notification
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
 from tests import factories
 
 

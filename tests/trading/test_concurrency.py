@@ -13,9 +13,9 @@ from escrow import trading
 from escrow.models import Deal
 from listings import bidding
 from listings.models import Auction, Bid, Listing
-from marketplace.errors import Conflict, DomainError
-from marketplace.extensions import db
-from marketplace.models import User
+from marketplace.kernel.errors import Conflict, DomainError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
 from tests import factories
 from tests.trading.conftest import quick_buyer
 

@@ -9,8 +9,8 @@ import pytest
 from escrow import trading
 from escrow.models import Deal
 from listings.models import Offer
-from marketplace.errors import Conflict, PermissionDenied
-from marketplace.extensions import db
+from marketplace.kernel.errors import Conflict, PermissionDenied
+from marketplace.kernel.extensions import db
 from tests import factories
 
 from .conftest import api
@@ -189,8 +189,8 @@ def _unpaid_deal(seller, buyer, now):
 
 def test_unpaid_strikes_restrict_the_buyer_through_a_credit_record(seller, buyers, now):
     from escrow import deals
-    from marketplace.credit_models import CreditRecord
-    from marketplace.models import AuditLog, Notification
+    from marketplace.kernel.credit_models import CreditRecord
+    from marketplace.kernel.models import AuditLog, Notification
 
     buyer = buyers[0]
     first = _unpaid_deal(seller, buyer, now)
@@ -221,7 +221,7 @@ def test_unpaid_strikes_restrict_the_buyer_through_a_credit_record(seller, buyer
 
 def test_an_operator_cancel_and_old_strikes_do_not_count(seller, buyers, operator, now):
     from escrow import deals
-    from marketplace.credit_models import CreditRecord
+    from marketplace.kernel.credit_models import CreditRecord
 
     buyer = buyers[0]
     old = _unpaid_deal(seller, buyer, now - timedelta(days=200))
@@ -239,8 +239,8 @@ def test_an_operator_cancel_and_old_strikes_do_not_count(seller, buyers, operato
 
 @pytest.mark.parametrize("app_config", [{"UNPAID_STRIKES": 1}])
 def test_a_revoked_strike_record_starts_the_count_afresh(seller, buyers, operator, now):
-    from marketplace.credit import decide_appeal, file_appeal
-    from marketplace.credit_models import CreditRecord
+    from marketplace.kernel.credit import decide_appeal, file_appeal
+    from marketplace.kernel.credit_models import CreditRecord
 
     buyer = buyers[0]
     deal = _unpaid_deal(seller, buyer, now)
@@ -259,7 +259,7 @@ def test_a_revoked_strike_record_starts_the_count_afresh(seller, buyers, operato
 
 @pytest.mark.parametrize("app_config", [{"UNPAID_STRIKES": 1}])
 def test_a_strike_never_lowers_a_worse_level(seller, buyers, operator, now):
-    from marketplace.credit_models import CreditRecord
+    from marketplace.kernel.credit_models import CreditRecord
 
     buyer = buyers[0]
     deal = _unpaid_deal(seller, buyer, now)
@@ -271,7 +271,7 @@ def test_a_strike_never_lowers_a_worse_level(seller, buyers, operator, now):
 
 def test_the_system_record_shows_on_the_buyers_credit_page_and_the_operator_pages(
         app, client, as_user, seller, buyers, operator, now):
-    from marketplace.credit_models import CreditRecord
+    from marketplace.kernel.credit_models import CreditRecord
 
     app.config["UNPAID_STRIKES"] = 1
     deal = _unpaid_deal(seller, buyers[0], now)

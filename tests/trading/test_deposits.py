@@ -14,8 +14,8 @@ from escrow.fees import platform_fee
 from escrow.models import Deal, JournalEntry
 from listings import bidding, lifecycle
 from listings.models import AuctionDeposit, Bid
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
 from tests import factories
 from tests.invariants.checks import check_books, check_deposits
 
@@ -57,7 +57,7 @@ def _balance(code):
 
 def test_deposit_is_bounded_by_a_fifth_of_the_start_price(app):
     from listings.validation import _parse_auction
-    from marketplace.timeutil import utcnow
+    from marketplace.kernel.timeutil import utcnow
 
     ends = (utcnow() + timedelta(days=2)).isoformat()
     fields = {}
@@ -236,7 +236,7 @@ def test_the_winners_deposit_counts_towards_the_price_and_the_loser_gets_theirs_
     assert mine in deposits.operator_queue()["to_return"]
     # issue 15: one refund queue: the return is an instruction there, beside the deals' bank refunds
     from escrow import refunds
-    from marketplace.operator import queue_counts
+    from marketplace.web.operator import queue_counts
 
     instruction = refunds.instruction_of_deposit(mine.id)
     assert instruction in refunds.queue() and instruction.amount == DEPOSIT and instruction.status == "ready"

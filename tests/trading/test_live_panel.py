@@ -2,7 +2,7 @@
 one-tap 加价一手 (a bid of exactly the minimum next bid), and bids typed in 万元."""
 from escrow import trading
 from listings.models import Bid
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 from .test_pages import page
 

@@ -8,9 +8,9 @@ from escrow import trading
 from escrow.models import Deal
 from listings import service
 from listings.models import Offer
-from marketplace.errors import Conflict, PermissionDenied
-from marketplace.extensions import db
-from marketplace.models import Notification
+from marketplace.kernel.errors import Conflict, PermissionDenied
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
 from tests import factories
 
 

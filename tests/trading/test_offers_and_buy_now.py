@@ -6,9 +6,9 @@ import pytest
 from escrow import trading
 from escrow.models import Deal
 from listings.models import Offer
-from marketplace.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.models import Notification
+from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
 from tests import factories
 
 # --- buy now ------------------------------------------------------------------------------------

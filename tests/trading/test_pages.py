@@ -6,7 +6,7 @@ import pytest
 from escrow import trading
 from escrow.models import Deal
 from listings.models import Offer
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests import factories
 
 

@@ -9,10 +9,10 @@ from escrow import deals, trading
 from escrow.models import Deal
 from listings import service
 from listings.models import Auction, Bid, Listing
-from marketplace.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
-from marketplace.extensions import db
-from marketplace.models import AuditLog, Notification
-from marketplace.timeutil import utcnow
+from marketplace.kernel.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditLog, Notification
+from marketplace.kernel.timeutil import utcnow
 from tests import factories
 from tests.escrow.conftest import Parties, drive
 from tests.invariants import checks

@@ -3,9 +3,9 @@ from datetime import timedelta
 
 from escrow.models import Deal
 from listings.models import Auction
-from marketplace.extensions import db
-from marketplace.models import Notification
-from marketplace.timeutil import iso, parse_iso, utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import Notification
+from marketplace.kernel.timeutil import iso, parse_iso, utcnow
 from tests import factories
 from tests.trading.conftest import api
 

@@ -5,7 +5,7 @@ Revision ID: 0010_h17k
 Revises: 0009_h17b
 Create Date: 2026-12-06 04:30:00
 
-Rows written before have no message: their text column is shown as stored (marketplace.messages.render), so no
+Rows written before have no message: their text column is shown as stored (marketplace.kernel.messages.render), so no
 data is converted.
 """
 import sqlalchemy as sa

@@ -2,7 +2,7 @@
 // The server renders the same line for the saved price; this only keeps it live. Works without it.
 (function () {
   "use strict";
-  // Mirrors marketplace.money.parse_yuan: yuan ("260,000.50") or 万元 ("26万", "26.5 万", "26万元").
+  // Mirrors marketplace.kernel.money.parse_yuan: yuan ("260,000.50") or 万元 ("26万", "26.5 万", "26万元").
   function fen(text) {
     var m = /^\s*[¥￥]?\s*([0-9][0-9,]{0,20})?(?:\.([0-9]{1,6}))?\s*(万元|万)?\s*$/.exec(text || "");
     if (!m || (!m[1] && !m[2])) { return null; }

@@ -28,7 +28,7 @@
     });
   }
 
-  // Mirrors marketplace.money.format_yuan: ¥12,345.67, and 万 from ¥10万 up.
+  // Mirrors marketplace.kernel.money.format_yuan: ¥12,345.67, and 万 from ¥10万 up.
   function yuan(fen) {
     if (fen === null || fen === undefined) {
       return "";

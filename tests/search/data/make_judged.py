@@ -9,7 +9,7 @@ import sys
 from sqlalchemy import text
 
 from marketplace import create_app
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 inst = sys.argv[1]
 app = create_app({"INSTANCE_PATH": inst, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{inst}/app.db", "DEMO_DATA": True})

@@ -50,11 +50,11 @@ class User(UserMixin, db.Model):
     credit_level = db.Column(db.String(20), nullable=False, default="good")
     locale = db.Column(db.String(10))
     active = db.Column(db.Boolean, nullable=False, default=True)
-    # account deleted (PIPL, marketplace.privacy): personal fields anonymised, deal and ledger records kept
+    # account deleted (PIPL, marketplace.web.privacy): personal fields anonymised, deal and ledger records kept
     deleted_at = db.Column(db.DateTime)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     # consent at registration (PIPL): the version of the user agreement and privacy policy agreed to, and when
-    # (marketplace.legal); empty for accounts made by operators (``users create``) and the demo
+    # (marketplace.kernel.legal); empty for accounts made by operators (``users create``) and the demo
     terms_version = db.Column(db.String(20))
     terms_accepted_at = db.Column(db.DateTime)
     # Flask-Login's "alternative id": the session and the remember-me cookie hold "<id>:<session_token>",
@@ -144,7 +144,7 @@ class Notification(db.Model):
     kind = db.Column(db.String(40), nullable=False)  # offer, outbid, auction_end, deal, saved_search, credit
     title = db.Column(db.String(200), nullable=False)  # the Chinese text, as written
     body = db.Column(db.Text, nullable=False, default="")
-    # the message key and parameters (marketplace.messages), rendered in the reader's language; None: plain text
+    # the message key and parameters (marketplace.kernel.messages), rendered in the reader's language; None: plain text
     title_msg = db.Column(JSON)
     body_msg = db.Column(JSON)
     link = db.Column(db.String(300))
@@ -188,4 +188,4 @@ class AuditLog(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     actor = db.relationship("User")
-from .credit_models import CreditRecord  # noqa: E402,F401  (credit records, see marketplace.credit)
+from .credit_models import CreditRecord  # noqa: E402,F401  (credit records, see marketplace.kernel.credit)

@@ -7,8 +7,8 @@ import re
 
 from flask import Blueprint, current_app, jsonify
 
-from . import schemas
-from .apiutil import API_PREFIX
+from ..kernel import schemas
+from ..kernel.apiutil import API_PREFIX
 
 bp = Blueprint("openapi", __name__, url_prefix=API_PREFIX)
 

@@ -72,7 +72,7 @@ def load_settings(instance_path: Path) -> dict:
         "RATELIMIT_BID": os.environ.get("RATELIMIT_BID") or "30/minute",
         "RATELIMIT_OFFER": os.environ.get("RATELIMIT_OFFER") or "10/minute",
         "RATELIMIT_BUY": os.environ.get("RATELIMIT_BUY") or "5/minute;20/hour",
-        # password reset (marketplace.password_reset): requests per client address, and per e-mail address asked
+        # password reset (marketplace.kernel.password_reset): requests per client address, and per e-mail address asked
         # for (so nobody can flood one mailbox); a link is good for PASSWORD_RESET_MINUTES and for one use
         "RATELIMIT_RESET": os.environ.get("RATELIMIT_RESET") or "5/minute;20/hour",
         "RATELIMIT_RESET_PER_EMAIL": os.environ.get("RATELIMIT_RESET_PER_EMAIL") or "3/hour",
@@ -83,7 +83,7 @@ def load_settings(instance_path: Path) -> dict:
         "SMTP_HOST": os.environ.get("SMTP_HOST") or None,
         "SMTP_PORT": _int("SMTP_PORT", 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "noreply@ipmart.local"),
-        # the 联系我们 page, the footer and the privacy policy name these (marketplace.sitepages)
+        # the 联系我们 page, the footer and the privacy policy name these (marketplace.web.sitepages)
         "SUPPORT_EMAIL": os.environ.get("SUPPORT_EMAIL") or "service@ipmart.local",
         "PRIVACY_EMAIL": os.environ.get("PRIVACY_EMAIL") or "privacy@ipmart.local",
         "SUPPORT_PHONE": os.environ.get("SUPPORT_PHONE") or None,
@@ -134,7 +134,7 @@ def load_settings(instance_path: Path) -> dict:
         # the ~1,000 generated demo listings besides the tour (0: the tour only, as the tests seed)
         "DEMO_CATALOGUE_VOLUME": _flag("DEMO_CATALOGUE_VOLUME", True),
         "BACKUP_PATH": os.environ.get("BACKUP_PATH") or str(instance_path / "backups"),
-        # background jobs (marketplace.jobs): RQ on Redis when set; unset, jobs run in-process after commit
+        # background jobs (marketplace.kernel.jobs): RQ on Redis when set; unset, jobs run in-process after commit
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "JOB_QUEUE_PREFIX": os.environ.get("JOB_QUEUE_PREFIX") or "ipmart",
         "WORKER_HOST": os.environ.get("WORKER_HOST") or None,  # this host's queue name (default: the hostname)
@@ -150,7 +150,7 @@ def load_settings(instance_path: Path) -> dict:
         "JOB_DEADLINES_INTERVAL": _int("JOB_DEADLINES_INTERVAL", 60),
         "JOB_RETENTION_INTERVAL": _int("JOB_RETENTION_INTERVAL", 3600),
         "JOB_REPORT_INTERVAL": _int("JOB_REPORT_INTERVAL", 86400),
-        # personal data (PIPL, marketplace.privacy): how long read notifications and delivered notices stay
+        # personal data (PIPL, marketplace.web.privacy): how long read notifications and delivered notices stay
         "NOTIFICATION_RETENTION_DAYS": _int("NOTIFICATION_RETENTION_DAYS", 180),
         "TOKEN_RETENTION_DAYS": _int("TOKEN_RETENTION_DAYS", 90),  # revoked API tokens
         # pages for anonymous visitors (issue 19, docs/performance.md): Flask-Caching; SimpleCache is per process

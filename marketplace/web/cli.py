@@ -2,8 +2,8 @@
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from .errors import DomainError
-from .extensions import db
+from ..kernel.errors import DomainError
+from ..kernel.extensions import db
 
 users_cli = AppGroup("users", help="Manage accounts.")
 demo_cli = AppGroup("demo", help="Demo catalogue.")
@@ -22,7 +22,7 @@ def worker_command(burst, cron):
     """Run background jobs (RQ) for this host and the shared queue, with the scheduler. Needs REDIS_URL."""
     from flask import current_app
 
-    from . import jobs
+    from ..kernel import jobs
 
     app = current_app._get_current_object()
     if not jobs.enabled(app):
@@ -36,7 +36,7 @@ def worker_command(burst, cron):
 def _require_jobs():
     from flask import current_app
 
-    from . import jobs
+    from ..kernel import jobs
 
     if not jobs.enabled(current_app):
         raise click.ClickException("REDIS_URL is not set: there are no queues")
@@ -86,7 +86,7 @@ def jobs_enqueue(name):
 
 
 def _find_user(ref):
-    from .models import User
+    from ..kernel.models import User
 
     user = db.session.get(User, int(ref)) if str(ref).isdigit() else (
         db.session.query(User).filter(db.func.lower(User.email) == str(ref).strip().lower()).first())
@@ -155,7 +155,7 @@ def privacy_purge():
 @click.option("--region", default="guangzhou")
 def create_user(email, password, name, roles, org_name, uscc, region):
     """Create a user; operators are created only this way."""
-    from .accounts import register_user
+    from ..kernel.accounts import register_user
 
     org = {"name": org_name, "uscc": uscc, "region": region} if (org_name or uscc) else None
     try:
@@ -188,7 +188,7 @@ def deadlines_run(now_text):
     """Close due auctions, cancel unpaid deals, release lapsed inspections, expire listings whose term ended."""
     from escrow.deadlines import run_deadlines
 
-    from .timeutil import parse_iso, utcnow
+    from ..kernel.timeutil import parse_iso, utcnow
 
     now = parse_iso(now_text) if now_text else utcnow()
     report = run_deadlines(now)

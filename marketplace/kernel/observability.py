@@ -267,7 +267,7 @@ def escrow_held():
 
 
 def job_metrics():
-    """Job queue depth, failures, runs (marketplace.jobs; nothing without REDIS_URL)."""
+    """Job queue depth, failures, runs (marketplace.kernel.jobs; nothing without REDIS_URL)."""
     from .jobs import metric_families
 
     return metric_families()

@@ -25,10 +25,10 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select, update
 
-from .errors import ValidationError
-from .extensions import db
-from .models import ApiToken, Notification, User
-from .timeutil import iso, utcnow
+from ..kernel.errors import ValidationError
+from ..kernel.extensions import db
+from ..kernel.models import ApiToken, Notification, User
+from ..kernel.timeutil import iso, utcnow
 
 EXPORT_MAX_ROWS = 10000
 SECRET_COLUMNS = frozenset({"password_hash", "token_hash", "session_token"})
@@ -130,7 +130,7 @@ def delete_account(user, actor=None):
     the blockers (and changes nothing) when it may not be deleted yet. ``actor``: who asked (None: the user)."""
     from search.models import SavedSearch, SavedSearchNotice
 
-    from . import audit
+    from ..kernel import audit
 
     reasons = deletion_blockers(user)
     if reasons:

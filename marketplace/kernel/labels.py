@@ -4,7 +4,7 @@ Each enum's labels live here once, in Chinese (the msgid), marked with ``N_`` fo
 label is translated where it is shown: ``_(labels.DEAL_STATE[code])`` in a view or template, or
 ``labels.lazy(labels.DEAL_STATE)`` for a mapping of lazily translated strings (statistics, form
 choices). Text that is stored (a notification, a ledger memo) keeps the Chinese label as a parameter
-(``marketplace.messages.label``) and is translated when it is read. This module imports nothing from the domain
+(``marketplace.kernel.messages.label``) and is translated when it is read. This module imports nothing from the domain
 packages.
 """
 from flask_babel import gettext, lazy_gettext

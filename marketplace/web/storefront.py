@@ -3,10 +3,10 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
+from ..kernel.numbers import MAX_PAGE, query_int
+from ..kernel.pagecache import cached_page
+from ..kernel.webutil import act, committed, show_error
 from .auth import safe_next
-from .numbers import MAX_PAGE, query_int
-from .pagecache import cached_page
-from .webutil import act, committed, show_error
 
 bp = Blueprint("storefront", __name__)
 
@@ -21,7 +21,7 @@ def home():
     from listings.classifications import IPC_SECTIONS, nice_classes
     from listings.models import Listing, with_rights
 
-    from .extensions import db
+    from ..kernel.extensions import db
 
     def published(limit, *conditions):
         query = (select(Listing.id).where(Listing.status == "published", *conditions)
@@ -53,12 +53,12 @@ def set_language(code):
     return redirect(safe_next(request.args.get("next")) or url_for("storefront.home"))
 
 
-# --- notification centre (see marketplace.notification_centre) ------------------------------
+# --- notification centre (see marketplace.kernel.notification_centre) ------------------------------
 
 @bp.get("/notifications")
 @login_required
 def notifications():
-    from . import notification_centre
+    from ..kernel import notification_centre
 
     unread_only = request.args.get("unread") == "1"
     page = notification_centre.page_for(current_user, unread_only=unread_only,
@@ -71,7 +71,7 @@ def notifications():
 @login_required
 @committed()
 def notification_read(notification_id):
-    from . import notification_centre
+    from ..kernel import notification_centre
 
     row = notification_centre.mark_read(current_user, notification_id)
     if request.form.get("follow") == "1" and safe_next(row.link):
@@ -86,14 +86,14 @@ def notifications_read_all():
     from flask import flash
     from flask_babel import gettext as _
 
-    from . import notification_centre
+    from ..kernel import notification_centre
 
     changed = notification_centre.mark_all_read(current_user)
     flash(_("已将 %(n)s 条消息标为已读", n=changed), "success")
     return redirect(url_for("storefront.notifications"))
 
 
-# --- market statistics (see marketplace.stats) ----------------------------------------------
+# --- market statistics (see marketplace.web.stats) ----------------------------------------------
 
 @bp.get("/stats")
 @cached_page()
@@ -121,9 +121,9 @@ def stats_csv():
 def account_organization():
     from flask_babel import gettext as _
 
-    from . import kyc
-    from .credit import ensure_can
-    from .errors import PermissionDenied, ValidationError
+    from ..kernel import kyc
+    from ..kernel.credit import ensure_can
+    from ..kernel.errors import PermissionDenied, ValidationError
     from .operator_forms import LicenceForm
 
     org = current_user.organization
@@ -164,9 +164,9 @@ def account_organization():
 def account_licence():
     from flask import send_file
 
-    from . import kyc
-    from .errors import NotFound
-    from .uploads import mimetype_of
+    from ..kernel import kyc
+    from ..kernel.errors import NotFound
+    from ..kernel.uploads import mimetype_of
 
     if current_user.organization_id is None:
         raise NotFound(gettext("文件不存在"))
@@ -177,7 +177,7 @@ def account_licence():
 @bp.get("/account/credit")
 @login_required
 def account_credit(forms=None):
-    from . import credit
+    from ..kernel import credit
     from .operator_forms import AppealForm
 
     records = credit.records_for(current_user)
@@ -193,7 +193,7 @@ def account_credit(forms=None):
 def account_credit_appeal(record_id):
     from flask_babel import gettext as _
 
-    from . import credit
+    from ..kernel import credit
     from .operator_forms import AppealForm
 
     form = AppealForm(prefix=f"r{record_id}")
@@ -220,8 +220,8 @@ def account_credit_appeal(record_id):
 def account_credit_evidence(record_id):
     from flask import send_file
 
-    from . import credit
-    from .uploads import mimetype_of
+    from ..kernel import credit
+    from ..kernel.uploads import mimetype_of
 
     path, stored = credit.evidence_file(current_user, record_id)
     return send_file(path, mimetype=mimetype_of(stored), download_name=f"evidence-{record_id}{path.suffix}",

@@ -159,7 +159,7 @@ def set_app(app):
 def _worker_app():
     global _app
     if _app is None:
-        from . import create_app
+        from .. import create_app
 
         _app = create_app()
     return _app
@@ -471,7 +471,7 @@ def mail_job(user_id, subject, body):
 
 @job("retention")
 def retention_job():
-    from .privacy import purge_expired
+    from ..web.privacy import purge_expired
 
     return purge_expired()
 
@@ -481,7 +481,7 @@ def stats_report_job():
     """The operator statistics as a CSV file under INSTANCE_PATH/reports (one per UTC day, replaced)."""
     import csv
 
-    from .stats import _safe_cell, csv_rows, operator_stats
+    from ..web.stats import _safe_cell, csv_rows, operator_stats
     from .timeutil import utcnow
 
     folder = os.path.join(current_app.instance_path, "reports")

@@ -9,7 +9,7 @@ from the settings and the modules that apply it, never written into the text a s
 from flask import Blueprint, current_app, render_template
 from flask_babel import get_locale
 
-from .legal import TERMS_VERSION
+from ..kernel.legal import TERMS_VERSION
 
 bp = Blueprint("pages", __name__)
 

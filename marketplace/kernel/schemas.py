@@ -1,9 +1,9 @@
 """One schema a request body: it validates the body and is the body's OpenAPI description.
 
 API request and response shapes are marshmallow schemas built from the fields below. A view names its
-schemas in ``@doc(request_schema=…, query_schema=…, responses=…)`` (``marketplace.apiutil``);
+schemas in ``@doc(request_schema=…, query_schema=…, responses=…)`` (``marketplace.kernel.apiutil``);
 ``json_body()`` and ``query_args()`` validate against the schema the route documents, and
-``marketplace.openapi`` turns the same schemas into the document with apispec's MarshmallowPlugin. So
+``marketplace.web.openapi`` turns the same schemas into the document with apispec's MarshmallowPlugin. So
 a field's type, bounds, choices and whether it is required are written once.
 
 What a schema checks: the shape of the input, field by field (type, length, range, choice, required,
@@ -47,7 +47,7 @@ class String(_Field, fields.String):
 
 
 class Integer(_Field, fields.Integer):
-    """An integer by ``marketplace.numbers.parse_int``: JSON integers (or digit text), at most 18 digits,
+    """An integer by ``marketplace.kernel.numbers.parse_int``: JSON integers (or digit text), at most 18 digits,
     never a bool, a fraction, NaN or an exponent."""
 
     default_error_messages = {**_COMMON, "invalid": _l("应为整数")}

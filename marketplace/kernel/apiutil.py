@@ -103,16 +103,16 @@ def error_response(status, code, message, fields=None):
 
 
 # --- OpenAPI --------------------------------------------------------------
-# A view documents itself with @doc(...); marketplace.openapi builds the
+# A view documents itself with @doc(...); marketplace.web.openapi builds the
 # document from the app's url_map, so every registered route appears in it.
 
 def doc(summary, *, request_schema=None, query_schema=None, responses=None, auth=True, tags=None, parameters=None,
         content_type="application/json"):
     """Attach OpenAPI facts to a view function.
 
-    ``request_schema`` / ``query_schema``: a ``marketplace.schemas.Body`` that ``json_body()`` /
+    ``request_schema`` / ``query_schema``: a ``marketplace.kernel.schemas.Body`` that ``json_body()`` /
     ``query_args()`` validate with and the document describes (a plain JSON-schema dict still documents
-    the routes not converted yet). ``responses`` maps status codes to a schema (``marketplace.schemas.Out``
+    the routes not converted yet). ``responses`` maps status codes to a schema (``marketplace.kernel.schemas.Out``
     or a dict), or None for "no body described".
     """
 

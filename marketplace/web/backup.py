@@ -29,9 +29,9 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import func, select, text
 
-from .errors import DomainError
-from .extensions import db
-from .timeutil import utcnow
+from ..kernel.errors import DomainError
+from ..kernel.extensions import db
+from ..kernel.timeutil import utcnow
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -49,7 +49,7 @@ def _counted_tables():
     from listings.models import Listing
     from listings.models.register import Right
 
-    from .models import Organization, User
+    from ..kernel.models import Organization, User
 
     return {"users": User, "organizations": Organization, "listings": Listing, "rights": Right,
             "deals": Deal, "journal_entries": JournalEntry, "postings": Posting}
@@ -212,7 +212,7 @@ def rebuild_search_index():
     from search.index import current_handle
     from search.outbox import NOTIFY_POSITION_FILE, reindex, write_position
 
-    from .models import OutboxEvent
+    from ..kernel.models import OutboxEvent
 
     handle = current_handle()
     count = reindex(handle)

@@ -25,11 +25,11 @@ from flask_babel import lazy_gettext as _l
 from escrow.models import DEAL_STATES, Deal, DealEvent
 from listings.models import LISTING_STATUSES, Listing, ListingRight, Right
 
-from . import labels
-from .extensions import db
-from .models import Organization, User
-from .regions import REGIONS, region_label
-from .timeutil import local, utcnow
+from ..kernel import labels
+from ..kernel.extensions import db
+from ..kernel.models import Organization, User
+from ..kernel.regions import REGIONS, region_label
+from ..kernel.timeutil import local, utcnow
 
 PUBLIC_LISTING_STATUSES = ("published", "reserved", "sold")
 DEALT_STATES = ("funded", "transfer_filed", "transfer_recorded", "released", "completed", "disputed")
@@ -319,7 +319,7 @@ def _wan(fen):
 
 
 def charts(data, operator=False):
-    """{name: inline SVG} for the statistics page (marketplace.charts; each beside its data table)."""
+    """{name: inline SVG} for the statistics page (marketplace.web.charts; each beside its data table)."""
     from .charts import bar_chart
 
     def chart(name, title, labels, values, **options):

@@ -23,12 +23,12 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import has_request_context, request, session
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository (this file is marketplace/kernel/i18n.py)
 
 
 def N_(message):
     """Mark a string for extraction (``pybabel extract -k N_``) where it is defined but translated
-    later, where it is shown (a state's label in a table; a stored message's key, ``marketplace.messages``):
+    later, where it is shown (a state's label in a table; a stored message's key, ``marketplace.kernel.messages``):
     ``_(label)`` in the template or view translates it then."""
     return message
 

@@ -72,7 +72,7 @@ def register_user(email, password, name, roles, organization=None, *, allow_oper
     Operators are never self-registered: only ``users create`` passes ``allow_operator``.
     ``consent``: self-registration (the page, the API) passes what the user answered to the user agreement and
     privacy policy; anything but ``True`` is refused (``accept_terms``) and the version agreed to is recorded
-    (marketplace.legal). ``None``: not asked (accounts an operator or the demo makes).
+    (marketplace.kernel.legal). ``None``: not asked (accounts an operator or the demo makes).
     """
     fields = {}
     if consent is not None and consent is not True:

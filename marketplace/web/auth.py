@@ -5,10 +5,11 @@ from flask import Blueprint, Response, current_app, flash, jsonify, redirect, re
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from . import accounts
-from .apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from .errors import NotAuthenticated, ValidationError
-from .extensions import limiter
+from ..kernel import accounts
+from ..kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from ..kernel.errors import NotAuthenticated, ValidationError
+from ..kernel.extensions import limiter
+from ..kernel.webutil import act
 from .forms import (
     ChangePasswordForm,
     DeleteAccountForm,
@@ -17,7 +18,6 @@ from .forms import (
     RegisterForm,
     ResetPasswordForm,
 )
-from .webutil import act
 
 bp = Blueprint("auth", __name__)
 api = Blueprint("auth_api", __name__, url_prefix=API_PREFIX)
@@ -156,7 +156,7 @@ def change_password():
 @limiter.limit(_reset_per_email_limit, key_func=_reset_email_key, methods=["POST"])
 def forgot_password():
     """Ask for a reset link. The answer is the same whether or not the address is registered."""
-    from . import password_reset
+    from ..kernel import password_reset
 
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -168,8 +168,8 @@ def forgot_password():
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 @limiter.limit(_reset_limit, methods=["POST"])
 def reset_password(token):
-    """Set a new password through an e-mailed link (signed, expiring, single-use: marketplace.password_reset)."""
-    from . import password_reset
+    """Set a new password through an e-mailed link (signed, expiring, single-use: marketplace.kernel.password_reset)."""
+    from ..kernel import password_reset
 
     try:
         password_reset.user_for_token(token)

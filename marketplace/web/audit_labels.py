@@ -3,12 +3,12 @@ Chinese (or English) labels, never codes such as ``grade.assess`` or ``business_
 
 Template globals (``register(bp)``, the operator blueprint): ``audit_action``, ``audit_object``, ``audit_field``,
 ``audit_value``. Labels of deal states and acts come from the escrow state machine, of listing acts from the
-listing lifecycle, of credit levels from ``marketplace.credit``: each label lives once. An unknown code is shown as
+listing lifecycle, of credit levels from ``marketplace.kernel.credit``: each label lives once. An unknown code is shown as
 it is, so a new action never disappears from the log.
 """
 from flask_babel import gettext as _
 
-from .i18n import N_
+from ..kernel.i18n import N_
 
 ACTIONS = {
     "grade.assess": "质量分级评定", "organization.verify": "单位核验通过", "organization.unverify": "撤销单位核验",
@@ -100,11 +100,11 @@ def audit_value(key, value):
 
         return _(STATE_LABELS[value]) if value in STATE_LABELS else value
     if key == "credit_level":
-        from .credit import LEVEL_LABELS
+        from ..kernel.credit import LEVEL_LABELS
 
         return _(LEVEL_LABELS[value]) if value in LEVEL_LABELS else value
     if key == "roles" and isinstance(value, (list, tuple)):
-        from .labels import role_names
+        from ..kernel.labels import role_names
 
         return role_names(value)
     if key in VALUES and isinstance(value, str) and value in VALUES[key]:

@@ -24,4 +24,4 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 babel = Babel()
-cache = Cache()  # pages for anonymous visitors (marketplace.pagecache); CACHE_TYPE, CACHE_REDIS_URL
+cache = Cache()  # pages for anonymous visitors (marketplace.kernel.pagecache); CACHE_TYPE, CACHE_REDIS_URL

@@ -41,7 +41,7 @@ MAIL_KINDS = frozenset({"deal", "offer", "payout_account"})  # also e-mailed by 
 def notify(user, kind, title, body="", link=None, email=None):
     """Queue a notification for ``user`` (a User or id) in the caller's transaction.
 
-    ``title`` and ``body``: a ``marketplace.messages.Message`` (``msg(N_("…"), **params)``), stored as its key and
+    ``title`` and ``body``: a ``marketplace.kernel.messages.Message`` (``msg(N_("…"), **params)``), stored as its key and
     parameters and shown in the reader's language; or plain text (a person's own words), stored and shown as it is.
 
     ``email``: also send it by e-mail; by default for the kinds in ``MAIL_KINDS`` (deals, offers, payout
@@ -86,7 +86,7 @@ def mail_after_commit(user, subject, body):
 def send_mail(user_id, subject, body):
     """Send one e-mail to the user; raises on failure (the caller decides whether to retry).
     Returns False when there is nobody to send to (no such user, or the account was deleted).
-    ``subject`` and ``body`` may be messages (``marketplace.messages``): rendered in the user's language."""
+    ``subject`` and ``body`` may be messages (``marketplace.kernel.messages``): rendered in the user's language."""
     user = db.session.get(User, user_id)
     if user is None or user.deleted_at is not None:
         return False

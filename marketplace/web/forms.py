@@ -6,7 +6,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .regions import REGIONS
+from ..kernel.regions import REGIONS
 
 
 class MultiCheckboxField(SelectMultipleField):

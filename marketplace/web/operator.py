@@ -2,7 +2,7 @@
 verification (KYC), credit records and appeals, the audit log, and the fuller statistics.
 
 Top layer of ``marketplace``: it may read every package. Views stay thin; the rules
-live in ``marketplace.kyc``, ``marketplace.credit``, ``marketplace.stats`` and ``marketplace.audit``.
+live in ``marketplace.kernel.kyc``, ``marketplace.kernel.credit``, ``marketplace.web.stats`` and ``marketplace.kernel.audit``.
 """
 import functools
 
@@ -11,15 +11,16 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func
 
-from . import audit_labels, credit, kyc, stats
-from .credit_models import CreditRecord
-from .errors import DomainError, NotFound, ValidationError
-from .extensions import db
-from .models import AuditLog, Organization, User
-from .numbers import MAX_ID, MAX_PAGE, parse_int, query_int
+from ..kernel import credit, kyc
+from ..kernel.credit_models import CreditRecord
+from ..kernel.errors import DomainError, NotFound, ValidationError
+from ..kernel.extensions import db
+from ..kernel.models import AuditLog, Organization, User
+from ..kernel.numbers import MAX_ID, MAX_PAGE, parse_int, query_int
+from ..kernel.uploads import mimetype_of
+from ..kernel.webutil import act, show_in_form
+from . import audit_labels, stats
 from .operator_forms import AccountSearchForm, AppealDecisionForm, CreditRecordForm, VerifyForm
-from .uploads import mimetype_of
-from .webutil import act, show_in_form
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 audit_labels.register(bp)  # the audit log in words (issue 17)
@@ -130,7 +131,7 @@ def console():
     counts = queue_counts()
     recent = db.session.query(AuditLog).order_by(AuditLog.id.desc()).limit(10).all()
     watched = _watched_deals_query().order_by(None).limit(20).all()
-    from .jobs import console_summary
+    from ..kernel.jobs import console_summary
 
     return render_template("operator/console.html", counts=counts, recent=recent, watched=watched,
                            search_form=AccountSearchForm(request.args), label=stats.label, jobs=console_summary())
