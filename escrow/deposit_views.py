@@ -23,8 +23,8 @@ from marketplace.kernel.errors import NotFound
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.money import parse_yuan
 from marketplace.kernel.timeutil import iso
+from marketplace.kernel.viewutil import operator_required
 from marketplace.kernel.webutil import act, act_then_redirect, form_number
-from marketplace.web.operator import operator_required
 
 from . import deposits
 from .gateways.stripe_gateway import PaymentProviderError

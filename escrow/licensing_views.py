@@ -24,8 +24,9 @@ from marketplace.kernel.errors import NotFound, ValidationError
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.money import parse_yuan
 from marketplace.kernel.numbers import NumberError, parse_int
+from marketplace.kernel.reports import rows_response
+from marketplace.kernel.viewutil import operator_required
 from marketplace.kernel.webutil import act, act_then_redirect, form_number
-from marketplace.web.operator import operator_required
 
 from . import royalties
 from .deals import get_deal_for
@@ -191,8 +192,6 @@ def my_licences():
 def licences_csv():
     """The dashboard's CSV: ``side=licensor`` (licences granted, income per period) or ``side=licensee``
     (licences held, payment history)."""
-    from marketplace.web.stats import rows_response
-
     side = request.args.get("side", "")
     if side not in ("licensor", "licensee"):
         abort(404)

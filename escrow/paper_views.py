@@ -11,8 +11,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from marketplace.kernel.extensions import db, limiter
+from marketplace.kernel.viewutil import operator_required
 from marketplace.kernel.webutil import act, committed
-from marketplace.web.operator import operator_required
 
 from . import contracts, deals, invoices, machine, recordal
 from .models import Deal

@@ -15,8 +15,8 @@ from flask_login import current_user, login_required
 from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 from marketplace.kernel.errors import PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db
+from marketplace.kernel.viewutil import operator_required
 from marketplace.kernel.webutil import act, show_in_form
-from marketplace.web.operator import operator_required
 
 from . import deals, fees, payouts, refunds
 from .forms import ActionForm

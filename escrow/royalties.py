@@ -48,6 +48,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.messages import label, money, msg, render
 from marketplace.kernel.notify import notify
+from marketplace.kernel.reports import MIN_CELL
 from marketplace.kernel.timeutil import local, utcnow
 
 from . import ledger, references
@@ -824,14 +825,12 @@ def csv_rows(user, side):
 def stats(*, suppress=True):
     """Licensing on ``/stats`` (and ``GET /api/v1/licensing/stats``): open-licence declarations (ever made, open
     now), licences taken (open licences whose deal was paid; every licence in force), and the royalty volume (the
-    periods paid into escrow). ``suppress``: the statistics' rule (``marketplace.web.stats.MIN_CELL``): a sum that
+    periods paid into escrow). ``suppress``: the statistics' rule (``marketplace.kernel.reports.MIN_CELL``): a sum that
     fewer than MIN_CELL licences make up would tell one licensee's royalties (and so its sales); it is withheld
     (None), never shown as a number. The operator's view passes ``suppress=False``."""
     from sqlalchemy import func
 
     from listings.models import OpenLicence
-    from marketplace.web.stats import MIN_CELL
-
     declared = db.session.scalar(select(func.count(OpenLicence.id))) or 0
     open_now = db.session.scalar(select(func.count(OpenLicence.id)).where(OpenLicence.status == "open")) or 0
     taken = db.session.scalar(select(func.count(Licence.id)).where(

@@ -4,8 +4,8 @@ from marshmallow import fields
 
 from listings.models import DEAL_TYPES
 from marketplace.kernel import schemas as s
+from marketplace.kernel.apiutil import ERROR_SCHEMA
 from marketplace.kernel.timeutil import iso
-from marketplace.web.openapi import ERROR_SCHEMA
 
 from .serializers import DealAnswer, deal_json  # noqa: F401  (the one shape of a deal)
 

@@ -18,8 +18,8 @@ from listings import bidding
 from marketplace.kernel.extensions import limiter
 from marketplace.kernel.money import display_yuan, parse_yuan, yuan_input
 from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.viewutil import safe_next
 from marketplace.kernel.webutil import act, show_error
-from marketplace.web.auth import safe_next
 
 from . import deposits, trading
 

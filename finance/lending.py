@@ -24,6 +24,7 @@ from marketplace.kernel.messages import msg
 from marketplace.kernel.models import Organization, User
 from marketplace.kernel.notify import notify
 from marketplace.kernel.numbers import NumberError, parse_int
+from marketplace.kernel.reports import MIN_CELL
 from marketplace.kernel.timeutil import local, utcnow
 
 from .access import db_id, is_bank, require_bank, require_sme  # noqa: F401  (require_bank: pages)
@@ -591,9 +592,7 @@ def stats():
         r = link.right
         key = ((r.ipc_codes or ["?"])[0][:1] if r.kind == "patent" else f"Nice {(r.nice_classes or ['?'])[0]}")
         fields[key] = fields.get(key, 0) + 1
-    from marketplace.web.stats import MIN_CELL
-
-    # the public page's rule for amounts (marketplace.web.stats): a sum of fewer than MIN_CELL loans would tell
+    # the public page's rule for amounts (marketplace.kernel.reports): a sum of fewer than MIN_CELL loans would tell
     # one SME's loan, so it is withheld, never shown as a number
     shown = int(granted[0]) >= MIN_CELL
     return {"applications": int(total), "loans_granted": int(granted[0]),

@@ -12,8 +12,8 @@ from wtforms import TextAreaField
 
 from marketplace.kernel.errors import PermissionDenied, ValidationError
 from marketplace.kernel.numbers import NumberError, parse_decimal
+from marketplace.kernel.viewutil import operator_required
 from marketplace.kernel.webutil import act
-from marketplace.web.operator import operator_required
 
 from . import grading
 from .grading import _, tr

@@ -18,8 +18,8 @@ from marketplace.kernel.errors import NotFound, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.timeutil import iso, local, utcnow
 from marketplace.kernel.uploads import send_upload
+from marketplace.kernel.viewutil import operator_required
 from marketplace.kernel.webutil import act, show_error
-from marketplace.web.operator import operator_required
 
 from . import register
 from . import register_input as cleaning

@@ -95,6 +95,18 @@ def _json_problem():
     return "invalid JSON"
 
 
+# The error shape every API error has (error_response below); the OpenAPI document's "Error" schema.
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "fields": {"type": "object", "additionalProperties": {"type": "string"}}},
+    }},
+}
+
+
 def error_response(status, code, message, fields=None):
     body = {"code": code, "message": message}
     if fields:

@@ -481,7 +481,8 @@ def stats_report_job():
     """The operator statistics as a CSV file under INSTANCE_PATH/reports (one per UTC day, replaced)."""
     import csv
 
-    from ..web.stats import _safe_cell, csv_rows, operator_stats
+    from ..web.stats import csv_rows, operator_stats
+    from .reports import safe_cell
     from .timeutil import utcnow
 
     folder = os.path.join(current_app.instance_path, "reports")
@@ -489,6 +490,6 @@ def stats_report_job():
     path = os.path.join(folder, f"stats-{utcnow():%Y-%m-%d}.csv")
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", newline="", encoding="utf-8-sig") as fh:
-        csv.writer(fh).writerows([_safe_cell(v) for v in row] for row in csv_rows(operator_stats()))
+        csv.writer(fh).writerows([safe_cell(v) for v in row] for row in csv_rows(operator_stats()))
     os.replace(tmp, path)
     return path

@@ -1,6 +1,4 @@
 """Sign-in pages (HTML, session cookie + CSRF) and the account API (bearer tokens)."""
-from urllib.parse import urlsplit
-
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -9,6 +7,7 @@ from ..kernel import accounts
 from ..kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 from ..kernel.errors import NotAuthenticated, ValidationError
 from ..kernel.extensions import limiter
+from ..kernel.viewutil import safe_next
 from ..kernel.webutil import act
 from .forms import (
     ChangePasswordForm,
@@ -43,19 +42,6 @@ def _reset_email_key():
     """The rate-limit key for one e-mail address asked for (normalised as accounts normalise it)."""
     email = request.form.get("email", "")
     return "reset:" + (email.strip().lower()[:254] if isinstance(email, str) else "")
-
-
-def safe_next(target):
-    """Only a local path (no scheme, no host, no '//' or '\\' tricks) may be a redirect target."""
-    if not target:
-        return None
-    target = target.strip()
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return None
-    if "\\" in target or any(ord(c) < 32 for c in target):
-        return None
-    return target
 
 
 # --- HTML -----------------------------------------------------------------

@@ -8,19 +8,10 @@ import re
 from flask import Blueprint, current_app, jsonify
 
 from ..kernel import schemas
-from ..kernel.apiutil import API_PREFIX
+from ..kernel.apiutil import API_PREFIX, ERROR_SCHEMA
 
 bp = Blueprint("openapi", __name__, url_prefix=API_PREFIX)
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {"error": {
-        "type": "object", "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "fields": {"type": "object", "additionalProperties": {"type": "string"}}},
-    }},
-}
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 

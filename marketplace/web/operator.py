@@ -4,9 +4,8 @@ verification (KYC), credit records and appeals, the audit log, and the fuller st
 Top layer of ``marketplace``: it may read every package. Views stay thin; the rules
 live in ``marketplace.kernel.kyc``, ``marketplace.kernel.credit``, ``marketplace.web.stats`` and ``marketplace.kernel.audit``.
 """
-import functools
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func
@@ -18,6 +17,7 @@ from ..kernel.extensions import db
 from ..kernel.models import AuditLog, Organization, User
 from ..kernel.numbers import MAX_ID, MAX_PAGE, parse_int, query_int
 from ..kernel.uploads import mimetype_of
+from ..kernel.viewutil import operator_required
 from ..kernel.webutil import act, show_in_form
 from . import audit_labels, stats
 from .operator_forms import AccountSearchForm, AppealDecisionForm, CreditRecordForm, VerifyForm
@@ -27,20 +27,6 @@ audit_labels.register(bp)  # the audit log in words (issue 17)
 
 OPEN_DEAL_STATES = ("awaiting_payment", "funded", "transfer_filed", "transfer_recorded", "disputed")
 WATCHED_LEVELS = ("restricted", "blacklisted")
-
-
-def operator_required(view):
-    """Operators only: anonymous visitors are sent to sign in, everyone else gets 403."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.path))
-        if not current_user.is_operator:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def _watched_deals_query():

@@ -12,13 +12,10 @@ Public figures:
 The operator view adds every status and state, unsuppressed values, values per deal
 type, and per-organisation counts.
 """
-import csv
-import io
 import statistics
 from collections import Counter, defaultdict
 from decimal import Decimal
 
-from flask import Response
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -29,11 +26,11 @@ from ..kernel import labels
 from ..kernel.extensions import db
 from ..kernel.models import Organization, User
 from ..kernel.regions import REGIONS, region_label
+from ..kernel.reports import MIN_CELL, rows_response
 from ..kernel.timeutil import local, utcnow
 
 PUBLIC_LISTING_STATUSES = ("published", "reserved", "sold")
 DEALT_STATES = ("funded", "transfer_filed", "transfer_recorded", "released", "completed", "disputed")
-MIN_CELL = 3
 RECORDAL_BUCKETS = ((30, "≤30"), (60, "31–60"), (90, "61–90"), (180, "91–180"), (None, ">180"))
 
 KIND_LABELS = labels.lazy(labels.KIND)
@@ -406,24 +403,5 @@ def csv_rows(data):
     return rows
 
 
-def _safe_cell(value):
-    """Keep spreadsheets from running a cell as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def csv_response(data, filename):
     return rows_response(csv_rows(data), filename)
-
-
-def rows_response(rows, filename):
-    """Rows as a CSV download (UTF-8 with a BOM, cells that a spreadsheet would run as formulas defused)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow([_safe_cell(v) for v in row])
-    body = "\ufeff" + buffer.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly
-    return Response(body, mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={filename}", "Cache-Control": "no-store"})

@@ -5,8 +5,8 @@ from flask_login import current_user, login_required
 
 from ..kernel.numbers import MAX_PAGE, query_int
 from ..kernel.pagecache import cached_page
+from ..kernel.viewutil import safe_next
 from ..kernel.webutil import act, committed, show_error
-from .auth import safe_next
 
 bp = Blueprint("storefront", __name__)
 
