@@ -1,4 +1,6 @@
 """``flask deadlines run``: everything that happens because time passed. Safe to run twice."""
+from marketplace.kernel import jobs
+from marketplace.kernel.timeutil import utcnow
 
 
 def run_deadlines(now):
@@ -40,3 +42,9 @@ def run_deadlines(now):
     report["deposits_returned"] = deposits.send_returns(now)
     report["deposit_forfeits_paid"] = deposits.send_forfeit_payouts(now)
     return report
+
+
+@jobs.job("deadlines")
+def deadlines_job():
+    """The periodic run in worker mode (marketplace.kernel.jobs.PERIODIC)."""
+    return {k: v for k, v in run_deadlines(utcnow()).items() if isinstance(v, int)}

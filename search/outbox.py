@@ -42,10 +42,12 @@ from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from listings.models import Auction, Listing, Right, with_rights
+from marketplace.kernel import jobs
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import OutboxEvent
 from marketplace.kernel.timeutil import utcnow
 
+from .analysis import initialise
 from .index import IndexBusy, add_to_index, current_handle, is_searchable, remove_from_index
 
 log = logging.getLogger(__name__)
@@ -269,8 +271,6 @@ def _drain_after_commit(session):
     app = current_app._get_current_object()
     if not app.config["SEARCH_SYNC_ON_COMMIT"]:
         return
-    from marketplace.kernel import jobs
-
     if jobs.enabled(app):
         jobs.request_index_drain(app)  # worker mode: this host's worker drains (one pending job at a time)
         return
@@ -369,3 +369,21 @@ def reindex(handle=None, progress=None, timeout=60.0):
 
     bump_generation()  # the cached search pages were rendered from the old index
     return count
+
+
+# ---- background jobs (marketplace.kernel.jobs) ----------------------------------------------------------------
+jobs.on_worker_start(initialise)  # jieba's dictionary once, before the work horses fork (else ~1 s in every job)
+
+
+@jobs.job("index_drain")
+def index_drain_job():
+    """This host's index catches up with the outbox, then saved searches are matched and their notices
+    delivered (what ``flask search sync`` does), and old outbox rows pruned (hourly)."""
+    jobs.index_drain_started()
+    try:
+        report = drain(timeout=current_app.config.get("SEARCH_WRITER_TIMEOUT", 2.0) * 5)
+    except IndexBusy:
+        # Another drain of this host holds the writer: it applies the same rows. Not an error.
+        raise jobs.Stale("index writer busy; the other drain applies these rows") from None
+    return {"applied": report.applied, "indexed": report.indexed, "removed": report.removed,
+            "notified": report.notified, "position": report.position}

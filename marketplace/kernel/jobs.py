@@ -11,7 +11,10 @@ reports. ``<JOB_QUEUE_PREFIX>-host-<WORKER_HOST>`` is this host's own: the searc
 its catch-up (and the saved-search matching that reads it) must run on the host that owns it. Run one
 ``flask worker`` per host; it listens on its host queue and the shared one.
 
-**Every job** is a registered name (``@job("name")``) run through ``run(name, *args)``, which
+**Every job** is a registered name (``@job("name")``), defined beside the rule it runs: ``index_drain`` in
+search.outbox, ``deadlines`` in escrow.deadlines, ``mail`` in marketplace.kernel.notify, ``retention`` in
+marketplace.web.privacy, ``stats_report`` in marketplace.web.stats (the application factory imports each). This
+module is the machinery only and imports no domain package. A job is run through ``run(name, *args)``, which
 
 * pushes an app context and tags every log line with the request id of the request that enqueued the job
   (job meta ``request_id``; ``job-<id>`` for periodic work);
@@ -41,6 +44,7 @@ from .observability import current_request_id, run_with_request_id
 log = logging.getLogger("ipmart.jobs")
 
 JOBS = {}  # name -> function(*args)
+WORKER_START = []  # functions run once when `flask worker` starts, before the work horses fork
 _app = None  # the Flask app a worker process runs its jobs in (set by `flask worker` or a test)
 
 
@@ -53,6 +57,13 @@ def job(name):
         JOBS[name] = func
         return func
     return register
+
+
+def on_worker_start(func):
+    """Run ``func()`` once when a worker starts, before it forks (search.analysis loads jieba's dictionary)."""
+    if func not in WORKER_START:
+        WORKER_START.append(func)
+    return func
 
 
 # ---- settings and connections ----------------------------------------------------------------------------
@@ -150,6 +161,16 @@ def request_index_drain(app):
     return enqueue_quietly(app, "index_drain", host=True, request_id=request_id)
 
 
+def index_drain_started():
+    """The pending drain job runs: a commit from now on may request the next one (never raises)."""
+    if not enabled():
+        return
+    try:
+        connection().delete(_key(f"drain-pending:{host_name()}"))
+    except Exception:  # noqa: BLE001
+        pass
+
+
 # ---- running ---------------------------------------------------------------------------------------------
 def set_app(app):
     global _app
@@ -159,6 +180,9 @@ def set_app(app):
 def _worker_app():
     global _app
     if _app is None:
+        # An RQ process started without `flask worker` (which hands its app to set_app): build the app the way
+        # wsgi.py does. The kernel names only the package's factory, looked up here (PEP 562 in
+        # marketplace/__init__.py), never the shell's modules.
         from .. import create_app
 
         _app = create_app()
@@ -310,10 +334,9 @@ def work(app, *, burst=False, with_cron=True, simple=False):
     served in turn (round robin), so neither starves the other."""
     from rq.worker import DequeueStrategy
 
-    from search.analysis import initialise
-
     set_app(app)
-    initialise()  # jieba's dictionary once, before the work horses fork (else ~1 s in every job)
+    for start in WORKER_START:
+        start()
     stop = threading.Event()
     thread = None
     if with_cron and not burst:
@@ -420,76 +443,3 @@ def metric_families():
         log.warning("job metrics unavailable", exc_info=True)
         return []
     return [depth, failed, scheduled, runs, last]
-
-
-# ---- the jobs --------------------------------------------------------------------------------------------
-@job("index_drain")
-def index_drain_job():
-    """This host's index catches up with the outbox, then saved searches are matched and their notices
-    delivered (what ``flask search sync`` does), and old outbox rows pruned (hourly)."""
-    from search.index import IndexBusy
-    from search.outbox import drain
-
-    if enabled():
-        try:
-            connection().delete(_key(f"drain-pending:{host_name()}"))
-        except Exception:  # noqa: BLE001
-            pass
-    try:
-        report = drain(timeout=current_app.config.get("SEARCH_WRITER_TIMEOUT", 2.0) * 5)
-    except IndexBusy:
-        # Another drain of this host holds the writer: it applies the same rows. Not an error.
-        raise Stale("index writer busy; the other drain applies these rows") from None
-    return {"applied": report.applied, "indexed": report.indexed, "removed": report.removed,
-            "notified": report.notified, "position": report.position}
-
-
-@job("deadlines")
-def deadlines_job():
-    from escrow.deadlines import run_deadlines
-
-    from .timeutil import utcnow
-
-    return {k: v for k, v in run_deadlines(utcnow()).items() if isinstance(v, int)}
-
-
-@job("mail")
-def mail_job(user_id, subject, body):
-    """One e-mail to a user. The user deleted or anonymised since: a no-op."""
-    from .extensions import db
-    from .models import User
-    from .notify import _smtp_send
-
-    user = db.session.get(User, user_id)
-    if user is None or getattr(user, "deleted_at", None) is not None:
-        raise Stale(f"user {user_id} no longer has an address")
-    if not current_app.config.get("SMTP_HOST"):
-        raise Stale("SMTP_HOST is not set")
-    _smtp_send(user.email, subject, body)
-    return True
-
-
-@job("retention")
-def retention_job():
-    from ..web.privacy import purge_expired
-
-    return purge_expired()
-
-
-@job("stats_report")
-def stats_report_job():
-    """The operator statistics as a CSV file under INSTANCE_PATH/reports (one per UTC day, replaced)."""
-    import csv
-
-    from ..web.stats import csv_rows, operator_stats
-    from .reports import safe_cell
-    from .timeutil import utcnow
-
-    folder = os.path.join(current_app.instance_path, "reports")
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"stats-{utcnow():%Y-%m-%d}.csv")
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", newline="", encoding="utf-8-sig") as fh:
-        csv.writer(fh).writerows([safe_cell(v) for v in row] for row in csv_rows(operator_stats()))
-    os.replace(tmp, path)
-    return path

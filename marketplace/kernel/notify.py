@@ -9,6 +9,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session
 
+from . import jobs
 from .extensions import db
 from .messages import render, stored
 from .models import Notification, User
@@ -112,8 +113,6 @@ def _send_after_commit(session):
     queued = session.info.pop(_MAIL_AFTER_COMMIT, None)
     if not queued or not has_app_context():
         return
-    from . import jobs
-
     if jobs.enabled():
         # Worker mode (REDIS_URL): one retried "mail" job per message, carrying this request's id.
         app = current_app._get_current_object()
@@ -125,6 +124,16 @@ def _send_after_commit(session):
             _smtp_send(address, subject, body)
         except Exception:  # noqa: BLE001 - mail is best effort; the in-app notification is the record
             log.warning("mail to %s failed", address, exc_info=True)
+
+
+@jobs.job("mail")
+def mail_job(user_id, subject, body):
+    """One e-mail to a user (worker mode). The user deleted or anonymised since: a no-op."""
+    if not current_app.config.get("SMTP_HOST"):
+        raise jobs.Stale("SMTP_HOST is not set")
+    if not send_mail(user_id, subject, body):
+        raise jobs.Stale(f"user {user_id} no longer has an address")
+    return True
 
 
 @event.listens_for(Session, "after_rollback")

@@ -18,6 +18,8 @@
   database answers, that the search index opens, and that the outbox lag (rows the index has not applied)
   is below ``READY_MAX_OUTBOX_LAG``; 503 with the failing check otherwise, for a load balancer to act on.
 
+The gauges read from the domains at scrape time and the /readyz checks (the search index, escrow) are
+marketplace.web.health, which registers both routes: this module imports no domain package.
 docs/operations.md lists every metric and what to do when it moves.
 """
 import ipaddress
@@ -27,9 +29,8 @@ import re
 import time
 from contextvars import ContextVar
 
-from flask import Response, abort, g, has_request_context, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from flask import g, has_request_context, request
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 log = logging.getLogger("ipmart.access")
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -150,8 +151,6 @@ def init_app(app):
                 "user_id": getattr(user, "id", None), "remote_addr": request.remote_addr})
         return response
 
-    app.add_url_rule("/metrics", "metrics", metrics_view)
-    app.add_url_rule("/readyz", "readyz", readyz_view)
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -171,7 +170,7 @@ def _series(endpoint, method, status_class):
 
 
 # ---- /metrics -----------------------------------------------------------------------------------------
-def _metrics_allowed():
+def metrics_allowed():
     from flask import current_app
 
     token = current_app.config.get("METRICS_TOKEN")
@@ -202,17 +201,7 @@ def allowed_networks(value):
     return networks
 
 
-def metrics_view():
-    if not _metrics_allowed():
-        abort(404)
-    body = generate_latest(_process_registry())
-    scrape = CollectorRegistry(auto_describe=True)
-    scrape.register(DatabaseCollector())
-    body += generate_latest(scrape)
-    return Response(body, mimetype=CONTENT_TYPE_LATEST)
-
-
-def _process_registry():
+def process_registry():
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
@@ -220,88 +209,3 @@ def _process_registry():
         multiprocess.MultiProcessCollector(registry)
         return registry
     return REGISTRY
-
-
-class DatabaseCollector:
-    """Gauges read from the database and the index at scrape time (so every worker tells the same)."""
-
-    def collect(self):
-        lag = GaugeMetricFamily("ipmart_outbox_lag_rows", "Outbox rows this host's consumer has not applied yet.",
-                                labels=["consumer"])
-        for consumer, rows in outbox_lag().items():
-            lag.add_metric([consumer], rows)
-        yield lag
-        held = GaugeMetricFamily("ipmart_escrow_held", "Money held in escrow (ledger account 'escrow'), in fen.",
-                                 labels=["currency"])
-        for currency, amount in escrow_held().items():
-            held.add_metric([currency], amount)
-        yield held
-        yield from job_metrics()
-
-    def describe(self):
-        return []
-
-
-def outbox_lag():
-    """Rows after each consumer's position: ``index`` (the search index) and ``notify`` (saved searches)."""
-    from sqlalchemy import func, select
-
-    from search.index import current_handle
-    from search.outbox import NOTIFY_POSITION_FILE, POSITION_FILE, read_position
-
-    from .extensions import db
-    from .models import OutboxEvent
-
-    handle = current_handle()
-    result = {}
-    for consumer, name in (("index", POSITION_FILE), ("notify", NOTIFY_POSITION_FILE)):
-        position = read_position(handle, name)
-        result[consumer] = db.session.scalar(select(func.count(OutboxEvent.id)).where(OutboxEvent.id > position))
-    return result
-
-
-def escrow_held():
-    from escrow.ledger import account_balances
-
-    return account_balances().get("escrow", {}) or {"CNY": 0}
-
-
-def job_metrics():
-    """Job queue depth, failures, runs (marketplace.kernel.jobs; nothing without REDIS_URL)."""
-    from .jobs import metric_families
-
-    return metric_families()
-
-
-# ---- /readyz ------------------------------------------------------------------------------------------
-def readiness():
-    """``(ready, checks)``: each check is ``{"ok": bool, ...details}``."""
-    from flask import current_app
-    from sqlalchemy import text
-
-    from .extensions import db
-
-    checks = {}
-    try:
-        db.session.execute(text("SELECT 1"))
-        checks["database"] = {"ok": True}
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready; the reason is reported
-        db.session.rollback()
-        checks["database"] = {"ok": False, "error": type(exc).__name__}
-    try:
-        from search.index import current_handle
-
-        current_handle().snapshot()
-        checks["search_index"] = {"ok": True}
-    except Exception as exc:  # noqa: BLE001
-        checks["search_index"] = {"ok": False, "error": type(exc).__name__}
-    if checks["database"]["ok"] and checks["search_index"]["ok"]:
-        limit = int(current_app.config.get("READY_MAX_OUTBOX_LAG", 1000))
-        rows = outbox_lag()["index"]
-        checks["outbox_lag"] = {"ok": rows <= limit, "rows": rows, "limit": limit}
-    return all(check["ok"] for check in checks.values()), checks
-
-
-def readyz_view():
-    ready, checks = readiness()
-    return jsonify({"status": "ready" if ready else "not_ready", "checks": checks}), 200 if ready else 503

@@ -140,9 +140,8 @@ def _after_commit(session_):
 
 def _listen():
     # After search.outbox's own after_commit hook (listeners run in the order they were added): the search
-    # index is brought up to date first, so a page rendered from the old index is never kept.
-    import search.outbox  # noqa: F401
-
+    # index is brought up to date first, so a page rendered from the old index is never kept. The kernel
+    # imports no domain package: the application factory imports search.outbox before it calls init_app.
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_flush", _note_changes)
         event.listen(Session, "do_orm_execute", _note_bulk)

@@ -60,10 +60,14 @@ def create_app(config=None):
     from ..kernel import observability
 
     observability.init_app(app)
+    from . import health
+
+    health.init_app(app)
     babel.init_app(app, locale_selector=i18n.babel_locale, timezone_selector=lambda: "Asia/Shanghai")
     i18n.install_template_gettext(app)
 
     _import_models()
+    _import_jobs()  # search.outbox's after_commit hook is added here, before the page cache's (pagecache._listen)
     from ..kernel import pagecache
 
     pagecache.init_app(app)
@@ -246,6 +250,15 @@ def _import_models():
     import search.models  # noqa: F401
 
     from ..kernel import models  # noqa: F401
+
+
+def _import_jobs():
+    """Import every module that registers a background job (marketplace.kernel.jobs.JOBS)."""
+    import escrow.deadlines  # noqa: F401
+    import search.outbox  # noqa: F401
+
+    from ..kernel import notify  # noqa: F401
+    from . import privacy, stats  # noqa: F401
 
 
 def _register_blueprints(app):

@@ -25,6 +25,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select, update
 
+from ..kernel import jobs
 from ..kernel.errors import ValidationError
 from ..kernel.extensions import db
 from ..kernel.models import ApiToken, Notification, User
@@ -171,3 +172,8 @@ def purge_expired(now=None):
     db.session.commit()
     return {"notifications": notes.rowcount or 0, "api_tokens": tokens.rowcount or 0,
             "outbox_rows": prune(now)}
+
+
+@jobs.job("retention")
+def retention_job():
+    return purge_expired()

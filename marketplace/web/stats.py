@@ -12,21 +12,24 @@ Public figures:
 The operator view adds every status and state, unsuppressed values, values per deal
 type, and per-organisation counts.
 """
+import csv
+import os
 import statistics
 from collections import Counter, defaultdict
 from decimal import Decimal
 
+from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from escrow.models import DEAL_STATES, Deal, DealEvent
 from listings.models import LISTING_STATUSES, Listing, ListingRight, Right
 
-from ..kernel import labels
+from ..kernel import jobs, labels
 from ..kernel.extensions import db
 from ..kernel.models import Organization, User
 from ..kernel.regions import REGIONS, region_label
-from ..kernel.reports import MIN_CELL, rows_response
+from ..kernel.reports import MIN_CELL, rows_response, safe_cell
 from ..kernel.timeutil import local, utcnow
 
 PUBLIC_LISTING_STATUSES = ("published", "reserved", "sold")
@@ -405,3 +408,16 @@ def csv_rows(data):
 
 def csv_response(data, filename):
     return rows_response(csv_rows(data), filename)
+
+
+@jobs.job("stats_report")
+def stats_report_job():
+    """The operator statistics as a CSV file under INSTANCE_PATH/reports (one per UTC day, replaced)."""
+    folder = os.path.join(current_app.instance_path, "reports")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"stats-{utcnow():%Y-%m-%d}.csv")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", newline="", encoding="utf-8-sig") as fh:
+        csv.writer(fh).writerows([safe_cell(v) for v in row] for row in csv_rows(operator_stats()))
+    os.replace(tmp, path)
+    return path
