@@ -7,6 +7,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import NotAuthenticated, ValidationError
 from .extensions import db
+from .legal import TERMS_VERSION
 from .models import ROLES, ApiToken, Organization, User
 from .regions import REGIONS
 from .timeutil import utcnow
@@ -121,8 +122,6 @@ def register_user(email, password, name, roles, organization=None, *, allow_oper
         raise ValidationError(_("注册信息有误，请检查标注的字段"), fields)
     user = User(email=email, name=name)
     if consent is True:
-        from .legal import TERMS_VERSION
-
         user.terms_version = TERMS_VERSION
         user.terms_accepted_at = utcnow()
     user.roles = roles

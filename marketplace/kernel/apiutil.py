@@ -5,13 +5,14 @@ blueprints are CSRF-exempt; the HTML pages use the cookie and CSRF instead.
 """
 import functools
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 from flask_babel import gettext as _
 
 from . import schemas
 from .errors import NotAuthenticated, PermissionDenied, ValidationError
 from .extensions import db
 from .models import ApiToken
+from .numbers import RefusedJSON
 from .timeutil import utcnow
 
 API_PREFIX = "/api/v1"
@@ -81,10 +82,6 @@ def _validated(schema, data):
 
 def _json_problem():
     """Why the body is not JSON we take: a refused number (NaN, Infinity, too long) is named, else "invalid JSON"."""
-    from flask import current_app
-
-    from .numbers import RefusedJSON
-
     if request.is_json:
         try:
             current_app.json.loads(request.get_data(cache=True))

@@ -5,6 +5,8 @@ Order (as in flaskr): these defaults, then the environment, then the
 """
 import os
 import secrets
+import shlex
+import sys
 from pathlib import Path
 
 
@@ -169,9 +171,6 @@ def configured_workers(environ=None, argv=None):
     ``WEB_CONCURRENCY`` (gunicorn's and most platforms' variable), then ``-w N`` / ``--workers N`` in
     ``GUNICORN_CMD_ARGS`` or on gunicorn's own command line. A gunicorn.conf.py is not read.
     """
-    import shlex
-    import sys
-
     environ = os.environ if environ is None else environ
     argv = sys.argv if argv is None else argv
     found = None

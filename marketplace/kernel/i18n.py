@@ -21,7 +21,10 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import has_request_context, request, session
+from flask import current_app, g, has_request_context, request, session
+from flask_babel import get_translations
+from jinja2 import pass_context
+from markupsafe import Markup
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (this file is marketplace/kernel/i18n.py)
 
@@ -60,8 +63,6 @@ def compile_catalogues():
 
 def select_locale():
     """?lang= wins (and is remembered in the session); for /api/ requests then Accept-Language; then the session, then zh_CN."""
-    from flask import current_app
-
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():  # CLI, deadlines, tests calling services: the platform's language
         return current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -100,11 +101,6 @@ def install_template_gettext(app):
     ``_()``; the deal page makes about 80 such calls (a fifth of its rendering). Here the translations are kept
     on Flask-Babel's per-request namespace beside the ``Locale`` object they belong to, so ``force_locale``
     (which sets a new ``Locale`` there) still gets its own language."""
-    from flask import g
-    from flask_babel import get_translations
-    from jinja2 import pass_context
-    from markupsafe import Markup
-
     def translations():
         ctx = g.get("_flask_babel") if g else None
         if ctx is not None:

@@ -38,7 +38,9 @@ import threading
 import time
 
 from flask import current_app, has_app_context
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from .extensions import db
 from .observability import current_request_id, run_with_request_id
 
 log = logging.getLogger("ipmart.jobs")
@@ -67,6 +69,8 @@ def on_worker_start(func):
 
 
 # ---- settings and connections ----------------------------------------------------------------------------
+# redis and rq are imported inside the functions that use them: only worker mode (REDIS_URL) needs them, so
+# the embedded default, every web worker without Redis and each `flask` command start without loading them.
 def enabled(app=None):
     app = app or (current_app if has_app_context() else _app)
     return bool(app is not None and app.config.get("REDIS_URL"))
@@ -212,8 +216,6 @@ def _own_connections():
     global _pool_pid
     if _pool_pid == os.getpid():
         return
-    from .extensions import db
-
     for engine in db.engines.values():
         engine.dispose(close=False)
     _pool_pid = os.getpid()
@@ -222,8 +224,6 @@ def _own_connections():
 def execute(name, *args):
     """Run job ``name`` now, in this app context (the in-process mode calls this too). Returns its result,
     or ``"noop"`` when the payload was stale."""
-    from .extensions import db
-
     func = JOBS[name]
     started = time.perf_counter()
     try:
@@ -416,8 +416,6 @@ def metric_families():
     job runs by name and outcome (every worker's), and the time of each job's last success."""
     if not enabled():
         return []
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
     depth = GaugeMetricFamily("ipmart_job_queue_depth", "Jobs waiting in a queue.", labels=["queue"])
     failed = GaugeMetricFamily("ipmart_jobs_failed", "Jobs in the failed job registry (retries used up).",
                                labels=["queue"])

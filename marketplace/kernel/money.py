@@ -1,4 +1,8 @@
 """Money is integer fen with a currency code. No floats anywhere."""
+from flask_babel import get_locale, gettext
+from flask_babel import gettext as _
+
+from .numbers import _YUAN, _YUAN_NOISE, MAX_YUAN_DIGITS, NumberError, _text, parse_amount
 
 
 def format_yuan(fen, currency="CNY"):
@@ -22,14 +26,10 @@ def display_yuan(fen, currency="CNY", locale=None):
     not "¥22万"). ``locale`` defaults to the request's (Flask-Babel); outside a request, Chinese."""
     if locale is None:
         try:
-            from flask_babel import get_locale
-
             locale = str(get_locale() or "zh")
         except (RuntimeError, AttributeError):  # no app or request context
             locale = "zh"
     if fen is None:
-        from flask_babel import gettext
-
         return gettext("面议")
     if not str(locale).startswith("en"):
         return format_yuan(fen, currency)
@@ -59,10 +59,6 @@ def parse_yuan(raw) -> int:
     typed money: the listing form, the offer/bid/counter forms, the operators' amount fields, the CSV import.
     Bounded like ``parse_amount``: the length is checked before any other work.
     """
-    from flask_babel import gettext as _
-
-    from .numbers import _YUAN, _YUAN_NOISE, MAX_YUAN_DIGITS, NumberError, _text, parse_amount
-
     text = _text(raw if isinstance(raw, str) else str(raw))
     for suffix in WAN_SUFFIXES:
         if text.endswith(suffix):

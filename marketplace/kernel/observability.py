@@ -22,6 +22,7 @@ The gauges read from the domains at scrape time and the /readyz checks (the sear
 marketplace.web.health, which registers both routes: this module imports no domain package.
 docs/operations.md lists every metric and what to do when it moves.
 """
+import hmac
 import ipaddress
 import logging
 import os
@@ -29,8 +30,9 @@ import re
 import time
 from contextvars import ContextVar
 
-from flask import g, has_request_context, request
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from flask import current_app, g, has_request_context, request
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
+from pythonjsonlogger.json import JsonFormatter
 
 log = logging.getLogger("ipmart.access")
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -110,8 +112,6 @@ def configure_logging(app):
     setattr(handler, _HANDLER_MARK, fmt)
     handler.addFilter(RequestIdFilter())
     if fmt == "json":
-        from pythonjsonlogger.json import JsonFormatter
-
         handler.setFormatter(JsonFormatter("%(levelname)s %(name)s %(message)s %(request_id)s",
                                            rename_fields={"levelname": "level", "name": "logger"},
                                            timestamp="time",  # ISO 8601, UTC
@@ -171,12 +171,8 @@ def _series(endpoint, method, status_class):
 
 # ---- /metrics -----------------------------------------------------------------------------------------
 def metrics_allowed():
-    from flask import current_app
-
     token = current_app.config.get("METRICS_TOKEN")
     if token:
-        import hmac
-
         offered = request.headers.get("Authorization", "")
         if offered.startswith("Bearer ") and hmac.compare_digest(offered[7:].encode(), token.encode()):
             return True
@@ -203,8 +199,6 @@ def allowed_networks(value):
 
 def process_registry():
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return registry

@@ -43,12 +43,13 @@ import time
 from functools import wraps
 from pathlib import Path
 
-from flask import current_app, g, request, session
+from flask import current_app, g, has_app_context, make_response, request, session
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.http import quote_etag
 
 from .extensions import cache
+from .i18n import select_locale
 
 GENERATION_KEY = "pages:generation"
 GENERATION_FILE = "page_cache.generation"
@@ -132,8 +133,6 @@ def _forget(session_):
 def _after_commit(session_):
     if session_.in_nested_transaction() or not session_.info.pop("pages_stale", False):
         return
-    from flask import has_app_context
-
     if has_app_context() and "page_cache_generation_file" in current_app.extensions:
         bump_generation()
 
@@ -177,8 +176,6 @@ def limit_lifetime(seconds):
 
 
 def _page_key(vary):
-    from .i18n import select_locale
-
     extra = vary() if vary else ""
     digest = hashlib.sha1(f"{request.full_path}\0{extra}".encode()).hexdigest()
     return f"page:{request.endpoint}:{select_locale()}:{digest}"
@@ -221,8 +218,6 @@ def cached_page(vary=None):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            from flask import make_response
-
             if not _cacheable_request():
                 anonymous = _anonymous_request()
                 response = make_response(view(*args, **kwargs))

@@ -21,9 +21,11 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func
 
+from .accounts import set_new_password, validate_password
 from .errors import ValidationError
 from .extensions import db
 from .models import User
+from .notify import mail_after_commit
 
 log = logging.getLogger(__name__)
 SALT = "ipmart.password-reset"
@@ -93,15 +95,11 @@ def request_reset(email):
 
 
 def _queue(user, subject, body):
-    from .notify import mail_after_commit
-
     return mail_after_commit(user, subject, body)
 
 
 def reset_password(token, new_password):
     """Set a new password through a reset link; raise ValidationError (changing nothing) on a bad link or password."""
-    from .accounts import set_new_password, validate_password
-
     user = user_for_token(token)
     fields = {}
     validate_password(new_password if isinstance(new_password, str) else "", fields, "new_password")

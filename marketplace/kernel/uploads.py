@@ -5,10 +5,10 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, send_file
 from flask_babel import gettext as _
 
-from .errors import ValidationError
+from .errors import NotFound, ValidationError
 
 SIGNATURES = {
     "pdf": (b"%PDF-",),
@@ -68,10 +68,6 @@ def upload_path(stored_name, area="docs"):
 def send_upload(stored_name, download_stem, *, area="docs"):
     """Serve a stored upload as a download named ``download_stem`` + its extension, never cached.
     The caller has checked who may see it; a missing file is a 404 (``NotFound``)."""
-    from flask import send_file
-
-    from .errors import NotFound
-
     if not stored_name:
         raise NotFound(_("文件不存在"))
     path = upload_path(stored_name, area=area)

@@ -1,19 +1,81 @@
-"""IP Mart (知产超市): the application factory."""
+"""IP Mart (知产超市): the application factory.
+
+The shell's top: it imports the kernel, every domain package's models (so metadata and Alembic see every table),
+views and APIs (the blueprints), and every module that registers a background job. Nothing but wsgi.py, the
+tests and ``marketplace.create_app`` imports this module, so it closes no cycle. Importing search.outbox here,
+before create_app runs pagecache.init_app, also orders the two after_commit hooks: the search index is brought up
+to date before the page cache's generation moves (marketplace.kernel.pagecache._listen).
+"""
+import fcntl
+import hmac
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import event
+from flask_babel import get_locale, gettext
+from flask_login import current_user
+from flask_migrate import upgrade
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+import demand.api
+import demand.models
+import demand.views
+import escrow.api
+import escrow.deadlines  # noqa: F401  (registers the "deadlines" job)
+import escrow.deposit_views
+import escrow.licensing_views
+import escrow.models
+import escrow.paper_api
+import escrow.paper_views
+import escrow.payment_views
+import escrow.payout_views
+import escrow.trading_api
+import escrow.trading_views
+import escrow.views
+import escrow.webhooks
+import finance.api
+import finance.models
+import finance.views
+import listings.api
+import listings.grading_api
+import listings.grading_views
+import listings.models
+import listings.register_views
+import listings.rights_views
+import listings.views
+import messaging.api
+import messaging.models
+import messaging.views
+import search.api
+import search.models
+import search.outbox  # noqa: F401  (registers the "index_drain" job; its after_commit hook before the page cache's)
+import search.views
+from listings.demo import seed_if_empty
+from search.outbox import sync_quietly
+
 from ..kernel import config as config_module
-from ..kernel.errors import DomainError
+from ..kernel import i18n, labels, observability, pagecache
+from ..kernel.errors import DomainError, ValidationError
 from ..kernel.extensions import babel, csrf, db, limiter, login_manager, migrate
+from ..kernel.models import User
+from ..kernel.money import display_yuan
+from ..kernel.notify import unread_count_for
+from ..kernel.numbers import NumberError, loads_bounded, parse_int
+from ..kernel.regions import region_label
+from ..kernel.security import set_security_headers
+from ..kernel.timeutil import local
+
+# privacy and stats register the "retention" and "stats_report" jobs
+from . import auth, health, openapi, operator, privacy, sitepages, stats, storefront  # noqa: F401
+from .cli import register_cli
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (this file is marketplace/web/app.py)
 MIGRATIONS = str(ROOT / "marketplace" / "migrations")
@@ -39,8 +101,6 @@ def create_app(config=None):
     app.config["UPLOAD_PATH"] = str(instance_path / "uploads")
     app.config.setdefault("SEARCH_INDEX_PATH", str(instance_path / "search_index"))
 
-    from ..kernel import i18n
-
     i18n.compile_catalogues()
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(i18n.translation_dirs())
 
@@ -57,29 +117,17 @@ def create_app(config=None):
     limiter.init_app(app)
     app.session_interface = KeptSerializerSessionInterface()
     _trust_proxies(app)
-    from ..kernel import observability
-
     observability.init_app(app)
-    from . import health
-
     health.init_app(app)
     babel.init_app(app, locale_selector=i18n.babel_locale, timezone_selector=lambda: "Asia/Shanghai")
     i18n.install_template_gettext(app)
-
-    _import_models()
-    _import_jobs()  # search.outbox's after_commit hook is added here, before the page cache's (pagecache._listen)
-    from ..kernel import pagecache
 
     pagecache.init_app(app)
     _register_blueprints(app)
     _register_errors(app)
     _register_template_helpers(app)
-    from ..kernel.security import set_security_headers
-
     set_security_headers(app)
     _drop_idle_limit_check(app)
-    from .cli import register_cli
-
     register_cli(app)
 
     @login_manager.user_loader
@@ -90,8 +138,6 @@ def create_app(config=None):
     def _forget_cached_user():
         # A request normally gets a fresh ``g``; under an app context held open
         # (tests, CLI) it would inherit the previous request's user. Never let it.
-        from flask import g
-
         for key in ("_login_user", "api_user", "_flask_babel"):
             g.pop(key, None)
 
@@ -111,8 +157,6 @@ def _trust_proxies(app):
     claim and ignored. Warn when rate limits are counted per worker (memory:// under several workers)."""
     hops = int(app.config.get("TRUSTED_PROXIES") or 0)
     if hops > 0:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
     warning = config_module.per_worker_limits_warning(app.config)
     if warning:
@@ -199,10 +243,6 @@ class SyncOnceFlask(Flask):
 def user_for_session(alternative_id):
     """The user a session or remember-me cookie names ("<id>:<session_token>"), or None when the token is no
     longer theirs (they changed the password or signed out since) or the value is malformed (a bare old id)."""
-    import hmac
-
-    from ..kernel.models import User
-
     user_id, _sep, token = (alternative_id or "").partition(":")
     if not (user_id.isascii() and user_id.isdigit() and len(user_id) <= 10) or not token \
             or int(user_id) > DatabaseIntConverter.MAX:
@@ -219,8 +259,6 @@ class BoundedJSONProvider(DefaultJSONProvider):
     malformed one (``apiutil.json_body`` names the reason)."""
 
     def loads(self, s, **kwargs):
-        from ..kernel.numbers import loads_bounded
-
         return loads_bounded(super().loads, s, **kwargs)
 
 
@@ -232,64 +270,13 @@ class DatabaseIntConverter(IntegerConverter):
     regex = r"[0-9]+"  # ASCII digits only (``\d`` would take ``٣`` and ``３``)
 
     def to_python(self, value):
-        from ..kernel.numbers import NumberError, parse_int
-
         try:  # bounded: a 10,000-digit id is refused before int() works on it
             return parse_int(value, minimum=0, maximum=self.MAX, max_digits=10)
         except NumberError:
             raise NotFound() from None
 
 
-def _import_models():
-    """Import every package's models so metadata (and Alembic) sees all tables."""
-    import demand.models  # noqa: F401
-    import escrow.models  # noqa: F401
-    import finance.models  # noqa: F401
-    import listings.models  # noqa: F401
-    import messaging.models  # noqa: F401
-    import search.models  # noqa: F401
-
-    from ..kernel import models  # noqa: F401
-
-
-def _import_jobs():
-    """Import every module that registers a background job (marketplace.kernel.jobs.JOBS)."""
-    import escrow.deadlines  # noqa: F401
-    import search.outbox  # noqa: F401
-
-    from ..kernel import notify  # noqa: F401
-    from . import privacy, stats  # noqa: F401
-
-
 def _register_blueprints(app):
-    import demand.api
-    import demand.views
-    import escrow.api
-    import escrow.deposit_views
-    import escrow.licensing_views
-    import escrow.paper_api
-    import escrow.paper_views
-    import escrow.payment_views
-    import escrow.payout_views
-    import escrow.trading_api
-    import escrow.trading_views
-    import escrow.views
-    import escrow.webhooks
-    import finance.api
-    import finance.views
-    import listings.api
-    import listings.grading_api
-    import listings.grading_views
-    import listings.register_views
-    import listings.rights_views
-    import listings.views
-    import messaging.api
-    import messaging.views
-    import search.api
-    import search.views
-
-    from . import auth, openapi, operator, sitepages, storefront
-
     html = [auth.bp, storefront.bp, sitepages.bp, operator.bp, listings.views.bp, listings.grading_views.bp,
             escrow.views.bp, escrow.trading_views.bp, escrow.payment_views.bp, escrow.paper_views.bp,
             search.views.bp, listings.rights_views.bp, listings.register_views.bp, escrow.payout_views.bp,
@@ -326,10 +313,6 @@ def _refuse_nul_characters():
     A request without a Content-Type (every GET a browser sends) has no form, file or JSON to look at."""
     if not request.environ.get("CONTENT_TYPE"):
         return
-    from flask_babel import gettext
-
-    from ..kernel.errors import ValidationError
-
     fields = {}
     for key, items in request.form.lists():
         if "\x00" in key or any("\x00" in item for item in items):
@@ -382,15 +365,6 @@ def _register_errors(app):
 
 
 def _register_template_helpers(app):
-    from flask_babel import get_locale
-    from flask_login import current_user
-
-    from ..kernel import labels
-    from ..kernel.money import display_yuan
-    from ..kernel.notify import unread_count_for
-    from ..kernel.regions import region_label
-    from ..kernel.timeutil import local
-
     @app.template_filter("yuan")
     def yuan(fen, currency="CNY"):
         return display_yuan(fen, currency)  # 万 in Chinese, ¥220,000 in English
@@ -432,11 +406,6 @@ def prepare_database(app):
     Several gunicorn workers (or hosts) start at once: a file lock in the instance
     folder serialises this host's workers and a PostgreSQL advisory lock the hosts.
     """
-    import fcntl
-
-    from flask_migrate import upgrade
-    from sqlalchemy import text
-
     lock_path = Path(app.instance_path) / ".schema.lock"
     with open(lock_path, "w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
@@ -460,21 +429,15 @@ def prepare_database(app):
 
 def _seed_demo(app):
     if app.config.get("DEMO_DATA"):
-        from listings.demo import seed_if_empty
-
         if seed_if_empty():
             db.session.commit()
             # The index is derived: bring it up to date now rather than on the first change.
-            from search.outbox import sync_quietly
-
             sync_quietly(app)
 
 
 # SQLite: enforce foreign keys, and let concurrent writers wait instead of failing at once.
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    import sqlite3
-
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -8,6 +8,11 @@ it is, so a new action never disappears from the log.
 """
 from flask_babel import gettext as _
 
+from escrow import machine as deal_machine
+from escrow.machine import STATE_LABELS
+from listings import lifecycle
+
+from ..kernel.credit import LEVEL_LABELS
 from ..kernel.i18n import N_
 
 ACTIONS = {
@@ -65,14 +70,10 @@ def audit_action(code):
         return _(ACTIONS[code])
     area, _sep, act = (code or "").partition(".")
     if area == "deal":
-        from escrow.machine import ACTION_LABELS
-
-        label = ACTION_LABELS.get(act)
+        label = deal_machine.ACTION_LABELS.get(act)
         return _("交易：%(act)s", act=_(label)) if label else code
     if area == "listing":
-        from listings.lifecycle import ACTION_LABELS
-
-        label = ACTION_LABELS.get(act)
+        label = lifecycle.ACTION_LABELS.get(act)
         return _("挂牌：%(act)s", act=_(label)) if label else code
     return code
 
@@ -96,12 +97,8 @@ def audit_value(key, value):
             return _("已核验") if value else _("未核验")
         return _("是") if value else _("否")
     if key == "state":
-        from escrow.machine import STATE_LABELS
-
         return _(STATE_LABELS[value]) if value in STATE_LABELS else value
     if key == "credit_level":
-        from ..kernel.credit import LEVEL_LABELS
-
         return _(LEVEL_LABELS[value]) if value in LEVEL_LABELS else value
     if key == "roles" and isinstance(value, (list, tuple)):
         from ..kernel.labels import role_names

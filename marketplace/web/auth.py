@@ -1,14 +1,17 @@
 """Sign-in pages (HTML, session cookie + CSRF) and the account API (bearer tokens)."""
+import json
+
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..kernel import accounts
+from ..kernel import accounts, password_reset
 from ..kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 from ..kernel.errors import NotAuthenticated, ValidationError
 from ..kernel.extensions import limiter
 from ..kernel.viewutil import safe_next
 from ..kernel.webutil import act
+from . import privacy as pipl
 from .forms import (
     ChangePasswordForm,
     DeleteAccountForm,
@@ -142,8 +145,6 @@ def change_password():
 @limiter.limit(_reset_per_email_limit, key_func=_reset_email_key, methods=["POST"])
 def forgot_password():
     """Ask for a reset link. The answer is the same whether or not the address is registered."""
-    from ..kernel import password_reset
-
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         act(lambda: password_reset.request_reset(form.email.data))  # the mail goes out after the commit
@@ -155,8 +156,6 @@ def forgot_password():
 @limiter.limit(_reset_limit, methods=["POST"])
 def reset_password(token):
     """Set a new password through an e-mailed link (signed, expiring, single-use: marketplace.kernel.password_reset)."""
-    from ..kernel import password_reset
-
     try:
         password_reset.user_for_token(token)
     except ValidationError as exc:
@@ -186,8 +185,6 @@ def reset_password(token):
 @login_required
 def privacy():
     """Personal data (PIPL): download a copy of one's own data, or delete the account."""
-    from . import privacy as pipl
-
     user = current_user._get_current_object()
     form = DeleteAccountForm()
     if form.validate_on_submit():
@@ -210,10 +207,6 @@ def privacy():
 @login_required
 def privacy_export():
     """The user's own data as a JSON download (no-store: it is personal data)."""
-    import json
-
-    from . import privacy as pipl
-
     data = pipl.export_user_data(current_user._get_current_object())
     body = json.dumps(data, ensure_ascii=False, indent=1)
     return Response(body, mimetype="application/json", headers={

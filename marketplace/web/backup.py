@@ -27,10 +27,18 @@ import tempfile
 from pathlib import Path
 
 from flask import current_app
+from flask_migrate import upgrade
 from sqlalchemy import func, select, text
+
+from escrow.models import Deal, JournalEntry, Posting
+from listings.models import Listing
+from listings.models.register import Right
+from search.index import current_handle
+from search.outbox import NOTIFY_POSITION_FILE, reindex, write_position
 
 from ..kernel.errors import DomainError
 from ..kernel.extensions import db
+from ..kernel.models import Organization, OutboxEvent, User
 from ..kernel.timeutil import utcnow
 
 FORMAT = 1
@@ -45,12 +53,6 @@ class BackupError(DomainError):
 
 def _counted_tables():
     """The tables whose row counts the manifest records (and a restore is checked against)."""
-    from escrow.models import Deal, JournalEntry, Posting
-    from listings.models import Listing
-    from listings.models.register import Right
-
-    from ..kernel.models import Organization, User
-
     return {"users": User, "organizations": Organization, "listings": Listing, "rights": Right,
             "deals": Deal, "journal_entries": JournalEntry, "postings": Posting}
 
@@ -199,8 +201,6 @@ def restore_backup(folder):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if manifest.get("schema_revision") and current_app.config.get("AUTO_MIGRATE", True):
-        from flask_migrate import upgrade
-
         upgrade()  # a backup older than the code gets the newer migrations
     rebuild_search_index()
     return manifest
@@ -209,11 +209,6 @@ def restore_backup(folder):
 def rebuild_search_index():
     """Rebuild this host's index from the (restored) database; both outbox positions start after its last row,
     so nothing before the restore is notified again."""
-    from search.index import current_handle
-    from search.outbox import NOTIFY_POSITION_FILE, reindex, write_position
-
-    from ..kernel.models import OutboxEvent
-
     handle = current_handle()
     count = reindex(handle)
     write_position(handle, db.session.scalar(select(func.max(OutboxEvent.id))) or 0, NOTIFY_POSITION_FILE)

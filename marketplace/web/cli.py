@@ -1,9 +1,24 @@
 """CLI commands of docs/api.md: ``users create``, ``demo seed``, ``deadlines run`` (plus each package's own)."""
+import json
+
 import click
+from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+import escrow.cli
+import listings.cli
+import search.cli
+from escrow.deadlines import run_deadlines
+from listings.demo import seed
+
+from ..kernel import jobs
+from ..kernel.accounts import register_user
 from ..kernel.errors import DomainError
 from ..kernel.extensions import db
+from ..kernel.models import User
+from ..kernel.timeutil import parse_iso, utcnow
+from .backup import BackupError, create_backup, read_manifest, restore_backup
+from .privacy import delete_account, deletion_blockers, export_user_data, purge_expired
 
 users_cli = AppGroup("users", help="Manage accounts.")
 demo_cli = AppGroup("demo", help="Demo catalogue.")
@@ -20,10 +35,6 @@ privacy_cli = AppGroup("privacy", help="Personal data (PIPL): export, account de
 @with_appcontext
 def worker_command(burst, cron):
     """Run background jobs (RQ) for this host and the shared queue, with the scheduler. Needs REDIS_URL."""
-    from flask import current_app
-
-    from ..kernel import jobs
-
     app = current_app._get_current_object()
     if not jobs.enabled(app):
         raise click.ClickException("REDIS_URL is not set: without it jobs run in-process after commit "
@@ -34,10 +45,6 @@ def worker_command(burst, cron):
 
 
 def _require_jobs():
-    from flask import current_app
-
-    from ..kernel import jobs
-
     if not jobs.enabled(current_app):
         raise click.ClickException("REDIS_URL is not set: there are no queues")
     return jobs
@@ -86,8 +93,6 @@ def jobs_enqueue(name):
 
 
 def _find_user(ref):
-    from ..kernel.models import User
-
     user = db.session.get(User, int(ref)) if str(ref).isdigit() else (
         db.session.query(User).filter(db.func.lower(User.email) == str(ref).strip().lower()).first())
     if user is None:
@@ -100,10 +105,6 @@ def _find_user(ref):
 @click.option("--to", "target", type=click.Path(dir_okay=False, writable=True), help="File (default: stdout).")
 def privacy_export(user, target):
     """Write USER's (id or e-mail) own data as JSON (what the account page's download gives)."""
-    import json
-
-    from .privacy import export_user_data
-
     body = json.dumps(export_user_data(_find_user(user)), ensure_ascii=False, indent=1)
     if target:
         with open(target, "w", encoding="utf-8") as fh:
@@ -118,8 +119,6 @@ def privacy_export(user, target):
 @click.option("--yes", is_flag=True, help="Do not ask.")
 def privacy_delete(user, yes):
     """Delete USER's account (anonymise; deal and ledger records kept). Refused while anything is open."""
-    from .privacy import delete_account, deletion_blockers
-
     target = _find_user(user)
     reasons = deletion_blockers(target)
     if reasons:
@@ -138,8 +137,6 @@ def privacy_delete(user, yes):
 @privacy_cli.command("purge")
 def privacy_purge():
     """Delete what is past its retention now (the worker's retention job does this hourly)."""
-    from .privacy import purge_expired
-
     for key, value in purge_expired().items():
         click.echo(f"{key}: {value}")
 
@@ -155,8 +152,6 @@ def privacy_purge():
 @click.option("--region", default="guangzhou")
 def create_user(email, password, name, roles, org_name, uscc, region):
     """Create a user; operators are created only this way."""
-    from ..kernel.accounts import register_user
-
     org = {"name": org_name, "uscc": uscc, "region": region} if (org_name or uscc) else None
     try:
         user = register_user(email, password, name, list(roles), org, allow_operator=True)
@@ -171,8 +166,6 @@ def create_user(email, password, name, roles, org_name, uscc, region):
 @demo_cli.command("seed")
 def demo_seed():
     """Load the demo catalogue (idempotent; about 1,100 listings, with a progress bar)."""
-    from listings.demo import seed
-
     with click.progressbar(length=1, label="demo catalogue") as bar:
         def progress(done, total):
             bar.length = total
@@ -186,10 +179,6 @@ def demo_seed():
 @click.option("--now", "now_text", help="ISO 8601 instant to act as 'now' (default: the clock).")
 def deadlines_run(now_text):
     """Close due auctions, cancel unpaid deals, release lapsed inspections, expire listings whose term ended."""
-    from escrow.deadlines import run_deadlines
-
-    from ..kernel.timeutil import parse_iso, utcnow
-
     now = parse_iso(now_text) if now_text else utcnow()
     report = run_deadlines(now)
     for key, value in report.items():
@@ -200,8 +189,6 @@ def deadlines_run(now_text):
 @click.option("--to", "target", type=click.Path(file_okay=False), help="Folder for the backup (default BACKUP_PATH).")
 def backup_create(target):
     """Take a consistent snapshot of the database and the uploads."""
-    from .backup import BackupError, create_backup
-
     try:
         folder = create_backup(target)
     except BackupError as exc:
@@ -214,8 +201,6 @@ def backup_create(target):
 @click.option("--yes", is_flag=True, help="Do not ask: replace the database and uploads now.")
 def backup_restore(folder, yes):
     """Replace the database and the uploads with a backup's, then rebuild the search index."""
-    from .backup import BackupError, read_manifest, restore_backup
-
     try:
         manifest = read_manifest(folder)
     except BackupError as exc:
@@ -240,9 +225,5 @@ def register_cli(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(deadlines_cli)
-    import escrow.cli
-    import listings.cli
-    import search.cli
-
     for module in (listings.cli, escrow.cli, search.cli):
         module.register(app)

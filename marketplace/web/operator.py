@@ -10,10 +10,19 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func
 
+from demand.models import WantedAd
+from escrow.deposits import operator_queue
+from escrow.models import Deal
+from escrow.payout_models import PayoutAccount, RefundInstruction
+from finance import vouchers
+from finance.models import LoanApplication, ServiceCharge, Valuation
+from listings.models import Listing, RightClaim
+
 from ..kernel import credit, kyc
 from ..kernel.credit_models import CreditRecord
 from ..kernel.errors import DomainError, NotFound, ValidationError
 from ..kernel.extensions import db
+from ..kernel.jobs import console_summary
 from ..kernel.models import AuditLog, Organization, User
 from ..kernel.numbers import MAX_ID, MAX_PAGE, parse_int, query_int
 from ..kernel.uploads import mimetype_of
@@ -31,8 +40,6 @@ WATCHED_LEVELS = ("restricted", "blacklisted")
 
 def _watched_deals_query():
     """Open deals where the buyer or seller (or their organisation) is restricted or blacklisted."""
-    from escrow.models import Deal
-
     buyer, seller = db.aliased(User), db.aliased(User)
     buyer_org, seller_org = db.aliased(Organization), db.aliased(Organization)
     return (db.session.query(Deal)
@@ -46,9 +53,6 @@ def _watched_deals_query():
 
 def queue_counts():
     """How many items wait in each operator queue (the console's numbers)."""
-    from escrow.models import Deal
-    from listings.models import Listing, RightClaim
-
     def count(query):
         return query.order_by(None).count()
 
@@ -73,17 +77,12 @@ def queue_counts():
 
 def _wanted_queue_count(count):
     """Wanted ads waiting for review (demand.wanted, issue 22)."""
-    from demand.models import WantedAd
-
     return count(db.session.query(WantedAd).filter(WantedAd.status == "pending_review"))
 
 
 def _finance_queue_count(count):
     """The finance desk's operator work (issue 23): fees paid by transfer to confirm, pledge registrations and
     releases to verify, valuations to sign off, programmes with reimbursements outstanding."""
-    from finance import vouchers
-    from finance.models import LoanApplication, ServiceCharge, Valuation
-
     return (count(db.session.query(ServiceCharge).filter(ServiceCharge.status == "due", ServiceCharge.deal_id.is_(None)))
             + count(db.session.query(LoanApplication).filter(
                 LoanApplication.status.in_(("registration_submitted", "release_submitted"))))
@@ -93,8 +92,6 @@ def _finance_queue_count(count):
 
 def _money_queue_counts(count):
     """Payout accounts to verify and bank refunds to make (escrow.payouts, escrow.refunds)."""
-    from escrow.payout_models import PayoutAccount, RefundInstruction
-
     return {
         "payout_accounts": count(db.session.query(PayoutAccount).filter(
             PayoutAccount.status == "pending", PayoutAccount.replaced_at.is_(None))),
@@ -105,8 +102,6 @@ def _money_queue_counts(count):
 def _deposit_queue_count():
     """Auction deposits waiting for an operator: bank receipts and compensation to pay (bank returns are in the
     refund queue, counted there)."""
-    from escrow.deposits import operator_queue
-
     queue = operator_queue()
     return sum(len(queue[key]) for key in ("to_confirm", "to_pay"))
 
@@ -117,8 +112,6 @@ def console():
     counts = queue_counts()
     recent = db.session.query(AuditLog).order_by(AuditLog.id.desc()).limit(10).all()
     watched = _watched_deals_query().order_by(None).limit(20).all()
-    from ..kernel.jobs import console_summary
-
     return render_template("operator/console.html", counts=counts, recent=recent, watched=watched,
                            search_form=AccountSearchForm(request.args), label=stats.label, jobs=console_summary())
 
@@ -153,8 +146,6 @@ def organization(org_id, verify_form=None, credit_form=None):
     org = db.session.get(Organization, org_id)
     if org is None:
         raise NotFound(_("单位不存在"))
-    from listings.models import Listing
-
     listing_counts = dict(db.session.query(Listing.status, func.count(Listing.id))
                           .filter(Listing.organization_id == org.id).group_by(Listing.status).all())
     records = (db.session.query(CreditRecord).filter_by(organization_id=org.id)

@@ -25,7 +25,12 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select, update
 
-from ..kernel import jobs
+from escrow.models import TERMINAL_STATES, Deal
+from listings.models import Auction, AuctionDeposit, Listing, Offer
+from search.models import SavedSearch, SavedSearchNotice
+from search.outbox import prune
+
+from ..kernel import audit, jobs
 from ..kernel.errors import ValidationError
 from ..kernel.extensions import db
 from ..kernel.models import ApiToken, Notification, User
@@ -95,9 +100,6 @@ def export_user_data(user):
 # ---- deletion --------------------------------------------------------------------------------------------
 def deletion_blockers(user):
     """Reasons the account cannot be deleted now (empty: it can). Each names what to finish first."""
-    from escrow.models import TERMINAL_STATES, Deal
-    from listings.models import Auction, AuctionDeposit, Listing, Offer
-
     reasons = []
     if user.is_operator:
         reasons.append(str(_l("平台运营账号不能自行注销，请联系其他运营人员停用。")))
@@ -129,10 +131,6 @@ def deletion_blockers(user):
 def delete_account(user, actor=None):
     """Anonymise ``user`` (see the module docstring) in the caller's transaction; raises ValidationError with
     the blockers (and changes nothing) when it may not be deleted yet. ``actor``: who asked (None: the user)."""
-    from search.models import SavedSearch, SavedSearchNotice
-
-    from ..kernel import audit
-
     reasons = deletion_blockers(user)
     if reasons:
         raise ValidationError(str(_l("现在不能注销账号")), {"account": "；".join(reasons)})
@@ -159,8 +157,6 @@ def delete_account(user, actor=None):
 # ---- retention -------------------------------------------------------------------------------------------
 def purge_expired(now=None):
     """Delete what is past its retention; returns counts. Commits. Safe to run any number of times."""
-    from search.outbox import prune
-
     config = current_app.config
     now = now or utcnow()
     notes = db.session.execute(delete(Notification).where(

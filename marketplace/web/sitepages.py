@@ -9,6 +9,9 @@ from the settings and the modules that apply it, never written into the text a s
 from flask import Blueprint, current_app, render_template
 from flask_babel import get_locale
 
+from escrow import fees
+from listings.bidding import DEPOSIT_MAX_BPS
+
 from ..kernel.legal import TERMS_VERSION
 
 bp = Blueprint("pages", __name__)
@@ -20,9 +23,6 @@ def _lang():
 
 def facts():
     """The numbers the documents quote, from where each rule lives."""
-    from escrow import fees
-    from listings.bidding import DEPOSIT_MAX_BPS
-
     config = current_app.config
     return {
         "fee_bps": fees.current_bps(),

@@ -22,7 +22,10 @@ from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from demand.stats import summary
 from escrow.models import DEAL_STATES, Deal, DealEvent
+from escrow.royalties import stats
+from listings.classifications import ipc_section_name, nice_label
 from listings.models import LISTING_STATUSES, Listing, ListingRight, Right
 
 from ..kernel import jobs, labels
@@ -31,6 +34,7 @@ from ..kernel.models import Organization, User
 from ..kernel.regions import REGIONS, region_label
 from ..kernel.reports import MIN_CELL, rows_response, safe_cell
 from ..kernel.timeutil import local, utcnow
+from .charts import bar_chart
 
 PUBLIC_LISTING_STATUSES = ("published", "reserved", "sold")
 DEALT_STATES = ("funded", "transfer_filed", "transfer_recorded", "released", "completed", "disputed")
@@ -58,8 +62,6 @@ def _locale():
 
 def ipc_section_label(letter):
     try:
-        from listings.classifications import ipc_section_name
-
         name = ipc_section_name(letter, _locale())
     except Exception:  # noqa: BLE001 - labels are a nicety; the letter alone is still right
         name = ""
@@ -68,8 +70,6 @@ def ipc_section_label(letter):
 
 def nice_class_label(number):
     try:
-        from listings.classifications import nice_label
-
         return nice_label(number, _locale())
     except Exception:  # noqa: BLE001
         return str(number)
@@ -207,15 +207,11 @@ def _listing_section(counts):
 
 def _demand():
     """Wanted ads posted, matched and converted to deals (demand.stats; issue 22)."""
-    from demand.stats import summary
-
     return summary()
 
 
 def _licensing(suppress):
     """Open licences declared and taken, and the royalty volume (escrow.royalties.stats; issue 16)."""
-    from escrow.royalties import stats
-
     return stats(suppress=suppress)
 
 
@@ -320,8 +316,6 @@ def _wan(fen):
 
 def charts(data, operator=False):
     """{name: inline SVG} for the statistics page (marketplace.web.charts; each beside its data table)."""
-    from .charts import bar_chart
-
     def chart(name, title, labels, values, **options):
         return bar_chart(name, str(title), labels, values, description=_describe(labels, values), **options)
 

@@ -1,12 +1,26 @@
 """Storefront pages that span packages: home, statistics, language switch, notifications."""
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
+from finance.lending import stats as finance_stats
+from listings.classifications import IPC_SECTIONS, nice_classes
+from listings.models import Listing, with_rights
+
+from ..kernel import credit, kyc, notification_centre
+from ..kernel.credit import ensure_can
+from ..kernel.errors import NotFound, PermissionDenied, ValidationError
+from ..kernel.extensions import db
 from ..kernel.numbers import MAX_PAGE, query_int
 from ..kernel.pagecache import cached_page
+from ..kernel.uploads import mimetype_of
 from ..kernel.viewutil import safe_next
 from ..kernel.webutil import act, committed, show_error
+from . import stats as market_stats
+from .operator_forms import AppealForm, LicenceForm
 
 bp = Blueprint("storefront", __name__)
 
@@ -15,14 +29,6 @@ bp = Blueprint("storefront", __name__)
 @cached_page()
 def home():
     """Newest published listings, a featured row of grade-A listings, browsing by IPC section and Nice class."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-
-    from listings.classifications import IPC_SECTIONS, nice_classes
-    from listings.models import Listing, with_rights
-
-    from ..kernel.extensions import db
-
     def published(limit, *conditions):
         query = (select(Listing.id).where(Listing.status == "published", *conditions)
                  .order_by(Listing.published_at.desc(), Listing.id.desc()).limit(limit))
@@ -43,9 +49,6 @@ def home():
 @bp.get("/lang/<code>")
 @committed()
 def set_language(code):
-    from flask import current_app
-    from flask_login import current_user
-
     if code in current_app.config["LANGUAGES"]:
         session["locale"] = code
         if current_user.is_authenticated:
@@ -58,8 +61,6 @@ def set_language(code):
 @bp.get("/notifications")
 @login_required
 def notifications():
-    from ..kernel import notification_centre
-
     unread_only = request.args.get("unread") == "1"
     page = notification_centre.page_for(current_user, unread_only=unread_only,
                                         page=query_int(request.args, "page", 1, minimum=1, maximum=MAX_PAGE))
@@ -71,8 +72,6 @@ def notifications():
 @login_required
 @committed()
 def notification_read(notification_id):
-    from ..kernel import notification_centre
-
     row = notification_centre.mark_read(current_user, notification_id)
     if request.form.get("follow") == "1" and safe_next(row.link):
         return redirect(safe_next(row.link))
@@ -83,11 +82,6 @@ def notification_read(notification_id):
 @login_required
 @committed()
 def notifications_read_all():
-    from flask import flash
-    from flask_babel import gettext as _
-
-    from ..kernel import notification_centre
-
     changed = notification_centre.mark_all_read(current_user)
     flash(_("已将 %(n)s 条消息标为已读", n=changed), "success")
     return redirect(url_for("storefront.notifications"))
@@ -98,10 +92,6 @@ def notifications_read_all():
 @bp.get("/stats")
 @cached_page()
 def stats():
-    from finance.lending import stats as finance_stats
-
-    from . import stats as market_stats
-
     data = market_stats.public_stats()
     return render_template("storefront/stats.html", data=data, charts=market_stats.charts(data),
                            label=market_stats.label, finance=finance_stats())
@@ -109,8 +99,6 @@ def stats():
 
 @bp.get("/stats.csv")
 def stats_csv():
-    from . import stats as market_stats
-
     return market_stats.csv_response(market_stats.public_stats(), "ipmart-stats.csv")
 
 
@@ -119,13 +107,6 @@ def stats_csv():
 @bp.route("/account/organization", methods=["GET", "POST"])
 @login_required
 def account_organization():
-    from flask_babel import gettext as _
-
-    from ..kernel import kyc
-    from ..kernel.credit import ensure_can
-    from ..kernel.errors import PermissionDenied, ValidationError
-    from .operator_forms import LicenceForm
-
     org = current_user.organization
     form = LicenceForm()
 
@@ -162,12 +143,6 @@ def account_organization():
 @bp.get("/account/organization/licence")
 @login_required
 def account_licence():
-    from flask import send_file
-
-    from ..kernel import kyc
-    from ..kernel.errors import NotFound
-    from ..kernel.uploads import mimetype_of
-
     if current_user.organization_id is None:
         raise NotFound(gettext("文件不存在"))
     path, stored = kyc.licence_file(current_user, current_user.organization_id)
@@ -177,9 +152,6 @@ def account_licence():
 @bp.get("/account/credit")
 @login_required
 def account_credit(forms=None):
-    from ..kernel import credit
-    from .operator_forms import AppealForm
-
     records = credit.records_for(current_user)
     forms = forms or {}
     for rec in records:
@@ -191,11 +163,6 @@ def account_credit(forms=None):
 @bp.post("/account/credit/<int:record_id>/appeal")
 @login_required
 def account_credit_appeal(record_id):
-    from flask_babel import gettext as _
-
-    from ..kernel import credit
-    from .operator_forms import AppealForm
-
     form = AppealForm(prefix=f"r{record_id}")
     credit.get_visible_record(current_user, record_id)  # 404 before anything else
     if not form.validate_on_submit():
@@ -218,11 +185,6 @@ def account_credit_appeal(record_id):
 @bp.get("/account/credit/<int:record_id>/evidence")
 @login_required
 def account_credit_evidence(record_id):
-    from flask import send_file
-
-    from ..kernel import credit
-    from ..kernel.uploads import mimetype_of
-
     path, stored = credit.evidence_file(current_user, record_id)
     return send_file(path, mimetype=mimetype_of(stored), download_name=f"evidence-{record_id}{path.suffix}",
                      max_age=0)
