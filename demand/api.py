@@ -1,5 +1,8 @@
 """JSON API of the demand side: wanted ads, matches, answers, and the data room (bearer tokens only)."""
+from urllib.parse import quote
+
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask_babel import gettext as _
 
 from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
 from marketplace.kernel.errors import PermissionDenied, ValidationError
@@ -34,8 +37,6 @@ def _id(value, field):
 
 
 def _msg():
-    from flask_babel import gettext as _
-
     return _("请求参数有误")
 
 
@@ -109,8 +110,6 @@ def ad_matches(wanted_id):
 
 
 def _msg_owner():
-    from flask_babel import gettext as _
-
     return _("只有发布者可以查看匹配结果")
 
 
@@ -232,8 +231,6 @@ def download(file_id):
 
 
 def _file_response(row, body):
-    from urllib.parse import quote
-
     name = f"dataroom-{row.id}{ {'pdf': '.pdf', 'png': '.png', 'jpeg': '.jpg'}[row.file_kind] }"
     response = Response(body, mimetype=MIMETYPES[row.file_kind])
     response.headers["Content-Disposition"] = f"attachment; filename={name}; filename*=UTF-8''{quote(name)}"

@@ -22,12 +22,13 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from listings.bidding import is_own_organisation
 from listings.models import Listing
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.messages import msg
 from marketplace.kernel.notify import notify
-from marketplace.kernel.timeutil import utcnow
+from marketplace.kernel.timeutil import iso, utcnow
 
 from .models import DemandMatch, WantedAd
 
@@ -60,7 +61,6 @@ def _listing_text(listing):
 def reasons_for(ad, listing, clauses):
     """Why ``listing`` matches ``ad``: {"words", "classes", "deal_types", "in_budget", "same_region"};
     None when it does not qualify (no deal type in common, no Nice class in common, the buyer's own side)."""
-    from listings.bidding import is_own_organisation
     from search.index import listing_price
 
     if listing.status != "published" or listing.kind != ad.kind:
@@ -235,8 +235,6 @@ def matches_for_seller(user, limit=100):
 
 
 def match_json(match, side="buyer"):
-    from marketplace.kernel.timeutil import iso
-
     body = {"id": match.id, "wanted_id": match.wanted_id, "listing_id": match.listing_id, "score": match.score,
             "reasons": match.reasons, "created_at": iso(match.created_at), "listing_title": match.listing.title}
     if side == "seller":

@@ -1,6 +1,6 @@
 """HTML pages of the demand side (thin: parse, call a service, render). Forms carry CSRF tokens; a refusal is
 shown on the page (the form again with the field's error, or a message) and changes nothing."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -11,6 +11,8 @@ from listings.models import DEAL_TYPES, Listing
 from marketplace.kernel import labels
 from marketplace.kernel.errors import ValidationError
 from marketplace.kernel.extensions import db, limiter
+from marketplace.kernel.money import display_yuan
+from marketplace.kernel.numbers import NumberError, parse_int
 from marketplace.kernel.regions import REGIONS
 from marketplace.kernel.timeutil import local
 from marketplace.kernel.webutil import act, act_then_redirect, committed, show_error
@@ -31,8 +33,6 @@ CATEGORY_LABELS = {"claims": _l("权利要求书"), "file_history": _l("审查�
 
 
 def _limit():
-    from flask import current_app
-
     return current_app.config.get("RATELIMIT_WANTED") or "20/hour"
 
 
@@ -128,8 +128,6 @@ def close(wanted_id):
 @limiter.limit(_limit, key_func=_user_key)
 @committed(lambda exc, wanted_id: _to_ad(wanted_id))
 def answer(wanted_id):
-    from marketplace.kernel.numbers import NumberError, parse_int
-
     try:
         listing_id = parse_int(request.form.get("listing_id") or "", minimum=1, maximum=2**31 - 1, max_digits=10)
     except NumberError:
@@ -271,8 +269,6 @@ def download(file_id):
 
 @bp.app_template_filter("budget")
 def budget(ad):
-    from marketplace.kernel.money import display_yuan
-
     if ad.budget_min is None and ad.budget_max is None:
         return _("面议")
     low = display_yuan(ad.budget_min) if ad.budget_min is not None else ""

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from listings.classifications import ipc_scheme
 from listings.models import DEAL_TYPES, KINDS
 from marketplace.kernel import audit
+from marketplace.kernel.credit import ensure_can
 from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
@@ -206,8 +207,6 @@ def open_count(user):
 
 def post(user, data, now=None):
     """A buyer posts a wanted ad; it waits for review. Returns the new ad (flushed)."""
-    from marketplace.kernel.credit import ensure_can
-
     if not user.has_role("buyer"):
         raise PermissionDenied(_("只有买方账户可以发布求购"))
     ensure_can(user, "offer")

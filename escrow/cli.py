@@ -3,6 +3,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from marketplace.kernel.extensions import db
+
 payments_cli = AppGroup("payments", help="Stripe payments: reconciliation with the ledger.")
 
 
@@ -37,8 +39,6 @@ def test_pay_command(deal_id, card):
     For trying the card path against a local stand-in (localstripe), whose API the
     browser's Payment Element cannot reach. The deal is funded by the webhook that follows.
     """
-    from marketplace.kernel.extensions import db
-
     from .gateways import get_gateway
     from .gateways.stripe_gateway import PaymentProviderError
     from .webhook_models import StripePaymentIntent

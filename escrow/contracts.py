@@ -23,12 +23,13 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from listings.models import RightHolder
 from marketplace.kernel import labels
 from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.messages import label, moment, msg
-from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.timeutil import iso, local, utcnow
 
 from .paper_models import ContractSignature, DealContract
 from .timeline import deal_title
@@ -142,8 +143,6 @@ def _party(deal, role):
 
 
 def _masked_id_from_register(user):
-    from listings.models import RightHolder
-
     return db.session.scalar(db.select(RightHolder.id_number_masked).where(
         RightHolder.user_id == user.id, RightHolder.id_number_masked.isnot(None)).limit(1))
 
@@ -335,8 +334,6 @@ def pdf(deal):
 
 def contract_json(deal, include_text=True):
     contract = contract_of(deal)
-    from marketplace.kernel.timeutil import iso
-
     body = {
         "deal_id": deal.id, "kind": contract.kind, "template_version": contract.template_version,
         "sha256": contract.sha256, "created_at": iso(contract.created_at), "fully_signed": fully_signed(deal),

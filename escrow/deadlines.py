@@ -1,5 +1,8 @@
 """``flask deadlines run``: everything that happens because time passed. Safe to run twice."""
+from listings.service import expire_due_listings
 from marketplace.kernel import jobs
+from marketplace.kernel.extensions import db
+from marketplace.kernel.observability import DEADLINE_ACTIONS, DEADLINE_RUNS
 from marketplace.kernel.timeutil import utcnow
 
 
@@ -10,10 +13,6 @@ def run_deadlines(now):
     closing an auction opens a deal whose own deadlines then start. Listings whose rights'
     term has ended leave the market last (an auction with bids closes first).
     """
-    from listings.service import expire_due_listings
-    from marketplace.kernel.extensions import db
-    from marketplace.kernel.observability import DEADLINE_ACTIONS, DEADLINE_RUNS
-
     from . import deals, trading
 
     report = {}

@@ -30,9 +30,10 @@ from sqlalchemy import func, select
 from listings import lifecycle, register, rules
 from listings import service as listing_service
 from listings.locking import lock_listing, lock_row
+from listings.models import ListingRight
 from marketplace.kernel import audit
 from marketplace.kernel.credit import ensure_seller_may_sell
-from marketplace.kernel.errors import Conflict, NotFound, ValidationError
+from marketplace.kernel.errors import Conflict, DomainError, NotFound, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.labels import LICENCE_TYPE
@@ -41,6 +42,7 @@ from marketplace.kernel.models import User
 from marketplace.kernel.money import display_yuan
 from marketplace.kernel.notify import notify
 from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.uploads import save_upload
 
 from . import contracts, deposits, fees, gateway_calls, gateways, ledger, machine, references, strikes
 from .fees import platform_fee
@@ -406,8 +408,6 @@ def record_gateway_payment(deal_id, amount, currency, gateway, provider_ref, now
 # --- transfer milestones -----------------------------------------------------------------
 
 def _store_document(deal, kind, file_storage, actor, now):
-    from marketplace.kernel.uploads import save_upload
-
     stored, file_type, size, original = save_upload(file_storage, field="document", area="deals")
     document = Document(deal_id=deal.id, kind=kind, stored_name=stored, file_type=file_type, size=size,
                         original_name=original, uploaded_by_id=actor.id, created_at=now)
@@ -827,8 +827,6 @@ def confirm_reversal(deal_id, actor, note=None, now=None):
 def deals_on_right(right_id, listing_ids):
     """Ids of the deals on the listings ``listing_ids`` that offer register entry ``right_id`` and that a
     claim upheld must stop or flag: every deal not cancelled or refunded (running, released, completed)."""
-    from listings.models import ListingRight
-
     if not listing_ids:
         return []
     return list(db.session.scalars(
@@ -937,8 +935,6 @@ def enforce_deal_deadlines(now):
     A batch job rather than a request: each deal is its own transaction (committed here),
     so one deal that cannot move does not hold back the others.
     """
-    from marketplace.kernel.errors import DomainError
-
     report = {"deals_cancelled_unpaid": 0, "deals_released": 0, "transfers_overdue": 0}
 
     def each(query, step, key):

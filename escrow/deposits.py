@@ -46,6 +46,7 @@ from marketplace.kernel.errors import Conflict, DomainError, NotFound, Permissio
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.messages import money, msg
+from marketplace.kernel.models import User
 from marketplace.kernel.money import display_yuan
 from marketplace.kernel.notify import notify
 from marketplace.kernel.timeutil import utcnow
@@ -118,8 +119,6 @@ def deposits_of_auction(auction, statuses=None, lock=False):
 
 
 def _operators():
-    from marketplace.kernel.models import User
-
     return db.session.execute(
         select(User.id).where(User.roles_csv.contains("operator"), User.active.is_(True))).scalars().all()
 

@@ -12,6 +12,7 @@
 import csv
 import io
 import re
+import unicodedata
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -22,7 +23,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.messages import label, money, msg
 from marketplace.kernel.money import display_yuan
-from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.timeutil import iso, local, utcnow
 from marketplace.kernel.uscc import InvalidUSCC, normalize_uscc
 
 from .paper_models import InvoiceRequest
@@ -84,8 +85,6 @@ SPECIAL_FIELDS = ("address", "phone", "bank", "bank_account")
 def clean_special_details(details, invoice_type, errors):
     """The buyer's details a 专用发票 prints (地址、电话、开户行及账号), validated into ``errors``; all four are
     required for a 专用发票 and optional, but checked when given, for a 普通发票. Returns the clean values."""
-    import unicodedata
-
     from .payouts import ACCOUNT_NUMBER
 
     details = details if isinstance(details, dict) else {}
@@ -192,8 +191,6 @@ def issue_invoice(deal_id, actor, issuer, invoice_number, now=None):
 
 
 def invoice_json(row):
-    from marketplace.kernel.timeutil import iso
-
     return {"issuer": row.issuer, "amount": row.amount, "currency": row.currency, "title": row.title,
             "taxpayer_id": row.taxpayer_id, "invoice_type": row.invoice_type, "status": row.status,
             "invoice_number": row.invoice_number, "requested_at": iso(row.requested_at),

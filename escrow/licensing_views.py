@@ -25,6 +25,7 @@ from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.money import parse_yuan
 from marketplace.kernel.numbers import NumberError, parse_int
 from marketplace.kernel.reports import rows_response
+from marketplace.kernel.timeutil import local, utcnow
 from marketplace.kernel.viewutil import operator_required
 from marketplace.kernel.webutil import act, act_then_redirect, form_number
 
@@ -209,8 +210,6 @@ def _licence_page(licence, errors=None, message=None, status=200):
 
 
 def _today():
-    from marketplace.kernel.timeutil import local, utcnow
-
     return local(utcnow()).date()
 
 

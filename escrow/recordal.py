@@ -23,7 +23,7 @@ from marketplace.kernel.errors import Conflict, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.messages import moment, msg, render
-from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.timeutil import iso, local, utcnow
 
 from .models import DealEvent
 from .paper_models import RecordalDetails
@@ -240,8 +240,6 @@ def reject(deal_id, actor, reason, now=None):
 
 
 def recordal_json(row):
-    from marketplace.kernel.timeutil import iso
-
     return {"id": row.id, "kind": row.kind, "status": row.status, "notice_number": row.notice_number,
             "notice_date": row.notice_date.isoformat() if row.notice_date else None,
             "gazette_issue": row.gazette_issue, "gazette_page": row.gazette_page,

@@ -37,19 +37,23 @@ from datetime import date, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from listings.models import Encumbrance
+from listings import open_licence, register
+from listings.models import Encumbrance, OpenLicence
 from listings.models.register import _add_months
 from listings.vocab import MAX_PRICE
 from marketplace.kernel import audit
+from marketplace.kernel.credit import record_system_finding
 from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.messages import label, money, msg, render
+from marketplace.kernel.models import User
 from marketplace.kernel.notify import notify
 from marketplace.kernel.reports import MIN_CELL
-from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.timeutil import iso, local, utcnow
+from marketplace.kernel.uploads import save_upload
 
 from . import ledger, references
 from .fees import platform_fee
@@ -386,8 +390,6 @@ def sync(licence, now=None):
 
 def end_licence(licence, reason, now):
     """The licence ends: the register's licence encumbrance made by its deal ends with it (once)."""
-    from listings import register
-
     if licence.status == "ended":
         return
     licence.status, licence.ended_at, licence.ended_reason = "ended", now, reason[:200]
@@ -457,8 +459,6 @@ def report(licence_id, period_id, actor, net_sales, *, attachment=None, note=Non
     Refused with nothing stored: not the licensee (403), a licence not in force, a period not yet ended, a
     period already reported, an earlier period not yet reported (409), a figure that is not a whole number of
     fen from 0 to 10¹⁴ (422), a note over 500 characters or a bad attachment (422)."""
-    from marketplace.kernel.uploads import save_upload
-
     now = now or utcnow()
     licence, period, roles = _lock_period(licence_id, period_id, actor)
     if "buyer" not in roles:
@@ -666,10 +666,6 @@ def _late(period, today, grace):
 def run_royalty_deadlines(now):
     """Start, void and end licences; remind the recordal; remind late reports and payments and record the
     credit finding after the grace period; release held periods after the hold. Returns counts."""
-    from listings import open_licence
-    from marketplace.kernel.credit import record_system_finding
-    from marketplace.kernel.models import User
-
     today = local(now).date()
     grace = current_app.config["ROYALTY_GRACE_DAYS"]
     hold = timedelta(days=current_app.config["ROYALTY_HOLD_DAYS"])
@@ -792,8 +788,6 @@ def next_due(licence):
 
 def csv_rows(user, side):
     """The CSV export of ``/licences`` for one side: one row per payment (upfront fee and each period)."""
-    from marketplace.kernel.timeutil import iso
-
     def yuan(fen):
         return "" if fen is None else f"{fen // 100}.{fen % 100:02d}"
 
@@ -828,9 +822,6 @@ def stats(*, suppress=True):
     periods paid into escrow). ``suppress``: the statistics' rule (``marketplace.kernel.reports.MIN_CELL``): a sum that
     fewer than MIN_CELL licences make up would tell one licensee's royalties (and so its sales); it is withheld
     (None), never shown as a number. The operator's view passes ``suppress=False``."""
-    from sqlalchemy import func
-
-    from listings.models import OpenLicence
     declared = db.session.scalar(select(func.count(OpenLicence.id))) or 0
     open_now = db.session.scalar(select(func.count(OpenLicence.id)).where(OpenLicence.status == "open")) or 0
     taken = db.session.scalar(select(func.count(Licence.id)).where(
@@ -850,8 +841,6 @@ def stats(*, suppress=True):
 # --- views' helpers ---------------------------------------------------------------------------------------
 
 def licence_json(licence, viewer=None):
-    from marketplace.kernel.timeutil import iso
-
     deal = licence.deal
     out = {
         "id": licence.id, "deal_id": licence.deal_id, "status": licence.status,
@@ -872,8 +861,6 @@ def licence_json(licence, viewer=None):
 
 
 def period_json(p):
-    from marketplace.kernel.timeutil import iso
-
     return {"id": p.id, "seq": p.seq, "kind": p.kind, "starts_on": p.starts_on.isoformat(),
             "ends_on": p.ends_on.isoformat(), "due_on": p.due_on.isoformat(), "licence_year": p.licence_year,
             "net_sales": p.net_sales, "amount": p.amount, "fee": p.fee, "status": p.status,

@@ -1,5 +1,7 @@
 """Licences as products (issue 16): a licence deal's life (dates, territory, field, sublicensing, the CNIPA
 licence recordal) and its royalty periods, each paid through escrow. See ``escrow.royalties``."""
+from datetime import datetime, time
+
 from sqlalchemy import CheckConstraint, UniqueConstraint
 
 from marketplace.kernel.extensions import db
@@ -102,6 +104,4 @@ class RoyaltyPeriod(db.Model):
 
     @property
     def payment_due_at(self):
-        from datetime import datetime, time
-
         return datetime.combine(self.payment_due_on, time(15, 59)) if self.payment_due_on else None

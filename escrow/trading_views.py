@@ -15,6 +15,7 @@ from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from listings import bidding
+from listings.service import DEAL_TYPE_LABELS
 from marketplace.kernel.extensions import limiter
 from marketplace.kernel.money import display_yuan, parse_yuan, yuan_input
 from marketplace.kernel.timeutil import local, utcnow
@@ -54,7 +55,6 @@ class ActionForm(FlaskForm):
 
 def _deal_type_choices(listing):
     """The deal types a buyer may choose; with the price of each when they differ (转让 · ¥26万)."""
-    from listings.service import DEAL_TYPE_LABELS
     from marketplace.kernel.money import display_yuan
 
     prices = dict(listing.prices_by_deal_type)

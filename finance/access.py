@@ -1,7 +1,10 @@
 """Who acts for whom on the finance desk: the holder's side, banks, valuers, voucher issuers."""
 from flask_babel import gettext as _
 
-from marketplace.kernel.errors import PermissionDenied
+from marketplace.kernel import audit
+from marketplace.kernel.errors import PermissionDenied, ValidationError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
 
 FINANCE_ROLES = ("bank", "valuer", "voucher_issuer")
 
@@ -58,11 +61,6 @@ def db_id(raw):
 
 def set_role(operator, user_id, role, grant):
     """An operator grants or removes a finance role (audited); returns the user. Bad input: 422 naming the field."""
-    from marketplace.kernel import audit
-    from marketplace.kernel.errors import ValidationError
-    from marketplace.kernel.extensions import db
-    from marketplace.kernel.models import User
-
     if operator is None or not operator.is_operator:
         raise PermissionDenied(_("只有运营人员可以设置融资角色"))
     fields = {}

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
 from marketplace.kernel.errors import PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db, limiter
+from marketplace.kernel.uploads import send_upload
 
 from . import lending, valuation, vouchers
 from .access import FINANCE_ROLES, db_id, is_valuer
@@ -251,8 +252,6 @@ def upload_statements(application_id):
 @doc("The application's financial statements (the applicant, banks that see it, operators)", tags=TAGS,
      responses={"200": None})
 def get_statements(application_id):
-    from marketplace.kernel.uploads import send_upload
-
     user = require_user()
     return send_upload(lending.statements_of(user, application_id), f"statements-{application_id}")
 

@@ -26,6 +26,8 @@ So the deal's platform revenue is its fee F, of which A came from the programmes
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from escrow.deals import lock_deal, roles_of
+from escrow.models import Deal
 from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied
 from marketplace.kernel.extensions import db
 from marketplace.kernel.timeutil import utcnow
@@ -44,8 +46,6 @@ def charge_of(deal):
 
 def apply(user, deal_id, batch_id, amount, now=None):
     """The seller's organisation sets ``amount`` fen of its voucher of ``batch_id`` aside for the deal's fee."""
-    from escrow.deals import lock_deal, roles_of
-
     require_sme(user)
     now = now or utcnow()
     deal = lock_deal(deal_id)
@@ -146,8 +146,6 @@ def summary(deal):
 
 def payable_deals(user):
     """The user's running deals as seller (for its organisation) whose fee vouchers may still pay."""
-    from escrow.models import Deal
-
     if user is None or user.organization_id is None:
         return []
     return list(db.session.scalars(select(Deal).where(

@@ -11,7 +11,7 @@ import re
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from listings import register
@@ -25,7 +25,8 @@ from marketplace.kernel.models import Organization, User
 from marketplace.kernel.notify import notify
 from marketplace.kernel.numbers import NumberError, parse_int
 from marketplace.kernel.reports import MIN_CELL
-from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.timeutil import iso, local, utcnow
+from marketplace.kernel.uploads import save_upload
 
 from .access import db_id, is_bank, require_bank, require_sme  # noqa: F401  (require_bank: pages)
 from .models import LoanApplication, LoanBank, LoanMessage, LoanOffer, LoanRight, Valuation
@@ -246,8 +247,6 @@ def _bump(application, now):
 
 def attach_statements(user, application_id, file_storage, now=None):
     """The applicant uploads (or replaces) its financial statements while banks are still looking."""
-    from marketplace.kernel.uploads import save_upload
-
     application = _own(user, application_id)
     if application.status != "open":
         raise Conflict(_("只有征集报价中的申请可以更换附件"))
@@ -547,8 +546,6 @@ def right_status(right, today=None):
 
 
 def application_json(application, user):
-    from marketplace.kernel.timeutil import iso
-
     sees_all = user.is_operator or is_applicant(user, application)
     offers = [o for o in application.offers if sees_all or o.organization_id == user.organization_id]
     messages = [m for m in application.messages if sees_all or m.bank_organization_id == user.organization_id]
@@ -579,8 +576,6 @@ def application_json(application, user):
 
 def stats():
     """Figures for /stats: applications, loans granted and their amounts, pledged rights by field."""
-    from sqlalchemy import func
-
     total = db.session.scalar(select(func.count(LoanApplication.id))) or 0
     granted = db.session.execute(select(func.count(LoanOffer.id), func.coalesce(func.sum(LoanOffer.amount), 0))
                                  .join(LoanApplication, LoanApplication.accepted_offer_id == LoanOffer.id)

@@ -8,19 +8,23 @@ at most the rights' remaining legal term (a part year counts as a year) and at m
 The sum is computed with Decimal at 40 significant digits and rounded once, at the end, to whole
 fen, half up (ROUND_HALF_UP). See docs/finance.md.
 """
+import warnings
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from escrow.models import Deal
 from listings import register
+from listings.models import Listing, with_rights
 from marketplace.kernel import audit
 from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.numbers import NumberError, parse_decimal, parse_int
-from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.timeutil import iso, local, utcnow
 
 from .access import db_id, is_bank, is_valuer, same_side  # noqa: F401  (same_side: the pages ask it too)
 from .models import LoanApplication, ServiceCharge, Valuation, ValuationRight
@@ -194,9 +198,6 @@ def _keys(right):
 def comparables(rights):
     """Completed platform deals whose rights share an IPC subclass or a Nice class with ``rights``.
     Prices are shown (count, median, low, high) only from MIN_COMPARABLES deals up."""
-    from escrow.models import Deal
-    from listings.models import Listing, with_rights
-
     keys = set().union(*(_keys(r) for r in rights)) if rights else set()
     own = {r.id for r in rights}
     prices = []
@@ -368,8 +369,6 @@ def formula_rows(valuation):
 
 
 def valuation_json(valuation):
-    from marketplace.kernel.timeutil import iso
-
     return {
         "id": valuation.id, "valuation_date": valuation.valuation_date.isoformat(),
         "rights": [{"kind": link.right.kind, "number": link.right.number, "title": link.right.title}
@@ -388,10 +387,6 @@ def valuation_json(valuation):
 
 def pdf(valuation):
     """The report as PDF (WeasyPrint), as escrow.contracts renders the contract."""
-    import warnings
-
-    from flask_babel import force_locale
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ImportWarning)
         from weasyprint import HTML

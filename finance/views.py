@@ -1,16 +1,19 @@
 """HTML pages of the finance desk: valuations and their reports, loan applications and the banks' queue,
 vouchers and the issuers' reports. Thin: each POST calls one service, commits once and redirects; a
 refusal shows the page again with the reason beside the form, nothing changed."""
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from listings.models import Right, RightHolder
+from listings.models import Listing, Right, RightHolder
+from marketplace.kernel import labels
 from marketplace.kernel.errors import NotFound, ValidationError
 from marketplace.kernel.extensions import db, limiter
+from marketplace.kernel.models import User
 from marketplace.kernel.numbers import NumberError, parse_amount, parse_int
 from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.uploads import send_upload
 from marketplace.kernel.webutil import act, act_then_redirect, committed, form_number
 
 from . import deal_fees, lending, valuation, vouchers
@@ -20,8 +23,6 @@ from .vouchers import SERVICE_LABELS
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 def _limit():
-    from flask import current_app
-
     return current_app.config.get("RATELIMIT_FINANCE") or "30/minute"
 
 
@@ -117,8 +118,6 @@ def valuation_detail(valuation_id):
 
 def _own_listings(user):
     """The holder side's listings a report may be attached to (newest first)."""
-    from listings.models import Listing
-
     cond = (Listing.organization_id == user.organization_id) if user.organization_id is not None else (
         (Listing.seller_id == user.id) & Listing.organization_id.is_(None))
     return list(db.session.scalars(select(Listing).where(cond).order_by(Listing.id.desc()).limit(100)))
@@ -265,8 +264,6 @@ def loan_action(application_id, action):
 @bp.get("/loans/<int:application_id>/statements")
 @login_required
 def loan_statements(application_id):
-    from marketplace.kernel.uploads import send_upload
-
     return send_upload(lending.statements_of(current_user, application_id), f"statements-{application_id}")
 
 
@@ -374,8 +371,6 @@ def issuer_csv():
 # --- operators: the money steps of the finance desk -------------------------------------------------------
 
 def _operator():
-    from flask import abort
-
     if not current_user.is_operator:
         abort(403)
     return current_user
@@ -386,9 +381,6 @@ def _operator():
 def operator_desk():
     """The operators' finance desk: fees paid by bank transfer, programmes' reimbursements, pledge registrations
     and valuations to check, and the finance roles."""
-    from marketplace.kernel import labels
-    from marketplace.kernel.models import User
-
     _operator()
     holders = db.session.scalars(select(User).where(
         User.roles_csv.like("%bank%") | User.roles_csv.like("%valuer%") | User.roles_csv.like("%voucher_issuer%"))
@@ -427,8 +419,6 @@ def operator_settlement():
 @login_required
 @limiter.limit(_limit, methods=["POST"])
 def operator_role():
-    from marketplace.kernel.models import User
-
     from .access import set_role
 
     _operator()

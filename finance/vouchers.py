@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from escrow.ledger import VOUCHER_DUE, VOUCHER_PAID, Leg, clearing_account, post
+from escrow.models import LedgerAccount, Posting
 from marketplace.kernel import audit, labels
 from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db
@@ -371,8 +372,6 @@ def _csv(text):
 
 def totals_in_ledger(issuer_organization_id):
     """What the ledger says a programme owes and has paid (for the invariant)."""
-    from escrow.models import LedgerAccount, Posting
-
     def bal(code):
         return int(db.session.scalar(select(func.coalesce(func.sum(Posting.amount), 0)).join(
             LedgerAccount, LedgerAccount.id == Posting.account_id).where(LedgerAccount.code == code)) or 0)

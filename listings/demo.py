@@ -15,9 +15,12 @@ empty database (first start with ``DEMO_DATA=1``). Accounts: docs/demo.md.
 """
 import csv
 import hashlib
+import io
 from datetime import date, timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
 
 from marketplace.kernel.accounts import register_user
 from marketplace.kernel.extensions import db
@@ -375,10 +378,6 @@ def _catalogue(today, now):
 
 def _attach_demo_consent(user, listing):
     """The pledgee's written consent for a pledged demo patent (a one-page PDF), through the upload checks."""
-    import io
-
-    from werkzeug.datastructures import FileStorage
-
     pdf = b"%PDF-1.4\n% demo: pledgee's written consent to license the pledged patent\n%%EOF\n"
     service.attach_pledge_consent(user, listing.id, FileStorage(io.BytesIO(pdf), filename="质权人同意书.pdf",
                                                                 content_type="application/pdf"))
@@ -457,8 +456,6 @@ def _seed(progress):
                 db.session.flush()
                 _grade(listing, index, operator, now)
         added += 1
-    from flask import current_app
-
     volume = current_app.config.get("DEMO_CATALOGUE_VOLUME", True)
     if volume:  # the test suite seeds only the tour (DEMO_CATALOGUE_VOLUME=0 in the environment does too)
         from .demo_catalogue import seed as seed_volume

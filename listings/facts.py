@@ -10,10 +10,11 @@ objects, so a card, a search row and the listing page say the same thing and no 
 * ``price_view(listing)``: the one price line of a listing: its label (一口价 / 参考价 / 面议 / 起拍价 / 当前价),
   the amount, and for an auction the bid count and the close, never two labels that contradict each other.
 """
-from datetime import date
+from datetime import date, datetime
 
 from flask_babel import gettext as _
 
+from marketplace.kernel.labels import DEAL_TYPE, label
 from marketplace.kernel.money import display_yuan, yuan_input
 from marketplace.kernel.timeutil import local, utcnow
 
@@ -134,8 +135,6 @@ def per_type(pairs, currency="CNY"):
     """``[{"deal_type", "label", "amount"}]`` from ``[(deal_type, fen or None)]``: a listing offered for assignment
     and licences at different prices shows each under the one label (一口价 or 参考价): 转让 ¥26万 · 普通许可 ¥5万.
     A deal type without a price (a negotiable listing) reads 面议. Empty when one price covers every deal type."""
-    from marketplace.kernel.labels import DEAL_TYPE, label
-
     pairs = [(p["deal_type"], p["price"]) if isinstance(p, dict) else p for p in pairs or []]  # a search row's dicts
     return [{"deal_type": d, "label": label(DEAL_TYPE, d),
              "amount": display_yuan(p, currency) if p else _("面议")} for d, p in pairs]
@@ -154,8 +153,6 @@ def countdown(ends_at, now=None):
 
 def parse_utc(text):
     """"2026-12-08T10:00:00" (UTC, as a search row carries it) → a naive UTC datetime; None when unreadable."""
-    from datetime import datetime
-
     try:
         return datetime.fromisoformat(text).replace(tzinfo=None)
     except (TypeError, ValueError):

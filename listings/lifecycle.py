@@ -15,6 +15,7 @@ from marketplace.kernel.errors import Conflict, IllegalTransition, NotFound, Per
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.messages import label, msg
+from marketplace.kernel.models import AuditLog, User
 from marketplace.kernel.notify import notify
 from marketplace.kernel.timeutil import local, utcnow
 
@@ -140,8 +141,6 @@ def transition(listing, action):
 
 
 def operator_ids():
-    from marketplace.kernel.models import User
-
     return db.session.execute(
         select(User.id).where(User.roles_csv.contains("operator"), User.active.is_(True))).scalars().all()
 
@@ -333,8 +332,6 @@ RELIST_COLUMNS = ("kind", "title", "description", "deal_types", "price_mode", "p
 def relisted_as(listing):
     """The draft ``listing`` was relisted as (a Listing), or None. The link is the ``listing.relist``
     audit row written by :func:`relist_listing`, so no column is needed."""
-    from marketplace.kernel.models import AuditLog
-
     row = db.session.execute(
         select(AuditLog).where(AuditLog.action == "listing.relist", AuditLog.object_type == "listing",
                                AuditLog.object_id == listing.id).order_by(AuditLog.id.desc()).limit(1)

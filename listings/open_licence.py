@@ -20,8 +20,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from marketplace.kernel import audit
+from marketplace.kernel.credit import ensure_can
 from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db
+from marketplace.kernel.models import User
 from marketplace.kernel.timeutil import iso, local, utcnow
 
 from . import bidding, rules
@@ -242,9 +244,6 @@ def take(open_licence_id, user, now=None):
     from escrow.deals import open_deal
     from escrow.models import Deal
     from escrow.royalty_models import Licence
-    from marketplace.kernel.credit import ensure_can
-    from marketplace.kernel.models import User
-
     now = now or utcnow()
     decl = db.session.get(OpenLicence, bidding.check_id(open_licence_id, _("开放许可声明不存在")))
     if decl is None:

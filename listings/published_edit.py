@@ -20,6 +20,7 @@ from marketplace.kernel.errors import Conflict, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.messages import msg
+from marketplace.kernel.notify import notify
 from marketplace.kernel.timeutil import local, utcnow
 
 from .lifecycle import _check_ready, _transition, operator_ids, void_open_offers
@@ -100,8 +101,6 @@ def edit_published(user, listing, changes, *, now=None, apply=None, listing_inpu
     void_open_offers(listing, msg(N_("卖家修改了挂牌内容，挂牌重新审核")), now=now)
     audit.record(user, "listing.revise", "listing", listing.id, before={"status": "published", "price": old_price},
                  after={"status": listing.status, "price": listing.price, "changed": sorted(keys)})
-    from marketplace.kernel.notify import notify
-
     for operator_id in operator_ids():
         notify(operator_id, "listing", msg(N_("在售挂牌修改后重新待审：%(title)s"), title=listing.title),
                "修改了：" + "、".join(sorted(keys)), link="/operator/listings/review")

@@ -8,14 +8,17 @@ from datetime import date
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from marketplace.kernel import audit
 from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.messages import msg
+from marketplace.kernel.models import User
 from marketplace.kernel.notify import notify
 from marketplace.kernel.timeutil import local, utcnow
+from marketplace.kernel.uploads import save_upload
 
 from . import identifiers as ids
 from .models import Encumbrance, Right, RightClaim, RightEvent, RightHolder
@@ -52,8 +55,6 @@ def find(kind, number, options=()):
 def page_options():
     """Loader options for a right's page and API answer: holders, encumbrances, history and the listings that
     offer it (with what their cards show), each in one query whatever their number."""
-    from sqlalchemy.orm import selectinload
-
     from .models import Listing, ListingRight
 
     return [selectinload(Right.holders), selectinload(Right.encumbrances), selectinload(Right.events),
@@ -321,8 +322,6 @@ def _declare_encumbrances(right, values, user, now):
 # --- deals change the register ------------------------------------------------------------
 
 def buyer_party(deal):
-    from marketplace.kernel.models import User
-
     buyer = db.session.get(User, deal.buyer_id)
     return party_of(buyer)
 
@@ -490,8 +489,6 @@ def claimant_party(claim):
 def file_claim(user, right, evidence_storage, note, *, now=None):
     """A seller whose side (organisation, or themselves as a natural person) is not the registered holder
     claims the right, with evidence."""
-    from marketplace.kernel.uploads import save_upload
-
     if user is None or not user.has_role("seller"):
         raise PermissionDenied(_("只有卖家账户可以提出权属异议"))
     party = party_of(user)  # an organisation's seller claims for it; a natural person for themselves

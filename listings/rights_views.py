@@ -8,6 +8,7 @@ where the register holds them from a recorded deal or an operator, as CNIPA publ
 recorded pledges and licences.
 """
 from flask import Blueprint, abort, jsonify, request
+from flask_login import current_user
 
 from marketplace.kernel import labels
 from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, require_user, token_user
@@ -89,8 +90,6 @@ RIGHT_SCHEMA = {
 
 
 def _viewer():
-    from flask_login import current_user
-
     return current_user if current_user.is_authenticated else None
 
 

@@ -14,6 +14,7 @@ same. The legal basis of each rule is in docs/register.md.
 """
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from marketplace.kernel.errors import Conflict
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.messages import label, msg, render
+from marketplace.kernel.regions import REGIONS
 from marketplace.kernel.timeutil import local, utcnow
 
 from .models import Listing, ListingRight, Right, RightHolder
@@ -76,8 +78,6 @@ PROVINCES = ("北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉
 
 def _place(text):
     """A territory the platform can compare: ("province", name), ("city", Guangdong city code), or None."""
-    from marketplace.kernel.regions import REGIONS
-
     text = (text or "").strip()
     for suffix in ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市"):
         text = text.removesuffix(suffix)
@@ -291,8 +291,6 @@ def licences_under_way(rights):
     """{right id: licences that running deals (not yet recorded, so not in the register) will grant on
     it}, shaped like ``Encumbrance`` for rule 5: a deal opening must not conflict with them either.
     One query for all ``rights``."""
-    from types import SimpleNamespace
-
     from escrow.models import TERMINAL_STATES, Deal
 
     ids = _ids(rights)

@@ -12,6 +12,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
@@ -104,8 +105,6 @@ def locarno_label(code):
 
 @bp.app_template_filter("markdown")
 def markdown_filter(text):
-    from markupsafe import Markup
-
     return Markup(service.render_markdown(text))  # nh3-sanitised
 
 

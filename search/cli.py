@@ -1,6 +1,11 @@
 """CLI of `search`: ``flask --app wsgi search reindex`` (with a progress bar) and ``search sync``."""
+import signal
+import time
+
 import click
 from flask.cli import AppGroup
+
+from marketplace.kernel.extensions import db
 
 search_cli = AppGroup("search", help="Full-text search index.")
 
@@ -43,11 +48,6 @@ def follow_command(interval, prune):
     one host reaches the others' indexes within about INTERVAL seconds. The after-commit drain of a request
     still applies its own host's changes at once.
     """
-    import signal
-    import time
-
-    from marketplace.kernel.extensions import db
-
     from .index import IndexBusy
     from .outbox import drain
     from .outbox import prune as prune_outbox

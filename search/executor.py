@@ -9,6 +9,7 @@ Whoosh's own data structures goes through ``search.whoosh_reader``. Numbers in d
 """
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -49,8 +50,6 @@ class PostingsCache:
     MAX_BYTES = 32 * 1024 * 1024  # per process (each gunicorn worker has its own)
 
     def __init__(self, max_bytes=MAX_BYTES):
-        from collections import OrderedDict
-
         self.max_bytes = max_bytes
         self.bytes = 0
         self._entries = OrderedDict()  # (segment id, field, term) -> (value, cost)

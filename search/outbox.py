@@ -45,6 +45,7 @@ from listings.models import Auction, Listing, Right, with_rights
 from marketplace.kernel import jobs
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import OutboxEvent
+from marketplace.kernel.pagecache import bump_generation
 from marketplace.kernel.timeutil import utcnow
 
 from .analysis import initialise
@@ -365,8 +366,6 @@ def reindex(handle=None, progress=None, timeout=60.0):
     count = handle.rebuild((listing_document(listing) for listing in iter_published()), timeout=timeout,
                            progress=progress)
     write_position(handle, position)
-    from marketplace.kernel.pagecache import bump_generation
-
     bump_generation()  # the cached search pages were rendered from the old index
     return count
 

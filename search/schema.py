@@ -13,6 +13,7 @@ from whoosh import columns, formats
 from whoosh.fields import COLUMN, ID, KEYWORD, TEXT, FieldType, Schema
 
 from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
+from listings.open_licence import is_open
 from marketplace.kernel.regions import REGIONS
 
 from .analysis import ChineseEnglishAnalyzer, WordPairAnalyzer, number_variants
@@ -190,8 +191,6 @@ def listing_document(listing):
 
 
 def _open_licence(listing):
-    from listings.open_licence import is_open
-
     return listing.kind == "patent" and is_open(listing)
 
 

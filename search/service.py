@@ -20,13 +20,15 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlalchemy import text as sql
 
-from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
+from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES, Right
+from listings.models.listing import prices_by_deal_type
 from marketplace.kernel.errors import Conflict, NotFound, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.notify import has_control_chars
 from marketplace.kernel.numbers import NumberError, parse_int
 from marketplace.kernel.observability import SEARCH_SECONDS
 from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.timeutil import iso
 
 from . import analysis, synonyms
 from .index import (
@@ -354,7 +356,6 @@ def _holders(ids):
 def _rights(ids):
     """({listing id: [right titles and abstracts]}, {listing id: {number, status, category, term_end, rights}} from
     the listing's first right): one query for both (issue 18, what every search request pays)."""
-    from listings.models import Right
 
     texts, out = {}, {}
     for row in db.session.execute(_RIGHTS, {"ids": list(ids)}):
@@ -406,8 +407,6 @@ def _json_value(value):
 
 
 def result_json(row, terms, right_texts=(), holders=(), first=None):
-    from listings.models.listing import prices_by_deal_type
-
     price = row.price
     if row.price_mode == "auction" and row.start_price is not None:
         price = row.current_price or row.start_price
@@ -599,8 +598,6 @@ def delete_saved_search(user, saved_id):
 
 
 def saved_search_json(row):
-    from marketplace.kernel.timeutil import iso
-
     return {"id": row.id, "q": row.q, "filters": row.filters or {}, "created_at": iso(row.created_at)}
 
 

@@ -14,6 +14,7 @@ import shutil
 import threading
 
 import numpy as np
+from flask import current_app
 from whoosh import index as whoosh_index
 from whoosh.fields import COLUMN
 from whoosh.index import LockError
@@ -196,8 +197,6 @@ def handle_for(path):
 
 
 def current_handle():
-    from flask import current_app
-
     return handle_for(current_app.config["SEARCH_INDEX_PATH"])
 
 

@@ -9,14 +9,16 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Blueprint, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from marketplace.kernel import labels
 from marketplace.kernel.errors import ValidationError
+from marketplace.kernel.money import display_yuan
 from marketplace.kernel.pagecache import cached_page
-from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.regions import REGIONS, region_label
 from marketplace.kernel.webutil import act_then_redirect
 
 from . import service
@@ -65,9 +67,6 @@ FILTER_NAMES = {"kind": _l("类型"), "grade": _l("质量等级"), "patent_type"
 
 def filter_label(key, value, locale):
     """'类型：商标', '最低价：¥10万' … for the active-filter list."""
-    from marketplace.kernel.money import display_yuan
-    from marketplace.kernel.regions import region_label
-
     labels = {"kind": KIND_LABELS, "deal_type": DEAL_TYPE_LABELS, "price_mode": PRICE_MODE_LABELS,
               "patent_type": PATENT_TYPE_LABELS}
     if key in labels:
@@ -105,8 +104,6 @@ def _parse_forgiving(args):
 @bp.get("/search")
 @cached_page(vary=search_page_vary)
 def search_page():
-    from flask_babel import get_locale
-
     params, notes = _parse_forgiving(request.args)
     page = service.search(params)
     if page.results == [] and params.page > 1 and page.total:

@@ -18,10 +18,13 @@ posting-by-posting matcher API, slower but right; ``tests/search/test_whoosh_rea
 (``INTERNALS`` lists what is read), and compares the results with Whoosh's own matchers.
 """
 import pickle
+import secrets
 import struct
 
 import numpy as np
+from whoosh.codec.base import Segment
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.util import IDCHARS
 from whoosh.util.numeric import _length_byte_cache
 
 WHOOSH_VERSION = "2.7.4"  # the version these internals were read from (requirements.txt pins it)
@@ -56,11 +59,6 @@ def unseeded_segment_ids():
     compound file does not exist yet (``create_compound_file``): the index stops taking changes. Hypothesis
     seeds ``random`` for every example, which is how the worker-mode run found it (tests/escrow/test_ledger.py);
     a library seeding it in production would do the same. Called once when ``search.storage`` is imported."""
-    import secrets
-
-    from whoosh.codec.base import Segment
-    from whoosh.util import IDCHARS
-
     def _random_id(cls, size=16):
         return "".join(secrets.choice(IDCHARS) for _ in range(size))
 

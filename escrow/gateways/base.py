@@ -12,6 +12,8 @@ import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from marketplace.kernel.observability import GATEWAY_CALLS
+
 # Calls to the provider, counted per gateway, operation and outcome in ``ipmart_gateway_calls_total``
 # (docs/operations.md): every implementation's methods of these names are wrapped when the class is made.
 COUNTED_OPERATIONS = ("start_payment", "refund", "payout", "fetch_payment_intent", "fetch_refund",
@@ -53,8 +55,6 @@ class PaymentGateway(ABC):
 def _counted(operation, method):
     @functools.wraps(method)
     def call(self, *args, **kwargs):
-        from marketplace.kernel.observability import GATEWAY_CALLS
-
         try:
             result = method(self, *args, **kwargs)
         except Exception:

@@ -1,5 +1,7 @@
 """Listings' tables. One module per concern; import from here."""
 # ruff: noqa: I001  (the outbox hook must be imported after the models it watches)
+from sqlalchemy.orm import selectinload
+
 from .register import (  # noqa: F401
     ENCUMBRANCE_KINDS, HOLDER_TYPES, LICENCE_TYPES, Encumbrance, ListingRight, Right, RightClaim, RightEvent,
     RightHolder,
@@ -16,16 +18,12 @@ from .open_licence import OPEN_LICENCE_STATUSES, OpenLicence  # noqa: F401  (iss
 def for_listing_page():
     """Loader options for one listing shown in full (page, API): its rights (holders, encumbrances), auction,
     organisation and seller, each in one query whatever the number of rights in a bundle."""
-    from sqlalchemy.orm import selectinload
-
     return [with_rights(), selectinload(Listing.auction), selectinload(Listing.organization),
             selectinload(Listing.seller)]
 
 
 def with_rights():
     """Loader option: a listing's register entries with their holders and encumbrances, in a few queries."""
-    from sqlalchemy.orm import selectinload
-
     return selectinload(Listing.items).selectinload(ListingRight.right).options(
         selectinload(Right.holders), selectinload(Right.encumbrances))
 
