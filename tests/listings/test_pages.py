@@ -258,3 +258,16 @@ def test_similar_marks_warning_and_bundle_on_the_edit_page(client, seller, as_us
     assert client.post(f"/listings/{second.id}/bundle", data={"bundle": ["999"]}).status_code == 302
     res = client.post(f"/listings/{first.id}/reopen")
     assert res.status_code == 302 and db.session.get(Listing, first.id).status == "draft"
+
+
+def test_the_right_page_says_a_pending_application_has_no_term_yet(client):
+    """Issue 17: a pending application says so instead of showing a term; a granted right shows its term's end."""
+    seller = factories.make_user("seller")
+    granted = factories.make_listing(seller).rights[0]
+    pending = factories.make_listing(seller).rights[0]
+    pending.legal_status, pending.grant_date = "pending", None
+    db.session.commit()
+    page = client.get(f"/rights/patent/{pending.number}").get_data(as_text=True)
+    assert "申请中，授权后起算" in page and "保护期至" not in page
+    page = client.get(f"/rights/patent/{granted.number}").get_data(as_text=True)
+    assert "保护期至" in page and "申请中" not in page
