@@ -253,14 +253,28 @@ def as_user(client):
     return lambda user: login(client, user)
 
 
+class Outbox(list):
+    """The e-mail messages sent, in order; ``connections``: (host, port) of each SMTP connection opened;
+    ``failing``: addresses the server refuses (``SMTPRecipientsRefused``), which a test may change."""
+
+    def __init__(self):
+        super().__init__()
+        self.connections = []
+        self.failing = set()
+
+    @property
+    def sent(self):
+        return self
+
+
 @pytest.fixture
 def outbox(monkeypatch):
     """The e-mail messages sent (``smtplib.SMTP`` replaced by a recorder; the app still needs an SMTP_HOST)."""
-    sent = []
+    sent = Outbox()
 
     class SMTP:
-        def __init__(self, *args, **kwargs):
-            pass
+        def __init__(self, host=None, port=None, *args, **kwargs):
+            sent.connections.append((host, port))
 
         def __enter__(self):
             return self
@@ -269,6 +283,8 @@ def outbox(monkeypatch):
             return False
 
         def send_message(self, msg):
+            if msg["To"] in sent.failing:
+                raise smtplib.SMTPRecipientsRefused({msg["To"]: (550, b"mailbox unavailable")})
             sent.append(msg)
 
     monkeypatch.setattr(smtplib, "SMTP", SMTP)

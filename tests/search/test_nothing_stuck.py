@@ -2,7 +2,6 @@
 (in-app, e-mail) is delivered on its own, retried, never blocking the others; matching runs in `search sync`,
 not in the request; control characters are refused in saved searches and stripped from mail headers; saved
 searches per user are capped (MAX_SAVED_SEARCHES)."""
-import smtplib
 
 import pytest
 from sqlalchemy import func, select
@@ -18,32 +17,10 @@ from tests import factories
 from tests.search.conftest import make_search_listing
 
 
-class FakeSMTP:
-    """Collects sent messages; refuses any message to an address in ``failing``."""
-
-    sent = []
-    failing = set()
-
-    def __init__(self, host, port, timeout=None):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def send_message(self, msg):
-        if msg["To"] in self.failing:
-            raise smtplib.SMTPRecipientsRefused({msg["To"]: (550, b"mailbox unavailable")})
-        self.sent.append(msg)
-
-
 @pytest.fixture
-def smtp(monkeypatch):
-    FakeSMTP.sent, FakeSMTP.failing = [], set()
-    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
-    return FakeSMTP
+def smtp(outbox):
+    """The recorder of sent mail (tests/conftest.py ``outbox``): ``smtp.sent``, ``smtp.failing``."""
+    return outbox
 
 
 def _sync(runner):

@@ -1,5 +1,4 @@
 """Saved searches and the notifications they produce; the notifications API."""
-import smtplib
 
 import pytest
 
@@ -108,30 +107,14 @@ class TestEmail:
     def app_config(self):
         return {"SMTP_HOST": "smtp.test", "SMTP_PORT": 2525}
 
-    def test_email_is_sent_when_smtp_is_set(self, client, buyer, buyer_headers, monkeypatch, runner):
-        sent = []
-
-        class FakeSMTP:
-            def __init__(self, host, port, timeout=None):
-                sent.append((host, port))
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-            def send_message(self, msg):
-                sent.append(msg)
-
-        monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
+    def test_email_is_sent_when_smtp_is_set(self, client, buyer, buyer_headers, outbox, runner):
         save(client, buyer_headers, "逆变器")
         make_search_listing(title="一种光伏逆变器")
         db.session.commit()
-        assert sent == [], "no mail from the request that published the listing"
+        assert outbox == [], "no mail from the request that published the listing"
         assert runner.invoke(args=["search", "sync"]).exit_code == 0
-        assert sent[0] == ("smtp.test", 2525)
-        assert sent[1]["To"] == buyer.email
+        assert outbox.connections[0] == ("smtp.test", 2525)
+        assert outbox[0]["To"] == buyer.email
 
 
 def test_notifications_api_newest_first_with_unread_flag(client, buyer, buyer_headers):
