@@ -29,14 +29,15 @@ def show_in_form(form, exc):
         field = getattr(form, key, None)
         if field is not None and hasattr(field, "errors"):
             field.errors = list(field.errors) + [str(message)]
-        else:
+        elif str(message) not in form.form_errors:
             form.form_errors.append(str(message))
-    form.form_errors.append(exc.message)
+    if str(exc.message) not in {*map(str, exc.fields.values()), *form.form_errors}:
+        form.form_errors.append(exc.message)  # a reason already shown is not said twice
 
 
 def refusal_text(exc):
-    """A refusal in one line: its message, then what it says of each field."""
-    return " ".join([exc.message, *map(str, exc.fields.values())])
+    """A refusal in one line: its message, then what it says of each field, each reason once."""
+    return " ".join(dict.fromkeys(map(str, [exc.message, *exc.fields.values()])))
 
 
 def form_number(key, parse, message, field_message=None):

@@ -122,3 +122,28 @@ def test_a_view_may_send_more_statuses_to_the_error_page(app, client):
     assert _stored_name(user_id) == "原来的名字"
     r = client.post("/t/redirect/denied", follow_redirects=True)  # the default: shown above the page
     assert r.status_code == 200 and "只有卖方可以操作" in r.get_data(as_text=True)
+
+
+def test_a_refusal_says_each_reason_once():
+    """Issue 17: error messages never repeat themselves, on a flashed line or in a form."""
+    from flask_wtf import FlaskForm
+    from wtforms import StringField
+
+    from marketplace.kernel.webutil import refusal_text, show_in_form
+
+    same = ValidationError("金额无效", {"amount": "金额无效", "price": "金额无效"})
+    assert refusal_text(same) == "金额无效"
+    assert refusal_text(OUTCOMES["bad"]) == "输入有误 不是有效的金额"
+
+    class Form(FlaskForm):
+        amount = StringField()
+
+    from flask import Flask
+
+    with Flask(__name__).test_request_context():
+        form = Form(meta={"csrf": False})
+        show_in_form(form, ValidationError("金额无效", {"amount": "金额无效", "other": "请填写"}))
+        assert form.amount.errors == ["金额无效"] and form.form_errors == ["请填写"]
+        form = Form(meta={"csrf": False})
+        show_in_form(form, OUTCOMES["bad"])
+        assert form.amount.errors == ["不是有效的金额"] and form.form_errors == ["输入有误"]
