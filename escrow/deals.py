@@ -48,7 +48,7 @@ from . import contracts, deposits, fees, gateway_calls, gateways, ledger, machin
 from .fees import platform_fee
 from .gateways import get_gateway
 from .ledger import Leg
-from .models import Deal, DealEvent, Document
+from .models import Deal, DealEvent, Document, JournalEntry
 from .timeline import deal_title
 
 # --- errors -------------------------------------------------------------------------
@@ -899,12 +899,13 @@ def _flag_for_claim(deal, flag, note, now):
 
 def _hold_release(deal, note, now):
     """A claim upheld after release, before the seller was paid: the release is reversed (seller_payable and
-    the fee back into escrow, key ``deal:{id}:release_held``) and the payout blocked; an operator decides
+    the fee back into escrow, key ``deal:{id}:release_held``, ``…:release_held:2`` … for each hold: ``_round_key``)
+    and the payout blocked; an operator decides
     (release again, refund, split). A Connect payout whose outcome is unknown may have reached the seller:
     operators are told to reconcile it."""
     credit = _fee_vouchers().booked_credit(deal)  # the vouchers' part of the fee stays booked (finance.deal_fees)
     share = (deal.payout_amount or 0) + (deal.fee or 0) - credit
-    ledger.post(f"deal:{deal.id}:release_held", "release_held",
+    ledger.post(_round_key(deal, "release_held"), "release_held",
                 [Leg("seller_payable", -(deal.payout_amount or 0)), Leg("platform_revenue", -((deal.fee or 0) - credit)),
                  Leg("escrow", share)], deal=deal, currency=deal.currency,
                 memo=msg(N_("权属异议成立：放款撤回，款项回到托管，待运营裁决")), now=now)
@@ -917,8 +918,20 @@ def _hold_release(deal, note, now):
 
 
 def release_key(deal):
-    """The ledger key of the deal's release: a second release after a hold (``_hold_release``) is its own."""
-    return f"deal:{deal.id}:release:2" if ledger.find_entry(f"deal:{deal.id}:release_held") else f"deal:{deal.id}:release"
+    """The ledger key of the deal's release: each release after a hold (``_hold_release``) is its own."""
+    return _round_key(deal, "release")
+
+
+def _round_key(deal, name):
+    """The ledger key of the deal's ``name`` entry (``release`` or ``release_held``) in the current round: a deal
+    may be released, held back by an upheld claim, released again by an operator's decision, held back by
+    another claim, and so on. Round 1 is ``deal:{id}:{name}``; after n holds, ``deal:{id}:{name}:{n + 1}``. A
+    fixed key made the second hold a replay of the first: nothing was booked while the deal moved to disputed,
+    and the money stayed with the seller (found by the escrow state machine, tests/invariants/test_regressions.py).
+    The idempotency the key gives is kept: one round's entry is booked once, under the deal's row lock."""
+    holds = db.session.scalar(select(func.count(JournalEntry.id)).where(
+        JournalEntry.deal_id == deal.id, JournalEntry.kind == "release_held"))
+    return f"deal:{deal.id}:{name}" + (f":{holds + 1}" if holds else "")
 
 
 # --- deadlines ---------------------------------------------------------------------------------
