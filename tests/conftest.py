@@ -262,10 +262,6 @@ class Outbox(list):
         self.connections = []
         self.failing = set()
 
-    @property
-    def sent(self):
-        return self
-
 
 @pytest.fixture
 def outbox(monkeypatch):

@@ -17,12 +17,6 @@ from tests import factories
 from tests.search.conftest import make_search_listing
 
 
-@pytest.fixture
-def smtp(outbox):
-    """The recorder of sent mail (tests/conftest.py ``outbox``): ``smtp.sent``, ``smtp.failing``."""
-    return outbox
-
-
 def _sync(runner):
     result = runner.invoke(args=["search", "sync"])
     assert result.exit_code == 0, result.output
@@ -93,29 +87,29 @@ class TestEachNoticeOnItsOwn:
     def app_config(self):
         return {"SMTP_HOST": "smtp.test", "NOTIFY_MAX_ATTEMPTS": 3}
 
-    def test_a_failing_mail_is_retried_and_does_not_stop_the_others(self, app, client, runner, smtp):
+    def test_a_failing_mail_is_retried_and_does_not_stop_the_others(self, app, client, runner, outbox):
         unlucky, lucky = factories.make_user("buyer"), factories.make_user("buyer")
         _saved(unlucky, "逆变器")
         _saved(lucky, "逆变器")
-        smtp.failing = {unlucky.email}
+        outbox.failing = {unlucky.email}
         make_search_listing(title="一种光伏逆变器")
         db.session.commit()
         _sync(runner)
-        assert [m["To"] for m in smtp.sent] == [lucky.email]
+        assert [m["To"] for m in outbox] == [lucky.email]
         assert len(_notes(lucky)) == 1 and len(_notes(unlucky)) == 1, "the in-app notification is not held back"
         notice = db.session.query(SavedSearchNotice).join(SavedSearch).filter(SavedSearch.user_id == unlucky.id).one()
         assert notice.mailed_at is None and notice.attempts == 1
-        smtp.failing = set()
+        outbox.failing = set()
         _sync(runner)
-        assert [m["To"] for m in smtp.sent] == [lucky.email, unlucky.email]
+        assert [m["To"] for m in outbox] == [lucky.email, unlucky.email]
         assert len(_notes(unlucky)) == 1, "a retried mail does not repeat the in-app notification"
         _sync(runner)
-        assert len(smtp.sent) == 2, "nothing sent twice"
+        assert len(outbox) == 2, "nothing sent twice"
 
-    def test_a_mail_that_always_fails_is_given_up_after_the_set_attempts(self, app, client, runner, smtp):
+    def test_a_mail_that_always_fails_is_given_up_after_the_set_attempts(self, app, client, runner, outbox):
         unlucky = factories.make_user("buyer")
         _saved(unlucky, "逆变器")
-        smtp.failing = {unlucky.email}
+        outbox.failing = {unlucky.email}
         make_search_listing(title="一种光伏逆变器")
         db.session.commit()
         for _ in range(5):
@@ -124,7 +118,7 @@ class TestEachNoticeOnItsOwn:
         assert notice.attempts == 3 and notice.mailed_at is None
         assert saved_module.pending_notices() == []
 
-    def test_a_failing_in_app_notification_is_retried_without_blocking_the_next(self, app, client, runner, smtp,
+    def test_a_failing_in_app_notification_is_retried_without_blocking_the_next(self, app, client, runner, outbox,
                                                                                 monkeypatch):
         first, second = factories.make_user("buyer"), factories.make_user("buyer")
         _saved(first, "逆变器")
@@ -145,7 +139,7 @@ class TestEachNoticeOnItsOwn:
         assert _notes(first) == [] and len(_notes(second)) == 1
         _sync(runner)
         assert len(_notes(first)) == 1 and len(_notes(second)) == 1
-        assert sorted(m["To"] for m in smtp.sent) == sorted([first.email, second.email])
+        assert sorted(m["To"] for m in outbox) == sorted([first.email, second.email])
 
 
 class TestOneBadRowStopsNothing:
@@ -154,21 +148,21 @@ class TestOneBadRowStopsNothing:
         return {"SMTP_HOST": "smtp.test", "MAIL_FROM": "IP Mart <noreply@ipmart.test>\r\nBcc: spy@evil.test"}
 
     def test_control_characters_and_a_failing_mail_stop_neither_indexing_nor_the_others(self, app, client, runner,
-                                                                                       smtp):
+                                                                                       outbox):
         hostile, bounced, fine = (factories.make_user("buyer") for _ in range(3))
         _saved(hostile, "逆变器\r\n\x1b\u202e\x07\t")  # matches; its subject must not break the mail
         _saved(fine, "逆变器")
         _saved(bounced, "逆变器")
         long_words = _saved(factories.make_user("buyer"), "逆变器 " + "光" * 190)  # a 200-character saved search
-        smtp.failing = {bounced.email}
+        outbox.failing = {bounced.email}
         listing = make_search_listing(title="一种光伏逆变器 " + "光" * 10)
         db.session.commit()
         _sync(runner)
         assert _searchable(client, "逆变器") == 1
         long_words_owner = db.session.get(SavedSearch, long_words.id).user_id
-        to = sorted(m["To"] for m in smtp.sent)
+        to = sorted(m["To"] for m in outbox)
         assert to == sorted([hostile.email, fine.email, db.session.get(User, long_words_owner).email])
-        for msg in smtp.sent:
+        for msg in outbox:
             for name in ("Subject", "To", "From"):
                 assert "\r" not in msg[name] and "\n" not in msg[name] and "\x1b" not in msg[name], msg[name]
             assert msg["Bcc"] is None and "spy@evil.test" not in (msg["Bcc"] or "")
