@@ -200,7 +200,7 @@ def test_unpaid_strikes_restrict_the_buyer_through_a_credit_record(seller, buyer
     db.session.commit()
     # two strikes: warned by a notice, nothing restricted yet
     assert buyer.credit_level == "good" and db.session.query(CreditRecord).count() == 0
-    notices = db.session.query(Notification).filter_by(user_id=buyer.id, kind="credit").all()
+    notices = db.session.query(Notification).filter_by(user_id=buyer.id, kind="credit").order_by(Notification.id).all()
     assert len(notices) == 2 and "第 2 笔" in notices[-1].body
     later = now + timedelta(days=20)
     third = _unpaid_deal(seller, buyer, later)
