@@ -230,7 +230,7 @@ def test_statements_are_uploaded_by_the_applicant_and_read_by_those_who_see_the_
     import io
 
     aid = _apply(client, desk).get_json()["application"]["id"]
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    pdf = factories.PDF
 
     def upload(user):
         return api(client, user, "POST", f"/loans/{aid}/statements",

@@ -24,7 +24,7 @@ from tests.probes import nothing_changes
 
 from .conftest import take_and_pay
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = factories.PDF
 
 
 def _utc_after(day, days=1):
