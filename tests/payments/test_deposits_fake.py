@@ -227,3 +227,26 @@ def test_deposit_by_bank_balance_by_card_each_part_returns_through_its_own_way(a
     assert db.session.query(RefundInstruction).filter_by(deal_id=deal.id).one().status == "paid"
     check_books([deal.id])
     check_deposits()
+
+
+def test_the_bidder_pays_a_card_deposit_on_the_payment_element_in_either_language(
+        client, as_user, auction, fake_stripe):
+    bidder = factories.make_user("buyer")
+    db.session.commit()
+    deposit = deposits.open_deposit(auction.id, bidder)
+    deposit.gateway = "fake_stripe"
+    db.session.commit()
+    as_user(bidder)
+    page = client.get(f"/deposits/{deposit.id}")
+    assert page.status_code == 200 and "payment-element" not in page.get_data(as_text=True)
+
+    page = client.post(f"/deposits/{deposit.id}/pay/card")
+    html = page.get_data(as_text=True)
+    intent = next(iter(fake_stripe.intents.values()))
+    assert page.status_code == 200 and intent["amount"] == DEPOSIT
+    assert f'data-client-secret="{intent["client_secret"]}"' in html and 'data-locale="zh"' in html
+    assert "确认支付 ¥500.00" in html or "确认支付 ¥500" in html
+    assert f'data-return-url="http://localhost/deposits/{deposit.id}"' in html
+
+    html = client.post(f"/deposits/{deposit.id}/pay/card?lang=en").get_data(as_text=True)
+    assert 'data-locale="en"' in html and "Pay ¥500" in html
