@@ -255,12 +255,20 @@ def as_user(client):
 
 class Outbox(list):
     """The e-mail messages sent, in order; ``connections``: (host, port) of each SMTP connection opened;
-    ``failing``: addresses the server refuses (``SMTPRecipientsRefused``), which a test may change."""
+    ``failing``: addresses the server refuses (``SMTPRecipientsRefused``), and ``down``: the server drops every
+    message (``SMTPServerDisconnected``), both of which a test may change; ``in_transaction``: for each message
+    handed to the server, whether the sending session still held unsent mail of an open transaction."""
 
     def __init__(self):
         super().__init__()
         self.connections = []
         self.failing = set()
+        self.down = False
+        self.in_transaction = []
+
+    def addressed(self):
+        """(To, Subject) of each message sent."""
+        return [(m["To"], m["Subject"]) for m in self]
 
 
 @pytest.fixture
@@ -279,6 +287,9 @@ def outbox(monkeypatch):
             return False
 
         def send_message(self, msg):
+            sent.in_transaction.append(bool(db.session.info.get("mail_after_commit")))
+            if sent.down:
+                raise smtplib.SMTPServerDisconnected("mail server down")
             if msg["To"] in sent.failing:
                 raise smtplib.SMTPRecipientsRefused({msg["To"]: (550, b"mailbox unavailable")})
             sent.append(msg)

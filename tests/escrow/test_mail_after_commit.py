@@ -3,7 +3,6 @@ rolls back or half-applies a deal step, and a step that rolls back sends nothing
 
 In both job modes (issue 21): in-process at the commit (no REDIS_URL), or as an RQ "mail" job that a worker
 sends (``run_jobs``: a burst worker; retried, then kept in the failed registry when the server stays down)."""
-import smtplib
 
 import pytest
 
@@ -33,38 +32,13 @@ def _clean_redis(app):
     jobs.set_app(None)
 
 
-class Recorder:
-    def __init__(self, fail=False):
-        self.sent, self.fail, self.in_transaction = [], fail, []
-
-    def smtp(self, *args, **kwargs):
-        recorder = self
-
-        class SMTP:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-            def send_message(self, msg):
-                recorder.in_transaction.append(db.session.info.get("mail_after_commit") is not None
-                                               and bool(db.session.info.get("mail_after_commit")))
-                if recorder.fail:
-                    raise smtplib.SMTPServerDisconnected("mail server down")
-                recorder.sent.append((msg["To"], msg["Subject"]))
-
-        return SMTP()
-
-
-def test_mail_is_sent_after_commit_and_a_failing_server_changes_nothing(app, open_deal, parties, monkeypatch):
-    recorder = Recorder(fail=True)
-    monkeypatch.setattr(smtplib, "SMTP", recorder.smtp)
+def test_mail_is_sent_after_commit_and_a_failing_server_changes_nothing(app, open_deal, parties, outbox):
+    outbox.down = True
     deal = open_deal()
     run_jobs(app)
     failed_before = jobs.queue(False, app).failed_job_registry.count if jobs.enabled(app) else 0
     deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price, parties.operator)
-    assert recorder.sent == []  # nothing before the commit
+    assert outbox.addressed() == []  # nothing before the commit
     db.session.commit()  # the mail server fails after the commit: logged, the deal step stands
     run_jobs(app)
     deal = db.session.get(Deal, deal.id)
@@ -73,23 +47,19 @@ def test_mail_is_sent_after_commit_and_a_failing_server_changes_nothing(app, ope
         assert jobs.queue(False, app).failed_job_registry.count - failed_before == 2  # the buyer's and seller's
 
 
-def test_mail_goes_out_once_committed(app, open_deal, parties, monkeypatch):
-    recorder = Recorder()
-    monkeypatch.setattr(smtplib, "SMTP", recorder.smtp)
+def test_mail_goes_out_once_committed(app, open_deal, parties, outbox):
     deal = open_deal()
     run_jobs(app)  # mail of the steps before (worker mode)
-    recorder.sent.clear()
+    outbox.clear()
     deals.confirm_offline_payment(deal.id, deal.payment_reference, deal.price, parties.operator)
-    assert recorder.sent == []
+    assert outbox.addressed() == []
     db.session.commit()
     run_jobs(app)
-    assert {to for to, _subject in recorder.sent} == {parties.buyer.email, parties.seller.email}
-    assert not any(recorder.in_transaction)
+    assert {to for to, _subject in outbox.addressed()} == {parties.buyer.email, parties.seller.email}
+    assert not any(outbox.in_transaction)
 
 
-def test_a_step_that_rolls_back_sends_nothing(app, open_deal, parties, monkeypatch):
-    recorder = Recorder()
-    monkeypatch.setattr(smtplib, "SMTP", recorder.smtp)
+def test_a_step_that_rolls_back_sends_nothing(app, open_deal, parties, outbox):
     deal = drive(open_deal().id, "released", parties)
     from escrow import payouts
 
@@ -97,27 +67,25 @@ def test_a_step_that_rolls_back_sends_nothing(app, open_deal, parties, monkeypat
                            parties.seller.organization.name)  # a change: payouts held
     db.session.commit()
     run_jobs(app)  # mail of the steps before (worker mode)
-    recorder.sent.clear()
+    outbox.clear()
     with pytest.raises(Conflict):
         deals.mark_payout_paid(deal.id, "BOC-ROLLBACK-1", parties.operator)
     db.session.rollback()
     db.session.commit()
     run_jobs(app)
-    assert recorder.sent == [] and db.session.get(Deal, deal.id).state == "released"
+    assert outbox.addressed() == [] and db.session.get(Deal, deal.id).state == "released"
 
 
-def test_offer_mail_goes_out_after_commit_too(app, seller, buyer, monkeypatch):
+def test_offer_mail_goes_out_after_commit_too(app, seller, buyer, outbox):
     from listings import bidding
     from tests import factories
 
-    recorder = Recorder()
-    monkeypatch.setattr(smtplib, "SMTP", recorder.smtp)
     listing = factories.make_listing(seller, price=None, price_mode="negotiable")
     db.session.commit()
     run_jobs(app)  # mail of the steps before (worker mode)
-    recorder.sent.clear()
+    outbox.clear()
     bidding.make_offer(listing.id, buyer, 50_000_00, "assignment", "诚意报价")
-    assert recorder.sent == []
+    assert outbox.addressed() == []
     db.session.commit()
     run_jobs(app)
-    assert [to for to, _subject in recorder.sent] == [seller.email]
+    assert [to for to, _subject in outbox.addressed()] == [seller.email]

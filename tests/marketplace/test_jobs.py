@@ -1,7 +1,6 @@
 """Background jobs (issue 21) in both modes: without REDIS_URL the work runs in-process after commit as before;
 with it, RQ jobs on the machine's Redis, run here by a burst worker (tests/jobhelp.py)."""
 import logging
-import smtplib
 
 import pytest
 
@@ -29,37 +28,6 @@ def _clean_redis(app):
     yield
     forget_keys(app)
     jobs.set_app(None)
-
-
-class Mailbox:
-    """smtplib.SMTP stand-in: records what was sent, or fails while ``down``."""
-
-    def __init__(self):
-        self.sent, self.down = [], False
-
-    def smtp(self, *args, **kwargs):
-        box = self
-
-        class SMTP:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-            def send_message(self, msg):
-                if box.down:
-                    raise smtplib.SMTPServerDisconnected("mail server down")
-                box.sent.append((msg["To"], msg["Subject"]))
-
-        return SMTP()
-
-
-@pytest.fixture
-def mailbox(monkeypatch):
-    box = Mailbox()
-    monkeypatch.setattr(smtplib, "SMTP", box.smtp)
-    return box
 
 
 def _found(client, q):
@@ -104,23 +72,23 @@ def test_many_commits_queue_one_drain(app, client, mode):
     assert len(_found(client, "固态电池")) == 3
 
 
-def test_deal_mail_is_sent_after_commit_in_both_modes(app, mode, mailbox):
+def test_deal_mail_is_sent_after_commit_in_both_modes(app, mode, outbox):
     from escrow import deals
 
     buyer, seller = factories.make_user("buyer"), factories.make_user("seller")
     listing = factories.make_listing(seller)
     db.session.commit()
     deals.open_deal(listing, buyer, listing.price, "assignment", "purchase")
-    assert mailbox.sent == []
+    assert outbox.addressed() == []
     db.session.commit()
     if mode == "redis":
-        assert mailbox.sent == []  # queued, not sent by the web process
+        assert outbox.addressed() == []  # queued, not sent by the web process
         assert {j.args[0] for j in jobs.queue(False, app).jobs} == {"mail"}
         run_jobs(app)
-    assert {to for to, _ in mailbox.sent} == {buyer.email, seller.email}
+    assert {to for to, _ in outbox.addressed()} == {buyer.email, seller.email}
 
 
-def test_mail_to_a_user_deleted_meanwhile_is_a_logged_no_op(app, mode, mailbox, caplog):
+def test_mail_to_a_user_deleted_meanwhile_is_a_logged_no_op(app, mode, outbox, caplog):
     if mode != "redis":
         pytest.skip("worker mode only: in-process mail is sent at the commit")
     from marketplace.kernel.notify import notify
@@ -133,7 +101,7 @@ def test_mail_to_a_user_deleted_meanwhile_is_a_logged_no_op(app, mode, mailbox, 
     db.session.commit()
     caplog.set_level(logging.INFO, logger="ipmart.jobs")
     run_jobs(app)
-    assert mailbox.sent == []
+    assert outbox.addressed() == []
     assert jobs.queue(False, app).failed_job_registry.count == 0  # not a failure: nothing to retry
     assert any("no-op" in r.getMessage() for r in caplog.records if r.name == "ipmart.jobs")
     assert 'ipmart_jobs_total{job="mail",outcome="noop"} 1.0' in _metrics(app)
@@ -143,7 +111,7 @@ def _metrics(app):
     return app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data(as_text=True)
 
 
-def test_a_failing_mail_is_retried_then_kept_as_failed_and_can_be_requeued(app, mode, mailbox):
+def test_a_failing_mail_is_retried_then_kept_as_failed_and_can_be_requeued(app, mode, outbox):
     if mode != "redis":
         pytest.skip("worker mode only")
     from marketplace.kernel.notify import notify
@@ -151,7 +119,7 @@ def test_a_failing_mail_is_retried_then_kept_as_failed_and_can_be_requeued(app, 
     user = factories.make_user("buyer")
     db.session.commit()
     notify(user, "deal", "交易状态更新", "正文")
-    mailbox.down = True
+    outbox.down = True
     db.session.commit()
     run_jobs(app)  # the first try and both retries (intervals 0 in tests) fail
     registry = jobs.queue(False, app).failed_job_registry
@@ -164,10 +132,10 @@ def test_a_failing_mail_is_retried_then_kept_as_failed_and_can_be_requeued(app, 
     runner = app.test_cli_runner()
     listed = runner.invoke(args=["jobs", "failed"])
     assert listed.exit_code == 0 and "mail" in listed.output and "1 failed job(s)" in listed.output
-    mailbox.down = False
+    outbox.down = False
     assert "requeued 1" in runner.invoke(args=["jobs", "retry", "--all"]).output
     run_jobs(app)
-    assert mailbox.sent == [(user.email, "交易状态更新")] and registry.count == 0
+    assert outbox.addressed() == [(user.email, "交易状态更新")] and registry.count == 0
 
 
 def test_periodic_work_is_scheduled_by_the_worker_and_runs_once_per_period(app, mode):
@@ -224,7 +192,7 @@ def test_redis_down_never_fails_the_request(app, client, mode):
 
 
 
-def test_the_operator_console_shows_failed_jobs(app, mode, mailbox):
+def test_the_operator_console_shows_failed_jobs(app, mode, outbox):
     from marketplace.kernel.notify import notify
 
     operator = factories.make_user("operator")
@@ -238,7 +206,7 @@ def test_the_operator_console_shows_failed_jobs(app, mode, mailbox):
         return
     assert "后台任务" in page and "失败 0" in page
     notify(user, "deal", "交易状态更新", "正文")
-    mailbox.down = True
+    outbox.down = True
     db.session.commit()
     run_jobs(app)
     page = client.get("/operator/").get_data(as_text=True)
