@@ -6,19 +6,21 @@ Operators: ``/operator/payout-accounts`` (verify, reject, send the small amount)
 (record the bank reference of a refund). Thin: each POST calls one service in ``escrow.payouts`` or
 ``escrow.refunds`` and commits once; bad input re-renders the form with the error (422).
 """
-import re
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, query_args, require_user
 from marketplace.kernel.errors import PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db
+from marketplace.kernel.numbers import parse_int
 from marketplace.kernel.viewutil import operator_required
 from marketplace.kernel.webutil import act, show_in_form
 
 from . import deals, fees, payouts, refunds
+from . import schemas as sc
+from . import serializers as out
 from .forms import ActionForm
 from .models import Deal
 from .payout_forms import BankAccountForm, MicroDepositForm, ReferenceForm, RejectForm
@@ -181,31 +183,6 @@ def refund_paid(deal_id):
 # --- API --------------------------------------------------------------------------------------------
 
 TAGS = ["payouts"]
-_BANK = {"type": "object", "required": ["bank", "branch", "account_number", "account_name"],
-         "properties": {"bank": {"type": "string", "maxLength": 60}, "branch": {"type": "string", "maxLength": 100},
-                        "account_number": {"type": "string", "maxLength": 60,
-                                           "description": "8–30 digits (spaces and hyphens ignored)"},
-                        "account_name": {"type": "string", "maxLength": 200,
-                                         "description": "must be the payee's (organisation's or person's) name"}}}
-_ACCOUNT = {"type": "object", "nullable": True, "properties": {
-    "id": {"type": "integer"}, "bank": {"type": "string"}, "branch": {"type": "string"},
-    "account_number": {"type": "string", "description": "masked to the last 4 digits except for operators"},
-    "account_name": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "verified", "rejected"]},
-    "method": {"type": "string", "nullable": True}, "micro_deposit_sent": {"type": "boolean"},
-    "micro_attempts_left": {"type": "integer"}, "hold_until": {"type": "string", "nullable": True},
-    "verified_at": {"type": "string", "nullable": True}, "note": {"type": "string", "nullable": True}}}
-_ACCOUNT_RESPONSE = {"type": "object", "required": ["account"], "properties": {"account": _ACCOUNT}}
-_REFUND = {"type": "object", "properties": {
-    "deal_id": {"type": "integer"}, "amount": {"type": "integer"}, "currency": {"type": "string"},
-    "reason": {"type": "string"}, "status": {"type": "string", "enum": ["awaiting_account", "ready", "paid"]},
-    "account": {"type": "object", "nullable": True}, "bank_reference": {"type": "string", "nullable": True}}}
-QUOTE = {"type": "object", "required": ["price", "fee_bps", "fee", "seller_net"], "properties": {
-    "price": {"type": "integer", "description": "fen the buyer pays"},
-    "fee_bps": {"type": "integer", "description": "platform fee rate in basis points, fixed when a deal opens"},
-    "fee": {"type": "integer", "description": "platform fee in fen, paid by the seller"},
-    "seller_net": {"type": "integer", "description": "fen the seller receives: price - fee"}}}
-
-
 def _seller():
     user = require_user("seller")
     return user
@@ -213,7 +190,7 @@ def _seller():
 
 @api.get("/payout-account")
 @doc("My payout account (seller): the current one, number masked to the last 4 digits", tags=TAGS,
-     responses={"200": _ACCOUNT_RESPONSE})
+     responses={"200": out.PayoutAccountAnswer})
 def api_payout_account():
     user = _seller()
     return jsonify({"account": payouts.serialize(payouts.current_account(payouts.payee_of_user(user)))})
@@ -221,7 +198,7 @@ def api_payout_account():
 
 @api.put("/payout-account")
 @doc("Record or change my payout account (seller): verified again; a change holds bank payouts for "
-     "PAYOUT_ACCOUNT_HOLD_HOURS", tags=TAGS, request_schema=_BANK, responses={"201": _ACCOUNT_RESPONSE})
+     "PAYOUT_ACCOUNT_HOLD_HOURS", tags=TAGS, request_schema=sc.BankAccount, responses={"201": out.PayoutAccountAnswer})
 @commit_after
 def api_payout_account_put():
     user = _seller()
@@ -233,9 +210,7 @@ def api_payout_account_put():
 
 @api.post("/payout-account/micro-deposit")
 @doc("Enter back the small amount the platform sent (seller); a wrong amount uses one of 3 attempts", tags=TAGS,
-     request_schema={"type": "object", "required": ["amount"],
-                     "properties": {"amount": {"type": "integer", "minimum": 1, "maximum": 99}}},
-     responses={"200": _ACCOUNT_RESPONSE, "422": None})
+     request_schema=sc.MicroDeposit, responses={"200": out.PayoutAccountAnswer, "422": None})
 def api_micro_deposit():
     user = _seller()
     data = json_body()
@@ -257,7 +232,7 @@ def _operator():
 
 @api.get("/operator/payout-accounts")
 @doc("Payout accounts waiting for verification (operator), with full account numbers", tags=TAGS,
-     responses={"200": {"type": "object", "properties": {"accounts": {"type": "array", "items": _ACCOUNT}}}})
+     responses={"200": out.PayoutAccountsAnswer})
 def api_accounts_queue():
     _operator()
     return jsonify({"accounts": [payouts.serialize(a, operator=True) for a in payouts.pending_accounts()]})
@@ -270,7 +245,7 @@ def _account_action(account_id, run):
 
 
 @api.post("/operator/payout-accounts/<int:account_id>/verify")
-@doc("Verify a payout account against its documents (operator)", tags=TAGS, responses={"200": _ACCOUNT_RESPONSE})
+@doc("Verify a payout account against its documents (operator)", tags=TAGS, responses={"200": out.PayoutAccountAnswer})
 @commit_after
 def api_account_verify(account_id):
     return _account_action(account_id, lambda user: payouts.verify_account(account_id, user))
@@ -278,9 +253,7 @@ def api_account_verify(account_id):
 
 @api.post("/operator/payout-accounts/<int:account_id>/reject")
 @doc("Reject a payout account with the reason (operator)", tags=TAGS,
-     request_schema={"type": "object", "required": ["note"],
-                     "properties": {"note": {"type": "string", "minLength": 2, "maxLength": 300}}},
-     responses={"200": _ACCOUNT_RESPONSE})
+     request_schema=sc.RejectAccount, responses={"200": out.PayoutAccountAnswer})
 @commit_after
 def api_account_reject(account_id):
     note = json_body().get("note")
@@ -289,9 +262,7 @@ def api_account_reject(account_id):
 
 @api.post("/operator/payout-accounts/<int:account_id>/micro-deposit")
 @doc("Record the small amount (1–99 fen) sent to the account for the seller to enter back (operator)", tags=TAGS,
-     request_schema={"type": "object", "required": ["amount"],
-                     "properties": {"amount": {"type": "integer", "minimum": 1, "maximum": 99}}},
-     responses={"200": _ACCOUNT_RESPONSE})
+     request_schema=sc.MicroDeposit, responses={"200": out.PayoutAccountAnswer})
 @commit_after
 def api_account_micro(account_id):
     amount = json_body().get("amount")
@@ -300,7 +271,7 @@ def api_account_micro(account_id):
 
 @api.get("/operator/refunds")
 @doc("Refund instructions waiting for the bank (operator), with the buyers' full account numbers", tags=TAGS,
-     responses={"200": {"type": "object", "properties": {"refunds": {"type": "array", "items": _REFUND}}}})
+     responses={"200": out.RefundsAnswer})
 def api_refund_queue():
     _operator()
     return jsonify({"refunds": [refunds.serialize(r, operator=True) for r in refunds.queue()]})
@@ -308,7 +279,7 @@ def api_refund_queue():
 
 @api.get("/deals/<int:deal_id>/refund")
 @doc("The deal's bank refund instruction (buyer, seller or operator; account masked except for operators)",
-     tags=TAGS, responses={"200": {"type": "object", "properties": {"refund": {**_REFUND, "nullable": True}}}})
+     tags=TAGS, responses={"200": out.RefundAnswer})
 def api_refund(deal_id):
     user = require_user()
     deal = deals.get_deal_for(deal_id, user)
@@ -317,7 +288,7 @@ def api_refund(deal_id):
 
 @api.put("/deals/<int:deal_id>/refund-account")
 @doc("Enter the account a bank refund goes back to (buyer; held in the buyer's own name)", tags=TAGS,
-     request_schema=_BANK, responses={"200": {"type": "object", "properties": {"refund": _REFUND}}})
+     request_schema=sc.BankAccount, responses={"200": out.RefundAnswer})
 @commit_after
 def api_refund_account(deal_id):
     user = require_user()
@@ -330,9 +301,7 @@ def api_refund_account(deal_id):
 
 @api.post("/deals/<int:deal_id>/refund-paid")
 @doc("Record the bank reference of a refund transfer (operator): the refund is booked; a reference is used once",
-     tags=TAGS, request_schema={"type": "object", "required": ["reference"],
-                                "properties": {"reference": {"type": "string", "minLength": 4, "maxLength": 100}}},
-     responses={"200": {"type": "object", "properties": {"refund": _REFUND}}})
+     tags=TAGS, request_schema=sc.RefundPaid, responses={"200": out.RefundAnswer})
 @commit_after
 def api_refund_paid(deal_id):
     user = require_user()
@@ -345,16 +314,9 @@ def api_refund_paid(deal_id):
 @api.get("/fees/quote")
 @doc("What a price means for both sides before anyone commits: the buyer pays the price, the seller gets "
      "price - fee (at the current rate, which a deal opened now keeps)", tags=["deals"],
-     parameters=[{"name": "price", "in": "query", "required": True,
-                  "schema": {"type": "integer", "minimum": 1, "maximum": 10**13}}],
-     responses={"200": QUOTE, "422": None}, auth=False)
+     query_schema=sc.FeeQuoteQuery, responses={"200": out.FeeQuote, "422": None}, auth=False)
 def api_fee_quote():
-    raw = request.args.get("price", "")
-    price = int(raw) if re.fullmatch(r"[0-9]{1,14}", raw) else None
-    result = fees.quote(price)
-    if result is None:
-        raise ValidationError(_("价格须为正整数（分）"), {"price": _("正整数，单位：分")})
-    return jsonify(result)
+    return jsonify(fees.quote(parse_int(query_args()["price"])))  # the schema: a whole number of fen, 1 to 10^13
 
 
 @bp.app_template_global()

@@ -39,7 +39,9 @@ from .payout_models import PayoutAccount
 MICRO_ATTEMPTS = 3  # wrong amounts a seller may enter back before the account must be entered again
 MICRO_MIN, MICRO_MAX = 1, 99  # fen
 ACCOUNT_NUMBER = re.compile(r"[0-9]{8,30}")  # Chinese bank account numbers: 8 to 30 digits (对公 often 12–25)
+ACCOUNT_NUMBER_MAX = 60  # characters as typed (spaces and hyphens included)
 LIMITS = {"bank": 60, "branch": 100, "account_name": 200}
+REJECT_NOTE = (2, 300)  # characters of an operator's reason for rejecting an account
 
 
 # --- who is paid ----------------------------------------------------------------------------
@@ -112,7 +114,7 @@ def clean_bank_fields(bank, branch, account_number, account_name):
         elif len(values[key]) > limit:
             errors[key] = _("不超过 %(n)s 个字", n=limit)
     number = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", values["account_number"]))  # full-width digits too
-    if len(values["account_number"]) > 60 or not ACCOUNT_NUMBER.fullmatch(number):
+    if len(values["account_number"]) > ACCOUNT_NUMBER_MAX or not ACCOUNT_NUMBER.fullmatch(number):
         errors["account_number"] = _("银行账号应为 8–30 位数字（可含空格）")
     if errors:
         raise ValidationError(_("银行账户信息有误，未保存"), errors)
@@ -185,7 +187,7 @@ def confirm_micro_deposit(user, amount, now=None):
     account = current_account(payee_of_user(user))
     if account is None or account.status != "pending" or account.micro_amount is None:
         raise Conflict(_("没有等待小额验证的收款账户"))
-    if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount < 100:
+    if not isinstance(amount, int) or isinstance(amount, bool) or not MICRO_MIN <= amount <= MICRO_MAX:
         raise ValidationError(_("请填写收到的金额（0.01–0.99 元）"), {"amount": _("0.01–0.99 元")})
     if amount != account.micro_amount:
         account.micro_attempts += 1
@@ -239,7 +241,7 @@ def verify_account(account_id, operator, now=None):
 def reject_account(account_id, operator, note, now=None):
     _operator_only(operator)
     note = note.strip() if isinstance(note, str) else ""
-    if not 2 <= len(note) <= 300:
+    if not REJECT_NOTE[0] <= len(note) <= REJECT_NOTE[1]:
         raise ValidationError(_("请说明驳回原因"), {"note": _("2–300 个字")})
     account = _pending(account_id)
     _not_own(account, operator)

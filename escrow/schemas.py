@@ -8,6 +8,7 @@ from marshmallow import fields
 from marketplace.kernel import schemas as s
 
 from .deals import RESOLUTIONS
+from .payouts import ACCOUNT_NUMBER_MAX, LIMITS, MICRO_MAX, MICRO_MIN, REJECT_NOTE
 
 MAX_NOTE = 1000
 MAX_REFERENCE = 100  # the message below says it
@@ -56,3 +57,36 @@ class RecordalUpload(Upload):
     notice_date = s.Date(metadata={"description": "patents: 发文日 (required); trademarks: optional"})
     gazette_issue = s.String(validate=s.Length(max=20), metadata={"description": "trademarks: 商标公告期号 (required)"})
     gazette_page = s.String(validate=s.Length(max=6), metadata={"description": "trademarks: page of the 公告 (required)"})
+
+
+# --- payout and refund accounts (escrow.payout_views): the bounds are the services' own
+# (``escrow.payouts.clean_bank_fields`` and the micro-deposit and rejection checks, which the HTML forms share and
+# which give the domain's wording); the schemas check the shape and document those bounds from the same constants.
+
+class BankAccount(s.Body):
+    bank = s.String(required=True, metadata={"minLength": 2, "maxLength": LIMITS["bank"]})
+    branch = s.String(required=True, metadata={"minLength": 2, "maxLength": LIMITS["branch"]})
+    account_number = s.String(required=True, metadata={
+        "maxLength": ACCOUNT_NUMBER_MAX, "description": "8–30 digits (spaces and hyphens ignored)"})
+    account_name = s.String(required=True, metadata={
+        "minLength": 2, "maxLength": LIMITS["account_name"],
+        "description": "must be the payee's (organisation's or person's) name"})
+
+
+class MicroDeposit(s.Body):
+    amount = s.Integer(required=True, metadata={"minimum": MICRO_MIN, "maximum": MICRO_MAX,
+                                                "description": "fen (0.01–0.99 yuan)"})
+
+
+class RejectAccount(s.Body):
+    note = s.String(required=True, metadata={"minLength": REJECT_NOTE[0], "maxLength": REJECT_NOTE[1]})
+
+
+class RefundPaid(s.Body):
+    reference = s.String(required=True, metadata={
+        "minLength": 4, "maxLength": MAX_REFERENCE,
+        "description": "the bank's reference of the transfer: letters, digits, - _ / . (escrow.refunds.REFERENCE)"})
+
+
+class FeeQuoteQuery(s.Query):
+    price = s.Integer(required=True, validate=s.Range(min=1, max=10**13), metadata={"description": "fen"})

@@ -288,3 +288,63 @@ class PayAnswer(schemas.Out):
 
 # the same shapes as OpenAPI dicts, for the routes still described by hand-written dicts
 DEAL_RESPONSE = schemas.json_schema(DealAnswer)
+
+
+# --- payout accounts and bank refunds (escrow.payouts.serialize, escrow.refunds.serialize) -----------------
+
+class PayoutAccountOut(schemas.Out):
+    id = fields.Integer(required=True)
+    bank = fields.String()
+    branch = fields.String()
+    account_number = fields.String(metadata={"description": "masked to the last 4 digits except for operators"})
+    account_name = fields.String()
+    status = fields.String(validate=schemas.OneOf(["pending", "verified", "rejected"]))
+    method = _n(fields.String, validate=schemas.OneOf(["operator", "micro_deposit"]))
+    micro_deposit_sent = fields.Boolean()
+    micro_attempts_left = fields.Integer()
+    hold_until = _n(fields.DateTime)
+    verified_at = _n(fields.DateTime)
+    note = _n(fields.String)
+
+
+class PayoutAccountAnswer(schemas.Out):
+    account = _n(fields.Nested, PayoutAccountOut, required=True)
+
+
+class PayoutAccountsAnswer(schemas.Out):
+    accounts = fields.List(fields.Nested(PayoutAccountOut))
+
+
+class _RefundAccount(schemas.Out):
+    bank = fields.String()
+    branch = fields.String()
+    account_name = fields.String()
+    account_number = fields.String(metadata={"description": "masked to the last 4 digits except for operators"})
+
+
+class RefundOut(schemas.Out):
+    deal_id = _n(fields.Integer)
+    deposit_id = _n(fields.Integer)
+    amount = fields.Integer()
+    currency = fields.String()
+    reason = fields.String()
+    part = fields.String(validate=schemas.OneOf(["deal", "deposit"]))
+    status = fields.String(validate=schemas.OneOf(["awaiting_account", "ready", "paid"]))
+    account = _n(fields.Nested, _RefundAccount)
+    bank_reference = _n(fields.String)
+
+
+class RefundAnswer(schemas.Out):
+    refund = _n(fields.Nested, RefundOut)
+
+
+class RefundsAnswer(schemas.Out):
+    refunds = fields.List(fields.Nested(RefundOut))
+
+
+class FeeQuote(schemas.Out):
+    price = fields.Integer(required=True, metadata={"description": "fen the buyer pays"})
+    fee_bps = fields.Integer(required=True, metadata={
+        "description": "platform fee rate in basis points, fixed when a deal opens"})
+    fee = fields.Integer(required=True, metadata={"description": "platform fee in fen, paid by the seller"})
+    seller_net = fields.Integer(required=True, metadata={"description": "fen the seller receives: price - fee"})

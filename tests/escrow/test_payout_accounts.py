@@ -276,3 +276,43 @@ def test_api_masks_the_number_except_for_operators(app, client, bare_seller, ope
     assert wrong.status_code == 422 and wrong.get_json()["error"]["attempts_left"] == 2
     right = client.post("/api/v1/payout-account/micro-deposit", headers=seller_h, json={"amount": 42})
     assert right.status_code == 200 and right.get_json()["account"]["status"] == "verified"
+
+
+@pytest.mark.parametrize("over, drop, field", [
+    ({}, "branch", "branch"),                                     # a required field missing
+    ({"swift": "CMBCCNBS"}, None, "swift"),                       # a key the API does not know
+    ({"account_number": 40000231090}, None, "account_number"),    # a number where text is due
+    ({"bank": ["招商银行"]}, None, "bank"),
+])
+def test_api_bank_details_of_the_wrong_shape_are_refused_and_nothing_is_saved(app, client, bare_seller, over, drop,
+                                                                               field):
+    body = {**GOOD, "account_name": bare_seller.organization.name, **over}
+    body.pop(drop, None)
+    headers = factories.auth_header(bare_seller)
+    with nothing_changes():
+        bad = client.put("/api/v1/payout-account", headers=headers, json=body)
+    assert bad.status_code == 422 and field in bad.get_json()["error"]["fields"]
+
+
+def test_api_a_micro_deposit_of_the_wrong_type_uses_no_attempt(app, client, bare_seller, operator):
+    payouts.submit_account(bare_seller, **{**GOOD, "account_name": bare_seller.organization.name})
+    db.session.commit()
+    account = payouts.current_account(payouts.payee_of_user(bare_seller))
+    payouts.send_micro_deposit(account.id, operator, 42)
+    headers = factories.auth_header(bare_seller)
+    for amount in ("forty-two", 41.5, True, None, "１"):
+        with nothing_changes():
+            bad = client.post("/api/v1/payout-account/micro-deposit", headers=headers, json={"amount": amount})
+        assert bad.status_code == 422 and "amount" in bad.get_json()["error"]["fields"], amount
+    left = client.get("/api/v1/payout-account", headers=headers).get_json()["account"]["micro_attempts_left"]
+    assert left == payouts.MICRO_ATTEMPTS
+
+
+def test_the_api_document_gives_the_bounds_the_services_keep(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    micro = paths["/api/v1/payout-account/micro-deposit"]["post"]["requestBody"]["content"]["application/json"]
+    amount = micro["schema"]["properties"]["amount"]
+    assert (amount["minimum"], amount["maximum"]) == (payouts.MICRO_MIN, payouts.MICRO_MAX)
+    bank = paths["/api/v1/payout-account"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert bank["properties"]["bank"]["maxLength"] == payouts.LIMITS["bank"]
+    assert bank["additionalProperties"] is False and set(bank["required"]) == set(GOOD) | {"account_name"}
