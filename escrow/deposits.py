@@ -259,7 +259,7 @@ def record_gateway_payment(deposit_id, amount, currency, gateway_name, provider_
     return "deposit held" if deposit.status == "held" else "deposit held and returned (auction over)"
 
 
-# --- bids check this (listings.bidding.place_bid reads the status) ------------------------------
+# --- bids check this (listings.bidding.check_deposit, called by escrow.trading.place_bid, reads the status) ---
 
 # --- closing, withdrawal -----------------------------------------------------------------------
 

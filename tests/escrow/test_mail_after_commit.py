@@ -107,7 +107,7 @@ def test_a_step_that_rolls_back_sends_nothing(app, open_deal, parties, monkeypat
 
 
 def test_offer_mail_goes_out_after_commit_too(app, seller, buyer, monkeypatch):
-    from listings import bidding
+    from escrow import trading
     from tests import factories
 
     recorder = Recorder()
@@ -116,7 +116,7 @@ def test_offer_mail_goes_out_after_commit_too(app, seller, buyer, monkeypatch):
     db.session.commit()
     run_jobs(app)  # mail of the steps before (worker mode)
     recorder.sent.clear()
-    bidding.make_offer(listing.id, buyer, 50_000_00, "assignment", "诚意报价")
+    trading.make_offer(listing.id, buyer, 50_000_00, "assignment", "诚意报价")
     assert recorder.sent == []
     db.session.commit()
     run_jobs(app)
