@@ -3,7 +3,7 @@
 The rule (docs/trading.md "Auction deposits", shown on the auction page before anyone pays):
 
 - A seller may ask for a deposit on an auction: at least 0.01 元, at most ``DEPOSIT_MAX_BPS`` (20 %) of the
-  start price (``listings.bidding.max_deposit``; the ceiling of China's online judicial auctions). A bidder pays it before their first bid,
+  start price (``listings.vocab.max_deposit``; the ceiling of China's online judicial auctions). A bidder pays it before their first bid,
   through the same gateways as a deal (Stripe, or a bank transfer an operator confirms); without a held
   deposit a bid is refused (``listings.bidding.DepositRequired``).
 - The auction closes with a sale: the winner's deposit counts towards the price (the deal's amount due is

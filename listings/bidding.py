@@ -135,14 +135,6 @@ def listing_path(listing_id):
 
 # --- auctions ---------------------------------------------------------------------------
 
-DEPOSIT_MAX_BPS = 2_000  # a deposit is at most 20 % of the start price (法释〔2016〕18号: 起拍价的 5 %–20 %)
-
-
-def max_deposit(start_price):
-    """The largest deposit (fen) an auction starting at ``start_price`` fen may ask for."""
-    return max(1, start_price * DEPOSIT_MAX_BPS // 10_000)
-
-
 class DepositRequired(Conflict):
     """The auction asks for a deposit (保证金) and the bidder has none held (``escrow.deposits``)."""
 
