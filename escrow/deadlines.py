@@ -5,6 +5,8 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.observability import DEADLINE_ACTIONS, DEADLINE_RUNS
 from marketplace.kernel.timeutil import utcnow
 
+from . import deals, deposits, gateway_calls, royalties, trading
+
 
 def run_deadlines(now):
     """Apply every deadline due at ``now``; return counts of what was done.
@@ -13,14 +15,11 @@ def run_deadlines(now):
     closing an auction opens a deal whose own deadlines then start. Listings whose rights'
     term has ended leave the market last (an auction with bids closes first).
     """
-    from . import deals, trading
-
     report = {}
     try:
         report.update(trading.run_market_deadlines(now))
         report.update(deals.enforce_deal_deadlines(now))
-        from . import royalties  # issue 16: licences start and end, royalty reminders, credit, release
-
+        # issue 16: licences start and end, royalty reminders, credit, release
         report.update(royalties.run_royalty_deadlines(now))
         report["listings_expired"] = len(expire_due_listings(now))
         db.session.commit()
@@ -33,8 +32,6 @@ def run_deadlines(now):
             DEADLINE_ACTIONS.labels(kind).inc(value)
     # Deposits decided above (returns at a close, forfeits of unpaid deals) go out through their gateways
     # now that those decisions are committed: no provider call while a listing or a deal is locked.
-    from . import deposits, gateway_calls
-
     # Deal payouts and refunds whose after-commit gateway call never ran (a crash) or failed (an outage):
     # reconciled with the provider and sent again under their idempotency keys (escrow.gateway_calls).
     report.update(gateway_calls.send_pending(now))

@@ -3,7 +3,7 @@
 The rule (docs/trading.md "Auction deposits", shown on the auction page before anyone pays):
 
 - A seller may ask for a deposit on an auction: at least 0.01 元, at most ``DEPOSIT_MAX_BPS`` (20 %) of the
-  start price (``listings.bidding.max_deposit``; the ceiling of China's online judicial auctions). A bidder pays it before their first bid,
+  start price (``listings.vocab.max_deposit``; the ceiling of China's online judicial auctions). A bidder pays it before their first bid,
   through the same gateways as a deal (Stripe, or a bank transfer an operator confirms); without a held
   deposit a bid is refused (``listings.bidding.DepositRequired``).
 - The auction closes with a sale: the winner's deposit counts towards the price (the deal's amount due is
@@ -259,7 +259,7 @@ def record_gateway_payment(deposit_id, amount, currency, gateway_name, provider_
     return "deposit held" if deposit.status == "held" else "deposit held and returned (auction over)"
 
 
-# --- bids check this (listings.bidding.place_bid reads the status) ------------------------------
+# --- bids check this (listings.bidding.check_deposit, called by escrow.trading.place_bid, reads the status) ---
 
 # --- closing, withdrawal -----------------------------------------------------------------------
 

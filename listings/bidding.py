@@ -1,10 +1,11 @@
-"""Bidding and negotiation rules (docs/design.md "Price modes and bidding").
+"""Bidding and negotiation rules (docs/design.md "Price modes and bidding"), and the reads a listing page needs.
 
-Plain functions that check the rules, change offers, bids and auctions, flush,
-and raise typed domain errors; they never commit and never open deals (the acts
-that turn a listing into a deal live in ``escrow.trading``, which calls these).
+Plain functions that check the rules and raise typed domain errors, or read auctions, bids and
+offers for pages; they change no row and never commit. Every act that applies them (bid, offer,
+counter, decline, accept, buy now, close an auction, expire offers) is ``escrow.trading``: the acts
+sit with the deals they open, so ``escrow`` imports ``listings`` and never the other way.
 
-Decisions written down here:
+Decisions written down here (the acts in ``escrow.trading`` apply them):
 - Amounts are integer fen, positive and below ``MAX_AMOUNT``; anything else (100.5,
   "100", true) is a 422. A losing bid or offer is a 409 carrying ``minimum_amount``.
 - Next minimum bid: the start price until the first bid, then current price + increment.
@@ -34,12 +35,9 @@ from marketplace.kernel import labels
 from marketplace.kernel.credit import ensure_can, seller_may_sell
 from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db
-from marketplace.kernel.i18n import N_
-from marketplace.kernel.messages import moment, money, msg
 from marketplace.kernel.money import display_yuan
-from marketplace.kernel.notify import notify
 from marketplace.kernel.numbers import NumberError, parse_int
-from marketplace.kernel.timeutil import iso, utcnow
+from marketplace.kernel.timeutil import utcnow
 
 from .lifecycle import can_view
 from .locking import lock_listing
@@ -113,7 +111,7 @@ def check_deal_type(listing, deal_type):
     return deal_type
 
 
-def _clean_message(message):
+def clean_message(message):
     if message is None:
         return None
     if not isinstance(message, str):
@@ -136,14 +134,6 @@ def listing_path(listing_id):
 
 
 # --- auctions ---------------------------------------------------------------------------
-
-DEPOSIT_MAX_BPS = 2_000  # a deposit is at most 20 % of the start price (法释〔2016〕18号: 起拍价的 5 %–20 %)
-
-
-def max_deposit(start_price):
-    """The largest deposit (fen) an auction starting at ``start_price`` fen may ask for."""
-    return max(1, start_price * DEPOSIT_MAX_BPS // 10_000)
-
 
 class DepositRequired(Conflict):
     """The auction asks for a deposit (保证金) and the bidder has none held (``escrow.deposits``)."""
@@ -174,6 +164,15 @@ def anti_sniping_window():
     return timedelta(minutes=current_app.config["ANTI_SNIPING_MINUTES"])
 
 
+def close_after_bid(auction, now):
+    """The auction's close once a bid is taken at ``now`` (anti-sniping): a bid within the window before
+    the close moves it to ``now`` + the window; the close never moves earlier."""
+    window = anti_sniping_window()
+    if now >= auction.ends_at - window:
+        return max(auction.ends_at, now + window)
+    return auction.ends_at
+
+
 def time_left(auction, now=None):
     """Seconds until the close (0 once due)."""
     now = now or utcnow()
@@ -185,66 +184,6 @@ def fresh_auction(listing):
     return db.session.execute(
         select(Auction).where(Auction.listing_id == listing.id).execution_options(populate_existing=True)
     ).scalar_one_or_none()
-
-
-def _peek_minimum(listing_id):
-    """Minimum next bid for an error body, read without a lock; None where none is public."""
-    listing = db.session.get(Listing, listing_id)
-    if listing is None or listing.status != "published" or listing.auction is None:
-        return None
-    return minimum_next_bid(listing.auction)
-
-
-def place_bid(listing_id, bidder, amount, now=None):
-    """Place ``bidder``'s bid of ``amount`` fen on the auction of listing ``listing_id``.
-
-    Runs under the listing's row lock, so concurrent bids are taken one at a time:
-    each sees the price the previous one left. Returns the new Bid; the auction's
-    ``current_price``, ``leader_id``, ``bid_count`` and ``ends_at`` are updated.
-    """
-    check_id(listing_id)
-    try:
-        amount = whole_fen(amount)
-    except ValidationError as exc:
-        minimum = _peek_minimum(listing_id)
-        if minimum is not None:
-            exc.extra["minimum_amount"] = minimum
-        raise
-    ensure_can(bidder, "bid")
-    listing = lock_listing(listing_id)
-    now = now or utcnow()
-    check_may_trade(listing, bidder, "auction")
-    auction = fresh_auction(listing)
-    if auction is None:
-        raise Conflict(_("该挂牌没有拍卖"))
-    if auction.closed_at is not None or now >= auction.ends_at:
-        raise Conflict(_("拍卖已结束"), ends_at=iso(auction.ends_at))
-    if auction.starts_at is not None and now < auction.starts_at:
-        raise Conflict(_("拍卖尚未开始，开始时间 %(at)s", at=iso(auction.starts_at)), starts_at=iso(auction.starts_at))
-    check_deposit(auction, bidder)
-    minimum = minimum_next_bid(auction)
-    if amount < minimum:
-        raise Conflict(_("出价低于当前最低可出价 %(minimum)s", minimum=display_yuan(minimum, listing.currency)),
-                       fields={"amount": _("至少 %(minimum)s", minimum=display_yuan(minimum, listing.currency))},
-                       minimum_amount=minimum)
-
-    previous_leader = auction.leader_id
-    bid = Bid(auction_id=auction.id, bidder_id=bidder.id, amount=amount, created_at=now)
-    db.session.add(bid)
-    auction.current_price = amount
-    auction.leader_id = bidder.id
-    auction.bid_count = (auction.bid_count or 0) + 1
-    window = anti_sniping_window()
-    if now >= auction.ends_at - window:
-        auction.ends_at = max(auction.ends_at, now + window)
-    if previous_leader is not None and previous_leader != bidder.id:
-        notify(previous_leader, "outbid", msg(N_("您的出价已被超过：%(title)s"), title=listing.title),
-               msg(N_("当前价 %(price)s，最低可出价 %(minimum)s。"),
-                 price=money(amount, listing.currency),
-                 minimum=money(minimum_next_bid(auction), listing.currency)),
-               link=listing_path(listing.id))
-    db.session.flush()
-    return bid
 
 
 def accepted_bids(listing_id, viewer=None, limit=200):
@@ -272,35 +211,6 @@ def recent_bids(auction, limit=5):
         select(Bid).where(Bid.auction_id == auction.id).order_by(Bid.id.desc()).limit(limit)
         .options(selectinload(Bid.bidder))
     ).scalars().all()
-
-
-def due_auction_listing_ids(now):
-    """Listings whose auction is due to close at ``now`` and not yet closed."""
-    return db.session.execute(
-        select(Auction.listing_id).where(Auction.closed_at.is_(None), Auction.ends_at <= now).order_by(Auction.id)
-    ).scalars().all()
-
-
-def close_auction_without_sale(listing, auction, now):
-    """Close an auction that did not sell: no bid, or the reserve not met. The listing expires."""
-    auction.closed_at = now
-    auction.outcome = "unsold"
-    if listing.status == "published":
-        from .lifecycle import transition
-
-        transition(listing, "close_unsold")
-    if auction.current_price is None:
-        body = msg(N_("拍卖在截止时没有收到出价，挂牌已到期。您可以在“我的挂牌”中重新发布（复制为新的草稿，"
-                  "可调整起拍价和结束时间后提交审核）。"))
-    else:
-        body = msg(N_("最高出价 %(price)s 未达到保留价，未成交，挂牌已到期。您可以在“我的挂牌”中重新发布"
-                  "（复制为新的草稿，可调整保留价和结束时间后提交审核）。"),
-                 price=money(auction.current_price, listing.currency))
-        notify(auction.leader_id, "auction_end", msg(N_("拍卖未成交：%(title)s"), title=listing.title),
-               msg(N_("您的最高出价未达到卖家的保留价，本次拍卖未成交。")), link=listing_path(listing.id))
-    notify(listing.seller_id, "auction_end", msg(N_("拍卖未成交：%(title)s"), title=listing.title), body,
-           link=listing_path(listing.id))
-    db.session.flush()
 
 
 # --- offers -----------------------------------------------------------------------------
@@ -375,7 +285,7 @@ def check_terms_still_hold(offer, listing):
         raise Conflict(_("挂牌已不提供这条报价的交易方式，不能再接受"), deal_type=offer.deal_type)
 
 
-def _check_floor(listing, amount):
+def check_floor(listing, amount):
     """An offer below the seller's floor is declined. The floor (最低报价) is the seller's secret:
     the answer names neither the amount nor a ``minimum_amount``, only that this amount is not taken."""
     if listing.offer_floor and amount < listing.offer_floor:
@@ -397,124 +307,6 @@ def check_open_offer_cap(buyer, listing):
     if held >= cap:
         raise Conflict(_("您已有 %(held)s 个进行中的报价，最多同时 %(cap)s 个：请等待答复或报价到期后再报价",
                          held=held, cap=cap), limit=cap, open_offers=held)
-
-
-def make_offer(listing_id, buyer, amount, deal_type, message=None, now=None):
-    """A buyer's offer on a negotiable listing; returns the new open Offer."""
-    check_id(listing_id)
-    amount = whole_fen(amount)  # a bad amount never carries the floor either
-    message = _clean_message(message)
-    ensure_can(buyer, "offer")
-    listing = lock_listing(listing_id)
-    now = now or utcnow()
-    check_may_trade(listing, buyer, "negotiable")
-    check_deal_type(listing, deal_type)
-    check_open_offer_cap(buyer, listing)
-    _check_floor(listing, amount)
-    for earlier in db.session.execute(
-            select(Offer).where(Offer.listing_id == listing.id, Offer.buyer_id == buyer.id, Offer.status == "open")
-    ).scalars():
-        earlier.status = "withdrawn"
-        earlier.decided_at = now
-    offer = Offer(listing_id=listing.id, buyer_id=buyer.id, made_by="buyer", amount=amount, deal_type=deal_type,
-                  message=message, status="open", created_at=now, expires_at=now + offer_days())
-    db.session.add(offer)
-    db.session.flush()
-    notify(listing.seller_id, "offer", msg(N_("收到新报价：%(title)s"), title=listing.title),
-           msg(N_("%(buyer)s 报价 %(amount)s，有效期至 %(until)s。"), buyer=buyer.masked_name,
-             amount=money(amount, listing.currency), until=moment(offer.expires_at)),
-           link="/dashboard/offers")
-    return offer
-
-
-def counter_offer(offer_id, actor, amount, message=None, now=None):
-    """Answer an open offer with a new amount: a new Offer row (``parent_id``), the old one ``countered``."""
-    amount = whole_fen(amount)
-    message = _clean_message(message)
-    offer = get_offer(offer_id, actor, lock=True)
-    listing = offer.listing
-    now = now or utcnow()
-    check_answerable(offer, listing, actor, now)
-    check_seller_side_may_answer(offer, listing, actor)
-    made_by = "seller" if offer.made_by == "buyer" else "buyer"
-    if made_by == "buyer":
-        ensure_can(actor, "offer")
-        _check_floor(listing, amount)
-    offer.status = "countered"
-    offer.decided_at = now
-    counter = Offer(listing_id=listing.id, buyer_id=offer.buyer_id, parent_id=offer.id, made_by=made_by,
-                    amount=amount, deal_type=offer.deal_type, message=message, status="open", created_at=now,
-                    expires_at=now + offer_days())
-    db.session.add(counter)
-    db.session.flush()
-    if made_by == "seller":
-        notify(offer.buyer_id, "offer", msg(N_("卖家还价：%(title)s"), title=listing.title),
-               msg(N_("卖家还价 %(amount)s，请在 %(until)s 前答复。"),
-                 amount=money(amount, listing.currency), until=moment(counter.expires_at)),
-               link="/dashboard/buying")
-    else:
-        notify(listing.seller_id, "offer", msg(N_("买家还价：%(title)s"), title=listing.title),
-               msg(N_("%(buyer)s 还价 %(amount)s。"), buyer=actor.masked_name,
-                 amount=money(amount, listing.currency)),
-               link="/dashboard/offers")
-    return counter
-
-
-def decline_offer(offer_id, actor, now=None):
-    """The answering side declines an open offer; the maker is told."""
-    offer = get_offer(offer_id, actor, lock=True)
-    listing = offer.listing
-    now = now or utcnow()
-    if not may_answer(offer, actor, listing):
-        raise PermissionDenied(_("只能由对方答复这条报价"))
-    if offer.status != "open":
-        raise Conflict(_("报价已处理（状态：%(status)s）", status=offer.status), status=offer.status)
-    check_seller_side_may_answer(offer, listing, actor)
-    offer.status = "declined"
-    offer.decided_at = now
-    maker = offer.buyer_id if offer.made_by == "buyer" else listing.seller_id
-    notify(maker, "offer", msg(N_("报价被拒绝：%(title)s"), title=listing.title),
-           msg(N_("您 %(amount)s 的报价被对方拒绝。"), amount=money(offer.amount, listing.currency)),
-           link=listing_path(listing.id))
-    db.session.flush()
-    return offer
-
-
-def mark_offer_accepted(offer, listing, now, link=None, decline_others=True):
-    """Record the acceptance and (unless the listing stays on sale) decline every other open offer on the
-    listing, telling their buyers."""
-    offer.status = "accepted"
-    offer.decided_at = now
-    maker = offer.buyer_id if offer.made_by == "buyer" else listing.seller_id
-    notify(maker, "offer", msg(N_("报价已被接受：%(title)s"), title=listing.title),
-           msg(N_("成交价 %(amount)s，交易已创建。"), amount=money(offer.amount, listing.currency)), link=link)
-    others = db.session.execute(
-        select(Offer).where(Offer.listing_id == listing.id, Offer.status == "open", Offer.id != offer.id)
-    ).scalars().all() if decline_others else []
-    for other in others:
-        other.status = "declined"
-        other.decided_at = now
-        notify(other.buyer_id, "offer", msg(N_("报价未被接受：%(title)s"), title=listing.title),
-               msg(N_("卖家已与其他买家成交，您的报价已自动失效。")), link=listing_path(listing.id))
-    db.session.flush()
-    return len(others)
-
-
-def expire_offers(now):
-    """Mark open offers past their expiry as expired and tell their makers; return how many."""
-    stale = db.session.execute(
-        select(Offer).where(Offer.status == "open", Offer.expires_at <= now).order_by(Offer.id)
-    ).scalars().all()
-    for offer in stale:
-        offer.status = "expired"
-        offer.decided_at = now
-        maker = offer.buyer_id if offer.made_by == "buyer" else offer.listing.seller_id
-        notify(maker, "offer", msg(N_("报价已过期：%(title)s"), title=offer.listing.title),
-               msg(N_("对方未在有效期内答复您 %(amount)s 的报价。"),
-                 amount=money(offer.amount, offer.listing.currency)),
-               link=listing_path(offer.listing_id))
-    db.session.flush()
-    return len(stale)
 
 
 # --- reading, for pages -----------------------------------------------------------------------

@@ -36,6 +36,7 @@ from .vocab import (
     MAX_TITLE,
     PATENT_TYPE_LABELS,
     TM_STATUSES,
+    max_deposit,
 )
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -472,8 +473,6 @@ def _parse_auction(raw, fields, now):
     values["deposit_amount"] = _int(raw.get("deposit_amount"), fields, "auction.deposit_amount", minimum=1,
                                     maximum=MAX_PRICE)
     if values["deposit_amount"] and values["start_price"]:
-        from .bidding import max_deposit
-
         if values["deposit_amount"] > max_deposit(values["start_price"]):
             from marketplace.kernel.money import display_yuan
 

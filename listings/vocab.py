@@ -34,3 +34,12 @@ MAX_LICENSE_CAP = 100_000
 MAX_CLAIMS = 1000
 MAX_DISPUTES = 1000
 RELIST_AUCTION_DAYS = 7  # a relisted auction's default close, from the moment of relisting
+# An auction's deposit (保证金) is at most 20 % of the start price (法释〔2016〕18号: 起拍价的 5 %–20 %). A bound of
+# the listing's input (validation.py), so it lives here with the others rather than in bidding.py, which
+# validation.py could import only inside a function (bidding -> lifecycle -> validation is a cycle).
+DEPOSIT_MAX_BPS = 2_000
+
+
+def max_deposit(start_price):
+    """The largest deposit (fen) an auction starting at ``start_price`` fen may ask for."""
+    return max(1, start_price * DEPOSIT_MAX_BPS // 10_000)

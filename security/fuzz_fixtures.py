@@ -18,7 +18,6 @@ def main(email, password):
     from sqlalchemy import select
 
     from escrow import deals, trading
-    from listings import bidding
     from listings.models import Listing
     from marketplace import create_app
     from marketplace.kernel.extensions import db
@@ -52,7 +51,7 @@ def main(email, password):
         pdf = FileStorage(stream=io.BytesIO(b"%PDF-1.4\n%%EOF\n"), filename="receipt.pdf")
         deals.file_transfer(deal.id, seller, pdf)
         db.session.commit()
-        offer = bidding.make_offer(negotiable.id, user, max(1, (negotiable.offer_floor or 100_000_00)), "assignment"
+        offer = trading.make_offer(negotiable.id, user, max(1, (negotiable.offer_floor or 100_000_00)), "assignment"
                                    if "assignment" in negotiable.deal_types else negotiable.deal_types[0])
         saved = search_service.save_search(user, "电池", {})
         db.session.commit()

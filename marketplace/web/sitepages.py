@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, render_template
 from flask_babel import get_locale
 
 from escrow import fees
-from listings.bidding import DEPOSIT_MAX_BPS
+from listings.vocab import DEPOSIT_MAX_BPS
 
 from ..kernel.legal import TERMS_VERSION
 

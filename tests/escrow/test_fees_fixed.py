@@ -70,11 +70,11 @@ def test_fee_and_net_shown_on_the_form_buy_panel_and_offer_form(app, client, as_
 
 
 def test_seller_sees_the_net_of_each_offer_received(app, client, as_user, seller, buyer):
-    from listings import bidding
+    from escrow import trading
 
     listing = factories.make_listing(seller, price=None, price_mode="negotiable")
     db.session.commit()
-    bidding.make_offer(listing.id, buyer, 50_000_00, "assignment", "诚意报价")
+    trading.make_offer(listing.id, buyer, 50_000_00, "assignment", "诚意报价")
     db.session.commit()
     as_user(seller)
     page = client.get("/dashboard/offers").get_data(as_text=True)

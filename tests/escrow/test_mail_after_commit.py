@@ -77,14 +77,14 @@ def test_a_step_that_rolls_back_sends_nothing(app, open_deal, parties, outbox):
 
 
 def test_offer_mail_goes_out_after_commit_too(app, seller, buyer, outbox):
-    from listings import bidding
+    from escrow import trading
     from tests import factories
 
     listing = factories.make_listing(seller, price=None, price_mode="negotiable")
     db.session.commit()
     run_jobs(app)  # mail of the steps before (worker mode)
     outbox.clear()
-    bidding.make_offer(listing.id, buyer, 50_000_00, "assignment", "诚意报价")
+    trading.make_offer(listing.id, buyer, 50_000_00, "assignment", "诚意报价")
     assert outbox.addressed() == []
     db.session.commit()
     run_jobs(app)

@@ -107,9 +107,7 @@ def test_other_listings_of_the_right_come_off_the_market_and_bidders_are_told(ap
     licence = factories.make_listing(parties.seller, number=right.number, deal_types=("non_exclusive_license",))
     bidder = factories.make_user("buyer")
     db.session.commit()
-    from listings import bidding
-
-    bidding.place_bid(auction.id, bidder, auction.auction.start_price)
+    trading.place_bid(auction.id, bidder, auction.auction.start_price)
     db.session.commit()
     unpaid = trading.buy_now(licence.id, parties.buyer, "non_exclusive_license")  # a licence leaves it on sale
     db.session.commit()

@@ -5,7 +5,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from listings import bidding
+from escrow import trading
 from listings.models import Listing, Offer
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditLog
@@ -61,7 +61,7 @@ def test_a_new_price_voids_the_open_offers(app, client, seller):
     listing = factories.make_listing(seller, price_mode="negotiable", price=50_000_00)
     buyer = factories.make_user("buyer")
     db.session.commit()
-    offer = bidding.make_offer(listing.id, buyer, 40_000_00, "assignment", "诚意购买")
+    offer = trading.make_offer(listing.id, buyer, 40_000_00, "assignment", "诚意购买")
     db.session.commit()
     assert _patch(client, seller, listing.id, {"price": 45_000_00}).status_code == 200
     db.session.expire_all()
@@ -123,7 +123,7 @@ def test_a_reserved_listing_and_an_auction_with_bids_cannot_be_edited(app, clien
     auction = factories.make_listing(seller, price_mode="auction")
     buyer = factories.make_user("buyer")
     db.session.commit()
-    bidding.place_bid(auction.id, buyer, auction.auction.start_price)
+    trading.place_bid(auction.id, buyer, auction.auction.start_price)
     db.session.commit()
     for listing, body in ((reserved, {"price": NEW_PRICE}), (auction, {"description": "改一下"})):
         before = _state(listing.id)

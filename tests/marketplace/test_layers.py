@@ -78,3 +78,25 @@ def test_the_check_sees_what_it_should():
     assert "marketplace.create_app" in names  # inside _worker_app: the package's factory, looked up by name
     sample = ROOT / "marketplace" / "web" / "app.py"
     assert any(name.startswith("escrow.") for _line, name in imports_of(sample))
+
+
+def test_trading_acts_live_in_escrow_trading_and_the_bidding_rules_write_nothing():
+    """One place for trading (docs/architecture.md "Where each rule lives"): every act is defined in
+    escrow/trading.py, none is an alias of another module's function, and listings/bidding.py (the rules and
+    the reads a listing page needs) changes no row and tells nobody."""
+    acts = {"place_bid", "make_offer", "counter_offer", "decline_offer", "accept_offer", "buy_now",
+            "close_auction", "close_due_auctions", "expire_offers", "run_market_deadlines"}
+    trading = ast.parse((ROOT / "escrow" / "trading.py").read_text())
+    defined = {node.name for node in trading.body if isinstance(node, ast.FunctionDef)}
+    assert acts <= defined
+    assert [ast.unparse(node) for node in trading.body if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Attribute)] == []
+    bidding = ast.parse((ROOT / "listings" / "bidding.py").read_text())
+    assert acts & {node.name for node in bidding.body if isinstance(node, ast.FunctionDef)} == set()
+    writes = [ast.unparse(node) for node in ast.walk(bidding)
+              if isinstance(node, (ast.Assign, ast.AugAssign)) and any(
+                  isinstance(target, ast.Attribute) for target in getattr(node, "targets", [getattr(node, "target", None)]))]
+    calls = [ast.unparse(node) for node in ast.walk(bidding) if isinstance(node, ast.Call) and (
+        getattr(node.func, "attr", None) in {"add", "delete", "flush", "commit"}
+        or getattr(node.func, "id", None) == "notify")]
+    assert writes == [] and calls == []

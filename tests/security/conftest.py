@@ -86,10 +86,10 @@ class World:
         return self.listing(price_mode="auction", auction={"ends_at": utcnow() + timedelta(days=2)})
 
     def offer(self):
-        from listings import bidding
+        from escrow import trading
 
         listing = self.listing(price_mode="negotiable", price=None)
-        offer = bidding.make_offer(listing.id, self.buyer, 50_000_00, "assignment", "诚意报价")
+        offer = trading.make_offer(listing.id, self.buyer, 50_000_00, "assignment", "诚意报价")
         db.session.commit()
         return offer
 

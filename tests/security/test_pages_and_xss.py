@@ -36,8 +36,8 @@ class Poisoned:
     """The world with hostile text everywhere (built through the services where they exist)."""
 
     def __init__(self):
-        from escrow import contracts, deals
-        from listings import bidding, grading, service
+        from escrow import contracts, deals, trading
+        from listings import grading, service
         from marketplace.kernel import credit, kyc
         from search import service as search_service
 
@@ -64,8 +64,8 @@ class Poisoned:
         self.auction = w.auction()
         self.auction.title = LONG[:200]
         db.session.commit()
-        bidding.place_bid(self.auction.id, w.buyer, self.auction.auction.start_price)
-        self.offer = bidding.make_offer(self.trademark.id, w.buyer, 50_000_00, "assignment", LONG)
+        trading.place_bid(self.auction.id, w.buyer, self.auction.auction.start_price)
+        self.offer = trading.make_offer(self.trademark.id, w.buyer, 50_000_00, "assignment", LONG)
         scores = {item["key"]: 7 for item in grading.propose(self.listing)}
         grading.assess(self.listing.id, w.operator, scores, LONG)
         db.session.commit()
