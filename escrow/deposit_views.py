@@ -27,6 +27,7 @@ from marketplace.kernel.viewutil import operator_required
 from marketplace.kernel.webutil import act, act_then_redirect, form_number
 
 from . import deposits
+from . import serializers as out
 from .gateways.stripe_gateway import PaymentProviderError
 from .payment_views import STRIPE_GATEWAYS, STRIPE_JS
 
@@ -47,19 +48,6 @@ def deposit_json(deposit):
             "amount": deposit.amount, "currency": deposit.currency, "status": deposit.status,
             "gateway": deposit.gateway, "payment_reference": deposit.payment_reference,
             "paid_at": iso(deposit.paid_at) if deposit.paid_at else None, "deal_id": deposit.deal_id}
-
-
-DEPOSIT_SCHEMA = {
-    "type": "object",
-    "required": ["id", "auction_id", "listing_id", "amount", "currency", "status", "gateway", "payment_reference"],
-    "properties": {
-        "id": {"type": "integer"}, "auction_id": {"type": "integer"}, "listing_id": {"type": "integer"},
-        "amount": {"type": "integer", "description": "fen"}, "currency": {"type": "string"},
-        "status": {"type": "string", "enum": list(deposits.STATUS_LABELS)},
-        "gateway": {"type": "string"}, "payment_reference": {"type": ["string", "null"]},
-        "paid_at": {"type": ["string", "null"], "format": "date-time"}, "deal_id": {"type": ["integer", "null"]},
-    },
-}
 
 
 # --- HTML: the bidder ---------------------------------------------------------------------------
@@ -148,9 +136,7 @@ def record_payout(deposit_id):
 @limiter.limit(_limit)
 @doc("Pay an auction's deposit (保证金) before bidding: the deposit and how to pay it (bank transfer "
      "with the IPD reference, or a Stripe PaymentIntent)", tags=["trading"],
-     responses={"201": {"type": "object", "required": ["deposit", "payment"],
-                        "properties": {"deposit": DEPOSIT_SCHEMA, "payment": {"type": "object"}}},
-                "403": None, "404": None, "409": None, "503": None})
+     responses={"201": out.DepositStarted, "403": None, "404": None, "409": None, "503": None})
 @commit_after
 def api_start(listing_id):
     bidder = require_user()
@@ -162,8 +148,7 @@ def api_start(listing_id):
 
 @api.get("/listings/<int:listing_id>/deposit")
 @doc("The caller's deposit on this listing's auction (404 when none)", tags=["trading"],
-     responses={"200": {"type": "object", "required": ["deposit"], "properties": {"deposit": DEPOSIT_SCHEMA}},
-                "404": None})
+     responses={"200": out.DepositAnswer, "404": None})
 @commit_after
 def api_show(listing_id):
     user = require_user()

@@ -1,6 +1,7 @@
 """JSON shapes of deals and their ledger (docs/api.md "Deals"), with the schemas the API documents them by."""
 from marshmallow import fields
 
+from listings.models import DEPOSIT_STATUSES
 from marketplace.kernel import schemas
 from marketplace.kernel.timeutil import iso
 
@@ -348,3 +349,32 @@ class FeeQuote(schemas.Out):
         "description": "platform fee rate in basis points, fixed when a deal opens"})
     fee = fields.Integer(required=True, metadata={"description": "platform fee in fen, paid by the seller"})
     seller_net = fields.Integer(required=True, metadata={"description": "fen the seller receives: price - fee"})
+
+
+# --- auction deposits (escrow.deposit_views) ---------------------------------------------------------------
+
+class DepositOut(schemas.Out):
+    id = fields.Integer(required=True)
+    auction_id = fields.Integer(required=True)
+    listing_id = fields.Integer(required=True)
+    amount = fields.Integer(required=True, metadata={"description": "fen"})
+    currency = fields.String(required=True)
+    status = fields.String(required=True, validate=schemas.OneOf(list(DEPOSIT_STATUSES)))
+    gateway = fields.String(required=True)
+    payment_reference = _n(fields.String, required=True)
+    paid_at = _n(fields.DateTime)
+    deal_id = _n(fields.Integer)
+
+
+class DepositAnswer(schemas.Out):
+    deposit = fields.Nested(DepositOut, required=True)
+
+
+class DepositPayment(PayAnswer):
+    """How to pay the deposit: the deal's payment answer (bank details and reference, or a PaymentIntent)."""
+
+    deposit_id = fields.Integer(required=True)
+
+
+class DepositStarted(DepositAnswer):
+    payment = fields.Nested(DepositPayment, required=True)
