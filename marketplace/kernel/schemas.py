@@ -69,6 +69,11 @@ class Boolean(_Field, fields.Boolean):
     truthy = {True}
     falsy = {False}
 
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):  # 1 == True: the sets above alone take 1 and 0
+            raise self.make_error("invalid")
+        return value
+
 
 class Date(_Field, fields.Date):
     default_error_messages = {**_COMMON, "invalid": _l("日期格式应为 YYYY-MM-DD"),
