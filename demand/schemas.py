@@ -81,10 +81,10 @@ class WantedQuery(s.Query):
     q = s.String(validate=s.Length(max=wanted.MAX_QUERY, too_long=s.N_("搜索词最长 %(n)s 个字符")))
     kind = s.String(validate=s.OneOf(list(KINDS), message=_CHOICE))
     ipc_section = s.String(validate=s.OneOf(list(IPC_SECTIONS), message=_CHOICE))
-    nice_class = s.QueryInteger(validate=s.Range(min=1, max=45))
+    nice_class = s.Integer(validate=s.Range(min=1, max=45))
     deal_type = s.String(validate=s.OneOf(list(DEAL_TYPES), message=_CHOICE))
     region = s.String(validate=s.OneOf(list(REGIONS), message=_CHOICE))
-    page = s.QueryInteger(validate=s.Range(min=1, max=wanted.MAX_BROWSE_PAGE))
+    page = s.Integer(validate=s.Range(min=1, max=wanted.MAX_BROWSE_PAGE))
 
 
 # --- answers ---------------------------------------------------------------------------------------------

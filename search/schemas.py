@@ -76,7 +76,7 @@ def _filters():
             "description": "patent type"}),
         "ipc": Ipc(validate=s.Length(max=40), metadata={
             "description": "IPC section, class, subclass or group: H, H01, H01M, H01M 4/36"}),
-        "nice_class": s.QueryInteger(validate=Within(1, 45, s.N_("尼斯分类为 1–45")), metadata={
+        "nice_class": s.Integer(validate=Within(1, 45, s.N_("尼斯分类为 1–45")), metadata={
             "description": "Nice class"}),
         "deal_type": s.String(validate=s.OneOf(list(DEAL_TYPES), message=_CHOICE), metadata={
             "description": "offered deal type"}),
@@ -84,9 +84,9 @@ def _filters():
             "description": "price mode"}),
         "open_licence": s.String(validate=s.OneOf(["1"], message=_CHOICE), metadata={
             "description": "1: only listings under an open licence (专利开放许可)"}),
-        "price_min": s.QueryInteger(validate=Within(0, MAX_PRICE_FILTER, s.N_("价格（分）超出范围")), metadata={
+        "price_min": s.Integer(validate=Within(0, MAX_PRICE_FILTER, s.N_("价格（分）超出范围")), metadata={
             "description": "lowest price in fen (with deal_type: that deal type's price)"}),
-        "price_max": s.QueryInteger(validate=Within(0, MAX_PRICE_FILTER, s.N_("价格（分）超出范围")), metadata={
+        "price_max": s.Integer(validate=Within(0, MAX_PRICE_FILTER, s.N_("价格（分）超出范围")), metadata={
             "description": "highest price in fen (with deal_type: that deal type's price); at least price_min"}),
         "region": s.String(validate=s.OneOf(list(REGIONS), message=_CHOICE), metadata={"description": "seller's region"}),
     }
@@ -111,9 +111,9 @@ SearchQuery = _SearchQuery.from_dict({
     **_filters(),
     "sort": s.String(load_default="relevance", validate=s.OneOf(list(SORTS), message=s.N_("未知排序，可选：%(options)s")),
                      metadata={"description": "order of results"}),
-    "page": s.QueryInteger(load_default=1, validate=Within(1, MAX_PAGE, s.N_("页码为 1–%(n)s")), metadata={
+    "page": s.Integer(load_default=1, validate=Within(1, MAX_PAGE, s.N_("页码为 1–%(n)s")), metadata={
         "description": "page number"}),
-    "per_page": s.QueryInteger(load_default=DEFAULT_PER_PAGE, validate=Within(
+    "per_page": s.Integer(load_default=DEFAULT_PER_PAGE, validate=Within(
         1, MAX_PER_PAGE, s.N_("每页条数为 1–%(n)s")), metadata={"description": "results per page"}),
 }, name="SearchQuery")
 assert set(FILTER_KEYS) <= set(SearchQuery._declared_fields)
@@ -137,7 +137,7 @@ class SavedSearchInput(s.Body):
 
 class NotificationsQuery(Blank, s.Query):
     unread = s.String(validate=s.OneOf(["0", "1"]), metadata={"description": "1: unread only"})
-    page = s.QueryInteger(load_default=1, validate=Within(1, MAX_PAGE, s.N_("页码为 1–%(n)s")), metadata={
+    page = s.Integer(load_default=1, validate=Within(1, MAX_PAGE, s.N_("页码为 1–%(n)s")), metadata={
         "description": "page number (50 a page)"})
 
 

@@ -276,27 +276,8 @@ def query_parameters(schema, conv=None):
 
 # --- fields added for search, grading, demand and the rights register (issue 20) ----------------------
 
-class Number(_Field, fields.Float):
-    """A JSON number (integer or fraction): never a bool, text, NaN or infinity."""
-
-    default_error_messages = {**_COMMON, "invalid": _l("应为数字"), "special": _l("应为数字")}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
 class Dict(_Field, fields.Dict):
     """A JSON object (its keys and values as ``keys`` / ``values`` say, or as they come)."""
 
     default_error_messages = {**_COMMON, "invalid": _l("应为对象")}
 
-
-class QueryInteger(Integer):
-    """An integer in a query string (digit text by ``parse_int``); an empty value is "not given"."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and not value.strip():
-            return None
-        return super()._deserialize(value.strip() if isinstance(value, str) else value, attr, data, **kwargs)
