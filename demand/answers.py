@@ -112,8 +112,3 @@ def answer_json(row):
             "created_at": iso(row.created_at),
             "messages": [{"id": m.id, "author_id": m.author_id, "body": m.body, "created_at": iso(m.created_at)}
                          for m in row.messages]}
-
-
-ANSWER_SCHEMA = {"type": "object", "properties": {
-    "id": {"type": "integer"}, "wanted_id": {"type": "integer"}, "listing_id": {"type": "integer"},
-    "listing_title": {"type": "string"}, "messages": {"type": "array", "items": {"type": "object"}}}}

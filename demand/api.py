@@ -5,16 +5,16 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
 
 from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
-from marketplace.kernel.errors import PermissionDenied, ValidationError
+from marketplace.kernel.errors import PermissionDenied
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.uploads import MIMETYPES
 
 from . import answers, dataroom, matching, wanted
+from . import schemas as sc
 
 bp = Blueprint("demand_api", __name__, url_prefix=API_PREFIX)
 TAGS = ["demand"]
 ROOM_TAGS = ["data room"]
-LIST = {"type": "object", "properties": {"results": {"type": "array", "items": {"type": "object"}}}}
 
 
 def _limit():
@@ -30,23 +30,11 @@ def _ip():
     return (request.remote_addr or "")[:45]
 
 
-def _id(value, field):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(_msg(), {field: "expected an integer"})
-    return value
-
-
-def _msg():
-    return _("请求参数有误")
-
-
 # --- wanted ads -------------------------------------------------------------------------------
 
 @bp.get("/wanted")
-@doc("Browse open wanted ads (求购) with facets", auth=False, tags=TAGS, parameters=[
-    {"name": k, "in": "query", "required": False, "schema": {"type": "string"}} for k in wanted.FILTERS],
-    responses={"200": {"type": "object", "properties": {"total": {"type": "integer"}, "results": {
-        "type": "array", "items": wanted.WANTED_SCHEMA}, "facets": {"type": "object"}}}})
+@doc("Browse open wanted ads (求购) with facets", auth=False, tags=TAGS, query_schema=sc.WantedQuery,
+     responses={"200": sc.Browse, "422": None})
 def browse():
     f = wanted.parse_browse(request.args)
     found = wanted.browse(f)
@@ -57,8 +45,8 @@ def browse():
 
 
 @bp.post("/wanted")
-@doc("Post a wanted ad (buyers); it waits for operator review", request_schema=wanted.WANTED_INPUT, tags=TAGS,
-     responses={"201": wanted.WANTED_SCHEMA, "422": None, "409": None})
+@doc("Post a wanted ad (buyers); it waits for operator review", request_schema=sc.WantedInput, tags=TAGS,
+     responses={"201": sc.WantedOut, "422": None, "409": None})
 @limiter.limit(_limit, key_func=_user_key)
 @commit_after
 def create():
@@ -70,14 +58,14 @@ def create():
 
 @bp.get("/wanted/<int:wanted_id>")
 @doc("A wanted ad (published ones are public; the owner and operators see any)", auth=False, tags=TAGS,
-     responses={"200": wanted.WANTED_SCHEMA, "404": None})
+     responses={"200": sc.WantedOut, "404": None})
 def show(wanted_id):
     user = token_user()
     return jsonify(wanted.ad_json(wanted.visible(wanted_id, user), user))
 
 
 @bp.post("/wanted/<int:wanted_id>/close")
-@doc("Close one's own wanted ad", tags=TAGS, responses={"200": wanted.WANTED_SCHEMA})
+@doc("Close one's own wanted ad", tags=TAGS, responses={"200": sc.WantedOut})
 @commit_after
 def close(wanted_id):
     user = require_user()
@@ -85,10 +73,8 @@ def close(wanted_id):
 
 
 @bp.post("/wanted/<int:wanted_id>/review")
-@doc("Operators approve or reject a wanted ad under review", tags=TAGS, request_schema={
-    "type": "object", "required": ["decision"], "properties": {
-        "decision": {"type": "string", "enum": ["approve", "reject"]}, "reason": {"type": "string"}}},
-    responses={"200": wanted.WANTED_SCHEMA})
+@doc("Operators approve or reject a wanted ad under review", tags=TAGS, request_schema=sc.ReviewInput,
+     responses={"200": sc.WantedOut})
 @commit_after
 def review(wanted_id):
     user = require_user("operator")
@@ -99,8 +85,7 @@ def review(wanted_id):
 
 @bp.get("/wanted/<int:wanted_id>/matches")
 @doc("The listings matched to one's own wanted ad, best first, with why", tags=TAGS,
-     responses={"200": {"type": "object", "properties": {"results": {"type": "array",
-                                                                     "items": matching.MATCH_SCHEMA}}}})
+     responses={"200": sc.Matches})
 def ad_matches(wanted_id):
     user = require_user()
     ad = wanted.visible(wanted_id, user)
@@ -115,8 +100,7 @@ def _msg_owner():
 
 @bp.get("/wanted/matches")
 @doc("Open wanted ads matched to the caller's side's listings (sellers)", tags=TAGS,
-     responses={"200": {"type": "object", "properties": {"results": {"type": "array",
-                                                                     "items": matching.MATCH_SCHEMA}}}})
+     responses={"200": sc.Matches})
 def seller_matches():
     user = require_user("seller")
     return jsonify({"results": [matching.match_json(m, "seller") for m in matching.matches_for_seller(user)]})
@@ -124,21 +108,19 @@ def seller_matches():
 
 @bp.post("/wanted/<int:wanted_id>/answers")
 @doc("A seller answers a wanted ad with one of its published listings (opens a message thread)", tags=TAGS,
-     request_schema={"type": "object", "required": ["listing_id", "message"], "properties": {
-         "listing_id": {"type": "integer"}, "message": {"type": "string", "maxLength": answers.MAX_MESSAGE}}},
-     responses={"201": answers.ANSWER_SCHEMA})
+     request_schema=sc.AnswerInput, responses={"201": sc.AnswerOut})
 @limiter.limit(_limit, key_func=_user_key)
 @commit_after
 def answer(wanted_id):
     user = require_user("seller")
     data = json_body()
-    row = answers.answer(wanted_id, user, _id(data.get("listing_id"), "listing_id"), data.get("message"))
+    row = answers.answer(wanted_id, user, data["listing_id"], data["message"])
     return jsonify(answers.answer_json(row)), 201
 
 
 @bp.get("/wanted/<int:wanted_id>/answers")
 @doc("The answers to a wanted ad the caller may read (the buyer: all; a seller: its own side's)", tags=TAGS,
-     responses={"200": LIST})
+     responses={"200": sc.Answers})
 def ad_answers(wanted_id):
     user = require_user()
     ad = wanted.visible(wanted_id, user)
@@ -147,16 +129,15 @@ def ad_answers(wanted_id):
 
 @bp.get("/wanted/answers/<int:answer_id>")
 @doc("A thread between a buyer and the seller that answered (parties and operators)", tags=TAGS,
-     responses={"200": answers.ANSWER_SCHEMA})
+     responses={"200": sc.AnswerOut})
 def thread(answer_id):
     user = require_user()
     return jsonify(answers.answer_json(answers.thread(answer_id, user)))
 
 
 @bp.post("/wanted/answers/<int:answer_id>/messages")
-@doc("Write in a thread (its two parties)", tags=TAGS, request_schema={
-    "type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
-    responses={"201": answers.ANSWER_SCHEMA})
+@doc("Write in a thread (its two parties)", tags=TAGS, request_schema=sc.MessageInput,
+     responses={"201": sc.AnswerOut})
 @limiter.limit(_limit, key_func=_user_key)
 @commit_after
 def message(answer_id):
@@ -167,15 +148,9 @@ def message(answer_id):
 
 # --- the data room ----------------------------------------------------------------------------------
 
-ROOM_SCHEMA = {"type": "object", "properties": {
-    "listing_id": {"type": "integer"}, "nda_text": {"type": "string"}, "nda_sha256": {"type": "string"},
-    "access": {"oneOf": [dataroom.ACCESS_SCHEMA, {"type": "null"}]}, "manage": {"type": "boolean"},
-    "files": {"type": "array", "items": {"type": "object"}}}}
-
-
 @bp.get("/listings/<int:listing_id>/dataroom")
 @doc("A listing's data room as the caller may see it: the NDA; files for the seller's side and granted buyers",
-     tags=ROOM_TAGS, responses={"200": ROOM_SCHEMA})
+     tags=ROOM_TAGS, responses={"200": sc.Room})
 def room(listing_id):
     user = require_user()
     listing = dataroom.visible_listing(listing_id, user)
@@ -184,17 +159,12 @@ def room(listing_id):
 
 @bp.put("/listings/<int:listing_id>/dataroom/nda")
 @doc("The seller's side edits the NDA template (and whether operators may grant access)", tags=ROOM_TAGS,
-     request_schema={"type": "object", "required": ["nda_text"], "properties": {
-         "nda_text": {"type": "string", "maxLength": dataroom.MAX_NDA}, "operator_may_grant": {"type": "boolean"}}},
-     responses={"200": ROOM_SCHEMA})
+     request_schema=sc.NdaInput, responses={"200": sc.Room})
 @commit_after
 def nda(listing_id):
     user = require_user("seller")
     data = json_body()
-    allow = data.get("operator_may_grant")
-    if allow is not None and not isinstance(allow, bool):
-        raise ValidationError(_msg(), {"operator_may_grant": "expected a boolean"})
-    dataroom.edit_nda(listing_id, user, data.get("nda_text"), allow)
+    dataroom.edit_nda(listing_id, user, data["nda_text"], data.get("operator_may_grant"))
     return jsonify(dataroom.room_json(dataroom.managed_listing(listing_id, user), user))
 
 
@@ -213,7 +183,7 @@ def upload(listing_id):
 
 
 @bp.delete("/dataroom/files/<int:file_id>")
-@doc("The seller's side removes a file from its data room", tags=ROOM_TAGS, responses={"200": {"type": "object"}})
+@doc("The seller's side removes a file from its data room", tags=ROOM_TAGS, responses={"200": sc.FileOut})
 @commit_after
 def remove(file_id):
     user = require_user("seller")
@@ -240,8 +210,7 @@ def _file_response(row, body):
 
 @bp.post("/listings/<int:listing_id>/dataroom/access")
 @doc("A buyer accepts the listing's NDA (password re-entered) and asks for access", tags=ROOM_TAGS,
-     request_schema={"type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}},
-     responses={"201": dataroom.ACCESS_SCHEMA})
+     request_schema=sc.AccessInput, responses={"201": sc.AccessOut})
 @limiter.limit(_limit, key_func=_user_key)
 @commit_after
 def request_access(listing_id):
@@ -252,7 +221,7 @@ def request_access(listing_id):
 
 @bp.get("/listings/<int:listing_id>/dataroom/access")
 @doc("Access requests and grants of a data room (the seller's side and operators)", tags=ROOM_TAGS,
-     responses={"200": LIST})
+     responses={"200": sc.Accesses})
 def accesses(listing_id):
     user = require_user()
     listing = dataroom.managed_listing(listing_id, user, operators=True)
@@ -261,7 +230,7 @@ def accesses(listing_id):
 
 @bp.post("/dataroom/access/<int:access_id>/grant")
 @doc("Grant a signed request (the seller's side; an operator for verified buyers when the seller allows)",
-     tags=ROOM_TAGS, responses={"200": dataroom.ACCESS_SCHEMA})
+     tags=ROOM_TAGS, responses={"200": sc.AccessOut})
 @commit_after
 def grant(access_id):
     user = require_user()
@@ -269,7 +238,7 @@ def grant(access_id):
 
 
 @bp.post("/dataroom/access/<int:access_id>/revoke")
-@doc("Revoke access (the seller's side or an operator)", tags=ROOM_TAGS, responses={"200": dataroom.ACCESS_SCHEMA})
+@doc("Revoke access (the seller's side or an operator)", tags=ROOM_TAGS, responses={"200": sc.AccessOut})
 @commit_after
 def revoke(access_id):
     user = require_user()
@@ -278,7 +247,7 @@ def revoke(access_id):
 
 @bp.get("/listings/<int:listing_id>/dataroom/log")
 @doc("Who saw what and when, and refused attempts (the seller's side and operators)", tags=ROOM_TAGS,
-     responses={"200": LIST})
+     responses={"200": sc.Log})
 def room_log(listing_id):
     user = require_user()
     listing = dataroom.managed_listing(listing_id, user, operators=True)

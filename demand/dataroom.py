@@ -333,10 +333,3 @@ def room_json(listing, user):
         room = room_of(listing)
         body["operator_may_grant"] = bool(room and room.operator_may_grant)
     return body
-
-
-ACCESS_SCHEMA = {"type": "object", "properties": {
-    "id": {"type": "integer"}, "listing_id": {"type": "integer"}, "user_id": {"type": "integer"},
-    "status": {"type": "string", "enum": ["requested", "granted", "revoked"]}, "signer": {"type": "string"},
-    "organization": {"type": ["string", "null"]}, "nda_sha256": {"type": "string"},
-    "signed_at": {"type": "string", "format": "date-time"}, "signed_ip": {"type": "string"}}}

@@ -240,12 +240,3 @@ def match_json(match, side="buyer"):
     if side == "seller":
         body["wanted_title"] = match.wanted.title
     return body
-
-
-MATCH_SCHEMA = {"type": "object", "properties": {
-    "id": {"type": "integer"}, "wanted_id": {"type": "integer"}, "listing_id": {"type": "integer"},
-    "score": {"type": "number"}, "listing_title": {"type": "string"},
-    "reasons": {"type": "object", "properties": {
-        "words": {"type": "array", "items": {"type": "string"}}, "classes": {"type": "array", "items": {"type": "string"}},
-        "deal_types": {"type": "array", "items": {"type": "string"}}, "in_budget": {"type": "boolean"},
-        "same_region": {"type": "boolean"}}}}}

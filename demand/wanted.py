@@ -43,6 +43,8 @@ MAX_EXPIRY_DAYS = 365
 MAX_BUDGET = 10**13  # fen (1000 亿元)
 MAX_REASON = 500
 PER_PAGE = 20
+MAX_QUERY = 100  # characters of a browsing query
+MAX_BROWSE_PAGE = 1000
 MAX_SCAN = 5000  # browsing reads at most this many open ads (newest first) for filters and facets
 
 
@@ -296,29 +298,20 @@ FILTERS = ("q", "kind", "ipc_section", "nice_class", "deal_type", "region", "pag
 
 
 def parse_browse(args):
-    """Browse arguments (request.args or a dict), refused naming the field."""
-    fields, out = {}, {}
-    q = args.get("q") or ""
-    if not isinstance(q, str) or len(q) > 100:
-        fields["q"] = _("搜索词最长 %(n)s 个字符", n=100)
-    out["q"] = q.strip()[:100] if isinstance(q, str) else ""
-    for key, allowed in (("kind", KINDS), ("deal_type", DEAL_TYPES), ("region", tuple(REGIONS)),
-                         ("ipc_section", tuple("ABCDEFGH"))):
-        value = args.get(key) or None
-        if value is not None and value not in allowed:
-            fields[key] = _("未知取值，可选：%(options)s", options=", ".join(allowed))
-        out[key] = value
-    for key, low, high in (("nice_class", 1, 45), ("page", 1, 1000)):
-        raw = args.get(key)
-        out[key] = None
-        if raw not in (None, ""):
-            try:
-                out[key] = parse_int(raw, minimum=low, maximum=high, max_digits=4)
-            except NumberError:
-                fields[key] = _("应为 %(a)s–%(b)s 的整数", a=low, b=high)
+    """Browse arguments (request.args or a dict) read by ``demand.schemas.WantedQuery`` (the API's documented
+    query), refused naming the field. An empty value is "not given", as a form sends it."""
+    from marketplace.kernel.schemas import SchemaError, flat_errors
+
+    from .schemas import WantedQuery  # the schema reads this module's bounds
+
+    given = {key: args.get(key) for key in FILTERS if args.get(key) not in (None, "")}
+    try:
+        out = WantedQuery().load(given)
+    except SchemaError as exc:
+        raise ValidationError(_("参数有误"), flat_errors(exc.messages)) from None
+    out = {key: out.get(key) for key in FILTERS}
+    out["q"] = (out["q"] or "").strip()
     out["page"] = out["page"] or 1
-    if fields:
-        raise ValidationError(_("参数有误"), fields)
     return out
 
 
@@ -385,34 +378,3 @@ def ad_json(ad, viewer=None):
         body["rejection_reason"] = ad.rejection_reason
         body["match_count"] = db.session.query(DemandMatch).filter_by(wanted_id=ad.id).count()
     return body
-
-
-WANTED_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"}, "kind": {"type": "string", "enum": list(KINDS)}, "title": {"type": "string"},
-        "description": {"type": "string"}, "keywords": {"type": "array", "items": {"type": "string"}},
-        "ipc": {"type": ["string", "null"]}, "nice_classes": {"type": "array", "items": {"type": "integer"}},
-        "deal_types": {"type": "array", "items": {"type": "string"}},
-        "budget_min": {"type": ["integer", "null"], "description": "fen"},
-        "budget_max": {"type": ["integer", "null"], "description": "fen"}, "negotiable": {"type": "boolean"},
-        "region": {"type": "string"}, "buyer": {"type": "string"}, "status": {"type": "string"},
-        "open": {"type": "boolean"}, "expires_at": {"type": "string", "format": "date-time"},
-    },
-}
-WANTED_INPUT = {
-    "type": "object", "required": ["kind", "title", "deal_types", "expires_at"],
-    "properties": {
-        "kind": {"type": "string", "enum": list(KINDS)}, "title": {"type": "string", "maxLength": MAX_TITLE},
-        "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
-        "keywords": {"type": "array", "maxItems": MAX_KEYWORDS, "items": {"type": "string"}},
-        "ipc": {"type": "string", "description": "IPC section (H) or subclass (H01M)"},
-        "nice_classes": {"type": "array", "maxItems": MAX_NICE, "items": {"type": "integer", "minimum": 1,
-                                                                           "maximum": 45}},
-        "deal_types": {"type": "array", "items": {"type": "string", "enum": list(DEAL_TYPES)}},
-        "budget_min": {"type": "integer", "description": "fen"}, "budget_max": {"type": "integer", "description": "fen"},
-        "negotiable": {"type": "boolean", "description": "面议: no budget"},
-        "region": {"type": "string", "enum": list(REGIONS)}, "hide_name": {"type": "boolean"},
-        "expires_at": {"type": "string", "format": "date", "description": "YYYY-MM-DD, after today"},
-    },
-}

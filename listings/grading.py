@@ -489,6 +489,21 @@ def _is_number(value):
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
+def score_problem(value):
+    """Why ``value`` is not an indicator's score (a number 0–10), or None. The API's schema
+    (``listings.grading_schemas``) and the forms read this one rule."""
+    if not _is_number(value) or math.isnan(value):
+        return _("评分必须是 0 到 10 之间的数字")
+    if not 0 <= value <= 10:
+        return _("评分必须在 0 到 10 之间")
+    return None
+
+
+def unknown_indicator(key, keys):
+    """Why ``key`` is not one of ``keys`` (an indicator of the rubric), or None."""
+    return None if key in keys else _("未知指标")
+
+
 def _score_errors(kind, scores):
     """({key: clean number}, {key: why}) for an assessment's indicator scores."""
     if not isinstance(scores, dict):
@@ -501,16 +516,14 @@ def _score_errors(kind, scores):
             errors[key] = _("缺少此指标的评分")
             continue
         value = scores[key]
-        if not _is_number(value) or math.isnan(value):
-            errors[key] = _("评分必须是 0 到 10 之间的数字")
-            continue
-        if not 0 <= value <= 10:
-            errors[key] = _("评分必须在 0 到 10 之间")
+        problem = score_problem(value)
+        if problem:
+            errors[key] = problem
             continue
         clean[key] = int(value) if float(value).is_integer() else float(value)
     for key in scores:
-        if key not in keys:
-            errors[str(key)] = _("未知指标")
+        if unknown_indicator(key, keys):
+            errors[str(key)] = unknown_indicator(key, keys)
     return clean, errors
 
 

@@ -22,7 +22,7 @@ from marketplace.kernel.uploads import save_upload
 
 from . import identifiers as ids
 from .models import Encumbrance, Right, RightClaim, RightEvent, RightHolder
-from .vocab import LICENCE_OF_DEAL
+from .vocab import LICENCE_OF_DEAL, MAX_REASON, MIN_REASON
 
 # Columns a listing's input carries for a right (validation.parse_patent / parse_trademark).
 DATA_COLUMNS = ("title", "abstract", "patent_type", "ipc_codes", "locarno_class", "filing_date", "grant_date",
@@ -520,6 +520,9 @@ def file_claim(user, right, evidence_storage, note, *, now=None):
     return claim
 
 
+CLAIM_DECISIONS = ("uphold", "dismiss")
+
+
 def decide_claim(operator, claim_id, decision, reason, *, now=None):
     """Uphold or dismiss a claim.
 
@@ -542,7 +545,7 @@ def decide_claim(operator, claim_id, decision, reason, *, now=None):
         raise NotFound(_("异议不存在"))
     if claim.status != "open":
         raise Conflict(_("该异议已处理"), status=claim.status)
-    if decision not in ("uphold", "dismiss"):
+    if decision not in CLAIM_DECISIONS:
         raise ValidationError(_("处理结论应为 uphold 或 dismiss"), {"decision": _("应为 uphold（支持）或 dismiss（驳回）")})
     right = claim.right
     stopped = []
@@ -581,8 +584,8 @@ def _require_operator(user):
 
 def _reason(reason):
     reason = reason.strip() if isinstance(reason, str) else ""
-    if len(reason) < 2:
+    if len(reason) < MIN_REASON:
         raise ValidationError(_("请写明理由"), {"reason": _("必填")})
-    if len(reason) > 2000:
-        raise ValidationError(_("理由过长"), {"reason": _("最多 %(n)s 个字符", n=2000)})
+    if len(reason) > MAX_REASON:
+        raise ValidationError(_("理由过长"), {"reason": _("最多 %(n)s 个字符", n=MAX_REASON)})
     return reason

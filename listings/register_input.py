@@ -18,7 +18,14 @@ from marketplace.kernel.models import Organization, User
 
 from .models.register import ID_TYPES, LICENCE_TYPES
 from .validation import _date, _int, _text
-from .vocab import LEGAL_STATUSES, PATENT_TYPE_LABELS, TM_STATUSES
+from .vocab import (
+    LEGAL_STATUSES,
+    MAX_ABSTRACT,
+    MAX_CORRECTED_COUNT,
+    MAX_RIGHT_TITLE,
+    PATENT_TYPE_LABELS,
+    TM_STATUSES,
+)
 
 # Fields an operator corrects from the console and the API, per kind: (column, kind of value).
 PATENT_CORRECTIONS = (("title", "text"), ("patent_type", "patent_type"), ("legal_status", "legal_status"),
@@ -37,6 +44,9 @@ LICENCE_TYPE_LABELS = labels.lazy(labels.LICENCE_TYPE)
 MAX_HOLDERS = 10
 _ID_NUMBER = re.compile(r"^[A-Za-z0-9()（）-]{5,30}$")
 _MASKED = re.compile(r"^[A-Za-z0-9()（）-]{0,4}\*{1,26}[A-Za-z0-9()（）-]{0,4}$")
+
+
+CHOICES = {"patent_type": PATENT_TYPE_LABELS, "legal_status": LEGAL_STATUSES, "tm_status": TM_STATUSES}
 
 
 def corrections_for(kind):
@@ -58,13 +68,13 @@ def clean_changes(right, raw, *, only_changed=False):
             fields[str(key)[:60]] = _("未知或不可更正的字段")
             continue
         if kind in ("text", "long_text"):
-            value = _text(value, fields, key, required=True, max_len=300 if kind == "text" else 5000)
+            value = _text(value, fields, key, required=True, max_len=MAX_RIGHT_TITLE if kind == "text" else MAX_ABSTRACT)
         elif kind == "date":
             value = _date(value, fields, key)
         elif kind == "int":
-            value = _int(value, fields, key, minimum=0, maximum=100_000)
+            value = _int(value, fields, key, minimum=0, maximum=MAX_CORRECTED_COUNT)
         else:
-            choices = {"patent_type": PATENT_TYPE_LABELS, "legal_status": LEGAL_STATUSES, "tm_status": TM_STATUSES}[kind]
+            choices = CHOICES[kind]
             if value not in (None, "") and not (isinstance(value, str) and value in choices):
                 fields[key] = _("应为以下之一：%(v)s", v="、".join(choices))
                 continue

@@ -23,6 +23,7 @@ from marketplace.kernel.webutil import act, show_error
 
 from . import register
 from . import register_input as cleaning
+from . import register_schemas as sc
 from .models import RightClaim
 from .models.register import ID_TYPES
 
@@ -294,13 +295,7 @@ def claim_json(claim):
     }
 
 
-CLAIM_SCHEMA = {"type": "object", "required": ["id", "status", "right", "holders", "claimant"], "properties": {
-    "id": {"type": "integer"}, "status": {"type": "string", "enum": ["open", "upheld", "dismissed"]},
-    "right": {"type": "object"}, "holders": {"type": "array", "items": {"type": "string"}},
-    "claimant": {"type": "object"}, "note": {"type": "string", "nullable": True},
-    "evidence_url": {"type": "string", "nullable": True}, "created_at": {"type": "string"},
-    "decided_at": {"type": "string", "nullable": True}, "decision_reason": {"type": "string", "nullable": True}}}
-_CLAIM = {"type": "object", "required": ["claim"], "properties": {"claim": CLAIM_SCHEMA}}
+_CLAIM = sc.ClaimAnswer  # (the multipart claim route names it)
 
 
 def _api_right(kind, number):
@@ -325,8 +320,7 @@ def api_file_claim(kind, number):
 
 @api.get("/operator/rights/claims")
 @doc("Open ownership claims, oldest first (operators)", tags=["rights", "operator"],
-     responses={"200": {"type": "object", "properties": {"claims": {"type": "array", "items": CLAIM_SCHEMA}}},
-                "401": None, "403": None})
+     responses={"200": sc.Claims, "401": None, "403": None})
 def api_claims():
     require_user("operator")
     return jsonify({"claims": [claim_json(c) for c in register.open_claims()]})
@@ -344,9 +338,7 @@ def api_claim_evidence(claim_id):
 @doc("Decide an open claim (operators): `uphold` makes the claimant the holder and takes the old holder's "
      "listings of the right off the market; `dismiss` leaves the register as it is. `reason` is required",
      tags=["rights", "operator"],
-     request_schema={"type": "object", "required": ["decision", "reason"], "properties": {
-         "decision": {"type": "string", "enum": ["uphold", "dismiss"]}, "reason": {"type": "string"}}},
-     responses={"200": _CLAIM, "401": None, "403": None, "404": None, "409": None, "422": None})
+     request_schema=sc.Decision, responses={"200": sc.ClaimAnswer, "401": None, "403": None, "404": None, "409": None, "422": None})
 @commit_after
 def api_decide(claim_id):
     user = require_user("operator")
@@ -360,10 +352,8 @@ def api_decide(claim_id):
      "(patents: title, patent_type, legal_status, filing_date, grant_date, annuity_paid_until, claims_count, "
      "abstract; trademarks: title, tm_status, registration_date, disputes); `reason` is required",
      tags=["rights", "operator"],
-     request_schema={"type": "object", "required": ["changes", "reason"], "properties": {
-         "changes": {"type": "object"}, "reason": {"type": "string"}}},
-     responses={"200": {"type": "object", "properties": {"right": {"type": "object"}}}, "401": None, "403": None,
-                "404": None, "422": None})
+     request_schema=sc.Correction,
+     responses={"200": sc.Corrected, "401": None, "403": None, "404": None, "422": None})
 @commit_after
 def api_correct(kind, number):
     from .rights_views import register_json

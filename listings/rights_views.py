@@ -16,6 +16,7 @@ from marketplace.kernel.pagecache import cached_page
 from marketplace.kernel.timeutil import local, utcnow
 
 from . import register, service
+from . import register_schemas as sc
 from .lifecycle import can_view
 from .serializers import listing_json
 
@@ -66,29 +67,6 @@ def register_json(right, viewer=None):
     }
 
 
-RIGHT_SCHEMA = {
-    "type": "object",
-    "required": ["kind", "number", "title", "holders", "pledged", "licences", "history", "listings"],
-    "properties": {
-        "kind": {"type": "string", "enum": ["patent", "trademark"]},
-        "number": {"type": "string"},
-        "madrid": {"type": "boolean"},
-        "title": {"type": "string"},
-        "holders": {"type": "array", "items": {"type": "object", "properties": {
-            "type": {"type": "string", "enum": ["organization", "person", "outside"]}, "name": {"type": "string"},
-            "id_type": {"type": "string", "nullable": True}, "id_number_masked": {"type": "string", "nullable": True}}}},
-        "status": {"type": "string", "nullable": True},
-        "term_ends": {"type": "string", "format": "date", "nullable": True},
-        "next_fee": {"type": "object", "nullable": True},
-        "pledged": {"type": "boolean"},
-        "licences": {"type": "array", "items": {"type": "object"}},
-        "verified": {"type": "boolean"},
-        "history": {"type": "array", "items": {"type": "object"}},
-        "listings": {"type": "array", "items": {"type": "object"}},
-    },
-}
-
-
 def _viewer():
     return current_user if current_user.is_authenticated else None
 
@@ -109,13 +87,7 @@ def detail(kind, number):
 @api.get("/rights/<kind>/<path:number>")
 @doc("A right in the register: holders (权利人), status and fee dates, pledge yes/no, licences in force, "
      "on-platform history (no prices) and its listings. ``number`` in any accepted spelling", auth=False,
-     tags=["rights"], responses={"200": {"type": "object", "required": ["right", "listing_input"], "properties": {
-         "right": RIGHT_SCHEMA,
-         "listing_input": {"type": "object", "description": "the right as a listing's rights item "
-                           "({patent: {...}} or {trademark: {...}}): what the wizard fills in"},
-         "viewer": {"type": "object", "description": "for a signed-in seller: holds (their side is a holder) and "
-                    "held_by_another (the 409 a listing would get: message, rights, ways_forward)"}}},
-         "404": None})
+     tags=["rights"], responses={"200": sc.RightAnswer, "404": None})
 def show(kind, number):
     if kind not in register.KIND_PATHS or len(number) > 60:
         abort(404)
@@ -142,7 +114,7 @@ def upload_document(listing_id, field):
 
 @api.post("/listings/<int:listing_id>/co-owner-consent")
 @doc("A co-owner on the platform consents to this listing of a shared right (seller of the co-owning "
-     "organisation)", tags=["listings"], responses={"200": None, "403": None, "404": None})
+     "organisation)", tags=["listings"], responses={"200": sc.CoOwnerConsent, "403": None, "404": None})
 @commit_after
 def co_owner_consent(listing_id):
     user = require_user()

@@ -33,6 +33,10 @@ MAX_LICENSE_YEARS = 30
 MAX_LICENSE_CAP = 100_000
 MAX_CLAIMS = 1000
 MAX_DISPUTES = 1000
+# the rights register's corrections and decisions (listings/register_schemas.py for the API, register_input.py and
+# register.py for every input)
+MAX_CORRECTED_COUNT = 100_000  # a corrected claims count or disputes count
+MIN_REASON, MAX_REASON = 2, 2000  # an operator's reason for a correction or a decision
 RELIST_AUCTION_DAYS = 7  # a relisted auction's default close, from the moment of relisting
 # An auction's deposit (保证金) is at most 20 % of the start price (法释〔2016〕18号: 起拍价的 5 %–20 %). A bound of
 # the listing's input (validation.py), so it lives here with the others rather than in bidding.py, which

@@ -20,26 +20,22 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlalchemy import text as sql
 
-from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES, Right
+from listings.models import Right
 from listings.models.listing import prices_by_deal_type
 from marketplace.kernel.errors import Conflict, NotFound, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.notify import has_control_chars
-from marketplace.kernel.numbers import NumberError, parse_int
 from marketplace.kernel.observability import SEARCH_SECONDS
-from marketplace.kernel.regions import REGIONS
+from marketplace.kernel.schemas import SchemaError, flat_errors
 from marketplace.kernel.timeutil import iso
 
 from . import analysis, synonyms
 from .index import (
-    GRADES,
-    SORTS,
     Clause,
     Filters,
     IndexQuery,
     clause_variants,
     current_handle,
-    normalise_ipc,
     query_index,
 )
 from .models import SavedSearch
@@ -48,6 +44,7 @@ MAX_QUERY_CHARS = 200
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 1000
+MAX_PRICE_FILTER = 10**15  # fen: price_min and price_max
 MAX_PARTIAL_CLAUSES = 8  # partial matching ORs at most this many parts of a query
 MAX_PLAIN_CHARS = 20_000  # plain_text reads at most this much of a description (= listings MAX_DESCRIPTION)
 FILTER_KEYS = tuple(f.name for f in fields(Filters))
@@ -108,81 +105,17 @@ class SearchPage:
         return max(1, -(-self.total // self.params.per_page))
 
 
-def _one(args, key):
-    value = args.get(key)
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
-
-
-def _int_arg(args, key, fields, minimum, maximum, message):
-    raw = _one(args, key)
-    if raw is None:
-        return None
-    try:
-        value = parse_int(raw)  # bounded: ASCII digits, no "１２３", "1_000", "1e3" or 10,000-digit strings
-    except NumberError:
-        fields[key] = _("必须是整数")
-        return None
-    if not minimum <= value <= maximum:
-        fields[key] = message()  # translated only when needed: the first gettext of a request loads its locale
-        return None
-    return value
-
-
 def parse_params(args):
-    """Validate search arguments (a dict or request.args); raises ValidationError naming each bad field."""
-    fields = {}
-    p = SearchParams()
-    q = args.get("q") or ""
-    q = str(q).strip()
-    if len(q) > MAX_QUERY_CHARS:
-        fields["q"] = _("搜索词最长 %(n)s 个字符", n=MAX_QUERY_CHARS)
-    p.q = q[:MAX_QUERY_CHARS]
+    """Validate search arguments (a dict or request.args) with ``search.schemas.SearchQuery``, the schema the API
+    documents; raises ValidationError naming each bad field."""
+    from .schemas import SearchQuery  # the schema reads this module's bounds
 
-    def choice(key, allowed):
-        value = _one(args, key)
-        if value is not None and value not in allowed:
-            fields[key] = _("未知取值，可选：%(options)s", options=", ".join(allowed))
-            return None
-        return value
-
-    p.kind = choice("kind", KINDS)
-    p.patent_type = choice("patent_type", PATENT_TYPES)
-    p.deal_type = choice("deal_type", DEAL_TYPES)
-    p.price_mode = choice("price_mode", PRICE_MODES)
-    p.region = choice("region", tuple(REGIONS))
-    p.open_licence = choice("open_licence", ("1",))
-    sort = _one(args, "sort") or "relevance"
-    if sort not in SORTS:
-        fields["sort"] = _("未知排序，可选：%(options)s", options=", ".join(SORTS))
-    else:
-        p.sort = sort
-    grade = _one(args, "grade")
-    if grade:
-        grades = tuple(dict.fromkeys(g.strip().upper() for g in grade.split(",") if g.strip()))
-        if not grades or any(g not in GRADES for g in grades):
-            fields["grade"] = _("未知等级，可选：A, B, C, D（可用逗号分隔多个）")
-        else:
-            p.grade = grades
-    ipc = _one(args, "ipc")
-    if ipc:
-        p.ipc = normalise_ipc(ipc)
-        if p.ipc is None:
-            fields["ipc"] = _("IPC 分类格式不对，例如 H、H01、H01M 或 H01M 4/36")
-    p.nice_class = _int_arg(args, "nice_class", fields, 1, 45, lambda: _("尼斯分类为 1–45"))
-    p.price_min = _int_arg(args, "price_min", fields, 0, 10**15, lambda: _("价格（分）超出范围"))
-    p.price_max = _int_arg(args, "price_max", fields, 0, 10**15, lambda: _("价格（分）超出范围"))
-    if p.price_min is not None and p.price_max is not None and p.price_min > p.price_max:
-        fields["price_max"] = _("最高价不能低于最低价")
-    page = _int_arg(args, "page", fields, 1, MAX_PAGE, lambda: _("页码为 1–%(n)s", n=MAX_PAGE))
-    p.page = page or 1
-    per_page = _int_arg(args, "per_page", fields, 1, MAX_PER_PAGE, lambda: _("每页条数为 1–%(n)s", n=MAX_PER_PAGE))
-    p.per_page = per_page or DEFAULT_PER_PAGE
-    if fields:
-        raise ValidationError(_("搜索参数有误"), fields)
-    return p
+    try:
+        values = SearchQuery().load({key: args.get(key) for key in args})
+    except SchemaError as exc:
+        raise ValidationError(_("搜索参数有误"), flat_errors(exc.messages)) from None
+    values["q"] = values.get("q") or ""
+    return SearchParams(**values)
 
 
 # --- query text -----------------------------------------------------------------
@@ -549,15 +482,14 @@ def page_json(page):
 
 def save_search(user, q, filters):
     """Save ``q`` and ``filters`` (validated like a search) for ``user``; an identical one is returned as is."""
+    from .schemas import SavedSearchInput  # the API's body schema: one reading of a saved search's types and keys
+
     if filters is None:
         filters = {}
-    if not isinstance(filters, dict):
-        raise ValidationError(_("filters 必须是对象"), {"filters": "expected an object"})
-    if q is not None and not isinstance(q, str):
-        raise ValidationError(_("q 必须是字符串"), {"q": "expected a string"})
-    unknown = sorted(set(filters) - set(FILTER_KEYS))
-    if unknown:
-        raise ValidationError(_("未知筛选条件"), {f"filters.{k}": _("未知筛选条件") for k in unknown})
+    try:
+        SavedSearchInput().load({"q": q, "filters": filters})
+    except SchemaError as exc:
+        raise ValidationError(_("保存的搜索条件有误"), flat_errors(exc.messages)) from None
     control = {key: _("不能包含换行、制表符等控制字符") for key, value in
                [("q", q), *((f"filters.{k}", v) for k, v in filters.items())]
                if isinstance(value, str) and has_control_chars(value)}

@@ -69,6 +69,11 @@ class Boolean(_Field, fields.Boolean):
     truthy = {True}
     falsy = {False}
 
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):  # 1 == True: the sets above alone take 1 and 0
+            raise self.make_error("invalid")
+        return value
+
 
 class Date(_Field, fields.Date):
     default_error_messages = {**_COMMON, "invalid": _l("日期格式应为 YYYY-MM-DD"),
@@ -267,3 +272,12 @@ def json_schema(schema, conv=None):
 def query_parameters(schema, conv=None):
     conv = conv or converter()
     return conv.schema2parameters(instance(schema), location="query")
+
+
+# --- fields added for search, grading, demand and the rights register (issue 20) ----------------------
+
+class Dict(_Field, fields.Dict):
+    """A JSON object (its keys and values as ``keys`` / ``values`` say, or as they come)."""
+
+    default_error_messages = {**_COMMON, "invalid": _l("应为对象")}
+

@@ -64,7 +64,10 @@ def test_notification_pages_never_fail(app, value):
     headers = factories.auth_header(user)
     db.session.commit()
     api = app.test_client().get("/api/v1/notifications", query_string={"page": value}, headers=headers)
-    assert api.status_code == 422, (value, api.status_code)
+    if value.strip():
+        assert api.status_code == 422, (value, api.status_code)
+    else:  # an empty parameter is "not given" (docs/api.md, as on GET /search since issue 20's query schemas)
+        assert api.status_code == 200 and api.get_json()["page"] == 1, (value, api.status_code)
     html, _ = client_for(app, user)
     page = html.get("/notifications", query_string={"page": value})
     assert page.status_code == 200 and "<h1>消息中心</h1>" in page.get_data(as_text=True)
