@@ -284,7 +284,3 @@ class PayAnswer(schemas.Out):
     instructions = fields.String()
     payment_intent_id = fields.String()
     client_secret = fields.String()
-
-
-# the same shapes as OpenAPI dicts, for the routes still described by hand-written dicts
-DEAL_RESPONSE = schemas.json_schema(DealAnswer)

@@ -155,3 +155,21 @@ def commit_after(fn):
             raise
 
     return wrapper
+
+
+def form_body():
+    """A multipart/form-data request's text fields, validated by the schema its route documents
+    (``@doc(request_schema=…, content_type="multipart/form-data")``) as ``json_body()`` validates JSON: an
+    unknown field, a text too long or a number that is not an integer is a 422 naming it. The file parts are
+    not the schema's to check (``schemas.file_fields``): the service checks them with
+    ``marketplace.kernel.uploads``. Returns a dict of the text fields given (the first value of each)."""
+    data = request.form.to_dict()
+    schema = _route_doc().get("request")
+    if schema is None or isinstance(schema, dict):
+        return data
+    files = schemas.file_fields(schema)
+    errors = schemas.instance(schema).validate(data, partial=files)
+    if errors:
+        fields = schemas.flat_errors(errors)
+        raise ValidationError(_("请检查这些字段：%(fields)s", fields=", ".join(fields)), fields)
+    return data
