@@ -73,11 +73,21 @@ def _validated(schema, data):
     A hand-written dict schema (not yet converted) documents only."""
     if schema is None or isinstance(schema, dict):
         return data
-    errors = schemas.instance(schema).validate(data)
+    schema = schemas.instance(schema)
+    errors = schema.validate(data)
     if errors:
-        fields = schemas.flat_errors(errors)
-        raise ValidationError(_("请检查这些字段：%(fields)s", fields=", ".join(fields)), fields)
+        raise _refused(schema, errors)
     return data
+
+
+def _refused(schema, errors):
+    """The 422 of a body ``schema`` refused: each field's reason, under the schema's own ``refusal`` message
+    (a message id, e.g. the sign-up's "注册信息有误…") or one naming the fields."""
+    fields = schemas.flat_errors(errors)
+    refusal = getattr(schema, "refusal", None)
+    if refusal:
+        return ValidationError(_(refusal), fields)
+    return ValidationError(_("请检查这些字段：%(fields)s", fields=", ".join(fields)), fields)
 
 
 def _json_problem():
@@ -167,9 +177,8 @@ def form_body():
     schema = _route_doc().get("request")
     if schema is None or isinstance(schema, dict):
         return data
-    files = schemas.file_fields(schema)
-    errors = schemas.instance(schema).validate(data, partial=files)
+    schema = schemas.instance(schema)
+    errors = schema.validate(data, partial=schemas.file_fields(schema))
     if errors:
-        fields = schemas.flat_errors(errors)
-        raise ValidationError(_("请检查这些字段：%(fields)s", fields=", ".join(fields)), fields)
+        raise _refused(schema, errors)
     return data
