@@ -39,7 +39,7 @@ class Register(s.Body):
     password = s.String(required=True, validate=s.Length(min=accounts.MIN_PASSWORD,
                                                          too_short=s.N_("密码至少 %(n)s 个字符")))
     name = s.String(required=True, validate=s.Length(min=1, max=accounts.MAX_NAME))
-    roles = s.List(s.String(validate=s.OneOf(list(SELF_ROLES), message=s.N_("角色只能是 %(options)s"))),
+    roles = s.List(s.String(validate=s.OneOf(list(SELF_ROLES))),
                    required=True, whole=True,
                    validate=s.Length(min=1, too_short=s.N_("至少选择一个角色（seller 或 buyer）")))
     organization = s.Nested(OrganizationInput, metadata={
