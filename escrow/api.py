@@ -4,7 +4,7 @@ Deals are visible to their buyer, their seller and operators only; anyone else g
 """
 from flask import Blueprint, jsonify, request, send_file
 
-from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, form_body, json_body, require_user
 
 from . import deals, documents
 from . import schemas as sc
@@ -67,7 +67,8 @@ def confirm_payment(deal_id):
 @commit_after
 def transfer_filed(deal_id):
     user = require_user()
-    deal = deals.file_transfer(deal_id, user, request.files.get("document"), note=request.form.get("note"))
+    data = form_body()
+    deal = deals.file_transfer(deal_id, user, request.files.get("document"), note=data.get("note"))
     return _deal_response(deal)
 
 
@@ -81,8 +82,9 @@ RECORDAL_FIELDS = ("notice_number", "notice_date", "gazette_issue", "gazette_pag
 @commit_after
 def transfer_recorded(deal_id):
     user = require_user()
-    details = {key: request.form.get(key) for key in RECORDAL_FIELDS}
-    deal = deals.record_transfer(deal_id, user, request.files.get("document"), note=request.form.get("note"),
+    data = form_body()
+    details = {key: data.get(key) for key in RECORDAL_FIELDS}
+    deal = deals.record_transfer(deal_id, user, request.files.get("document"), note=data.get("note"),
                                  details=details)
     return _deal_response(deal)
 

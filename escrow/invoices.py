@@ -37,6 +37,12 @@ ISSUER_LABELS = {"seller": _l("卖方开具（成交价）"), "platform": _l("�
 STATUS_LABELS = {"requested": _l("已申请"), "issued": _l("已开具")}
 INVOICE_NUMBER = re.compile(r"^(\d{8}|\d{20})$")  # 8 digits (with a 发票代码), or a 20-digit 数电发票 number
 TECH_REGISTRATION = re.compile(r"^[0-9A-Za-z\-]{6,40}$")
+# text bounds of an invoice request (escrow/schemas.py documents and checks them on the API, the service here
+# on every input)
+TITLE_LENGTH = (2, 100)
+ADDRESS_LENGTH = (5, 200)
+BANK_LENGTH = (2, 60)
+MAX_PHONE, MAX_BANK_ACCOUNT, MAX_TAXPAYER_ID = 40, 60, 40
 STAMP_DUTY_BPS = 3  # 万分之三 for both items below (印花税法 税目税率表)
 
 
@@ -92,18 +98,18 @@ def clean_special_details(details, invoice_type, errors):
     values = {key: unicodedata.normalize("NFKC", v).strip() if isinstance(v, str) else "" for key, v in raw.items()}
     required = invoice_type == "special"
     if values["address"] or required:
-        if not 5 <= len(values["address"]) <= 200:
+        if not ADDRESS_LENGTH[0] <= len(values["address"]) <= ADDRESS_LENGTH[1]:
             errors["address"] = _("专用发票须填写注册地址，5 至 200 个字")
     if values["phone"] or required:
-        phone = re.sub(r"[\s()（）]", "", values["phone"][:40])
+        phone = re.sub(r"[\s()（）]", "", values["phone"][:MAX_PHONE])
         if not PHONE.fullmatch(phone):
             errors["phone"] = _("请填写注册电话：带区号的座机（如 010-12345678）或 11 位手机号")
         values["phone"] = phone
     if values["bank"] or required:
-        if not 2 <= len(values["bank"]) <= 60:
+        if not BANK_LENGTH[0] <= len(values["bank"]) <= BANK_LENGTH[1]:
             errors["bank"] = _("请填写开户行全称，2 至 60 个字")
     if values["bank_account"] or required:
-        number = re.sub(r"[\s-]", "", values["bank_account"][:60])
+        number = re.sub(r"[\s-]", "", values["bank_account"][:MAX_BANK_ACCOUNT])
         if not ACCOUNT_NUMBER.fullmatch(number):
             errors["bank_account"] = _("银行账号应为 8–30 位数字（可含空格）")
         values["bank_account"] = number
@@ -127,7 +133,7 @@ def request_invoice(deal_id, actor, issuer, title, taxpayer_id, invoice_type, no
                        else _("放款后才能申请平台服务费发票"), state=deal.state)
     errors = {}
     title = title.strip() if isinstance(title, str) else ""
-    if not 2 <= len(title) <= 100:
+    if not TITLE_LENGTH[0] <= len(title) <= TITLE_LENGTH[1]:
         errors["title"] = _("发票抬头为 2 至 100 个字")
     if not _one_of(invoice_type, TYPES):
         errors["invoice_type"] = _("可选：normal（普通发票）、special（专用发票）")
@@ -135,7 +141,7 @@ def request_invoice(deal_id, actor, issuer, title, taxpayer_id, invoice_type, no
     code = None
     if raw_id:
         try:
-            code = normalize_uscc(raw_id[:40])
+            code = normalize_uscc(raw_id[:MAX_TAXPAYER_ID])
         except InvalidUSCC as exc:
             errors["taxpayer_id"] = str(exc)
     elif invoice_type == "special" or actor.organization_id is not None:

@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from listings import bidding
 from listings import open_licence as ol
 from listings.models import Listing, OpenLicence
-from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, form_body, json_body, require_user
 from marketplace.kernel.errors import NotFound, ValidationError
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.money import parse_yuan
@@ -29,6 +29,7 @@ from marketplace.kernel.timeutil import local, utcnow
 from marketplace.kernel.viewutil import operator_required
 from marketplace.kernel.webutil import act, act_then_redirect, form_number
 
+from . import licensing_schemas as sc
 from . import royalties
 from .deals import get_deal_for
 from .royalty_models import RoyaltyPeriod
@@ -305,44 +306,9 @@ def operator_payout(period_id):
 
 # --- API ------------------------------------------------------------------------------------------------
 
-DECLARATION = {"type": "object", "properties": {
-    "id": {"type": "integer"}, "listing_id": {"type": "integer"},
-    "status": {"type": "string", "enum": ["open", "withdrawn", "lapsed"]},
-    "royalty_kind": {"type": "string", "enum": ["fixed", "percent"]},
-    "annual_fee": {"type": ["integer", "null"], "description": "fen per licence year (fixed)"},
-    "royalty_bps": {"type": ["integer", "null"], "description": "1–10000 basis points of net sales (percent)"},
-    "yearly_minimum": {"type": ["integer", "null"], "description": "fen per licence year (percent)"},
-    "period": {"type": "string", "enum": ["quarter", "year"]}, "term_years": {"type": "integer"},
-    "price_at_take": {"type": "integer", "description": "fen paid when taking the licence"}}}
-DECLARE_BODY = {"type": "object", "required": ["royalty_kind", "term_years"], "properties": {
-    "royalty_kind": {"type": "string", "enum": ["fixed", "percent"]}, "annual_fee": {"type": "integer"},
-    "royalty_bps": {"type": "integer", "minimum": 1, "maximum": 10000}, "yearly_minimum": {"type": "integer"},
-    "period": {"type": "string", "enum": ["quarter", "year"]}, "term_years": {"type": "integer", "minimum": 1,
-                                                                              "maximum": 20}}}
-PERIOD = {"type": "object", "properties": {
-    "id": {"type": "integer"}, "seq": {"type": "integer"}, "kind": {"type": "string", "enum": ["running", "instalment"]},
-    "starts_on": {"type": "string"}, "ends_on": {"type": "string"}, "due_on": {"type": "string"},
-    "net_sales": {"type": ["integer", "null"]}, "amount": {"type": ["integer", "null"]},
-    "fee": {"type": ["integer", "null"]}, "status": {"type": "string", "enum": list(royalties.STATUS_LABELS)},
-    "payment_reference": {"type": ["string", "null"]}}}
-LICENCE = {"type": "object", "properties": {
-    "id": {"type": "integer"}, "deal_id": {"type": "integer"}, "status": {"type": "string"},
-    "starts_on": {"type": "string"}, "ends_on": {"type": "string"}, "territory": {"type": ["string", "null"]},
-    "field": {"type": ["string", "null"]}, "sublicensing": {"type": "boolean"}, "upfront_fee": {"type": "integer"},
-    "royalty_bps": {"type": ["integer", "null"]}, "period": {"type": ["string", "null"]},
-    "yearly_minimum": {"type": ["integer", "null"]}, "instalments": {"type": "array"},
-    "recordal": {"type": "object"}, "periods": {"type": "array", "items": PERIOD}}}
-TERMS_BODY = {"type": "object", "properties": {
-    "royalty_bps": {"type": "integer", "minimum": 1, "maximum": 10000}, "period": {"type": "string",
-                                                                                    "enum": ["quarter", "year"]},
-    "yearly_minimum": {"type": "integer"}, "sublicensing": {"type": "boolean"},
-    "instalments": {"type": "array", "items": {"type": "object", "properties": {
-        "due_on": {"type": "string", "format": "date"}, "amount": {"type": "integer"}}}}}}
-
-
 @api.get("/open-licences")
 @doc("The open-licence catalogue (专利开放许可): open declarations on live patents", tags=TAGS, auth=False,
-     responses={"200": {"type": "object", "properties": {"open_licences": {"type": "array", "items": DECLARATION}}}})
+     responses={"200": sc.Catalogue})
 def api_catalogue():
     return jsonify({"open_licences": [ol.declaration_json(d) for d in ol.catalogue()]})
 
@@ -350,23 +316,15 @@ def api_catalogue():
 @api.get("/licensing/stats")
 @doc("Licensing statistics: open licences declared, open and taken, licences in force, royalty periods paid and "
      "their volume", tags=TAGS, auth=False,
-     responses={"200": {"type": "object", "properties": {
-         "open_licences_declared": {"type": "integer"}, "open_licences_open": {"type": "integer"},
-         "open_licences_taken": {"type": "integer", "description": "open licences whose deal was paid"},
-         "licences_in_force": {"type": "integer"}, "royalty_periods_paid": {"type": "integer"},
-         "royalty_licences_paying": {"type": "integer"},
-         "royalty_volume": {"type": ["integer", "null"],
-                            "description": "fen paid into escrow for royalty periods; null while fewer than min_cell "
-                                           "licences make it up (one licensee's royalties are not shown)"},
-         "currency": {"type": "string"}, "min_cell": {"type": "integer"}}}})
+     responses={"200": sc.Stats})
 def api_stats():
     return jsonify(royalties.stats())
 
 
 @api.post("/listings/<int:listing_id>/open-licence")
 @doc("Declare an open licence on the caller's published patent listing (专利法第五十条)", tags=TAGS,
-     request_schema=DECLARE_BODY, responses={"201": {"type": "object", "properties": {"open_licence": DECLARATION}},
-                                             "403": None, "404": None, "409": None, "422": None})
+     request_schema=sc.Declare, responses={"201": sc.DeclarationAnswer, "403": None, "404": None, "409": None,
+                                           "422": None})
 @commit_after
 def api_declare(listing_id):
     user = require_user("seller")
@@ -376,9 +334,7 @@ def api_declare(listing_id):
 
 @api.post("/open-licences/<int:open_licence_id>/withdraw")
 @doc("Withdraw an open licence declaration (licences already taken go on)", tags=TAGS,
-     request_schema={"type": "object", "properties": {"reason": {"type": "string", "maxLength": 300}}},
-     responses={"200": {"type": "object", "properties": {"open_licence": DECLARATION}}, "403": None, "404": None,
-                "409": None})
+     request_schema=sc.Withdraw, responses={"200": sc.DeclarationAnswer, "403": None, "404": None, "409": None})
 @commit_after
 def api_withdraw(open_licence_id):
     user = require_user()
@@ -390,9 +346,7 @@ def api_withdraw(open_licence_id):
 @api.post("/open-licences/<int:open_licence_id>/take")
 @limiter.limit(_buy_limit)
 @doc("Take an open licence (a verified organisation): a non-exclusive licence deal opens at the published terms",
-     tags=TAGS, responses={"201": {"type": "object", "properties": {"deal_id": {"type": "integer"},
-                                                                    "licence": LICENCE}},
-                           "403": None, "404": None, "409": None})
+     tags=TAGS, responses={"201": sc.Taken, "403": None, "404": None, "409": None})
 @commit_after
 def api_take(open_licence_id):
     user = require_user()
@@ -402,7 +356,7 @@ def api_take(open_licence_id):
 
 @api.get("/licences")
 @doc("Licences the caller granted (licensor) or holds (licensee)", tags=TAGS,
-     responses={"200": {"type": "object", "properties": {"licences": {"type": "array", "items": LICENCE}}}})
+     responses={"200": sc.LicenceList})
 @commit_after
 def api_licences():
     user = require_user()
@@ -415,7 +369,7 @@ def api_licences():
 
 @api.get("/licences/<int:licence_id>")
 @doc("One licence: terms, recordal, periods (404 unless a party or an operator)", tags=TAGS,
-     responses={"200": {"type": "object", "properties": {"licence": LICENCE}}, "404": None})
+     responses={"200": sc.LicenceAnswer, "404": None})
 @commit_after
 def api_licence(licence_id):
     licence = royalties.get_licence_for(licence_id, require_user())
@@ -425,8 +379,8 @@ def api_licence(licence_id):
 
 @api.put("/deals/<int:deal_id>/royalty-terms")
 @doc("The licensor sets a licence deal's royalty structure before the contract is signed", tags=["deals", *TAGS],
-     request_schema=TERMS_BODY, responses={"200": {"type": "object", "properties": {"licence": LICENCE}},
-                                           "403": None, "404": None, "409": None, "422": None})
+     request_schema=sc.RoyaltyTerms, responses={"200": sc.LicenceAnswer, "403": None, "404": None, "409": None,
+                                                "422": None})
 @commit_after
 def api_royalty_terms(deal_id):
     user = require_user()
@@ -437,21 +391,14 @@ def api_royalty_terms(deal_id):
 @api.post("/licences/<int:licence_id>/periods/<int:period_id>/report")
 @limiter.limit(_offer_limit)
 @doc("The licensee reports a period's net sales (JSON, or multipart with an optional `attachment`); the amount "
-     "due is computed", tags=TAGS,
-     request_schema={"type": "object", "required": ["net_sales"], "properties": {
-         "net_sales": {"type": "integer", "minimum": 0, "description": "fen"}, "note": {"type": "string"}}},
-     responses={"200": {"type": "object", "properties": {"period": PERIOD}}, "403": None, "404": None, "409": None,
-                "422": None})
+     "due is computed", tags=TAGS, request_schema=sc.Report, content_type=("application/json", "multipart/form-data"),
+     responses={"200": sc.PeriodAnswer, "403": None, "404": None, "409": None, "422": None})
 @commit_after
 def api_report(licence_id, period_id):
     user = require_user()
     if request.mimetype == "multipart/form-data":
-        raw = request.form.get("net_sales", "")
-        try:
-            net_sales = parse_int(raw)
-        except NumberError:
-            raise ValidationError(_("销售额报告有误"), {"net_sales": _("净销售额须为整数（分）")}) from None
-        note, attachment = request.form.get("note"), request.files.get("attachment")
+        form = form_body()  # the same schema: net_sales an integer (digits), note's length, no unknown field
+        net_sales, note, attachment = parse_int(form["net_sales"]), form.get("note"), request.files.get("attachment")
     else:
         body = json_body()
         net_sales, note, attachment = body.get("net_sales"), body.get("note"), None
@@ -461,7 +408,7 @@ def api_report(licence_id, period_id):
 
 @api.get("/licences/<int:licence_id>/periods/<int:period_id>/payment")
 @doc("How the licensee pays a period: bank details and the IPR reference", tags=TAGS,
-     responses={"200": {"type": "object"}, "404": None, "409": None})
+     responses={"200": sc.PaymentAnswer, "404": None, "409": None})
 def api_payment(licence_id, period_id):
     user = require_user()
     licence = royalties.get_licence_for(licence_id, user)
@@ -473,7 +420,7 @@ def api_payment(licence_id, period_id):
 
 @api.post("/licences/<int:licence_id>/periods/<int:period_id>/release")
 @doc("The licensor accepts a held period: released less the platform fee", tags=TAGS,
-     responses={"200": {"type": "object", "properties": {"period": PERIOD}}, "403": None, "404": None, "409": None})
+     responses={"200": sc.PeriodAnswer, "403": None, "404": None, "409": None})
 @commit_after
 def api_release(licence_id, period_id):
     period = royalties.release(licence_id, period_id, require_user())
@@ -482,10 +429,8 @@ def api_release(licence_id, period_id):
 
 @api.post("/operator/royalties/<int:period_id>/confirm")
 @doc("An operator confirms a period's bank transfer by reference and amount (fen): into escrow", tags=TAGS,
-     request_schema={"type": "object", "required": ["reference", "amount"], "properties": {
-         "reference": {"type": "string"}, "amount": {"type": "integer"}}},
-     responses={"200": {"type": "object", "properties": {"period": PERIOD}}, "403": None, "404": None, "409": None,
-                "422": None})
+     request_schema=sc.ConfirmRoyalty,
+     responses={"200": sc.PeriodAnswer, "403": None, "404": None, "409": None, "422": None})
 @commit_after
 def api_confirm(period_id):
     user = require_user("operator")
@@ -496,9 +441,8 @@ def api_confirm(period_id):
 
 @api.post("/operator/royalties/<int:period_id>/payout")
 @doc("An operator records the bank transfer of a released period to the licensor", tags=TAGS,
-     request_schema={"type": "object", "required": ["reference"], "properties": {"reference": {"type": "string"}}},
-     responses={"200": {"type": "object", "properties": {"period": PERIOD}}, "403": None, "404": None, "409": None,
-                "422": None})
+     request_schema=sc.RoyaltyPayout,
+     responses={"200": sc.PeriodAnswer, "403": None, "404": None, "409": None, "422": None})
 @commit_after
 def api_payout(period_id):
     user = require_user("operator")

@@ -6,40 +6,13 @@ from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body,
 from marketplace.kernel.extensions import limiter
 
 from . import contracts, deals, invoices, recordal
-from .serializers import DEAL_RESPONSE, deal_json
+from . import schemas as sc
+from .serializers import DealAnswer, deal_json
 
 bp = Blueprint("escrow_paper_api", __name__, url_prefix=API_PREFIX)
 
 TAGS = ["deals"]
 _ID = "<int:deal_id>"
-_SIGNATURE = {"type": "object", "properties": {
-    "role": {"type": "string", "enum": ["buyer", "seller"]}, "signer": {"type": "string"},
-    "party": {"type": "string"}, "party_id": {"type": "string"}, "signed_at": {"type": "string"},
-    "ip_address": {"type": "string"}, "sha256": {"type": "string"}}}
-_CONTRACT = {"type": "object", "required": ["contract"], "properties": {"contract": {
-    "type": "object", "required": ["sha256", "signatures", "fully_signed"],
-    "properties": {"deal_id": {"type": "integer"}, "kind": {"type": "string", "enum": ["assignment", "license"]},
-                   "template_version": {"type": "string"},
-                   "sha256": {"type": "string", "description": "SHA-256 of `text` (UTF-8)"},
-                   "text": {"type": "string", "description": "the canonical contract text that is signed"},
-                   "html": {"type": "string"}, "created_at": {"type": "string"},
-                   "fully_signed": {"type": "boolean"}, "signatures": {"type": "array", "items": _SIGNATURE},
-                   "pdf_url": {"type": "string"}}}}}
-_RECORDALS = {"type": "object", "properties": {"recordals": {"type": "array", "items": {"type": "object"}},
-                                                "joint_filing": {"type": "boolean"},
-                                                "filing_confirmed": {"type": "boolean"}}}
-_INVOICE = {"type": "object", "properties": {
-    "issuer": {"type": "string", "enum": ["seller", "platform"]}, "amount": {"type": "integer"},
-    "currency": {"type": "string"}, "title": {"type": "string"}, "taxpayer_id": {"type": "string", "nullable": True},
-    "invoice_type": {"type": "string", "enum": ["normal", "special"]},
-    "status": {"type": "string", "enum": ["requested", "issued"]},
-    "invoice_number": {"type": "string", "nullable": True}, "requested_at": {"type": "string"},
-    "issued_at": {"type": "string", "nullable": True},
-    "address": {"type": "string", "nullable": True}, "phone": {"type": "string", "nullable": True},
-    "bank": {"type": "string", "nullable": True}, "bank_account": {"type": "string", "nullable": True}}}
-_INVOICES = {"type": "object", "properties": {"invoices": {"type": "array", "items": _INVOICE}}}
-
-
 def _sign_limit():
     return current_app.config["RATELIMIT_LOGIN"]
 
@@ -50,7 +23,7 @@ def _body():
 
 @bp.get(f"/deals/{_ID}/contract")
 @doc("The deal's contract: canonical text, its SHA-256 and the signatures (buyer, seller or operator)", tags=TAGS,
-     responses={"200": _CONTRACT})
+     responses={"200": sc.ContractAnswer})
 @commit_after  # a deal opened before contracts existed gets its contract now
 def get_contract(deal_id):
     user = require_user()
@@ -61,10 +34,7 @@ def get_contract(deal_id):
 @limiter.limit(_sign_limit)
 @doc("Sign the contract (buyer or seller), confirming with the account password; the second signature "
      "starts the payment deadline", tags=TAGS,
-     request_schema={"type": "object", "required": ["password"],
-                     "properties": {"password": {"type": "string", "minLength": 1, "maxLength": 200}}},
-     responses={"200": {**DEAL_RESPONSE, "properties": {**DEAL_RESPONSE["properties"],
-                                                        "contract": _CONTRACT["properties"]["contract"]}}})
+     request_schema=sc.Sign, responses={"200": sc.SignedAnswer})
 @commit_after
 def sign_contract(deal_id):
     user = require_user()
@@ -86,7 +56,7 @@ def contract_pdf(deal_id):
 
 @bp.post(f"/deals/{_ID}/confirm-filing")
 @doc("Confirm the joint trademark assignment application was filed (buyer of a trademark assignment)",
-     tags=TAGS, responses={"200": DEAL_RESPONSE})
+     tags=TAGS, responses={"200": DealAnswer})
 @commit_after
 def confirm_filing(deal_id):
     user = require_user()
@@ -95,7 +65,7 @@ def confirm_filing(deal_id):
 
 @bp.get(f"/deals/{_ID}/recordal")
 @doc("The recordal details submitted with CNIPA's notice and the operator's decisions", tags=TAGS,
-     responses={"200": _RECORDALS})
+     responses={"200": sc.RecordalsAnswer})
 def get_recordal(deal_id):
     user = require_user()
     deal = deals.get_deal_for(deal_id, user)
@@ -106,8 +76,7 @@ def get_recordal(deal_id):
 
 @bp.post(f"/deals/{_ID}/recordal/verify")
 @doc("Verify the recordal details against the notice (operator): transfer recorded, inspection starts",
-     tags=TAGS, request_schema={"type": "object", "properties": {"note": {"type": "string", "maxLength": 1000}}},
-     responses={"200": DEAL_RESPONSE})
+     tags=TAGS, request_schema=sc.Note, responses={"200": DealAnswer})
 @commit_after
 def verify_recordal(deal_id):
     user = require_user()
@@ -116,9 +85,7 @@ def verify_recordal(deal_id):
 
 @bp.post(f"/deals/{_ID}/recordal/reject")
 @doc("Reject the recordal details back to the seller with the reason (operator)", tags=TAGS,
-     request_schema={"type": "object", "required": ["reason"],
-                     "properties": {"reason": {"type": "string", "minLength": 5, "maxLength": 1000}}},
-     responses={"200": DEAL_RESPONSE})
+     request_schema=sc.RejectRecordal, responses={"200": DealAnswer})
 @commit_after
 def reject_recordal(deal_id):
     user = require_user()
@@ -126,7 +93,7 @@ def reject_recordal(deal_id):
 
 
 @bp.get(f"/deals/{_ID}/invoices")
-@doc("The deal's invoice requests", tags=TAGS, responses={"200": _INVOICES})
+@doc("The deal's invoice requests", tags=TAGS, responses={"200": sc.InvoiceList})
 def list_invoices(deal_id):
     user = require_user()
     deal = deals.get_deal_for(deal_id, user)
@@ -136,18 +103,7 @@ def list_invoices(deal_id):
 @bp.post(f"/deals/{_ID}/invoices")
 @doc("Request an invoice: from the seller for the price (buyer), or from the platform for its fee "
      "(the party bearing the fee)", tags=TAGS,
-     request_schema={"type": "object", "required": ["issuer", "title", "invoice_type"],
-                     "properties": {"issuer": {"type": "string", "enum": ["seller", "platform"]},
-                                    "title": {"type": "string", "minLength": 2, "maxLength": 100},
-                                    "taxpayer_id": {"type": "string", "maxLength": 18,
-                                                    "description": "纳税人识别号 (USCC)"},
-                                    "invoice_type": {"type": "string", "enum": ["normal", "special"]},
-                                    # 专用发票: required (the buyer's 地址、电话、开户行及账号); 普通发票: optional
-                                    "address": {"type": "string", "minLength": 5, "maxLength": 200},
-                                    "phone": {"type": "string", "maxLength": 40},
-                                    "bank": {"type": "string", "minLength": 2, "maxLength": 60},
-                                    "bank_account": {"type": "string", "maxLength": 60}}},
-     responses={"201": {"type": "object", "properties": {"invoice": _INVOICE}}})
+     request_schema=sc.InvoiceRequestInput, responses={"201": sc.InvoiceAnswer})
 @commit_after
 def request_invoice(deal_id):
     user = require_user()
@@ -160,9 +116,7 @@ def request_invoice(deal_id):
 
 @bp.post(f"/deals/{_ID}/invoices/<issuer>/issued")
 @doc("Record the invoice number (the seller for the price invoice, an operator for the fee invoice)", tags=TAGS,
-     request_schema={"type": "object", "required": ["invoice_number"],
-                     "properties": {"invoice_number": {"type": "string", "minLength": 8, "maxLength": 20}}},
-     responses={"200": {"type": "object", "properties": {"invoice": _INVOICE}}})
+     request_schema=sc.InvoiceIssued, responses={"200": sc.InvoiceAnswer})
 @commit_after
 def issue_invoice(deal_id, issuer):
     user = require_user()
@@ -172,10 +126,7 @@ def issue_invoice(deal_id, issuer):
 
 @bp.get(f"/deals/{_ID}/tax")
 @doc("Tax notes (VAT, stamp duty) and, for patent deals, the 技术合同登记 data", tags=TAGS,
-     responses={"200": {"type": "object", "properties": {
-         "notes": {"type": "array", "items": {"type": "object"}},
-         "tech_contract": {"type": "array", "nullable": True, "items": {"type": "object"}},
-         "tech_registration_number": {"type": "string", "nullable": True}}}})
+     responses={"200": sc.TaxAnswer})
 @commit_after
 def tax(deal_id):
     user = require_user()
@@ -191,9 +142,7 @@ def tax(deal_id):
 
 @bp.post(f"/deals/{_ID}/tech-contract")
 @doc("Record the 技术合同登记 number of a patent deal (seller or operator)", tags=TAGS,
-     request_schema={"type": "object", "required": ["registration_number"],
-                     "properties": {"registration_number": {"type": "string", "minLength": 6, "maxLength": 40}}},
-     responses={"200": DEAL_RESPONSE})
+     request_schema=sc.TechContract, responses={"200": DealAnswer})
 @commit_after
 def tech_contract(deal_id):
     user = require_user()

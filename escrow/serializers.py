@@ -378,3 +378,4 @@ class DepositPayment(PayAnswer):
 
 class DepositStarted(DepositAnswer):
     payment = fields.Nested(DepositPayment, required=True)
+

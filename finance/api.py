@@ -5,28 +5,16 @@ from datetime import date, datetime, time, timedelta
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
 
-from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
-from marketplace.kernel.errors import PermissionDenied, ValidationError
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, form_body, json_body, query_args, require_user
+from marketplace.kernel.errors import PermissionDenied
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.uploads import send_upload
 
 from . import lending, valuation, vouchers
-from .access import FINANCE_ROLES, db_id, is_valuer
+from . import schemas as sc
+from .access import is_valuer
 from .models import VoucherBatch
-from .serializers import (
-    APPLICATION,
-    APPLICATION_INPUT,
-    BATCH,
-    BATCH_INPUT,
-    CHARGE,
-    REGISTRATION_INPUT,
-    VALUATION,
-    VALUATION_INPUT,
-    VOUCHER,
-    batch_json,
-    charge_json,
-    voucher_json,
-)
+from .serializers import batch_json, charge_json, voucher_json
 
 bp = Blueprint("finance_api", __name__, url_prefix=API_PREFIX + "/finance")
 TAGS = ["finance"]
@@ -34,14 +22,6 @@ TAGS = ["finance"]
 
 def _limit():
     return current_app.config.get("RATELIMIT_FINANCE") or "30/minute"
-
-
-def _list(name, schema):
-    return {"200": {"type": "object", "properties": {name: {"type": "array", "items": schema}}}}
-
-
-def _one(name, schema):
-    return {"type": "object", "properties": {name: schema}}
 
 
 def _body():
@@ -53,7 +33,7 @@ def _body():
 @bp.post("/valuations")
 @limiter.limit(_limit)
 @doc("Value rights by the income method (the holder's side); a self-assessment until signed off", tags=TAGS,
-     request_schema=VALUATION_INPUT, responses={"201": _one("valuation", VALUATION)})
+     request_schema=sc.ValuationInput, responses={"201": sc.ValuationAnswer})
 @commit_after
 def create_valuation():
     user = require_user()
@@ -62,7 +42,7 @@ def create_valuation():
 
 
 @bp.get("/valuations")
-@doc("The caller's side's valuations", tags=TAGS, responses=_list("valuations", VALUATION))
+@doc("The caller's side's valuations", tags=TAGS, responses={"200": sc.ValuationList})
 def list_valuations():
     user = require_user()
     return jsonify({"valuations": [valuation.valuation_json(v) for v in valuation.mine(user)]})
@@ -70,7 +50,7 @@ def list_valuations():
 
 @bp.get("/valuations/review-queue")
 @doc("Valuations waiting for sign-off (operators and registered valuers)", tags=TAGS,
-     responses=_list("valuations", VALUATION))
+     responses={"200": sc.ValuationList})
 def valuation_queue():
     user = require_user()
     if not (user.is_operator or is_valuer(user)):
@@ -80,7 +60,7 @@ def valuation_queue():
 
 @bp.get("/valuations/<int:valuation_id>")
 @doc("One valuation report (its holder, operators, valuers reviewing it, banks it was sent to, or anyone "
-     "when attached to a published listing)", tags=TAGS, responses={"200": _one("valuation", VALUATION)})
+     "when attached to a published listing)", tags=TAGS, responses={"200": sc.ValuationAnswer})
 def get_valuation(valuation_id):
     user = require_user()
     return jsonify({"valuation": valuation.valuation_json(valuation.get_for(valuation_id, user))})
@@ -97,22 +77,18 @@ def valuation_pdf(valuation_id):
 
 @bp.post("/valuations/<int:valuation_id>/attach")
 @doc("Attach the report to one of the holder's listings (listing_id null detaches)", tags=TAGS,
-     request_schema={"type": "object", "required": ["listing_id"],
-                     "properties": {"listing_id": {"type": "integer", "nullable": True}}},
-     responses={"200": _one("valuation", VALUATION)})
+     request_schema=sc.Attach, responses={"200": sc.ValuationAnswer})
 @commit_after
 def attach_valuation(valuation_id):
     user = require_user()
     data = json_body()
-    if "listing_id" not in data:
-        raise ValidationError(_("请指定挂牌"), {"listing_id": _("必填（null 表示取消附加）")})
     v = valuation.attach_to_listing(user, valuation_id, data["listing_id"])
     return jsonify({"valuation": valuation.valuation_json(v)})
 
 
 @bp.post("/valuations/<int:valuation_id>/review")
 @doc("Ask for an operator's or a registered valuer's sign-off; the review fee falls due", tags=TAGS,
-     responses={"200": _one("valuation", VALUATION)})
+     responses={"200": sc.ValuationAnswer})
 @commit_after
 def request_review(valuation_id):
     user = require_user()
@@ -121,9 +97,7 @@ def request_review(valuation_id):
 
 @bp.post("/valuations/<int:valuation_id>/sign-off")
 @doc("Sign the report off (operator or registered valuer, the review fee paid)", tags=TAGS,
-     request_schema={"type": "object", "required": ["note"],
-                     "properties": {"note": {"type": "string", "minLength": 2, "maxLength": 2000}}},
-     responses={"200": _one("valuation", VALUATION)})
+     request_schema=sc.SignOff, responses={"200": sc.ValuationAnswer})
 @commit_after
 def sign_off(valuation_id):
     user = require_user()
@@ -135,8 +109,7 @@ def sign_off(valuation_id):
 
 @bp.get("/banks")
 @doc("Verified bank organisations an SME may send an application to", tags=TAGS,
-     responses=_list("banks", {"type": "object", "properties": {"id": {"type": "integer"},
-                                                                "name": {"type": "string"}}}))
+     responses={"200": sc.BankList})
 def banks():
     require_user()
     return jsonify({"banks": [{"id": o.id, "name": o.name} for o in lending.bank_organizations()]})
@@ -145,7 +118,7 @@ def banks():
 @bp.post("/loans")
 @limiter.limit(_limit)
 @doc("Apply for a pledge loan (质押融资) on rights the SME holds; patents and trademarks may be mixed", tags=TAGS,
-     request_schema=APPLICATION_INPUT, responses={"201": _one("application", APPLICATION)})
+     request_schema=sc.ApplicationInput, responses={"201": sc.ApplicationAnswer})
 @commit_after
 def apply():
     user = require_user()
@@ -154,7 +127,7 @@ def apply():
 
 
 @bp.get("/loans")
-@doc("The SME's own applications", tags=TAGS, responses=_list("applications", APPLICATION))
+@doc("The SME's own applications", tags=TAGS, responses={"200": sc.ApplicationList})
 def my_loans():
     user = require_user()
     return jsonify({"applications": [lending.application_json(a, user) for a in lending.mine(user)]})
@@ -162,7 +135,7 @@ def my_loans():
 
 @bp.get("/loans/queue")
 @doc("A bank's queue: open applications sent to it or listed in the project database", tags=TAGS,
-     responses=_list("applications", APPLICATION))
+     responses={"200": sc.ApplicationList})
 def bank_queue():
     user = require_user()
     return jsonify({"applications": [lending.application_json(a, user) for a in lending.queue(user)]})
@@ -170,7 +143,7 @@ def bank_queue():
 
 @bp.get("/project-database")
 @doc("The project database (项目库): open applications their SMEs listed for lenders (bank staff)", tags=TAGS,
-     responses=_list("applications", APPLICATION))
+     responses={"200": sc.ApplicationList})
 def project_database():
     user = require_user()
     return jsonify({"applications": [lending.application_json(a, user)
@@ -179,7 +152,7 @@ def project_database():
 
 @bp.get("/loans/<int:application_id>")
 @doc("One application (the SME, banks that see it, operators)", tags=TAGS,
-     responses={"200": _one("application", APPLICATION)})
+     responses={"200": sc.ApplicationAnswer})
 def get_loan(application_id):
     user = require_user()
     return jsonify({"application": lending.application_json(lending.get_for(application_id, user), user)})
@@ -195,41 +168,30 @@ def _route(path, endpoint, summary, fn, request_schema=None):
 
     handler.__name__ = endpoint
     view = commit_after(doc(summary, tags=TAGS, request_schema=request_schema,
-                            responses={"200": _one("application", APPLICATION)})(handler))
+                            responses={"200": sc.ApplicationAnswer})(handler))
     bp.add_url_rule(f"/loans/<int:application_id>/{path}", endpoint=endpoint, view_func=view, methods=["POST"])
 
 
-def _org_id(raw):
-    return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
-
-
-_TEXT = {"type": "object", "required": ["body"], "properties": {"body": {"type": "string", "maxLength": 2000}}}
-_route("questions", "ask", "A bank asks the SME a question", lambda u, i, d: lending.ask(u, i, d.get("body")), _TEXT)
+_route("questions", "ask", "A bank asks the SME a question", lambda u, i, d: lending.ask(u, i, d.get("body")),
+       sc.Question)
 _route("answers", "answer", "The SME answers a bank's questions",
-       lambda u, i, d: lending.answer(u, i, _org_id(d.get("bank_organization_id")), d.get("body")),
-       {"type": "object", "required": ["bank_organization_id", "body"],
-        "properties": {"bank_organization_id": {"type": "integer"}, "body": {"type": "string", "maxLength": 2000}}})
+       lambda u, i, d: lending.answer(u, i, d.get("bank_organization_id"), d.get("body")), sc.Answer)
 _route("offers", "make_offer", "A bank makes an offer (amount in fen, annual rate in basis points, term, conditions)",
-       lambda u, i, d: lending.make_offer(u, i, d),
-       {"type": "object", "required": ["amount", "rate_bps", "term_months"], "properties": {
-           "amount": {"type": "integer", "minimum": 1}, "rate_bps": {"type": "integer", "minimum": 1, "maximum": 3600},
-           "term_months": {"type": "integer", "minimum": 1, "maximum": 360},
-           "conditions": {"type": "string", "maxLength": 2000}}})
+       lambda u, i, d: lending.make_offer(u, i, d), sc.LoanOffer)
 _route("decline", "decline", "A bank declines the application, with its reason",
-       lambda u, i, d: lending.decline(u, i, d.get("reason")),
-       {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "maxLength": 2000}}})
+       lambda u, i, d: lending.decline(u, i, d.get("reason")), sc.Decline)
 _route("withdraw", "withdraw", "The SME withdraws an application still collecting offers",
        lambda u, i, d: lending.withdraw(u, i))
 _route("registration", "record_registration",
        "The SME or the lending bank enters CNIPA's pledge registration (number, date)",
-       lambda u, i, d: lending.record_registration(u, i, d), REGISTRATION_INPUT)
+       lambda u, i, d: lending.record_registration(u, i, d), sc.Registration)
 _route("registration/verify", "verify_registration",
        "An operator verifies the pledge registration: the register shows the pledge",
        lambda u, i, d: lending.verify_registration(u, i))
 _route("repaid", "mark_repaid", "The lending bank marks the loan repaid: the pledge's release is tracked",
        lambda u, i, d: lending.mark_repaid(u, i))
 _route("release", "record_release", "The SME or the lending bank enters the release (注销) registration (number, date)",
-       lambda u, i, d: lending.record_release(u, i, d), REGISTRATION_INPUT)
+       lambda u, i, d: lending.record_release(u, i, d), sc.Registration)
 _route("release/verify", "verify_release", "An operator verifies the release: the pledge is lifted in the register",
        lambda u, i, d: lending.verify_release(u, i))
 
@@ -237,13 +199,11 @@ _route("release/verify", "verify_release", "An operator verifies the release: th
 @bp.post("/loans/<int:application_id>/statements")
 @limiter.limit(_limit)
 @doc("The applicant uploads its financial statements (multipart field `document`: PDF, PNG or JPEG)", tags=TAGS,
-     content_type="multipart/form-data",
-     request_schema={"type": "object", "required": ["document"],
-                     "properties": {"document": {"type": "string", "format": "binary"}}},
-     responses={"200": _one("application", APPLICATION)})
+     content_type="multipart/form-data", request_schema=sc.Statements, responses={"200": sc.ApplicationAnswer})
 @commit_after
 def upload_statements(application_id):
     user = require_user()
+    form_body()
     app_ = lending.attach_statements(user, application_id, request.files.get("document"))
     return jsonify({"application": lending.application_json(app_, user)})
 
@@ -258,7 +218,7 @@ def get_statements(application_id):
 
 @bp.post("/offers/<int:offer_id>/accept")
 @doc("The SME accepts one bank's offer (the other offers are superseded)", tags=TAGS,
-     responses={"200": _one("application", APPLICATION)})
+     responses={"200": sc.ApplicationAnswer})
 @commit_after
 def accept_offer(offer_id):
     user = require_user()
@@ -268,11 +228,7 @@ def accept_offer(offer_id):
 
 @bp.get("/stats")
 @doc("Financing statistics: applications, loans granted, amounts, pledged rights by field", tags=TAGS, auth=False,
-     responses={"200": {"type": "object", "properties": {
-         "applications": {"type": "integer"}, "loans_granted": {"type": "integer"},
-         "amount_granted": {"type": ["integer", "null"],
-                            "description": "fen; null while fewer than min_cell loans (one SME's loan is not shown)"},
-         "min_cell": {"type": "integer"}, "pledged_rights_by_field": {"type": "object"}}}})
+     responses={"200": sc.FinanceStats})
 def stats():
     return jsonify(lending.stats())
 
@@ -282,7 +238,7 @@ def stats():
 @bp.post("/voucher-batches")
 @limiter.limit(_limit)
 @doc("A voucher issuer creates a batch (face value in fen, validity, eligible services and SMEs)", tags=TAGS,
-     request_schema=BATCH_INPUT, responses={"201": _one("batch", BATCH)})
+     request_schema=sc.BatchInput, responses={"201": sc.BatchAnswer})
 @commit_after
 def create_batch():
     user = require_user()
@@ -290,7 +246,7 @@ def create_batch():
 
 
 @bp.get("/voucher-batches")
-@doc("The issuer's own batches", tags=TAGS, responses=_list("batches", BATCH))
+@doc("The issuer's own batches", tags=TAGS, responses={"200": sc.BatchList})
 def list_batches():
     from .access import require_issuer
 
@@ -301,7 +257,7 @@ def list_batches():
 
 
 @bp.get("/vouchers")
-@doc("The SME's vouchers (one per batch it is eligible for)", tags=TAGS, responses=_list("vouchers", VOUCHER))
+@doc("The SME's vouchers (one per batch it is eligible for)", tags=TAGS, responses={"200": sc.VoucherList})
 @commit_after
 def my_vouchers():
     user = require_user()
@@ -309,7 +265,7 @@ def my_vouchers():
 
 
 @bp.get("/charges")
-@doc("The SME's service charges (fees a voucher can pay)", tags=TAGS, responses=_list("charges", CHARGE))
+@doc("The SME's service charges (fees a voucher can pay)", tags=TAGS, responses={"200": sc.ChargeList})
 def my_charges():
     user = require_user()
     return jsonify({"charges": [charge_json(c) for c in vouchers.charges_for(user)]})
@@ -318,9 +274,7 @@ def my_charges():
 @bp.post("/charges/<int:charge_id>/voucher")
 @limiter.limit(_limit)
 @doc("Pay (part of) a charge with a voucher: posted to the ledger as the issuing programme's money", tags=TAGS,
-     request_schema={"type": "object", "required": ["batch_id", "amount"], "properties": {
-         "batch_id": {"type": "integer"}, "amount": {"type": "integer", "minimum": 1, "description": "fen"}}},
-     responses={"200": _one("charge", CHARGE)})
+     request_schema=sc.VoucherPayment, responses={"200": sc.ChargeAnswer})
 @commit_after
 def pay_with_voucher(charge_id):
     user = require_user()
@@ -333,9 +287,7 @@ def pay_with_voucher(charge_id):
 @limiter.limit(_limit)
 @doc("The seller's organisation pays (part of) a deal's platform fee with a voucher: the amount is set aside "
      "and booked as the programme's money when the deal is released (returned if it ends unsold)", tags=TAGS,
-     request_schema={"type": "object", "required": ["batch_id", "amount"], "properties": {
-         "batch_id": {"type": "integer"}, "amount": {"type": "integer", "minimum": 1, "description": "fen"}}},
-     responses={"200": _one("charge", CHARGE)})
+     request_schema=sc.VoucherPayment, responses={"200": sc.ChargeAnswer})
 @commit_after
 def pay_deal_fee_with_voucher(deal_id):
     from . import deal_fees
@@ -348,9 +300,7 @@ def pay_deal_fee_with_voucher(deal_id):
 
 @bp.post("/charges/<int:charge_id>/transfer")
 @doc("An operator records the rest of a charge received by bank transfer", tags=TAGS,
-     request_schema={"type": "object", "required": ["reference", "amount"], "properties": {
-         "reference": {"type": "string", "minLength": 4, "maxLength": 100}, "amount": {"type": "integer"}}},
-     responses={"200": _one("charge", CHARGE)})
+     request_schema=sc.Transfer, responses={"200": sc.ChargeAnswer})
 @commit_after
 def charge_transfer(charge_id):
     user = require_user()
@@ -361,44 +311,30 @@ def charge_transfer(charge_id):
 
 @bp.post("/voucher-settlements")
 @doc("An operator records a programme's reimbursement (兑付) of every unsettled redemption", tags=TAGS,
-     request_schema={"type": "object", "required": ["issuer_organization_id", "reference"], "properties": {
-         "issuer_organization_id": {"type": "integer"}, "reference": {"type": "string", "maxLength": 100}}},
-     responses={"200": {"type": "object", "properties": {"amount": {"type": "integer"}, "count": {"type": "integer"}}}})
+     request_schema=sc.Settlement, responses={"200": sc.Settled})
 @commit_after
 def settle():
     user = require_user()
     data = json_body()
-    issuer = data.get("issuer_organization_id")
-    if db_id(issuer) is None:
-        raise ValidationError(_("请指定发放机构"), {"issuer_organization_id": _("必填")})
-    total, count = vouchers.settle(user, issuer, data.get("reference"))
+    total, count = vouchers.settle(user, data["issuer_organization_id"], data.get("reference"))
     return jsonify({"amount": total, "count": count})
 
 
 def _period():
+    """The report's ``from`` and ``to`` days (Beijing time, both included; the route's ``sc.Period`` checks them)
+    as UTC bounds; a day left out or empty: no bound."""
+    args = query_args()
+
     def day(name):
-        raw = request.args.get(name)
-        if not raw:
-            return None
-        try:
-            return date.fromisoformat(raw[:10]) if len(raw) == 10 else None
-        except ValueError:
-            return None
+        return date.fromisoformat(args[name]) if args.get(name) else None
     start, end = day("from"), day("to")
     return (datetime.combine(start, time()) - timedelta(hours=8) if start else None,
             datetime.combine(end + timedelta(days=1), time()) - timedelta(hours=8) if end else None)
 
 
-_PERIOD = [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-           {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}}]
-
-
 @bp.get("/voucher-report")
 @doc("The issuer's redemption report: totals per SME, per service, per month (Beijing time)", tags=TAGS,
-     parameters=_PERIOD, responses={"200": {"type": "object", "properties": {
-         "total": {"type": "integer"}, "settled": {"type": "integer"},
-         "held": {"type": "integer", "description": "set aside on deals still running"}, "per_sme": {"type": "object"},
-         "per_service": {"type": "object"}, "per_month": {"type": "object"}, "count": {"type": "integer"}}}})
+     query_schema=sc.Period, responses={"200": sc.VoucherReport})
 def voucher_report():
     user = require_user()
     data = vouchers.report(user, *_period())
@@ -406,7 +342,7 @@ def voucher_report():
 
 
 @bp.get("/voucher-report.csv")
-@doc("The issuer's redemptions as CSV, for reimbursement", tags=TAGS, parameters=_PERIOD, responses={"200": None})
+@doc("The issuer's redemptions as CSV, for reimbursement", tags=TAGS, query_schema=sc.Period, responses={"200": None})
 def voucher_report_csv():
     user = require_user()
     return Response(vouchers.report_csv(vouchers.report(user, *_period())), mimetype="text/csv",
@@ -417,10 +353,7 @@ def voucher_report_csv():
 
 @bp.post("/roles")
 @doc("An operator grants or removes a finance role (bank, valuer, voucher_issuer)", tags=TAGS,
-     request_schema={"type": "object", "required": ["user_id", "role", "grant"], "properties": {
-         "user_id": {"type": "integer"}, "role": {"type": "string", "enum": list(FINANCE_ROLES)},
-         "grant": {"type": "boolean"}}},
-     responses={"200": {"type": "object", "properties": {"roles": {"type": "array", "items": {"type": "string"}}}}})
+     request_schema=sc.Role, responses={"200": sc.Roles})
 @commit_after
 def grant_role():
     from .access import set_role

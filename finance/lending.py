@@ -36,10 +36,14 @@ MAX_AMOUNT = 10**13  # fen
 MAX_TERM = 360  # months
 MAX_TEXT = 2000
 MAX_BANKS = 20
+MAX_RATE_BPS = 3600  # 36 % a year: the judicial cap
+MAX_NUMBER = 40  # a right's application or registration number
+MAX_REG_NUMBER = 60
+# finance/schemas.py documents and checks these bounds on the API; the functions here on every input
 ACTIVE = ("open", "accepted", "registration_submitted", "pledged", "release_pending", "release_submitted")
 PLEDGED = ("pledged", "release_pending", "release_submitted")
 STATUS_LABELS = labels.LOAN_STATUS
-_REG_NUMBER = re.compile(r"[A-Za-z0-9\-（）()]{5,60}")
+_REG_NUMBER = re.compile(r"[A-Za-z0-9\-（）()]{5,%d}" % MAX_REG_NUMBER)
 
 
 def _text(raw, key, fields, *, minimum=2, maximum=MAX_TEXT, required=True):
@@ -95,22 +99,22 @@ def apply(user, data, statements=None, now=None):
         for i, item in enumerate(raw_rights):
             kind = item.get("kind") if isinstance(item, dict) else None
             number = item.get("number") if isinstance(item, dict) else None
-            if kind not in ("patent", "trademark") or not isinstance(number, str) or len(number) > 40:
-                fields[f"rights.{i}"] = _("应为 {kind: patent|trademark, number}")
+            if kind not in ("patent", "trademark") or not isinstance(number, str) or len(number) > MAX_NUMBER:
+                fields[f"rights[{i}]"] = _("应为 {kind: patent|trademark, number}")
                 continue
             right = register.find(kind, number)
             if right is None:
-                fields[f"rights.{i}"] = _("登记簿中没有该权利")
+                fields[f"rights[{i}]"] = _("登记簿中没有该权利")
             elif not register.is_holder(right, organization_id=user.organization_id):
-                fields[f"rights.{i}"] = _("贵单位不是 %(number)s 的权利人", number=right.number)
+                fields[f"rights[{i}]"] = _("贵单位不是 %(number)s 的权利人", number=right.number)
             elif right.encumbrances_in_force("pledge", today):
-                fields[f"rights.{i}"] = _("%(number)s 已质押，不能重复出质", number=right.number)
+                fields[f"rights[{i}]"] = _("%(number)s 已质押，不能重复出质", number=right.number)
             elif _active_on(right.id):
-                fields[f"rights.{i}"] = _("%(number)s 已在另一笔融资申请中", number=right.number)
+                fields[f"rights[{i}]"] = _("%(number)s 已在另一笔融资申请中", number=right.number)
             elif (right.term_end() or date.max) <= today:
-                fields[f"rights.{i}"] = _("%(number)s 的保护期已届满", number=right.number)
+                fields[f"rights[{i}]"] = _("%(number)s 的保护期已届满", number=right.number)
             elif right in rights:
-                fields[f"rights.{i}"] = _("重复的权利")
+                fields[f"rights[{i}]"] = _("重复的权利")
             else:
                 rights.append(right)
     amount = _int(data.get("amount"), "amount", fields, minimum=1, maximum=MAX_AMOUNT)
@@ -122,7 +126,8 @@ def apply(user, data, statements=None, now=None):
         valuation = db.session.get(Valuation, vid) if vid else None
         if vid and (valuation is None or valuation.organization_id != user.organization_id):
             fields["valuation_id"] = _("不是贵单位的估值报告")
-    listed = data.get("listed", False)
+    listed = data.get("listed")
+    listed = False if listed is None else listed  # null: not given
     if not isinstance(listed, bool):
         fields["listed"] = _("应为 true 或 false")
     banks = data.get("banks") or []
@@ -133,7 +138,7 @@ def apply(user, data, statements=None, now=None):
         allowed = {o.id: o for o in bank_organizations()}
         for i, raw in enumerate(banks):
             if db_id(raw) is None or raw not in allowed:
-                fields[f"banks.{i}"] = _("不是经核验的银行机构")
+                fields[f"banks[{i}]"] = _("不是经核验的银行机构")
             elif raw not in chosen:
                 chosen.append(raw)
         if not chosen and listed is False and "banks" not in fields:
@@ -312,7 +317,7 @@ def make_offer(user, application_id, data, now=None):
         raise ValidationError(_("请求体必须是 JSON 对象"), {"body": "expected an object"})
     fields = {}
     amount = _int(data.get("amount"), "amount", fields, minimum=1, maximum=MAX_AMOUNT)
-    rate = _int(data.get("rate_bps"), "rate_bps", fields, minimum=1, maximum=3600)  # 36 %: the judicial cap
+    rate = _int(data.get("rate_bps"), "rate_bps", fields, minimum=1, maximum=MAX_RATE_BPS)
     term = _int(data.get("term_months"), "term_months", fields, minimum=1, maximum=MAX_TERM)
     conditions = _text(data.get("conditions"), "conditions", fields, minimum=0, required=False)
     if fields:

@@ -33,6 +33,8 @@ MAX_LIFE = 30
 MAX_RIGHTS = 20
 MAX_REVENUE = 10**13  # fen per year (¥1,000 亿)
 MAX_NOTE = 2000
+MAX_NUMBER = 40  # a right's application or registration number
+MAX_RATE_TEXT = 12  # a rate as text ("12.5"): the column's width
 MIN_COMPARABLES = 3  # fewer completed comparable deals than this: the cross-check shows no prices
 SENSITIVITY_POINTS = (Decimal("-2"), Decimal("0"), Decimal("2"))  # discount rate, percentage points
 SENSITIVITY_FACTORS = (Decimal("0.8"), Decimal("1"), Decimal("1.2"))  # royalty rate × factor (±20 %)
@@ -128,16 +130,16 @@ def clean(data, user, today):
         for i, item in enumerate(raw_rights):
             kind = item.get("kind") if isinstance(item, dict) else None
             number = item.get("number") if isinstance(item, dict) else None
-            if kind not in ("patent", "trademark") or not isinstance(number, str) or len(number) > 40:
-                fields[f"rights.{i}"] = _("应为 {kind: patent|trademark, number}")
+            if kind not in ("patent", "trademark") or not isinstance(number, str) or len(number) > MAX_NUMBER:
+                fields[f"rights[{i}]"] = _("应为 {kind: patent|trademark, number}")
                 continue
             right = register.find(kind, number)
             if right is None:
-                fields[f"rights.{i}"] = _("登记簿中没有该权利")
+                fields[f"rights[{i}]"] = _("登记簿中没有该权利")
             elif not register.is_holder(right, party["organization_id"], party["user_id"]):
-                fields[f"rights.{i}"] = _("您（或贵单位）不是 %(number)s 的权利人", number=right.number)
+                fields[f"rights[{i}]"] = _("您（或贵单位）不是 %(number)s 的权利人", number=right.number)
             elif right in rights:
-                fields[f"rights.{i}"] = _("重复的权利")
+                fields[f"rights[{i}]"] = _("重复的权利")
             else:
                 rights.append(right)
     royalty = _rate(data.get("royalty_rate"), "royalty_rate", fields, upper_inclusive=True)
@@ -169,12 +171,12 @@ def clean(data, user, today):
             try:
                 value = parse_int(raw, max_digits=14)
             except NumberError as exc:
-                fields[f"revenues.{i}"] = str(exc)
+                fields[f"revenues[{i}]"] = str(exc)
                 continue
             if value < 0:
-                fields[f"revenues.{i}"] = _("收入不能为负数")
+                fields[f"revenues[{i}]"] = _("收入不能为负数")
             elif value > MAX_REVENUE:
-                fields[f"revenues.{i}"] = _("收入过大")
+                fields[f"revenues[{i}]"] = _("收入过大")
             else:
                 cleaned.append(value)
         if life is not None and "revenues" not in fields and len(revenues) != life:

@@ -36,6 +36,8 @@ from .models import SERVICES, ServiceCharge, Voucher, VoucherBatch, VoucherRedem
 SERVICE_LABELS = labels.VOUCHER_SERVICE
 MAX_FACE = 10**10  # fen (¥1 亿)
 MAX_NAMED = 500
+PROGRAMME_LENGTH = (2, 200)
+REFERENCE_LENGTH = (4, 100)  # a bank transfer's reference (流水号)
 
 
 def _date(raw, key, fields):
@@ -54,7 +56,7 @@ def create_batch(user, data, now=None):
         raise ValidationError(_("请求体必须是 JSON 对象"), {"body": "expected an object"})
     programme = data.get("programme")
     programme = programme.strip() if isinstance(programme, str) else ""
-    if not 2 <= len(programme) <= 200:
+    if not PROGRAMME_LENGTH[0] <= len(programme) <= PROGRAMME_LENGTH[1]:
         fields["programme"] = _("2 至 200 个字符")
     face = None
     try:
@@ -87,7 +89,8 @@ def create_batch(user, data, now=None):
         named = []
     if not regions and not named and "regions" not in fields and "organization_ids" not in fields:
         fields["regions"] = _("请按地区或指定单位确定适用企业")
-    single = data.get("single_use", False)
+    single = data.get("single_use")
+    single = False if single is None else single  # null: not given
     if not isinstance(single, bool):
         fields["single_use"] = _("应为 true 或 false")
     if fields:
@@ -257,7 +260,7 @@ def confirm_transfer(operator, charge_id, reference, amount, now=None):
     charge = _charge_for(operator, charge_id)
     fields = {}
     reference = reference.strip() if isinstance(reference, str) else ""
-    if not 4 <= len(reference) <= 100:
+    if not REFERENCE_LENGTH[0] <= len(reference) <= REFERENCE_LENGTH[1]:
         fields["reference"] = _("4 至 100 个字符")
     try:
         amount = parse_int(amount if amount is not None else "", minimum=1, maximum=MAX_FACE)
@@ -294,7 +297,7 @@ def settle(operator, issuer_organization_id, reference, now=None):
     if operator is None or not operator.is_operator:
         raise PermissionDenied(_("只有运营人员可以登记兑付"))
     reference = reference.strip() if isinstance(reference, str) else ""
-    if not 4 <= len(reference) <= 100:
+    if not REFERENCE_LENGTH[0] <= len(reference) <= REFERENCE_LENGTH[1]:
         raise ValidationError(_("请填写银行流水号"), {"reference": _("4 至 100 个字符")})
     rows = _redemptions(issuer_organization_id, unsettled=True)
     if not rows:

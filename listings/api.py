@@ -1,7 +1,16 @@
 """JSON API of `listings` under /api/v1 (thin: parse, call a service, map errors)."""
 from flask import Blueprint, jsonify, request
 
-from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, query_args, require_user, token_user
+from marketplace.kernel.apiutil import (
+    API_PREFIX,
+    commit_after,
+    doc,
+    form_body,
+    json_body,
+    query_args,
+    require_user,
+    token_user,
+)
 from marketplace.kernel.pagecache import cached_page
 
 from . import schemas as sc
@@ -75,6 +84,7 @@ def requested_document(listing_id):
     from flask import request
 
     user = require_user()
+    form_body()
     listing = service.upload_requested_document(user, listing_id, request.files.get("document"))
     return jsonify({"listing": listing_json(listing, user)})
 
@@ -109,6 +119,7 @@ def relist(listing_id):
 @commit_after
 def pledge_consent(listing_id):
     user = require_user()
+    form_body()
     listing = service.attach_pledge_consent(user, listing_id, request.files.get("document"))
     return jsonify({"listing": listing_json(listing, user), "warnings": service.warnings_for(listing)})
 
@@ -120,6 +131,7 @@ def pledge_consent(listing_id):
 @commit_after
 def image(listing_id):
     user = require_user()
+    form_body()
     listing = service.attach_image(user, listing_id, request.files.get("document") or request.files.get("image"))
     return jsonify({"listing": listing_json(listing, user)})
 

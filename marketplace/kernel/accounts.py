@@ -15,6 +15,7 @@ from .uscc import InvalidUSCC, normalize_uscc
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
+MAX_EMAIL, MAX_NAME, MAX_ORG_NAME = 254, 100, 200  # the API's schema reads them too (web/account_schemas.py)
 _dummy_hash = None
 
 
@@ -51,8 +52,8 @@ def validate_organization(org, fields):
         pass
     elif not name:
         fields["organization.name"] = _("必填")
-    elif len(name) > 200:
-        fields["organization.name"] = _("最多 %(n)s 个字符", n=200)
+    elif len(name) > MAX_ORG_NAME:
+        fields["organization.name"] = _("最多 %(n)s 个字符", n=MAX_ORG_NAME)
     cleaned["name"] = name
     try:
         cleaned["uscc"] = normalize_uscc(_as_text(org.get("uscc"), fields, "organization.uscc"))
@@ -83,7 +84,7 @@ def register_user(email, password, name, roles, organization=None, *, allow_oper
         pass
     elif not email:
         fields["email"] = _("必填")
-    elif not EMAIL_RE.match(email) or len(email) > 254:
+    elif not EMAIL_RE.match(email) or len(email) > MAX_EMAIL:
         fields["email"] = _("邮箱格式不正确")
     elif db.session.query(User).filter(func.lower(User.email) == email).first():
         fields["email"] = _("该邮箱已注册")
@@ -95,8 +96,8 @@ def register_user(email, password, name, roles, organization=None, *, allow_oper
         pass
     elif not name:
         fields["name"] = _("必填")
-    elif len(name) > 100:
-        fields["name"] = _("最多 %(n)s 个字符", n=100)
+    elif len(name) > MAX_NAME:
+        fields["name"] = _("最多 %(n)s 个字符", n=MAX_NAME)
     if isinstance(roles, str):
         roles = [roles]
     if roles is not None and not isinstance(roles, (list, tuple)):

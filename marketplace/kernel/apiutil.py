@@ -73,11 +73,21 @@ def _validated(schema, data):
     A hand-written dict schema (not yet converted) documents only."""
     if schema is None or isinstance(schema, dict):
         return data
-    errors = schemas.instance(schema).validate(data)
+    schema = schemas.instance(schema)
+    errors = schema.validate(data)
     if errors:
-        fields = schemas.flat_errors(errors)
-        raise ValidationError(_("请检查这些字段：%(fields)s", fields=", ".join(fields)), fields)
+        raise _refused(schema, errors)
     return data
+
+
+def _refused(schema, errors):
+    """The 422 of a body ``schema`` refused: each field's reason, under the schema's own ``refusal`` message
+    (a message id, e.g. the sign-up's "注册信息有误…") or one naming the fields."""
+    fields = schemas.flat_errors(errors)
+    refusal = getattr(schema, "refusal", None)
+    if refusal:
+        return ValidationError(_(refusal), fields)
+    return ValidationError(_("请检查这些字段：%(fields)s", fields=", ".join(fields)), fields)
 
 
 def _json_problem():
@@ -155,3 +165,20 @@ def commit_after(fn):
             raise
 
     return wrapper
+
+
+def form_body():
+    """A multipart/form-data request's text fields, validated by the schema its route documents
+    (``@doc(request_schema=…, content_type="multipart/form-data")``) as ``json_body()`` validates JSON: an
+    unknown field, a text too long or a number that is not an integer is a 422 naming it. The file parts are
+    not the schema's to check (``schemas.file_fields``): the service checks them with
+    ``marketplace.kernel.uploads``. Returns a dict of the text fields given (the first value of each)."""
+    data = request.form.to_dict()
+    schema = _route_doc().get("request")
+    if schema is None or isinstance(schema, dict):
+        return data
+    schema = schemas.instance(schema)
+    errors = schema.validate(data, partial=schemas.file_fields(schema))
+    if errors:
+        raise _refused(schema, errors)
+    return data

@@ -281,3 +281,18 @@ class Dict(_Field, fields.Dict):
 
     default_error_messages = {**_COMMON, "invalid": _l("应为对象")}
 
+# --- multipart uploads ------------------------------------------------------------------------------
+
+class File(fields.Raw):
+    """A file part of a multipart/form-data body: documented as a binary string; the form validation leaves it
+    alone (its type, size and content are ``marketplace.kernel.uploads``'s checks, in the service)."""
+
+    def __init__(self, description="PDF, PNG or JPEG (type checked by content)", **kwargs):
+        metadata = {"type": "string", "format": "binary", "description": description, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+
+def file_fields(schema):
+    """The names of ``schema``'s file parts (``File``, or any field documented as ``format: binary``)."""
+    return tuple(name for name, field in instance(schema).fields.items()
+                 if isinstance(field, File) or field.metadata.get("format") == "binary")

@@ -11,6 +11,7 @@ from ..kernel.errors import NotAuthenticated, ValidationError
 from ..kernel.extensions import limiter
 from ..kernel.viewutil import safe_next
 from ..kernel.webutil import act
+from . import account_schemas as sc
 from . import privacy as pipl
 from .forms import (
     ChangePasswordForm,
@@ -216,48 +217,24 @@ def privacy_export():
 
 # --- JSON -----------------------------------------------------------------
 
-USER_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
-        "roles": {"type": "array", "items": {"type": "string"}},
-        "organization": {"type": ["object", "null"]},
-    },
-    "required": ["id", "email", "name", "roles", "organization"],
-}
-
-
 @api.post("/auth/register")
 @limiter.limit(_register_limit)
-@doc("Register a user (and their organisation)", auth=False, tags=["accounts"], request_schema={
-    "type": "object", "required": ["email", "password", "name", "roles", "accept_terms"],
-    "properties": {
-        "accept_terms": {"type": "boolean", "const": True,
-                         "description": "consent to the user agreement (/terms) and privacy policy (/privacy-policy)"},
-        "email": {"type": "string"}, "password": {"type": "string", "minLength": 10},
-        "name": {"type": "string"},
-        "roles": {"type": "array", "items": {"type": "string", "enum": ["seller", "buyer"]}},
-        "organization": {"type": "object", "properties": {
-            "name": {"type": "string"}, "uscc": {"type": "string"}, "region": {"type": "string"}}},
-    }}, responses={"201": {"type": "object", "properties": {"user": USER_SCHEMA, "token": {"type": "string"}},
-                           "required": ["user", "token"]}, "422": None})
+@doc("Register a user (and their organisation)", auth=False, tags=["accounts"], request_schema=sc.Register,
+     responses={"201": sc.Registered, "422": None})
 @commit_after
 def api_register():
     data = json_body()
     user = accounts.register_user(data.get("email"), data.get("password"), data.get("name"),
                                   data.get("roles"), data.get("organization"),
-                                  consent=data.get("accept_terms", False))
+                                  consent=data.get("accept_terms"))
     token = accounts.issue_token(user)
     return jsonify({"user": accounts.user_json(user), "token": token}), 201
 
 
 @api.post("/auth/token")
 @limiter.limit(_login_limit)
-@doc("Exchange email and password for a bearer token", auth=False, tags=["accounts"], request_schema={
-    "type": "object", "required": ["email", "password"],
-    "properties": {"email": {"type": "string"}, "password": {"type": "string"}}},
-    responses={"200": {"type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]},
-               "401": None})
+@doc("Exchange email and password for a bearer token (a wrong one, or an unknown e-mail: 401 without a hint)",
+     auth=False, tags=["accounts"], request_schema=sc.Credentials, responses={"200": sc.TokenAnswer, "401": None})
 @commit_after
 def api_token():
     data = json_body()
@@ -267,7 +244,7 @@ def api_token():
 
 @api.post("/auth/revoke")
 @doc("Revoke the bearer token used for this request", tags=["accounts"],
-     responses={"200": {"type": "object", "properties": {"revoked": {"type": "boolean"}}}, "401": None})
+     responses={"200": sc.Revoked, "401": None})
 @commit_after
 def api_revoke():
     require_user()
@@ -277,7 +254,7 @@ def api_revoke():
 
 @api.get("/me")
 @doc("The signed-in user", tags=["accounts"],
-     responses={"200": {"type": "object", "properties": {"user": USER_SCHEMA}, "required": ["user"]}, "401": None})
+     responses={"200": sc.MeAnswer, "401": None})
 @commit_after
 def api_me():
     return jsonify({"user": accounts.user_json(require_user())})

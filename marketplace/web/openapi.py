@@ -23,6 +23,20 @@ def _param_schema(converter):
     return {"type": "integer", "minimum": 1} if converter == "int" else {"type": "string"}
 
 
+def _request_content(meta, conv):
+    """The request body's media types: one, or several (``content_type=("application/json",
+    "multipart/form-data")``) from the one schema; a JSON body does not carry the schema's file parts."""
+    types = meta["content_type"]
+    out = {}
+    for media in (types,) if isinstance(types, str) else types:
+        schema = meta["request"]
+        files = () if isinstance(schema, dict) or media == "multipart/form-data" else schemas.file_fields(schema)
+        if files:
+            schema = schemas.instance(schema).__class__(exclude=files)
+        out[media] = {"schema": schemas.json_schema(schema, conv)}
+    return out
+
+
 def build_document(app):
     conv = schemas.converter()
     paths = {}
@@ -48,8 +62,7 @@ def build_document(app):
                 if meta.get("query") is not None:
                     params += schemas.query_parameters(meta["query"], conv)
                 if meta["request"] is not None and method in ("POST", "PATCH", "PUT"):
-                    op["requestBody"] = {"required": True, "content": {
-                        meta["content_type"]: {"schema": schemas.json_schema(meta["request"], conv)}}}
+                    op["requestBody"] = {"required": True, "content": _request_content(meta, conv)}
                 for status, schema in meta["responses"].items():
                     desc = {"description": f"HTTP {status}"}
                     if schema is not None:

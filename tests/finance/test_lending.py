@@ -34,7 +34,7 @@ def test_rights_the_applicant_does_not_hold_are_refused(client, desk):
     theirs = make_patent(desk.other_sme)
     db.session.commit()
     r = _apply(client, desk, rights=[{"kind": "patent", "number": theirs.number}])
-    assert r.status_code == 422 and "rights.0" in r.get_json()["error"]["fields"]
+    assert r.status_code == 422 and "rights[0]" in r.get_json()["error"]["fields"]
     assert _count() == 0
 
 
@@ -42,21 +42,21 @@ def test_rights_already_pledged_are_refused(client, desk):
     desk.patent.encumbrances.append(Encumbrance(kind="pledge", party_name="建设银行", source="operator"))
     db.session.commit()
     r = _apply(client, desk)
-    assert r.status_code == 422 and "rights.0" in r.get_json()["error"]["fields"]
+    assert r.status_code == 422 and "rights[0]" in r.get_json()["error"]["fields"]
     assert _count() == 0
 
 
 def test_rights_in_another_running_application_are_refused(client, desk):
     assert _apply(client, desk).status_code == 201
     r = _apply(client, desk, rights=desk.rights(desk.trademark))
-    assert r.status_code == 422 and "rights.0" in r.get_json()["error"]["fields"]
+    assert r.status_code == 422 and "rights[0]" in r.get_json()["error"]["fields"]
     assert _count() == 1
 
 
 @pytest.mark.parametrize("change,field", [
     ({"amount": 0}, "amount"), ({"amount": -5}, "amount"), ({"term_months": 0}, "term_months"),
     ({"term_months": 361}, "term_months"), ({"purpose": "短"}, "purpose"), ({"banks": [], "listed": False}, "banks"),
-    ({"banks": [999999]}, "banks.0"), ({"listed": "yes"}, "listed"), ({"valuation_id": 424242}, "valuation_id"),
+    ({"banks": [999999]}, "banks[0]"), ({"listed": "yes"}, "listed"), ({"valuation_id": 424242}, "valuation_id"),
 ])
 def test_bad_applications_are_refused_naming_the_field(client, desk, change, field):
     r = _apply(client, desk, **change)
@@ -70,7 +70,7 @@ def test_a_bank_organisation_not_verified_is_no_bank(client, desk):
     with nothing_changes():
         r = _apply(client, desk, banks=[desk.other_bank.organization_id])
         queue = api(client, desk.other_bank, "GET", "/loans/queue")
-    assert r.status_code == 422 and "banks.0" in r.get_json()["error"]["fields"], r.get_json()
+    assert r.status_code == 422 and "banks[0]" in r.get_json()["error"]["fields"], r.get_json()
     assert queue.status_code == 403 and "applications" not in queue.get_json()
 
 

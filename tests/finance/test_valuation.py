@@ -88,7 +88,7 @@ def _body(patent, **kw):
 
 
 @pytest.mark.parametrize("change,field", [
-    ({"revenues": [-1, 0, 0, 0, 0]}, "revenues.0"),
+    ({"revenues": [-1, 0, 0, 0, 0]}, "revenues[0]"),
     ({"discount_rate": "0"}, "discount_rate"),
     ({"discount_rate": "100"}, "discount_rate"),
     ({"discount_rate": "-3"}, "discount_rate"),
@@ -100,7 +100,7 @@ def _body(patent, **kw):
     ({"life_years": 20, "revenues": [1] * 20}, "life_years"),  # filed 2017: an invention's term ends in 2037
     ({"revenues": [1, 2]}, "revenues"),
     ({"rights": []}, "rights"),
-    ({"rights": [{"kind": "patent", "number": "201710000000.0"}]}, "rights.0"),
+    ({"rights": [{"kind": "patent", "number": "201710000000.0"}]}, "rights[0]"),
 ])
 def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(client, holder, change, field):
     user, patent = holder
@@ -127,7 +127,7 @@ def test_a_right_of_another_holder_is_refused(client, holder):
     stranger = factories.make_user("seller")
     db.session.commit()
     r = api(client, stranger, "POST", "/valuations", json=_body(patent))
-    assert r.status_code == 422 and "rights.0" in r.get_json()["error"]["fields"]
+    assert r.status_code == 422 and "rights[0]" in r.get_json()["error"]["fields"]
     assert db.session.query(Valuation).count() == 0
 
 

@@ -104,3 +104,42 @@ def test_register_without_consent_is_422_and_stores_nothing(client, answer):
     r = client.post("/api/v1/auth/register", json=body)
     assert r.status_code == 422 and "accept_terms" in r.get_json()["error"]["fields"]
     assert db.session.query(User).count() == 0
+
+
+# --- issue 20: the sign-up's and the token's schemas (marketplace/web/account_schemas.py) -----------------
+
+@pytest.mark.parametrize("change,field", [
+    ({"roles": "buyer"}, "roles"),  # a list, as documented (a bare string was read as one role before issue 20)
+    ({"roles": ["operator"]}, "roles"),  # operators are never self-registered
+    ({"nickname": "李"}, "nickname"),  # an unknown key
+    ({"organization": {"name": "广州知识产权服务有限公司", "uscc": "91440300MA5F7YRE78", "region": "paris"}},
+     "organization.region"),
+    ({"organization": {"name": "广州知识产权服务有限公司", "uscc": "91440300MA5F7YRE78", "phone": "1"}},
+     "organization.phone"),
+    ({"email": "li@example"}, "email"),
+    ({"name": "李" * 101}, "name"),
+])
+def test_a_sign_up_the_schema_refuses_creates_nothing(client, change, field):
+    r = client.post("/api/v1/auth/register", json={**BODY, **change})
+    assert r.status_code == 422, r.get_json()
+    error = r.get_json()["error"]
+    assert field in error["fields"] and error["message"] == "注册信息有误，请检查标注的字段"
+    assert db.session.query(User).count() == 0
+    assert client.post("/api/v1/auth/register", json=BODY).status_code == 201
+    assert db.session.query(User).count() == 1
+
+
+def test_a_sign_up_without_an_organisation_region_is_in_other(client):
+    body = {**BODY, "organization": {"name": "广州知识产权服务有限公司", "uscc": "91440300MA5F7YRE78", "region": None}}
+    r = client.post("/api/v1/auth/register", json=body)
+    assert r.status_code == 201 and r.get_json()["user"]["organization"]["region"] == "other"
+
+
+def test_a_token_request_with_an_unknown_key_issues_nothing(client):
+    make_user("buyer", email="li@example.com")
+    db.session.commit()
+    r = client.post("/api/v1/auth/token", json={"email": "li@example.com", "password": PASSWORD, "remember": True})
+    assert r.status_code == 422 and "remember" in r.get_json()["error"]["fields"]
+    assert db.session.query(ApiToken).count() == 0
+    r = client.post("/api/v1/auth/token", json={"email": " LI@example.com ", "password": PASSWORD})
+    assert r.status_code == 200 and db.session.query(ApiToken).count() == 1

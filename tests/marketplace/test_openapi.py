@@ -26,3 +26,25 @@ def test_contract_routes_are_present(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     for path in ["/api/v1/auth/register", "/api/v1/auth/token", "/api/v1/me"]:
         assert path in paths
+
+
+def test_converted_blueprints_document_every_body_and_answer_by_a_marshmallow_schema(app):
+    """Issue 20: a converted route's request body, query and answers are marshmallow schemas (the ones that validate
+    them), never a hand-written JSON-schema dict that could drift from what the server checks (an error answer
+    keeps the hand-written Error shape, e.g. trading's with ``minimum_amount``)."""
+    from marketplace.kernel.schemas import Schema
+
+    converted = ("escrow_api.", "escrow_paper_api.", "trading_api.", "listings_api.", "messaging_api.",
+                 "licensing_api.", "finance_api.", "auth_api.")
+    seen = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(converted):
+            continue
+        meta = app.view_functions[rule.endpoint].__openapi__
+        seen.add(rule.endpoint.split(".")[0])
+        for part in ("request", "query"):
+            assert meta[part] is None or isinstance(meta[part], type | Schema), (rule.rule, part)
+        for status, schema in meta["responses"].items():  # error answers: the Error shape (apiutil.ERROR_SCHEMA)
+            if str(status).startswith("2"):
+                assert schema is None or isinstance(schema, type | Schema), (rule.rule, status)
+    assert {"escrow_paper_api", "licensing_api", "finance_api", "auth_api"} <= seen

@@ -32,10 +32,16 @@ def test_the_largest_database_id_is_still_a_plain_404(app):
     {"email": "", "password": ["secret"]}, {"email": ["a@example.com"], "password": "x"},
     {"email": 42, "password": 42}, {"email": None, "password": {"a": 1}}, {"email": True, "password": None},
 ])
-def test_token_exchange_with_non_text_credentials_is_401(app, body):
+def test_token_exchange_with_non_text_credentials_is_422_and_issues_no_token(app, body):
+    """Was a 401 from the service (it read anything but text as ""); since issue 20 the route's schema refuses a
+    wrong JSON type up front, as on every converted route: a 422 naming the field, never a 500, no token."""
+    from marketplace.kernel.models import ApiToken
+
     response = app.test_client().post("/api/v1/auth/token", json=body)
-    assert response.status_code == 401
-    assert response.get_json()["error"]["code"] == "unauthenticated"
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "validation_error" and set(error["fields"]) & {"email", "password"}
+    assert db.session.query(ApiToken).count() == 0
 
 
 def test_sign_in_page_with_odd_fields_is_not_a_500(app):
