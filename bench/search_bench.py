@@ -248,14 +248,33 @@ def load_corpus(app, rows, seed, chunk=200):
 
 
 def build_index(app):
-    from search.outbox import reindex
+    """``search.outbox.reindex`` (``flask search reindex``), with progress: documents added, then Whoosh's commit
+    (sorting the postings and writing the segment), which at 1M is a long step of its own."""
+    from search.outbox import published_count, reindex
 
     with app.app_context():
+        total = published_count()
+        step = max(10_000, total // 20)
         started = time.perf_counter()
-        count = reindex(timeout=600)
+        added = {"n": 0, "seconds": None}
+
+        def progress(k):
+            added["n"] += k
+            n = added["n"]
+            if n % step == 0 or n == total:
+                elapsed = time.perf_counter() - started
+                print(f"  reindex: {n}/{total} documents added in {elapsed:.0f}s ({n / elapsed:.0f}/s), "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+            if n == total:
+                added["seconds"] = time.perf_counter() - started
+                print("  reindex: every document added; Whoosh's commit (sort and write the postings) follows",
+                      flush=True)
+
+        count = reindex(timeout=600, progress=progress)
         elapsed = time.perf_counter() - started
-    print(f"search reindex: {count} listings in {elapsed:.1f}s = {count / elapsed:.0f} listings/s", flush=True)
-    return {"listings": count, "seconds": elapsed, "per_second": count / elapsed}
+    print(f"search reindex: {count} listings in {elapsed:.1f}s = {count / elapsed:.0f} listings/s "
+          f"(adding {added['seconds'] or 0:.0f}s, commit {elapsed - (added['seconds'] or 0):.0f}s)", flush=True)
+    return {"listings": count, "seconds": elapsed, "per_second": count / elapsed, "adding_seconds": added["seconds"]}
 
 
 # --- FTS5 ---------------------------------------------------------------------------------
@@ -289,7 +308,7 @@ def build_fts(app, path):
     con.execute("CREATE TABLE ipc (id INTEGER, code TEXT)")
     started = time.perf_counter()
     with app.app_context():
-        last = 0
+        last = done = 0
         while True:
             rows = db.session.execute(
                 select(Listing).where(Listing.status == "published", Listing.id > last).order_by(Listing.id)
@@ -325,6 +344,9 @@ def build_fts(app, path):
             con.executemany("INSERT INTO fts(rowid, title, body, numbers) VALUES (?,?,?,?)", fts)
             con.executemany("INSERT INTO attrs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", attrs)
             con.executemany("INSERT INTO ipc VALUES (?,?)", ipcs)
+            done += len(rows)
+            if done % 100_000 < len(rows):
+                print(f"  FTS5: {done} listings in {time.perf_counter() - started:.0f}s", flush=True)
     con.execute("CREATE INDEX ipc_code ON ipc(code, id)")
     for column in ("kind", "grade", "price", "published", "region"):
         con.execute(f"CREATE INDEX attrs_{column} ON attrs({column})")
