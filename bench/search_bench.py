@@ -44,6 +44,8 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.corpus import bulk_load, draw_publication, publication_rng  # noqa: E402 - needs ROOT on the path
+
 DATA = ROOT / "listings" / "data"
 KINDS = ("patent", "trademark")
 GRADES = ("A", "B", "C", "D")
@@ -229,15 +231,13 @@ def load_corpus(app, rows, seed, chunk=200):
 
         # Publish (and grade some) with bulk SQL: the review step is one operator decision per listing.
         started = time.perf_counter()
-        rng = random.Random(seed + 1)
+        rng = publication_rng(seed)
         ids = [r[0] for r in db.session.execute(text("SELECT id FROM listings ORDER BY id"))]
         now = datetime.utcnow().replace(microsecond=0)
         updates = []
         for listing_id in ids:
-            grade = rng.choices(GRADES + (None,), weights=(10, 20, 20, 10, 40))[0]
-            score = {"A": 90.0, "B": 77.0, "C": 62.0, "D": 40.0, None: None}[grade]
-            updates.append({"id": listing_id, "p": now - timedelta(minutes=rng.randrange(365 * 24 * 60)),
-                            "g": grade, "s": score})
+            published_at, grade, score = draw_publication(rng, now)  # the same draws as bench/corpus.py's
+            updates.append({"id": listing_id, "p": published_at, "g": grade, "s": score})
         db.session.execute(text("UPDATE listings SET status='published', published_at=:p, grade=:g, grade_score=:s "
                                 "WHERE id=:id"), updates)
         db.session.commit()
@@ -248,14 +248,33 @@ def load_corpus(app, rows, seed, chunk=200):
 
 
 def build_index(app):
-    from search.outbox import reindex
+    """``search.outbox.reindex`` (``flask search reindex``), with progress: documents added, then Whoosh's commit
+    (sorting the postings and writing the segment), which at 1M is a long step of its own."""
+    from search.outbox import published_count, reindex
 
     with app.app_context():
+        total = published_count()
+        step = max(10_000, total // 20)
         started = time.perf_counter()
-        count = reindex(timeout=600)
+        added = {"n": 0, "seconds": None}
+
+        def progress(k):
+            added["n"] += k
+            n = added["n"]
+            if n % step == 0 or n == total:
+                elapsed = time.perf_counter() - started
+                print(f"  reindex: {n}/{total} documents added in {elapsed:.0f}s ({n / elapsed:.0f}/s), "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+            if n == total:
+                added["seconds"] = time.perf_counter() - started
+                print("  reindex: every document added; Whoosh's commit (sort and write the postings) follows",
+                      flush=True)
+
+        count = reindex(timeout=600, progress=progress)
         elapsed = time.perf_counter() - started
-    print(f"search reindex: {count} listings in {elapsed:.1f}s = {count / elapsed:.0f} listings/s", flush=True)
-    return {"listings": count, "seconds": elapsed, "per_second": count / elapsed}
+    print(f"search reindex: {count} listings in {elapsed:.1f}s = {count / elapsed:.0f} listings/s "
+          f"(adding {added['seconds'] or 0:.0f}s, commit {elapsed - (added['seconds'] or 0):.0f}s)", flush=True)
+    return {"listings": count, "seconds": elapsed, "per_second": count / elapsed, "adding_seconds": added["seconds"]}
 
 
 # --- FTS5 ---------------------------------------------------------------------------------
@@ -289,7 +308,7 @@ def build_fts(app, path):
     con.execute("CREATE TABLE ipc (id INTEGER, code TEXT)")
     started = time.perf_counter()
     with app.app_context():
-        last = 0
+        last = done = 0
         while True:
             rows = db.session.execute(
                 select(Listing).where(Listing.status == "published", Listing.id > last).order_by(Listing.id)
@@ -325,6 +344,9 @@ def build_fts(app, path):
             con.executemany("INSERT INTO fts(rowid, title, body, numbers) VALUES (?,?,?,?)", fts)
             con.executemany("INSERT INTO attrs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", attrs)
             con.executemany("INSERT INTO ipc VALUES (?,?)", ipcs)
+            done += len(rows)
+            if done % 100_000 < len(rows):
+                print(f"  FTS5: {done} listings in {time.perf_counter() - started:.0f}s", flush=True)
     con.execute("CREATE INDEX ipc_code ON ipc(code, id)")
     for column in ("kind", "grade", "price", "published", "region"):
         con.execute(f"CREATE INDEX attrs_{column} ON attrs({column})")
@@ -596,6 +618,9 @@ def main(argv=None):
     parser.add_argument("--workdir", type=Path, help="default: bench/out/search-<listings>")
     parser.add_argument("--reuse", action="store_true", help="reuse a corpus already loaded in --workdir")
     parser.add_argument("--reindex", action="store_true", help="with --reuse: rebuild the search index first")
+    parser.add_argument("--bulk", action="store_true",
+                        help="load the corpus with bench/corpus.py (Core bulk inserts, bench only) instead of "
+                             "listings.importer.import_rows")
     args = parser.parse_args(argv)
     if args.queries < 200:
         parser.error("--queries must be at least 200")
@@ -613,7 +638,15 @@ def main(argv=None):
         rows = generate_rows(args.listings, args.seed)
         print(f"generated {len(rows)} rows in {time.perf_counter() - started:.1f}s", flush=True)
         app = make_app(instance, database_url)
-        results.update(load_corpus(app, rows, args.seed))
+        if args.bulk:
+            report = bulk_load(app, rows, args.seed)
+            print(f"bulk corpus (bench/corpus.py, Core inserts, no rule book): {report['created']} published "
+                  f"listings from {report['rows']} rows in {report['seconds']:.1f}s = "
+                  f"{report['rows_per_second']:.0f} rows/s ({report['failed_rows']} refused)", flush=True)
+            results["bulk_load"] = report
+        else:
+            results.update(load_corpus(app, rows, args.seed))
+        del rows
         results["reindex"] = build_index(app)
     else:
         app = make_app(instance, database_url)

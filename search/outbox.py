@@ -42,6 +42,7 @@ from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from listings.models import Auction, Listing, Right, with_rights
+from listings.open_licence import open_listing_ids
 from marketplace.kernel import jobs
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import OutboxEvent
@@ -363,7 +364,8 @@ def reindex(handle=None, progress=None, timeout=60.0):
 
     handle = handle or current_handle()
     position = db.session.scalar(select(func.max(OutboxEvent.id))) or 0
-    count = handle.rebuild((listing_document(listing) for listing in iter_published()), timeout=timeout,
+    open_ids = open_listing_ids()  # one query, not one a listing (a 1M reindex asked it 800,000 times)
+    count = handle.rebuild((listing_document(listing, open_ids) for listing in iter_published()), timeout=timeout,
                            progress=progress)
     write_position(handle, position)
     bump_generation()  # the cached search pages were rendered from the old index

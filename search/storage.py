@@ -25,6 +25,7 @@ from .executor import PostingsCache, Snapshot
 from .schema import build_schema, listing_document
 
 whoosh_reader.unseeded_segment_ids()
+whoosh_reader.lengths_read_once()
 
 log = logging.getLogger(__name__)
 

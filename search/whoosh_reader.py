@@ -38,7 +38,10 @@ INTERNALS = {
     },
     "whoosh.reading.SegmentReader": {"attributes": ("_perdoc",), "methods": {}},
     "whoosh.codec.whoosh3.W3PerDocReader": {
-        "attributes": (), "methods": {"has_column": ("fieldname",), "column_reader": ("fieldname", "column")},
+        "attributes": ("_readers",),
+        "methods": {"has_column": ("fieldname",), "column_reader": ("fieldname", "column"),
+                    # replaced: see lengths_read_once
+                    "_cached_reader": ("fieldname", "column")},
     },
     "whoosh.columns.NumericColumn": {"attributes": ("_typecode", "_default"), "methods": {}},
     "whoosh.columns.FixedBytesColumn.Reader": {"attributes": ("_dbfile", "_basepos", "_count"), "methods": {}},
@@ -63,6 +66,28 @@ def unseeded_segment_ids():
         return "".join(secrets.choice(IDCHARS) for _ in range(size))
 
     Segment._random_id = classmethod(_random_id)
+
+
+def lengths_read_once():
+    """A segment's per-document reader remembers that a field has *no* length column, as it remembers one it has.
+
+    When a writer commits, Whoosh asks the new segment's length of every posting's field
+    (``W3PerDocReader.doc_field_length`` → ``_cached_reader``). Only scorable fields have a length column; for the
+    others (``*_pos``, ``*_pair``, ``numbers``, ``ipc``: most postings) Whoosh looked for the column file again on
+    every posting, an ``os.stat`` each: about a fifth of a reindex's time (docs/performance.md, issue 18 at 1M). A
+    segment's files never change once written, so the answer is kept per reader. Called once when
+    ``search.storage`` is imported."""
+    from whoosh.codec.whoosh3 import W3PerDocReader
+
+    def _cached_reader(self, fieldname, column):
+        readers = self._readers
+        if fieldname in readers:
+            return readers[fieldname]
+        reader = self.column_reader(fieldname, column) if self.has_column(fieldname) else None
+        readers[fieldname] = reader
+        return reader
+
+    W3PerDocReader._cached_reader = _cached_reader
 
 
 LENGTHS = np.array(list(_length_byte_cache), dtype=np.float32)  # length byte -> field length
