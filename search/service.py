@@ -20,8 +20,9 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlalchemy import text as sql
 
-from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES, Right
+from listings.models import DEAL_TYPES, KINDS, PATENT_TYPES, PRICE_MODES
 from listings.models.listing import prices_by_deal_type
+from listings.models.register import term_end
 from marketplace.kernel.errors import Conflict, NotFound, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.notify import has_control_chars
@@ -363,10 +364,10 @@ def _rights(ids):
         if row.listing_id in out:
             out[row.listing_id]["rights"] += 1
             continue
-        right = Right(kind=row.kind, patent_type=row.patent_type, filing_date=_as_date(row.filing_date),
-                      registration_date=_as_date(row.registration_date))  # transient: only for its term
         status = row.legal_status if row.kind == "patent" else row.tm_status
-        ends = None if status == "pending" else right.term_end()
+        # From the row's values (a transient ``Right`` to ask cost ~20 µs of ORM instrumentation a result)
+        ends = None if status == "pending" else term_end(row.kind, row.patent_type, _as_date(row.filing_date),
+                                                          _as_date(row.registration_date))
         ipc = _as_list(row.ipc_codes)
         out[row.listing_id] = {
             "number": row.number, "status": status, "patent_type": row.patent_type,

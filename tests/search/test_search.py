@@ -326,3 +326,17 @@ def test_snippets_show_words_not_markdown():
 
     text = plain_text("## 技术优势\n- 能量密度**提升 30%**\n* 循环寿命长\n1. 成本低\n2) 易量产\n区间 3-5 年")
     assert text == "技术优势\n能量密度提升 30%\n循环寿命长\n成本低\n易量产\n区间 3-5 年"
+
+
+def test_each_result_says_when_its_right_ends_as_the_register_does(search_api, corpus):
+    """Issue 18 (session 8): the search row computes the term from the row's values, not a transient ``Right``;
+    a patent (by filing date and type), a trademark (by registration) and a pending application (none)."""
+    lithium, mark = corpus["lithium"], corpus["mark"]
+    pending = make_search_listing(title="一种待审的钠电池隔膜", number="202310005555.1")
+    pending.rights[0].legal_status = "pending"
+    db.session.commit()
+    by_id = {r["id"]: r for r in search_api(q="电池")["results"] + search_api(q="星河")["results"]}
+    assert by_id[lithium.id]["term_end"] == lithium.rights[0].term_end().isoformat()
+    assert by_id[mark.id]["term_end"] == mark.rights[0].term_end().isoformat()
+    assert lithium.rights[0].term_end().year == lithium.rights[0].filing_date.year + 20  # an invention: 20 years
+    assert by_id[pending.id]["term_end"] is None and by_id[pending.id]["right_status"] == "pending"
