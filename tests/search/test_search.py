@@ -340,3 +340,19 @@ def test_each_result_says_when_its_right_ends_as_the_register_does(search_api, c
     assert by_id[mark.id]["term_end"] == mark.rights[0].term_end().isoformat()
     assert lithium.rights[0].term_end().year == lithium.rights[0].filing_date.year + 20  # an invention: 20 years
     assert by_id[pending.id]["term_end"] is None and by_id[pending.id]["right_status"] == "pending"
+
+
+def test_json_columns_decoded_once_are_never_shared_between_results():
+    """Issue 18 (session 8): a search row's JSON texts (SQLite) are decoded through a small cache; what one result
+    does with its list cannot change the next result's, and unreadable text reads as nothing, as before."""
+    from search.service import _as_list, _json_value
+
+    first = _as_list('["H01M 4/36", "G06F"]')
+    first.append("changed")
+    assert _as_list('["H01M 4/36", "G06F"]') == ["H01M 4/36", "G06F"]
+    prices = _json_value('{"assignment": 26000000}')
+    with pytest.raises(TypeError):
+        prices["assignment"] = 1
+    assert _json_value('{"assignment": 26000000}')["assignment"] == 26000000
+    assert _as_list("not json") == [] and _json_value("not json") is None and _as_list("null") == []
+    assert _as_list(["H01M"]) == ["H01M"] and _json_value({"a": 1}) == {"a": 1}  # PostgreSQL: already decoded
