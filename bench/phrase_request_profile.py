@@ -78,11 +78,10 @@ def main(argv=None):
                 live = service._load_published(found.ids)
                 ordered = [live[i] for i in found.ids if i in live][:parsed.per_page]
                 ids = [row.id for row in ordered]
-                texts, firsts = service._rights(ids) if ids else ({}, {})
-                holders = service._holders(ids) if ids else {}
+                texts, firsts, holders = service._rights(ids) if ids else ({}, {}, {})
                 return ordered, texts, firsts, holders
 
-            ordered, texts, firsts, holders = timed("database (3 reads)", database)
+            ordered, texts, firsts, holders = timed("database (the page's reads)", database)
             results = timed("result_json (highlights, snippets)", lambda: [
                 service.result_json(row, terms, texts.get(row.id, ()), holders.get(row.id, ()), firsts.get(row.id))
                 for row in ordered])

@@ -314,14 +314,11 @@ _PUBLISHED_ROWS = sql(
     "FROM listings l LEFT JOIN auctions a ON a.listing_id = l.id "
     "WHERE l.status = 'published' AND l.id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
-_RIGHTS = sql(  # the rights' texts (snippets) and the first right's spec line: number, status, category, term
-    "SELECT lr.listing_id, r.title, r.abstract, r.kind, r.number, r.patent_type, r.legal_status, r.tm_status, "
-    "r.filing_date, r.registration_date, r.ipc_codes, r.locarno_class, r.nice_classes FROM listing_rights lr "
-    "JOIN rights r ON r.id = lr.right_id WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position"
-).bindparams(bindparam("ids", expanding=True))
-_HOLDERS = sql(
-    "SELECT lr.listing_id, h.name FROM listing_rights lr JOIN right_holders h ON h.right_id = lr.right_id "
-    "WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position, h.position"
+_RIGHTS = sql(  # the rights' texts (snippets), the first right's spec line (number, status, category, term), holders
+    "SELECT lr.listing_id, lr.right_id, r.title, r.abstract, r.kind, r.number, r.patent_type, r.legal_status, "
+    "r.tm_status, r.filing_date, r.registration_date, r.ipc_codes, r.locarno_class, r.nice_classes, h.name AS holder "
+    "FROM listing_rights lr JOIN rights r ON r.id = lr.right_id LEFT JOIN right_holders h ON h.right_id = lr.right_id "
+    "WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position, lr.right_id, h.position"
 ).bindparams(bindparam("ids", expanding=True))
 
 
@@ -348,20 +345,19 @@ def plain_text(markdown):
     return _MARKDOWN.sub("", _LIST_MARKER.sub("", (markdown or "")[:MAX_PLAIN_CHARS])).strip()
 
 
-def _holders(ids):
-    """{listing id: [holder name, …]} (权利人 of the listing's rights, each once)."""
-    names = {}
-    for listing_id, name in db.session.execute(_HOLDERS, {"ids": list(ids)}):
-        names.setdefault(listing_id, {})[name] = None
-    return {k: list(v) for k, v in names.items()}
-
-
 def _rights(ids):
     """({listing id: [right titles and abstracts]}, {listing id: {number, status, category, term_end, rights}} from
-    the listing's first right): one query for both (issue 18, what every search request pays)."""
-
-    texts, out = {}, {}
+    the listing's first right, {listing id: [holder names (权利人), each once]}): one query for the three (issue
+    18, what every search request pays; the holders were a query of their own until session 8). A right with
+    several holders comes as several rows, one after the other."""
+    texts, out, names = {}, {}, {}
+    last = None
     for row in db.session.execute(_RIGHTS, {"ids": list(ids)}):
+        if row.holder is not None:
+            names.setdefault(row.listing_id, {})[row.holder] = None
+        if (row.listing_id, row.right_id) == last:
+            continue  # the same right's next holder
+        last = (row.listing_id, row.right_id)
         texts.setdefault(row.listing_id, []).extend(t for t in (row.title, row.abstract) if t)
         if row.listing_id in out:
             out[row.listing_id]["rights"] += 1
@@ -375,7 +371,7 @@ def _rights(ids):
             "number": row.number, "status": status, "patent_type": row.patent_type,
             "ipc": ipc[0] if ipc else None, "locarno": row.locarno_class, "nice_classes": _as_list(row.nice_classes),
             "term_end": ends.isoformat() if ends else None, "rights": 1}
-    return texts, out
+    return texts, out, {k: list(v) for k, v in names.items()}
 
 
 def _as_date(value):
@@ -505,8 +501,7 @@ def _run(params, clauses, handle, with_facets, match_any=False):
     live = _load_published(found.ids)
     stale = [i for i in found.ids if i not in live]
     ordered = [live[i] for i in found.ids if i in live][: params.per_page]
-    texts, firsts = _rights([row.id for row in ordered]) if ordered else ({}, {})
-    holders = _holders([row.id for row in ordered]) if ordered else {}
+    texts, firsts, holders = _rights([row.id for row in ordered]) if ordered else ({}, {}, {})
     results = [result_json(row, terms, texts.get(row.id, ()) if terms else (), holders.get(row.id, ()),
                            firsts.get(row.id)) for row in ordered]
     total = found.total - len(stale)
