@@ -244,18 +244,24 @@ class Snapshot:
         """
         found = np.zeros(self.size, dtype=bool)
         for name in FIELD_BOOSTS:
-            docs = np.nonzero(candidates if by_field is None else by_field[name] & candidates)[0]
-            if len(docs) and len(words) > 1 and self.pairs and f"{name}_pair" in self.reader.schema:
+            allowed = candidates if by_field is None else by_field[name] & candidates
+            if by_field is not None and not allowed.any():
+                continue
+            if len(words) > 1 and self.pairs and f"{name}_pair" in self.reader.schema:
                 # Every two consecutive words as one term: a two-word phrase is answered here; a longer one
-                # keeps only the docs holding all its pairs for the position check below (issue 18).
+                # keeps only the docs holding all its pairs for the position check below (issue 18). The first
+                # pair's postings (sorted, unique) are looked up in the candidate mask: no sort of the candidates.
+                docs = None
                 for first, second in zip(words, words[1:], strict=False):
-                    docs = np.intersect1d(docs, self.term_postings(f"{name}_pair", pair_term(first, second))[0],
-                                          assume_unique=True)
+                    ids = self.term_postings(f"{name}_pair", pair_term(first, second))[0]
+                    docs = ids[allowed[ids]] if docs is None else np.intersect1d(docs, ids, assume_unique=True)
                     if not len(docs):
                         break
                 if len(words) == 2:
                     found[docs] = True
                     continue
+            else:
+                docs = np.nonzero(allowed)[0]
             if not len(docs):
                 continue
             field = f"{name}_pos"
