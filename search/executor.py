@@ -145,6 +145,10 @@ class Snapshot:
             self.avg_length[name] = (total / self.doc_count) if self.doc_count else 1.0
         self._closed = False
 
+    def pairs_in_every_field(self):
+        """Whether ``phrase_docs`` answers from word pairs in every text field (not positions alone)."""
+        return self.pairs and all(f"{name}_pair" in self.reader.schema for name in FIELD_BOOSTS)
+
     def close(self):
         if not self._closed:
             self._closed = True
@@ -240,18 +244,24 @@ class Snapshot:
         """
         found = np.zeros(self.size, dtype=bool)
         for name in FIELD_BOOSTS:
-            docs = np.nonzero(candidates if by_field is None else by_field[name] & candidates)[0]
-            if len(docs) and len(words) > 1 and self.pairs and f"{name}_pair" in self.reader.schema:
+            allowed = candidates if by_field is None else by_field[name] & candidates
+            if by_field is not None and not allowed.any():
+                continue
+            if len(words) > 1 and self.pairs and f"{name}_pair" in self.reader.schema:
                 # Every two consecutive words as one term: a two-word phrase is answered here; a longer one
-                # keeps only the docs holding all its pairs for the position check below (issue 18).
+                # keeps only the docs holding all its pairs for the position check below (issue 18). The first
+                # pair's postings (sorted, unique) are looked up in the candidate mask: no sort of the candidates.
+                docs = None
                 for first, second in zip(words, words[1:], strict=False):
-                    docs = np.intersect1d(docs, self.term_postings(f"{name}_pair", pair_term(first, second))[0],
-                                          assume_unique=True)
+                    ids = self.term_postings(f"{name}_pair", pair_term(first, second))[0]
+                    docs = ids[allowed[ids]] if docs is None else np.intersect1d(docs, ids, assume_unique=True)
                     if not len(docs):
                         break
                 if len(words) == 2:
                     found[docs] = True
                     continue
+            else:
+                docs = np.nonzero(allowed)[0]
             if not len(docs):
                 continue
             field = f"{name}_pos"
@@ -355,8 +365,14 @@ SYNONYM_WEIGHT = 0.5  # BM25 weight of an alternative's words
 COORDINATION_BONUS = 10_000.0  # partial matching: each clause a document satisfies
 
 
-def _clause_match(snap, clause, scores):
-    """Boolean mask of the docs matching ``clause``; adds its BM25 contribution to ``scores``."""
+def _clause_match(snap, clause, scores, within=None):
+    """Boolean mask of the docs matching ``clause``; adds its BM25 contribution to ``scores``.
+
+    ``within`` (a mask, optional): the caller keeps only documents in ``within`` that match this clause (the
+    filters and the clauses before, every clause ANDed), so BM25 is added only there: scores elsewhere would
+    never be read (issue 18). A clause with alternatives scores its own words wherever they are (a document
+    found through a synonym keeps what its own words add), as without ``within``.
+    """
     n = snap.size
     if clause.number:
         mask = np.zeros(n, dtype=bool)
@@ -366,12 +382,13 @@ def _clause_match(snap, clause, scores):
         if scores is not None:
             scores[mask] += 10.0  # an exact number is the strongest signal there is
         return mask
+    own_within = None if clause.alternatives else within
     if clause.loose:
         mask = snap.live.copy()
         for word in clause.words:
-            mask &= _words_match(snap, Clause([word]), scores, 1.0)
+            mask &= _words_match(snap, Clause([word]), scores, 1.0, own_within)
     else:
-        mask = _words_match(snap, clause, scores, 1.0)
+        mask = _words_match(snap, clause, scores, 1.0, own_within)
     if clause.alternatives:
         if scores is not None:
             scores[mask] += EXACT_BONUS
@@ -380,8 +397,9 @@ def _clause_match(snap, clause, scores):
     return mask
 
 
-def _words_match(snap, clause, scores, weight):
-    """Mask of the docs holding ``clause``'s words (as a phrase when it has several), BM25 times ``weight``."""
+def _words_match(snap, clause, scores, weight, within=None):
+    """Mask of the docs holding ``clause``'s words (as a phrase when it has several), BM25 times ``weight``
+    (``within``: added only to the matching docs in that mask; else to every doc holding a word)."""
     n = snap.size
     variants = clause_variants(clause) if (clause.phrase or len(clause.words) == 1) else [clause.words]
     word_masks, postings = {}, {}
@@ -397,13 +415,6 @@ def _words_match(snap, clause, scores, weight):
             postings[(name, word)] = snap.term_postings(name, word)
             word_mask[postings[(name, word)][0]] = True
         word_masks[word] = word_mask
-        if scores is not None:
-            idf = weight * _idf(int(np.count_nonzero(word_mask & snap.live)), max(snap.doc_count, 1))
-            for name in FIELD_BOOSTS:
-                ids, tf = postings[(name, word)]
-                if len(ids):
-                    norm = BM25_K1 * (1 - BM25_B + BM25_B * snap.lengths[name][ids] / snap.avg_length[name])
-                    scores[ids] += FIELD_BOOSTS[name] * idf * tf * (BM25_K1 + 1) / (tf + norm)
     mask = np.zeros(n, dtype=bool)
     for words in sorted(variants, key=len):  # single terms first: what they match needs no position check
         candidates = np.logical_and.reduce([word_masks[w] for w in words]) & snap.live
@@ -411,9 +422,25 @@ def _words_match(snap, clause, scores, weight):
             candidates &= ~mask
             if candidates.any():
                 # Every word is there; now their positions must follow each other, in a field holding them all.
-                by_field = {name: np.logical_and.reduce([in_field(name, w) for w in words]) for name in FIELD_BOOSTS}
+                # With word pairs in every field a pair's postings already say "in one field": no field masks.
+                by_field = None if snap.pairs_in_every_field() else {
+                    name: np.logical_and.reduce([in_field(name, w) for w in words]) for name in FIELD_BOOSTS}
                 candidates &= snap.phrase_docs(words, candidates, by_field)
         mask |= candidates
+    if scores is not None:
+        # After matching, so that a phrase of common words scores its few matches, not every doc holding a word
+        # (at 100k, 一种 is in most documents). Per document the same sums in the same order as before.
+        scope = None if within is None else mask & within
+        for word, word_mask in word_masks.items():
+            idf = weight * _idf(int(np.count_nonzero(word_mask & snap.live)), max(snap.doc_count, 1))
+            for name in FIELD_BOOSTS:
+                ids, tf = postings[(name, word)]
+                if scope is not None and len(ids):
+                    keep = scope[ids]
+                    ids, tf = ids[keep], tf[keep]
+                if len(ids):
+                    norm = BM25_K1 * (1 - BM25_B + BM25_B * snap.lengths[name][ids] / snap.avg_length[name])
+                    scores[ids] += FIELD_BOOSTS[name] * idf * tf * (BM25_K1 + 1) / (tf + norm)
     return mask
 
 
@@ -546,7 +573,7 @@ def query_index(handle, iq, sort="relevance", offset=0, limit=20, facets=True):
         elif iq.clauses:
             scores = np.zeros(snap.size, dtype=np.float32) if sort in ("relevance", "grade") else None
             for clause in sorted(iq.clauses, key=lambda c: not c.number):
-                mask &= _clause_match(snap, clause, scores)
+                mask &= _clause_match(snap, clause, scores, within=mask)
                 if not mask.any():
                     break
         docs = np.nonzero(mask)[0]

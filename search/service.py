@@ -8,11 +8,13 @@ Query syntax: words are ANDed; ``"…"`` (or “…” / 「…」) is a phrase;
 runs to the end of the query; application / registration numbers match in any
 accepted spelling. Filters take the API values (unknown values are a 422).
 """
+import functools
 import json
 import re
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from html import escape
+from types import MappingProxyType
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -20,8 +22,8 @@ from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlalchemy import text as sql
 
-from listings.models import Right
 from listings.models.listing import prices_by_deal_type
+from listings.models.register import term_end
 from marketplace.kernel.errors import Conflict, NotFound, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.notify import has_control_chars
@@ -244,14 +246,11 @@ _PUBLISHED_ROWS = sql(
     "FROM listings l LEFT JOIN auctions a ON a.listing_id = l.id "
     "WHERE l.status = 'published' AND l.id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
-_RIGHTS = sql(  # the rights' texts (snippets) and the first right's spec line: number, status, category, term
-    "SELECT lr.listing_id, r.title, r.abstract, r.kind, r.number, r.patent_type, r.legal_status, r.tm_status, "
-    "r.filing_date, r.registration_date, r.ipc_codes, r.locarno_class, r.nice_classes FROM listing_rights lr "
-    "JOIN rights r ON r.id = lr.right_id WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position"
-).bindparams(bindparam("ids", expanding=True))
-_HOLDERS = sql(
-    "SELECT lr.listing_id, h.name FROM listing_rights lr JOIN right_holders h ON h.right_id = lr.right_id "
-    "WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position, h.position"
+_RIGHTS = sql(  # the rights' texts (snippets), the first right's spec line (number, status, category, term), holders
+    "SELECT lr.listing_id, lr.right_id, r.title, r.abstract, r.kind, r.number, r.patent_type, r.legal_status, "
+    "r.tm_status, r.filing_date, r.registration_date, r.ipc_codes, r.locarno_class, r.nice_classes, h.name AS holder "
+    "FROM listing_rights lr JOIN rights r ON r.id = lr.right_id LEFT JOIN right_holders h ON h.right_id = lr.right_id "
+    "WHERE lr.listing_id IN :ids ORDER BY lr.listing_id, lr.position, lr.right_id, h.position"
 ).bindparams(bindparam("ids", expanding=True))
 
 
@@ -278,45 +277,62 @@ def plain_text(markdown):
     return _MARKDOWN.sub("", _LIST_MARKER.sub("", (markdown or "")[:MAX_PLAIN_CHARS])).strip()
 
 
-def _holders(ids):
-    """{listing id: [holder name, …]} (权利人 of the listing's rights, each once)."""
-    names = {}
-    for listing_id, name in db.session.execute(_HOLDERS, {"ids": list(ids)}):
-        names.setdefault(listing_id, {})[name] = None
-    return {k: list(v) for k, v in names.items()}
-
-
 def _rights(ids):
     """({listing id: [right titles and abstracts]}, {listing id: {number, status, category, term_end, rights}} from
-    the listing's first right): one query for both (issue 18, what every search request pays)."""
-
-    texts, out = {}, {}
+    the listing's first right, {listing id: [holder names (权利人), each once]}): one query for the three (issue
+    18, what every search request pays; the holders were a query of their own until session 8). A right with
+    several holders comes as several rows, one after the other."""
+    texts, out, names = {}, {}, {}
+    last = None
     for row in db.session.execute(_RIGHTS, {"ids": list(ids)}):
+        if row.holder is not None:
+            names.setdefault(row.listing_id, {})[row.holder] = None
+        if (row.listing_id, row.right_id) == last:
+            continue  # the same right's next holder
+        last = (row.listing_id, row.right_id)
         texts.setdefault(row.listing_id, []).extend(t for t in (row.title, row.abstract) if t)
         if row.listing_id in out:
             out[row.listing_id]["rights"] += 1
             continue
-        right = Right(kind=row.kind, patent_type=row.patent_type, filing_date=_as_date(row.filing_date),
-                      registration_date=_as_date(row.registration_date))  # transient: only for its term
         status = row.legal_status if row.kind == "patent" else row.tm_status
-        ends = None if status == "pending" else right.term_end()
+        # From the row's values (a transient ``Right`` to ask cost ~20 µs of ORM instrumentation a result)
+        ends = None if status == "pending" else term_end(row.kind, row.patent_type, _as_date(row.filing_date),
+                                                          _as_date(row.registration_date))
         ipc = _as_list(row.ipc_codes)
         out[row.listing_id] = {
             "number": row.number, "status": status, "patent_type": row.patent_type,
             "ipc": ipc[0] if ipc else None, "locarno": row.locarno_class, "nice_classes": _as_list(row.nice_classes),
             "term_end": ends.isoformat() if ends else None, "rights": 1}
-    return texts, out
+    return texts, out, {k: list(v) for k, v in names.items()}
 
 
 def _as_date(value):
     return date.fromisoformat(value[:10]) if isinstance(value, str) else value
 
 
+_UNREADABLE = object()
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded(text):
+    """``json.loads`` of a JSON column's text, kept for the last few thousand texts: the same deal types, IPC
+    lists and Nice classes recur on every page (about 3 µs a value, four values a result; issue 18). Lists come
+    back as tuples and objects read-only, so no caller can change what the next one gets."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return _UNREADABLE
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return MappingProxyType(value)
+    return value
+
+
 def _as_list(value):
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
+        value = _decoded(value)
+        if value is _UNREADABLE:
             return []
     return list(value or [])
 
@@ -330,12 +346,10 @@ def _iso_utc(value):
 
 
 def _json_value(value):
-    """A JSON column read by raw SQL: already decoded (PostgreSQL) or text (SQLite)."""
+    """A JSON column read by raw SQL: already decoded (PostgreSQL) or text (SQLite); read-only."""
     if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
+        value = _decoded(value)
+        return None if value is _UNREADABLE else value
     return value
 
 
@@ -419,8 +433,7 @@ def _run(params, clauses, handle, with_facets, match_any=False):
     live = _load_published(found.ids)
     stale = [i for i in found.ids if i not in live]
     ordered = [live[i] for i in found.ids if i in live][: params.per_page]
-    texts, firsts = _rights([row.id for row in ordered]) if ordered else ({}, {})
-    holders = _holders([row.id for row in ordered]) if ordered else {}
+    texts, firsts, holders = _rights([row.id for row in ordered]) if ordered else ({}, {}, {})
     results = [result_json(row, terms, texts.get(row.id, ()) if terms else (), holders.get(row.id, ()),
                            firsts.get(row.id)) for row in ordered]
     total = found.total - len(stale)

@@ -101,13 +101,7 @@ class Right(db.Model):
         return [link.listing for link in self.listing_links]
 
     def term_end(self):
-        from ..identifiers import expiry_date
-
-        if self.kind == "patent":
-            if not self.patent_type:
-                return None
-            return expiry_date("patent", patent_type=self.patent_type, filing_date=self.filing_date)
-        return expiry_date("trademark", registration_date=self.registration_date)
+        return term_end(self.kind, self.patent_type, self.filing_date, self.registration_date)
 
     def next_fee_due(self):
         """(what, due date, end of grace) for the next annuity (patents) or renewal (trademarks), or None."""
@@ -121,6 +115,17 @@ class Right(db.Model):
             return None
         # Renewal may be filed in the 12 months before the term ends, then in a 6-month grace period.
         return ("renewal", end, _add_months(end, GRACE_MONTHS))
+
+
+def term_end(kind, patent_type, filing_date, registration_date):
+    """The day a right's term ends (None when unknown), from plain values: a search row has no ``Right``."""
+    from ..identifiers import expiry_date
+
+    if kind == "patent":
+        if not patent_type:
+            return None
+        return expiry_date("patent", patent_type=patent_type, filing_date=filing_date)
+    return expiry_date("trademark", registration_date=registration_date)
 
 
 def _add_months(day, months):

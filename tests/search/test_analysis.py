@@ -61,3 +61,49 @@ def test_patent_number_also_indexed_without_check_digit():
     assert number_variants("201710601862.3") == ["2017106018623", "201710601862"]
     assert number_variants("12345678", "trademark") == ["12345678"]
     assert number_key("200410012345.X") == "200410012345x"
+
+
+def _spans_folding_first(text, terms):
+    """match_spans as it was before issue 18's session 8: the whole text folded first, every occurrence found."""
+    import re
+
+    from search.analysis import _CJK_WORD, _latin, normalise_text
+
+    text = normalise_text(text)
+    spans = []
+    for term in terms:
+        if _CJK_WORD.fullmatch(term):
+            at = text.find(term)
+            while at >= 0:
+                spans.append((at, at + len(term)))
+                at = text.find(term, at + 1)
+    if any(not _CJK_WORD.fullmatch(t) for t in terms):
+        spans += [m.span() for m in re.finditer(r"[A-Za-z0-9]+", text) if _latin(m.group()) in terms]
+    merged = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+@pytest.mark.parametrize("text", [
+    "一种锂电池正极材料，及其制备方法；锂电池（ＬＥＤ）用于电池", "ＬＥＤ灯　Batteries，battery 锂电池", "无匹配的文字。", "",
+    "电池电池电池", "锂电 池", "The LITHIUM battery（锂电池）and ＢＡＴＴＥＲＩＥＳ"])
+@pytest.mark.parametrize("terms", [{"锂电池"}, {"电池", "锂电池"}, {"batteri"}, {"led", "电池"}, {"lithium", "锂电"}, set()])
+def test_highlight_spans_and_first_match_are_what_folding_everything_gave(text, terms):
+    """Issue 18 (session 8): the text is folded only for Latin terms and a snippet asks for the first match only;
+    what is marked, and where a snippet starts, is unchanged (full-width punctuation, letters, overlaps)."""
+    from search.analysis import first_match, match_spans
+
+    expected = _spans_folding_first(text, terms)
+    assert match_spans(text, terms) == expected
+    assert first_match(text, terms) == (expected[0][0] if expected else None)
+
+
+def test_first_match_finds_a_full_width_latin_word_before_a_later_chinese_one():
+    from search.analysis import first_match
+
+    assert first_match("新型ＬＥＤ照明灯具", {"led", "灯具"}) == 2
+    assert first_match("新型照明灯具", {"led"}) is None

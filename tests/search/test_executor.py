@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from whoosh import query as wq
 
+from search.executor import Clause
 from search.index import IndexHandle
 
 
@@ -16,6 +17,10 @@ def _doc(i, title, body=""):
 
 @pytest.fixture
 def snapshot(tmp_path):
+    return _index(tmp_path).snapshot()
+
+
+def _index(tmp_path):
     rng = random.Random(7)
     words = ["一种", "锂电池", "图像识别", "方法", "装置", "系统", "控制", "battery", "检测"]
     handle = IndexHandle(str(tmp_path / "ix"))
@@ -29,7 +34,7 @@ def snapshot(tmp_path):
     for i in range(1, 60, 3):
         writer.delete_by_term("lid", str(i))
     writer.commit(merge=False)
-    return handle.snapshot()
+    return handle
 
 
 @pytest.mark.parametrize("term", ["一种", "电池", "锂电池", "识别", "batteri", "方法"])
@@ -109,3 +114,43 @@ def test_the_postings_cache_forgets_segments_that_are_gone(tmp_path):
     phrase = ["方法", "装置", "系统"]
     theirs = set(fresh.searcher.docs_for_query(wq.Or([wq.Phrase("title_pos", phrase), wq.Phrase("body_pos", phrase)])))
     assert set(np.nonzero(fresh.phrase_docs(phrase, fresh.live.copy()))[0].tolist()) == theirs
+
+
+_QUERIES = [
+    [Clause(["一种", "锂电池"], phrase=True, exact=True)],
+    [Clause(["方法", "装置", "系统"], phrase=True)],
+    [Clause(["锂电池"]), Clause(["方法"])],
+    [Clause(["图像识别"]), Clause(["控制", "识别"], phrase=True)],
+    [Clause(["电池"], alternatives=[["图像识别"]]), Clause(["方法", "装置"], phrase=True)],
+    [Clause(["方法", "装置"], phrase=True, alternatives=[["系统"]])],  # found through 系统: 方法, 装置 apart still score
+    [Clause(["batteri", "检测"], loose=True), Clause(["系统"])],
+    [Clause(["识别"])],  # a single word whose finer cut is matched as a phrase too
+]
+
+
+@pytest.fixture(scope="module")
+def shared_handle(tmp_path_factory):
+    return _index(tmp_path_factory.mktemp("scoring"))
+
+
+@pytest.mark.parametrize("clauses", _QUERIES)
+@pytest.mark.parametrize("match_any", [False, True])
+def test_scoring_only_the_matches_changes_no_result(shared_handle, monkeypatch, clauses, match_any):
+    """Issue 18 (session 8): BM25 is added only to documents that can still be in the result (the filters and every
+    clause ANDed), and a phrase skips the per-field masks when word pairs answer it. Totals, the ids in order,
+    the scores (exactly) and the facets are what scoring every document holding a word gave."""
+    from search import executor
+    from search.executor import IndexQuery, query_index
+
+    cases = [(IndexQuery(clauses=clauses, restrict_ids=restrict, match_any=match_any), sort)
+             for restrict in (None, tuple(range(1, 801, 3))) for sort in ("relevance", "grade", "newest")]
+    ours = [query_index(shared_handle, iq, sort=sort, limit=40) for iq, sort in cases]
+    original = executor._clause_match
+    with monkeypatch.context() as patch:
+        patch.setattr(executor, "_clause_match", lambda snap, clause, scores, within=None: original(snap, clause, scores))
+        patch.setattr(executor.Snapshot, "pairs_in_every_field", lambda self: False)
+        before = [query_index(shared_handle, iq, sort=sort, limit=40) for iq, sort in cases]
+    for mine, theirs in zip(ours, before, strict=True):
+        assert (mine.total, mine.ids, mine.scores, mine.facets) == (theirs.total, theirs.ids, theirs.scores,
+                                                                    theirs.facets)
+    assert ours[0].total

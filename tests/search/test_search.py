@@ -326,3 +326,59 @@ def test_snippets_show_words_not_markdown():
 
     text = plain_text("## 技术优势\n- 能量密度**提升 30%**\n* 循环寿命长\n1. 成本低\n2) 易量产\n区间 3-5 年")
     assert text == "技术优势\n能量密度提升 30%\n循环寿命长\n成本低\n易量产\n区间 3-5 年"
+
+
+def test_each_result_says_when_its_right_ends_as_the_register_does(search_api, corpus):
+    """Issue 18 (session 8): the search row computes the term from the row's values, not a transient ``Right``;
+    a patent (by filing date and type), a trademark (by registration) and a pending application (none)."""
+    lithium, mark = corpus["lithium"], corpus["mark"]
+    pending = make_search_listing(title="一种待审的钠电池隔膜", number="202310005555.1")
+    pending.rights[0].legal_status = "pending"
+    db.session.commit()
+    by_id = {r["id"]: r for r in search_api(q="电池")["results"] + search_api(q="星河")["results"]}
+    assert by_id[lithium.id]["term_end"] == lithium.rights[0].term_end().isoformat()
+    assert by_id[mark.id]["term_end"] == mark.rights[0].term_end().isoformat()
+    assert lithium.rights[0].term_end().year == lithium.rights[0].filing_date.year + 20  # an invention: 20 years
+    assert by_id[pending.id]["term_end"] is None and by_id[pending.id]["right_status"] == "pending"
+
+
+def test_json_columns_decoded_once_are_never_shared_between_results():
+    """Issue 18 (session 8): a search row's JSON texts (SQLite) are decoded through a small cache; what one result
+    does with its list cannot change the next result's, and unreadable text reads as nothing, as before."""
+    from search.service import _as_list, _json_value
+
+    first = _as_list('["H01M 4/36", "G06F"]')
+    first.append("changed")
+    assert _as_list('["H01M 4/36", "G06F"]') == ["H01M 4/36", "G06F"]
+    prices = _json_value('{"assignment": 26000000}')
+    with pytest.raises(TypeError):
+        prices["assignment"] = 1
+    assert _json_value('{"assignment": 26000000}')["assignment"] == 26000000
+    assert _as_list("not json") == [] and _json_value("not json") is None and _as_list("null") == []
+    assert _as_list(["H01M"]) == ["H01M"] and _json_value({"a": 1}) == {"a": 1}  # PostgreSQL: already decoded
+
+
+def test_a_bundle_shows_every_holder_once_its_first_right_and_every_right_text(search_api, app):
+    """Issue 18 (session 8): the rights, their texts and their holders come from one read; co-owners in register
+    order, a holder of two rights once, the first right's spec line, every right counted, a right without holders."""
+    from listings.models import Right, RightHolder
+
+    bundle = make_search_listing(title="一种钠离子电池负极材料", age_days=1)
+    first = bundle.rights[0]
+    first.holders = [RightHolder(holder_type="outside", name="甲公司", position=0),
+                     RightHolder(holder_type="outside", name="乙公司", position=1)]
+    second = Right(kind="patent", number=factories.unique_patent_number(9_100_001), title="钠电池集流体",
+                   patent_type="utility_model", legal_status="granted", abstract="一种铝箔集流体，用于钠离子电池。",
+                   holders=[RightHolder(holder_type="outside", name="乙公司", position=0),
+                            RightHolder(holder_type="outside", name="丙公司", position=1)])
+    bundle.rights.append(second)
+    lone = make_search_listing(title="一种钠离子电池电解液", age_days=2)
+    lone.rights[0].holders = []
+    db.session.commit()
+    by_id = {r["id"]: r for r in search_api(q="钠离子电池")["results"]}
+    assert by_id[bundle.id]["holders"] == ["甲公司", "乙公司", "丙公司"]
+    assert by_id[bundle.id]["rights_count"] == 2 and by_id[bundle.id]["number"] == first.number
+    assert by_id[lone.id]["holders"] == [] and by_id[lone.id]["rights_count"] == 1
+    found = search_api(q="铝箔")["results"]
+    assert [r["id"] for r in found] == [bundle.id]
+    assert "<mark>铝箔</mark>集流体" in found[0]["snippet"]  # the second right's abstract
