@@ -38,7 +38,7 @@ import hashlib
 
 from flask import current_app
 from markupsafe import Markup, escape
-from sqlalchemy import String, and_, bindparam, case, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import String, and_, bindparam, case, cast, func, literal, null, or_, select, true, union_all
 
 from marketplace.kernel.extensions import cache
 from marketplace.kernel.i18n import select_locale
@@ -61,11 +61,13 @@ def _s(column):
 _statements = {}
 
 
-def _stamp_statement(has_organization, has_account, with_unread):
-    """The stamp's statement for deals of this shape, built once (its values are bound parameters). With
-    ``with_unread`` it also reads the viewer's unread count for the header (one round trip fewer; not part of
-    the stamp)."""
-    from escrow.models import DealEvent, Document, JournalEntry, Posting
+def _stamp_statement(with_unread):
+    """The stamp's statement, built once (its values are bound parameters): the deal row itself (as the ORM
+    entity, refreshed) joined to one ``UNION ALL`` of everything else the body shows. What those parts need of
+    the deal (its parties, listing, organisation, payout account) is read from the deal row by scalar
+    subqueries in the same statement, so one round trip reads the deal and its stamp. With ``with_unread`` it
+    also reads the viewer's unread count for the header (not part of the stamp)."""
+    from escrow.models import Deal, DealEvent, Document, JournalEntry, Posting
     from escrow.paper_models import ContractSignature, RecordalDetails
     from escrow.payout_models import PayoutAccount, RefundInstruction
     from listings.models import Listing
@@ -73,18 +75,25 @@ def _stamp_statement(has_organization, has_account, with_unread):
 
     d = bindparam("deal_id")
 
+    def of_deal(column):  # this deal's value of ``column``, read in the same statement
+        return select(column).where(Deal.id == d).scalar_subquery()
+
     def newest(tag, model):  # append-only rows of the deal: the newest id and how many
         return select(literal(tag), _s(func.max(model.id)), _s(func.count(model.id)), null(), null(), null()) \
             .where(model.deal_id == d)
 
     actors = select(DealEvent.actor_id).where(DealEvent.deal_id == d, DealEvent.actor_id.isnot(None))
-    payee = (PayoutAccount.organization_id == bindparam("organization_id") if has_organization
-             else PayoutAccount.user_id == bindparam("seller_id"))
-    shown = payee & PayoutAccount.replaced_at.is_(None)
-    if has_account:
-        shown = or_(shown, PayoutAccount.id == bindparam("payout_account_id"))
+    organization_id = of_deal(Deal.organization_id)
     now = bindparam("now", type_=PayoutAccount.hold_until.type)
     held = case((and_(PayoutAccount.hold_until.isnot(None), PayoutAccount.hold_until > now), "held"), else_="")
+
+    def accounts(where):  # the payout accounts the facts show (one branch per way in, each on an index)
+        return select(literal("account"), _s(PayoutAccount.id), PayoutAccount.status, _s(PayoutAccount.hold_until),
+                      held, PayoutAccount.bank + " " + PayoutAccount.account_number + " "
+                      + PayoutAccount.account_name + " " + func.coalesce(_s(PayoutAccount.replaced_at), "")) \
+            .where(where)
+
+    current = PayoutAccount.replaced_at.is_(None)
     parts = [
         newest("events", DealEvent), newest("documents", Document), newest("entries", JournalEntry),
         newest("postings", Posting), newest("signatures", ContractSignature),
@@ -94,60 +103,73 @@ def _stamp_statement(has_organization, has_account, with_unread):
                _s(RefundInstruction.amount), _s(RefundInstruction.account_entered_at))
         .where(RefundInstruction.deal_id == d),
         select(literal("user"), _s(User.id), User.name, User.email, null(), null())
-        .where(or_(User.id == bindparam("buyer_id"), User.id == bindparam("seller_id"), User.id.in_(actors))),
+        .where(or_(User.id == of_deal(Deal.buyer_id), User.id == of_deal(Deal.seller_id), User.id.in_(actors))),
         select(literal("listing"), _s(Listing.id), Listing.title, Listing.kind, null(), null())
-        .where(Listing.id == bindparam("listing_id")),
-        select(literal("account"), _s(PayoutAccount.id), PayoutAccount.status, _s(PayoutAccount.hold_until), held,
-               PayoutAccount.bank + " " + PayoutAccount.account_number + " " + PayoutAccount.account_name
-               + " " + func.coalesce(_s(PayoutAccount.replaced_at), "")).where(shown),
+        .where(Listing.id == of_deal(Deal.listing_id)),
+        # the payee's current account: the organisation's, or the natural-person seller's; and the one paid into
+        accounts(and_(PayoutAccount.organization_id == organization_id, current)),
+        accounts(and_(organization_id.is_(None), PayoutAccount.user_id == of_deal(Deal.seller_id), current)),
+        accounts(PayoutAccount.id == of_deal(Deal.payout_account_id)),
+        select(literal("organization"), _s(Organization.id), Organization.name, Organization.stripe_account_id,
+               null(), null()).where(Organization.id == organization_id),
     ]
-    if has_organization:
-        parts.append(select(literal("organization"), _s(Organization.id), Organization.name,
-                            Organization.stripe_account_id, null(), null())
-                     .where(Organization.id == bindparam("organization_id")))
     if with_unread:
         from marketplace.kernel.models import Notification
 
         parts.append(select(literal(UNREAD), _s(func.count(Notification.id)), null(), null(), null(), null())
                      .where(Notification.user_id == bindparam("viewer_id"), Notification.read_at.is_(None)))
-    return union_all(*parts)
+    stamped = union_all(*parts).subquery("stamped")
+    return select(Deal, *stamped.c).outerjoin(stamped, true()).where(Deal.id == d) \
+        .execution_options(populate_existing=True)
 
 
 UNREAD = "~unread"
 
 
-def stamp_rows(deal, now=None, viewer_id=None):
-    """The rows (as strings) of the one statement that, with the deal row, decides what the body shows (and,
-    for ``viewer_id``, a row ``(UNREAD, count)``: that user's unread notifications)."""
+def stamp_rows(deal_id, now=None, viewer_id=None):
+    """(the deal, refreshed from its row; the rows as strings of everything else the body shows) in one
+    statement, or (None, []) when there is no such deal. For ``viewer_id`` the rows include ``(UNREAD, count)``:
+    that user's unread notifications."""
     from marketplace.kernel.extensions import db
 
-    shape = (deal.organization_id is not None, deal.payout_account_id is not None, viewer_id is not None)
+    shape = viewer_id is not None
     statement = _statements.get(shape)
     if statement is None:
-        statement = _statements[shape] = _stamp_statement(*shape)
-    params = {"deal_id": deal.id, "buyer_id": deal.buyer_id, "seller_id": deal.seller_id,
-              "listing_id": deal.listing_id, "now": now or utcnow()}
-    if shape[0]:
-        params["organization_id"] = deal.organization_id
-    if shape[1]:
-        params["payout_account_id"] = deal.payout_account_id
+        statement = _statements[shape] = _stamp_statement(shape)
+    params = {"deal_id": deal_id, "now": now or utcnow()}
     if viewer_id is not None:
         params["viewer_id"] = viewer_id
-    rows = db.session.execute(statement, params)
-    return sorted(tuple("" if v is None else str(v) for v in row) for row in rows)
+    found = db.session.execute(statement, params).all()
+    if not found:
+        return None, []
+    return found[0][0], sorted(tuple("" if v is None else str(v) for v in row[1:]) for row in found)
+
+
+def _digest(deal, rows):
+    columns = tuple((c.key, getattr(deal, c.key)) for c in deal.__mapper__.column_attrs)
+    return hashlib.sha256(repr((columns, rows)).encode()).hexdigest()[:32]
+
+
+def load(deal_id, viewer, now=None):
+    """(the deal, its stamp) read in one statement, with ``viewer``'s unread count for the header
+    (``notify.unread_count_for``); (None, None) when there is no such deal. The caller checks that ``viewer``
+    may see it (``deals.visible_to``) before anything else."""
+    deal, rows = stamp_rows(deal_id, now, viewer.id)
+    if deal is None:
+        return None, None
+    from marketplace.kernel.notify import remember_unread
+
+    remember_unread(viewer, int(next(row for row in rows if row[0] == UNREAD)[1]))
+    return deal, _digest(deal, [row for row in rows if row[0] != UNREAD])
 
 
 def stamp(deal, now=None, viewer=None):
-    """A digest of everything the deal's body shows (the deal row as loaded, and ``stamp_rows``). With ``viewer``
-    the same statement reads their unread count, kept for the header (``notify.unread_count_for``)."""
-    rows = stamp_rows(deal, now, viewer.id if viewer is not None else None)
+    """A digest of everything the deal's body shows: the deal row (read again, into ``deal``) and the rest
+    (``stamp_rows``). With ``viewer`` the same statement reads their unread count, kept for the header."""
     if viewer is not None:
-        from marketplace.kernel.notify import remember_unread
-
-        remember_unread(viewer, int(next(row for row in rows if row[0] == UNREAD)[1]))
-        rows = [row for row in rows if row[0] != UNREAD]
-    columns = tuple((c.key, getattr(deal, c.key)) for c in deal.__mapper__.column_attrs)
-    return hashlib.sha256(repr((columns, rows)).encode()).hexdigest()[:32]
+        return load(deal.id, viewer, now)[1]
+    found, rows = stamp_rows(deal.id, now)
+    return None if found is None else _digest(found, rows)
 
 
 def _get(key):
