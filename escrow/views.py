@@ -13,6 +13,7 @@ from sqlalchemy import select
 from marketplace.kernel.errors import ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.notify import unread_count_for
+from marketplace.kernel.readonly import read_only
 from marketplace.kernel.timeutil import utcnow
 from marketplace.kernel.webutil import act, show_error, show_in_form
 
@@ -179,6 +180,7 @@ bp.add_url_rule("/deals", endpoint="buyer_dashboard", view_func=my_deals)  # the
 
 
 @bp.get("/deals/<int:deal_id>")
+@read_only  # no BEGIN / ROLLBACK on PostgreSQL (marketplace.kernel.readonly): the page only reads
 @login_required
 def deal_detail(deal_id):
     if deal_page.enabled():  # the deal, its stamp and the header's unread count: one statement
