@@ -88,13 +88,18 @@ def _viewer_actions(deal, roles, signed):
     return names
 
 
+def _transfer_overdue(deal):
+    return bool(deal.transfer_due_at and deal.state == "funded" and utcnow() >= deal.transfer_due_at)
+
+
 def _render(deal, bound=None, status=200, deal_stamp=None):
     """The deal page (``escrow.deal_page``). A plain view (GET, no form being corrected, no flash message) is
     kept whole for this viewer under the deal's stamp; otherwise its body comes from the body cache shared by
     the viewers with the same roles, and the actions panel and header are rendered around it. CSRF tokens
-    are put in on every request. ``deal_stamp``: read with the deal (``deal_page.load``), else read here."""
+    are put in on every request. ``deal``: the ORM deal, or what ``deal_page.load`` read of it with
+    ``deal_stamp`` (else the stamp is read here)."""
     roles = deals.roles_of(deal, current_user)
-    transfer_overdue = bool(deal.transfer_due_at and deal.state == "funded" and utcnow() >= deal.transfer_due_at)
+    transfer_overdue = _transfer_overdue(deal)
     if deal_stamp is None and deal_page.enabled():
         deal_stamp = deal_page.stamp(deal, viewer=current_user)
     view_key = None
@@ -108,6 +113,11 @@ def _render(deal, bound=None, status=200, deal_stamp=None):
         # when they are a party): read them again, so the page shows what the stamp saw or newer (and then
         # ``unchanged`` keeps nothing); the page is kept under their name as read now.
         db.session.expire(current_user._get_current_object())
+    if deal_stamp is not None:
+        # The page renders from the deal row as it is now, read after the stamp: a change committed in between
+        # shows, and ``unchanged`` then keeps nothing under the older stamp.
+        deal = db.session.get(Deal, deal.id, populate_existing=True)
+        transfer_overdue = _transfer_overdue(deal)
     signed = contracts.signed_roles(deal)
     actions = _viewer_actions(deal, roles, signed)
     # Only the forms this viewer has an action for (the page shows no other); WTForms builds each field.

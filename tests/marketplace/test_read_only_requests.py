@@ -27,6 +27,7 @@ def probes(app):
         return "written"
 
     app.add_url_rule("/_probe/renames/<int:user_id>", "probe_renames", read_only(renames))
+    db.session.execute(select(1))  # a first connection: the engine knows the server's isolation level from it
     db.session.commit()
     db.session.close()  # as a new request's session: nothing begun yet
 
