@@ -1,4 +1,4 @@
-"""The deal page's cache (issue 19, docs/performance.md "Third pass: the signed-in deal page").
+"""The deal page's cache (issue 19, docs/performance.md "Third pass: the signed-in deal page", "Session 8").
 
 The deal page is private, so the anonymous page cache (``marketplace.kernel.pagecache``) never keeps it; and it is
 the costliest page to render (a template of some 200 lines: timeline, history, ledger, paperwork, facts).
@@ -8,12 +8,14 @@ under a key made of:
 
 - the deal's id, the viewer's roles (``deals.roles_of``: the permission check has run before, a stranger
   got a 404 and never reaches the cache) and the language;
-- the deal's **stamp**: a digest of the deal row as loaded for this request (every column, its ``version``
-  and ``updated_at`` included) and of ONE statement (``stamp_rows``) that reads, for this deal, everything
-  else the body shows: the newest id and count of its events, documents, ledger entries and postings,
-  contract signatures; its recordal submissions and refund instruction (status columns); the names of the
-  users it shows (buyer, seller, every event's actor); the listing's title and kind; the organisation; the
-  payout accounts the facts show, with whether a hold on one is still running now.
+- the deal's **stamp**: a digest of ONE statement (``stamp_rows``) that reads the deal row (every column, as
+  one text value: ``_DealRowText``) and, for this deal, everything else the body shows: the newest id and
+  count of its events, documents, ledger entries and postings, contract signatures; its recordal submissions
+  and refund instruction (status columns); the names of the users it shows (buyer, seller, every event's
+  actor); the listing's title and kind; the organisation; the payout accounts the facts show, with whether a
+  hold on one is still running now. The same statement gives the permission check its parties (``SeenDeal``)
+  and the header its unread count, so a cached view reads the deal once (session 8: it read the deal row,
+  then the stamp).
 
 A key is never reused for different content: any change a commit makes to what the body shows changes the
 stamp, on every host (it is read from the database on each request, never from a cache), so a cached body
@@ -28,8 +30,10 @@ puts the viewer's own token in place of the second, on every request.
 
 A plain view (GET, no flash waiting, no form being corrected) is also kept whole for the viewer
 (``viewer_key``: the deal's stamp, the user's id, name and roles, the language, the path, the unread count and
-whether the transfer is overdue now), with its CSRF marks left in: a repeat view reads the user, the deal,
-the stamp and the unread count, renders nothing and puts the token in.
+whether the transfer is overdue now), with its CSRF marks left in: a repeat view reads the user and then the
+deal with its stamp and the unread count (two statements; on PostgreSQL two round trips, the view being
+``@read_only``), renders nothing and puts the token in. A render (a miss) reads the viewer and the ORM deal
+again after the stamp, so it shows what the stamp saw or newer, and ``unchanged`` keeps nothing that is newer.
 
 ``STAMPED_TABLES`` lists the tables the stamp covers; tests/escrow/test_deal_page_cache.py checks that
 rendering the body reads no other table, so a new read added to the template without a stamp fails there.
