@@ -88,7 +88,11 @@ def roles_of(deal, user):
 
 def get_deal_for(deal_id, user):
     """The deal if ``user`` may see it (buyer, seller, operator); 404 otherwise."""
-    deal = db.session.get(Deal, deal_id)
+    return visible_to(db.session.get(Deal, deal_id), user)
+
+
+def visible_to(deal, user):
+    """``deal`` if ``user`` may see it (buyer, seller, operator); 404 otherwise (also for no deal: None)."""
     if deal is None or not roles_of(deal, user):
         raise NotFound(_("交易不存在"))
     return deal

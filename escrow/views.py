@@ -13,6 +13,7 @@ from sqlalchemy import select
 from marketplace.kernel.errors import ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.notify import unread_count_for
+from marketplace.kernel.readonly import read_only
 from marketplace.kernel.timeutil import utcnow
 from marketplace.kernel.webutil import act, show_error, show_in_form
 
@@ -87,14 +88,20 @@ def _viewer_actions(deal, roles, signed):
     return names
 
 
-def _render(deal, bound=None, status=200):
+def _transfer_overdue(deal):
+    return bool(deal.transfer_due_at and deal.state == "funded" and utcnow() >= deal.transfer_due_at)
+
+
+def _render(deal, bound=None, status=200, deal_stamp=None):
     """The deal page (``escrow.deal_page``). A plain view (GET, no form being corrected, no flash message) is
     kept whole for this viewer under the deal's stamp; otherwise its body comes from the body cache shared by
     the viewers with the same roles, and the actions panel and header are rendered around it. CSRF tokens
-    are put in on every request."""
+    are put in on every request. ``deal``: the ORM deal, or what ``deal_page.load`` read of it with
+    ``deal_stamp`` (else the stamp is read here)."""
     roles = deals.roles_of(deal, current_user)
-    transfer_overdue = bool(deal.transfer_due_at and deal.state == "funded" and utcnow() >= deal.transfer_due_at)
-    deal_stamp = deal_page.stamp(deal, viewer=current_user) if deal_page.enabled() else None
+    transfer_overdue = _transfer_overdue(deal)
+    if deal_stamp is None and deal_page.enabled():
+        deal_stamp = deal_page.stamp(deal, viewer=current_user)
     view_key = None
     if deal_stamp and bound is None and status == 200 and request.method == "GET" and "_flashes" not in session:
         view_key = deal_page.viewer_key(deal, current_user, deal_stamp,
@@ -102,6 +109,15 @@ def _render(deal, bound=None, status=200):
         found = deal_page.cached_view(view_key)
         if found is not None:
             return found, status
+        # The viewer was loaded before the stamp was read, and the page shows them (the header, and the facts
+        # when they are a party): read them again, so the page shows what the stamp saw or newer (and then
+        # ``unchanged`` keeps nothing); the page is kept under their name as read now.
+        db.session.expire(current_user._get_current_object())
+    if deal_stamp is not None:
+        # The page renders from the deal row as it is now, read after the stamp: a change committed in between
+        # shows, and ``unchanged`` then keeps nothing under the older stamp.
+        deal = db.session.get(Deal, deal.id, populate_existing=True)
+        transfer_overdue = _transfer_overdue(deal)
     signed = contracts.signed_roles(deal)
     actions = _viewer_actions(deal, roles, signed)
     # Only the forms this viewer has an action for (the page shows no other); WTForms builds each field.
@@ -122,7 +138,8 @@ def _render(deal, bound=None, status=200):
         transfer_overdue=transfer_overdue, csrf_token=lambda: deal_page.CSRF_MARK,
         approval_notice=approval_notice_name(deal) if "record_transfer" in actions else None)
     if view_key is not None and "_flashes" not in session and deal_page.unchanged(deal, deal_stamp):
-        deal_page.keep_view(view_key, html)
+        deal_page.keep_view(deal_page.viewer_key(deal, current_user, deal_stamp,
+                                                 (unread_count_for(current_user), transfer_overdue)), html)
     return deal_page.with_token(html), status
 
 
@@ -173,8 +190,12 @@ bp.add_url_rule("/deals", endpoint="buyer_dashboard", view_func=my_deals)  # the
 
 
 @bp.get("/deals/<int:deal_id>")
+@read_only  # no BEGIN / ROLLBACK on PostgreSQL (marketplace.kernel.readonly): the page only reads
 @login_required
 def deal_detail(deal_id):
+    if deal_page.enabled():  # the deal, its stamp and the header's unread count: one statement
+        deal, deal_stamp = deal_page.load(deal_id, current_user)
+        return _render(deals.visible_to(deal, current_user), deal_stamp=deal_stamp)
     return _render(deals.get_deal_for(deal_id, current_user))
 
 

@@ -211,7 +211,10 @@ def per_worker_limits_warning(config, environ=None, argv=None):
 
 
 DEFAULTS = {
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # No pool_pre_ping: a pooled connection is checked on checkout without a round trip, and pinged only after
+    # DB_PING_AFTER_IDLE seconds unused (marketplace/kernel/dbliveness.py).
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
+    "DB_PING_AFTER_IDLE": 30.0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,

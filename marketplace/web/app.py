@@ -62,7 +62,7 @@ from listings.demo import seed_if_empty
 from search.outbox import sync_quietly
 
 from ..kernel import config as config_module
-from ..kernel import i18n, labels, observability, pagecache
+from ..kernel import dbliveness, i18n, labels, observability, pagecache, readonly
 from ..kernel.errors import DomainError, ValidationError
 from ..kernel.extensions import babel, csrf, db, limiter, login_manager, migrate
 from ..kernel.models import User
@@ -105,6 +105,10 @@ def create_app(config=None):
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(i18n.translation_dirs())
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            dbliveness.install(engine, app.config["DB_PING_AFTER_IDLE"])
+    readonly.init_app(app, db)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
