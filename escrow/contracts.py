@@ -24,7 +24,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from listings.models import RightHolder
-from marketplace.kernel import labels
+from marketplace.kernel import accounts, labels
 from marketplace.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
@@ -259,7 +259,7 @@ class ContractUnsigned(Conflict):
 
 # --- signing -----------------------------------------------------------------------------
 
-MAX_PASSWORD = 200
+MAX_PASSWORD = accounts.MAX_PASSWORD  # the account's own password signs
 
 
 def sign(deal_id, actor, password, ip_address="", now=None):

@@ -15,6 +15,7 @@ from .uscc import InvalidUSCC, normalize_uscc
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
+MAX_PASSWORD = 200  # characters: a bound on the work a hash check does (every form and API body that takes one)
 MAX_EMAIL, MAX_NAME, MAX_ORG_NAME = 254, 100, 200  # the API's schema reads them too (web/account_schemas.py)
 _dummy_hash = None
 
@@ -42,6 +43,8 @@ def validate_password(password, fields, key="password"):
         fields[key] = _("必填")
     elif len(password) < MIN_PASSWORD:
         fields[key] = _("密码至少 %(n)s 个字符", n=MIN_PASSWORD)
+    elif len(password) > MAX_PASSWORD:
+        fields[key] = _("密码最多 %(n)s 个字符", n=MAX_PASSWORD)
 
 
 def validate_organization(org, fields):

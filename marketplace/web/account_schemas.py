@@ -36,8 +36,9 @@ class Register(s.Body):
     email = s.String(required=True, validate=[
         s.Length(min=1, max=accounts.MAX_EMAIL, too_long=s.N_("邮箱格式不正确")), s.Check(_email, ValueError)],
         metadata={"description": "an e-mail address (name@domain.tld; spaces around it and case do not matter)"})
-    password = s.String(required=True, validate=s.Length(min=accounts.MIN_PASSWORD,
-                                                         too_short=s.N_("密码至少 %(n)s 个字符")))
+    password = s.String(required=True, validate=s.Length(min=accounts.MIN_PASSWORD, max=accounts.MAX_PASSWORD,
+                                                         too_short=s.N_("密码至少 %(n)s 个字符"),
+                                                         too_long=s.N_("密码最多 %(n)s 个字符")))
     name = s.String(required=True, validate=s.Length(min=1, max=accounts.MAX_NAME))
     roles = s.List(s.String(validate=s.OneOf(list(SELF_ROLES))),
                    required=True, whole=True,
@@ -51,7 +52,7 @@ class Register(s.Body):
 
 class Credentials(s.Body):
     email = s.String(required=True, validate=s.Length(max=accounts.MAX_EMAIL))
-    password = s.String(required=True)
+    password = s.String(required=True, validate=s.Length(max=accounts.MAX_PASSWORD))
 
 
 class _Organization(s.Out):

@@ -6,6 +6,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..kernel.accounts import MAX_PASSWORD
 from ..kernel.regions import REGIONS
 
 
@@ -16,13 +17,13 @@ class MultiCheckboxField(SelectMultipleField):
 
 class LoginForm(FlaskForm):
     email = EmailField(_l("邮箱"), validators=[DataRequired(_l("必填"))])
-    password = PasswordField(_l("密码"), validators=[DataRequired(_l("必填"))])
+    password = PasswordField(_l("密码"), validators=[DataRequired(_l("必填")), Length(max=MAX_PASSWORD)])
     remember = BooleanField(_l("记住我"))
 
 
 class RegisterForm(FlaskForm):
     email = EmailField(_l("邮箱"), validators=[DataRequired(_l("必填"))])
-    password = PasswordField(_l("密码（至少10个字符）"), validators=[DataRequired(_l("必填"))])
+    password = PasswordField(_l("密码（至少10个字符）"), validators=[DataRequired(_l("必填")), Length(max=MAX_PASSWORD)])
     name = StringField(_l("姓名"), validators=[DataRequired(_l("必填")), Length(max=100)])
     roles = MultiCheckboxField(_l("我要"), choices=[SelectChoice("seller", _l("出售/许可知识产权（卖家）")),
                                                     SelectChoice("buyer", _l("购买知识产权（买家）"))])
@@ -34,12 +35,12 @@ class RegisterForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("必填"))])
-    new_password = PasswordField(_l("新密码（至少10个字符）"), validators=[DataRequired(_l("必填"))])
+    current_password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("必填")), Length(max=MAX_PASSWORD)])
+    new_password = PasswordField(_l("新密码（至少10个字符）"), validators=[DataRequired(_l("必填")), Length(max=MAX_PASSWORD)])
 
 
 class DeleteAccountForm(FlaskForm):
-    password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("必填")), Length(max=200)])
+    password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("必填")), Length(max=MAX_PASSWORD)])
     confirm = BooleanField(_l("我明白注销后无法恢复，交易与账务记录将按法律要求保留"),
                            validators=[DataRequired(_l("请勾选确认"))])
 
@@ -49,5 +50,5 @@ class ForgotPasswordForm(FlaskForm):
 
 
 class ResetPasswordForm(FlaskForm):
-    new_password = PasswordField(_l("新密码（至少10个字符）"), validators=[DataRequired(_l("必填")), Length(max=200)])
-    confirm_password = PasswordField(_l("再次输入新密码"), validators=[DataRequired(_l("必填")), Length(max=200)])
+    new_password = PasswordField(_l("新密码（至少10个字符）"), validators=[DataRequired(_l("必填")), Length(max=MAX_PASSWORD)])
+    confirm_password = PasswordField(_l("再次输入新密码"), validators=[DataRequired(_l("必填")), Length(max=MAX_PASSWORD)])

@@ -173,3 +173,19 @@ def test_registration_without_consent_is_refused_and_creates_nothing(client):
 def test_the_register_page_links_the_terms_and_privacy_policy(client):
     page = client.get("/register").get_data(as_text=True)
     assert 'href="/terms"' in page and 'href="/privacy-policy"' in page and 'name="accept_terms"' in page
+
+
+def test_the_forms_refuse_a_password_over_the_bound_and_change_nothing(client, as_user):
+    from marketplace.kernel.accounts import MAX_PASSWORD
+
+    user = make_user("buyer", email="zhao@example.com")
+    db.session.commit()
+    long = "x" * (MAX_PASSWORD + 1)
+    page = client.post("/login", data={"email": "zhao@example.com", "password": long})
+    assert page.status_code != 302 and "200" in page.get_data(as_text=True)
+    as_user(user)
+    old_hash = user.password_hash
+    page = client.post("/account/password", data={"current_password": PASSWORD, "new_password": long})
+    assert page.status_code != 302 and "200" in page.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.password_hash == old_hash

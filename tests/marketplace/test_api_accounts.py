@@ -143,3 +143,23 @@ def test_a_token_request_with_an_unknown_key_issues_nothing(client):
     assert db.session.query(ApiToken).count() == 0
     r = client.post("/api/v1/auth/token", json={"email": " LI@example.com ", "password": PASSWORD})
     assert r.status_code == 200 and db.session.query(ApiToken).count() == 1
+
+
+def test_a_password_over_the_bound_is_refused_before_any_hash_and_stores_nothing(app, client, monkeypatch):
+    from marketplace.kernel import accounts
+    from marketplace.kernel.models import User as UserModel
+
+    hashed = []
+    monkeypatch.setattr(UserModel, "check_password", lambda self, pw: hashed.append(pw) or False)
+    make_user("buyer", email="li@example.com")
+    db.session.commit()
+    long = "x" * (accounts.MAX_PASSWORD + 1)
+    r = client.post("/api/v1/auth/register", json={**BODY, "email": "new@example.com", "password": long})
+    assert r.status_code == 422 and "200" in r.get_json()["error"]["fields"]["password"]
+    assert db.session.query(User).filter_by(email="new@example.com").count() == 0
+    r = client.post("/api/v1/auth/token", json={"email": "li@example.com", "password": long})
+    assert r.status_code == 422 and "password" in r.get_json()["error"]["fields"] and hashed == []
+    assert db.session.query(ApiToken).count() == 0
+    at_bound = client.post("/api/v1/auth/register",
+                           json={**BODY, "email": "new@example.com", "password": "y" * accounts.MAX_PASSWORD})
+    assert at_bound.status_code == 201
