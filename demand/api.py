@@ -4,7 +4,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
 
-from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user, token_user
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, form_body, json_body, require_user, token_user
 from marketplace.kernel.errors import PermissionDenied
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.uploads import MIMETYPES
@@ -170,15 +170,13 @@ def nda(listing_id):
 
 @bp.post("/listings/<int:listing_id>/dataroom/files")
 @doc("Upload a due-diligence file (PDF, PNG or JPEG; multipart field 'document', optional 'category')",
-     tags=ROOM_TAGS, content_type="multipart/form-data", request_schema={
-         "type": "object", "required": ["document"], "properties": {
-             "document": {"type": "string", "format": "binary"},
-             "category": {"type": "string", "enum": list(dataroom.FILE_CATEGORIES)}}},
-     responses={"201": {"type": "object"}})
+     tags=ROOM_TAGS, content_type="multipart/form-data", request_schema=sc.RoomUpload,
+     responses={"201": sc.FileOut})
 @commit_after
 def upload(listing_id):
     user = require_user("seller")
-    row = dataroom.upload(listing_id, user, request.files.get("document"), request.form.get("category") or "other")
+    form = form_body()
+    row = dataroom.upload(listing_id, user, request.files.get("document"), form.get("category") or "other")
     return jsonify(dataroom.file_json(row)), 201
 
 

@@ -227,3 +227,11 @@ class _LogOut(s.Out):
 
 class Log(s.Out):
     results = fields.List(fields.Nested(_LogOut), required=True)
+
+
+class RoomUpload(s.Body):
+    """``POST /listings/{id}/dataroom/files`` (multipart)."""
+
+    document = s.File("PDF, PNG or JPEG (type checked by content; size and page bounds in docs/security.md)",
+                      required=True)
+    category = s.String(validate=s.OneOf(list(FILE_CATEGORIES)), metadata={"description": "left out: other"})

@@ -22,7 +22,7 @@ from marketplace.kernel.uploads import save_upload
 
 from . import identifiers as ids
 from .models import Encumbrance, Right, RightClaim, RightEvent, RightHolder
-from .vocab import LICENCE_OF_DEAL, MAX_REASON, MIN_REASON
+from .vocab import LICENCE_OF_DEAL, MAX_CLAIM_NOTE, MAX_REASON, MIN_REASON
 
 # Columns a listing's input carries for a right (validation.parse_patent / parse_trademark).
 DATA_COLUMNS = ("title", "abstract", "patent_type", "ipc_codes", "locarno_class", "filing_date", "grant_date",
@@ -495,8 +495,8 @@ def file_claim(user, right, evidence_storage, note, *, now=None):
     if is_holder(right, party["organization_id"], party["user_id"]):
         raise Conflict(_("您（或贵单位）已是该权利的权利人"))
     note = note.strip() if isinstance(note, str) else ""
-    if len(note) > 2000:
-        raise ValidationError(_("说明过长"), {"note": _("最多 %(n)s 个字符", n=2000)})
+    if len(note) > MAX_CLAIM_NOTE:
+        raise ValidationError(_("说明过长"), {"note": _("最多 %(n)s 个字符", n=MAX_CLAIM_NOTE)})
     existing = db.session.scalar(select(RightClaim).where(RightClaim.right_id == right.id, claims_of(user),
                                                           RightClaim.status == "open"))
     if existing is not None:

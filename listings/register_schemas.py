@@ -14,7 +14,7 @@ from marketplace.kernel import schemas as s
 from . import register
 from .models import KINDS
 from .register_input import CHOICES, PATENT_CORRECTIONS, TRADEMARK_CORRECTIONS
-from .vocab import MAX_ABSTRACT, MAX_CORRECTED_COUNT, MAX_REASON, MAX_RIGHT_TITLE, MIN_REASON
+from .vocab import MAX_ABSTRACT, MAX_CLAIM_NOTE, MAX_CORRECTED_COUNT, MAX_REASON, MAX_RIGHT_TITLE, MIN_REASON
 
 _n = s.nullable
 
@@ -175,3 +175,11 @@ class Corrected(s.Out):
 class CoOwnerConsent(s.Out):
     listing_id = fields.Integer(required=True)
     consents = fields.List(fields.Raw(), required=True)
+
+
+class ClaimUpload(s.Body):
+    """``POST /rights/{kind}/{number}/claims`` (multipart): the evidence file and the claimant's note."""
+
+    evidence = s.File("the evidence of the claimant's title: PDF, PNG or JPEG (type checked by content)",
+                      required=True)
+    note = s.String(validate=s.Length(max=MAX_CLAIM_NOTE))

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, json_body, require_user
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, form_body, json_body, require_user
 from marketplace.kernel.errors import NotFound, ValidationError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.timeutil import iso, local, utcnow
@@ -307,14 +307,14 @@ def _api_right(kind, number):
 @api.post("/rights/<kind>/<number>/claims")
 @doc("Claim a right the register gives to another holder (seller; multipart: `evidence` PDF/PNG/JPEG, `note`). "
      "The claim waits in the operators' conflicts queue", tags=["rights"], content_type="multipart/form-data",
-     request_schema={"type": "object", "properties": {"evidence": {"type": "string", "format": "binary"},
-                                                      "note": {"type": "string"}}},
+     request_schema=sc.ClaimUpload,
      responses={"201": _CLAIM, "401": None, "403": None, "404": None, "409": None, "422": None})
 @commit_after
 def api_file_claim(kind, number):
     user = require_user("seller")
     right = _api_right(kind, number)
-    claim = register.file_claim(user, right, request.files.get("evidence"), request.form.get("note", ""))
+    form = form_body()
+    claim = register.file_claim(user, right, request.files.get("evidence"), form.get("note", ""))
     return jsonify({"claim": claim_json(claim)}), 201
 
 

@@ -11,12 +11,13 @@ from flask import Blueprint, abort, jsonify, request
 from flask_login import current_user
 
 from marketplace.kernel import labels
-from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, require_user, token_user
+from marketplace.kernel.apiutil import API_PREFIX, commit_after, doc, form_body, require_user, token_user
 from marketplace.kernel.pagecache import cached_page
 from marketplace.kernel.timeutil import local, utcnow
 
 from . import register, service
 from . import register_schemas as sc
+from . import schemas as lsc
 from .lifecycle import can_view
 from .serializers import listing_json
 
@@ -103,11 +104,12 @@ def show(kind, number):
 @doc("Upload a document the rule book asks for (multipart field `document`: PDF, PNG or JPEG): "
      "`authorization_doc` (the holders' 委托书), `co_owner_consent` or `pledge_consent`", tags=["listings"],
      content_type="multipart/form-data",
-     request_schema={"type": "object", "properties": {"document": {"type": "string", "format": "binary"}}},
+     request_schema=lsc.Upload,
      responses={"200": None, "403": None, "404": None, "409": None, "422": None})
 @commit_after
 def upload_document(listing_id, field):
     user = require_user()
+    form_body()
     listing = service.attach_document(user, listing_id, field, request.files.get("document"))
     return jsonify({"listing": listing_json(listing, user), "warnings": service.warnings_for(listing)})
 

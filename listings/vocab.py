@@ -37,6 +37,7 @@ MAX_DISPUTES = 1000
 # register.py for every input)
 MAX_CORRECTED_COUNT = 100_000  # a corrected claims count or disputes count
 MIN_REASON, MAX_REASON = 2, 2000  # an operator's reason for a correction or a decision
+MAX_CLAIM_NOTE = 2000  # a claimant's note on an ownership claim
 RELIST_AUCTION_DAYS = 7  # a relisted auction's default close, from the moment of relisting
 # An auction's deposit (保证金) is at most 20 % of the start price (法释〔2016〕18号: 起拍价的 5 %–20 %). A bound of
 # the listing's input (validation.py), so it lives here with the others rather than in bidding.py, which

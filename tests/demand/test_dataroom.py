@@ -184,3 +184,20 @@ def test_the_room_is_not_in_search_or_public_pages(client, people, room):
     body = client.get(f"/api/v1/listings/{listing.id}/dataroom", headers=headers).get_json()
     assert "files" not in body and body["nda_text"]
     assert client.get(f"/api/v1/dataroom/files/{pdf.id}", headers=headers).status_code == 403
+
+
+def test_api_upload_takes_a_file_and_refuses_a_bad_form_field_changing_nothing(client, people, room):
+    listing, _pdf, _png = room
+    headers = factories.auth_header(people.seller)
+    db.session.commit()
+    url = f"/api/v1/listings/{listing.id}/dataroom/files"
+    before = _state()
+    for form, field in (({"category": "secret"}, "category"), ({"comment": "请查收"}, "comment")):
+        bad = client.post(url, headers=headers, content_type="multipart/form-data",
+                          data={**form, "document": (io.BytesIO(pdf_bytes()), "检测报告.pdf")})
+        assert bad.status_code == 422 and field in bad.get_json()["error"]["fields"]
+        assert _state() == before
+    made = client.post(url, headers=headers, content_type="multipart/form-data",
+                       data={"category": "test_report", "document": (io.BytesIO(pdf_bytes()), "检测报告.pdf")})
+    assert made.status_code == 201 and made.get_json()["category"] == "test_report"  # the answer's schema: checked
+    assert db.session.scalar(select(func.count(DataRoomFile.id))) == 3

@@ -11,6 +11,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditLog
 from tests import factories
 from tests.operator.conftest import PDF
+from tests.probes import nothing_changes
 
 SAMPLE_ID = "440101199001011234"
 
@@ -384,6 +385,11 @@ def test_api_claim_queue_decision_and_correction(client, operator, seller, other
     assert res.status_code == 403
     res = client.post(url, data={"note": "没有证据"}, content_type="multipart/form-data", headers=h(other_seller))
     assert res.status_code == 422 and "evidence" in res.json["error"]["fields"]
+    for form, field in (({"note": "已" * 2001}, "note"), ({"note": "已受让", "holder": "我方"}, "holder")):
+        with nothing_changes():
+            res = client.post(url, data={**form, "evidence": (io.BytesIO(PDF), "proof.pdf")},
+                              content_type="multipart/form-data", headers=h(other_seller))
+        assert res.status_code == 422 and field in res.json["error"]["fields"], res.json
     res = client.post(url, data={"evidence": (io.BytesIO(PDF), "proof.pdf"), "note": "已受让"},
                       content_type="multipart/form-data", headers=h(other_seller))
     assert res.status_code == 201, res.json
