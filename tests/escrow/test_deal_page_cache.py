@@ -277,7 +277,7 @@ def test_a_commit_during_the_render_is_not_kept_under_the_older_stamp(app, clien
 
     monkeypatch.setattr(deal_page, "render_body", render_while_renamed)
     page(client, as_user, parties.buyer, deal.id)
-    db.session.get(User, seller_id).name = old_name  # and back: the stamp read first recurs
+    db.session.get(User, seller_id, populate_existing=True).name = old_name  # and back: the stamp read first recurs
     db.session.commit()
     again = page(client, as_user, parties.buyer, deal.id)
     assert old_name in again and "渲染中改名的卖方" not in again
