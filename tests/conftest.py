@@ -216,12 +216,10 @@ def runner(app):
 
 
 def login(client, user):
-    """Sign ``user`` in on ``client`` through the session (the login page is tested on its own). The user is
-    committed: the requests read it in sessions of their own (tests/own_context.py)."""
+    """Sign ``user`` in on ``client`` through the session (the login page is tested on its own)."""
     with client.session_transaction() as sess:
         sess["_user_id"] = user.get_id()
         sess["_fresh"] = True
-    db.session.commit()
     return client
 
 

@@ -82,7 +82,6 @@ def test_a_second_view_comes_from_the_cache_in_a_few_statements(app, client, as_
     deal = open_deal()
     first = page(client, as_user, parties.buyer, deal.id)
     assert renders.bodies == 1
-    db.session.expunge_all()  # as a new request's session would be
     renders.statements.clear()
     again = page(client, as_user, parties.buyer, deal.id)
     assert renders.bodies == 1, "the body was rendered again although nothing changed"
