@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from marketplace import create_app
 from marketplace.kernel.extensions import db
 from tests import factories, jobhelp
+from tests.own_context import OwnContextClient
 
 
 def _worker_database(url):
@@ -184,6 +185,7 @@ def app(tmp_path, tmp_path_factory, app_config, request):
     if not PG_URL and config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'test.sqlite3'}":
         _sqlite_from_template(tmp_path, tmp_path_factory)
     application = create_app(config)
+    application.test_client_class = OwnContextClient  # each request in an app context of its own (tests/own_context.py)
     with application.app_context():
         if PG_URL:
             _prepare_schema()

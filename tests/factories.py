@@ -103,8 +103,9 @@ def make_payout_account(user, verified=True, account_number=None, **kw):
 
 
 def token_for(user):
+    """A bearer token for ``user``, committed: the request that presents it reads it in a session of its own."""
     _row, token = ApiToken.issue(user)
-    db.session.flush()
+    db.session.commit()
     return token
 
 

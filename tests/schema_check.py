@@ -9,11 +9,11 @@ tests) and their error answers (the Error schema) are checked.
 import copy
 
 import jsonschema
-from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
 
 from marketplace.kernel import schemas
 from marketplace.web.openapi import ERROR_SCHEMA
+from tests.own_context import OwnContextClient
 
 
 def json_schema(schema):
@@ -60,7 +60,7 @@ def documented_schema(app, path, method, status):
     return json_schema(schemas.json_schema(schema))
 
 
-class DocumentedClient(FlaskClient):
+class DocumentedClient(OwnContextClient):
     def open(self, *args, **kwargs):
         response = super().open(*args, **kwargs)
         request = getattr(response, "request", None)

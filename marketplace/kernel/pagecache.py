@@ -231,7 +231,6 @@ def cached_page(vary=None):
                 _gen, etag, body, mimetype = entry
                 response = current_app.response_class(body, mimetype=mimetype)
                 return _finish(response, etag, public=True)
-            g.pop("page_cache_lifetime", None)
             response = make_response(view(*args, **kwargs))
             if response.status_code != 200 or response.direct_passthrough:
                 return response

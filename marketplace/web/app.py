@@ -13,7 +13,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale, gettext
@@ -137,13 +137,6 @@ def create_app(config=None):
     @login_manager.user_loader
     def load_user(alternative_id):
         return user_for_session(alternative_id)
-
-    @app.before_request
-    def _forget_cached_user():
-        # A request normally gets a fresh ``g``; under an app context held open
-        # (tests, CLI) it would inherit the previous request's user. Never let it.
-        for key in ("_login_user", "api_user", "_flask_babel"):
-            g.pop(key, None)
 
     @app.get("/healthz")
     def healthz():

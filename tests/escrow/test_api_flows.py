@@ -100,8 +100,8 @@ def test_deal_from_purchase_to_paid_payout(app, client, open_deal, parties, toke
     assert ledger["balances"]["refunded"] == 0 and ledger["balances"]["received"] == price
     assert [e["kind"] for e in ledger["entries"]] == ["fund", "release", "payout"]
 
+    db.session.expire_all()  # the deal and its listing as the requests left them
     deal = db.session.get(Deal, deal_id)
-    db.session.refresh(deal)
     # An assignment sells the listing; a non-exclusive licence leaves it on sale for the next licensee.
     assert deal.listing.status == ("published" if deal_type == "non_exclusive_license" else "sold")
     actions = [e.action for e in deal.events]

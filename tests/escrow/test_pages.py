@@ -109,8 +109,8 @@ def test_full_deal_through_the_html_pages(app, client, as_user, open_deal, parti
     assert missing.status_code == 422
     done = client.post(f"/deals/{deal.id}/payout-paid", data={"payout_paid-reference": "BOC-778899"})
     assert done.status_code == 302
+    db.session.expire_all()  # the deal and its listing as the requests left them
     deal = db.session.get(Deal, deal.id)
-    db.session.refresh(deal)
     assert deal.state == "completed" and deal.listing.status == "sold"
 
     as_user(parties.buyer)

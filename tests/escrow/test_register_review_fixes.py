@@ -96,6 +96,7 @@ def test_the_holders_authorisation_is_shown_to_operators_at_review_and_to_nobody
     db.session.commit()
     url = f"/listings/{listing.id}/documents/authorization_doc"
     as_user(factories.make_user("seller"))
+    db.session.commit()  # the requests read the new seller in sessions of their own
     assert client.get(url).status_code == 404  # another organisation's seller
     as_user(parties.operator)
     response = client.get(url)

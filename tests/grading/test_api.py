@@ -50,7 +50,7 @@ def test_grade_shape_and_effect(client, patent_listing, op_headers):
     assert r.status_code == 200, r.get_json()
     assert r.get_json() == {"grade": "B", "score": 80.0,
                             "dimensions": {"legal": 80.0, "technical": 80.0, "economic": 80.0}}
-    assert db.session.get(Listing, patent_listing.id).grade == "B"
+    assert db.session.get(Listing, patent_listing.id, populate_existing=True).grade == "B"
     r = client.get(f"/api/v1/listings/{patent_listing.id}/grades", headers=op_headers)
     body = r.get_json()
     assert body["grade"] == "B" and body["needs_review"] is False
@@ -72,7 +72,7 @@ def test_buyer_or_seller_403(client, patent_listing, roles):
     assert r.status_code == 403
     assert client.get(f"/api/v1/listings/{patent_listing.id}/grade/proposal", headers=headers).status_code == 403
     assert client.get(f"/api/v1/listings/{patent_listing.id}/grades", headers=headers).status_code == 403
-    assert db.session.get(Listing, patent_listing.id).grade is None
+    assert db.session.get(Listing, patent_listing.id, populate_existing=True).grade is None
 
 
 def test_operator_of_listing_organisation_403(client, patent_listing):
@@ -124,7 +124,7 @@ def test_bad_input_422_names_field(client, patent_listing, op_headers, body, fie
     error = r.get_json()["error"]
     assert error["code"] == "validation_error" and field in error["fields"]
     assert db.session.query(GradeAssessment).count() == 0
-    assert db.session.get(Listing, patent_listing.id).grade is None
+    assert db.session.get(Listing, patent_listing.id, populate_existing=True).grade is None
 
 
 def test_non_json_body_422(client, patent_listing, op_headers):

@@ -86,7 +86,7 @@ def test_form_accepts_proposal_with_two_changes(client, as_user, operator, paten
     scores["stability"], scores["market_application"] = 9, 8
     r = client.post(f"/operator/grading/{patent_listing.id}", data=_form(scores))
     assert r.status_code == 302 and r.headers["Location"].endswith("/operator/grading")
-    listing = db.session.get(Listing, patent_listing.id)
+    listing = db.session.get(Listing, patent_listing.id, populate_existing=True)
     assert listing.grade in "ABCD" and listing.grade_needs_review is False
     row = db.session.query(GradeAssessment).one()
     assert row.scores["stability"] == 9 and row.rationale == RATIONALE

@@ -34,7 +34,7 @@ def test_grade_then_edit_then_regrade(client, as_user, app, seller, operator, bu
     form.update(rationale=RATIONALE, action="save")
     r = client.post(f"/operator/grading/{listing.id}", data=form)
     assert r.status_code == 302
-    graded = db.session.get(Listing, listing.id)
+    graded = db.session.get(Listing, listing.id, populate_existing=True)
     assert graded.grade == "B" and not graded.grade_needs_review
 
     # 3. the listing page shows the grade and its breakdown
@@ -68,7 +68,7 @@ def test_grade_then_edit_then_regrade(client, as_user, app, seller, operator, bu
     # 6. re-graded: 待复核 cleared, history kept
     as_user(operator)
     assert client.post(f"/operator/grading/{listing.id}", data=form).status_code == 302
-    regraded = db.session.get(Listing, listing.id)
+    regraded = db.session.get(Listing, listing.id, populate_existing=True)
     assert not regraded.grade_needs_review and len(grading.history(listing.id)) == 2
     assert f"/operator/grading/{listing.id}" not in client.get("/operator/grading").get_data(as_text=True)
 

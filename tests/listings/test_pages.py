@@ -257,7 +257,7 @@ def test_similar_marks_warning_and_bundle_on_the_edit_page(client, seller, as_us
     assert sorted(r.number for r in second.rights) == ["12345678", "22345678"] and first.status == "withdrawn"
     assert client.post(f"/listings/{second.id}/bundle", data={"bundle": ["999"]}).status_code == 302
     res = client.post(f"/listings/{first.id}/reopen")
-    assert res.status_code == 302 and db.session.get(Listing, first.id).status == "draft"
+    assert res.status_code == 302 and db.session.get(Listing, first.id, populate_existing=True).status == "draft"
 
 
 def test_the_right_page_says_a_pending_application_has_no_term_yet(client):

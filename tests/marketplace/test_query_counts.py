@@ -19,7 +19,9 @@ from tests import factories
 N = 4
 CEILING = {  # statements per page, whatever the catalogue (measured: the same figures, or one less)
     # search: the rows, their texts, holders and first rights (storefront rows), open-licence marks: one query each
-    "home": 10, "search": 5, "listing_patent": 9, "listing_trademark": 9, "listing_auction": 12,
+    # home: 11 since each request has a g of its own (docs/architecture.md, issue 20); the open-licence marks'
+    # query was kept on the g the test's requests shared, so the 10 measured before left it out
+    "home": 11, "search": 5, "listing_patent": 9, "listing_trademark": 9, "listing_auction": 12,
     "listing_bundle": 9, "right": 9, "stats": 16, "deal_buyer": 16, "api_search": 5, "api_listing": 8,
     "api_listing_bundle": 8,
 }
@@ -88,9 +90,6 @@ def count_statements(client, path, user_id):
         if user_id is not None:
             sess["_user_id"], sess["_fresh"] = user_id, True
     client.get(path)  # warm: the first request of a process reads things once (classifications, ...)
-    # Each request has a session of its own in production; here the test's session serves the requests too,
-    # so empty it: nothing is found in its identity map that a real request would have to load.
-    db.session.expunge_all()
     statements = []
 
     def note(conn, cursor, statement, parameters, context, executemany):

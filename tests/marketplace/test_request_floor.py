@@ -12,13 +12,13 @@ from tests.conftest import login
 
 def test_template_translations_follow_the_request_language_and_force_locale(app):
     template = "{{ _('交易') }}"
-    with app.test_request_context("/?lang=en"):
+    with app.app_context(), app.test_request_context("/?lang=en"):  # each request in a context of its own
         app.preprocess_request()
         assert render_template_string(template) == "Deal"
         with force_locale("zh_CN"):
             assert render_template_string(template) == "交易"
         assert render_template_string(template) == "Deal"
-    with app.test_request_context("/"):
+    with app.app_context(), app.test_request_context("/"):
         app.preprocess_request()
         assert render_template_string(template) == "交易"
 

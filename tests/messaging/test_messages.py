@@ -222,7 +222,7 @@ def test_a_listing_thread_is_shown_to_operators_only_when_a_party_names_it_in_a_
     buyer = _client(app, world.buyer)
     assert "在争议中出示本对话" in buyer.get(f"/messages/{thread.id}").get_data(as_text=True)
     assert buyer.post(f"/messages/{thread.id}/disclose").status_code == 302
-    assert db.session.get(MessageThread, thread.id).disclosed_deal_id == deal.id
+    assert db.session.get(MessageThread, thread.id, populate_existing=True).disclosed_deal_id == deal.id
     page = operator.get(f"/messages/{thread.id}").get_data(as_text=True)
     assert "口头承诺含 3 年维护" in page
 
