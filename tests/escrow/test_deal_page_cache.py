@@ -293,13 +293,15 @@ def test_a_commit_during_the_render_is_not_kept_under_the_older_stamp(app, clien
 
     def render_while_renamed(**context):
         if not renamed:  # another request commits a new name between this one's stamp and its render
-            db.session.get(User, seller_id).name = "渲染中改名的卖方"
-            db.session.commit()
+            with app.app_context():  # its own session, as another request's would be
+                db.session.get(User, seller_id).name = "渲染中改名的卖方"
+                db.session.commit()
             renamed.append(True)
         return real(**context)
 
     monkeypatch.setattr(deal_page, "render_body", render_while_renamed)
-    page(client, as_user, parties.buyer, deal.id)
+    first = page(client, as_user, parties.buyer, deal.id)
+    assert renamed and "渲染中改名的卖方" in first  # the render saw the commit made after the stamp was read
     db.session.get(User, seller_id, populate_existing=True).name = old_name  # and back: the stamp read first recurs
     db.session.commit()
     again = page(client, as_user, parties.buyer, deal.id)
