@@ -7,15 +7,25 @@ the CSRF token, the language) and its Flask-SQLAlchemy session (whose scope is t
 the test's uncommitted rows and left the objects it loaded in the test's identity map. Production never does
 that: each request gets a fresh ``g`` and session. Here each request runs in an empty ``contextvars`` context,
 where no application context is active, so Flask pushes one for the request and pops it (removing its
-session) when the request ends; the test's context, ``g`` and session are untouched. A test sees what a
-request changed by reading it again (``db.session.get``, ``refresh``, ``expire_all``), as a second request
-would.
+session) when the request ends; the test's context and ``g`` are untouched.
+
+After each request the objects the test holds are expired (``expire_all`` on the test's own session), so
+reading one afterwards reads the row again, as the shared session did at each request's commit or rollback:
+an assertion that a refused request changed nothing (``listing.status == "draft"``) reads the database, not
+the copy loaded before the request, and cannot pass on a stale object. A test's changes it has not committed
+are never seen by a request (commit them first, as another client would have to).
 """
 import contextvars
 
+from flask import has_app_context
 from flask.testing import FlaskClient
+
+from marketplace.kernel.extensions import db
 
 
 class OwnContextClient(FlaskClient):
     def open(self, *args, **kwargs):
-        return contextvars.Context().run(super().open, *args, **kwargs)
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():
+            db.session.expire_all()
+        return response
