@@ -8,14 +8,79 @@ Create Date (regenerated from the models before the first release): 2026-11-26 0
 import sqlalchemy as sa
 from alembic import op
 
-from escrow import ledger_guards
-
-
 # revision identifiers, used by Alembic.
 revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# The ledger's guards as this revision installs them, frozen here (issue 20): a migration must not import
+# live code, which may change after the revision was written. escrow/ledger_guards.py installs the same
+# statements with create_all(); tests/marketplace/test_migrations.py checks that the migrated database has
+# the same triggers, so a change there needs a migration of its own.
+LEDGER_GUARDS_POSTGRESQL = [
+    """
+    CREATE OR REPLACE FUNCTION ledger_entry_must_balance() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF EXISTS (SELECT 1 FROM ledger_postings WHERE entry_id = NEW.entry_id
+                 GROUP BY currency HAVING SUM(amount) <> 0) THEN
+        RAISE EXCEPTION USING ERRCODE = 'check_violation',
+          MESSAGE = 'journal entry ' || NEW.entry_id || ' does not balance to zero per currency';
+      END IF;
+      RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      RAISE EXCEPTION USING ERRCODE = 'check_violation',
+        MESSAGE = TG_TABLE_NAME || ' is append-only: post a reversing entry instead';
+    END $$
+    """,
+    "DROP TRIGGER IF EXISTS ledger_postings_balanced ON ledger_postings",
+    """
+    CREATE CONSTRAINT TRIGGER ledger_postings_balanced AFTER INSERT ON ledger_postings
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_must_balance()
+    """,
+    "DROP TRIGGER IF EXISTS ledger_postings_append_only ON ledger_postings",
+    """
+    CREATE TRIGGER ledger_postings_append_only BEFORE UPDATE OR DELETE ON ledger_postings
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()
+    """,
+    "DROP TRIGGER IF EXISTS ledger_entries_append_only ON ledger_entries",
+    """
+    CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()
+    """,
+]
+
+LEDGER_GUARDS_SQLITE = [
+    "DROP TRIGGER IF EXISTS ledger_postings_track_balance",
+    """
+    CREATE TRIGGER ledger_postings_track_balance AFTER INSERT ON ledger_postings
+    BEGIN
+      INSERT OR IGNORE INTO ledger_unbalanced (entry_id, currency, amount, guard)
+        VALUES (NEW.entry_id, NEW.currency, 0, 1);
+      UPDATE ledger_unbalanced SET amount = amount + NEW.amount
+        WHERE entry_id = NEW.entry_id AND currency = NEW.currency;
+      DELETE FROM ledger_unbalanced
+        WHERE entry_id = NEW.entry_id AND currency = NEW.currency AND amount = 0;
+    END
+    """,
+]
+for _table in ("ledger_postings", "ledger_entries"):
+    for _op in ("UPDATE", "DELETE"):
+        _name = f"{_table}_no_{_op.lower()}"
+        LEDGER_GUARDS_SQLITE.append(f"DROP TRIGGER IF EXISTS {_name}")
+        LEDGER_GUARDS_SQLITE.append(f"CREATE TRIGGER {_name} BEFORE {_op} ON {_table} "
+                      f"BEGIN SELECT RAISE(ABORT, '{_table} is append-only: post a reversing entry instead'); END")
+
+
+
+def _install_ledger_guards(connection):
+    statements = {"postgresql": LEDGER_GUARDS_POSTGRESQL, "sqlite": LEDGER_GUARDS_SQLITE}
+    for statement in statements.get(connection.dialect.name, ()):
+        connection.exec_driver_sql(statement)
 
 
 def upgrade():
@@ -496,8 +561,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_ledger_postings_deal_id'), ['deal_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_postings_entry_id'), ['entry_id'], unique=False)
 
-    # The ledger's balance and append-only guards live in the database (escrow/ledger_guards.py).
-    ledger_guards.install(op.get_bind())
+    # The ledger's balance and append-only guards live in the database (as escrow/ledger_guards.py has them).
+    _install_ledger_guards(op.get_bind())
     # ### end Alembic commands ###
 
 
