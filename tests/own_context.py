@@ -12,8 +12,9 @@ session) when the request ends; the test's context and ``g`` are untouched.
 After each request the objects the test holds are expired (``expire_all`` on the test's own session), so
 reading one afterwards reads the row again, as the shared session did at each request's commit or rollback:
 an assertion that a refused request changed nothing (``listing.status == "draft"``) reads the database, not
-the copy loaded before the request, and cannot pass on a stale object. A test's changes it has not committed
-are never seen by a request (commit them first, as another client would have to).
+the copy loaded before the request, and cannot pass on a stale object. Not while the test holds changes it has
+not flushed (expiring would throw them away): a request never sees those anyway (commit them first, as another
+client would have to), and the test keeps them until it commits.
 """
 import contextvars
 
@@ -27,5 +28,7 @@ class OwnContextClient(FlaskClient):
     def open(self, *args, **kwargs):
         response = contextvars.Context().run(super().open, *args, **kwargs)
         if has_app_context():
-            db.session.expire_all()
+            session = db.session()
+            if not (session.new or session.dirty or session.deleted):
+                session.expire_all()
         return response
