@@ -44,10 +44,18 @@ class PostingsCache:
     least recently used first out, within
     ``max_bytes`` (an estimate: 12 bytes a posting, plus the encoded positions). Entries of segments no
     longer in the index are dropped when a new searcher opens. Results are never cached, only index data.
+
+    A word's positions are decoded whole only for a query that asks them for at least 1/``WHOLE_FACTOR`` of its
+    documents: decoding is per posting, so that query pays at most ``WHOLE_FACTOR`` times what it needs. A query
+    left with a few candidates reads only their blocks, through the word's block directory (kept here too), so
+    no single query pays for decoding a common word's whole list (at 100,000 listings 30–60 ms for 方法,
+    docs/performance.md, session 9).
     """
 
     MIN_DOCS = 128  # one Whoosh block: rarer terms are cheap to read
     MAX_BYTES = 32 * 1024 * 1024  # per process (each gunicorn worker has its own)
+    WHOLE_FACTOR = 2  # see above
+    DIRECTORY_DOCS = 2 * MIN_DOCS  # a term in more than two blocks has its block directory kept
 
     def __init__(self, max_bytes=MAX_BYTES):
         self.max_bytes = max_bytes
@@ -203,11 +211,13 @@ class Snapshot:
             # The first time, only the blocks holding ``local`` are read (as for a rare word): a term asked once
             # is not worth decoding whole.
             if (PostingsCache.MIN_DOCS <= frequency and self.postings_cache.fits(28 * frequency)
+                    and frequency <= PostingsCache.WHOLE_FACTOR * len(local)
                     and self.postings_cache.asked_before(key)):
                 cached = whoosh_reader.flatten_positions(*whoosh_reader.all_positions(segreader, fieldname, text))
                 self.postings_cache.put(key, cached, 8 * (2 * len(cached[0]) + len(cached[2])))
             if cached is None:
-                found = whoosh_reader.positions(segreader, fieldname, text, local)
+                found = whoosh_reader.positions(segreader, fieldname, text, local,
+                                                self._directory(segreader, segment_id, fieldname, text, frequency))
                 yield (offset, *whoosh_reader.flatten_positions(list(found), list(found.values())))
                 continue
             ids, offsets, flat = cached
@@ -221,6 +231,19 @@ class Snapshot:
             sub_offsets = np.zeros(len(sel) + 1, dtype=np.int64)
             np.cumsum(counts, out=sub_offsets[1:])
             yield offset, ids[sel], sub_offsets, flat[gather]
+
+    def _directory(self, segreader, segment_id, fieldname, text, frequency):
+        """The block directory of a term spanning several blocks (``whoosh_reader.block_directory``), kept in the
+        postings cache (16 bytes a block); None for a term of a block or two, where there is nothing to skip."""
+        if frequency < PostingsCache.DIRECTORY_DOCS:
+            return None
+        key = (segment_id, fieldname, text, "blocks")
+        directory = self.postings_cache.get(key)
+        if directory is None:
+            directory = whoosh_reader.block_directory(segreader, fieldname, text)
+            if directory is not None:
+                self.postings_cache.put(key, directory, 16 * len(directory[1]))
+        return directory
 
     def _start_keys(self, fieldname, text, shift, docs):
         """Sorted int64 keys ``doc << 24 | start`` of the phrase starts (position - ``shift``) this word allows

@@ -11,7 +11,10 @@ functions below. They read what the executor needs in bulk, as numpy arrays, ins
   (``W3LeafMatcher``: ``_read_data``, ``_data``, ``_byteids``, ``_blocklength``, ``_next_block``);
 * ``positions(segreader, field, text, local_docs)``: the encoded word positions of a term for some documents,
   skipping blocks that hold none of them (``_maxid``, ``_read_values``, ``_values``); ``all_positions`` for
-  every document; ``decode_positions`` for one such value.
+  every document; ``decode_positions`` for one such value;
+* ``block_directory(segreader, field, text)``: where each of a term's posting blocks starts and its last
+  docnum, from one walk over the block headers (``_baseoffset``, ``_nextoffset``, ``_lastblock``), so that
+  ``positions`` jumps to the blocks it needs (``_goto``, ``_atend``) instead of reading every header before them.
 
 When an attribute is missing (another Whoosh, another codec) each function falls back to Whoosh's public,
 posting-by-posting matcher API, slower but right; ``tests/search/test_whoosh_reader.py`` fails first
@@ -33,8 +36,10 @@ WHOOSH_VERSION = "2.7.4"  # the version these internals were read from (requirem
 # (dotted class path, instance attributes it reads, methods it calls with the positional parameters it passes).
 INTERNALS = {
     "whoosh.codec.whoosh3.W3LeafMatcher": {
-        "attributes": ("_data", "_byteids", "_blocklength", "_maxid", "_values"),
-        "methods": {"_read_data": (), "_read_values": (), "_next_block": (), "reset": (), "is_active": ()},
+        "attributes": ("_data", "_byteids", "_blocklength", "_maxid", "_values", "_baseoffset", "_nextoffset",
+                       "_lastblock", "_atend"),
+        "methods": {"_read_data": (), "_read_values": (), "_next_block": (), "reset": (), "is_active": (),
+                    "_goto": ("position",)},
     },
     "whoosh.reading.SegmentReader": {"attributes": ("_perdoc",), "methods": {}},
     "whoosh.codec.whoosh3.W3PerDocReader": {
@@ -175,17 +180,47 @@ def postings(segreader, fieldname, text):
     return np.concatenate(ids), np.concatenate(tfs)
 
 
-def positions(segreader, fieldname, text, local_docs):
+def block_directory(segreader, fieldname, text):
+    """(last docnum of each block as int64, each block's offset in the postings file) of one term in one
+    segment, from one walk over its block headers; None when the term is absent or its postings are not
+    Whoosh 3's blocks. With it, ``positions`` goes straight to the blocks it needs instead of reading every
+    header before them (a common word has hundreds of blocks: a few wanted documents cost a walk over all)."""
+    matcher = _matcher(segreader, fieldname, text)
+    if matcher is None or not _fast(matcher):
+        return None
+    last_ids, offsets = [], []
+    position = matcher._baseoffset  # ``_matcher`` leaves it on the first block
+    while True:
+        last_ids.append(matcher._maxid)
+        offsets.append(position)
+        if matcher._lastblock:
+            break
+        position = matcher._nextoffset
+        matcher._goto(position)
+    return np.asarray(last_ids, dtype=np.int64), offsets
+
+
+def positions(segreader, fieldname, text, local_docs, directory=None):
     """{local docnum: encoded positions} of one term for ``local_docs`` (sorted local docnums, int64).
 
     Blocks whose id range holds none of ``local_docs`` are skipped unread (their header gives the last id),
-    so a rare companion word keeps a common word's positions cheap.
+    so a rare companion word keeps a common word's positions cheap; with the term's ``directory``
+    (``block_directory``) their headers are not read either.
     """
     out = {}
     if not len(local_docs):
         return out
     matcher = _matcher(segreader, fieldname, text)
     if matcher is None:
+        return out
+    if directory is not None and _fast(matcher):
+        last_ids, offsets = directory
+        for block in np.unique(np.searchsorted(last_ids, local_docs, side="left")).tolist():
+            if block >= len(offsets):
+                break  # past the term's last document
+            matcher._atend = matcher._lastblock = False
+            matcher._goto(offsets[block])
+            _block_positions(matcher, local_docs, out)
         return out
     if not _fast(matcher):
         wanted = set(local_docs.tolist())
@@ -202,18 +237,23 @@ def positions(segreader, fieldname, text, local_docs):
             break  # every wanted document lies before this block
         last = matcher._maxid
         if local_docs[first] <= last:
-            if matcher._data is None:
-                matcher._read_data()
-            ids = np.cumsum(np.asarray(matcher._data[0], dtype=np.int64))
-            matcher._read_values()
-            values = matcher._values
-            at = np.minimum(np.searchsorted(local_docs, ids), len(local_docs) - 1)
-            for i in np.nonzero(local_docs[at] == ids)[0].tolist():
-                out[int(ids[i])] = values[i]
+            _block_positions(matcher, local_docs, out)
         if last >= top:
             break  # no wanted document after this block: the rest is not read
         matcher._next_block()
     return out
+
+
+def _block_positions(matcher, local_docs, out):
+    """Put the encoded positions of the current block's documents that are in ``local_docs`` into ``out``."""
+    if matcher._data is None:
+        matcher._read_data()
+    ids = np.cumsum(np.asarray(matcher._data[0], dtype=np.int64))
+    matcher._read_values()
+    values = matcher._values
+    at = np.minimum(np.searchsorted(local_docs, ids), len(local_docs) - 1)
+    for i in np.nonzero(local_docs[at] == ids)[0].tolist():
+        out[int(ids[i])] = values[i]
 
 
 def decode_positions(value):

@@ -164,3 +164,29 @@ def test_segment_names_do_not_repeat_when_random_is_seeded(tmp_path):
         assert len({leaf[0].segment().segid for leaf in snap.leaves}) == 3
     finally:
         snap.close()
+
+
+@pytest.mark.parametrize("term", ["方法", "装置", "一种", "absent"])
+def test_the_block_directory_reads_the_same_positions_as_walking_the_blocks(segreader, term):
+    """Issue 18: with a term's block directory, ``positions`` jumps to the blocks holding the wanted documents;
+    it returns exactly what walking every block header gives, for documents in the first, a middle and the last
+    block, between blocks, deleted (the reader returns them; ``live`` masks them) and past the term's last one."""
+    field = "title_pos"
+    directory = whoosh_reader.block_directory(segreader, field, term)
+    if term == "absent":
+        assert directory is None
+        return
+    last_ids, offsets = directory
+    matcher = segreader.postings(field, term).child
+    matcher.reset()
+    theirs = []
+    while matcher.is_active():
+        theirs.append(matcher._maxid)
+        matcher._next_block()
+    assert last_ids.tolist() == theirs and len(offsets) == len(theirs) > 1  # several blocks
+    every = sorted(_whoosh_postings(segreader, field, term))
+    for wanted in ([every[0]], [every[-1]], every[::9], every[126:131], [1, 5, 9, 299, 300, 400], every):
+        wanted = np.unique(np.array(wanted, dtype=np.int64))
+        assert whoosh_reader.positions(segreader, field, term, wanted, directory) == \
+            whoosh_reader.positions(segreader, field, term, wanted)
+    assert whoosh_reader.positions(segreader, field, term, np.array([10_000], dtype=np.int64), directory) == {}
