@@ -22,7 +22,7 @@ from whoosh.writing import CLEAR
 
 from . import whoosh_reader
 from .executor import PostingsCache, Snapshot
-from .schema import build_schema, listing_document
+from .schema import FIELD_BOOSTS, build_schema, listing_document
 
 whoosh_reader.unseeded_segment_ids()
 whoosh_reader.lengths_read_once()
@@ -175,6 +175,27 @@ class IndexHandle:
             self._snapshot = new
             return new
 
+
+    def warm(self, terms_per_field=200):
+        """Open the searcher (its column arrays) and read the postings of each text field's most frequent terms
+        into the postings cache, up to half of it: what a worker's first queries would otherwise read one by
+        one (a common word's whole list is ~10-15 ms at 100,000 listings, paid by the first query of each worker
+        that has it; docs/performance.md, session 9). Called once, when a web worker starts
+        (``marketplace.web.serving``); a missing or empty index warms nothing. Returns the terms read."""
+        if not (os.path.isdir(self.path) and whoosh_index.exists_in(self.path)):
+            return 0
+        with self._lock:
+            snap = self.snapshot()
+            cache, read = self._postings_cache, 0
+            for name in FIELD_BOOSTS:
+                for _weight, term in snap.reader.most_frequent_terms(name, terms_per_field):
+                    if cache.bytes >= cache.max_bytes // 2:
+                        return read
+                    text = term.decode("utf-8") if isinstance(term, bytes) else term
+                    if cache.fits(12 * snap.reader.doc_frequency(name, text)):  # else never kept: not read
+                        snap.term_postings(name, text)
+                        read += 1
+            return read
 
     def holds_any(self, listing_ids):
         """Whether the index (as committed now) holds any of ``listing_ids``."""

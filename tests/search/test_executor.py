@@ -179,3 +179,43 @@ def test_a_few_candidates_never_decode_a_common_words_whole_positions(snapshot):
     assert ((snapshot.segment_ids[0], "title_pos", "方法") in snapshot.postings_cache._entries)  # decoded whole
     assert {d: p.tolist() for d, p in wide.items() if d in first} == {d: p.tolist() for d, p in first.items()}
     assert PostingsCache.WHOLE_FACTOR >= 1
+
+
+def test_warming_reads_the_most_frequent_words_and_changes_no_result(tmp_path):
+    """Issue 18: a web worker warms its index when it starts (``IndexHandle.warm``, from
+    ``marketplace.web.serving``): the searcher is open and the commonest words' postings are in the cache, the
+    first query of a worker no longer reads them, and every answer is what a cold handle gives."""
+    from search.storage import IndexHandle
+
+    _index(tmp_path)
+    cold = IndexHandle(str(tmp_path / "ix"))
+    warm = IndexHandle(str(tmp_path / "ix"))
+    assert warm.warm() > 0
+    kept = {key[1:] for key in warm._postings_cache._entries}
+    assert ("title", "方法") in kept and ("title", "一种") in kept  # in most titles
+    for words in (["方法"], ["方法", "装置"], ["一种", "锂电池", "方法"]):
+        for snap in (cold.snapshot(), warm.snapshot()):
+            assert snap.term_postings("title", words[0])[0].tolist() == cold.snapshot().term_postings("title", words[0])[0].tolist()
+        assert warm.snapshot().phrase_docs(words, warm.snapshot().live.copy()).tolist() == \
+            cold.snapshot().phrase_docs(words, cold.snapshot().live.copy()).tolist()
+
+
+def test_warming_a_missing_index_reads_nothing_and_creates_nothing(tmp_path):
+    from search.storage import IndexHandle
+
+    assert IndexHandle(str(tmp_path / "none")).warm() == 0
+    assert not (tmp_path / "none").exists()
+
+
+def test_warming_stops_at_half_the_postings_cache(tmp_path):
+    from search.executor import PostingsCache
+    from search.storage import IndexHandle
+
+    _index(tmp_path)
+    handle = IndexHandle(str(tmp_path / "ix"))
+    handle._postings_cache = cache = PostingsCache(max_bytes=12 * 400 * 4)  # a few common words' lists
+    read = handle.warm()
+    costs = [cost for _value, cost in cache._entries.values()]
+    assert read == len(costs) >= 1
+    assert sum(costs[:-1]) < cache.max_bytes // 2 <= sum(costs)  # each read while under half, none after
+    assert all(cost <= cache.max_bytes // 4 for cost in costs)  # a list too long to keep is not read at all
