@@ -169,7 +169,8 @@ def configured_workers(environ=None, argv=None):
     """How many gunicorn workers this process is one of, as far as the environment says (None: unknown).
 
     ``WEB_CONCURRENCY`` (gunicorn's and most platforms' variable), then ``-w N`` / ``--workers N`` in
-    ``GUNICORN_CMD_ARGS`` or on gunicorn's own command line. A gunicorn.conf.py is not read.
+    ``GUNICORN_CMD_ARGS`` or on gunicorn's own command line. The project's gunicorn.conf.py sets no worker
+    count; another settings file is not read.
     """
     environ = os.environ if environ is None else environ
     argv = sys.argv if argv is None else argv
