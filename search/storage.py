@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 
 import numpy as np
 from flask import current_app
@@ -176,20 +177,34 @@ class IndexHandle:
             return new
 
 
-    def warm(self, terms_per_field=200):
+    def warm(self, terms_per_field=200, seconds=5.0):
         """Open the searcher (its column arrays) and read the postings of each text field's most frequent terms
         into the postings cache, up to half of it: what a worker's first queries would otherwise read one by
         one (a common word's whole list is ~10-15 ms at 100,000 listings, paid by the first query of each worker
         that has it; docs/performance.md, session 9). Called once, when a web worker starts
-        (``marketplace.web.serving``); a missing or empty index warms nothing. Returns the terms read."""
+        (``marketplace.web.serving``), so it is bounded: each segment's term dictionary is scanned on its own
+        (Whoosh's multi-segment scan merges them term by term), and nothing more is read after ``seconds``.
+        An index that is missing, or written by an older version (upgraded on the first search, as before),
+        is not opened here. Returns the number of terms read."""
         if not (os.path.isdir(self.path) and whoosh_index.exists_in(self.path)):
             return 0
+        deadline = time.monotonic() + seconds
         with self._lock:
+            if self._ix is None:
+                try:
+                    if set(whoosh_index.open_dir(self.path).schema.names()) != set(build_schema().names()):
+                        return 0
+                except Exception:  # noqa: BLE001 - replaced under us: the first search opens it
+                    return 0
             snap = self.snapshot()
             cache, read = self._postings_cache, 0
             for name in FIELD_BOOSTS:
-                for _weight, term in snap.reader.most_frequent_terms(name, terms_per_field):
-                    if cache.bytes >= cache.max_bytes // 2:
+                frequent = {}
+                for segreader, _offset in snap.leaves:
+                    for weight, term in segreader.most_frequent_terms(name, terms_per_field):
+                        frequent[term] = frequent.get(term, 0) + weight
+                for term in sorted(frequent, key=frequent.get, reverse=True)[:terms_per_field]:
+                    if cache.bytes >= cache.max_bytes // 2 or time.monotonic() > deadline:
                         return read
                     text = term.decode("utf-8") if isinstance(term, bytes) else term
                     if cache.fits(12 * snap.reader.doc_frequency(name, text)):  # else never kept: not read

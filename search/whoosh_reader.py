@@ -197,7 +197,7 @@ def block_directory(segreader, fieldname, text):
             break
         position = matcher._nextoffset
         matcher._goto(position)
-    return np.asarray(last_ids, dtype=np.int64), offsets
+    return np.asarray(last_ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64)
 
 
 def positions(segreader, fieldname, text, local_docs, directory=None):
@@ -219,7 +219,7 @@ def positions(segreader, fieldname, text, local_docs, directory=None):
             if block >= len(offsets):
                 break  # past the term's last document
             matcher._atend = matcher._lastblock = False
-            matcher._goto(offsets[block])
+            matcher._goto(int(offsets[block]))
             _block_positions(matcher, local_docs, out)
         return out
     if not _fast(matcher):

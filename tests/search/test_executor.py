@@ -219,3 +219,21 @@ def test_warming_stops_at_half_the_postings_cache(tmp_path):
     assert read == len(costs) >= 1
     assert sum(costs[:-1]) < cache.max_bytes // 2 <= sum(costs)  # each read while under half, none after
     assert all(cost <= cache.max_bytes // 4 for cost in costs)  # a list too long to keep is not read at all
+
+
+def test_warming_is_bounded_in_time_and_leaves_an_old_index_to_the_first_search(tmp_path):
+    """A worker warms before it answers anything, so warming never waits long: nothing is read after its
+    time budget, and an index written by an older version (upgraded or replaced on the first search, under
+    the writer lock) is not opened at all."""
+    from whoosh import fields
+    from whoosh import index as whoosh_index
+
+    from search.storage import IndexHandle
+
+    _index(tmp_path)
+    assert IndexHandle(str(tmp_path / "ix")).warm(seconds=0) == 0
+    old = tmp_path / "old"
+    old.mkdir()
+    whoosh_index.create_in(str(old), fields.Schema(lid=fields.ID(stored=True, unique=True)))
+    assert IndexHandle(str(old)).warm() == 0
+    assert whoosh_index.open_dir(str(old)).schema.names() == ["lid"]  # neither upgraded nor replaced
