@@ -36,6 +36,11 @@ PAIR_FIELDS = ("title_pair", "body_pair")
 PAIRS_MARKER = "word_pairs_complete"
 
 
+def _schema_is_current(ix):
+    """Whether the index ``ix`` has the fields this version writes (else it is upgraded or replaced on opening)."""
+    return set(ix.schema.names()) == set(build_schema().names())
+
+
 class IndexBusy(Exception):
     """Another process holds the index writer lock (or the index cannot be written now)."""
 
@@ -59,7 +64,7 @@ class IndexHandle:
             self._reset()
             if os.path.isdir(self.path) and whoosh_index.exists_in(self.path):
                 self._ix = whoosh_index.open_dir(self.path)
-                if set(self._ix.schema.names()) != set(build_schema().names()) and not self._add_columns():
+                if not _schema_is_current(self._ix) and not self._add_columns():
                     # Written by an older version: start empty; `flask search reindex` fills it again.
                     log.error("search index at %s has an old schema; replaced by an empty one: run "
                               "`flask search reindex`", self.path)
@@ -192,7 +197,7 @@ class IndexHandle:
         with self._lock:
             if self._ix is None:
                 try:
-                    if set(whoosh_index.open_dir(self.path).schema.names()) != set(build_schema().names()):
+                    if not _schema_is_current(whoosh_index.open_dir(self.path)):
                         return 0
                 except Exception:  # noqa: BLE001 - replaced under us: the first search opens it
                     return 0
